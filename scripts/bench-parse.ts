@@ -1,0 +1,66 @@
+// Benchmarks parseLineProtocol: lines/s and MB/s, best of 5, over one whole body and over 5000-line batches
+// (the usual client batch size). Usage: npx tsx scripts/bench-parse.ts [file.lp]
+// Without a file it generates the TSBS cpu-only set with /work/shared/bench/gen-cpu.mjs (100 hosts x 2 h).
+import { execFileSync } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { parseLineProtocol } from "../src/lineprotocol/index.ts"
+
+const GENERATOR = "/work/shared/bench/gen-cpu.mjs"
+const RUNS = 5
+const BATCH_LINES = 5000
+
+const file = process.argv[2]
+const body = file !== undefined
+  ? readFileSync(file, "utf8")
+  : execFileSync(process.execPath, [GENERATOR, "100", "2"], { encoding: "utf8", maxBuffer: 1 << 30 })
+const bytes = Buffer.byteLength(body)
+
+const batches: Array<string> = []
+{
+  let start = 0
+  while (start < body.length) {
+    let end = start
+    for (let n = 0; n < BATCH_LINES && end !== -1; n++) end = body.indexOf("\n", end + 1)
+    const stop = end === -1 ? body.length : end + 1
+    batches.push(body.slice(start, stop))
+    start = stop
+  }
+}
+
+const best = (label: string, run: () => { lines: number; errors: number }): void => {
+  let bestMs = Infinity
+  let lines = 0
+  let errors = 0
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = process.hrtime.bigint()
+    const r = run()
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6
+    lines = r.lines
+    errors = r.errors
+    if (ms < bestMs) bestMs = ms
+  }
+  const lps = (lines + errors) / (bestMs / 1000)
+  const mbps = bytes / 1e6 / (bestMs / 1000)
+  console.log(
+    `${label.padEnd(22)} ${(lines + errors).toLocaleString("en")} lines (${errors} errors) in ${bestMs.toFixed(1)} ms: ` +
+      `${Math.round(lps).toLocaleString("en")} lines/s, ${mbps.toFixed(1)} MB/s (best of ${RUNS})`
+  )
+}
+
+console.log(`${file ?? "generated cpu-only 100 hosts x 2 h"}: ${(bytes / 1e6).toFixed(1)} MB`)
+// Warm up the JIT before timing.
+parseLineProtocol(batches[0] ?? "")
+best("whole body", () => {
+  const r = parseLineProtocol(body)
+  return { lines: r.lines.length, errors: r.errors.length }
+})
+best(`${BATCH_LINES}-line batches`, () => {
+  let lines = 0
+  let errors = 0
+  for (const b of batches) {
+    const r = parseLineProtocol(b)
+    lines += r.lines.length
+    errors += r.errors.length
+  }
+  return { lines, errors }
+})

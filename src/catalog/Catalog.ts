@@ -1,0 +1,89 @@
+import { Clock, Effect, Either, Schedule, SubscriptionRef } from "effect"
+import * as NodeCrypto from "node:crypto"
+import { ServerConfig } from "../config.ts"
+import type { ApiFailure } from "../errors.ts"
+import { ClusterInitialized, DatabaseCreated, type StrataEvent } from "../events/index.ts"
+import { EventLog, type Envelope, LogWriteFailed } from "../log/EventLog.ts"
+import { type CommandContext, dueHardDeletes } from "./commands.ts"
+import { applyEnvelope, type CatalogState, emptyCatalog, INTERNAL_DB } from "./state.ts"
+import { Stream } from "effect"
+
+const INTERNAL_RETENTION_NS = 7n * 24n * 3600n * 1_000_000_000n
+
+/** A catalog command: decides events from the current state, or fails. */
+export type Command<A> = (state: CatalogState, ctx: CommandContext) => Either.Either<{ readonly events: ReadonlyArray<StrataEvent>; readonly result: A }, ApiFailure>
+
+/**
+ * The Catalog actor. It owns the catalog projection and serialises every command: decide against the current state,
+ * append the events to the log, apply the committed envelopes, answer. Readers see the state through `current`.
+ */
+export class Catalog extends Effect.Service<Catalog>()("strata/Catalog", {
+  scoped: Effect.gen(function* () {
+    const log = yield* EventLog
+    const config = yield* ServerConfig
+    const replayed = yield* log.stream(0).pipe(
+      Stream.filter((e) => e.event._tag !== "WriteBatch"),
+      Stream.runFold(emptyCatalog, applyEnvelope)
+    )
+    const state = yield* SubscriptionRef.make(replayed)
+    const lock = yield* Effect.makeSemaphore(1)
+    const limits = {
+      numDatabaseLimit: config.numDatabaseLimit,
+      numTableLimit: config.numTableLimit,
+      numColumnsPerTableLimit: config.numColumnsPerTableLimit,
+      hardDeleteDefaultDurationMs: config.hardDeleteDefaultDurationMs
+    }
+
+    const commit = (events: ReadonlyArray<StrataEvent>) =>
+      Effect.gen(function* () {
+        if (events.length === 0) return [] as ReadonlyArray<Envelope>
+        const envelopes = yield* log.append(events.map((event) => ({ event })))
+        yield* SubscriptionRef.update(state, (s) => envelopes.reduce(applyEnvelope, s))
+        return envelopes
+      })
+
+    const execute = <A>(command: Command<A>): Effect.Effect<A, ApiFailure | LogWriteFailed> =>
+      lock.withPermits(1)(
+        Effect.gen(function* () {
+          const nowNs = BigInt(yield* Clock.currentTimeMillis) * 1_000_000n
+          const decided = command(yield* SubscriptionRef.get(state), { limits, nowNs })
+          if (Either.isLeft(decided)) return yield* Effect.fail(decided.left)
+          yield* commit(decided.right.events)
+          return decided.right.result
+        })
+      )
+
+    if (replayed.clusterUuid === null) {
+      yield* lock.withPermits(1)(
+        commit([
+          new ClusterInitialized({ version: 1, clusterUuid: NodeCrypto.randomUUID() }),
+          new DatabaseCreated({ version: 1, dbId: replayed.nextDbId, name: INTERNAL_DB, retentionPeriodNs: INTERNAL_RETENTION_NS })
+        ])
+      ).pipe(Effect.orDie)
+    }
+
+    // Soft-deleted objects whose hard-delete time has come leave the catalog.
+    yield* execute((s, ctx) => Either.right({ events: dueHardDeletes(s, ctx.nowNs), result: undefined })).pipe(
+      Effect.catchAllCause((cause) => Effect.logWarning("hard-delete sweep failed", cause)),
+      Effect.repeat(Schedule.spaced("10 seconds")),
+      Effect.forkScoped
+    )
+
+    return {
+      /** The catalog as of now. */
+      current: SubscriptionRef.get(state),
+      /** Every new catalog state, starting with the current one. */
+      changes: state.changes,
+      /** Runs a command under the catalog lock; its events are durable before it answers. */
+      execute,
+      /** The cluster's identity. */
+      clusterUuid: Effect.map(SubscriptionRef.get(state), (s) => s.clusterUuid ?? "")
+    } as const
+  })
+}) {}
+
+/** Lifts a plain decision (events only) into a command answering with the committed state. */
+export const decide =
+  (f: (state: CatalogState, ctx: CommandContext) => Either.Either<ReadonlyArray<StrataEvent>, ApiFailure>): Command<void> =>
+  (state, ctx) =>
+    Either.map(f(state, ctx), (events) => ({ events, result: undefined }))

@@ -1,0 +1,274 @@
+import type { ColumnDef, StrataEvent, TokenGrant } from "../events/index.ts"
+import type { Envelope } from "../log/EventLog.ts"
+
+/** One table of a database: its columns in creation order and its series key (tag names, first-seen order). */
+export interface TableState {
+  readonly id: number
+  readonly name: string
+  readonly columns: ReadonlyArray<ColumnDef>
+  readonly columnsByName: ReadonlyMap<string, ColumnDef>
+  readonly seriesKey: ReadonlyArray<string>
+  readonly nextColumnId: number
+  readonly retentionPeriodNs: bigint | null
+  readonly createdAtNs: bigint
+  readonly deleted: boolean
+  readonly hardDeleteAtNs: bigint | null
+}
+
+export interface DatabaseState {
+  readonly id: number
+  readonly name: string
+  readonly retentionPeriodNs: bigint | null
+  readonly createdAtNs: bigint
+  readonly deleted: boolean
+  readonly hardDeleteAtNs: bigint | null
+  readonly tables: ReadonlyMap<number, TableState>
+  readonly tableIdsByName: ReadonlyMap<string, number>
+}
+
+export interface TokenState {
+  readonly id: number
+  readonly name: string
+  readonly hash: string
+  readonly createdAtNs: bigint
+  readonly expiresAtNs: bigint | null
+  readonly grant: TokenGrant
+  readonly updatedAtNs: bigint | null
+}
+
+/** The catalog projection: databases, tables, columns and tokens, as of `lastSeq`. */
+export interface CatalogState {
+  readonly lastSeq: number
+  readonly clusterUuid: string | null
+  readonly databases: ReadonlyMap<number, DatabaseState>
+  readonly dbIdsByName: ReadonlyMap<string, number>
+  readonly nextDbId: number
+  readonly nextTableId: number
+  readonly tokens: ReadonlyMap<number, TokenState>
+  readonly tokenIdsByHash: ReadonlyMap<string, number>
+  readonly nextTokenId: number
+}
+
+export const INTERNAL_DB = "_internal"
+
+export const emptyCatalog: CatalogState = {
+  lastSeq: 0,
+  clusterUuid: null,
+  databases: new Map(),
+  dbIdsByName: new Map(),
+  nextDbId: 0,
+  nextTableId: 0,
+  tokens: new Map(),
+  tokenIdsByHash: new Map(),
+  nextTokenId: 0
+}
+
+const withEntry = <K, V>(map: ReadonlyMap<K, V>, key: K, value: V): ReadonlyMap<K, V> => new Map(map).set(key, value)
+const withoutEntry = <K, V>(map: ReadonlyMap<K, V>, key: K): ReadonlyMap<K, V> => {
+  const next = new Map(map)
+  next.delete(key)
+  return next
+}
+
+const indexColumns = (columns: ReadonlyArray<ColumnDef>) => new Map(columns.map((c) => [c.name, c] as const))
+
+const updateDb = (state: CatalogState, dbId: number, f: (db: DatabaseState) => DatabaseState): CatalogState => {
+  const db = state.databases.get(dbId)
+  return db === undefined ? state : { ...state, databases: withEntry(state.databases, dbId, f(db)) }
+}
+
+const updateTable = (state: CatalogState, dbId: number, tableId: number, f: (t: TableState) => TableState) =>
+  updateDb(state, dbId, (db) => {
+    const table = db.tables.get(tableId)
+    return table === undefined ? db : { ...db, tables: withEntry(db.tables, tableId, f(table)) }
+  })
+
+/** Applies one event, which happened at `atNs`, to the catalog. Events of other projections leave it unchanged. */
+export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint): CatalogState => {
+  switch (event._tag) {
+    case "ClusterInitialized":
+      return { ...state, clusterUuid: event.clusterUuid }
+    case "DatabaseCreated":
+      return {
+        ...state,
+        databases: withEntry(state.databases, event.dbId, {
+          id: event.dbId,
+          name: event.name,
+          retentionPeriodNs: event.retentionPeriodNs,
+          createdAtNs: atNs,
+          deleted: false,
+          hardDeleteAtNs: null,
+          tables: new Map(),
+          tableIdsByName: new Map()
+        }),
+        dbIdsByName: withEntry(state.dbIdsByName, event.name, event.dbId),
+        nextDbId: Math.max(state.nextDbId, event.dbId + 1)
+      }
+    case "DatabaseRetentionSet":
+      return updateDb(state, event.dbId, (db) => ({ ...db, retentionPeriodNs: event.retentionPeriodNs }))
+    case "DatabaseSoftDeleted": {
+      const db = state.databases.get(event.dbId)
+      if (db === undefined) return state
+      const tables = new Map<number, TableState>()
+      const tableIdsByName = new Map<string, number>()
+      for (const t of db.tables.values()) {
+        tables.set(t.id, { ...t, deleted: true })
+        tableIdsByName.set(t.name, t.id)
+      }
+      const names = withoutEntry(state.dbIdsByName, db.name)
+      return {
+        ...state,
+        databases: withEntry(state.databases, db.id, {
+          ...db,
+          name: event.newName,
+          deleted: true,
+          hardDeleteAtNs: event.hardDeleteAtNs,
+          tables,
+          tableIdsByName
+        }),
+        dbIdsByName: withEntry(names, event.newName, db.id)
+      }
+    }
+    case "DatabaseHardDeleted": {
+      const db = state.databases.get(event.dbId)
+      if (db === undefined) return state
+      return {
+        ...state,
+        databases: withoutEntry(state.databases, db.id),
+        dbIdsByName: state.dbIdsByName.get(db.name) === db.id ? withoutEntry(state.dbIdsByName, db.name) : state.dbIdsByName
+      }
+    }
+    case "DatabaseDataDeleted":
+      return event.removeTables
+        ? updateDb(state, event.dbId, (db) => ({ ...db, tables: new Map(), tableIdsByName: new Map() }))
+        : state
+    case "TableCreated": {
+      const tags = event.columns.filter((c) => c.type === "tag").map((c) => c.name)
+      const table: TableState = {
+        id: event.tableId,
+        name: event.name,
+        columns: event.columns,
+        columnsByName: indexColumns(event.columns),
+        seriesKey: tags,
+        nextColumnId: event.columns.reduce((m, c) => Math.max(m, c.id + 1), 0),
+        retentionPeriodNs: event.retentionPeriodNs,
+        createdAtNs: atNs,
+        deleted: false,
+        hardDeleteAtNs: null
+      }
+      const next = updateDb(state, event.dbId, (db) => ({
+        ...db,
+        tables: withEntry(db.tables, table.id, table),
+        tableIdsByName: withEntry(db.tableIdsByName, table.name, table.id)
+      }))
+      return { ...next, nextTableId: Math.max(state.nextTableId, event.tableId + 1) }
+    }
+    case "ColumnsAdded":
+      return updateTable(state, event.dbId, event.tableId, (t) => {
+        const columns = [...t.columns, ...event.columns]
+        return {
+          ...t,
+          columns,
+          columnsByName: indexColumns(columns),
+          seriesKey: [...t.seriesKey, ...event.columns.filter((c) => c.type === "tag").map((c) => c.name)],
+          nextColumnId: columns.reduce((m, c) => Math.max(m, c.id + 1), t.nextColumnId)
+        }
+      })
+    case "TableRetentionSet":
+      return updateTable(state, event.dbId, event.tableId, (t) => ({ ...t, retentionPeriodNs: event.retentionPeriodNs }))
+    case "TableSoftDeleted":
+      return updateDb(state, event.dbId, (db) => {
+        const t = db.tables.get(event.tableId)
+        if (t === undefined) return db
+        return {
+          ...db,
+          tables: withEntry(db.tables, t.id, { ...t, name: event.newName, deleted: true, hardDeleteAtNs: event.hardDeleteAtNs }),
+          tableIdsByName: withEntry(withoutEntry(db.tableIdsByName, t.name), event.newName, t.id)
+        }
+      })
+    case "TableHardDeleted":
+      return updateDb(state, event.dbId, (db) => {
+        const t = db.tables.get(event.tableId)
+        if (t === undefined) return db
+        return {
+          ...db,
+          tables: withoutEntry(db.tables, t.id),
+          tableIdsByName: db.tableIdsByName.get(t.name) === t.id ? withoutEntry(db.tableIdsByName, t.name) : db.tableIdsByName
+        }
+      })
+    case "TableDataDeleted":
+      return state
+    case "TokenCreated":
+      return {
+        ...state,
+        tokens: withEntry(state.tokens, event.tokenId, {
+          id: event.tokenId,
+          name: event.name,
+          hash: event.hash,
+          createdAtNs: event.createdAtNs,
+          expiresAtNs: event.expiresAtNs,
+          grant: event.grant,
+          updatedAtNs: null
+        }),
+        tokenIdsByHash: withEntry(state.tokenIdsByHash, event.hash, event.tokenId),
+        nextTokenId: Math.max(state.nextTokenId, event.tokenId + 1)
+      }
+    case "TokenRegenerated": {
+      const token = state.tokens.get(event.tokenId)
+      if (token === undefined) return state
+      return {
+        ...state,
+        tokens: withEntry(state.tokens, token.id, { ...token, hash: event.hash, updatedAtNs: atNs }),
+        tokenIdsByHash: withEntry(withoutEntry(state.tokenIdsByHash, token.hash), event.hash, token.id)
+      }
+    }
+    case "TokenDeleted": {
+      const token = state.tokens.get(event.tokenId)
+      if (token === undefined) return state
+      return {
+        ...state,
+        tokens: withoutEntry(state.tokens, token.id),
+        tokenIdsByHash: withoutEntry(state.tokenIdsByHash, token.hash)
+      }
+    }
+    case "WriteBatch":
+      return state
+  }
+}
+
+/** Applies one envelope: the catalog reducer over the log. */
+export const applyEnvelope = (state: CatalogState, envelope: Envelope): CatalogState => {
+  const next = applyEvent(state, envelope.event, envelope.at)
+  return next === state ? { ...state, lastSeq: envelope.seq } : { ...next, lastSeq: envelope.seq }
+}
+
+/** The live (not deleted) database of that name. */
+export const liveDatabase = (state: CatalogState, name: string): DatabaseState | undefined => {
+  const id = state.dbIdsByName.get(name)
+  const db = id === undefined ? undefined : state.databases.get(id)
+  return db !== undefined && !db.deleted ? db : undefined
+}
+
+/** The live table of that name in a database. */
+export const liveTable = (db: DatabaseState, name: string): TableState | undefined => {
+  const id = db.tableIdsByName.get(name)
+  const table = id === undefined ? undefined : db.tables.get(id)
+  return table !== undefined && !table.deleted ? table : undefined
+}
+
+/** Databases that count against the limit: live and not `_internal`. */
+export const countedDatabases = (state: CatalogState) =>
+  [...state.databases.values()].filter((d) => !d.deleted && d.name !== INTERNAL_DB).length
+
+/** Tables that count against the limit: live tables of live databases. */
+export const countedTables = (state: CatalogState) => {
+  let n = 0
+  for (const db of state.databases.values()) {
+    if (db.deleted || db.name === INTERNAL_DB) continue
+    for (const t of db.tables.values()) if (!t.deleted) n++
+  }
+  return n
+}
+
+/** Columns that count against the per-table limit: tags and fields, not `time`. */
+export const countedColumns = (table: TableState) => table.columns.filter((c) => c.type !== "time").length

@@ -1,0 +1,159 @@
+import { Context, Either, Layer } from "effect"
+
+/** The server's resolved configuration: flags, then STRATA_* and INFLUXDB3_* environment, then defaults. */
+export interface ServerConfigShape {
+  readonly nodeId: string
+  readonly dataDir: string
+  readonly httpBind: { readonly host: string; readonly port: number }
+  readonly withoutAuth: boolean
+  readonly disableAuthz: ReadonlyArray<AuthzExemption>
+  readonly mode: ReadonlyArray<NodeMode>
+  readonly walFlushIntervalMs: number
+  readonly logFilter: string
+  readonly maxHttpRequestSize: number
+  readonly numDatabaseLimit: number
+  readonly numTableLimit: number
+  readonly numColumnsPerTableLimit: number
+  readonly hardDeleteDefaultDurationMs: number
+  readonly maxConcurrentQueries: number
+  readonly writeBufferMaxBytes: number
+}
+
+export type AuthzExemption = "health" | "ping" | "metrics"
+export type NodeMode = "ingest" | "query" | "compact" | "process"
+
+export class ServerConfig extends Context.Tag("strata/ServerConfig")<ServerConfig, ServerConfigShape>() {}
+
+/** A flag of `strata serve`: its name, the environment names that also set it, and how to read it. */
+interface FlagSpec {
+  readonly flag: string
+  readonly env: ReadonlyArray<string>
+  readonly boolean?: true
+  readonly describe: string
+  readonly fallback: string
+}
+
+export const serveFlags: ReadonlyArray<FlagSpec> = [
+  { flag: "node-id", env: ["STRATA_NODE_ID", "INFLUXDB3_NODE_IDENTIFIER_PREFIX"], describe: "Identifier of this node, written into every log envelope", fallback: "strata-node" },
+  { flag: "data-dir", env: ["STRATA_DATA_DIR", "INFLUXDB3_DB_DIR"], describe: "Directory holding the event log and data files", fallback: "./.strata" },
+  { flag: "http-bind", env: ["STRATA_HTTP_BIND", "INFLUXDB3_HTTP_BIND_ADDR"], describe: "Address to listen on (host:port; port 0 picks a free one)", fallback: "127.0.0.1:8181" },
+  { flag: "without-auth", env: ["STRATA_WITHOUT_AUTH", "INFLUXDB3_START_WITHOUT_AUTH"], boolean: true, describe: "Turn every authentication and authorization check off", fallback: "false" },
+  { flag: "disable-authz", env: ["STRATA_DISABLE_AUTHZ", "INFLUXDB3_DISABLE_AUTHZ"], describe: "Comma list of endpoints open without a token: health, ping, metrics", fallback: "" },
+  { flag: "mode", env: ["STRATA_MODE", "INFLUXDB3_ENTERPRISE_MODE"], describe: "Comma list of node modes: ingest, query, compact, process, or all", fallback: "all" },
+  { flag: "wal-flush-interval", env: ["STRATA_WAL_FLUSH_INTERVAL", "INFLUXDB3_WAL_FLUSH_INTERVAL"], describe: "Longest wait before a group commit of the event log (e.g. 1ms, 10ms, 1s)", fallback: "1ms" },
+  { flag: "log-filter", env: ["STRATA_LOG_FILTER", "INFLUXDB3_LOG_FILTER", "LOG_FILTER"], describe: "Minimum log level: trace, debug, info, warn, error, off", fallback: "info" },
+  { flag: "max-http-request-size", env: ["STRATA_MAX_HTTP_REQUEST_SIZE", "INFLUXDB3_MAX_HTTP_REQUEST_SIZE"], describe: "Largest request body in bytes, before and after gunzip", fallback: "10485760" },
+  { flag: "num-database-limit", env: ["STRATA_NUM_DATABASE_LIMIT", "INFLUXDB3_ENTERPRISE_NUM_DATABASE_LIMIT"], describe: "Most databases (besides _internal and deleted ones)", fallback: "100" },
+  { flag: "num-table-limit", env: ["STRATA_NUM_TABLE_LIMIT", "INFLUXDB3_ENTERPRISE_NUM_TABLE_LIMIT"], describe: "Most tables across all databases", fallback: "4000" },
+  { flag: "num-total-columns-per-table-limit", env: ["STRATA_NUM_TOTAL_COLUMNS_PER_TABLE_LIMIT", "INFLUXDB3_ENTERPRISE_NUM_TOTAL_COLUMNS_PER_TABLE_LIMIT"], describe: "Most tag and field columns in one table", fallback: "500" },
+  { flag: "hard-delete-default-duration", env: ["STRATA_HARD_DELETE_DEFAULT_DURATION", "INFLUXDB3_HARD_DELETE_DEFAULT_DURATION"], describe: "Delay before a soft-deleted object is hard deleted when hard_delete_at=default", fallback: "72h" },
+  { flag: "max-concurrent-queries", env: ["STRATA_MAX_CONCURRENT_QUERIES", "INFLUXDB3_MAX_CONCURRENT_QUERIES"], describe: "Queries allowed to run at once", fallback: "16" },
+  { flag: "write-buffer-max-bytes", env: ["STRATA_WRITE_BUFFER_MAX_BYTES"], describe: "Memory the write buffer may hold before writes are refused", fallback: "2147483648" }
+]
+
+/** Why a configuration could not be read. */
+export class ConfigError {
+  readonly _tag = "ConfigError"
+  constructor(readonly message: string) {}
+}
+
+const unitMs: Record<string, number> = {
+  ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, hr: 3_600_000,
+  d: 86_400_000, day: 86_400_000, days: 86_400_000, w: 604_800_000, y: 31_557_600_000
+}
+
+/** Parses humantime-style durations (`30d`, `1h30m`, `500ms`) to milliseconds. */
+export const parseDurationMs = (text: string): number | undefined => {
+  const trimmed = text.trim()
+  if (trimmed === "") return undefined
+  let total = 0
+  let rest = trimmed
+  while (rest.length > 0) {
+    const m = /^(\d+(?:\.\d+)?)\s*([a-zµ]+)\s*/i.exec(rest)
+    if (!m) return undefined
+    const unit = unitMs[m[2]!.toLowerCase()]
+    if (unit === undefined) return undefined
+    total += Number(m[1]) * unit
+    rest = rest.slice(m[0].length)
+  }
+  return total
+}
+
+const parseBind = (text: string): Either.Either<{ host: string; port: number }, ConfigError> => {
+  const idx = text.lastIndexOf(":")
+  const host = idx < 0 ? "0.0.0.0" : text.slice(0, idx) || "0.0.0.0"
+  const port = Number(idx < 0 ? text : text.slice(idx + 1))
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return Either.left(new ConfigError(`invalid --http-bind '${text}': expected host:port`))
+  return Either.right({ host: host.replace(/^\[|\]$/g, ""), port })
+}
+
+/** Resolves `strata serve` flags (already split into name → value) against the environment. */
+export const resolveServeConfig = (
+  flags: Readonly<Record<string, string | true>>,
+  env: Readonly<Record<string, string | undefined>>
+): Either.Either<ServerConfigShape, ConfigError> => {
+  const raw = new Map<string, string>()
+  for (const spec of serveFlags) {
+    const fromFlag = flags[spec.flag]
+    const fromEnv = spec.env.map((name) => env[name]).find((v) => v !== undefined && v !== "")
+    raw.set(spec.flag, fromFlag === true ? "true" : fromFlag ?? fromEnv ?? spec.fallback)
+  }
+  for (const name of Object.keys(flags)) {
+    if (!serveFlags.some((s) => s.flag === name)) return Either.left(new ConfigError(`unknown flag --${name}`))
+  }
+  const get = (name: string) => raw.get(name)!
+  const int = (name: string, min: number): number | ConfigError => {
+    const n = Number(get(name))
+    return Number.isInteger(n) && n >= min ? n : new ConfigError(`invalid --${name} '${get(name)}': expected an integer ≥ ${min}`)
+  }
+  const duration = (name: string): number | ConfigError => {
+    const ms = parseDurationMs(get(name))
+    return ms === undefined ? new ConfigError(`invalid --${name} '${get(name)}': expected a duration like 10ms, 1s, 72h`) : ms
+  }
+  const bool = (name: string) => ["true", "1", "yes"].includes(get(name).toLowerCase())
+  const bind = parseBind(get("http-bind"))
+  if (Either.isLeft(bind)) return Either.left(bind.left)
+  const exemptions = get("disable-authz").split(",").map((s) => s.trim()).filter((s) => s !== "")
+  for (const e of exemptions) {
+    if (!["health", "ping", "metrics"].includes(e)) return Either.left(new ConfigError(`invalid --disable-authz value '${e}': expected health, ping or metrics`))
+  }
+  const modes = get("mode").split(",").map((s) => s.trim()).filter((s) => s !== "")
+  const allModes: ReadonlyArray<NodeMode> = ["ingest", "query", "compact", "process"]
+  for (const m of modes) {
+    if (m !== "all" && !(allModes as ReadonlyArray<string>).includes(m)) return Either.left(new ConfigError(`invalid --mode '${m}': expected ingest, query, compact, process or all`))
+  }
+  const logFilter = get("log-filter").toLowerCase()
+  if (!["trace", "debug", "info", "warn", "error", "off"].includes(logFilter)) return Either.left(new ConfigError(`invalid --log-filter '${logFilter}'`))
+  const values = {
+    walFlushIntervalMs: duration("wal-flush-interval"),
+    maxHttpRequestSize: int("max-http-request-size", 1),
+    numDatabaseLimit: int("num-database-limit", 1),
+    numTableLimit: int("num-table-limit", 1),
+    numColumnsPerTableLimit: int("num-total-columns-per-table-limit", 1),
+    hardDeleteDefaultDurationMs: duration("hard-delete-default-duration"),
+    maxConcurrentQueries: int("max-concurrent-queries", 1),
+    writeBufferMaxBytes: int("write-buffer-max-bytes", 1)
+  }
+  for (const v of Object.values(values)) if (v instanceof ConfigError) return Either.left(v)
+  const numbers = values as { [K in keyof typeof values]: number }
+  return Either.right({
+    nodeId: get("node-id"),
+    dataDir: get("data-dir"),
+    httpBind: bind.right,
+    withoutAuth: bool("without-auth"),
+    disableAuthz: exemptions as ReadonlyArray<AuthzExemption>,
+    mode: modes.includes("all") || modes.length === 0 ? allModes : (modes as ReadonlyArray<NodeMode>),
+    logFilter,
+    ...numbers
+  })
+}
+
+/** The configuration with every default, for tests: a temp data dir and a random port. */
+export const testConfig = (dataDir: string, overrides: Partial<ServerConfigShape> = {}): ServerConfigShape => {
+  const base = Either.getOrThrow(resolveServeConfig({ "data-dir": dataDir, "http-bind": "127.0.0.1:0" }, {}))
+  return { ...base, ...overrides }
+}
+
+/** Provides a resolved configuration. */
+export const layerServerConfig = (config: ServerConfigShape) => Layer.succeed(ServerConfig, config)
+

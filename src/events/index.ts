@@ -1,0 +1,25 @@
+import { Schema } from "effect"
+import { CatalogEvent } from "./catalog.ts"
+import { ClusterInitialized } from "./cluster.ts"
+import { TokenEvent } from "./tokens.ts"
+import { WriteBatch } from "./writes.ts"
+
+export * from "./catalog.ts"
+export * from "./cluster.ts"
+export * from "./common.ts"
+export * from "./tokens.ts"
+export * from "./writes.ts"
+
+/** Every event the log can hold. */
+export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, WriteBatch)
+export type StrataEvent = typeof StrataEvent.Type
+export type StrataEventKind = StrataEvent["_tag"]
+
+/** Encodes an event to its stored JSON text. */
+export const encodeEvent = (event: StrataEvent): string => JSON.stringify(Schema.encodeSync(StrataEvent)(event))
+
+/** Decodes a stored JSON body back into an event. */
+export const decodeEvent = (body: string): StrataEvent => Schema.decodeUnknownSync(StrataEvent)(JSON.parse(body))
+
+/** Every event schema by name, for the JSON Schema export. */
+export const eventSchemas = { StrataEvent } as const

@@ -1,0 +1,117 @@
+import type { HttpServerRequest } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Effect, Either, ParseResult, Schema } from "effect"
+import * as NodeZlib from "node:zlib"
+import { InvalidRequest, PayloadTooLarge, UnsupportedMediaType } from "../errors.ts"
+
+const tooLarge = (limit: number) => new PayloadTooLarge({ message: `max request size (${limit} bytes) exceeded` })
+
+/**
+ * Reads a request body as bytes, gunzipping `Content-Encoding: gzip` (multi-member too), and failing with 413 as soon
+ * as either the wire bytes or the decompressed bytes pass `limit` — the body is never buffered past the limit.
+ */
+export const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number): Effect.Effect<Buffer, InvalidRequest | PayloadTooLarge> =>
+  Effect.suspend(() => {
+    const encoding = (request.headers["content-encoding"] ?? "identity").trim().toLowerCase()
+    if (encoding !== "identity" && encoding !== "gzip") {
+      return Effect.fail(new InvalidRequest({ message: `unacceptable content-encoding: ${encoding}` }))
+    }
+    const declared = Number(request.headers["content-length"] ?? "NaN")
+    if (declared > limit) return Effect.fail(tooLarge(limit))
+    const incoming = NodeHttpServerRequest.toIncomingMessage(request)
+    return Effect.async<Buffer, InvalidRequest | PayloadTooLarge>((resume) => {
+      const chunks: Array<Buffer> = []
+      let wire = 0
+      let size = 0
+      let done = false
+      const finish = (result: Effect.Effect<Buffer, InvalidRequest | PayloadTooLarge>) => {
+        if (done) return
+        done = true
+        resume(result)
+      }
+      const gunzip = encoding === "gzip" ? NodeZlib.createGunzip() : undefined
+      const collect = (chunk: Buffer) => {
+        size += chunk.length
+        if (size > limit) {
+          incoming.unpipe()
+          incoming.resume()
+          gunzip?.destroy()
+          finish(Effect.fail(tooLarge(limit)))
+          return
+        }
+        chunks.push(chunk)
+      }
+      incoming.on("data", (chunk: Buffer) => {
+        wire += chunk.length
+        if (wire > limit) {
+          finish(Effect.fail(tooLarge(limit)))
+          incoming.removeAllListeners("data")
+          incoming.resume()
+          return
+        }
+        if (gunzip) gunzip.write(chunk)
+        else collect(chunk)
+      })
+      incoming.on("error", (e) => finish(Effect.fail(new InvalidRequest({ message: `error reading request body: ${e.message}` }))))
+      if (gunzip) {
+        gunzip.on("data", collect)
+        gunzip.on("error", (e) => finish(Effect.fail(new InvalidRequest({ message: `error decoding gzip stream: ${e.message}` }))))
+        gunzip.on("end", () => finish(Effect.succeed(Buffer.concat(chunks, size))))
+        incoming.on("end", () => gunzip.end())
+      } else {
+        incoming.on("end", () => finish(Effect.succeed(Buffer.concat(chunks, size))))
+      }
+    })
+  })
+
+const formatIssue = (error: ParseResult.ParseError): string => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  const first = issues[0]
+  if (first === undefined) return "invalid request body"
+  const path = first.path.map(String).join(".")
+  if (first._tag === "Missing") return `missing field \`${path}\``
+  return path === "" ? `invalid request body: ${first.message}` : `invalid value for field \`${path}\`: ${first.message}`
+}
+
+/** Decodes a JSON request body against a schema; 415 without a JSON content type, 400 naming the bad field. */
+export const readJsonBody = <A, I>(request: HttpServerRequest.HttpServerRequest, schema: Schema.Schema<A, I>, limit: number) =>
+  Effect.gen(function* () {
+    const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+    if (contentType !== "" && contentType !== "application/json" && !/^application\/[^/]*\+json$/.test(contentType)) {
+      return yield* Effect.fail(new UnsupportedMediaType({ message: "unacceptable content-type, expected: application/json" }))
+    }
+    const bytes = yield* readBody(request, limit)
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(bytes.toString("utf8"))
+    } catch (e) {
+      return yield* Effect.fail(new InvalidRequest({ message: `malformed JSON body: ${(e as Error).message}` }))
+    }
+    const decoded = Schema.decodeUnknownEither(schema, { onExcessProperty: "ignore" })(parsed)
+    if (Either.isLeft(decoded)) return yield* Effect.fail(new InvalidRequest({ message: formatIssue(decoded.left) }))
+    return decoded.right
+  })
+
+/** Decodes query-string parameters against a schema; 400 naming the missing or bad parameter. */
+export const readQueryParams = <A, I>(params: URLSearchParams, schema: Schema.Schema<A, I>) => {
+  const record: Record<string, string> = {}
+  for (const [k, v] of params) record[k] = v
+  const decoded = Schema.decodeUnknownEither(schema, { onExcessProperty: "ignore" })(record)
+  if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+  const first = issues[0]
+  const name = first?.path.map(String).join(".") ?? ""
+  return Effect.fail(
+    new InvalidRequest({
+      message: first?._tag === "Missing" ? `missing query parameter '${name}'` : `invalid query parameter '${name}': ${first?.message ?? ""}`
+    })
+  )
+}
+
+/** A query-string boolean (`true`/`false`), as InfluxDB accepts them. */
+export const BooleanParam = Schema.transformOrFail(Schema.String, Schema.Boolean, {
+  strict: true,
+  decode: (s, _, ast) =>
+    s === "true" ? ParseResult.succeed(true) : s === "false" ? ParseResult.succeed(false) : ParseResult.fail(new ParseResult.Type(ast, s, `expected true or false, got '${s}'`)),
+  encode: (b) => ParseResult.succeed(String(b))
+})

@@ -1,0 +1,98 @@
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Cause, Clock, Effect, Exit, Metric, MetricLabel, Option } from "effect"
+import { authenticate, authorize, presentedSecret } from "../auth/authenticate.ts"
+import type { Requirement } from "../auth/tokens.ts"
+import { Catalog } from "../catalog/Catalog.ts"
+import type { TokenState } from "../catalog/state.ts"
+import { ServerConfig, type AuthzExemption } from "../config.ts"
+import type { ApiFailure, Forbidden } from "../errors.ts"
+import type { EventLog, LogWriteFailed } from "../log/EventLog.ts"
+import { httpRequestDuration, httpRequestsTotal } from "../metrics/prometheus.ts"
+import { errorResponse, failureResponse } from "./respond.ts"
+
+/** What a handler knows about its request. */
+export interface RequestContext {
+  readonly request: HttpServerRequest.HttpServerRequest
+  readonly query: URLSearchParams
+  /** The authenticated token; null when auth is off or the route is open. */
+  readonly token: TokenState | null
+  /** Checks a further requirement (e.g. write on the db named in the request): 403 when not met. */
+  readonly authorize: (requirement: Requirement) => Effect.Effect<void, Forbidden>
+}
+
+/** Who may call a route. `token` means any valid token; the handler then authorizes what it touches. */
+export type Access =
+  | { readonly kind: "admin" }
+  | { readonly kind: "token" }
+  | { readonly kind: "system"; readonly resource: AuthzExemption }
+  | { readonly kind: "bootstrap" }
+
+/** The services a handler may use. */
+export type HandlerServices = Catalog | ServerConfig | EventLog
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+
+/** One endpoint: method, path, access rule and handler. */
+export interface RouteDef {
+  readonly method: Method
+  readonly path: `/${string}`
+  readonly access: Access
+  /** Whether `?p=<token>` is accepted (the v1 and v2 compatibility endpoints). */
+  readonly queryToken?: boolean
+  readonly handler: (ctx: RequestContext) => Effect.Effect<HttpServerResponse.HttpServerResponse, ApiFailure | LogWriteFailed, HandlerServices>
+}
+
+export const admin: Access = { kind: "admin" }
+export const anyToken: Access = { kind: "token" }
+
+/** Authenticates, authorizes and runs a route, mapping failures to the JSON error body, with headers and metrics. */
+export const runRoute = (def: RouteDef) =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const started = performance.now()
+    const config = yield* ServerConfig
+    const catalog = yield* Catalog
+    const state = yield* catalog.current
+    const query = new URL(request.url, "http://localhost").searchParams
+    const nowNs = BigInt(yield* Clock.currentTimeMillis) * 1_000_000n
+
+    const resolveToken: Effect.Effect<TokenState | null, ApiFailure> = Effect.gen(function* () {
+      if (config.withoutAuth) return null
+      const access = def.access
+      if (access.kind === "system" && config.disableAuthz.includes(access.resource)) return null
+      const secret = yield* presentedSecret(request, query, def.queryToken === true)
+      if (access.kind === "bootstrap") {
+        const hasOperator = [...state.tokens.values()].some((t) => t.name === "_admin")
+        if (!hasOperator) return null
+      }
+      const token = yield* authenticate(state, secret, nowNs)
+      if (access.kind === "admin" || access.kind === "bootstrap") yield* authorize(token, { kind: "admin" })
+      if (access.kind === "system") yield* authorize(token, { kind: "system", resource: access.resource })
+      return token
+    })
+
+    const exit = yield* Effect.exit(
+      Effect.flatMap(resolveToken, (token) =>
+        def.handler({ request, query, token, authorize: (requirement) => authorize(token, requirement) })
+      )
+    )
+    let response: HttpServerResponse.HttpServerResponse
+    if (Exit.isSuccess(exit)) {
+      response = HttpServerResponse.setHeader(exit.value, "access-control-allow-origin", "*")
+    } else {
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isSome(failure)) {
+        response = failureResponse(failure.value)
+      } else {
+        yield* Effect.logError(`unexpected failure in ${def.method} ${def.path}`, exit.cause)
+        response = errorResponse(500, "internal error")
+      }
+    }
+    response = HttpServerResponse.setHeader(response, "cluster-uuid", state.clusterUuid ?? "")
+    const tags = { method: def.method, path: def.path, status: String(response.status) }
+    yield* Metric.increment(Metric.taggedWithLabels(httpRequestsTotal, labelsOf(tags)))
+    yield* Metric.update(Metric.taggedWithLabels(httpRequestDuration, labelsOf(tags)), (performance.now() - started) / 1000)
+    return response
+  })
+
+const labelsOf = (tags: Record<string, string>) => Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v))

@@ -1,0 +1,6 @@
+// Public face of the line-protocol unit: the parser, precisions and the serialiser. Plain TypeScript, no Effect.
+export { FieldKind } from "./types.ts"
+export type { FieldValue, LineError, ParsedLine, ParseResult, Precision } from "./types.ts"
+export { parseLineProtocol } from "./parser.ts"
+export { parsePrecision, toNanos } from "./precision.ts"
+export { formatLine } from "./format.ts"

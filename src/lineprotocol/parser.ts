@@ -1,0 +1,676 @@
+// The line-protocol parser: the hot path of every write endpoint.
+//
+// It follows InfluxDB 3's nom grammar (`core/influxdb_line_protocol`) and its Go-derived line splitter, with the
+// product deviations listed in the brief (CRLF, trailing whitespace, duplicate tags, `1.e5`). It is a plain loop
+// over char codes: names are sliced from the body and unescaped only when they contain a backslash, numbers are
+// read without allocating substrings where that is exact, and repeated series keys and timestamps are memoised
+// per body. It never throws; a bad line becomes a `LineError`.
+import { FieldKind } from "./types.ts"
+import type { FieldValue, LineError, ParsedLine, ParseResult } from "./types.ts"
+
+const NUL = 0
+const TAB = 9
+const LF = 10
+const CR = 13
+const SP = 32
+const DQ = 34
+const HASH = 35
+const PLUS = 43
+const COMMA = 44
+const MINUS = 45
+const DOT = 46
+const D0 = 48
+const D9 = 57
+const EQ = 61
+const UPPER_E = 69
+const UPPER_F = 70
+const UPPER_T = 84
+const BSL = 92
+const LOWER_E = 101
+const LOWER_F = 102
+const LOWER_I = 105
+const LOWER_T = 116
+const LOWER_U = 117
+
+/** InfluxDB 3 builds with `large-strings`: names and string fields may be at most 1 MiB of UTF-8. */
+const MAX_STRING_BYTES = 1_048_576
+
+const NO_FIELDS = "No fields were provided"
+const BAD_MEASUREMENT = "Invalid measurement was provided"
+const ENDS_WITH_BACKSLASH = "Measurements, tag keys and values, and field keys may not end with a backslash"
+const STRING_TOO_LARGE = "String is greater than 1MB"
+
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+const UINT64_MAX = 2n ** 64n - 1n
+
+/** Powers of ten that are exact doubles, for the exact fast path of decimal parsing. */
+const POW10: ReadonlyArray<number> = Array.from({ length: 23 }, (_, i) => 10 ** i)
+
+/** Beyond this many series a body is treated as high-cardinality and the series memo stops growing. */
+const SERIES_CACHE_MAX = 50_000
+
+const SOFT_FAIL = -1
+const HARD_FAIL = -2
+
+const EMPTY: ReadonlyArray<string> = []
+
+interface Series {
+  readonly measurement: string
+  readonly tagKeys: ReadonlyArray<string>
+  readonly tagValues: ReadonlyArray<string>
+}
+
+const isDigit = (c: number): boolean => c >= D0 && c <= D9
+
+/** UTF-8 length of a JS string (lone surrogates count as the 3-byte replacement character). */
+const utf8Length = (s: string): number => {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4
+      i++
+    } else n += 3
+  }
+  return n
+}
+
+const tooLarge = (s: string): boolean =>
+  s.length * 3 > MAX_STRING_BYTES && (s.length > MAX_STRING_BYTES || utf8Length(s) > MAX_STRING_BYTES)
+
+/** The first `n` code points of `s`. */
+const firstChars = (s: string, n: number): string => {
+  let i = 0
+  for (let count = 0; i < s.length && count < n; count++) {
+    const c = s.charCodeAt(i)
+    i += c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1
+  }
+  return s.slice(0, i)
+}
+
+/** InfluxDB cuts error contexts longer than 10 bytes to their first 10 characters plus `...`. */
+const errorContext = (body: string, s: number, e: number): string => {
+  if (e - s <= 10) {
+    const t = body.slice(s, e)
+    return utf8Length(t) <= 10 ? t : firstChars(t, 10) + "..."
+  }
+  return firstChars(body.slice(s, s + 20), 10) + "..."
+}
+
+const expected = (what: string, body: string, s: number, e: number): string =>
+  s >= e ? `Expected ${what}, got end of input` : `Expected ${what}, got \`${errorContext(body, s, e)}\``
+
+const trailing = (body: string, s: number, e: number): string =>
+  `Could not parse entire line. Found trailing content: \`${errorContext(body, s, e)}\``
+
+/**
+ * Unescapes a measurement (`\,` `\ ` `\\`) or a tag key, tag value or field key (also `\=`). Any other `\x` is
+ * kept as both characters. The caller guarantees no lone backslash at `e - 1`.
+ */
+const unescapeName = (body: string, s: number, e: number, isMeasurement: boolean): string => {
+  let out = ""
+  let from = s
+  for (let i = s; i < e; i++) {
+    if (body.charCodeAt(i) !== BSL) continue
+    const n = body.charCodeAt(i + 1)
+    if (n === COMMA || n === SP || n === BSL || (n === EQ && !isMeasurement)) {
+      out += body.slice(from, i)
+      from = i + 1
+    }
+    i++
+  }
+  return out + body.slice(from, e)
+}
+
+/** Unescapes a string field's content: only `\"` and `\\` are escapes. */
+const unescapeString = (body: string, s: number, e: number): string => {
+  let out = ""
+  let from = s
+  for (let i = s; i < e; i++) {
+    if (body.charCodeAt(i) !== BSL) continue
+    const n = body.charCodeAt(i + 1)
+    if (i + 1 < e && (n === DQ || n === BSL)) {
+      out += body.slice(from, i)
+      from = i + 1
+      i++
+    }
+  }
+  return out + body.slice(from, e)
+}
+
+/** Parses one body. One instance per call keeps the memos and scan positions in plain fields (no closures). */
+class BodyParser {
+  private readonly body: string
+  private readonly length: number
+  /** Positions of the next `"`, `\` and space at or after the current line, found lazily (amortised linear). */
+  private nextQuote = -1
+  private nextBackslash = -1
+  private nextSpace = -1
+  /** Physical newlines inside the last logical line (multi-line strings, escaped newlines). */
+  private innerNewlines = 0
+  private error = ""
+  // Outputs of the sub-parsers, kept in fields to avoid allocating result tuples.
+  private pos = 0
+  private measurement = ""
+  private tagKeys: ReadonlyArray<string> = EMPTY
+  private tagValues: ReadonlyArray<string> = EMPTY
+  private kind: FieldKind = FieldKind.Float
+  private value: FieldValue = 0
+  // Memos: series text -> parsed series, and the previous timestamp's text and value.
+  private readonly seriesCache = new Map<string, Series>()
+  private seriesLookups = 0
+  private seriesHits = 0
+  private seriesCacheOn = true
+  private prevFieldKeys: ReadonlyArray<string> = EMPTY
+  private prevFieldKinds: ReadonlyArray<FieldKind> = []
+  private prevTsText = ""
+  private prevTs = 0n
+
+  constructor(body: string) {
+    this.body = body
+    this.length = body.length
+  }
+
+  run(): ParseResult {
+    const body = this.body
+    const length = this.length
+    const lines: Array<ParsedLine> = []
+    const errors: Array<LineError> = []
+    let pos = 0
+    let lineNumber = 1
+    while (pos < length) {
+      let nl = body.indexOf("\n", pos)
+      if (nl === -1) nl = length
+      let s = pos
+      let c = body.charCodeAt(s)
+      while (c === SP || c === TAB) c = body.charCodeAt(++s)
+      // Comments end at the physical newline, whatever quotes they contain.
+      if (s >= nl || c === HASH || (c === CR && s === nl - 1)) {
+        pos = nl + 1
+        lineNumber++
+        continue
+      }
+      if (this.nextQuote < s) this.nextQuote = indexOrEnd(body, '"', s)
+      if (this.nextBackslash < s) this.nextBackslash = indexOrEnd(body, "\\", s)
+      let end = nl
+      this.innerNewlines = 0
+      if (this.nextQuote < nl || this.nextBackslash < nl) end = this.logicalLineEnd(s)
+      const e = end > s && body.charCodeAt(end - 1) === CR ? end - 1 : end
+      const line = this.parseLine(s, e, lineNumber)
+      if (line !== undefined) lines.push(line)
+      else errors.push({ lineNumber, message: this.error, originalLine: body.slice(pos, e) })
+      lineNumber += 1 + this.innerNewlines
+      pos = end + 1
+    }
+    return { lines, errors, nonEmptyLines: lines.length + errors.length }
+  }
+
+  /**
+   * Finds the end of the logical line starting at `s` as Go's `scanLine` does: a backslash shields the next
+   * character, and after the first space a `"` opens or closes a string when more `=` than `,` were seen.
+   */
+  private logicalLineEnd(s: number): number {
+    const body = this.body
+    const length = this.length
+    let quoted = false
+    let fields = false
+    let equals = 0
+    let commas = 0
+    let newlines = 0
+    let i = s
+    for (; i < length; i++) {
+      const c = body.charCodeAt(i)
+      if (c === BSL) {
+        if (body.charCodeAt(i + 1) === LF) newlines++
+        i++
+      } else if (c === SP) {
+        fields = true
+      } else if (c === LF) {
+        if (!quoted) break
+        newlines++
+      } else if (fields) {
+        if (quoted) {
+          if (c === DQ) quoted = false
+        } else if (c === EQ) equals++
+        else if (c === COMMA) commas++
+        else if (c === DQ && equals > commas) quoted = true
+      }
+    }
+    this.innerNewlines = newlines
+    return i < length ? i : length
+  }
+
+  private fail(message: string): undefined {
+    this.error = message
+    return undefined
+  }
+
+  /** Rejects a name that (unescaped) ends with a backslash or is over 1 MiB; sets the error. */
+  private badName(name: string, escaped: boolean): boolean {
+    if (escaped && name.charCodeAt(name.length - 1) === BSL) {
+      this.error = ENDS_WITH_BACKSLASH
+      return true
+    }
+    if (tooLarge(name)) {
+      this.error = STRING_TOO_LARGE
+      return true
+    }
+    return false
+  }
+
+  private parseLine(s: number, e: number, lineNumber: number): ParsedLine | undefined {
+    const body = this.body
+    let p = -1
+    let measurement = ""
+    let tagKeys = EMPTY
+    let tagValues = EMPTY
+    // Series: memoised by its raw text when the line has no backslash (then the first space ends it).
+    let cacheKey: string | undefined
+    if (this.seriesCacheOn && this.nextBackslash >= e) {
+      if (this.nextSpace < s) this.nextSpace = indexOrEnd(body, " ", s)
+      const q = this.nextSpace
+      if (q < e) {
+        cacheKey = body.slice(s, q)
+        const hit = this.seriesCache.get(cacheKey)
+        this.seriesLookups++
+        if (hit !== undefined) {
+          this.seriesHits++
+          p = q
+          measurement = hit.measurement
+          tagKeys = hit.tagKeys
+          tagValues = hit.tagValues
+        } else if (this.seriesLookups === 4096 && this.seriesHits < 1024) {
+          this.seriesCacheOn = false
+        }
+      }
+    }
+    if (p === -1) {
+      if (!this.parseSeries(s, e)) return undefined
+      p = this.pos
+      measurement = this.measurement
+      tagKeys = this.tagKeys
+      tagValues = this.tagValues
+      if (cacheKey !== undefined && p === s + cacheKey.length && this.seriesCache.size < SERIES_CACHE_MAX) {
+        this.seriesCache.set(cacheKey, { measurement, tagKeys, tagValues })
+      }
+    }
+
+    // Field set, after one or more spaces (the series parser guarantees at least one). Lines of a batch usually
+    // repeat the previous line's field keys and kinds, so those strings and arrays are reused, not rebuilt.
+    while (p < e && body.charCodeAt(p) === SP) p++
+    const prevKeys = this.prevFieldKeys
+    const prevKinds = this.prevFieldKinds
+    let keys: Array<string> | undefined
+    let kinds: Array<FieldKind> | undefined
+    const fieldValues: Array<FieldValue> = []
+    let n = 0
+    for (;;) {
+      const f0 = p
+      let escaped = false
+      for (; p < e; p++) {
+        const c = body.charCodeAt(p)
+        if (c === BSL) {
+          if (p + 1 >= e) return this.fail(ENDS_WITH_BACKSLASH)
+          escaped = true
+          p++
+        } else if (c === EQ || c === SP || c === TAB || c === LF) break
+      }
+      let next = SOFT_FAIL
+      let key = ""
+      if (p > f0) {
+        if (escaped) {
+          key = unescapeName(body, f0, p, false)
+          if (this.badName(key, true)) return undefined
+        } else {
+          const known = n < prevKeys.length ? prevKeys[n]! : ""
+          if (known.length === p - f0 && body.startsWith(known, f0)) key = known
+          else {
+            key = body.slice(f0, p)
+            if (this.badName(key, false)) return undefined
+          }
+        }
+        if (p < e && body.charCodeAt(p) === EQ) next = this.parseFieldValue(p + 1, e)
+      }
+      if (next === HARD_FAIL) return undefined
+      if (next === SOFT_FAIL) {
+        if (n === 0) return this.fail(NO_FIELDS)
+        // As in nom's separated list: the text after the first comma, or from a later comma, is left over.
+        p = n === 1 ? f0 : f0 - 1
+        break
+      }
+      if (keys !== undefined) keys.push(key)
+      else if (n >= prevKeys.length || prevKeys[n] !== key) {
+        keys = prevKeys.slice(0, n)
+        keys.push(key)
+      }
+      const kind = this.kind
+      if (kinds !== undefined) kinds.push(kind)
+      else if (n >= prevKinds.length || prevKinds[n] !== kind) {
+        kinds = prevKinds.slice(0, n)
+        kinds.push(kind)
+      }
+      fieldValues.push(this.value)
+      n++
+      p = next
+      if (p < e && body.charCodeAt(p) === COMMA) p++
+      else break
+    }
+    const fieldKeys = keys ?? (n === prevKeys.length ? prevKeys : prevKeys.slice(0, n))
+    const fieldKinds = kinds ?? (n === prevKinds.length ? prevKinds : prevKinds.slice(0, n))
+
+    // Optional timestamp; trailing spaces and tabs are allowed.
+    let timestamp: bigint | undefined
+    if (p < e) {
+      if (body.charCodeAt(p) === SP) {
+        let q = p + 1
+        while (q < e && body.charCodeAt(q) === SP) q++
+        const t0 = q
+        if (q < e && body.charCodeAt(q) === MINUS) q++
+        const d0 = q
+        while (q < e && isDigit(body.charCodeAt(q))) q++
+        if (q > d0) {
+          timestamp = this.parseTimestamp(t0, q)
+          if (timestamp === undefined) {
+            return this.fail(`Unable to parse timestamp value \`${body.slice(t0, q)}\``)
+          }
+          while (q < e && body.charCodeAt(q) === SP) q++
+          if (!blankFrom(body, q, e)) return this.fail(trailing(body, q, e))
+        } else if (!blankFrom(body, p, e)) return this.fail(trailing(body, p, e))
+      } else if (!blankFrom(body, p, e)) return this.fail(trailing(body, p, e))
+    }
+
+    // Reused key arrays come from a line that already passed this check.
+    if (fieldKeys !== prevKeys) {
+      const duplicate = firstDuplicate(fieldKeys)
+      if (duplicate !== undefined) {
+        return this.fail(`invalid line protocol - multiple instances of '${duplicate}' field found`)
+      }
+    }
+    this.prevFieldKeys = fieldKeys
+    this.prevFieldKinds = fieldKinds
+    return { lineNumber, measurement, tagKeys, tagValues, fieldKeys, fieldKinds, fieldValues, timestamp }
+  }
+
+  /** Parses `measurement[,k=v...]` and the space after it; sets measurement, tags and pos, or the error. */
+  private parseSeries(s: number, e: number): boolean {
+    const body = this.body
+    let p = s
+    let escaped = false
+    for (; p < e; p++) {
+      const c = body.charCodeAt(p)
+      if (c === BSL) {
+        if (p + 1 >= e) return this.failed(ENDS_WITH_BACKSLASH)
+        escaped = true
+        p++
+      } else if (c === SP || c === COMMA || c === TAB || c === LF || c === NUL) break
+    }
+    if (p === s) return this.failed(BAD_MEASUREMENT)
+    const measurement = escaped ? unescapeName(body, s, p, true) : body.slice(s, p)
+    if (this.badName(measurement, escaped)) return false
+
+    let tagKeys: ReadonlyArray<string> = EMPTY
+    let tagValues: ReadonlyArray<string> = EMPTY
+    if (p < e && body.charCodeAt(p) === COMMA) {
+      const tagsStart = p + 1
+      const keys: Array<string> = []
+      const values: Array<string> = []
+      do {
+        p++
+        const k0 = p
+        escaped = false
+        for (; p < e; p++) {
+          const c = body.charCodeAt(p)
+          if (c === BSL) {
+            if (p + 1 >= e) return this.failed(ENDS_WITH_BACKSLASH)
+            escaped = true
+            p++
+          } else if (c === EQ || c === SP || c === TAB || c === LF) break
+        }
+        if (p === k0) return this.failed(expected("tag key", body, k0, e))
+        const key = escaped ? unescapeName(body, k0, p, false) : body.slice(k0, p)
+        if (this.badName(key, escaped)) return false
+        if (p >= e || body.charCodeAt(p) !== EQ) {
+          return this.failed(`Tag set malformed: could not find equals sign in \`${errorContext(body, tagsStart, e)}\``)
+        }
+        p++
+        const v0 = p
+        escaped = false
+        for (; p < e; p++) {
+          const c = body.charCodeAt(p)
+          if (c === BSL) {
+            if (p + 1 >= e) return this.failed(ENDS_WITH_BACKSLASH)
+            escaped = true
+            p++
+          } else if (c === COMMA || c === SP || c === TAB || c === LF) break
+        }
+        if (p === v0) return this.failed(expected("tag value", body, v0, e))
+        const value = escaped ? unescapeName(body, v0, p, false) : body.slice(v0, p)
+        if (this.badName(value, escaped)) return false
+        keys.push(key)
+        values.push(value)
+      } while (p < e && body.charCodeAt(p) === COMMA)
+      if (keys.length > 1) dropRepeatedTags(keys, values)
+      tagKeys = keys
+      tagValues = values
+    }
+    if (p >= e) return this.failed("Expected at least one space character, got end of input")
+    if (body.charCodeAt(p) !== SP) {
+      return this.failed(`Expected at least one space character, got \`${body.slice(p, e)}\``)
+    }
+    this.pos = p
+    this.measurement = measurement
+    this.tagKeys = tagKeys
+    this.tagValues = tagValues
+    return true
+  }
+
+  private failed(message: string): false {
+    this.error = message
+    return false
+  }
+
+  /**
+   * Parses a field value at `p`, trying int, uint, float, string and bool in InfluxDB's order. Sets kind and
+   * value and returns the position after it; SOFT_FAIL when nothing matches, HARD_FAIL (error set) on overflow
+   * or an oversized string.
+   */
+  private parseFieldValue(p: number, e: number): number {
+    const body = this.body
+    if (p >= e) return SOFT_FAIL
+    const c = body.charCodeAt(p)
+    if (c === MINUS || isDigit(c)) {
+      const negative = c === MINUS
+      let q = negative ? p + 1 : p
+      const d0 = q
+      let mantissa = 0
+      let d: number
+      while (q < e && (d = body.charCodeAt(q) - D0) >= 0 && d <= 9) {
+        mantissa = mantissa * 10 + d
+        q++
+      }
+      const intDigits = q - d0
+      if (intDigits === 0) return SOFT_FAIL
+      const after = q < e ? body.charCodeAt(q) : -1
+      if (after === LOWER_I) {
+        const v = intDigits <= 15 ? BigInt(negative ? -mantissa : mantissa) : BigInt(body.slice(p, q))
+        if (v < INT64_MIN || v > INT64_MAX) {
+          this.error = `Unable to parse integer value \`${body.slice(p, q)}\``
+          return HARD_FAIL
+        }
+        this.kind = FieldKind.Integer
+        this.value = v
+        return q + 1
+      }
+      if (after === LOWER_U && !negative) {
+        const v = intDigits <= 15 ? BigInt(mantissa) : BigInt(body.slice(p, q))
+        if (v > UINT64_MAX) {
+          this.error = `Unable to parse unsigned integer value \`${body.slice(p, q)}\``
+          return HARD_FAIL
+        }
+        this.kind = FieldKind.UInteger
+        this.value = v
+        return q + 1
+      }
+      // Float: -?\d+, -?\d+.\d+, with an optional exponent (we also take `1.e5`); `1.` leaves `.` behind.
+      let end = q
+      let fracDigits = 0
+      let exact = true
+      if (after === DOT) {
+        let r = q + 1
+        while (r < e && (d = body.charCodeAt(r) - D0) >= 0 && d <= 9) {
+          mantissa = mantissa * 10 + d
+          r++
+        }
+        const n = r - q - 1
+        const x = exponentEnd(body, r, e)
+        if (x !== -1) {
+          end = x
+          exact = false
+        } else if (n > 0) {
+          end = r
+          fracDigits = n
+        }
+      } else if (after === LOWER_E || after === UPPER_E) {
+        const x = exponentEnd(body, q, e)
+        if (x !== -1) {
+          end = x
+          exact = false
+        }
+      }
+      this.kind = FieldKind.Float
+      if (exact && intDigits + fracDigits <= 15) {
+        // Clinger's fast path: an integer below 2^53 divided by an exact power of ten rounds correctly.
+        const v = mantissa / POW10[fracDigits]!
+        this.value = negative ? -v : v
+      } else {
+        this.value = Number(body.slice(p, end))
+      }
+      return end
+    }
+    if (c === DQ) {
+      let q = p + 1
+      let escaped = false
+      for (; q < e; q++) {
+        const ch = body.charCodeAt(q)
+        if (ch === DQ) break
+        if (ch === BSL && q + 1 < e) {
+          const n = body.charCodeAt(q + 1)
+          if (n === DQ || n === BSL) {
+            escaped = true
+            q++
+          }
+        }
+      }
+      if (q >= e) return SOFT_FAIL
+      const v = escaped ? unescapeString(body, p + 1, q) : body.slice(p + 1, q)
+      if (tooLarge(v)) {
+        this.error = STRING_TOO_LARGE
+        return HARD_FAIL
+      }
+      this.kind = FieldKind.String
+      this.value = v
+      return q + 1
+    }
+    if (c === LOWER_T || c === UPPER_T) {
+      this.kind = FieldKind.Boolean
+      this.value = true
+      return p + boolLength(body, p, e, "true", "True", "TRUE")
+    }
+    if (c === LOWER_F || c === UPPER_F) {
+      this.kind = FieldKind.Boolean
+      this.value = false
+      return p + boolLength(body, p, e, "false", "False", "FALSE")
+    }
+    return SOFT_FAIL
+  }
+
+  /** Reads a signed integer timestamp; undefined when outside int64. Repeated timestamps reuse one bigint. */
+  private parseTimestamp(s: number, e: number): bigint | undefined {
+    const body = this.body
+    const n = e - s
+    const prev = this.prevTsText
+    if (n === prev.length && body.startsWith(prev, s)) return this.prevTs
+    const text = body.slice(s, e)
+    const v = BigInt(text)
+    if (v < INT64_MIN || v > INT64_MAX) return undefined
+    this.prevTsText = text
+    this.prevTs = v
+    return v
+  }
+}
+
+/** If an exponent `[eE][+-]?\d+` starts at `p`, the position after it; otherwise -1. */
+const exponentEnd = (body: string, p: number, e: number): number => {
+  if (p >= e) return -1
+  const c = body.charCodeAt(p)
+  if (c !== LOWER_E && c !== UPPER_E) return -1
+  let q = p + 1
+  const sign = q < e ? body.charCodeAt(q) : -1
+  if (sign === PLUS || sign === MINUS) q++
+  const d0 = q
+  while (q < e && isDigit(body.charCodeAt(q))) q++
+  return q > d0 ? q : -1
+}
+
+/** How much of a boolean literal matches at `p`: the long forms first, else the one-letter form. */
+const boolLength = (body: string, p: number, e: number, lower: string, title: string, upper: string): number => {
+  const n = lower.length
+  if (p + n <= e && (body.startsWith(lower, p) || body.startsWith(title, p) || body.startsWith(upper, p))) return n
+  return 1
+}
+
+const blankFrom = (body: string, p: number, e: number): boolean => {
+  for (; p < e; p++) {
+    const c = body.charCodeAt(p)
+    if (c !== SP && c !== TAB) return false
+  }
+  return true
+}
+
+const indexOrEnd = (body: string, needle: string, from: number): number => {
+  const i = body.indexOf(needle, from)
+  return i === -1 ? body.length : i
+}
+
+/** Removes every tag whose key appears again later in the line, so the last occurrence wins at its own place. */
+const dropRepeatedTags = (keys: Array<string>, values: Array<string>): void => {
+  if (firstDuplicate(keys) === undefined) return
+  const seen = new Set<string>()
+  const keep: Array<boolean> = new Array(keys.length)
+  for (let i = keys.length - 1; i >= 0; i--) {
+    keep[i] = !seen.has(keys[i]!)
+    seen.add(keys[i]!)
+  }
+  let w = 0
+  for (let i = 0; i < keys.length; i++) {
+    if (!keep[i]) continue
+    keys[w] = keys[i]!
+    values[w] = values[i]!
+    w++
+  }
+  keys.length = w
+  values.length = w
+}
+
+const firstDuplicate = (keys: ReadonlyArray<string>): string | undefined => {
+  const n = keys.length
+  if (n <= 12) {
+    for (let i = 1; i < n; i++) {
+      const k = keys[i]!
+      for (let j = 0; j < i; j++) if (keys[j] === k) return k
+    }
+    return undefined
+  }
+  const seen = new Set<string>()
+  for (const k of keys) {
+    if (seen.has(k)) return k
+    seen.add(k)
+  }
+  return undefined
+}
+
+/** Parses a whole line-protocol body into points and per-line errors; never throws. */
+export const parseLineProtocol = (body: string): ParseResult => new BodyParser(body).run()

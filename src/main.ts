@@ -1,0 +1,100 @@
+import { NodeRuntime } from "@effect/platform-node"
+import { HttpServer } from "@effect/platform"
+import { Effect, Either, Layer, Logger } from "effect"
+import { resolveServeConfig, serveFlags } from "./config.ts"
+import { replay } from "./replay.ts"
+import { layerServer } from "./server.ts"
+
+const usage = `strata — a time-series database server speaking the InfluxDB 3 Enterprise HTTP API
+
+usage:
+  strata serve [flags]                         start the server (defaults: ./.strata, 127.0.0.1:8181)
+  strata replay --data-dir D [--until-seq N] [--json]
+                                               print the event log and the catalog projected from it
+  strata help | --help                         this text
+  strata version | --version
+
+serve flags (each also settable by environment):
+${serveFlags.map((f) => `  --${f.flag.padEnd(36)}${f.describe} [${f.env.join(", ")}] (default: ${f.fallback || "none"})`).join("\n")}
+`
+
+/** Splits `--name value`, `--name=value` and boolean `--name` into a record. */
+export const parseFlags = (args: ReadonlyArray<string>, booleans: ReadonlyArray<string>): Either.Either<Record<string, string | true>, string> => {
+  const out: Record<string, string | true> = {}
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (!arg.startsWith("--")) return Either.left(`unexpected argument '${arg}'`)
+    const eq = arg.indexOf("=")
+    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2)
+    if (eq > 0) out[name] = arg.slice(eq + 1)
+    else if (booleans.includes(name)) out[name] = true
+    else {
+      const value = args[i + 1]
+      if (value === undefined) return Either.left(`flag --${name} needs a value`)
+      out[name] = value
+      i++
+    }
+  }
+  return Either.right(out)
+}
+
+const fail = (message: string): never => {
+  process.stderr.write(`error: ${message}\n\n${usage}`)
+  process.exit(2)
+}
+
+const serve = (args: ReadonlyArray<string>) => {
+  const flags = Either.getOrElse(parseFlags(args, serveFlags.filter((f) => f.boolean).map((f) => f.flag)), fail)
+  const config = Either.getOrElse(resolveServeConfig(flags, process.env), (e) => fail(e.message))
+  const announce = Layer.effectDiscard(
+    Effect.gen(function* () {
+      const server = yield* HttpServer.HttpServer
+      const address = server.address
+      const where = address._tag === "TcpAddress" ? `http://${address.hostname}:${address.port}` : address.path
+      yield* Effect.log(`strata listening on ${where} (data dir ${config.dataDir}, node ${config.nodeId}${config.withoutAuth ? ", auth off" : ""})`)
+    })
+  )
+  // A clean shutdown closes HTTP, drains the log and closes SQLite; if something hangs, leave anyway after 5 s.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => setTimeout(() => process.exit(1), 5000).unref())
+  }
+  Layer.launch(announce.pipe(Layer.provideMerge(layerServer(config)))).pipe(
+    Effect.provide(Logger.logFmt),
+    NodeRuntime.runMain({ disablePrettyLogger: true })
+  )
+}
+
+const replayCommand = (args: ReadonlyArray<string>) => {
+  const flags = Either.getOrElse(parseFlags(args, ["json"]), fail)
+  const dataDir = typeof flags["data-dir"] === "string" ? flags["data-dir"] : process.env["STRATA_DATA_DIR"] ?? "./.strata"
+  const until = flags["until-seq"]
+  const untilSeq = typeof until === "string" ? Number(until) : undefined
+  if (untilSeq !== undefined && !Number.isInteger(untilSeq)) fail(`invalid --until-seq '${String(until)}'`)
+  for (const name of Object.keys(flags)) if (!["data-dir", "until-seq", "json"].includes(name)) fail(`unknown flag --${name}`)
+  Effect.runPromise(replay(dataDir, untilSeq, flags["json"] === true, (line) => process.stdout.write(line + "\n"))).catch((e: unknown) => {
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`)
+    process.exit(1)
+  })
+}
+
+const [command, ...rest] = process.argv.slice(2)
+switch (command) {
+  case "serve":
+    serve(rest)
+    break
+  case "replay":
+    replayCommand(rest)
+    break
+  case "version":
+  case "--version":
+    process.stdout.write("strata 0.1.0\n")
+    break
+  case undefined:
+  case "help":
+  case "--help":
+  case "-h":
+    process.stdout.write(usage)
+    break
+  default:
+    fail(`unknown command '${command}'`)
+}

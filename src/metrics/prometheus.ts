@@ -1,0 +1,69 @@
+import { Effect, Metric, MetricBoundaries, MetricState } from "effect"
+import type { MetricKey } from "effect/MetricKey"
+
+export const httpRequestsTotal = Metric.counter("http_requests_total", { description: "HTTP requests by route, method and status" })
+export const httpRequestDuration = Metric.histogram(
+  "http_request_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 16 }),
+  "HTTP request latency by route and method"
+)
+export const actorRestartsTotal = Metric.counter("strata_actor_restarts_total", { description: "Actor loops restarted after a defect" })
+
+const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
+
+const labels = (key: MetricKey.Untyped, extra?: string) => {
+  const parts = [...key.tags].sort((a, b) => a.key.localeCompare(b.key)).map((t) => `${t.key}="${escapeLabel(t.value)}"`)
+  if (extra !== undefined) parts.push(extra)
+  return parts.length === 0 ? "" : `{${parts.join(",")}}`
+}
+
+const processLines = (): Array<string> => {
+  const mem = process.memoryUsage()
+  const cpu = process.cpuUsage()
+  return [
+    "# HELP process_resident_memory_bytes Resident memory size in bytes.",
+    "# TYPE process_resident_memory_bytes gauge",
+    `process_resident_memory_bytes ${mem.rss}`,
+    "# TYPE process_heap_used_bytes gauge",
+    `process_heap_used_bytes ${mem.heapUsed}`,
+    "# TYPE process_cpu_seconds_total counter",
+    `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`,
+    "# TYPE process_start_time_seconds gauge",
+    `process_start_time_seconds ${Math.floor(Date.now() / 1000 - process.uptime())}`,
+    "# TYPE process_uptime_seconds gauge",
+    `process_uptime_seconds ${process.uptime()}`
+  ]
+}
+
+/** Every metric of the process in Prometheus text format. */
+export const renderPrometheus = Effect.map(Metric.snapshot, (pairs) => {
+  const byName = new Map<string, Array<(typeof pairs)[number]>>()
+  for (const pair of pairs) {
+    const name = pair.metricKey.name
+    if (name.startsWith("effect_")) continue
+    const list = byName.get(name) ?? []
+    list.push(pair)
+    byName.set(name, list)
+  }
+  const out: Array<string> = []
+  for (const [name, list] of [...byName.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+    const first = list[0]!
+    const description = first.metricKey.description
+    if (description._tag === "Some") out.push(`# HELP ${name} ${description.value}`)
+    const state = first.metricState
+    const type = MetricState.isCounterState(state) ? "counter" : MetricState.isGaugeState(state) ? "gauge" : MetricState.isHistogramState(state) ? "histogram" : "untyped"
+    out.push(`# TYPE ${name} ${type}`)
+    for (const { metricKey: key, metricState: s } of list) {
+      if (MetricState.isCounterState(s) || MetricState.isGaugeState(s)) {
+        out.push(`${name}${labels(key)} ${MetricState.isCounterState(s) ? s.count : s.value}`)
+      } else if (MetricState.isHistogramState(s)) {
+        for (const [le, n] of s.buckets) if (Number.isFinite(le)) out.push(`${name}_bucket${labels(key, `le="${le}"`)} ${n}`)
+        out.push(`${name}_bucket${labels(key, 'le="+Inf"')} ${s.count}`)
+        out.push(`${name}_sum${labels(key)} ${s.sum}`)
+        out.push(`${name}_count${labels(key)} ${s.count}`)
+      }
+    }
+  }
+  out.push(...processLines())
+  return out.join("\n") + "\n"
+})

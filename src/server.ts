@@ -1,0 +1,35 @@
+import { HttpLayerRouter } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Layer, Logger, LogLevel } from "effect"
+import * as NodeHttp from "node:http"
+import { Catalog } from "./catalog/Catalog.ts"
+import { layerServerConfig, type ServerConfigShape } from "./config.ts"
+import { RoutesLive } from "./http/router.ts"
+import { EventLog } from "./log/EventLog.ts"
+import { layerWritableStore } from "./log/store.ts"
+
+const logLevels: Record<string, LogLevel.LogLevel> = {
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warn: LogLevel.Warning,
+  error: LogLevel.Error,
+  off: LogLevel.None
+}
+
+/** The server's state and actors on a data directory, without HTTP: the event log, catalog and their stores. */
+export const layerCore = (config: ServerConfigShape) =>
+  Catalog.Default.pipe(
+    Layer.provideMerge(EventLog.Default),
+    Layer.provideMerge(layerWritableStore(config.dataDir)),
+    Layer.provideMerge(layerServerConfig(config))
+  )
+
+/** The whole server as one Layer: core services plus HTTP on the configured address. It exposes the HttpServer. */
+export const layerServer = (config: ServerConfigShape) =>
+  HttpLayerRouter.serve(RoutesLive, { disableLogger: true, disableListenLog: true }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(() => NodeHttp.createServer({ keepAliveTimeout: 65_000 }), { port: config.httpBind.port, host: config.httpBind.host })),
+    Layer.provideMerge(layerCore(config)),
+    Layer.provide(Logger.minimumLogLevel(logLevels[config.logFilter] ?? LogLevel.Info))
+  )
+
