@@ -6,6 +6,8 @@ import { Catalog } from "./catalog/Catalog.ts"
 import { layerServerConfig, type ServerConfigShape } from "./config.ts"
 import { RoutesLive } from "./http/router.ts"
 import { EventLog } from "./log/EventLog.ts"
+import { DuckDb } from "./query/DuckDb.ts"
+import { Ingester } from "./write/Ingester.ts"
 import { layerWritableStore } from "./log/store.ts"
 
 const logLevels: Record<string, LogLevel.LogLevel> = {
@@ -19,7 +21,9 @@ const logLevels: Record<string, LogLevel.LogLevel> = {
 
 /** The server's state and actors on a data directory, without HTTP: the event log, catalog and their stores. */
 export const layerCore = (config: ServerConfigShape) =>
-  Catalog.Default.pipe(
+  Ingester.Default.pipe(
+    Layer.provideMerge(DuckDb.Default),
+    Layer.provideMerge(Catalog.Default),
     Layer.provideMerge(EventLog.Default),
     Layer.provideMerge(layerWritableStore(config.dataDir)),
     Layer.provideMerge(layerServerConfig(config))

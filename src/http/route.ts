@@ -7,6 +7,8 @@ import type { TokenState } from "../catalog/state.ts"
 import { ServerConfig, type AuthzExemption } from "../config.ts"
 import type { ApiFailure, Forbidden } from "../errors.ts"
 import type { EventLog, LogWriteFailed } from "../log/EventLog.ts"
+import type { DuckDb } from "../query/DuckDb.ts"
+import type { Ingester } from "../write/Ingester.ts"
 import { httpRequestDuration, httpRequestsTotal } from "../metrics/prometheus.ts"
 import { errorResponse, failureResponse } from "./respond.ts"
 
@@ -20,7 +22,10 @@ export interface RequestContext {
   readonly authorize: (requirement: Requirement) => Effect.Effect<void, Forbidden>
 }
 
-/** Who may call a route. `token` means any valid token; the handler then authorizes what it touches. */
+/**
+ * Who may call a route. `token` means any valid token; the handler then authorizes what it touches. `bootstrap` is
+ * open to everyone (creating the operator token, which succeeds only once).
+ */
 export type Access =
   | { readonly kind: "admin" }
   | { readonly kind: "token" }
@@ -28,7 +33,7 @@ export type Access =
   | { readonly kind: "bootstrap" }
 
 /** The services a handler may use. */
-export type HandlerServices = Catalog | ServerConfig | EventLog
+export type HandlerServices = Catalog | ServerConfig | EventLog | Ingester | DuckDb
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 
@@ -60,13 +65,11 @@ export const runRoute = (def: RouteDef) =>
       if (config.withoutAuth) return null
       const access = def.access
       if (access.kind === "system" && config.disableAuthz.includes(access.resource)) return null
+      // Creating the operator token is always open, as in InfluxDB 3: once `_admin` exists the command answers 409.
+      if (access.kind === "bootstrap") return null
       const secret = yield* presentedSecret(request, query, def.queryToken === true)
-      if (access.kind === "bootstrap") {
-        const hasOperator = [...state.tokens.values()].some((t) => t.name === "_admin")
-        if (!hasOperator) return null
-      }
       const token = yield* authenticate(state, secret, nowNs)
-      if (access.kind === "admin" || access.kind === "bootstrap") yield* authorize(token, { kind: "admin" })
+      if (access.kind === "admin") yield* authorize(token, { kind: "admin" })
       if (access.kind === "system") yield* authorize(token, { kind: "system", resource: access.resource })
       return token
     })

@@ -7,9 +7,10 @@ import { runRoute, type RouteDef } from "./route.ts"
 import { systemRoutes } from "./system.ts"
 import { tableRoutes } from "./tables.ts"
 import { tokenRoutes } from "./tokens.ts"
+import { writeRoutes } from "./write.ts"
 
 /** Every endpoint the server answers. */
-export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...tokenRoutes]
+export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...tokenRoutes, ...writeRoutes]
 
 const matches = (pattern: string, path: string) => {
   const a = pattern.split("/")

@@ -1,0 +1,201 @@
+import { Effect, Either, Metric, Stream } from "effect"
+import { Catalog } from "../catalog/Catalog.ts"
+import { extendSchema } from "../catalog/commands.ts"
+import { databaseNameProblem } from "../catalog/names.ts"
+import { liveDatabase, liveTable, type CatalogState } from "../catalog/state.ts"
+import { ServerConfig } from "../config.ts"
+import { InvalidRequest, Unavailable } from "../errors.ts"
+import { WriteBatch } from "../events/index.ts"
+import { parseLineProtocol, type LineError, type ParsedLine, type Precision } from "../lineprotocol/index.ts"
+import { EventLog, type Envelope } from "../log/EventLog.ts"
+import { DuckDb } from "../query/DuckDb.ts"
+import { checkBatch, defaultTime, lineErrors } from "./validate.ts"
+import { WriteBuffer } from "./WriteBuffer.ts"
+
+/** One write request, as the endpoints hand it over. */
+export interface WriteRequest {
+  readonly db: string
+  readonly body: Uint8Array
+  readonly precision: Precision
+  readonly acceptPartial: boolean
+  readonly noSync: boolean
+}
+
+/** What happened to a write: all written, some lines refused (the rest written), or nothing written. */
+export type WriteOutcome =
+  | { readonly _tag: "Written"; readonly lines: number }
+  | { readonly _tag: "Partial"; readonly errors: ReadonlyArray<LineError>; readonly limitHit: boolean }
+  | { readonly _tag: "Rejected"; readonly errors: ReadonlyArray<LineError>; readonly limitHit: boolean }
+
+export const writeLinesTotal = Metric.counter("strata_write_lines_total", { description: "Line-protocol lines written" })
+export const writeLinesRejectedTotal = Metric.counter("strata_write_lines_rejected_total", { description: "Line-protocol lines refused" })
+export const writeBytesTotal = Metric.counter("strata_write_bytes_total", { description: "Line-protocol bytes received by writes" })
+export const writeBufferBytes = Metric.gauge("strata_write_buffer_bytes", { description: "Memory held by the write buffer (estimate)" })
+export const writeBufferRows = Metric.gauge("strata_write_buffer_rows", { description: "Rows held by the write buffer" })
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+const isLimitMessage = (m: string) => m.startsWith("Update to schema would exceed number of") || m.startsWith("Adding a new database would exceed limit of")
+
+/** Splits a body into its physical lines, for quoting a refused line back to the user. */
+const physicalLine = (text: string) => {
+  let lines: Array<string> | undefined
+  return (n: number) => {
+    lines ??= text.split("\n")
+    return (lines[n - 1] ?? "").replace(/\r$/, "")
+  }
+}
+
+/** The rows of an accepted batch, per table of the catalog. */
+const tableRows = (state: CatalogState, dbId: number, accepted: ReturnType<typeof checkBatch>["accepted"]) => {
+  const db = state.databases.get(dbId)
+  const out: Array<{ dbId: number; table: NonNullable<ReturnType<typeof liveTable>>; lines: Array<ParsedLine>; times: Array<bigint> }> = []
+  if (db === undefined) return out
+  for (const [name, group] of accepted) {
+    const table = liveTable(db, name)
+    if (table !== undefined) out.push({ dbId, table, lines: group.lines, times: group.times })
+  }
+  return out
+}
+
+/**
+ * The Ingester actor: parses and checks batches, extends the schema through the Catalog, appends one WriteBatch
+ * event per request and applies it to the write buffer, in log order under one lock.
+ */
+export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
+  scoped: Effect.gen(function* () {
+    const log = yield* EventLog
+    const catalog = yield* Catalog
+    const config = yield* ServerConfig
+    const duck = yield* DuckDb
+    const buffer = new WriteBuffer(duck.writer)
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const publishBufferSize = Effect.zipRight(Metric.set(writeBufferBytes, buffer.bytes), Metric.set(writeBufferRows, buffer.rows))
+
+    const applyWrite = (state: CatalogState, event: WriteBatch, payload: Uint8Array) =>
+      Effect.promise(async () => {
+        const parsed = parseLineProtocol(utf8.decode(payload))
+        const rejected = new Set(event.rejectedLines)
+        const lines = parsed.lines.filter((l) => !rejected.has(l.lineNumber))
+        const db = state.databases.get(event.dbId)
+        if (db === undefined || db.deleted) return
+        const checked = checkBatch(db, lines, event.precision as Precision, event.defaultTimeNs)
+        for (const rows of tableRows(state, event.dbId, checked.accepted)) await buffer.append(rows)
+      })
+
+    const applyDelete = (envelope: Envelope) => {
+      const e = envelope.event
+      switch (e._tag) {
+        case "DatabaseSoftDeleted":
+        case "DatabaseHardDeleted":
+          return Effect.promise(() => buffer.dropDatabase(e.dbId))
+        case "DatabaseDataDeleted":
+          return Effect.promise(() => buffer.dropDatabase(e.dbId))
+        case "TableSoftDeleted":
+        case "TableHardDeleted":
+        case "TableDataDeleted":
+          return Effect.promise(() => buffer.dropTable(e.tableId))
+        default:
+          return Effect.void
+      }
+    }
+
+    // Recovery: rebuild the buffer from the log, in order.
+    const recovered = yield* catalog.current
+    yield* log.stream(0).pipe(
+      Stream.runForEach((envelope) =>
+        envelope.event._tag === "WriteBatch" && envelope.payload !== null
+          ? applyWrite(recovered, envelope.event, envelope.payload)
+          : applyDelete(envelope)
+      )
+    )
+    yield* publishBufferSize
+
+    // Deletes committed from now on drop buffered rows.
+    yield* log.subscribe.pipe(
+      Stream.runForEach((envelope) => lock.withPermits(1)(applyDelete(envelope)).pipe(Effect.zipRight(publishBufferSize))),
+      Effect.forkScoped
+    )
+
+    const write = (request: WriteRequest) =>
+      Effect.gen(function* () {
+        yield* Metric.incrementBy(writeBytesTotal, request.body.length)
+        let text: string
+        try {
+          text = utf8.decode(request.body)
+        } catch (e) {
+          return yield* Effect.fail(new InvalidRequest({ message: `body content is not valid utf8: ${(e as Error).message}` }))
+        }
+        const parsed = parseLineProtocol(text)
+        if (parsed.nonEmptyLines === 0) return yield* Effect.fail(new InvalidRequest({ message: "incoming write was empty" }))
+        if (buffer.bytes > config.writeBufferMaxBytes) {
+          return yield* Effect.fail(new Unavailable({ message: `the write buffer is full (${config.writeBufferMaxBytes} bytes); retry later` }))
+        }
+        let state = yield* catalog.current
+        if (liveDatabase(state, request.db) === undefined) {
+          const problem = databaseNameProblem(request.db)
+          if (problem !== undefined) return yield* Effect.fail(new InvalidRequest({ message: problem }))
+        }
+        const nowNs = BigInt(Date.now()) * 1_000_000n
+        const fallbackTime = defaultTime(nowNs, request.precision)
+        const original = physicalLine(text)
+        const outcomeOf = (errors: ReadonlyArray<LineError>, anyWritten: boolean): WriteOutcome => {
+          const limitHit = errors.some((e) => isLimitMessage(e.message))
+          return anyWritten ? { _tag: "Partial", errors, limitHit } : { _tag: "Rejected", errors, limitHit }
+        }
+
+        let checked = checkBatch(liveDatabase(state, request.db), parsed.lines, request.precision, fallbackTime)
+        if (!request.acceptPartial && (parsed.errors.length > 0 || checked.errors.size > 0)) {
+          return outcomeOf(lineErrors(checked.errors, parsed.errors, original), false)
+        }
+        if (checked.changes.length > 0 || liveDatabase(state, request.db) === undefined) {
+          const rejectedTables = yield* catalog.execute((s, ctx) =>
+            Either.map(extendSchema(s, ctx, request.db, checked.changes), ({ events, rejected }) => ({ events, result: rejected }))
+          )
+          state = yield* catalog.current
+          checked = checkBatch(liveDatabase(state, request.db), parsed.lines, request.precision, fallbackTime)
+          for (const [table, message] of rejectedTables) {
+            const group = checked.accepted.get(table)
+            if (group === undefined) continue
+            for (const line of group.lines) checked.errors.set(line.lineNumber, message)
+            checked.accepted.delete(table)
+          }
+          if (!request.acceptPartial && checked.errors.size > 0) {
+            return outcomeOf(lineErrors(checked.errors, parsed.errors, original), false)
+          }
+        }
+        const errors = lineErrors(checked.errors, parsed.errors, original)
+        let written = 0
+        for (const group of checked.accepted.values()) written += group.lines.length
+        yield* Metric.incrementBy(writeLinesRejectedTotal, errors.length)
+        if (written === 0) return outcomeOf(errors, false)
+
+        const db = liveDatabase(state, request.db)!
+        const event = new WriteBatch(
+          { version: 1, db: request.db, dbId: db.id, precision: request.precision, defaultTimeNs: fallbackTime, rejectedLines: [...checked.errors.keys()] },
+          { disableValidation: true }
+        )
+        const committed = yield* lock.withPermits(1)(
+          Effect.gen(function* () {
+            const { committed } = yield* log.enqueue([{ event, payload: request.body }])
+            yield* Effect.promise(async () => {
+              for (const rows of tableRows(state, db.id, checked.accepted)) await buffer.append(rows)
+            })
+            return committed
+          })
+        )
+        yield* publishBufferSize
+        yield* Metric.incrementBy(writeLinesTotal, written)
+        if (!request.noSync) yield* committed
+        return errors.length === 0 ? ({ _tag: "Written", lines: written } as const) : outcomeOf(errors, true)
+      })
+
+    return {
+      /** Writes a line-protocol batch. */
+      write,
+      /** The write buffer, for the query engine. */
+      buffer
+    } as const
+  })
+}) {}
