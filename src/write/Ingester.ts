@@ -1,4 +1,4 @@
-import { Effect, Either, Metric, Stream } from "effect"
+import { Effect, Either, Metric, Schedule, Stream } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import { extendSchema } from "../catalog/commands.ts"
 import { databaseNameProblem } from "../catalog/names.ts"
@@ -110,7 +110,14 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
           : applyDelete(envelope)
       )
     )
+    buffer.flush()
     yield* publishBufferSize
+
+    // Appended rows become visible to DuckDB at least this often even without queries.
+    yield* lock.withPermits(1)(Effect.sync(() => buffer.flush())).pipe(
+      Effect.repeat(Schedule.spaced("1 second")),
+      Effect.forkScoped
+    )
 
     // Deletes committed from now on drop buffered rows.
     yield* log.subscribe.pipe(
@@ -195,7 +202,9 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       /** Writes a line-protocol batch. */
       write,
       /** The write buffer, for the query engine. */
-      buffer
+      buffer,
+      /** Makes every acknowledged write visible to DuckDB; queries call it before they read. */
+      flush: lock.withPermits(1)(Effect.sync(() => buffer.flush()))
     } as const
   })
 }) {}

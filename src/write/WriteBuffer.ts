@@ -69,6 +69,7 @@ interface BufferedTable {
  */
 export class WriteBuffer {
   private readonly tables = new Map<number, BufferedTable>()
+  private readonly dirty = new Set<BufferedTable>()
   private totalBytes = 0
   private totalRows = 0
 
@@ -151,11 +152,23 @@ export class WriteBuffer {
       }
     }
     this.appendChunks(t, n, sids, times, values, valid)
-    t.rowsAppender.flushSync()
+    this.dirty.add(t)
     t.rows += n
     t.bytes += bytes
     this.totalRows += n
     this.totalBytes += bytes
+  }
+
+  /**
+   * Makes every appended row visible to queries. Appends are flushed lazily (DuckDB's appender commits on flush,
+   * which costs more than the copy itself), so the query path calls this before it reads.
+   */
+  flush(): void {
+    for (const t of this.dirty) {
+      t.seriesAppender.flushSync()
+      t.rowsAppender.flushSync()
+    }
+    this.dirty.clear()
   }
 
   /** Drops every buffered row of a table. */
@@ -163,6 +176,7 @@ export class WriteBuffer {
     const t = this.tables.get(tableId)
     if (t === undefined) return
     this.tables.delete(tableId)
+    this.dirty.delete(t)
     t.rowsAppender.closeSync()
     t.seriesAppender.closeSync()
     this.totalBytes -= t.bytes
@@ -235,7 +249,6 @@ export class WriteBuffer {
         else t.seriesAppender.appendVarchar(v)
       }
       t.seriesAppender.endRow()
-      t.seriesAppender.flushSync()
     }
     t.seriesByRaw.set(raw, sid)
     return sid
@@ -273,6 +286,8 @@ export class WriteBuffer {
     const newFields = table.columns.filter((c) => c.type !== "tag" && c.type !== "time" && !t!.fieldIndex.has(c.name))
     const newTags = table.columns.filter((c) => c.type === "tag" && !t!.tagIndex.has(c.name))
     if (newFields.length > 0) {
+      this.dirty.delete(t)
+      t.seriesAppender.flushSync()
       t.rowsAppender.closeSync()
       for (const c of newFields) {
         await this.conn.run(`ALTER TABLE ${rowsTableName(table.id)} ADD COLUMN ${quote(c.name)} ${sqlType(c.type)}`)
@@ -282,6 +297,7 @@ export class WriteBuffer {
       t.rowsAppender = await this.conn.createAppender(`t${table.id}`, "buf")
     }
     if (newTags.length > 0) {
+      t.rowsAppender.flushSync()
       t.seriesAppender.closeSync()
       for (const c of newTags) {
         await this.conn.run(`ALTER TABLE ${seriesTableName(table.id)} ADD COLUMN ${quote(c.name)} VARCHAR`)

@@ -64,31 +64,31 @@ export const checkBatch = (
     }
     const table = db === undefined ? undefined : liveTable(db, line.measurement)
     let introduced = pending.get(line.measurement)
-    const typeOf = (name: string): ColumnType | undefined => table?.columnsByName.get(name)?.type ?? introduced?.get(name)
     let problem: string | undefined
-    const additions: Array<[string, ColumnType]> = []
-    const check = (name: string, type: ColumnType) => {
-      if (problem !== undefined) return
+    let additions: Array<[string, ColumnType]> | undefined
+    const tagCount = line.tagKeys.length
+    const total = tagCount + line.fieldKeys.length
+    for (let i = 0; i < total && problem === undefined; i++) {
+      const name = i < tagCount ? line.tagKeys[i]! : line.fieldKeys[i - tagCount]!
+      const type: ColumnType = i < tagCount ? "tag" : kindToType[line.fieldKinds[i - tagCount]!]!
+      const existing = table?.columnsByName.get(name)?.type ?? introduced?.get(name)
+      if (existing === type) continue
       if (name === "time" || name === "__chunk_order") {
         problem = `'${name}' is a reserved column`
-        return
-      }
-      const existing = typeOf(name)
-      if (existing === undefined) {
+      } else if (existing !== undefined) {
+        problem = columnTypeConflict(name, existing, type)
+      } else {
+        additions ??= []
         const clash = additions.find(([n]) => n === name)
         if (clash !== undefined) problem = columnTypeConflict(name, clash[1], type)
         else additions.push([name, type])
-      } else if (existing !== type) {
-        problem = columnTypeConflict(name, existing, type)
       }
     }
-    for (const key of line.tagKeys) check(key, "tag")
-    for (let f = 0; f < line.fieldKeys.length; f++) check(line.fieldKeys[f]!, kindToType[line.fieldKinds[f]!]!)
     if (problem !== undefined) {
       errors.set(line.lineNumber, problem)
       continue
     }
-    if (additions.length > 0) {
+    if (additions !== undefined) {
       if (introduced === undefined) {
         introduced = new Map()
         pending.set(line.measurement, introduced)

@@ -3,12 +3,14 @@
  * `layerServer`) or as a child process (`node src/bin/strata.mjs serve`), and a small fetch-based HTTP client.
  */
 import { HttpServer } from "@effect/platform"
-import { Effect, ManagedRuntime } from "effect"
+import { Effect, type Layer, ManagedRuntime } from "effect"
 import * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
+import { Catalog } from "../../src/catalog/Catalog.ts"
+import type { CatalogState } from "../../src/catalog/state.ts"
 import { testConfig, type ServerConfigShape } from "../../src/config.ts"
 import { layerServer } from "../../src/server.ts"
 
@@ -92,9 +94,15 @@ export interface ServerHandle {
 /** An in-process server: the real `layerServer` on a random port over `dataDir` (a fresh temp dir by default). */
 export interface InProcessServer extends ServerHandle {
   readonly config: ServerConfigShape
-  /** Runs an effect against the server's services (Catalog, EventLog, ServerConfig, …). */
-  readonly runtime: ManagedRuntime.ManagedRuntime<any, never>
+  /** Runs effects against the server's own services (Catalog, EventLog, ServerConfig, HttpServer, …). */
+  readonly runtime: ManagedRuntime.ManagedRuntime<ServerServices, ServerStartError>
 }
+
+/** The services the server Layer provides. */
+export type ServerServices = Layer.Layer.Success<ReturnType<typeof layerServer>>
+
+/** Why the server Layer could not be built (e.g. the port is taken). */
+export type ServerStartError = Layer.Layer.Error<ReturnType<typeof layerServer>>
 
 /** Starts the whole server Layer in this process with the test configuration plus `overrides`. */
 export const startServer = async (overrides: Partial<ServerConfigShape> = {}, dataDir: string = tempDir()): Promise<InProcessServer> => {
@@ -114,7 +122,7 @@ export const startServer = async (overrides: Partial<ServerConfigShape> = {}, da
     url,
     dataDir,
     config,
-    runtime: runtime as ManagedRuntime.ManagedRuntime<any, never>,
+    runtime,
     request: (method, path, options) => request(url, method, path, options),
     stop: () => (stopped ??= runtime.dispose())
   }
@@ -214,3 +222,7 @@ export const createOperatorToken = async (server: Pick<ServerHandle, "request">)
   if (res.status !== 201) throw new Error(`creating the operator token answered ${res.status} ${res.text}`)
   return res.json<{ token: string }>().token
 }
+
+/** The catalog projection of an in-process server as of now. */
+export const catalogOf = (server: InProcessServer): Promise<CatalogState> =>
+  server.runtime.runPromise(Effect.flatMap(Catalog, (catalog) => catalog.current))

@@ -1,0 +1,97 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process"
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+
+/** Shared helpers of the benchmark scripts: data generation, starting Strata and InfluxDB 1.x, loading. */
+
+export const repoRoot = NodePath.resolve(import.meta.dirname, "..")
+export const benchDir = NodePath.resolve(repoRoot, "../shared/bench")
+
+/** Generates (once) the TSBS-like cpu data set and returns its path. */
+export const cpuData = (hosts = 100, hours = 24) => {
+  const file = NodePath.join(NodeOs.tmpdir(), `strata-cpu-${hosts}x${hours}.lp`)
+  if (!NodeFs.existsSync(file)) {
+    const out = NodeFs.openSync(file + ".part", "w")
+    const r = spawnSync("node", [NodePath.join(benchDir, "gen-cpu.mjs"), String(hosts), String(hours)], { stdio: ["ignore", out, "inherit"] })
+    NodeFs.closeSync(out)
+    if (r.status !== 0) throw new Error("gen-cpu failed")
+    NodeFs.renameSync(file + ".part", file)
+  }
+  return file
+}
+
+const waitFor = async (url: string, timeoutMs: number) => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(url)
+      if (r.status < 500) return
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`${url} did not come up`)
+}
+
+/** Starts a Strata server on a fresh data dir without auth; resolves once it answers. */
+export const startStrata = async (port: number, extraArgs: ReadonlyArray<string> = []) => {
+  const dataDir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "strata-bench-"))
+  const child = spawn("node", [NodePath.join(repoRoot, "src/bin/strata.mjs"), "serve", "--data-dir", dataDir, "--http-bind", `127.0.0.1:${port}`, "--without-auth", "--log-filter", "warn", ...extraArgs], {
+    stdio: ["ignore", "inherit", "inherit"]
+  })
+  await waitFor(`http://127.0.0.1:${port}/health`, 60_000)
+  return { child, dataDir, url: `http://127.0.0.1:${port}` }
+}
+
+/** Starts InfluxDB 1.x (Debian's `influxdb` package, installed with apt-get when missing) on a temp dir. */
+export const startInfluxV1 = async (port: number) => {
+  if (spawnSync("sh", ["-c", "command -v influxd"]).status !== 0) {
+    const r = spawnSync("sh", ["-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y influxdb >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y influxdb >/dev/null 2>&1)"], { stdio: "inherit" })
+    if (r.status !== 0) throw new Error("could not install influxdb with apt-get")
+  }
+  const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "influxv1-"))
+  const config = NodePath.join(dir, "influxdb.conf")
+  NodeFs.writeFileSync(
+    config,
+    `reporting-disabled = true
+bind-address = "127.0.0.1:${port + 1}"
+[meta]
+  dir = "${dir}/meta"
+[data]
+  dir = "${dir}/data"
+  wal-dir = "${dir}/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:${port}"
+  log-enabled = false
+  max-body-size = 0
+[monitor]
+  store-enabled = false
+`
+  )
+  const child = spawn("influxd", ["-config", config], { stdio: ["ignore", "ignore", "ignore"] })
+  await waitFor(`http://127.0.0.1:${port}/ping`, 60_000)
+  return { child, dir, url: `http://127.0.0.1:${port}` }
+}
+
+/** Runs `../shared/bench/load.mjs` and returns its figures. */
+export const load = (file: string, url: string, batch = 5000, concurrency = 4) => {
+  const r = spawnSync("node", [NodePath.join(benchDir, "load.mjs"), file, url, String(batch), String(concurrency)], { encoding: "utf8", maxBuffer: 1 << 24 })
+  if (r.status !== 0) throw new Error(`load.mjs failed: ${r.stderr}`)
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as { lines: number; seconds: number; lines_per_s: number; mb_per_s: number; errors: number; firstError: string | null }
+}
+
+/** The peak resident set of a process, from /proc (Linux). */
+export const peakRssBytes = (pid: number) => {
+  const status = NodeFs.readFileSync(`/proc/${pid}/status`, "utf8")
+  const m = /VmHWM:\s+(\d+) kB/.exec(status)
+  return m ? Number(m[1]) * 1024 : NaN
+}
+
+export const stop = async (child: ChildProcess) => {
+  if (child.exitCode !== null) return
+  child.kill("SIGTERM")
+  await new Promise((r) => child.once("exit", r))
+}
