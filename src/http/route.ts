@@ -81,7 +81,7 @@ export const runRoute = (def: RouteDef) =>
     )
     let response: HttpServerResponse.HttpServerResponse
     if (Exit.isSuccess(exit)) {
-      response = HttpServerResponse.setHeader(exit.value, "access-control-allow-origin", "*")
+      response = exit.value.status < 400 ? HttpServerResponse.setHeader(exit.value, "access-control-allow-origin", "*") : exit.value
     } else {
       const failure = Cause.failureOption(exit.cause)
       if (Option.isSome(failure)) {

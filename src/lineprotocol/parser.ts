@@ -166,6 +166,8 @@ class BodyParser {
   private seriesCacheOn = true
   private prevFieldKeys: ReadonlyArray<string> = EMPTY
   private prevFieldKinds: ReadonlyArray<FieldKind> = []
+  /** Whether no key of prevFieldKeys was escaped, so each can be matched against the body as it stands. */
+  private prevKeysPlain = true
   private prevTsText = ""
   private prevTs = 0n
 
@@ -303,36 +305,43 @@ class BodyParser {
     while (p < e && body.charCodeAt(p) === SP) p++
     const prevKeys = this.prevFieldKeys
     const prevKinds = this.prevFieldKinds
+    const prevPlain = this.prevKeysPlain
+    let plain = true
     let keys: Array<string> | undefined
     let kinds: Array<FieldKind> | undefined
     const fieldValues: Array<FieldValue> = []
     let n = 0
     for (;;) {
       const f0 = p
-      let escaped = false
-      for (; p < e; p++) {
-        const c = body.charCodeAt(p)
-        if (c === BSL) {
-          if (p + 1 >= e) return this.fail(ENDS_WITH_BACKSLASH)
-          escaped = true
-          p++
-        } else if (c === EQ || c === SP || c === TAB || c === LF) break
-      }
       let next = SOFT_FAIL
       let key = ""
-      if (p > f0) {
-        if (escaped) {
-          key = unescapeName(body, f0, p, false)
-          if (this.badName(key, true)) return undefined
-        } else {
-          const known = n < prevKeys.length ? prevKeys[n]! : ""
-          if (known.length === p - f0 && body.startsWith(known, f0)) key = known
-          else {
-            key = body.slice(f0, p)
-            if (this.badName(key, false)) return undefined
-          }
+      const known = n < prevKeys.length ? prevKeys[n]! : ""
+      if (prevPlain && known !== "" && body.startsWith(known, p) && body.charCodeAt(p + known.length) === EQ) {
+        // The previous line's key, which holds no delimiter or backslash, so scanning would stop right here.
+        key = known
+        p += known.length
+        if (p < e) next = this.parseFieldValue(p + 1, e)
+      } else {
+        let escaped = false
+        for (; p < e; p++) {
+          const c = body.charCodeAt(p)
+          if (c === BSL) {
+            if (p + 1 >= e) return this.fail(ENDS_WITH_BACKSLASH)
+            escaped = true
+            p++
+          } else if (c === EQ || c === SP || c === TAB || c === LF) break
         }
-        if (p < e && body.charCodeAt(p) === EQ) next = this.parseFieldValue(p + 1, e)
+        if (p > f0) {
+          if (escaped) {
+            plain = false
+            key = unescapeName(body, f0, p, false)
+            if (this.badName(key, true)) return undefined
+          } else {
+            key = known.length === p - f0 && body.startsWith(known, f0) ? known : body.slice(f0, p)
+            if (key !== known && this.badName(key, false)) return undefined
+          }
+          if (p < e && body.charCodeAt(p) === EQ) next = this.parseFieldValue(p + 1, e)
+        }
       }
       if (next === HARD_FAIL) return undefined
       if (next === SOFT_FAIL) {
@@ -368,17 +377,26 @@ class BodyParser {
         let q = p + 1
         while (q < e && body.charCodeAt(q) === SP) q++
         const t0 = q
-        if (q < e && body.charCodeAt(q) === MINUS) q++
-        const d0 = q
-        while (q < e && isDigit(body.charCodeAt(q))) q++
-        if (q > d0) {
-          timestamp = this.parseTimestamp(t0, q)
-          if (timestamp === undefined) {
-            return this.fail(`Unable to parse timestamp value \`${body.slice(t0, q)}\``)
-          }
+        const prevTs = this.prevTsText
+        if (prevTs !== "" && body.startsWith(prevTs, q) && !isDigit(body.charCodeAt(q + prevTs.length))) {
+          // Lines of a batch mostly share their timestamp: reuse the bigint without reading digits.
+          timestamp = this.prevTs
+          q += prevTs.length
           while (q < e && body.charCodeAt(q) === SP) q++
           if (!blankFrom(body, q, e)) return this.fail(trailing(body, q, e))
-        } else if (!blankFrom(body, p, e)) return this.fail(trailing(body, p, e))
+        } else {
+          if (q < e && body.charCodeAt(q) === MINUS) q++
+          const d0 = q
+          while (q < e && isDigit(body.charCodeAt(q))) q++
+          if (q > d0) {
+            timestamp = this.parseTimestamp(t0, q)
+            if (timestamp === undefined) {
+              return this.fail(`Unable to parse timestamp value \`${body.slice(t0, q)}\``)
+            }
+            while (q < e && body.charCodeAt(q) === SP) q++
+            if (!blankFrom(body, q, e)) return this.fail(trailing(body, q, e))
+          } else if (!blankFrom(body, p, e)) return this.fail(trailing(body, p, e))
+        }
       } else if (!blankFrom(body, p, e)) return this.fail(trailing(body, p, e))
     }
 
@@ -390,6 +408,7 @@ class BodyParser {
       }
     }
     this.prevFieldKeys = fieldKeys
+    this.prevKeysPlain = plain
     this.prevFieldKinds = fieldKinds
     return { lineNumber, measurement, tagKeys, tagValues, fieldKeys, fieldKinds, fieldValues, timestamp }
   }
@@ -589,11 +608,7 @@ class BodyParser {
 
   /** Reads a signed integer timestamp; undefined when outside int64. Repeated timestamps reuse one bigint. */
   private parseTimestamp(s: number, e: number): bigint | undefined {
-    const body = this.body
-    const n = e - s
-    const prev = this.prevTsText
-    if (n === prev.length && body.startsWith(prev, s)) return this.prevTs
-    const text = body.slice(s, e)
+    const text = this.body.slice(s, e)
     const v = BigInt(text)
     if (v < INT64_MIN || v > INT64_MAX) return undefined
     this.prevTsText = text

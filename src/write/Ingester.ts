@@ -21,7 +21,7 @@ export interface WriteRequest {
   readonly noSync: boolean
 }
 
-/** What happened to a write: all written, some lines refused (the rest written), or nothing written. */
+/** What happened to a write: all written; some lines refused (the rest written); or, with accept_partial=false, nothing. */
 export type WriteOutcome =
   | { readonly _tag: "Written"; readonly lines: number }
   | { readonly _tag: "Partial"; readonly errors: ReadonlyArray<LineError>; readonly limitHit: boolean }
@@ -147,14 +147,15 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         const nowNs = BigInt(Date.now()) * 1_000_000n
         const fallbackTime = defaultTime(nowNs, request.precision)
         const original = physicalLine(text)
-        const outcomeOf = (errors: ReadonlyArray<LineError>, anyWritten: boolean): WriteOutcome => {
+        // With accept_partial every refused line is reported as a partial write, even when none was written.
+        const outcomeOf = (errors: ReadonlyArray<LineError>): WriteOutcome => {
           const limitHit = errors.some((e) => isLimitMessage(e.message))
-          return anyWritten ? { _tag: "Partial", errors, limitHit } : { _tag: "Rejected", errors, limitHit }
+          return request.acceptPartial ? { _tag: "Partial", errors, limitHit } : { _tag: "Rejected", errors, limitHit }
         }
 
         let checked = checkBatch(liveDatabase(state, request.db), parsed.lines, request.precision, fallbackTime)
         if (!request.acceptPartial && (parsed.errors.length > 0 || checked.errors.size > 0)) {
-          return outcomeOf(lineErrors(checked.errors, parsed.errors, original), false)
+          return outcomeOf(lineErrors(checked.errors, parsed.errors, original))
         }
         if (checked.changes.length > 0 || liveDatabase(state, request.db) === undefined) {
           const rejectedTables = yield* catalog.execute((s, ctx) =>
@@ -169,14 +170,14 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
             checked.accepted.delete(table)
           }
           if (!request.acceptPartial && checked.errors.size > 0) {
-            return outcomeOf(lineErrors(checked.errors, parsed.errors, original), false)
+            return outcomeOf(lineErrors(checked.errors, parsed.errors, original))
           }
         }
         const errors = lineErrors(checked.errors, parsed.errors, original)
         let written = 0
         for (const group of checked.accepted.values()) written += group.lines.length
         yield* Metric.incrementBy(writeLinesRejectedTotal, errors.length)
-        if (written === 0) return outcomeOf(errors, false)
+        if (written === 0) return outcomeOf(errors)
 
         const db = liveDatabase(state, request.db)!
         const event = new WriteBatch(
@@ -195,7 +196,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         yield* publishBufferSize
         yield* Metric.incrementBy(writeLinesTotal, written)
         if (!request.noSync) yield* committed
-        return errors.length === 0 ? ({ _tag: "Written", lines: written } as const) : outcomeOf(errors, true)
+        return errors.length === 0 ? ({ _tag: "Written", lines: written } as const) : outcomeOf(errors)
       })
 
     return {

@@ -89,6 +89,21 @@ export class WriteBuffer {
     return this.tables.get(tableId)
   }
 
+  /**
+   * SQL reading one buffered table as the user sees it: tags, `time`, fields. When some series received rows out of
+   * time order, rows with the same series and time are merged so that, field by field, the last non-null value wins.
+   */
+  viewSql(tableId: number): string | undefined {
+    const t = this.tables.get(tableId)
+    if (t === undefined) return undefined
+    const tags = t.tags.map((n) => `s.${quote(n)}`)
+    if (!t.mayHaveDuplicates) {
+      return `SELECT ${[...tags, "b.time", ...t.fields.map((f) => `b.${quote(f.name)}`)].join(", ")} FROM ${rowsTableName(tableId)} b JOIN ${seriesTableName(tableId)} s USING (_sid)`
+    }
+    const merged = t.fields.map((f) => `arg_max(${quote(f.name)}, rowid) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
+    return `SELECT ${[...tags, "d.time", ...t.fields.map((f) => `d.${quote(f.name)}`)].join(", ")} FROM (SELECT _sid, time${merged.map((m) => ", " + m).join("")} FROM ${rowsTableName(tableId)} GROUP BY _sid, time) d JOIN ${seriesTableName(tableId)} s USING (_sid)`
+  }
+
   /** Appends one table's rows of a batch. */
   async append(rows: TableRows): Promise<void> {
     if (rows.lines.length === 0) return
@@ -218,9 +233,11 @@ export class WriteBuffer {
           copyTyped(vector, source, start, count)
         }
         if (mask !== undefined) {
+          // The validity mask is bit-per-row in 64-bit words; it is built here and copied in one call.
           duckdb.vector_ensure_validity_writable(vector)
-          const validity = duckdb.vector_get_validity(vector, Math.ceil(count / 64) * 8)
-          for (let i = 0; i < count; i++) if (mask[start + i] === 0) duckdb.validity_set_row_invalid(validity, i)
+          const bits = new Uint8Array(Math.ceil(count / 64) * 8)
+          for (let i = 0; i < count; i++) if (mask[start + i] === 1) bits[i >> 3]! |= 1 << (i & 7)
+          duckdb.copy_data_to_vector_validity(vector, 0, bits.buffer, 0, bits.length)
         }
       }
       t.rowsAppender.appendDataChunk(chunk)
