@@ -76,7 +76,8 @@ export const parseDurationMs = (text: string): number | undefined => {
     total += Number(m[1]) * unit
     rest = rest.slice(m[0].length)
   }
-  return total
+  // Hundreds of digits parse to Infinity, which no later step (BigInt, Date, sleep) can use.
+  return Number.isFinite(total) ? total : undefined
 }
 
 const parseBind = (text: string): Either.Either<{ host: string; port: number }, ConfigError> => {

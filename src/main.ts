@@ -1,9 +1,8 @@
-import { NodeRuntime } from "@effect/platform-node"
-import { HttpServer } from "@effect/platform"
 import { Effect, Either, Layer, Logger } from "effect"
 import { resolveServeConfig, serveFlags } from "./config.ts"
-import { replay } from "./replay.ts"
-import { layerServer } from "./server.ts"
+
+// Each command loads only what it runs: the server (HTTP, DuckDB, …) takes seconds to import under tsx, and
+// `replay`, `help` and `version` need none of it.
 
 const usage = `strata — a time-series database server speaking the InfluxDB 3 Enterprise HTTP API
 
@@ -43,9 +42,14 @@ const fail = (message: string): never => {
   process.exit(2)
 }
 
-const serve = (args: ReadonlyArray<string>) => {
+const serve = async (args: ReadonlyArray<string>) => {
   const flags = Either.getOrElse(parseFlags(args, serveFlags.filter((f) => f.boolean).map((f) => f.flag)), fail)
   const config = Either.getOrElse(resolveServeConfig(flags, process.env), (e) => fail(e.message))
+  const [{ HttpServer }, { NodeRuntime }, { layerServer }] = await Promise.all([
+    import("@effect/platform"),
+    import("@effect/platform-node"),
+    import("./server.ts")
+  ])
   const announce = Layer.effectDiscard(
     Effect.gen(function* () {
       const server = yield* HttpServer.HttpServer
@@ -64,14 +68,15 @@ const serve = (args: ReadonlyArray<string>) => {
   )
 }
 
-const replayCommand = (args: ReadonlyArray<string>) => {
+const replayCommand = async (args: ReadonlyArray<string>) => {
   const flags = Either.getOrElse(parseFlags(args, ["json"]), fail)
   const dataDir = typeof flags["data-dir"] === "string" ? flags["data-dir"] : process.env["STRATA_DATA_DIR"] ?? "./.strata"
   const until = flags["until-seq"]
   const untilSeq = typeof until === "string" ? Number(until) : undefined
   if (untilSeq !== undefined && !Number.isInteger(untilSeq)) fail(`invalid --until-seq '${String(until)}'`)
   for (const name of Object.keys(flags)) if (!["data-dir", "until-seq", "json"].includes(name)) fail(`unknown flag --${name}`)
-  Effect.runPromise(replay(dataDir, untilSeq, flags["json"] === true, (line) => process.stdout.write(line + "\n"))).catch((e: unknown) => {
+  const { replay } = await import("./replay.ts")
+  await Effect.runPromise(replay(dataDir, untilSeq, flags["json"] === true, (line) => process.stdout.write(line + "\n"))).catch((e: unknown) => {
     process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`)
     process.exit(1)
   })
@@ -80,10 +85,10 @@ const replayCommand = (args: ReadonlyArray<string>) => {
 const [command, ...rest] = process.argv.slice(2)
 switch (command) {
   case "serve":
-    serve(rest)
+    await serve(rest)
     break
   case "replay":
-    replayCommand(rest)
+    await replayCommand(rest)
     break
   case "version":
   case "--version":

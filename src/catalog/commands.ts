@@ -331,6 +331,17 @@ export const columnTypeConflict = (name: string, existing: ColumnType, attempted
 const expiry = (ctx: CommandContext, expirySecs: number | null | undefined) =>
   expirySecs === undefined || expirySecs === null ? null : ctx.nowNs + BigInt(Math.round(expirySecs * 1e9))
 
+/** The latest instant a JavaScript Date (and so a token's RFC3339 `expiry`) can show, in ns. */
+const MAX_EXPIRY_NS = 8_640_000_000_000_000n * 1_000_000n
+
+/** Why `expiry_secs` is unusable, or undefined; checked before any event so no token is created unanswerable. */
+const expiryProblem = (ctx: CommandContext, expirySecs: number | null | undefined): string | undefined => {
+  if (expirySecs === undefined || expirySecs === null) return undefined
+  if (!Number.isFinite(expirySecs) || !(expirySecs > 0)) return "expiry_secs must be a positive number of seconds"
+  if (expiry(ctx, expirySecs)! > MAX_EXPIRY_NS) return `expiry_secs ${expirySecs} is too large: the token would outlive the latest representable time`
+  return undefined
+}
+
 const tokenByName = (state: CatalogState, name: string) => [...state.tokens.values()].find((t) => t.name === name)
 
 /** `POST /api/v3/configure/token/admin`: the operator token, once. */
@@ -355,7 +366,8 @@ export const createNamedAdminToken = (state: CatalogState, ctx: CommandContext, 
   const problem = tokenNameProblem(name)
   if (problem !== undefined) return fail(new InvalidRequest({ message: problem }))
   if (tokenByName(state, name) !== undefined) return fail(new AlreadyExists({ message: `token name already exists, ${name}` }))
-  if (expirySecs !== undefined && expirySecs !== null && !(expirySecs > 0)) return fail(new InvalidRequest({ message: "expiry_secs must be a positive number of seconds" }))
+  const badExpiry = expiryProblem(ctx, expirySecs)
+  if (badExpiry !== undefined) return fail(new InvalidRequest({ message: badExpiry }))
   return ok(new TokenCreated({ version: 1, tokenId: state.nextTokenId, name, hash: hashToken(secret), createdAtNs: ctx.nowNs, expiresAtNs: expiry(ctx, expirySecs), grant: { kind: "admin" } }))
 }
 
@@ -384,7 +396,8 @@ export const createResourceToken = (
       if (bad !== undefined) return fail(new InvalidRequest({ message: `unknown system resource '${bad}': expected health, ping, metrics or *` }))
     }
   }
-  if (expirySecs !== undefined && expirySecs !== null && !(expirySecs > 0)) return fail(new InvalidRequest({ message: "expiry_secs must be a positive number of seconds" }))
+  const badExpiry = expiryProblem(ctx, expirySecs)
+  if (badExpiry !== undefined) return fail(new InvalidRequest({ message: badExpiry }))
   return ok(new TokenCreated({ version: 1, tokenId: state.nextTokenId, name, hash: hashToken(secret), createdAtNs: ctx.nowNs, expiresAtNs: expiry(ctx, expirySecs), grant: { kind: "resource", permissions } }))
 }
 

@@ -1,10 +1,12 @@
 // The line-protocol parser: the hot path of every write endpoint.
 //
-// It follows InfluxDB 3's nom grammar (`core/influxdb_line_protocol`) and its Go-derived line splitter, with the
-// product deviations listed in the brief (CRLF, trailing whitespace, duplicate tags, `1.e5`). It is a plain loop
-// over char codes: names are sliced from the body and unescaped only when they contain a backslash, numbers are
-// read without allocating substrings where that is exact, and repeated series keys and timestamps are memoised
-// per body. It never throws; a bad line becomes a `LineError`.
+// It follows InfluxDB 3's nom grammar (`core/influxdb_line_protocol`), its error texts and its Go-derived line
+// splitter, with our product's deviations: CRLF and trailing spaces or tabs are accepted, a repeated tag keeps its
+// last value, `1.e5` is a float, comment lines end at their newline, and line numbers are physical. It is a plain
+// loop over char codes: names are sliced from the body and unescaped only when they contain a backslash, numbers
+// are read without allocating substrings where that is exact, and what lines of a batch repeat (series, tag and
+// field keys, timestamps) is recognised and reused rather than rebuilt. It never throws; a bad line becomes a
+// `LineError`.
 import { FieldKind } from "./types.ts"
 import type { FieldValue, LineError, ParsedLine, ParseResult } from "./types.ts"
 
@@ -45,23 +47,32 @@ const INT64_MAX = 2n ** 63n - 1n
 const UINT64_MAX = 2n ** 64n - 1n
 
 /** Powers of ten that are exact doubles, for the exact fast path of decimal parsing. */
-const POW10: ReadonlyArray<number> = Array.from({ length: 23 }, (_, i) => 10 ** i)
+const POW10: ReadonlyArray<number> = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`))
 
 /** Beyond this many series a body is treated as high-cardinality and the series memo stops growing. */
-const SERIES_CACHE_MAX = 50_000
+const SERIES_MEMO_MAX = 50_000
 
 const SOFT_FAIL = -1
 const HARD_FAIL = -2
 
 const EMPTY: ReadonlyArray<string> = []
 
-interface Series {
+/** A parsed series remembered under its raw text; entries whose sampled hashes collide are chained. */
+interface SeriesEntry {
+  readonly raw: string
   readonly measurement: string
   readonly tagKeys: ReadonlyArray<string>
   readonly tagValues: ReadonlyArray<string>
+  readonly next: SeriesEntry | undefined
 }
 
 const isDigit = (c: number): boolean => c >= D0 && c <= D9
+
+/**
+ * A copy of a slice of the body that does not keep the body alive. V8 represents slices of 13 or more characters
+ * as views into their parent, so a stored tag value or string field would otherwise pin a whole 10 MB request.
+ */
+const detach = (s: string): string => (s.length < 13 ? s : (" " + s).slice(1))
 
 /** UTF-8 length of a JS string (lone surrogates count as the 3-byte replacement character). */
 const utf8Length = (s: string): number => {
@@ -122,7 +133,7 @@ const unescapeName = (body: string, s: number, e: number, isMeasurement: boolean
     }
     i++
   }
-  return out + body.slice(from, e)
+  return detach(out + body.slice(from, e))
 }
 
 /** Unescapes a string field's content: only `\"` and `\\` are escapes. */
@@ -138,7 +149,7 @@ const unescapeString = (body: string, s: number, e: number): string => {
       i++
     }
   }
-  return out + body.slice(from, e)
+  return detach(out + body.slice(from, e))
 }
 
 /** Parses one body. One instance per call keeps the memos and scan positions in plain fields (no closures). */
@@ -158,12 +169,17 @@ class BodyParser {
   private tagKeys: ReadonlyArray<string> = EMPTY
   private tagValues: ReadonlyArray<string> = EMPTY
   private kind: FieldKind = FieldKind.Float
+  // A float goes to its own field so that V8 keeps it unboxed; mixing it with bigints and strings in one field
+  // would allocate a heap number per float once any line had another kind.
+  private float = 0
   private value: FieldValue = 0
   // Memos: series text -> parsed series, and the previous timestamp's text and value.
-  private readonly seriesCache = new Map<string, Series>()
+  private readonly seriesMemo = new Map<number, SeriesEntry>()
   private seriesLookups = 0
   private seriesHits = 0
-  private seriesCacheOn = true
+  private seriesMemoOn = true
+  private prevTagKeys: ReadonlyArray<string> = EMPTY
+  private prevTagKeysPlain = true
   private prevFieldKeys: ReadonlyArray<string> = EMPTY
   private prevFieldKinds: ReadonlyArray<FieldKind> = []
   /** Whether no key of prevFieldKeys was escaped, so each can be matched against the body as it stands. */
@@ -269,23 +285,35 @@ class BodyParser {
     let measurement = ""
     let tagKeys = EMPTY
     let tagValues = EMPTY
-    // Series: memoised by its raw text when the line has no backslash (then the first space ends it).
-    let cacheKey: string | undefined
-    if (this.seriesCacheOn && this.nextBackslash >= e) {
+    // Series: memoised by its raw text when it has no backslash (then the first space ends it). The memo is
+    // keyed by a hash of a sample of the text, so a hit costs a few reads and one native string comparison.
+    let raw: string | undefined
+    let hash = 0
+    let depth = 0
+    if (this.seriesMemoOn) {
       if (this.nextSpace < s) this.nextSpace = indexOrEnd(body, " ", s)
       const q = this.nextSpace
-      if (q < e) {
-        cacheKey = body.slice(s, q)
-        const hit = this.seriesCache.get(cacheKey)
+      if (q < e && this.nextBackslash > q) {
+        const length = q - s
+        const step = (length >> 4) + 1
+        hash = length
+        for (let i = q - 1; i >= s; i -= step) hash = Math.imul(hash ^ body.charCodeAt(i), 0x9e3779b1)
+        hash &= 0x3fffffff
+        raw = body.slice(s, q)
+        let entry = this.seriesMemo.get(hash)
+        while (entry !== undefined && entry.raw !== raw) {
+          entry = entry.next
+          depth++
+        }
         this.seriesLookups++
-        if (hit !== undefined) {
+        if (entry !== undefined) {
           this.seriesHits++
           p = q
-          measurement = hit.measurement
-          tagKeys = hit.tagKeys
-          tagValues = hit.tagValues
+          measurement = entry.measurement
+          tagKeys = entry.tagKeys
+          tagValues = entry.tagValues
         } else if (this.seriesLookups === 4096 && this.seriesHits < 1024) {
-          this.seriesCacheOn = false
+          this.seriesMemoOn = false // mostly distinct series: the memo would only cost
         }
       }
     }
@@ -295,8 +323,9 @@ class BodyParser {
       measurement = this.measurement
       tagKeys = this.tagKeys
       tagValues = this.tagValues
-      if (cacheKey !== undefined && p === s + cacheKey.length && this.seriesCache.size < SERIES_CACHE_MAX) {
-        this.seriesCache.set(cacheKey, { measurement, tagKeys, tagValues })
+      if (raw !== undefined && p === s + raw.length && depth < 8 && this.seriesMemo.size < SERIES_MEMO_MAX) {
+        const next = this.seriesMemo.get(hash)
+        this.seriesMemo.set(hash, { raw, measurement, tagKeys, tagValues, next })
       }
     }
 
@@ -337,7 +366,7 @@ class BodyParser {
             key = unescapeName(body, f0, p, false)
             if (this.badName(key, true)) return undefined
           } else {
-            key = known.length === p - f0 && body.startsWith(known, f0) ? known : body.slice(f0, p)
+            key = known.length === p - f0 && body.startsWith(known, f0) ? known : detach(body.slice(f0, p))
             if (key !== known && this.badName(key, false)) return undefined
           }
           if (p < e && body.charCodeAt(p) === EQ) next = this.parseFieldValue(p + 1, e)
@@ -361,7 +390,7 @@ class BodyParser {
         kinds = prevKinds.slice(0, n)
         kinds.push(kind)
       }
-      fieldValues.push(this.value)
+      fieldValues.push(kind === FieldKind.Float ? this.float : this.value)
       n++
       p = next
       if (p < e && body.charCodeAt(p) === COMMA) p++
@@ -427,32 +456,50 @@ class BodyParser {
       } else if (c === SP || c === COMMA || c === TAB || c === LF || c === NUL) break
     }
     if (p === s) return this.failed(BAD_MEASUREMENT)
-    const measurement = escaped ? unescapeName(body, s, p, true) : body.slice(s, p)
+    const measurement = escaped ? unescapeName(body, s, p, true) : detach(body.slice(s, p))
     if (this.badName(measurement, escaped)) return false
 
     let tagKeys: ReadonlyArray<string> = EMPTY
     let tagValues: ReadonlyArray<string> = EMPTY
     if (p < e && body.charCodeAt(p) === COMMA) {
+      // Tag keys repeat from line to line even when the values do not: reuse the previous line's key strings
+      // (and its key array when all of them match), as for field keys.
       const tagsStart = p + 1
-      const keys: Array<string> = []
+      const prevKeys = this.prevTagKeys
+      const prevPlain = this.prevTagKeysPlain
+      let plain = true
+      let keys: Array<string> | undefined
       const values: Array<string> = []
+      let n = 0
       do {
         p++
         const k0 = p
-        escaped = false
-        for (; p < e; p++) {
-          const c = body.charCodeAt(p)
-          if (c === BSL) {
-            if (p + 1 >= e) return this.failed(ENDS_WITH_BACKSLASH)
-            escaped = true
-            p++
-          } else if (c === EQ || c === SP || c === TAB || c === LF) break
-        }
-        if (p === k0) return this.failed(expected("tag key", body, k0, e))
-        const key = escaped ? unescapeName(body, k0, p, false) : body.slice(k0, p)
-        if (this.badName(key, escaped)) return false
-        if (p >= e || body.charCodeAt(p) !== EQ) {
-          return this.failed(`Tag set malformed: could not find equals sign in \`${errorContext(body, tagsStart, e)}\``)
+        let key: string
+        const known = n < prevKeys.length ? prevKeys[n]! : ""
+        if (prevPlain && known !== "" && body.startsWith(known, p) && body.charCodeAt(p + known.length) === EQ) {
+          key = known
+          p += known.length
+        } else {
+          escaped = false
+          for (; p < e; p++) {
+            const c = body.charCodeAt(p)
+            if (c === BSL) {
+              if (p + 1 >= e) return this.failed(ENDS_WITH_BACKSLASH)
+              escaped = true
+              p++
+            } else if (c === EQ || c === SP || c === TAB || c === LF) break
+          }
+          if (p === k0) return this.failed(expected("tag key", body, k0, e))
+          if (escaped) {
+            plain = false
+            key = unescapeName(body, k0, p, false)
+          } else {
+            key = known.length === p - k0 && body.startsWith(known, k0) ? known : detach(body.slice(k0, p))
+          }
+          if (key !== known && this.badName(key, escaped)) return false
+          if (p >= e || body.charCodeAt(p) !== EQ) {
+            return this.failed(`Tag set malformed: could not find equals sign in \`${errorContext(body, tagsStart, e)}\``)
+          }
         }
         p++
         const v0 = p
@@ -466,14 +513,26 @@ class BodyParser {
           } else if (c === COMMA || c === SP || c === TAB || c === LF) break
         }
         if (p === v0) return this.failed(expected("tag value", body, v0, e))
-        const value = escaped ? unescapeName(body, v0, p, false) : body.slice(v0, p)
+        const value = escaped ? unescapeName(body, v0, p, false) : detach(body.slice(v0, p))
         if (this.badName(value, escaped)) return false
-        keys.push(key)
+        if (keys !== undefined) keys.push(key)
+        else if (n >= prevKeys.length || prevKeys[n] !== key) {
+          keys = prevKeys.slice(0, n)
+          keys.push(key)
+        }
         values.push(value)
+        n++
       } while (p < e && body.charCodeAt(p) === COMMA)
-      if (keys.length > 1) dropRepeatedTags(keys, values)
-      tagKeys = keys
+      if (keys === undefined) {
+        // Every key matched the previous line's, which were already free of repeats.
+        tagKeys = n === prevKeys.length ? prevKeys : prevKeys.slice(0, n)
+      } else {
+        if (n > 1) dropRepeatedTags(keys, values)
+        tagKeys = keys
+      }
       tagValues = values
+      this.prevTagKeys = tagKeys
+      this.prevTagKeysPlain = plain
     }
     if (p >= e) return this.failed("Expected at least one space character, got end of input")
     if (body.charCodeAt(p) !== SP) {
@@ -563,9 +622,9 @@ class BodyParser {
       if (exact && intDigits + fracDigits <= 15) {
         // Clinger's fast path: an integer below 2^53 divided by an exact power of ten rounds correctly.
         const v = mantissa / POW10[fracDigits]!
-        this.value = negative ? -v : v
+        this.float = negative ? -v : v
       } else {
-        this.value = Number(body.slice(p, end))
+        this.float = Number(body.slice(p, end))
       }
       return end
     }
@@ -584,7 +643,7 @@ class BodyParser {
         }
       }
       if (q >= e) return SOFT_FAIL
-      const v = escaped ? unescapeString(body, p + 1, q) : body.slice(p + 1, q)
+      const v = escaped ? unescapeString(body, p + 1, q) : detach(body.slice(p + 1, q))
       if (tooLarge(v)) {
         this.error = STRING_TOO_LARGE
         return HARD_FAIL

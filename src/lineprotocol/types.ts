@@ -5,12 +5,15 @@ export type FieldKind = (typeof FieldKind)[keyof typeof FieldKind]
 /** Float: number; Integer and UInteger: bigint; String: string; Boolean: boolean. */
 export type FieldValue = number | bigint | string | boolean
 
-/** One point of a write body, with names unescaped and the timestamp as written (not scaled). */
+/**
+ * One point of a write body, with names unescaped and the timestamp as written (not scaled). The parser shares
+ * the key, kind and tag arrays (and strings) between lines that repeat them, so treat them as immutable.
+ */
 export interface ParsedLine {
   /** 1-based physical line number in the body (blank and comment lines count; a multi-line string's line is where it starts). */
   readonly lineNumber: number
   readonly measurement: string
-  /** Tag keys in line order; a repeated key keeps only its last occurrence. Arrays may be shared between lines. */
+  /** Tag keys in line order; a repeated key keeps only its last occurrence. */
   readonly tagKeys: ReadonlyArray<string>
   readonly tagValues: ReadonlyArray<string>
   readonly fieldKeys: ReadonlyArray<string>

@@ -354,6 +354,10 @@ describe("database commands", () => {
     expectFailure(createDatabase(state, ctx, "e", undefined), "LimitExceeded", "Adding a new database would exceed limit of 3 databases")
   })
 
+  it("a retention too long to represent is refused, not a crash", () => {
+    expectFailure(createDatabase(initial, ctx, "foo", "9".repeat(400) + "d"), "InvalidRequest", /invalid retention_period/)
+  })
+
   it("setting retention emits DatabaseRetentionSet; omitting it clears", () => {
     const state = withDb("foo")
     expect(events(setDatabaseRetention(state, "foo", "7d"))[0]).toMatchObject({ _tag: "DatabaseRetentionSet", retentionPeriodNs: 7n * DAY_NS })
@@ -712,6 +716,19 @@ describe("token commands", () => {
 
   it("a named admin token with a non-positive expiry fails", () => {
     expectFailure(createNamedAdminToken(initial, ctx, "ci", 0, "s"), "InvalidRequest", "expiry_secs must be a positive number of seconds")
+  })
+
+  it("an infinite expiry_secs fails with InvalidRequest", () => {
+    expectFailure(createNamedAdminToken(initial, ctx, "ci", Number.POSITIVE_INFINITY, "s"), "InvalidRequest", "expiry_secs must be a positive number of seconds")
+  })
+
+  it("an expiry_secs past the latest representable date fails rather than creating a token it cannot show", () => {
+    expectFailure(createNamedAdminToken(initial, ctx, "ci", 1e13, "s"), "InvalidRequest", /expiry_secs 10000000000000 is too large/)
+    expectFailure(
+      createResourceToken(initial, ctx, "r", [{ resourceType: "db", resourceNames: ["*"], actions: ["read"] }], 1e13, "s"),
+      "InvalidRequest",
+      /too large/
+    )
   })
 
   it("a resource token keeps its permissions", () => {

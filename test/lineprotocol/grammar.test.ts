@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { FieldKind, parseLineProtocol } from "../../src/lineprotocol/index.ts"
-import { bad, message, one } from "./helpers.ts"
+import { bad, message, one, prng } from "./helpers.ts"
 
 const TSBS =
   "cpu,hostname=host_0,region=us-east-1,datacenter=us-east-1a,rack=0,os=Ubuntu15.10,arch=x86,team=SF,service=0," +
@@ -328,6 +328,18 @@ describe("fields", () => {
     for (const text of ["0.1", "58.11", "97.51", "123456789012.345", "1234567890123456789.5", "0.000000000000000000000001"]) {
       expect(value(text)).toEqual([FieldKind.Float, Number(text)])
     }
+    const rand = prng(5)
+    const digits = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * 10)).join("")
+    const texts = Array.from({ length: 20_000 }, () => {
+      const sign = rand() < 0.3 ? "-" : ""
+      const whole = digits(1 + Math.floor(rand() * 12))
+      const frac = rand() < 0.2 ? "" : "." + digits(1 + Math.floor(rand() * 10))
+      const exp = rand() < 0.1 ? `e${rand() < 0.5 ? "-" : ""}${Math.floor(rand() * 30)}` : ""
+      return sign + whole + frac + exp
+    })
+    const r = parseLineProtocol(texts.map((t) => `m f=${t}`).join("\n"))
+    expect(r.errors).toEqual([])
+    expect(r.lines.map((l) => l.fieldValues[0])).toEqual(texts.map(Number))
   })
 
   it("an out-of-range float literal becomes infinity, as in InfluxDB", () => {
@@ -483,6 +495,73 @@ describe("fields", () => {
   it("a repeated field is caught even when the keys before it match the previous line", () => {
     const r = parseLineProtocol("m a=1,b=2\nm a=1,a=2")
     expect(r.errors.map((e) => e.message)).toEqual(["invalid line protocol - multiple instances of 'a' field found"])
+  })
+})
+
+describe("lines that resemble the line before", () => {
+  it("tag keys that change from line to line are read afresh", () => {
+    const r = parseLineProtocol("m,a=1,b=2 f=1\nm,a=3,b=4 f=1\nm,a=5 f=1\nm,a=6,b=7,c=8 f=1\nm,b=1,a=2 f=1\nm f=1\nm,a=9,a=10 f=1")
+    expect(r.errors).toEqual([])
+    expect(r.lines.map((l) => [l.tagKeys, l.tagValues])).toEqual([
+      [["a", "b"], ["1", "2"]],
+      [["a", "b"], ["3", "4"]],
+      [["a"], ["5"]],
+      [["a", "b", "c"], ["6", "7", "8"]],
+      [["b", "a"], ["1", "2"]],
+      [[], []],
+      [["a"], ["10"]]
+    ])
+  })
+
+  it("a key that is a prefix of the previous line's key is read whole", () => {
+    const r = parseLineProtocol("m,host=a usage=1\nm,hostname=b usage_user=2\nm,host=c usage=3")
+    expect(r.lines.map((l) => [l.tagKeys[0], l.fieldKeys[0]])).toEqual([
+      ["host", "usage"],
+      ["hostname", "usage_user"],
+      ["host", "usage"]
+    ])
+  })
+
+  it("escaped keys after plain ones, and plain after escaped, unescape correctly", () => {
+    const r = parseLineProtocol("m,a\\ b=1 x\\ y=1\nm,a\\ b=2 x\\ y=2\nm,a=3 x=3\nm,a\\,b=4 x\\=y=4\nm,a,b=5 x,y=5")
+    expect(r.errors).toEqual([])
+    expect(r.lines.map((l) => [l.tagKeys[0], l.fieldKeys[0]])).toEqual([
+      ["a b", "x y"],
+      ["a b", "x y"],
+      ["a", "x"],
+      ["a,b", "x=y"],
+      ["a,b", "x,y"]
+    ])
+  })
+
+  it("a line whose series was seen before gets the same measurement and tags", () => {
+    const r = parseLineProtocol("cpu,host=a,dc=x u=1 1\ncpu,host=b,dc=x u=2 1\ncpu,host=a,dc=x u=3 2\ncpu,host=a,dc=y u=4 2")
+    expect(r.lines.map((l) => [l.measurement, l.tagValues, l.fieldValues[0]])).toEqual([
+      ["cpu", ["a", "x"], 1],
+      ["cpu", ["b", "x"], 2],
+      ["cpu", ["a", "x"], 3],
+      ["cpu", ["a", "y"], 4]
+    ])
+  })
+
+  it("a remembered series does not hide an error in a later line's series", () => {
+    const r = parseLineProtocol("cpu,host=a u=1\ncpu,host=a\tu=1\ncpu,host= u=1\ncpu,host=a u=2")
+    expect(r.errors.map((e) => [e.lineNumber, e.message])).toEqual([
+      [2, "Expected at least one space character, got `\tu=1`"],
+      [3, "Expected tag value, got ` u=1`"]
+    ])
+    expect(r.lines.map((l) => l.lineNumber)).toEqual([1, 4])
+  })
+
+  it("many distinct series in one body all parse correctly", () => {
+    const body = Array.from({ length: 20_000 }, (_, i) => `cpu,host=h${i % 7919},rack=${i % 13} u=${i}i ${i % 5}`).join("\n")
+    const r = parseLineProtocol(body)
+    expect(r.errors).toEqual([])
+    r.lines.forEach((l, i) => {
+      expect(l.tagValues).toEqual([`h${i % 7919}`, `${i % 13}`])
+      expect(l.fieldValues).toEqual([BigInt(i)])
+      expect(l.timestamp).toBe(BigInt(i % 5))
+    })
   })
 })
 

@@ -121,7 +121,7 @@ describe("round trip", () => {
       expect(result.errors, text).toEqual([])
       expect(result.lines, text).toEqual([{ ...point, lineNumber: 1 }])
     }
-  })
+  }, 60_000)
 
   it("a body of formatted points parses back in order with physical line numbers", () => {
     const rand = prng(11)
@@ -139,7 +139,7 @@ describe("round trip", () => {
       })
       expect(result.lines).toEqual(expected)
     }
-  })
+  }, 60_000)
 
   it("formatLine escapes what each part needs and nothing more", () => {
     const text = formatLine({

@@ -203,7 +203,7 @@ export interface CliResult {
 }
 
 /** Runs `node src/bin/strata.mjs <args>` to completion. */
-export const runCli = (args: ReadonlyArray<string>, timeoutMs = 20_000): Promise<CliResult> =>
+export const runCli = (args: ReadonlyArray<string>, timeoutMs = 60_000): Promise<CliResult> =>
   new Promise((resolve, reject) => {
     NodeChild.execFile(
       process.execPath,
