@@ -31,7 +31,7 @@ export const layerCore = (config: ServerConfigShape) =>
 
 /** The whole server as one Layer: core services plus HTTP on the configured address. It exposes the HttpServer. */
 export const layerServer = (config: ServerConfigShape) =>
-  HttpLayerRouter.serve(RoutesLive, { disableLogger: true, disableListenLog: true }).pipe(
+  HttpLayerRouter.serve(RoutesLive, { disableLogger: true, disableListenLog: true, routerConfig: { ignoreTrailingSlash: false } }).pipe(
     Layer.provideMerge(NodeHttpServer.layer(() => NodeHttp.createServer({ keepAliveTimeout: 65_000 }), { port: config.httpBind.port, host: config.httpBind.host })),
     Layer.provideMerge(layerCore(config)),
     Layer.provide(Logger.minimumLogLevel(logLevels[config.logFilter] ?? LogLevel.Info))

@@ -37,7 +37,8 @@ const fallback = (routes: ReadonlyArray<RouteDef>) =>
         }
       })
     } else {
-      const allowed = routes.filter((r) => matches(r.path, path)).map((r) => r.method)
+      // HEAD is routed nowhere, as in InfluxDB 3 (HEAD /ping is a 404).
+      const allowed = request.method === "HEAD" ? [] : routes.filter((r) => matches(r.path, path)).map((r) => r.method)
       response =
         allowed.length > 0
           ? HttpServerResponse.setHeader(errorResponse(405, `method ${request.method} not allowed on ${path}; allowed: ${[...new Set(allowed)].join(", ")}`), "allow", [...new Set(allowed)].join(", "))
