@@ -30,6 +30,7 @@ import {
   INTERNAL_DB,
   liveDatabase,
   liveTable,
+  tokenByName,
   type CatalogState,
   type DatabaseState,
   type TableState
@@ -342,7 +343,6 @@ const expiryProblem = (ctx: CommandContext, expirySecs: number | null | undefine
   return undefined
 }
 
-const tokenByName = (state: CatalogState, name: string) => [...state.tokens.values()].find((t) => t.name === name)
 
 /** `POST /api/v3/configure/token/admin`: the operator token, once. */
 export const createOperatorToken = (state: CatalogState, ctx: CommandContext, secret: string): Decision =>

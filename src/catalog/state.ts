@@ -272,3 +272,7 @@ export const countedTables = (state: CatalogState) => {
 
 /** Columns that count against the per-table limit: tags and fields, not `time`. */
 export const countedColumns = (table: TableState) => table.columns.filter((c) => c.type !== "time").length
+
+/** The token of that name, if any. */
+export const tokenByName = (state: CatalogState, name: string): TokenState | undefined =>
+  [...state.tokens.values()].find((t) => t.name === name)

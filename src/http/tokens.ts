@@ -2,6 +2,7 @@ import { HttpServerResponse } from "@effect/platform"
 import { Effect, Schema } from "effect"
 import { newTokenSecret, OPERATOR_TOKEN_NAME, tokenCreatedBody } from "../auth/tokens.ts"
 import { Catalog, decide } from "../catalog/Catalog.ts"
+import { tokenByName } from "../catalog/state.ts"
 import {
   createNamedAdminToken,
   createOperatorToken,
@@ -47,7 +48,7 @@ const requireAuthEnabled = Effect.flatMap(ServerConfig, (c) =>
 const created = (name: string, secret: string) =>
   Effect.gen(function* () {
     const state = yield* (yield* Catalog).current
-    const token = [...state.tokens.values()].find((t) => t.name === name)!
+    const token = tokenByName(state, name)!
     return HttpServerResponse.unsafeJson(tokenCreatedBody(token, secret), { status: 201 })
   })
 

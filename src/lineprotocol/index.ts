@@ -2,5 +2,5 @@
 export { FieldKind } from "./types.ts"
 export type { FieldValue, LineError, ParsedLine, ParseResult, Precision } from "./types.ts"
 export { parseLineProtocol } from "./parser.ts"
-export { parsePrecision, toNanos } from "./precision.ts"
+export { NANOS_PER, parsePrecision, toNanos } from "./precision.ts"
 export { formatLine } from "./format.ts"

@@ -41,7 +41,8 @@ export const parsePrecision = (value: string | undefined, api: "v3" | "v2" | "v1
   return (api === "v3" ? V3 : api === "v2" ? V2 : V1).get(value)
 }
 
-const NANOS_PER: Readonly<Record<Exclude<Precision, "auto">, bigint>> = {
+/** Nanoseconds in one unit of each explicit precision. */
+export const NANOS_PER: Readonly<Record<Exclude<Precision, "auto">, bigint>> = {
   nanosecond: 1n,
   microsecond: 1_000n,
   millisecond: 1_000_000n,

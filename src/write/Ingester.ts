@@ -89,7 +89,6 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       switch (e._tag) {
         case "DatabaseSoftDeleted":
         case "DatabaseHardDeleted":
-          return Effect.promise(() => buffer.dropDatabase(e.dbId))
         case "DatabaseDataDeleted":
           return Effect.promise(() => buffer.dropDatabase(e.dbId))
         case "TableSoftDeleted":

@@ -1,7 +1,7 @@
 import { columnTypeConflict, type SchemaChange } from "../catalog/commands.ts"
 import { liveTable, type DatabaseState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
-import { toNanos, type LineError, type ParsedLine, type Precision } from "../lineprotocol/index.ts"
+import { NANOS_PER, toNanos, type LineError, type ParsedLine, type Precision } from "../lineprotocol/index.ts"
 
 const kindToType: ReadonlyArray<ColumnType> = ["float", "integer", "uinteger", "string", "boolean"]
 
@@ -25,18 +25,8 @@ const precisionLabel: Record<Precision, string> = {
   hour: "Hour"
 }
 
-const unitNs: Record<Precision, bigint> = {
-  auto: 1n,
-  nanosecond: 1n,
-  microsecond: 1_000n,
-  millisecond: 1_000_000n,
-  second: 1_000_000_000n,
-  minute: 60_000_000_000n,
-  hour: 3_600_000_000_000n
-}
-
 /** The time a line without a timestamp gets: the ingest time, truncated to the unit of an explicit precision. */
-export const defaultTime = (nowNs: bigint, precision: Precision) => nowNs - (nowNs % unitNs[precision])
+export const defaultTime = (nowNs: bigint, precision: Precision) => precision === "auto" ? nowNs : nowNs - (nowNs % NANOS_PER[precision])
 
 /**
  * Checks each line against the database's schema (or the schema the batch itself introduces): column types,
