@@ -24,6 +24,9 @@ export class Forbidden extends Data.TaggedError("Forbidden")<{ readonly message:
 /** The server cannot do this right now (503), e.g. a mode this node does not run. */
 export class Unavailable extends Data.TaggedError("Unavailable")<{ readonly message: string }> {}
 
+/** The request was valid but running it failed (500), e.g. a query's execution error. */
+export class ExecutionFailed extends Data.TaggedError("ExecutionFailed")<{ readonly message: string }> {}
+
 /** Every expected failure a request can end in. */
 export type ApiFailure =
   | NotFound
@@ -36,6 +39,7 @@ export type ApiFailure =
   | Unavailable
   | PayloadTooLarge
   | UnsupportedMediaType
+  | ExecutionFailed
 
 /** The request body is larger than `--max-http-request-size` (413). */
 export class PayloadTooLarge extends Data.TaggedError("PayloadTooLarge")<{ readonly message: string }> {}

@@ -8,6 +8,7 @@ import { RoutesLive } from "./http/router.ts"
 import { EventLog } from "./log/EventLog.ts"
 import { DuckDb } from "./query/DuckDb.ts"
 import { Ingester } from "./write/Ingester.ts"
+import { QueryEngine } from "./query/QueryEngine.ts"
 import { layerWritableStore } from "./log/store.ts"
 
 const logLevels: Record<string, LogLevel.LogLevel> = {
@@ -21,7 +22,8 @@ const logLevels: Record<string, LogLevel.LogLevel> = {
 
 /** The server's state and actors on a data directory, without HTTP: the event log, catalog and their stores. */
 export const layerCore = (config: ServerConfigShape) =>
-  Ingester.Default.pipe(
+  QueryEngine.Default.pipe(
+    Layer.provideMerge(Ingester.Default),
     Layer.provideMerge(DuckDb.Default),
     Layer.provideMerge(Catalog.Default),
     Layer.provideMerge(EventLog.Default),

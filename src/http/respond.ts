@@ -13,6 +13,7 @@ export const statusOf: Record<ApiFailure["_tag"], number> = {
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   LimitExceeded: 422,
+  ExecutionFailed: 500,
   Unavailable: 503
 }
 

@@ -8,6 +8,7 @@ import { ServerConfig, type AuthzExemption } from "../config.ts"
 import type { ApiFailure, Forbidden } from "../errors.ts"
 import type { EventLog, LogWriteFailed } from "../log/EventLog.ts"
 import type { DuckDb } from "../query/DuckDb.ts"
+import type { QueryEngine } from "../query/QueryEngine.ts"
 import type { Ingester } from "../write/Ingester.ts"
 import { httpRequestDuration, httpRequestsTotal } from "../metrics/prometheus.ts"
 import { errorResponse, failureResponse } from "./respond.ts"
@@ -33,7 +34,7 @@ export type Access =
   | { readonly kind: "bootstrap" }
 
 /** The services a handler may use. */
-export type HandlerServices = Catalog | ServerConfig | EventLog | Ingester | DuckDb
+export type HandlerServices = Catalog | ServerConfig | EventLog | Ingester | DuckDb | QueryEngine
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 

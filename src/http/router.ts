@@ -4,13 +4,14 @@ import { Catalog } from "../catalog/Catalog.ts"
 import { databaseRoutes } from "./databases.ts"
 import { errorResponse } from "./respond.ts"
 import { runRoute, type RouteDef } from "./route.ts"
+import { queryRoutes } from "./query.ts"
 import { systemRoutes } from "./system.ts"
 import { tableRoutes } from "./tables.ts"
 import { tokenRoutes } from "./tokens.ts"
 import { writeRoutes } from "./write.ts"
 
 /** Every endpoint the server answers. */
-export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...tokenRoutes, ...writeRoutes]
+export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...tokenRoutes, ...writeRoutes, ...queryRoutes]
 
 const matches = (pattern: string, path: string) => {
   const a = pattern.split("/")

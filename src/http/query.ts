@@ -1,0 +1,169 @@
+import { HttpServerResponse } from "@effect/platform"
+import { Effect, Schema } from "effect"
+import { ServerConfig } from "../config.ts"
+import { InvalidRequest } from "../errors.ts"
+import type { Json } from "../query/ast.ts"
+import type { ResultFormat } from "../query/encode.ts"
+import { MAX_QUERY_PERMITS, MIN_UNFORCED_QUERY_PERMITS } from "../query/QueryGate.ts"
+import { QueryEngine } from "../query/QueryEngine.ts"
+import { readJsonBody } from "./body.ts"
+import { jsonResponse, noContent } from "./respond.ts"
+import { admin, anyToken, type RequestContext, type RouteDef } from "./route.ts"
+
+const formatsByName: Record<string, ResultFormat> = {
+  json: "json",
+  jsonl: "jsonl",
+  json_lines: "jsonl",
+  csv: "csv",
+  pretty: "pretty",
+  parquet: "parquet"
+}
+
+const formatsByMime: Record<string, ResultFormat> = {
+  "application/vnd.apache.parquet": "parquet",
+  "text/csv": "csv",
+  "text/plain": "pretty",
+  "application/json": "json",
+  "*/*": "json"
+}
+
+/**
+ * The result format: the Accept header is read first, always (an unknown one is a 400 even when `format` is
+ * given, as in InfluxDB 3), then the `format` parameter overrides it.
+ */
+const resultFormat = (accept: string | undefined, format: string | undefined): Effect.Effect<ResultFormat, InvalidRequest> => {
+  let fromAccept: ResultFormat = "json"
+  if (accept !== undefined && accept.trim() !== "") {
+    const first = accept.split(",")[0]!.split(";")[0]!.trim().toLowerCase()
+    const known = formatsByMime[first]
+    if (known !== undefined) fromAccept = known
+    else if (!accept.includes("text/html") && !accept.includes("*/*")) return Effect.fail(new InvalidRequest({ message: `invalid mime type (${accept})` }))
+  }
+  if (format === undefined || format === "") return Effect.succeed(fromAccept)
+  const named = formatsByName[format]
+  return named === undefined
+    ? Effect.fail(new InvalidRequest({ message: `invalid query parameter 'format': '${format}' is not one of json, jsonl, csv, pretty, parquet` }))
+    : Effect.succeed(named)
+}
+
+const isRecord = (v: unknown): v is Record<string, Json> => typeof v === "object" && v !== null && !Array.isArray(v)
+
+const paramsOf = (raw: unknown): Effect.Effect<Readonly<Record<string, Json>>, InvalidRequest> => {
+  if (raw === undefined || raw === null) return Effect.succeed({})
+  let value = raw
+  if (typeof raw === "string") {
+    if (raw === "") return Effect.succeed({})
+    try {
+      value = JSON.parse(raw)
+    } catch {
+      return Effect.fail(new InvalidRequest({ message: "invalid query parameter 'params': expected a JSON object of parameter values" }))
+    }
+  }
+  return isRecord(value) ? Effect.succeed(value) : Effect.fail(new InvalidRequest({ message: "invalid 'params': expected a JSON object of parameter values" }))
+}
+
+const runSql = (ctx: RequestContext, db: string | undefined, q: string | undefined, format: string | undefined, params: unknown) =>
+  Effect.gen(function* () {
+    if ((db === undefined || db === "") && (q === undefined || q === "")) return yield* new InvalidRequest({ message: "missing query parameters 'db' and 'q'" })
+    if (db === undefined || db === "") return yield* new InvalidRequest({ message: "missing query parameter 'db'" })
+    if (q === undefined || q.trim() === "") return yield* new InvalidRequest({ message: "missing query parameter 'q'" })
+    const resolved = yield* resultFormat(ctx.request.headers["accept"], format)
+    const bound = yield* paramsOf(params)
+    yield* ctx.authorize({ kind: "db", action: "read", db })
+    const engine = yield* QueryEngine
+    const answer = yield* engine.sql({ db, sql: q, params: bound, format: resolved })
+    return HttpServerResponse.stream(answer.body, { contentType: answer.contentType, status: 200 })
+  })
+
+const queryGet = (ctx: RequestContext) =>
+  runSql(ctx, ctx.query.get("db") ?? undefined, ctx.query.get("q") ?? undefined, ctx.query.get("format") ?? undefined, ctx.query.get("params") ?? undefined)
+
+const QueryBody = Schema.Struct({
+  db: Schema.optional(Schema.String),
+  q: Schema.optional(Schema.String),
+  format: Schema.optional(Schema.String),
+  params: Schema.optional(Schema.Unknown)
+})
+
+const queryPost = (ctx: RequestContext) =>
+  Effect.gen(function* () {
+    const config = yield* ServerConfig
+    const body = yield* readJsonBody(ctx.request, QueryBody, config.maxHttpRequestSize)
+    return yield* runSql(
+      ctx,
+      body.db ?? ctx.query.get("db") ?? undefined,
+      body.q ?? ctx.query.get("q") ?? undefined,
+      body.format ?? ctx.query.get("format") ?? undefined,
+      body.params ?? ctx.query.get("params") ?? undefined
+    )
+  })
+
+/** The last query's execution figures. */
+const telemetry = () =>
+  Effect.gen(function* () {
+    const engine = yield* QueryEngine
+    const last = engine.log.lastFinished
+    if (last === undefined) return jsonResponse({ query_id: null, execution_time_us: 0, chunks: [], cache_stats: { gen0_hits: 0, gen0_misses: 0, compacted_hits: 0, compacted_misses: 0 } })
+    return jsonResponse({
+      query_id: last.id,
+      query_text: last.text,
+      success: last.success,
+      execution_time_us: Number((last.end2endNs ?? 0n) / 1000n),
+      chunks: [
+        {
+          chunk_id: `${last.id}-0`,
+          files_scanned: last.filesScanned,
+          blocks_processed: last.partitions,
+          rows_read: last.rowsRead,
+          rows_returned: last.rowsReturned,
+          bytes_read: last.bytesRead
+        }
+      ],
+      cache_stats: { gen0_hits: 0, gen0_misses: 0, compacted_hits: 0, compacted_misses: 0 }
+    })
+  })
+
+const getConcurrencyLimit = () =>
+  Effect.gen(function* () {
+    const { gate } = yield* QueryEngine
+    return jsonResponse(gate.limit >= MAX_QUERY_PERMITS ? {} : { max_concurrent_queries: gate.limit })
+  })
+
+const setConcurrencyLimit = (ctx: RequestContext) =>
+  Effect.gen(function* () {
+    const config = yield* ServerConfig
+    const { gate } = yield* QueryEngine
+    const force = ctx.query.get("force")
+    if (force !== null && force !== "true" && force !== "false") return yield* new InvalidRequest({ message: `invalid query parameter 'force': expected true or false, got '${force}'` })
+    const body = yield* readJsonBody(ctx.request, Schema.Struct({ max_concurrent_queries: Schema.optional(Schema.NullOr(Schema.Unknown)) }), config.maxHttpRequestSize)
+    const value = body.max_concurrent_queries
+    if (value === undefined || value === null) {
+      gate.setLimit(gate.startupLimit)
+      return noContent
+    }
+    if (typeof value !== "number" || !Number.isInteger(value)) return yield* new InvalidRequest({ message: "invalid max_concurrent_queries: expected a positive integer or null" })
+    if (value <= 0) return yield* new InvalidRequest({ message: `invalid max_concurrent_queries ${value}: must be a positive integer` })
+    if (value > MAX_QUERY_PERMITS) return yield* new InvalidRequest({ message: `invalid max_concurrent_queries ${value}: the maximum is ${MAX_QUERY_PERMITS}` })
+    if (value < MIN_UNFORCED_QUERY_PERMITS && force !== "true") {
+      return yield* new InvalidRequest({ message: `max_concurrent_queries ${value} is below the minimum of ${MIN_UNFORCED_QUERY_PERMITS}; set force=true to allow it` })
+    }
+    gate.setLimit(value)
+    return noContent
+  })
+
+const resetConcurrencyLimit = () =>
+  Effect.gen(function* () {
+    const { gate } = yield* QueryEngine
+    gate.setLimit(gate.startupLimit)
+    return noContent
+  })
+
+export const queryRoutes: ReadonlyArray<RouteDef> = [
+  { method: "GET", path: "/api/v3/query_sql", access: anyToken, handler: queryGet },
+  { method: "POST", path: "/api/v3/query_sql", access: anyToken, handler: queryPost },
+  { method: "GET", path: "/api/v3/query_sql_telemetry", access: anyToken, handler: telemetry },
+  { method: "POST", path: "/api/v3/query_sql_telemetry", access: anyToken, handler: telemetry },
+  { method: "GET", path: "/api/v3/configure/query_concurrency_limit", access: admin, handler: getConcurrencyLimit },
+  { method: "PUT", path: "/api/v3/configure/query_concurrency_limit", access: admin, handler: setConcurrencyLimit },
+  { method: "DELETE", path: "/api/v3/configure/query_concurrency_limit", access: admin, handler: resetConcurrencyLimit }
+]

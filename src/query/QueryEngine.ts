@@ -1,0 +1,222 @@
+import type { DuckDBConnection, DuckDBDataChunk } from "@duckdb/node-api"
+import { Effect, Exit, Scope, Stream } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Catalog } from "../catalog/Catalog.ts"
+import { liveDatabase } from "../catalog/state.ts"
+import { ServerConfig } from "../config.ts"
+import { ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
+import { Ingester } from "../write/Ingester.ts"
+import type { Json, JsonObject } from "./ast.ts"
+import { DuckDb } from "./DuckDb.ts"
+import { contentTypeOf, encodeText, type ChunkSource, type ResultFormat } from "./encode.ts"
+import { QueryGate } from "./QueryGate.ts"
+import { QueryLog, type QueryRecord } from "./QueryLog.ts"
+import { translate, type Translated } from "./translate.ts"
+import { virtualTables } from "./virtualTables.ts"
+
+/** One SQL query as the HTTP layer hands it over. */
+export interface SqlQueryRequest {
+  readonly db: string
+  readonly sql: string
+  readonly params: Readonly<Record<string, Json>>
+  readonly format: ResultFormat
+}
+
+/** A query's answer: its content type and its body, produced as the client reads it. */
+export interface QueryAnswer {
+  readonly contentType: string
+  readonly body: Stream.Stream<Uint8Array, ExecutionFailed>
+}
+
+/** The dialect rewrite: InfluxDB's DataFusion SQL onto DuckDB (see `dialect/`). */
+export type DialectRewrite = (statement: JsonObject, context: { readonly nowNs: bigint }) => JsonObject | { readonly _tag: "DialectError"; readonly message: string }
+
+const IDLE_CONNECTIONS = 8
+
+/** DuckDB's error text made into the message a user sees: no internal SQL excerpt, DataFusion's wording where known. */
+export const userMessage = (error: unknown): string => {
+  const raw = error instanceof Error ? error.message : String(error)
+  const text = raw.split(/\n\s*LINE \d+:/)[0]!.trim()
+  const column = /^Binder Error: Referenced column "([^"]+)" not found/.exec(text)
+  if (column !== null) return `Schema error: No field named ${column[1]}.`
+  const fn = /^Catalog Error: Scalar Function with name (\S+) does not exist/.exec(text)
+  if (fn !== null) return `Error during planning: Invalid function '${fn[1]}'.`
+  const aggregate = /^Catalog Error: Aggregate Function with name (\S+) does not exist/.exec(text)
+  if (aggregate !== null) return `Error during planning: Invalid function '${aggregate[1]}'.`
+  return `Error during planning: ${text.replace(/^(Binder|Parser|Catalog|Conversion|Invalid Input|Out of Range|Not implemented) Error: /, "")}`
+}
+
+/** Execution errors caused by the query's values (bad casts, ranges) are the user's: 400; the rest are 500. */
+const executionFailure = (error: unknown) => {
+  const raw = error instanceof Error ? error.message : String(error)
+  return /^(Conversion|Invalid Input|Out of Range|Binder|Parser|Catalog) Error/.test(raw)
+    ? new InvalidRequest({ message: userMessage(error) })
+    : new ExecutionFailed({ message: `Query execution error: ${raw.split("\n")[0]}` })
+}
+
+const nowNs = () => BigInt(Date.now()) * 1_000_000n
+const elapsedNs = (since: bigint) => process.hrtime.bigint() - since
+
+/**
+ * The query engine: SQL through the dialect and table rewrite onto DuckDB, results streamed in InfluxDB 3's formats,
+ * at most `limit` queries at once (the rest wait), each recorded for `system.queries` and telemetry.
+ */
+export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngine", {
+  scoped: Effect.gen(function* () {
+    const duck = yield* DuckDb
+    const catalog = yield* Catalog
+    const ingester = yield* Ingester
+    const config = yield* ServerConfig
+    const gate = new QueryGate(config.maxConcurrentQueries)
+    const log = new QueryLog()
+    let dialect: DialectRewrite = (statement) => statement
+
+    const idle: Array<DuckDBConnection> = []
+    yield* Effect.addFinalizer(() => Effect.sync(() => idle.splice(0).forEach((c) => c.closeSync())))
+    const connection = Effect.acquireRelease(
+      Effect.promise(async () => {
+        const reused = idle.pop()
+        if (reused !== undefined) return reused
+        const conn = await duck.instance.connect()
+        await conn.run("SET TimeZone = 'UTC'")
+        return conn
+      }),
+      (conn) =>
+        Effect.sync(() => {
+          if (idle.length < IDLE_CONNECTIONS) idle.push(conn)
+          else conn.closeSync()
+        })
+    )
+
+    const fail = (record: QueryRecord, started: bigint, scope: Scope.CloseableScope) =>
+      Effect.zipRight(
+        Effect.sync(() => log.finish(record, "fail", elapsedNs(started))),
+        Scope.close(scope, Exit.void)
+      )
+
+    /** Runs a query: resolves the database, waits for a permit, plans, and starts the answer. */
+    const sql = (request: SqlQueryRequest): Effect.Effect<QueryAnswer, NotFound | InvalidRequest | ExecutionFailed> =>
+      Effect.gen(function* () {
+        const started = process.hrtime.bigint()
+        const issuedNs = nowNs()
+        const state = yield* catalog.current
+        const db = liveDatabase(state, request.db)
+        if (db === undefined) return yield* new NotFound({ message: `query error: database not found: ${request.db}` })
+        const record = log.start("sql", request.sql, db.name, issuedNs)
+        const scope = yield* Scope.make()
+        const answer = yield* Effect.gen(function* () {
+          const permitStarted = process.hrtime.bigint()
+          yield* Scope.extend(gate.permit, scope)
+          record.permitNs = elapsedNs(permitStarted)
+          record.phase = "permit"
+          yield* ingester.flush
+          const conn = yield* Scope.extend(connection, scope)
+          const planStarted = process.hrtime.bigint()
+          const current = yield* catalog.current
+          const currentDb = liveDatabase(current, request.db) ?? db
+          const translated = yield* Effect.promise(() =>
+            translate({
+              conn,
+              sql: request.sql,
+              params: request.params,
+              db: currentDb,
+              buffer: ingester.buffer,
+              virtualTables: virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name) }),
+              dialect: (statement) => dialect(statement, { nowNs: issuedNs })
+            })
+          )
+          if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
+          record.planNs = elapsedNs(planStarted)
+          record.phase = "planned"
+          recordScan(record, translated)
+          const executeStarted = process.hrtime.bigint()
+          const body =
+            request.format === "parquet" ? yield* parquetBody(conn, translated.sql, record) : yield* textBody(conn, translated.sql, request.format, record)
+          return {
+            contentType: contentTypeOf[request.format],
+            body: body.pipe(
+              Stream.ensuring(
+                Effect.zipRight(
+                  Effect.sync(() => {
+                    record.executeNs = elapsedNs(executeStarted)
+                    record.computeNs = record.executeNs
+                    log.finish(record, "success", elapsedNs(started))
+                  }),
+                  Scope.close(scope, Exit.void)
+                )
+              )
+            )
+          } satisfies QueryAnswer
+        }).pipe(Effect.tapErrorCause(() => fail(record, started, scope)), Effect.onInterrupt(() => fail(record, started, scope)))
+        return answer
+      })
+
+    const recordScan = (record: QueryRecord, translated: Translated) => {
+      for (const table of translated.tables) {
+        const described = ingester.buffer.describe(table.id)
+        const rows = described?.rows ?? 0
+        record.rowsRead += rows
+        record.bytesRead += rows * (8 + table.columns.length * 8)
+        record.partitions += rows > 0 ? 1 : 0
+      }
+    }
+
+    /** The text formats: chunks streamed from DuckDB and encoded as they come. The first chunk is fetched before
+     * answering, so errors of most queries become a proper status instead of a truncated body. */
+    const textBody = (conn: DuckDBConnection, sqlText: string, format: Exclude<ResultFormat, "parquet">, record: QueryRecord) =>
+      Effect.gen(function* () {
+        const prepared = yield* Effect.tryPromise({ try: () => conn.prepare(sqlText), catch: (e) => new InvalidRequest({ message: userMessage(e) }) })
+        const result = yield* Effect.tryPromise({ try: () => prepared.stream(), catch: executionFailure })
+        let pending: DuckDBDataChunk | null = yield* Effect.tryPromise({ try: () => result.fetchChunk(), catch: executionFailure })
+        const source: ChunkSource = {
+          columns: result.columnNames(),
+          types: result.columnTypes(),
+          next: async () => {
+            const chunk = pending ?? (await result.fetchChunk())
+            pending = null
+            if (chunk === null || chunk.rowCount === 0) return null
+            record.rowsReturned += chunk.rowCount
+            return chunk
+          }
+        }
+        return Stream.fromAsyncIterable(encodeText(source, format), executionFailure).pipe(
+          Stream.catchAll((e) => Stream.fromEffect(Effect.logWarning(`query failed while streaming: ${e.message}`)).pipe(Stream.drain))
+        )
+      })
+
+    /** Parquet: DuckDB writes the result to a temporary file, which is then streamed; an empty result is an empty body. */
+    const parquetBody = (conn: DuckDBConnection, sqlText: string, record: QueryRecord) =>
+      Effect.gen(function* () {
+        yield* Effect.tryPromise({ try: () => conn.prepare(sqlText), catch: (e) => new InvalidRequest({ message: userMessage(e) }) })
+        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "strata-parquet-"))
+        const file = Path.join(dir, "result.parquet")
+        const copied = yield* Effect.tryPromise({
+          try: () => conn.runAndReadAll(`COPY (${sqlText}) TO '${file.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`),
+          catch: executionFailure
+        }).pipe(Effect.tapError(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))))
+        const rows = Number(copied.getRows()[0]?.[0] ?? 0)
+        record.rowsReturned = rows
+        const cleanup = Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+        if (rows === 0) return Stream.empty.pipe(Stream.ensuring(cleanup))
+        return Stream.fromAsyncIterable(Fs.createReadStream(file, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>, executionFailure).pipe(
+          Stream.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)),
+          Stream.catchAll(() => Stream.empty),
+          Stream.ensuring(cleanup)
+        )
+      })
+
+    return {
+      sql,
+      gate,
+      log,
+      /** Installs the dialect rewrite and its setup statements (macros) on the instance. */
+      useDialect: (rewrite: DialectRewrite, setup: ReadonlyArray<string>) =>
+        Effect.promise(async () => {
+          for (const statement of setup) await duck.writer.run(statement)
+          dialect = rewrite
+        })
+    } as const
+  })
+}) {}

@@ -1,0 +1,259 @@
+import {
+  DuckDBDateValue,
+  DuckDBDecimalValue,
+  DuckDBListValue,
+  DuckDBStructValue,
+  DuckDBTimestampMillisecondsValue,
+  DuckDBTimestampNanosecondsValue,
+  DuckDBTimestampSecondsValue,
+  DuckDBTimestampTZValue,
+  DuckDBTimestampValue,
+  DuckDBTypeId,
+  type DuckDBDataChunk,
+  type DuckDBType,
+  type DuckDBValue
+} from "@duckdb/node-api"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Readline from "node:readline"
+import { formatDate, formatTimeMs, formatTimeNs, formatTimeS, formatTimeUs } from "./time.ts"
+
+/**
+ * Result encoding for /api/v3/query_sql: DuckDB data chunks in, InfluxDB 3's json, jsonl, csv and pretty bytes
+ * out, one piece per chunk so a large result never sits in memory whole.
+ */
+
+export type ResultFormat = "json" | "jsonl" | "csv" | "pretty" | "parquet"
+
+/** The columns of a result and a source of its chunks (null when done). */
+export interface ChunkSource {
+  readonly columns: ReadonlyArray<string>
+  readonly types: ReadonlyArray<DuckDBType>
+  readonly next: () => Promise<DuckDBDataChunk | null>
+}
+
+const encoder = new TextEncoder()
+
+// ---------------------------------------------------------------------------------------------------------------
+// Values
+
+/** A float as arrow-rs writes it: whole numbers keep `.0`. */
+const formatFloat = (v: number) => (Number.isInteger(v) && Math.abs(v) < 1e16 ? v.toFixed(1) : String(v))
+
+const formatFloatText = (v: number) => (Number.isNaN(v) ? "NaN" : v === Infinity ? "inf" : v === -Infinity ? "-inf" : formatFloat(v))
+
+/** A value as JSON text; undefined for null (InfluxDB leaves nulls out of row objects). */
+const jsonOf = (v: DuckDBValue, typeId: DuckDBTypeId): string | undefined => {
+  if (v === null) return undefined
+  switch (typeof v) {
+    case "string":
+      return JSON.stringify(v)
+    case "number":
+      if (!Number.isFinite(v)) return "null"
+      return typeId === DuckDBTypeId.DOUBLE || typeId === DuckDBTypeId.FLOAT ? formatFloat(v) : String(v)
+    case "bigint":
+      return v.toString()
+    case "boolean":
+      return v ? "true" : "false"
+  }
+  if (v instanceof DuckDBStructValue) {
+    const parts: Array<string> = []
+    for (const [k, inner] of Object.entries(v.entries)) {
+      const json = jsonOf(inner, typeIdOfValue(inner))
+      if (json !== undefined) parts.push(`${JSON.stringify(k)}:${json}`)
+    }
+    return `{${parts.join(",")}}`
+  }
+  if (v instanceof DuckDBListValue) return `[${v.items.map((item) => jsonOf(item, typeIdOfValue(item)) ?? "null").join(",")}]`
+  if (v instanceof DuckDBDecimalValue) return String(v.toDouble())
+  const time = timeText(v)
+  return JSON.stringify(time ?? String(v))
+}
+
+/** A value as text for csv and pretty; "" for null. */
+const textOf = (v: DuckDBValue, typeId: DuckDBTypeId): string => {
+  if (v === null) return ""
+  switch (typeof v) {
+    case "string":
+      return v
+    case "number":
+      return typeId === DuckDBTypeId.DOUBLE || typeId === DuckDBTypeId.FLOAT ? formatFloatText(v) : String(v)
+    case "bigint":
+      return v.toString()
+    case "boolean":
+      return v ? "true" : "false"
+  }
+  if (v instanceof DuckDBStructValue) {
+    return `{${Object.entries(v.entries)
+      .map(([k, inner]) => `${k}: ${textOf(inner, typeIdOfValue(inner))}`)
+      .join(", ")}}`
+  }
+  if (v instanceof DuckDBListValue) return `[${v.items.map((item) => textOf(item, typeIdOfValue(item))).join(", ")}]`
+  if (v instanceof DuckDBDecimalValue) return String(v.toDouble())
+  return timeText(v) ?? String(v)
+}
+
+const timeText = (v: DuckDBValue): string | undefined => {
+  if (v instanceof DuckDBTimestampNanosecondsValue) return formatTimeNs(v.nanos)
+  if (v instanceof DuckDBTimestampValue) return formatTimeUs(v.micros)
+  if (v instanceof DuckDBTimestampTZValue) return formatTimeUs(v.micros)
+  if (v instanceof DuckDBTimestampMillisecondsValue) return formatTimeMs(v.millis)
+  if (v instanceof DuckDBTimestampSecondsValue) return formatTimeS(v.seconds)
+  if (v instanceof DuckDBDateValue) return formatDate(v.days)
+  return undefined
+}
+
+// Nested values carry no column type; numbers inside structs (selector values) are floats when not integral.
+const typeIdOfValue = (v: DuckDBValue): DuckDBTypeId => (typeof v === "number" ? DuckDBTypeId.DOUBLE : DuckDBTypeId.VARCHAR)
+
+const csvField = (s: string) => (s.includes(",") || s.includes('"') || s.includes("\n") || s.includes("\r") ? `"${s.replace(/"/g, '""')}"` : s)
+
+// ---------------------------------------------------------------------------------------------------------------
+// Formats
+
+/** Row objects of one chunk as JSON texts. */
+const chunkJsonRows = (chunk: DuckDBDataChunk, columns: ReadonlyArray<string>, types: ReadonlyArray<DuckDBType>): Array<string> => {
+  const n = chunk.rowCount
+  const keys = columns.map((c) => JSON.stringify(c) + ":")
+  const rows: Array<string> = new Array(n).fill("")
+  const firsts = new Uint8Array(n).fill(1)
+  for (let c = 0; c < columns.length; c++) {
+    const vector = chunk.getColumnVector(c)
+    const typeId = types[c]!.typeId
+    const key = keys[c]!
+    for (let r = 0; r < n; r++) {
+      const json = jsonOf(vector.getItem(r), typeId)
+      if (json === undefined) continue
+      rows[r] += (firsts[r] === 1 ? "" : ",") + key + json
+      firsts[r] = 0
+    }
+  }
+  return rows
+}
+
+/** Cell texts of one chunk, row-major. */
+const chunkTextRows = (chunk: DuckDBDataChunk, types: ReadonlyArray<DuckDBType>, cell: (s: string) => string): Array<Array<string>> => {
+  const n = chunk.rowCount
+  const rows: Array<Array<string>> = []
+  for (let r = 0; r < n; r++) rows.push(new Array(types.length))
+  for (let c = 0; c < types.length; c++) {
+    const vector = chunk.getColumnVector(c)
+    const typeId = types[c]!.typeId
+    for (let r = 0; r < n; r++) rows[r]![c] = cell(textOf(vector.getItem(r), typeId))
+  }
+  return rows
+}
+
+const identity = (s: string) => s
+
+/** JSON: one array of row objects, nulls left out; `[]` when empty. */
+async function* encodeJson(source: ChunkSource): AsyncGenerator<Uint8Array> {
+  let first = true
+  for (let chunk = await source.next(); chunk !== null; chunk = await source.next()) {
+    if (chunk.rowCount === 0) continue
+    const rows = chunkJsonRows(chunk, source.columns, source.types)
+    yield encoder.encode((first ? "[{" : ",{") + rows.join("},{") + "}")
+    first = false
+  }
+  yield encoder.encode(first ? "[]" : "]")
+}
+
+/** JSON lines: one object per line; empty body when empty. */
+async function* encodeJsonLines(source: ChunkSource): AsyncGenerator<Uint8Array> {
+  for (let chunk = await source.next(); chunk !== null; chunk = await source.next()) {
+    if (chunk.rowCount === 0) continue
+    const rows = chunkJsonRows(chunk, source.columns, source.types)
+    yield encoder.encode("{" + rows.join("}\n{") + "}\n")
+  }
+}
+
+/** CSV: a header from the first batch, `\n` line endings, null as an empty field; empty body when empty. */
+async function* encodeCsv(source: ChunkSource): AsyncGenerator<Uint8Array> {
+  let header = true
+  for (let chunk = await source.next(); chunk !== null; chunk = await source.next()) {
+    if (chunk.rowCount === 0) continue
+    const rows = chunkTextRows(chunk, source.types, csvField)
+    const text = rows.map((r) => r.join(",")).join("\n") + "\n"
+    yield encoder.encode(header ? source.columns.map(csvField).join(",") + "\n" + text : text)
+    header = false
+  }
+}
+
+/** Rows a pretty table keeps in memory before it spools them to a temporary file. */
+const PRETTY_MEMORY_ROWS = 50_000
+
+/**
+ * Pretty: an ASCII table with `+---+` borders and no trailing newline. Column widths need every row, so rows are
+ * kept in memory up to a limit and spooled to a temporary file beyond it, keeping server memory bounded.
+ */
+async function* encodePretty(source: ChunkSource): AsyncGenerator<Uint8Array> {
+  const widths = source.columns.map((c) => c.length)
+  let held: Array<Array<string>> = []
+  let spool: { path: string; fd: number } | undefined
+  try {
+    for (let chunk = await source.next(); chunk !== null; chunk = await source.next()) {
+      const rows = chunkTextRows(chunk, source.types, identity)
+      for (const row of rows) for (let c = 0; c < row.length; c++) if (row[c]!.length > widths[c]!) widths[c] = row[c]!.length
+      held.push(...rows)
+      if (held.length >= PRETTY_MEMORY_ROWS) {
+        if (spool === undefined) {
+          const path = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "strata-pretty-")), "rows.jsonl")
+          spool = { path, fd: Fs.openSync(path, "w") }
+        }
+        Fs.writeSync(spool.fd, held.map((r) => JSON.stringify(r)).join("\n") + "\n")
+        held = []
+      }
+    }
+    const border = "+" + widths.map((w) => "-".repeat(w + 2)).join("+") + "+"
+    const line = (values: ReadonlyArray<string>) => "|" + values.map((v, i) => ` ${v.padEnd(widths[i]!)} `).join("|") + "|"
+    yield encoder.encode([border, line(source.columns), border].join("\n"))
+    if (spool !== undefined) {
+      Fs.closeSync(spool.fd)
+      const lines = Readline.createInterface({ input: Fs.createReadStream(spool.path), crlfDelay: Infinity })
+      let batch: Array<string> = []
+      for await (const text of lines) {
+        batch.push(line(JSON.parse(text) as Array<string>))
+        if (batch.length >= 2048) {
+          yield encoder.encode("\n" + batch.join("\n"))
+          batch = []
+        }
+      }
+      if (batch.length > 0) yield encoder.encode("\n" + batch.join("\n"))
+    }
+    for (let i = 0; i < held.length; i += 2048) yield encoder.encode("\n" + held.slice(i, i + 2048).map(line).join("\n"))
+    yield encoder.encode("\n" + border)
+  } finally {
+    if (spool !== undefined) {
+      try {
+        Fs.closeSync(spool.fd)
+      } catch {
+        // already closed
+      }
+      Fs.rmSync(Path.dirname(spool.path), { recursive: true, force: true })
+    }
+  }
+}
+
+/** Encodes a result in one of the text formats, chunk by chunk. */
+export const encodeText = (source: ChunkSource, format: Exclude<ResultFormat, "parquet">): AsyncGenerator<Uint8Array> => {
+  switch (format) {
+    case "json":
+      return encodeJson(source)
+    case "jsonl":
+      return encodeJsonLines(source)
+    case "csv":
+      return encodeCsv(source)
+    case "pretty":
+      return encodePretty(source)
+  }
+}
+
+/** The response content type of each format. */
+export const contentTypeOf: Record<ResultFormat, string> = {
+  json: "application/json",
+  jsonl: "application/jsonl",
+  csv: "text/csv",
+  pretty: "text/plain; charset=utf-8",
+  parquet: "application/vnd.apache.parquet"
+}
