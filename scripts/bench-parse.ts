@@ -1,11 +1,12 @@
-// Benchmarks parseLineProtocol: lines/s and MB/s, best of 5, over one whole body and over 5000-line batches
+// Benchmarks the line-protocol parser (parseBatch, the columnar form the write path uses; parseLineProtocol, the
+// object form, for comparison): lines/s and MB/s, best of 5, over one whole body and over 5000-line batches
 // (the usual client batch size). Usage: npx tsx scripts/bench-parse.ts [file.lp]
 // Without a file it generates the TSBS cpu-only set with shared/bench/gen-cpu.mjs (100 hosts x 2 h); shared/ sits
 // beside the repository.
 import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { parseLineProtocol } from "../src/lineprotocol/index.ts"
+import { parseBatch, parseLineProtocol } from "../src/lineprotocol/index.ts"
 
 const GENERATOR = fileURLToPath(new URL("../../shared/bench/gen-cpu.mjs", import.meta.url))
 const RUNS = 5
@@ -57,12 +58,22 @@ const best = (label: string, run: () => { lines: number; errors: number }): void
 
 console.log(`${file ?? "generated cpu-only 100 hosts x 2 h"}: ${(bytes / 1e6).toFixed(1)} MB`)
 // Warm up the JIT before timing.
-parseLineProtocol(batches[0] ?? "")
+parseBatch(batches[0] ?? "")
 best("whole body", () => {
-  const r = parseLineProtocol(body)
-  return { lines: r.lines.length, errors: r.errors.length }
+  const r = parseBatch(body)
+  return { lines: r.count, errors: r.errors.length }
 })
 best(`${BATCH_LINES}-line batches`, () => {
+  let lines = 0
+  let errors = 0
+  for (const b of batches) {
+    const r = parseBatch(b)
+    lines += r.count
+    errors += r.errors.length
+  }
+  return { lines, errors }
+})
+best(`objects, batches`, () => {
   let lines = 0
   let errors = 0
   for (const b of batches) {

@@ -8,7 +8,7 @@
 // field keys, timestamps) is recognised and reused rather than rebuilt. It never throws; a bad line becomes a
 // `LineError`.
 import { FieldKind } from "./types.ts"
-import type { FieldValue, LineError, ParsedLine, ParseResult } from "./types.ts"
+import type { BatchSeries, FieldShape, FieldValue, LineError, ParsedBatch, ParsedLine, ParseResult } from "./types.ts"
 
 const NUL = 0
 const TAB = 9
@@ -60,6 +60,8 @@ const EMPTY: ReadonlyArray<string> = []
 /** A parsed series remembered under its raw text; entries whose sampled hashes collide are chained. */
 interface SeriesEntry {
   readonly raw: string
+  /** Its place in the batch's series list. */
+  readonly index: number
   readonly measurement: string
   readonly tagKeys: ReadonlyArray<string>
   readonly tagValues: ReadonlyArray<string>
@@ -186,16 +188,59 @@ class BodyParser {
   private prevKeysPlain = true
   private prevTsText = ""
   private prevTs = 0n
+  // The batch being built, in columns (see ParsedBatch); arrays grow by doubling.
+  private count = 0
+  private lineNumbers: Int32Array
+  private lineSeries: Int32Array
+  private lineShape: Int32Array
+  private fieldStart: Int32Array
+  private times: BigInt64Array
+  private hasTime: Uint8Array
+  private fieldCount = 0
+  private floats: Float64Array
+  private integers: BigInt64Array | undefined
+  private strings: Array<string | undefined> | undefined
+  private readonly series: Array<BatchSeries> = []
+  private readonly shapes: Array<FieldShape> = []
+  private readonly shapeIds = new Map<string, number>()
+  private shapeKeys: ReadonlyArray<string> = EMPTY
+  private shapeKinds: ReadonlyArray<FieldKind> = []
+  private shapeId = -1
 
   constructor(body: string) {
     this.body = body
     this.length = body.length
+    const lines = Math.max(16, body.length >> 7)
+    this.lineNumbers = new Int32Array(lines)
+    this.lineSeries = new Int32Array(lines)
+    this.lineShape = new Int32Array(lines)
+    this.fieldStart = new Int32Array(lines)
+    this.times = new BigInt64Array(lines)
+    this.hasTime = new Uint8Array(lines)
+    this.floats = new Float64Array(lines * 8)
   }
 
-  run(): ParseResult {
+  private growLines(): void {
+    const n = this.lineNumbers.length * 2
+    this.lineNumbers = grown(this.lineNumbers, new Int32Array(n))
+    this.lineSeries = grown(this.lineSeries, new Int32Array(n))
+    this.lineShape = grown(this.lineShape, new Int32Array(n))
+    this.fieldStart = grown(this.fieldStart, new Int32Array(n))
+    this.times = grown(this.times, new BigInt64Array(n))
+    this.hasTime = grown(this.hasTime, new Uint8Array(n))
+  }
+
+  private growFields(needed: number): void {
+    let n = this.floats.length * 2
+    while (n < needed) n *= 2
+    this.floats = grown(this.floats, new Float64Array(n))
+    if (this.integers !== undefined) this.integers = grown(this.integers, new BigInt64Array(n))
+    if (this.strings !== undefined) this.strings.length = n
+  }
+
+  run(): ParsedBatch {
     const body = this.body
     const length = this.length
-    const lines: Array<ParsedLine> = []
     const errors: Array<LineError> = []
     let pos = 0
     let lineNumber = 1
@@ -217,13 +262,27 @@ class BodyParser {
       this.innerNewlines = 0
       if (this.nextQuote < nl || this.nextBackslash < nl) end = this.logicalLineEnd(s)
       const e = end > s && body.charCodeAt(end - 1) === CR ? end - 1 : end
-      const line = this.parseLine(s, e, lineNumber)
-      if (line !== undefined) lines.push(line)
-      else errors.push({ lineNumber, message: this.error, originalLine: body.slice(pos, e) })
+      if (!this.parseLine(s, e, lineNumber)) errors.push({ lineNumber, message: this.error, originalLine: body.slice(pos, e) })
       lineNumber += 1 + this.innerNewlines
       pos = end + 1
     }
-    return { lines, errors, nonEmptyLines: lines.length + errors.length }
+    const count = this.count
+    return {
+      count,
+      lineNumbers: this.lineNumbers,
+      lineSeries: this.lineSeries,
+      lineShape: this.lineShape,
+      fieldStart: this.fieldStart,
+      times: this.times,
+      hasTime: this.hasTime,
+      floats: this.floats,
+      integers: this.integers,
+      strings: this.strings,
+      series: this.series,
+      shapes: this.shapes,
+      errors,
+      nonEmptyLines: count + errors.length
+    }
   }
 
   /**
@@ -261,9 +320,9 @@ class BodyParser {
     return i < length ? i : length
   }
 
-  private fail(message: string): undefined {
+  private fail(message: string): false {
     this.error = message
-    return undefined
+    return false
   }
 
   /** Rejects a name that (unescaped) ends with a backslash or is over 1 MiB; sets the error. */
@@ -279,12 +338,11 @@ class BodyParser {
     return false
   }
 
-  private parseLine(s: number, e: number, lineNumber: number): ParsedLine | undefined {
+  /** Parses one line into the batch's columns; false (error set) when the line is refused. */
+  private parseLine(s: number, e: number, lineNumber: number): boolean {
     const body = this.body
     let p = -1
-    let measurement = ""
-    let tagKeys = EMPTY
-    let tagValues = EMPTY
+    let seriesIndex = -1
     // Series: memoised by its raw text when it has no backslash (then the first space ends it). The memo is
     // keyed by a hash of a sample of the text, so a hit costs a few reads and one native string comparison.
     let raw: string | undefined
@@ -309,23 +367,24 @@ class BodyParser {
         if (entry !== undefined) {
           this.seriesHits++
           p = q
-          measurement = entry.measurement
-          tagKeys = entry.tagKeys
-          tagValues = entry.tagValues
+          seriesIndex = entry.index
         } else if (this.seriesLookups === 4096 && this.seriesHits < 1024) {
           this.seriesMemoOn = false // mostly distinct series: the memo would only cost
         }
       }
     }
     if (p === -1) {
-      if (!this.parseSeries(s, e)) return undefined
+      if (!this.parseSeries(s, e)) return false
       p = this.pos
-      measurement = this.measurement
-      tagKeys = this.tagKeys
-      tagValues = this.tagValues
-      if (raw !== undefined && p === s + raw.length && depth < 8 && this.seriesMemo.size < SERIES_MEMO_MAX) {
+      const measurement = this.measurement
+      const tagKeys = this.tagKeys
+      const tagValues = this.tagValues
+      const exact = raw !== undefined && p === s + raw.length
+      seriesIndex = this.series.length
+      this.series.push({ measurement, tagKeys, tagValues, raw: exact ? raw : undefined })
+      if (exact && depth < 8 && this.seriesMemo.size < SERIES_MEMO_MAX) {
         const next = this.seriesMemo.get(hash)
-        this.seriesMemo.set(hash, { raw, measurement, tagKeys, tagValues, next })
+        this.seriesMemo.set(hash, { raw: raw!, index: seriesIndex, measurement, tagKeys, tagValues, next })
       }
     }
 
@@ -338,7 +397,7 @@ class BodyParser {
     let plain = true
     let keys: Array<string> | undefined
     let kinds: Array<FieldKind> | undefined
-    const fieldValues: Array<FieldValue> = []
+    const base = this.fieldCount
     let n = 0
     for (;;) {
       const f0 = p
@@ -364,15 +423,15 @@ class BodyParser {
           if (escaped) {
             plain = false
             key = unescapeName(body, f0, p, false)
-            if (this.badName(key, true)) return undefined
+            if (this.badName(key, true)) return false
           } else {
             key = known.length === p - f0 && body.startsWith(known, f0) ? known : detach(body.slice(f0, p))
-            if (key !== known && this.badName(key, false)) return undefined
+            if (key !== known && this.badName(key, false)) return false
           }
           if (p < e && body.charCodeAt(p) === EQ) next = this.parseFieldValue(p + 1, e)
         }
       }
-      if (next === HARD_FAIL) return undefined
+      if (next === HARD_FAIL) return false
       if (next === SOFT_FAIL) {
         if (n === 0) return this.fail(NO_FIELDS)
         // As in nom's separated list: the text after the first comma, or from a later comma, is left over.
@@ -390,7 +449,23 @@ class BodyParser {
         kinds = prevKinds.slice(0, n)
         kinds.push(kind)
       }
-      fieldValues.push(kind === FieldKind.Float ? this.float : this.value)
+      const k = base + n
+      if (k >= this.floats.length) this.growFields(k + 1)
+      switch (kind) {
+        case FieldKind.Float:
+          this.floats[k] = this.float
+          break
+        case FieldKind.Boolean:
+          this.floats[k] = this.value === true ? 1 : 0
+          break
+        case FieldKind.String:
+          if (this.strings === undefined) this.strings = new Array<string | undefined>(this.floats.length)
+          this.strings[k] = this.value as string
+          break
+        default:
+          if (this.integers === undefined) this.integers = new BigInt64Array(this.floats.length)
+          this.integers[k] = this.value as bigint
+      }
       n++
       p = next
       if (p < e && body.charCodeAt(p) === COMMA) p++
@@ -439,7 +514,33 @@ class BodyParser {
     this.prevFieldKeys = fieldKeys
     this.prevKeysPlain = plain
     this.prevFieldKinds = fieldKinds
-    return { lineNumber, measurement, tagKeys, tagValues, fieldKeys, fieldKinds, fieldValues, timestamp }
+
+    // Lines of a batch mostly share one field shape, recognised by the identity of the reused key arrays.
+    if (fieldKeys !== this.shapeKeys || fieldKinds !== this.shapeKinds) {
+      const signature = shapeSignature(fieldKeys, fieldKinds)
+      let id = this.shapeIds.get(signature)
+      if (id === undefined) {
+        id = this.shapes.length
+        this.shapes.push({ keys: fieldKeys, kinds: fieldKinds })
+        this.shapeIds.set(signature, id)
+      }
+      this.shapeKeys = fieldKeys
+      this.shapeKinds = fieldKinds
+      this.shapeId = id
+    }
+    const c = this.count
+    if (c === this.lineNumbers.length) this.growLines()
+    this.lineNumbers[c] = lineNumber
+    this.lineSeries[c] = seriesIndex
+    this.lineShape[c] = this.shapeId
+    this.fieldStart[c] = base
+    if (timestamp !== undefined) {
+      this.times[c] = timestamp
+      this.hasTime[c] = 1
+    }
+    this.fieldCount = base + n
+    this.count = c + 1
+    return true
   }
 
   /** Parses `measurement[,k=v...]` and the space after it; sets measurement, tags and pos, or the error. */
@@ -746,5 +847,63 @@ const firstDuplicate = (keys: ReadonlyArray<string>): string | undefined => {
   return undefined
 }
 
+/** Copies a typed array into a larger one. */
+const grown = <A extends Int32Array | BigInt64Array | Uint8Array | Float64Array>(from: A, to: A): A => {
+  ;(to as Int32Array).set(from as Int32Array)
+  return to
+}
+
+/** An unambiguous text for a field shape (names may hold any character, so each is length-prefixed). */
+const shapeSignature = (keys: ReadonlyArray<string>, kinds: ReadonlyArray<FieldKind>): string => {
+  let out = kinds.join("")
+  for (let i = 0; i < keys.length; i++) out += "|" + keys[i]!.length + ":" + keys[i]
+  return out
+}
+
+/** Parses a whole line-protocol body into columns and per-line errors; never throws. */
+export const parseBatch = (body: string): ParsedBatch => new BodyParser(body).run()
+
+/** The value of field `f` (in shape order) of line `i` of a batch, as a ParsedLine holds it. */
+const fieldValue = (batch: ParsedBatch, kind: FieldKind, k: number): FieldValue => {
+  switch (kind) {
+    case FieldKind.Float:
+      return batch.floats[k]!
+    case FieldKind.Boolean:
+      return batch.floats[k] !== 0
+    case FieldKind.Integer:
+      return batch.integers![k]!
+    case FieldKind.UInteger:
+      return BigInt.asUintN(64, batch.integers![k]!)
+    case FieldKind.String:
+      return batch.strings![k]!
+  }
+}
+
+/** The good lines of a batch as one object each (for tests, tools and the serialiser; the write path reads columns). */
+export const batchLines = (batch: ParsedBatch): Array<ParsedLine> => {
+  const lines: Array<ParsedLine> = new Array(batch.count)
+  for (let i = 0; i < batch.count; i++) {
+    const series = batch.series[batch.lineSeries[i]!]!
+    const shape = batch.shapes[batch.lineShape[i]!]!
+    const start = batch.fieldStart[i]!
+    const fieldValues: Array<FieldValue> = new Array(shape.keys.length)
+    for (let f = 0; f < shape.keys.length; f++) fieldValues[f] = fieldValue(batch, shape.kinds[f]!, start + f)
+    lines[i] = {
+      lineNumber: batch.lineNumbers[i]!,
+      measurement: series.measurement,
+      tagKeys: series.tagKeys,
+      tagValues: series.tagValues,
+      fieldKeys: shape.keys,
+      fieldKinds: shape.kinds,
+      fieldValues,
+      timestamp: batch.hasTime[i] === 1 ? batch.times[i]! : undefined
+    }
+  }
+  return lines
+}
+
 /** Parses a whole line-protocol body into points and per-line errors; never throws. */
-export const parseLineProtocol = (body: string): ParseResult => new BodyParser(body).run()
+export const parseLineProtocol = (body: string): ParseResult => {
+  const batch = parseBatch(body)
+  return { lines: batchLines(batch), errors: batch.errors, nonEmptyLines: batch.nonEmptyLines }
+}

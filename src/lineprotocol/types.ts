@@ -37,5 +37,51 @@ export interface ParseResult {
   readonly nonEmptyLines: number
 }
 
+/** A series of a parsed batch: names unescaped, tags in line order without repeats. */
+export interface BatchSeries {
+  readonly measurement: string
+  readonly tagKeys: ReadonlyArray<string>
+  readonly tagValues: ReadonlyArray<string>
+  /**
+   * The series text exactly as written (measurement and tags, up to the first space) when it holds no backslash;
+   * equal texts mean equal series, so the write buffer can use it as a dictionary key without rebuilding one.
+   */
+  readonly raw: string | undefined
+}
+
+/** The field keys and kinds that lines of a batch share, in line order. */
+export interface FieldShape {
+  readonly keys: ReadonlyArray<string>
+  readonly kinds: ReadonlyArray<FieldKind>
+}
+
+/**
+ * A parsed body in columns: no object per line. Line `i` has series `series[lineSeries[i]]`, field shape
+ * `shapes[lineShape[i]]`, and its field values at `fieldStart[i] + f` for the shape's `f`-th key. Only the first
+ * `count` entries of the per-line arrays are meaningful (they may be longer).
+ */
+export interface ParsedBatch {
+  /** Good lines. */
+  readonly count: number
+  readonly lineNumbers: Int32Array
+  readonly lineSeries: Int32Array
+  readonly lineShape: Int32Array
+  readonly fieldStart: Int32Array
+  /** The raw timestamp as written (not scaled); meaningful where `hasTime` is 1. */
+  readonly times: BigInt64Array
+  readonly hasTime: Uint8Array
+  /** Float values, and booleans as 1 or 0. */
+  readonly floats: Float64Array
+  /** Integer and unsigned values as 64 bits (read unsigned ones through a BigUint64Array); absent when none. */
+  readonly integers: BigInt64Array | undefined
+  /** String values; absent when none. */
+  readonly strings: Array<string | undefined> | undefined
+  readonly series: ReadonlyArray<BatchSeries>
+  readonly shapes: ReadonlyArray<FieldShape>
+  readonly errors: Array<LineError>
+  /** Lines that were neither blank nor comments: `count + errors.length`. */
+  readonly nonEmptyLines: number
+}
+
 /** The precision a write's timestamps are given in. */
 export type Precision = "auto" | "nanosecond" | "microsecond" | "millisecond" | "second" | "minute" | "hour"

@@ -6,11 +6,11 @@ import { liveDatabase, liveTable, type CatalogState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { InvalidRequest, Unavailable } from "../errors.ts"
 import { WriteBatch } from "../events/index.ts"
-import { parseLineProtocol, type LineError, type ParsedLine, type Precision } from "../lineprotocol/index.ts"
+import { parseBatch, type LineError, type ParsedBatch, type Precision } from "../lineprotocol/index.ts"
 import { EventLog, type Envelope } from "../log/EventLog.ts"
 import { DuckDb } from "../query/DuckDb.ts"
-import { checkBatch, defaultTime, lineErrors } from "./validate.ts"
-import { WriteBuffer } from "./WriteBuffer.ts"
+import { checkBatch, defaultTime, lineErrors, type CheckedBatch } from "./validate.ts"
+import { WriteBuffer, type TableRows } from "./WriteBuffer.ts"
 
 /** One write request, as the endpoints hand it over. */
 export interface WriteRequest {
@@ -47,13 +47,13 @@ const physicalLine = (text: string) => {
 }
 
 /** The rows of an accepted batch, per table of the catalog. */
-const tableRows = (state: CatalogState, dbId: number, accepted: ReturnType<typeof checkBatch>["accepted"]) => {
+const tableRows = (state: CatalogState, dbId: number, batch: ParsedBatch, accepted: CheckedBatch["accepted"]) => {
   const db = state.databases.get(dbId)
-  const out: Array<{ dbId: number; table: NonNullable<ReturnType<typeof liveTable>>; lines: Array<ParsedLine>; times: Array<bigint> }> = []
+  const out: Array<TableRows> = []
   if (db === undefined) return out
   for (const [name, group] of accepted) {
     const table = liveTable(db, name)
-    if (table !== undefined) out.push({ dbId, table, lines: group.lines, times: group.times })
+    if (table !== undefined) out.push({ dbId, table, batch, lines: group.rows, times: group.times, count: group.count })
   }
   return out
 }
@@ -75,13 +75,12 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
 
     const applyWrite = (state: CatalogState, event: WriteBatch, payload: Uint8Array) =>
       Effect.promise(async () => {
-        const parsed = parseLineProtocol(utf8.decode(payload))
+        const parsed = parseBatch(utf8.decode(payload))
         const rejected = new Set(event.rejectedLines)
-        const lines = parsed.lines.filter((l) => !rejected.has(l.lineNumber))
         const db = state.databases.get(event.dbId)
         if (db === undefined || db.deleted) return
-        const checked = checkBatch(db, lines, event.precision as Precision, event.defaultTimeNs)
-        for (const rows of tableRows(state, event.dbId, checked.accepted)) await buffer.append(rows)
+        const checked = checkBatch(db, parsed, event.precision as Precision, event.defaultTimeNs, rejected)
+        for (const rows of tableRows(state, event.dbId, parsed, checked.accepted)) await buffer.append(rows)
       })
 
     const applyDelete = (envelope: Envelope) => {
@@ -133,7 +132,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         } catch (e) {
           return yield* Effect.fail(new InvalidRequest({ message: `body content is not valid utf8: ${(e as Error).message}` }))
         }
-        const parsed = parseLineProtocol(text)
+        const parsed = parseBatch(text)
         if (parsed.nonEmptyLines === 0) return yield* Effect.fail(new InvalidRequest({ message: "incoming write was empty" }))
         if (buffer.bytes > config.writeBufferMaxBytes) {
           return yield* Effect.fail(new Unavailable({ message: `the write buffer is full (${config.writeBufferMaxBytes} bytes); retry later` }))
@@ -152,7 +151,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
           return request.acceptPartial ? { _tag: "Partial", errors, limitHit } : { _tag: "Rejected", errors, limitHit }
         }
 
-        let checked = checkBatch(liveDatabase(state, request.db), parsed.lines, request.precision, fallbackTime)
+        let checked = checkBatch(liveDatabase(state, request.db), parsed, request.precision, fallbackTime)
         if (!request.acceptPartial && (parsed.errors.length > 0 || checked.errors.size > 0)) {
           return outcomeOf(lineErrors(checked.errors, parsed.errors, original))
         }
@@ -161,11 +160,11 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
             Either.map(extendSchema(s, ctx, request.db, checked.changes), ({ events, rejected }) => ({ events, result: rejected }))
           )
           state = yield* catalog.current
-          checked = checkBatch(liveDatabase(state, request.db), parsed.lines, request.precision, fallbackTime)
+          checked = checkBatch(liveDatabase(state, request.db), parsed, request.precision, fallbackTime)
           for (const [table, message] of rejectedTables) {
             const group = checked.accepted.get(table)
             if (group === undefined) continue
-            for (const line of group.lines) checked.errors.set(line.lineNumber, message)
+            for (let r = 0; r < group.count; r++) checked.errors.set(parsed.lineNumbers[group.rows[r]!]!, message)
             checked.accepted.delete(table)
           }
           if (!request.acceptPartial && checked.errors.size > 0) {
@@ -174,7 +173,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         }
         const errors = lineErrors(checked.errors, parsed.errors, original)
         let written = 0
-        for (const group of checked.accepted.values()) written += group.lines.length
+        for (const group of checked.accepted.values()) written += group.count
         yield* Metric.incrementBy(writeLinesRejectedTotal, errors.length)
         if (written === 0) return outcomeOf(errors)
 
@@ -187,7 +186,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
           Effect.gen(function* () {
             const { committed } = yield* log.enqueue([{ event, payload: request.body }])
             yield* Effect.promise(async () => {
-              for (const rows of tableRows(state, db.id, checked.accepted)) await buffer.append(rows)
+              for (const rows of tableRows(state, db.id, parsed, checked.accepted)) await buffer.append(rows)
             })
             return committed
           })

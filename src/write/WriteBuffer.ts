@@ -2,14 +2,17 @@ import duckdb from "@duckdb/node-bindings"
 import { DuckDBAppender, DuckDBBigIntType, DuckDBBooleanType, DuckDBConnection, DuckDBDataChunk, DuckDBDoubleType, DuckDBIntegerType, DuckDBTimestampNanosecondsType, DuckDBUBigIntType, DuckDBVarCharType, type DuckDBType } from "@duckdb/node-api"
 import type { TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
-import { FieldKind, type ParsedLine } from "../lineprotocol/index.ts"
+import { FieldKind, type BatchSeries, type FieldShape, type ParsedBatch } from "../lineprotocol/index.ts"
 
-/** The rows of one batch for one table: parsed lines and their resolved nanosecond times. */
+/** The rows of one batch for one table: which lines of the parsed batch, and their resolved nanosecond times. */
 export interface TableRows {
   readonly dbId: number
   readonly table: TableState
-  readonly lines: ReadonlyArray<ParsedLine>
-  readonly times: ReadonlyArray<bigint>
+  readonly batch: ParsedBatch
+  /** Batch line indices; the first `count` entries are the rows. */
+  readonly lines: Int32Array
+  readonly times: BigInt64Array
+  readonly count: number
 }
 
 const VECTOR_SIZE = duckdb.vector_size()
@@ -51,10 +54,13 @@ interface BufferedTable {
   /** Tag columns in DuckDB column order (after `_sid`). */
   readonly tags: Array<string>
   readonly tagIndex: Map<string, number>
-  /** Series id by the line's raw tag text, and by canonical (sorted) tag text. */
+  /** Series id by the series text as a client wrote it (or its tags in line order), and by canonical (sorted) tag text. */
   readonly seriesByRaw: Map<string, number>
   readonly seriesByCanonical: Map<string, number>
-  lastTimeBySeries: Array<bigint>
+  /** Each series' latest time as two 32-bit halves (low unsigned, high signed), so comparing allocates no bigint. */
+  lastTimeLo: Uint32Array
+  lastTimeHi: Int32Array
+  hasLastTime: Uint8Array
   /** True once some series received a time not after its previous one: queries must then deduplicate. */
   mayHaveDuplicates: boolean
   rows: number
@@ -106,64 +112,76 @@ export class WriteBuffer {
 
   /** Appends one table's rows of a batch. */
   async append(rows: TableRows): Promise<void> {
-    if (rows.lines.length === 0) return
+    const n = rows.count
+    if (n === 0) return
     const t = await this.ensureTable(rows.dbId, rows.table)
-    const n = rows.lines.length
+    const batch = rows.batch
+    const lines = rows.lines
+    const times = rows.times
+    const times32 = new Int32Array(times.buffer, times.byteOffset, n * 2)
     const sids = new Int32Array(n)
-    const times = new BigInt64Array(n)
     const fieldCount = t.fields.length
     const values: Array<Float64Array | BigInt64Array | BigUint64Array | Uint8Array | Array<string | undefined>> = t.fields.map((f) => allocate(f.type, n))
     const valid: Array<Uint8Array | undefined> = new Array(fieldCount)
-    const seen = new Uint8Array(fieldCount)
+    // Series and field shapes repeat across lines: each is resolved once per batch, not once per line.
+    const sidOfSeries = new Int32Array(batch.series.length).fill(-1)
+    const layouts: Array<ShapeLayout | undefined> = new Array(batch.shapes.length)
+    const floats = batch.floats
+    const integers = batch.integers
+    const strings = batch.strings
+    let layout: ShapeLayout | undefined
+    let layoutId = -1
     let bytes = n * 12
-    for (let i = 0; i < n; i++) {
-      const line = rows.lines[i]!
-      const time = rows.times[i]!
-      const sid = this.seriesOf(t, line)
-      sids[i] = sid
-      times[i] = time
-      const last = t.lastTimeBySeries[sid]
-      if (last !== undefined && time <= last) t.mayHaveDuplicates = true
-      else t.lastTimeBySeries[sid] = time
-      seen.fill(0)
-      const keys = line.fieldKeys
-      for (let f = 0; f < keys.length; f++) {
-        const col = t.fieldIndex.get(keys[f]!)
-        if (col === undefined) continue
-        seen[col] = 1
-        const v = line.fieldValues[f]!
-        const target = values[col]!
-        switch (line.fieldKinds[f]) {
+    for (let r = 0; r < n; r++) {
+      const line = lines[r]!
+      const s = batch.lineSeries[line]!
+      let sid = sidOfSeries[s]!
+      if (sid === -1) {
+        sid = this.seriesOf(t, batch.series[s]!)
+        sidOfSeries[s] = sid
+      }
+      sids[r] = sid
+      this.noteTime(t, sid, times32[2 * r]! >>> 0, times32[2 * r + 1]!)
+      const shapeId = batch.lineShape[line]!
+      if (shapeId !== layoutId) {
+        layoutId = shapeId
+        layout = layouts[shapeId] ??= shapeLayout(t, batch.shapes[shapeId]!)
+      }
+      const { columns, kinds, fixedBytes, missing } = layout!
+      bytes += fixedBytes
+      const start = batch.fieldStart[line]!
+      for (let f = 0; f < columns.length; f++) {
+        const col = columns[f]!
+        if (col === -1) continue
+        const k = start + f
+        switch (kinds[f]) {
           case FieldKind.Float:
-            ;(target as Float64Array)[i] = v as number
-            bytes += 8
+            ;(values[col] as Float64Array)[r] = floats[k]!
             break
           case FieldKind.Integer:
-            ;(target as BigInt64Array)[i] = v as bigint
-            bytes += 8
-            break
           case FieldKind.UInteger:
-            ;(target as BigUint64Array)[i] = v as bigint
-            bytes += 8
+            // Same 64 bits either way; a BigUint64Array column reads them back unsigned.
+            ;(values[col] as BigInt64Array)[r] = integers![k]!
             break
           case FieldKind.Boolean:
-            ;(target as Uint8Array)[i] = v ? 1 : 0
-            bytes += 1
+            ;(values[col] as Uint8Array)[r] = floats[k]!
             break
-          case FieldKind.String:
-            ;(target as Array<string | undefined>)[i] = v as string
-            bytes += (v as string).length + 16
+          case FieldKind.String: {
+            const v = strings![k]!
+            ;(values[col] as Array<string | undefined>)[r] = v
+            bytes += v.length + 16
             break
+          }
         }
       }
-      for (let col = 0; col < fieldCount; col++) {
-        if (seen[col] === 1) continue
+      for (let m = 0; m < missing.length; m++) {
+        const col = missing[m]!
         let mask = valid[col]
         if (mask === undefined) {
           mask = new Uint8Array(n).fill(1)
           valid[col] = mask
         }
-        mask[i] = 0
+        mask[r] = 0
       }
     }
     this.appendChunks(t, n, sids, times, values, valid)
@@ -172,6 +190,32 @@ export class WriteBuffer {
     t.bytes += bytes
     this.totalRows += n
     this.totalBytes += bytes
+  }
+
+  /** Records a row's time for its series; a time not after the series' latest means queries must deduplicate. */
+  private noteTime(t: BufferedTable, sid: number, lo: number, hi: number): void {
+    if (sid >= t.hasLastTime.length) {
+      const size = Math.max(64, sid * 2)
+      const los = new Uint32Array(size)
+      los.set(t.lastTimeLo)
+      const his = new Int32Array(size)
+      his.set(t.lastTimeHi)
+      const has = new Uint8Array(size)
+      has.set(t.hasLastTime)
+      t.lastTimeLo = los
+      t.lastTimeHi = his
+      t.hasLastTime = has
+    }
+    if (t.hasLastTime[sid] === 1) {
+      const lastHi = t.lastTimeHi[sid]!
+      if (hi < lastHi || (hi === lastHi && lo <= t.lastTimeLo[sid]!)) {
+        t.mayHaveDuplicates = true
+        return
+      }
+    }
+    t.hasLastTime[sid] = 1
+    t.lastTimeLo[sid] = lo
+    t.lastTimeHi[sid] = hi
   }
 
   /**
@@ -244,9 +288,15 @@ export class WriteBuffer {
     }
   }
 
-  private seriesOf(t: BufferedTable, line: ParsedLine): number {
-    let raw = ""
-    for (let i = 0; i < line.tagKeys.length; i++) raw += line.tagKeys[i] + "\u0000" + line.tagValues[i] + "\u0001"
+  /** The series id of a batch series, creating its dictionary row on first sight. */
+  private seriesOf(t: BufferedTable, line: BatchSeries): number {
+    // The series text as written is the usual key; without one, the tags in line order (after a NUL, which no
+    // series text starts with).
+    let raw = line.raw
+    if (raw === undefined) {
+      raw = "\u0000"
+      for (let i = 0; i < line.tagKeys.length; i++) raw += line.tagKeys[i] + "\u0000" + line.tagValues[i] + "\u0001"
+    }
     const known = t.seriesByRaw.get(raw)
     if (known !== undefined) return known
     const order = line.tagKeys.map((_, i) => i).sort((a, b) => (line.tagKeys[a]! < line.tagKeys[b]! ? -1 : 1))
@@ -267,7 +317,8 @@ export class WriteBuffer {
       }
       t.seriesAppender.endRow()
     }
-    t.seriesByRaw.set(raw, sid)
+    // A slice of a request body would keep the whole body alive: store a copy.
+    t.seriesByRaw.set(raw.length < 13 ? raw : (" " + raw).slice(1), sid)
     return sid
   }
 
@@ -290,7 +341,9 @@ export class WriteBuffer {
         tagIndex: new Map(tags.map((n, i) => [n, i])),
         seriesByRaw: new Map(),
         seriesByCanonical: new Map(),
-        lastTimeBySeries: [],
+        lastTimeLo: new Uint32Array(0),
+        lastTimeHi: new Int32Array(0),
+        hasLastTime: new Uint8Array(0),
         mayHaveDuplicates: false,
         rows: 0,
         bytes: 0,
@@ -325,6 +378,33 @@ export class WriteBuffer {
     }
     return t
   }
+}
+
+/** Where a field shape's values go in a table: a column per field (-1 if none), and the columns it leaves null. */
+interface ShapeLayout {
+  readonly columns: Int32Array
+  readonly kinds: ReadonlyArray<FieldKind>
+  readonly missing: Int32Array
+  /** Buffer bytes of its numeric and boolean values (strings are counted per value). */
+  readonly fixedBytes: number
+}
+
+const shapeLayout = (t: BufferedTable, shape: FieldShape): ShapeLayout => {
+  const columns = new Int32Array(shape.keys.length)
+  const present = new Uint8Array(t.fields.length)
+  let fixedBytes = 0
+  for (let f = 0; f < shape.keys.length; f++) {
+    const col = t.fieldIndex.get(shape.keys[f]!) ?? -1
+    columns[f] = col
+    if (col === -1) continue
+    present[col] = 1
+    const kind = shape.kinds[f]!
+    if (kind === FieldKind.Boolean) fixedBytes += 1
+    else if (kind !== FieldKind.String) fixedBytes += 8
+  }
+  const missing: Array<number> = []
+  for (let col = 0; col < t.fields.length; col++) if (present[col] === 0) missing.push(col)
+  return { columns, kinds: shape.kinds, missing: Int32Array.from(missing), fixedBytes }
 }
 
 const allocate = (type: ColumnType, n: number) => {

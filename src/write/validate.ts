@@ -1,14 +1,22 @@
 import { columnTypeConflict, type SchemaChange } from "../catalog/commands.ts"
 import { liveTable, type DatabaseState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
-import { NANOS_PER, toNanos, type LineError, type ParsedLine, type Precision } from "../lineprotocol/index.ts"
+import { NANOS_PER, toNanos, type FieldShape, type LineError, type ParsedBatch, type Precision } from "../lineprotocol/index.ts"
 
 const kindToType: ReadonlyArray<ColumnType> = ["float", "integer", "uinteger", "string", "boolean"]
+
+/** The accepted lines of one table in a batch: their indices in the batch and their nanosecond times. */
+export interface AcceptedRows {
+  /** Batch line indices; the first `count` entries are meaningful. */
+  rows: Int32Array
+  times: BigInt64Array
+  count: number
+}
 
 /** The outcome of checking a parsed batch against the catalog. */
 export interface CheckedBatch {
   /** Lines that may be written, grouped by table name, with their nanosecond times. */
-  readonly accepted: Map<string, { lines: Array<ParsedLine>; times: Array<bigint> }>
+  readonly accepted: Map<string, AcceptedRows>
   /** Lines refused, by line number. */
   readonly errors: Map<number, string>
   /** Tables and columns the accepted lines need that the catalog does not have yet. */
@@ -28,70 +36,109 @@ const precisionLabel: Record<Precision, string> = {
 /** The time a line without a timestamp gets: the ingest time, truncated to the unit of an explicit precision. */
 export const defaultTime = (nowNs: bigint, precision: Precision) => precision === "auto" ? nowNs : nowNs - (nowNs % NANOS_PER[precision])
 
+const pushRow = (group: AcceptedRows, row: number, time: bigint): void => {
+  const c = group.count
+  if (c === group.rows.length) {
+    const rows = new Int32Array(c * 2)
+    rows.set(group.rows)
+    group.rows = rows
+    const times = new BigInt64Array(c * 2)
+    times.set(group.times)
+    group.times = times
+  }
+  group.rows[c] = row
+  group.times[c] = time
+  group.count = c + 1
+}
+
 /**
  * Checks each line against the database's schema (or the schema the batch itself introduces): column types,
- * tag/field name clashes, reserved names, timestamp range. Pure; the catalog is not changed here.
+ * tag/field name clashes, reserved names, timestamp range. Pure; the catalog is not changed here. Lines listed in
+ * `skip` (by line number) are left out, as replay leaves out the lines a write refused.
+ *
+ * A series' tag keys with a field shape that passed once pass again (the known columns only grow within a batch), so
+ * the column check runs once per distinct (measurement, tag keys, field shape), not once per line.
  */
 export const checkBatch = (
   db: DatabaseState | undefined,
-  lines: ReadonlyArray<ParsedLine>,
+  batch: ParsedBatch,
   precision: Precision,
-  defaultTimeNs: bigint
+  defaultTimeNs: bigint,
+  skip?: ReadonlySet<number>
 ): CheckedBatch => {
-  const accepted = new Map<string, { lines: Array<ParsedLine>; times: Array<bigint> }>()
+  const accepted = new Map<string, AcceptedRows>()
   const errors = new Map<number, string>()
   // Column types introduced by earlier lines of this batch, per table.
   const pending = new Map<string, Map<string, ColumnType>>()
-  for (const line of lines) {
+  // Per batch series, the field shape it last passed with; per measurement and tag-key array, every shape that passed.
+  const passedShape = new Int32Array(batch.series.length).fill(-1)
+  const passedCombos = new Map<string, Map<ReadonlyArray<string>, Set<number>>>()
+  const times32 = new Int32Array(batch.times.buffer, batch.times.byteOffset, batch.count * 2)
+  // Lines of a batch mostly repeat the previous line's timestamp: compare its two 32-bit halves and reuse the scaled
+  // value, so no bigint is read or computed per line.
+  let prevLo = 0
+  let prevHi = 0
+  let prevValid = false
+  let prevNs = 0n
+  let lastTable = ""
+  let lastGroup: AcceptedRows | undefined
+  const lineCount = batch.count
+  for (let i = 0; i < lineCount; i++) {
+    const lineNumber = batch.lineNumbers[i]!
+    if (skip !== undefined && skip.has(lineNumber)) continue
     let time = defaultTimeNs
-    if (line.timestamp !== undefined) {
-      const ns = toNanos(line.timestamp, precision)
-      if (ns === undefined) {
-        errors.set(line.lineNumber, `timestamp, ${line.timestamp}, out of range for precision: ${precisionLabel[precision]}`)
-        continue
+    if (batch.hasTime[i] === 1) {
+      const lo = times32[2 * i]!
+      const hi = times32[2 * i + 1]!
+      if (!prevValid || lo !== prevLo || hi !== prevHi) {
+        const raw = batch.times[i]!
+        const ns = toNanos(raw, precision)
+        if (ns === undefined) {
+          prevValid = false
+          errors.set(lineNumber, `timestamp, ${raw}, out of range for precision: ${precisionLabel[precision]}`)
+          continue
+        }
+        prevLo = lo
+        prevHi = hi
+        prevNs = ns
+        prevValid = true
       }
-      time = ns
+      time = prevNs
     }
-    const table = db === undefined ? undefined : liveTable(db, line.measurement)
-    let introduced = pending.get(line.measurement)
-    let problem: string | undefined
-    let additions: Array<[string, ColumnType]> | undefined
-    const tagCount = line.tagKeys.length
-    const total = tagCount + line.fieldKeys.length
-    for (let i = 0; i < total && problem === undefined; i++) {
-      const name = i < tagCount ? line.tagKeys[i]! : line.fieldKeys[i - tagCount]!
-      const type: ColumnType = i < tagCount ? "tag" : kindToType[line.fieldKinds[i - tagCount]!]!
-      const existing = table?.columnsByName.get(name)?.type ?? introduced?.get(name)
-      if (existing === type) continue
-      if (name === "time" || name === "__chunk_order") {
-        problem = `'${name}' is a reserved column`
-      } else if (existing !== undefined) {
-        problem = columnTypeConflict(name, existing, type)
-      } else {
-        additions ??= []
-        const clash = additions.find(([n]) => n === name)
-        if (clash !== undefined) problem = columnTypeConflict(name, clash[1], type)
-        else additions.push([name, type])
+    const s = batch.lineSeries[i]!
+    const shapeId = batch.lineShape[i]!
+    const series = batch.series[s]!
+    const measurement = series.measurement
+    if (passedShape[s] !== shapeId) {
+      let byKeys = passedCombos.get(measurement)
+      let shapes = byKeys?.get(series.tagKeys)
+      if (shapes === undefined || !shapes.has(shapeId)) {
+        const problem = checkColumns(db, pending, measurement, series.tagKeys, batch.shapes[shapeId]!)
+        if (problem !== undefined) {
+          errors.set(lineNumber, problem)
+          continue
+        }
+        if (byKeys === undefined) {
+          byKeys = new Map()
+          passedCombos.set(measurement, byKeys)
+        }
+        if (shapes === undefined) {
+          shapes = new Set()
+          byKeys.set(series.tagKeys, shapes)
+        }
+        shapes.add(shapeId)
       }
+      passedShape[s] = shapeId
     }
-    if (problem !== undefined) {
-      errors.set(line.lineNumber, problem)
-      continue
-    }
-    if (additions !== undefined) {
-      if (introduced === undefined) {
-        introduced = new Map()
-        pending.set(line.measurement, introduced)
-      }
-      for (const [n, t] of additions) introduced.set(n, t)
-    }
-    let group = accepted.get(line.measurement)
+    let group = measurement === lastTable ? lastGroup : accepted.get(measurement)
     if (group === undefined) {
-      group = { lines: [], times: [] }
-      accepted.set(line.measurement, group)
+      const size = Math.min(lineCount, 256)
+      group = { rows: new Int32Array(size), times: new BigInt64Array(size), count: 0 }
+      accepted.set(measurement, group)
     }
-    group.lines.push(line)
-    group.times.push(time)
+    lastTable = measurement
+    lastGroup = group
+    pushRow(group, i, time)
   }
   const changes: Array<SchemaChange> = []
   for (const [table, columns] of pending) {
@@ -101,6 +148,41 @@ export const checkBatch = (
     changes.push({ table, columns: list })
   }
   return { accepted, errors, changes }
+}
+
+/** The first problem with a line's columns, or undefined after recording the columns it introduces in `pending`. */
+const checkColumns = (
+  db: DatabaseState | undefined,
+  pending: Map<string, Map<string, ColumnType>>,
+  measurement: string,
+  tagKeys: ReadonlyArray<string>,
+  shape: FieldShape
+): string | undefined => {
+  const table = db === undefined ? undefined : liveTable(db, measurement)
+  let introduced = pending.get(measurement)
+  let additions: Array<[string, ColumnType]> | undefined
+  const tagCount = tagKeys.length
+  const total = tagCount + shape.keys.length
+  for (let i = 0; i < total; i++) {
+    const name = i < tagCount ? tagKeys[i]! : shape.keys[i - tagCount]!
+    const type: ColumnType = i < tagCount ? "tag" : kindToType[shape.kinds[i - tagCount]!]!
+    const existing = table?.columnsByName.get(name)?.type ?? introduced?.get(name)
+    if (existing === type) continue
+    if (name === "time" || name === "__chunk_order") return `'${name}' is a reserved column`
+    if (existing !== undefined) return columnTypeConflict(name, existing, type)
+    additions ??= []
+    const clash = additions.find(([n]) => n === name)
+    if (clash !== undefined) return columnTypeConflict(name, clash[1], type)
+    additions.push([name, type])
+  }
+  if (additions !== undefined) {
+    if (introduced === undefined) {
+      introduced = new Map()
+      pending.set(measurement, introduced)
+    }
+    for (const [n, t] of additions) introduced.set(n, t)
+  }
+  return undefined
 }
 
 /** Sorted line errors for a response: at most `limit`, with the user's original line text. */
