@@ -1,4 +1,5 @@
 import { Effect, Either, Metric, Schedule, Stream } from "effect"
+import * as NodeOs from "node:os"
 import { Catalog } from "../catalog/Catalog.ts"
 import { extendSchema } from "../catalog/commands.ts"
 import { databaseNameProblem } from "../catalog/names.ts"
@@ -10,6 +11,7 @@ import { parseBatch, type LineError, type ParsedBatch, type Precision } from "..
 import { EventLog, type Envelope } from "../log/EventLog.ts"
 import { DuckDb } from "../query/DuckDb.ts"
 import { checkBatch, defaultTime, lineErrors, type CheckedBatch } from "./validate.ts"
+import { ParsePool } from "./ParsePool.ts"
 import { WriteBuffer, type TableRows } from "./WriteBuffer.ts"
 
 /** One write request, as the endpoints hand it over. */
@@ -35,13 +37,32 @@ export const writeBufferRows = Metric.gauge("strata_write_buffer_rows", { descri
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
+/** Bodies this large are parsed on a worker thread; smaller ones cost less to parse than to hand over. */
+const WORKER_MIN_BYTES = 32 * 1024
+
+/** One parse worker per core beyond the main thread's (at least one, at most four). */
+const parseWorkers = () => Math.max(1, Math.min(4, NodeOs.availableParallelism() - 1))
+
+const notUtf8 = (message: string) => new InvalidRequest({ message: `body content is not valid utf8: ${message}` })
+
+/** Decodes and parses a body on the calling thread. */
+const parseHere = (body: Uint8Array): Either.Either<ParsedBatch, InvalidRequest> => {
+  let text: string
+  try {
+    text = utf8.decode(body)
+  } catch (e) {
+    return Either.left(notUtf8((e as Error).message))
+  }
+  return Either.right(parseBatch(text))
+}
+
 const isLimitMessage = (m: string) => m.startsWith("Update to schema would exceed number of") || m.startsWith("Adding a new database would exceed limit of")
 
 /** Splits a body into its physical lines, for quoting a refused line back to the user. */
-const physicalLine = (text: string) => {
+const physicalLine = (body: Uint8Array) => {
   let lines: Array<string> | undefined
   return (n: number) => {
-    lines ??= text.split("\n")
+    lines ??= utf8.decode(body).split("\n")
     return (lines[n - 1] ?? "").replace(/\r$/, "")
   }
 }
@@ -70,6 +91,22 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const duck = yield* DuckDb
     const buffer = new WriteBuffer(duck.writer)
     const lock = yield* Effect.makeSemaphore(1)
+    const pool = yield* Effect.acquireRelease(
+      Effect.sync(() => new ParsePool(parseWorkers())),
+      (p) => Effect.promise(() => p.close())
+    )
+
+    /** Parses a request body, on a worker when it is large; log order is still set later, under the lock. */
+    const parseBody = (body: Uint8Array): Effect.Effect<ParsedBatch, InvalidRequest> => {
+      if (body.length < WORKER_MIN_BYTES) return parseHere(body)
+      return Effect.flatMap(
+        Effect.promise(() => pool.parse(body)),
+        (reply) => {
+          if (reply === undefined) return parseHere(body)
+          return reply._tag === "Parsed" ? Effect.succeed(reply.batch) : Effect.fail(notUtf8(reply.message))
+        }
+      )
+    }
 
     const publishBufferSize = Effect.zipRight(Metric.set(writeBufferBytes, buffer.bytes), Metric.set(writeBufferRows, buffer.rows))
 
@@ -126,13 +163,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const write = (request: WriteRequest) =>
       Effect.gen(function* () {
         yield* Metric.incrementBy(writeBytesTotal, request.body.length)
-        let text: string
-        try {
-          text = utf8.decode(request.body)
-        } catch (e) {
-          return yield* Effect.fail(new InvalidRequest({ message: `body content is not valid utf8: ${(e as Error).message}` }))
-        }
-        const parsed = parseBatch(text)
+        const parsed = yield* parseBody(request.body)
         if (parsed.nonEmptyLines === 0) return yield* Effect.fail(new InvalidRequest({ message: "incoming write was empty" }))
         if (buffer.bytes > config.writeBufferMaxBytes) {
           return yield* Effect.fail(new Unavailable({ message: `the write buffer is full (${config.writeBufferMaxBytes} bytes); retry later` }))
@@ -144,7 +175,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         }
         const nowNs = BigInt(Date.now()) * 1_000_000n
         const fallbackTime = defaultTime(nowNs, request.precision)
-        const original = physicalLine(text)
+        const original = physicalLine(request.body)
         // With accept_partial every refused line is reported as a partial write, even when none was written.
         const outcomeOf = (errors: ReadonlyArray<LineError>): WriteOutcome => {
           const limitHit = errors.some((e) => isLimitMessage(e.message))

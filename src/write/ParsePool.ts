@@ -1,0 +1,89 @@
+// Worker threads that decode and parse line-protocol bodies beside the main thread, so parsing (the largest share
+// of a write's CPU) runs on another core while the main thread checks, logs and buffers earlier batches.
+import { Worker } from "node:worker_threads"
+import type { ParsedBatch } from "../lineprotocol/index.ts"
+
+/** A body to parse; the worker answers with the same id. */
+export interface ParseRequest {
+  readonly id: number
+  readonly body: Uint8Array
+}
+
+/** What a worker answers: the parsed columns, or the reason the body is not UTF-8. */
+export type ParseReply =
+  | { readonly id: number; readonly _tag: "Parsed"; readonly batch: ParsedBatch }
+  | { readonly id: number; readonly _tag: "NotUtf8"; readonly message: string }
+
+interface PoolWorker {
+  worker: Worker | undefined
+  readonly pending: Map<number, (reply: ParseReply | undefined) => void>
+}
+
+const WORKER_ENTRY = new URL("./parse-worker.mjs", import.meta.url)
+
+/**
+ * A fixed set of parse workers; each body goes to the worker with the fewest outstanding bodies. A worker that
+ * fails answers `undefined` for what it held (the caller then parses on its own thread) and is replaced.
+ */
+export class ParsePool {
+  private readonly workers: Array<PoolWorker> = []
+  private nextId = 0
+  private closed = false
+
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) {
+      const entry: PoolWorker = { worker: undefined, pending: new Map() }
+      this.start(entry)
+      this.workers.push(entry)
+    }
+  }
+
+  private start(entry: PoolWorker): void {
+    const worker = new Worker(WORKER_ENTRY)
+    entry.worker = worker
+    // Idle workers must not keep the process alive; an outstanding parse is awaited by a request that does.
+    worker.unref()
+    const fail = () => {
+      if (entry.worker !== worker) return
+      entry.worker = undefined
+      for (const resolve of entry.pending.values()) resolve(undefined)
+      entry.pending.clear()
+      if (!this.closed) this.start(entry)
+    }
+    worker.on("message", (reply: ParseReply) => {
+      const resolve = entry.pending.get(reply.id)
+      if (resolve === undefined) return
+      entry.pending.delete(reply.id)
+      resolve(reply)
+    })
+    worker.on("error", fail)
+    worker.on("exit", fail)
+  }
+
+  /** Parses a body on a worker; `undefined` when the worker failed before answering. */
+  parse(body: Uint8Array): Promise<ParseReply | undefined> {
+    let target = this.workers[0]!
+    for (const w of this.workers) if (w.pending.size < target.pending.size) target = w
+    const id = this.nextId++
+    const worker = target.worker
+    if (worker === undefined) return Promise.resolve(undefined)
+    return new Promise((resolve) => {
+      target.pending.set(id, resolve)
+      worker.postMessage({ id, body } satisfies ParseRequest)
+    })
+  }
+
+  /** Stops every worker; bodies still outstanding answer `undefined`. */
+  async close(): Promise<void> {
+    this.closed = true
+    await Promise.all(
+      this.workers.map(async (w) => {
+        for (const resolve of w.pending.values()) resolve(undefined)
+        w.pending.clear()
+        const worker = w.worker
+        w.worker = undefined
+        if (worker !== undefined) await worker.terminate()
+      })
+    )
+  }
+}
