@@ -48,7 +48,7 @@ const jsonOf = (v: DuckDBValue, typeId: DuckDBTypeId): string | undefined => {
   if (v === null) return undefined
   switch (typeof v) {
     case "string":
-      return JSON.stringify(v)
+      return quoteJson(v)
     case "number":
       if (!Number.isFinite(v)) return "null"
       return typeId === DuckDBTypeId.DOUBLE || typeId === DuckDBTypeId.FLOAT ? formatFloat(v) : String(v)
@@ -107,40 +107,124 @@ const timeText = (v: DuckDBValue): string | undefined => {
 // Nested values carry no column type; numbers inside structs (selector values) are floats when not integral.
 const typeIdOfValue = (v: DuckDBValue): DuckDBTypeId => (typeof v === "number" ? DuckDBTypeId.DOUBLE : DuckDBTypeId.VARCHAR)
 
-const csvField = (s: string) => (s.includes(",") || s.includes('"') || s.includes("\n") || s.includes("\r") ? `"${s.replace(/"/g, '""')}"` : s)
+const csvField = (s: string) => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 44 || c === 34 || c === 10 || c === 13) return `"${s.replace(/"/g, '""')}"`
+  }
+  return s
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Formats
 
-/** Row objects of one chunk as JSON texts. */
+/** A string as a JSON string literal; the common case (nothing to escape) without JSON.stringify. */
+const quoteJson = (s: string) => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c === 34 || c === 92) return JSON.stringify(s)
+  }
+  return '"' + s + '"'
+}
+
+/** Raw access to a vector's typed items and validity (the fast path for fixed-width columns). */
+interface RawVector {
+  readonly items: Float64Array | Float32Array | BigInt64Array
+  readonly validity: { itemValid(i: number): boolean }
+}
+
+const isRaw = (v: unknown): v is RawVector => {
+  const items = (v as { items?: unknown }).items
+  return items instanceof Float64Array || items instanceof Float32Array || items instanceof BigInt64Array
+}
+
+/** One column of a chunk as JSON value texts per row (undefined for null). */
+const columnJson = (vector: ReturnType<DuckDBDataChunk["getColumnVector"]>, typeId: DuckDBTypeId, n: number): Array<string | undefined> => {
+  const out: Array<string | undefined> = new Array(n)
+  switch (typeId) {
+    case DuckDBTypeId.DOUBLE:
+    case DuckDBTypeId.FLOAT:
+      if (isRaw(vector) && !(vector.items instanceof BigInt64Array)) {
+        const items = vector.items
+        for (let r = 0; r < n; r++) {
+          if (!vector.validity.itemValid(r)) continue
+          const v = items[r]!
+          out[r] = Number.isFinite(v) ? formatFloat(v) : "null"
+        }
+        return out
+      }
+      break
+    case DuckDBTypeId.TIMESTAMP_NS:
+      if (isRaw(vector) && vector.items instanceof BigInt64Array) {
+        const items = vector.items
+        for (let r = 0; r < n; r++) if (vector.validity.itemValid(r)) out[r] = '"' + formatTimeNs(items[r]!) + '"'
+        return out
+      }
+      break
+    case DuckDBTypeId.VARCHAR:
+      for (let r = 0; r < n; r++) {
+        const v = vector.getItem(r)
+        if (v !== null) out[r] = quoteJson(v as string)
+      }
+      return out
+  }
+  for (let r = 0; r < n; r++) out[r] = jsonOf(vector.getItem(r), typeId)
+  return out
+}
+
+/** Row objects of one chunk as JSON texts (without braces). */
 const chunkJsonRows = (chunk: DuckDBDataChunk, columns: ReadonlyArray<string>, types: ReadonlyArray<DuckDBType>): Array<string> => {
   const n = chunk.rowCount
-  const keys = columns.map((c) => JSON.stringify(c) + ":")
-  const rows: Array<string> = new Array(n).fill("")
-  const firsts = new Uint8Array(n).fill(1)
-  for (let c = 0; c < columns.length; c++) {
-    const vector = chunk.getColumnVector(c)
-    const typeId = types[c]!.typeId
-    const key = keys[c]!
-    for (let r = 0; r < n; r++) {
-      const json = jsonOf(vector.getItem(r), typeId)
-      if (json === undefined) continue
-      rows[r] += (firsts[r] === 1 ? "" : ",") + key + json
-      firsts[r] = 0
+  const keys = columns.map((c) => quoteJson(c) + ":")
+  const cells = columns.map((_, c) => columnJson(chunk.getColumnVector(c), types[c]!.typeId, n))
+  const rows: Array<string> = new Array(n)
+  for (let r = 0; r < n; r++) {
+    let row = ""
+    for (let c = 0; c < cells.length; c++) {
+      const v = cells[c]![r]
+      if (v !== undefined) row = row === "" ? keys[c]! + v : row + "," + keys[c]! + v
     }
+    rows[r] = row
   }
   return rows
+}
+
+/** One column of a chunk as cell texts (csv, pretty). */
+const columnText = (vector: ReturnType<DuckDBDataChunk["getColumnVector"]>, typeId: DuckDBTypeId, n: number): Array<string> => {
+  const out: Array<string> = new Array(n)
+  switch (typeId) {
+    case DuckDBTypeId.DOUBLE:
+    case DuckDBTypeId.FLOAT:
+      if (isRaw(vector) && !(vector.items instanceof BigInt64Array)) {
+        const items = vector.items
+        for (let r = 0; r < n; r++) out[r] = vector.validity.itemValid(r) ? formatFloatText(items[r]!) : ""
+        return out
+      }
+      break
+    case DuckDBTypeId.TIMESTAMP_NS:
+      if (isRaw(vector) && vector.items instanceof BigInt64Array) {
+        const items = vector.items
+        for (let r = 0; r < n; r++) out[r] = vector.validity.itemValid(r) ? formatTimeNs(items[r]!) : ""
+        return out
+      }
+      break
+    case DuckDBTypeId.VARCHAR:
+      for (let r = 0; r < n; r++) out[r] = (vector.getItem(r) as string | null) ?? ""
+      return out
+  }
+  for (let r = 0; r < n; r++) out[r] = textOf(vector.getItem(r), typeId)
+  return out
 }
 
 /** Cell texts of one chunk, row-major. */
 const chunkTextRows = (chunk: DuckDBDataChunk, types: ReadonlyArray<DuckDBType>, cell: (s: string) => string): Array<Array<string>> => {
   const n = chunk.rowCount
-  const rows: Array<Array<string>> = []
-  for (let r = 0; r < n; r++) rows.push(new Array(types.length))
-  for (let c = 0; c < types.length; c++) {
-    const vector = chunk.getColumnVector(c)
-    const typeId = types[c]!.typeId
-    for (let r = 0; r < n; r++) rows[r]![c] = cell(textOf(vector.getItem(r), typeId))
+  const columns = types.map((t, c) => columnText(chunk.getColumnVector(c), t.typeId, n))
+  const rows: Array<Array<string>> = new Array(n)
+  for (let r = 0; r < n; r++) {
+    const row: Array<string> = new Array(types.length)
+    for (let c = 0; c < types.length; c++) row[c] = cell(columns[c]![r]!)
+    rows[r] = row
   }
   return rows
 }
