@@ -126,15 +126,13 @@ export class WriteBuffer {
     // Series and field shapes repeat across lines: each is resolved once per batch, not once per line.
     const sidOfSeries = new Int32Array(batch.series.length).fill(-1)
     const layouts: Array<ShapeLayout | undefined> = new Array(batch.shapes.length)
-    const floats = batch.floats
-    const integers = batch.integers
-    const strings = batch.strings
-    let layout: ShapeLayout | undefined
-    let layoutId = -1
+    const lineSeries = batch.lineSeries
+    const lineShape = batch.lineShape
     let bytes = n * 12
+    let run = 0
     for (let r = 0; r < n; r++) {
       const line = lines[r]!
-      const s = batch.lineSeries[line]!
+      const s = lineSeries[line]!
       let sid = sidOfSeries[s]!
       if (sid === -1) {
         sid = this.seriesOf(t, batch.series[s]!)
@@ -142,46 +140,12 @@ export class WriteBuffer {
       }
       sids[r] = sid
       this.noteTime(t, sid, times32[2 * r]! >>> 0, times32[2 * r + 1]!)
-      const shapeId = batch.lineShape[line]!
-      if (shapeId !== layoutId) {
-        layoutId = shapeId
-        layout = layouts[shapeId] ??= shapeLayout(t, batch.shapes[shapeId]!)
-      }
-      const { columns, kinds, fixedBytes, missing } = layout!
-      bytes += fixedBytes
-      const start = batch.fieldStart[line]!
-      for (let f = 0; f < columns.length; f++) {
-        const col = columns[f]!
-        if (col === -1) continue
-        const k = start + f
-        switch (kinds[f]) {
-          case FieldKind.Float:
-            ;(values[col] as Float64Array)[r] = floats[k]!
-            break
-          case FieldKind.Integer:
-          case FieldKind.UInteger:
-            // Same 64 bits either way; a BigUint64Array column reads them back unsigned.
-            ;(values[col] as BigInt64Array)[r] = integers![k]!
-            break
-          case FieldKind.Boolean:
-            ;(values[col] as Uint8Array)[r] = floats[k]!
-            break
-          case FieldKind.String: {
-            const v = strings![k]!
-            ;(values[col] as Array<string | undefined>)[r] = v
-            bytes += v.length + 16
-            break
-          }
-        }
-      }
-      for (let m = 0; m < missing.length; m++) {
-        const col = missing[m]!
-        let mask = valid[col]
-        if (mask === undefined) {
-          mask = new Uint8Array(n).fill(1)
-          valid[col] = mask
-        }
-        mask[r] = 0
+      // Field values are copied column by column over each run of rows sharing a shape (usually the whole batch).
+      if (r + 1 === n || lineShape[lines[r + 1]!] !== lineShape[line]) {
+        const shapeId = lineShape[line]!
+        const layout = (layouts[shapeId] ??= shapeLayout(t, batch.shapes[shapeId]!))
+        bytes += layout.fixedBytes * (r + 1 - run) + this.copyRun(batch, layout, lines, run, r + 1, values, valid, n)
+        run = r + 1
       }
     }
     this.appendChunks(t, n, sids, times, values, valid)
@@ -190,6 +154,59 @@ export class WriteBuffer {
     t.bytes += bytes
     this.totalRows += n
     this.totalBytes += bytes
+  }
+
+  /** Copies the field values of rows `from` to `to` (one field shape) into the columns; returns their string bytes. */
+  private copyRun(
+    batch: ParsedBatch,
+    layout: ShapeLayout,
+    lines: Int32Array,
+    from: number,
+    to: number,
+    values: ReadonlyArray<Float64Array | BigInt64Array | BigUint64Array | Uint8Array | Array<string | undefined>>,
+    valid: Array<Uint8Array | undefined>,
+    n: number
+  ): number {
+    const fieldStart = batch.fieldStart
+    const { columns, kinds, missing } = layout
+    let bytes = 0
+    for (let f = 0; f < columns.length; f++) {
+      const col = columns[f]!
+      if (col === -1) continue
+      switch (kinds[f]) {
+        case FieldKind.Float:
+          copyFloats(values[col] as Float64Array, batch.floats, fieldStart, lines, f, from, to)
+          break
+        case FieldKind.Boolean:
+          copyBooleans(values[col] as Uint8Array, batch.floats, fieldStart, lines, f, from, to)
+          break
+        case FieldKind.Integer:
+        case FieldKind.UInteger:
+          // Same 64 bits either way; a BigUint64Array column reads them back unsigned.
+          copyIntegers(values[col] as BigInt64Array | BigUint64Array, batch.integers!, fieldStart, lines, f, from, to)
+          break
+        case FieldKind.String: {
+          const target = values[col] as Array<string | undefined>
+          const strings = batch.strings!
+          for (let r = from; r < to; r++) {
+            const v = strings[fieldStart[lines[r]!]! + f]!
+            target[r] = v
+            bytes += v.length + 16
+          }
+          break
+        }
+      }
+    }
+    for (let m = 0; m < missing.length; m++) {
+      const col = missing[m]!
+      let mask = valid[col]
+      if (mask === undefined) {
+        mask = new Uint8Array(n).fill(1)
+        valid[col] = mask
+      }
+      mask.fill(0, from, to)
+    }
+    return bytes
   }
 
   /** Records a row's time for its series; a time not after the series' latest means queries must deduplicate. */
@@ -405,6 +422,25 @@ const shapeLayout = (t: BufferedTable, shape: FieldShape): ShapeLayout => {
   const missing: Array<number> = []
   for (let col = 0; col < t.fields.length; col++) if (present[col] === 0) missing.push(col)
   return { columns, kinds: shape.kinds, missing: Int32Array.from(missing), fixedBytes }
+}
+
+const copyFloats = (target: Float64Array, floats: Float64Array, fieldStart: Int32Array, lines: Int32Array, f: number, from: number, to: number) => {
+  for (let r = from; r < to; r++) target[r] = floats[fieldStart[lines[r]!]! + f]!
+}
+
+const copyBooleans = (target: Uint8Array, floats: Float64Array, fieldStart: Int32Array, lines: Int32Array, f: number, from: number, to: number) => {
+  for (let r = from; r < to; r++) target[r] = floats[fieldStart[lines[r]!]! + f]!
+}
+
+/** Copies 64-bit integers as pairs of 32-bit halves: reading a BigInt64Array element would allocate a bigint. */
+const copyIntegers = (target: BigInt64Array | BigUint64Array, integers: BigInt64Array, fieldStart: Int32Array, lines: Int32Array, f: number, from: number, to: number) => {
+  const to32 = new Int32Array(target.buffer, target.byteOffset, target.length * 2)
+  const from32 = new Int32Array(integers.buffer, integers.byteOffset, integers.length * 2)
+  for (let r = from; r < to; r++) {
+    const k = (fieldStart[lines[r]!]! + f) * 2
+    to32[2 * r] = from32[k]!
+    to32[2 * r + 1] = from32[k + 1]!
+  }
 }
 
 const allocate = (type: ColumnType, n: number) => {
