@@ -8,7 +8,8 @@ import { liveDatabase } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
 import { Ingester } from "../write/Ingester.ts"
-import type { Json, JsonObject } from "./ast.ts"
+import type { Json } from "./ast.ts"
+import { dialectSetupSql, rewriteDialect } from "./dialect/index.ts"
 import { DuckDb } from "./DuckDb.ts"
 import { contentTypeOf, encodeText, type ChunkSource, type ResultFormat } from "./encode.ts"
 import { QueryGate } from "./QueryGate.ts"
@@ -29,9 +30,6 @@ export interface QueryAnswer {
   readonly contentType: string
   readonly body: Stream.Stream<Uint8Array, ExecutionFailed>
 }
-
-/** The dialect rewrite: InfluxDB's DataFusion SQL onto DuckDB (see `dialect/`). */
-export type DialectRewrite = (statement: JsonObject, context: { readonly nowNs: bigint }) => JsonObject | { readonly _tag: "DialectError"; readonly message: string }
 
 const IDLE_CONNECTIONS = 8
 
@@ -71,7 +69,10 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const config = yield* ServerConfig
     const gate = new QueryGate(config.maxConcurrentQueries)
     const log = new QueryLog()
-    let dialect: DialectRewrite = (statement) => statement
+    // The dialect's macros live in the instance's catalog: every connection sees them.
+    yield* Effect.promise(async () => {
+      for (const statement of dialectSetupSql) await duck.writer.run(statement)
+    })
 
     const idle: Array<DuckDBConnection> = []
     yield* Effect.addFinalizer(() => Effect.sync(() => idle.splice(0).forEach((c) => c.closeSync())))
@@ -124,7 +125,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               db: currentDb,
               buffer: ingester.buffer,
               virtualTables: virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name) }),
-              dialect: (statement) => dialect(statement, { nowNs: issuedNs })
+              dialect: (statement) => rewriteDialect(statement, { nowNs: issuedNs })
             })
           )
           if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
@@ -210,13 +211,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     return {
       sql,
       gate,
-      log,
-      /** Installs the dialect rewrite and its setup statements (macros) on the instance. */
-      useDialect: (rewrite: DialectRewrite, setup: ReadonlyArray<string>) =>
-        Effect.promise(async () => {
-          for (const statement of setup) await duck.writer.run(statement)
-          dialect = rewrite
-        })
+      log
     } as const
   })
 }) {}
