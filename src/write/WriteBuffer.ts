@@ -98,12 +98,13 @@ export class WriteBuffer {
   /**
    * SQL reading one buffered table as the user sees it: tags, `time`, fields. When some series received rows out of
    * time order, rows with the same series and time are merged so that, field by field, the last non-null value wins.
+   * `deduplicate` overrides that choice when the caller knows better (it checked the rows for duplicates).
    */
-  viewSql(tableId: number): string | undefined {
+  viewSql(tableId: number, deduplicate?: boolean): string | undefined {
     const t = this.tables.get(tableId)
     if (t === undefined) return undefined
     const tags = t.tags.map((n) => `s.${quote(n)}`)
-    if (!t.mayHaveDuplicates) {
+    if (!(deduplicate ?? t.mayHaveDuplicates)) {
       return `SELECT ${[...tags, "b.time", ...t.fields.map((f) => `b.${quote(f.name)}`)].join(", ")} FROM ${rowsTableName(tableId)} b JOIN ${seriesTableName(tableId)} s USING (_sid)`
     }
     const merged = t.fields.map((f) => `arg_max(${quote(f.name)}, rowid) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
