@@ -12,6 +12,7 @@ import type { Json } from "./ast.ts"
 import { dialectSetupSql, rewriteDialect } from "./dialect/index.ts"
 import { DuckDb } from "./DuckDb.ts"
 import { contentTypeOf, encodeText, type ChunkSource, type ResultFormat } from "./encode.ts"
+import { DuplicateCheck } from "./duplicates.ts"
 import { QueryGate } from "./QueryGate.ts"
 import { QueryLog, type QueryRecord } from "./QueryLog.ts"
 import { translate, type Translated } from "./translate.ts"
@@ -69,6 +70,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const config = yield* ServerConfig
     const gate = new QueryGate(config.maxConcurrentQueries)
     const log = new QueryLog()
+    const duplicates = new DuplicateCheck()
     // The dialect's macros live in the instance's catalog: every connection sees them.
     yield* Effect.promise(async () => {
       for (const statement of dialectSetupSql) await duck.writer.run(statement)
@@ -124,6 +126,10 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               params: request.params,
               db: currentDb,
               buffer: ingester.buffer,
+              needsMerge: async (tableId) => {
+                const described = ingester.buffer.describe(tableId)
+                return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
+              },
               virtualTables: virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name) }),
               dialect: (statement) => rewriteDialect(statement, { nowNs: issuedNs })
             })

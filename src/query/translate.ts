@@ -21,8 +21,8 @@ const planError = (message: string): PlanError => ({ _tag: "PlanError", message 
 
 /** What a buffered table offers the planner. */
 export interface BufferView {
-  readonly viewSql: (tableId: number) => string | undefined
-  readonly describe: (tableId: number) => { readonly rows: number } | undefined
+  readonly viewSql: (tableId: number, deduplicate?: boolean) => string | undefined
+  readonly describe: (tableId: number) => { readonly rows: number; readonly mayHaveDuplicates: boolean } | undefined
 }
 
 export interface TranslateInput {
@@ -32,6 +32,8 @@ export interface TranslateInput {
   readonly db: DatabaseState
   readonly buffer: BufferView
   readonly virtualTables: ReadonlyMap<string, VirtualTable>
+  /** Whether a buffered table's rows must be merged by series and time (see DuplicateCheck). */
+  readonly needsMerge: (tableId: number) => Promise<boolean>
   /** The dialect rewrite, applied after parameters are bound and before tables are resolved. */
   readonly dialect: (statement: JsonObject) => JsonObject | { readonly _tag: "DialectError"; readonly message: string }
 }
@@ -45,9 +47,9 @@ export interface Translated {
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 /** The SQL of a user table as InfluxDB shows it: columns sorted by name, over the buffered rows (or none). */
-export const userTableSql = (table: TableState, buffer: BufferView): string => {
+export const userTableSql = (table: TableState, buffer: BufferView, merge: boolean): string => {
   const columns = columnsInOrder(table)
-  const view = buffer.viewSql(table.id)
+  const view = buffer.viewSql(table.id, merge)
   if (view === undefined) return `SELECT ${columns.map((c) => `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`).join(", ")} WHERE false`
   return `SELECT ${columns.map((c) => quote(c.name)).join(", ")} FROM (${view}) AS b`
 }
@@ -136,7 +138,7 @@ export const translate = async (input: TranslateInput): Promise<Translated | Pla
 
   const ctes = cteNames(rewritten as JsonObject)
   const tables = new Map<number, TableState>()
-  const replacements = new Map<JsonObject, { sql: string; alias: string }>()
+  const replacements = new Map<JsonObject, { sql: string | TableState; alias: string }>()
   let failure: PlanError | undefined
 
   forEachNode(rewritten as JsonObject, (node) => {
@@ -159,7 +161,7 @@ export const translate = async (input: TranslateInput): Promise<Translated | Pla
             return
           }
           tables.set(table.id, table)
-          replacements.set(node, { sql: userTableSql(table, input.buffer), alias })
+          replacements.set(node, { sql: table, alias })
           return
         }
         const virtual = input.virtualTables.get(`${schema}.${name}`)
@@ -189,8 +191,13 @@ export const translate = async (input: TranslateInput): Promise<Translated | Pla
   })
   if (failure !== undefined) return failure
 
+  const merges = new Map<number, boolean>()
+  for (const table of tables.values()) merges.set(table.id, await input.needsMerge(table.id))
   const parsedReplacements = new Map<JsonObject, JsonObject>()
-  for (const [node, r] of replacements) parsedReplacements.set(node, subqueryRef(await parseSubquery(input.conn, r.sql), r.alias))
+  for (const [node, r] of replacements) {
+    const sql = typeof r.sql === "string" ? r.sql : userTableSql(r.sql, input.buffer, merges.get(r.sql.id) ?? true)
+    parsedReplacements.set(node, subqueryRef(await parseSubquery(input.conn, sql), r.alias))
+  }
   const resolved = transformIdentity(rewritten as JsonObject, parsedReplacements)
   return { sql: await renderSql(input.conn, [resolved]), tables: [...tables.values()] }
 }

@@ -163,6 +163,22 @@ describe("SQL queries over /api/v3/query_sql", () => {
     ])
   })
 
+  it("rows written out of time order read back whole; a duplicate written after a query is still merged", async () => {
+    await write("q7", `m,host=a x=1 ${T0 + 10}\nm,host=b x=5 ${T0 + 10}`)
+    await write("q7", `m,host=a x=2 ${T0}`)
+    expect(await rows("q7", "SELECT host, x FROM m ORDER BY host, time")).toEqual([
+      { host: "a", x: 2 },
+      { host: "a", x: 1 },
+      { host: "b", x: 5 }
+    ])
+    await write("q7", `m,host=a y=7 ${T0 + 10}`)
+    expect(await rows("q7", "SELECT host, x, y FROM m ORDER BY host, time")).toEqual([
+      { host: "a", x: 2 },
+      { host: "a", x: 1, y: 7 },
+      { host: "b", x: 5 }
+    ])
+  })
+
   it("SHOW TABLES, SHOW COLUMNS and information_schema describe the database as InfluxDB 3 does", async () => {
     const tables = await rows("q1", "SHOW TABLES")
     expect(tables.slice(0, 2)).toEqual([
