@@ -1,0 +1,43 @@
+/**
+ * Streaming benchmark: a result of ~10 million rows (the 100-host x 24 h cpu set joined with 12 constants) read in
+ * every format, printing bytes, seconds and the server's RSS before, during (peak of samples) and after, to show
+ * large answers stream in bounded server memory.
+ * usage: npx tsx scripts/bench-stream.ts [--formats jsonl,json,csv,pretty,parquet] [--copies N]
+ */
+import * as NodeFs from "node:fs"
+import { cpuData, load, startStrata, stop } from "./lib.ts"
+
+const args = process.argv.slice(2)
+const option = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback)
+const formats = option("--formats", "jsonl,json,csv,parquet,pretty").split(",")
+const copies = Number(option("--copies", "12"))
+
+const file = cpuData(100, 24)
+const strata = await startStrata(18183)
+const rssMiB = () => Math.round(Number(/VmRSS:\s+(\d+)/.exec(NodeFs.readFileSync(`/proc/${strata.child.pid}/status`, "utf8"))![1]) / 1024)
+try {
+  const loaded = load(file, `${strata.url}/api/v3/write_lp?db=bench&precision=ns&no_sync=true`)
+  if (loaded.errors > 0) throw new Error(`load errors: ${loaded.firstError}`)
+  const values = Array.from({ length: copies }, (_, i) => `(${i})`).join(", ")
+  const q = `SELECT time, hostname, usage_user FROM cpu CROSS JOIN (VALUES ${values}) AS v(k)`
+  console.log(`${loaded.lines.toLocaleString()} lines loaded; result rows: ${(loaded.lines * copies).toLocaleString()}; server RSS ${rssMiB()} MiB`)
+  for (const format of formats) {
+    const before = rssMiB()
+    const started = performance.now()
+    const res = await fetch(`${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format })}`)
+    let bytes = 0
+    let peak = before
+    let pieces = 0
+    for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+      bytes += piece.byteLength
+      if (++pieces % 64 === 0) peak = Math.max(peak, rssMiB())
+    }
+    const seconds = (performance.now() - started) / 1000
+    console.log(
+      `${format.padEnd(8)} ${res.status} ${(bytes / 1048576).toFixed(1).padStart(8)} MiB in ${seconds.toFixed(1).padStart(6)} s` +
+        `  (${Math.round((loaded.lines * copies) / seconds).toLocaleString()} rows/s)  RSS before ${before} MiB, peak ${peak} MiB, after ${rssMiB()} MiB`
+    )
+  }
+} finally {
+  await stop(strata.child)
+}
