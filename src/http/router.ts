@@ -2,7 +2,9 @@ import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/
 import { Effect } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import { databaseRoutes } from "./databases.ts"
-import { errorResponse } from "./respond.ts"
+import { authenticate, presentedSecret } from "../auth/authenticate.ts"
+import { ServerConfig } from "../config.ts"
+import { errorResponse, failureResponse } from "./respond.ts"
 import { runRoute, type RouteDef } from "./route.ts"
 import { queryRoutes } from "./query.ts"
 import { systemRoutes } from "./system.ts"
@@ -38,6 +40,15 @@ const fallback = (routes: ReadonlyArray<RouteDef>) =>
         }
       })
     } else {
+      // InfluxDB 3 authenticates before routing: without a valid token an unknown path is a 401, not a 404.
+      const config = yield* ServerConfig
+      if (!config.withoutAuth) {
+        const state = yield* (yield* Catalog).current
+        const query = new URL(request.url, "http://localhost").searchParams
+        const nowNs = BigInt(Date.now()) * 1_000_000n
+        const refused = yield* Effect.flip(Effect.flatMap(presentedSecret(request, query, false), (secret) => authenticate(state, secret, nowNs))).pipe(Effect.option)
+        if (refused._tag === "Some") return HttpServerResponse.setHeader(failureResponse(refused.value), "cluster-uuid", clusterUuid)
+      }
       // HEAD is routed nowhere, as in InfluxDB 3 (HEAD /ping is a 404).
       const allowed = request.method === "HEAD" ? [] : routes.filter((r) => matches(r.path, path)).map((r) => r.method)
       response =

@@ -23,6 +23,11 @@ describe("unknown routes", () => {
     expectError(await server.request("GET", "/health/", { token }), 404)
   })
 
+  it("an unknown path without a valid token answers 401: authentication comes before routing", async () => {
+    expectError(await server.request("GET", "/api/v3/nope"), 401, "the request was not authenticated")
+    expectError(await server.request("GET", "/api/v3/nope", { token: "apiv3_wrong" }), 401)
+  })
+
   it("the root path answers 404", async () => {
     expectError(await server.request("GET", "/", { token }), 404, "not found: GET /")
   })
