@@ -179,6 +179,23 @@ describe("SQL queries over /api/v3/query_sql", () => {
     ])
   })
 
+  it("a large result streams whole in every format (pretty spools past its in-memory limit)", async () => {
+    await write("q8", Array.from({ length: 300 }, (_, i) => `big,k=k${i % 7} v=${i}i ${T0 + i}`).join("\n"))
+    const q = "SELECT a.v AS x, b.k AS k FROM big a CROSS JOIN big b ORDER BY x, k"
+    const jsonl = expectOk(await get("q8", q, { format: "jsonl" })).text.split("\n")
+    expect(jsonl.length).toBe(90_001)
+    expect(jsonl[0]).toBe(`{"x":0,"k":"k0"}`)
+    expect(jsonl[89_999]).toBe(`{"x":299,"k":"k6"}`)
+    const csv = expectOk(await get("q8", q, { format: "csv" })).text.split("\n")
+    expect(csv.length).toBe(90_002)
+    const pretty = expectOk(await get("q8", q, { format: "pretty" })).text.split("\n")
+    expect(pretty.length).toBe(90_004)
+    expect(pretty[3]).toBe("| 0   | k0 |")
+    expect(pretty[90_002]).toBe("| 299 | k6 |")
+    const json = expectOk(await get("q8", q, { format: "json" })).json<Array<unknown>>()
+    expect(json.length).toBe(90_000)
+  })
+
   it("SHOW TABLES, SHOW COLUMNS and information_schema describe the database as InfluxDB 3 does", async () => {
     const tables = await rows("q1", "SHOW TABLES")
     expect(tables.slice(0, 2)).toEqual([
