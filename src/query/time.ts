@@ -48,27 +48,22 @@ export const formatTimeNs = (ns: bigint): string => {
   return render(Number(seconds), Number(nanos))
 }
 
-/** Renders microseconds since the epoch. */
-export const formatTimeUs = (us: bigint): string => {
-  let seconds = us / 1_000_000n
-  let micros = us - seconds * 1_000_000n
-  if (micros < 0n) {
+/** Renders a count of 1/`perSecond` seconds since the epoch (micro- or milliseconds). */
+const formatTimeIn = (value: bigint, perSecond: bigint): string => {
+  let seconds = value / perSecond
+  let rest = value - seconds * perSecond
+  if (rest < 0n) {
     seconds -= 1n
-    micros += 1_000_000n
+    rest += perSecond
   }
-  return render(Number(seconds), Number(micros) * 1000)
+  return render(Number(seconds), Number(rest * (NANOS_PER_SECOND / perSecond)))
 }
 
+/** Renders microseconds since the epoch. */
+export const formatTimeUs = (us: bigint): string => formatTimeIn(us, 1_000_000n)
+
 /** Renders milliseconds since the epoch. */
-export const formatTimeMs = (ms: bigint): string => {
-  let seconds = ms / 1000n
-  let millis = ms - seconds * 1000n
-  if (millis < 0n) {
-    seconds -= 1n
-    millis += 1000n
-  }
-  return render(Number(seconds), Number(millis) * 1_000_000)
-}
+export const formatTimeMs = (ms: bigint): string => formatTimeIn(ms, 1000n)
 
 /** Renders seconds since the epoch. */
 export const formatTimeS = (s: bigint): string => render(Number(s), 0)
