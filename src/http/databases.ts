@@ -3,6 +3,7 @@ import { Effect, Schema } from "effect"
 import { Catalog, decide } from "../catalog/Catalog.ts"
 import { createDatabase, deleteDatabase, setDatabaseRetention } from "../catalog/commands.ts"
 import { ServerConfig } from "../config.ts"
+import { QueryEngine } from "../query/QueryEngine.ts"
 import { InvalidRequest } from "../errors.ts"
 import { parseTextFormat, renderRows, type Row } from "../query/tabular.ts"
 import { BooleanParam, readJsonBody, readQueryParams } from "./body.ts"
@@ -31,14 +32,28 @@ const RetentionParams = Schema.Struct({ db: Schema.String, duration: Schema.Stri
 
 const bodyLimit = Effect.map(ServerConfig, (c) => c.maxHttpRequestSize)
 
+const sqlTypeOf = (rows: ReadonlyArray<Row>, column: string) => {
+  const sample = rows.find((r) => r[column] !== null && r[column] !== undefined)?.[column]
+  return typeof sample === "boolean" ? "BOOLEAN" : typeof sample === "bigint" ? "BIGINT" : typeof sample === "number" ? (Number.isInteger(sample) ? "BIGINT" : "DOUBLE") : "VARCHAR"
+}
+
 /** Renders a listing in the `format` the request asks for (required, as in InfluxDB 3). */
 export const listingResponse = (ctx: RequestContext, rows: ReadonlyArray<Row>, columns: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const raw = ctx.query.get("format")
     if (raw === null) return yield* Effect.fail(new InvalidRequest({ message: "missing query parameter 'format'" }))
+    if (raw === "parquet") {
+      const bytes = yield* (yield* QueryEngine).rowsAsParquet({
+        schema: "system",
+        name: "listing",
+        columns: columns.map((name) => ({ name, sqlType: sqlTypeOf(rows, name) })),
+        rows: () => rows.map((r) => columns.map((c) => (r[c] ?? null) as string | number | bigint | boolean | null))
+      })
+      return HttpServerResponse.uint8Array(bytes, { contentType: "application/vnd.apache.parquet" })
+    }
     const format = parseTextFormat(raw)
     if (format === undefined) {
-      return yield* Effect.fail(new InvalidRequest({ message: `invalid query parameter 'format': '${raw}' is not one of json, jsonl, csv, pretty` }))
+      return yield* Effect.fail(new InvalidRequest({ message: `invalid query parameter 'format': '${raw}' is not one of json, jsonl, csv, pretty, parquet` }))
     }
     const { body, contentType } = renderRows(rows, columns, format)
     return HttpServerResponse.text(body, { contentType })

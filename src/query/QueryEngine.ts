@@ -16,7 +16,7 @@ import { DuplicateCheck } from "./duplicates.ts"
 import { QueryGate } from "./QueryGate.ts"
 import { QueryLog, type QueryRecord } from "./QueryLog.ts"
 import { translate, type Translated } from "./translate.ts"
-import { virtualTables } from "./virtualTables.ts"
+import { virtualTables, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
 
 /** One SQL query as the HTTP layer hands it over. */
 export interface SqlQueryRequest {
@@ -214,8 +214,28 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         )
       })
 
+    /** Small, already-materialised rows (catalog listings) as one Parquet file; empty when there are no rows. */
+    const rowsAsParquet = (table: VirtualTable): Effect.Effect<Uint8Array> =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          if (table.rows().length === 0) return new Uint8Array(0)
+          const conn = yield* connection
+          return yield* Effect.promise(async () => {
+            const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "strata-parquet-"))
+            try {
+              const file = Path.join(dir, "rows.parquet")
+              await conn.run(`COPY (${virtualTableSql(table)}) TO '${file.replace(/'/g, "''")}' (FORMAT parquet)`)
+              return new Uint8Array(Fs.readFileSync(file))
+            } finally {
+              Fs.rmSync(dir, { recursive: true, force: true })
+            }
+          })
+        })
+      )
+
     return {
       sql,
+      rowsAsParquet,
       gate,
       log
     } as const

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { tableFromIPC } from "apache-arrow"
+import { readParquet } from "parquet-wasm/node"
 import { liveDatabase } from "../../src/catalog/state.ts"
 import { expectError, expectOk } from "../support/expect.ts"
 import { catalogOf, createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
@@ -63,6 +65,17 @@ describe("GET /api/v3/configure/database", () => {
     const pretty = expectOk(await server.request("GET", "/api/v3/configure/database?format=pretty", { token }))
     expect(pretty.text).toMatch(/^\+-+\+\n\| iox::database +\|/)
     expect(pretty.text).toMatch(/\| fmt +\|/)
+  })
+
+  it("renders parquet, readable with parquet-wasm and apache-arrow", async () => {
+    expectOk(await create("pq"))
+    const res = await fetch(`${server.url}/api/v3/configure/database?format=parquet&show_deleted=true`, { headers: { authorization: `Bearer ${token}` } })
+    expect(res.status).toBe(200)
+    expect(res.headers.get("content-type")).toBe("application/vnd.apache.parquet")
+    const table = tableFromIPC(readParquet(new Uint8Array(await res.arrayBuffer())).intoIPCStream())
+    expect(table.schema.fields.map((f) => f.name)).toEqual(["iox::database", "deleted"])
+    expect([...table.getChild("iox::database")!]).toContain("pq")
+    expect([...table.getChild("deleted")!].every((d) => typeof d === "boolean")).toBe(true)
   })
 
   it("show_deleted=true adds a deleted column and lists live databases first", async () => {
