@@ -56,6 +56,7 @@ const SOFT_FAIL = -1
 const HARD_FAIL = -2
 
 const EMPTY: ReadonlyArray<string> = []
+const EMPTY_FLOATS = new Float64Array(0)
 
 /** A parsed series remembered under its raw text; entries whose sampled hashes collide are chained. */
 interface SeriesEntry {
@@ -210,14 +211,17 @@ class BodyParser {
   constructor(body: string) {
     this.body = body
     this.length = body.length
-    const lines = Math.max(16, body.length >> 7)
+    // A line per newline at most: counting them (a native scan) sizes the columns once, which keeps the batch small
+    // (its buffers are what a parse worker hands over, and what the garbage collector accounts for).
+    let lines = 1
+    for (let i = body.indexOf("\n"); i !== -1; i = body.indexOf("\n", i + 1)) lines++
     this.lineNumbers = new Int32Array(lines)
     this.lineSeries = new Int32Array(lines)
     this.lineShape = new Int32Array(lines)
     this.fieldStart = new Int32Array(lines)
     this.times = new BigInt64Array(lines)
     this.hasTime = new Uint8Array(lines)
-    this.floats = new Float64Array(lines * 8)
+    this.floats = EMPTY_FLOATS
   }
 
   private growLines(): void {
@@ -231,7 +235,7 @@ class BodyParser {
   }
 
   private growFields(needed: number): void {
-    let n = this.floats.length * 2
+    let n = this.floats.length === 0 ? Math.max(16, needed) : this.floats.length * 2
     while (n < needed) n *= 2
     this.floats = grown(this.floats, new Float64Array(n))
     if (this.integers !== undefined) this.integers = grown(this.integers, new BigInt64Array(n))
@@ -391,6 +395,13 @@ class BodyParser {
     // Field set, after one or more spaces (the series parser guarantees at least one). Lines of a batch usually
     // repeat the previous line's field keys and kinds, so those strings and arrays are reused, not rebuilt.
     while (p < e && body.charCodeAt(p) === SP) p++
+    if (this.floats.length === 0) {
+      // Sized once from the first line's `=` count times the line count (lines of a batch mostly share a shape).
+      let fields = 1
+      for (let i = body.indexOf("=", p); i !== -1 && i < e; i = body.indexOf("=", i + 1)) fields++
+      // A field takes at least four characters (`k=1,`), which bounds the guess whatever the first line holds.
+      this.growFields(Math.min(fields * this.lineNumbers.length, (this.length >> 2) + 1))
+    }
     const prevKeys = this.prevFieldKeys
     const prevKinds = this.prevFieldKinds
     const prevPlain = this.prevKeysPlain

@@ -69,6 +69,8 @@ interface BufferedTable {
   seriesAppender: DuckDBAppender
 }
 
+type ScratchColumn = Float64Array | BigInt64Array | BigUint64Array | Uint8Array
+
 /**
  * The write buffer: recent rows held columnar inside DuckDB (one rows table and one series dictionary per table),
  * appended in whole vectors copied from typed arrays, so queries read it in place.
@@ -78,6 +80,9 @@ export class WriteBuffer {
   private readonly dirty = new Set<BufferedTable>()
   private totalBytes = 0
   private totalRows = 0
+  /** Column arrays that append reuses from batch to batch (per type, the k-th column of that type), and series ids. */
+  private readonly scratch = new Map<ColumnType, Array<ScratchColumn>>()
+  private scratchSids = new Int32Array(0)
 
   constructor(private readonly conn: DuckDBConnection) {}
 
@@ -120,9 +125,28 @@ export class WriteBuffer {
     const lines = rows.lines
     const times = rows.times
     const times32 = new Int32Array(times.buffer, times.byteOffset, n * 2)
-    const sids = new Int32Array(n)
     const fieldCount = t.fields.length
-    const values: Array<Float64Array | BigInt64Array | BigUint64Array | Uint8Array | Array<string | undefined>> = t.fields.map((f) => allocate(f.type, n))
+    // The column arrays are scratch space: DuckDB copies them before append returns (nothing below awaits), and every
+    // cell of the first n rows is either written or masked null. Reusing them keeps ArrayBuffer churn, and with it
+    // the garbage collector's work, down.
+    if (this.scratchSids.length < n) this.scratchSids = new Int32Array(n)
+    const sids = this.scratchSids
+    const values: Array<Float64Array | BigInt64Array | BigUint64Array | Uint8Array | Array<string | undefined>> = new Array(fieldCount)
+    const used = new Map<ColumnType, number>()
+    for (let col = 0; col < fieldCount; col++) {
+      const type = t.fields[col]!.type
+      if (type === "string") {
+        values[col] = allocate(type, n)
+        continue
+      }
+      // The k-th column of a type uses the k-th scratch array of that type.
+      const k = used.get(type) ?? 0
+      used.set(type, k + 1)
+      let kept = this.scratch.get(type)
+      if (kept === undefined) this.scratch.set(type, (kept = []))
+      const array = kept[k]
+      values[col] = array !== undefined && array.length >= n ? array : (kept[k] = allocate(type, n) as ScratchColumn)
+    }
     const valid: Array<Uint8Array | undefined> = new Array(fieldCount)
     // Series and field shapes repeat across lines: each is resolved once per batch, not once per line.
     const sidOfSeries = new Int32Array(batch.series.length).fill(-1)

@@ -132,7 +132,8 @@ export const checkBatch = (
     }
     let group = measurement === lastTable ? lastGroup : accepted.get(measurement)
     if (group === undefined) {
-      const size = Math.min(lineCount, 256)
+      // Most batches write one table: the first group has room for every line, later ones grow as needed.
+      const size = accepted.size === 0 ? lineCount : Math.min(lineCount, 256)
       group = { rows: new Int32Array(size), times: new BigInt64Array(size), count: 0 }
       accepted.set(measurement, group)
     }
