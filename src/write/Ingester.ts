@@ -11,6 +11,7 @@ import { parseBatch, type LineError, type ParsedBatch, type Precision } from "..
 import { EventLog, type Envelope } from "../log/EventLog.ts"
 import { DuckDb } from "../query/DuckDb.ts"
 import { checkBatch, defaultTime, lineErrors, type CheckedBatch } from "./validate.ts"
+import { decodeBody } from "./decode.ts"
 import { ParsePool } from "./ParsePool.ts"
 import { WriteBuffer, type TableRows } from "./WriteBuffer.ts"
 
@@ -35,8 +36,6 @@ export const writeBytesTotal = Metric.counter("strata_write_bytes_total", { desc
 export const writeBufferBytes = Metric.gauge("strata_write_buffer_bytes", { description: "Memory held by the write buffer (estimate)" })
 export const writeBufferRows = Metric.gauge("strata_write_buffer_rows", { description: "Rows held by the write buffer" })
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
-
 /** Bodies this large are parsed on a worker thread; smaller ones cost less to parse than to hand over. */
 const WORKER_MIN_BYTES = 32 * 1024
 
@@ -49,7 +48,7 @@ const notUtf8 = (message: string) => new InvalidRequest({ message: `body content
 const parseHere = (body: Uint8Array): Either.Either<ParsedBatch, InvalidRequest> => {
   let text: string
   try {
-    text = utf8.decode(body)
+    text = decodeBody(body)
   } catch (e) {
     return Either.left(notUtf8((e as Error).message))
   }
@@ -62,7 +61,7 @@ const isLimitMessage = (m: string) => m.startsWith("Update to schema would excee
 const physicalLine = (body: Uint8Array) => {
   let lines: Array<string> | undefined
   return (n: number) => {
-    lines ??= utf8.decode(body).split("\n")
+    lines ??= decodeBody(body).split("\n")
     return (lines[n - 1] ?? "").replace(/\r$/, "")
   }
 }
@@ -112,7 +111,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
 
     const applyWrite = (state: CatalogState, event: WriteBatch, payload: Uint8Array) =>
       Effect.promise(async () => {
-        const parsed = parseBatch(utf8.decode(payload))
+        const parsed = parseBatch(decodeBody(payload))
         const rejected = new Set(event.rejectedLines)
         const db = state.databases.get(event.dbId)
         if (db === undefined || db.deleted) return

@@ -2,15 +2,14 @@
 // columns back by transferring their buffers (no copy); only the series and field-shape tables are cloned.
 import { parentPort } from "node:worker_threads"
 import { parseBatch } from "../lineprotocol/index.ts"
+import { decodeBody } from "./decode.ts"
 import type { ParseReply, ParseRequest } from "./ParsePool.ts"
-
-const utf8 = new TextDecoder("utf-8", { fatal: true })
 const port = parentPort!
 
 port.on("message", (request: ParseRequest) => {
   let text: string
   try {
-    text = utf8.decode(request.body)
+    text = decodeBody(request.body)
   } catch (e) {
     port.postMessage({ id: request.id, _tag: "NotUtf8", message: (e as Error).message } satisfies ParseReply)
     return

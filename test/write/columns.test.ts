@@ -72,6 +72,18 @@ describe("writes parsed on a worker thread", () => {
     expect(cpu.find((r) => r["i"] === 2n)).toMatchObject({ host: "h2", region: null, f: null, u: null, b: false, s: "x y" })
   })
 
+  it("UTF-8 names and strings come through intact, in large and small bodies", async () => {
+    const line = (i: number) => `mesüré,hôst=中${i % 3} välue=${i},s="😀 ${i}" ${1_700_000_000 + i}`
+    const large = Array.from({ length: 3000 }, (_, i) => line(i)).join("\n")
+    expect(Buffer.byteLength(large)).toBeGreaterThan(64 * 1024)
+    expectOk(await write("/api/v3/write_lp?db=utf8big&precision=s", large), 204)
+    expectOk(await write("/api/v3/write_lp?db=utf8small&precision=s", line(1)), 204)
+    const rows = await bufferedRows(server, "utf8big", "mesüré")
+    expect(rows).toHaveLength(3000)
+    expect(rows[0]).toMatchObject({ "hôst": "中0", "välue": 0, s: "😀 0" })
+    expect((await bufferedRows(server, "utf8small", "mesüré"))[0]).toMatchObject({ "hôst": "中1", "välue": 1, s: "😀 1" })
+  })
+
   it("a large body that is not UTF-8 answers 400 and writes nothing", async () => {
     const body = Buffer.concat([Buffer.from("m v=1 1\n".repeat(8000)), Buffer.from([0xff, 0xfe])])
     expectError(await write("/api/v3/write_lp?db=notutf8", body), 400, /^body content is not valid utf8/)
