@@ -17,6 +17,10 @@ export interface TableRows {
 
 const VECTOR_SIZE = duckdb.vector_size()
 
+/** Which 32-bit half of a 64-bit typed-array element is the low one, on this host. */
+const LOW = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1
+const HIGH = 1 - LOW
+
 const duckType = (type: ColumnType): DuckDBType => {
   switch (type) {
     case "float":
@@ -164,7 +168,7 @@ export class WriteBuffer {
         sidOfSeries[s] = sid
       }
       sids[r] = sid
-      this.noteTime(t, sid, times32[2 * r]! >>> 0, times32[2 * r + 1]!)
+      this.noteTime(t, sid, times32[2 * r + LOW]! >>> 0, times32[2 * r + HIGH]!)
       // Field values are copied column by column over each run of rows sharing a shape (usually the whole batch).
       if (r + 1 === n || lineShape[lines[r + 1]!] !== lineShape[line]) {
         const shapeId = lineShape[line]!
