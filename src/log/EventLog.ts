@@ -2,6 +2,8 @@ import { SqlClient } from "@effect/sql"
 import { Chunk, Deferred, Effect, Exit, Metric, MetricBoundaries, Option, PubSub, Queue, Schedule, Stream } from "effect"
 import { ServerConfig } from "../config.ts"
 import { decodeEvent, encodeEvent, type StrataEvent } from "../events/index.ts"
+import { CommitThread } from "./CommitThread.ts"
+import { logFile } from "./store.ts"
 
 /** One stored event: its place in the log, when and where it happened, and what it says. */
 export interface Envelope {
@@ -39,7 +41,6 @@ export const commitDuration = Metric.histogram(
 
 const nowNs = () => BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor((performance.now() % 1) * 1e6))
 
-const INSERT_CHUNK = 100
 
 /** Reads envelopes with `seq` above `afterSeq`, oldest first. */
 export const readEnvelopes = (afterSeq: number, limit: number, untilSeq?: number) =>
@@ -82,20 +83,19 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
     const pending = yield* Queue.unbounded<PendingAppend>()
     const committedHub = yield* PubSub.sliding<Envelope>(65_536)
 
+    // Inserts and fsyncs run on their own thread: the main thread keeps serving while a commit waits for the disk.
+    const commitThread = yield* Effect.acquireRelease(
+      Effect.sync(() => new CommitThread(logFile(config.dataDir))),
+      (thread) => Effect.promise(() => thread.close())
+    )
     const insertAll = (envelopes: ReadonlyArray<Envelope>) =>
-      Effect.gen(function* () {
-        for (let i = 0; i < envelopes.length; i += INSERT_CHUNK) {
-          const rows = envelopes.slice(i, i + INSERT_CHUNK).map((e) => ({
-            seq: e.seq,
-            at: e.at,
-            node: e.node,
-            kind: e.event._tag,
-            body: encodeEvent(e.event),
-            payload: e.payload
-          }))
-          yield* sql`INSERT INTO events ${sql.insert(rows)}`
-        }
-      }).pipe(sql.withTransaction)
+      Effect.tryPromise({
+        try: () =>
+          commitThread.commit(
+            envelopes.map((e) => ({ seq: e.seq, at: e.at, node: e.node, kind: e.event._tag, body: encodeEvent(e.event), payload: e.payload }))
+          ),
+        catch: (e) => new LogWriteFailed(`the event log could not be written: ${e instanceof Error ? e.message : String(e)}`)
+      })
 
     const commitOnce = Effect.gen(function* () {
       const first = yield* Queue.take(pending)
