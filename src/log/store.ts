@@ -9,6 +9,10 @@ export const logFile = (dataDir: string) => NodePath.join(dataDir, "log.sqlite")
 
 const migrate = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
+  // Write payloads are ~MB blobs: 64 KiB pages halve SQLite's CPU per commit against 4 KiB overflow chains. The
+  // page size only takes on a new file, and only before WAL mode is on, so WAL is switched on here, after it.
+  yield* sql`PRAGMA page_size = 65536`
+  yield* sql`PRAGMA journal_mode = WAL`
   yield* sql`CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     at INTEGER NOT NULL,
@@ -30,7 +34,7 @@ export const layerWritableStore = (dataDir: string) =>
       Layer.unwrapEffect(
         Effect.sync(() => {
           NodeFs.mkdirSync(dataDir, { recursive: true })
-          return SqliteClient.layer({ filename: logFile(dataDir) })
+          return SqliteClient.layer({ filename: logFile(dataDir), disableWAL: true })
         })
       )
     ),
