@@ -141,15 +141,20 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
           const executeStarted = process.hrtime.bigint()
           const body =
             request.format === "parquet" ? yield* parquetBody(conn, translated.sql, record) : yield* textBody(conn, translated.sql, request.format, record)
+          // Reaching the end marks success (unless the encoder failed mid-stream); a client that goes away cancels.
+          let reachedEnd = false
           return {
             contentType: contentTypeOf[request.format],
             body: body.pipe(
+              Stream.concat(Stream.drain(Stream.fromEffect(Effect.sync(() => (reachedEnd = true))))),
               Stream.ensuring(
                 Effect.zipRight(
                   Effect.sync(() => {
                     record.executeNs = elapsedNs(executeStarted)
                     record.computeNs = record.executeNs
-                    log.finish(record, "success", elapsedNs(started))
+                    log.finish(record, !reachedEnd ? "cancel" : record.phase === "fail" ? "fail" : "success", elapsedNs(started))
+                    // A result left half-read keeps DuckDB's pipeline alive on the connection: stop it before reuse.
+                    if (!reachedEnd) conn.interrupt()
                   }),
                   Scope.close(scope, Exit.void)
                 )
@@ -189,7 +194,14 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
           }
         }
         return Stream.fromAsyncIterable(encodeText(source, format), executionFailure).pipe(
-          Stream.catchAll((e) => Stream.fromEffect(Effect.logWarning(`query failed while streaming: ${e.message}`)).pipe(Stream.drain))
+          Stream.catchAll((e) =>
+            Stream.fromEffect(
+              Effect.zipRight(
+                Effect.sync(() => (record.phase = "fail")),
+                Effect.logWarning(`query failed while streaming: ${e.message}`)
+              )
+            ).pipe(Stream.drain)
+          )
         )
       })
 

@@ -196,6 +196,25 @@ describe("SQL queries over /api/v3/query_sql", () => {
     expect(json.length).toBe(90_000)
   })
 
+  it("a client that goes away mid-answer cancels the query, and system.queries says so", async () => {
+    await write("q9", Array.from({ length: 300 }, (_, i) => `huge v=${i}i ${T0 + i}`).join("\n"))
+    const q = "SELECT a.v + b.v + c.v AS x FROM huge a CROSS JOIN huge b CROSS JOIN huge c"
+    const aborter = new AbortController()
+    const res = await fetch(`${server.url}/api/v3/query_sql?${new URLSearchParams({ db: "q9", q, format: "jsonl" })}`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: aborter.signal
+    })
+    expect(res.status).toBe(200)
+    await res.body!.getReader().read()
+    aborter.abort()
+    let found: Array<Record<string, unknown>> = []
+    for (let i = 0; i < 50 && found.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      found = await rows("q9", `SELECT phase, cancelled, success FROM system.queries WHERE query_text = '${q}' AND NOT running`)
+    }
+    expect(found).toEqual([{ phase: "cancel", cancelled: true, success: false }])
+  })
+
   it("SHOW TABLES, SHOW COLUMNS and information_schema describe the database as InfluxDB 3 does", async () => {
     const tables = await rows("q1", "SHOW TABLES")
     expect(tables.slice(0, 2)).toEqual([
