@@ -1,0 +1,82 @@
+/** The InfluxQL syntax tree: what the parser produces and the planner reads. Plain values, no behaviour. */
+
+export type BinaryOp = "+" | "-" | "*" | "/" | "%" | "&" | "|" | "^" | "AND" | "OR" | "=" | "!=" | "<" | "<=" | ">" | ">=" | "=~" | "!~"
+
+export type Expr =
+  | { readonly kind: "ref"; readonly name: string; readonly cast?: string }
+  | { readonly kind: "call"; readonly name: string; readonly args: ReadonlyArray<Expr> }
+  | { readonly kind: "number"; readonly value: number; readonly integer: boolean; readonly raw: string }
+  | { readonly kind: "string"; readonly value: string }
+  | { readonly kind: "bool"; readonly value: boolean }
+  | { readonly kind: "duration"; readonly ns: bigint; readonly raw: string }
+  | { readonly kind: "regex"; readonly pattern: string }
+  | { readonly kind: "binary"; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr }
+  | { readonly kind: "paren"; readonly expr: Expr }
+  | { readonly kind: "wildcard"; readonly only?: "field" | "tag" }
+
+export interface Field {
+  readonly expr: Expr
+  readonly alias?: string
+}
+
+/** A measurement source: a name or a regex, optionally qualified by database and retention policy. */
+export interface Source {
+  readonly db?: string
+  readonly rp?: string
+  readonly name?: string
+  readonly regex?: string
+}
+
+export type Fill =
+  | { readonly kind: "null" }
+  | { readonly kind: "none" }
+  | { readonly kind: "previous" }
+  | { readonly kind: "linear" }
+  | { readonly kind: "value"; readonly value: number; readonly integer: boolean }
+
+export interface GroupBy {
+  readonly time?: { readonly intervalNs: bigint; readonly offsetNs: bigint }
+  readonly tags: ReadonlyArray<string>
+  /** `GROUP BY *`: every tag of the measurement. */
+  readonly allTags: boolean
+  /** `GROUP BY /re/` patterns over tag keys. */
+  readonly tagRegexes: ReadonlyArray<string>
+}
+
+export interface SelectStatement {
+  readonly kind: "select"
+  readonly fields: ReadonlyArray<Field>
+  readonly sources: ReadonlyArray<Source>
+  readonly where?: Expr
+  readonly groupBy: GroupBy
+  readonly fill: Fill
+  readonly descending: boolean
+  readonly limit?: number
+  readonly offset?: number
+  readonly slimit?: number
+  readonly soffset?: number
+  readonly tz?: string
+}
+
+/** `WITH KEY = "k"`, `IN ("a","b")`, `=~ /re/` and their negations. */
+export type KeyFilter =
+  | { readonly op: "=" | "!="; readonly value: string }
+  | { readonly op: "=~" | "!~"; readonly pattern: string }
+  | { readonly op: "in"; readonly values: ReadonlyArray<string> }
+
+export type ShowStatement =
+  | { readonly kind: "showDatabases" }
+  | { readonly kind: "showRetentionPolicies"; readonly on?: string }
+  | { readonly kind: "showMeasurements"; readonly on?: string; readonly measurement?: KeyFilter; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
+  | { readonly kind: "showTagKeys"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
+  | { readonly kind: "showTagValues"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly key: KeyFilter; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
+  | { readonly kind: "showFieldKeys"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly limit?: number; readonly offset?: number }
+  | { readonly kind: "showSeries"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
+
+export type Statement = SelectStatement | ShowStatement
+
+/** A parse failure, with InfluxDB 1.x's wording (`found X, expected Y at line 1, char 8`). */
+export interface ParseError {
+  readonly _tag: "ParseError"
+  readonly message: string
+}

@@ -1,0 +1,229 @@
+/**
+ * The InfluxQL scanner: a pull lexer over the query text, one token at a time. Regex literals are ambiguous with
+ * division, so the parser asks for them explicitly (`regex()`) where the grammar allows one.
+ */
+
+export type TokenType = "ident" | "string" | "integer" | "number" | "duration" | "regex" | "op" | "eof" | "illegal" | "param"
+
+export interface Token {
+  readonly type: TokenType
+  /** The value: identifier name (unquoted), string contents, operator text, number text. */
+  readonly text: string
+  /** Whether an identifier was written in double quotes (then it is never a keyword). */
+  readonly quoted: boolean
+  /** Offset of the token's first character. */
+  readonly pos: number
+}
+
+const isDigit = (c: string) => c >= "0" && c <= "9"
+const isIdentStart = (c: string) => (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c === "_" || c > "\u007f"
+const isIdentChar = (c: string) => isIdentStart(c) || isDigit(c)
+
+const DURATION_UNITS = ["ns", "us", "u", "µ", "ms", "s", "m", "h", "d", "w"] as const
+const UNIT_NS: Record<string, bigint> = {
+  ns: 1n,
+  u: 1_000n,
+  us: 1_000n,
+  "µ": 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+  d: 86_400_000_000_000n,
+  w: 604_800_000_000_000n
+}
+
+/** Parses an InfluxQL duration literal (`90s`, `1h30m`, `5µ`) to nanoseconds; undefined if it is not one. */
+export const parseDuration = (text: string): bigint | undefined => {
+  let i = 0
+  let total = 0n
+  if (text.length === 0) return undefined
+  while (i < text.length) {
+    let j = i
+    while (j < text.length && isDigit(text[j]!)) j++
+    if (j === i) return undefined
+    const n = BigInt(text.slice(i, j))
+    let unit: string | undefined
+    for (const u of ["ns", "us", "ms", "u", "µ", "s", "m", "h", "d", "w"]) {
+      if (text.startsWith(u, j)) {
+        unit = u
+        break
+      }
+    }
+    if (unit === undefined) return undefined
+    total += n * UNIT_NS[unit]!
+    i = j + unit.length
+  }
+  return total
+}
+
+export class Lexer {
+  private i = 0
+  private peeked: Token | undefined
+
+  constructor(readonly input: string) {}
+
+  /** Line and 1-based character of an offset, for error messages. */
+  where(pos: number): { line: number; char: number } {
+    let line = 1
+    let start = 0
+    for (let k = 0; k < pos && k < this.input.length; k++) {
+      if (this.input[k] === "\n") {
+        line++
+        start = k + 1
+      }
+    }
+    return { line, char: pos - start + 1 }
+  }
+
+  peek(): Token {
+    this.peeked ??= this.scan()
+    return this.peeked
+  }
+
+  next(): Token {
+    const t = this.peek()
+    this.peeked = undefined
+    return t
+  }
+
+  /** Scans a `/regex/` literal at the current position (after whitespace); undefined if there is none. */
+  regex(): Token | undefined {
+    if (this.peeked !== undefined) {
+      if (this.peeked.type !== "op" || this.peeked.text !== "/") return undefined
+      this.i = this.peeked.pos
+      this.peeked = undefined
+    }
+    this.skipSpace()
+    const start = this.i
+    if (this.input[this.i] !== "/") return undefined
+    let out = ""
+    let k = this.i + 1
+    for (; k < this.input.length; k++) {
+      const c = this.input[k]!
+      if (c === "\\" && this.input[k + 1] === "/") {
+        out += "/"
+        k++
+      } else if (c === "/") break
+      else if (c === "\n") return { type: "illegal", text: "unterminated regex", quoted: false, pos: start }
+      else out += c
+    }
+    if (k >= this.input.length) return { type: "illegal", text: "unterminated regex", quoted: false, pos: start }
+    this.i = k + 1
+    return { type: "regex", text: out, quoted: false, pos: start }
+  }
+
+  private skipSpace() {
+    for (;;) {
+      const c = this.input[this.i]
+      if (c === " " || c === "\t" || c === "\n" || c === "\r") this.i++
+      else if (c === "-" && this.input[this.i + 1] === "-") {
+        while (this.i < this.input.length && this.input[this.i] !== "\n") this.i++
+      } else if (c === "/" && this.input[this.i + 1] === "*") {
+        const end = this.input.indexOf("*/", this.i + 2)
+        this.i = end < 0 ? this.input.length : end + 2
+      } else return
+    }
+  }
+
+  private token(type: TokenType, text: string, pos: number, quoted = false): Token {
+    return { type, text, quoted, pos }
+  }
+
+  private scan(): Token {
+    this.skipSpace()
+    const pos = this.i
+    const s = this.input
+    if (pos >= s.length) return this.token("eof", "", pos)
+    const c = s[pos]!
+    if (isIdentStart(c) && c !== "µ") {
+      let k = pos
+      while (k < s.length && isIdentChar(s[k]!)) k++
+      this.i = k
+      return this.token("ident", s.slice(pos, k), pos)
+    }
+    if (c === '"') return this.quoted('"', "ident", pos)
+    if (c === "'") return this.quoted("'", "string", pos)
+    if (c === "$") {
+      let k = pos + 1
+      while (k < s.length && isIdentChar(s[k]!)) k++
+      this.i = k
+      return this.token("param", s.slice(pos + 1, k), pos)
+    }
+    if (isDigit(c) || (c === "." && isDigit(s[pos + 1] ?? ""))) return this.number(pos)
+    const two = s.slice(pos, pos + 2)
+    if (["!=", "<>", "<=", ">=", "=~", "!~", "::"].includes(two)) {
+      this.i = pos + 2
+      return this.token("op", two === "<>" ? "!=" : two, pos)
+    }
+    if ("+-*/%&|^=<>(),;.".includes(c)) {
+      this.i = pos + 1
+      return this.token("op", c, pos)
+    }
+    this.i = pos + 1
+    return this.token("illegal", c, pos)
+  }
+
+  private quoted(q: string, type: TokenType, pos: number): Token {
+    const s = this.input
+    let out = ""
+    let k = pos + 1
+    for (; k < s.length; k++) {
+      const c = s[k]!
+      if (c === "\\") {
+        const n = s[k + 1]
+        if (n === undefined) break
+        out += n === "n" ? "\n" : n === "t" ? "\t" : n === "\\" || n === q ? n : "\\" + n
+        k++
+      } else if (c === q) break
+      else if (c === "\n" && type === "ident") {
+        this.i = k
+        return this.token("illegal", "unterminated quoted identifier", pos)
+      } else out += c
+    }
+    if (k >= s.length) {
+      this.i = s.length
+      return this.token("illegal", type === "string" ? "unterminated string" : "unterminated quoted identifier", pos)
+    }
+    this.i = k + 1
+    return this.token(type, out, pos, type === "ident")
+  }
+
+  private number(pos: number): Token {
+    const s = this.input
+    let k = pos
+    while (k < s.length && isDigit(s[k]!)) k++
+    let isFloat = false
+    if (s[k] === "." && isDigit(s[k + 1] ?? "")) {
+      isFloat = true
+      k++
+      while (k < s.length && isDigit(s[k]!)) k++
+    }
+    if ((s[k] === "e" || s[k] === "E") && (isDigit(s[k + 1] ?? "") || ((s[k + 1] === "+" || s[k + 1] === "-") && isDigit(s[k + 2] ?? "")))) {
+      isFloat = true
+      k += 2
+      while (k < s.length && isDigit(s[k]!)) k++
+    }
+    if (!isFloat) {
+      // A duration: digits and units, possibly several (`1h30m`), not followed by more identifier characters.
+      let j = k
+      let sawUnit = false
+      for (;;) {
+        const unit = DURATION_UNITS.find((u) => s.startsWith(u, j) && !(u === "m" && s[j + 1] === "s") && !(u === "u" && s[j + 1] === "s"))
+        if (unit === undefined) break
+        sawUnit = true
+        j += unit.length
+        let d = j
+        while (d < s.length && isDigit(s[d]!)) d++
+        if (d === j) break
+        j = d
+      }
+      if (sawUnit && !isIdentChar(s[j] ?? " ")) {
+        this.i = j
+        return this.token("duration", s.slice(pos, j), pos)
+      }
+    }
+    this.i = k
+    return this.token(isFloat ? "number" : "integer", s.slice(pos, k), pos)
+  }
+}

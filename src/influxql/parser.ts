@@ -1,0 +1,588 @@
+import type { BinaryOp, Expr, Field, Fill, GroupBy, KeyFilter, ParseError, SelectStatement, ShowStatement, Source, Statement } from "./ast.ts"
+import { Lexer, parseDuration, type Token } from "./lexer.ts"
+
+/**
+ * The InfluxQL parser: recursive descent over the lexer's tokens, covering SELECT and the SHOW statements. Failures
+ * are values (`ParseError`) worded as InfluxDB 1.x words them.
+ */
+
+const KEYWORDS = new Set([
+  "ALL", "ALTER", "ANALYZE", "ANY", "AS", "ASC", "BEGIN", "BY", "CARDINALITY", "CREATE", "CONTINUOUS", "DATABASE", "DATABASES", "DEFAULT",
+  "DELETE", "DESC", "DESTINATIONS", "DIAGNOSTICS", "DISTINCT", "DROP", "DURATION", "END", "EVERY", "EXACT", "EXPLAIN", "FIELD", "FOR", "FROM",
+  "GRANT", "GRANTS", "GROUP", "GROUPS", "IN", "INF", "INSERT", "INTO", "KEY", "KEYS", "KILL", "LIMIT", "MEASUREMENT", "MEASUREMENTS", "NAME",
+  "OFFSET", "ON", "ORDER", "PASSWORD", "POLICIES", "POLICY", "PRIVILEGES", "QUERIES", "QUERY", "READ", "REPLICATION", "RESAMPLE", "RETENTION",
+  "REVOKE", "SELECT", "SERIES", "SET", "SHARD", "SHARDS", "SLIMIT", "SOFFSET", "STATS", "SUBSCRIPTION", "SUBSCRIPTIONS", "TAG", "TO", "USER",
+  "USERS", "VALUES", "WHERE", "WITH", "WRITE", "AND", "OR", "TRUE", "FALSE"
+])
+
+const PRECEDENCE: Record<string, number> = {
+  OR: 1,
+  AND: 2,
+  "=": 3,
+  "!=": 3,
+  "=~": 3,
+  "!~": 3,
+  "<": 3,
+  "<=": 3,
+  ">": 3,
+  ">=": 3,
+  "+": 4,
+  "-": 4,
+  "|": 4,
+  "^": 4,
+  "*": 5,
+  "/": 5,
+  "%": 5,
+  "&": 5
+}
+
+class Failure {
+  constructor(readonly message: string) {}
+}
+
+const describe = (t: Token): string => {
+  switch (t.type) {
+    case "eof":
+      return "EOF"
+    case "string":
+      return `'${t.text}'`
+    case "ident":
+      return t.quoted ? `"${t.text}"` : t.text
+    case "regex":
+      return `/${t.text}/`
+    default:
+      return t.text
+  }
+}
+
+class Parser {
+  readonly lx: Lexer
+  constructor(input: string) {
+    this.lx = new Lexer(input)
+  }
+
+  fail(t: Token, expected: string): never {
+    if (t.type === "illegal") {
+      const at = this.lx.where(t.pos)
+      throw new Failure(`${t.text.length > 1 ? t.text : `found ${t.text}, expected ${expected}`} at line ${at.line}, char ${at.char}`)
+    }
+    const at = this.lx.where(t.pos)
+    // InfluxDB 1.x reports EOF one character past the end.
+    if (t.type === "eof") at.char++
+    throw new Failure(`found ${describe(t)}, expected ${expected} at line ${at.line}, char ${at.char}`)
+  }
+
+  isKeyword(t: Token, kw: string) {
+    return t.type === "ident" && !t.quoted && t.text.toUpperCase() === kw
+  }
+
+  acceptKeyword(kw: string): boolean {
+    if (!this.isKeyword(this.lx.peek(), kw)) return false
+    this.lx.next()
+    return true
+  }
+
+  expectKeyword(kw: string) {
+    const t = this.lx.next()
+    if (!this.isKeyword(t, kw)) this.fail(t, kw)
+  }
+
+  isOp(t: Token, op: string) {
+    return t.type === "op" && t.text === op
+  }
+
+  acceptOp(op: string): boolean {
+    if (!this.isOp(this.lx.peek(), op)) return false
+    this.lx.next()
+    return true
+  }
+
+  expectOp(op: string) {
+    const t = this.lx.next()
+    if (!this.isOp(t, op)) this.fail(t, op)
+  }
+
+  ident(): string {
+    const t = this.lx.next()
+    if (t.type !== "ident" || (!t.quoted && KEYWORDS.has(t.text.toUpperCase()))) this.fail(t, "identifier")
+    return t.text
+  }
+
+  identOrString(): string {
+    const t = this.lx.next()
+    if (t.type === "string") return t.text
+    if (t.type !== "ident" || (!t.quoted && KEYWORDS.has(t.text.toUpperCase()))) this.fail(t, "identifier, string")
+    return t.text
+  }
+
+  integer(what: string): number {
+    const t = this.lx.next()
+    if (t.type !== "integer") this.fail(t, "integer")
+    const n = Number(t.text)
+    if (!Number.isSafeInteger(n)) this.fail(t, what)
+    return n
+  }
+
+  statements(): Array<Statement> {
+    const out: Array<Statement> = []
+    for (;;) {
+      while (this.acceptOp(";")) {
+        // empty statements are skipped
+      }
+      if (this.lx.peek().type === "eof") break
+      out.push(this.statement())
+      const t = this.lx.peek()
+      if (t.type === "eof") break
+      if (!this.isOp(t, ";")) this.fail(t, ";")
+    }
+    return out
+  }
+
+  statement(): Statement {
+    const t = this.lx.next()
+    if (this.isKeyword(t, "SELECT")) return this.select()
+    if (this.isKeyword(t, "SHOW")) return this.show()
+    return this.fail(t, "SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL")
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // SELECT
+
+  select(): SelectStatement {
+    const fields = this.fields()
+    if (this.isKeyword(this.lx.peek(), "INTO")) this.fail(this.lx.peek(), "FROM")
+    this.expectKeyword("FROM")
+    const sources = this.sources()
+    const where = this.acceptKeyword("WHERE") ? this.expr() : undefined
+    let groupBy: GroupBy = { tags: [], allTags: false, tagRegexes: [] }
+    if (this.acceptKeyword("GROUP")) {
+      this.expectKeyword("BY")
+      groupBy = this.groupBy()
+    }
+    let fill: Fill = { kind: "null" }
+    if (this.isFill(this.lx.peek())) fill = this.fill()
+    let descending = false
+    if (this.acceptKeyword("ORDER")) {
+      this.expectKeyword("BY")
+      const t = this.lx.next()
+      if (t.type !== "ident" || t.text.toLowerCase() !== "time") {
+        const at = this.lx.where(t.pos)
+        throw new Failure(`only ORDER BY time supported at this time at line ${at.line}, char ${at.char}`)
+      }
+      if (this.acceptKeyword("DESC")) descending = true
+      else this.acceptKeyword("ASC")
+    }
+    const limit = this.acceptKeyword("LIMIT") ? this.integer("integer") : undefined
+    const offset = this.acceptKeyword("OFFSET") ? this.integer("integer") : undefined
+    const slimit = this.acceptKeyword("SLIMIT") ? this.integer("integer") : undefined
+    const soffset = this.acceptKeyword("SOFFSET") ? this.integer("integer") : undefined
+    let tz: string | undefined
+    const t = this.lx.peek()
+    if (t.type === "ident" && !t.quoted && t.text.toLowerCase() === "tz") {
+      this.lx.next()
+      this.expectOp("(")
+      const s = this.lx.next()
+      if (s.type !== "string") this.fail(s, "string")
+      tz = s.text
+      this.expectOp(")")
+    }
+    return {
+      kind: "select",
+      fields,
+      sources,
+      groupBy,
+      fill,
+      descending,
+      ...(where === undefined ? {} : { where }),
+      ...(limit === undefined ? {} : { limit }),
+      ...(offset === undefined ? {} : { offset }),
+      ...(slimit === undefined ? {} : { slimit }),
+      ...(soffset === undefined ? {} : { soffset }),
+      ...(tz === undefined ? {} : { tz })
+    }
+  }
+
+  fields(): Array<Field> {
+    const out: Array<Field> = []
+    do {
+      const expr = this.expr()
+      let alias: string | undefined
+      if (this.acceptKeyword("AS")) alias = this.ident()
+      out.push(alias === undefined ? { expr } : { expr, alias })
+    } while (this.acceptOp(","))
+    return out
+  }
+
+  sources(): Array<Source> {
+    const out: Array<Source> = []
+    do out.push(this.source())
+    while (this.acceptOp(","))
+    return out
+  }
+
+  source(): Source {
+    const re = this.lx.regex()
+    if (re !== undefined) {
+      if (re.type === "illegal") this.fail(re, "regex")
+      return { regex: re.text }
+    }
+    const first = this.lx.peek()
+    if (this.isOp(first, "(")) {
+      const at = this.lx.where(first.pos)
+      throw new Failure(`subqueries are not supported at line ${at.line}, char ${at.char}`)
+    }
+    // [db.[rp].]measurement, where the measurement may be a regex.
+    const parts: Array<string> = [this.ident()]
+    while (this.acceptOp(".")) {
+      if (this.isOp(this.lx.peek(), ".")) {
+        parts.push("")
+        continue
+      }
+      const r = this.lx.regex()
+      if (r !== undefined) {
+        if (r.type === "illegal") this.fail(r, "regex")
+        parts.push(`/${r.text}/`)
+        break
+      }
+      parts.push(this.ident())
+    }
+    if (parts.length > 3) this.fail(this.lx.peek(), "measurement")
+    const name = parts[parts.length - 1]!
+    const measurement: Source = name.startsWith("/") && name.endsWith("/") && name.length >= 2 && parts.length > 1 ? { regex: name.slice(1, -1) } : { name }
+    if (parts.length === 3) return { ...measurement, db: parts[0]!, ...(parts[1] === "" ? {} : { rp: parts[1]! }) }
+    if (parts.length === 2) return { ...measurement, rp: parts[0]! }
+    return measurement
+  }
+
+  groupBy(): GroupBy {
+    let time: GroupBy["time"]
+    const tags: Array<string> = []
+    const tagRegexes: Array<string> = []
+    let allTags = false
+    do {
+      if (this.acceptOp("*")) {
+        allTags = true
+        continue
+      }
+      const re = this.lx.regex()
+      if (re !== undefined) {
+        if (re.type === "illegal") this.fail(re, "regex")
+        tagRegexes.push(re.text)
+        continue
+      }
+      const t = this.lx.peek()
+      if (t.type === "ident" && !t.quoted && t.text.toLowerCase() === "time") {
+        this.lx.next()
+        if (!this.isOp(this.lx.peek(), "(")) {
+          tags.push("time")
+          continue
+        }
+        this.lx.next()
+        const interval = this.durationArg()
+        let offsetNs = 0n
+        if (this.acceptOp(",")) {
+          const negative = this.acceptOp("-")
+          const o = this.durationArg()
+          offsetNs = negative ? -o : o
+        }
+        this.expectOp(")")
+        if (interval <= 0n) throw new Failure("time dimension must have positive interval")
+        if (time !== undefined) throw new Failure("multiple time dimensions not allowed")
+        time = { intervalNs: interval, offsetNs }
+        continue
+      }
+      if (this.isKeyword(t, "NAME")) {
+        this.lx.next()
+        throw new Failure("invalid InfluxQL statement: GROUP BY name")
+      }
+      tags.push(this.ident())
+    } while (this.acceptOp(","))
+    return { tags, allTags, tagRegexes, ...(time === undefined ? {} : { time }) }
+  }
+
+  durationArg(): bigint {
+    const t = this.lx.next()
+    if (t.type !== "duration") this.fail(t, "duration")
+    const ns = parseDuration(t.text)
+    if (ns === undefined) this.fail(t, "duration")
+    return ns
+  }
+
+  isFill(t: Token) {
+    return t.type === "ident" && !t.quoted && t.text.toLowerCase() === "fill"
+  }
+
+  fill(): Fill {
+    this.lx.next()
+    this.expectOp("(")
+    const negative = this.acceptOp("-")
+    const t = this.lx.next()
+    let fill: Fill
+    if (t.type === "integer" || t.type === "number") {
+      const v = Number(t.text)
+      fill = { kind: "value", value: negative ? -v : v, integer: t.type === "integer" }
+    } else if (t.type === "ident" && !negative) {
+      const word = t.text.toLowerCase()
+      if (word === "null") fill = { kind: "null" }
+      else if (word === "none") fill = { kind: "none" }
+      else if (word === "previous") fill = { kind: "previous" }
+      else if (word === "linear") fill = { kind: "linear" }
+      else {
+        const at = this.lx.where(t.pos)
+        throw new Failure(`fill must be a function call at line ${at.line}, char ${at.char}`)
+      }
+    } else return this.fail(t, "null, none, previous, linear, number")
+    this.expectOp(")")
+    return fill
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Expressions
+
+  expr(minPrecedence = 1): Expr {
+    let left = this.unary()
+    for (;;) {
+      const t = this.lx.peek()
+      const op = t.type === "op" ? t.text : t.type === "ident" && !t.quoted ? t.text.toUpperCase() : ""
+      const p = PRECEDENCE[op]
+      if (p === undefined || p < minPrecedence || (t.type === "ident" && op !== "AND" && op !== "OR")) return left
+      this.lx.next()
+      if (op === "=~" || op === "!~") {
+        const re = this.lx.regex()
+        if (re === undefined) this.fail(this.lx.peek(), "regex")
+        if (re.type === "illegal") this.fail(re, "regex")
+        left = { kind: "binary", op: op as BinaryOp, left, right: { kind: "regex", pattern: re.text } }
+        continue
+      }
+      const right = this.expr(p + 1)
+      left = { kind: "binary", op: op as BinaryOp, left, right }
+    }
+  }
+
+  unary(): Expr {
+    if (this.isOp(this.lx.peek(), "-") || this.isOp(this.lx.peek(), "+")) {
+      const sign = this.lx.next().text
+      const t = this.lx.peek()
+      if (t.type === "integer" || t.type === "number") {
+        this.lx.next()
+        const v = Number(t.text)
+        return { kind: "number", value: sign === "-" ? -v : v, integer: t.type === "integer", raw: (sign === "-" ? "-" : "") + t.text }
+      }
+      if (t.type === "duration") {
+        this.lx.next()
+        const ns = parseDuration(t.text)
+        if (ns === undefined) this.fail(t, "duration")
+        return { kind: "duration", ns: sign === "-" ? -ns : ns, raw: t.text }
+      }
+      const inner = this.primary()
+      return sign === "-" ? { kind: "binary", op: "*", left: { kind: "number", value: -1, integer: true, raw: "-1" }, right: inner } : inner
+    }
+    return this.primary()
+  }
+
+  primary(): Expr {
+    const t = this.lx.next()
+    switch (t.type) {
+      case "integer":
+      case "number":
+        return { kind: "number", value: Number(t.text), integer: t.type === "integer", raw: t.text }
+      case "string":
+        return { kind: "string", value: t.text }
+      case "duration": {
+        const ns = parseDuration(t.text)
+        if (ns === undefined) this.fail(t, "duration")
+        return { kind: "duration", ns, raw: t.text }
+      }
+      case "param": {
+        const at = this.lx.where(t.pos)
+        throw new Failure(`missing parameter: ${t.text} at line ${at.line}, char ${at.char}`)
+      }
+      case "op":
+        if (t.text === "(") {
+          const inner = this.expr()
+          this.expectOp(")")
+          return { kind: "paren", expr: inner }
+        }
+        if (t.text === "*") return this.wildcardCast()
+        if (t.text === "/") {
+          // A regex where an expression starts: only meaningful as a function argument (e.g. mean(/re/)).
+          return this.fail(t, "identifier, string, number, bool")
+        }
+        return this.fail(t, "identifier, string, number, bool")
+      case "ident": {
+        const upper = t.text.toUpperCase()
+        if (!t.quoted && (upper === "TRUE" || upper === "FALSE")) return { kind: "bool", value: upper === "TRUE" }
+        if (!t.quoted && KEYWORDS.has(upper)) this.fail(t, "identifier, string, number, bool")
+        if (!t.quoted && this.isOp(this.lx.peek(), "(")) return this.call(t.text)
+        let name = t.text
+        // `"m"."field"` style references keep the last part.
+        while (this.isOp(this.lx.peek(), ".")) {
+          this.lx.next()
+          name = this.ident()
+        }
+        if (this.acceptOp("::")) {
+          const cast = this.ident().toLowerCase()
+          if (!["float", "integer", "unsigned", "string", "boolean", "field", "tag"].includes(cast)) this.fail(this.lx.peek(), "float, integer, unsigned, string, boolean, field, tag")
+          return { kind: "ref", name, cast }
+        }
+        return { kind: "ref", name }
+      }
+      default:
+        return this.fail(t, "identifier, string, number, bool")
+    }
+  }
+
+  wildcardCast(): Expr {
+    if (this.acceptOp("::")) {
+      const t = this.lx.next()
+      const kind = t.type === "ident" ? t.text.toLowerCase() : ""
+      if (kind !== "field" && kind !== "tag") this.fail(t, "field, tag")
+      return { kind: "wildcard", only: kind }
+    }
+    return { kind: "wildcard" }
+  }
+
+  call(name: string): Expr {
+    this.expectOp("(")
+    const args: Array<Expr> = []
+    if (!this.acceptOp(")")) {
+      do {
+        const re = this.isOp(this.lx.peek(), "/") ? this.lx.regex() : undefined
+        if (re !== undefined) {
+          if (re.type === "illegal") this.fail(re, "regex")
+          args.push({ kind: "regex", pattern: re.text })
+          continue
+        }
+        if (this.isOp(this.lx.peek(), "*")) {
+          this.lx.next()
+          args.push(this.wildcardCast())
+          continue
+        }
+        // distinct(x) may also be written `count(DISTINCT x)`.
+        if (this.isKeyword(this.lx.peek(), "DISTINCT")) {
+          this.lx.next()
+          args.push({ kind: "call", name: "distinct", args: [this.expr()] })
+          continue
+        }
+        args.push(this.expr())
+      } while (this.acceptOp(","))
+      this.expectOp(")")
+    }
+    return { kind: "call", name: name.toLowerCase(), args }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // SHOW
+
+  show(): ShowStatement {
+    const t = this.lx.next()
+    const word = t.type === "ident" && !t.quoted ? t.text.toUpperCase() : ""
+    switch (word) {
+      case "DATABASES":
+        return { kind: "showDatabases" }
+      case "RETENTION": {
+        this.expectKeyword("POLICIES")
+        const on = this.on()
+        return { kind: "showRetentionPolicies", ...(on === undefined ? {} : { on }) }
+      }
+      case "MEASUREMENTS": {
+        const on = this.on()
+        let measurement: KeyFilter | undefined
+        if (this.acceptKeyword("WITH")) {
+          this.expectKeyword("MEASUREMENT")
+          measurement = this.keyFilter(false)
+        }
+        const where = this.acceptKeyword("WHERE") ? this.expr() : undefined
+        return { kind: "showMeasurements", ...opt({ on, measurement, where }), ...this.limitOffset() }
+      }
+      case "TAG": {
+        const next = this.lx.next()
+        if (this.isKeyword(next, "KEYS")) {
+          const on = this.on()
+          const from = this.acceptKeyword("FROM") ? this.sources() : []
+          const where = this.acceptKeyword("WHERE") ? this.expr() : undefined
+          return { kind: "showTagKeys", from, ...opt({ on, where }), ...this.limitOffset() }
+        }
+        if (this.isKeyword(next, "VALUES")) {
+          const on = this.on()
+          const from = this.acceptKeyword("FROM") ? this.sources() : []
+          this.expectKeyword("WITH")
+          this.expectKeyword("KEY")
+          const key = this.keyFilter(true)
+          const where = this.acceptKeyword("WHERE") ? this.expr() : undefined
+          return { kind: "showTagValues", from, key, ...opt({ on, where }), ...this.limitOffset() }
+        }
+        return this.fail(next, "KEYS, VALUES")
+      }
+      case "FIELD": {
+        this.expectKeyword("KEYS")
+        const on = this.on()
+        const from = this.acceptKeyword("FROM") ? this.sources() : []
+        return { kind: "showFieldKeys", from, ...opt({ on }), ...this.limitOffset() }
+      }
+      case "SERIES": {
+        const on = this.on()
+        const from = this.acceptKeyword("FROM") ? this.sources() : []
+        const where = this.acceptKeyword("WHERE") ? this.expr() : undefined
+        return { kind: "showSeries", from, ...opt({ on, where }), ...this.limitOffset() }
+      }
+      default:
+        return this.fail(
+          t,
+          "CONTINUOUS, DATABASES, DIAGNOSTICS, FIELD, GRANTS, MEASUREMENT, MEASUREMENTS, QUERIES, RETENTION, SERIES, SHARD, SHARDS, STATS, SUBSCRIPTIONS, TAG, USERS"
+        )
+    }
+  }
+
+  on(): string | undefined {
+    return this.acceptKeyword("ON") ? this.ident() : undefined
+  }
+
+  limitOffset(): { limit?: number; offset?: number } {
+    const limit = this.acceptKeyword("LIMIT") ? this.integer("integer") : undefined
+    const offset = this.acceptKeyword("OFFSET") ? this.integer("integer") : undefined
+    return opt({ limit, offset })
+  }
+
+  keyFilter(allowIn: boolean): KeyFilter {
+    const t = this.lx.next()
+    if (allowIn && this.isKeyword(t, "IN")) {
+      this.expectOp("(")
+      const values: Array<string> = []
+      do values.push(this.identOrString())
+      while (this.acceptOp(","))
+      this.expectOp(")")
+      return { op: "in", values }
+    }
+    if (this.isOp(t, "=") || this.isOp(t, "!=")) {
+      const value = allowIn ? this.identOrString() : this.ident()
+      return { op: t.text as "=" | "!=", value }
+    }
+    if (this.isOp(t, "=~") || this.isOp(t, "!~")) {
+      const re = this.lx.regex()
+      if (re === undefined) this.fail(this.lx.peek(), "regex")
+      if (re.type === "illegal") this.fail(re, "regex")
+      return { op: t.text as "=~" | "!~", pattern: re.text }
+    }
+    return this.fail(t, allowIn ? "=, !=, =~, !~, IN" : "=, !=, =~, !~")
+  }
+}
+
+const opt = <T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } => {
+  const out: Record<string, unknown> = {}
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k]
+  return out as { [K in keyof T]?: Exclude<T[K], undefined> }
+}
+
+/** Parses one or more `;`-separated InfluxQL statements. */
+export const parseInfluxQl = (text: string): ReadonlyArray<Statement> | ParseError => {
+  try {
+    return new Parser(text).statements()
+  } catch (e) {
+    if (e instanceof Failure) return { _tag: "ParseError", message: e.message }
+    throw e
+  }
+}
+
+/** Whether a parse answered with an error. */
+export const isParseError = (v: ReadonlyArray<Statement> | ParseError): v is ParseError => !Array.isArray(v)
