@@ -6,6 +6,7 @@ import { authenticate, presentedSecret } from "../auth/authenticate.ts"
 import { ServerConfig } from "../config.ts"
 import { errorResponse, failureResponse } from "./respond.ts"
 import { runRoute, type RouteDef } from "./route.ts"
+import { influxqlRoutes } from "./influxql.ts"
 import { queryRoutes } from "./query.ts"
 import { systemRoutes } from "./system.ts"
 import { tableRoutes } from "./tables.ts"
@@ -13,7 +14,7 @@ import { tokenRoutes } from "./tokens.ts"
 import { writeRoutes } from "./write.ts"
 
 /** Every endpoint the server answers. */
-export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...tokenRoutes, ...writeRoutes, ...queryRoutes]
+export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...tokenRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes]
 
 const matches = (pattern: string, path: string) => {
   const a = pattern.split("/")

@@ -412,8 +412,8 @@ class Parser {
       case "ident": {
         const upper = t.text.toUpperCase()
         if (!t.quoted && (upper === "TRUE" || upper === "FALSE")) return { kind: "bool", value: upper === "TRUE" }
+        if (!t.quoted && this.isOp(this.lx.peek(), "(") && (upper === "DISTINCT" || !KEYWORDS.has(upper))) return this.call(t.text)
         if (!t.quoted && KEYWORDS.has(upper)) this.fail(t, "identifier, string, number, bool")
-        if (!t.quoted && this.isOp(this.lx.peek(), "(")) return this.call(t.text)
         let name = t.text
         // `"m"."field"` style references keep the last part.
         while (this.isOp(this.lx.peek(), ".")) {

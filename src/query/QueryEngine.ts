@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBDataChunk } from "@duckdb/node-api"
+import type { DuckDBConnection, DuckDBDataChunk, DuckDBValue } from "@duckdb/node-api"
 import { Effect, Exit, Scope, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -24,6 +24,14 @@ export interface SqlQueryRequest {
   readonly sql: string
   readonly params: Readonly<Record<string, Json>>
   readonly format: ResultFormat
+  /** Set when `sql` is DuckDB SQL planned from this InfluxQL text: no dialect rewrite, logged as an influxql query. */
+  readonly influxql?: string
+}
+
+/** Materialised rows of a query, with DuckDB's values. */
+export interface QueryRows {
+  readonly columns: ReadonlyArray<string>
+  readonly rows: ReadonlyArray<ReadonlyArray<DuckDBValue>>
 }
 
 /** A query's answer: its content type and its body, produced as the client reads it. */
@@ -107,7 +115,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         const state = yield* catalog.current
         const db = liveDatabase(state, request.db)
         if (db === undefined) return yield* new NotFound({ message: `query error: database not found: ${request.db}` })
-        const record = log.start("sql", request.sql, db.name, issuedNs)
+        const record = request.influxql === undefined ? log.start("sql", request.sql, db.name, issuedNs) : log.start("influxql", request.influxql, db.name, issuedNs)
         const scope = yield* Scope.make()
         const answer = yield* Effect.gen(function* () {
           const permitStarted = process.hrtime.bigint()
@@ -131,7 +139,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
                 return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
               },
               virtualTables: virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name) }),
-              dialect: (statement) => rewriteDialect(statement, { nowNs: issuedNs })
+              dialect: (statement) => (request.influxql === undefined ? rewriteDialect(statement, { nowNs: issuedNs }) : statement)
             })
           )
           if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
@@ -245,8 +253,50 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         })
       )
 
+    /** Runs DuckDB SQL planned from InfluxQL (tables resolved, no dialect rewrite) and reads its rows whole. */
+    const rows = (db: string, sqlText: string, influxql: string): Effect.Effect<QueryRows, NotFound | InvalidRequest | ExecutionFailed> =>
+      Effect.gen(function* () {
+        const started = process.hrtime.bigint()
+        const state = yield* catalog.current
+        const database = liveDatabase(state, db)
+        if (database === undefined) return yield* new NotFound({ message: `query error: database not found: ${db}` })
+        const record = log.start("influxql", influxql, database.name, nowNs())
+        return yield* Effect.scoped(
+          Effect.gen(function* () {
+            yield* gate.permit
+            yield* ingester.flush
+            const conn = yield* connection
+            const current = yield* catalog.current
+            const currentDb = liveDatabase(current, db) ?? database
+            const translated = yield* Effect.promise(() =>
+              translate({
+                conn,
+                sql: sqlText,
+                params: {},
+                db: currentDb,
+                buffer: ingester.buffer,
+                needsMerge: async (tableId) => {
+                  const described = ingester.buffer.describe(tableId)
+                  return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
+                },
+                virtualTables: virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name) }),
+                dialect: (statement) => statement
+              })
+            )
+            if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
+            recordScan(record, translated)
+            const reader = yield* Effect.tryPromise({ try: () => conn.runAndReadAll(translated.sql), catch: executionFailure })
+            const result: QueryRows = { columns: reader.columnNames(), rows: reader.getRows() }
+            record.rowsReturned = result.rows.length
+            log.finish(record, "success", elapsedNs(started))
+            return result
+          })
+        ).pipe(Effect.tapErrorCause(() => Effect.sync(() => log.finish(record, "fail", elapsedNs(started)))))
+      })
+
     return {
       sql,
+      rows,
       rowsAsParquet,
       gate,
       log

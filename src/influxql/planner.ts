@@ -1,0 +1,714 @@
+import type { DatabaseState, TableState } from "../catalog/state.ts"
+import type { ColumnType } from "../events/index.ts"
+import type { Expr, Field, SelectStatement, Source } from "./ast.ts"
+import { evalTime, zoneOffsetMinutes } from "./time.ts"
+
+/**
+ * The InfluxQL SELECT planner: one DuckDB SQL query per measurement, with InfluxDB 1.x's semantics (series by tags,
+ * time buckets with fill, selectors' times, per-series LIMIT) written into the SQL. Every query answers the columns
+ * `iox::measurement`, `time`, the grouping tags, then the selected columns, ordered by tags then time.
+ */
+
+/** One measurement's query. */
+export interface MeasurementQuery {
+  readonly measurement: string
+  readonly sql: string
+  /** The grouping tags of this measurement's series, in order (their columns follow `time`). */
+  readonly tags: ReadonlyArray<string>
+}
+
+export interface SelectPlan {
+  readonly kind: "select"
+  /** The selected columns' names, in order (after `time`). */
+  readonly columns: ReadonlyArray<string>
+  readonly queries: ReadonlyArray<MeasurementQuery>
+  readonly tz?: string
+}
+
+/** A statement that cannot be planned; the message is InfluxDB's. */
+export interface PlanFailure {
+  readonly _tag: "PlanFailure"
+  readonly message: string
+}
+
+const failure = (message: string): PlanFailure => ({ _tag: "PlanFailure", message })
+
+class Fail {
+  constructor(readonly message: string) {}
+}
+
+const q = (name: string) => `"${name.replace(/"/g, '""')}"`
+const lit = (s: string) => `'${s.replace(/'/g, "''")}'`
+
+const MIN_TIME = -9223372036854775806n
+const MAX_TIME = 9223372036854775806n
+const MAX_BUCKETS = 100_000
+
+const AGGREGATES = new Set(["count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev", "percentile", "distinct", "mode"])
+const SELECTORS = new Set(["min", "max", "first", "last", "percentile"])
+const UNSUPPORTED = new Set([
+  "top", "bottom", "derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum",
+  "elapsed", "integral", "holt_winters", "holt_winters_with_fit", "sample", "exponential_moving_average", "double_exponential_moving_average",
+  "triple_exponential_moving_average", "relative_strength_index", "chande_momentum_oscillator", "kaufmans_efficiency_ratio",
+  "kaufmans_adaptive_moving_average", "triple_exponential_derivative"
+])
+
+type ValueKind = "int" | "float" | "other"
+
+/** Resolves the measurements a statement reads: names as given (missing ones skipped), regexes over the db's tables. */
+export const resolveSources = (sources: ReadonlyArray<Source>, db: DatabaseState): Array<TableState> => {
+  const out = new Map<string, TableState>()
+  const live = [...db.tables.values()].filter((t) => !t.deleted)
+  for (const s of sources) {
+    if (s.regex !== undefined) {
+      let re: RegExp
+      try {
+        re = new RegExp(s.regex)
+      } catch {
+        throw new Fail(`invalid regular expression /${s.regex}/`)
+      }
+      for (const t of live) if (re.test(t.name)) out.set(t.name, t)
+    } else if (s.name !== undefined) {
+      const t = live.find((x) => x.name === s.name)
+      if (t !== undefined) out.set(t.name, t)
+    }
+  }
+  return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+}
+
+/** The column name InfluxDB gives a field: alias, call name, reference name, or the names in an expression joined by `_`. */
+const fieldName = (f: Field): string => {
+  if (f.alias !== undefined) return f.alias
+  const names: Array<string> = []
+  const walk = (e: Expr) => {
+    switch (e.kind) {
+      case "call":
+        names.push(e.name)
+        return
+      case "ref":
+        names.push(e.name)
+        return
+      case "binary":
+        walk(e.left)
+        walk(e.right)
+        return
+      case "paren":
+        walk(e.expr)
+        return
+      default:
+        return
+    }
+  }
+  walk(f.expr)
+  return names.join("_")
+}
+
+/** Column names made unique as InfluxDB does: `mean`, `mean_1`, … (`time` is taken). */
+const uniqueNames = (names: ReadonlyArray<string>): Array<string> => {
+  const seen = new Map<string, number>([["time", 1]])
+  return names.map((name) => {
+    const count = seen.get(name)
+    if (count === undefined) {
+      seen.set(name, 1)
+      return name
+    }
+    for (let n = count; ; n++) {
+      const candidate = `${name}_${n}`
+      if (!seen.has(candidate)) {
+        seen.set(name, n + 1)
+        seen.set(candidate, 1)
+        return candidate
+      }
+    }
+  })
+}
+
+const hasCall = (e: Expr, pred: (name: string) => boolean): boolean => {
+  switch (e.kind) {
+    case "call":
+      return pred(e.name) || e.args.some((a) => hasCall(a, pred))
+    case "binary":
+      return hasCall(e.left, pred) || hasCall(e.right, pred)
+    case "paren":
+      return hasCall(e.expr, pred)
+    default:
+      return false
+  }
+}
+
+const refsOf = (e: Expr, out: Array<string> = []): Array<string> => {
+  switch (e.kind) {
+    case "ref":
+      out.push(e.name)
+      break
+    case "call":
+      e.args.forEach((a) => refsOf(a, out))
+      break
+    case "binary":
+      refsOf(e.left, out)
+      refsOf(e.right, out)
+      break
+    case "paren":
+      refsOf(e.expr, out)
+      break
+  }
+  return out
+}
+
+interface TimeRange {
+  lo: bigint | undefined
+  hi: bigint | undefined
+}
+
+const isTimeRef = (e: Expr) => e.kind === "ref" && e.name.toLowerCase() === "time"
+const mentionsTime = (e: Expr): boolean => refsOf(e).some((n) => n.toLowerCase() === "time")
+
+/** Splits WHERE into its time range (top-level AND terms on time) and the rest. */
+const splitWhere = (where: Expr | undefined, nowNs: bigint): { range: TimeRange; rest: Array<Expr> } => {
+  const range: TimeRange = { lo: undefined, hi: undefined }
+  const rest: Array<Expr> = []
+  const terms: Array<Expr> = []
+  const collect = (e: Expr) => {
+    if (e.kind === "paren") collect(e.expr)
+    else if (e.kind === "binary" && e.op === "AND") {
+      collect(e.left)
+      collect(e.right)
+    } else terms.push(e)
+  }
+  if (where !== undefined) collect(where)
+  for (const t of terms) {
+    if (t.kind === "binary" && (isTimeRef(t.left) || isTimeRef(t.right)) && ["=", "<", "<=", ">", ">="].includes(t.op)) {
+      const flipped = isTimeRef(t.right)
+      const other = flipped ? t.left : t.right
+      const v = evalTime(other, nowNs)
+      if (typeof v === "string") throw new Fail(v)
+      let op = t.op
+      if (flipped) op = op === "<" ? ">" : op === ">" ? "<" : op === "<=" ? ">=" : op === ">=" ? "<=" : op
+      const raise = (lo: bigint) => (range.lo = range.lo === undefined || lo > range.lo ? lo : range.lo)
+      const lower = (hi: bigint) => (range.hi = range.hi === undefined || hi < range.hi ? hi : range.hi)
+      if (op === ">") raise(v + 1n)
+      else if (op === ">=") raise(v)
+      else if (op === "<") lower(v - 1n)
+      else if (op === "<=") lower(v)
+      else {
+        raise(v)
+        lower(v)
+      }
+      continue
+    }
+    if (mentionsTime(t)) throw new Fail("invalid time comparison: time conditions must be combined with AND")
+    rest.push(t)
+  }
+  return { range, rest }
+}
+
+/** What the planner knows of a measurement's columns. */
+interface Schema {
+  readonly table: TableState
+  readonly types: ReadonlyMap<string, ColumnType>
+}
+
+const kindOfType = (t: ColumnType | undefined): ValueKind => (t === "float" ? "float" : t === "integer" || t === "uinteger" ? "int" : "other")
+
+/** A WHERE condition (without time) as SQL over a measurement. */
+const conditionSql = (e: Expr, s: Schema): string => {
+  switch (e.kind) {
+    case "paren":
+      return `(${conditionSql(e.expr, s)})`
+    case "bool":
+      return e.value ? "TRUE" : "FALSE"
+    case "binary": {
+      if (e.op === "AND" || e.op === "OR") return `(${conditionSql(e.left, s)} ${e.op} ${conditionSql(e.right, s)})`
+      if (e.op === "=~" || e.op === "!~") {
+        if (e.right.kind !== "regex") throw new Fail("expected regular expression")
+        const left = operandSql(e.left, s)
+        const m = `coalesce(regexp_matches(${left.sql}, ${lit(e.right.pattern)}), FALSE)`
+        return e.op === "=~" ? m : `NOT ${m}`
+      }
+      if (["=", "!=", "<", "<=", ">", ">="].includes(e.op)) {
+        const l = operandSql(e.left, s)
+        const r = operandSql(e.right, s)
+        const op = e.op === "!=" ? "<>" : e.op
+        // Values of different kinds never compare equal (a number against a string is false, as InfluxDB has it).
+        if ((l.kind === "string" && r.kind === "number") || (l.kind === "number" && r.kind === "string") || l.kind === "bool" !== (r.kind === "bool")) {
+          return l.kind === "null" || r.kind === "null" ? "FALSE" : "FALSE"
+        }
+        return `coalesce(${l.sql} ${op} ${r.sql}, FALSE)`
+      }
+      throw new Fail(`invalid condition: ${e.op}`)
+    }
+    default:
+      throw new Fail("invalid condition")
+  }
+}
+
+type OperandKind = "string" | "number" | "bool" | "null" | "unknown"
+
+const operandSql = (e: Expr, s: Schema): { sql: string; kind: OperandKind } => {
+  switch (e.kind) {
+    case "ref": {
+      const type = s.types.get(e.name)
+      if (type === undefined) return { sql: "NULL", kind: "null" }
+      if (type === "tag") return { sql: `coalesce(${q(e.name)}, '')`, kind: "string" }
+      return { sql: q(e.name), kind: type === "string" ? "string" : type === "boolean" ? "bool" : "number" }
+    }
+    case "string":
+      return { sql: lit(e.value), kind: "string" }
+    case "number":
+      return { sql: e.integer ? e.raw : String(e.value), kind: "number" }
+    case "bool":
+      return { sql: e.value ? "TRUE" : "FALSE", kind: "bool" }
+    case "duration":
+      return { sql: e.ns.toString(), kind: "number" }
+    case "paren": {
+      const inner = operandSql(e.expr, s)
+      return { sql: `(${inner.sql})`, kind: inner.kind }
+    }
+    case "binary": {
+      const l = operandSql(e.left, s)
+      const r = operandSql(e.right, s)
+      return { sql: `(${l.sql} ${arith(e.op)} ${r.sql})`, kind: "number" }
+    }
+    default:
+      throw new Fail("invalid condition operand")
+  }
+}
+
+const arith = (op: string) => {
+  switch (op) {
+    case "+":
+    case "-":
+    case "*":
+    case "/":
+    case "%":
+    case "&":
+    case "|":
+      return op
+    case "^":
+      return "#"
+    default:
+      throw new Fail(`invalid operator ${op} in an expression`)
+  }
+}
+
+/** The fields a statement selects, with wildcards expanded against the measurements. */
+const expandFields = (stmt: SelectStatement, schemas: ReadonlyArray<Schema>, groupTags: (s: Schema) => ReadonlyArray<string>): Array<Field> => {
+  const fields: Array<Field> = []
+  const allColumns = (only: "field" | "tag" | undefined, excludeTags: boolean) => {
+    const names = new Map<string, ColumnType>()
+    for (const s of schemas) {
+      const grouped = new Set(groupTags(s))
+      for (const [name, type] of s.types) {
+        if (type === "time") continue
+        if (only === "field" && type === "tag") continue
+        if (only === "tag" && type !== "tag") continue
+        if (excludeTags && type === "tag" && grouped.has(name)) continue
+        names.set(name, type)
+      }
+    }
+    return [...names.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  }
+  for (const f of stmt.fields) {
+    const e = f.expr
+    if (e.kind === "wildcard") {
+      for (const [name] of allColumns(e.only, true)) fields.push({ expr: { kind: "ref", name } })
+      continue
+    }
+    // fn(*) runs the function over every field: columns `fn_field`.
+    if (e.kind === "call" && e.args.length >= 1 && e.args[0]!.kind === "wildcard") {
+      for (const [name, type] of allColumns("field", false)) {
+        if (type === "tag") continue
+        fields.push({ expr: { ...e, args: [{ kind: "ref", name }, ...e.args.slice(1)] }, alias: `${f.alias ?? e.name}_${name}` })
+      }
+      continue
+    }
+    if (e.kind === "ref" && e.name.toLowerCase() === "time") continue
+    fields.push(f)
+  }
+  return fields
+}
+
+interface Built {
+  sql: string
+  kind: ValueKind
+}
+
+/** The SQL of a selected expression in a raw (non-aggregate) query. */
+const rawSql = (e: Expr, s: Schema): Built => {
+  switch (e.kind) {
+    case "ref": {
+      const type = s.types.get(e.name)
+      if (type === undefined || type === "time") return { sql: "NULL", kind: "other" }
+      if (e.cast === "tag" && type !== "tag") return { sql: "NULL", kind: "other" }
+      if (e.cast === "field" && type === "tag") return { sql: "NULL", kind: "other" }
+      return { sql: q(e.name), kind: kindOfType(type) }
+    }
+    case "number":
+      return { sql: e.integer ? e.raw : String(e.value), kind: e.integer ? "int" : "float" }
+    case "string":
+      return { sql: lit(e.value), kind: "other" }
+    case "bool":
+      return { sql: e.value ? "TRUE" : "FALSE", kind: "other" }
+    case "paren":
+      return rawSql(e.expr, s)
+    case "binary":
+      return binarySql(e.op, rawSql(e.left, s), rawSql(e.right, s))
+    case "call":
+      throw new Fail(`unsupported call: ${e.name}`)
+    default:
+      throw new Fail("unsupported expression")
+  }
+}
+
+const binarySql = (op: string, l: Built, r: Built): Built => {
+  if (op === "/") return { sql: `(CAST(${l.sql} AS DOUBLE) / ${r.sql})`, kind: "float" }
+  return { sql: `(${l.sql} ${arith(op)} ${r.sql})`, kind: l.kind === "float" || r.kind === "float" ? "float" : l.kind === "int" && r.kind === "int" ? "int" : "other" }
+}
+
+/** A selector's choice of row: its key, ordered so that ties go to the earliest point. */
+const selectorPick = (name: string, arg: string): { fn: "arg_min" | "arg_max"; key: string } | undefined => {
+  switch (name) {
+    case "min":
+      return { fn: "arg_min", key: `{'v': ${arg}, 't': "time"}` }
+    case "max":
+      return { fn: "arg_max", key: `{'v': ${arg}, 't': -epoch_ns("time")}` }
+    case "first":
+      return { fn: "arg_min", key: `epoch_ns("time")` }
+    case "last":
+      return { fn: "arg_max", key: `epoch_ns("time")` }
+    default:
+      return undefined
+  }
+}
+
+const percentileIndex = (arg: string, p: number) => `CAST(floor(count(${arg}) * ${p} / 100.0 + 0.5) AS BIGINT)`
+
+/** The SQL of an aggregate call over the rows of one bucket. */
+const aggregateSql = (e: Extract<Expr, { kind: "call" }>, s: Schema): Built => {
+  const name = e.name
+  const arg0 = e.args[0]
+  if (arg0 === undefined) throw new Fail(`invalid number of arguments for ${name}, expected at least 1, got 0`)
+  if (name === "count" && arg0.kind === "call" && arg0.name === "distinct") {
+    const inner = arg0.args[0]
+    if (inner?.kind !== "ref") throw new Fail("expected field argument in distinct()")
+    const a = rawSql(inner, s)
+    return { sql: `count(DISTINCT ${a.sql})`, kind: "int" }
+  }
+  if (arg0.kind !== "ref") throw new Fail(`expected field argument in ${name}()`)
+  const type = s.types.get(arg0.name)
+  const isField = type !== undefined && type !== "tag" && type !== "time"
+  const arg = isField ? q(arg0.name) : "NULL"
+  const kind = kindOfType(isField ? type : undefined)
+  const numericOnly = (fn: string) => {
+    if (isField && kind === "other") throw new Fail(`unsupported ${fn} iterator type: ${type === "string" ? "*query.stringInterruptIterator" : "*query.booleanInterruptIterator"}`)
+  }
+  switch (name) {
+    case "count":
+      if (e.args.length !== 1) throw new Fail(`invalid number of arguments for count, expected 1, got ${e.args.length}`)
+      return { sql: `count(${arg})`, kind: "int" }
+    case "sum":
+      numericOnly("sum")
+      return { sql: kind === "int" ? `CAST(sum(${arg}) AS BIGINT)` : `sum(${arg})`, kind }
+    case "mean":
+      numericOnly("mean")
+      return { sql: `avg(CAST(${arg} AS DOUBLE))`, kind: "float" }
+    case "median":
+      numericOnly("median")
+      return { sql: `CAST(median(CAST(${arg} AS DOUBLE)) AS DOUBLE)`, kind: "float" }
+    case "spread":
+      numericOnly("spread")
+      return { sql: `(max(${arg}) - min(${arg}))`, kind }
+    case "stddev":
+      numericOnly("stddev")
+      return { sql: `stddev_samp(CAST(${arg} AS DOUBLE))`, kind: "float" }
+    case "mode":
+      return { sql: `mode(${arg})`, kind }
+    case "min":
+    case "max":
+      numericOnly(name)
+      return { sql: `${name}(${arg})`, kind }
+    case "first":
+    case "last": {
+      const pick = selectorPick(name, arg)!
+      return { sql: `${pick.fn}(${arg}, ${pick.key}) FILTER (WHERE ${arg} IS NOT NULL)`, kind }
+    }
+    case "percentile": {
+      numericOnly("percentile")
+      const p = e.args[1]
+      if (e.args.length !== 2 || p === undefined || p.kind !== "number") throw new Fail("expected float argument in percentile()")
+      const idx = percentileIndex(arg, p.value)
+      return { sql: `CASE WHEN ${idx} >= 1 AND ${idx} <= count(${arg}) THEN list_sort(list(${arg}) FILTER (WHERE ${arg} IS NOT NULL))[${idx}] END`, kind }
+    }
+    default:
+      if (UNSUPPORTED.has(name)) throw new Fail(`unsupported function: ${name}() is not implemented`)
+      throw new Fail(`undefined function ${name}()`)
+  }
+}
+
+/** The SQL of a selected expression in an aggregate query (aggregates and arithmetic over them). */
+const aggregateExprSql = (e: Expr, s: Schema): Built => {
+  switch (e.kind) {
+    case "call":
+      if (!AGGREGATES.has(e.name)) {
+        if (UNSUPPORTED.has(e.name)) throw new Fail(`unsupported function: ${e.name}() is not implemented`)
+        throw new Fail(`undefined function ${e.name}()`)
+      }
+      return aggregateSql(e, s)
+    case "number":
+      return { sql: e.integer ? e.raw : String(e.value), kind: e.integer ? "int" : "float" }
+    case "paren":
+      return aggregateExprSql(e.expr, s)
+    case "binary":
+      return binarySql(e.op, aggregateExprSql(e.left, s), aggregateExprSql(e.right, s))
+    case "ref":
+      throw new Fail("mixing aggregate and non-aggregate queries is not supported")
+    default:
+      throw new Fail("unsupported expression")
+  }
+}
+
+/** The time-bucket start of a row in ns: floor((t - offset) / interval) * interval + offset, exact in integers. */
+const bucketSql = (timeNs: string, interval: bigint, offset: bigint) => {
+  const shifted = `(${timeNs} - (${offset}))`
+  return `(${shifted} - (((${shifted} % ${interval}) + ${interval}) % ${interval}) + (${offset}))`
+}
+
+const bucketOf = (t: bigint, interval: bigint, offset: bigint) => {
+  const shifted = t - offset
+  return shifted - (((shifted % interval) + interval) % interval) + offset
+}
+
+/** Plans a SELECT against a database as of `nowNs`. */
+export const planSelect = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPlan | PlanFailure => {
+  try {
+    return plan(stmt, db, nowNs)
+  } catch (e) {
+    if (e instanceof Fail) return failure(e.message)
+    throw e
+  }
+}
+
+const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPlan => {
+  const tables = resolveSources(stmt.sources, db)
+  const schemas: Array<Schema> = tables.map((table) => ({ table, types: new Map(table.columns.map((c) => [c.name, c.type] as const)) }))
+  const gb = stmt.groupBy
+  const tagRegexes = gb.tagRegexes.map((r) => {
+    try {
+      return new RegExp(r)
+    } catch {
+      throw new Fail(`invalid regular expression /${r}/`)
+    }
+  })
+  const groupTags = (s: Schema): Array<string> => {
+    const tags = [...s.types.entries()].filter(([, t]) => t === "tag").map(([n]) => n).sort()
+    if (gb.allTags) return tags
+    const chosen = new Set(gb.tags)
+    for (const re of tagRegexes) for (const t of tags) if (re.test(t)) chosen.add(t)
+    return [...chosen].sort()
+  }
+  if (stmt.tz !== undefined && zoneOffsetMinutes(stmt.tz, 0) === undefined) throw new Fail(`unable to find time zone ${stmt.tz}`)
+
+  const fields = expandFields(stmt, schemas, groupTags)
+  const isAggregate = stmt.fields.some((f) => hasCall(f.expr, (n) => AGGREGATES.has(n) || UNSUPPORTED.has(n)))
+  if (!isAggregate && stmt.fields.some((f) => f.expr.kind === "call")) {
+    const call = stmt.fields.find((f) => f.expr.kind === "call")!.expr as Extract<Expr, { kind: "call" }>
+    throw new Fail(`undefined function ${call.name}()`)
+  }
+  if (fields.length === 0 && stmt.fields.every((f) => f.expr.kind === "ref" && f.expr.name.toLowerCase() === "time")) {
+    throw new Fail("at least 1 non-time field must be queried")
+  }
+  const names = uniqueNames(fields.map(fieldName))
+  if (gb.time !== undefined && !isAggregate) throw new Fail("GROUP BY requires at least one aggregate function")
+  const distinctCall = fields.find((f) => f.expr.kind === "call" && f.expr.name === "distinct")
+  if (distinctCall !== undefined && fields.length > 1) throw new Fail("aggregate function distinct() cannot be combined with other functions or fields")
+
+  const { range, rest } = splitWhere(stmt.where, nowNs)
+  const interval = gb.time?.intervalNs
+  if (interval !== undefined && range.hi === undefined) range.hi = nowNs
+  let offset = gb.time?.offsetNs ?? 0n
+  if (interval !== undefined && stmt.tz !== undefined) {
+    // Buckets align to local midnight: the zone's offset at the start of the range shifts them.
+    const zoneMinutes = zoneOffsetMinutes(stmt.tz, Number((range.lo ?? 0n) / 1_000_000n)) ?? 0
+    offset -= BigInt(zoneMinutes) * 60_000_000_000n
+  }
+  if (interval !== undefined) offset = ((offset % interval) + interval) % interval
+
+  const queries: Array<MeasurementQuery> = []
+  for (const s of schemas) {
+    const tags = groupTags(s)
+    const filters: Array<string> = []
+    if (range.lo !== undefined) filters.push(`"time" >= make_timestamp_ns(${range.lo > MIN_TIME ? range.lo : MIN_TIME})`)
+    if (range.hi !== undefined) filters.push(`"time" <= make_timestamp_ns(${range.hi < MAX_TIME ? range.hi : MAX_TIME})`)
+    for (const r of rest) filters.push(conditionSql(r, s))
+    // A row counts only when one of the fields it selects has a value.
+    const usedFields = [...new Set(fields.flatMap((f) => refsOf(f.expr)))].filter((n) => {
+      const t = s.types.get(n)
+      return t !== undefined && t !== "tag" && t !== "time"
+    })
+    if (usedFields.length === 0) continue
+    filters.push(`(${usedFields.map((n) => `${q(n)} IS NOT NULL`).join(" OR ")})`)
+    const where = filters.length > 0 ? `WHERE ${filters.join(" AND ")}` : ""
+    const tagCols = tags.map((t, i) => `coalesce(${s.types.get(t) === "tag" ? q(t) : "NULL"}, '') AS __g${i}`)
+    const tagRefs = tags.map((_, i) => `__g${i}`)
+    const partition = tagRefs.length > 0 ? `PARTITION BY ${tagRefs.join(", ")} ` : ""
+    const dir = stmt.descending ? "DESC" : "ASC"
+    const limits: Array<string> = []
+    if (stmt.limit !== undefined || stmt.offset !== undefined) {
+      const from = stmt.offset ?? 0
+      limits.push(`row_number() OVER (${partition}ORDER BY __time ${dir}) > ${from}`)
+      if (stmt.limit !== undefined && stmt.limit > 0) limits.push(`row_number() OVER (${partition}ORDER BY __time ${dir}) <= ${from + stmt.limit}`)
+    }
+    if (stmt.slimit !== undefined || stmt.soffset !== undefined) {
+      const rank = tagRefs.length > 0 ? `dense_rank() OVER (ORDER BY ${tagRefs.join(", ")})` : "1"
+      const from = stmt.soffset ?? 0
+      limits.push(`${rank} > ${from}`)
+      if (stmt.slimit !== undefined && stmt.slimit > 0) limits.push(`${rank} <= ${from + stmt.slimit}`)
+    }
+    const qualify = limits.length > 0 ? `QUALIFY ${limits.join(" AND ")}` : ""
+    const out = (values: ReadonlyArray<string>) =>
+      [`${lit(s.table.name)} AS "iox::measurement"`, `make_timestamp_ns(__time) AS "time"`, ...tags.map((t, i) => `__g${i} AS ${q(t)}`), ...values.map((v, i) => `${v} AS ${q(names[i]!)}`)].join(", ")
+    const order = `ORDER BY ${[...tagRefs, `__time ${dir}`].join(", ")}`
+    const from = q(s.table.name)
+
+    if (!isAggregate) {
+      const values = fields.map((f) => rawSql(f.expr, s).sql)
+      // Without grouping, points of all series interleave by time; equal times follow the series key.
+      const seriesOrder = [...s.types.entries()].filter(([, t]) => t === "tag").map(([n]) => `${q(n)} NULLS FIRST`).sort()
+      const inner = `SELECT ${[...tagCols, `epoch_ns("time") AS __time`, ...values.map((v, i) => `${v} AS __v${i}`), ...seriesOrder.map((_, i) => `${seriesOrder[i]!.replace(" NULLS FIRST", "")} AS __k${i}`)].join(", ")} FROM ${from} ${where}`
+      const rawOrder = `ORDER BY ${[...tagRefs, `__time ${dir}`, ...seriesOrder.map((_, i) => `__k${i} NULLS FIRST`)].join(", ")}`
+      queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(values.map((_, i) => `__v${i}`))} FROM (${inner}) ${qualify} ${rawOrder}` })
+      continue
+    }
+
+    const rangeLo = range.lo !== undefined ? range.lo : undefined
+    const bucketExpr = interval !== undefined ? bucketSql(`epoch_ns("time")`, interval, offset) : `${rangeLo ?? 0n}`
+    const srcColumns = [...new Set(fields.flatMap((f) => refsOf(f.expr)))].filter((n) => {
+      const t = s.types.get(n)
+      return t !== undefined && t !== "time"
+    })
+    const src = `SELECT ${[...tagCols, `${bucketExpr} AS __b`, `"time"`, ...srcColumns.map((n) => q(n))].join(", ")} FROM ${from} ${where}`
+
+    if (distinctCall !== undefined) {
+      const call = distinctCall.expr as Extract<Expr, { kind: "call" }>
+      const arg = call.args[0]
+      if (arg?.kind !== "ref") throw new Fail("expected field argument in distinct()")
+      const t = s.types.get(arg.name)
+      if (t === undefined || t === "tag") continue
+      const inner = `SELECT ${[...tagRefs, "__b AS __time", `${q(arg.name)} AS __v0`, `min("time") AS __first`].join(", ")} FROM (${src}) WHERE ${q(arg.name)} IS NOT NULL GROUP BY ALL`
+      queries.push({
+        measurement: s.table.name,
+        tags,
+        sql: `SELECT ${out(["__v0"])} FROM (${inner}) ${qualify} ${order}, __first`
+      })
+      continue
+    }
+
+    // Plain fields beside a single selector take the values of the point it selected.
+    const auxRefs = fields.filter((f) => f.expr.kind === "ref")
+    const calls = fields.filter((f) => f.expr.kind !== "ref")
+    let auxPick: { fn: string; key: string; arg: string } | undefined
+    if (auxRefs.length > 0) {
+      const only = calls[0]?.expr
+      if (calls.length !== 1 || only?.kind !== "call" || selectorPick(only.name, "") === undefined) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
+      const a0 = only.args[0]
+      const t0 = a0?.kind === "ref" ? s.types.get(a0.name) : undefined
+      const arg = a0?.kind === "ref" && t0 !== undefined && t0 !== "tag" ? q(a0.name) : "NULL"
+      auxPick = { ...selectorPick(only.name, arg)!, arg }
+    }
+    const built = fields.map((f): Built => {
+      if (f.expr.kind === "ref" && auxPick !== undefined) {
+        const t = s.types.get(f.expr.name)
+        const col = t === undefined || t === "time" ? "NULL" : q(f.expr.name)
+        return { sql: `${auxPick.fn}_null(${col}, ${auxPick.key}) FILTER (WHERE ${auxPick.arg} IS NOT NULL)`, kind: kindOfType(t) }
+      }
+      return aggregateExprSql(f.expr, s)
+    })
+    // A lone selector reports the time of the point it selected (when not bucketing by time), and other plain fields
+    // selected beside it take that point's values.
+    const selectorField = fields.length >= 1 ? fields.filter((f) => f.expr.kind === "call" && SELECTORS.has(f.expr.name)) : []
+    let timeSql = "__b"
+    if (interval === undefined && fields.filter((f) => f.expr.kind !== "ref").length === 1 && selectorField.length === 1) {
+      const call = selectorField[0]!.expr as Extract<Expr, { kind: "call" }>
+      const arg0 = call.args[0]
+      const argType = arg0?.kind === "ref" ? s.types.get(arg0.name) : undefined
+      const arg = arg0?.kind === "ref" && argType !== undefined && argType !== "tag" ? q(arg0.name) : "NULL"
+      const pick = selectorPick(call.name, arg)
+      if (pick !== undefined) timeSql = `${pick.fn}(epoch_ns("time"), ${pick.key}) FILTER (WHERE ${arg} IS NOT NULL)`
+      else if (call.name === "percentile") {
+        const p = (call.args[1] as Extract<Expr, { kind: "number" }>).value
+        const idx = percentileIndex(arg, p)
+        timeSql = `CASE WHEN ${idx} >= 1 AND ${idx} <= count(${arg}) THEN list_sort(list({'v': ${arg}, 't': epoch_ns("time")}) FILTER (WHERE ${arg} IS NOT NULL))[${idx}]['t'] END`
+      }
+    }
+    const aggs = built.map((b, i) => `${b.sql} AS __v${i}`)
+    const agg = `SELECT ${[...tagRefs, timeSql === "__b" ? "__b" : `${timeSql} AS __sel`, "__b AS __bucket", ...aggs].join(", ")} FROM (${src}) GROUP BY ${[...tagRefs, "__b"].join(", ")}`
+    const fillKind = stmt.fill.kind
+    if (interval === undefined || fillKind === "none") {
+      const timeCol = timeSql === "__b" ? "__b" : "coalesce(__sel, __bucket)"
+      queries.push({
+        measurement: s.table.name,
+        tags,
+        sql: `SELECT ${out(built.map((_, i) => `__v${i}`))} FROM (SELECT *, ${timeCol} AS __time FROM (${agg})) ${qualify} ${order}`
+      })
+      continue
+    }
+
+    // Every bucket of the range, for every series that has data in it, then the fill.
+    const lo = rangeLo !== undefined ? `${bucketOf(rangeLo, interval, offset)}` : `(SELECT min(__b) FROM (${src}))`
+    const hiBucket = bucketOf(range.hi!, interval, offset)
+    const count = `((${hiBucket} - ${lo}) // ${interval} + 1)`
+    const grid = `SELECT DISTINCT ${[...tagRefs, `unnest(range(${lo}, ${hiBucket} + 1, ${interval})) AS __time`].join(", ")} FROM (${agg}) WHERE CASE WHEN ${count} > ${MAX_BUCKETS} THEN error('max-select-buckets limit exceeded: (' || ${count} || '/${MAX_BUCKETS})') ELSE TRUE END`
+    const joinOn = [...tagRefs.map((t) => `g.${t} = a.${t}`), "g.__time = a.__bucket"].join(" AND ")
+    const joined = `SELECT ${[...tagRefs.map((t) => `g.${t}`), "g.__time", ...built.map((_, i) => `a.__v${i}`)].join(", ")} FROM (${grid}) g LEFT JOIN (${agg}) a ON ${joinOn}`
+    const w = `OVER (${partition}ORDER BY __time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`
+    const wNext = `OVER (${partition}ORDER BY __time ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)`
+    const filled = built.map((b, i) => {
+      const v = `__v${i}`
+      const f = fields[i]!
+      switch (stmt.fill.kind) {
+        case "null":
+          return f.expr.kind === "call" && f.expr.name === "count" ? `coalesce(${v}, 0)` : v
+        case "previous":
+          return `last_value(${v} IGNORE NULLS) ${w}`
+        case "value":
+          return b.kind === "other" ? v : `coalesce(${v}, CAST(${stmt.fill.value} AS ${b.kind === "int" ? "BIGINT" : "DOUBLE"}))`
+        case "linear": {
+          if (b.kind === "other") return v
+          const prevV = `last_value(${v} IGNORE NULLS) ${w}`
+          const prevT = `last_value(CASE WHEN ${v} IS NOT NULL THEN __time END IGNORE NULLS) ${w}`
+          const nextV = `first_value(${v} IGNORE NULLS) ${wNext}`
+          const nextT = `first_value(CASE WHEN ${v} IS NOT NULL THEN __time END IGNORE NULLS) ${wNext}`
+          const interp =
+            b.kind === "int"
+              ? `(${prevV} + (__time - ${prevT}) * (${nextV} - ${prevV}) // (${nextT} - ${prevT}))`
+              : `(${prevV} + (${nextV} - ${prevV}) * CAST(__time - ${prevT} AS DOUBLE) / (${nextT} - ${prevT}))`
+          return `coalesce(${v}, CASE WHEN ${prevT} IS NOT NULL AND ${nextT} IS NOT NULL THEN ${interp} END)`
+        }
+        default:
+          return v
+      }
+    })
+    const withFill = `SELECT ${[...tagRefs, "__time", ...filled.map((f, i) => `${f} AS __f${i}`)].join(", ")} FROM (${joined})`
+    queries.push({
+      measurement: s.table.name,
+      tags,
+      sql: `SELECT ${out(built.map((_, i) => `__f${i}`))} FROM (${withFill}) ${qualify} ${order}`
+    })
+  }
+  return { kind: "select", columns: names, queries, ...(stmt.tz === undefined ? {} : { tz: stmt.tz }) }
+}
+
+/** The database a statement names in its FROM clause (`db.rp.m`, `db..m`), if any. */
+export const sourceDatabase = (sources: ReadonlyArray<Source>): string | undefined => sources.find((s) => s.db !== undefined)?.db
+
+/** A WHERE condition over tags and fields (no time) as SQL over one measurement, for the SHOW statements. */
+export const whereSql = (where: Expr, table: TableState): string | PlanFailure => {
+  try {
+    const { rest } = splitWhere(where, 0n)
+    const schema: Schema = { table, types: new Map(table.columns.map((c) => [c.name, c.type] as const)) }
+    return rest.length === 0 ? "TRUE" : rest.map((r) => conditionSql(r, schema)).join(" AND ")
+  } catch (e) {
+    if (e instanceof Fail) return failure(e.message)
+    throw e
+  }
+}
