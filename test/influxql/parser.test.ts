@@ -1,0 +1,98 @@
+import { describe, expect, it } from "@effect/vitest"
+import { parseDuration } from "../../src/influxql/lexer.ts"
+import { isParseError, parseInfluxQl } from "../../src/influxql/parser.ts"
+
+const one = (q: string) => {
+  const parsed = parseInfluxQl(q)
+  if (isParseError(parsed)) throw new Error(parsed.message)
+  expect(parsed).toHaveLength(1)
+  return parsed[0]!
+}
+
+const errorOf = (q: string) => {
+  const parsed = parseInfluxQl(q)
+  if (!isParseError(parsed)) throw new Error(`expected a parse error for ${q}`)
+  return parsed.message
+}
+
+describe("InfluxQL parser", () => {
+  it("parses a full SELECT with every clause", () => {
+    const s = one(
+      `SELECT mean("usage") AS m, max(x) * 2 FROM cpu, "db"..mem, /^c.*/ WHERE time > now() - 1h AND host =~ /a\\/b/ AND x <> 'q\\'' ` +
+        `GROUP BY time(5m, -1m), host fill(previous) ORDER BY time DESC LIMIT 10 OFFSET 2 SLIMIT 1 SOFFSET 3 tz('Europe/Paris')`
+    )
+    expect(s).toMatchObject({
+      kind: "select",
+      fields: [{ expr: { kind: "call", name: "mean", args: [{ kind: "ref", name: "usage" }] }, alias: "m" }, { expr: { kind: "binary", op: "*" } }],
+      sources: [{ name: "cpu" }, { name: "mem", db: "db" }, { regex: "^c.*" }],
+      groupBy: { tags: ["host"], allTags: false, time: { intervalNs: 300_000_000_000n, offsetNs: -60_000_000_000n } },
+      fill: { kind: "previous" },
+      descending: true,
+      limit: 10,
+      offset: 2,
+      slimit: 1,
+      soffset: 3,
+      tz: "Europe/Paris"
+    })
+    const where = (s as { where: unknown }).where
+    expect(where).toMatchObject({
+      kind: "binary",
+      op: "AND",
+      left: { op: "AND", left: { op: ">", right: { op: "-", left: { kind: "call", name: "now" }, right: { kind: "duration", ns: 3_600_000_000_000n } } }, right: { op: "=~", right: { kind: "regex", pattern: "a/b" } } },
+      right: { op: "!=", right: { kind: "string", value: "q'" } }
+    })
+  })
+
+  it("gives arithmetic the usual precedence and keeps integer literals exact", () => {
+    const s = one("SELECT a + b * 2 FROM m WHERE time >= 1704067200000000001")
+    expect(s).toMatchObject({ fields: [{ expr: { op: "+", left: { name: "a" }, right: { op: "*", left: { name: "b" }, right: { value: 2 } } } }] })
+    expect((s as { where: { right: { raw: string } } }).where.right.raw).toBe("1704067200000000001")
+  })
+
+  it("reads db.rp.measurement, wildcards, casts, distinct and fill values", () => {
+    expect(one("SELECT *::field, usage::float FROM mydb.autogen.cpu GROUP BY * fill(-1.5)")).toMatchObject({
+      fields: [{ expr: { kind: "wildcard", only: "field" } }, { expr: { kind: "ref", name: "usage", cast: "float" } }],
+      sources: [{ db: "mydb", rp: "autogen", name: "cpu" }],
+      groupBy: { allTags: true },
+      fill: { kind: "value", value: -1.5, integer: false }
+    })
+    expect(one("SELECT count(distinct(host)), distinct(x) FROM m")).toMatchObject({
+      fields: [{ expr: { name: "count", args: [{ kind: "call", name: "distinct" }] } }, { expr: { kind: "call", name: "distinct" } }]
+    })
+  })
+
+  it("splits statements on semicolons", () => {
+    const parsed = parseInfluxQl("SELECT a FROM m; SHOW DATABASES;")
+    expect(isParseError(parsed) ? parsed.message : parsed.map((s) => s.kind)).toEqual(["select", "showDatabases"])
+  })
+
+  it("parses the SHOW statements", () => {
+    expect(one("SHOW MEASUREMENTS ON db WITH MEASUREMENT =~ /c.*/ LIMIT 5")).toEqual({ kind: "showMeasurements", on: "db", measurement: { op: "=~", pattern: "c.*" }, limit: 5 })
+    expect(one("SHOW TAG KEYS FROM cpu")).toEqual({ kind: "showTagKeys", from: [{ name: "cpu" }] })
+    expect(one(`SHOW TAG VALUES FROM cpu WITH KEY IN ("host", region) WHERE region = 'eu'`)).toMatchObject({ kind: "showTagValues", key: { op: "in", values: ["host", "region"] }, where: { op: "=" } })
+    expect(one(`SHOW TAG VALUES WITH KEY = "host"`)).toEqual({ kind: "showTagValues", from: [], key: { op: "=", value: "host" } })
+    expect(one("SHOW FIELD KEYS")).toEqual({ kind: "showFieldKeys", from: [] })
+    expect(one("SHOW RETENTION POLICIES ON foo")).toEqual({ kind: "showRetentionPolicies", on: "foo" })
+    expect(one("show series from cpu")).toEqual({ kind: "showSeries", from: [{ name: "cpu" }] })
+  })
+
+  it("reports errors with InfluxDB 1.x's wording and position", () => {
+    expect(errorOf("SELEC x")).toBe("found SELEC, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL at line 1, char 1")
+    expect(errorOf("SELECT usage FROM cpu WHERE")).toBe("found EOF, expected identifier, string, number, bool at line 1, char 29")
+    expect(errorOf("SELECT a FROM m ORDER BY host")).toMatch(/^only ORDER BY time supported/)
+    expect(errorOf("SELECT a FROM m WHERE s = 'open")).toMatch(/^unterminated string/)
+    expect(errorOf("SELECT a FROM (SELECT b FROM m)")).toMatch(/^subqueries are not supported/)
+  })
+
+  it("reads durations of every unit, compound ones too", () => {
+    expect(parseDuration("10ns")).toBe(10n)
+    expect(parseDuration("3u")).toBe(3_000n)
+    expect(parseDuration("3µ")).toBe(3_000n)
+    expect(parseDuration("5ms")).toBe(5_000_000n)
+    expect(parseDuration("2s")).toBe(2_000_000_000n)
+    expect(parseDuration("1h30m")).toBe(5_400_000_000_000n)
+    expect(parseDuration("1d")).toBe(86_400_000_000_000n)
+    expect(parseDuration("2w")).toBe(1_209_600_000_000_000n)
+    expect(parseDuration("5x")).toBeUndefined()
+  })
+})
