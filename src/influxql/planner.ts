@@ -46,9 +46,11 @@ const MAX_BUCKETS = 100_000
 
 const AGGREGATES = new Set(["count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev", "percentile", "distinct", "mode"])
 const SELECTORS = new Set(["min", "max", "first", "last", "percentile"])
+/** Functions whose wildcard forms skip string and boolean fields. */
+const NUMERIC_ONLY = new Set(["sum", "mean", "median", "spread", "stddev", "percentile", "min", "max", "derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum"])
+const TRANSFORMS = new Set(["derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum", "elapsed"])
 const UNSUPPORTED = new Set([
-  "top", "bottom", "derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum",
-  "elapsed", "integral", "holt_winters", "holt_winters_with_fit", "sample", "exponential_moving_average", "double_exponential_moving_average",
+  "top", "bottom", "integral", "holt_winters", "holt_winters_with_fit", "sample", "exponential_moving_average", "double_exponential_moving_average",
   "triple_exponential_moving_average", "relative_strength_index", "chande_momentum_oscillator", "kaufmans_efficiency_ratio",
   "kaufmans_adaptive_moving_average", "triple_exponential_derivative"
 ])
@@ -317,8 +319,18 @@ const expandFields = (stmt: SelectStatement, schemas: ReadonlyArray<Schema>, gro
     // fn(*) runs the function over every field: columns `fn_field`.
     if (e.kind === "call" && e.args.length >= 1 && e.args[0]!.kind === "wildcard") {
       for (const [name, type] of allColumns("field", false)) {
-        if (type === "tag") continue
+        if (type === "tag" || (NUMERIC_ONLY.has(e.name) && (type === "string" || type === "boolean"))) continue
         fields.push({ expr: { ...e, args: [{ kind: "ref", name }, ...e.args.slice(1)] }, alias: `${f.alias ?? e.name}_${name}` })
+      }
+      continue
+    }
+    // A transformation of an aggregate of every field: `derivative(mean(*))` gives `derivative_field` columns.
+    const inner = e.kind === "call" ? e.args[0] : undefined
+    if (e.kind === "call" && inner?.kind === "call" && inner.args[0]?.kind === "wildcard") {
+      for (const [name, type] of allColumns("field", false)) {
+        if (type === "tag" || ((NUMERIC_ONLY.has(e.name) || NUMERIC_ONLY.has(inner.name)) && (type === "string" || type === "boolean"))) continue
+        const arg: Expr = { ...inner, args: [{ kind: "ref", name }, ...inner.args.slice(1)] }
+        fields.push({ expr: { ...e, args: [arg, ...e.args.slice(1)] }, alias: `${f.alias ?? e.name}_${name}` })
       }
       continue
     }
@@ -478,6 +490,116 @@ const bucketOf = (t: bigint, interval: bigint, offset: bigint) => {
   return shifted - (((shifted % interval) + interval) % interval) + offset
 }
 
+/** A transformation function over a series' points (raw or one aggregate per time bucket), as InfluxDB 1.x has it. */
+interface Transform {
+  readonly name: string
+  /** The field reference (raw) or the aggregate call (nested) it transforms. */
+  readonly arg: Expr
+  /** The unit of derivative (default 1s raw, the GROUP BY interval nested) and elapsed (default 1ns). */
+  readonly unitNs: bigint
+  /** The window of moving_average. */
+  readonly n: number
+}
+
+const literalType = (e: Expr) =>
+  e.kind === "number" ? (e.integer ? "*influxql.IntegerLiteral" : "*influxql.NumberLiteral") : e.kind === "string" ? "*influxql.StringLiteral" : e.kind === "ref" ? "*influxql.VarRef" : "*influxql.Call"
+
+/** Reads a transformation call's arguments, with InfluxDB's messages for wrong ones. */
+const transformOf = (e: Extract<Expr, { kind: "call" }>, interval: bigint | undefined): Transform => {
+  const name = e.name
+  const arg = e.args[0]
+  const argCount = (expected: number) => {
+    if (e.args.length !== expected) throw new Fail(`invalid number of arguments for ${name}, expected ${expected}, got ${e.args.length}`)
+  }
+  const unit = (fallback: bigint): bigint => {
+    const u = e.args[1]
+    if (e.args.length > 2) throw new Fail(`invalid number of arguments for ${name}, expected at least 1 but no more than 2, got ${e.args.length}`)
+    if (u === undefined) return fallback
+    if (u.kind !== "duration") throw new Fail(`second argument to ${name} must be a duration, got ${literalType(u)}`)
+    return u.ns <= 0n ? fallback : u.ns
+  }
+  if (arg === undefined) throw new Fail(`invalid number of arguments for ${name}, expected at least 1, got 0`)
+  switch (name) {
+    case "derivative":
+    case "non_negative_derivative":
+      return { name, arg, unitNs: unit(interval ?? 1_000_000_000n), n: 0 }
+    case "elapsed":
+      return { name, arg, unitNs: unit(1n), n: 0 }
+    case "moving_average": {
+      argCount(2)
+      const n = e.args[1]!
+      if (n.kind !== "number" || !n.integer) throw new Fail(`second argument for moving_average must be an integer, got ${literalType(n)}`)
+      if (n.value <= 1) throw new Fail(`moving_average window must be greater than 1, got ${n.value}`)
+      return { name, arg, unitNs: 0n, n: n.value }
+    }
+    default:
+      argCount(1)
+      return { name, arg, unitNs: 0n, n: 0 }
+  }
+}
+
+/**
+ * The transformations over a body of rows (`__time`, the grouping tags and one value column per field), each over
+ * its own field's non-null points of each series, as window functions; fields whose points fall at different times
+ * give rows with nulls. Answers the grouping tags, `__time` and `__v0…`.
+ */
+const transformsSql = (
+  body: string,
+  columns: ReadonlyArray<{ readonly sql: string; readonly kind: ValueKind }>,
+  transforms: ReadonlyArray<Transform>,
+  tagRefs: ReadonlyArray<string>,
+  dir: string,
+  tieOrder: ReadonlyArray<string>,
+  rowLimits: string
+): string => {
+  const partition = tagRefs.length > 0 ? `PARTITION BY ${tagRefs.join(", ")} ` : ""
+  const w = `OVER (${partition}ORDER BY __time ${dir})`
+  const parts = transforms.map((t, i) => {
+    const col = columns[i]!
+    // Of several points at one time (series merged without GROUP BY), derivative and difference keep the first.
+    const dedup = /derivative|difference/.test(t.name) ? `QUALIFY row_number() OVER (PARTITION BY ${[...tagRefs, "__time"].join(", ")}${tieOrder.length > 0 ? ` ORDER BY ${tieOrder.join(", ")}` : ""}) = 1` : ""
+    const points = `SELECT ${[...tagRefs, "__time", `${col.sql} AS __x`].join(", ")} FROM (${body}) WHERE ${col.sql} IS NOT NULL ${dedup}`
+    const prev = `lag(__x) ${w}`
+    const diff = `(__x - ${prev})`
+    let value: string
+    let keep: string
+    switch (t.name) {
+      case "derivative":
+      case "non_negative_derivative":
+        value = `CAST(${diff} AS DOUBLE) / (CAST(abs(__time - lag(__time) ${w}) AS DOUBLE) / ${t.unitNs}.0)`
+        keep = t.name === "derivative" ? `${prev} IS NOT NULL` : `${prev} IS NOT NULL AND NOT (${diff} < 0)`
+        break
+      case "difference":
+      case "non_negative_difference":
+        value = diff
+        keep = t.name === "difference" ? `${prev} IS NOT NULL` : `${prev} IS NOT NULL AND NOT (${diff} < 0)`
+        break
+      case "moving_average":
+        value = `CAST(sum(__x) OVER (${partition}ORDER BY __time ${dir} ROWS BETWEEN ${t.n - 1} PRECEDING AND CURRENT ROW) AS DOUBLE) / ${t.n}.0`
+        keep = `row_number() ${w} >= ${t.n}`
+        break
+      case "cumulative_sum": {
+        const sum = `sum(__x) OVER (${partition}ORDER BY __time ${dir} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`
+        value = col.kind === "int" ? `CAST(${sum} AS BIGINT)` : sum
+        keep = "TRUE"
+        break
+      }
+      default:
+        value = `(__time - lag(__time) ${w}) // ${t.unitNs}`
+        keep = `lag(__time) ${w} IS NOT NULL`
+    }
+    const part = `SELECT ${[...tagRefs, "__time", `${value} AS __v${i}`].join(", ")} FROM (${points}) QUALIFY ${keep}`
+    return rowLimits === "" ? part : `SELECT * FROM (${part}) ${rowLimits}`
+  })
+  if (parts.length === 1) return parts[0]!
+  const union = parts.map((p) => `(${p})`).join(" UNION ALL BY NAME ")
+  return `SELECT ${[...tagRefs, "__time", ...transforms.map((_, i) => `any_value(__v${i}) AS __v${i}`)].join(", ")} FROM (${union}) GROUP BY ALL`
+}
+
+/** How many of a statement's row-limit conditions (OFFSET, then LIMIT) come before its series-limit ones. */
+const rowLimitCount = (stmt: SelectStatement) =>
+  stmt.limit === undefined && stmt.offset === undefined ? 0 : stmt.limit !== undefined && stmt.limit > 0 ? 2 : 1
+
 /** Plans a SELECT against a database as of `nowNs`. */
 export const planSelect = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPlan | PlanFailure => {
   try {
@@ -508,8 +630,8 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
   }
   if (stmt.tz !== undefined && zoneOffsetMinutes(stmt.tz, 0) === undefined) throw new Fail(`unable to find time zone ${stmt.tz}`)
 
-  const fields = expandFields(stmt, schemas, groupTags)
-  const isAggregate = stmt.fields.some((f) => hasCall(f.expr, (n) => AGGREGATES.has(n) || UNSUPPORTED.has(n)))
+  let fields = expandFields(stmt, schemas, groupTags)
+  const isAggregate = stmt.fields.some((f) => hasCall(f.expr, (n) => AGGREGATES.has(n) || UNSUPPORTED.has(n) || TRANSFORMS.has(n)))
   if (!isAggregate && stmt.fields.some((f) => f.expr.kind === "call")) {
     const call = stmt.fields.find((f) => f.expr.kind === "call")!.expr as Extract<Expr, { kind: "call" }>
     throw new Fail(`undefined function ${call.name}()`)
@@ -518,6 +640,23 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
     throw new Fail("at least 1 non-time field must be queried")
   }
   const names = uniqueNames(fields.map(fieldName))
+  // Transformations: every field one, all over raw points or all over an aggregate per GROUP BY time bucket.
+  let transforms: Array<Transform> | undefined
+  let nested = false
+  if (fields.some((f) => f.expr.kind === "call" && TRANSFORMS.has(f.expr.name))) {
+    const calls = fields.map((f) => f.expr)
+    if (!calls.every((c): c is Extract<Expr, { kind: "call" }> => c.kind === "call" && TRANSFORMS.has(c.name))) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
+    nested = calls.some((c) => c.args[0]?.kind === "call")
+    for (const c of calls) {
+      const a = c.args[0]
+      if (a !== undefined && nested !== (a.kind === "call")) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
+      if (nested && gb.time === undefined) throw new Fail(`${c.name} aggregate requires a GROUP BY interval`)
+      if (!nested && gb.time !== undefined) throw new Fail(`aggregate function required inside the call to ${c.name}`)
+      if (a !== undefined && !nested && a.kind !== "ref") throw new Fail(`expected field argument in ${c.name}()`)
+    }
+    transforms = calls.map((c) => transformOf(c, nested ? gb.time!.intervalNs : undefined))
+    fields = transforms.map((t) => ({ expr: t.arg }))
+  }
   if (gb.time !== undefined && !isAggregate) throw new Fail("GROUP BY requires at least one aggregate function")
   const distinctCall = fields.find((f) => f.expr.kind === "call" && f.expr.name === "distinct")
   if (distinctCall !== undefined && fields.length > 1) throw new Fail("aggregate function distinct() cannot be combined with other functions or fields")
@@ -532,6 +671,8 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
     offset -= BigInt(zoneMinutes) * 60_000_000_000n
   }
   if (interval !== undefined) offset = ((offset % interval) + interval) % interval
+  // As InfluxDB 1.x, transformations that look back read one bucket before the range, so its first bucket has a value.
+  if (interval !== undefined && nested && range.lo !== undefined && transforms!.some((t) => t.name !== "cumulative_sum")) range.lo -= interval
 
   const queries: Array<MeasurementQuery> = []
   for (const s of schemas) {
@@ -565,17 +706,35 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
       if (stmt.slimit !== undefined && stmt.slimit > 0) limits.push(`${rank} <= ${from + stmt.slimit}`)
     }
     const qualify = limits.length > 0 ? `QUALIFY ${limits.join(" AND ")}` : ""
+    // Transformations take LIMIT and OFFSET per field, before their fields' rows are joined by time (as 1.x does).
+    const perField = limits.length > 0 && rowLimitCount(stmt) > 0 ? `QUALIFY ${limits.slice(0, rowLimitCount(stmt)).join(" AND ")}` : ""
+    const perSeries = limits.length > rowLimitCount(stmt) ? `QUALIFY ${limits.slice(rowLimitCount(stmt)).join(" AND ")}` : ""
     const out = (values: ReadonlyArray<string>) =>
       [`${lit(s.table.name)} AS "iox::measurement"`, `make_timestamp_ns(__time) AS "time"`, ...tags.map((t, i) => `__g${i} AS ${q(t)}`), ...values.map((v, i) => `${v} AS ${q(names[i]!)}`)].join(", ")
     const order = `ORDER BY ${[...tagRefs, `__time ${dir}`].join(", ")}`
     const from = q(s.table.name)
 
-    if (!isAggregate) {
-      const values = fields.map((f) => rawSql(f.expr, s).sql)
+    if (!isAggregate || (transforms !== undefined && !nested)) {
+      const builtRaw = fields.map((f) => rawSql(f.expr, s))
+      const values = builtRaw.map((b) => b.sql)
       // Without grouping, points of all series interleave by time; equal times follow the series key.
       const seriesOrder = [...s.types.entries()].filter(([, t]) => t === "tag").map(([n]) => `${q(n)} NULLS FIRST`).sort()
       const inner = `SELECT ${[...tagCols, `epoch_ns("time") AS __time`, ...values.map((v, i) => `${v} AS __v${i}`), ...seriesOrder.map((_, i) => `${seriesOrder[i]!.replace(" NULLS FIRST", "")} AS __k${i}`)].join(", ")} FROM ${from} ${where}`
       const rawOrder = `ORDER BY ${[...tagRefs, `__time ${dir}`, ...seriesOrder.map((_, i) => `__k${i} NULLS FIRST`)].join(", ")}`
+      if (transforms !== undefined) {
+        transforms.forEach((t, i) => {
+          const type = t.arg.kind === "ref" ? s.types.get(t.arg.name) : undefined
+          if (t.name !== "elapsed" && (type === "string" || type === "boolean")) {
+            throw new Fail(`unsupported ${t.name} iterator type: ${type === "string" ? "*query.stringInterruptIterator" : "*query.booleanInterruptIterator"}`)
+          }
+          if (type === "tag") builtRaw[i] = { sql: "NULL", kind: "other" }
+        })
+        const columns = builtRaw.map((b, i) => ({ sql: b.sql === "NULL" ? "NULL" : `__v${i}`, kind: b.kind }))
+        const ties = seriesOrder.map((_, i) => `__k${i} NULLS FIRST`)
+        const transformed = transformsSql(inner, columns, transforms, tagRefs, dir, ties, perField)
+        queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(values.map((_, i) => `__v${i}`))} FROM (${transformed}) ${perSeries} ${order}` })
+        continue
+      }
       queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(values.map((_, i) => `__v${i}`))} FROM (${inner}) ${qualify} ${rawOrder}` })
       continue
     }
@@ -645,10 +804,12 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
     const fillKind = stmt.fill.kind
     if (interval === undefined || fillKind === "none") {
       const timeCol = timeSql === "__b" ? "__b" : "coalesce(__sel, __bucket)"
+      const body = `SELECT *, ${timeCol} AS __time FROM (${agg})`
+      const rows = transforms === undefined ? body : transformsSql(body, built.map((b, i) => ({ sql: `__v${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField)
       queries.push({
         measurement: s.table.name,
         tags,
-        sql: `SELECT ${out(built.map((_, i) => `__v${i}`))} FROM (SELECT *, ${timeCol} AS __time FROM (${agg})) ${qualify} ${order}`
+        sql: `SELECT ${out(built.map((_, i) => `__v${i}`))} FROM (${rows}) ${transforms === undefined ? qualify : perSeries} ${order}`
       })
       continue
     }
@@ -689,6 +850,11 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
       }
     })
     const withFill = `SELECT ${[...tagRefs, "__time", ...filled.map((f, i) => `${f} AS __f${i}`)].join(", ")} FROM (${joined})`
+    if (transforms !== undefined) {
+      const transformed = transformsSql(withFill, built.map((b, i) => ({ sql: `__f${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField)
+      queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(built.map((_, i) => `__v${i}`))} FROM (${transformed}) ${perSeries} ${order}` })
+      continue
+    }
     queries.push({
       measurement: s.table.name,
       tags,

@@ -38,11 +38,53 @@ const QUERIES = [
   "SELECT last(usage) FROM cpu GROUP BY host SLIMIT 2",
   "SELECT mean(free) FROM mem, cpu",
   `SELECT count(usage) FROM cpu WHERE ${RANGE} GROUP BY time(5m) tz('America/Chicago')`,
+  // Transformations, over raw points and over an aggregate per bucket (with 1.x's extra bucket before the range).
+  "SELECT derivative(usage) FROM cpu WHERE time < '2024-01-01T00:02:00Z'",
+  "SELECT derivative(usage, 10s), difference(load) FROM cpu WHERE host = 'c'",
+  "SELECT non_negative_derivative(usage) FROM cpu WHERE host = 'c' LIMIT 4",
+  `SELECT derivative(mean(usage)) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(20s)`,
+  `SELECT derivative(mean(usage)) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(20s) fill(none)`,
+  `SELECT derivative(mean(usage)) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(20s) fill(0)`,
+  `SELECT derivative(mean(usage)) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:03:00Z' AND host = 'c' GROUP BY time(20s) fill(linear)`,
+  `SELECT non_negative_derivative(mean(usage), 1s) FROM cpu WHERE ${RANGE} GROUP BY time(1m), "host" fill(null)`,
+  `SELECT non_negative_derivative(mean(usage), 1s) FROM cpu WHERE ${RANGE} GROUP BY time(30s), host fill(none)`,
+  `SELECT derivative(max(load), 1m) FROM cpu WHERE ${RANGE} GROUP BY time(30s), host`,
+  "SELECT derivative(usage) FROM cpu WHERE host = 'c' ORDER BY time DESC LIMIT 3",
+  "SELECT non_negative_difference(load) FROM cpu GROUP BY host LIMIT 5",
+  "SELECT difference(usage) FROM cpu WHERE host = 'a' LIMIT 5 OFFSET 2",
+  `SELECT difference(sum(load)) FROM cpu WHERE ${RANGE} GROUP BY time(1m)`,
+  `SELECT non_negative_difference(mean(usage)) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(20s) fill(0)`,
+  `SELECT difference(mean(usage)) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:03:00Z' AND host = 'c' GROUP BY time(20s) fill(previous)`,
+  `SELECT derivative(mean(usage)) AS d, difference(mean(load)) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:05:00Z' GROUP BY time(1m)`,
+  "SELECT moving_average(usage, 3) FROM cpu WHERE host = 'b' LIMIT 6",
+  "SELECT moving_average(load, 4) FROM cpu GROUP BY host LIMIT 3",
+  `SELECT moving_average(mean(usage), 3) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(20s) fill(null)`,
+  `SELECT moving_average(sum(load), 2) FROM cpu WHERE ${RANGE} GROUP BY time(1m), host`,
+  "SELECT cumulative_sum(load) FROM cpu WHERE host = 'c'",
+  "SELECT cumulative_sum(usage) FROM cpu GROUP BY host LIMIT 4",
+  `SELECT cumulative_sum(sum(load)) FROM cpu WHERE ${RANGE} GROUP BY time(1m), host`,
+  "SELECT elapsed(usage, 1s), elapsed(state) FROM cpu WHERE host = 'c' LIMIT 3",
+  "SELECT elapsed(state, 1m) FROM cpu GROUP BY host",
+  `SELECT elapsed(mean(usage), 1s) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(20s)`,
+  "SELECT derivative(*) FROM cpu WHERE host = 'c' LIMIT 2",
+  `SELECT derivative(mean(*)) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:03:00Z' GROUP BY time(1m)`,
+  "SELECT mean(*) FROM cpu",
   "SHOW MEASUREMENTS",
   "SHOW TAG KEYS",
   `SHOW TAG VALUES WITH KEY IN ("host", "region")`,
   "SHOW FIELD KEYS",
   "SHOW SERIES"
+]
+
+const ERRORS = [
+  "SELECT derivative(mean(usage)) FROM cpu",
+  "SELECT derivative(usage) FROM cpu GROUP BY time(1m)",
+  "SELECT moving_average(usage) FROM cpu",
+  "SELECT moving_average(usage, 1) FROM cpu",
+  "SELECT derivative(usage, 10) FROM cpu",
+  "SELECT derivative(state) FROM cpu",
+  "SELECT derivative(usage), usage FROM cpu",
+  "SELECT difference(usage, 1s) FROM cpu"
 ]
 
 describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () => {
@@ -73,6 +115,17 @@ describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () =>
       const expected = await fetch(`${influx.url}/query?${params}`).then((r) => r.json())
       const actual = (await server.request("GET", `/query?${params}`)).json()
       expect(JSON.stringify(expected)).toContain(`"series"`)
+      expect(actual).toEqual(expected)
+    })
+  }
+
+  // Statements 1.x refuses: the same error text.
+  for (const q of ERRORS) {
+    it(`error: ${q}`, async () => {
+      const params = new URLSearchParams({ db: "t", q })
+      const expected = await fetch(`${influx.url}/query?${params}`).then((r) => r.json())
+      const actual = (await server.request("GET", `/query?${params}`)).json()
+      expect(JSON.stringify(expected)).toContain(`"error"`)
       expect(actual).toEqual(expected)
     })
   }
