@@ -44,13 +44,14 @@ const MIN_TIME = -9223372036854775806n
 const MAX_TIME = 9223372036854775806n
 const MAX_BUCKETS = 100_000
 
+const SELECTS_POINTS = new Set(["top", "bottom"])
 const AGGREGATES = new Set(["count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev", "percentile", "distinct", "mode"])
 const SELECTORS = new Set(["min", "max", "first", "last", "percentile"])
 /** Functions whose wildcard forms skip string and boolean fields. */
 const NUMERIC_ONLY = new Set(["sum", "mean", "median", "spread", "stddev", "percentile", "min", "max", "derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum"])
 const TRANSFORMS = new Set(["derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum", "elapsed"])
 const UNSUPPORTED = new Set([
-  "top", "bottom", "integral", "holt_winters", "holt_winters_with_fit", "sample", "exponential_moving_average", "double_exponential_moving_average",
+  "integral", "holt_winters", "holt_winters_with_fit", "sample", "exponential_moving_average", "double_exponential_moving_average",
   "triple_exponential_moving_average", "relative_strength_index", "chande_momentum_oscillator", "kaufmans_efficiency_ratio",
   "kaufmans_adaptive_moving_average", "triple_exponential_derivative"
 ])
@@ -631,7 +632,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
   if (stmt.tz !== undefined && zoneOffsetMinutes(stmt.tz, 0) === undefined) throw new Fail(`unable to find time zone ${stmt.tz}`)
 
   let fields = expandFields(stmt, schemas, groupTags)
-  const isAggregate = stmt.fields.some((f) => hasCall(f.expr, (n) => AGGREGATES.has(n) || UNSUPPORTED.has(n) || TRANSFORMS.has(n)))
+  const isAggregate = stmt.fields.some((f) => hasCall(f.expr, (n) => AGGREGATES.has(n) || UNSUPPORTED.has(n) || TRANSFORMS.has(n) || SELECTS_POINTS.has(n)))
   if (!isAggregate && stmt.fields.some((f) => f.expr.kind === "call")) {
     const call = stmt.fields.find((f) => f.expr.kind === "call")!.expr as Extract<Expr, { kind: "call" }>
     throw new Fail(`undefined function ${call.name}()`)
@@ -640,6 +641,28 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
     throw new Fail("at least 1 non-time field must be queried")
   }
   const names = uniqueNames(fields.map(fieldName))
+  // top()/bottom(): N points of a field by value (optionally the best of each tag value), reported at their own times.
+  let pointSelector: { readonly name: string; readonly field: string; readonly tags: ReadonlyArray<string>; readonly n: number } | undefined
+  const selectorCall = fields.find((f) => f.expr.kind === "call" && SELECTS_POINTS.has(f.expr.name))?.expr
+  if (selectorCall?.kind === "call") {
+    if (fields.length > 1) throw new Fail(`selector function ${selectorCall.name}() cannot be combined with other functions`)
+    const args = selectorCall.args
+    const last = args[args.length - 1]
+    if (args.length < 2) throw new Fail(`invalid number of arguments for ${selectorCall.name}, expected at least 2, got ${args.length}`)
+    if (args[0]!.kind !== "ref") throw new Fail(`expected first argument to be a field in ${selectorCall.name}(), found ${literalType(args[0]!)}`)
+    if (last?.kind !== "number" || !last.integer) throw new Fail(`expected integer as last argument in ${selectorCall.name}(), found ${literalType(last!)}`)
+    if (last.value <= 0) throw new Fail(`limit (${last.value}) in ${selectorCall.name} function must be at least 1`)
+    const tagArgs = args.slice(1, -1).map((a) => {
+      if (a.kind !== "ref") throw new Fail(`only fields or tags are allowed in ${selectorCall.name}(), found ${literalType(a)}`)
+      return a.name
+    })
+    if (stmt.limit !== undefined && stmt.limit > 0 && last.value > stmt.limit) {
+      throw new Fail(`limit (${last.value}) in ${selectorCall.name} function can not be larger than the LIMIT (${stmt.limit}) in the select statement`)
+    }
+    pointSelector = { name: selectorCall.name, field: args[0]!.name, tags: tagArgs, n: last.value }
+    names.push(...tagArgs)
+    fields = [{ expr: args[0]! }]
+  }
   // Transformations: every field one, all over raw points or all over an aggregate per GROUP BY time bucket.
   let transforms: Array<Transform> | undefined
   let nested = false
@@ -714,6 +737,22 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
     const order = `ORDER BY ${[...tagRefs, `__time ${dir}`].join(", ")}`
     const from = q(s.table.name)
 
+    if (pointSelector !== undefined) {
+      const ps = pointSelector
+      const t = s.types.get(ps.field)
+      if (t === "string" || t === "boolean") throw new Fail(`unsupported ${ps.name} iterator type: ${t === "string" ? "*query.stringInterruptIterator" : "*query.booleanInterruptIterator"}`)
+      if (t === undefined || t === "tag" || t === "time") continue
+      const bucket = interval !== undefined ? bucketSql(`epoch_ns("time")`, interval, offset) : "0"
+      const tagVals = ps.tags.map((name, i) => `${s.types.get(name) === "tag" ? `coalesce(${q(name)}, '')` : "NULL"} AS __t${i}`)
+      const src = `SELECT ${[...tagCols, `epoch_ns("time") AS __time`, `${bucket} AS __b`, `${q(ps.field)} AS __x`, ...tagVals].join(", ")} FROM ${from} ${where} AND ${q(ps.field)} IS NOT NULL`
+      const by = ps.name === "top" ? "__x DESC" : "__x ASC"
+      const tagKeys = ps.tags.map((_, i) => `__t${i}`)
+      // Of each tag value's points the best one (earliest on ties), then the best N of those.
+      const best = tagKeys.length === 0 ? src : `SELECT * FROM (${src}) QUALIFY row_number() OVER (PARTITION BY ${[...tagRefs, "__b", ...tagKeys].join(", ")} ORDER BY ${by}, __time) = 1`
+      const chosen = `SELECT * FROM (${best}) QUALIFY row_number() OVER (PARTITION BY ${[...tagRefs, "__b"].join(", ")} ORDER BY ${by}, __time) <= ${ps.n}`
+      queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(["__x", ...tagKeys])} FROM (${chosen}) ${qualify} ${order}` })
+      continue
+    }
     if (!isAggregate || (transforms !== undefined && !nested)) {
       const builtRaw = fields.map((f) => rawSql(f.expr, s))
       const values = builtRaw.map((b) => b.sql)

@@ -69,6 +69,12 @@ const QUERIES = [
   "SELECT derivative(*) FROM cpu WHERE host = 'c' LIMIT 2",
   `SELECT derivative(mean(*)) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:03:00Z' GROUP BY time(1m)`,
   "SELECT mean(*) FROM cpu",
+  "SELECT top(usage, 3) FROM cpu",
+  "SELECT top(load, 3) FROM cpu",
+  "SELECT bottom(load, 4) FROM cpu GROUP BY host",
+  "SELECT top(load, host, 3) FROM cpu",
+  "SELECT bottom(usage, host, 2) FROM cpu WHERE host != 'c'",
+  `SELECT top(load, 2) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:03:00Z' GROUP BY time(1m)`,
   "SHOW MEASUREMENTS",
   "SHOW TAG KEYS",
   `SHOW TAG VALUES WITH KEY IN ("host", "region")`,
@@ -84,7 +90,11 @@ const ERRORS = [
   "SELECT derivative(usage, 10) FROM cpu",
   "SELECT derivative(state) FROM cpu",
   "SELECT derivative(usage), usage FROM cpu",
-  "SELECT difference(usage, 1s) FROM cpu"
+  "SELECT difference(usage, 1s) FROM cpu",
+  "SELECT top(usage, 3), bottom(usage, host, 2) FROM cpu",
+  "SELECT top(state, 3) FROM cpu",
+  "SELECT top(usage) FROM cpu",
+  "SELECT top(usage, 2) FROM cpu LIMIT 1"
 ]
 
 describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () => {
