@@ -44,13 +44,22 @@ export class CommitThread {
     return worker
   }
 
-  /** Inserts the rows in one transaction; resolves once it is durable. */
+  /**
+   * Inserts the rows in one transaction; resolves once it is durable. Payloads that own their whole ArrayBuffer
+   * are moved to the thread, not copied: once appended, a payload belongs to the log and the caller must not read
+   * it again.
+   */
   commit(rows: ReadonlyArray<EventRow>): Promise<void> {
     const worker = this.worker ?? this.start()
     const id = this.nextId++
+    const transfer = new Set<ArrayBuffer>()
+    for (const r of rows) {
+      const p = r.payload
+      if (p !== null && p.byteOffset === 0 && p.buffer instanceof ArrayBuffer && p.byteLength === p.buffer.byteLength) transfer.add(p.buffer)
+    }
     return new Promise<void>((resolve, reject) => {
       this.inFlight.set(id, { resolve, reject })
-      worker.postMessage({ id, rows })
+      worker.postMessage({ id, rows }, [...transfer])
     })
   }
 
