@@ -4,7 +4,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Catalog } from "../catalog/Catalog.ts"
-import { liveDatabase } from "../catalog/state.ts"
+import { liveDatabase, type DatabaseState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
 import { Ingester } from "../write/Ingester.ts"
@@ -15,7 +15,7 @@ import { contentTypeOf, encodeText, type ChunkSource, type ResultFormat } from "
 import { DuplicateCheck } from "./duplicates.ts"
 import { QueryGate } from "./QueryGate.ts"
 import { QueryLog, type QueryRecord } from "./QueryLog.ts"
-import { translate, type Translated } from "./translate.ts"
+import { translate, type Translated, type TranslateInput } from "./translate.ts"
 import { virtualTables, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
 
 /** One SQL query as the HTTP layer hands it over. */
@@ -125,24 +125,9 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
           yield* ingester.flush
           const conn = yield* Scope.extend(connection, scope)
           const planStarted = process.hrtime.bigint()
-          const current = yield* catalog.current
-          const currentDb = liveDatabase(current, request.db) ?? db
-          const translated = yield* Effect.promise(() =>
-            translate({
-              conn,
-              sql: request.sql,
-              params: request.params,
-              db: currentDb,
-              buffer: ingester.buffer,
-              needsMerge: async (tableId) => {
-                const described = ingester.buffer.describe(tableId)
-                return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
-              },
-              virtualTables: virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name) }),
-              dialect: (statement) => (request.influxql === undefined ? rewriteDialect(statement, { nowNs: issuedNs }) : statement)
-            })
+          const translated = yield* plan(conn, db, request.sql, request.params, (statement) =>
+            request.influxql === undefined ? rewriteDialect(statement, { nowNs: issuedNs }) : statement
           )
-          if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
           record.planNs = elapsedNs(planStarted)
           record.phase = "planned"
           recordScan(record, translated)
@@ -171,6 +156,30 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
           } satisfies QueryAnswer
         }).pipe(Effect.tapErrorCause(() => fail(record, started, scope)), Effect.onInterrupt(() => fail(record, started, scope)))
         return answer
+      })
+
+    /** Plans SQL on a connection against the database as the catalog has it now (400 when it cannot be planned). */
+    const plan = (conn: DuckDBConnection, db: DatabaseState, sqlText: string, params: Readonly<Record<string, Json>>, dialect: TranslateInput["dialect"]) =>
+      Effect.gen(function* () {
+        const current = yield* catalog.current
+        const currentDb = liveDatabase(current, db.name) ?? db
+        const translated = yield* Effect.promise(() =>
+          translate({
+            conn,
+            sql: sqlText,
+            params,
+            db: currentDb,
+            buffer: ingester.buffer,
+            needsMerge: async (tableId) => {
+              const described = ingester.buffer.describe(tableId)
+              return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
+            },
+            virtualTables: virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name) }),
+            dialect
+          })
+        )
+        if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
+        return translated
       })
 
     const recordScan = (record: QueryRecord, translated: Translated) => {
@@ -266,24 +275,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             yield* gate.permit
             yield* ingester.flush
             const conn = yield* connection
-            const current = yield* catalog.current
-            const currentDb = liveDatabase(current, db) ?? database
-            const translated = yield* Effect.promise(() =>
-              translate({
-                conn,
-                sql: sqlText,
-                params: {},
-                db: currentDb,
-                buffer: ingester.buffer,
-                needsMerge: async (tableId) => {
-                  const described = ingester.buffer.describe(tableId)
-                  return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
-                },
-                virtualTables: virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name) }),
-                dialect: (statement) => statement
-              })
-            )
-            if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
+            const translated = yield* plan(conn, database, sqlText, {}, (statement) => statement)
             recordScan(record, translated)
             const reader = yield* Effect.tryPromise({ try: () => conn.runAndReadAll(translated.sql), catch: executionFailure })
             const result: QueryRows = { columns: reader.columnNames(), rows: reader.getRows() }
