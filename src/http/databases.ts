@@ -5,7 +5,9 @@ import { createDatabase, deleteDatabase, setDatabaseRetention } from "../catalog
 import { ServerConfig } from "../config.ts"
 import { QueryEngine } from "../query/QueryEngine.ts"
 import { InvalidRequest } from "../errors.ts"
-import { parseTextFormat, renderRows, type Row } from "../query/tabular.ts"
+import { contentTypeOf } from "../query/encode.ts"
+import { renderRows, type Row } from "../query/tabular.ts"
+import { namedFormat } from "./format.ts"
 import { BooleanParam, readJsonBody, readQueryParams } from "./body.ts"
 import { noContent, okEmpty } from "./respond.ts"
 import { admin, type RequestContext, type RouteDef } from "./route.ts"
@@ -42,21 +44,17 @@ export const listingResponse = (ctx: RequestContext, rows: ReadonlyArray<Row>, c
   Effect.gen(function* () {
     const raw = ctx.query.get("format")
     if (raw === null) return yield* Effect.fail(new InvalidRequest({ message: "missing query parameter 'format'" }))
-    if (raw === "parquet") {
+    const format = yield* namedFormat(raw)
+    if (format === "parquet") {
       const bytes = yield* (yield* QueryEngine).rowsAsParquet({
         schema: "system",
         name: "listing",
         columns: columns.map((name) => ({ name, sqlType: sqlTypeOf(rows, name) })),
-        rows: () => rows.map((r) => columns.map((c) => (r[c] ?? null) as string | number | bigint | boolean | null))
+        rows: () => rows.map((r) => columns.map((c) => r[c] ?? null))
       })
-      return HttpServerResponse.uint8Array(bytes, { contentType: "application/vnd.apache.parquet" })
+      return HttpServerResponse.uint8Array(bytes, { contentType: contentTypeOf.parquet })
     }
-    const format = parseTextFormat(raw)
-    if (format === undefined) {
-      return yield* Effect.fail(new InvalidRequest({ message: `invalid query parameter 'format': '${raw}' is not one of json, jsonl, csv, pretty, parquet` }))
-    }
-    const { body, contentType } = renderRows(rows, columns, format)
-    return HttpServerResponse.text(body, { contentType })
+    return HttpServerResponse.text(renderRows(rows, columns, format), { contentType: contentTypeOf[format] })
   })
 
 const list = (ctx: RequestContext) =>

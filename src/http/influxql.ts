@@ -10,9 +10,9 @@ import { isParseError, parseInfluxQl } from "../influxql/parser.ts"
 import { planSelect, sourceDatabase, type SelectPlan } from "../influxql/planner.ts"
 import { planShow, planShowDatabases, planShowRetentionPolicies, showDatabase, type ShowPlan } from "../influxql/show.ts"
 import { chunkResults, epochDivisor, resultsCsv, resultsJson, type TimeFormat, type V1Cell, type V1Result, type V1Series } from "../influxql/v1.ts"
-import type { ResultFormat } from "../query/encode.ts"
 import { QueryEngine } from "../query/QueryEngine.ts"
 import { readBody, readJsonBody } from "./body.ts"
+import { resultFormat } from "./format.ts"
 import { anyToken, type RequestContext, type RouteDef } from "./route.ts"
 
 /**
@@ -267,21 +267,6 @@ const cleanError = (message: string) => message.replace(/^Error during planning:
 // ---------------------------------------------------------------------------------------------------------------
 // v3 /api/v3/query_influxql
 
-const formatsByName: Record<string, ResultFormat> = { json: "json", jsonl: "jsonl", json_lines: "jsonl", csv: "csv", pretty: "pretty", parquet: "parquet" }
-const formatsByMime: Record<string, ResultFormat> = { "application/vnd.apache.parquet": "parquet", "text/csv": "csv", "text/plain": "pretty", "application/json": "json", "*/*": "json" }
-
-const v3Format = (accept: string | undefined, format: string | undefined): ResultFormat | InvalidRequest => {
-  let fromAccept: ResultFormat = "json"
-  if (accept !== undefined && accept.trim() !== "") {
-    const first = accept.split(",")[0]!.split(";")[0]!.trim().toLowerCase()
-    const known = formatsByMime[first]
-    if (known !== undefined) fromAccept = known
-    else if (!accept.includes("text/html") && !accept.includes("*/*")) return new InvalidRequest({ message: `invalid mime type (${accept})` })
-  }
-  if (format === undefined || format === "") return fromAccept
-  return formatsByName[format] ?? new InvalidRequest({ message: `invalid query parameter 'format': '${format}' is not one of json, jsonl, csv, pretty, parquet` })
-}
-
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 /** One SQL over every measurement's query: flat rows, `iox::measurement`, `time`, grouping tags, then the columns. */
@@ -301,8 +286,7 @@ const runV3 = (ctx: RequestContext, db: string | undefined, q: string | undefine
   Effect.gen(function* () {
     if ((db === undefined || db === "") && (q === undefined || q === "")) return yield* new InvalidRequest({ message: "missing query parameters 'db' and 'q'" })
     if (q === undefined || q.trim() === "") return yield* new InvalidRequest({ message: "missing query parameter 'q'" })
-    const resolved = v3Format(ctx.request.headers["accept"], format)
-    if (resolved instanceof InvalidRequest) return yield* resolved
+    const resolved = yield* resultFormat(ctx.request.headers["accept"], format)
     const parsed = parseInfluxQl(q)
     if (isParseError(parsed)) return yield* new InvalidRequest({ message: `error in InfluxQL statement: parsing error: ${parsed.message}` })
     if (parsed.length !== 1) return yield* new InvalidRequest({ message: "must provide only one InfluxQl statement per query" })

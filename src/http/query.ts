@@ -3,48 +3,12 @@ import { Effect, Schema } from "effect"
 import { ServerConfig } from "../config.ts"
 import { InvalidRequest } from "../errors.ts"
 import type { Json } from "../query/ast.ts"
-import type { ResultFormat } from "../query/encode.ts"
 import { MAX_QUERY_PERMITS, MIN_UNFORCED_QUERY_PERMITS } from "../query/QueryGate.ts"
 import { QueryEngine } from "../query/QueryEngine.ts"
 import { readJsonBody } from "./body.ts"
+import { resultFormat } from "./format.ts"
 import { jsonResponse, noContent } from "./respond.ts"
 import { admin, anyToken, type RequestContext, type RouteDef } from "./route.ts"
-
-const formatsByName: Record<string, ResultFormat> = {
-  json: "json",
-  jsonl: "jsonl",
-  json_lines: "jsonl",
-  csv: "csv",
-  pretty: "pretty",
-  parquet: "parquet"
-}
-
-const formatsByMime: Record<string, ResultFormat> = {
-  "application/vnd.apache.parquet": "parquet",
-  "text/csv": "csv",
-  "text/plain": "pretty",
-  "application/json": "json",
-  "*/*": "json"
-}
-
-/**
- * The result format: the Accept header is read first, always (an unknown one is a 400 even when `format` is
- * given, as in InfluxDB 3), then the `format` parameter overrides it.
- */
-const resultFormat = (accept: string | undefined, format: string | undefined): Effect.Effect<ResultFormat, InvalidRequest> => {
-  let fromAccept: ResultFormat = "json"
-  if (accept !== undefined && accept.trim() !== "") {
-    const first = accept.split(",")[0]!.split(";")[0]!.trim().toLowerCase()
-    const known = formatsByMime[first]
-    if (known !== undefined) fromAccept = known
-    else if (!accept.includes("text/html") && !accept.includes("*/*")) return Effect.fail(new InvalidRequest({ message: `invalid mime type (${accept})` }))
-  }
-  if (format === undefined || format === "") return Effect.succeed(fromAccept)
-  const named = formatsByName[format]
-  return named === undefined
-    ? Effect.fail(new InvalidRequest({ message: `invalid query parameter 'format': '${format}' is not one of json, jsonl, csv, pretty, parquet` }))
-    : Effect.succeed(named)
-}
 
 const isRecord = (v: unknown): v is Record<string, Json> => typeof v === "object" && v !== null && !Array.isArray(v)
 

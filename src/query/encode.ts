@@ -107,7 +107,8 @@ const timeText = (v: DuckDBValue): string | undefined => {
 // Nested values carry no column type; numbers inside structs (selector values) are floats when not integral.
 const typeIdOfValue = (v: DuckDBValue): DuckDBTypeId => (typeof v === "number" ? DuckDBTypeId.DOUBLE : DuckDBTypeId.VARCHAR)
 
-const csvField = (s: string) => {
+/** A CSV field, quoted when it holds a comma, quote or line break. */
+export const csvField = (s: string) => {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
     if (c === 44 || c === 34 || c === 10 || c === 13) return `"${s.replace(/"/g, '""')}"`
@@ -119,7 +120,7 @@ const csvField = (s: string) => {
 // Formats
 
 /** A string as a JSON string literal; the common case (nothing to escape) without JSON.stringify. */
-const quoteJson = (s: string) => {
+export const quoteJson = (s: string) => {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
     if (c < 0x20 || c === 34 || c === 92) return JSON.stringify(s)
@@ -264,6 +265,13 @@ async function* encodeCsv(source: ChunkSource): AsyncGenerator<Uint8Array> {
   }
 }
 
+/** The `+---+---+` line of a pretty table with these column widths. */
+export const prettyBorder = (widths: ReadonlyArray<number>) => "+" + widths.map((w) => "-".repeat(w + 2)).join("+") + "+"
+
+/** One `| a | b |` line of a pretty table. */
+export const prettyRow = (values: ReadonlyArray<string>, widths: ReadonlyArray<number>) =>
+  "|" + values.map((v, i) => ` ${v.padEnd(widths[i]!)} `).join("|") + "|"
+
 /** Rows a pretty table keeps in memory before it spools them to a temporary file. */
 const PRETTY_MEMORY_ROWS = 50_000
 
@@ -289,8 +297,8 @@ async function* encodePretty(source: ChunkSource): AsyncGenerator<Uint8Array> {
         held = []
       }
     }
-    const border = "+" + widths.map((w) => "-".repeat(w + 2)).join("+") + "+"
-    const line = (values: ReadonlyArray<string>) => "|" + values.map((v, i) => ` ${v.padEnd(widths[i]!)} `).join("|") + "|"
+    const border = prettyBorder(widths)
+    const line = (values: ReadonlyArray<string>) => prettyRow(values, widths)
     yield encoder.encode([border, line(source.columns), border].join("\n"))
     if (spool !== undefined) {
       Fs.closeSync(spool.fd)
