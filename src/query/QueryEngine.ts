@@ -107,14 +107,19 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         Scope.close(scope, Exit.void)
       )
 
+    /** The live database a query names (404 as InfluxDB 3 words it). */
+    const databaseNamed = (name: string) =>
+      Effect.flatMap(catalog.current, (state) => {
+        const db = liveDatabase(state, name)
+        return db === undefined ? Effect.fail(new NotFound({ message: `query error: database not found: ${name}` })) : Effect.succeed(db)
+      })
+
     /** Runs a query: resolves the database, waits for a permit, plans, and starts the answer. */
     const sql = (request: SqlQueryRequest): Effect.Effect<QueryAnswer, NotFound | InvalidRequest | ExecutionFailed> =>
       Effect.gen(function* () {
         const started = process.hrtime.bigint()
         const issuedNs = nowNs()
-        const state = yield* catalog.current
-        const db = liveDatabase(state, request.db)
-        if (db === undefined) return yield* new NotFound({ message: `query error: database not found: ${request.db}` })
+        const db = yield* databaseNamed(request.db)
         const record = request.influxql === undefined ? log.start("sql", request.sql, db.name, issuedNs) : log.start("influxql", request.influxql, db.name, issuedNs)
         const scope = yield* Scope.make()
         const answer = yield* Effect.gen(function* () {
@@ -163,6 +168,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
       Effect.gen(function* () {
         const current = yield* catalog.current
         const currentDb = liveDatabase(current, db.name) ?? db
+        let catalogTables: ReadonlyMap<string, VirtualTable> | undefined
         const translated = yield* Effect.promise(() =>
           translate({
             conn,
@@ -174,7 +180,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               const described = ingester.buffer.describe(tableId)
               return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
             },
-            virtualTables: virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name) }),
+            virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name) })).get(qualifiedName),
             dialect
           })
         )
@@ -222,43 +228,38 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         )
       })
 
-    /** Parquet: DuckDB writes the result to a temporary file, which is then streamed; an empty result is an empty body. */
-    const parquetBody = (conn: DuckDBConnection, sqlText: string, record: QueryRecord) =>
+    /** DuckDB writes a result as one Parquet file in a new temporary directory; the caller removes it. */
+    const copyToParquet = (conn: DuckDBConnection, sqlText: string) =>
       Effect.gen(function* () {
-        yield* Effect.tryPromise({ try: () => conn.prepare(sqlText), catch: (e) => new InvalidRequest({ message: userMessage(e) }) })
         const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "strata-parquet-"))
         const file = Path.join(dir, "result.parquet")
+        const remove = Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
         const copied = yield* Effect.tryPromise({
           try: () => conn.runAndReadAll(`COPY (${sqlText}) TO '${file.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`),
           catch: executionFailure
-        }).pipe(Effect.tapError(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))))
-        const rows = Number(copied.getRows()[0]?.[0] ?? 0)
+        }).pipe(Effect.tapError(() => remove))
+        return { file, rows: Number(copied.getRows()[0]?.[0] ?? 0), remove }
+      })
+
+    /** Parquet: the result file is streamed, then removed; an empty result is an empty body. */
+    const parquetBody = (conn: DuckDBConnection, sqlText: string, record: QueryRecord) =>
+      Effect.map(copyToParquet(conn, sqlText), ({ file, rows, remove }) => {
         record.rowsReturned = rows
-        const cleanup = Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-        if (rows === 0) return Stream.empty.pipe(Stream.ensuring(cleanup))
+        if (rows === 0) return Stream.empty.pipe(Stream.ensuring(remove))
         return Stream.fromAsyncIterable(Fs.createReadStream(file, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>, executionFailure).pipe(
           Stream.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)),
           Stream.catchAll(() => Stream.empty),
-          Stream.ensuring(cleanup)
+          Stream.ensuring(remove)
         )
       })
 
     /** Small, already-materialised rows (catalog listings) as one Parquet file; empty when there are no rows. */
-    const rowsAsParquet = (table: VirtualTable): Effect.Effect<Uint8Array> =>
+    const rowsAsParquet = (table: VirtualTable): Effect.Effect<Uint8Array, InvalidRequest | ExecutionFailed> =>
       Effect.scoped(
         Effect.gen(function* () {
           if (table.rows().length === 0) return new Uint8Array(0)
-          const conn = yield* connection
-          return yield* Effect.promise(async () => {
-            const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "strata-parquet-"))
-            try {
-              const file = Path.join(dir, "rows.parquet")
-              await conn.run(`COPY (${virtualTableSql(table)}) TO '${file.replace(/'/g, "''")}' (FORMAT parquet)`)
-              return new Uint8Array(Fs.readFileSync(file))
-            } finally {
-              Fs.rmSync(dir, { recursive: true, force: true })
-            }
-          })
+          const { file, remove } = yield* copyToParquet(yield* connection, virtualTableSql(table))
+          return yield* Effect.ensuring(Effect.sync(() => new Uint8Array(Fs.readFileSync(file))), remove)
         })
       )
 
@@ -266,9 +267,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const rows = (db: string, sqlText: string, influxql: string): Effect.Effect<QueryRows, NotFound | InvalidRequest | ExecutionFailed> =>
       Effect.gen(function* () {
         const started = process.hrtime.bigint()
-        const state = yield* catalog.current
-        const database = liveDatabase(state, db)
-        if (database === undefined) return yield* new NotFound({ message: `query error: database not found: ${db}` })
+        const database = yield* databaseNamed(db)
         const record = log.start("influxql", influxql, database.name, nowNs())
         return yield* Effect.scoped(
           Effect.gen(function* () {

@@ -31,7 +31,8 @@ export interface TranslateInput {
   readonly params: Readonly<Record<string, Json>>
   readonly db: DatabaseState
   readonly buffer: BufferView
-  readonly virtualTables: ReadonlyMap<string, VirtualTable>
+  /** The virtual table `schema.name` (information_schema, system), looked up only when a query names one. */
+  readonly virtualTable: (qualifiedName: string) => VirtualTable | undefined
   /** Whether a buffered table's rows must be merged by series and time (see DuplicateCheck). */
   readonly needsMerge: (tableId: number) => Promise<boolean>
   /** The dialect rewrite, applied after parameters are bound and before tables are resolved. */
@@ -164,7 +165,7 @@ export const translate = async (input: TranslateInput): Promise<Translated | Pla
           replacements.set(node, { sql: table, alias })
           return
         }
-        const virtual = input.virtualTables.get(`${schema}.${name}`)
+        const virtual = input.virtualTable(`${schema}.${name}`)
         if (virtual === undefined) {
           failure = tableNotFound([schema, name])
           return
@@ -174,7 +175,7 @@ export const translate = async (input: TranslateInput): Promise<Translated | Pla
       }
       case "SHOW_REF": {
         const what = String(node["table_name"] ?? "").replace(/^"|"$/g, "")
-        const info = input.virtualTables.get("information_schema.tables")
+        const info = input.virtualTable("information_schema.tables")
         if (what.toLowerCase() !== "tables" || info === undefined) {
           failure = planError(`This feature is not implemented: SHOW ${what} is not supported`)
           return
