@@ -1,4 +1,5 @@
 import { Context, Either, Layer } from "effect"
+import { MAX_QUERY_PERMITS } from "./query/QueryGate.ts"
 
 /** The server's resolved configuration: flags, then STRATA_* and INFLUXDB3_* environment, then defaults. */
 export interface ServerConfigShape {
@@ -47,7 +48,7 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "num-table-limit", env: ["STRATA_NUM_TABLE_LIMIT", "INFLUXDB3_ENTERPRISE_NUM_TABLE_LIMIT"], describe: "Most tables across all databases", fallback: "4000" },
   { flag: "num-total-columns-per-table-limit", env: ["STRATA_NUM_TOTAL_COLUMNS_PER_TABLE_LIMIT", "INFLUXDB3_ENTERPRISE_NUM_TOTAL_COLUMNS_PER_TABLE_LIMIT"], describe: "Most tag and field columns in one table", fallback: "500" },
   { flag: "hard-delete-default-duration", env: ["STRATA_HARD_DELETE_DEFAULT_DURATION", "INFLUXDB3_HARD_DELETE_DEFAULT_DURATION"], describe: "Delay before a soft-deleted object is hard deleted when hard_delete_at=default", fallback: "72h" },
-  { flag: "max-concurrent-queries", env: ["STRATA_MAX_CONCURRENT_QUERIES", "INFLUXDB3_MAX_CONCURRENT_QUERIES"], describe: "Queries allowed to run at once; more wait for a permit (default: effectively unlimited)", fallback: "2305843009213693951" },
+  { flag: "max-concurrent-queries", env: ["STRATA_MAX_CONCURRENT_QUERIES", "INFLUXDB3_MAX_CONCURRENT_QUERIES"], describe: "Queries allowed to run at once; more wait for a permit (default: effectively unlimited)", fallback: String(MAX_QUERY_PERMITS) },
   { flag: "write-buffer-max-bytes", env: ["STRATA_WRITE_BUFFER_MAX_BYTES"], describe: "Memory the write buffer may hold before writes are refused", fallback: "2147483648" }
 ]
 

@@ -62,12 +62,15 @@ const queryPost = (ctx: RequestContext) =>
     )
   })
 
+// Strata has no gen0/compacted caches; the fields are kept for the telemetry shape clients read.
+const NO_CACHE_STATS = { gen0_hits: 0, gen0_misses: 0, compacted_hits: 0, compacted_misses: 0 }
+
 /** The last query's execution figures. */
 const telemetry = () =>
   Effect.gen(function* () {
     const engine = yield* QueryEngine
     const last = engine.log.lastFinished
-    if (last === undefined) return jsonResponse({ query_id: null, execution_time_us: 0, chunks: [], cache_stats: { gen0_hits: 0, gen0_misses: 0, compacted_hits: 0, compacted_misses: 0 } })
+    if (last === undefined) return jsonResponse({ query_id: null, execution_time_us: 0, chunks: [], cache_stats: NO_CACHE_STATS })
     return jsonResponse({
       query_id: last.id,
       query_text: last.text,
@@ -83,7 +86,7 @@ const telemetry = () =>
           bytes_read: last.bytesRead
         }
       ],
-      cache_stats: { gen0_hits: 0, gen0_misses: 0, compacted_hits: 0, compacted_misses: 0 }
+      cache_stats: NO_CACHE_STATS
     })
   })
 

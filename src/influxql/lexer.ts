@@ -20,7 +20,8 @@ const isIdentStart = (c: string) => (c >= "a" && c <= "z") || (c >= "A" && c <= 
 const isIdentChar = (c: string) => isIdentStart(c) || isDigit(c)
 
 const DURATION_UNITS = ["ns", "us", "u", "µ", "ms", "s", "m", "h", "d", "w"] as const
-const UNIT_NS: Record<string, bigint> = {
+/** Nanoseconds per InfluxQL duration unit. */
+export const UNIT_NS: Readonly<Record<string, bigint>> = {
   ns: 1n,
   u: 1_000n,
   us: 1_000n,
@@ -44,6 +45,7 @@ export const parseDuration = (text: string): bigint | undefined => {
     if (j === i) return undefined
     const n = BigInt(text.slice(i, j))
     let unit: string | undefined
+    // Two-letter units first, so `ms` is not read as `m` followed by `s`.
     for (const u of ["ns", "us", "ms", "u", "µ", "s", "m", "h", "d", "w"]) {
       if (text.startsWith(u, j)) {
         unit = u

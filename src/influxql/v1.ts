@@ -1,4 +1,5 @@
 import { formatRfc3339 } from "./time.ts"
+import { UNIT_NS } from "./lexer.ts"
 
 /**
  * The v1 `/query` answer: statement results made of series, rendered as InfluxDB 1.x renders them — JSON with Go's
@@ -31,20 +32,11 @@ export interface V1Result {
 /** How times are written: RFC3339 (optionally in a zone) or integers in a unit. */
 export type TimeFormat = { readonly kind: "rfc3339"; readonly zone?: string } | { readonly kind: "epoch"; readonly divisor: bigint }
 
-const EPOCH_DIVISORS: Record<string, bigint> = {
-  ns: 1n,
-  n: 1n,
-  u: 1_000n,
-  us: 1_000n,
-  "µ": 1_000n,
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n
-}
+// `epoch` takes the duration units up to hours, and `n` for nanoseconds.
+const EPOCH_UNITS = new Set(["ns", "n", "u", "us", "µ", "ms", "s", "m", "h"])
 
 /** The divisor of an `epoch` parameter; undefined for an unknown unit. */
-export const epochDivisor = (epoch: string): bigint | undefined => EPOCH_DIVISORS[epoch]
+export const epochDivisor = (epoch: string): bigint | undefined => (!EPOCH_UNITS.has(epoch) ? undefined : epoch === "n" ? 1n : UNIT_NS[epoch])
 
 const isTime = (v: V1Cell): v is TimeCell => typeof v === "object" && v !== null
 

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 
 /** The largest concurrency limit, tokio's `Semaphore::MAX_PERMITS` (usize::MAX >> 3) as InfluxDB 3 uses: no limit. */
 export const MAX_QUERY_PERMITS = 2305843009213693951
@@ -38,7 +38,7 @@ export class QueryGate {
   }
 
   /** Holds a permit for the scope's lifetime, waiting for one if the limit is reached. */
-  readonly permit: Effect.Effect<void, never, import("effect").Scope.Scope> = Effect.acquireRelease(
+  readonly permit: Effect.Effect<void, never, Scope.Scope> = Effect.acquireRelease(
     Effect.async<void>((resume) => {
       if (this.active < this.current) {
         this.active++

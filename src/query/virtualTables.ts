@@ -170,7 +170,7 @@ const systemTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> => 
       name: "influxdb_schema",
       columns: [col("measurement", "VARCHAR"), col("key", "VARCHAR"), col("data_type", "VARCHAR")],
       rows: () =>
-        liveTables(ctx.db).flatMap((t) => columnsInOrder(t).map((c) => [t.name, c.name, c.type === "uinteger" ? "uinteger" : c.type]))
+        liveTables(ctx.db).flatMap((t) => columnsInOrder(t).map((c) => [t.name, c.name, c.type]))
     }
   ]
   if (ctx.db.name === INTERNAL_DB) tables.push(...internalTables(ctx))
