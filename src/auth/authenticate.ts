@@ -43,3 +43,12 @@ export const authorize = (token: TokenState | null, requirement: Requirement) =>
   token === null || permits(token.grant, requirement)
     ? Effect.void
     : Effect.fail(new Forbidden({ message: "unauthorized to perform requested action with the token" }))
+
+/** The valid token a request presents (header, or `?p=` where `allowQueryParam`), or 400/401. */
+export const authenticateRequest = (
+  state: CatalogState,
+  request: HttpServerRequest.HttpServerRequest,
+  query: URLSearchParams,
+  allowQueryParam: boolean,
+  nowNs: bigint
+) => Effect.flatMap(presentedSecret(request, query, allowQueryParam), (secret) => authenticate(state, secret, nowNs))

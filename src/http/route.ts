@@ -1,6 +1,6 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Clock, Effect, Exit, Metric, MetricLabel, Option } from "effect"
-import { authenticate, authorize, presentedSecret } from "../auth/authenticate.ts"
+import { authenticateRequest, authorize } from "../auth/authenticate.ts"
 import type { Requirement } from "../auth/tokens.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import type { TokenState } from "../catalog/state.ts"
@@ -68,8 +68,7 @@ export const runRoute = (def: RouteDef) =>
       if (access.kind === "system" && config.disableAuthz.includes(access.resource)) return null
       // Creating the operator token is always open, as in InfluxDB 3: once `_admin` exists the command answers 409.
       if (access.kind === "bootstrap") return null
-      const secret = yield* presentedSecret(request, query, def.queryToken === true)
-      const token = yield* authenticate(state, secret, nowNs)
+      const token = yield* authenticateRequest(state, request, query, def.queryToken === true, nowNs)
       if (access.kind === "admin") yield* authorize(token, { kind: "admin" })
       if (access.kind === "system") yield* authorize(token, { kind: "system", resource: access.resource })
       return token

@@ -2,7 +2,7 @@ import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/
 import { Effect } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import { databaseRoutes } from "./databases.ts"
-import { authenticate, presentedSecret } from "../auth/authenticate.ts"
+import { authenticateRequest } from "../auth/authenticate.ts"
 import { ServerConfig } from "../config.ts"
 import { errorResponse, failureResponse } from "./respond.ts"
 import { runRoute, type RouteDef } from "./route.ts"
@@ -47,7 +47,7 @@ const fallback = (routes: ReadonlyArray<RouteDef>) =>
         const state = yield* (yield* Catalog).current
         const query = new URL(request.url, "http://localhost").searchParams
         const nowNs = BigInt(Date.now()) * 1_000_000n
-        const refused = yield* Effect.flip(Effect.flatMap(presentedSecret(request, query, false), (secret) => authenticate(state, secret, nowNs))).pipe(Effect.option)
+        const refused = yield* Effect.flip(authenticateRequest(state, request, query, false, nowNs)).pipe(Effect.option)
         if (refused._tag === "Some") return HttpServerResponse.setHeader(failureResponse(refused.value), "cluster-uuid", clusterUuid)
       }
       // HEAD is routed nowhere, as in InfluxDB 3 (HEAD /ping is a 404).
