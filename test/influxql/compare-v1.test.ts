@@ -103,8 +103,7 @@ describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () =>
 
   beforeAll(async () => {
     const port = 20_000 + Math.floor(Math.random() * 20_000)
-    ;[server, influx] = await Promise.all([startServer({ withoutAuth: true }), startInfluxV1(port)])
-    await fetch(`${influx.url}/query`, { method: "POST", body: new URLSearchParams({ q: "CREATE DATABASE t" }) })
+    ;[server, influx] = await Promise.all([startServer({ withoutAuth: true }), startInfluxV1(port, "t")])
     const body = lines.join("\n")
     const a = await fetch(`${influx.url}/write?db=t`, { method: "POST", body })
     expect(a.status).toBe(204)
