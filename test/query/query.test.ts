@@ -3,7 +3,7 @@ import { InfluxDBClient, Point } from "@influxdata/influxdb3-client"
 import { tableFromIPC } from "apache-arrow"
 import { readParquet } from "parquet-wasm/node"
 import { expectError, expectOk } from "../support/expect.ts"
-import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
+import { createOperatorToken, createResourceToken, startServer, type InProcessServer } from "../support/server.ts"
 
 // 2024-01-01T00:00:00Z in seconds.
 const T0 = 1_704_067_200
@@ -135,16 +135,10 @@ describe("SQL queries over /api/v3/query_sql", () => {
   })
 
   it("a token reads only the databases it has read permission on", async () => {
-    const created = expectOk(
-      await server.request("POST", "/api/v3/enterprise/configure/token", {
-        token,
-        body: { token_name: "reader-q1", permissions: [{ resource_type: "db", resource_names: ["q1"], actions: ["read"] }] }
-      }),
-      201
-    ).json<{ token: string }>()
+    const reader = await createResourceToken(server, token, "reader-q1", { resource_type: "db", resource_names: ["q1"], actions: ["read"] })
     await write("q3", `x v=1 ${T0}`)
-    expect(expectOk(await get("q1", "SELECT count(*) AS n FROM cpu", {}, {}, created.token)).json()).toEqual([{ n: 3 }])
-    expectError(await get("q3", "SELECT * FROM x", {}, {}, created.token), 403)
+    expect(expectOk(await get("q1", "SELECT count(*) AS n FROM cpu", {}, {}, reader)).json()).toEqual([{ n: 3 }])
+    expectError(await get("q3", "SELECT * FROM x", {}, {}, reader), 403)
     expectError(await get("q1", "SELECT 1", {}, {}, "apiv3_wrong"), 401)
   })
 
@@ -313,15 +307,9 @@ describe("query concurrency limit", () => {
   })
 
   it("needs an admin token", async () => {
-    const created = expectOk(
-      await server.request("POST", "/api/v3/enterprise/configure/token", {
-        token,
-        body: { token_name: "reader", permissions: [{ resource_type: "db", resource_names: ["*"], actions: ["read"] }] }
-      }),
-      201
-    ).json<{ token: string }>()
-    expectError(await server.request("GET", "/api/v3/configure/query_concurrency_limit", { token: created.token }), 403)
-    expectError(await server.request("PUT", "/api/v3/configure/query_concurrency_limit", { token: created.token, body: { max_concurrent_queries: 20 } }), 403)
+    const reader = await createResourceToken(server, token, "reader", { resource_type: "db", resource_names: ["*"], actions: ["read"] })
+    expectError(await server.request("GET", "/api/v3/configure/query_concurrency_limit", { token: reader }), 403)
+    expectError(await server.request("PUT", "/api/v3/configure/query_concurrency_limit", { token: reader, body: { max_concurrent_queries: 20 } }), 403)
   })
 })
 

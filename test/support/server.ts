@@ -223,6 +223,18 @@ export const createOperatorToken = async (server: Pick<ServerHandle, "request">)
   return res.json<{ token: string }>().token
 }
 
+/** Creates a resource token with one permission (`db` or `system`) and returns its secret. */
+export const createResourceToken = async (
+  server: Pick<ServerHandle, "request">,
+  adminToken: string,
+  name: string,
+  permission: { readonly resource_type: "db" | "system"; readonly resource_names: ReadonlyArray<string>; readonly actions: ReadonlyArray<string> }
+): Promise<string> => {
+  const res = await server.request("POST", "/api/v3/enterprise/configure/token", { token: adminToken, body: { token_name: name, permissions: [permission] } })
+  if (res.status !== 201) throw new Error(`creating token ${name} answered ${res.status} ${res.text}`)
+  return res.json<{ token: string }>().token
+}
+
 /** The catalog projection of an in-process server as of now. */
 export const catalogOf = (server: InProcessServer): Promise<CatalogState> =>
   server.runtime.runPromise(Effect.flatMap(Catalog, (catalog) => catalog.current))

@@ -8,7 +8,7 @@ import { Ingester } from "../../src/write/Ingester.ts"
 import { rowsTableName, seriesTableName } from "../../src/write/WriteBuffer.ts"
 import { expectError, expectOk } from "../support/expect.ts"
 import { bufferedRows } from "../support/rows.ts"
-import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
+import { createOperatorToken, createResourceToken, startServer, type InProcessServer } from "../support/server.ts"
 
 const T0 = 1_700_000_000n
 
@@ -143,11 +143,7 @@ describe("line-protocol writes", () => {
   })
 
   it("a resource token writes only to the databases it may write to (403 otherwise)", async () => {
-    const created = await server.request("POST", "/api/v3/enterprise/configure/token", {
-      token,
-      body: { token_name: "writer", permissions: [{ resource_type: "db", resource_names: ["allowed"], actions: ["write"] }] }
-    })
-    const writer = created.json<{ token: string }>().token
+    const writer = await createResourceToken(server, token, "writer", { resource_type: "db", resource_names: ["allowed"], actions: ["write"] })
     expectOk(await server.request("POST", "/api/v3/write_lp?db=allowed", { token: writer, body: "m v=1 1" }), 204)
     expectError(await server.request("POST", "/api/v3/write_lp?db=other", { token: writer, body: "m v=1 1" }), 403)
     expectOk(await server.request("POST", `/write?db=allowed&p=${writer}`, { body: "m v=2 2" }), 204)
