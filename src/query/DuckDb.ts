@@ -11,18 +11,15 @@ export class DuckDb extends Effect.Service<DuckDb>()("strata/DuckDb", {
       Effect.promise(() => DuckDBInstance.create(":memory:", { threads: "2" })),
       (db) => Effect.sync(() => db.closeSync())
     )
-    const connect = Effect.acquireRelease(
+    const writer = yield* Effect.acquireRelease(
       Effect.promise(() => instance.connect()),
       (c) => Effect.sync(() => c.closeSync())
     )
-    const writer = yield* connect
     yield* Effect.promise(() => writer.run("CREATE SCHEMA IF NOT EXISTS buf"))
     return {
       instance,
       /** The connection the write buffer appends through. */
-      writer,
-      /** A new connection, closed with the caller's scope. */
-      connect
+      writer
     } as const
   })
 }) {}
