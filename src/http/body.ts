@@ -6,11 +6,18 @@ import { InvalidRequest, PayloadTooLarge, UnsupportedMediaType } from "../errors
 
 const tooLarge = (limit: number) => new PayloadTooLarge({ message: `max request size (${limit} bytes) exceeded` })
 
+/** A request body as the bytes arrived: in chunks, each its own buffer, `size` bytes in all. */
+export interface BodyChunks {
+  readonly chunks: ReadonlyArray<Buffer>
+  readonly size: number
+}
+
 /**
- * Reads a request body as bytes, gunzipping `Content-Encoding: gzip` (multi-member too), and failing with 413 as soon
- * as either the wire bytes or the decompressed bytes pass `limit` — the body is never buffered past the limit.
+ * Reads a request body in the chunks it arrived in, gunzipping `Content-Encoding: gzip` (multi-member too), and
+ * failing with 413 as soon as either the wire bytes or the decompressed bytes pass `limit` — the body is never
+ * buffered past the limit. Chunks are not joined: a write hands them on to other threads without copying them.
  */
-export const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number): Effect.Effect<Buffer, InvalidRequest | PayloadTooLarge> =>
+export const readBodyChunks = (request: HttpServerRequest.HttpServerRequest, limit: number): Effect.Effect<BodyChunks, InvalidRequest | PayloadTooLarge> =>
   Effect.suspend(() => {
     const encoding = (request.headers["content-encoding"] ?? "identity").trim().toLowerCase()
     if (encoding !== "identity" && encoding !== "gzip") {
@@ -19,12 +26,12 @@ export const readBody = (request: HttpServerRequest.HttpServerRequest, limit: nu
     const declared = Number(request.headers["content-length"] ?? "NaN")
     if (declared > limit) return Effect.fail(tooLarge(limit))
     const incoming = NodeHttpServerRequest.toIncomingMessage(request)
-    return Effect.async<Buffer, InvalidRequest | PayloadTooLarge>((resume) => {
+    return Effect.async<BodyChunks, InvalidRequest | PayloadTooLarge>((resume) => {
       const chunks: Array<Buffer> = []
       let wire = 0
       let size = 0
       let done = false
-      const finish = (result: Effect.Effect<Buffer, InvalidRequest | PayloadTooLarge>) => {
+      const finish = (result: Effect.Effect<BodyChunks, InvalidRequest | PayloadTooLarge>) => {
         if (done) return
         done = true
         resume(result)
@@ -56,13 +63,17 @@ export const readBody = (request: HttpServerRequest.HttpServerRequest, limit: nu
       if (gunzip) {
         gunzip.on("data", collect)
         gunzip.on("error", (e) => finish(Effect.fail(new InvalidRequest({ message: `error decoding gzip stream: ${e.message}` }))))
-        gunzip.on("end", () => finish(Effect.succeed(Buffer.concat(chunks, size))))
+        gunzip.on("end", () => finish(Effect.succeed({ chunks, size })))
         incoming.on("end", () => gunzip.end())
       } else {
-        incoming.on("end", () => finish(Effect.succeed(Buffer.concat(chunks, size))))
+        incoming.on("end", () => finish(Effect.succeed({ chunks, size })))
       }
     })
   })
+
+/** Reads a request body as one buffer; see `readBodyChunks`. */
+export const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number): Effect.Effect<Buffer, InvalidRequest | PayloadTooLarge> =>
+  Effect.map(readBodyChunks(request, limit), ({ chunks, size }) => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
 
 const formatIssue = (error: ParseResult.ParseError): string => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)

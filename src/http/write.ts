@@ -3,7 +3,7 @@ import { ServerConfig } from "../config.ts"
 import { InvalidRequest } from "../errors.ts"
 import { parsePrecision, type LineError, type Precision } from "../lineprotocol/index.ts"
 import { Ingester, type WriteOutcome } from "../write/Ingester.ts"
-import { readBody } from "./body.ts"
+import { readBodyChunks } from "./body.ts"
 import { errorResponse, noContent } from "./respond.ts"
 import { anyToken, type RequestContext, type RouteDef } from "./route.ts"
 
@@ -50,8 +50,8 @@ const write = (ctx: RequestContext, db: string, precision: Precision, acceptPart
   Effect.gen(function* () {
     yield* ctx.authorize({ kind: "db", action: "write", db })
     const config = yield* ServerConfig
-    const body = yield* readBody(ctx.request, config.maxHttpRequestSize)
-    const outcome = yield* (yield* Ingester).write({ db, body, precision, acceptPartial, noSync })
+    const { chunks, size } = yield* readBodyChunks(ctx.request, config.maxHttpRequestSize)
+    const outcome = yield* (yield* Ingester).write({ db, body: chunks, size, precision, acceptPartial, noSync })
     return outcomeResponse(outcome)
   })
 

@@ -7,6 +7,7 @@
 // are read without allocating substrings where that is exact, and what lines of a batch repeat (series, tag and
 // field keys, timestamps) is recognised and reused rather than rebuilt. It never throws; a bad line becomes a
 // `LineError`.
+import { Buffer } from "node:buffer"
 import { FieldKind } from "./types.ts"
 import type { BatchSeries, FieldShape, FieldValue, LineError, ParsedBatch, ParsedLine, ParseResult } from "./types.ts"
 
@@ -71,11 +72,41 @@ interface SeriesEntry {
 
 const isDigit = (c: number): boolean => c >= D0 && c <= D9
 
+/** A body's UTF-16 code units, index for index with its string: its bytes when it is ASCII. */
+export type Codes = Uint8Array | Uint16Array
+
+/** The code units of a string, copied natively. */
+export const codesOf = (text: string): Codes => {
+  const bytes = Buffer.from(text, "utf16le")
+  return bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, text.length) : new Uint16Array(new Uint8Array(bytes).buffer)
+}
+
+/**
+ * Whether `text` occurs in `body` at `p`. A loop over char codes: `String.prototype.startsWith` with a position
+ * took half of the parser's time (measured), and keys and timestamps are short.
+ */
+const matchesAt = (codes: Codes, p: number, text: string): boolean => {
+  const n = text.length
+  if (p + n > codes.length) return false
+  for (let i = 0; i < n; i++) if (codes[p + i] !== text.charCodeAt(i)) return false
+  return true
+}
+
 /**
  * A copy of a slice of the body that does not keep the body alive. V8 represents slices of 13 or more characters
  * as views into their parent, so a stored tag value or string field would otherwise pin a whole 10 MB request.
  */
 const detach = (s: string): string => (s.length < 13 ? s : (" " + s).slice(1))
+
+/** Whether the `n` code units at `a` equal those at `b` (an earlier occurrence of the same text in the body). */
+const sameAt = (codes: Codes, a: number, b: number, n: number): boolean => {
+  if (a + n > codes.length) return false
+  for (let i = 0; i < n; i++) if (codes[a + i] !== codes[b + i]) return false
+  return true
+}
+
+/** A flat copy of a string (internalised): keys compared char by char on every line read fastest flat. */
+const flat = (s: string): string => Object.keys({ [s]: 0 })[0]!
 
 /** UTF-8 length of a JS string (lone surrogates count as the 3-byte replacement character). */
 const utf8Length = (s: string): number => {
@@ -158,6 +189,8 @@ const unescapeString = (body: string, s: number, e: number): string => {
 /** Parses one body. One instance per call keeps the memos and scan positions in plain fields (no closures). */
 class BodyParser {
   private readonly body: string
+  /** The body's UTF-16 code units as a typed array: the hot loops read these, several times faster than charCodeAt. */
+  private readonly codes: Codes
   private readonly length: number
   /** Positions of the next `"`, `\` and space at or after the current line, found lazily (amortised linear). */
   private nextQuote = -1
@@ -187,7 +220,11 @@ class BodyParser {
   private prevFieldKinds: ReadonlyArray<FieldKind> = []
   /** Whether no key of prevFieldKeys was escaped, so each can be matched against the body as it stands. */
   private prevKeysPlain = true
+  /** Where in the body each of prevFieldKeys was read (valid when prevKeysPlain), and the same for the current line. */
+  private prevKeyAt = new Int32Array(16)
+  private lineKeyAt = new Int32Array(16)
   private prevTsText = ""
+  private prevTsAt = 0
   private prevTs = 0n
   // The batch being built, in columns (see ParsedBatch); arrays grow by doubling.
   private count = 0
@@ -208,8 +245,9 @@ class BodyParser {
   private shapeKinds: ReadonlyArray<FieldKind> = []
   private shapeId = -1
 
-  constructor(body: string) {
+  constructor(body: string, codes: Codes) {
     this.body = body
+    this.codes = codes
     this.length = body.length
     // A line per newline at most: counting them (a native scan) sizes the columns once, which keeps the batch small
     // (its buffers are what a parse worker hands over, and what the garbage collector accounts for).
@@ -234,6 +272,11 @@ class BodyParser {
     this.hasTime = grown(this.hasTime, new Uint8Array(n))
   }
 
+  private growKeyAt(): void {
+    this.prevKeyAt = grown(this.prevKeyAt, new Int32Array(this.prevKeyAt.length * 2))
+    this.lineKeyAt = grown(this.lineKeyAt, new Int32Array(this.lineKeyAt.length * 2))
+  }
+
   private growFields(needed: number): void {
     let n = this.floats.length === 0 ? Math.max(16, needed) : this.floats.length * 2
     while (n < needed) n *= 2
@@ -244,6 +287,7 @@ class BodyParser {
 
   run(): ParsedBatch {
     const body = this.body
+    const codes = this.codes
     const length = this.length
     const errors: Array<LineError> = []
     let pos = 0
@@ -252,8 +296,8 @@ class BodyParser {
       let nl = body.indexOf("\n", pos)
       if (nl === -1) nl = length
       let s = pos
-      let c = body.charCodeAt(s)
-      while (c === SP || c === TAB) c = body.charCodeAt(++s)
+      let c = codes[s]!
+      while (c === SP || c === TAB) c = codes[++s]!
       // Comments end at the physical newline, whatever quotes they contain.
       if (s >= nl || c === HASH || (c === CR && s === nl - 1)) {
         pos = nl + 1
@@ -265,7 +309,7 @@ class BodyParser {
       let end = nl
       this.innerNewlines = 0
       if (this.nextQuote < nl || this.nextBackslash < nl) end = this.logicalLineEnd(s)
-      const e = end > s && body.charCodeAt(end - 1) === CR ? end - 1 : end
+      const e = end > s && codes[end - 1]! === CR ? end - 1 : end
       if (!this.parseLine(s, e, lineNumber)) errors.push({ lineNumber, message: this.error, originalLine: body.slice(pos, e) })
       lineNumber += 1 + this.innerNewlines
       pos = end + 1
@@ -294,7 +338,7 @@ class BodyParser {
    * character, and after the first space a `"` opens or closes a string when more `=` than `,` were seen.
    */
   private logicalLineEnd(s: number): number {
-    const body = this.body
+    const codes = this.codes
     const length = this.length
     let quoted = false
     let fields = false
@@ -303,9 +347,9 @@ class BodyParser {
     let newlines = 0
     let i = s
     for (; i < length; i++) {
-      const c = body.charCodeAt(i)
+      const c = codes[i]!
       if (c === BSL) {
-        if (body.charCodeAt(i + 1) === LF) newlines++
+        if (codes[i + 1]! === LF) newlines++
         i++
       } else if (c === SP) {
         fields = true
@@ -345,6 +389,7 @@ class BodyParser {
   /** Parses one line into the batch's columns; false (error set) when the line is refused. */
   private parseLine(s: number, e: number, lineNumber: number): boolean {
     const body = this.body
+    const codes = this.codes
     let p = -1
     let seriesIndex = -1
     // Series: memoised by its raw text when it has no backslash (then the first space ends it). The memo is
@@ -359,7 +404,7 @@ class BodyParser {
         const length = q - s
         const step = (length >> 4) + 1
         hash = length
-        for (let i = q - 1; i >= s; i -= step) hash = Math.imul(hash ^ body.charCodeAt(i), 0x9e3779b1)
+        for (let i = q - 1; i >= s; i -= step) hash = Math.imul(hash ^ codes[i]!, 0x9e3779b1)
         hash &= 0x3fffffff
         raw = body.slice(s, q)
         let entry = this.seriesMemo.get(hash)
@@ -394,7 +439,7 @@ class BodyParser {
 
     // Field set, after one or more spaces (the series parser guarantees at least one). Lines of a batch usually
     // repeat the previous line's field keys and kinds, so those strings and arrays are reused, not rebuilt.
-    while (p < e && body.charCodeAt(p) === SP) p++
+    while (p < e && codes[p]! === SP) p++
     if (this.floats.length === 0) {
       // Sized once from the first line's `=` count times the line count (lines of a batch mostly share a shape).
       let fields = 1
@@ -415,15 +460,17 @@ class BodyParser {
       let next = SOFT_FAIL
       let key = ""
       const known = n < prevKeys.length ? prevKeys[n]! : ""
-      if (prevPlain && known !== "" && body.startsWith(known, p) && body.charCodeAt(p + known.length) === EQ) {
+      if (n >= this.lineKeyAt.length) this.growKeyAt()
+      if (prevPlain && known !== "" && sameAt(codes, p, this.prevKeyAt[n]!, known.length) && codes[p + known.length]! === EQ) {
         // The previous line's key, which holds no delimiter or backslash, so scanning would stop right here.
         key = known
+        this.lineKeyAt[n] = this.prevKeyAt[n]!
         p += known.length
         if (p < e) next = this.parseFieldValue(p + 1, e)
       } else {
         let escaped = false
         for (; p < e; p++) {
-          const c = body.charCodeAt(p)
+          const c = codes[p]!
           if (c === BSL) {
             if (p + 1 >= e) return this.fail(ENDS_WITH_BACKSLASH)
             escaped = true
@@ -436,10 +483,12 @@ class BodyParser {
             key = unescapeName(body, f0, p, false)
             if (this.badName(key, true)) return false
           } else {
-            key = known.length === p - f0 && body.startsWith(known, f0) ? known : detach(body.slice(f0, p))
+            const same = known.length === p - f0 && (prevPlain ? sameAt(codes, f0, this.prevKeyAt[n]!, known.length) : matchesAt(codes, f0, known))
+            key = same ? known : flat(body.slice(f0, p))
+            this.lineKeyAt[n] = f0
             if (key !== known && this.badName(key, false)) return false
           }
-          if (p < e && body.charCodeAt(p) === EQ) next = this.parseFieldValue(p + 1, e)
+          if (p < e && codes[p]! === EQ) next = this.parseFieldValue(p + 1, e)
         }
       }
       if (next === HARD_FAIL) return false
@@ -479,7 +528,7 @@ class BodyParser {
       }
       n++
       p = next
-      if (p < e && body.charCodeAt(p) === COMMA) p++
+      if (p < e && codes[p]! === COMMA) p++
       else break
     }
     const fieldKeys = keys ?? (n === prevKeys.length ? prevKeys : prevKeys.slice(0, n))
@@ -488,31 +537,31 @@ class BodyParser {
     // Optional timestamp; trailing spaces and tabs are allowed.
     let timestamp: bigint | undefined
     if (p < e) {
-      if (body.charCodeAt(p) === SP) {
+      if (codes[p]! === SP) {
         let q = p + 1
-        while (q < e && body.charCodeAt(q) === SP) q++
+        while (q < e && codes[q]! === SP) q++
         const t0 = q
         const prevTs = this.prevTsText
-        if (prevTs !== "" && body.startsWith(prevTs, q) && !isDigit(body.charCodeAt(q + prevTs.length))) {
+        if (prevTs !== "" && sameAt(codes, q, this.prevTsAt, prevTs.length) && !isDigit(codes[q + prevTs.length]!)) {
           // Lines of a batch mostly share their timestamp: reuse the bigint without reading digits.
           timestamp = this.prevTs
           q += prevTs.length
-          while (q < e && body.charCodeAt(q) === SP) q++
-          if (!blankFrom(body, q, e)) return this.fail(trailing(body, q, e))
+          while (q < e && codes[q]! === SP) q++
+          if (!blankFrom(codes, q, e)) return this.fail(trailing(body, q, e))
         } else {
-          if (q < e && body.charCodeAt(q) === MINUS) q++
+          if (q < e && codes[q]! === MINUS) q++
           const d0 = q
-          while (q < e && isDigit(body.charCodeAt(q))) q++
+          while (q < e && isDigit(codes[q]!)) q++
           if (q > d0) {
             timestamp = this.parseTimestamp(t0, q)
             if (timestamp === undefined) {
               return this.fail(`Unable to parse timestamp value \`${body.slice(t0, q)}\``)
             }
-            while (q < e && body.charCodeAt(q) === SP) q++
-            if (!blankFrom(body, q, e)) return this.fail(trailing(body, q, e))
-          } else if (!blankFrom(body, p, e)) return this.fail(trailing(body, p, e))
+            while (q < e && codes[q]! === SP) q++
+            if (!blankFrom(codes, q, e)) return this.fail(trailing(body, q, e))
+          } else if (!blankFrom(codes, p, e)) return this.fail(trailing(body, p, e))
         }
-      } else if (!blankFrom(body, p, e)) return this.fail(trailing(body, p, e))
+      } else if (!blankFrom(codes, p, e)) return this.fail(trailing(body, p, e))
     }
 
     // Reused key arrays come from a line that already passed this check.
@@ -525,6 +574,9 @@ class BodyParser {
     this.prevFieldKeys = fieldKeys
     this.prevKeysPlain = plain
     this.prevFieldKinds = fieldKinds
+    const keyAt = this.prevKeyAt
+    this.prevKeyAt = this.lineKeyAt
+    this.lineKeyAt = keyAt
 
     // Lines of a batch mostly share one field shape, recognised by the identity of the reused key arrays.
     if (fieldKeys !== this.shapeKeys || fieldKinds !== this.shapeKinds) {
@@ -557,10 +609,11 @@ class BodyParser {
   /** Parses `measurement[,k=v...]` and the space after it; sets measurement, tags and pos, or the error. */
   private parseSeries(s: number, e: number): boolean {
     const body = this.body
+    const codes = this.codes
     let p = s
     let escaped = false
     for (; p < e; p++) {
-      const c = body.charCodeAt(p)
+      const c = codes[p]!
       if (c === BSL) {
         if (p + 1 >= e) return this.failed(ENDS_WITH_BACKSLASH)
         escaped = true
@@ -573,7 +626,7 @@ class BodyParser {
 
     let tagKeys: ReadonlyArray<string> = EMPTY
     let tagValues: ReadonlyArray<string> = EMPTY
-    if (p < e && body.charCodeAt(p) === COMMA) {
+    if (p < e && codes[p]! === COMMA) {
       // Tag keys repeat from line to line even when the values do not: reuse the previous line's key strings
       // (and its key array when all of them match), as for field keys.
       const tagsStart = p + 1
@@ -588,13 +641,13 @@ class BodyParser {
         const k0 = p
         let key: string
         const known = n < prevKeys.length ? prevKeys[n]! : ""
-        if (prevPlain && known !== "" && body.startsWith(known, p) && body.charCodeAt(p + known.length) === EQ) {
+        if (prevPlain && known !== "" && matchesAt(codes, p, known) && codes[p + known.length]! === EQ) {
           key = known
           p += known.length
         } else {
           escaped = false
           for (; p < e; p++) {
-            const c = body.charCodeAt(p)
+            const c = codes[p]!
             if (c === BSL) {
               if (p + 1 >= e) return this.failed(ENDS_WITH_BACKSLASH)
               escaped = true
@@ -606,10 +659,10 @@ class BodyParser {
             plain = false
             key = unescapeName(body, k0, p, false)
           } else {
-            key = known.length === p - k0 && body.startsWith(known, k0) ? known : detach(body.slice(k0, p))
+            key = known.length === p - k0 && matchesAt(codes, k0, known) ? known : flat(body.slice(k0, p))
           }
           if (key !== known && this.badName(key, escaped)) return false
-          if (p >= e || body.charCodeAt(p) !== EQ) {
+          if (p >= e || codes[p]! !== EQ) {
             return this.failed(`Tag set malformed: could not find equals sign in \`${errorContext(body, tagsStart, e)}\``)
           }
         }
@@ -617,7 +670,7 @@ class BodyParser {
         const v0 = p
         escaped = false
         for (; p < e; p++) {
-          const c = body.charCodeAt(p)
+          const c = codes[p]!
           if (c === BSL) {
             if (p + 1 >= e) return this.failed(ENDS_WITH_BACKSLASH)
             escaped = true
@@ -634,7 +687,7 @@ class BodyParser {
         }
         values.push(value)
         n++
-      } while (p < e && body.charCodeAt(p) === COMMA)
+      } while (p < e && codes[p]! === COMMA)
       if (keys === undefined) {
         // Every key matched the previous line's, which were already free of repeats.
         tagKeys = n === prevKeys.length ? prevKeys : prevKeys.slice(0, n)
@@ -647,7 +700,7 @@ class BodyParser {
       this.prevTagKeysPlain = plain
     }
     if (p >= e) return this.failed("Expected at least one space character, got end of input")
-    if (body.charCodeAt(p) !== SP) {
+    if (codes[p]! !== SP) {
       return this.failed(`Expected at least one space character, got \`${body.slice(p, e)}\``)
     }
     this.pos = p
@@ -669,21 +722,22 @@ class BodyParser {
    */
   private parseFieldValue(p: number, e: number): number {
     const body = this.body
+    const codes = this.codes
     if (p >= e) return SOFT_FAIL
-    const c = body.charCodeAt(p)
+    const c = codes[p]!
     if (c === MINUS || isDigit(c)) {
       const negative = c === MINUS
       let q = negative ? p + 1 : p
       const d0 = q
       let mantissa = 0
       let d: number
-      while (q < e && (d = body.charCodeAt(q) - D0) >= 0 && d <= 9) {
+      while (q < e && (d = codes[q]! - D0) >= 0 && d <= 9) {
         mantissa = mantissa * 10 + d
         q++
       }
       const intDigits = q - d0
       if (intDigits === 0) return SOFT_FAIL
-      const after = q < e ? body.charCodeAt(q) : -1
+      const after = q < e ? codes[q]! : -1
       if (after === LOWER_I) {
         const v = intDigits <= 15 ? BigInt(negative ? -mantissa : mantissa) : BigInt(body.slice(p, q))
         if (v < INT64_MIN || v > INT64_MAX) {
@@ -710,12 +764,12 @@ class BodyParser {
       let exact = true
       if (after === DOT) {
         let r = q + 1
-        while (r < e && (d = body.charCodeAt(r) - D0) >= 0 && d <= 9) {
+        while (r < e && (d = codes[r]! - D0) >= 0 && d <= 9) {
           mantissa = mantissa * 10 + d
           r++
         }
         const n = r - q - 1
-        const x = exponentEnd(body, r, e)
+        const x = exponentEnd(codes, r, e)
         if (x !== -1) {
           end = x
           exact = false
@@ -724,7 +778,7 @@ class BodyParser {
           fracDigits = n
         }
       } else if (after === LOWER_E || after === UPPER_E) {
-        const x = exponentEnd(body, q, e)
+        const x = exponentEnd(codes, q, e)
         if (x !== -1) {
           end = x
           exact = false
@@ -744,10 +798,10 @@ class BodyParser {
       let q = p + 1
       let escaped = false
       for (; q < e; q++) {
-        const ch = body.charCodeAt(q)
+        const ch = codes[q]!
         if (ch === DQ) break
         if (ch === BSL && q + 1 < e) {
-          const n = body.charCodeAt(q + 1)
+          const n = codes[q + 1]!
           if (n === DQ || n === BSL) {
             escaped = true
             q++
@@ -767,12 +821,12 @@ class BodyParser {
     if (c === LOWER_T || c === UPPER_T) {
       this.kind = FieldKind.Boolean
       this.value = true
-      return p + boolLength(body, p, e, "true", "True", "TRUE")
+      return p + boolLength(codes, p, e, "true", "True", "TRUE")
     }
     if (c === LOWER_F || c === UPPER_F) {
       this.kind = FieldKind.Boolean
       this.value = false
-      return p + boolLength(body, p, e, "false", "False", "FALSE")
+      return p + boolLength(codes, p, e, "false", "False", "FALSE")
     }
     return SOFT_FAIL
   }
@@ -783,34 +837,35 @@ class BodyParser {
     const v = BigInt(text)
     if (v < INT64_MIN || v > INT64_MAX) return undefined
     this.prevTsText = text
+    this.prevTsAt = s
     this.prevTs = v
     return v
   }
 }
 
 /** If an exponent `[eE][+-]?\d+` starts at `p`, the position after it; otherwise -1. */
-const exponentEnd = (body: string, p: number, e: number): number => {
+const exponentEnd = (codes: Codes, p: number, e: number): number => {
   if (p >= e) return -1
-  const c = body.charCodeAt(p)
+  const c = codes[p]!
   if (c !== LOWER_E && c !== UPPER_E) return -1
   let q = p + 1
-  const sign = q < e ? body.charCodeAt(q) : -1
+  const sign = q < e ? codes[q]! : -1
   if (sign === PLUS || sign === MINUS) q++
   const d0 = q
-  while (q < e && isDigit(body.charCodeAt(q))) q++
+  while (q < e && isDigit(codes[q]!)) q++
   return q > d0 ? q : -1
 }
 
 /** How much of a boolean literal matches at `p`: the long forms first, else the one-letter form. */
-const boolLength = (body: string, p: number, e: number, lower: string, title: string, upper: string): number => {
+const boolLength = (codes: Codes, p: number, e: number, lower: string, title: string, upper: string): number => {
   const n = lower.length
-  if (p + n <= e && (body.startsWith(lower, p) || body.startsWith(title, p) || body.startsWith(upper, p))) return n
+  if (p + n <= e && (matchesAt(codes, p, lower) || matchesAt(codes, p, title) || matchesAt(codes, p, upper))) return n
   return 1
 }
 
-const blankFrom = (body: string, p: number, e: number): boolean => {
+const blankFrom = (codes: Codes, p: number, e: number): boolean => {
   for (; p < e; p++) {
-    const c = body.charCodeAt(p)
+    const c = codes[p]!
     if (c !== SP && c !== TAB) return false
   }
   return true
@@ -871,8 +926,11 @@ const shapeSignature = (keys: ReadonlyArray<string>, kinds: ReadonlyArray<FieldK
   return out
 }
 
-/** Parses a whole line-protocol body into columns and per-line errors; never throws. */
-export const parseBatch = (body: string): ParsedBatch => new BodyParser(body).run()
+/**
+ * Parses a whole line-protocol body into columns and per-line errors; never throws. `codes` are the body's UTF-16
+ * code units (for an ASCII body, its bytes), computed from the text when not given.
+ */
+export const parseBatch = (body: string, codes?: Codes): ParsedBatch => new BodyParser(body, codes ?? codesOf(body)).run()
 
 /** The value of field `f` (in shape order) of line `i` of a batch, as a ParsedLine holds it. */
 const fieldValue = (batch: ParsedBatch, kind: FieldKind, k: number): FieldValue => {

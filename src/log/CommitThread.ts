@@ -1,4 +1,6 @@
 import { Worker } from "node:worker_threads"
+import { transferable } from "../transfer.ts"
+import { logFile } from "./store.ts"
 
 /** One row of the `events` table as the commit thread inserts it. */
 export interface EventRow {
@@ -7,13 +9,14 @@ export interface EventRow {
   readonly node: string
   readonly kind: string
   readonly body: string
-  readonly payload: Uint8Array | null
+  /** The payload in chunks, stored joined. */
+  readonly payload: ReadonlyArray<Uint8Array> | null
 }
 
 const ENTRY = new URL("./commit-worker.mjs", import.meta.url)
 
 /**
- * The thread that writes group commits into the event log's SQLite file. Commits are answered in the order they
+ * The thread that writes group commits into the event log's SQLite file and payload segments. Commits are answered in the order they
  * were sent; if the thread dies, the commits in flight fail (their writers answer 500) and the next commit starts
  * a new thread.
  */
@@ -22,10 +25,13 @@ export class CommitThread {
   private nextId = 1
   private readonly inFlight = new Map<number, { resolve: () => void; reject: (e: Error) => void }>()
 
-  constructor(private readonly filename: string) {}
+  constructor(private readonly dataDir: string) {
+    // Started at once: the thread loads its sources before the first write needs it.
+    this.start()
+  }
 
   private start(): Worker {
-    const worker = new Worker(ENTRY, { workerData: { filename: this.filename } })
+    const worker = new Worker(ENTRY, { workerData: { filename: logFile(this.dataDir), dataDir: this.dataDir } })
     const failAll = (error: Error) => {
       if (this.worker === worker) this.worker = undefined
       for (const [, waiter] of this.inFlight) waiter.reject(error)
@@ -45,21 +51,22 @@ export class CommitThread {
   }
 
   /**
-   * Inserts the rows in one transaction; resolves once it is durable. Payloads that own their whole ArrayBuffer
-   * are moved to the thread, not copied: once appended, a payload belongs to the log and the caller must not read
-   * it again.
+   * Inserts the rows in one transaction; resolves once it is durable. Payload chunks are moved to the thread, not
+   * copied: once appended, a payload belongs to the log and the caller must not read it again.
    */
   commit(rows: ReadonlyArray<EventRow>): Promise<void> {
     const worker = this.worker ?? this.start()
     const id = this.nextId++
-    const transfer = new Set<ArrayBuffer>()
-    for (const r of rows) {
-      const p = r.payload
-      if (p !== null && p.byteOffset === 0 && p.buffer instanceof ArrayBuffer && p.byteLength === p.buffer.byteLength) transfer.add(p.buffer)
-    }
+    const transfer: Array<ArrayBuffer> = []
+    const moved = rows.map((r) => {
+      if (r.payload === null) return r
+      const { chunks, transfer: buffers } = transferable(r.payload)
+      transfer.push(...buffers)
+      return { ...r, payload: chunks }
+    })
     return new Promise<void>((resolve, reject) => {
       this.inFlight.set(id, { resolve, reject })
-      worker.postMessage({ id, rows }, [...transfer])
+      worker.postMessage({ id, rows: moved }, transfer)
     })
   }
 

@@ -3,9 +3,14 @@ import { Chunk, Deferred, Effect, Exit, Metric, MetricBoundaries, Option, PubSub
 import { ServerConfig } from "../config.ts"
 import { decodeEvent, encodeEvent, type StrataEvent } from "../events/index.ts"
 import { CommitThread } from "./CommitThread.ts"
-import { logFile } from "./store.ts"
+import { readPayload } from "./segments.ts"
+import { LogDir } from "./store.ts"
 
-/** One stored event: its place in the log, when and where it happened, and what it says. */
+/**
+ * One stored event: its place in the log, when and where it happened, and what it says. `payload` holds the bulk
+ * bytes stored beside the event when it is read from the log; envelopes of fresh appends carry none (their bytes
+ * were moved to the commit thread).
+ */
 export interface Envelope {
   readonly seq: number
   readonly at: bigint
@@ -14,10 +19,13 @@ export interface Envelope {
   readonly payload: Uint8Array | null
 }
 
-/** An event to append, with optional bulk bytes kept beside the body. */
+/**
+ * An event to append, with optional bulk bytes kept beside the body, in chunks stored as one. Appending takes the
+ * chunks over: they are moved to the commit thread, and the caller must not read them again.
+ */
 export interface NewEvent {
   readonly event: StrataEvent
-  readonly payload?: Uint8Array
+  readonly payload?: ReadonlyArray<Uint8Array>
 }
 
 /** The log could not be written. */
@@ -28,6 +36,8 @@ export class LogWriteFailed {
 
 interface PendingAppend {
   readonly envelopes: ReadonlyArray<Envelope>
+  /** Each envelope's payload chunks, or null. */
+  readonly payloads: ReadonlyArray<ReadonlyArray<Uint8Array> | null>
   readonly committed: Deferred.Deferred<void, LogWriteFailed>
 }
 
@@ -46,12 +56,32 @@ const nowNs = () => BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor((perform
 export const readEnvelopes = (afterSeq: number, limit: number, untilSeq?: number) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql<{ seq: bigint; at: bigint; node: string; kind: string; body: string; payload: Uint8Array | null }>`
-      SELECT seq, at, node, kind, body, payload FROM events
+    const dir = yield* LogDir
+    const rows = yield* sql<{
+      seq: bigint
+      at: bigint
+      node: string
+      kind: string
+      body: string
+      payload: Uint8Array | null
+      payload_segment: bigint | null
+      payload_offset: bigint | null
+      payload_length: bigint | null
+    }>`
+      SELECT seq, at, node, kind, body, payload, payload_segment, payload_offset, payload_length FROM events
       WHERE seq > ${afterSeq} AND seq <= ${untilSeq ?? Number.MAX_SAFE_INTEGER}
       ORDER BY seq LIMIT ${limit}`.pipe(Effect.provideService(SqlClient.SafeIntegers, true))
     return rows.map(
-      (r): Envelope => ({ seq: Number(r.seq), at: r.at, node: r.node, event: decodeEvent(r.body), payload: r.payload })
+      (r): Envelope => ({
+        seq: Number(r.seq),
+        at: r.at,
+        node: r.node,
+        event: decodeEvent(r.body),
+        payload:
+          r.payload_segment === null
+            ? r.payload
+            : readPayload(dir, { segment: Number(r.payload_segment), offset: Number(r.payload_offset), length: Number(r.payload_length) })
+      })
     )
   }).pipe(Effect.orDie)
 
@@ -85,14 +115,16 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
 
     // Inserts and fsyncs run on their own thread: the main thread keeps serving while a commit waits for the disk.
     const commitThread = yield* Effect.acquireRelease(
-      Effect.sync(() => new CommitThread(logFile(config.dataDir))),
+      Effect.sync(() => new CommitThread(config.dataDir)),
       (thread) => Effect.promise(() => thread.close())
     )
-    const insertAll = (envelopes: ReadonlyArray<Envelope>) =>
+    const insertAll = (appends: ReadonlyArray<PendingAppend>) =>
       Effect.tryPromise({
         try: () =>
           commitThread.commit(
-            envelopes.map((e) => ({ seq: e.seq, at: e.at, node: e.node, kind: e.event._tag, body: encodeEvent(e.event), payload: e.payload }))
+            appends.flatMap((p) =>
+              p.envelopes.map((e, i) => ({ seq: e.seq, at: e.at, node: e.node, kind: e.event._tag, body: encodeEvent(e.event), payload: p.payloads[i]! }))
+            )
           ),
         catch: (e) => new LogWriteFailed(`the event log could not be written: ${e instanceof Error ? e.message : String(e)}`)
       })
@@ -104,7 +136,7 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
       const batch = [first, ...rest]
       const envelopes = batch.flatMap((p) => p.envelopes)
       const started = performance.now()
-      const exit = yield* Effect.exit(insertAll(envelopes))
+      const exit = yield* Effect.exit(insertAll(batch))
       yield* Metric.update(commitDuration, (performance.now() - started) / 1000)
       yield* Metric.increment(commitsTotal)
       if (Exit.isSuccess(exit)) {
@@ -132,9 +164,8 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
     // On shutdown, whatever was accepted but not yet committed is written before the connection closes.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
-        const rest = yield* Queue.takeAll(pending)
-        const envelopes = Chunk.toReadonlyArray(rest).flatMap((p) => p.envelopes)
-        if (envelopes.length > 0) yield* insertAll(envelopes).pipe(Effect.ignoreLogged)
+        const rest = Chunk.toReadonlyArray(yield* Queue.takeAll(pending))
+        if (rest.length > 0) yield* insertAll(rest).pipe(Effect.ignoreLogged)
         for (const p of rest) yield* Deferred.succeed(p.committed, undefined)
       })
     )
@@ -143,10 +174,8 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
     const enqueue = (events: ReadonlyArray<NewEvent>) =>
       Effect.map(Deferred.make<void, LogWriteFailed>(), (committed) => {
         const at = nowNs()
-        const envelopes = events.map(
-          (e): Envelope => ({ seq: nextSeq++, at, node: config.nodeId, event: e.event, payload: e.payload ?? null })
-        )
-        pending.unsafeOffer({ envelopes, committed })
+        const envelopes = events.map((e): Envelope => ({ seq: nextSeq++, at, node: config.nodeId, event: e.event, payload: null }))
+        pending.unsafeOffer({ envelopes, payloads: events.map((e) => e.payload ?? null), committed })
         return { envelopes, committed: Deferred.await(committed) }
       })
 
@@ -161,9 +190,11 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
       /** Committed envelopes, live, from the moment of subscription. */
       subscribe: Stream.fromPubSub(committedHub),
       /** Reads committed envelopes after `afterSeq`. */
-      read: (afterSeq: number, limit: number) => readEnvelopes(afterSeq, limit).pipe(Effect.provideService(SqlClient.SqlClient, sql)),
+      read: (afterSeq: number, limit: number) =>
+        readEnvelopes(afterSeq, limit).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.provideService(LogDir, config.dataDir)),
       /** Streams every committed envelope after `afterSeq`. */
-      stream: (afterSeq: number) => streamEnvelopes(afterSeq).pipe(Stream.provideService(SqlClient.SqlClient, sql))
+      stream: (afterSeq: number) =>
+        streamEnvelopes(afterSeq).pipe(Stream.provideService(SqlClient.SqlClient, sql), Stream.provideService(LogDir, config.dataDir))
     } as const
   })
 }) {}

@@ -7,18 +7,20 @@ import { liveDatabase, liveTable, type CatalogState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { InvalidRequest, Unavailable } from "../errors.ts"
 import { WriteBatch } from "../events/index.ts"
-import { parseBatch, type LineError, type ParsedBatch, type Precision } from "../lineprotocol/index.ts"
+import { type LineError, type ParsedBatch, type Precision } from "../lineprotocol/index.ts"
 import { EventLog, type Envelope } from "../log/EventLog.ts"
 import { DuckDb } from "../query/DuckDb.ts"
 import { checkBatch, defaultTime, lineErrors, type CheckedBatch } from "./validate.ts"
-import { decodeBody } from "./decode.ts"
+import { decodeBody, joinChunks, parseBytes } from "./decode.ts"
 import { ParsePool } from "./ParsePool.ts"
 import { WriteBuffer, type TableRows } from "./WriteBuffer.ts"
 
 /** One write request, as the endpoints hand it over. */
 export interface WriteRequest {
   readonly db: string
-  readonly body: Uint8Array
+  /** The line protocol, in the chunks it arrived in; the Ingester takes them over (they move to other threads). */
+  readonly body: ReadonlyArray<Uint8Array>
+  readonly size: number
   readonly precision: Precision
   readonly acceptPartial: boolean
   readonly noSync: boolean
@@ -46,22 +48,20 @@ const notUtf8 = (message: string) => new InvalidRequest({ message: `body content
 
 /** Decodes and parses a body on the calling thread. */
 const parseHere = (body: Uint8Array): Either.Either<ParsedBatch, InvalidRequest> => {
-  let text: string
   try {
-    text = decodeBody(body)
+    return Either.right(parseBytes(body))
   } catch (e) {
     return Either.left(notUtf8((e as Error).message))
   }
-  return Either.right(parseBatch(text))
 }
 
 const isLimitMessage = (m: string) => m.startsWith("Update to schema would exceed number of") || m.startsWith("Adding a new database would exceed limit of")
 
 /** Splits a body into its physical lines, for quoting a refused line back to the user. */
-const physicalLine = (body: Uint8Array) => {
+const physicalLine = (body: ReadonlyArray<Uint8Array>, size: number) => {
   let lines: Array<string> | undefined
   return (n: number) => {
-    lines ??= decodeBody(body).split("\n")
+    lines ??= decodeBody(joinChunks(body, size)).split("\n")
     return (lines[n - 1] ?? "").replace(/\r$/, "")
   }
 }
@@ -95,14 +95,17 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       (p) => Effect.promise(() => p.close())
     )
 
-    /** Parses a request body, on a worker when it is large; log order is still set later, under the lock. */
-    const parseBody = (body: Uint8Array): Effect.Effect<ParsedBatch, InvalidRequest> => {
-      if (body.length < WORKER_MIN_BYTES) return parseHere(body)
+    /**
+     * Parses a request body, on a worker when it is large; log order is still set later, under the lock. Returns the
+     * body's chunks too: those sent to a worker come back as new objects.
+     */
+    const parseBody = (body: ReadonlyArray<Uint8Array>, size: number): Effect.Effect<readonly [ParsedBatch, ReadonlyArray<Uint8Array>], InvalidRequest | Unavailable> => {
+      if (size < WORKER_MIN_BYTES) return Either.map(parseHere(joinChunks(body, size)), (parsed) => [parsed, body] as const)
       return Effect.flatMap(
-        Effect.promise(() => pool.parse(body)),
-        (reply) => {
-          if (reply === undefined) return parseHere(body)
-          return reply._tag === "Parsed" ? Effect.succeed(reply.batch) : Effect.fail(notUtf8(reply.message))
+        Effect.promise(() => pool.parse(body, size)),
+        (reply): Effect.Effect<readonly [ParsedBatch, ReadonlyArray<Uint8Array>], InvalidRequest | Unavailable> => {
+          if (reply === undefined) return Effect.fail(new Unavailable({ message: "the write could not be parsed (a parse thread stopped); retry" }))
+          return reply._tag === "Parsed" ? Effect.succeed([reply.batch, reply.chunks] as const) : Effect.fail(notUtf8(reply.message))
         }
       )
     }
@@ -111,7 +114,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
 
     const applyWrite = (state: CatalogState, event: WriteBatch, payload: Uint8Array) =>
       Effect.promise(async () => {
-        const parsed = parseBatch(decodeBody(payload))
+        const parsed = parseBytes(payload)
         const rejected = new Set(event.rejectedLines)
         const db = state.databases.get(event.dbId)
         if (db === undefined || db.deleted) return
@@ -161,8 +164,8 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
 
     const write = (request: WriteRequest) =>
       Effect.gen(function* () {
-        yield* Metric.incrementBy(writeBytesTotal, request.body.length)
-        const parsed = yield* parseBody(request.body)
+        yield* Metric.incrementBy(writeBytesTotal, request.size)
+        const [parsed, body] = yield* parseBody(request.body, request.size)
         if (parsed.nonEmptyLines === 0) return yield* Effect.fail(new InvalidRequest({ message: "incoming write was empty" }))
         if (buffer.bytes > config.writeBufferMaxBytes) {
           return yield* Effect.fail(new Unavailable({ message: `the write buffer is full (${config.writeBufferMaxBytes} bytes); retry later` }))
@@ -174,7 +177,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         }
         const nowNs = BigInt(Date.now()) * 1_000_000n
         const fallbackTime = defaultTime(nowNs, request.precision)
-        const original = physicalLine(request.body)
+        const original = physicalLine(body, request.size)
         // With accept_partial every refused line is reported as a partial write, even when none was written.
         const outcomeOf = (errors: ReadonlyArray<LineError>): WriteOutcome => {
           const limitHit = errors.some((e) => isLimitMessage(e.message))
@@ -214,7 +217,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         )
         const committed = yield* lock.withPermits(1)(
           Effect.gen(function* () {
-            const { committed } = yield* log.enqueue([{ event, payload: request.body }])
+            const { committed } = yield* log.enqueue([{ event, payload: body }])
             yield* Effect.promise(async () => {
               for (const rows of tableRows(state, db.id, parsed, checked.accepted)) await buffer.append(rows)
             })

@@ -2,17 +2,22 @@
 // of a write's CPU) runs on another core while the main thread checks, logs and buffers earlier batches.
 import { Worker } from "node:worker_threads"
 import type { ParsedBatch } from "../lineprotocol/index.ts"
+import { transferable } from "../transfer.ts"
 
-/** A body to parse; the worker answers with the same id. */
+/** A body to parse, in the chunks it arrived in; the worker answers with the same id. */
 export interface ParseRequest {
   readonly id: number
-  readonly body: Uint8Array
+  readonly chunks: ReadonlyArray<Uint8Array>
+  readonly size: number
 }
 
-/** What a worker answers: the parsed columns, or the reason the body is not UTF-8. */
+/**
+ * What a worker answers: the parsed columns, or the reason the body is not UTF-8; either way with the body's chunks
+ * moved back, for the event log.
+ */
 export type ParseReply =
-  | { readonly id: number; readonly _tag: "Parsed"; readonly batch: ParsedBatch }
-  | { readonly id: number; readonly _tag: "NotUtf8"; readonly message: string }
+  | { readonly id: number; readonly _tag: "Parsed"; readonly batch: ParsedBatch; readonly chunks: ReadonlyArray<Uint8Array> }
+  | { readonly id: number; readonly _tag: "NotUtf8"; readonly message: string; readonly chunks: ReadonlyArray<Uint8Array> }
 
 interface PoolWorker {
   worker: Worker | undefined
@@ -60,8 +65,11 @@ export class ParsePool {
     worker.on("exit", fail)
   }
 
-  /** Parses a body on a worker; `undefined` when the worker failed before answering. */
-  parse(body: Uint8Array): Promise<ParseReply | undefined> {
+  /**
+   * Parses a body on a worker. Its chunks are moved to the worker (the caller must not read them again) and come back
+   * in the reply; `undefined` when the worker failed before answering, and then the chunks are lost.
+   */
+  parse(body: ReadonlyArray<Uint8Array>, size: number): Promise<ParseReply | undefined> {
     let target = this.workers[0]!
     for (const w of this.workers) if (w.pending.size < target.pending.size) target = w
     const id = this.nextId++
@@ -69,7 +77,8 @@ export class ParsePool {
     if (worker === undefined) return Promise.resolve(undefined)
     return new Promise((resolve) => {
       target.pending.set(id, resolve)
-      worker.postMessage({ id, body } satisfies ParseRequest)
+      const { chunks, transfer } = transferable(body)
+      worker.postMessage({ id, chunks, size } satisfies ParseRequest, transfer)
     })
   }
 

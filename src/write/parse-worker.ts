@@ -1,20 +1,35 @@
 // The loop of a parse worker thread: decodes and parses line-protocol bodies sent by the ParsePool and hands the
-// columns back by transferring their buffers (no copy); only the series and field-shape tables are cloned.
+// columns back by transferring their buffers (no copy), with the body's chunks; only the series and field-shape
+// tables are cloned.
 import { parentPort } from "node:worker_threads"
-import { parseBatch } from "../lineprotocol/index.ts"
-import { decodeBody } from "./decode.ts"
+import type { ParsedBatch } from "../lineprotocol/index.ts"
+import { parseBytes } from "./decode.ts"
 import type { ParseReply, ParseRequest } from "./ParsePool.ts"
 const port = parentPort!
 
+/** Where a body's chunks are joined before decoding: kept from body to body, so joining allocates nothing. */
+let joined = new Uint8Array(0)
+
+const join = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  if (chunks.length === 1) return chunks[0]!
+  if (joined.length < size) joined = new Uint8Array(Math.max(size, joined.length * 2))
+  let at = 0
+  for (const chunk of chunks) {
+    joined.set(chunk, at)
+    at += chunk.length
+  }
+  return joined.subarray(0, size)
+}
+
 port.on("message", (request: ParseRequest) => {
-  let text: string
+  const chunkBuffers = request.chunks.map((c) => c.buffer as ArrayBuffer)
+  let batch: ParsedBatch
   try {
-    text = decodeBody(request.body)
+    batch = parseBytes(join(request.chunks, request.size))
   } catch (e) {
-    port.postMessage({ id: request.id, _tag: "NotUtf8", message: (e as Error).message } satisfies ParseReply)
+    port.postMessage({ id: request.id, _tag: "NotUtf8", message: (e as Error).message, chunks: request.chunks } satisfies ParseReply, chunkBuffers)
     return
   }
-  const batch = parseBatch(text)
   const transfer: Array<ArrayBuffer> = [
     batch.lineNumbers.buffer,
     batch.lineSeries.buffer,
@@ -22,8 +37,9 @@ port.on("message", (request: ParseRequest) => {
     batch.fieldStart.buffer,
     batch.times.buffer,
     batch.hasTime.buffer,
-    batch.floats.buffer
+    batch.floats.buffer,
+    ...chunkBuffers
   ] as Array<ArrayBuffer>
   if (batch.integers !== undefined) transfer.push(batch.integers.buffer as ArrayBuffer)
-  port.postMessage({ id: request.id, _tag: "Parsed", batch } satisfies ParseReply, transfer)
+  port.postMessage({ id: request.id, _tag: "Parsed", batch, chunks: request.chunks } satisfies ParseReply, transfer)
 })

@@ -1,0 +1,54 @@
+// The event log's commit thread: writes each group commit's large payloads to the segment files and its rows into
+// SQLite in one transaction, and makes both durable (fdatasync, then synchronous=FULL) off the main thread, so a
+// commit's disk wait never stalls parsing and HTTP. A commit is answered only once both are on disk.
+import Database from "better-sqlite3"
+import { parentPort, workerData } from "node:worker_threads"
+import type { EventRow } from "./CommitThread.ts"
+import { SEGMENT_MIN_BYTES, SegmentWriter, type PayloadRef } from "./segments.ts"
+
+const port = parentPort!
+const { filename, dataDir } = workerData as { filename: string; dataDir: string }
+
+const db = new Database(filename)
+db.pragma("journal_mode = WAL")
+db.pragma("synchronous = FULL")
+db.pragma("busy_timeout = 5000")
+// Checkpoint every 2000 pages (128 MiB at 64 KiB pages) rather than SQLite's 1000: fewer, larger checkpoints.
+db.pragma("wal_autocheckpoint = 2000")
+const insert = db.prepare(
+  "INSERT INTO events (seq, at, node, kind, body, payload, payload_segment, payload_offset, payload_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+const segments = new SegmentWriter(dataDir)
+
+const byteLength = (chunks: ReadonlyArray<Uint8Array>) => chunks.reduce((n, c) => n + c.byteLength, 0)
+
+const insertAll = db.transaction((rows: ReadonlyArray<EventRow>, refs: ReadonlyArray<PayloadRef | undefined>) => {
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!
+    const ref = refs[i]
+    const inline = r.payload === null || ref !== undefined ? null : Buffer.concat(r.payload)
+    insert.run(r.seq, r.at, r.node, r.kind, r.body, inline, ref?.segment ?? null, ref?.offset ?? null, ref?.length ?? null)
+  }
+})
+
+const commit = (rows: ReadonlyArray<EventRow>) => {
+  const refs = rows.map((r) => (r.payload !== null && byteLength(r.payload) >= SEGMENT_MIN_BYTES ? segments.append(r.payload) : undefined))
+  // Payloads first: a row that SQLite has committed always points at bytes already on disk.
+  segments.sync()
+  insertAll(rows, refs)
+}
+
+port.on("message", (message: { close?: boolean; id: number; rows: ReadonlyArray<EventRow> }) => {
+  if (message.close === true) {
+    segments.close()
+    db.close()
+    port.postMessage({ closed: true })
+    return
+  }
+  try {
+    commit(message.rows)
+    port.postMessage({ id: message.id, ok: true })
+  } catch (e) {
+    port.postMessage({ id: message.id, ok: false, message: String(e instanceof Error ? e.message : e) })
+  }
+})
