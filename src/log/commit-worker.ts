@@ -32,7 +32,12 @@ const insertAll = db.transaction((rows: ReadonlyArray<EventRow>, refs: ReadonlyA
 })
 
 const commit = (rows: ReadonlyArray<EventRow>) => {
-  const refs = rows.map((r) => (r.payload !== null && byteLength(r.payload) >= SEGMENT_MIN_BYTES ? segments.append(r.payload) : undefined))
+  const large = rows.filter((r) => r.payload !== null && byteLength(r.payload) >= SEGMENT_MIN_BYTES)
+  const written = large.length === 0 ? [] : segments.write(large.map((r) => r.payload!))
+  const refs = rows.map((r) => {
+    const i = large.indexOf(r)
+    return i === -1 ? undefined : written[i]
+  })
   // Payloads first: a row that SQLite has committed always points at bytes already on disk.
   segments.sync()
   insertAll(rows, refs)
