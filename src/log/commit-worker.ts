@@ -32,12 +32,12 @@ const insertAll = db.transaction((rows: ReadonlyArray<EventRow>, refs: ReadonlyA
 })
 
 const commit = (rows: ReadonlyArray<EventRow>) => {
-  const large = rows.filter((r) => r.payload !== null && byteLength(r.payload) >= SEGMENT_MIN_BYTES)
-  const written = large.length === 0 ? [] : segments.write(large.map((r) => r.payload!))
-  const refs = rows.map((r) => {
-    const i = large.indexOf(r)
-    return i === -1 ? undefined : written[i]
+  const large: Array<number> = []
+  rows.forEach((r, i) => {
+    if (r.payload !== null && byteLength(r.payload) >= SEGMENT_MIN_BYTES) large.push(i)
   })
+  const refs = new Array<PayloadRef | undefined>(rows.length)
+  if (large.length > 0) segments.write(large.map((i) => rows[i]!.payload!)).forEach((ref, k) => (refs[large[k]!] = ref))
   // Payloads first: a row that SQLite has committed always points at bytes already on disk.
   segments.sync()
   insertAll(rows, refs)
