@@ -3,15 +3,15 @@
  * ../shared/bench/load.mjs (5,000-line batches, 4 connections) into Strata (durable and no_sync) and into a real
  * InfluxDB 1.x from Debian. Prints lines/s for each and Strata's peak RSS.
  * usage: npx tsx scripts/bench-write.ts [--skip-influx] [--hours N] [--runs N]
- * With --runs N each load runs N times (Strata into fresh databases) and the median is what counts: on a shared
- * 2-core machine single runs vary by tens of percent.
+ * Each load runs N times (default 3; Strata into fresh databases) and the median is what counts: on a shared 2-core
+ * machine single runs vary by tens of percent, for InfluxDB as much as for Strata.
  */
 import { cpuData, load, peakRssBytes, startInfluxV1, startStrata, stop } from "./lib.ts"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || fallback : fallback)
 const hours = option("--hours", 24)
-const runs = option("--runs", 1)
+const runs = option("--runs", 3)
 const file = cpuData(100, hours)
 const results: Record<string, number> = {}
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
