@@ -72,6 +72,14 @@ interface SeriesEntry {
 
 const isDigit = (c: number): boolean => c >= D0 && c <= D9
 
+/**
+ * Where a batch's column buffers come from: at least `bytes` long, contents undefined. A parse worker reuses the
+ * buffers the main thread hands back, so that their memory is not allocated (and collected) batch after batch.
+ */
+export type Allocate = (bytes: number) => ArrayBuffer
+
+const newBuffer: Allocate = (bytes) => new ArrayBuffer(bytes)
+
 /** A body's UTF-16 code units, index for index with its string: its bytes when it is ASCII. */
 export type Codes = Uint8Array | Uint16Array
 
@@ -245,7 +253,11 @@ class BodyParser {
   private shapeKinds: ReadonlyArray<FieldKind> = []
   private shapeId = -1
 
-  constructor(body: string, codes: Codes) {
+  constructor(
+    body: string,
+    codes: Codes,
+    private readonly allocate: Allocate
+  ) {
     this.body = body
     this.codes = codes
     this.length = body.length
@@ -253,23 +265,28 @@ class BodyParser {
     // (its buffers are what a parse worker hands over, and what the garbage collector accounts for).
     let lines = 1
     for (let i = body.indexOf("\n"); i !== -1; i = body.indexOf("\n", i + 1)) lines++
-    this.lineNumbers = new Int32Array(lines)
-    this.lineSeries = new Int32Array(lines)
-    this.lineShape = new Int32Array(lines)
-    this.fieldStart = new Int32Array(lines)
-    this.times = new BigInt64Array(lines)
-    this.hasTime = new Uint8Array(lines)
+    this.lineNumbers = this.int32s(lines)
+    this.lineSeries = this.int32s(lines)
+    this.lineShape = this.int32s(lines)
+    this.fieldStart = this.int32s(lines)
+    this.times = new BigInt64Array(this.allocate(lines * 8), 0, lines)
+    this.hasTime = new Uint8Array(this.allocate(lines), 0, lines)
     this.floats = EMPTY_FLOATS
+  }
+
+  // The batch's columns come from `allocate`, which may hand out used buffers: every element read later is written.
+  private int32s(n: number): Int32Array {
+    return new Int32Array(this.allocate(n * 4), 0, n)
   }
 
   private growLines(): void {
     const n = this.lineNumbers.length * 2
-    this.lineNumbers = grown(this.lineNumbers, new Int32Array(n))
-    this.lineSeries = grown(this.lineSeries, new Int32Array(n))
-    this.lineShape = grown(this.lineShape, new Int32Array(n))
-    this.fieldStart = grown(this.fieldStart, new Int32Array(n))
-    this.times = grown(this.times, new BigInt64Array(n))
-    this.hasTime = grown(this.hasTime, new Uint8Array(n))
+    this.lineNumbers = grown(this.lineNumbers, this.int32s(n))
+    this.lineSeries = grown(this.lineSeries, this.int32s(n))
+    this.lineShape = grown(this.lineShape, this.int32s(n))
+    this.fieldStart = grown(this.fieldStart, this.int32s(n))
+    this.times = grown(this.times, new BigInt64Array(this.allocate(n * 8), 0, n))
+    this.hasTime = grown(this.hasTime, new Uint8Array(this.allocate(n), 0, n))
   }
 
   private growKeyAt(): void {
@@ -280,8 +297,8 @@ class BodyParser {
   private growFields(needed: number): void {
     let n = this.floats.length === 0 ? Math.max(16, needed) : this.floats.length * 2
     while (n < needed) n *= 2
-    this.floats = grown(this.floats, new Float64Array(n))
-    if (this.integers !== undefined) this.integers = grown(this.integers, new BigInt64Array(n))
+    this.floats = grown(this.floats, new Float64Array(this.allocate(n * 8), 0, n))
+    if (this.integers !== undefined) this.integers = grown(this.integers, new BigInt64Array(this.allocate(n * 8), 0, n))
     if (this.strings !== undefined) this.strings.length = n
   }
 
@@ -523,7 +540,7 @@ class BodyParser {
           this.strings[k] = this.value as string
           break
         default:
-          if (this.integers === undefined) this.integers = new BigInt64Array(this.floats.length)
+          if (this.integers === undefined) this.integers = new BigInt64Array(this.allocate(this.floats.length * 8), 0, this.floats.length)
           this.integers[k] = this.value as bigint
       }
       n++
@@ -600,6 +617,8 @@ class BodyParser {
     if (timestamp !== undefined) {
       this.times[c] = timestamp
       this.hasTime[c] = 1
+    } else {
+      this.hasTime[c] = 0
     }
     this.fieldCount = base + n
     this.count = c + 1
@@ -930,7 +949,8 @@ const shapeSignature = (keys: ReadonlyArray<string>, kinds: ReadonlyArray<FieldK
  * Parses a whole line-protocol body into columns and per-line errors; never throws. `codes` are the body's UTF-16
  * code units (for an ASCII body, its bytes), computed from the text when not given.
  */
-export const parseBatch = (body: string, codes?: Codes): ParsedBatch => new BodyParser(body, codes ?? codesOf(body)).run()
+export const parseBatch = (body: string, codes?: Codes, allocate: Allocate = newBuffer): ParsedBatch =>
+  new BodyParser(body, codes ?? codesOf(body), allocate).run()
 
 /** The value of field `f` (in shape order) of line `i` of a batch, as a ParsedLine holds it. */
 const fieldValue = (batch: ParsedBatch, kind: FieldKind, k: number): FieldValue => {

@@ -44,6 +44,13 @@ const WORKER_MIN_BYTES = 32 * 1024
 /** One parse worker per core beyond the main thread's (at least one, at most four). */
 const parseWorkers = () => Math.max(1, Math.min(4, NodeOs.availableParallelism() - 1))
 
+/** A parsed request body: its columns, its chunks, and `done` to call once the columns are no longer read. */
+interface ParsedBody {
+  readonly batch: ParsedBatch
+  readonly body: ReadonlyArray<Uint8Array>
+  readonly done: () => void
+}
+
 const notUtf8 = (message: string) => new InvalidRequest({ message: `body content is not valid utf8: ${message}` })
 
 /** Decodes and parses a body on the calling thread. */
@@ -97,15 +104,16 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
 
     /**
      * Parses a request body, on a worker when it is large; log order is still set later, under the lock. Returns the
-     * body's chunks too: those sent to a worker come back as new objects.
+     * body's chunks too (those sent to a worker come back as new objects).
      */
-    const parseBody = (body: ReadonlyArray<Uint8Array>, size: number): Effect.Effect<readonly [ParsedBatch, ReadonlyArray<Uint8Array>], InvalidRequest | Unavailable> => {
-      if (size < WORKER_MIN_BYTES) return Either.map(parseHere(joinChunks(body, size)), (parsed) => [parsed, body] as const)
+    const parseBody = (body: ReadonlyArray<Uint8Array>, size: number): Effect.Effect<ParsedBody, InvalidRequest | Unavailable> => {
+      if (size < WORKER_MIN_BYTES) return Either.map(parseHere(joinChunks(body, size)), (batch) => ({ batch, body, done: () => {} }))
       return Effect.flatMap(
         Effect.promise(() => pool.parse(body, size)),
-        (reply): Effect.Effect<readonly [ParsedBatch, ReadonlyArray<Uint8Array>], InvalidRequest | Unavailable> => {
+        (reply): Effect.Effect<ParsedBody, InvalidRequest | Unavailable> => {
           if (reply === undefined) return Effect.fail(new Unavailable({ message: "the write could not be parsed (a parse thread stopped); retry" }))
-          return reply._tag === "Parsed" ? Effect.succeed([reply.batch, reply.chunks] as const) : Effect.fail(notUtf8(reply.message))
+          if (reply._tag === "NotUtf8") return Effect.fail(notUtf8(reply.message))
+          return Effect.succeed({ batch: reply.batch, body: reply.chunks, done: () => pool.reuse(reply.batch) })
         }
       )
     }
@@ -165,7 +173,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const write = (request: WriteRequest) =>
       Effect.gen(function* () {
         yield* Metric.incrementBy(writeBytesTotal, request.size)
-        const [parsed, body] = yield* parseBody(request.body, request.size)
+        const { batch: parsed, body, done } = yield* parseBody(request.body, request.size)
         if (parsed.nonEmptyLines === 0) return yield* Effect.fail(new InvalidRequest({ message: "incoming write was empty" }))
         if (buffer.bytes > config.writeBufferMaxBytes) {
           return yield* Effect.fail(new Unavailable({ message: `the write buffer is full (${config.writeBufferMaxBytes} bytes); retry later` }))
@@ -221,6 +229,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
             yield* Effect.promise(async () => {
               for (const rows of tableRows(state, db.id, parsed, checked.accepted)) await buffer.append(rows)
             })
+            done()
             return committed
           })
         )

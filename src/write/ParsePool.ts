@@ -4,12 +4,13 @@ import { Worker } from "node:worker_threads"
 import type { ParsedBatch } from "../lineprotocol/index.ts"
 import { transferable } from "../transfer.ts"
 
-/** A body to parse, in the chunks it arrived in; the worker answers with the same id. */
-export interface ParseRequest {
-  readonly id: number
-  readonly chunks: ReadonlyArray<Uint8Array>
-  readonly size: number
-}
+/**
+ * A body to parse, in the chunks it arrived in (the worker answers with the same id); or column buffers of parsed
+ * batches handed back for reuse.
+ */
+export type ParseRequest =
+  | { readonly _tag: "Parse"; readonly id: number; readonly chunks: ReadonlyArray<Uint8Array>; readonly size: number }
+  | { readonly _tag: "Reuse"; readonly buffers: ReadonlyArray<ArrayBuffer> }
 
 /**
  * What a worker answers: the parsed columns, or the reason the body is not UTF-8; either way with the body's chunks
@@ -78,8 +79,24 @@ export class ParsePool {
     return new Promise((resolve) => {
       target.pending.set(id, resolve)
       const { chunks, transfer } = transferable(body)
-      worker.postMessage({ id, chunks, size } satisfies ParseRequest, transfer)
+      worker.postMessage({ _tag: "Parse", id, chunks, size } satisfies ParseRequest, transfer)
     })
+  }
+
+  /**
+   * Hands a batch's column buffers back to a worker, to be filled again by a later body: moving them to and fro
+   * costs nothing, while allocating them anew per batch drove the main thread's garbage collections (V8 collects
+   * when enough ArrayBuffer memory accumulates). The caller must not read the batch's columns again.
+   */
+  reuse(batch: ParsedBatch): void {
+    const worker = this.workers.find((w) => w.worker !== undefined)?.worker
+    if (worker === undefined) return
+    const buffers = new Set<ArrayBuffer>()
+    for (const column of [batch.lineNumbers, batch.lineSeries, batch.lineShape, batch.fieldStart, batch.times, batch.hasTime, batch.floats, batch.integers]) {
+      if (column !== undefined && column.byteLength > 0 && column.buffer instanceof ArrayBuffer) buffers.add(column.buffer)
+    }
+    const list = [...buffers]
+    worker.postMessage({ _tag: "Reuse", buffers: list } satisfies ParseRequest, list)
   }
 
   /** Stops every worker; bodies still outstanding answer `undefined`. */

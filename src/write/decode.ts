@@ -1,7 +1,7 @@
 // Decoding a write body to text. Line protocol is nearly always ASCII: checking that (a vectorised native scan) and
 // copying the bytes as Latin-1 is several times faster than a validating UTF-8 decode, and gives the same string.
 import { Buffer, isAscii } from "node:buffer"
-import { codesOf, parseBatch, type ParsedBatch } from "../lineprotocol/index.ts"
+import { codesOf, parseBatch, type Allocate, type ParsedBatch } from "../lineprotocol/index.ts"
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
@@ -15,10 +15,10 @@ export const decodeBody = (body: Uint8Array): string => {
  * Decodes and parses a body. The parser reads code units from a typed array: an ASCII body's own bytes, otherwise
  * the decoded text's UTF-16 units. Throws a TypeError (as TextDecoder does) when the body is not valid UTF-8.
  */
-export const parseBytes = (body: Uint8Array): ParsedBatch => {
-  if (isAscii(body)) return parseBatch(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1"), body)
+export const parseBytes = (body: Uint8Array, allocate?: Allocate): ParsedBatch => {
+  if (isAscii(body)) return parseBatch(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1"), body, allocate)
   const text = utf8.decode(body)
-  return parseBatch(text, codesOf(text))
+  return parseBatch(text, codesOf(text), allocate)
 }
 
 /** Chunks of a body as one buffer (the chunk itself when there is one). */
