@@ -90,6 +90,32 @@ describe("writes parsed on a worker thread", () => {
     expect(await bufferedRows(server, "notutf8", "m")).toEqual([])
   })
 
+  it("column buffers reused from body to body carry nothing over: times, kinds and line numbers are each body's own", async () => {
+    // Each body is over 32 KiB (parsed on the worker), and each reuses the buffers the one before filled: integers and
+    // timestamps first, then floats without timestamps, then a shorter body with a bad line.
+    const withTimes = Array.from({ length: 3000 }, (_, i) => `r,k=${i % 10} n=${i}i ${1_000 + i}`).join("\n")
+    const before = Date.now()
+    // Lines without a time all get the same server time: distinct series keep them apart.
+    const withoutTimes = Array.from({ length: 3000 }, (_, i) => `r,k=u${i} x=${i}.25`).join("\n")
+    const shorter = Array.from({ length: 1200 }, (_, i) => (i === 1100 ? "r,k=0 x=oops" : `r,k=${i % 10} x=${i}.5 ${5_000 + i}`)).join("\n")
+    expectOk(await write("/api/v3/write_lp?db=reuse&precision=s", withTimes), 204)
+    expectOk(await write("/api/v3/write_lp?db=reuse&precision=s", withoutTimes), 204)
+    expectError(await write("/api/v3/write_lp?db=reuse&precision=s", shorter), 400, "partial write of line protocol occurred", [
+      { error_message: "No fields were provided", line_number: 1101, original_line: "r,k=0 x=oops" }
+    ])
+    const rows = await bufferedRows(server, "reuse", "r")
+    const seconds = (r: Record<string, unknown>) => Number((r["time"] as Date).getTime()) / 1000
+    const first = rows.filter((r) => r["n"] !== null)
+    expect(first).toHaveLength(3000)
+    expect(first.every((r) => r["x"] === null && seconds(r) === 1_000 + Number(r["n"]))).toBe(true)
+    const untimed = rows.filter((r) => r["x"] !== null && Number(r["x"]) % 1 === 0.25)
+    expect(untimed).toHaveLength(3000)
+    expect(untimed.every((r) => r["n"] === null && seconds(r) * 1000 >= before - 1000)).toBe(true)
+    const third = rows.filter((r) => r["x"] !== null && Number(r["x"]) % 1 === 0.5)
+    expect(third).toHaveLength(1199)
+    expect(third.every((r) => seconds(r) === 5_000 + Number(r["x"]) - 0.5)).toBe(true)
+  })
+
   it("concurrent large writes are all written", async () => {
     const bodies = Array.from({ length: 6 }, (_, b) =>
       Array.from({ length: 3000 }, (_, i) => `c,w=${b},k=${i % 50} v=${i} ${1_700_000_000 + i}`).join("\n")
