@@ -1,12 +1,13 @@
 import { DuckDBTimestampNanosecondsValue, type DuckDBValue } from "@duckdb/node-api"
 import { HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Schema, Stream } from "effect"
+import { Clock, Effect, Either, Schema, Stream } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import { INTERNAL_DB, liveDatabase, type CatalogState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { type Forbidden, InvalidRequest, NotFound } from "../errors.ts"
 import type { SelectStatement, Statement } from "../influxql/ast.ts"
-import { isParseError, parseInfluxQl } from "../influxql/parser.ts"
+import { INTEGER } from "../influxql/lexer.ts"
+import { boundParams, isParseError, parseInfluxQl, type BoundParams } from "../influxql/parser.ts"
 import { planSelect, sourceDatabase, type SelectPlan } from "../influxql/planner.ts"
 import { planShow, planShowDatabases, planShowRetentionPolicies, showDatabase, type ShowPlan } from "../influxql/show.ts"
 import { chunkResults, epochDivisor, resultsCsv, resultsJson, type TimeFormat, type V1Cell, type V1Result, type V1Series } from "../influxql/v1.ts"
@@ -149,6 +150,8 @@ interface V1Params {
   readonly chunked: string | undefined
   readonly chunkSize: string | undefined
   readonly pretty: string | undefined
+  /** A JSON object of values for `$name` parameters. */
+  readonly params: string | undefined
 }
 
 const paramsFrom = (p: URLSearchParams | FormData, fallback?: V1Params): V1Params => {
@@ -162,7 +165,8 @@ const paramsFrom = (p: URLSearchParams | FormData, fallback?: V1Params): V1Param
     epoch: get("epoch") ?? fallback?.epoch,
     chunked: get("chunked") ?? fallback?.chunked,
     chunkSize: get("chunk_size") ?? fallback?.chunkSize,
-    pretty: get("pretty") ?? fallback?.pretty
+    pretty: get("pretty") ?? fallback?.pretty,
+    params: get("params") ?? fallback?.params
   }
 }
 
@@ -228,7 +232,9 @@ const v1Query = (ctx: RequestContext) =>
     const pretty = p.pretty === "true"
     const db = p.db === undefined || p.db === "" ? undefined : p.db
 
-    const parsed = parseInfluxQl(p.q)
+    const bound = p.params === undefined || p.params === "" ? Either.right({}) : boundParams(p.params)
+    if (Either.isLeft(bound)) return v1Error(400, bound.left)
+    const parsed = parseInfluxQl(p.q, bound.right)
     let results: Array<V1Result>
     const zones: Array<string | undefined> = []
     if (isParseError(parsed)) {
@@ -282,12 +288,22 @@ const flatSelectSql = (planned: Extract<Planned, { kind: "select" }>) => {
   return `SELECT ${columns.join(", ")} FROM (${union}) ORDER BY ${order.join(", ")}`
 }
 
-const runV3 = (ctx: RequestContext, db: string | undefined, q: string | undefined, format: string | undefined) =>
+/** Parameters given as a JSON object in a POST body: whole numbers bind as integers. */
+const bindObject = (params: unknown): Either.Either<BoundParams, string> => {
+  if (params === undefined || params === null) return Either.right({})
+  if (typeof params !== "object" || Array.isArray(params)) return Either.left("invalid value for field `params`: expected a JSON object")
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(params)) out[k] = typeof v === "number" && Number.isInteger(v) ? { [INTEGER]: String(v) } : v
+  return Either.right(out as BoundParams)
+}
+
+const runV3 = (ctx: RequestContext, db: string | undefined, q: string | undefined, format: string | undefined, params: Either.Either<BoundParams, string>) =>
   Effect.gen(function* () {
     if ((db === undefined || db === "") && (q === undefined || q === "")) return yield* new InvalidRequest({ message: "missing query parameters 'db' and 'q'" })
     if (q === undefined || q.trim() === "") return yield* new InvalidRequest({ message: "missing query parameter 'q'" })
+    if (Either.isLeft(params)) return yield* new InvalidRequest({ message: params.left })
     const resolved = yield* resultFormat(ctx.request.headers["accept"], format)
-    const parsed = parseInfluxQl(q)
+    const parsed = parseInfluxQl(q, params.right)
     if (isParseError(parsed)) return yield* new InvalidRequest({ message: `error in InfluxQL statement: parsing error: ${parsed.message}` })
     if (parsed.length !== 1) return yield* new InvalidRequest({ message: "must provide only one InfluxQl statement per query" })
     const stmt = parsed[0]!
@@ -311,13 +327,16 @@ const runV3 = (ctx: RequestContext, db: string | undefined, q: string | undefine
 
 const QueryBody = Schema.Struct({ db: Schema.optional(Schema.String), q: Schema.optional(Schema.String), format: Schema.optional(Schema.String), params: Schema.optional(Schema.Unknown) })
 
-const v3Get = (ctx: RequestContext) => runV3(ctx, ctx.query.get("db") ?? undefined, ctx.query.get("q") ?? undefined, ctx.query.get("format") ?? undefined)
+const v3Get = (ctx: RequestContext) => {
+  const params = ctx.query.get("params")
+  return runV3(ctx, ctx.query.get("db") ?? undefined, ctx.query.get("q") ?? undefined, ctx.query.get("format") ?? undefined, params === null || params === "" ? Either.right({}) : boundParams(params))
+}
 
 const v3Post = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const config = yield* ServerConfig
     const body = yield* readJsonBody(ctx.request, QueryBody, config.maxHttpRequestSize)
-    return yield* runV3(ctx, body.db ?? ctx.query.get("db") ?? undefined, body.q ?? ctx.query.get("q") ?? undefined, body.format ?? ctx.query.get("format") ?? undefined)
+    return yield* runV3(ctx, body.db ?? ctx.query.get("db") ?? undefined, body.q ?? ctx.query.get("q") ?? undefined, body.format ?? ctx.query.get("format") ?? undefined, bindObject(body.params))
   })
 
 /** The InfluxQL endpoints. */

@@ -3,7 +3,7 @@
  * division, so the parser asks for them explicitly (`regex()`) where the grammar allows one.
  */
 
-export type TokenType = "ident" | "string" | "integer" | "number" | "duration" | "regex" | "op" | "eof" | "illegal" | "param"
+export type TokenType = "ident" | "string" | "integer" | "number" | "duration" | "regex" | "op" | "eof" | "illegal"
 
 export interface Token {
   readonly type: TokenType
@@ -59,11 +59,31 @@ export const parseDuration = (text: string): bigint | undefined => {
   return total
 }
 
+/** Values for `$name` parameters, from the v1 `params` JSON (whole numbers as `{ [INTEGER]: "digits" }`). */
+export type BoundParams = Readonly<Record<string, unknown>>
+
+/** The key that marks a whole JSON number (InfluxDB 1.x binds `1` as an integer and `1.5` as a float). */
+export const INTEGER = "\u0000integer"
+
+/** A `$name` that cannot be bound; InfluxDB 1.x reports these without a position. */
+export class BindError {
+  constructor(readonly message: string) {}
+}
+
+const wholeNumber = (v: unknown): string | undefined =>
+  typeof v === "object" && v !== null && typeof (v as Record<string, unknown>)[INTEGER] === "string" ? ((v as Record<string, unknown>)[INTEGER] as string) : undefined
+
+/** Go's name for the type of a JSON value that cannot be bound. */
+const goType = (v: unknown) => (v === null ? "<nil>" : Array.isArray(v) ? "[]interface {}" : typeof v === "object" ? "map[string]interface {}" : typeof v)
+
 export class Lexer {
   private i = 0
   private peeked: Token | undefined
 
-  constructor(readonly input: string) {}
+  constructor(
+    readonly input: string,
+    private readonly params: BoundParams = {}
+  ) {}
 
   /** Line and 1-based character of an offset, for error messages. */
   where(pos: number): { line: number; char: number } {
@@ -98,6 +118,12 @@ export class Lexer {
     }
     this.skipSpace()
     const start = this.i
+    if (this.input[this.i] === "$") {
+      const t = this.scan()
+      if (t.type === "regex") return t
+      this.i = start
+      return undefined
+    }
     if (this.input[this.i] !== "/") return undefined
     let out = ""
     let k = this.i + 1
@@ -150,7 +176,7 @@ export class Lexer {
       let k = pos + 1
       while (k < s.length && isIdentChar(s[k]!)) k++
       this.i = k
-      return this.token("param", s.slice(pos + 1, k), pos)
+      return this.bind(s.slice(pos + 1, k), pos)
     }
     if (isDigit(c) || (c === "." && isDigit(s[pos + 1] ?? ""))) return this.number(pos)
     const two = s.slice(pos, pos + 2)
@@ -164,6 +190,44 @@ export class Lexer {
     }
     this.i = pos + 1
     return this.token("illegal", c, pos)
+  }
+
+  /**
+   * The token a bound parameter stands for, as InfluxDB 1.x's scanner substitutes it: a string binds as a string
+   * literal, a whole number as an integer, other numbers as floats, booleans as `true`/`false`, and the typed forms
+   * `{"identifier"|"string"|"integer"|"number"|"boolean"|"duration"|"regex": value}` as that kind of token.
+   */
+  private bind(name: string, pos: number): Token {
+    if (name === "") throw new BindError("empty bound parameter")
+    if (!Object.hasOwn(this.params, name)) throw new BindError(`missing parameter: ${name}`)
+    const v = this.params[name]
+    const whole = wholeNumber(v)
+    if (whole !== undefined) return this.token("integer", whole, pos)
+    if (typeof v === "string") return this.token("string", v, pos)
+    if (typeof v === "number") return this.token("number", String(v), pos)
+    if (typeof v === "boolean") return this.token("ident", String(v), pos)
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new BindError(`missing parameter: unable to bind parameter with type ${goType(v)}`)
+    const [kind, value] = Object.entries(v)[0] ?? ["", undefined]
+    const text = wholeNumber(value) ?? (typeof value === "string" || typeof value === "number" || typeof value === "boolean" ? String(value) : undefined)
+    if (text === undefined) throw new BindError(`missing parameter: unable to bind parameter with type ${goType(value)}`)
+    switch (kind) {
+      case "identifier":
+        return this.token("ident", text, pos, true)
+      case "string":
+        return this.token("string", text, pos)
+      case "integer":
+        return this.token("integer", text, pos)
+      case "number":
+        return this.token("number", text, pos)
+      case "boolean":
+        return this.token("ident", text, pos)
+      case "duration":
+        return this.token("duration", wholeNumber(value) !== undefined || typeof value === "number" ? `${text}ns` : text, pos)
+      case "regex":
+        return this.token("regex", text, pos)
+      default:
+        throw new BindError(`missing parameter: unknown bind object type: ${kind}`)
+    }
   }
 
   private quoted(q: string, type: TokenType, pos: number): Token {

@@ -1,5 +1,6 @@
+import { Either } from "effect"
 import type { BinaryOp, Expr, Field, Fill, GroupBy, KeyFilter, ParseError, SelectStatement, ShowStatement, Source, Statement } from "./ast.ts"
-import { Lexer, parseDuration, type Token } from "./lexer.ts"
+import { BindError, INTEGER, Lexer, parseDuration, type BoundParams, type Token } from "./lexer.ts"
 
 /**
  * The InfluxQL parser: recursive descent over the lexer's tokens, covering SELECT and the SHOW statements. Failures
@@ -57,8 +58,8 @@ const describe = (t: Token): string => {
 
 class Parser {
   readonly lx: Lexer
-  constructor(input: string) {
-    this.lx = new Lexer(input)
+  constructor(input: string, params: BoundParams) {
+    this.lx = new Lexer(input, params)
   }
 
   fail(t: Token, expected: string): never {
@@ -393,10 +394,6 @@ class Parser {
         if (ns === undefined) this.fail(t, "duration")
         return { kind: "duration", ns, raw: t.text }
       }
-      case "param": {
-        const at = this.lx.where(t.pos)
-        throw new Failure(`missing parameter: ${t.text} at line ${at.line}, char ${at.char}`)
-      }
       case "op":
         if (t.text === "(") {
           const inner = this.expr()
@@ -574,12 +571,36 @@ const opt = <T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclud
   return out as { [K in keyof T]?: Exclude<T[K], undefined> }
 }
 
-/** Parses one or more `;`-separated InfluxQL statements. */
-export const parseInfluxQl = (text: string): ReadonlyArray<Statement> | ParseError => {
+export type { BoundParams } from "./lexer.ts"
+
+/**
+ * The `params` of a v1 query (a JSON object) as bound values: numbers written without a `.` are integers, others
+ * floats, as InfluxDB 1.x decodes them; a message when the JSON is not an object.
+ */
+export const boundParams = (json: string): Either.Either<BoundParams, string> => {
+  let parsed: unknown
   try {
-    return new Parser(text).statements()
+    // Whole numbers are marked before JSON.parse turns them into doubles (`1` and `1.0` differ in InfluxQL).
+    parsed = JSON.parse(json.replace(/("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g, (m, str: string | undefined, num: string | undefined) =>
+      str !== undefined ? str : /^-?\d+$/.test(num!) ? `{${JSON.stringify(INTEGER)}:"${num}"}` : m
+    ))
   } catch (e) {
-    if (e instanceof Failure) return { _tag: "ParseError", message: e.message }
+    return Either.left(`error parsing query parameters: ${(e as Error).message}`)
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    if (parsed === null) return Either.right({})
+    const kind = Array.isArray(parsed) ? "array" : typeof parsed === "boolean" ? "bool" : typeof parsed
+    return Either.left(`error parsing query parameters: json: cannot unmarshal ${kind} into Go value of type map[string]interface {}`)
+  }
+  return Either.right(parsed as BoundParams)
+}
+
+/** Parses one or more `;`-separated InfluxQL statements, with `$name` parameters bound from `params`. */
+export const parseInfluxQl = (text: string, params: BoundParams = {}): ReadonlyArray<Statement> | ParseError => {
+  try {
+    return new Parser(text, params).statements()
+  } catch (e) {
+    if (e instanceof Failure || e instanceof BindError) return { _tag: "ParseError", message: e.message }
     throw e
   }
 }

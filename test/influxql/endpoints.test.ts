@@ -186,6 +186,18 @@ describe("InfluxQL over /query and /api/v3/query_influxql", () => {
     expect(expectOk(await v3("SHOW RETENTION POLICIES")).json()).toEqual([{ "iox::database": "t", name: "autogen", duration: "0s" }])
   })
 
+  it("/api/v3/query_influxql binds $params from a JSON string (GET) or an object (POST)", async () => {
+    const get = expectOk(await v3("SELECT usage FROM cpu WHERE host = $h AND usage > $min", { params: '{"h":"b","min":50}' }))
+    expect(get.text).toBe(`[{"iox::measurement":"cpu","time":"2024-01-01T00:01:00","usage":99.0}]`)
+    const post = expectOk(
+      await server.request("POST", "/api/v3/query_influxql", { body: { db: "t", q: "SELECT free FROM mem WHERE free = $f", params: { f: 10 }, format: "jsonl" }, token })
+    )
+    expect(post.text).toBe(`{"iox::measurement":"mem","time":"2024-01-01T00:00:00","free":10}\n`)
+    expectError(await v3("SELECT usage FROM cpu WHERE host = $h", { params: "{}" }), 400, "error in InfluxQL statement: parsing error: missing parameter: h")
+    expectError(await v3("SELECT usage FROM cpu WHERE host = $h", { params: "[" }), 400, /^error parsing query parameters: /)
+    expectError(await server.request("POST", "/api/v3/query_influxql", { body: { db: "t", q: "SELECT free FROM mem", params: [1] }, token }), 400, /params/)
+  })
+
   it("/api/v3/query_influxql refuses several statements, parse errors and unknown databases", async () => {
     expectError(await v3("SHOW DATABASES; SHOW DATABASES"), 400, "must provide only one InfluxQl statement per query")
     expectError(await v3("SELEC x"), 400, /^error in InfluxQL statement: parsing error: found SELEC/)
