@@ -10,7 +10,7 @@ import { INTEGER } from "../influxql/lexer.ts"
 import { boundParams, isParseError, parseInfluxQl, type BoundParams } from "../influxql/parser.ts"
 import { planSelect, sourceDatabase, type SelectPlan } from "../influxql/planner.ts"
 import { planShow, planShowDatabases, planShowRetentionPolicies, showDatabase, type ShowPlan } from "../influxql/show.ts"
-import { chunkResults, epochDivisor, resultsCsv, resultsJson, type TimeFormat, type V1Cell, type V1Result, type V1Series } from "../influxql/v1.ts"
+import { chunkResults, epochDivisor, resultsCsv, resultsJson, resultsMsgPack, type TimeFormat, type V1Cell, type V1Result, type V1Series } from "../influxql/v1.ts"
 import { QueryEngine } from "../query/QueryEngine.ts"
 import { readBody, readJsonBody } from "./body.ts"
 import { resultFormat } from "./format.ts"
@@ -170,13 +170,14 @@ const paramsFrom = (p: URLSearchParams | FormData, fallback?: V1Params): V1Param
   }
 }
 
-/** The answer format from Accept: json (also `*` and absent), csv; anything else is refused. */
-const v1Format = (accept: string | undefined): "json" | "csv" | { readonly refused: string } => {
+/** The answer format from Accept: json (also `*` and absent), csv, msgpack; anything else is refused. */
+const v1Format = (accept: string | undefined): "json" | "csv" | "msgpack" | { readonly refused: string } => {
   if (accept === undefined || accept.trim() === "") return "json"
   for (const part of accept.split(",")) {
     const mime = part.split(";")[0]!.trim().toLowerCase()
     if (mime === "application/json" || mime === "*/*") return "json"
     if (mime === "application/csv" || mime === "text/csv") return "csv"
+    if (mime === "application/x-msgpack") return "msgpack"
   }
   return { refused: accept }
 }
@@ -260,6 +261,10 @@ const v1Query = (ctx: RequestContext) =>
       }
     }
     if (format === "csv") return HttpServerResponse.text(resultsCsv(results, time), { status: 200, contentType: "application/csv" })
+    if (format === "msgpack") {
+      const bodies = chunked ? chunkResults(results, chunkSize).map((c) => resultsMsgPack([c], time, [zones[c.statement_id]])) : [resultsMsgPack(results, time, zones)]
+      return HttpServerResponse.stream(Stream.fromIterable(bodies), { status: 200, contentType: "application/x-msgpack" })
+    }
     if (!chunked) return HttpServerResponse.text(resultsJson(results, time, zones, pretty), { status: 200, contentType: "application/json" })
     const chunks = chunkResults(results, chunkSize)
     const encoder = new TextEncoder()

@@ -1,5 +1,6 @@
 import { formatRfc3339 } from "./time.ts"
 import { UNIT_NS } from "./lexer.ts"
+import { encodeMsgPack, type MsgValue } from "./msgpack.ts"
 
 /**
  * The v1 `/query` answer: statement results made of series, rendered as InfluxDB 1.x renders them — JSON with Go's
@@ -88,26 +89,69 @@ const render = (value: JsonValue, indent: boolean, depth = 0): string => {
 
 const raw = (s: string) => ({ raw: s })
 
-const seriesJson = (s: V1Series, time: TimeFormat, zone: string | undefined): JsonValue => {
-  const out: Record<string, JsonValue> = {}
-  if (s.name !== undefined) out["name"] = quote(s.name)
+/** How the pieces of an answer are written: the v1 structure is the same in JSON and in MessagePack. */
+interface Encoding<T> {
+  readonly string: (s: string) => T
+  readonly cell: (c: V1Cell) => T
+  readonly integer: (n: number) => T
+  readonly flag: T
+}
+
+const seriesValue = <T>(s: V1Series, e: Encoding<T>): { [k: string]: T | ReadonlyArray<T> | ReadonlyArray<ReadonlyArray<T>> | { [k: string]: T } } => {
+  const out: { [k: string]: T | ReadonlyArray<T> | ReadonlyArray<ReadonlyArray<T>> | { [k: string]: T } } = {}
+  if (s.name !== undefined) out["name"] = e.string(s.name)
   if (s.tags !== undefined) {
-    const tags: Record<string, JsonValue> = {}
-    for (const k of Object.keys(s.tags).sort()) tags[k] = quote(s.tags[k]!)
+    const tags: { [k: string]: T } = {}
+    for (const k of Object.keys(s.tags).sort()) tags[k] = e.string(s.tags[k]!)
     out["tags"] = tags
   }
-  out["columns"] = s.columns.map(quote)
-  if (s.values.length > 0) out["values"] = s.values.map((row) => row.map((c) => raw(cellJson(c, time, zone))))
-  if (s.partial === true) out["partial"] = raw("true")
+  out["columns"] = s.columns.map(e.string)
+  if (s.values.length > 0) out["values"] = s.values.map((row) => row.map(e.cell))
+  if (s.partial === true) out["partial"] = e.flag
   return out
 }
 
-const resultJson = (r: V1Result, time: TimeFormat, zone: string | undefined): JsonValue => {
-  const out: Record<string, JsonValue> = { statement_id: raw(String(r.statement_id)) }
-  if (r.series !== undefined && r.series.length > 0) out["series"] = r.series.map((s) => seriesJson(s, time, zone))
-  if (r.partial === true) out["partial"] = raw("true")
-  if (r.error !== undefined) out["error"] = quote(r.error)
+const resultValue = <T>(r: V1Result, e: Encoding<T>) => {
+  const out: { [k: string]: T | ReadonlyArray<ReturnType<typeof seriesValue<T>>> } = { statement_id: e.integer(r.statement_id) }
+  if (r.series !== undefined && r.series.length > 0) out["series"] = r.series.map((s) => seriesValue(s, e))
+  if (r.partial === true) out["partial"] = e.flag
+  if (r.error !== undefined) out["error"] = e.string(r.error)
   return out
+}
+
+const jsonEncoding = (time: TimeFormat, zone: string | undefined): Encoding<JsonValue> => ({
+  string: quote,
+  cell: (c) => raw(cellJson(c, time, zone)),
+  integer: (n) => raw(String(n)),
+  flag: raw("true")
+})
+
+const resultJson = (r: V1Result, time: TimeFormat, zone: string | undefined): JsonValue => resultValue(r, jsonEncoding(time, zone)) as JsonValue
+
+/** A cell as MessagePack holds it: times as the JSON answer writes them, integers as integers, NaN as nil. */
+const cellMsg = (v: V1Cell, time: TimeFormat, zone: string | undefined): MsgValue => {
+  if (v === null || typeof v === "string" || typeof v === "bigint" || typeof v === "boolean") return v
+  if (typeof v === "number") {
+    if (Number.isNaN(v)) return null
+    if (!Number.isFinite(v)) throw new Unsupported(`json: unsupported value: ${v > 0 ? "+Inf" : "-Inf"}`)
+    return v
+  }
+  if (time.kind === "epoch") return v.timeNs / time.divisor
+  return formatRfc3339(v.timeNs, time.zone ?? zone)
+}
+
+/** The MessagePack body of results (one statement chunk or all); ±Inf gives the same error object as JSON. */
+export const resultsMsgPack = (results: ReadonlyArray<V1Result>, time: TimeFormat, zones: ReadonlyArray<string | undefined>): Uint8Array => {
+  try {
+    return encodeMsgPack({
+      results: results.map((r, i) =>
+        resultValue<MsgValue>(r, { string: (s) => s, cell: (c) => cellMsg(c, time, zones[i]), integer: (n) => BigInt(n), flag: true }) as MsgValue
+      )
+    })
+  } catch (e) {
+    if (e instanceof Unsupported) return encodeMsgPack({ error: e.message })
+    throw e
+  }
 }
 
 /** The JSON body of whole results; a ±Inf anywhere makes the body InfluxDB's `{"error":"json: unsupported value: +Inf"}`. */

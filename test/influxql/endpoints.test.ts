@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { unpack, unpackMultiple } from "msgpackr"
 import { expectError, expectOk } from "../support/expect.ts"
 import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
 
@@ -149,6 +150,38 @@ describe("InfluxQL over /query and /api/v3/query_influxql", () => {
     expect([mime.status, mime.json()]).toEqual([400, { error: "invalid mime type (text/xml)" }])
     const epoch = await server.request("GET", "/query?db=t&q=SHOW+DATABASES&epoch=x", { token })
     expect(epoch.status).toBe(400)
+  })
+
+  it("Accept: application/x-msgpack answers the same structure as JSON, in MessagePack (chunked: one object per chunk)", async () => {
+    const fetchBytes = async (extra: Record<string, string>, accept: string) => {
+      const r = await fetch(`${server.url}/query?${new URLSearchParams({ db: "t", ...extra })}`, { headers: { authorization: `Bearer ${token}`, accept } })
+      return { status: r.status, type: r.headers.get("content-type"), bytes: new Uint8Array(await r.arrayBuffer()) }
+    }
+    const queries = [
+      "SELECT * FROM cpu",
+      "SELECT mean(usage) FROM cpu GROUP BY host; SELECT free FROM mem",
+      "SELECT usage FROM nope",
+      "SELECT nonsense FROM"
+    ]
+    for (const q of queries) {
+      for (const extra of [{}, { epoch: "ns" }]) {
+        const packed = await fetchBytes({ q, ...extra }, "application/x-msgpack")
+        expect(packed.status).toBe(200)
+        expect(packed.type).toBe("application/x-msgpack")
+        const json = await fetchBytes({ q, ...extra }, "application/json")
+        // 64-bit integers past 2^53 decode as bigints; JSON.parse reads them as the nearest double.
+        const numbers = (v: unknown): unknown =>
+          typeof v === "bigint" ? Number(v) : Array.isArray(v) ? v.map(numbers) : v !== null && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, numbers(x)])) : v
+        expect(numbers(unpack(packed.bytes))).toEqual(JSON.parse(new TextDecoder().decode(json.bytes)))
+      }
+    }
+    const chunked = await fetchBytes({ q: "SELECT * FROM cpu", chunked: "true", chunk_size: "2" }, "application/x-msgpack")
+    const objects = unpackMultiple(chunked.bytes) as Array<{ results: Array<{ partial?: boolean; series: Array<{ values: Array<unknown> }> }> }>
+    expect(objects.length).toBeGreaterThan(1)
+    expect(objects.slice(0, -1).every((o) => o.results[0]!.partial === true)).toBe(true)
+    expect(objects.flatMap((o) => o.results[0]!.series.flatMap((x) => x.values))).toEqual(
+      JSON.parse(new TextDecoder().decode((await fetchBytes({ q: "SELECT * FROM cpu" }, "application/json")).bytes)).results[0].series[0].values
+    )
   })
 
   it("v1 auth takes p=, Basic and Token; none is a 401", async () => {
