@@ -7,7 +7,7 @@ import * as NodePath from "node:path"
 /** Payloads at least this large go to a segment; smaller ones stay in the log's row (one fsync instead of two). */
 export const SEGMENT_MIN_BYTES = 64 * 1024
 
-/** A segment is closed and the next one started once it holds this much. */
+/** A segment is closed and the next one started once it holds this much (by default). */
 const SEGMENT_MAX_BYTES = 1024 * 1024 * 1024
 
 /** Where a payload lives: which segment file, at which byte, how long. */
@@ -61,14 +61,17 @@ export class SegmentWriter {
   private staged = 0
   private stagedAt = 0
 
-  constructor(private readonly dataDir: string) {}
+  constructor(
+    private readonly dataDir: string,
+    private readonly maxBytes = SEGMENT_MAX_BYTES
+  ) {}
 
   /** Writes the payloads (each in chunks) at the end of the current segment and returns where each went. */
   write(payloads: ReadonlyArray<ReadonlyArray<Uint8Array>>): Array<PayloadRef> {
     let total = 0
     for (const p of payloads) for (const c of p) total += c.byteLength
     if (this.fd === -1) this.open()
-    if (this.size > 0 && this.size + total > SEGMENT_MAX_BYTES) this.rotate()
+    if (this.size > 0 && this.size + total > this.maxBytes) this.rotate()
     const refs: Array<PayloadRef> = []
     let at = this.size
     for (const p of payloads) {

@@ -34,6 +34,24 @@ describe("payload segments", () => {
     expect(NodeFs.readdirSync(segmentDir(dir))).toEqual(["00000001.seg"])
   })
 
+  it("a full segment is closed and the next one started; a reopened writer appends to the newest", () => {
+    const dir = tempDir()
+    const writer = new SegmentWriter(dir, 256 * 1024)
+    const payloads = Array.from({ length: 6 }, (_, i) => [bytes(100_000 + i, i)])
+    const refs = payloads.flatMap((p) => writer.write([p]))
+    writer.sync()
+    writer.close()
+    const reopened = new SegmentWriter(dir, 256 * 1024)
+    const [last] = reopened.write([[bytes(10, 9)]])
+    reopened.sync()
+    reopened.close()
+    expect(refs.map((r) => r.segment)).toEqual([1, 1, 2, 2, 3, 3])
+    expect(last!.segment).toBe(3)
+    refs.forEach((ref, i) => expect(Buffer.from(readPayload(dir, ref)).equals(Buffer.from(payloads[i]![0]!))).toBe(true))
+    expect(Buffer.from(readPayload(dir, last!)).equals(Buffer.from(bytes(10, 9)))).toBe(true)
+    expect(NodeFs.readdirSync(segmentDir(dir)).sort()).toEqual(["00000001.seg", "00000002.seg", "00000003.seg"])
+  })
+
   it("a reference past the end of its segment is an error, not a short payload", () => {
     const dir = tempDir()
     const writer = new SegmentWriter(dir)
