@@ -51,6 +51,7 @@ const SELECTORS = new Set(["min", "max", "first", "last", "percentile"])
 const NUMERIC_ONLY = new Set(["sum", "mean", "median", "spread", "stddev", "percentile", "min", "max", "derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum"])
 const TRANSFORMS = new Set(["derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum", "elapsed"])
 const UNSUPPORTED = new Set([
+  // integral() is planned on its own path when it is the only field (see integralSql); beside others it is not.
   "integral", "holt_winters", "holt_winters_with_fit", "sample", "exponential_moving_average", "double_exponential_moving_average",
   "triple_exponential_moving_average", "relative_strength_index", "chande_momentum_oscillator", "kaufmans_efficiency_ratio",
   "kaufmans_adaptive_moving_average", "triple_exponential_derivative"
@@ -458,6 +459,62 @@ const aggregateSql = (e: Extract<Expr, { kind: "call" }>, s: Schema): Built => {
   }
 }
 
+/**
+ * `integral(field[, unit])` per group and bucket, as InfluxDB 1.x's integral reducer computes it: the points of a
+ * group in time order (series interleaved), the trapezoid rule between consecutive points in units of `unit`
+ * (default 1s). A pair that crosses into a later bucket is split at the end of the first one, with the value there
+ * interpolated: the first part belongs to the first bucket, the rest to the bucket of the later point (even when empty
+ * buckets lie between). Every bucket with a point answers, except a last bucket whose last point sits exactly on its
+ * start (1.x discards that one). Answers the columns of an aggregate: groups, `__b`, `__bucket`, `__v0`.
+ */
+const integralSql = (
+  call: Extract<Expr, { kind: "call" }>,
+  s: Schema,
+  tagCols: ReadonlyArray<string>,
+  tagRefs: ReadonlyArray<string>,
+  from: string,
+  where: string,
+  bucketExpr: string,
+  interval: bigint | undefined
+): string => {
+  const arg = call.args[0]
+  if (call.args.length < 1 || call.args.length > 2) throw new Fail(`invalid number of arguments for integral, expected at least 1 but no more than 2, got ${call.args.length}`)
+  if (arg?.kind !== "ref") throw new Fail("expected field argument in integral()")
+  const unitArg = call.args[1]
+  if (unitArg !== undefined && unitArg.kind !== "duration") throw new Fail("second argument must be a duration")
+  const unit = unitArg?.ns ?? 1_000_000_000n
+  const type = s.types.get(arg.name)
+  if (type === "string" || type === "boolean") {
+    throw new Fail(`unsupported integral iterator type: ${type === "string" ? "*query.stringInterruptIterator" : "*query.booleanInterruptIterator"}`)
+  }
+  const field = type === undefined || type === "tag" || type === "time" ? "NULL" : q(arg.name)
+  const partition = tagRefs.length > 0 ? `PARTITION BY ${tagRefs.join(", ")} ` : ""
+  const end = (b: string) => (interval === undefined ? "NULL" : `(${b} + ${interval})`)
+  const points = `SELECT ${[...tagCols, `epoch_ns("time") AS __t`, `CAST(${field} AS DOUBLE) AS __x`, `${bucketExpr} AS __b`].join(", ")} FROM ${from} ${where} AND ${field} IS NOT NULL`
+  const w = `OVER (${partition}ORDER BY __t)`
+  const pairs = `SELECT *, lead(__t) ${w} AS __nt, lead(__x) ${w} AS __nx, lead(__b) ${w} AS __nb, lag(__t) ${w} AS __pt, lag(__x) ${w} AS __px, lag(__b) ${w} AS __pb, lead(__t) ${w} IS NULL AS __last FROM (${points})`
+  // The same float operations, in the same order, as 1.x's reducer: elapsed time in units first, the interpolated
+  // value as slope × distance + start, integers' interpolated values truncated when carried into the next bucket.
+  const trapezoid = (x0: string, x1: string, dt: string) => `0.5 * (${x0} + ${x1}) * (CAST(${dt} AS DOUBLE) / ${unit})`
+  const at = (x0: string, t0: string, x1: string, t1: string, t: string) => `((${x1} - ${x0}) / CAST(${t1} - ${t0} AS DOUBLE) * CAST(${t} - ${t0} AS DOUBLE) + ${x0})`
+  // Known difference: over integer fields 1.x answers a little less in a bucket entered by a split pair (its
+  // integer reducer carries the split differently); float fields match exactly.
+  const carried = (v: string) => (type === "integer" || type === "uinteger" ? `trunc(${v})` : v)
+  const ahead = `CASE WHEN __nt IS NULL THEN 0.0 WHEN __nb = __b THEN ${trapezoid("__x", "__nx", "__nt - __t")} ELSE ${trapezoid(at("__x", "__t", "__nx", "__nt", end("__b")), "__x", `${end("__b")} - __t`)} END`
+  const behind = `CASE WHEN __pt IS NULL OR __pb = __b THEN 0.0 ELSE ${trapezoid("__x", carried(at("__px", "__pt", "__x", "__t", end("__pb"))), `__t - ${end("__pb")}`)} END`
+  const windowStart = interval === undefined ? "0" : "__b"
+  // Summed in time order, as the reducer adds them.
+  const area = `list_reduce(list_prepend(0.0, list(${behind} + ${ahead} ORDER BY __t)), (a, b) -> a + b)`
+  return `SELECT ${[...tagRefs, "__b", "__b AS __bucket", `${area} AS __v0`].join(", ")} FROM (${pairs}) GROUP BY ${[...tagRefs, "__b"].join(", ")} HAVING NOT bool_or(__last AND __t = ${windowStart})`
+}
+
+/**
+ * The order 1.x's integral answers come in: the buckets each group closes while points still arrive (groups in order,
+ * then time), then each group's last bucket, emitted when the reducers close — groups in reverse order.
+ */
+const integralOrder = (tagRefs: ReadonlyArray<string>) =>
+  `ORDER BY ${["__lw", ...tagRefs.map((t) => `CASE WHEN NOT __lw THEN ${t} END`), ...tagRefs.map((t) => `CASE WHEN __lw THEN ${t} END DESC`), "__time"].join(", ")}`
+
 /** The SQL of a selected expression in an aggregate query (aggregates and arithmetic over them). */
 const aggregateExprSql = (e: Expr, s: Schema): Built => {
   switch (e.kind) {
@@ -682,6 +739,9 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
   }
   if (gb.time !== undefined && !isAggregate) throw new Fail("GROUP BY requires at least one aggregate function")
   const distinctCall = fields.find((f) => f.expr.kind === "call" && f.expr.name === "distinct")
+  // integral() is computed alone: its area is accumulated point to point, not from a bucket's rows.
+  const onlyField = fields.length === 1 ? fields[0]!.expr : undefined
+  const integral = onlyField?.kind === "call" && onlyField.name === "integral" ? onlyField : undefined
   if (distinctCall !== undefined && fields.length > 1) throw new Fail("aggregate function distinct() cannot be combined with other functions or fields")
 
   const { range, rest } = splitWhere(stmt.where, nowNs)
@@ -814,6 +874,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
       auxPick = { ...selectorPick(only.name, arg)!, arg }
     }
     const built = fields.map((f): Built => {
+      if (integral !== undefined) return { sql: "", kind: "float" }
       if (f.expr.kind === "ref" && auxPick !== undefined) {
         const t = s.types.get(f.expr.name)
         const col = t === undefined || t === "time" ? "NULL" : q(f.expr.name)
@@ -839,16 +900,20 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
       }
     }
     const aggs = built.map((b, i) => `${b.sql} AS __v${i}`)
-    const agg = `SELECT ${[...tagRefs, timeSql === "__b" ? "__b" : `${timeSql} AS __sel`, "__b AS __bucket", ...aggs].join(", ")} FROM (${src}) GROUP BY ${[...tagRefs, "__b"].join(", ")}`
+    const agg =
+      integral !== undefined
+        ? integralSql(integral, s, tagCols, tagRefs, from, where, bucketExpr, interval)
+        : `SELECT ${[...tagRefs, timeSql === "__b" ? "__b" : `${timeSql} AS __sel`, "__b AS __bucket", ...aggs].join(", ")} FROM (${src}) GROUP BY ${[...tagRefs, "__b"].join(", ")}`
     const fillKind = stmt.fill.kind
-    if (interval === undefined || fillKind === "none") {
+    // integral() answers only the buckets it has area for, whatever the fill.
+    if (interval === undefined || fillKind === "none" || integral !== undefined) {
       const timeCol = timeSql === "__b" ? "__b" : "coalesce(__sel, __bucket)"
-      const body = `SELECT *, ${timeCol} AS __time FROM (${agg})`
+      const body = `SELECT *, ${timeCol} AS __time${integral !== undefined ? `, max(__b) OVER (${partition}) = __b AS __lw` : ""} FROM (${agg})`
       const rows = transforms === undefined ? body : transformsSql(body, built.map((b, i) => ({ sql: `__v${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField)
       queries.push({
         measurement: s.table.name,
         tags,
-        sql: `SELECT ${out(built.map((_, i) => `__v${i}`))} FROM (${rows}) ${transforms === undefined ? qualify : perSeries} ${order}`
+        sql: `SELECT ${out(built.map((_, i) => `__v${i}`))} FROM (${rows}) ${transforms === undefined ? qualify : perSeries} ${integral !== undefined ? integralOrder(tagRefs) : order}`
       })
       continue
     }

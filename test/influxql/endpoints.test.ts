@@ -99,7 +99,7 @@ describe("InfluxQL over /query and /api/v3/query_influxql", () => {
     expect(await v1json("SELEC x")).toEqual({ results: [{ statement_id: 0, error: "error parsing query: found SELEC, expected SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL at line 1, char 1" }] })
     expect(await v1json("SELECT usage FROM cpu", { db: "nodb" })).toEqual({ results: [{ statement_id: 0, error: "Cannot retrieve database: External error: database not found: nodb" }] })
     expect(await v1json("SELECT usage FROM cpu", { db: "" })).toEqual({ results: [{ statement_id: 0, error: "must specify a 'db' parameter, or provide the database in the InfluxQL query" }] })
-    expect(await v1json("SELECT integral(usage) FROM cpu")).toEqual({ results: [{ statement_id: 0, error: "unsupported function: integral() is not implemented" }] })
+    expect(await v1json("SELECT sample(usage, 2) FROM cpu")).toEqual({ results: [{ statement_id: 0, error: "unsupported function: sample() is not implemented" }] })
   })
 
   it("the database may come from FROM db..m and wins over db", async () => {
