@@ -63,6 +63,8 @@ const QUERIES = [
   `SELECT integral(usage) FROM cpu WHERE ${RANGE} AND host = 'a' GROUP BY time(1m)`,
   `SELECT integral(usage) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(25s)`,
   `SELECT integral(usage, 30s) FROM cpu WHERE ${RANGE} GROUP BY time(45s), host fill(0)`,
+  `SELECT integral(load, 30s) FROM cpu WHERE ${RANGE} GROUP BY time(45s), host`,
+  `SELECT integral(load) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(25s)`,
   `SELECT integral(usage) FROM cpu WHERE ${RANGE} GROUP BY time(2m)`,
   `SELECT integral(usage) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:03:00Z' AND host = 'c' GROUP BY time(20s) fill(null)`,
   "SELECT moving_average(usage, 3) FROM cpu WHERE host = 'b' LIMIT 6",
