@@ -514,7 +514,8 @@ const integralSql = (
 
 /**
  * The order 1.x's integral answers come in: the buckets each group closes while points still arrive (groups in order,
- * then time), then each group's last bucket, emitted when the reducers close — groups in reverse order.
+ * then time), then each group's last bucket, emitted when the reducers close. 1.x closes them in Go map order, which
+ * varies from run to run; reverse group order is what it most often printed here.
  */
 const integralOrder = (tagRefs: ReadonlyArray<string>) =>
   `ORDER BY ${["__lw", ...tagRefs.map((t) => `CASE WHEN NOT __lw THEN ${t} END`), ...tagRefs.map((t) => `CASE WHEN __lw THEN ${t} END DESC`), "__time"].join(", ")}`
@@ -612,7 +613,8 @@ const transformsSql = (
   tagRefs: ReadonlyArray<string>,
   dir: string,
   tieOrder: ReadonlyArray<string>,
-  rowLimits: string
+  rowLimits: string,
+  firstBucket?: bigint
 ): string => {
   const partition = tagRefs.length > 0 ? `PARTITION BY ${tagRefs.join(", ")} ` : ""
   const w = `OVER (${partition}ORDER BY __time ${dir})`
@@ -620,7 +622,8 @@ const transformsSql = (
     const col = columns[i]!
     // Of several points at one time (series merged without GROUP BY), derivative and difference keep the first.
     const dedup = /derivative|difference/.test(t.name) ? `QUALIFY row_number() OVER (PARTITION BY ${[...tagRefs, "__time"].join(", ")}${tieOrder.length > 0 ? ` ORDER BY ${tieOrder.join(", ")}` : ""}) = 1` : ""
-    const points = `SELECT ${[...tagRefs, "__time", `${col.sql} AS __x`].join(", ")} FROM (${body}) WHERE ${col.sql} IS NOT NULL ${dedup}`
+    // A plain aggregate keeps its empty (filled with null) buckets; the transformations skip them.
+    const points = `SELECT ${[...tagRefs, "__time", `${col.sql} AS __x`].join(", ")} FROM (${body}) WHERE ${t.name === "value" ? "TRUE" : `${col.sql} IS NOT NULL`} ${dedup}`
     const prev = `lag(__x) ${w}`
     const diff = `(__x - ${prev})`
     let value: string
@@ -646,11 +649,16 @@ const transformsSql = (
         keep = "TRUE"
         break
       }
+      case "value":
+        value = "__x"
+        keep = firstBucket === undefined ? "TRUE" : `__time >= ${firstBucket}`
+        break
       default:
         value = `(__time - lag(__time) ${w}) // ${t.unitNs}`
         keep = `lag(__time) ${w} IS NOT NULL`
     }
-    const part = `SELECT ${[...tagRefs, "__time", `${value} AS __v${i}`].join(", ")} FROM (${points}) QUALIFY ${keep}`
+    // A plain aggregate's rows use no window function, so they are kept with WHERE (QUALIFY needs one).
+    const part = `SELECT ${[...tagRefs, "__time", `${value} AS __v${i}`].join(", ")} FROM (${points}) ${t.name === "value" ? "WHERE" : "QUALIFY"} ${keep}`
     return rowLimits === "" ? part : `SELECT * FROM (${part}) ${rowLimits}`
   })
   if (parts.length === 1) return parts[0]!
@@ -728,17 +736,20 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
   let transforms: Array<Transform> | undefined
   let nested = false
   if (fields.some((f) => f.expr.kind === "call" && TRANSFORMS.has(f.expr.name))) {
+    const isTransform = (c: Expr): c is Extract<Expr, { kind: "call" }> => c.kind === "call" && TRANSFORMS.has(c.name)
+    nested = fields.some((f) => isTransform(f.expr) && f.expr.args[0]?.kind === "call")
+    // Beside transformations of aggregates, plain aggregates are allowed: they pass through unchanged.
+    const isPlain = (c: Expr): c is Extract<Expr, { kind: "call" }> => nested && c.kind === "call" && AGGREGATES.has(c.name) && c.name !== "distinct"
     const calls = fields.map((f) => f.expr)
-    if (!calls.every((c): c is Extract<Expr, { kind: "call" }> => c.kind === "call" && TRANSFORMS.has(c.name))) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
-    nested = calls.some((c) => c.args[0]?.kind === "call")
-    for (const c of calls) {
+    if (!calls.every((c) => isTransform(c) || isPlain(c))) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
+    for (const c of calls.filter(isTransform)) {
       const a = c.args[0]
       if (a !== undefined && nested !== (a.kind === "call")) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
       if (nested && gb.time === undefined) throw new Fail(`${c.name} aggregate requires a GROUP BY interval`)
       if (!nested && gb.time !== undefined) throw new Fail(`aggregate function required inside the call to ${c.name}`)
       if (a !== undefined && !nested && a.kind !== "ref") throw new Fail(`expected field argument in ${c.name}()`)
     }
-    transforms = calls.map((c) => transformOf(c, nested ? gb.time!.intervalNs : undefined))
+    transforms = calls.map((c) => (isTransform(c) ? transformOf(c, nested ? gb.time!.intervalNs : undefined) : { name: "value", arg: c, unitNs: 0n, n: 0 }))
     fields = transforms.map((t) => ({ expr: t.arg }))
   }
   if (gb.time !== undefined && !isAggregate) throw new Fail("GROUP BY requires at least one aggregate function")
@@ -759,7 +770,9 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
   }
   if (interval !== undefined) offset = ((offset % interval) + interval) % interval
   // As InfluxDB 1.x, transformations that look back read one bucket before the range, so its first bucket has a value.
-  if (interval !== undefined && nested && range.lo !== undefined && transforms!.some((t) => t.name !== "cumulative_sum")) range.lo -= interval
+  // Plain aggregates beside them still answer from the range's first bucket.
+  const firstBucket = interval !== undefined && range.lo !== undefined ? bucketOf(range.lo, interval, offset) : undefined
+  if (interval !== undefined && nested && range.lo !== undefined && transforms!.some((t) => t.name !== "cumulative_sum" && t.name !== "value")) range.lo -= interval
 
   const queries: Array<MeasurementQuery> = []
   for (const s of schemas) {
@@ -913,7 +926,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
     if (interval === undefined || fillKind === "none" || integral !== undefined) {
       const timeCol = timeSql === "__b" ? "__b" : "coalesce(__sel, __bucket)"
       const body = `SELECT *, ${timeCol} AS __time${integral !== undefined ? `, max(__b) OVER (${partition}) = __b AS __lw` : ""} FROM (${agg})`
-      const rows = transforms === undefined ? body : transformsSql(body, built.map((b, i) => ({ sql: `__v${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField)
+      const rows = transforms === undefined ? body : transformsSql(body, built.map((b, i) => ({ sql: `__v${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField, firstBucket)
       queries.push({
         measurement: s.table.name,
         tags,
@@ -959,7 +972,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
     })
     const withFill = `SELECT ${[...tagRefs, "__time", ...filled.map((f, i) => `${f} AS __f${i}`)].join(", ")} FROM (${joined})`
     if (transforms !== undefined) {
-      const transformed = transformsSql(withFill, built.map((b, i) => ({ sql: `__f${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField)
+      const transformed = transformsSql(withFill, built.map((b, i) => ({ sql: `__f${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField, firstBucket)
       queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(built.map((_, i) => `__v${i}`))} FROM (${transformed}) ${perSeries} ${order}` })
       continue
     }
