@@ -19,12 +19,14 @@ export interface Field {
   readonly alias?: string
 }
 
-/** A measurement source: a name or a regex, optionally qualified by database and retention policy. */
+/** A measurement source: a name or a regex, optionally qualified by database and retention policy; or a subquery. */
 export interface Source {
   readonly db?: string
   readonly rp?: string
   readonly name?: string
   readonly regex?: string
+  /** `FROM (SELECT …)`: the inner statement's rows are the source. */
+  readonly subquery?: SelectStatement
 }
 
 export type Fill =

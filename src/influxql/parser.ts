@@ -229,8 +229,11 @@ class Parser {
     }
     const first = this.lx.peek()
     if (this.isOp(first, "(")) {
-      const at = this.lx.where(first.pos)
-      throw new Failure(`subqueries are not supported at line ${at.line}, char ${at.char}`)
+      this.lx.next()
+      this.expectKeyword("SELECT")
+      const subquery = this.select()
+      this.expectOp(")")
+      return { subquery }
     }
     // [db.[rp].]measurement, where the measurement may be a regex.
     const parts: Array<string> = [this.ident()]

@@ -208,8 +208,16 @@ const splitWhere = (where: Expr | undefined, nowNs: bigint): { range: TimeRange;
 
 /** What the planner knows of a measurement's columns. */
 interface Schema {
-  readonly table: TableState
+  readonly table: { readonly name: string }
   readonly types: ReadonlyMap<string, ColumnType>
+  /** The SQL to read rows from when not the table itself (a subquery's rows). */
+  readonly from?: string
+}
+
+/** Time bounds an outer statement hands to its subquery when the subquery has none of its own. */
+interface Bounds {
+  readonly lo?: bigint | undefined
+  readonly hi?: bigint | undefined
 }
 
 const kindOfType = (t: ColumnType | undefined): ValueKind => (t === "float" ? "float" : t === "integer" || t === "uinteger" ? "int" : "other")
@@ -680,9 +688,30 @@ export const planSelect = (stmt: SelectStatement, db: DatabaseState, nowNs: bigi
   }
 }
 
-const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPlan => {
-  const tables = resolveSources(stmt.sources, db)
-  const schemas: Array<Schema> = tables.map((table) => ({ table, types: new Map(table.columns.map((c) => [c.name, c.type] as const)) }))
+/**
+ * The sources of a statement as schemas: each measurement named or matched, and for a subquery each of its
+ * measurements' rows — its grouping tags as tags, its selected columns as (float) fields.
+ */
+const sourceSchemas = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): Array<Schema> => {
+  const named = stmt.sources.filter((src) => src.subquery === undefined)
+  const schemas: Array<Schema> = resolveSources(named, db).map((table) => ({ table, types: new Map(table.columns.map((c) => [c.name, c.type] as const)) }))
+  // The outer time range bounds a subquery that has none of its own (as in 1.x).
+  const { range } = splitWhere(stmt.where, nowNs)
+  for (const src of stmt.sources) {
+    if (src.subquery === undefined) continue
+    const inner = plan(src.subquery, db, nowNs, { lo: range.lo, hi: range.hi })
+    for (const query of inner.queries) {
+      const types = new Map<string, ColumnType>([["time", "time"]])
+      for (const t of query.tags) types.set(t, "tag")
+      for (const c of inner.columns) if (!types.has(c)) types.set(c, "float")
+      schemas.push({ table: { name: query.measurement }, types, from: `(SELECT * EXCLUDE ("iox::measurement") FROM (${query.sql}))` })
+    }
+  }
+  return schemas
+}
+
+const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: Bounds): SelectPlan => {
+  const schemas = sourceSchemas(stmt, db, nowNs)
   const gb = stmt.groupBy
   const tagRegexes = gb.tagRegexes.map((r) => {
     try {
@@ -760,6 +789,10 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
   if (distinctCall !== undefined && fields.length > 1) throw new Fail("aggregate function distinct() cannot be combined with other functions or fields")
 
   const { range, rest } = splitWhere(stmt.where, nowNs)
+  if (bounds !== undefined) {
+    range.lo ??= bounds.lo
+    range.hi ??= bounds.hi
+  }
   const interval = gb.time?.intervalNs
   if (interval !== undefined && range.hi === undefined) range.hi = nowNs
   let offset = gb.time?.offsetNs ?? 0n
@@ -812,7 +845,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
     const out = (values: ReadonlyArray<string>) =>
       [`${lit(s.table.name)} AS "iox::measurement"`, `make_timestamp_ns(__time) AS "time"`, ...tags.map((t, i) => `__g${i} AS ${q(t)}`), ...values.map((v, i) => `${v} AS ${q(names[i]!)}`)].join(", ")
     const order = `ORDER BY ${[...tagRefs, `__time ${dir}`].join(", ")}`
-    const from = q(s.table.name)
+    const from = s.from ?? q(s.table.name)
 
     if (pointSelector !== undefined) {
       const ps = pointSelector
@@ -986,7 +1019,13 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPl
 }
 
 /** The database a statement names in its FROM clause (`db.rp.m`, `db..m`), if any. */
-export const sourceDatabase = (sources: ReadonlyArray<Source>): string | undefined => sources.find((s) => s.db !== undefined)?.db
+export const sourceDatabase = (sources: ReadonlyArray<Source>): string | undefined => {
+  for (const s of sources) {
+    const db = s.db ?? (s.subquery !== undefined ? sourceDatabase(s.subquery.sources) : undefined)
+    if (db !== undefined) return db
+  }
+  return undefined
+}
 
 /** A WHERE condition over tags and fields (no time) as SQL over one measurement, for the SHOW statements. */
 export const whereSql = (where: Expr, table: TableState): string | PlanFailure => {

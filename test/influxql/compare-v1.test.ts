@@ -56,6 +56,14 @@ const QUERIES = [
   `SELECT non_negative_difference(mean(usage)) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(20s) fill(0)`,
   `SELECT difference(mean(usage)) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:03:00Z' AND host = 'c' GROUP BY time(20s) fill(previous)`,
   `SELECT derivative(mean(usage)) AS d, difference(mean(load)) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:05:00Z' GROUP BY time(1m)`,
+  // Subqueries.
+  `SELECT mean(max) FROM (SELECT max(usage) FROM cpu GROUP BY time(1m), host) WHERE ${RANGE} GROUP BY time(5m)`,
+  `SELECT derivative(mean(m), 1m) FROM (SELECT mean(usage) AS m FROM cpu WHERE ${RANGE} GROUP BY time(30s), host) WHERE ${RANGE} GROUP BY time(1m), host`,
+  "SELECT max(m) FROM (SELECT mean(usage) AS m FROM cpu GROUP BY host)",
+  "SELECT sum(l) FROM (SELECT last(load) AS l FROM cpu GROUP BY host)",
+  "SELECT * FROM (SELECT usage FROM cpu WHERE host = 'c') LIMIT 3",
+  `SELECT count(m) FROM (SELECT mean(usage) AS m FROM cpu WHERE ${RANGE} GROUP BY time(1m), host) WHERE m > 5 GROUP BY host`,
+  `SELECT max(m) FROM (SELECT mean(usage) AS m FROM cpu GROUP BY time(1m), host) WHERE ${RANGE} GROUP BY time(2m)`,
   // Plain aggregates beside transformations of aggregates.
   `SELECT mean(usage), derivative(mean(usage)) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(20s)`,
   `SELECT max(load), difference(max(load)) FROM cpu WHERE ${RANGE} GROUP BY time(1m), host`,

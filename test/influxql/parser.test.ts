@@ -81,7 +81,13 @@ describe("InfluxQL parser", () => {
     expect(errorOf("SELECT usage FROM cpu WHERE")).toBe("found EOF, expected identifier, string, number, bool at line 1, char 29")
     expect(errorOf("SELECT a FROM m ORDER BY host")).toMatch(/^only ORDER BY time supported/)
     expect(errorOf("SELECT a FROM m WHERE s = 'open")).toMatch(/^unterminated string/)
-    expect(errorOf("SELECT a FROM (SELECT b FROM m)")).toMatch(/^subqueries are not supported/)
+    expect(errorOf("SELECT a FROM (SHOW DATABASES)")).toBe("found SHOW, expected SELECT at line 1, char 16")
+    expect(errorOf("SELECT a FROM (SELECT b FROM m")).toBe("found EOF, expected ) at line 1, char 32")
+  })
+
+  it("a subquery is a source holding its own statement", () => {
+    const [stmt] = parseInfluxQl("SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu GROUP BY host), mem WHERE time > 0") as Array<{ sources: Array<unknown> }>
+    expect(stmt!.sources).toMatchObject([{ subquery: { sources: [{ name: "cpu" }], groupBy: { tags: ["host"] } } }, { name: "mem" }])
   })
 
   it("reads durations of every unit, compound ones too", () => {
