@@ -86,8 +86,11 @@ describe("InfluxQL parser", () => {
   })
 
   it("a subquery is a source holding its own statement", () => {
-    const [stmt] = parseInfluxQl("SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu GROUP BY host), mem WHERE time > 0") as Array<{ sources: Array<unknown> }>
-    expect(stmt!.sources).toMatchObject([{ subquery: { sources: [{ name: "cpu" }], groupBy: { tags: ["host"] } } }, { name: "mem" }])
+    const parsed = parseInfluxQl("SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu GROUP BY host), mem WHERE time > 0")
+    if (isParseError(parsed)) throw new Error(parsed.message)
+    const stmt = parsed[0]
+    if (stmt?.kind !== "select") throw new Error("expected a SELECT")
+    expect(stmt.sources).toMatchObject([{ subquery: { sources: [{ name: "cpu" }], groupBy: { tags: ["host"] } } }, { name: "mem" }])
   })
 
   it("reads durations of every unit, compound ones too", () => {
