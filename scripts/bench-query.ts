@@ -76,7 +76,7 @@ try {
     console.log(`strata  ${q.name.padEnd(36)} ${r.ms.toFixed(1).padStart(9)} ms  (${r.bytes.toLocaleString()} bytes)`)
   }
 } finally {
-  await stop(strata.child)
+  await stop(strata)
 }
 
 if (!args.includes("--skip-influx")) {
@@ -90,7 +90,7 @@ if (!args.includes("--skip-influx")) {
       console.log(`influx  ${q.name.padEnd(36)} ${r.ms.toFixed(1).padStart(9)} ms  (${r.bytes.toLocaleString()} bytes)`)
     }
   } finally {
-    await stop(influx.child)
+    await stop(influx)
   }
 }
 

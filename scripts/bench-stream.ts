@@ -38,5 +38,5 @@ try {
     )
   }
 } finally {
-  await stop(strata.child)
+  await stop(strata)
 }

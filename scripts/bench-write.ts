@@ -36,7 +36,7 @@ try {
   results["strata_peak_rss_mb"] = Math.round(peakRssBytes(strata.child.pid!) / 1048576)
   console.log(`strata peak RSS: ${results["strata_peak_rss_mb"]} MiB`)
 } finally {
-  await stop(strata.child)
+  await stop(strata)
 }
 
 if (!args.includes("--skip-influx")) {
@@ -47,7 +47,7 @@ if (!args.includes("--skip-influx")) {
     console.log(`ratio durable/influx: ${(results["strata_durable_lines_per_s"]! / v1).toFixed(2)}x (target ≥ 1.5x)`)
     console.log(`ratio no_sync/influx: ${(results["strata_nosync_lines_per_s"]! / v1).toFixed(2)}x (target ≥ 3x)`)
   } finally {
-    await stop(influx.child)
+    await stop(influx)
   }
 }
 console.log(JSON.stringify(results))

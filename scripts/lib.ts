@@ -37,12 +37,12 @@ const waitFor = async (url: string, timeoutMs: number) => {
 
 /** Starts a Strata server on a fresh data dir without auth; resolves once it answers. */
 export const startStrata = async (port: number, extraArgs: ReadonlyArray<string> = []) => {
-  const dataDir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "strata-bench-"))
-  const child = spawn("node", [NodePath.join(repoRoot, "src/bin/strata.mjs"), "serve", "--data-dir", dataDir, "--http-bind", `127.0.0.1:${port}`, "--without-auth", "--log-filter", "warn", ...extraArgs], {
+  const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "strata-bench-"))
+  const child = spawn("node", [NodePath.join(repoRoot, "src/bin/strata.mjs"), "serve", "--data-dir", dir, "--http-bind", `127.0.0.1:${port}`, "--without-auth", "--log-filter", "warn", ...extraArgs], {
     stdio: ["ignore", "inherit", "inherit"]
   })
   await waitFor(`http://127.0.0.1:${port}/health`, 60_000)
-  return { child, dataDir, url: `http://127.0.0.1:${port}` }
+  return { child, dir, url: `http://127.0.0.1:${port}` }
 }
 
 /**
@@ -97,8 +97,14 @@ export const peakRssBytes = (pid: number) => {
   return m ? Number(m[1]) * 1024 : NaN
 }
 
-export const stop = async (child: ChildProcess) => {
-  if (child.exitCode !== null) return
-  child.kill("SIGTERM")
-  await new Promise((r) => child.once("exit", r))
+/**
+ * Stops a server started here and removes its data directory: a write benchmark leaves gigabytes behind, and a few
+ * runs fill the disk.
+ */
+export const stop = async ({ child, dir }: { readonly child: ChildProcess; readonly dir: string }) => {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill("SIGTERM")
+    await new Promise((r) => child.once("exit", r))
+  }
+  NodeFs.rmSync(dir, { recursive: true, force: true })
 }

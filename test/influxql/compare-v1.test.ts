@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { ChildProcess } from "node:child_process"
 import { spawnSync } from "node:child_process"
-import * as NodeFs from "node:fs"
 import { startInfluxV1, stop } from "../../scripts/lib.ts"
 import { startServer, type InProcessServer } from "../support/server.ts"
 
@@ -163,10 +162,7 @@ describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () =>
   }, 60_000)
   afterAll(async () => {
     await server?.stop()
-    if (influx !== undefined) {
-      await stop(influx.child)
-      NodeFs.rmSync(influx.dir, { recursive: true, force: true })
-    }
+    if (influx !== undefined) await stop(influx)
   })
 
   for (const q of QUERIES) {
