@@ -6,8 +6,7 @@ import { INTERNAL_DB, liveDatabase, type CatalogState } from "../catalog/state.t
 import { ServerConfig } from "../config.ts"
 import { type Forbidden, InvalidRequest, NotFound } from "../errors.ts"
 import type { SelectStatement, Statement } from "../influxql/ast.ts"
-import { INTEGER } from "../influxql/lexer.ts"
-import { boundParams, isParseError, parseInfluxQl, type BoundParams } from "../influxql/parser.ts"
+import { boundParams, boundParamsOf, isParseError, parseInfluxQl, type BoundParams } from "../influxql/parser.ts"
 import { planSelect, sourceDatabase, type SelectPlan } from "../influxql/planner.ts"
 import { planShow, planShowDatabases, planShowRetentionPolicies, showDatabase, type ShowPlan } from "../influxql/show.ts"
 import { chunkResults, epochDivisor, resultsCsv, resultsJson, resultsMsgPack, type TimeFormat, type V1Cell, type V1Result, type V1Series } from "../influxql/v1.ts"
@@ -293,15 +292,6 @@ const flatSelectSql = (planned: Extract<Planned, { kind: "select" }>) => {
   return `SELECT ${columns.join(", ")} FROM (${union}) ORDER BY ${order.join(", ")}`
 }
 
-/** Parameters given as a JSON object in a POST body: whole numbers bind as integers. */
-const bindObject = (params: unknown): Either.Either<BoundParams, string> => {
-  if (params === undefined || params === null) return Either.right({})
-  if (typeof params !== "object" || Array.isArray(params)) return Either.left("invalid value for field `params`: expected a JSON object")
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(params)) out[k] = typeof v === "number" && Number.isInteger(v) ? { [INTEGER]: String(v) } : v
-  return Either.right(out as BoundParams)
-}
-
 const runV3 = (ctx: RequestContext, db: string | undefined, q: string | undefined, format: string | undefined, params: Either.Either<BoundParams, string>) =>
   Effect.gen(function* () {
     if ((db === undefined || db === "") && (q === undefined || q === "")) return yield* new InvalidRequest({ message: "missing query parameters 'db' and 'q'" })
@@ -341,7 +331,7 @@ const v3Post = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const config = yield* ServerConfig
     const body = yield* readJsonBody(ctx.request, QueryBody, config.maxHttpRequestSize)
-    return yield* runV3(ctx, body.db ?? ctx.query.get("db") ?? undefined, body.q ?? ctx.query.get("q") ?? undefined, body.format ?? ctx.query.get("format") ?? undefined, bindObject(body.params))
+    return yield* runV3(ctx, body.db ?? ctx.query.get("db") ?? undefined, body.q ?? ctx.query.get("q") ?? undefined, body.format ?? ctx.query.get("format") ?? undefined, boundParamsOf(body.params))
   })
 
 /** The InfluxQL endpoints. */

@@ -598,6 +598,15 @@ export const boundParams = (json: string): Either.Either<BoundParams, string> =>
   return Either.right(parsed as BoundParams)
 }
 
+/** Parameters given as an already parsed JSON object (a POST body's `params`): whole numbers bind as integers. */
+export const boundParamsOf = (params: unknown): Either.Either<BoundParams, string> => {
+  if (params === undefined || params === null) return Either.right({})
+  if (typeof params !== "object" || Array.isArray(params)) return Either.left("invalid value for field `params`: expected a JSON object")
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(params)) out[k] = typeof v === "number" && Number.isInteger(v) ? { [INTEGER]: String(v) } : v
+  return Either.right(out)
+}
+
 /** Parses one or more `;`-separated InfluxQL statements, with `$name` parameters bound from `params`. */
 export const parseInfluxQl = (text: string, params: BoundParams = {}): ReadonlyArray<Statement> | ParseError => {
   try {

@@ -3,7 +3,7 @@ import { Chunk, Deferred, Effect, Exit, Metric, MetricBoundaries, Option, PubSub
 import { ServerConfig } from "../config.ts"
 import { decodeEvent, encodeEvent, type StrataEvent } from "../events/index.ts"
 import { CommitThread } from "./CommitThread.ts"
-import { readPayload } from "./segments.ts"
+import { SegmentReader } from "./segments.ts"
 import { LogDir } from "./store.ts"
 
 /**
@@ -71,18 +71,23 @@ export const readEnvelopes = (afterSeq: number, limit: number, untilSeq?: number
       SELECT seq, at, node, kind, body, payload, payload_segment, payload_offset, payload_length FROM events
       WHERE seq > ${afterSeq} AND seq <= ${untilSeq ?? Number.MAX_SAFE_INTEGER}
       ORDER BY seq LIMIT ${limit}`.pipe(Effect.provideService(SqlClient.SafeIntegers, true))
-    return rows.map(
-      (r): Envelope => ({
-        seq: Number(r.seq),
-        at: r.at,
-        node: r.node,
-        event: decodeEvent(r.body),
-        payload:
-          r.payload_segment === null
-            ? r.payload
-            : readPayload(dir, { segment: Number(r.payload_segment), offset: Number(r.payload_offset), length: Number(r.payload_length) })
-      })
-    )
+    const segments = new SegmentReader(dir)
+    try {
+      return rows.map(
+        (r): Envelope => ({
+          seq: Number(r.seq),
+          at: r.at,
+          node: r.node,
+          event: decodeEvent(r.body),
+          payload:
+            r.payload_segment === null
+              ? r.payload
+              : segments.read({ segment: Number(r.payload_segment), offset: Number(r.payload_offset), length: Number(r.payload_length) })
+        })
+      )
+    } finally {
+      segments.close()
+    }
   }).pipe(Effect.orDie)
 
 /** Streams every envelope after `afterSeq` (to `untilSeq` if given) in pages. */

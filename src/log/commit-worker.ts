@@ -4,7 +4,7 @@
 import Database from "better-sqlite3"
 import { parentPort, workerData } from "node:worker_threads"
 import type { EventRow } from "./CommitThread.ts"
-import { SEGMENT_MIN_BYTES, SegmentWriter, type PayloadRef } from "./segments.ts"
+import { payloadBytes, SEGMENT_MIN_BYTES, SegmentWriter, type PayloadRef } from "./segments.ts"
 
 const port = parentPort!
 const { filename, dataDir } = workerData as { filename: string; dataDir: string }
@@ -20,8 +20,6 @@ const insert = db.prepare(
 )
 const segments = new SegmentWriter(dataDir)
 
-const byteLength = (chunks: ReadonlyArray<Uint8Array>) => chunks.reduce((n, c) => n + c.byteLength, 0)
-
 const insertAll = db.transaction((rows: ReadonlyArray<EventRow>, refs: ReadonlyArray<PayloadRef | undefined>) => {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!
@@ -34,7 +32,7 @@ const insertAll = db.transaction((rows: ReadonlyArray<EventRow>, refs: ReadonlyA
 const commit = (rows: ReadonlyArray<EventRow>) => {
   const large: Array<number> = []
   rows.forEach((r, i) => {
-    if (r.payload !== null && byteLength(r.payload) >= SEGMENT_MIN_BYTES) large.push(i)
+    if (r.payload !== null && payloadBytes(r.payload) >= SEGMENT_MIN_BYTES) large.push(i)
   })
   const refs = new Array<PayloadRef | undefined>(rows.length)
   if (large.length > 0) segments.write(large.map((i) => rows[i]!.payload!)).forEach((ref, k) => (refs[large[k]!] = ref))

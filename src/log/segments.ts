@@ -10,6 +10,13 @@ export const SEGMENT_MIN_BYTES = 64 * 1024
 /** A segment is closed and the next one started once it holds this much (by default). */
 const SEGMENT_MAX_BYTES = 1024 * 1024 * 1024
 
+/** The length of a payload given in chunks. */
+export const payloadBytes = (chunks: ReadonlyArray<Uint8Array>): number => {
+  let n = 0
+  for (const c of chunks) n += c.byteLength
+  return n
+}
+
 /** Where a payload lives: which segment file, at which byte, how long. */
 export interface PayloadRef {
   readonly segment: number
@@ -69,14 +76,13 @@ export class SegmentWriter {
   /** Writes the payloads (each in chunks) at the end of the current segment and returns where each went. */
   write(payloads: ReadonlyArray<ReadonlyArray<Uint8Array>>): Array<PayloadRef> {
     let total = 0
-    for (const p of payloads) for (const c of p) total += c.byteLength
+    for (const p of payloads) total += payloadBytes(p)
     if (this.fd === -1) this.open()
     if (this.size > 0 && this.size + total > this.maxBytes) this.rotate()
     const refs: Array<PayloadRef> = []
     let at = this.size
     for (const p of payloads) {
-      let length = 0
-      for (const c of p) length += c.byteLength
+      const length = payloadBytes(p)
       refs.push({ segment: this.segment, offset: at, length })
       at += length
     }
@@ -197,10 +203,21 @@ export class SegmentWriter {
   }
 }
 
-/** Reads a payload back from its segment. */
-export const readPayload = (dataDir: string, ref: PayloadRef): Uint8Array => {
-  const fd = NodeFs.openSync(segmentFile(dataDir, ref.segment), "r")
-  try {
+/**
+ * Reads payloads back from their segments, keeping each segment file open until `close`: a page of the log's rows
+ * mostly points into one segment, so it is opened once per page, not once per payload.
+ */
+export class SegmentReader {
+  private readonly fds = new Map<number, number>()
+
+  constructor(private readonly dataDir: string) {}
+
+  read(ref: PayloadRef): Uint8Array {
+    let fd = this.fds.get(ref.segment)
+    if (fd === undefined) {
+      fd = NodeFs.openSync(segmentFile(this.dataDir, ref.segment), "r")
+      this.fds.set(ref.segment, fd)
+    }
     const bytes = Buffer.allocUnsafe(ref.length)
     let at = 0
     while (at < ref.length) {
@@ -209,7 +226,10 @@ export const readPayload = (dataDir: string, ref: PayloadRef): Uint8Array => {
       at += n
     }
     return bytes
-  } finally {
-    NodeFs.closeSync(fd)
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) NodeFs.closeSync(fd)
+    this.fds.clear()
   }
 }

@@ -20,6 +20,15 @@ export type ParseReply =
   | { readonly id: number; readonly _tag: "Parsed"; readonly batch: ParsedBatch; readonly chunks: ReadonlyArray<Uint8Array> }
   | { readonly id: number; readonly _tag: "NotUtf8"; readonly message: string; readonly chunks: ReadonlyArray<Uint8Array> }
 
+/** The buffers under a batch's columns: what a worker moves to the main thread and the main thread moves back. */
+export const columnBuffers = (batch: ParsedBatch): Array<ArrayBuffer> => {
+  const buffers = new Set<ArrayBuffer>()
+  for (const column of [batch.lineNumbers, batch.lineSeries, batch.lineShape, batch.fieldStart, batch.times, batch.hasTime, batch.floats, batch.integers]) {
+    if (column !== undefined && column.byteLength > 0 && column.buffer instanceof ArrayBuffer) buffers.add(column.buffer)
+  }
+  return [...buffers]
+}
+
 interface PoolWorker {
   worker: Worker | undefined
   readonly pending: Map<number, (reply: ParseReply | undefined) => void>
@@ -91,12 +100,8 @@ export class ParsePool {
   reuse(batch: ParsedBatch): void {
     const worker = this.workers.find((w) => w.worker !== undefined)?.worker
     if (worker === undefined) return
-    const buffers = new Set<ArrayBuffer>()
-    for (const column of [batch.lineNumbers, batch.lineSeries, batch.lineShape, batch.fieldStart, batch.times, batch.hasTime, batch.floats, batch.integers]) {
-      if (column !== undefined && column.byteLength > 0 && column.buffer instanceof ArrayBuffer) buffers.add(column.buffer)
-    }
-    const list = [...buffers]
-    worker.postMessage({ _tag: "Reuse", buffers: list } satisfies ParseRequest, list)
+    const buffers = columnBuffers(batch)
+    worker.postMessage({ _tag: "Reuse", buffers } satisfies ParseRequest, buffers)
   }
 
   /** Stops every worker; bodies still outstanding answer `undefined`. */

@@ -5,18 +5,17 @@ import { codesOf, parseBatch, type Allocate, type ParsedBatch } from "../linepro
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
+const latin1 = (body: Uint8Array) => Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1")
+
 /** The body as text; throws a TypeError (as TextDecoder does) when it is not valid UTF-8. */
-export const decodeBody = (body: Uint8Array): string => {
-  if (isAscii(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1")
-  return utf8.decode(body)
-}
+export const decodeBody = (body: Uint8Array): string => (isAscii(body) ? latin1(body) : utf8.decode(body))
 
 /**
  * Decodes and parses a body. The parser reads code units from a typed array: an ASCII body's own bytes, otherwise
  * the decoded text's UTF-16 units. Throws a TypeError (as TextDecoder does) when the body is not valid UTF-8.
  */
 export const parseBytes = (body: Uint8Array, allocate?: Allocate): ParsedBatch => {
-  if (isAscii(body)) return parseBatch(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("latin1"), body, allocate)
+  if (isAscii(body)) return parseBatch(latin1(body), body, allocate)
   const text = utf8.decode(body)
   return parseBatch(text, codesOf(text), allocate)
 }

@@ -4,7 +4,7 @@
 import { parentPort } from "node:worker_threads"
 import type { ParsedBatch } from "../lineprotocol/index.ts"
 import { parseBytes } from "./decode.ts"
-import type { ParseReply, ParseRequest } from "./ParsePool.ts"
+import { columnBuffers, type ParseReply, type ParseRequest } from "./ParsePool.ts"
 const port = parentPort!
 
 /** Where a body's chunks are joined before decoding: kept from body to body, so joining allocates nothing. */
@@ -56,16 +56,6 @@ port.on("message", (request: ParseRequest) => {
     port.postMessage({ id: request.id, _tag: "NotUtf8", message: (e as Error).message, chunks: request.chunks } satisfies ParseReply, chunkBuffers)
     return
   }
-  const transfer: Array<ArrayBuffer> = [
-    batch.lineNumbers.buffer,
-    batch.lineSeries.buffer,
-    batch.lineShape.buffer,
-    batch.fieldStart.buffer,
-    batch.times.buffer,
-    batch.hasTime.buffer,
-    batch.floats.buffer,
-    ...chunkBuffers
-  ] as Array<ArrayBuffer>
-  if (batch.integers !== undefined) transfer.push(batch.integers.buffer as ArrayBuffer)
+  const transfer = [...columnBuffers(batch), ...chunkBuffers]
   port.postMessage({ id: request.id, _tag: "Parsed", batch, chunks: request.chunks } satisfies ParseReply, transfer)
 })

@@ -1,8 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import { readPayload, segmentDir, SegmentWriter } from "../../src/log/segments.ts"
+import { segmentDir, SegmentReader, SegmentWriter, type PayloadRef } from "../../src/log/segments.ts"
 import { tempDir } from "../support/server.ts"
+
+const readPayload = (dir: string, ref: PayloadRef) => {
+  const reader = new SegmentReader(dir)
+  try {
+    return reader.read(ref)
+  } finally {
+    reader.close()
+  }
+}
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251)
 
