@@ -18,6 +18,8 @@ export interface ServerConfigShape {
   readonly hardDeleteDefaultDurationMs: number
   readonly maxConcurrentQueries: number
   readonly writeBufferMaxBytes: number
+  /** Start past events of the log that fail their checksums, skipping and reporting them, instead of stopping. */
+  readonly recover: boolean
 }
 
 export type AuthzExemption = "health" | "ping" | "metrics"
@@ -49,7 +51,8 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "num-total-columns-per-table-limit", env: ["STRATA_NUM_TOTAL_COLUMNS_PER_TABLE_LIMIT", "INFLUXDB3_ENTERPRISE_NUM_TOTAL_COLUMNS_PER_TABLE_LIMIT"], describe: "Most tag and field columns in one table", fallback: "500" },
   { flag: "hard-delete-default-duration", env: ["STRATA_HARD_DELETE_DEFAULT_DURATION", "INFLUXDB3_HARD_DELETE_DEFAULT_DURATION"], describe: "Delay before a soft-deleted object is hard deleted when hard_delete_at=default", fallback: "72h" },
   { flag: "max-concurrent-queries", env: ["STRATA_MAX_CONCURRENT_QUERIES", "INFLUXDB3_MAX_CONCURRENT_QUERIES"], describe: "Queries allowed to run at once; more wait for a permit (default: effectively unlimited)", fallback: String(MAX_QUERY_PERMITS) },
-  { flag: "write-buffer-max-bytes", env: ["STRATA_WRITE_BUFFER_MAX_BYTES"], describe: "Memory the write buffer may hold before writes are refused", fallback: "2147483648" }
+  { flag: "write-buffer-max-bytes", env: ["STRATA_WRITE_BUFFER_MAX_BYTES"], describe: "Memory the write buffer may hold before writes are refused", fallback: "2147483648" },
+  { flag: "recover", env: ["STRATA_RECOVER"], boolean: true, describe: "Start even if events of the log fail their checksums: skip them and report what is lost", fallback: "false" }
 ]
 
 /** Why a configuration could not be read. */
@@ -143,6 +146,7 @@ export const resolveServeConfig = (
     dataDir: get("data-dir"),
     httpBind: bind.right,
     withoutAuth: bool("without-auth"),
+    recover: bool("recover"),
     disableAuthz: exemptions as ReadonlyArray<AuthzExemption>,
     mode: modes.includes("all") || modes.length === 0 ? allModes : (modes as ReadonlyArray<NodeMode>),
     logFilter,
