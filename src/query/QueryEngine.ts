@@ -1,7 +1,7 @@
 import type { DuckDBConnection, DuckDBDataChunk, DuckDBValue } from "@duckdb/node-api"
 import { Effect, Exit, Scope, Stream } from "effect"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { Catalog } from "../catalog/Catalog.ts"
 import { liveDatabase, type DatabaseState } from "../catalog/state.ts"
@@ -52,13 +52,14 @@ export const userMessage = (error: unknown): string => {
   if (fn !== null) return `Error during planning: Invalid function '${fn[1]}'.`
   const aggregate = /^Catalog Error: Aggregate Function with name (\S+) does not exist/.exec(text)
   if (aggregate !== null) return `Error during planning: Invalid function '${aggregate[1]}'.`
-  return `Error during planning: ${text.replace(/^(Binder|Parser|Catalog|Conversion|Invalid Input|Out of Range|Not implemented) Error: /, "")}`
+  return `Error during planning: ${text.replace(/^(Binder|Parser|Catalog|Conversion|Invalid Input|Out of Range|Not implemented|Permission) Error: /, "")}`
 }
 
 /** Execution errors caused by the query's values (bad casts, ranges) are the user's: 400; the rest are 500. */
 const executionFailure = (error: unknown) => {
   const raw = error instanceof Error ? error.message : String(error)
-  return /^(Conversion|Invalid Input|Out of Range|Binder|Parser|Catalog) Error/.test(raw)
+  // A Permission Error is the sandbox refusing something a query named (a file, a setting): the user's, too.
+  return /^(Conversion|Invalid Input|Out of Range|Binder|Parser|Catalog|Permission) Error/.test(raw)
     ? new InvalidRequest({ message: userMessage(error) })
     : new ExecutionFailed({ message: `Query execution error: ${raw.split("\n")[0]}` })
 }
@@ -90,9 +91,8 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
       Effect.promise(async () => {
         const reused = idle.pop()
         if (reused !== undefined) return reused
-        const conn = await duck.instance.connect()
-        await conn.run("SET TimeZone = 'UTC'")
-        return conn
+        // The time zone (UTC) is the instance's; its settings are locked (see DuckDb).
+        return duck.instance.connect()
       }),
       (conn) =>
         Effect.sync(() => {
@@ -228,12 +228,11 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         )
       })
 
-    /** DuckDB writes a result as one Parquet file in a new temporary directory; the caller removes it. */
+    /** DuckDB writes a result as one Parquet file in the answers directory (the only one it may write); the caller removes it. */
     const copyToParquet = (conn: DuckDBConnection, sqlText: string) =>
       Effect.gen(function* () {
-        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "strata-parquet-"))
-        const file = Path.join(dir, "result.parquet")
-        const remove = Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+        const file = Path.join(duck.answersDir, `${Crypto.randomUUID()}.parquet`)
+        const remove = Effect.sync(() => Fs.rmSync(file, { force: true }))
         const copied = yield* Effect.tryPromise({
           try: () => conn.runAndReadAll(`COPY (${sqlText}) TO '${file.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`),
           catch: executionFailure

@@ -1,7 +1,8 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
 import type { DatabaseState, TableState } from "../catalog/state.ts"
 import { liveTable } from "../catalog/state.ts"
-import { constant, forEachNode, isObject, parseSql, renderSql, transform, type Json, type JsonObject } from "./ast.ts"
+import { constant, isObject, parseSql, renderSql, transform, type Json, type JsonObject } from "./ast.ts"
+import { functionPolicy, type FunctionPolicy } from "./sandbox.ts"
 import { showColumnsSql, showColumnsTarget } from "./showColumns.ts"
 import { columnsInOrder, duckTypeName, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
 
@@ -113,16 +114,179 @@ const bindParameters = (statement: JsonObject, params: Readonly<Record<string, J
   return bound
 }
 
-const cteNames = (statement: JsonObject): Set<string> => {
-  const names = new Set<string>()
-  forEachNode(statement, (node) => {
-    const map = node["cte_map"]
-    if (isObject(map) && Array.isArray(map["map"])) for (const entry of map["map"]) if (isObject(entry)) names.add(String(entry["key"]))
-  })
-  return names
+const tableNotFound = (parts: ReadonlyArray<string>) => planError(`Error during planning: table '${["public", "iox", ...parts].slice(-3).join(".")}' not found`)
+
+/** What a table reference resolved to: a user table, or the SQL of a virtual table. */
+interface Replacement {
+  readonly sql: string | TableState
+  readonly alias: string
 }
 
-const tableNotFound = (parts: ReadonlyArray<string>) => planError(`Error during planning: table '${["public", "iox", ...parts].slice(-3).join(".")}' not found`)
+/** A CTE's name inside the SQL that runs: no catalog table and no file has it, so DuckDB resolves it to the CTE or fails. */
+const CTE_PREFIX = "__strata_cte_"
+
+/** Table reference types the parser produces that no query may use. */
+const REFUSED_TABLE_REFS = new Set(["COLUMN_DATA", "DELIM_GET", "CTE", "BOUND_TABLE_REF"])
+
+const invalidFunction = (name: string) => planError(`Error during planning: Invalid function '${name}'.`)
+
+/**
+ * Resolves every table reference of a statement the way DuckDB will see it, respecting CTE scope: a name is a CTE
+ * only where a CTE of that name is visible (an earlier one of the WITH clause of an enclosing query node, or a
+ * recursive CTE inside its own body); every other BASE_TABLE is one of the database's tables, a virtual table, or
+ * refused. CTEs are renamed (`__strata_cte_N`) so a reference we took for a CTE can never reach anything else. On
+ * the way, every function call is checked against the allow-list and table functions are refused.
+ */
+const resolveTables = (
+  statement: JsonObject,
+  input: TranslateInput,
+  functions: FunctionPolicy
+): { readonly tree: JsonObject; readonly tables: Map<number, TableState>; readonly replacements: Map<JsonObject, Replacement> } | PlanError => {
+  const tables = new Map<number, TableState>()
+  const replacements = new Map<JsonObject, Replacement>()
+  let failure: PlanError | undefined
+  // A refused function is reported only when every table resolved, as DataFusion resolves tables first.
+  let functionFailure: PlanError | undefined
+  let ctes = 0
+
+  /** Visible CTEs: lower-case name (DuckDB matches them case-insensitively) to the renamed CTE. */
+  type Scope = ReadonlyMap<string, string>
+  const withCte = (scope: Scope, name: string, renamed: string): Scope => new Map(scope).set(name.toLowerCase(), renamed)
+
+  const copyWith = (node: JsonObject, scope: Scope): JsonObject => {
+    const copy: JsonObject = {}
+    for (const key in node) copy[key] = walk(node[key]!, scope)
+    return copy
+  }
+
+  const walk = (value: Json, scope: Scope): Json => {
+    if (failure !== undefined) return value
+    if (Array.isArray(value)) return value.map((v) => walk(v, scope))
+    if (!isObject(value)) return value
+    if ("cte_map" in value) return queryNode(value, scope)
+    if ("class" in value) return expression(value, scope)
+    switch (value["type"]) {
+      case "BASE_TABLE":
+        return baseTable(value, scope)
+      case "SHOW_REF":
+        return showRef(value)
+      case "TABLE_FUNCTION": {
+        const fn = value["function"]
+        failure = planError(`Error during planning: table function '${isObject(fn) ? String(fn["function_name"]) : "?"}' not found`)
+        return value
+      }
+    }
+    if (typeof value["type"] === "string" && REFUSED_TABLE_REFS.has(value["type"])) {
+      failure = planError(`This feature is not implemented: ${value["type"]} table references`)
+      return value
+    }
+    return copyWith(value, scope)
+  }
+
+  /** A query node: its CTEs, each seeing the ones before it, then its body seeing all of them. */
+  const queryNode = (node: JsonObject, scope: Scope): JsonObject => {
+    const map = node["cte_map"]
+    const entries = isObject(map) && Array.isArray(map["map"]) ? map["map"] : []
+    let visible = scope
+    const renamedEntries: Array<Json> = []
+    for (const entry of entries) {
+      if (!isObject(entry) || !isObject(entry["value"]) || !isObject(entry["value"]["query"])) {
+        failure ??= planError("This feature is not implemented: this WITH clause")
+        return node
+      }
+      const name = String(entry["key"])
+      const renamed = `${CTE_PREFIX}${ctes++}`
+      const query = entry["value"]["query"]
+      const body = query["node"]
+      const recursive = isObject(body) && body["type"] === "RECURSIVE_CTE_NODE" && String(body["cte_name"]).toLowerCase() === name.toLowerCase()
+      const value = walk(entry["value"], recursive ? withCte(visible, name, renamed) : visible) as JsonObject
+      if (recursive) {
+        const walkedQuery = value["query"] as JsonObject
+        value["query"] = { ...walkedQuery, node: { ...(walkedQuery["node"] as JsonObject), cte_name: renamed } }
+      }
+      renamedEntries.push({ ...entry, key: renamed, value })
+      visible = withCte(visible, name, renamed)
+    }
+    const copy: JsonObject = {}
+    for (const key in node) copy[key] = key === "cte_map" ? { ...(map as JsonObject), map: renamedEntries } : walk(node[key]!, visible)
+    return copy
+  }
+
+  const baseTable = (node: JsonObject, scope: Scope): JsonObject => {
+    const catalogName = String(node["catalog_name"] ?? "")
+    const schema = String(node["schema_name"] ?? "")
+    const name = String(node["table_name"])
+    const alias = String(node["alias"] ?? "") || name
+    if (catalogName !== "" && catalogName !== "public") {
+      failure = tableNotFound([catalogName, schema, name])
+      return node
+    }
+    const cte = catalogName === "" && schema === "" ? scope.get(name.toLowerCase()) : undefined
+    // The alias keeps the name the query qualifies columns with.
+    if (cte !== undefined) return { ...node, table_name: cte, alias }
+    const copy = { ...node }
+    if (schema === "" || schema === "iox") {
+      const table = liveTable(input.db, name)
+      if (table === undefined) {
+        failure = tableNotFound([name])
+        return node
+      }
+      tables.set(table.id, table)
+      replacements.set(copy, { sql: table, alias })
+      return copy
+    }
+    const virtual = input.virtualTable(`${schema}.${name}`)
+    if (virtual === undefined) {
+      failure = tableNotFound([schema, name])
+      return node
+    }
+    replacements.set(copy, { sql: virtualTableSql(virtual), alias })
+    return copy
+  }
+
+  const showRef = (node: JsonObject): JsonObject => {
+    const what = String(node["table_name"] ?? "").replace(/^"|"$/g, "")
+    const info = input.virtualTable("information_schema.tables")
+    if (what.toLowerCase() !== "tables" || node["query"] !== null || info === undefined) {
+      failure = planError(`This feature is not implemented: SHOW ${what} is not supported`)
+      return node
+    }
+    const copy = { ...node }
+    replacements.set(copy, { sql: `SELECT table_catalog, table_schema, table_name, table_type FROM (${virtualTableSql(info)})`, alias: String(node["alias"] ?? "") || "tables" })
+    return copy
+  }
+
+  /** Function calls must be on the allow-list, unqualified (or in DuckDB's `main`); types must be unqualified. */
+  const expression = (node: JsonObject, scope: Scope): JsonObject => {
+    switch (node["class"]) {
+      case "FUNCTION":
+      case "WINDOW": {
+        const name = String(node["function_name"] ?? "").toLowerCase()
+        const schema = String(node["schema"] ?? "")
+        const qualified = String(node["catalog"] ?? "") !== "" || (schema !== "" && schema !== "main")
+        const checked = node["class"] === "FUNCTION" || node["type"] === "WINDOW_AGGREGATE"
+        if (qualified || (checked && !functions.allows(name))) functionFailure ??= invalidFunction(qualified ? `${schema}.${name}` : name)
+        break
+      }
+      case "CAST": {
+        const type = node["cast_type"]
+        const info = isObject(type) ? type["type_info"] : null
+        if (isObject(info) && (String(info["schema"] ?? "") !== "" || String(info["catalog"] ?? "") !== "")) {
+          failure = planError(`This feature is not implemented: Unsupported SQL type ${String(info["schema"])}.${String(info["name"])}`)
+          return node
+        }
+        break
+      }
+      case "PARAMETER":
+        failure = planError(`No value found for placeholder with name $${String(node["identifier"])}`)
+        return node
+    }
+    return copyWith(node, scope)
+  }
+
+  const tree = walk(statement, new Map()) as JsonObject
+  return failure ?? functionFailure ?? { tree, tables, replacements }
+}
 
 /** Translates one query. */
 export const translate = async (input: TranslateInput): Promise<Translated | PlanError> => {
@@ -137,60 +301,9 @@ export const translate = async (input: TranslateInput): Promise<Translated | Pla
   const rewritten = input.dialect(bound as JsonObject)
   if (rewritten["_tag"] === "DialectError") return planError(String(rewritten["message"]))
 
-  const ctes = cteNames(rewritten as JsonObject)
-  const tables = new Map<number, TableState>()
-  const replacements = new Map<JsonObject, { sql: string | TableState; alias: string }>()
-  let failure: PlanError | undefined
-
-  forEachNode(rewritten as JsonObject, (node) => {
-    if (failure !== undefined) return
-    switch (node["type"]) {
-      case "BASE_TABLE": {
-        const catalogName = String(node["catalog_name"] ?? "")
-        const schema = String(node["schema_name"] ?? "")
-        const name = String(node["table_name"])
-        const alias = String(node["alias"] ?? "") || name
-        if (catalogName !== "" && catalogName !== "public") {
-          failure = tableNotFound([catalogName, schema, name])
-          return
-        }
-        if (schema === "" && ctes.has(name)) return
-        if (schema === "" || schema === "iox") {
-          const table = liveTable(input.db, name)
-          if (table === undefined) {
-            failure = tableNotFound([name])
-            return
-          }
-          tables.set(table.id, table)
-          replacements.set(node, { sql: table, alias })
-          return
-        }
-        const virtual = input.virtualTable(`${schema}.${name}`)
-        if (virtual === undefined) {
-          failure = tableNotFound([schema, name])
-          return
-        }
-        replacements.set(node, { sql: virtualTableSql(virtual), alias })
-        return
-      }
-      case "SHOW_REF": {
-        const what = String(node["table_name"] ?? "").replace(/^"|"$/g, "")
-        const info = input.virtualTable("information_schema.tables")
-        if (what.toLowerCase() !== "tables" || info === undefined) {
-          failure = planError(`This feature is not implemented: SHOW ${what} is not supported`)
-          return
-        }
-        replacements.set(node, { sql: `SELECT table_catalog, table_schema, table_name, table_type FROM (${virtualTableSql(info)})`, alias: String(node["alias"] ?? "") || "tables" })
-        return
-      }
-      case "TABLE_FUNCTION": {
-        const fn = node["function"]
-        failure = planError(`Error during planning: table function '${isObject(fn) ? String(fn["function_name"]) : "?"}' not found`)
-        return
-      }
-    }
-  })
-  if (failure !== undefined) return failure
+  const resolved = resolveTables(rewritten as JsonObject, input, await functionPolicy(input.conn))
+  if ("_tag" in resolved) return resolved
+  const { tables, replacements } = resolved
 
   const merges = new Map<number, boolean>()
   for (const table of tables.values()) merges.set(table.id, await input.needsMerge(table.id))
@@ -199,8 +312,7 @@ export const translate = async (input: TranslateInput): Promise<Translated | Pla
     const sql = typeof r.sql === "string" ? r.sql : userTableSql(r.sql, input.buffer, merges.get(r.sql.id) ?? true)
     parsedReplacements.set(node, subqueryRef(await parseSubquery(input.conn, sql), r.alias))
   }
-  const resolved = transformIdentity(rewritten as JsonObject, parsedReplacements)
-  return { sql: await renderSql(input.conn, [resolved]), tables: [...tables.values()] }
+  return { sql: await renderSql(input.conn, [transformIdentity(resolved.tree, parsedReplacements)]), tables: [...tables.values()] }
 }
 
 /** Replaces nodes by identity (the ones found while walking the same tree). */
