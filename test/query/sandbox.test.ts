@@ -2,10 +2,11 @@ import { DuckDBInstance } from "@duckdb/node-api"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { DuckDb } from "../../src/query/DuckDb.ts"
 import { expectError, expectOk } from "../support/expect.ts"
-import { createOperatorToken, createResourceToken, startServer, tempDir, type InProcessServer, type TestResponse } from "../support/server.ts"
+import { createOperatorToken, createResourceToken, startServer, type InProcessServer, type TestResponse } from "../support/server.ts"
 
 // Escape attempts from a token that may only read d1: each is refused with a 400 and shows nothing it must not.
 // Markers sit in files on the server, in another database and in another query's in-flight Parquet answer.
@@ -51,7 +52,7 @@ describe("the SQL sandbox", () => {
     await write("d2", `secrets,owner=admin value="${D2_MARKER}" ${T0}`)
     reader = await createResourceToken(server, admin, "reader-d1", { resource_type: "db", resource_names: ["d1"], actions: ["read"] })
 
-    secrets = tempDir("strata-secrets-")
+    secrets = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "strata-secrets-"))
     json = NodePath.join(secrets, "secret.json")
     csv = NodePath.join(secrets, "secret.csv")
     parquet = NodePath.join(secrets, "secret.parquet")
@@ -68,7 +69,10 @@ describe("the SQL sandbox", () => {
     conn.closeSync()
     scratch.closeSync()
   }, 30_000)
-  afterAll(() => server.stop())
+  afterAll(async () => {
+    await server.stop()
+    for (const dir of [secrets, server.dataDir]) NodeFs.rmSync(dir, { recursive: true, force: true })
+  })
 
   it("the CTE shadowing case of the report: a CTE in one subquery does not cover a file named in another", async () => {
     await refused(`SELECT * FROM (WITH "${json}" AS (SELECT 1) SELECT 1) s, "${json}"`, /table '.*secret\.json' not found/)
