@@ -52,3 +52,7 @@ export const authenticateRequest = (
   allowQueryParam: boolean,
   nowNs: bigint
 ) => Effect.flatMap(presentedSecret(request, query, allowQueryParam), (secret) => authenticate(state, secret, nowNs))
+
+/** Whether a request's token may read a database (no token: auth is off or the route is open, so yes). */
+export const mayRead = (token: TokenState | null, db: string): boolean =>
+  token === null || permits(token.grant, { kind: "db", action: "read", db })

@@ -1,6 +1,7 @@
 import { DuckDBTimestampNanosecondsValue, type DuckDBValue } from "@duckdb/node-api"
 import { HttpServerResponse } from "@effect/platform"
 import { Clock, Effect, Either, Schema, Stream } from "effect"
+import { mayRead } from "../auth/authenticate.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { INTERNAL_DB, liveDatabase, type CatalogState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
@@ -37,20 +38,23 @@ type Planned =
   | { readonly kind: "select"; readonly db: string; readonly plan: SelectPlan; readonly stmt: SelectStatement }
   | { readonly kind: "show"; readonly db: string; readonly plan: ShowPlan }
 
-/** Plans one statement against the catalog; `v1` picks the v1 forms of the catalog listings. */
-const planStatement = (stmt: Statement, dbParam: string | undefined, state: CatalogState, nowNs: bigint, v1: boolean): Planned | StatementError => {
+/**
+ * Plans one statement against the catalog; `v1` picks the v1 forms of the catalog listings, which list only the
+ * databases `visible` admits (those the token may read).
+ */
+const planStatement = (stmt: Statement, dbParam: string | undefined, state: CatalogState, nowNs: bigint, v1: boolean, visible: (db: string) => boolean): Planned | StatementError => {
   switch (stmt.kind) {
     case "showDatabases":
-      return { kind: "show", db: INTERNAL_DB, plan: planShowDatabases(state, v1) }
+      return { kind: "show", db: INTERNAL_DB, plan: planShowDatabases(state, v1, visible) }
     case "showRetentionPolicies": {
       const name = stmt.on ?? dbParam
       if (name === undefined) {
         if (v1) return new StatementError(NO_DB)
-        return { kind: "show", db: INTERNAL_DB, plan: planShowRetentionPolicies(state, undefined, v1) }
+        return { kind: "show", db: INTERNAL_DB, plan: planShowRetentionPolicies(state, undefined, v1, visible) }
       }
       const db = liveDatabase(state, name)
       if (db === undefined) return new StatementError(`datafusion error: Error during planning: database not found: ${name}`, 404)
-      return { kind: "show", db: INTERNAL_DB, plan: planShowRetentionPolicies(state, db, v1) }
+      return { kind: "show", db: INTERNAL_DB, plan: planShowRetentionPolicies(state, db, v1, visible) }
     }
     case "select": {
       const name = sourceDatabase(stmt.sources) ?? dbParam
@@ -133,9 +137,25 @@ const runV1 = (planned: Planned, text: string) =>
 
 const statementFailure = (e: { readonly message: string }) => new StatementError(e.message)
 
-/** Authorizes reading the statement's database (SHOW DATABASES and catalog-wide listings need no database). */
-const authorizeFor = (ctx: RequestContext, planned: Planned): Effect.Effect<void, Forbidden> =>
-  planned.db === INTERNAL_DB && planned.kind === "show" ? Effect.void : ctx.authorize({ kind: "db", action: "read", db: planned.db })
+/** The database a statement reads; none for the catalog-wide listings (SHOW DATABASES, v3 SHOW RETENTION POLICIES). */
+const statementDb = (stmt: Statement, dbParam: string | undefined): string | undefined => {
+  switch (stmt.kind) {
+    case "showDatabases":
+      return undefined
+    case "showRetentionPolicies":
+      return stmt.on ?? dbParam
+    case "select":
+      return sourceDatabase(stmt.sources) ?? dbParam
+    default:
+      return showDatabase(stmt) ?? dbParam
+  }
+}
+
+/** Authorizes reading the statement's database before planning, so a 404 does not tell a token which databases exist. */
+const authorizeFor = (ctx: RequestContext, stmt: Statement, dbParam: string | undefined): Effect.Effect<void, Forbidden> => {
+  const db = statementDb(stmt, dbParam)
+  return db === undefined ? Effect.void : ctx.authorize({ kind: "db", action: "read", db })
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // v1 /query
@@ -245,12 +265,12 @@ const v1Query = (ctx: RequestContext) =>
       results = []
       for (const [i, stmt] of parsed.entries()) {
         zones.push(stmt.kind === "select" ? stmt.tz : undefined)
-        const planned = planStatement(stmt, db, state, nowNs, true)
+        yield* authorizeFor(ctx, stmt, db)
+        const planned = planStatement(stmt, db, state, nowNs, true, (name) => mayRead(ctx.token, name))
         if (planned instanceof StatementError) {
           results.push({ statement_id: i, error: planned.message })
           continue
         }
-        yield* authorizeFor(ctx, planned)
         const series = yield* runV1(planned, p.q).pipe(
           Effect.catchTags({ NotFound: (e) => Effect.fail(statementFailure(e)), InvalidRequest: (e) => Effect.fail(statementFailure(e)), ExecutionFailed: (e) => Effect.fail(statementFailure(e)) }),
           Effect.either
@@ -309,11 +329,11 @@ const runV3 = (ctx: RequestContext, db: string | undefined, q: string | undefine
     }
     const state = yield* (yield* Catalog).current
     const nowNs = BigInt(yield* Clock.currentTimeMillis) * 1_000_000n
-    const planned = planStatement(stmt, dbParam, state, nowNs, false)
+    yield* authorizeFor(ctx, stmt, dbParam)
+    const planned = planStatement(stmt, dbParam, state, nowNs, false, (name) => mayRead(ctx.token, name))
     if (planned instanceof StatementError) {
       return yield* planned.status === 404 ? new NotFound({ message: `query error: ${planned.message.replace(/^.*database not found/, "database not found")}` }) : new InvalidRequest({ message: planned.message })
     }
-    yield* authorizeFor(ctx, planned)
     const engine = yield* QueryEngine
     const sql = planned.kind === "select" ? flatSelectSql(planned) : planned.plan.sql
     const answer = yield* engine.sql({ db: planned.db, sql, params: {}, format: resolved, influxql: q })

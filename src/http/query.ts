@@ -1,11 +1,12 @@
 import { HttpServerResponse } from "@effect/platform"
 import { Effect, Schema } from "effect"
+import { mayRead } from "../auth/authenticate.ts"
 import { ServerConfig } from "../config.ts"
 import { InvalidRequest } from "../errors.ts"
 import type { Json } from "../query/ast.ts"
 import { MAX_QUERY_PERMITS, MIN_UNFORCED_QUERY_PERMITS } from "../query/QueryGate.ts"
 import { QueryEngine } from "../query/QueryEngine.ts"
-import { readJsonBody } from "./body.ts"
+import { MAX_JSON_DEPTH, readJsonBody } from "./body.ts"
 import { resultFormat } from "./format.ts"
 import { jsonResponse, noContent } from "./respond.ts"
 import { admin, anyToken, type RequestContext, type RouteDef } from "./route.ts"
@@ -23,7 +24,28 @@ const paramsOf = (raw: unknown): Effect.Effect<Readonly<Record<string, Json>>, I
       return Effect.fail(new InvalidRequest({ message: "invalid query parameter 'params': expected a JSON object of parameter values" }))
     }
   }
-  return isRecord(value) ? Effect.succeed(value) : Effect.fail(new InvalidRequest({ message: "invalid 'params': expected a JSON object of parameter values" }))
+  if (!isRecord(value)) return Effect.fail(new InvalidRequest({ message: "invalid 'params': expected a JSON object of parameter values" }))
+  for (const [name, v] of Object.entries(value)) {
+    const problem = paramValueProblem(v)
+    if (problem !== undefined) return Effect.fail(new InvalidRequest({ message: `invalid 'params': the value of $${name} ${problem}` }))
+  }
+  return Effect.succeed(value)
+}
+
+/**
+ * Why a parameter value cannot be bound, or undefined. JSON.parse turns numbers past ±1.8e308 into ±Infinity, which
+ * no SQL type holds; values nested past MAX_JSON_DEPTH would overflow the recursive binding and serialization.
+ */
+const paramValueProblem = (value: unknown): string | undefined => {
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (typeof v === "number" && !Number.isFinite(v)) return "is a number out of range (a JSON number must lie within ±1.7976931348623157e308)"
+    if (typeof v !== "object" || v === null) continue
+    if (depth >= MAX_JSON_DEPTH) return `nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1])
+  }
+  return undefined
 }
 
 const runSql = (ctx: RequestContext, db: string | undefined, q: string | undefined, format: string | undefined, params: unknown) =>
@@ -65,11 +87,11 @@ const queryPost = (ctx: RequestContext) =>
 // Strata has no gen0/compacted caches; the fields are kept for the telemetry shape clients read.
 const NO_CACHE_STATS = { gen0_hits: 0, gen0_misses: 0, compacted_hits: 0, compacted_misses: 0 }
 
-/** The last query's execution figures. */
-const telemetry = () =>
+/** The execution figures of the last query on a database the token may read (another's text is not for it). */
+const telemetry = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const engine = yield* QueryEngine
-    const last = engine.log.lastFinished
+    const last = engine.log.lastFinished((db) => mayRead(ctx.token, db))
     if (last === undefined) return jsonResponse({ query_id: null, execution_time_us: 0, chunks: [], cache_stats: NO_CACHE_STATS })
     return jsonResponse({
       query_id: last.id,

@@ -1,3 +1,5 @@
+import { compileRegex, isRegexError } from "./regex.ts"
+
 /**
  * The InfluxQL scanner: a pull lexer over the query text, one token at a time. Regex literals are ambiguous with
  * division, so the parser asks for them explicitly (`regex()`) where the grammar allows one.
@@ -138,7 +140,14 @@ export class Lexer {
     }
     if (k >= this.input.length) return { type: "illegal", text: "unterminated regex", quoted: false, pos: start }
     this.i = k + 1
-    return { type: "regex", text: out, quoted: false, pos: start }
+    // 1.x reports a bad /pattern/ one character before its opening slash (a bound `$re` at the `$`).
+    return this.regexToken(out, start, Math.max(0, start - 1))
+  }
+
+  /** A regex token, or an illegal one with Go's compile error at `errorPos`: 1.x refuses a bad pattern while parsing. */
+  private regexToken(text: string, pos: number, errorPos = pos): Token {
+    const compiled = compileRegex(text)
+    return isRegexError(compiled) ? this.token("illegal", compiled.message, errorPos) : this.token("regex", text, pos)
   }
 
   private skipSpace() {
@@ -224,7 +233,7 @@ export class Lexer {
       case "duration":
         return this.token("duration", wholeNumber(value) !== undefined || typeof value === "number" ? `${text}ns` : text, pos)
       case "regex":
-        return this.token("regex", text, pos)
+        return this.regexToken(text, pos)
       default:
         throw new BindError(`missing parameter: unknown bind object type: ${kind}`)
     }

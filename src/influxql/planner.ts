@@ -1,6 +1,7 @@
 import type { DatabaseState, TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import type { Expr, Field, SelectStatement, Source } from "./ast.ts"
+import { compileRegex, isRegexError, type UserRegex } from "./regex.ts"
 import { evalTime, zoneOffsetMinutes } from "./time.ts"
 
 /**
@@ -33,12 +34,15 @@ export interface PlanFailure {
 
 const failure = (message: string): PlanFailure => ({ _tag: "PlanFailure", message })
 
-class Fail {
-  constructor(readonly message: string) {}
+/** Thrown inside planning, answered as a PlanFailure; named so the SHOW planner, which shares resolveSources, knows it. */
+class Fail extends Error {
+  override readonly name = "PlanFailure"
 }
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`
-const lit = (s: string) => `'${s.replace(/'/g, "''")}'`
+/** A string as a SQL literal. A NUL is spliced in as `chr(0)`: DuckDB's parser ends the text at a raw one. */
+export const sqlString = (s: string) => s.split("\0").map((part) => `'${part.replace(/'/g, "''")}'`).join(" || chr(0) || ")
+const lit = sqlString
 
 const MIN_TIME = -9223372036854775806n
 const MAX_TIME = 9223372036854775806n
@@ -59,18 +63,20 @@ const UNSUPPORTED = new Set([
 
 type ValueKind = "int" | "float" | "other"
 
+/** A user pattern compiled with RE2 (linear time), or the statement fails with Go's compile error. */
+const regexOrFail = (pattern: string): UserRegex => {
+  const re = compileRegex(pattern)
+  if (isRegexError(re)) throw new Fail(re.message)
+  return re
+}
+
 /** Resolves the measurements a statement reads: names as given (missing ones skipped), regexes over the db's tables. */
 export const resolveSources = (sources: ReadonlyArray<Source>, db: DatabaseState): Array<TableState> => {
   const out = new Map<string, TableState>()
   const live = [...db.tables.values()].filter((t) => !t.deleted)
   for (const s of sources) {
     if (s.regex !== undefined) {
-      let re: RegExp
-      try {
-        re = new RegExp(s.regex)
-      } catch {
-        throw new Fail(`invalid regular expression /${s.regex}/`)
-      }
+      const re = regexOrFail(s.regex)
       for (const t of live) if (re.test(t.name)) out.set(t.name, t)
     } else if (s.name !== undefined) {
       const t = live.find((x) => x.name === s.name)
@@ -233,7 +239,11 @@ const conditionSql = (e: Expr, s: Schema): string => {
       if (e.op === "AND" || e.op === "OR") return `(${conditionSql(e.left, s)} ${e.op} ${conditionSql(e.right, s)})`
       if (e.op === "=~" || e.op === "!~") {
         if (e.right.kind !== "regex") throw new Fail("expected regular expression")
+        // DuckDB's regexp_matches is RE2 too; compiling here refuses a bad pattern with Go's words, not DuckDB's.
+        regexOrFail(e.right.pattern)
         const left = operandSql(e.left, s)
+        // A number or boolean matches neither =~ nor !~ in 1.x (and DuckDB has no regexp_matches over them).
+        if (left.kind === "number" || left.kind === "bool") return "FALSE"
         const m = `coalesce(regexp_matches(${left.sql}, ${lit(e.right.pattern)}), FALSE)`
         return e.op === "=~" ? m : `NOT ${m}`
       }
@@ -713,13 +723,7 @@ const sourceSchemas = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint):
 const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: Bounds): SelectPlan => {
   const schemas = sourceSchemas(stmt, db, nowNs)
   const gb = stmt.groupBy
-  const tagRegexes = gb.tagRegexes.map((r) => {
-    try {
-      return new RegExp(r)
-    } catch {
-      throw new Fail(`invalid regular expression /${r}/`)
-    }
-  })
+  const tagRegexes = gb.tagRegexes.map(regexOrFail)
   const groupTags = (s: Schema): Array<string> => {
     const tags = [...s.types.entries()].filter(([, t]) => t === "tag").map(([n]) => n).sort()
     if (gb.allTags) return tags

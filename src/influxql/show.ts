@@ -1,6 +1,7 @@
 import type { CatalogState, DatabaseState, TableState } from "../catalog/state.ts"
 import type { KeyFilter, ShowStatement, Source } from "./ast.ts"
-import { resolveSources, whereSql } from "./planner.ts"
+import { resolveSources, sqlString, whereSql } from "./planner.ts"
+import { compileRegex, isRegexError } from "./regex.ts"
 
 /**
  * SHOW statements. Each is planned to SQL whose rows are the v3 endpoint's flat rows (first column
@@ -26,7 +27,7 @@ export interface ShowFailure {
 }
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`
-const lit = (v: string | boolean | number) => (typeof v === "string" ? `'${v.replace(/'/g, "''")}'` : String(v))
+const lit = (v: string | boolean | number) => (typeof v === "string" ? sqlString(v) : String(v))
 
 /** Literal rows as SQL with named columns (typed VARCHAR unless given), empty-safe. */
 const valuesSql = (columns: ReadonlyArray<readonly [string, string]>, rows: ReadonlyArray<ReadonlyArray<string | boolean | number>>) => {
@@ -48,20 +49,29 @@ const goDuration = (ns: bigint | null) => {
   return h > 0n ? `${h}h${m}m${s}s` : m > 0n ? `${m}m${s}s` : `${s}s`
 }
 
-const matches = (filter: KeyFilter | undefined, value: string): boolean => {
-  if (filter === undefined) return true
+/** A `WITH KEY` / `WITH MEASUREMENT` filter as a predicate; a pattern is compiled once, with RE2 (linear time). */
+const keyFilter = (filter: KeyFilter | undefined): ((value: string) => boolean) => {
+  if (filter === undefined) return () => true
   switch (filter.op) {
     case "=":
-      return value === filter.value
+      return (value) => value === filter.value
     case "!=":
-      return value !== filter.value
+      return (value) => value !== filter.value
     case "in":
-      return filter.values.includes(value)
+      return (value) => filter.values.includes(value)
     case "=~":
-      return new RegExp(filter.pattern).test(value)
-    case "!~":
-      return !new RegExp(filter.pattern).test(value)
+    case "!~": {
+      const re = compileRegex(filter.pattern)
+      if (isRegexError(re)) throw planFailure(re.message)
+      return filter.op === "=~" ? re.test : (value) => !re.test(value)
+    }
   }
+}
+
+const planFailure = (message: string) => {
+  const e = new Error(message)
+  e.name = "PlanFailure"
+  return e
 }
 
 const tablesOf = (db: DatabaseState, from: ReadonlyArray<Source>): Array<TableState> =>
@@ -74,9 +84,9 @@ const fieldTypeName = { float: "float", integer: "integer", uinteger: "unsigned"
 const window = (rows: Array<Array<string | boolean | number>>, limit?: number, offset?: number) =>
   rows.slice(offset ?? 0, limit === undefined || limit <= 0 ? undefined : (offset ?? 0) + limit)
 
-/** Plans SHOW DATABASES: v3 sorted with deleted last; v1 in creation order, live only. */
-export const planShowDatabases = (state: CatalogState, v1: boolean): ShowPlan => {
-  const all = [...state.databases.values()]
+/** Plans SHOW DATABASES over the databases `visible` admits: v3 sorted with deleted last; v1 in creation order, live only. */
+export const planShowDatabases = (state: CatalogState, v1: boolean, visible: (db: string) => boolean): ShowPlan => {
+  const all = [...state.databases.values()].filter((d) => visible(d.name))
   if (v1) {
     const live = all.filter((d) => !d.deleted).sort((a, b) => a.id - b.id)
     return { kind: "show", sql: valuesSql([["name", VARCHAR]], live.map((d) => [d.name])), seriesName: "databases", v1Columns: ["name"] }
@@ -91,8 +101,8 @@ export const planShowDatabases = (state: CatalogState, v1: boolean): ShowPlan =>
   }
 }
 
-/** Plans SHOW RETENTION POLICIES for one database (v1: name is the database, as InfluxDB 3 answers) or all (v3). */
-export const planShowRetentionPolicies = (state: CatalogState, db: DatabaseState | undefined, v1: boolean): ShowPlan => {
+/** Plans SHOW RETENTION POLICIES for one database (v1: name is the database, as InfluxDB 3 answers) or all `visible` (v3). */
+export const planShowRetentionPolicies = (state: CatalogState, db: DatabaseState | undefined, v1: boolean, visible: (db: string) => boolean): ShowPlan => {
   if (v1 && db !== undefined) {
     return {
       kind: "show",
@@ -101,7 +111,7 @@ export const planShowRetentionPolicies = (state: CatalogState, db: DatabaseState
       v1Columns: ["name", "duration", "default"]
     }
   }
-  const dbs = db !== undefined ? [db] : [...state.databases.values()].filter((d) => !d.deleted).sort(byName)
+  const dbs = db !== undefined ? [db] : [...state.databases.values()].filter((d) => !d.deleted && visible(d.name)).sort(byName)
   return {
     kind: "show",
     sql: valuesSql([["iox::database", VARCHAR], ["name", VARCHAR], ["duration", VARCHAR]], dbs.map((d) => [d.name, "autogen", goDuration(d.retentionPeriodNs)])),
@@ -115,17 +125,12 @@ export const planShow = (stmt: ShowStatement, db: DatabaseState): ShowPlan | Sho
   const conditionSql = (table: TableState): string | undefined => {
     if (!("where" in stmt) || stmt.where === undefined) return undefined
     const sql = whereSql(stmt.where, table)
-    if (typeof sql !== "string") {
-      const e = new Error(sql.message)
-      e.name = "PlanFailure"
-      throw e
-    }
+    if (typeof sql !== "string") throw planFailure(sql.message)
     return sql
   }
   try {
     return planShowIn(stmt, db, conditionSql)
   } catch (e) {
-    if (e instanceof SyntaxError) return { _tag: "ShowFailure", message: `invalid regular expression: ${e.message}` }
     if (e instanceof Error && e.name === "PlanFailure") return { _tag: "ShowFailure", message: e.message }
     throw e
   }
@@ -134,7 +139,8 @@ export const planShow = (stmt: ShowStatement, db: DatabaseState): ShowPlan | Sho
 const planShowIn = (stmt: ShowStatement, db: DatabaseState, conditionSql: (table: TableState) => string | undefined): ShowPlan => {
   switch (stmt.kind) {
     case "showMeasurements": {
-      const tables = [...db.tables.values()].filter((t) => !t.deleted && matches(stmt.measurement, t.name)).sort(byName)
+      const measurement = keyFilter(stmt.measurement)
+      const tables = [...db.tables.values()].filter((t) => !t.deleted && measurement(t.name)).sort(byName)
       if (stmt.where !== undefined) {
         // Only measurements with a point matching the condition.
         const parts = tables.map((t) => `SELECT 'measurements' AS "iox::measurement", ${lit(t.name)} AS "name" WHERE EXISTS (SELECT 1 FROM ${q(t.name)} WHERE ${conditionSql(t) ?? "TRUE"})`)
@@ -163,9 +169,10 @@ const planShowIn = (stmt: ShowStatement, db: DatabaseState, conditionSql: (table
     }
     case "showTagValues": {
       const parts: Array<string> = []
+      const key = keyFilter(stmt.key)
       for (const t of tablesOf(db, stmt.from)) {
         const cond = conditionSql(t)
-        const keys = tagsOf(t).filter((k) => matches(stmt.key, k))
+        const keys = tagsOf(t).filter(key)
         if (keys.length === 0) continue
         const perKey = keys.map((k) => `SELECT DISTINCT ${lit(t.name)} AS "iox::measurement", ${lit(k)} AS "key", ${q(k)} AS "value" FROM ${q(t.name)} WHERE ${q(k)} IS NOT NULL${cond === undefined ? "" : ` AND ${cond}`}`)
         parts.push(

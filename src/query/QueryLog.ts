@@ -32,7 +32,9 @@ const QUERY_LOG_SIZE = 1000
 
 export class QueryLog {
   private readonly records: Array<QueryRecord> = []
-  private last: QueryRecord | undefined
+  /** The last finished query of each database: telemetry shows a token the latest one among those it may read. */
+  private readonly lastByDatabase = new Map<string, { readonly record: QueryRecord; readonly order: number }>()
+  private finishedCount = 0
   private nextId = 1
 
   /** Registers a query as received. */
@@ -65,14 +67,14 @@ export class QueryLog {
     return record
   }
 
-  /** Marks a query finished (successfully or not); it becomes the one telemetry reports. */
+  /** Marks a query finished (successfully or not); it becomes the one telemetry reports to readers of its database. */
   finish(record: QueryRecord, outcome: "success" | "fail" | "cancel", end2endNs: bigint) {
     record.phase = outcome
     record.success = outcome === "success"
     record.cancelled = outcome === "cancel"
     record.running = false
     record.end2endNs = end2endNs
-    this.last = record
+    this.lastByDatabase.set(record.database, { record, order: this.finishedCount++ })
   }
 
   /** The queries of one database, oldest first. */
@@ -80,7 +82,12 @@ export class QueryLog {
     return this.records.filter((r) => r.database === database)
   }
 
-  get lastFinished(): QueryRecord | undefined {
-    return this.last
+  /** The query that finished last among the databases `visible` admits. */
+  lastFinished(visible: (database: string) => boolean): QueryRecord | undefined {
+    let last: { readonly record: QueryRecord; readonly order: number } | undefined
+    for (const [database, entry] of this.lastByDatabase) {
+      if ((last === undefined || entry.order > last.order) && visible(database)) last = entry
+    }
+    return last?.record
   }
 }

@@ -23,11 +23,14 @@ export interface VirtualTable {
 
 const col = (name: string, sqlType: string): VirtualColumn => ({ name, sqlType })
 
+/** A string as a SQL literal. A NUL is spliced in as `chr(0)`: DuckDB's parser ends the text at a raw one. */
+const sqlString = (s: string) => s.split("\0").map((part) => `'${part.replace(/'/g, "''")}'`).join(" || chr(0) || ")
+
 const literal = (v: Literal): string => {
   if (v === null) return "NULL"
   switch (typeof v) {
     case "string":
-      return `'${v.replace(/'/g, "''")}'`
+      return sqlString(v)
     case "number":
     case "bigint":
       return String(v)

@@ -96,6 +96,14 @@ const QUERIES = [
   "SELECT top(load, host, 3) FROM cpu",
   "SELECT bottom(usage, host, 2) FROM cpu WHERE host != 'c'",
   `SELECT top(load, 2) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:03:00Z' GROUP BY time(1m)`,
+  // Patterns in Go's RE2 syntax (flags, Perl and POSIX classes, \Q…\E, \pL), over names and over values.
+  "SELECT usage FROM cpu WHERE host =~ /(?i)^C$/ LIMIT 3",
+  "SELECT usage FROM cpu WHERE host =~ /^\\pL$/ AND host !~ /\\Qa\\E/ LIMIT 3",
+  "SELECT mean(usage) FROM /(?i)^CPU$/",
+  "SELECT last(usage) FROM cpu GROUP BY /(?i)^HOST$/",
+  "SHOW TAG VALUES FROM /\\Qcpu\\E/ WITH KEY =~ /(?i)^REGION$/",
+  "SHOW MEASUREMENTS WITH MEASUREMENT =~ /^[[:alpha:]]+$/",
+  "SELECT count(load) FROM /^(c|p|u)+$/",
   "SHOW MEASUREMENTS",
   "SHOW TAG KEYS",
   `SHOW TAG VALUES WITH KEY IN ("host", "region")`,
@@ -146,6 +154,10 @@ const UNBOUND: ReadonlyArray<readonly [string, string]> = [
   ["SELECT usage FROM cpu WHERE host = $h", '{"h":{"colour":"b"}}'],
   ["SELECT usage FROM cpu WHERE host = $", "{}"]
 ]
+
+// Patterns Go's regexp refuses: 1.x refuses them while parsing (400); Strata, as InfluxDB 3, puts the same error in
+// the results.
+const BAD_REGEXES = ["SELECT * FROM /(a/", "SELECT usage FROM cpu WHERE host =~ /a{1001}/", "SHOW TAG KEYS FROM /a(?=b)/", "SELECT last(usage) FROM cpu GROUP BY /[z-a]/"]
 
 describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () => {
   let server: InProcessServer
@@ -203,6 +215,16 @@ describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () =>
       const expected = (await fetch(`${influx.url}/query?${params}`).then((r) => r.json())) as { error: string }
       const actual = (await server.request("GET", `/query?${params}`)).json()
       expect(expected.error).toMatch(/^error parsing query: /)
+      expect(actual).toEqual({ results: [{ statement_id: 0, error: expected.error }] })
+    })
+  }
+
+  for (const q of BAD_REGEXES) {
+    it(`bad regex: ${q}: the same error`, async () => {
+      const params = new URLSearchParams({ db: "t", q })
+      const expected = (await fetch(`${influx.url}/query?${params}`).then((r) => r.json())) as { error: string }
+      const actual = (await server.request("GET", `/query?${params}`)).json()
+      expect(expected.error).toMatch(/^error parsing query: error parsing regexp: /)
       expect(actual).toEqual({ results: [{ statement_id: 0, error: expected.error }] })
     })
   }
