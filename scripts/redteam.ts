@@ -247,10 +247,11 @@ const main = async () => {
     }
     const damaged = await serve(dataDir)
     const refusedStart = !("url" in damaged)
-    report("5 integrity", "a flipped bit in a segment stops the start", refusedStart && /seq/i.test(damaged.output) && damaged.output.includes(segments[segments.length - 1]!), refusedStart ? `exit ${(damaged as { exitCode: number | null }).exitCode}: ${lastLines(damaged.output)}` : "it started")
+    const damagedOutput = "url" in damaged ? damaged.output() : damaged.output
+    report("5 integrity", "a flipped bit in a segment stops the start", refusedStart && /seq/i.test(damagedOutput) && damagedOutput.includes(segments[segments.length - 1]!), refusedStart ? `exit ${(damaged as { exitCode: number | null }).exitCode}: ${lastLines(damagedOutput)}` : "it started")
     if ("url" in damaged) await stop(damaged)
     const recovered = await serve(dataDir, ["--recover"])
-    report("5 integrity", "--recover starts and reports the loss", "url" in recovered, "url" in recovered ? lastLines(recovered.output) : lastLines(recovered.output))
+    report("5 integrity", "--recover starts and reports the loss", "url" in recovered, lastLines("url" in recovered ? recovered.output() : recovered.output))
     if ("url" in recovered) {
       const m = await call(recovered.url, "GET", sqlQuery("d1", "SELECT count(*) AS n FROM m"), admin)
       report("5 integrity", "other rows survive --recover", m.status === 200 && m.text.includes('"n":1'), brief(m))
