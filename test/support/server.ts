@@ -13,6 +13,7 @@ import { Catalog } from "../../src/catalog/Catalog.ts"
 import type { CatalogState } from "../../src/catalog/state.ts"
 import { testConfig, type ServerConfigShape } from "../../src/config.ts"
 import { layerServer } from "../../src/server.ts"
+import { afterAll } from "vitest"
 
 /** The repository root, so child processes run from a known directory. */
 export const repoRoot = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "../..")
@@ -21,9 +22,14 @@ export const repoRoot = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(
 export const strataBin = NodePath.join(repoRoot, "src/bin/strata.mjs")
 
 const tempDirs = new Set<string>()
-process.once("exit", () => {
+const removeTempDirs = () => {
   for (const dir of tempDirs) NodeFs.rmSync(dir, { recursive: true, force: true })
-})
+  tempDirs.clear()
+}
+// Vitest ends its workers without an "exit" event: each test file removes its dirs once its own hooks have run
+// (registered here, first, its afterAll runs last).
+afterAll(removeTempDirs)
+process.once("exit", removeTempDirs)
 
 /** A fresh empty directory under the OS temp dir, removed when the test process exits. */
 export const tempDir = (prefix = "strata-test-"): string => {
