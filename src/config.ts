@@ -12,6 +12,8 @@ export interface ServerConfigShape {
   readonly walFlushIntervalMs: number
   readonly logFilter: string
   readonly maxHttpRequestSize: number
+  /** Longest a request may take to arrive, headers and body (408 and the connection closed after); 0 turns it off. */
+  readonly httpRequestTimeoutMs: number
   readonly numDatabaseLimit: number
   readonly numTableLimit: number
   readonly numColumnsPerTableLimit: number
@@ -46,6 +48,7 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "wal-flush-interval", env: ["STRATA_WAL_FLUSH_INTERVAL", "INFLUXDB3_WAL_FLUSH_INTERVAL"], describe: "Longest wait before a group commit of the event log (e.g. 1ms, 10ms, 1s)", fallback: "1ms" },
   { flag: "log-filter", env: ["STRATA_LOG_FILTER", "INFLUXDB3_LOG_FILTER", "LOG_FILTER"], describe: "Minimum log level: trace, debug, info, warn, error, off", fallback: "info" },
   { flag: "max-http-request-size", env: ["STRATA_MAX_HTTP_REQUEST_SIZE", "INFLUXDB3_MAX_HTTP_REQUEST_SIZE"], describe: "Largest request body in bytes, before and after gunzip", fallback: "10485760" },
+  { flag: "http-request-timeout", env: ["STRATA_HTTP_REQUEST_TIMEOUT"], describe: "Longest a request's headers and body may take to arrive before a 408 closes the connection (0s: no limit)", fallback: "60s" },
   { flag: "num-database-limit", env: ["STRATA_NUM_DATABASE_LIMIT", "INFLUXDB3_ENTERPRISE_NUM_DATABASE_LIMIT"], describe: "Most databases (besides _internal and deleted ones)", fallback: "100" },
   { flag: "num-table-limit", env: ["STRATA_NUM_TABLE_LIMIT", "INFLUXDB3_ENTERPRISE_NUM_TABLE_LIMIT"], describe: "Most tables across all databases", fallback: "4000" },
   { flag: "num-total-columns-per-table-limit", env: ["STRATA_NUM_TOTAL_COLUMNS_PER_TABLE_LIMIT", "INFLUXDB3_ENTERPRISE_NUM_TOTAL_COLUMNS_PER_TABLE_LIMIT"], describe: "Most tag and field columns in one table", fallback: "500" },
@@ -132,6 +135,7 @@ export const resolveServeConfig = (
   const values = {
     walFlushIntervalMs: duration("wal-flush-interval"),
     maxHttpRequestSize: int("max-http-request-size", 1),
+    httpRequestTimeoutMs: duration("http-request-timeout"),
     numDatabaseLimit: int("num-database-limit", 1),
     numTableLimit: int("num-table-limit", 1),
     numColumnsPerTableLimit: int("num-total-columns-per-table-limit", 1),

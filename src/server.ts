@@ -2,6 +2,7 @@ import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Layer, Logger, LogLevel } from "effect"
 import * as NodeHttp from "node:http"
+import type * as NodeStream from "node:stream"
 import { Catalog } from "./catalog/Catalog.ts"
 import { layerServerConfig, type ServerConfigShape } from "./config.ts"
 import { RoutesLive } from "./http/router.ts"
@@ -23,12 +24,55 @@ const logLevels: Record<string, LogLevel.LogLevel> = {
 /** Time in-flight responses get to finish when the server stops, before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 2_000
 
+/** How long a refused connection may take to read its error answer before it is cut. */
+const CLIENT_ERROR_GRACE_MS = 1_000
+
+const durationText = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
+
+const rawJsonResponse = (status: number, reason: string, message: string) => {
+  const body = JSON.stringify({ error: message, data: null })
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+}
+
 /**
- * The Node HTTP server. Its `close` also cuts lingering keep-alive connections: Node leaves some of them open
- * after a client aborted a streamed answer, which would hold shutdown for the whole keep-alive timeout.
+ * Requests Node refuses before any route runs — not arrived within `--http-request-timeout` (408), headers too large
+ * (431), unparseable (400) — answered with the JSON error body every other failure carries, then the connection is
+ * closed. Node's own answers have no body. As Node does, nothing is written once a response has begun.
  */
-const createHttpServer = () => {
-  const server = NodeHttp.createServer({ keepAliveTimeout: 65_000 })
+const onClientError = (requestTimeoutMs: number) => (error: Error & { readonly code?: string }, socket: NodeStream.Duplex) => {
+  const inFlight = (socket as { _httpMessage?: NodeHttp.ServerResponse | null })._httpMessage
+  if (!socket.writable || inFlight?.headersSent === true || error.code === "ECONNRESET") {
+    socket.destroy()
+    return
+  }
+  const response =
+    error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? rawJsonResponse(408, "Request Timeout", `request timeout: the request did not arrive completely within ${durationText(requestTimeoutMs)} (--http-request-timeout)`)
+      : error.code === "HPE_HEADER_OVERFLOW"
+        ? rawJsonResponse(431, "Request Header Fields Too Large", "request header fields too large")
+        : rawJsonResponse(400, "Bad Request", `malformed HTTP request: ${error.message}`)
+  const cut = setTimeout(() => socket.destroy(), CLIENT_ERROR_GRACE_MS).unref()
+  socket.end(response, () => {
+    clearTimeout(cut)
+    socket.destroy()
+  })
+}
+
+/**
+ * The Node HTTP server. Headers and body must arrive within `requestTimeoutMs` (slow senders, slowloris), checked
+ * often enough for short timeouts. Its `close` also cuts lingering keep-alive connections: Node leaves some of them
+ * open after a client aborted a streamed answer, which would hold shutdown for the whole keep-alive timeout.
+ */
+const createHttpServer = (requestTimeoutMs: number) => {
+  const timeout = Math.ceil(requestTimeoutMs)
+  const server = NodeHttp.createServer({
+    keepAliveTimeout: 65_000,
+    requestTimeout: timeout,
+    // 0 turns the request deadline off; headers then keep Node's own 60 s deadline.
+    headersTimeout: timeout === 0 ? 60_000 : timeout,
+    connectionsCheckingInterval: timeout === 0 ? 30_000 : Math.min(1_000, Math.max(50, Math.floor(timeout / 4)))
+  })
+  server.on("clientError", onClientError(timeout))
   const close = server.close.bind(server)
   server.close = ((callback?: (error?: Error) => void) => {
     close(callback)
@@ -53,7 +97,7 @@ export const layerCore = (config: ServerConfigShape) =>
 /** The whole server as one Layer: core services plus HTTP on the configured address. It exposes the HttpServer. */
 export const layerServer = (config: ServerConfigShape) =>
   HttpLayerRouter.serve(RoutesLive, { disableLogger: true, disableListenLog: true, routerConfig: { ignoreTrailingSlash: false } }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createHttpServer, { port: config.httpBind.port, host: config.httpBind.host })),
+    Layer.provideMerge(NodeHttpServer.layer(() => createHttpServer(config.httpRequestTimeoutMs), { port: config.httpBind.port, host: config.httpBind.host })),
     Layer.provideMerge(layerCore(config)),
     Layer.provide(Logger.minimumLogLevel(logLevels[config.logFilter] ?? LogLevel.Info))
   )

@@ -61,8 +61,14 @@ export const parseRetention = (field: string, text: string): Either.Either<bigin
   if (ms === undefined || ms <= 0) {
     return Either.left(new InvalidRequest({ message: `invalid ${field} '${text}': expected a duration such as 30d, 72h or 1w` }))
   }
+  // Kept in whole milliseconds; past i64 nanoseconds (~292 years) no cutoff time can be computed.
+  if (Math.round(ms) < 1) return Either.left(new InvalidRequest({ message: `invalid ${field} '${text}': must be at least 1ms` }))
+  if (ms > MAX_RETENTION_MS) return Either.left(new InvalidRequest({ message: `invalid ${field} '${text}': must be at most 292 years` }))
   return Either.right(BigInt(Math.round(ms)) * 1_000_000n)
 }
+
+/** The longest retention period: i64::MAX nanoseconds, in whole milliseconds. */
+const MAX_RETENTION_MS = 9_223_372_036_854
 
 /** Resolves `hard_delete_at` (`now`, `never`, `default` or an RFC3339 time) to a deadline; null means never. */
 export const parseHardDeleteAt = (
@@ -335,11 +341,16 @@ const expiry = (ctx: CommandContext, expirySecs: number | null | undefined) =>
 /** The latest instant a JavaScript Date (and so a token's RFC3339 `expiry`) can show, in ns. */
 const MAX_EXPIRY_NS = 8_640_000_000_000_000n * 1_000_000n
 
+/** No expiry_secs past this can end before MAX_EXPIRY_NS; checked first, as `1e300 * 1e9` is Infinity for BigInt. */
+const MAX_EXPIRY_SECS = 8_640_000_000_000
+
 /** Why `expiry_secs` is unusable, or undefined; checked before any event so no token is created unanswerable. */
 const expiryProblem = (ctx: CommandContext, expirySecs: number | null | undefined): string | undefined => {
   if (expirySecs === undefined || expirySecs === null) return undefined
   if (!Number.isFinite(expirySecs) || !(expirySecs > 0)) return "expiry_secs must be a positive number of seconds"
-  if (expiry(ctx, expirySecs)! > MAX_EXPIRY_NS) return `expiry_secs ${expirySecs} is too large: the token would outlive the latest representable time`
+  // A whole number, as InfluxDB 3 reads it (u64).
+  if (!Number.isInteger(expirySecs)) return `expiry_secs ${expirySecs} must be a whole number of seconds`
+  if (expirySecs > MAX_EXPIRY_SECS || expiry(ctx, expirySecs)! > MAX_EXPIRY_NS) return `expiry_secs ${expirySecs} is too large: the token would outlive the latest representable time`
   return undefined
 }
 

@@ -84,6 +84,27 @@ const formatIssue = (error: ParseResult.ParseError): string => {
   return path === "" ? `invalid request body: ${first.message}` : `invalid value for field \`${path}\`: ${first.message}`
 }
 
+/** How deeply a JSON body or parameter value may nest: far beyond any real request, well within every walker's stack. */
+export const MAX_JSON_DEPTH = 64
+
+/**
+ * Whether a parsed JSON value nests arrays and objects more than `max` levels deep. Iterative, so a body of
+ * 100,000 brackets (which `JSON.parse` accepts) cannot overflow the stack here; later walkers (schema errors,
+ * `JSON.stringify`, parameter binding) are recursive, so such values are refused before reaching them.
+ */
+export const jsonNestedDeeperThan = (value: unknown, max: number): boolean => {
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (typeof v !== "object" || v === null) continue
+    if (depth >= max) return true
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1])
+    }
+  }
+  return false
+}
+
 /** Decodes a JSON request body against a schema; 415 without a JSON content type, 400 naming the bad field. */
 export const readJsonBody = <A, I>(request: HttpServerRequest.HttpServerRequest, schema: Schema.Schema<A, I>, limit: number) =>
   Effect.gen(function* () {
@@ -97,6 +118,9 @@ export const readJsonBody = <A, I>(request: HttpServerRequest.HttpServerRequest,
       parsed = JSON.parse(bytes.toString("utf8"))
     } catch (e) {
       return yield* Effect.fail(new InvalidRequest({ message: `malformed JSON body: ${(e as Error).message}` }))
+    }
+    if (jsonNestedDeeperThan(parsed, MAX_JSON_DEPTH)) {
+      return yield* Effect.fail(new InvalidRequest({ message: `malformed JSON body: arrays and objects nested more than ${MAX_JSON_DEPTH} levels deep` }))
     }
     const decoded = Schema.decodeUnknownEither(schema, { onExcessProperty: "ignore" })(parsed)
     if (Either.isLeft(decoded)) return yield* Effect.fail(new InvalidRequest({ message: formatIssue(decoded.left) }))

@@ -41,6 +41,15 @@ class Failure {
   constructor(readonly message: string) {}
 }
 
+/**
+ * The deepest expression tree a statement may hold, counting operators, parentheses and calls (a chain of 1,500
+ * `OR`s is 1,500 deep). The parser and planner walk trees recursively, and DuckDB refuses SQL nested deeper anyway.
+ */
+export const MAX_EXPRESSION_DEPTH = 1000
+
+/** The most subqueries nested in one another (`FROM (SELECT … FROM (SELECT …))`). */
+export const MAX_SUBQUERY_DEPTH = 100
+
 const describe = (t: Token): string => {
   switch (t.type) {
     case "eof":
@@ -58,8 +67,27 @@ const describe = (t: Token): string => {
 
 class Parser {
   readonly lx: Lexer
+  /** `expr` calls on the stack: bounded before the recursion can overflow it. */
+  private nesting = 0
+  private subqueries = 0
+  /** The depth of each composite expression built so far (leaves are 1). */
+  private readonly depths = new WeakMap<Expr, number>()
   constructor(input: string, params: BoundParams) {
     this.lx = new Lexer(input, params)
+  }
+
+  tooDeep(what: string, limit: number): never {
+    const at = this.lx.where(this.lx.peek().pos)
+    throw new Failure(`${what} nested too deeply: more than ${limit} levels at line ${at.line}, char ${at.char}`)
+  }
+
+  /** A composite expression, its depth recorded and checked against MAX_EXPRESSION_DEPTH. */
+  node<E extends Expr>(e: E, children: ReadonlyArray<Expr>): E {
+    let depth = 1
+    for (const c of children) depth = Math.max(depth, (this.depths.get(c) ?? 1) + 1)
+    if (depth > MAX_EXPRESSION_DEPTH) this.tooDeep("expression", MAX_EXPRESSION_DEPTH)
+    this.depths.set(e, depth)
+    return e
   }
 
   fail(t: Token, expected: string): never {
@@ -231,7 +259,9 @@ class Parser {
     if (this.isOp(first, "(")) {
       this.lx.next()
       this.expectKeyword("SELECT")
+      if (++this.subqueries > MAX_SUBQUERY_DEPTH) this.tooDeep("subqueries", MAX_SUBQUERY_DEPTH)
       const subquery = this.select()
+      this.subqueries--
       this.expectOp(")")
       return { subquery }
     }
@@ -344,6 +374,14 @@ class Parser {
   // Expressions
 
   expr(minPrecedence = 1): Expr {
+    if (++this.nesting > MAX_EXPRESSION_DEPTH) this.tooDeep("expression", MAX_EXPRESSION_DEPTH)
+    const e = this.operators(minPrecedence)
+    this.nesting--
+    return e
+  }
+
+  /** Precedence climbing: operators binding at least `minPrecedence`, left to right. */
+  operators(minPrecedence: number): Expr {
     let left = this.unary()
     for (;;) {
       const t = this.lx.peek()
@@ -355,11 +393,11 @@ class Parser {
         const re = this.lx.regex()
         if (re === undefined) this.fail(this.lx.peek(), "regex")
         if (re.type === "illegal") this.fail(re, "regex")
-        left = { kind: "binary", op: op as BinaryOp, left, right: { kind: "regex", pattern: re.text } }
+        left = this.node({ kind: "binary", op: op as BinaryOp, left, right: { kind: "regex", pattern: re.text } }, [left])
         continue
       }
       const right = this.expr(p + 1)
-      left = { kind: "binary", op: op as BinaryOp, left, right }
+      left = this.node({ kind: "binary", op: op as BinaryOp, left, right }, [left, right])
     }
   }
 
@@ -379,7 +417,7 @@ class Parser {
         return { kind: "duration", ns: sign === "-" ? -ns : ns, raw: t.text }
       }
       const inner = this.primary()
-      return sign === "-" ? { kind: "binary", op: "*", left: { kind: "number", value: -1, integer: true, raw: "-1" }, right: inner } : inner
+      return sign === "-" ? this.node({ kind: "binary", op: "*", left: { kind: "number", value: -1, integer: true, raw: "-1" }, right: inner }, [inner]) : inner
     }
     return this.primary()
   }
@@ -401,7 +439,7 @@ class Parser {
         if (t.text === "(") {
           const inner = this.expr()
           this.expectOp(")")
-          return { kind: "paren", expr: inner }
+          return this.node({ kind: "paren", expr: inner }, [inner])
         }
         if (t.text === "*") return this.wildcardCast()
         if (t.text === "/") {
@@ -461,14 +499,15 @@ class Parser {
         // distinct(x) may also be written `count(DISTINCT x)`.
         if (this.isKeyword(this.lx.peek(), "DISTINCT")) {
           this.lx.next()
-          args.push({ kind: "call", name: "distinct", args: [this.expr()] })
+          const arg = this.expr()
+          args.push(this.node({ kind: "call", name: "distinct", args: [arg] }, [arg]))
           continue
         }
         args.push(this.expr())
       } while (this.acceptOp(","))
       this.expectOp(")")
     }
-    return { kind: "call", name: name.toLowerCase(), args }
+    return this.node({ kind: "call", name: name.toLowerCase(), args }, args)
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -582,14 +621,23 @@ export type { BoundParams } from "./lexer.ts"
  */
 export const boundParams = (json: string): Either.Either<BoundParams, string> => {
   let parsed: unknown
+  let outOfRange: string | undefined
   try {
     // Whole numbers are marked before JSON.parse turns them into doubles (`1` and `1.0` differ in InfluxQL).
-    parsed = JSON.parse(json.replace(/("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g, (m, str: string | undefined, num: string | undefined) =>
-      str !== undefined ? str : /^-?\d+$/.test(num!) ? `{${JSON.stringify(INTEGER)}:"${num}"}` : m
-    ))
+    parsed = JSON.parse(json.replace(/("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g, (m, str: string | undefined, num: string | undefined) => {
+      if (str !== undefined) return str
+      if (/^-?\d+$/.test(num!)) {
+        if (!fitsInt64(num!)) outOfRange ??= `strconv.ParseInt: parsing "${num}": value out of range`
+        return `{${JSON.stringify(INTEGER)}:"${num}"}`
+      }
+      // JSON.parse would make these ±Infinity; InfluxDB 1.x refuses them.
+      if (!Number.isFinite(Number(num))) outOfRange ??= `strconv.ParseFloat: parsing "${num}": value out of range`
+      return m
+    }))
   } catch (e) {
     return Either.left(`error parsing query parameters: ${(e as Error).message}`)
   }
+  if (outOfRange !== undefined) return Either.left(`error parsing json value: ${outOfRange}`)
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     if (parsed === null) return Either.right({})
     const kind = Array.isArray(parsed) ? "array" : typeof parsed === "boolean" ? "bool" : typeof parsed
@@ -603,8 +651,26 @@ export const boundParamsOf = (params: unknown): Either.Either<BoundParams, strin
   if (params === undefined || params === null) return Either.right({})
   if (typeof params !== "object" || Array.isArray(params)) return Either.left("invalid value for field `params`: expected a JSON object")
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(params)) out[k] = typeof v === "number" && Number.isInteger(v) ? { [INTEGER]: String(v) } : v
+  for (const [k, v] of Object.entries(params)) {
+    // JSON.parse has already made numbers past ±1.8e308 ±Infinity, in the value or in its typed form (`{"number": …}`).
+    const typed = typeof v === "object" && v !== null && !Array.isArray(v) ? Object.values(v)[0] : undefined
+    if ((typeof v === "number" && !Number.isFinite(v)) || (typeof typed === "number" && !Number.isFinite(typed))) {
+      return Either.left(`invalid value for field \`params.${k}\`: number out of range`)
+    }
+    // Whole numbers past 2^53 (`1e300`) are floats, as serde_json reads them.
+    out[k] = typeof v === "number" && Number.isSafeInteger(v) ? { [INTEGER]: String(v) } : v
+  }
   return Either.right(out)
+}
+
+const INT64_MAX = 9_223_372_036_854_775_807n
+
+/** Whether a decimal integer's text fits an int64, as Go's `strconv.ParseInt` requires (length first: no huge BigInt). */
+const fitsInt64 = (digits: string): boolean => {
+  const magnitude = digits.startsWith("-") ? digits.slice(1) : digits
+  if (magnitude.length !== 19) return magnitude.length < 19
+  const n = BigInt(digits)
+  return n <= INT64_MAX && n >= -INT64_MAX - 1n
 }
 
 /** Parses one or more `;`-separated InfluxQL statements, with `$name` parameters bound from `params`. */

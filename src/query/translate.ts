@@ -91,7 +91,8 @@ const parameterConstant = (value: Json): JsonObject => {
     case "bigint":
       return constant("BIGINT", value)
     case "number":
-      return Number.isInteger(value) ? constant("BIGINT", value) : constant("DOUBLE", value)
+      // Whole numbers past 2^53 (`1e300`) bind as doubles, as serde_json reads them: BIGINT cannot hold them.
+      return Number.isSafeInteger(value) ? constant("BIGINT", value) : constant("DOUBLE", value)
   }
   return constant("VARCHAR", JSON.stringify(value))
 }
