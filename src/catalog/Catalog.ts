@@ -25,6 +25,14 @@ export class Catalog extends Effect.Service<Catalog>()("strata/Catalog", {
       Stream.filter((e) => e.event._tag !== "WriteBatch"),
       Stream.runFold(emptyCatalog, applyEnvelope)
     )
+    // Columns of older servers' events that the buffer cannot hold are left out; say so, loudly, once per start.
+    for (const q of replayed.quarantinedColumns) {
+      const db = replayed.databases.get(q.dbId)
+      const table = db?.tables.get(q.tableId)
+      yield* Effect.logWarning(
+        `event log seq ${q.seq}: column ${JSON.stringify(q.name)} of table '${table?.name ?? q.tableId}' in database '${db?.name ?? q.dbId}' is left out of the catalog (quarantined): ${q.reason}`
+      )
+    }
     const state = yield* SubscriptionRef.make(replayed)
     const lock = yield* Effect.makeSemaphore(1)
     const limits = {

@@ -22,7 +22,7 @@ import {
   type Permission,
   type StrataEvent
 } from "../events/index.ts"
-import { columnNameProblem, databaseNameProblem, softDeletedName, tableNameProblem } from "./names.ts"
+import { columnCaseClash, columnNameProblem, databaseNameProblem, foldColumnName, softDeletedName, tableNameProblem } from "./names.ts"
 import {
   countedColumns,
   countedDatabases,
@@ -187,12 +187,15 @@ export const createTable = (
     }
     const tableProblem = tableNameProblem(tableName)
     if (tableProblem !== undefined) return yield* Either.left(new InvalidRequest({ message: tableProblem }))
-    const names = new Set<string>()
+    // Folded name -> name: DuckDB, which holds the buffer, takes names differing only in case for one column.
+    const names = new Map<string, string>()
     for (const name of [...tags, ...fields.map((f) => f.name)]) {
       const problem = columnNameProblem(name)
       if (problem !== undefined) return yield* Either.left(new InvalidRequest({ message: problem }))
-      if (names.has(name)) return yield* Either.left(new InvalidRequest({ message: `duplicate column name '${name}'` }))
-      names.add(name)
+      const other = names.get(foldColumnName(name))
+      if (other === name) return yield* Either.left(new InvalidRequest({ message: `duplicate column name '${name}'` }))
+      if (other !== undefined) return yield* Either.left(new InvalidRequest({ message: columnCaseClash(name, other) }))
+      names.set(foldColumnName(name), name)
     }
     if (names.size > ctx.limits.numColumnsPerTableLimit) {
       return yield* Either.left(new LimitExceeded({ message: `Update to schema would exceed number of columns per table limit of ${ctx.limits.numColumnsPerTableLimit} columns` }))
@@ -301,6 +304,11 @@ export const extendSchema = (
           rejected.set(change.table, `Update to schema would exceed number of columns per table limit of ${ctx.limits.numColumnsPerTableLimit} columns`)
           continue
         }
+        const badName = newColumnsProblem(undefined, change.columns)
+        if (badName !== undefined) {
+          rejected.set(change.table, badName)
+          continue
+        }
         let id = 0
         const columns: Array<ColumnDef> = change.columns.map((c) => ({ id: id++, name: c.name, type: c.type }))
         columns.push({ id: id++, name: "time", type: "time" })
@@ -322,11 +330,30 @@ export const extendSchema = (
       if (problem === undefined && countedColumns(table) + added.length > ctx.limits.numColumnsPerTableLimit) {
         problem = `Update to schema would exceed number of columns per table limit of ${ctx.limits.numColumnsPerTableLimit} columns`
       }
+      problem ??= newColumnsProblem(table, added)
       if (problem !== undefined) rejected.set(change.table, problem)
       else if (added.length > 0) events.push(new ColumnsAdded({ version: 1, dbId, tableId: table.id, columns: added }))
     }
     return { events, rejected }
   })
+
+/**
+ * Why columns new to a table cannot be added (a reserved or malformed name, or two names the buffer would take for
+ * one), or undefined. The write path checks this per line first; here it guards the log. Linear in the columns.
+ */
+const newColumnsProblem = (table: TableState | undefined, columns: ReadonlyArray<FieldSpec>): string | undefined => {
+  const folded = new Map<string, string>()
+  if (table !== undefined) for (const c of table.columns) folded.set(foldColumnName(c.name), c.name)
+  for (const c of columns) {
+    const problem = columnNameProblem(c.name)
+    if (problem !== undefined) return problem
+    const fold = foldColumnName(c.name)
+    const other = folded.get(fold)
+    if (other !== undefined) return other === c.name ? `duplicate column name '${c.name}'` : columnCaseClash(c.name, other)
+    folded.set(fold, c.name)
+  }
+  return undefined
+}
 
 const ioxType = (type: ColumnType) =>
   type === "tag" ? "iox::column_type::tag" : type === "time" ? "iox::column_type::timestamp" : `iox::column_type::field::${type}`

@@ -27,17 +27,59 @@ export const databaseNameProblem = (name: string): string | undefined => {
 export const tableNameProblem = (name: string): string | undefined => {
   if (name.length === 0) return "table name cannot be empty"
   if (Buffer.byteLength(name) > 511) return "table name too long: max 511"
-  for (let i = 0; i < name.length; i++) {
-    if (name.charCodeAt(i) < 32) return "table name cannot contain control characters"
-  }
+  if (hasControlCharacter(name)) return "table name cannot contain control characters"
   return undefined
 }
 
-/** Returns why a column name is invalid, or undefined when it is valid. */
+/**
+ * A column name as the write buffer's DuckDB tables compare it: DuckDB identifiers are case-insensitive for ASCII
+ * letters only (`F` and `f` are one column, `É` and `é` two), so two names with one fold cannot both be columns.
+ */
+export const foldColumnName = (name: string): string => {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i)
+    if (c >= 65 && c <= 90) return name.replace(/[A-Z]+/g, (s) => s.toLowerCase())
+  }
+  return name
+}
+
+/**
+ * Folded names no tag or field may take: InfluxDB's `time` and `__chunk_order`, `time` in any case (the buffer's
+ * time column), and what the buffer's tables use themselves (`_sid`; `rowid`, DuckDB's row number, which a column of
+ * that name would hide).
+ */
+const RESERVED_FOLDED = new Set(["time", "__chunk_order", "_sid", "rowid"])
+
+/** Returns why a new tag or field name is invalid, or undefined when it is valid. */
 export const columnNameProblem = (name: string): string | undefined => {
   if (name.length === 0) return "column name cannot be empty"
-  if (name === "time" || name === "__chunk_order") return `'${name}' is a reserved column`
+  if (RESERVED_FOLDED.has(foldColumnName(name))) return `'${name}' is a reserved column`
+  if (hasControlCharacter(name)) return `column name ${JSON.stringify(name)} cannot contain control characters`
   return undefined
+}
+
+/** The message for a new column whose name differs only in letter case from another column's. */
+export const columnCaseClash = (name: string, other: string) =>
+  `column name '${name}' clashes with column '${other}': names that differ only in letter case are the same column here`
+
+/**
+ * Why a column that a committed event added cannot exist in the write buffer (older servers let such names into
+ * the log), or undefined. `folded` holds the folded names of the table's columns before it.
+ */
+export const unappliableColumn = (name: string, type: string, folded: ReadonlySet<string>): string | undefined => {
+  const fold = foldColumnName(name)
+  if (type !== "time" && (fold === "time" || fold === "_sid")) return `'${name}' is a reserved column`
+  if (name.includes("\u0000")) return `column name ${JSON.stringify(name)} contains a NUL character`
+  if (folded.has(fold)) return `column name '${name}' differs only in letter case from an earlier column of the table`
+  return undefined
+}
+
+const hasControlCharacter = (name: string): boolean => {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i)
+    if (c < 32 || c === 127) return true
+  }
+  return false
 }
 
 const isAsciiAlphanumeric = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)

@@ -1,5 +1,6 @@
 import type { ColumnDef, StrataEvent, TokenGrant } from "../events/index.ts"
 import type { Envelope } from "../log/EventLog.ts"
+import { foldColumnName, unappliableColumn } from "./names.ts"
 
 /** One table of a database: its columns in creation order and its series key (tag names, first-seen order). */
 export interface TableState {
@@ -36,6 +37,15 @@ export interface TokenState {
   readonly updatedAtNs: bigint | null
 }
 
+/** A column a committed event added that the catalog left out, because the write buffer could never hold it. */
+export interface QuarantinedColumn {
+  readonly seq: number
+  readonly dbId: number
+  readonly tableId: number
+  readonly name: string
+  readonly reason: string
+}
+
 /** The catalog projection: databases, tables, columns and tokens, as of `lastSeq`. */
 export interface CatalogState {
   readonly lastSeq: number
@@ -47,6 +57,8 @@ export interface CatalogState {
   readonly tokens: ReadonlyMap<number, TokenState>
   readonly tokenIdsByHash: ReadonlyMap<string, number>
   readonly nextTokenId: number
+  /** Columns left out of their tables (written by servers that did not check names as the buffer sees them). */
+  readonly quarantinedColumns: ReadonlyArray<QuarantinedColumn>
 }
 
 export const INTERNAL_DB = "_internal"
@@ -60,7 +72,8 @@ export const emptyCatalog: CatalogState = {
   nextTableId: 0,
   tokens: new Map(),
   tokenIdsByHash: new Map(),
-  nextTokenId: 0
+  nextTokenId: 0,
+  quarantinedColumns: []
 }
 
 const withEntry = <K, V>(map: ReadonlyMap<K, V>, key: K, value: V): ReadonlyMap<K, V> => new Map(map).set(key, value)
@@ -83,8 +96,48 @@ const updateTable = (state: CatalogState, dbId: number, tableId: number, f: (t: 
     return table === undefined ? db : { ...db, tables: withEntry(db.tables, tableId, f(table)) }
   })
 
-/** Applies one event, which happened at `atNs`, to the catalog. Events of other projections leave it unchanged. */
-export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint): CatalogState => {
+/**
+ * The columns of `added` that the write buffer can hold beside `existing` (the same array when all of them), and
+ * why the others cannot: a NUL, `time` or `_sid` in any case, or a name differing only in case from an earlier one.
+ */
+const appliableColumns = (
+  existing: ReadonlyArray<ColumnDef>,
+  added: ReadonlyArray<ColumnDef>
+): { readonly kept: ReadonlyArray<ColumnDef>; readonly dropped: ReadonlyArray<{ readonly name: string; readonly reason: string }> } => {
+  const folded = new Set<string>()
+  for (const c of existing) folded.add(foldColumnName(c.name))
+  let kept: Array<ColumnDef> | undefined
+  const dropped: Array<{ name: string; reason: string }> = []
+  for (let i = 0; i < added.length; i++) {
+    const c = added[i]!
+    const reason = unappliableColumn(c.name, c.type, folded)
+    if (reason === undefined) {
+      folded.add(foldColumnName(c.name))
+      kept?.push(c)
+      continue
+    }
+    kept ??= added.slice(0, i)
+    dropped.push({ name: c.name, reason })
+  }
+  return { kept: kept ?? added, dropped }
+}
+
+const quarantine = (
+  state: CatalogState,
+  seq: number,
+  dbId: number,
+  tableId: number,
+  dropped: ReadonlyArray<{ readonly name: string; readonly reason: string }>
+): CatalogState =>
+  dropped.length === 0
+    ? state
+    : { ...state, quarantinedColumns: [...state.quarantinedColumns, ...dropped.map((d) => ({ seq, dbId, tableId, ...d }))] }
+
+/**
+ * Applies one event, which happened at `atNs` (at `seq` in the log), to the catalog. Events of other projections leave
+ * it unchanged.
+ */
+export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint, seq = 0): CatalogState => {
   switch (event._tag) {
     case "ClusterInitialized":
       return { ...state, clusterUuid: event.clusterUuid }
@@ -143,12 +196,13 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
         ? updateDb(state, event.dbId, (db) => ({ ...db, tables: new Map(), tableIdsByName: new Map() }))
         : state
     case "TableCreated": {
-      const tags = event.columns.filter((c) => c.type === "tag").map((c) => c.name)
+      const { kept, dropped } = appliableColumns([], event.columns)
+      const tags = kept.filter((c) => c.type === "tag").map((c) => c.name)
       const table: TableState = {
         id: event.tableId,
         name: event.name,
-        columns: event.columns,
-        columnsByName: indexColumns(event.columns),
+        columns: kept,
+        columnsByName: indexColumns(kept),
         seriesKey: tags,
         nextColumnId: event.columns.reduce((m, c) => Math.max(m, c.id + 1), 0),
         retentionPeriodNs: event.retentionPeriodNs,
@@ -161,19 +215,24 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
         tables: withEntry(db.tables, table.id, table),
         tableIdsByName: withEntry(db.tableIdsByName, table.name, table.id)
       }))
-      return { ...next, nextTableId: Math.max(state.nextTableId, event.tableId + 1) }
+      return quarantine({ ...next, nextTableId: Math.max(state.nextTableId, event.tableId + 1) }, seq, event.dbId, event.tableId, dropped)
     }
-    case "ColumnsAdded":
-      return updateTable(state, event.dbId, event.tableId, (t) => {
-        const columns = [...t.columns, ...event.columns]
+    case "ColumnsAdded": {
+      const table = state.databases.get(event.dbId)?.tables.get(event.tableId)
+      if (table === undefined) return state
+      const { kept, dropped } = appliableColumns(table.columns, event.columns)
+      const next = updateTable(state, event.dbId, event.tableId, (t) => {
+        const columns = [...t.columns, ...kept]
         return {
           ...t,
           columns,
           columnsByName: indexColumns(columns),
-          seriesKey: [...t.seriesKey, ...event.columns.filter((c) => c.type === "tag").map((c) => c.name)],
-          nextColumnId: columns.reduce((m, c) => Math.max(m, c.id + 1), t.nextColumnId)
+          seriesKey: [...t.seriesKey, ...kept.filter((c) => c.type === "tag").map((c) => c.name)],
+          nextColumnId: event.columns.reduce((m, c) => Math.max(m, c.id + 1), t.nextColumnId)
         }
       })
+      return quarantine(next, seq, event.dbId, event.tableId, dropped)
+    }
     case "TableRetentionSet":
       return updateTable(state, event.dbId, event.tableId, (t) => ({ ...t, retentionPeriodNs: event.retentionPeriodNs }))
     case "TableSoftDeleted":
@@ -238,7 +297,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
 
 /** Applies one envelope: the catalog reducer over the log. */
 export const applyEnvelope = (state: CatalogState, envelope: Envelope): CatalogState => {
-  const next = applyEvent(state, envelope.event, envelope.at)
+  const next = applyEvent(state, envelope.event, envelope.at, envelope.seq)
   return next === state ? { ...state, lastSeq: envelope.seq } : { ...next, lastSeq: envelope.seq }
 }
 

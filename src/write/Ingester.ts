@@ -1,9 +1,9 @@
-import { Effect, Either, Metric, Schedule, Stream } from "effect"
+import { Effect, Either, Fiber, Metric, Schedule, Stream } from "effect"
 import * as NodeOs from "node:os"
 import { Catalog } from "../catalog/Catalog.ts"
 import { extendSchema } from "../catalog/commands.ts"
 import { databaseNameProblem } from "../catalog/names.ts"
-import { liveDatabase, liveTable, type CatalogState } from "../catalog/state.ts"
+import { applyEnvelope, emptyCatalog, liveDatabase, liveTable, type CatalogState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { InvalidRequest, Unavailable } from "../errors.ts"
 import { WriteBatch } from "../events/index.ts"
@@ -13,7 +13,7 @@ import { DuckDb } from "../query/DuckDb.ts"
 import { checkBatch, defaultTime, lineErrors, type CheckedBatch } from "./validate.ts"
 import { decodeBody, joinChunks, parseBytes } from "./decode.ts"
 import { ParsePool } from "./ParsePool.ts"
-import { WriteBuffer, type TableRows } from "./WriteBuffer.ts"
+import { WriteBuffer, type AppendMark, type TableRows } from "./WriteBuffer.ts"
 
 /** One write request, as the endpoints hand it over. */
 export interface WriteRequest {
@@ -37,6 +37,12 @@ export const writeLinesRejectedTotal = Metric.counter("strata_write_lines_reject
 export const writeBytesTotal = Metric.counter("strata_write_bytes_total", { description: "Line-protocol bytes received by writes" })
 export const writeBufferBytes = Metric.gauge("strata_write_buffer_bytes", { description: "Memory held by the write buffer (estimate)" })
 export const writeBufferRows = Metric.gauge("strata_write_buffer_rows", { description: "Rows held by the write buffer" })
+export const writeLinesRetractedTotal = Metric.counter("strata_write_lines_retracted_total", {
+  description: "Line-protocol lines taken back out of the write buffer because their log commit failed"
+})
+export const replayQuarantinedTotal = Metric.counter("strata_replay_quarantined_total", {
+  description: "Write events and lines of the log skipped at start because they cannot be applied"
+})
 
 /** Bodies this large are parsed on a worker thread; smaller ones cost less to parse than to hand over. */
 const WORKER_MIN_BYTES = 32 * 1024
@@ -120,15 +126,44 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
 
     const publishBufferSize = Effect.zipRight(Metric.set(writeBufferBytes, buffer.bytes), Metric.set(writeBufferRows, buffer.rows))
 
-    const applyWrite = (state: CatalogState, event: WriteBatch, payload: Uint8Array) =>
-      Effect.promise(async () => {
-        const parsed = parseBytes(payload)
+    /**
+     * Applies a logged write at start, checked against the catalog as it stood at its seq. What cannot be applied is
+     * quarantined, never fatal: the lines that current checks refuse (older servers let poison names and infinite
+     * floats into the log), or the whole event when applying it fails. Each is logged with its seq and counted.
+     */
+    const replayWrite = (asOf: CatalogState, final: CatalogState, envelope: Envelope) =>
+      Effect.tryPromise(async () => {
+        const event = envelope.event as WriteBatch
+        const db = asOf.databases.get(event.dbId)
+        const finalDb = final.databases.get(event.dbId)
+        // A database or table deleted later in the log would be dropped again: skip it now.
+        if (db === undefined || db.deleted || finalDb === undefined || finalDb.deleted) return []
+        const parsed = parseBytes(envelope.payload!)
         const rejected = new Set(event.rejectedLines)
-        const db = state.databases.get(event.dbId)
-        if (db === undefined || db.deleted) return
         const checked = checkBatch(db, parsed, event.precision as Precision, event.defaultTimeNs, rejected)
-        for (const rows of tableRows(state, event.dbId, parsed, checked.accepted)) await buffer.append(rows)
-      })
+        const refused: Array<string> = []
+        for (const e of parsed.errors) if (e.message.endsWith(": value out of range")) refused.push(`line ${e.lineNumber}: ${e.message}`)
+        for (const [line, message] of checked.errors) refused.push(`line ${line}: ${message}`)
+        for (const rows of tableRows(asOf, event.dbId, parsed, checked.accepted)) {
+          const live = finalDb.tables.get(rows.table.id)
+          if (live !== undefined && !live.deleted) await buffer.append(rows)
+        }
+        return refused
+      }).pipe(
+        Effect.flatMap((refused) =>
+          refused.length === 0
+            ? Effect.succeed(0)
+            : Effect.logWarning(
+                `event log seq ${envelope.seq}: ${refused.length} line(s) of this write cannot be applied and are skipped (quarantined); first: ${refused[0]}`
+              ).pipe(Effect.zipRight(Metric.incrementBy(replayQuarantinedTotal, refused.length)), Effect.as(refused.length))
+        ),
+        Effect.catchAll((e) =>
+          Effect.logError(`event log seq ${envelope.seq}: this write could not be applied and is skipped (quarantined): ${String(e.error)}`).pipe(
+            Effect.zipRight(Metric.increment(replayQuarantinedTotal)),
+            Effect.as(1)
+          )
+        )
+      )
 
     const applyDelete = (envelope: Envelope) => {
       const e = envelope.event
@@ -146,17 +181,32 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       }
     }
 
-    // Recovery: rebuild the buffer from the log, in order.
+    // Recovery: rebuild the buffer from the log, in order, folding the catalog alongside so that each write is checked
+    // against the schema it was written under (a later table of the same name is another table).
     const recovered = yield* catalog.current
+    let asOf = emptyCatalog
+    let quarantined = 0
     yield* log.stream(0).pipe(
-      Stream.runForEach((envelope) =>
-        envelope.event._tag === "WriteBatch" && envelope.payload !== null
-          ? applyWrite(recovered, envelope.event, envelope.payload)
-          : applyDelete(envelope)
-      )
+      Stream.runForEach((envelope) => {
+        asOf = applyEnvelope(asOf, envelope)
+        if (envelope.event._tag !== "WriteBatch" || envelope.payload === null) return applyDelete(envelope)
+        return Effect.map(replayWrite(asOf, recovered, envelope), (n) => void (quarantined += n))
+      })
     )
     buffer.flush()
     yield* publishBufferSize
+    if (quarantined > 0) {
+      yield* Effect.logError(`the start skipped ${quarantined} write event(s) or line(s) of the log that cannot be applied (quarantined, see above)`)
+    }
+
+    /** Takes a write's rows back out of the buffer: its commit failed, so it must never be seen. */
+    const retract = (marks: ReadonlyArray<AppendMark>, lines: number) =>
+      lock.withPermits(1)(Effect.promise(() => buffer.retract(marks))).pipe(
+        Effect.zipRight(publishBufferSize),
+        Effect.zipRight(Metric.incrementBy(writeLinesRetractedTotal, lines)),
+        Effect.zipRight(Effect.logWarning(`a write's log commit failed: its ${lines} line(s) were taken back out of the write buffer`))
+      )
+    const scope = yield* Effect.scope
 
     // Appended rows become visible to DuckDB at least this often even without queries.
     yield* lock.withPermits(1)(Effect.sync(() => buffer.flush())).pipe(
@@ -192,7 +242,8 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
           return request.acceptPartial ? { _tag: "Partial", errors, limitHit } : { _tag: "Rejected", errors, limitHit }
         }
 
-        let checked = checkBatch(liveDatabase(state, request.db), parsed, request.precision, fallbackTime)
+        const columnLimit = config.numColumnsPerTableLimit
+        let checked = checkBatch(liveDatabase(state, request.db), parsed, request.precision, fallbackTime, undefined, columnLimit)
         if (!request.acceptPartial && (parsed.errors.length > 0 || checked.errors.size > 0)) {
           return outcomeOf(lineErrors(checked.errors, parsed.errors, original))
         }
@@ -201,7 +252,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
             Either.map(extendSchema(s, ctx, request.db, checked.changes), ({ events, rejected }) => ({ events, result: rejected }))
           )
           state = yield* catalog.current
-          checked = checkBatch(liveDatabase(state, request.db), parsed, request.precision, fallbackTime)
+          checked = checkBatch(liveDatabase(state, request.db), parsed, request.precision, fallbackTime, undefined, columnLimit)
           for (const [table, message] of rejectedTables) {
             const group = checked.accepted.get(table)
             if (group === undefined) continue
@@ -223,19 +274,34 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
           { version: 1, db: request.db, dbId: db.id, precision: request.precision, defaultTimeNs: fallbackTime, rejectedLines: [...checked.errors.keys()] },
           { disableValidation: true }
         )
-        const committed = yield* lock.withPermits(1)(
-          Effect.gen(function* () {
-            const { committed } = yield* log.enqueue([{ event, payload: body }])
-            yield* Effect.promise(async () => {
-              for (const rows of tableRows(state, db.id, parsed, checked.accepted)) await buffer.append(rows)
+        // Appended in log order, before the commit completes (so no_sync writes are seen at once); a write whose
+        // commit fails is taken back. Taking back costs one DELETE on failure; appending after the commit would put
+        // the append after the fsync on every write's path.
+        const { committed, marks } = yield* lock.withPermits(1)(
+          Effect.uninterruptible(
+            Effect.gen(function* () {
+              const { committed } = yield* log.enqueue([{ event, payload: body }])
+              const marks = yield* Effect.promise(async () => {
+                const out: Array<AppendMark> = []
+                for (const rows of tableRows(state, db.id, parsed, checked.accepted)) {
+                  const mark = await buffer.append(rows)
+                  if (mark !== undefined) out.push(mark)
+                }
+                return out
+              })
+              done()
+              return { committed, marks }
             })
-            done()
-            return committed
-          })
+          )
+        )
+        // Awaited in the Ingester's scope: a write is taken back even when its client has gone, or (no_sync) was answered.
+        const settled = yield* committed.pipe(
+          Effect.tapError(() => retract(marks, written)),
+          Effect.forkIn(scope)
         )
         yield* publishBufferSize
         yield* Metric.incrementBy(writeLinesTotal, written)
-        if (!request.noSync) yield* committed
+        if (!request.noSync) yield* Fiber.join(settled)
         return errors.length === 0 ? ({ _tag: "Written", lines: written } as const) : outcomeOf(errors)
       })
 

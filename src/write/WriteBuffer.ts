@@ -67,6 +67,8 @@ interface BufferedTable {
   hasLastTime: Uint8Array
   /** True once some series received a time not after its previous one: queries must then deduplicate. */
   mayHaveDuplicates: boolean
+  /** Rows ever appended, taken back or not: the DuckDB rowid the next row gets (rowids are never reused). */
+  appended: number
   rows: number
   bytes: number
   rowsAppender: DuckDBAppender
@@ -74,6 +76,15 @@ interface BufferedTable {
 }
 
 type ScratchColumn = Float64Array | BigInt64Array | BigUint64Array | Uint8Array
+
+/** Where one append put its rows (rowids `from` to `to`), so that a write whose commit failed can take them back. */
+export interface AppendMark {
+  readonly table: object
+  readonly tableId: number
+  readonly from: number
+  readonly to: number
+  readonly bytes: number
+}
 
 /**
  * The write buffer: recent rows held columnar inside DuckDB (one rows table and one series dictionary per table),
@@ -120,10 +131,10 @@ export class WriteBuffer {
     return `SELECT ${[...tags, "d.time", ...t.fields.map((f) => `d.${quote(f.name)}`)].join(", ")} FROM (SELECT _sid, time${merged.map((m) => ", " + m).join("")} FROM ${rowsTableName(tableId)} GROUP BY _sid, time) d JOIN ${seriesTableName(tableId)} s USING (_sid)`
   }
 
-  /** Appends one table's rows of a batch. */
-  async append(rows: TableRows): Promise<void> {
+  /** Appends one table's rows of a batch; the mark says where they went. */
+  async append(rows: TableRows): Promise<AppendMark | undefined> {
     const n = rows.count
-    if (n === 0) return
+    if (n === 0) return undefined
     const t = await this.ensureTable(rows.dbId, rows.table)
     const batch = rows.batch
     const lines = rows.lines
@@ -179,10 +190,36 @@ export class WriteBuffer {
     }
     this.appendChunks(t, n, sids, times, values, valid)
     this.dirty.add(t)
+    const from = t.appended
+    t.appended += n
     t.rows += n
     t.bytes += bytes
     this.totalRows += n
     this.totalBytes += bytes
+    return { table: t, tableId: t.tableId, from, to: t.appended, bytes }
+  }
+
+  /**
+   * Takes back appended rows (of a write whose commit failed). Rows of tables dropped since are gone already. The
+   * series they introduced stay in the dictionary (no query reads a series without rows), as do their times in the
+   * series' latest times, which at worst makes queries check for duplicates.
+   */
+  async retract(marks: ReadonlyArray<AppendMark>): Promise<void> {
+    for (const mark of marks) {
+      const t = this.tables.get(mark.tableId)
+      if (t === undefined || t !== mark.table) continue
+      if (this.dirty.has(t)) {
+        t.seriesAppender.flushSync()
+        t.rowsAppender.flushSync()
+        this.dirty.delete(t)
+      }
+      await this.conn.run(`DELETE FROM ${rowsTableName(t.tableId)} WHERE rowid >= ${mark.from} AND rowid < ${mark.to}`)
+      const n = mark.to - mark.from
+      t.rows -= n
+      t.bytes -= mark.bytes
+      this.totalRows -= n
+      this.totalBytes -= mark.bytes
+    }
   }
 
   /** Copies the field values of rows `from` to `to` (one field shape) into the columns; returns their string bytes. */
@@ -337,16 +374,16 @@ export class WriteBuffer {
   /** The series id of a batch series, creating its dictionary row on first sight. */
   private seriesOf(t: BufferedTable, line: BatchSeries): number {
     // The series text as written is the usual key; without one, the tags in line order (after a NUL, which no
-    // series text starts with).
+    // series text starts with). Names and values may hold any character, NULs included, so they are length-prefixed.
     let raw = line.raw
     if (raw === undefined) {
       raw = "\u0000"
-      for (let i = 0; i < line.tagKeys.length; i++) raw += line.tagKeys[i] + "\u0000" + line.tagValues[i] + "\u0001"
+      for (let i = 0; i < line.tagKeys.length; i++) raw += lengthPrefixed(line.tagKeys[i]!) + lengthPrefixed(line.tagValues[i]!)
     }
     const known = t.seriesByRaw.get(raw)
     if (known !== undefined) return known
     const order = line.tagKeys.map((_, i) => i).sort((a, b) => (line.tagKeys[a]! < line.tagKeys[b]! ? -1 : 1))
-    const canonical = order.map((i) => line.tagKeys[i] + "\u0000" + line.tagValues[i]).join("\u0001")
+    const canonical = order.map((i) => lengthPrefixed(line.tagKeys[i]!) + lengthPrefixed(line.tagValues[i]!)).join("")
     let sid = t.seriesByCanonical.get(canonical)
     if (sid === undefined) {
       sid = t.seriesByCanonical.size
@@ -391,6 +428,7 @@ export class WriteBuffer {
         lastTimeHi: new Int32Array(0),
         hasLastTime: new Uint8Array(0),
         mayHaveDuplicates: false,
+        appended: 0,
         rows: 0,
         bytes: 0,
         rowsAppender: await this.conn.createAppender(`t${table.id}`, "buf"),
@@ -401,30 +439,39 @@ export class WriteBuffer {
     }
     const newFields = table.columns.filter((c) => c.type !== "tag" && c.type !== "time" && !t!.fieldIndex.has(c.name))
     const newTags = table.columns.filter((c) => c.type === "tag" && !t!.tagIndex.has(c.name))
+    // The appender is reopened even when a column cannot be added, so that the table keeps taking rows.
     if (newFields.length > 0) {
       this.dirty.delete(t)
       t.seriesAppender.flushSync()
       t.rowsAppender.closeSync()
-      for (const c of newFields) {
-        await this.conn.run(`ALTER TABLE ${rowsTableName(table.id)} ADD COLUMN ${quote(c.name)} ${sqlType(c.type)}`)
-        t.fieldIndex.set(c.name, t.fields.length)
-        t.fields.push({ name: c.name, type: c.type })
+      try {
+        for (const c of newFields) {
+          await this.conn.run(`ALTER TABLE ${rowsTableName(table.id)} ADD COLUMN ${quote(c.name)} ${sqlType(c.type)}`)
+          t.fieldIndex.set(c.name, t.fields.length)
+          t.fields.push({ name: c.name, type: c.type })
+        }
+      } finally {
+        t.rowsAppender = await this.conn.createAppender(`t${table.id}`, "buf")
       }
-      t.rowsAppender = await this.conn.createAppender(`t${table.id}`, "buf")
     }
     if (newTags.length > 0) {
       t.rowsAppender.flushSync()
       t.seriesAppender.closeSync()
-      for (const c of newTags) {
-        await this.conn.run(`ALTER TABLE ${seriesTableName(table.id)} ADD COLUMN ${quote(c.name)} VARCHAR`)
-        t.tagIndex.set(c.name, t.tags.length)
-        t.tags.push(c.name)
+      try {
+        for (const c of newTags) {
+          await this.conn.run(`ALTER TABLE ${seriesTableName(table.id)} ADD COLUMN ${quote(c.name)} VARCHAR`)
+          t.tagIndex.set(c.name, t.tags.length)
+          t.tags.push(c.name)
+        }
+      } finally {
+        t.seriesAppender = await this.conn.createAppender(`s${table.id}`, "buf")
       }
-      t.seriesAppender = await this.conn.createAppender(`s${table.id}`, "buf")
     }
     return t
   }
 }
+
+const lengthPrefixed = (s: string) => s.length + ":" + s
 
 /** Where a field shape's values go in a table: a column per field (-1 if none), and the columns it leaves null. */
 interface ShapeLayout {

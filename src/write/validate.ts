@@ -1,5 +1,6 @@
 import { columnTypeConflict, type SchemaChange } from "../catalog/commands.ts"
-import { liveTable, type DatabaseState } from "../catalog/state.ts"
+import { columnCaseClash, columnNameProblem, foldColumnName } from "../catalog/names.ts"
+import { countedColumns, liveTable, type DatabaseState, type TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import { NANOS_PER, toNanos, type FieldShape, type LineError, type ParsedBatch, type Precision } from "../lineprotocol/index.ts"
 
@@ -53,23 +54,27 @@ const pushRow = (group: AcceptedRows, row: number, time: bigint): void => {
 
 /**
  * Checks each line against the database's schema (or the schema the batch itself introduces): column types,
- * tag/field name clashes, reserved names, timestamp range. Pure; the catalog is not changed here. Lines listed in
- * `skip` (by line number) are left out, as replay leaves out the lines a write refused.
+ * tag/field name clashes, reserved and malformed names, names the buffer would take for one column (they differ only
+ * in case), the per-table column limit (`columnLimit`; replay passes none, the columns exist by then), timestamp
+ * range. Pure; the catalog is not changed here. Lines listed in `skip` (by line number) are left out, as replay
+ * leaves out the lines a write refused.
  *
  * A series' tag keys with a field shape that passed once pass again (the known columns only grow within a batch), so
- * the column check runs once per distinct (measurement, tag keys, field shape), not once per line.
+ * the column check runs once per distinct (measurement, tag keys, field shape), not once per line; it is linear in
+ * the line's columns.
  */
 export const checkBatch = (
   db: DatabaseState | undefined,
   batch: ParsedBatch,
   precision: Precision,
   defaultTimeNs: bigint,
-  skip?: ReadonlySet<number>
+  skip?: ReadonlySet<number>,
+  columnLimit = Infinity
 ): CheckedBatch => {
   const accepted = new Map<string, AcceptedRows>()
   const errors = new Map<number, string>()
-  // Column types introduced by earlier lines of this batch, per table.
-  const pending = new Map<string, Map<string, ColumnType>>()
+  // Columns introduced by earlier lines of this batch, per table.
+  const pending = new Map<string, PendingColumns>()
   // Per batch series, the field shape it last passed with; per measurement and tag-key array, every shape that passed.
   const passedShape = new Int32Array(batch.series.length).fill(-1)
   const passedCombos = new Map<string, Map<ReadonlyArray<string>, Set<number>>>()
@@ -113,7 +118,7 @@ export const checkBatch = (
       let byKeys = passedCombos.get(measurement)
       let shapes = byKeys?.get(series.tagKeys)
       if (shapes === undefined || !shapes.has(shapeId)) {
-        const problem = checkColumns(db, pending, measurement, series.tagKeys, batch.shapes[shapeId]!)
+        const problem = checkColumns(db, pending, measurement, series.tagKeys, batch.shapes[shapeId]!, columnLimit)
         if (problem !== undefined) {
           errors.set(lineNumber, problem)
           continue
@@ -144,44 +149,81 @@ export const checkBatch = (
   const changes: Array<SchemaChange> = []
   for (const [table, columns] of pending) {
     // Tags first, in first-seen order: a new table's series key is its tags in the order lines introduced them.
-    const list = [...columns.entries()].map(([name, type]) => ({ name, type }))
+    const list = [...columns.types.entries()].map(([name, type]) => ({ name, type }))
     list.sort((a, b) => (a.type === "tag" ? 0 : 1) - (b.type === "tag" ? 0 : 1))
     changes.push({ table, columns: list })
   }
   return { accepted, errors, changes }
 }
 
-/** The first problem with a line's columns, or undefined after recording the columns it introduces in `pending`. */
+/** Columns a batch introduces to one table: their types, and their names by folded name. */
+interface PendingColumns {
+  readonly types: Map<string, ColumnType>
+  readonly folded: Map<string, string>
+}
+
+/** Per table state, its column names by folded name (built once per state, on the first new name). */
+const foldedColumns = new WeakMap<TableState, Map<string, string>>()
+
+const foldedIndex = (table: TableState): Map<string, string> => {
+  let index = foldedColumns.get(table)
+  if (index === undefined) {
+    index = new Map()
+    for (const c of table.columns) index.set(foldColumnName(c.name), c.name)
+    foldedColumns.set(table, index)
+  }
+  return index
+}
+
+const columnLimitMessage = (limit: number) => `Update to schema would exceed number of columns per table limit of ${limit} columns`
+
+/**
+ * The first problem with a line's columns, or undefined after recording the columns it introduces in `pending`.
+ * Columns the table (or the batch) already has cost one lookup each; new ones are checked by map lookups too, so the
+ * check is linear in the line, and it stops at the column limit.
+ */
 const checkColumns = (
   db: DatabaseState | undefined,
-  pending: Map<string, Map<string, ColumnType>>,
+  pending: Map<string, PendingColumns>,
   measurement: string,
   tagKeys: ReadonlyArray<string>,
-  shape: FieldShape
+  shape: FieldShape,
+  columnLimit: number
 ): string | undefined => {
   const table = db === undefined ? undefined : liveTable(db, measurement)
   let introduced = pending.get(measurement)
-  let additions: Array<[string, ColumnType]> | undefined
+  let additions: PendingColumns | undefined
+  let room = Infinity
   const tagCount = tagKeys.length
   const total = tagCount + shape.keys.length
   for (let i = 0; i < total; i++) {
     const name = i < tagCount ? tagKeys[i]! : shape.keys[i - tagCount]!
     const type: ColumnType = i < tagCount ? "tag" : kindToType[shape.kinds[i - tagCount]!]!
-    const existing = table?.columnsByName.get(name)?.type ?? introduced?.get(name)
+    const existing = table?.columnsByName.get(name)?.type ?? introduced?.types.get(name)
     if (existing === type) continue
-    if (name === "time" || name === "__chunk_order") return `'${name}' is a reserved column`
+    const problem = columnNameProblem(name)
+    if (problem !== undefined) return problem
     if (existing !== undefined) return columnTypeConflict(name, existing, type)
-    additions ??= []
-    const clash = additions.find(([n]) => n === name)
-    if (clash !== undefined) return columnTypeConflict(name, clash[1], type)
-    additions.push([name, type])
+    if (additions === undefined) {
+      additions = { types: new Map(), folded: new Map() }
+      room = columnLimit - (table === undefined ? 0 : countedColumns(table)) - (introduced?.types.size ?? 0)
+    }
+    const clash = additions.types.get(name)
+    if (clash !== undefined) return columnTypeConflict(name, clash, type)
+    const fold = foldColumnName(name)
+    const other = (table === undefined ? undefined : foldedIndex(table).get(fold)) ?? introduced?.folded.get(fold) ?? additions.folded.get(fold)
+    if (other !== undefined) return columnCaseClash(name, other)
+    if (additions.types.size >= room) return columnLimitMessage(columnLimit)
+    additions.types.set(name, type)
+    additions.folded.set(fold, name)
   }
   if (additions !== undefined) {
     if (introduced === undefined) {
-      introduced = new Map()
+      introduced = { types: new Map(), folded: new Map() }
       pending.set(measurement, introduced)
     }
-    for (const [n, t] of additions) introduced.set(n, t)
+    for (const [n, t] of additions.types) introduced.types.set(n, t)
+    for (const [f, n] of additions.folded) introduced.folded.set(f, n)
   }
   return undefined
 }

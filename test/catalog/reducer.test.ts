@@ -226,6 +226,52 @@ describe("catalog reducer", () => {
     expect(after.nextColumnId).toBe(cpu.nextColumnId + 2)
   })
 
+  it("columns the write buffer cannot hold, logged by older servers, are left out and recorded with their seq", () => {
+    let state = withDb("foo")
+    const id = db(state, "foo").id
+    state = apply(state, [
+      new TableCreated({
+        version: 1,
+        dbId: id,
+        tableId: 9,
+        name: "cs",
+        columns: [
+          { id: 0, name: "TIME", type: "tag" },
+          { id: 1, name: "host", type: "tag" },
+          { id: 2, name: "f", type: "float" },
+          { id: 3, name: "F", type: "float" },
+          { id: 4, name: "time", type: "time" }
+        ],
+        retentionPeriodNs: null
+      })
+    ])
+    const createdAt = state.lastSeq
+    state = apply(state, [
+      new ColumnsAdded({
+        version: 1,
+        dbId: id,
+        tableId: 9,
+        columns: [
+          { id: 5, name: "_SID", type: "integer" },
+          { id: 6, name: "a\u0000b", type: "float" },
+          { id: 7, name: "Host", type: "tag" },
+          { id: 8, name: "g", type: "float" }
+        ]
+      })
+    ])
+    const cs = liveTable(db(state, "foo"), "cs")!
+    expect(cs.columns.map((c) => c.name)).toEqual(["host", "f", "time", "g"])
+    expect(cs.seriesKey).toEqual(["host"])
+    expect(cs.nextColumnId).toBe(9)
+    expect(state.quarantinedColumns.map((q) => [q.seq, q.tableId, q.name, q.reason])).toEqual([
+      [createdAt, 9, "TIME", "'TIME' is a reserved column"],
+      [createdAt, 9, "F", "column name 'F' differs only in letter case from an earlier column of the table"],
+      [state.lastSeq, 9, "_SID", "'_SID' is a reserved column"],
+      [state.lastSeq, 9, "a\u0000b", 'column name "a\\u0000b" contains a NUL character'],
+      [state.lastSeq, 9, "Host", "column name 'Host' differs only in letter case from an earlier column of the table"]
+    ])
+  })
+
   it("TableRetentionSet sets a table's retention", () => {
     const state = withTable("foo", "cpu")
     const foo = db(state, "foo")
@@ -496,6 +542,22 @@ describe("table commands", () => {
     expectFailure(createTable(initial, ctx, "foo", "cpu", ["time"], [], undefined), "InvalidRequest", "'time' is a reserved column")
   })
 
+  it("creating a table with time in any case, _sid or rowid as a column fails as reserved", () => {
+    for (const name of ["TIME", "Time", "_sid", "ROWID", "__chunk_order"]) {
+      expectFailure(createTable(initial, ctx, "foo", "cpu", [], [{ name, type: "float" }], undefined), "InvalidRequest", `'${name}' is a reserved column`)
+    }
+  })
+
+  it("creating a table with two columns differing only in case, or a control character in one, fails", () => {
+    expectFailure(
+      createTable(initial, ctx, "foo", "cpu", ["host"], [{ name: "Host", type: "string" }], undefined),
+      "InvalidRequest",
+      "column name 'Host' clashes with column 'host': names that differ only in letter case are the same column here"
+    )
+    expectFailure(createTable(initial, ctx, "foo", "cpu", ["a\u0000b"], [], undefined), "InvalidRequest", 'column name "a\\u0000b" cannot contain control characters')
+    expect(Either.isRight(createTable(initial, ctx, "foo", "cpu", ["é"], [{ name: "É", type: "float" }], undefined))).toBe(true)
+  })
+
   it("creating a table with an empty column name fails", () => {
     expectFailure(createTable(initial, ctx, "foo", "cpu", [""], [], undefined), "InvalidRequest", "column name cannot be empty")
   })
@@ -642,6 +704,24 @@ describe("schema on write", () => {
   it("a write creating a table with too many columns rejects it", () => {
     const decided = Either.getOrThrow(extendSchema(withDb("foo"), ctx, "foo", [{ table: "wide", columns: ["a", "b", "c", "d"].map((name) => ({ name, type: "float" as const })) }]))
     expect(decided.rejected.get("wide")).toMatch(/columns per table limit of 3/)
+  })
+
+  it("a column differing only in case from one of the table's, or reserved, rejects the table (the log never holds it)", () => {
+    const state = withTable("foo", "cpu")
+    const decided = Either.getOrThrow(
+      extendSchema(state, ctx, "foo", [
+        { table: "cpu", columns: [{ name: "USAGE", type: "float" }] },
+        { table: "mem", columns: [{ name: "f", type: "float" }, { name: "F", type: "float" }] },
+        { table: "disk", columns: [{ name: "Time", type: "tag" }] },
+        { table: "net", columns: [{ name: "rx", type: "float" }] }
+      ])
+    )
+    expect(Object.fromEntries(decided.rejected)).toEqual({
+      cpu: "column name 'USAGE' clashes with column 'usage': names that differ only in letter case are the same column here",
+      mem: "column name 'F' clashes with column 'f': names that differ only in letter case are the same column here",
+      disk: "'Time' is a reserved column"
+    })
+    expect(decided.events.map((e) => (e as TableCreated).name)).toEqual(["net"])
   })
 
   it("a write past the table limit rejects the extra tables", () => {

@@ -342,8 +342,12 @@ describe("fields", () => {
     expect(r.lines.map((l) => l.fieldValues[0])).toEqual(texts.map(Number))
   })
 
-  it("an out-of-range float literal becomes infinity, as in InfluxDB", () => {
-    expect(value(`${"9".repeat(400)}.5`)).toEqual([FieldKind.Float, Infinity])
+  it("a float literal beyond the largest double is an error naming it (InfluxDB 1.x refuses it too), not infinity", () => {
+    expect(message("m f=1e400")).toBe("Unable to parse floating-point value `1e400`: value out of range")
+    expect(message("m f=-1.5E+309,g=1")).toBe("Unable to parse floating-point value `-1.5E+309`: value out of range")
+    expect(message(`m f=${"9".repeat(400)}.5`)).toBe(`Unable to parse floating-point value \`${"9".repeat(400)}.5\`: value out of range`)
+    expect(value("1.7976931348623157e308")).toEqual([FieldKind.Float, Number.MAX_VALUE])
+    expect(value("1e-400")).toEqual([FieldKind.Float, 0])
   })
 
   it("a float may not end with a dot or start with one", () => {

@@ -24,6 +24,23 @@ describe("write durability", () => {
     }
   }, 30_000)
 
+  it("a table deleted and written again restarts with the new table's rows only (each write replays into its own table)", async () => {
+    const dir = tempDir()
+    const first = await startServer({ withoutAuth: true }, dir)
+    expect((await first.request("POST", "/api/v3/write_lp?db=r2", { body: "m v=1 1\nm v=2 2" })).status).toBe(204)
+    expect((await first.request("DELETE", "/api/v3/configure/table?db=r2&table=m")).status).toBe(200)
+    await new Promise((r) => setTimeout(r, 100))
+    expect((await first.request("POST", "/api/v3/write_lp?db=r2", { body: "m v=3 3" })).status).toBe(204)
+    expect((await bufferedRows(first, "r2", "m")).map((r) => r["v"])).toEqual([3])
+    await first.stop()
+    const second = await startServer({ withoutAuth: true }, dir)
+    try {
+      expect((await bufferedRows(second, "r2", "m")).map((r) => r["v"])).toEqual([3])
+    } finally {
+      await second.stop()
+    }
+  }, 30_000)
+
   it("kill -9 under write load loses no batch that was answered 204", async () => {
     const linesOf = (id: number) => (id % 3 === 0 ? 2000 : 200)
     const dir = tempDir()
