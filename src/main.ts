@@ -8,8 +8,9 @@ const usage = `strata — a time-series database server speaking the InfluxDB 3 
 
 usage:
   strata serve [flags]                         start the server (defaults: ./.strata, 127.0.0.1:8181)
-  strata replay --data-dir D [--until-seq N] [--json]
+  strata replay --data-dir D [--until-seq N] [--json] [--recover]
                                                print the event log and the catalog projected from it
+                                               (--recover: print damaged events and go on past them)
   strata help | --help                         this text
   strata version | --version
 
@@ -45,10 +46,12 @@ const fail = (message: string): never => {
 const serve = async (args: ReadonlyArray<string>) => {
   const flags = Either.getOrElse(parseFlags(args, serveFlags.filter((f) => f.boolean).map((f) => f.flag)), fail)
   const config = Either.getOrElse(resolveServeConfig(flags, process.env), (e) => fail(e.message))
-  const [{ HttpServer }, { NodeRuntime }, { layerServer }] = await Promise.all([
+  const [{ HttpServer }, { NodeRuntime }, { layerServer }, { EventLog }, { damageSummary }] = await Promise.all([
     import("@effect/platform"),
     import("@effect/platform-node"),
-    import("./server.ts")
+    import("./server.ts"),
+    import("./log/EventLog.ts"),
+    import("./log/integrity.ts")
   ])
   const announce = Layer.effectDiscard(
     Effect.gen(function* () {
@@ -56,30 +59,46 @@ const serve = async (args: ReadonlyArray<string>) => {
       const address = server.address
       const where = address._tag === "TcpAddress" ? `http://${address.hostname}:${address.port}` : address.path
       yield* Effect.log(`strata listening on ${where} (data dir ${config.dataDir}, node ${config.nodeId}${config.withoutAuth ? ", auth off" : ""})`)
+      // What --recover skipped, once more at the end of start-up (each was also logged as it was found).
+      if (config.recover) {
+        const damaged = yield* Effect.flatMap(EventLog, (log) => log.damaged)
+        yield* damaged.length === 0 ? Effect.log(damageSummary(damaged)) : Effect.logWarning(damageSummary(damaged))
+      }
     })
   )
+  // A data dir the server must not start from (a damaged or missing log) is an operator's problem, not a crash.
+  const refuseStart = (e: { readonly message: string }) =>
+    Effect.sync(() => {
+      process.stderr.write(`error: ${e.message}\n`)
+      process.exit(1)
+    })
   // A clean shutdown closes HTTP, drains the log and closes SQLite; if something hangs, leave anyway after 5 s.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => setTimeout(() => process.exit(1), 5000).unref())
   }
   Layer.launch(announce.pipe(Layer.provideMerge(layerServer(config)))).pipe(
+    Effect.catchTags({ LogDamaged: refuseStart, LogMissing: refuseStart }),
     Effect.provide(Logger.logFmt),
     NodeRuntime.runMain({ disablePrettyLogger: true })
   )
 }
 
 const replayCommand = async (args: ReadonlyArray<string>) => {
-  const flags = Either.getOrElse(parseFlags(args, ["json"]), fail)
+  const flags = Either.getOrElse(parseFlags(args, ["json", "recover"]), fail)
   const dataDir = typeof flags["data-dir"] === "string" ? flags["data-dir"] : process.env["STRATA_DATA_DIR"] ?? "./.strata"
   const until = flags["until-seq"]
   const untilSeq = typeof until === "string" ? Number(until) : undefined
   if (untilSeq !== undefined && !Number.isInteger(untilSeq)) fail(`invalid --until-seq '${String(until)}'`)
-  for (const name of Object.keys(flags)) if (!["data-dir", "until-seq", "json"].includes(name)) fail(`unknown flag --${name}`)
+  for (const name of Object.keys(flags)) if (!["data-dir", "until-seq", "json", "recover"].includes(name)) fail(`unknown flag --${name}`)
   const { replay } = await import("./replay.ts")
-  await Effect.runPromise(replay(dataDir, untilSeq, flags["json"] === true, (line) => process.stdout.write(line + "\n"))).catch((e: unknown) => {
-    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`)
+  const print = (line: string) => process.stdout.write(line + "\n")
+  const result = await Effect.runPromise(Effect.either(replay(dataDir, untilSeq, flags["json"] === true, print, flags["recover"] === true))).catch(
+    (e: unknown) => Either.left({ message: e instanceof Error ? e.message : String(e) })
+  )
+  if (Either.isLeft(result)) {
+    process.stderr.write(`error: ${result.left.message}\n`)
     process.exit(1)
-  })
+  }
 }
 
 const [command, ...rest] = process.argv.slice(2)

@@ -2,6 +2,7 @@ import { Effect, Stream } from "effect"
 import { applyEnvelope, emptyCatalog, type CatalogState } from "./catalog/state.ts"
 import { encodeEvent } from "./events/index.ts"
 import { streamEnvelopes, type Envelope } from "./log/EventLog.ts"
+import { describeDamage, type EventDamage } from "./log/integrity.ts"
 import { layerReadOnlyStore } from "./log/store.ts"
 
 /** The catalog as a plain JSON value: databases, tables with columns, tokens by name (never secrets or hashes). */
@@ -41,10 +42,15 @@ const envelopeJson = (e: Envelope) => ({
   payload_bytes: e.payload?.length ?? 0
 })
 
-/** Prints a data directory's log up to `untilSeq`, then the catalog projected at that point. */
-export const replay = (dataDir: string, untilSeq: number | undefined, json: boolean, print: (line: string) => void) =>
+/**
+ * Prints a data directory's log up to `untilSeq`, then the catalog projected at that point. An event that fails its
+ * checksums stops the replay with `LogDamaged`; with `recover` it is printed as damaged and left out of the catalog.
+ */
+export const replay = (dataDir: string, untilSeq: number | undefined, json: boolean, print: (line: string) => void, recover = false) =>
   Effect.gen(function* () {
-    const state = yield* streamEnvelopes(0, untilSeq).pipe(
+    const onDamage = (d: EventDamage) =>
+      Effect.sync(() => print(json ? JSON.stringify({ damaged: d }) : `${d.seq}\tDAMAGED\t${describeDamage(d)}`))
+    const state = yield* streamEnvelopes(0, untilSeq, { recover, onDamage }).pipe(
       Stream.runFoldEffect(emptyCatalog, (s, e) =>
         Effect.sync(() => {
           if (json) print(JSON.stringify({ envelope: envelopeJson(e) }))

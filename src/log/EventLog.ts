@@ -3,8 +3,9 @@ import { Chunk, Deferred, Effect, Exit, Metric, MetricBoundaries, Option, PubSub
 import { ServerConfig } from "../config.ts"
 import { decodeEvent, encodeEvent, type StrataEvent } from "../events/index.ts"
 import { CommitThread } from "./CommitThread.ts"
-import { SegmentReader } from "./segments.ts"
-import { LogDir } from "./store.ts"
+import { describeDamage, type EventDamage, LogDamaged, payloadProblem, rowProblem } from "./integrity.ts"
+import { SegmentReader, segmentFile } from "./segments.ts"
+import { LogDir, logFile } from "./store.ts"
 
 /**
  * One stored event: its place in the log, when and where it happened, and what it says. `payload` holds the bulk
@@ -52,52 +53,122 @@ export const commitDuration = Metric.histogram(
 const nowNs = () => BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor((performance.now() % 1) * 1e6))
 
 
-/** Reads envelopes with `seq` above `afterSeq`, oldest first. */
-export const readEnvelopes = (afterSeq: number, limit: number, untilSeq?: number) =>
+/** How a read treats an event that does not verify: stop with `LogDamaged`, or skip it and tell `onDamage`. */
+export interface ReadOptions {
+  readonly recover: boolean
+  readonly onDamage?: (damage: EventDamage) => Effect.Effect<void>
+}
+
+const stopOnDamage: ReadOptions = { recover: false }
+
+/** A row as stored; rows written before payload segments or checksums lack those columns. */
+interface StoredRow {
+  seq: bigint
+  at: bigint
+  node: string
+  kind: string
+  body: string
+  payload: Uint8Array | null
+  payload_segment?: bigint | null
+  payload_offset?: bigint | null
+  payload_length?: bigint | null
+  payload_crc?: bigint | null
+  row_crc?: bigint | null
+}
+
+/** The first line of an error's message: Schema's parse errors run to many lines. */
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
+
+/**
+ * Reads the rows with `seq` above `afterSeq` (at most `limit`), oldest first, verifying each against its checksums.
+ * Returns the envelopes that verify and the last seq read, so a caller pages on past skipped events.
+ */
+const readPage = (afterSeq: number, limit: number, untilSeq: number | undefined, options: ReadOptions) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const dir = yield* LogDir
-    const rows = yield* sql<{
-      seq: bigint
-      at: bigint
-      node: string
-      kind: string
-      body: string
-      payload: Uint8Array | null
-      payload_segment: bigint | null
-      payload_offset: bigint | null
-      payload_length: bigint | null
-    }>`
-      SELECT seq, at, node, kind, body, payload, payload_segment, payload_offset, payload_length FROM events
+    // `*`: a read-only reader (replay) cannot migrate an old log, so the columns it has are the ones it gets.
+    const rows = yield* sql<StoredRow>`
+      SELECT * FROM events
       WHERE seq > ${afterSeq} AND seq <= ${untilSeq ?? Number.MAX_SAFE_INTEGER}
-      ORDER BY seq LIMIT ${limit}`.pipe(Effect.provideService(SqlClient.SafeIntegers, true))
+      ORDER BY seq LIMIT ${limit}`.pipe(Effect.provideService(SqlClient.SafeIntegers, true), Effect.orDie)
     const segments = new SegmentReader(dir)
+    const envelopes: Array<Envelope> = []
+    const damages: Array<EventDamage> = []
     try {
-      return rows.map(
-        (r): Envelope => ({
-          seq: Number(r.seq),
-          at: r.at,
-          node: r.node,
-          event: decodeEvent(r.body),
-          payload:
-            r.payload_segment === null
-              ? r.payload
-              : segments.read({ segment: Number(r.payload_segment), offset: Number(r.payload_offset), length: Number(r.payload_length) })
-        })
-      )
+      for (const r of rows) {
+        const verified = verifyRow(r, dir, segments)
+        if ("damage" in verified) damages.push(verified.damage)
+        else envelopes.push(verified.envelope)
+      }
     } finally {
       segments.close()
     }
-  }).pipe(Effect.orDie)
+    if (damages.length > 0) {
+      if (!options.recover) return yield* Effect.fail(new LogDamaged(damages[0]!))
+      if (options.onDamage !== undefined) yield* Effect.forEach(damages, options.onDamage, { discard: true })
+    }
+    return { envelopes, rows: rows.length, lastSeq: rows.length === 0 ? afterSeq : Number(rows[rows.length - 1]!.seq) }
+  })
 
-/** Streams every envelope after `afterSeq` (to `untilSeq` if given) in pages. */
-export const streamEnvelopes = (afterSeq: number, untilSeq?: number) =>
+/** An envelope from its stored row, or what is wrong with the row. */
+const verifyRow = (r: StoredRow, dir: string, segments: SegmentReader): { envelope: Envelope } | { damage: EventDamage } => {
+  const seq = Number(r.seq)
+  const segment = r.payload_segment ?? null
+  const payloadLength = segment === null ? (r.payload?.byteLength ?? 0) : Number(r.payload_length ?? 0)
+  const damaged = (file: string, reason: string) => ({
+    damage: { seq, kind: r.kind, file, bytes: Buffer.byteLength(r.body) + payloadLength, reason }
+  })
+  const fields = {
+    seq: r.seq,
+    at: r.at,
+    node: r.node,
+    kind: r.kind,
+    body: r.body,
+    payloadSegment: segment,
+    payloadOffset: r.payload_offset ?? null,
+    payloadLength: r.payload_length ?? null,
+    payloadCrc: r.payload_crc ?? null
+  }
+  const rowFault = rowProblem(fields, r.row_crc ?? null)
+  if (rowFault !== undefined) return damaged(logFile(dir), rowFault)
+  let event: StrataEvent
+  try {
+    event = decodeEvent(r.body)
+  } catch (e) {
+    return damaged(logFile(dir), `its body does not decode: ${firstLine(e)}`)
+  }
+  let payload = r.payload
+  let payloadFile = logFile(dir)
+  if (segment !== null) {
+    const ref = { segment: Number(segment), offset: Number(r.payload_offset), length: Number(r.payload_length) }
+    payloadFile = segmentFile(dir, ref.segment)
+    try {
+      payload = segments.read(ref)
+    } catch (e) {
+      // A missing file or one that ends early is damage; any other I/O error (EACCES, EMFILE) is not the data's fault.
+      const code = (e as NodeJS.ErrnoException).code
+      if (code !== undefined && code !== "ENOENT") throw e
+      return damaged(payloadFile, `its payload (bytes ${ref.offset}–${ref.offset + ref.length}) cannot be read: ${firstLine(e)}`)
+    }
+  }
+  const payloadFault = payload === null ? undefined : payloadProblem(payload, fields.payloadCrc)
+  if (payloadFault !== undefined) {
+    const where = segment === null ? "in the row" : `at bytes ${Number(r.payload_offset)}–${Number(r.payload_offset) + payloadLength}`
+    return damaged(payloadFile, `${payloadFault} of its payload ${where}`)
+  }
+  return { envelope: { seq, at: r.at, node: r.node, event, payload } }
+}
+
+/** Reads the envelopes with `seq` above `afterSeq` (reading at most `limit` rows), oldest first, verified. */
+export const readEnvelopes = (afterSeq: number, limit: number, untilSeq?: number, options: ReadOptions = stopOnDamage) =>
+  Effect.map(readPage(afterSeq, limit, untilSeq, options), (page) => page.envelopes)
+
+/** Streams every envelope after `afterSeq` (to `untilSeq` if given) in pages, verified as `options` say. */
+export const streamEnvelopes = (afterSeq: number, untilSeq?: number, options: ReadOptions = stopOnDamage) =>
   Stream.paginateChunkEffect(afterSeq, (from) =>
-    readEnvelopes(from, 1000, untilSeq).pipe(
-      Effect.map((page) => [
-        Chunk.fromIterable(page),
-        page.length < 1000 ? Option.none<number>() : Option.some(page[page.length - 1]!.seq)
-      ] as const)
+    readPage(from, 1000, untilSeq, options).pipe(
+      Effect.map((page) => [Chunk.fromIterable(page.envelopes), page.rows < 1000 ? Option.none<number>() : Option.some(page.lastSeq)] as const)
     )
   )
 
@@ -117,6 +188,18 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
     let committedSeq = nextSeq - 1
     const pending = yield* Queue.unbounded<PendingAppend>()
     const committedHub = yield* PubSub.sliding<Envelope>(65_536)
+    // Events skipped as damaged (only with --recover), by seq: the catalog and the write buffer each read the log
+    // at start, and each damaged event is logged once.
+    const damaged = new Map<number, EventDamage>()
+    const readOptions: ReadOptions = {
+      recover: config.recover,
+      onDamage: (damage) =>
+        Effect.suspend(() => {
+          if (damaged.has(damage.seq)) return Effect.void
+          damaged.set(damage.seq, damage)
+          return Effect.logWarning(`--recover: skipping damaged ${describeDamage(damage)}`)
+        })
+    }
 
     // Inserts and fsyncs run on their own thread: the main thread keeps serving while a commit waits for the disk.
     const commitThread = yield* Effect.acquireRelease(
@@ -194,12 +277,20 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
       committedSeq: Effect.sync(() => committedSeq),
       /** Committed envelopes, live, from the moment of subscription. */
       subscribe: Stream.fromPubSub(committedHub),
-      /** Reads committed envelopes after `afterSeq`. */
+      /** Reads committed envelopes after `afterSeq`; fails with `LogDamaged` on one that does not verify (unless --recover). */
       read: (afterSeq: number, limit: number) =>
-        readEnvelopes(afterSeq, limit).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.provideService(LogDir, config.dataDir)),
-      /** Streams every committed envelope after `afterSeq`. */
+        readEnvelopes(afterSeq, limit, undefined, readOptions).pipe(
+          Effect.provideService(SqlClient.SqlClient, sql),
+          Effect.provideService(LogDir, config.dataDir)
+        ),
+      /** Streams every committed envelope after `afterSeq`; fails with `LogDamaged` as `read` does. */
       stream: (afterSeq: number) =>
-        streamEnvelopes(afterSeq).pipe(Stream.provideService(SqlClient.SqlClient, sql), Stream.provideService(LogDir, config.dataDir))
+        streamEnvelopes(afterSeq, undefined, readOptions).pipe(
+          Stream.provideService(SqlClient.SqlClient, sql),
+          Stream.provideService(LogDir, config.dataDir)
+        ),
+      /** The events skipped so far because they did not verify (only with --recover), oldest first. */
+      damaged: Effect.sync(() => [...damaged.values()].sort((a, b) => a.seq - b.seq))
     } as const
   })
 }) {}

@@ -3,6 +3,7 @@
 // commit's disk wait never stalls parsing and HTTP. A commit is answered only once both are on disk.
 import Database from "better-sqlite3"
 import { parentPort, workerData } from "node:worker_threads"
+import { payloadChecksum, rowChecksum } from "./checksum.ts"
 import type { EventRow } from "./CommitThread.ts"
 import { payloadBytes, SEGMENT_MIN_BYTES, SegmentWriter, type PayloadRef } from "./segments.ts"
 
@@ -16,7 +17,7 @@ db.pragma("busy_timeout = 5000")
 // Checkpoint every 2000 pages (128 MiB at 64 KiB pages) rather than SQLite's 1000: fewer, larger checkpoints.
 db.pragma("wal_autocheckpoint = 2000")
 const insert = db.prepare(
-  "INSERT INTO events (seq, at, node, kind, body, payload, payload_segment, payload_offset, payload_length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+  "INSERT INTO events (seq, at, node, kind, body, payload, payload_segment, payload_offset, payload_length, payload_crc, row_crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 const segments = new SegmentWriter(dataDir)
 
@@ -25,7 +26,20 @@ const insertAll = db.transaction((rows: ReadonlyArray<EventRow>, refs: ReadonlyA
     const r = rows[i]!
     const ref = refs[i]
     const inline = r.payload === null || ref !== undefined ? null : Buffer.concat(r.payload)
-    insert.run(r.seq, r.at, r.node, r.kind, r.body, inline, ref?.segment ?? null, ref?.offset ?? null, ref?.length ?? null)
+    // Checksums are computed here, off the main thread, from the very bytes this thread writes.
+    const payloadCrc = r.payload === null ? null : payloadChecksum(r.payload)
+    const fields = {
+      seq: r.seq,
+      at: r.at,
+      node: r.node,
+      kind: r.kind,
+      body: r.body,
+      payloadSegment: ref?.segment ?? null,
+      payloadOffset: ref?.offset ?? null,
+      payloadLength: ref?.length ?? null,
+      payloadCrc
+    }
+    insert.run(r.seq, r.at, r.node, r.kind, r.body, inline, fields.payloadSegment, fields.payloadOffset, fields.payloadLength, payloadCrc, rowChecksum(fields))
   }
 })
 

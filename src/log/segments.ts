@@ -26,7 +26,8 @@ export interface PayloadRef {
 
 export const segmentDir = (dataDir: string) => NodePath.join(dataDir, "payloads")
 
-const segmentFile = (dataDir: string, segment: number) => NodePath.join(segmentDir(dataDir), `${String(segment).padStart(8, "0")}.seg`)
+/** The file of segment number `segment`. */
+export const segmentFile = (dataDir: string, segment: number) => NodePath.join(segmentDir(dataDir), `${String(segment).padStart(8, "0")}.seg`)
 
 const newestSegment = (dataDir: string): number => {
   let newest = 0

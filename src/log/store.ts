@@ -3,6 +3,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Context, Effect, Layer } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import { dataWithoutLog, logMissing } from "./integrity.ts"
 
 /** The event-log database file inside a data directory. */
 export const logFile = (dataDir: string) => NodePath.join(dataDir, "log.sqlite")
@@ -27,7 +28,8 @@ const migrate = Effect.gen(function* () {
   yield* sql`CREATE INDEX IF NOT EXISTS events_kind ON events (kind, seq)`
   // Large payloads live in segment files (segments.ts); the row says where. Logs made before have no such columns.
   const columns = yield* sql<{ name: string }>`SELECT name FROM pragma_table_info('events')`
-  for (const column of ["payload_segment", "payload_offset", "payload_length"]) {
+  // Checksums (checksum.ts) came later still: rows without them are read unverified, as before.
+  for (const column of ["payload_segment", "payload_offset", "payload_length", "payload_crc", "row_crc"]) {
     if (!columns.some((c) => c.name === column)) yield* sql.unsafe(`ALTER TABLE events ADD COLUMN ${column} INTEGER`)
   }
   // Every acknowledged append must survive a crash, so the WAL is fsynced on each group commit.
@@ -35,18 +37,45 @@ const migrate = Effect.gen(function* () {
   yield* sql`PRAGMA busy_timeout = 5000`
 })
 
-/** The SQLite connection of a server's event log, created and migrated if new, and its directory. */
+/**
+ * Refuses a log file that is missing or empty beside data only a log can describe, before SQLite opens it: SQLite
+ * would make an empty log of it (and delete a WAL it finds beside an empty file).
+ */
+const refuseMissingLog = (dataDir: string) =>
+  Effect.suspend(() => {
+    const file = logFile(dataDir)
+    const size = NodeFs.statSync(file, { throwIfNoEntry: false })?.size
+    if (size !== undefined && size > 0) return Effect.void
+    const found = [...dataWithoutLog(dataDir)]
+    if ((NodeFs.statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0) > 0) found.push(`${file}-wal`)
+    return found.length === 0 ? Effect.void : Effect.fail(logMissing(file, size === undefined ? "missing" : "empty (0 bytes)", found))
+  })
+
+/** Refuses a log that opens but holds no event beside data it should describe (e.g. a file replaced by a new one). */
+const refuseEmptyLog = (dataDir: string) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const any = yield* sql`SELECT seq FROM events LIMIT 1`.pipe(Effect.orDie)
+    if (any.length > 0) return
+    const found = dataWithoutLog(dataDir)
+    if (found.length > 0) return yield* Effect.fail(logMissing(logFile(dataDir), "without events", found))
+  })
+
+/**
+ * The SQLite connection of a server's event log, created and migrated if new, and its directory. Fails with
+ * `LogMissing` when the log is missing or empty while the directory holds payload segments or Parquet files.
+ */
 export const layerWritableStore = (dataDir: string) =>
-  Layer.effectDiscard(migrate).pipe(
+  Layer.effectDiscard(Effect.zipRight(Effect.orDie(migrate), refuseEmptyLog(dataDir))).pipe(
     Layer.provideMerge(
       Layer.unwrapEffect(
-        Effect.sync(() => {
+        Effect.gen(function* () {
           NodeFs.mkdirSync(dataDir, { recursive: true })
-          return SqliteClient.layer({ filename: logFile(dataDir), disableWAL: true })
+          yield* refuseMissingLog(dataDir)
+          return SqliteClient.layer({ filename: logFile(dataDir), disableWAL: true }).pipe(Layer.orDie)
         })
       )
     ),
-    Layer.orDie,
     Layer.merge(Layer.succeed(LogDir, dataDir))
   )
 
