@@ -76,6 +76,28 @@ class Parser {
     this.lx = new Lexer(input, params)
   }
 
+  /** Fails with 1.x's wording of a literal it cannot hold, at the literal. */
+  unusable(t: Token, message: string): never {
+    const at = this.lx.where(t.pos)
+    throw new Failure(`${message} at line ${at.line}, char ${at.char}`)
+  }
+
+  /** A number token's value: a float past ±1.8e308 or an integer past uint64 is refused, as 1.x refuses them. */
+  numberValue(t: Token): number {
+    const v = Number(t.text)
+    if (t.type === "number" && !Number.isFinite(v)) this.unusable(t, "unable to parse number")
+    if (t.type === "integer" && !fitsUint64(t.text)) this.unusable(t, "unable to parse integer")
+    return v
+  }
+
+  /** A duration token's nanoseconds: past int64 it is refused, as 1.x refuses it. */
+  durationValue(t: Token): bigint {
+    const ns = parseDuration(t.text)
+    if (ns === undefined) this.fail(t, "duration")
+    if (ns > INT64_MAX) this.unusable(t, "invalid duration")
+    return ns
+  }
+
   tooDeep(what: string, limit: number): never {
     const at = this.lx.where(this.lx.peek().pos)
     throw new Failure(`${what} nested too deeply: more than ${limit} levels at line ${at.line}, char ${at.char}`)
@@ -337,9 +359,7 @@ class Parser {
   durationArg(): bigint {
     const t = this.lx.next()
     if (t.type !== "duration") this.fail(t, "duration")
-    const ns = parseDuration(t.text)
-    if (ns === undefined) this.fail(t, "duration")
-    return ns
+    return this.durationValue(t)
   }
 
   isFill(t: Token) {
@@ -353,7 +373,7 @@ class Parser {
     const t = this.lx.next()
     let fill: Fill
     if (t.type === "integer" || t.type === "number") {
-      const v = Number(t.text)
+      const v = this.numberValue(t)
       fill = { kind: "value", value: negative ? -v : v, integer: t.type === "integer" }
     } else if (t.type === "ident" && !negative) {
       const word = t.text.toLowerCase()
@@ -407,13 +427,12 @@ class Parser {
       const t = this.lx.peek()
       if (t.type === "integer" || t.type === "number") {
         this.lx.next()
-        const v = Number(t.text)
+        const v = this.numberValue(t)
         return { kind: "number", value: sign === "-" ? -v : v, integer: t.type === "integer", raw: (sign === "-" ? "-" : "") + t.text }
       }
       if (t.type === "duration") {
         this.lx.next()
-        const ns = parseDuration(t.text)
-        if (ns === undefined) this.fail(t, "duration")
+        const ns = this.durationValue(t)
         return { kind: "duration", ns: sign === "-" ? -ns : ns, raw: t.text }
       }
       const inner = this.primary()
@@ -427,14 +446,11 @@ class Parser {
     switch (t.type) {
       case "integer":
       case "number":
-        return { kind: "number", value: Number(t.text), integer: t.type === "integer", raw: t.text }
+        return { kind: "number", value: this.numberValue(t), integer: t.type === "integer", raw: t.text }
       case "string":
         return { kind: "string", value: t.text }
-      case "duration": {
-        const ns = parseDuration(t.text)
-        if (ns === undefined) this.fail(t, "duration")
-        return { kind: "duration", ns, raw: t.text }
-      }
+      case "duration":
+        return { kind: "duration", ns: this.durationValue(t), raw: t.text }
       case "op":
         if (t.text === "(") {
           const inner = this.expr()
@@ -664,6 +680,13 @@ export const boundParamsOf = (params: unknown): Either.Either<BoundParams, strin
 }
 
 const INT64_MAX = 9_223_372_036_854_775_807n
+const UINT64_MAX = 18_446_744_073_709_551_615n
+
+/** Whether an integer literal's digits fit a uint64, as Go's `strconv.ParseUint` requires (1.x's widest integer). */
+const fitsUint64 = (text: string): boolean => {
+  const digits = text.startsWith("-") ? text.slice(1) : text
+  return digits.length < 20 || (digits.length === 20 && BigInt(digits) <= UINT64_MAX)
+}
 
 /** Whether a decimal integer's text fits an int64, as Go's `strconv.ParseInt` requires (length first: no huge BigInt). */
 const fitsInt64 = (digits: string): boolean => {

@@ -159,7 +159,15 @@ export const parseSql = async (conn: DuckDBConnection, sql: string): Promise<Rea
   const statement = await conn.prepare("SELECT json_serialize_sql($1::VARCHAR)")
   statement.bindVarchar(1, sql)
   const reader = await statement.runAndReadAll()
-  const parsed = parseJson(String(reader.getRows()[0]![0])) as JsonObject
+  const serialized = String(reader.getRows()[0]![0])
+  let parsed: JsonObject
+  try {
+    parsed = parseJson(serialized) as JsonObject
+  } catch (e) {
+    // DuckDB writes a literal past ±1.8e308 (`1e400`) as `Infinity`, which is not JSON: refused as out of range.
+    if (/[:,[]-?Infinity[,}\]]/.test(serialized)) return { _tag: "SqlSyntaxError", message: "numeric literal out of range (beyond ±1.7976931348623157e308)" }
+    throw e
+  }
   if (parsed["error"] === true) return { _tag: "SqlSyntaxError", message: String(parsed["error_message"] ?? "syntax error") }
   return parsed["statements"] as Array<JsonObject>
 }

@@ -105,6 +105,32 @@ describe("numeric query parameters", () => {
   })
 })
 
+describe("numeric literals", () => {
+  it.each([
+    ["SELECT v FROM m WHERE v > 1e400", "1e400", "unable to parse number"],
+    ["SELECT v FROM m WHERE v > -1.5e400", "1.5e400", "unable to parse number"],
+    ["SELECT v FROM m WHERE v > 99999999999999999999999", "99999999999999999999999", "unable to parse integer"],
+    ["SELECT mean(v) FROM m WHERE time > 0 AND time < 10s GROUP BY time(1s) fill(1e400)", "1e400", "unable to parse number"],
+    ["SELECT mean(v) FROM m WHERE time > 0 AND time < 10s GROUP BY time(99999999999999999999d)", "99999999999999999999d", "invalid duration"],
+    ["SELECT v FROM m WHERE time > now() - 9999999999999d", "9999999999999d", "invalid duration"]
+  ])("InfluxQL %s is a parse error naming the literal, as in 1.x", async (q, literal, reason) => {
+    const message = `${reason} at line 1, char ${q.indexOf(literal) + 1}`
+    expectError(await server.request("GET", `/api/v3/query_influxql?${new URLSearchParams({ db: "d1", q })}`, { token: admin }), 400, `error in InfluxQL statement: parsing error: ${message}`)
+    const v1 = await server.request("GET", `/query?${new URLSearchParams({ db: "d1", q })}`, { token: admin })
+    expect(v1.json()).toEqual({ results: [{ statement_id: 0, error: `error parsing query: ${message}` }] })
+  })
+
+  it("InfluxQL integers up to uint64 and durations up to int64 nanoseconds are still accepted", async () => {
+    for (const q of ["SELECT v FROM m WHERE v < 18446744073709551615", "SELECT v FROM m WHERE time > now() - 106751d"]) {
+      expect(expectOk(await server.request("GET", `/api/v3/query_influxql?${new URLSearchParams({ db: "d1", q })}`, { token: admin })).json()).toHaveLength(1)
+    }
+  })
+
+  it("SQL SELECT 1e400 answers 400", async () => {
+    expectError(await server.request("GET", "/api/v3/query_sql?db=d1&q=SELECT%201e400", { token: admin }), 400, /numeric literal out of range/)
+  })
+})
+
 describe("deep nesting", () => {
   it("SQL with 10,000 nested parentheses answers 400", async () => {
     expectError(await server.request("POST", "/api/v3/query_sql", { token: admin, body: { db: "d1", q: `SELECT ${nested(10_000, "1")}` } }), 400)
