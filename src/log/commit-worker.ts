@@ -21,41 +21,48 @@ const insert = db.prepare(
 )
 const segments = new SegmentWriter(dataDir)
 
-const insertAll = db.transaction((rows: ReadonlyArray<EventRow>, refs: ReadonlyArray<PayloadRef | undefined>) => {
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i]!
-    const ref = refs[i]
-    const inline = r.payload === null || ref !== undefined ? null : Buffer.concat(r.payload)
-    // Checksums are computed here, off the main thread, from the very bytes this thread writes.
-    const payloadCrc = r.payload === null ? null : payloadChecksum(r.payload)
-    const fields = {
-      seq: r.seq,
-      at: r.at,
-      node: r.node,
-      kind: r.kind,
-      body: r.body,
-      payloadSegment: ref?.segment ?? null,
-      payloadOffset: ref?.offset ?? null,
-      payloadLength: ref?.length ?? null,
-      payloadCrc
+const insertAll = db.transaction(
+  (rows: ReadonlyArray<EventRow>, refs: ReadonlyArray<PayloadRef | undefined>, payloadCrcs: ReadonlyArray<number | null>) => {
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!
+      const ref = refs[i]
+      const inline = r.payload === null || ref !== undefined ? null : Buffer.concat(r.payload)
+      const fields = {
+        seq: r.seq,
+        at: r.at,
+        node: r.node,
+        kind: r.kind,
+        body: r.body,
+        payloadSegment: ref?.segment ?? null,
+        payloadOffset: ref?.offset ?? null,
+        payloadLength: ref?.length ?? null,
+        payloadCrc: payloadCrcs[i]!
+      }
+      insert.run(r.seq, r.at, r.node, r.kind, r.body, inline, fields.payloadSegment, fields.payloadOffset, fields.payloadLength, fields.payloadCrc, rowChecksum(fields))
     }
-    insert.run(r.seq, r.at, r.node, r.kind, r.body, inline, fields.payloadSegment, fields.payloadOffset, fields.payloadLength, payloadCrc, rowChecksum(fields))
   }
-})
+)
 
-const commit = (rows: ReadonlyArray<EventRow>) => {
+const commit = async (rows: ReadonlyArray<EventRow>) => {
   const large: Array<number> = []
   rows.forEach((r, i) => {
     if (r.payload !== null && payloadBytes(r.payload) >= SEGMENT_MIN_BYTES) large.push(i)
   })
   const refs = new Array<PayloadRef | undefined>(rows.length)
   if (large.length > 0) segments.write(large.map((i) => rows[i]!.payload!)).forEach((ref, k) => (refs[large[k]!] = ref))
-  // Payloads first: a row that SQLite has committed always points at bytes already on disk.
-  segments.sync()
-  insertAll(rows, refs)
+  // Payloads first: a row that SQLite has committed always points at bytes already on disk. The payloads' checksums
+  // (from the very bytes this thread writes) are computed while libuv's pool waits for that fdatasync: done before
+  // or after it they added ~0.5 ms per MB to every commit's latency (~10% of a durable load's commit time).
+  const [, payloadCrcs] = await Promise.all([
+    segments.syncAsync(),
+    Promise.resolve().then(() => rows.map((r) => (r.payload === null ? null : payloadChecksum(r.payload))))
+  ])
+  insertAll(rows, refs, payloadCrcs)
 }
 
-port.on("message", (message: { close?: boolean; id: number; rows: ReadonlyArray<EventRow> }) => {
+type Message = { close: true } | { close?: undefined; id: number; rows: ReadonlyArray<EventRow> }
+
+const handle = async (message: Message) => {
   if (message.close === true) {
     segments.close()
     db.close()
@@ -63,9 +70,15 @@ port.on("message", (message: { close?: boolean; id: number; rows: ReadonlyArray<
     return
   }
   try {
-    commit(message.rows)
+    await commit(message.rows)
     port.postMessage({ id: message.id, ok: true })
   } catch (e) {
     port.postMessage({ id: message.id, ok: false, message: String(e instanceof Error ? e.message : e) })
   }
+}
+
+// Commits (and the close) run one after another, in the order they were sent, though each now awaits its fdatasync.
+let queue = Promise.resolve()
+port.on("message", (message: Message) => {
+  queue = queue.then(() => handle(message))
 })

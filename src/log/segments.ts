@@ -120,6 +120,22 @@ export class SegmentWriter {
     this.unsynced = false
   }
 
+  /**
+   * Makes every written payload durable (fdatasync) on libuv's thread pool, so this thread can work meanwhile. No
+   * write may start before it settles.
+   */
+  syncAsync(): Promise<void> {
+    if (!this.unsynced || this.fd === -1) return Promise.resolve()
+    const fd = this.fd
+    return new Promise((resolve, reject) =>
+      NodeFs.fdatasync(fd, (error) => {
+        if (error !== null) return reject(error)
+        this.unsynced = false
+        resolve()
+      })
+    )
+  }
+
   close(): void {
     if (this.fd === -1) return
     NodeFs.closeSync(this.fd)
