@@ -18,151 +18,181 @@ export interface SqlSyntaxError {
   readonly message: string
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// JSON that keeps integers beyond 2^53 exact (nanosecond timestamps in constants), as bigint.
-
-const isDigit = (c: number) => c >= 48 && c <= 57
-
-/** Parses JSON; integers outside the safe range become bigint. */
-export const parseJson = (text: string): Json => {
-  let i = 0
-  const ws = () => {
-    while (i < text.length) {
-      const c = text.charCodeAt(i)
-      if (c === 32 || c === 10 || c === 13 || c === 9) i++
-      else break
-    }
-  }
-  const value = (): Json => {
-    ws()
-    const c = text[i]
-    if (c === "{") {
-      i++
-      const out: JsonObject = {}
-      ws()
-      if (text[i] === "}") {
-        i++
-        return out
-      }
-      for (;;) {
-        ws()
-        const key = string()
-        ws()
-        i++ // :
-        out[key] = value()
-        ws()
-        if (text[i] === ",") {
-          i++
-          continue
-        }
-        i++ // }
-        return out
-      }
-    }
-    if (c === "[") {
-      i++
-      const out: JsonArray = []
-      ws()
-      if (text[i] === "]") {
-        i++
-        return out
-      }
-      for (;;) {
-        out.push(value())
-        ws()
-        if (text[i] === ",") {
-          i++
-          continue
-        }
-        i++ // ]
-        return out
-      }
-    }
-    if (c === '"') return string()
-    if (text.startsWith("true", i)) {
-      i += 4
-      return true
-    }
-    if (text.startsWith("false", i)) {
-      i += 5
-      return false
-    }
-    if (text.startsWith("null", i)) {
-      i += 4
-      return null
-    }
-    return number()
-  }
-  const string = (): string => {
-    const start = i
-    i++
-    let simple = true
-    while (i < text.length) {
-      const c = text.charCodeAt(i)
-      if (c === 92) {
-        simple = false
-        i += 2
-        continue
-      }
-      if (c === 34) break
-      i++
-    }
-    i++
-    const raw = text.slice(start, i)
-    return simple ? raw.slice(1, -1) : (JSON.parse(raw) as string)
-  }
-  const number = (): number | bigint => {
-    const start = i
-    if (text[i] === "-") i++
-    let integral = true
-    while (i < text.length) {
-      const c = text.charCodeAt(i)
-      if (isDigit(c)) i++
-      else if (c === 46 || c === 101 || c === 69 || c === 43 || c === 45) {
-        integral = false
-        i++
-      } else break
-    }
-    const raw = text.slice(start, i)
-    if (raw.length === 0) throw new SyntaxError(`invalid JSON at ${start}`)
-    const n = Number(raw)
-    return integral && !Number.isSafeInteger(n) ? BigInt(raw) : n
-  }
-  const result = value()
-  return result
+/** A query whose tree is too large to read and rewrite within the main thread's budget (a 400). */
+export interface QueryTooComplex {
+  readonly _tag: "QueryTooComplex"
+  readonly message: string
 }
+
+/**
+ * Bounds on a user query's tree. DuckDB's JSON for it is read on the main thread, and each pass over the tree
+ * (parameters, dialect, tables, render) is linear in its size: at 6 MB (about 110,000 nodes) each pass takes well
+ * under 100 ms, and translate yields to other requests between passes. Text bounds (complexity.ts) are met first
+ * by nearly every query; this one holds whatever they let through. Depth is DuckDB's to bound (1,000 levels of
+ * expression, up to ~6,000 JSON levels); past ~3,000 the recursive passes run out of stack and translate answers 400.
+ */
+export const TREE_LIMITS = {
+  /** Characters of the tree's JSON. */
+  json: 6_000_000,
+  /** Nodes (objects and arrays) that repeated table references may add to a tree. */
+  repeatedNodes: 100_000
+} as const
+
+// ---------------------------------------------------------------------------------------------------------------
+// JSON that keeps integers beyond 2^53 exact (nanosecond timestamps in constants, DuckDB's "no location"), as
+// bigint. Both directions use the engine's own JSON.parse and JSON.stringify (several times faster than any loop
+// of ours over megabytes of tree) and carry big integers through them as strings marked with a lone surrogate,
+// which no string from DuckDB (valid UTF-8) and no parameter (made well-formed in translate) can contain.
+
+const BIG_MARK = 0xd800
+const BIG_MARK_ESCAPED = "\\ud800"
+const BIG_MARKED = /"\\ud800(-?\d+)"/g
+
+/** DuckDB's "no location" (u64 max) on nodes it made itself; its deserializer takes an absent location as the same. */
+const NO_LOCATION_FIELD = ',"query_location":18446744073709551615'
+const NO_LOCATION_KEY = ',"query_location":'
+
+/**
+ * One pass over the text outside its strings: drops "no location" fields and writes every other integer
+ * JSON.parse would round as a marked string. Returns the text to parse and how many integers it marked.
+ */
+const prepareJson = (text: string): { readonly text: string; readonly marks: number } => {
+  const n = text.length
+  const pieces: Array<string> = []
+  let copied = 0
+  let marks = 0
+  let i = 0
+  while (i < n) {
+    const c = text.charCodeAt(i)
+    if (c === 34) {
+      // Skip a string: its end is the next quote not escaped by an odd run of backslashes.
+      let end = i + 1
+      for (;;) {
+        end = text.indexOf('"', end)
+        if (end < 0) return { text, marks: 0 } // malformed; JSON.parse says where
+        let backslashes = 0
+        while (text.charCodeAt(end - 1 - backslashes) === 92) backslashes++
+        if (backslashes % 2 === 0) break
+        end++
+      }
+      i = end + 1
+    } else if ((c >= 48 && c <= 57) || c === 45) {
+      const start = i++
+      while (i < n) {
+        const d = text.charCodeAt(i)
+        if (d >= 48 && d <= 57) i++
+        else break
+      }
+      const d = text.charCodeAt(i)
+      if (d === 46 || d === 101 || d === 69) {
+        // A fraction or exponent: a double either way.
+        while (i < n) {
+          const e = text.charCodeAt(i)
+          if ((e >= 48 && e <= 57) || e === 46 || e === 101 || e === 69 || e === 43 || e === 45) i++
+          else break
+        }
+      } else if (i - start >= 16 && !Number.isSafeInteger(Number(text.slice(start, i)))) {
+        const fieldStart = start - NO_LOCATION_KEY.length
+        if (fieldStart >= copied && text.startsWith(NO_LOCATION_FIELD, fieldStart) && i === fieldStart + NO_LOCATION_FIELD.length) {
+          pieces.push(text.slice(copied, fieldStart))
+        } else {
+          pieces.push(text.slice(copied, start), `"${BIG_MARK_ESCAPED}`, text.slice(start, i), '"')
+          marks++
+        }
+        copied = i
+      }
+    } else i++
+  }
+  if (copied === 0) return { text, marks: 0 }
+  pieces.push(text.slice(copied))
+  return { text: pieces.join(""), marks }
+}
+
+/** Turns `marks` marked strings back into bigints, in place (the tree was just parsed and is ours). */
+const unmarkBigInts = (tree: Json, marks: number): Json => {
+  let remaining = marks
+  const unmark = (value: Json): Json => {
+    if (typeof value === "string") {
+      // The mark, then a digit or minus sign (a string may begin with U+10000, whose first half is the same unit).
+      const next = value.charCodeAt(1)
+      if (value.charCodeAt(0) !== BIG_MARK || !((next >= 48 && next <= 57) || next === 45)) return value
+      remaining--
+      return BigInt(value.slice(1))
+    }
+    if (typeof value !== "object" || value === null) return value
+    if (Array.isArray(value)) {
+      for (let k = 0; k < value.length && remaining > 0; k++) {
+        const child = value[k]!
+        if (typeof child === "object" || typeof child === "string") value[k] = unmark(child)
+      }
+      return value
+    }
+    for (const key in value) {
+      if (remaining === 0) break
+      const child = value[key]!
+      if (typeof child === "object" || typeof child === "string") {
+        const next = unmark(child)
+        if (next !== child) value[key] = next
+      }
+    }
+    return value
+  }
+  return unmark(tree)
+}
+
+/** Whether a text has a run of 16 digits anywhere: only then can it hold an integer JSON.parse would round. */
+const LONG_DIGITS = /\d{16}/
+
+/** Parses JSON; integers outside the safe range become bigint (DuckDB's "no location" fields are left out). */
+export const parseJson = (text: string): Json => {
+  if (!LONG_DIGITS.test(text)) return JSON.parse(text) as Json
+  const prepared = prepareJson(text)
+  const parsed = JSON.parse(prepared.text) as Json
+  return prepared.marks > 0 ? unmarkBigInts(parsed, prepared.marks) : parsed
+}
+
+/** Lets other requests run (a turn of the event loop) between long stretches of work on the main thread. */
+export const yieldToOthers = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** JSON this long takes milliseconds per step to read: parseSql lets other requests run between the steps. */
+const LARGE_JSON = 1_000_000
+
+const markBigInts = (_key: string, value: unknown): unknown => (typeof value === "bigint" ? `${String.fromCharCode(BIG_MARK)}${value}` : value)
 
 /** Serialises JSON, writing bigints as plain integers. */
-export const stringifyJson = (value: Json): string => {
-  if (value === null) return "null"
-  switch (typeof value) {
-    case "bigint":
-      return value.toString()
-    case "number":
-      return Number.isFinite(value) ? String(value) : "null"
-    case "boolean":
-      return value ? "true" : "false"
-    case "string":
-      return JSON.stringify(value)
-  }
-  if (Array.isArray(value)) return `[${value.map(stringifyJson).join(",")}]`
-  const parts: Array<string> = []
-  for (const key in value) parts.push(`${JSON.stringify(key)}:${stringifyJson(value[key]!)}`)
-  return `{${parts.join(",")}}`
-}
+export const stringifyJson = (value: Json): string => JSON.stringify(value, markBigInts).replace(BIG_MARKED, "$1")
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parse and render through DuckDB.
 
-/** Parses SQL text into its statements' trees (each `{node, named_param_map}`), or the parser's error. */
-export const parseSql = async (conn: DuckDBConnection, sql: string): Promise<ReadonlyArray<JsonObject> | SqlSyntaxError> => {
+/**
+ * Parses SQL text into its statements' trees (each `{node, named_param_map}`), or the parser's error, or
+ * QueryTooComplex when the tree's JSON is longer than `maxJson` (checked before it is read).
+ */
+export const parseSql = async (
+  conn: DuckDBConnection,
+  sql: string,
+  maxJson: number = TREE_LIMITS.json
+): Promise<ReadonlyArray<JsonObject> | SqlSyntaxError | QueryTooComplex> => {
   const statement = await conn.prepare("SELECT json_serialize_sql($1::VARCHAR)")
   statement.bindVarchar(1, sql)
   const reader = await statement.runAndReadAll()
   const serialized = String(reader.getRows()[0]![0])
+  if (serialized.length > maxJson) {
+    const mb = (chars: number) => `${(chars / 1e6).toFixed(1)} MB`
+    return { _tag: "QueryTooComplex", message: `query too complex: its syntax tree is ${mb(serialized.length)} of JSON (at most ${mb(maxJson)})` }
+  }
+  const pause = serialized.length > LARGE_JSON ? yieldToOthers : () => Promise.resolve()
   let parsed: JsonObject
   try {
-    parsed = parseJson(serialized) as JsonObject
+    // parseJson's steps, with pauses between them.
+    const prepared = LONG_DIGITS.test(serialized) ? prepareJson(serialized) : { text: serialized, marks: 0 }
+    await pause()
+    parsed = JSON.parse(prepared.text) as JsonObject
+    if (prepared.marks > 0) {
+      await pause()
+      unmarkBigInts(parsed, prepared.marks)
+    }
   } catch (e) {
     // DuckDB writes a literal past ±1.8e308 (`1e400`) as `Infinity`, which is not JSON: refused as out of range.
     if (/[:,[]-?Infinity[,}\]]/.test(serialized)) return { _tag: "SqlSyntaxError", message: "numeric literal out of range (beyond ±1.7976931348623157e308)" }
@@ -188,23 +218,64 @@ export const isObject = (v: Json | undefined): v is JsonObject => typeof v === "
 /**
  * Rebuilds a tree bottom-up: children first, then `visit` may replace each object node (return undefined to keep
  * it). Expression nodes carry `class` (e.g. `FUNCTION`, `COLUMN_REF`, `CONSTANT`); table references carry `type`
- * (e.g. `BASE_TABLE`, `SUBQUERY`, `JOIN`); query nodes have `type: "SELECT_NODE"`.
+ * (e.g. `BASE_TABLE`, `SUBQUERY`, `JOIN`); query nodes have `type: "SELECT_NODE"`. Copy on write: a node is copied
+ * only when a child changed, and `visit` sees the input's own node otherwise, so it must not modify it.
  */
 export const transform = (node: Json, visit: (node: JsonObject) => JsonObject | undefined): Json => {
-  if (Array.isArray(node)) return node.map((child) => transform(child, visit))
-  if (!isObject(node)) return node
-  const copy: JsonObject = {}
-  for (const key in node) copy[key] = transform(node[key]!, visit)
-  return visit(copy) ?? copy
+  const walk = (value: Json): Json => {
+    if (typeof value !== "object" || value === null) return value
+    if (Array.isArray(value)) return mapArray(value, walk)
+    const rebuilt = mapObject(value, walk)
+    return visit(rebuilt) ?? rebuilt
+  }
+  return walk(node)
+}
+
+/** The array with `f` applied to each element; the same array when no element changed. */
+export const mapArray = (array: JsonArray, f: (value: Json) => Json): JsonArray => {
+  let out: JsonArray | undefined
+  for (let k = 0; k < array.length; k++) {
+    const child = array[k]!
+    const next = f(child)
+    if (out !== undefined) out.push(next)
+    else if (next !== child) {
+      out = array.slice(0, k)
+      out.push(next)
+    }
+  }
+  return out ?? array
+}
+
+/** The object with `f` applied to each value; the same object when no value changed. */
+export const mapObject = (object: JsonObject, f: (value: Json, key: string) => Json): JsonObject => {
+  let out: JsonObject | undefined
+  for (const key in object) {
+    const child = object[key]!
+    const next = f(child, key)
+    if (next !== child) {
+      out ??= { ...object }
+      out[key] = next
+    }
+  }
+  return out ?? object
+}
+
+/** The objects and arrays of a tree. */
+export const countNodes = (node: Json): number => {
+  if (typeof node !== "object" || node === null) return 0
+  let count = 1
+  if (Array.isArray(node)) for (const child of node) count += countNodes(child)
+  else for (const key in node) count += countNodes(node[key]!)
+  return count
 }
 
 /** Visits every object node, parents before children. */
 export const forEachNode = (node: Json, visit: (node: JsonObject) => void): void => {
+  if (typeof node !== "object" || node === null) return
   if (Array.isArray(node)) {
     for (const child of node) forEachNode(child, visit)
     return
   }
-  if (!isObject(node)) return
   visit(node)
   for (const key in node) forEachNode(node[key]!, visit)
 }

@@ -8,10 +8,12 @@ type Token = { readonly kind: "word" | "quoted" | "symbol"; readonly text: strin
 const isWordChar = (code: number) =>
   (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95 || code === 36 || code > 127
 
-const tokenize = (sql: string): Array<Token> | undefined => {
+/** The text's tokens, or undefined when it does not lex or has more than `max` tokens (then it is no SHOW COLUMNS). */
+const tokenize = (sql: string, max: number): Array<Token> | undefined => {
   const tokens: Array<Token> = []
   let i = 0
   while (i < sql.length) {
+    if (tokens.length > max) return undefined
     const c = sql[i]!
     if (c === " " || c === "\t" || c === "\n" || c === "\r") {
       i++
@@ -23,20 +25,17 @@ const tokenize = (sql: string): Array<Token> | undefined => {
       i = end + 2
     } else if (c === '"') {
       let text = ""
-      i++
+      let from = i + 1
       for (;;) {
-        if (i >= sql.length) return undefined
-        if (sql[i] === '"') {
-          if (sql[i + 1] === '"') {
-            text += '"'
-            i += 2
-            continue
-          }
-          i++
+        const close = sql.indexOf('"', from)
+        if (close < 0) return undefined
+        text += sql.slice(from, close)
+        if (sql[close + 1] !== '"') {
+          i = close + 1
           break
         }
-        text += sql[i]
-        i++
+        text += '"'
+        from = close + 2
       }
       tokens.push({ kind: "quoted", text })
     } else if (isWordChar(sql.charCodeAt(i))) {
@@ -57,7 +56,8 @@ const nameOf = (t: Token | undefined) => (t === undefined ? undefined : t.kind =
 
 /** The table a `SHOW [FULL] COLUMNS FROM|IN [schema.]table` statement names, or undefined for any other statement. */
 export const showColumnsTarget = (sql: string): { readonly schema: string | undefined; readonly table: string } | undefined => {
-  const tokens = tokenize(sql)
+  // SHOW FULL COLUMNS FROM a.b.c and a few semicolons: any longer text is another statement, and is not lexed whole.
+  const tokens = tokenize(sql, 16)
   if (tokens === undefined) return undefined
   while (tokens.length > 0 && tokens[tokens.length - 1]!.kind === "symbol" && tokens[tokens.length - 1]!.text === ";") tokens.pop()
   let i = 0

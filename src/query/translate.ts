@@ -1,7 +1,23 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
 import type { DatabaseState, TableState } from "../catalog/state.ts"
 import { liveTable } from "../catalog/state.ts"
-import { constant, isObject, parseSql, renderSql, transform, type Json, type JsonObject } from "./ast.ts"
+import {
+  constant,
+  countNodes,
+  isObject,
+  mapArray,
+  mapObject,
+  parseSql,
+  renderSql,
+  transform,
+  type Json,
+  type JsonObject,
+  type QueryTooComplex,
+  type SqlSyntaxError,
+  TREE_LIMITS,
+  yieldToOthers
+} from "./ast.ts"
+import { sqlTooComplex } from "./complexity.ts"
 import { functionPolicy, type FunctionPolicy } from "./sandbox.ts"
 import { showColumnsSql, showColumnsTarget } from "./showColumns.ts"
 import { columnsInOrder, duckTypeName, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
@@ -56,19 +72,20 @@ export const userTableSql = (table: TableState, buffer: BufferView, merge: boole
   return `SELECT ${columns.map((c) => quote(c.name)).join(", ")} FROM (${view}) AS b`
 }
 
-/** Parsed subqueries by their SQL text: the same buffer view is parsed once, not per query. */
-const parsedSubqueries = new Map<string, JsonObject>()
+/** Parsed subqueries by their SQL text, with their sizes: the same buffer view is parsed once, not per query. */
+const parsedSubqueries = new Map<string, { readonly statement: JsonObject; readonly nodes: number }>()
 const PARSED_CACHE_SIZE = 512
 
-const parseSubquery = async (conn: DuckDBConnection, sql: string): Promise<JsonObject> => {
+const parseSubquery = async (conn: DuckDBConnection, sql: string): Promise<{ readonly statement: JsonObject; readonly nodes: number }> => {
   const cached = parsedSubqueries.get(sql)
   if (cached !== undefined) return cached
-  const parsed = await parseSql(conn, sql)
+  // Our own SQL: as large as the catalog or the rows of a virtual table make it, so not held to the user's limits.
+  const parsed = await parseSql(conn, sql, Infinity)
   if (!Array.isArray(parsed)) throw new Error(`internal SQL did not parse: ${(parsed as { message: string }).message}: ${sql}`)
-  const statement = parsed[0]!
+  const entry = { statement: parsed[0]!, nodes: countNodes(parsed[0]!) }
   if (parsedSubqueries.size >= PARSED_CACHE_SIZE) parsedSubqueries.delete(parsedSubqueries.keys().next().value!)
-  parsedSubqueries.set(sql, statement)
-  return statement
+  parsedSubqueries.set(sql, entry)
+  return entry
 }
 
 const subqueryRef = (statement: JsonObject, alias: string): JsonObject => ({
@@ -80,12 +97,16 @@ const subqueryRef = (statement: JsonObject, alias: string): JsonObject => ({
   column_name_alias: []
 })
 
+// ES2024's well-formed string methods, which Node 20 has and the ES2022 typings lack.
+type WellFormedString = string & { toWellFormed(): string }
+
 /** A JSON parameter value as a constant node. */
 const parameterConstant = (value: Json): JsonObject => {
   if (value === null) return constant("NULL", null)
   switch (typeof value) {
     case "string":
-      return constant("VARCHAR", value)
+      // A lone surrogate (`"\ud800"` in the request's JSON) is no text DuckDB can hold: U+FFFD, as UTF-8 would have it.
+      return constant("VARCHAR", (value as WellFormedString).toWellFormed())
     case "boolean":
       return constant("BOOLEAN", value)
     case "bigint":
@@ -111,8 +132,7 @@ const bindParameters = (statement: JsonObject, params: Readonly<Record<string, J
     return c
   }) as JsonObject
   if (missing !== undefined) return planError(`No value found for placeholder with name $${missing}`)
-  bound["named_param_map"] = []
-  return bound
+  return { ...bound, named_param_map: [] }
 }
 
 const tableNotFound = (parts: ReadonlyArray<string>) => planError(`Error during planning: table '${["public", "iox", ...parts].slice(-3).join(".")}' not found`)
@@ -150,25 +170,39 @@ const resolveTables = (
   let functionFailure: PlanError | undefined
   let ctes = 0
 
-  /** Visible CTEs: lower-case name (DuckDB matches them case-insensitively) to the renamed CTE. */
-  type Scope = ReadonlyMap<string, string>
-  const withCte = (scope: Scope, name: string, renamed: string): Scope => new Map(scope).set(name.toLowerCase(), renamed)
-
-  const copyWith = (node: JsonObject, scope: Scope): JsonObject => {
-    const copy: JsonObject = {}
-    for (const key in node) copy[key] = walk(node[key]!, scope)
-    return copy
+  /**
+   * Visible CTEs: lower-case name (DuckDB matches them case-insensitively) to the renamed CTEs of that name, the
+   * innermost last. The walk is depth-first, so a query node pushes its CTEs and pops them when it is done.
+   */
+  const scope = new Map<string, Array<string>>()
+  const pushCte = (name: string, renamed: string) => {
+    const key = name.toLowerCase()
+    const stack = scope.get(key)
+    if (stack === undefined) scope.set(key, [renamed])
+    else stack.push(renamed)
+  }
+  const popCte = (name: string) => {
+    const key = name.toLowerCase()
+    const stack = scope.get(key)!
+    stack.pop()
+    if (stack.length === 0) scope.delete(key)
+  }
+  const visibleCte = (name: string): string | undefined => {
+    const stack = scope.get(name.toLowerCase())
+    return stack === undefined ? undefined : stack[stack.length - 1]
   }
 
-  const walk = (value: Json, scope: Scope): Json => {
-    if (failure !== undefined) return value
-    if (Array.isArray(value)) return value.map((v) => walk(v, scope))
-    if (!isObject(value)) return value
-    if ("cte_map" in value) return queryNode(value, scope)
-    if ("class" in value) return expression(value, scope)
+  // Copy on write: nodes are rebuilt only on the paths to the ones that change.
+  const walkChildren = (node: JsonObject): JsonObject => mapObject(node, walk)
+
+  const walk = (value: Json): Json => {
+    if (failure !== undefined || typeof value !== "object" || value === null) return value
+    if (Array.isArray(value)) return mapArray(value, walk)
+    if ("cte_map" in value) return queryNode(value)
+    if ("class" in value) return expression(value)
     switch (value["type"]) {
       case "BASE_TABLE":
-        return baseTable(value, scope)
+        return baseTable(value)
       case "SHOW_REF":
         return showRef(value)
       case "TABLE_FUNCTION": {
@@ -181,39 +215,44 @@ const resolveTables = (
       failure = planError(`This feature is not implemented: ${value["type"]} table references`)
       return value
     }
-    return copyWith(value, scope)
+    return walkChildren(value)
   }
 
   /** A query node: its CTEs, each seeing the ones before it, then its body seeing all of them. */
-  const queryNode = (node: JsonObject, scope: Scope): JsonObject => {
+  const queryNode = (node: JsonObject): JsonObject => {
     const map = node["cte_map"]
     const entries = isObject(map) && Array.isArray(map["map"]) ? map["map"] : []
-    let visible = scope
+    const pushed: Array<string> = []
     const renamedEntries: Array<Json> = []
+    let result: JsonObject = node
     for (const entry of entries) {
       if (!isObject(entry) || !isObject(entry["value"]) || !isObject(entry["value"]["query"])) {
         failure ??= planError("This feature is not implemented: this WITH clause")
-        return node
+        break
       }
       const name = String(entry["key"])
       const renamed = `${CTE_PREFIX}${ctes++}`
       const query = entry["value"]["query"]
       const body = query["node"]
       const recursive = isObject(body) && body["type"] === "RECURSIVE_CTE_NODE" && String(body["cte_name"]).toLowerCase() === name.toLowerCase()
-      const value = walk(entry["value"], recursive ? withCte(visible, name, renamed) : visible) as JsonObject
+      if (recursive) pushCte(name, renamed)
+      let value = walk(entry["value"]) as JsonObject
       if (recursive) {
         const walkedQuery = value["query"] as JsonObject
-        value["query"] = { ...walkedQuery, node: { ...(walkedQuery["node"] as JsonObject), cte_name: renamed } }
-      }
+        value = { ...value, query: { ...walkedQuery, node: { ...(walkedQuery["node"] as JsonObject), cte_name: renamed } } }
+      } else pushCte(name, renamed)
+      pushed.push(name)
       renamedEntries.push({ ...entry, key: renamed, value })
-      visible = withCte(visible, name, renamed)
     }
-    const copy: JsonObject = {}
-    for (const key in node) copy[key] = key === "cte_map" ? { ...(map as JsonObject), map: renamedEntries } : walk(node[key]!, visible)
-    return copy
+    if (failure === undefined) {
+      const walked = mapObject(node, (child, key) => (key === "cte_map" ? child : walk(child)))
+      result = entries.length === 0 ? walked : { ...walked, cte_map: { ...(map as JsonObject), map: renamedEntries } }
+    }
+    for (const name of pushed) popCte(name)
+    return result
   }
 
-  const baseTable = (node: JsonObject, scope: Scope): JsonObject => {
+  const baseTable = (node: JsonObject): JsonObject => {
     const catalogName = String(node["catalog_name"] ?? "")
     const schema = String(node["schema_name"] ?? "")
     const name = String(node["table_name"])
@@ -222,7 +261,7 @@ const resolveTables = (
       failure = tableNotFound([catalogName, schema, name])
       return node
     }
-    const cte = catalogName === "" && schema === "" ? scope.get(name.toLowerCase()) : undefined
+    const cte = catalogName === "" && schema === "" ? visibleCte(name) : undefined
     // The alias keeps the name the query qualifies columns with.
     if (cte !== undefined) return { ...node, table_name: cte, alias }
     const copy = { ...node }
@@ -258,7 +297,7 @@ const resolveTables = (
   }
 
   /** Function calls must be on the allow-list, unqualified (or in DuckDB's `main`); types must be unqualified. */
-  const expression = (node: JsonObject, scope: Scope): JsonObject => {
+  const expression = (node: JsonObject): JsonObject => {
     switch (node["class"]) {
       case "FUNCTION":
       case "WINDOW": {
@@ -282,50 +321,84 @@ const resolveTables = (
         failure = planError(`No value found for placeholder with name $${String(node["identifier"])}`)
         return node
     }
-    return copyWith(node, scope)
+    return walkChildren(node)
   }
 
-  const tree = walk(statement, new Map()) as JsonObject
+  const tree = walk(statement) as JsonObject
   return failure ?? functionFailure ?? { tree, tables, replacements }
 }
 
+const noPause = () => Promise.resolve()
+/** SQL this long makes trees whose passes take milliseconds each. */
+const LARGE_SQL = 16_384
+
 /** Translates one query. */
 export const translate = async (input: TranslateInput): Promise<Translated | PlanError> => {
+  try {
+    return await plan(input)
+  } catch (e) {
+    // The passes recurse over the tree; DuckDB lets nesting reach ~6,000 JSON levels (950 nested CTEs), past the stack.
+    if (e instanceof RangeError && /call stack/i.test(e.message)) return planError("query too complex: nested too deeply to plan")
+    throw e
+  }
+}
+
+const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
+  const tooComplex = sqlTooComplex(input.sql)
+  if (tooComplex !== undefined) return planError(tooComplex)
+  // Other requests run between the passes over a large tree, so none waits for all of them.
+  const pause = input.sql.length > LARGE_SQL ? yieldToOthers : noPause
   const show = showColumnsTarget(input.sql)
   const parsed = await parseSql(input.conn, show === undefined ? input.sql : showColumnsSql(show))
-  if (!Array.isArray(parsed)) return planError(`SQL error: ParserError("${(parsed as { message: string }).message}")`)
+  if (!Array.isArray(parsed)) {
+    const failure = parsed as SqlSyntaxError | QueryTooComplex
+    return planError(failure._tag === "QueryTooComplex" ? failure.message : `SQL error: ParserError("${failure.message}")`)
+  }
   if (parsed.length === 0) return planError("SQL error: ParserError(\"Expected: an SQL statement, found: EOF\")")
   if (parsed.length > 1) return planError("This feature is not implemented: The context currently only supports a single SQL statement")
 
+  await pause()
   const bound = bindParameters(parsed[0]!, input.params)
   if ("_tag" in bound && bound._tag === "PlanError") return bound as PlanError
+  await pause()
   const rewritten = input.dialect(bound as JsonObject)
   if (rewritten["_tag"] === "DialectError") return planError(String(rewritten["message"]))
 
+  await pause()
   const resolved = resolveTables(rewritten as JsonObject, input, await functionPolicy(input.conn))
   if ("_tag" in resolved) return resolved
   const { tables, replacements } = resolved
 
   const merges = new Map<number, boolean>()
   for (const table of tables.values()) merges.set(table.id, await input.needsMerge(table.id))
+  // Each reference to a table becomes a copy of its subquery in the SQL that runs: a table named many times (a
+  // UNION of thousands of `SELECT * FROM t`) would multiply a small query into a huge one.
+  const subqueries = new Map<string | TableState, { readonly statement: JsonObject; readonly nodes: number }>()
+  let repeatedNodes = 0
   const parsedReplacements = new Map<JsonObject, JsonObject>()
   for (const [node, r] of replacements) {
-    const sql = typeof r.sql === "string" ? r.sql : userTableSql(r.sql, input.buffer, merges.get(r.sql.id) ?? true)
-    parsedReplacements.set(node, subqueryRef(await parseSubquery(input.conn, sql), r.alias))
+    let subquery = subqueries.get(r.sql)
+    if (subquery === undefined) {
+      const sql = typeof r.sql === "string" ? r.sql : userTableSql(r.sql, input.buffer, merges.get(r.sql.id) ?? true)
+      subquery = await parseSubquery(input.conn, sql)
+      subqueries.set(r.sql, subquery)
+    } else repeatedNodes += subquery.nodes
+    if (repeatedNodes > TREE_LIMITS.repeatedNodes)
+      return planError(`query too complex: its ${replacements.size.toLocaleString("en")} table references expand to more than ${TREE_LIMITS.repeatedNodes.toLocaleString("en")} nodes`)
+    parsedReplacements.set(node, subqueryRef(subquery.statement, r.alias))
   }
-  return { sql: await renderSql(input.conn, [transformIdentity(resolved.tree, parsedReplacements)]), tables: [...tables.values()] }
+  await pause()
+  const tree = transformIdentity(resolved.tree, parsedReplacements)
+  await pause()
+  return { sql: await renderSql(input.conn, [tree]), tables: [...tables.values()] }
 }
 
-/** Replaces nodes by identity (the ones found while walking the same tree). */
+/** Replaces nodes by identity (the ones found while walking the same tree), copying only the paths to them. */
 const transformIdentity = (node: JsonObject, replacements: ReadonlyMap<JsonObject, JsonObject>): JsonObject => {
   const walk = (value: Json): Json => {
-    if (Array.isArray(value)) return value.map(walk)
-    if (!isObject(value)) return value
-    const replacement = replacements.get(value)
-    if (replacement !== undefined) return replacement
-    const copy: JsonObject = {}
-    for (const key in value) copy[key] = walk(value[key]!)
-    return copy
+    if (typeof value !== "object" || value === null) return value
+    if (Array.isArray(value)) return mapArray(value, walk)
+    return replacements.get(value) ?? mapObject(value, walk)
   }
   return walk(node) as JsonObject
 }

@@ -58,8 +58,8 @@ const isAggregateCall = (node: JsonObject): boolean => {
 
 const isGapfillCall = (node: JsonObject) => functionName(node) === "date_bin_gapfill"
 
-/** Resolves GROUP BY positions and select-list aliases to the expressions they stand for. */
-const resolveGroup = (group: JsonObject, items: Array<JsonObject>): JsonObject => {
+/** Resolves GROUP BY positions and select-list aliases (lower-case, first of each) to the expressions they stand for. */
+const resolveGroup = (group: JsonObject, items: Array<JsonObject>, aliases: ReadonlyMap<string, JsonObject>): JsonObject => {
   const value = constantValue(group)
   if (value !== undefined && typeof value.value === "number" && value.type === "INTEGER") {
     const item = items[value.value - 1]
@@ -68,7 +68,7 @@ const resolveGroup = (group: JsonObject, items: Array<JsonObject>): JsonObject =
   if (group["class"] === "COLUMN_REF") {
     const names = group["column_names"] as Array<string>
     if (names.length === 1) {
-      const item = items.find((i) => String(i["alias"]).toLowerCase() === String(names[0]).toLowerCase())
+      const item = aliases.get(String(names[0]).toLowerCase())
       if (item !== undefined) return withAlias(item, "")
     }
   }
@@ -149,7 +149,14 @@ const AGG = "__gapfill_agg"
 /** Rewrites one SELECT node if it groups by date_bin_gapfill; undefined when it does not. */
 const rewriteSelect = (select: JsonObject, errors: ErrorSink): JsonObject | undefined => {
   const items = select["select_list"] as Array<JsonObject>
-  const groups = (select["group_expressions"] as Array<JsonObject>).map((g) => resolveGroup(g, items))
+  // Most queries fill no gaps: nothing to resolve unless date_bin_gapfill appears in GROUP BY or the select list.
+  if (!containsNode(select["group_expressions"] ?? null, isGapfillCall) && !containsNode(items, isGapfillCall)) return undefined
+  const aliases = new Map<string, JsonObject>()
+  for (const item of items) {
+    const alias = String(item["alias"]).toLowerCase()
+    if (!aliases.has(alias)) aliases.set(alias, item)
+  }
+  const groups = (select["group_expressions"] as Array<JsonObject>).map((g) => resolveGroup(g, items, aliases))
   const mentions = groups.filter((g) => containsNode(g, isGapfillCall))
   if (mentions.length === 0) return undefined
   const fail = (message: string) => {
