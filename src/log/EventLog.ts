@@ -253,8 +253,11 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         const rest = Chunk.toReadonlyArray(yield* Queue.takeAll(pending))
-        if (rest.length > 0) yield* insertAll(rest).pipe(Effect.ignoreLogged)
-        for (const p of rest) yield* Deferred.succeed(p.committed, undefined)
+        if (rest.length === 0) return
+        // A writer still waiting learns whether its events made it: a failed final insert is not a commit.
+        const exit = yield* Effect.exit(insertAll(rest))
+        if (Exit.isFailure(exit)) yield* Effect.logError("event log commit failed at shutdown", exit.cause)
+        for (const p of rest) yield* Exit.isSuccess(exit) ? Deferred.succeed(p.committed, undefined) : Deferred.fail(p.committed, new LogWriteFailed("the event log could not be written"))
       })
     )
 
