@@ -20,6 +20,12 @@ export interface ServerConfigShape {
   readonly hardDeleteDefaultDurationMs: number
   readonly maxConcurrentQueries: number
   readonly writeBufferMaxBytes: number
+  /** Longest time buffered rows wait before the Compactor persists them to Parquet. */
+  readonly persistIntervalMs: number
+  /** Buffer bytes past which the Compactor persists at once (resolved from a percentage of writeBufferMaxBytes or a size). */
+  readonly forceSnapshotBytes: number
+  /** The time span of one gen1 Parquet file: 1, 5 or 10 minutes. */
+  readonly gen1DurationMs: number
   /** Start past events of the log that fail their checksums, skipping and reporting them, instead of stopping. */
   readonly recover: boolean
 }
@@ -55,6 +61,9 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "hard-delete-default-duration", env: ["STRATA_HARD_DELETE_DEFAULT_DURATION", "INFLUXDB3_HARD_DELETE_DEFAULT_DURATION"], describe: "Delay before a soft-deleted object is hard deleted when hard_delete_at=default", fallback: "72h" },
   { flag: "max-concurrent-queries", env: ["STRATA_MAX_CONCURRENT_QUERIES", "INFLUXDB3_MAX_CONCURRENT_QUERIES"], describe: "Queries allowed to run at once; more wait for a permit (default: effectively unlimited)", fallback: String(MAX_QUERY_PERMITS) },
   { flag: "write-buffer-max-bytes", env: ["STRATA_WRITE_BUFFER_MAX_BYTES"], describe: "Memory the write buffer may hold before writes are refused", fallback: "2147483648" },
+  { flag: "persist-interval", env: ["STRATA_PERSIST_INTERVAL"], describe: "Longest time buffered rows wait before they are persisted to Parquet", fallback: "10m" },
+  { flag: "force-snapshot-mem-threshold", env: ["STRATA_FORCE_SNAPSHOT_MEM_THRESHOLD", "INFLUXDB3_FORCE_SNAPSHOT_MEM_THRESHOLD"], describe: "Buffer size that persists at once: a percentage of --write-buffer-max-bytes (50%) or a size (512MiB)", fallback: "50%" },
+  { flag: "gen1-duration", env: ["STRATA_GEN1_DURATION", "INFLUXDB3_GEN1_DURATION"], describe: "Time span of one persisted (gen1) Parquet file: 1m, 5m or 10m", fallback: "10m" },
   { flag: "recover", env: ["STRATA_RECOVER"], boolean: true, describe: "Start even if events of the log fail their checksums: skip them and report what is lost", fallback: "false" }
 ]
 
@@ -85,6 +94,31 @@ export const parseDurationMs = (text: string): number | undefined => {
   }
   // Hundreds of digits parse to Infinity, which no later step (BigInt, Date, sleep) can use.
   return Number.isFinite(total) ? total : undefined
+}
+
+const sizeUnits: Record<string, number> = {
+  "": 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12,
+  ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3, ti: 1024 ** 4, tib: 1024 ** 4
+}
+
+/** Parses a byte size (`536870912`, `512MiB`, `2GB`) to bytes. */
+export const parseByteSize = (text: string): number | undefined => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text)
+  if (m === null) return undefined
+  const unit = sizeUnits[m[2]!.toLowerCase()]
+  if (unit === undefined) return undefined
+  const bytes = Math.floor(Number(m[1]) * unit)
+  return Number.isSafeInteger(bytes) ? bytes : undefined
+}
+
+/** A percentage of `of` (`50%`, `12.5%`) or a byte size; undefined when it is neither. */
+export const parseSizeOrPercent = (text: string, of: number): number | undefined => {
+  const pct = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(text)
+  if (pct !== null) {
+    const n = Number(pct[1])
+    return n > 0 && n <= 100 ? Math.floor((of * n) / 100) : undefined
+  }
+  return parseByteSize(text)
 }
 
 const parseBind = (text: string): Either.Either<{ host: string; port: number }, ConfigError> => {
@@ -145,6 +179,17 @@ export const resolveServeConfig = (
   }
   for (const v of Object.values(values)) if (v instanceof ConfigError) return Either.left(v)
   const numbers = values as { [K in keyof typeof values]: number }
+  const persistIntervalMs = duration("persist-interval")
+  if (persistIntervalMs instanceof ConfigError) return Either.left(persistIntervalMs)
+  if (persistIntervalMs <= 0) return Either.left(new ConfigError(`invalid --persist-interval '${get("persist-interval")}': expected a duration above 0`))
+  const forceSnapshotBytes = parseSizeOrPercent(get("force-snapshot-mem-threshold"), numbers.writeBufferMaxBytes)
+  if (forceSnapshotBytes === undefined || forceSnapshotBytes <= 0) {
+    return Either.left(new ConfigError(`invalid --force-snapshot-mem-threshold '${get("force-snapshot-mem-threshold")}': expected a percentage like 50% or a size like 512MiB`))
+  }
+  const gen1DurationMs = parseDurationMs(get("gen1-duration"))
+  if (gen1DurationMs !== 60_000 && gen1DurationMs !== 300_000 && gen1DurationMs !== 600_000) {
+    return Either.left(new ConfigError(`invalid --gen1-duration '${get("gen1-duration")}': expected 1m, 5m or 10m`))
+  }
   return Either.right({
     nodeId: get("node-id"),
     dataDir: get("data-dir"),
@@ -154,7 +199,10 @@ export const resolveServeConfig = (
     disableAuthz: exemptions as ReadonlyArray<AuthzExemption>,
     mode: modes.includes("all") || modes.length === 0 ? allModes : (modes as ReadonlyArray<NodeMode>),
     logFilter,
-    ...numbers
+    ...numbers,
+    persistIntervalMs,
+    forceSnapshotBytes,
+    gen1DurationMs
   })
 }
 

@@ -4,6 +4,7 @@ import { Layer, Logger, LogLevel } from "effect"
 import * as NodeHttp from "node:http"
 import type * as NodeStream from "node:stream"
 import { Catalog } from "./catalog/Catalog.ts"
+import { Compactor } from "./compactor/Compactor.ts"
 import { layerServerConfig, type ServerConfigShape } from "./config.ts"
 import { RoutesLive } from "./http/router.ts"
 import { EventLog } from "./log/EventLog.ts"
@@ -11,6 +12,9 @@ import { DuckDb } from "./query/DuckDb.ts"
 import { Ingester } from "./write/Ingester.ts"
 import { QueryEngine } from "./query/QueryEngine.ts"
 import { layerWritableStore } from "./log/store.ts"
+import { FileIndex } from "./storage/FileIndex.ts"
+import { ObjectStoreLocal } from "./storage/ObjectStore.ts"
+import { TableSources } from "./storage/TableSource.ts"
 
 const logLevels: Record<string, LogLevel.LogLevel> = {
   trace: LogLevel.Trace,
@@ -86,10 +90,14 @@ const createHttpServer = (requestTimeoutMs: number) => {
 /** The server's state and actors on a data directory, without HTTP: the event log, catalog and their stores. */
 export const layerCore = (config: ServerConfigShape) =>
   QueryEngine.Default.pipe(
+    Layer.provideMerge(Compactor.Default),
+    Layer.provideMerge(TableSources.Default),
     Layer.provideMerge(Ingester.Default),
+    Layer.provideMerge(FileIndex.Default),
     Layer.provideMerge(DuckDb.Default),
     Layer.provideMerge(Catalog.Default),
     Layer.provideMerge(EventLog.Default),
+    Layer.provideMerge(ObjectStoreLocal),
     Layer.provideMerge(layerWritableStore(config.dataDir)),
     Layer.provideMerge(layerServerConfig(config))
   )

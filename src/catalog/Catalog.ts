@@ -21,8 +21,7 @@ export class Catalog extends Effect.Service<Catalog>()("strata/Catalog", {
   scoped: Effect.gen(function* () {
     const log = yield* EventLog
     const config = yield* ServerConfig
-    const replayed = yield* log.stream(0).pipe(
-      Stream.filter((e) => e.event._tag !== "WriteBatch"),
+    const replayed = yield* log.stream(0, { excludeKind: "WriteBatch" }).pipe(
       Stream.runFold(emptyCatalog, applyEnvelope)
     )
     // Columns of older servers' events that the buffer cannot hold are left out; say so, loudly, once per start.

@@ -45,10 +45,10 @@ export const foldColumnName = (name: string): string => {
 
 /**
  * Folded names no tag or field may take: InfluxDB's `time` and `__chunk_order`, `time` in any case (the buffer's
- * time column), and what the buffer's tables use themselves (`_sid`; `rowid`, DuckDB's row number, which a column of
- * that name would hide).
+ * time column), and what the buffer's tables use themselves (`_sid`; `_row`, the buffer's stable row number; `rowid`,
+ * DuckDB's row number, which a column of that name would hide).
  */
-const RESERVED_FOLDED = new Set(["time", "__chunk_order", "_sid", "rowid"])
+const RESERVED_FOLDED = new Set(["time", "__chunk_order", "_sid", "_row", "rowid"])
 
 /** Returns why a new tag or field name is invalid, or undefined when it is valid. */
 export const columnNameProblem = (name: string): string | undefined => {
@@ -68,7 +68,7 @@ export const columnCaseClash = (name: string, other: string) =>
  */
 export const unappliableColumn = (name: string, type: string, folded: ReadonlySet<string>): string | undefined => {
   const fold = foldColumnName(name)
-  if (type !== "time" && (fold === "time" || fold === "_sid")) return `'${name}' is a reserved column`
+  if (type !== "time" && (fold === "time" || fold === "_sid" || fold === "_row")) return `'${name}' is a reserved column`
   if (name.includes("\u0000")) return `column name ${JSON.stringify(name)} contains a NUL character`
   if (folded.has(fold)) return `column name '${name}' differs only in letter case from an earlier column of the table`
   return undefined

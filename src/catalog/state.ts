@@ -291,6 +291,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
       }
     }
     case "WriteBatch":
+    case "SnapshotPersisted":
       return state
   }
 }

@@ -57,6 +57,8 @@ const nowNs = () => BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor((perform
 export interface ReadOptions {
   readonly recover: boolean
   readonly onDamage?: (damage: EventDamage) => Effect.Effect<void>
+  /** Events of this kind are not read at all (their payloads neither): projections that ignore writes skip them. */
+  readonly excludeKind?: string | undefined
 }
 
 const stopOnDamage: ReadOptions = { recover: false }
@@ -90,7 +92,7 @@ const readPage = (afterSeq: number, limit: number, untilSeq: number | undefined,
     // `*`: a read-only reader (replay) cannot migrate an old log, so the columns it has are the ones it gets.
     const rows = yield* sql<StoredRow>`
       SELECT * FROM events
-      WHERE seq > ${afterSeq} AND seq <= ${untilSeq ?? Number.MAX_SAFE_INTEGER}
+      WHERE seq > ${afterSeq} AND seq <= ${untilSeq ?? Number.MAX_SAFE_INTEGER} AND kind <> ${options.excludeKind ?? ""}
       ORDER BY seq LIMIT ${limit}`.pipe(Effect.provideService(SqlClient.SafeIntegers, true), Effect.orDie)
     const segments = new SegmentReader(dir)
     const envelopes: Array<Envelope> = []
@@ -286,9 +288,12 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
           Effect.provideService(SqlClient.SqlClient, sql),
           Effect.provideService(LogDir, config.dataDir)
         ),
-      /** Streams every committed envelope after `afterSeq`; fails with `LogDamaged` as `read` does. */
-      stream: (afterSeq: number) =>
-        streamEnvelopes(afterSeq, undefined, readOptions).pipe(
+      /**
+       * Streams every committed envelope after `afterSeq` (up to `untilSeq`, leaving out `excludeKind` if given);
+       * fails with `LogDamaged` as `read` does.
+       */
+      stream: (afterSeq: number, options: { readonly untilSeq?: number; readonly excludeKind?: string } = {}) =>
+        streamEnvelopes(afterSeq, options.untilSeq, { ...readOptions, excludeKind: options.excludeKind }).pipe(
           Stream.provideService(SqlClient.SqlClient, sql),
           Stream.provideService(LogDir, config.dataDir)
         ),

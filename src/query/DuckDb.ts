@@ -37,7 +37,11 @@ export class DuckDb extends Effect.Service<DuckDb>()("strata/DuckDb", {
     )
     yield* Effect.promise(async () => {
       await writer.run("CREATE SCHEMA IF NOT EXISTS buf")
-      for (const statement of sandboxSql({ allowedDirectory: answersDir, spillDirectory: spillDir })) await writer.run(statement)
+      // Persisted Parquet files live under dbs/: the Compactor writes them and table views read them there.
+      const dbsDir = Path.join(Path.resolve(config.dataDir), "dbs")
+      Fs.mkdirSync(dbsDir, { recursive: true })
+      const statements = sandboxSql({ allowedDirectory: answersDir, spillDirectory: spillDir, dataDirectories: [dbsDir] })
+      for (const statement of statements) await writer.run(statement)
     })
     return {
       instance,

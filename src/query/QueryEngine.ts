@@ -7,6 +7,7 @@ import { Catalog } from "../catalog/Catalog.ts"
 import { liveDatabase, type DatabaseState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
+import { TableSources } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import type { Json } from "./ast.ts"
 import { dialectSetupSql, rewriteDialect } from "./dialect/index.ts"
@@ -76,6 +77,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const duck = yield* DuckDb
     const catalog = yield* Catalog
     const ingester = yield* Ingester
+    const sources = yield* TableSources
     const config = yield* ServerConfig
     const gate = new QueryGate(config.maxConcurrentQueries)
     const log = new QueryLog()
@@ -127,7 +129,8 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
           yield* Scope.extend(gate.permit, scope)
           record.permitNs = elapsedNs(permitStarted)
           record.phase = "permit"
-          yield* ingester.flush
+          // The read lease: the buffer flushed, and persisted rows kept in it until this query ends.
+          yield* Scope.extend(sources.open, scope)
           const conn = yield* Scope.extend(connection, scope)
           const planStarted = process.hrtime.bigint()
           const translated = yield* plan(conn, db, request.sql, request.params, (statement) =>
@@ -175,12 +178,12 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             sql: sqlText,
             params,
             db: currentDb,
-            buffer: ingester.buffer,
+            buffer: sources.view(currentDb),
             needsMerge: async (tableId) => {
               const described = ingester.buffer.describe(tableId)
               return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
             },
-            virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name) })).get(qualifiedName),
+            virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name), files: sources.files })).get(qualifiedName),
             dialect
           })
         )
@@ -192,9 +195,12 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
       for (const table of translated.tables) {
         const described = ingester.buffer.describe(table.id)
         const rows = described?.rows ?? 0
-        record.rowsRead += rows
-        record.bytesRead += rows * (8 + table.columns.length * 8)
-        record.partitions += rows > 0 ? 1 : 0
+        const scan = sources.scan(table.id)
+        record.rowsRead += scan.rows
+        record.bytesRead += rows * (8 + table.columns.length * 8) + scan.fileBytes
+        record.partitions += (rows > 0 ? 1 : 0) + scan.files
+        record.filesScanned += scan.files
+        record.parquetFiles += scan.files
       }
     }
 
@@ -271,7 +277,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         return yield* Effect.scoped(
           Effect.gen(function* () {
             yield* gate.permit
-            yield* ingester.flush
+            yield* sources.open
             const conn = yield* connection
             const translated = yield* plan(conn, database, sqlText, {}, (statement) => statement)
             recordScan(record, translated)

@@ -9,21 +9,21 @@ import { rowsTableName } from "../write/WriteBuffer.ts"
  */
 export class DuplicateCheck {
   /** Keyed by the buffer's table object, so a dropped and re-created table starts over. */
-  private readonly checked = new WeakMap<object, { nextRow: bigint; duplicates: boolean }>()
+  private readonly checked = new WeakMap<object, { nextRow: number; duplicates: boolean }>()
 
   /** True when queries of this table must merge rows with the same series and time. */
   async needsMerge(conn: DuckDBConnection, tableId: number, table: { readonly mayHaveDuplicates: boolean }): Promise<boolean> {
     if (!table.mayHaveDuplicates) return false
-    const known = this.checked.get(table) ?? { nextRow: 0n, duplicates: false }
+    const known = this.checked.get(table) ?? { nextRow: 0, duplicates: false }
     if (known.duplicates) return true
     const rows = rowsTableName(tableId)
     const result = await conn.runAndReadAll(
-      `SELECT (SELECT coalesce(max(rowid) + 1, 0) FROM ${rows}) AS next_row, ` +
-        `EXISTS (SELECT 1 FROM ${rows} n JOIN ${rows} o ON o._sid = n._sid AND o.time = n.time AND o.rowid < n.rowid WHERE n.rowid >= ${known.nextRow}) AS duplicates`
+      `SELECT (SELECT coalesce(max(_row) + 1, 0) FROM ${rows}) AS next_row, ` +
+        `EXISTS (SELECT 1 FROM ${rows} n JOIN ${rows} o ON o._sid = n._sid AND o.time = n.time AND o._row < n._row WHERE n._row >= ${known.nextRow}) AS duplicates`
     )
-    const [nextRow, duplicates] = result.getRows()[0]! as [bigint, boolean]
+    const [nextRow, duplicates] = result.getRows()[0]! as [number, boolean]
     const current = this.checked.get(table)
-    if (current === undefined || current.nextRow < BigInt(nextRow) || duplicates) this.checked.set(table, { nextRow: BigInt(nextRow), duplicates: duplicates || (current?.duplicates ?? false) })
+    if (current === undefined || current.nextRow < Number(nextRow) || duplicates) this.checked.set(table, { nextRow: Number(nextRow), duplicates: duplicates || (current?.duplicates ?? false) })
     return duplicates
   }
 }

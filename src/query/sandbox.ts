@@ -12,12 +12,17 @@ import type { DuckDBConnection } from "@duckdb/node-api"
  * every setting the server needs (the time zone, the spill directory) is set here, globally. DuckDB adds the spill
  * directory to the allowed ones itself (it keeps spilling working); only the planner keeps queries from naming it.
  */
-export const sandboxSql = (options: { readonly allowedDirectory: string; readonly spillDirectory: string }): ReadonlyArray<string> => [
+export const sandboxSql = (options: {
+  readonly allowedDirectory: string
+  readonly spillDirectory: string
+  /** Further directories the server's own SQL reads and writes (persisted Parquet files); queries cannot name them. */
+  readonly dataDirectories?: ReadonlyArray<string>
+}): ReadonlyArray<string> => [
   `SET GLOBAL TimeZone = 'UTC'`,
   `SET temp_directory = ${literal(options.spillDirectory)}`,
   `SET autoinstall_known_extensions = false`,
   `SET autoload_known_extensions = false`,
-  `SET allowed_directories = [${literal(options.allowedDirectory.endsWith("/") ? options.allowedDirectory : `${options.allowedDirectory}/`)}]`,
+  `SET allowed_directories = [${[options.allowedDirectory, ...(options.dataDirectories ?? [])].map((d) => literal(d.endsWith("/") ? d : `${d}/`)).join(", ")}]`,
   `SET enable_external_access = false`,
   `SET lock_configuration = true`
 ]

@@ -85,6 +85,8 @@ export interface VirtualTableContext {
   readonly state: CatalogState
   readonly db: DatabaseState
   readonly queries: () => ReadonlyArray<QueryRecord>
+  /** A table's persisted Parquet files (path relative to the data dir), for `system.parquet_files`. */
+  readonly files?: (tableId: number) => ReadonlyArray<{ readonly path: string; readonly bytes: number; readonly rows: number; readonly minTimeNs: bigint; readonly maxTimeNs: bigint }>
 }
 
 const systemTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> => {
@@ -148,7 +150,8 @@ const systemTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> => 
       schema: "system",
       name: "parquet_files",
       columns: [col("table_name", "VARCHAR"), col("path", "VARCHAR"), col("size_bytes", "UBIGINT"), col("row_count", "UBIGINT"), col("min_time", "BIGINT"), col("max_time", "BIGINT")],
-      rows: () => []
+      rows: () =>
+        liveTables(ctx.db).flatMap((t) => (ctx.files?.(t.id) ?? []).map((f) => [t.name, f.path, f.bytes, f.rows, f.minTimeNs, f.maxTimeNs]))
     },
     {
       schema: "system",

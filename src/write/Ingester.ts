@@ -1,4 +1,4 @@
-import { Effect, Either, Fiber, Metric, Schedule, Stream } from "effect"
+import { Deferred, Effect, Either, Fiber, Metric, Schedule, Stream } from "effect"
 import * as NodeOs from "node:os"
 import { Catalog } from "../catalog/Catalog.ts"
 import { extendSchema } from "../catalog/commands.ts"
@@ -10,10 +10,11 @@ import { WriteBatch } from "../events/index.ts"
 import { type LineError, type ParsedBatch, type Precision } from "../lineprotocol/index.ts"
 import { EventLog, type Envelope } from "../log/EventLog.ts"
 import { DuckDb } from "../query/DuckDb.ts"
+import { FileIndex } from "../storage/FileIndex.ts"
 import { checkBatch, defaultTime, lineErrors, type CheckedBatch } from "./validate.ts"
 import { decodeBody, joinChunks, parseBytes } from "./decode.ts"
 import { ParsePool } from "./ParsePool.ts"
-import { WriteBuffer, type AppendMark, type TableRows } from "./WriteBuffer.ts"
+import { WriteBuffer, type AppendMark, type PersistTarget, type TableRows } from "./WriteBuffer.ts"
 
 /** One write request, as the endpoints hand it over. */
 export interface WriteRequest {
@@ -39,6 +40,9 @@ export const writeBufferBytes = Metric.gauge("strata_write_buffer_bytes", { desc
 export const writeBufferRows = Metric.gauge("strata_write_buffer_rows", { description: "Rows held by the write buffer" })
 export const writeLinesRetractedTotal = Metric.counter("strata_write_lines_retracted_total", {
   description: "Line-protocol lines taken back out of the write buffer because their log commit failed"
+})
+export const replayWriteEventsTotal = Metric.counter("strata_replay_write_events_total", {
+  description: "Write events of the log re-applied to the write buffer at start (those after the last persist)"
 })
 export const replayQuarantinedTotal = Metric.counter("strata_replay_quarantined_total", {
   description: "Write events and lines of the log skipped at start because they cannot be applied"
@@ -101,7 +105,12 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const catalog = yield* Catalog
     const config = yield* ServerConfig
     const duck = yield* DuckDb
+    const fileIndex = yield* FileIndex
     const buffer = new WriteBuffer(duck.writer)
+    /** The seq of the last write applied to the buffer: its rows, and every earlier write's, are below the tables' `appended`. */
+    let lastAppliedSeq = 0
+    /** Writes applied but not yet settled (committed, or failed and taken back), by seq. */
+    const inFlight = new Map<number, Deferred.Deferred<void>>()
     const lock = yield* Effect.makeSemaphore(1)
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => new ParsePool(parseWorkers())),
@@ -182,17 +191,26 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     }
 
     // Recovery: rebuild the buffer from the log, in order, folding the catalog alongside so that each write is checked
-    // against the schema it was written under (a later table of the same name is another table).
+    // against the schema it was written under (a later table of the same name is another table). Writes up to the
+    // last persist are in Parquet: up to there only the other events are read, for the catalog.
     const recovered = yield* catalog.current
+    const persistedSeq = (yield* fileIndex.current).persistedSeq
     let asOf = emptyCatalog
     let quarantined = 0
-    yield* log.stream(0).pipe(
+    let replayed = 0
+    yield* log.stream(0, { untilSeq: persistedSeq, excludeKind: "WriteBatch" }).pipe(
+      Stream.runForEach((envelope) => Effect.sync(() => void (asOf = applyEnvelope(asOf, envelope))))
+    )
+    yield* log.stream(persistedSeq).pipe(
       Stream.runForEach((envelope) => {
         asOf = applyEnvelope(asOf, envelope)
         if (envelope.event._tag !== "WriteBatch" || envelope.payload === null) return applyDelete(envelope)
+        replayed += 1
         return Effect.map(replayWrite(asOf, recovered, envelope), (n) => void (quarantined += n))
       })
     )
+    lastAppliedSeq = yield* log.committedSeq
+    yield* Metric.incrementBy(replayWriteEventsTotal, replayed)
     buffer.flush()
     yield* publishBufferSize
     if (quarantined > 0) {
@@ -277,10 +295,10 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         // Appended in log order, before the commit completes (so no_sync writes are seen at once); a write whose
         // commit fails is taken back. Taking back costs one DELETE on failure; appending after the commit would put
         // the append after the fsync on every write's path.
-        const { committed, marks } = yield* lock.withPermits(1)(
+        const { committed, marks, seq, settledSignal } = yield* lock.withPermits(1)(
           Effect.uninterruptible(
             Effect.gen(function* () {
-              const { committed } = yield* log.enqueue([{ event, payload: body }])
+              const { committed, envelopes } = yield* log.enqueue([{ event, payload: body }])
               const marks = yield* Effect.promise(async () => {
                 const out: Array<AppendMark> = []
                 for (const rows of tableRows(state, db.id, parsed, checked.accepted)) {
@@ -290,13 +308,18 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
                 return out
               })
               done()
-              return { committed, marks }
+              const seq = envelopes[0]!.seq
+              lastAppliedSeq = seq
+              const settledSignal = yield* Deferred.make<void>()
+              inFlight.set(seq, settledSignal)
+              return { committed, marks, seq, settledSignal }
             })
           )
         )
         // Awaited in the Ingester's scope: a write is taken back even when its client has gone, or (no_sync) was answered.
         const settled = yield* committed.pipe(
           Effect.tapError(() => retract(marks, written)),
+          Effect.ensuring(Effect.suspend(() => (inFlight.delete(seq), Deferred.succeed(settledSignal, undefined)))),
           Effect.forkIn(scope)
         )
         yield* publishBufferSize
@@ -305,9 +328,32 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         return errors.length === 0 ? ({ _tag: "Written", lines: written } as const) : outcomeOf(errors)
       })
 
+    /**
+     * What a persist takes, captured under the lock: the seq of the last applied write and, per table, the rows up to
+     * it. Returns once every write up to that seq has settled, so that rows of a write whose commit failed are gone
+     * before the persist reads them.
+     */
+    const capturePersist = Effect.gen(function* () {
+      const captured = yield* lock.withPermits(1)(
+        Effect.sync(() => {
+          buffer.flush()
+          const pending = [...inFlight].filter(([seq]) => seq <= lastAppliedSeq).map(([, d]) => d)
+          return { persistedSeq: lastAppliedSeq, targets: buffer.persistTargets(), pending }
+        })
+      )
+      yield* Effect.forEach(captured.pending, Deferred.await, { discard: true })
+      return { persistedSeq: captured.persistedSeq, targets: captured.targets }
+    })
+
+    /** Drops persisted rows from the buffer, once the persist is recorded and queries find them in files. */
+    const releasePersisted = (targets: ReadonlyArray<PersistTarget>) =>
+      lock.withPermits(1)(Effect.promise(() => buffer.dropPersisted(targets))).pipe(Effect.tap(() => publishBufferSize))
+
     return {
       /** Writes a line-protocol batch. */
       write,
+      capturePersist,
+      releasePersisted,
       /** The write buffer, for the query engine. */
       buffer,
       /** Makes every acknowledged write visible to DuckDB; queries call it before they read. */

@@ -67,7 +67,16 @@ interface BufferedTable {
   hasLastTime: Uint8Array
   /** True once some series received a time not after its previous one: queries must then deduplicate. */
   mayHaveDuplicates: boolean
-  /** Rows ever appended, taken back or not: the DuckDB rowid the next row gets (rowids are never reused). */
+  /** The range of buffered times as 32-bit halves (bounds only: rows taken back or persisted may leave it wider). */
+  minTimeLo: number
+  minTimeHi: number
+  maxTimeLo: number
+  maxTimeHi: number
+  hasTimes: boolean
+  /**
+   * Rows ever appended, taken back or not: the `_row` the next row gets. `_row` orders rows and is never reused;
+   * DuckDB's own rowid is not stable (deleting whole row groups renumbers the rows after them).
+   */
   appended: number
   rows: number
   bytes: number
@@ -77,7 +86,7 @@ interface BufferedTable {
 
 type ScratchColumn = Float64Array | BigInt64Array | BigUint64Array | Uint8Array
 
-/** Where one append put its rows (rowids `from` to `to`), so that a write whose commit failed can take them back. */
+/** Where one append put its rows (`_row` from `from` to `to`), so that a write whose commit failed can take them back. */
 export interface AppendMark {
   readonly table: object
   readonly tableId: number
@@ -98,6 +107,7 @@ export class WriteBuffer {
   /** Column arrays that append reuses from batch to batch (per type, the k-th column of that type), and series ids. */
   private readonly scratch = new Map<ColumnType, Array<ScratchColumn>>()
   private scratchSids = new Int32Array(0)
+  private scratchRows = new Float64Array(0)
 
   constructor(private readonly conn: DuckDBConnection) {}
 
@@ -115,6 +125,83 @@ export class WriteBuffer {
     return this.tables.get(tableId)
   }
 
+  /** Bounds of a buffered table's times (possibly wider than its rows), or undefined when it holds none. */
+  timeRange(tableId: number): { readonly min: bigint; readonly max: bigint } | undefined {
+    const t = this.tables.get(tableId)
+    if (t === undefined || !t.hasTimes || t.rows === 0) return undefined
+    return { min: join64(t.minTimeLo, t.minTimeHi), max: join64(t.maxTimeLo, t.maxTimeHi) }
+  }
+
+  /** What a persist takes: every table with rows, and the `_row` below which its rows are the ones to persist. */
+  persistTargets(): ReadonlyArray<PersistTarget> {
+    const out: Array<PersistTarget> = []
+    for (const t of this.tables.values()) {
+      if (t.rows === 0) continue
+      out.push({ table: t, dbId: t.dbId, tableId: t.tableId, upTo: t.appended, tags: [...t.tags], fields: [...t.fields] })
+    }
+    return out
+  }
+
+  /**
+   * SQL of a target's rows with times in [fromNs, toNs), merged per series and time (field by field, the last non-null
+   * value wins, as queries merge), tags in series-key order then time then fields, sorted by series key then time.
+   */
+  persistSql(target: PersistTarget, fromNs: bigint, toNs: bigint): string {
+    const tags = target.tags.map((n) => `s.${quote(n)}`)
+    const merged = target.fields.map((f) => `arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
+    const filter = `_row < ${target.upTo} AND time >= make_timestamp_ns(${fromNs}) AND time < make_timestamp_ns(${toNs})`
+    return (
+      `SELECT ${[...tags, "d.time", ...target.fields.map((f) => `d.${quote(f.name)}`)].join(", ")} ` +
+      `FROM (SELECT _sid, time${merged.map((m) => ", " + m).join("")} FROM ${rowsTableName(target.tableId)} WHERE ${filter} GROUP BY _sid, time) d ` +
+      `JOIN ${seriesTableName(target.tableId)} s USING (_sid) ORDER BY ${[...tags, "d.time"].join(", ")}`
+    )
+  }
+
+  /** SQL of the gen1 windows (of `windowNs`) a target's rows fall in: window number, min and max time in ns. */
+  persistWindowsSql(target: PersistTarget, windowNs: bigint): string {
+    // Floor division: times before 1970 fall in the window that starts before them.
+    return (
+      `SELECT e // ${windowNs} - CASE WHEN e % ${windowNs} < 0 THEN 1 ELSE 0 END AS w, min(e) AS lo, max(e) AS hi ` +
+      `FROM (SELECT epoch_ns(time) AS e FROM ${rowsTableName(target.tableId)} WHERE _row < ${target.upTo}) GROUP BY w ORDER BY w`
+    )
+  }
+
+  /**
+   * Drops the rows a persist wrote (those below each target's `upTo`), once the persist is recorded. Tables dropped or
+   * re-created since are skipped. Returns the rows dropped.
+   */
+  async dropPersisted(targets: ReadonlyArray<PersistTarget>): Promise<number> {
+    let dropped = 0
+    for (const target of targets) {
+      const t = this.tables.get(target.tableId)
+      if (t === undefined || t !== target.table) continue
+      if (this.dirty.has(t)) {
+        t.seriesAppender.flushSync()
+        t.rowsAppender.flushSync()
+        this.dirty.delete(t)
+      }
+      const result = await this.conn.runAndReadAll(`DELETE FROM ${rowsTableName(t.tableId)} WHERE _row < ${target.upTo}`)
+      const n = Math.min(t.rows, Number(result.getRows()[0]?.[0] ?? 0))
+      const bytes = t.rows === 0 ? 0 : Math.min(t.bytes, Math.round((t.bytes * n) / t.rows))
+      t.rows -= n
+      t.bytes -= bytes
+      this.totalRows -= n
+      this.totalBytes -= bytes
+      dropped += n
+      // The time bounds shrink to what is left (they decide whether queries must merge files with the buffer).
+      const range = await this.conn.runAndReadAll(`SELECT epoch_ns(min(time)), epoch_ns(max(time)) FROM ${rowsTableName(t.tableId)}`)
+      const [lo, hi] = range.getRows()[0] as [bigint | null, bigint | null]
+      if (t.rows === 0 || lo === null || hi === null) {
+        t.hasTimes = false
+        t.mayHaveDuplicates = false
+      } else {
+        setHalves(t, "min", lo)
+        setHalves(t, "max", hi)
+      }
+    }
+    return dropped
+  }
+
   /**
    * SQL reading one buffered table as the user sees it: tags, `time`, fields. When some series received rows out of
    * time order, rows with the same series and time are merged so that, field by field, the last non-null value wins.
@@ -127,7 +214,7 @@ export class WriteBuffer {
     if (!(deduplicate ?? t.mayHaveDuplicates)) {
       return `SELECT ${[...tags, "b.time", ...t.fields.map((f) => `b.${quote(f.name)}`)].join(", ")} FROM ${rowsTableName(tableId)} b JOIN ${seriesTableName(tableId)} s USING (_sid)`
     }
-    const merged = t.fields.map((f) => `arg_max(${quote(f.name)}, rowid) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
+    const merged = t.fields.map((f) => `arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
     return `SELECT ${[...tags, "d.time", ...t.fields.map((f) => `d.${quote(f.name)}`)].join(", ")} FROM (SELECT _sid, time${merged.map((m) => ", " + m).join("")} FROM ${rowsTableName(tableId)} GROUP BY _sid, time) d JOIN ${seriesTableName(tableId)} s USING (_sid)`
   }
 
@@ -145,6 +232,7 @@ export class WriteBuffer {
     // cell of the first n rows is either written or masked null. Reusing them keeps ArrayBuffer churn, and with it
     // the garbage collector's work, down.
     if (this.scratchSids.length < n) this.scratchSids = new Int32Array(n)
+    if (this.scratchRows.length < n) this.scratchRows = new Float64Array(n)
     const sids = this.scratchSids
     const values: Array<Float64Array | BigInt64Array | BigUint64Array | Uint8Array | Array<string | undefined>> = new Array(fieldCount)
     const used = new Map<ColumnType, number>()
@@ -179,7 +267,20 @@ export class WriteBuffer {
         sidOfSeries[s] = sid
       }
       sids[r] = sid
-      this.noteTime(t, sid, times32[2 * r + LOW]! >>> 0, times32[2 * r + HIGH]!)
+      const lo = times32[2 * r + LOW]! >>> 0
+      const hi = times32[2 * r + HIGH]!
+      this.noteTime(t, sid, lo, hi)
+      if (!t.hasTimes) {
+        t.hasTimes = true
+        t.minTimeLo = t.maxTimeLo = lo
+        t.minTimeHi = t.maxTimeHi = hi
+      } else if (hi < t.minTimeHi || (hi === t.minTimeHi && lo < t.minTimeLo)) {
+        t.minTimeLo = lo
+        t.minTimeHi = hi
+      } else if (hi > t.maxTimeHi || (hi === t.maxTimeHi && lo > t.maxTimeLo)) {
+        t.maxTimeLo = lo
+        t.maxTimeHi = hi
+      }
       // Field values are copied column by column over each run of rows sharing a shape (usually the whole batch).
       if (r + 1 === n || lineShape[lines[r + 1]!] !== lineShape[line]) {
         const shapeId = lineShape[line]!
@@ -188,7 +289,9 @@ export class WriteBuffer {
         run = r + 1
       }
     }
-    this.appendChunks(t, n, sids, times, values, valid)
+    const rowNumbers = this.scratchRows
+    for (let r = 0; r < n; r++) rowNumbers[r] = t.appended + r
+    this.appendChunks(t, n, sids, rowNumbers, times, values, valid)
     this.dirty.add(t)
     const from = t.appended
     t.appended += n
@@ -213,7 +316,7 @@ export class WriteBuffer {
         t.rowsAppender.flushSync()
         this.dirty.delete(t)
       }
-      await this.conn.run(`DELETE FROM ${rowsTableName(t.tableId)} WHERE rowid >= ${mark.from} AND rowid < ${mark.to}`)
+      await this.conn.run(`DELETE FROM ${rowsTableName(t.tableId)} WHERE _row >= ${mark.from} AND _row < ${mark.to}`)
       const n = mark.to - mark.from
       t.rows -= n
       t.bytes -= mark.bytes
@@ -335,20 +438,22 @@ export class WriteBuffer {
     t: BufferedTable,
     n: number,
     sids: Int32Array,
+    rowNumbers: Float64Array,
     times: BigInt64Array,
     values: ReadonlyArray<Float64Array | BigInt64Array | BigUint64Array | Uint8Array | Array<string | undefined>>,
     valid: ReadonlyArray<Uint8Array | undefined>
   ) {
-    const types: Array<DuckDBType> = [DuckDBIntegerType.instance, DuckDBTimestampNanosecondsType.instance, ...t.fields.map((f) => duckType(f.type))]
+    const types: Array<DuckDBType> = [DuckDBIntegerType.instance, DuckDBDoubleType.instance, DuckDBTimestampNanosecondsType.instance, ...t.fields.map((f) => duckType(f.type))]
     for (let start = 0; start < n; start += VECTOR_SIZE) {
       const count = Math.min(VECTOR_SIZE, n - start)
       const chunk = DuckDBDataChunk.create(types)
       chunk.rowCount = count
       const raw = chunk.chunk
       copyTyped(duckdb.data_chunk_get_vector(raw, 0), sids, start, count)
-      copyTyped(duckdb.data_chunk_get_vector(raw, 1), times, start, count)
+      copyTyped(duckdb.data_chunk_get_vector(raw, 1), rowNumbers, start, count)
+      copyTyped(duckdb.data_chunk_get_vector(raw, 2), times, start, count)
       for (let col = 0; col < t.fields.length; col++) {
-        const vector = duckdb.data_chunk_get_vector(raw, col + 2)
+        const vector = duckdb.data_chunk_get_vector(raw, col + 3)
         const source = values[col]!
         const mask = valid[col]
         if (Array.isArray(source)) {
@@ -412,7 +517,7 @@ export class WriteBuffer {
       const tags = table.columns.filter((c) => c.type === "tag").map((c) => c.name)
       const fields = table.columns.filter((c) => c.type !== "tag" && c.type !== "time").map((c) => ({ name: c.name, type: c.type }))
       await this.conn.run(
-        `CREATE TABLE ${rowsTableName(table.id)} (_sid INTEGER, time TIMESTAMP_NS${fields.map((f) => `, ${quote(f.name)} ${sqlType(f.type)}`).join("")});
+        `CREATE TABLE ${rowsTableName(table.id)} (_sid INTEGER, _row DOUBLE, time TIMESTAMP_NS${fields.map((f) => `, ${quote(f.name)} ${sqlType(f.type)}`).join("")});
          CREATE TABLE ${seriesTableName(table.id)} (_sid INTEGER${tags.map((n) => `, ${quote(n)} VARCHAR`).join("")})`
       )
       t = {
@@ -428,6 +533,11 @@ export class WriteBuffer {
         lastTimeHi: new Int32Array(0),
         hasLastTime: new Uint8Array(0),
         mayHaveDuplicates: false,
+        minTimeLo: 0,
+        minTimeHi: 0,
+        maxTimeLo: 0,
+        maxTimeHi: 0,
+        hasTimes: false,
         appended: 0,
         rows: 0,
         bytes: 0,
@@ -472,6 +582,27 @@ export class WriteBuffer {
 }
 
 const lengthPrefixed = (s: string) => s.length + ":" + s
+
+/** A table's rows a persist takes: those with `_row` below `upTo`, with the table's columns as they were then. */
+export interface PersistTarget {
+  /** The buffer's table object: a table dropped and re-created since is another object. */
+  readonly table: object
+  readonly dbId: number
+  readonly tableId: number
+  readonly upTo: number
+  /** Tag columns in series-key order, and field columns. */
+  readonly tags: ReadonlyArray<string>
+  readonly fields: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }>
+}
+
+const join64 = (lo: number, hi: number) => (BigInt(hi) << 32n) | BigInt(lo >>> 0)
+
+const setHalves = (t: BufferedTable, which: "min" | "max", value: bigint) => {
+  const lo = Number(value & 0xffffffffn)
+  const hi = Number(BigInt.asIntN(32, value >> 32n))
+  if (which === "min") (t.minTimeLo = lo), (t.minTimeHi = hi)
+  else (t.maxTimeLo = lo), (t.maxTimeHi = hi)
+}
 
 /** Where a field shape's values go in a table: a column per field (-1 if none), and the columns it leaves null. */
 interface ShapeLayout {

@@ -336,9 +336,11 @@ describe("the SQL sandbox", () => {
         "SELECT current_setting('enable_external_access'), current_setting('lock_configuration'), current_setting('TimeZone'), current_setting('allowed_directories')::VARCHAR[], current_setting('temp_directory')"
       )
       const [row] = settings.getRowsJS()
-      // DuckDB adds the spill directory to the allowed ones itself; both are the server's own, under its data dir.
+      // DuckDB adds the spill directory to the allowed ones itself; all are the server's own, under its data dir
+      // (dbs/ holds persisted Parquet files, which only the server's own SQL names).
       const spill = NodePath.join(server.dataDir, "duckdb", "spill")
-      expect(row).toEqual([false, true, "UTC", [`${answers}/`, `${spill}/`], spill])
+      const dbs = NodePath.join(NodePath.resolve(server.dataDir), "dbs")
+      expect(row).toEqual([false, true, "UTC", [`${dbs}/`, `${answers}/`, `${spill}/`], spill])
     } finally {
       conn.closeSync()
     }

@@ -1,0 +1,156 @@
+import { Clock, Effect, Metric, MetricBoundaries, Schedule } from "effect"
+import { ServerConfig } from "../config.ts"
+import { SnapshotPersisted, type PersistedFile } from "../events/index.ts"
+import { EventLog } from "../log/EventLog.ts"
+import { actorRestartsTotal } from "../metrics/prometheus.ts"
+import { DuckDb } from "../query/DuckDb.ts"
+import { DBS_PREFIX, FileIndex } from "../storage/FileIndex.ts"
+import { ObjectStore, StorageError } from "../storage/ObjectStore.ts"
+import { TableSources } from "../storage/TableSource.ts"
+import { Ingester } from "../write/Ingester.ts"
+import type { PersistTarget } from "../write/WriteBuffer.ts"
+
+export const persistsTotal = Metric.counter("strata_persists_total", { description: "Persists of the write buffer to Parquet" })
+export const persistFailuresTotal = Metric.counter("strata_persist_failures_total", {
+  description: "Persists that failed (storage or log errors); their rows stay in the buffer and the log, and the next tick retries"
+})
+export const persistedFilesTotal = Metric.counter("strata_persisted_files_total", { description: "Parquet files written by persists" })
+export const persistedBytesTotal = Metric.counter("strata_persisted_bytes_total", { description: "Bytes of Parquet files written by persists" })
+export const persistedRowsTotal = Metric.counter("strata_persisted_rows_total", { description: "Rows written to Parquet by persists" })
+export const persistDuration = Metric.histogram(
+  "strata_persist_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.005, factor: 2, count: 14 }),
+  "Time to persist the write buffer: write the files, record them, drop the rows"
+)
+const compactorRestarts = actorRestartsTotal.pipe(Metric.tagged("actor", "compactor"))
+
+/** What one persist did. */
+export interface PersistOutcome {
+  readonly persistedSeq: number
+  readonly files: ReadonlyArray<PersistedFile>
+}
+
+const pad = (n: number) => String(n).padStart(2, "0")
+
+/** `dbs/<db_id>/<table_id>/<YYYY-MM-DD>/<HH-MM>/<seq>.parquet` for a gen1 window starting at `startNs`. */
+export const gen1Path = (dbId: number, tableId: number, startNs: bigint, seq: number) => {
+  const d = new Date(Number(startNs / 1_000_000n) - (startNs < 0n && startNs % 1_000_000n !== 0n ? 1 : 0))
+  const day = `${String(d.getUTCFullYear()).padStart(4, "0")}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`
+  return `${DBS_PREFIX}${dbId}/${tableId}/${day}/${pad(d.getUTCHours())}-${pad(d.getUTCMinutes())}/${seq}.parquet`
+}
+
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
+
+/**
+ * The Compactor actor: persists the write buffer to gen1 Parquet files every `--persist-interval`, and sooner once
+ * the buffer passes `--force-snapshot-mem-threshold`. A persist captures the last applied write seq and the rows up
+ * to it (under the Ingester's lock), writes one file per table and gen1 window (deduplicated, sorted by series key
+ * then time) outside it, records them in one SnapshotPersisted event, and only once that commits (and queries that
+ * planned without the files are done) drops the rows from the buffer. A crash before the commit leaves files no
+ * event names (removed at start) and the rows in the log; after it, the rows are in files and a start skips them.
+ */
+export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
+  scoped: Effect.gen(function* () {
+    const config = yield* ServerConfig
+    const ingester = yield* Ingester
+    const fileIndex = yield* FileIndex
+    const sources = yield* TableSources
+    const store = yield* ObjectStore
+    const log = yield* EventLog
+    const duck = yield* DuckDb
+    // Its own connection: the buffer's appends keep the writer connection.
+    const conn = yield* Effect.acquireRelease(
+      Effect.promise(() => duck.instance.connect()),
+      (c) => Effect.sync(() => c.closeSync())
+    )
+    const lock = yield* Effect.makeSemaphore(1)
+    const windowNs = BigInt(config.gen1DurationMs) * 1_000_000n
+    let lastPersistMs = yield* Clock.currentTimeMillis
+
+    const duckCall = <A>(what: string, f: () => Promise<A>) =>
+      Effect.tryPromise({ try: f, catch: (cause) => new StorageError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause }) })
+
+    /** Writes one target's files; on failure, removes what it wrote (nothing names those files yet). */
+    const writeTarget = (target: PersistTarget, seq: number) =>
+      Effect.gen(function* () {
+        const written: Array<PersistedFile> = []
+        const windows = yield* duckCall("reading the buffer's time windows", async () => (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(target, windowNs))).getRows())
+        for (const [w, lo, hi] of windows as Array<[bigint, bigint, bigint]>) {
+          const startNs = BigInt(w) * windowNs
+          const path = gen1Path(target.dbId, target.tableId, startNs, seq)
+          const scratch = yield* store.scratchPath(path)
+          const copied = yield* duckCall(`writing ${path}`, () =>
+            conn.runAndReadAll(`COPY (${ingester.buffer.persistSql(target, startNs, startNs + windowNs)}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
+          ).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
+          yield* store.putFile(path, scratch)
+          written.push({
+            path,
+            dbId: target.dbId,
+            tableId: target.tableId,
+            rows: Number(copied.getRows()[0]?.[0] ?? 0),
+            minTimeNs: BigInt(lo),
+            maxTimeNs: BigInt(hi),
+            bytes: yield* store.size(path),
+            columns: [...target.tags, ...target.fields.map((f) => f.name)]
+          })
+        }
+        return written
+      })
+
+    const persistOnce: Effect.Effect<PersistOutcome | undefined, StorageError | { readonly _tag: "LogWriteFailed"; readonly message: string }> = Effect.gen(function* () {
+      const started = performance.now()
+      const { persistedSeq, targets } = yield* ingester.capturePersist
+      lastPersistMs = yield* Clock.currentTimeMillis
+      if (targets.length === 0) return undefined
+      const files: Array<PersistedFile> = []
+      const removeWritten = Effect.forEach(files, (f) => store.remove(f.path).pipe(Effect.ignore), { discard: true })
+      yield* Effect.forEach(targets, (t) => Effect.map(writeTarget(t, persistedSeq), (w) => void files.push(...w)), { discard: true }).pipe(
+        Effect.tapError(() => removeWritten)
+      )
+      const envelopes = yield* log.append([{ event: new SnapshotPersisted({ version: 1, persistedSeq, files }) }])
+      // Committed: queries find the files from now on; the rows leave the buffer once older queries are done.
+      yield* fileIndex.apply(envelopes)
+      yield* sources.drainReaders
+      yield* ingester.releasePersisted(targets)
+      let bytes = 0
+      let rows = 0
+      for (const f of files) (bytes += f.bytes), (rows += f.rows)
+      yield* Metric.increment(persistsTotal)
+      yield* Metric.incrementBy(persistedFilesTotal, files.length)
+      yield* Metric.incrementBy(persistedBytesTotal, bytes)
+      yield* Metric.incrementBy(persistedRowsTotal, rows)
+      yield* Metric.update(persistDuration, (performance.now() - started) / 1000)
+      yield* Effect.logDebug(`persisted ${rows} row(s) up to seq ${persistedSeq} into ${files.length} file(s), ${bytes} bytes`)
+      return { persistedSeq, files }
+    })
+
+    /** Persists now (serialised with the loop's persists). */
+    const persistNow = lock.withPermits(1)(persistOnce)
+
+    const tick = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const due = now - lastPersistMs >= config.persistIntervalMs || ingester.buffer.bytes >= config.forceSnapshotBytes
+      if (!due) return
+      yield* persistNow.pipe(
+        Effect.catchAll((e) =>
+          Effect.zipRight(Metric.increment(persistFailuresTotal), Effect.logError(`persist failed (rows stay in the buffer and the log; retrying later): ${e.message}`))
+        )
+      )
+    })
+
+    // Supervised: a defect is logged and counted, and the loop restarts with capped exponential backoff.
+    yield* tick.pipe(
+      Effect.repeat(Schedule.spaced("1 second")),
+      Effect.sandbox,
+      Effect.tapError((cause) => Effect.zipRight(Metric.increment(compactorRestarts), Effect.logError("compactor crashed, restarting", cause))),
+      Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("30 seconds")))),
+      Effect.annotateLogs("actor", "compactor"),
+      Effect.forkScoped
+    )
+
+    return {
+      /** Persists the buffer now; undefined when it held no rows. */
+      persistNow
+    } as const
+  })
+}) {}

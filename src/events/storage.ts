@@ -1,0 +1,29 @@
+import { Schema } from "effect"
+import { Nanos } from "./common.ts"
+
+/** One Parquet file a persist wrote: where it is (relative to the data dir), whose rows, how many, which times. */
+export const PersistedFile = Schema.Struct({
+  path: Schema.String,
+  dbId: Schema.Number,
+  tableId: Schema.Number,
+  rows: Schema.Number,
+  minTimeNs: Nanos,
+  maxTimeNs: Nanos,
+  bytes: Schema.Number,
+  /** The table's tag and field columns the file holds (later columns read as NULL from it). */
+  columns: Schema.Array(Schema.String)
+})
+export type PersistedFile = typeof PersistedFile.Type
+
+/**
+ * Buffered rows were written to Parquet: every row of every write event up to `persistedSeq` (that was not deleted
+ * since) is in `files`, or in the files of earlier persists. A start re-applies only the writes after it.
+ */
+export class SnapshotPersisted extends Schema.TaggedClass<SnapshotPersisted>()("SnapshotPersisted", {
+  version: Schema.Literal(1),
+  persistedSeq: Schema.Number,
+  files: Schema.Array(PersistedFile)
+}) {}
+
+export const StorageEvent = Schema.Union(SnapshotPersisted)
+export type StorageEvent = typeof StorageEvent.Type

@@ -1,0 +1,72 @@
+import { Effect, Metric, Stream } from "effect"
+import { EventLog, type Envelope } from "../log/EventLog.ts"
+import { applyFileIndex, emptyFileIndex, indexedPaths } from "./files.ts"
+import { ObjectStore, SCRATCH_MARK } from "./ObjectStore.ts"
+
+/** Where persisted table files live in the object store. */
+export const DBS_PREFIX = "dbs/"
+
+export const persistedFilesGauge = Metric.gauge("strata_persisted_files", { description: "Parquet files in the persisted-file index" })
+export const persistedBytesGauge = Metric.gauge("strata_persisted_bytes", { description: "Bytes of the Parquet files in the persisted-file index" })
+export const orphanFilesRemovedTotal = Metric.counter("strata_orphan_files_removed_total", {
+  description: "Files under dbs/ removed at start because no persist recorded them (a crash while persisting)"
+})
+
+const relevant = (e: Envelope) =>
+  e.event._tag === "SnapshotPersisted" ||
+  e.event._tag === "TableDataDeleted" ||
+  e.event._tag === "TableHardDeleted" ||
+  e.event._tag === "DatabaseDataDeleted" ||
+  e.event._tag === "DatabaseHardDeleted"
+
+/**
+ * The persisted-file index, projected from the log: at start from every event but the writes, then live. The
+ * Compactor also applies its own SnapshotPersisted as soon as it commits (applying is idempotent), so that rows leave
+ * the buffer only once queries find them in files. At start, files under `dbs/` that no persist recorded (a crash
+ * between writing and recording, or scratch files) are removed.
+ */
+export class FileIndex extends Effect.Service<FileIndex>()("strata/FileIndex", {
+  scoped: Effect.gen(function* () {
+    const log = yield* EventLog
+    const store = yield* ObjectStore
+    let state = yield* log.stream(0, { excludeKind: "WriteBatch" }).pipe(Stream.runFold(emptyFileIndex, applyFileIndex))
+
+    const indexed = indexedPaths(state)
+    const present = yield* store.list(DBS_PREFIX)
+    const orphans = present.filter((p) => !indexed.has(p) || p.includes(SCRATCH_MARK))
+    for (const path of orphans) yield* store.remove(path)
+    if (orphans.length > 0) {
+      yield* Metric.incrementBy(orphanFilesRemovedTotal, orphans.length)
+      yield* Effect.logWarning(`removed ${orphans.length} file(s) under dbs/ that no persist recorded (left by a crash while persisting)`)
+    }
+
+    const publish = Effect.suspend(() => {
+      let files = 0
+      let bytes = 0
+      for (const list of state.tables.values()) for (const f of list) (files += 1), (bytes += f.bytes)
+      return Effect.zipRight(Metric.set(persistedFilesGauge, files), Metric.set(persistedBytesGauge, bytes))
+    })
+    yield* publish
+
+    /** Applies committed envelopes to the index. */
+    const apply = (envelopes: ReadonlyArray<Envelope>) =>
+      Effect.suspend(() => {
+        for (const e of envelopes) if (relevant(e)) state = applyFileIndex(state, e)
+        return publish
+      })
+
+    yield* log.subscribe.pipe(
+      Stream.filter(relevant),
+      Stream.runForEach((e) => apply([e])),
+      Effect.forkScoped
+    )
+
+    return {
+      /** The index as it stands. */
+      current: Effect.sync(() => state),
+      /** The index as it stands, without an effect (the planner reads it while translating). */
+      unsafeCurrent: () => state,
+      apply
+    } as const
+  })
+}) {}

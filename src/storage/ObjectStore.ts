@@ -1,0 +1,109 @@
+import { Context, Data, Effect, Layer } from "effect"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { ServerConfig } from "../config.ts"
+
+/** A storage operation failed (disk full, permissions, a missing object); `cause` keeps the underlying error. */
+export class StorageError extends Data.TaggedError("StorageError")<{ readonly message: string; readonly cause?: unknown }> {}
+
+/** Marks the scratch files a writer produces before they are put: whatever carries it at start is debris. */
+export const SCRATCH_MARK = ".tmp-"
+
+/**
+ * Where persisted data lives, by paths relative to the store's root (`dbs/1/2/2024-01-01/10-00/42.parquet`). Objects
+ * appear whole or not at all. DuckDB reads objects through `localPath`: the local store hands out its own file; an
+ * S3-compatible store would hand out an `s3://` URL for DuckDB's httpfs, or a path in a local read cache.
+ */
+export interface ObjectStoreShape {
+  /** A local file to produce an object's content in before `putFile`; it sits beside the object so the move is a rename. */
+  readonly scratchPath: (path: string) => Effect.Effect<string, StorageError>
+  /** Moves a produced local file in as the object `path`, atomically and durably (fsync file, rename, fsync dir). */
+  readonly putFile: (path: string, localFile: string) => Effect.Effect<void, StorageError>
+  /** Writes bytes as the object `path`, atomically and durably. */
+  readonly put: (path: string, bytes: Uint8Array) => Effect.Effect<void, StorageError>
+  readonly get: (path: string) => Effect.Effect<Uint8Array, StorageError>
+  /** Every object (and scratch file) whose path starts with `prefix`, as relative paths. */
+  readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<string>, StorageError>
+  /** Removes an object; removing a missing one succeeds. */
+  readonly remove: (path: string) => Effect.Effect<void, StorageError>
+  readonly size: (path: string) => Effect.Effect<number, StorageError>
+  /** What DuckDB reads for the object (a local path here). */
+  readonly localPath: (path: string) => string
+}
+
+export class ObjectStore extends Context.Tag("strata/ObjectStore")<ObjectStore, ObjectStoreShape>() {}
+
+const attempt = <A>(what: string, f: () => A) =>
+  Effect.try({ try: f, catch: (cause) => new StorageError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause }) })
+
+const fsyncPath = (path: string) => {
+  const fd = Fs.openSync(path, "r")
+  try {
+    Fs.fsyncSync(fd)
+  } finally {
+    Fs.closeSync(fd)
+  }
+}
+
+/** The object store on a local directory. */
+export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
+  const full = (path: string) => {
+    const resolved = Path.resolve(root, path)
+    // Paths are built by the server; this only keeps a mistake from reaching outside the root.
+    if (!resolved.startsWith(Path.resolve(root) + Path.sep)) throw new Error(`object path ${JSON.stringify(path)} leaves the store`)
+    return resolved
+  }
+  const putFile = (path: string, localFile: string) =>
+    attempt(`storing ${path}`, () => {
+      const target = full(path)
+      Fs.mkdirSync(Path.dirname(target), { recursive: true })
+      fsyncPath(localFile)
+      Fs.renameSync(localFile, target)
+      fsyncPath(Path.dirname(target))
+    })
+  return {
+    scratchPath: (path) =>
+      attempt(`preparing ${path}`, () => {
+        const target = full(path)
+        Fs.mkdirSync(Path.dirname(target), { recursive: true })
+        return `${target}${SCRATCH_MARK}${Crypto.randomUUID()}`
+      }),
+    putFile,
+    put: (path, bytes) =>
+      Effect.flatMap(
+        attempt(`writing ${path}`, () => {
+          const target = full(path)
+          Fs.mkdirSync(Path.dirname(target), { recursive: true })
+          const scratch = `${target}${SCRATCH_MARK}${Crypto.randomUUID()}`
+          Fs.writeFileSync(scratch, bytes)
+          return scratch
+        }),
+        (scratch) => putFile(path, scratch)
+      ),
+    get: (path) => attempt(`reading ${path}`, () => new Uint8Array(Fs.readFileSync(full(path)))),
+    list: (prefix) =>
+      attempt(`listing ${prefix}`, () => {
+        // The prefix's directory part is walked; the rest filters names.
+        const base = full(prefix.endsWith("/") ? prefix + "." : prefix)
+        const dir = prefix.endsWith("/") ? Path.dirname(base) : Path.dirname(base)
+        if (!Fs.existsSync(dir)) return []
+        const out: Array<string> = []
+        for (const entry of Fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+          if (!entry.isFile()) continue
+          const rel = Path.relative(root, Path.join(entry.parentPath, entry.name)).split(Path.sep).join("/")
+          if (rel.startsWith(prefix)) out.push(rel)
+        }
+        return out.sort()
+      }),
+    remove: (path) => attempt(`removing ${path}`, () => Fs.rmSync(full(path), { force: true })),
+    size: (path) => attempt(`reading the size of ${path}`, () => Fs.statSync(full(path)).size),
+    localPath: full
+  }
+}
+
+/** The local object store rooted at the data directory (the default). An S3-compatible store is another Layer of this Tag. */
+export const ObjectStoreLocal = Layer.effect(
+  ObjectStore,
+  Effect.map(ServerConfig, (config) => makeLocalObjectStore(Path.resolve(config.dataDir)))
+)

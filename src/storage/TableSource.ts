@@ -1,0 +1,150 @@
+import { Effect, Schedule } from "effect"
+import type { DatabaseState, TableState } from "../catalog/state.ts"
+import type { ColumnType } from "../events/index.ts"
+import { Ingester } from "../write/Ingester.ts"
+import { rowsTableName, seriesTableName } from "../write/WriteBuffer.ts"
+import { FileIndex } from "./FileIndex.ts"
+import { filesOf, type IndexedFile } from "./files.ts"
+import { ObjectStore } from "./ObjectStore.ts"
+
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
+
+const duckType: Record<ColumnType, string> = {
+  tag: "VARCHAR",
+  time: "TIMESTAMP_NS",
+  float: "DOUBLE",
+  integer: "BIGINT",
+  uinteger: "UBIGINT",
+  string: "VARCHAR",
+  boolean: "BOOLEAN"
+}
+
+/** What the planner reads a table through (the shape `translate` expects of the buffer). */
+export interface TableView {
+  readonly viewSql: (tableId: number, deduplicate?: boolean) => string | undefined
+  readonly describe: (tableId: number) => { readonly rows: number; readonly mayHaveDuplicates: boolean } | undefined
+}
+
+/** What reading a table scans: its files and their bytes, and the rows of files and buffer. */
+export interface TableScan {
+  readonly files: number
+  readonly fileBytes: number
+  readonly rows: number
+}
+
+/** Whether any two of the closed time ranges overlap. */
+const anyOverlap = (ranges: Array<{ readonly min: bigint; readonly max: bigint }>) => {
+  ranges.sort((a, b) => (a.min < b.min ? -1 : a.min > b.min ? 1 : 0))
+  for (let i = 1; i < ranges.length; i++) if (ranges[i]!.min <= ranges[i - 1]!.max) return true
+  return false
+}
+
+/**
+ * The read side of a table: its persisted Parquet files (oldest persist first) plus the write buffer's rows, as one
+ * relation with tags, `time` and fields. Last write wins per series and time, field by field, across all of them:
+ * when no two sources' time ranges overlap a plain UNION ALL is the answer; when some may, rows are merged by
+ * series (every tag, NULL for absent) and time with an order key (file by persist order, then the buffer by row).
+ *
+ * Queries hold a read lease while they plan and run: rows leave the buffer only after every query that may have
+ * planned without their files has finished.
+ */
+export class TableSources extends Effect.Service<TableSources>()("strata/TableSources", {
+  effect: Effect.gen(function* () {
+    const ingester = yield* Ingester
+    const fileIndex = yield* FileIndex
+    const store = yield* ObjectStore
+    const buffer = ingester.buffer
+    let generation = 0
+    const readers = new Map<number, number>()
+
+    /** A query's read lease (scoped): buffered rows are visible to it and stay until it ends. */
+    const open = Effect.zipRight(
+      ingester.flush,
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const g = generation
+          readers.set(g, (readers.get(g) ?? 0) + 1)
+          return g
+        }),
+        (g) =>
+          Effect.sync(() => {
+            const n = (readers.get(g) ?? 1) - 1
+            if (n === 0) readers.delete(g)
+            else readers.set(g, n)
+          })
+      )
+    )
+
+    /** Starts a new generation of readers and waits until every query of the older ones has finished. */
+    const drainReaders = Effect.suspend(() => {
+      const g = ++generation
+      const older = () => [...readers.keys()].some((k) => k < g)
+      return Effect.void.pipe(Effect.repeat({ schedule: Schedule.spaced("5 millis"), while: older }))
+    })
+
+    const fileSource = (files: ReadonlyArray<IndexedFile>) => `read_parquet([${files.map((f) => literal(store.localPath(f.path))).join(", ")}], union_by_name = true)`
+
+    /** The SQL of one table over files and buffer, columns in the order tags, time, fields (each query sorts them). */
+    const tableSql = (table: TableState, bufferMerge: boolean): string | undefined => {
+      const files = filesOf(fileIndex.unsafeCurrent(), table.id)
+      if (files.length === 0) return buffer.viewSql(table.id, bufferMerge)
+      const tags = table.columns.filter((c) => c.type === "tag")
+      const fields = table.columns.filter((c) => c.type !== "tag" && c.type !== "time")
+      const all = [...tags, ...fields]
+      const inFiles = new Set(files.flatMap((f) => f.columns))
+      const described = buffer.describe(table.id)
+      const inBuffer = new Set([...(described?.tags ?? []), ...(described?.fields.map((f) => f.name) ?? [])])
+      const fromFiles = (ord?: string) =>
+        [...all.map((c) => (inFiles.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}`)), "time", ...(ord ? [ord] : [])].join(", ")
+      const fromBuffer = (ord?: string) =>
+        [
+          ...all.map((c) => (!inBuffer.has(c.name) ? `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}` : c.type === "tag" ? `s.${quote(c.name)}` : `b.${quote(c.name)}`)),
+          "b.time",
+          ...(ord ? [ord] : [])
+        ].join(", ")
+      const range = buffer.timeRange(table.id)
+      const hasBuffer = described !== undefined && described.rows > 0
+      const ranges = files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs }))
+      if (hasBuffer && range !== undefined) ranges.push(range)
+      if (!anyOverlap(ranges)) {
+        const parts = [`SELECT ${fromFiles()} FROM ${fileSource(files)}`]
+        if (hasBuffer) {
+          const view = buffer.viewSql(table.id, bufferMerge)!
+          parts.push(`SELECT ${[...all.map((c) => (inBuffer.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}`)), "time"].join(", ")} FROM (${view}) AS v`)
+        }
+        return parts.join(" UNION ALL ")
+      }
+      const parts = files.map((f, i) => `SELECT ${fromFiles(`CAST(${i} AS DOUBLE) AS _ord`)} FROM ${fileSource([f])}`)
+      if (hasBuffer) {
+        parts.push(`SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${rowsTableName(table.id)} b JOIN ${seriesTableName(table.id)} s USING (_sid)`)
+      }
+      const merged = fields.map((f) => `arg_max(${quote(f.name)}, _ord) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
+      const keys = [...tags.map((t) => quote(t.name)), "time"]
+      return `SELECT ${[...keys, ...merged].join(", ")} FROM (${parts.join(" UNION ALL ")}) AS u GROUP BY ${keys.join(", ")}`
+    }
+
+    return {
+      open,
+      drainReaders,
+      /** The planner's view of a database's tables. */
+      view: (db: DatabaseState): TableView => ({
+        viewSql: (tableId, deduplicate) => {
+          const table = db.tables.get(tableId)
+          return table === undefined ? buffer.viewSql(tableId, deduplicate) : tableSql(table, deduplicate ?? true)
+        },
+        describe: (tableId) => buffer.describe(tableId)
+      }),
+      /** A table's persisted files, for `system.parquet_files`. */
+      files: (tableId: number): ReadonlyArray<IndexedFile> => filesOf(fileIndex.unsafeCurrent(), tableId),
+      /** What reading a table scans, for telemetry. */
+      scan: (tableId: number): TableScan => {
+        const files = filesOf(fileIndex.unsafeCurrent(), tableId)
+        let fileBytes = 0
+        let rows = buffer.describe(tableId)?.rows ?? 0
+        for (const f of files) (fileBytes += f.bytes), (rows += f.rows)
+        return { files: files.length, fileBytes, rows }
+      }
+    } as const
+  })
+}) {}

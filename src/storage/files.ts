@@ -1,0 +1,87 @@
+import type { PersistedFile } from "../events/index.ts"
+import type { Envelope } from "../log/EventLog.ts"
+
+/** A persisted file as the index holds it: what the persist recorded, and the seq of that persist's event. */
+export interface IndexedFile extends PersistedFile {
+  /** Seq of the SnapshotPersisted event that recorded it: later files win over earlier ones for the same series and time. */
+  readonly persistEventSeq: number
+  /** The last write seq the persist covered. */
+  readonly coveredSeq: number
+}
+
+/** The persisted-file index: a projection of the log. */
+export interface FileIndexState {
+  /** Every write event up to this seq is in Parquet (or was deleted); a start re-applies only later writes. */
+  readonly persistedSeq: number
+  /** Each table's files, oldest persist first. */
+  readonly tables: ReadonlyMap<number, ReadonlyArray<IndexedFile>>
+  /** Seq of each table's and database's latest data deletion: files covering only writes before it are dropped. */
+  readonly tableDataDeletedAt: ReadonlyMap<number, number>
+  readonly dbDataDeletedAt: ReadonlyMap<number, number>
+}
+
+export const emptyFileIndex: FileIndexState = { persistedSeq: 0, tables: new Map(), tableDataDeletedAt: new Map(), dbDataDeletedAt: new Map() }
+
+const dropWhere = (tables: FileIndexState["tables"], drop: (f: IndexedFile) => boolean) => {
+  const next = new Map<number, ReadonlyArray<IndexedFile>>()
+  for (const [id, files] of tables) {
+    const kept = files.filter((f) => !drop(f))
+    if (kept.length > 0) next.set(id, kept)
+  }
+  return next
+}
+
+/**
+ * Applies one envelope. Idempotent and order-tolerant for the events it reads: a file is keyed by its path, and a
+ * data deletion drops the files whose writes all came before it, whichever of the two is applied first.
+ */
+export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileIndexState => {
+  const event = envelope.event
+  switch (event._tag) {
+    case "SnapshotPersisted": {
+      const tables = new Map(state.tables)
+      for (const file of event.files) {
+        const deletedAt = Math.max(state.tableDataDeletedAt.get(file.tableId) ?? 0, state.dbDataDeletedAt.get(file.dbId) ?? 0)
+        if (deletedAt > event.persistedSeq) continue
+        const existing = tables.get(file.tableId) ?? []
+        if (existing.some((f) => f.path === file.path)) continue
+        const indexed: IndexedFile = { ...file, persistEventSeq: envelope.seq, coveredSeq: event.persistedSeq }
+        tables.set(
+          file.tableId,
+          [...existing, indexed].sort((a, b) => a.persistEventSeq - b.persistEventSeq || (a.minTimeNs < b.minTimeNs ? -1 : a.minTimeNs > b.minTimeNs ? 1 : 0))
+        )
+      }
+      return { ...state, persistedSeq: Math.max(state.persistedSeq, event.persistedSeq), tables }
+    }
+    case "TableDataDeleted":
+    case "TableHardDeleted": {
+      const seq = envelope.seq
+      return {
+        ...state,
+        tables: dropWhere(state.tables, (f) => f.tableId === event.tableId && f.coveredSeq < seq),
+        tableDataDeletedAt: new Map(state.tableDataDeletedAt).set(event.tableId, Math.max(seq, state.tableDataDeletedAt.get(event.tableId) ?? 0))
+      }
+    }
+    case "DatabaseDataDeleted":
+    case "DatabaseHardDeleted": {
+      const seq = envelope.seq
+      return {
+        ...state,
+        tables: dropWhere(state.tables, (f) => f.dbId === event.dbId && f.coveredSeq < seq),
+        dbDataDeletedAt: new Map(state.dbDataDeletedAt).set(event.dbId, Math.max(seq, state.dbDataDeletedAt.get(event.dbId) ?? 0))
+      }
+    }
+    default:
+      return state
+  }
+}
+
+/** A table's files, oldest persist first. */
+export const filesOf = (state: FileIndexState, tableId: number): ReadonlyArray<IndexedFile> => state.tables.get(tableId) ?? []
+
+/** Every indexed file's path. */
+export const indexedPaths = (state: FileIndexState): ReadonlySet<string> => {
+  const out = new Set<string>()
+  for (const files of state.tables.values()) for (const f of files) out.add(f.path)
+  return out
+}
