@@ -48,6 +48,7 @@ const fsyncPath = (path: string) => {
 
 /** The object store on a local directory. */
 export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
+  const rootDir = Path.resolve(root)
   const full = (path: string) => {
     const resolved = Path.resolve(root, path)
     // Paths are built by the server; this only keeps a mistake from reaching outside the root.
@@ -60,7 +61,8 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
       Fs.mkdirSync(Path.dirname(target), { recursive: true })
       fsyncPath(localFile)
       Fs.renameSync(localFile, target)
-      fsyncPath(Path.dirname(target))
+      // The new name, and any directory made for it, must survive a crash once the caller records the object.
+      for (let dir = Path.dirname(target); dir.startsWith(rootDir) && dir.length >= rootDir.length; dir = Path.dirname(dir)) fsyncPath(dir)
     })
   return {
     scratchPath: (path) =>
