@@ -1,6 +1,7 @@
 import type { DatabaseState, TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import type { Expr, Field, SelectStatement, Source } from "./ast.ts"
+import { type Built, isMath, MATH_ARITY, mathSql, type ValueKind } from "./functions.ts"
 import { compileRegex, isRegexError, type UserRegex } from "./regex.ts"
 import { evalTime, zoneOffsetMinutes } from "./time.ts"
 
@@ -52,7 +53,7 @@ const SELECTS_POINTS = new Set(["top", "bottom"])
 const AGGREGATES = new Set(["count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev", "percentile", "distinct", "mode"])
 const SELECTORS = new Set(["min", "max", "first", "last", "percentile"])
 /** Functions whose wildcard forms skip string and boolean fields. */
-const NUMERIC_ONLY = new Set(["sum", "mean", "median", "spread", "stddev", "percentile", "min", "max", "derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum"])
+const NUMERIC_ONLY = new Set([...MATH_ARITY.keys(), "sum", "mean", "median", "spread", "stddev", "percentile", "min", "max", "derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum"])
 const TRANSFORMS = new Set(["derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum", "elapsed"])
 const UNSUPPORTED = new Set([
   // integral() is planned on its own path when it is the only field (see integralSql); beside others it is not.
@@ -60,8 +61,6 @@ const UNSUPPORTED = new Set([
   "triple_exponential_moving_average", "relative_strength_index", "chande_momentum_oscillator", "kaufmans_efficiency_ratio",
   "kaufmans_adaptive_moving_average", "triple_exponential_derivative"
 ])
-
-type ValueKind = "int" | "float" | "other"
 
 /** A user pattern compiled with RE2 (linear time), or the statement fails with Go's compile error. */
 const regexOrFail = (pattern: string): UserRegex => {
@@ -264,6 +263,32 @@ const conditionSql = (e: Expr, s: Schema): string => {
   }
 }
 
+/** An expression as 1.x prints it in messages: `mean(usage)`. */
+const exprText = (e: Expr): string => {
+  switch (e.kind) {
+    case "ref":
+      return /^[A-Za-z_][A-Za-z0-9_]*$/.test(e.name) ? e.name : `"${e.name.replace(/"/g, '\\"')}"`
+    case "call":
+      return `${e.name}(${e.args.map(exprText).join(", ")})`
+    case "number":
+      return e.raw
+    case "string":
+      return `'${e.value.replace(/'/g, "\\'")}'`
+    case "bool":
+      return e.value ? "true" : "false"
+    case "duration":
+      return e.raw
+    case "regex":
+      return `/${e.pattern}/`
+    case "binary":
+      return `${exprText(e.left)} ${e.op} ${exprText(e.right)}`
+    case "paren":
+      return `(${exprText(e.expr)})`
+    case "wildcard":
+      return "*"
+  }
+}
+
 type OperandKind = "string" | "number" | "bool" | "null" | "unknown"
 
 const operandSql = (e: Expr, s: Schema): { sql: string; kind: OperandKind } => {
@@ -290,6 +315,16 @@ const operandSql = (e: Expr, s: Schema): { sql: string; kind: OperandKind } => {
       const l = operandSql(e.left, s)
       const r = operandSql(e.right, s)
       return { sql: `(${l.sql} ${arith(e.op)} ${r.sql})`, kind: "number" }
+    }
+    case "call": {
+      if (!isMath(e.name)) throw new Fail(`invalid function call in condition: ${exprText(e)}`)
+      const args = e.args.map((a): Built => {
+        // 1.x's condition valuer gives math over arithmetic (`abs(x - 5)`) no value: the comparison is false.
+        if (a.kind === "binary") return { sql: "NULL", kind: "other" }
+        const o = operandSql(a, s)
+        return { sql: o.sql, kind: o.kind === "number" ? "float" : "other" }
+      })
+      return { sql: mathSql(e.name, args).sql, kind: "number" }
     }
     default:
       throw new Fail("invalid condition operand")
@@ -360,11 +395,6 @@ const expandFields = (stmt: SelectStatement, schemas: ReadonlyArray<Schema>, gro
   return fields
 }
 
-interface Built {
-  sql: string
-  kind: ValueKind
-}
-
 /** The SQL of a selected expression in a raw (non-aggregate) query. */
 const rawSql = (e: Expr, s: Schema): Built => {
   switch (e.kind) {
@@ -386,6 +416,7 @@ const rawSql = (e: Expr, s: Schema): Built => {
     case "binary":
       return binarySql(e.op, rawSql(e.left, s), rawSql(e.right, s))
     case "call":
+      if (isMath(e.name)) return mathSql(e.name, e.args.map((a) => rawSql(a, s)))
       throw new Fail(`unsupported call: ${e.name}`)
     default:
       throw new Fail("unsupported expression")
@@ -483,7 +514,7 @@ const aggregateSql = (e: Extract<Expr, { kind: "call" }>, s: Schema): Built => {
  * (default 1s). A pair that crosses into a later bucket is split at the end of the first one, with the value there
  * interpolated: the first part belongs to the first bucket, the rest to the bucket of the later point (even when empty
  * buckets lie between). Every bucket with a point answers, except a last bucket whose last point sits exactly on its
- * start (1.x discards that one). Answers the columns of an aggregate: groups, `__b`, `__bucket`, `__v0`.
+ * start (1.x discards that one). Answers the columns of an aggregate: groups, `__b`, `__bucket`, `__a0`.
  */
 const integralSql = (
   call: Extract<Expr, { kind: "call" }>,
@@ -527,7 +558,7 @@ const integralSql = (
   const windowStart = interval === undefined ? "0" : "__b"
   // Summed in time order, as the reducer adds them.
   const area = `list_reduce(list_prepend(0.0, list(${behind} + ${ahead} ORDER BY __t)), (a, b) -> a + b)`
-  return `SELECT ${[...tagRefs, "__b", "__b AS __bucket", `${area} AS __v0`].join(", ")} FROM (${pairs}) GROUP BY ${[...tagRefs, "__b"].join(", ")} HAVING NOT bool_or(__last AND __t = ${windowStart})`
+  return `SELECT ${[...tagRefs, "__b", "__b AS __bucket", `${area} AS __a0`].join(", ")} FROM (${pairs}) GROUP BY ${[...tagRefs, "__b"].join(", ")} HAVING NOT bool_or(__last AND __t = ${windowStart})`
 }
 
 /**
@@ -538,26 +569,95 @@ const integralSql = (
 const integralOrder = (tagRefs: ReadonlyArray<string>) =>
   `ORDER BY ${["__lw", ...tagRefs.map((t) => `CASE WHEN NOT __lw THEN ${t} END`), ...tagRefs.map((t) => `CASE WHEN __lw THEN ${t} END DESC`), "__time"].join(", ")}`
 
-/** The SQL of a selected expression in an aggregate query (aggregates and arithmetic over them). */
-const aggregateExprSql = (e: Expr, s: Schema): Built => {
+/**
+ * The SQL of a selected expression in an aggregate query (aggregates, math and arithmetic over them). Each aggregate
+ * goes through `leaf`, which answers the column its bucket value is read from: 1.x fills the aggregates themselves,
+ * then evaluates the expression over the filled values (`cos(mean(x))` with fill(0) answers cos(0)).
+ */
+const aggregateExprSql = (e: Expr, s: Schema, leaf: (b: Built, call: string) => Built): Built => {
   switch (e.kind) {
     case "call":
+      if (isMath(e.name)) return mathSql(e.name, e.args.map((a) => aggregateExprSql(a, s, leaf)))
       if (!AGGREGATES.has(e.name)) {
         if (UNSUPPORTED.has(e.name)) throw new Fail(`unsupported function: ${e.name}() is not implemented`)
         throw new Fail(`undefined function ${e.name}()`)
       }
-      return aggregateSql(e, s)
+      return leaf(aggregateSql(e, s), e.name)
     case "number":
       return { sql: e.integer ? e.raw : String(e.value), kind: e.integer ? "int" : "float" }
     case "paren":
-      return aggregateExprSql(e.expr, s)
+      return aggregateExprSql(e.expr, s, leaf)
     case "binary":
-      return binarySql(e.op, aggregateExprSql(e.left, s), aggregateExprSql(e.right, s))
+      return binarySql(e.op, aggregateExprSql(e.left, s, leaf), aggregateExprSql(e.right, s, leaf))
     case "ref":
       throw new Fail("mixing aggregate and non-aggregate queries is not supported")
     default:
       throw new Fail("unsupported expression")
   }
+}
+
+/** The selector a field is, alone or under math (`abs(max(x))` reports the time of the point max selected). */
+const selectorOf = (e: Expr): Extract<Expr, { kind: "call" }> | undefined => {
+  if (e.kind === "paren") return selectorOf(e.expr)
+  if (e.kind === "binary" && e.right.kind === "number") return selectorOf(e.left)
+  if (e.kind === "binary" && e.left.kind === "number") return selectorOf(e.right)
+  if (e.kind !== "call") return undefined
+  if (SELECTORS.has(e.name)) return e
+  if (!isMath(e.name)) return undefined
+  const vars = e.args.filter((a) => a.kind !== "number")
+  return vars.length === 1 ? selectorOf(vars[0]!) : undefined
+}
+
+/** The name of the first call in an expression (outermost first) that `pred` holds for. */
+const firstCall = (e: Expr, pred: (name: string) => boolean): string | undefined => {
+  switch (e.kind) {
+    case "call":
+      if (pred(e.name)) return e.name
+      for (const a of e.args) {
+        const n = firstCall(a, pred)
+        if (n !== undefined) return n
+      }
+      return undefined
+    case "binary":
+      return firstCall(e.left, pred) ?? firstCall(e.right, pred)
+    case "paren":
+      return firstCall(e.expr, pred)
+    default:
+      return undefined
+  }
+}
+
+const hasWildcard = (e: Expr): boolean =>
+  e.kind === "wildcard" || (e.kind === "call" && e.args.some(hasWildcard)) || (e.kind === "binary" && (hasWildcard(e.left) || hasWildcard(e.right))) || (e.kind === "paren" && hasWildcard(e.expr))
+
+/** 1.x's checks of a field before planning: a variable somewhere, and math calls with their number of arguments. */
+const validateField = (e: Expr) => {
+  if (refsOf(e).length === 0 && !hasWildcard(e)) throw new Fail("field must contain at least one variable")
+  const walk = (x: Expr) => {
+    if (x.kind === "call") {
+      const arity = MATH_ARITY.get(x.name)
+      if (arity !== undefined && x.args.length !== arity) throw new Fail(`invalid number of arguments for ${x.name}, expected ${arity}, got ${x.args.length}`)
+      x.args.forEach(walk)
+    } else if (x.kind === "binary") {
+      walk(x.left)
+      walk(x.right)
+    } else if (x.kind === "paren") walk(x.expr)
+  }
+  walk(e)
+}
+
+/**
+ * A math call around a transformation (`abs(derivative(x))`), peeled: the transformation, and the math to apply to
+ * its answers. Anything else is its own core.
+ */
+const peelMath = (e: Expr): { core: Expr; wrap: (b: Built) => Built } => {
+  const identity = { core: e, wrap: (b: Built) => b }
+  if (e.kind === "paren") return peelMath(e.expr)
+  if (e.kind !== "call" || !isMath(e.name) || !hasCall(e, (n) => TRANSFORMS.has(n))) return identity
+  const target = e.args.findIndex((a) => hasCall(a, (n) => TRANSFORMS.has(n)))
+  const inner = peelMath(e.args[target]!)
+  const literal = (a: Expr): Built => (a.kind === "number" ? { sql: e.kind === "call" && a.integer ? a.raw : String(a.value), kind: a.integer ? "int" : "float" } : { sql: "NULL", kind: "other" })
+  return { core: inner.core, wrap: (b) => mathSql(e.name, e.args.map((a, i) => (i === target ? inner.wrap(b) : literal(a)))) }
 }
 
 /** The time-bucket start of a row in ns: floor((t - offset) / interval) * interval + offset, exact in integers. */
@@ -733,11 +833,14 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
   }
   if (stmt.tz !== undefined && zoneOffsetMinutes(stmt.tz, 0) === undefined) throw new Fail(`unable to find time zone ${stmt.tz}`)
 
+  for (const f of stmt.fields) validateField(f.expr)
   let fields = expandFields(stmt, schemas, groupTags)
   const isAggregate = stmt.fields.some((f) => hasCall(f.expr, (n) => AGGREGATES.has(n) || UNSUPPORTED.has(n) || TRANSFORMS.has(n) || SELECTS_POINTS.has(n)))
-  if (!isAggregate && stmt.fields.some((f) => f.expr.kind === "call")) {
-    const call = stmt.fields.find((f) => f.expr.kind === "call")!.expr as Extract<Expr, { kind: "call" }>
-    throw new Fail(`undefined function ${call.name}()`)
+  if (!isAggregate) {
+    for (const f of stmt.fields) {
+      const name = firstCall(f.expr, (n) => !isMath(n))
+      if (name !== undefined) throw new Fail(`undefined function ${name}()`)
+    }
   }
   if (fields.length === 0 && stmt.fields.every((f) => f.expr.kind === "ref" && f.expr.name.toLowerCase() === "time")) {
     throw new Fail("at least 1 non-time field must be queried")
@@ -765,6 +868,10 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     names.push(...tagArgs)
     fields = [{ expr: args[0]! }]
   }
+  // Math around a transformation is applied to its answers: the transformation is the field.
+  const peeled = fields.map((f) => peelMath(f.expr))
+  const wraps = peeled.map((p) => p.wrap)
+  fields = fields.map((f, i) => ({ ...f, expr: peeled[i]!.core }))
   // Transformations: every field one, all over raw points or all over an aggregate per GROUP BY time bucket.
   let transforms: Array<Transform> | undefined
   let nested = false
@@ -772,13 +879,14 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     const isTransform = (c: Expr): c is Extract<Expr, { kind: "call" }> => c.kind === "call" && TRANSFORMS.has(c.name)
     nested = fields.some((f) => isTransform(f.expr) && f.expr.args[0]?.kind === "call")
     // Beside transformations of aggregates, plain aggregates are allowed: they pass through unchanged.
-    const isPlain = (c: Expr): c is Extract<Expr, { kind: "call" }> => nested && c.kind === "call" && AGGREGATES.has(c.name) && c.name !== "distinct"
+    const isPlain = (c: Expr): c is Extract<Expr, { kind: "call" }> => nested && c.kind === "call" && ((AGGREGATES.has(c.name) && c.name !== "distinct") || isMath(c.name))
     const calls = fields.map((f) => f.expr)
     if (!calls.every((c) => isTransform(c) || isPlain(c))) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
     for (const c of calls.filter(isTransform)) {
       const a = c.args[0]
       if (a !== undefined && nested !== (a.kind === "call")) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
       if (nested && gb.time === undefined) throw new Fail(`${c.name} aggregate requires a GROUP BY interval`)
+      if (a?.kind === "call" && isMath(a.name)) throw new Fail(`unsupported call: ${a.name}`)
       if (!nested && gb.time !== undefined) throw new Fail(`aggregate function required inside the call to ${c.name}`)
       if (a !== undefined && !nested && a.kind !== "ref") throw new Fail(`expected field argument in ${c.name}()`)
     }
@@ -849,6 +957,9 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     const out = (values: ReadonlyArray<string>) =>
       [`${lit(s.table.name)} AS "iox::measurement"`, `make_timestamp_ns(__time) AS "time"`, ...tags.map((t, i) => `__g${i} AS ${q(t)}`), ...values.map((v, i) => `${v} AS ${q(names[i]!)}`)].join(", ")
     const order = `ORDER BY ${[...tagRefs, `__time ${dir}`].join(", ")}`
+    // The transformations' answers `__v<i>`, with any math around them applied.
+    const wrapped = (ts: ReadonlyArray<Transform>, inputs: ReadonlyArray<{ readonly kind: ValueKind }>) =>
+      ts.map((t, i) => wraps[i]!({ sql: `__v${i}`, kind: /derivative|moving_average/.test(t.name) ? "float" : t.name === "elapsed" ? "int" : inputs[i]!.kind }).sql)
     const from = s.from ?? q(s.table.name)
 
     if (pointSelector !== undefined) {
@@ -885,7 +996,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
         const columns = builtRaw.map((b, i) => ({ sql: b.sql === "NULL" ? "NULL" : `__v${i}`, kind: b.kind }))
         const ties = seriesOrder.map((_, i) => `__k${i} NULLS FIRST`)
         const transformed = transformsSql(inner, columns, transforms, tagRefs, dir, ties, perField)
-        queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(values.map((_, i) => `__v${i}`))} FROM (${transformed}) ${perSeries} ${order}` })
+        queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(wrapped(transforms, columns))} FROM (${transformed}) ${perSeries} ${order}` })
         continue
       }
       queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(values.map((_, i) => `__v${i}`))} FROM (${inner}) ${qualify} ${rawOrder}` })
@@ -920,28 +1031,34 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     const calls = fields.filter((f) => f.expr.kind !== "ref")
     let auxPick: { fn: string; key: string; arg: string } | undefined
     if (auxRefs.length > 0) {
-      const only = calls[0]?.expr
-      if (calls.length !== 1 || only?.kind !== "call" || selectorPick(only.name, "") === undefined) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
+      const only = calls.length === 1 ? selectorOf(calls[0]!.expr) : undefined
+      if (only === undefined || selectorPick(only.name, "") === undefined) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
       const a0 = only.args[0]
       const t0 = a0?.kind === "ref" ? s.types.get(a0.name) : undefined
       const arg = a0?.kind === "ref" && t0 !== undefined && t0 !== "tag" ? q(a0.name) : "NULL"
       auxPick = { ...selectorPick(only.name, arg)!, arg }
     }
+    // Each aggregate is a column `__a<j>` of a bucket's row (filled on its own); each field an expression over them.
+    const leaves: Array<Built & { readonly call: string }> = []
+    const leaf = (b: Built, call: string): Built => {
+      leaves.push({ ...b, call })
+      return { sql: `__a${leaves.length - 1}`, kind: b.kind }
+    }
     const built = fields.map((f): Built => {
-      if (integral !== undefined) return { sql: "", kind: "float" }
+      if (integral !== undefined) return leaf({ sql: "", kind: "float" }, "integral")
       if (f.expr.kind === "ref" && auxPick !== undefined) {
         const t = s.types.get(f.expr.name)
         const col = t === undefined || t === "time" ? "NULL" : q(f.expr.name)
-        return { sql: `${auxPick.fn}_null(${col}, ${auxPick.key}) FILTER (WHERE ${auxPick.arg} IS NOT NULL)`, kind: kindOfType(t) }
+        return leaf({ sql: `${auxPick.fn}_null(${col}, ${auxPick.key}) FILTER (WHERE ${auxPick.arg} IS NOT NULL)`, kind: kindOfType(t) }, "")
       }
-      return aggregateExprSql(f.expr, s)
+      return aggregateExprSql(f.expr, s, leaf)
     })
     // A lone selector reports the time of the point it selected (when not bucketing by time), and other plain fields
     // selected beside it take that point's values.
-    const selectorField = fields.length >= 1 ? fields.filter((f) => f.expr.kind === "call" && SELECTORS.has(f.expr.name)) : []
+    const selectorField = fields.flatMap((f) => selectorOf(f.expr) ?? [])
     let timeSql = "__b"
     if (interval === undefined && fields.filter((f) => f.expr.kind !== "ref").length === 1 && selectorField.length === 1) {
-      const call = selectorField[0]!.expr as Extract<Expr, { kind: "call" }>
+      const call = selectorField[0]!
       const arg0 = call.args[0]
       const argType = arg0?.kind === "ref" ? s.types.get(arg0.name) : undefined
       const arg = arg0?.kind === "ref" && argType !== undefined && argType !== "tag" ? q(arg0.name) : "NULL"
@@ -953,7 +1070,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
         timeSql = `CASE WHEN ${idx} >= 1 AND ${idx} <= count(${arg}) THEN list_sort(list({'v': ${arg}, 't': epoch_ns("time")}) FILTER (WHERE ${arg} IS NOT NULL))[${idx}]['t'] END`
       }
     }
-    const aggs = built.map((b, i) => `${b.sql} AS __v${i}`)
+    const aggs = leaves.map((b, j) => `${b.sql} AS __a${j}`)
     const agg =
       integral !== undefined
         ? integralSql(integral, s, tagCols, tagRefs, from, where, bucketExpr, interval)
@@ -962,12 +1079,12 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     // integral() answers only the buckets it has area for, whatever the fill.
     if (interval === undefined || fillKind === "none" || integral !== undefined) {
       const timeCol = timeSql === "__b" ? "__b" : "coalesce(__sel, __bucket)"
-      const body = `SELECT *, ${timeCol} AS __time${integral !== undefined ? `, max(__b) OVER (${partition}) = __b AS __lw` : ""} FROM (${agg})`
+      const body = `SELECT *, ${[...built.map((b, i) => `${b.sql} AS __v${i}`), `${timeCol} AS __time`].join(", ")}${integral !== undefined ? `, max(__b) OVER (${partition}) = __b AS __lw` : ""} FROM (${agg})`
       const rows = transforms === undefined ? body : transformsSql(body, built.map((b, i) => ({ sql: `__v${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField, firstBucket)
       queries.push({
         measurement: s.table.name,
         tags,
-        sql: `SELECT ${out(built.map((_, i) => `__v${i}`))} FROM (${rows}) ${transforms === undefined ? qualify : perSeries} ${integral !== undefined ? integralOrder(tagRefs) : order}`
+        sql: `SELECT ${out(transforms === undefined ? built.map((_, i) => `__v${i}`) : wrapped(transforms, built))} FROM (${rows}) ${transforms === undefined ? qualify : perSeries} ${integral !== undefined ? integralOrder(tagRefs) : order}`
       })
       continue
     }
@@ -978,15 +1095,14 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     const count = `((${hiBucket} - ${lo}) // ${interval} + 1)`
     const grid = `SELECT DISTINCT ${[...tagRefs, `unnest(range(${lo}, ${hiBucket} + 1, ${interval})) AS __time`].join(", ")} FROM (${agg}) WHERE CASE WHEN ${count} > ${MAX_BUCKETS} THEN error('max-select-buckets limit exceeded: (' || ${count} || '/${MAX_BUCKETS})') ELSE TRUE END`
     const joinOn = [...tagRefs.map((t) => `g.${t} = a.${t}`), "g.__time = a.__bucket"].join(" AND ")
-    const joined = `SELECT ${[...tagRefs.map((t) => `g.${t}`), "g.__time", ...built.map((_, i) => `a.__v${i}`)].join(", ")} FROM (${grid}) g LEFT JOIN (${agg}) a ON ${joinOn}`
+    const joined = `SELECT ${[...tagRefs.map((t) => `g.${t}`), "g.__time", ...leaves.map((_, j) => `a.__a${j}`)].join(", ")} FROM (${grid}) g LEFT JOIN (${agg}) a ON ${joinOn}`
     const w = `OVER (${partition}ORDER BY __time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`
     const wNext = `OVER (${partition}ORDER BY __time ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)`
-    const filled = built.map((b, i) => {
-      const v = `__v${i}`
-      const f = fields[i]!
+    const filled = leaves.map((b, j) => {
+      const v = `__a${j}`
       switch (stmt.fill.kind) {
         case "null":
-          return f.expr.kind === "call" && f.expr.name === "count" ? `coalesce(${v}, 0)` : v
+          return b.call === "count" ? `coalesce(${v}, 0)` : v
         case "previous":
           return `last_value(${v} IGNORE NULLS) ${w}`
         case "value":
@@ -1007,10 +1123,11 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
           return v
       }
     })
-    const withFill = `SELECT ${[...tagRefs, "__time", ...filled.map((f, i) => `${f} AS __f${i}`)].join(", ")} FROM (${joined})`
+    const leavesFilled = `SELECT ${[...tagRefs, "__time", ...filled.map((f, j) => `${f} AS __a${j}`)].join(", ")} FROM (${joined})`
+    const withFill = `SELECT ${[...tagRefs, "__time", ...built.map((b, i) => `${b.sql} AS __f${i}`)].join(", ")} FROM (${leavesFilled})`
     if (transforms !== undefined) {
       const transformed = transformsSql(withFill, built.map((b, i) => ({ sql: `__f${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField, firstBucket)
-      queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(built.map((_, i) => `__v${i}`))} FROM (${transformed}) ${perSeries} ${order}` })
+      queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(wrapped(transforms, built))} FROM (${transformed}) ${perSeries} ${order}` })
       continue
     }
     queries.push({
