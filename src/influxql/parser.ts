@@ -256,7 +256,10 @@ class Parser {
   fields(): Array<Field> {
     const out: Array<Field> = []
     do {
-      const expr = this.expr()
+      // A regex field stands for every field and tag whose name matches it (`SELECT /usage_.*/ FROM cpu`).
+      const re = this.isOp(this.lx.peek(), "/") ? this.lx.regex() : undefined
+      if (re !== undefined && re.type === "illegal") this.fail(re, "regex")
+      const expr: Expr = re !== undefined ? { kind: "regex", pattern: re.text } : this.expr()
       let alias: string | undefined
       if (this.acceptKeyword("AS")) alias = this.ident()
       out.push(alias === undefined ? { expr } : { expr, alias })

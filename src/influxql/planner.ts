@@ -365,15 +365,25 @@ const expandFields = (stmt: SelectStatement, schemas: ReadonlyArray<Schema>, gro
     }
     return [...names.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
   }
+  // `*` is every column; a regex, those whose names it matches (RE2, linear time).
+  const matching = (pattern: Expr) => {
+    if (pattern.kind !== "regex") return () => true
+    const re = regexOrFail(pattern.pattern)
+    return (name: string) => re.test(name)
+  }
+  const isPattern = (a: Expr | undefined) => a?.kind === "wildcard" || a?.kind === "regex"
   for (const f of stmt.fields) {
     const e = f.expr
-    if (e.kind === "wildcard") {
-      for (const [name] of allColumns(e.only, true)) fields.push({ expr: { kind: "ref", name } })
+    if (e.kind === "wildcard" || e.kind === "regex") {
+      const keep = matching(e)
+      for (const [name] of allColumns(e.kind === "wildcard" ? e.only : undefined, true)) if (keep(name)) fields.push({ expr: { kind: "ref", name } })
       continue
     }
-    // fn(*) runs the function over every field: columns `fn_field`.
-    if (e.kind === "call" && e.args.length >= 1 && e.args[0]!.kind === "wildcard") {
+    // fn(*) runs the function over every field (fn(/re/) over those matching): columns `fn_field`.
+    if (e.kind === "call" && e.args.length >= 1 && isPattern(e.args[0]) && !SELECTS_POINTS.has(e.name)) {
+      const keep = matching(e.args[0]!)
       for (const [name, type] of allColumns("field", false)) {
+        if (!keep(name)) continue
         if (type === "tag" || (NUMERIC_ONLY.has(e.name) && (type === "string" || type === "boolean"))) continue
         fields.push({ expr: { ...e, args: [{ kind: "ref", name }, ...e.args.slice(1)] }, alias: `${f.alias ?? e.name}_${name}` })
       }
@@ -381,8 +391,10 @@ const expandFields = (stmt: SelectStatement, schemas: ReadonlyArray<Schema>, gro
     }
     // A transformation of an aggregate of every field: `derivative(mean(*))` gives `derivative_field` columns.
     const inner = e.kind === "call" ? e.args[0] : undefined
-    if (e.kind === "call" && inner?.kind === "call" && inner.args[0]?.kind === "wildcard") {
+    if (e.kind === "call" && inner?.kind === "call" && isPattern(inner.args[0])) {
+      const keep = matching(inner.args[0]!)
       for (const [name, type] of allColumns("field", false)) {
+        if (!keep(name)) continue
         if (type === "tag" || ((NUMERIC_ONLY.has(e.name) || NUMERIC_ONLY.has(inner.name)) && (type === "string" || type === "boolean"))) continue
         const arg: Expr = { ...inner, args: [{ kind: "ref", name }, ...inner.args.slice(1)] }
         fields.push({ expr: { ...e, args: [arg, ...e.args.slice(1)] }, alias: `${f.alias ?? e.name}_${name}` })
@@ -627,8 +639,13 @@ const firstCall = (e: Expr, pred: (name: string) => boolean): string | undefined
   }
 }
 
+/** Whether an expression names columns by pattern: `*`, or a regex as the field or a function's argument (not math's). */
 const hasWildcard = (e: Expr): boolean =>
-  e.kind === "wildcard" || (e.kind === "call" && e.args.some(hasWildcard)) || (e.kind === "binary" && (hasWildcard(e.left) || hasWildcard(e.right))) || (e.kind === "paren" && hasWildcard(e.expr))
+  e.kind === "wildcard" ||
+  e.kind === "regex" ||
+  (e.kind === "call" && e.args.some((a) => (a.kind === "regex" ? !isMath(e.name) : hasWildcard(a)))) ||
+  (e.kind === "binary" && (hasWildcard(e.left) || hasWildcard(e.right))) ||
+  (e.kind === "paren" && hasWildcard(e.expr))
 
 /** 1.x's checks of a field before planning: a variable somewhere, and math calls with their number of arguments. */
 const validateField = (e: Expr) => {
@@ -656,7 +673,7 @@ const peelMath = (e: Expr): { core: Expr; wrap: (b: Built) => Built } => {
   if (e.kind !== "call" || !isMath(e.name) || !hasCall(e, (n) => TRANSFORMS.has(n))) return identity
   const target = e.args.findIndex((a) => hasCall(a, (n) => TRANSFORMS.has(n)))
   const inner = peelMath(e.args[target]!)
-  const literal = (a: Expr): Built => (a.kind === "number" ? { sql: e.kind === "call" && a.integer ? a.raw : String(a.value), kind: a.integer ? "int" : "float" } : { sql: "NULL", kind: "other" })
+  const literal = (a: Expr): Built => (a.kind === "number" ? { sql: a.integer ? a.raw : String(a.value), kind: a.integer ? "int" : "float" } : { sql: "NULL", kind: "other" })
   return { core: inner.core, wrap: (b) => mathSql(e.name, e.args.map((a, i) => (i === target ? inner.wrap(b) : literal(a)))) }
 }
 
@@ -854,7 +871,8 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     const args = selectorCall.args
     const last = args[args.length - 1]
     if (args.length < 2) throw new Fail(`invalid number of arguments for ${selectorCall.name}, expected at least 2, got ${args.length}`)
-    if (args[0]!.kind !== "ref") throw new Fail(`expected first argument to be a field in ${selectorCall.name}(), found ${literalType(args[0]!)}`)
+    const a0 = args[0]!
+    if (a0.kind !== "ref") throw new Fail(`expected first argument to be a field in ${selectorCall.name}(), found ${a0.kind === "regex" ? exprText(a0) : literalType(a0)}`)
     if (last?.kind !== "number" || !last.integer) throw new Fail(`expected integer as last argument in ${selectorCall.name}(), found ${literalType(last!)}`)
     if (last.value <= 0) throw new Fail(`limit (${last.value}) in ${selectorCall.name} function must be at least 1`)
     const tagArgs = args.slice(1, -1).map((a) => {
@@ -864,7 +882,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     if (stmt.limit !== undefined && stmt.limit > 0 && last.value > stmt.limit) {
       throw new Fail(`limit (${last.value}) in ${selectorCall.name} function can not be larger than the LIMIT (${stmt.limit}) in the select statement`)
     }
-    pointSelector = { name: selectorCall.name, field: args[0]!.name, tags: tagArgs, n: last.value }
+    pointSelector = { name: selectorCall.name, field: a0.name, tags: tagArgs, n: last.value }
     names.push(...tagArgs)
     fields = [{ expr: args[0]! }]
   }

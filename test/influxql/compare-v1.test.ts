@@ -127,6 +127,20 @@ const QUERIES = [
   "SELECT abs(usage) FROM cpu WHERE abs(usage) > 9.6 OR usage - 5 > 4.5",
   "SELECT usage FROM cpu WHERE abs(usage - 5) > 4.5 OR host = 'c' LIMIT 2",
   "SELECT usage FROM cpu WHERE sqrt(load) = 3 AND host = 'a'",
+  // Field regexes: every field and tag whose name matches (sorted, grouped tags left out), or as a function's argument
+  // every field that matches (fn_field columns), RE2's syntax.
+  "SELECT /o/ FROM cpu WHERE host = 'c' LIMIT 2",
+  "SELECT /^(usage|load)$/, host FROM cpu WHERE host = 'c' LIMIT 2",
+  "SELECT usage, /a/ FROM cpu WHERE host = 'a' LIMIT 2",
+  "SELECT /o/, /a/ FROM cpu WHERE host = 'b' LIMIT 1",
+  "SELECT /(?i)USAGE/ AS x FROM cpu LIMIT 1",
+  "SELECT /e/ FROM cpu GROUP BY region LIMIT 1",
+  "SELECT mean(/a/) FROM cpu",
+  "SELECT max(/^(usage|load)$/) FROM cpu GROUP BY host",
+  "SELECT count(/e/), sum(/^l/) FROM cpu",
+  "SELECT derivative(/usage/) FROM cpu WHERE host = 'c' LIMIT 2",
+  `SELECT derivative(mean(/load|usage/)) FROM cpu WHERE ${RANGE} GROUP BY time(1m)`,
+  `SELECT mean(/\\pL+/) FROM cpu WHERE ${RANGE} GROUP BY time(5m), host fill(none)`,
   "SHOW MEASUREMENTS",
   "SHOW TAG KEYS",
   `SHOW TAG VALUES WITH KEY IN ("host", "region")`,
@@ -146,6 +160,8 @@ const ERRORS = [
   "SELECT mean(abs(usage)) FROM cpu",
   `SELECT derivative(abs(mean(usage))) FROM cpu WHERE ${RANGE} GROUP BY time(1m)`,
   "SELECT usage FROM cpu WHERE mean(usage) > 1",
+  "SELECT abs(/a/) FROM cpu",
+  "SELECT top(/usage/, 2) FROM cpu",
   "SELECT derivative(mean(usage)) FROM cpu",
   "SELECT derivative(usage) FROM cpu GROUP BY time(1m)",
   "SELECT moving_average(usage) FROM cpu",
@@ -195,6 +211,9 @@ const approximately = (actual: unknown, expected: unknown): boolean => {
 // The functions added for 1.x answer the same values on /api/v3/query_influxql (flat rows, one per point).
 const V3 = ["SELECT abs(max(usage)), sqrt(mean(usage)) FROM cpu GROUP BY host", `SELECT round(mean(usage)) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(1m) fill(0)`]
 
+// Regex fields mean nothing else: refused as 1.x refuses them while parsing.
+const PARSE_ERRORS = ["SELECT /usage/ + 1 FROM cpu", "SELECT /o/ host FROM cpu"]
+
 // Queries with `$name` parameters bound from the `params` JSON: literals of each type, and a parameter left unbound.
 const BOUND: ReadonlyArray<readonly [string, string]> = [
   ["SELECT usage FROM cpu WHERE host = $host AND usage > $min LIMIT 4", '{"host":"b","min":5}'],
@@ -218,7 +237,7 @@ const UNBOUND: ReadonlyArray<readonly [string, string]> = [
 
 // Patterns Go's regexp refuses: 1.x refuses them while parsing (400); Strata, as InfluxDB 3, puts the same error in
 // the results.
-const BAD_REGEXES = ["SELECT * FROM /(a/", "SELECT usage FROM cpu WHERE host =~ /a{1001}/", "SHOW TAG KEYS FROM /a(?=b)/", "SELECT last(usage) FROM cpu GROUP BY /[z-a]/"]
+const BAD_REGEXES = ["SELECT /a(/ FROM cpu", "SELECT mean(/a{2,1}/) FROM cpu", "SELECT * FROM /(a/", "SELECT usage FROM cpu WHERE host =~ /a{1001}/", "SHOW TAG KEYS FROM /a(?=b)/", "SELECT last(usage) FROM cpu GROUP BY /[z-a]/"]
 
 describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () => {
   let server: InProcessServer
@@ -294,6 +313,16 @@ describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () =>
   for (const [q, bound] of UNBOUND) {
     it(`${q} with params ${bound}: the same error`, async () => {
       const params = new URLSearchParams({ db: "t", q, params: bound })
+      const expected = (await fetch(`${influx.url}/query?${params}`).then((r) => r.json())) as { error: string }
+      const actual = (await server.request("GET", `/query?${params}`)).json()
+      expect(expected.error).toMatch(/^error parsing query: /)
+      expect(actual).toEqual({ results: [{ statement_id: 0, error: expected.error }] })
+    })
+  }
+
+  for (const q of PARSE_ERRORS) {
+    it(`parse error: ${q}: the same error`, async () => {
+      const params = new URLSearchParams({ db: "t", q })
       const expected = (await fetch(`${influx.url}/query?${params}`).then((r) => r.json())) as { error: string }
       const actual = (await server.request("GET", `/query?${params}`)).json()
       expect(expected.error).toMatch(/^error parsing query: /)

@@ -16,6 +16,18 @@ const errorOf = (q: string) => {
 }
 
 describe("InfluxQL parser", () => {
+  it("parses a regex as a whole field and as a function's argument, and nothing after a regex field", () => {
+    expect(one("SELECT /usage_(user|idle)/, mean(/^l/) AS m, abs(x) FROM cpu")).toMatchObject({
+      fields: [
+        { expr: { kind: "regex", pattern: "usage_(user|idle)" } },
+        { expr: { kind: "call", name: "mean", args: [{ kind: "regex", pattern: "^l" }] }, alias: "m" },
+        { expr: { kind: "call", name: "abs", args: [{ kind: "ref", name: "x" }] } }
+      ]
+    })
+    expect(errorOf("SELECT /usage/ + 1 FROM cpu")).toBe("found +, expected FROM at line 1, char 16")
+    expect(errorOf("SELECT /a(/ FROM cpu")).toMatch(/^error parsing regexp: missing closing \): `a\(`/)
+  })
+
   it("parses a full SELECT with every clause", () => {
     const s = one(
       `SELECT mean("usage") AS m, max(x) * 2 FROM cpu, "db"..mem, /^c.*/ WHERE time > now() - 1h AND host =~ /a\\/b/ AND x <> 'q\\'' ` +
