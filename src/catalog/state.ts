@@ -292,6 +292,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
     }
     case "WriteBatch":
     case "SnapshotPersisted":
+    case "FilesRemoved":
       return state
   }
 }

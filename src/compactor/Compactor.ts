@@ -9,6 +9,7 @@ import { ObjectStore, StorageError } from "../storage/ObjectStore.ts"
 import { TableSources } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import type { PersistTarget } from "../write/WriteBuffer.ts"
+import { makeRetentionSweep } from "./retention.ts"
 
 export const persistsTotal = Metric.counter("strata_persists_total", { description: "Persists of the write buffer to Parquet" })
 export const persistFailuresTotal = Metric.counter("strata_persist_failures_total", {
@@ -127,7 +128,12 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     /** Persists now (serialised with the loop's persists). */
     const persistNow = lock.withPermits(1)(persistOnce)
 
+    // Retention and deletes: files wholly outside retention leave the index, and files it dropped leave the disk.
+    const sweepLock = yield* Effect.makeSemaphore(1)
+    const sweepNow = sweepLock.withPermits(1)(yield* makeRetentionSweep)
+
     const tick = Effect.gen(function* () {
+      yield* sweepNow.pipe(Effect.catchAll((e) => Effect.logError(`retention sweep failed (retrying next tick): ${e.message}`)))
       const now = yield* Clock.currentTimeMillis
       const due = now - lastPersistMs >= config.persistIntervalMs || ingester.buffer.bytes >= config.forceSnapshotBytes
       if (!due) return
@@ -150,7 +156,9 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
 
     return {
       /** Persists the buffer now; undefined when it held no rows. */
-      persistNow
+      persistNow,
+      /** Removes the files wholly outside retention and deletes the files the index dropped, now. */
+      sweepNow
     } as const
   })
 }) {}

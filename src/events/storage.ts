@@ -25,5 +25,20 @@ export class SnapshotPersisted extends Schema.TaggedClass<SnapshotPersisted>()("
   files: Schema.Array(PersistedFile)
 }) {}
 
-export const StorageEvent = Schema.Union(SnapshotPersisted)
+/** A file a removal names: its path and whose rows it held. */
+export const RemovedFile = Schema.Struct({ path: Schema.String, dbId: Schema.Number, tableId: Schema.Number })
+export type RemovedFile = typeof RemovedFile.Type
+
+/**
+ * Persisted files left the index for `reason` (`retention`: every row is older than now − the retention period when
+ * the Compactor checked). The files themselves are deleted only after this commits; a crash in between leaves
+ * files no index names, removed at start.
+ */
+export class FilesRemoved extends Schema.TaggedClass<FilesRemoved>()("FilesRemoved", {
+  version: Schema.Literal(1),
+  reason: Schema.Literal("retention"),
+  files: Schema.Array(RemovedFile)
+}) {}
+
+export const StorageEvent = Schema.Union(SnapshotPersisted, FilesRemoved)
 export type StorageEvent = typeof StorageEvent.Type

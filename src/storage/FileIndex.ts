@@ -14,6 +14,7 @@ export const orphanFilesRemovedTotal = Metric.counter("strata_orphan_files_remov
 
 const relevant = (e: Envelope) =>
   e.event._tag === "SnapshotPersisted" ||
+  e.event._tag === "FilesRemoved" ||
   e.event._tag === "TableDataDeleted" ||
   e.event._tag === "TableHardDeleted" ||
   e.event._tag === "DatabaseDataDeleted" ||
@@ -48,10 +49,21 @@ export class FileIndex extends Effect.Service<FileIndex>()("strata/FileIndex", {
     })
     yield* publish
 
+    // Paths the index dropped since the Compactor last took them: their files are deleted once no query reads them.
+    let released = new Set<string>()
+
     /** Applies committed envelopes to the index. */
     const apply = (envelopes: ReadonlyArray<Envelope>) =>
       Effect.suspend(() => {
-        for (const e of envelopes) if (relevant(e)) state = applyFileIndex(state, e)
+        for (const e of envelopes) {
+          if (!relevant(e)) continue
+          const before = state
+          state = applyFileIndex(state, e)
+          if (before !== state && e.event._tag !== "SnapshotPersisted") {
+            const kept = indexedPaths(state)
+            for (const p of indexedPaths(before)) if (!kept.has(p)) released.add(p)
+          }
+        }
         return publish
       })
 
@@ -66,7 +78,13 @@ export class FileIndex extends Effect.Service<FileIndex>()("strata/FileIndex", {
       current: Effect.sync(() => state),
       /** The index as it stands, without an effect (the planner reads it while translating). */
       unsafeCurrent: () => state,
-      apply
+      apply,
+      /** The paths the index dropped since the last call (deletes, retention, replaced files), to delete from the store. */
+      takeReleased: Effect.sync((): ReadonlyArray<string> => {
+        const out = [...released]
+        released = new Set()
+        return out
+      })
     } as const
   })
 }) {}

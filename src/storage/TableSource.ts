@@ -6,6 +6,7 @@ import { rowsTableName, seriesTableName } from "../write/WriteBuffer.ts"
 import { FileIndex } from "./FileIndex.ts"
 import { filesOf, type IndexedFile } from "./files.ts"
 import { ObjectStore } from "./ObjectStore.ts"
+import { retentionCutoffNs } from "./retention.ts"
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
@@ -54,6 +55,7 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
     const ingester = yield* Ingester
     const fileIndex = yield* FileIndex
     const store = yield* ObjectStore
+    const clock = yield* Effect.clock
     const buffer = ingester.buffer
     let generation = 0
     const readers = new Map<number, number>()
@@ -85,10 +87,17 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
 
     const fileSource = (files: ReadonlyArray<IndexedFile>) => `read_parquet([${files.map((f) => literal(store.localPath(f.path))).join(", ")}], union_by_name = true)`
 
-    /** The SQL of one table over files and buffer, columns in the order tags, time, fields (each query sorts them). */
-    const tableSql = (table: TableState, bufferMerge: boolean): string | undefined => {
-      const files = filesOf(fileIndex.unsafeCurrent(), table.id)
-      if (files.length === 0) return buffer.viewSql(table.id, bufferMerge)
+    /**
+     * The SQL of one table over files and buffer, columns in the order tags, time, fields (each query sorts them). Rows
+     * before `cutoff` (retention) are left out of every part, so DuckDB skips the Parquet row groups before it.
+     */
+    const tableSql = (table: TableState, bufferMerge: boolean, cutoff: bigint | undefined): string | undefined => {
+      const since = cutoff === undefined ? "" : ` WHERE time >= make_timestamp_ns(${cutoff})`
+      const files = filesOf(fileIndex.unsafeCurrent(), table.id).filter((f) => cutoff === undefined || f.maxTimeNs >= cutoff)
+      if (files.length === 0) {
+        const view = buffer.viewSql(table.id, bufferMerge)
+        return view === undefined || cutoff === undefined ? view : `SELECT * FROM (${view}) AS v${since}`
+      }
       const tags = table.columns.filter((c) => c.type === "tag")
       const fields = table.columns.filter((c) => c.type !== "tag" && c.type !== "time")
       const all = [...tags, ...fields]
@@ -108,16 +117,16 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       const ranges = files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs }))
       if (hasBuffer && range !== undefined) ranges.push(range)
       if (!anyOverlap(ranges)) {
-        const parts = [`SELECT ${fromFiles()} FROM ${fileSource(files)}`]
+        const parts = [`SELECT ${fromFiles()} FROM ${fileSource(files)}${since}`]
         if (hasBuffer) {
           const view = buffer.viewSql(table.id, bufferMerge)!
-          parts.push(`SELECT ${[...all.map((c) => (inBuffer.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}`)), "time"].join(", ")} FROM (${view}) AS v`)
+          parts.push(`SELECT ${[...all.map((c) => (inBuffer.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}`)), "time"].join(", ")} FROM (${view}) AS v${since}`)
         }
         return parts.join(" UNION ALL ")
       }
-      const parts = files.map((f, i) => `SELECT ${fromFiles(`CAST(${i} AS DOUBLE) AS _ord`)} FROM ${fileSource([f])}`)
+      const parts = files.map((f, i) => `SELECT ${fromFiles(`CAST(${i} AS DOUBLE) AS _ord`)} FROM ${fileSource([f])}${since}`)
       if (hasBuffer) {
-        parts.push(`SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${rowsTableName(table.id)} b JOIN ${seriesTableName(table.id)} s USING (_sid)`)
+        parts.push(`SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${rowsTableName(table.id)} b JOIN ${seriesTableName(table.id)} s USING (_sid)${since.replace("time", "b.time")}`)
       }
       const merged = fields.map((f) => `arg_max(${quote(f.name)}, _ord) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
       const keys = [...tags.map((t) => quote(t.name)), "time"]
@@ -127,14 +136,19 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
     return {
       open,
       drainReaders,
-      /** The planner's view of a database's tables. */
-      view: (db: DatabaseState): TableView => ({
-        viewSql: (tableId, deduplicate) => {
-          const table = db.tables.get(tableId)
-          return table === undefined ? buffer.viewSql(tableId, deduplicate) : tableSql(table, deduplicate ?? true)
-        },
-        describe: (tableId) => buffer.describe(tableId)
-      }),
+      /** The planner's view of a database's tables, with retention applied as of now (when the query is planned). */
+      view: (db: DatabaseState): TableView => {
+        // Whole seconds, rounded up (a row never answers past its retention): the same view SQL, and its parse, then
+        // serves every query of that second.
+        const nowMs = Math.ceil(clock.unsafeCurrentTimeMillis() / 1000) * 1000
+        return {
+          viewSql: (tableId, deduplicate) => {
+            const table = db.tables.get(tableId)
+            return table === undefined ? buffer.viewSql(tableId, deduplicate) : tableSql(table, deduplicate ?? true, retentionCutoffNs(db, table, nowMs))
+          },
+          describe: (tableId) => buffer.describe(tableId)
+        }
+      },
       /** A table's persisted files, for `system.parquet_files`. */
       files: (tableId: number): ReadonlyArray<IndexedFile> => filesOf(fileIndex.unsafeCurrent(), tableId),
       /** What reading a table scans, for telemetry. */

@@ -53,6 +53,16 @@ export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileI
       }
       return { ...state, persistedSeq: Math.max(state.persistedSeq, event.persistedSeq), tables }
     }
+    case "FilesRemoved": {
+      const gone = new Set(event.files.map((f) => f.path))
+      const tables = new Map(state.tables)
+      for (const id of new Set(event.files.map((f) => f.tableId))) {
+        const kept = (tables.get(id) ?? []).filter((f) => !gone.has(f.path))
+        if (kept.length > 0) tables.set(id, kept)
+        else tables.delete(id)
+      }
+      return { ...state, tables }
+    }
     case "TableDataDeleted":
     case "TableHardDeleted": {
       const seq = envelope.seq
