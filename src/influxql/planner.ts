@@ -549,6 +549,8 @@ const integralSql = (
     throw new Fail(`unsupported integral iterator type: ${type === "string" ? "*query.stringInterruptIterator" : "*query.booleanInterruptIterator"}`)
   }
   const field = type === undefined || type === "tag" || type === "time" ? "NULL" : q(arg.name)
+  // Without GROUP BY time 1.x stamps a float field's area at epoch 0 and an integer field's at the range start.
+  if (interval === undefined && type !== "integer" && type !== "uinteger") bucketExpr = "0"
   const partition = tagRefs.length > 0 ? `PARTITION BY ${tagRefs.join(", ")} ` : ""
   const end = (b: string) => (interval === undefined ? "NULL" : `(${b} + ${interval})`)
   const points = `SELECT ${[...tagCols, `epoch_ns("time") AS __t`, `CAST(${field} AS DOUBLE) AS __x`, `${bucketExpr} AS __b`].join(", ")} FROM ${from} ${where} AND ${field} IS NOT NULL`

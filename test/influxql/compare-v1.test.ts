@@ -141,6 +141,12 @@ const QUERIES = [
   "SELECT derivative(/usage/) FROM cpu WHERE host = 'c' LIMIT 2",
   `SELECT derivative(mean(/load|usage/)) FROM cpu WHERE ${RANGE} GROUP BY time(1m)`,
   `SELECT mean(/\\pL+/) FROM cpu WHERE ${RANGE} GROUP BY time(5m), host fill(none)`,
+  // integral() without GROUP BY time: a float field's area at epoch 0 whatever the range, an integer field's at its start.
+  `SELECT integral(usage) FROM cpu WHERE ${RANGE}`,
+  `SELECT integral(usage, 1m) FROM cpu WHERE ${RANGE} AND host = 'a'`,
+  "SELECT integral(usage) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time <= '2024-01-01T00:00:00Z'",
+  "SELECT integral(load) FROM cpu WHERE time >= '2024-01-01T00:01:00Z'",
+  "SELECT integral(load, 1m) FROM cpu WHERE host = 'c' AND time > '2024-01-01T00:01:00Z'",
   "SHOW MEASUREMENTS",
   "SHOW TAG KEYS",
   `SHOW TAG VALUES WITH KEY IN ("host", "region")`,
@@ -181,7 +187,9 @@ const ERRORS = [
 const UNORDERED = [
   "SELECT integral(usage, 1m) FROM cpu GROUP BY host",
   `SELECT integral(usage, 30s) FROM cpu WHERE ${RANGE} GROUP BY time(45s), host fill(0)`,
-  `SELECT integral(load, 30s) FROM cpu WHERE ${RANGE} GROUP BY time(45s), host`
+  `SELECT integral(load, 30s) FROM cpu WHERE ${RANGE} GROUP BY time(45s), host`,
+  "SELECT integral(usage) FROM cpu WHERE time >= '2024-01-01T00:01:00Z' AND time < '2024-01-01T00:05:00Z' GROUP BY host",
+  "SELECT integral(load) FROM cpu WHERE time > '2024-01-01T00:01:00Z' GROUP BY host"
 ]
 
 // Transcendental math functions: Strata computes them with DuckDB's (glibc's) libm, 1.x with Go's math package; the
