@@ -26,6 +26,8 @@ export interface ServerConfigShape {
   readonly forceSnapshotBytes: number
   /** The time span of one gen1 Parquet file: 1, 5 or 10 minutes. */
   readonly gen1DurationMs: number
+  /** How long a 24-hour window must receive no new gen1 file before the Compactor compacts it. */
+  readonly compactionDelayMs: number
   /** Start past events of the log that fail their checksums, skipping and reporting them, instead of stopping. */
   readonly recover: boolean
 }
@@ -64,6 +66,7 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "persist-interval", env: ["STRATA_PERSIST_INTERVAL"], describe: "Longest time buffered rows wait before they are persisted to Parquet", fallback: "10m" },
   { flag: "force-snapshot-mem-threshold", env: ["STRATA_FORCE_SNAPSHOT_MEM_THRESHOLD", "INFLUXDB3_FORCE_SNAPSHOT_MEM_THRESHOLD"], describe: "Buffer size that persists at once: a percentage of --write-buffer-max-bytes (50%) or a size (512MiB)", fallback: "50%" },
   { flag: "gen1-duration", env: ["STRATA_GEN1_DURATION", "INFLUXDB3_GEN1_DURATION"], describe: "Time span of one persisted (gen1) Parquet file: 1m, 5m or 10m", fallback: "10m" },
+  { flag: "compaction-delay", env: ["STRATA_COMPACTION_DELAY"], describe: "How long a 24-hour window must receive no new persisted file before its files are compacted", fallback: "10m" },
   { flag: "recover", env: ["STRATA_RECOVER"], boolean: true, describe: "Start even if events of the log fail their checksums: skip them and report what is lost", fallback: "false" }
 ]
 
@@ -190,6 +193,8 @@ export const resolveServeConfig = (
   if (gen1DurationMs !== 60_000 && gen1DurationMs !== 300_000 && gen1DurationMs !== 600_000) {
     return Either.left(new ConfigError(`invalid --gen1-duration '${get("gen1-duration")}': expected 1m, 5m or 10m`))
   }
+  const compactionDelayMs = duration("compaction-delay")
+  if (compactionDelayMs instanceof ConfigError) return Either.left(compactionDelayMs)
   return Either.right({
     nodeId: get("node-id"),
     dataDir: get("data-dir"),
@@ -202,7 +207,8 @@ export const resolveServeConfig = (
     ...numbers,
     persistIntervalMs,
     forceSnapshotBytes,
-    gen1DurationMs
+    gen1DurationMs,
+    compactionDelayMs
   })
 }
 

@@ -293,6 +293,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
     case "WriteBatch":
     case "SnapshotPersisted":
     case "FilesRemoved":
+    case "WindowCompacted":
       return state
   }
 }

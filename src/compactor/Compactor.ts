@@ -1,4 +1,5 @@
 import { Clock, Effect, Metric, MetricBoundaries, Schedule } from "effect"
+import { Catalog } from "../catalog/Catalog.ts"
 import { ServerConfig } from "../config.ts"
 import { SnapshotPersisted, type PersistedFile } from "../events/index.ts"
 import { EventLog } from "../log/EventLog.ts"
@@ -10,6 +11,7 @@ import { TableSources } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import type { PersistTarget } from "../write/WriteBuffer.ts"
 import { makeRetentionSweep } from "./retention.ts"
+import { allGen1Windows, compactionFailuresTotal, compactWindows, dueWindows, type CompactionDeps } from "./compaction.ts"
 
 export const persistsTotal = Metric.counter("strata_persists_total", { description: "Persists of the write buffer to Parquet" })
 export const persistFailuresTotal = Metric.counter("strata_persist_failures_total", {
@@ -59,6 +61,7 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     const store = yield* ObjectStore
     const log = yield* EventLog
     const duck = yield* DuckDb
+    const catalog = yield* Catalog
     // Its own connection: the buffer's appends keep the writer connection.
     const conn = yield* Effect.acquireRelease(
       Effect.promise(() => duck.instance.connect()),
@@ -128,6 +131,30 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     /** Persists now (serialised with the loop's persists). */
     const persistNow = lock.withPermits(1)(persistOnce)
 
+    // Compactions run one at a time, beside persists: a gen1 file persisted meanwhile is not replaced and ranks newer.
+    const compactionLock = yield* Effect.makeSemaphore(1)
+    const compactionDeps: CompactionDeps = {
+      conn,
+      store,
+      log,
+      fileIndex,
+      drainReaders: sources.drainReaders,
+      table: (dbId, tableId) =>
+        Effect.map(catalog.current, (c) => {
+          const t = c.databases.get(dbId)?.tables.get(tableId)
+          return t === undefined || t.deleted ? undefined : t
+        })
+    }
+    const windowSeen = new Map<string, { readonly newest: number; readonly sinceMs: number }>()
+    /** Compacts every window holding gen1 files now, regardless of `--compaction-delay`. */
+    const compactNow = compactionLock.withPermits(1)(Effect.suspend(() => compactWindows(compactionDeps, allGen1Windows(fileIndex.unsafeCurrent()))))
+    const compactDue = compactionLock.withPermits(1)(
+      Effect.gen(function* () {
+        const due = dueWindows(fileIndex.unsafeCurrent(), windowSeen, yield* Clock.currentTimeMillis, config.compactionDelayMs)
+        if (due.length > 0) yield* compactWindows(compactionDeps, due)
+      })
+    )
+
     // Retention and deletes: files wholly outside retention leave the index, and files it dropped leave the disk.
     const sweepLock = yield* Effect.makeSemaphore(1)
     const sweepNow = sweepLock.withPermits(1)(yield* makeRetentionSweep)
@@ -136,10 +163,16 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       yield* sweepNow.pipe(Effect.catchAll((e) => Effect.logError(`retention sweep failed (retrying next tick): ${e.message}`)))
       const now = yield* Clock.currentTimeMillis
       const due = now - lastPersistMs >= config.persistIntervalMs || ingester.buffer.bytes >= config.forceSnapshotBytes
-      if (!due) return
-      yield* persistNow.pipe(
+      if (due) {
+        yield* persistNow.pipe(
+          Effect.catchAll((e) =>
+            Effect.zipRight(Metric.increment(persistFailuresTotal), Effect.logError(`persist failed (rows stay in the buffer and the log; retrying later): ${e.message}`))
+          )
+        )
+      }
+      yield* compactDue.pipe(
         Effect.catchAll((e) =>
-          Effect.zipRight(Metric.increment(persistFailuresTotal), Effect.logError(`persist failed (rows stay in the buffer and the log; retrying later): ${e.message}`))
+          Effect.zipRight(Metric.increment(compactionFailuresTotal), Effect.logError(`compaction failed (the window keeps its files; retrying later): ${e.message}`))
         )
       )
     })
@@ -158,7 +191,9 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       /** Persists the buffer now; undefined when it held no rows. */
       persistNow,
       /** Removes the files wholly outside retention and deletes the files the index dropped, now. */
-      sweepNow
+      sweepNow,
+      /** Compacts every window holding gen1 files now (ignoring `--compaction-delay`); what each compaction did. */
+      compactNow
     } as const
   })
 }) {}

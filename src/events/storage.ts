@@ -40,5 +40,21 @@ export class FilesRemoved extends Schema.TaggedClass<FilesRemoved>()("FilesRemov
   files: Schema.Array(RemovedFile)
 }) {}
 
-export const StorageEvent = Schema.Union(SnapshotPersisted, FilesRemoved)
+/**
+ * The files of one table and one 24-hour UTC window (`window`, `YYYY-MM-DD`) were compacted: `removed` (gen1 files
+ * and earlier compacted ones) are replaced by `added` (deduplicated, sorted), which rank as the newest of the files
+ * they replace. The removed files are deleted only after this commits; a crash in between leaves files no index
+ * names, removed at start.
+ */
+export class WindowCompacted extends Schema.TaggedClass<WindowCompacted>()("WindowCompacted", {
+  version: Schema.Literal(1),
+  dbId: Schema.Number,
+  tableId: Schema.Number,
+  window: Schema.String,
+  generation: Schema.Number,
+  removed: Schema.Array(Schema.String),
+  added: Schema.Array(PersistedFile)
+}) {}
+
+export const StorageEvent = Schema.Union(SnapshotPersisted, FilesRemoved, WindowCompacted)
 export type StorageEvent = typeof StorageEvent.Type

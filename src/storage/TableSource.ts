@@ -104,8 +104,9 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       const inFiles = new Set(files.flatMap((f) => f.columns))
       const described = buffer.describe(table.id)
       const inBuffer = new Set([...(described?.tags ?? []), ...(described?.fields.map((f) => f.name) ?? [])])
-      const fromFiles = (ord?: string) =>
-        [...all.map((c) => (inFiles.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}`)), "time", ...(ord ? [ord] : [])].join(", ")
+      // A file read alone lacks the columns added after it was written: those are NULL from it.
+      const fromFiles = (ord?: string, has: ReadonlySet<string> = inFiles) =>
+        [...all.map((c) => (has.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}`)), "time", ...(ord ? [ord] : [])].join(", ")
       const fromBuffer = (ord?: string) =>
         [
           ...all.map((c) => (!inBuffer.has(c.name) ? `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}` : c.type === "tag" ? `s.${quote(c.name)}` : `b.${quote(c.name)}`)),
@@ -124,7 +125,7 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
         }
         return parts.join(" UNION ALL ")
       }
-      const parts = files.map((f, i) => `SELECT ${fromFiles(`CAST(${i} AS DOUBLE) AS _ord`)} FROM ${fileSource([f])}${since}`)
+      const parts = files.map((f, i) => `SELECT ${fromFiles(`CAST(${i} AS DOUBLE) AS _ord`, new Set(f.columns))} FROM ${fileSource([f])}${since}`)
       if (hasBuffer) {
         parts.push(`SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${rowsTableName(table.id)} b JOIN ${seriesTableName(table.id)} s USING (_sid)${since.replace("time", "b.time")}`)
       }

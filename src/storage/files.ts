@@ -31,6 +31,9 @@ const dropWhere = (tables: FileIndexState["tables"], drop: (f: IndexedFile) => b
   return next
 }
 
+const byPersistOrder = (a: IndexedFile, b: IndexedFile) =>
+  a.persistEventSeq - b.persistEventSeq || (a.minTimeNs < b.minTimeNs ? -1 : a.minTimeNs > b.minTimeNs ? 1 : 0)
+
 /**
  * Applies one envelope. Idempotent and order-tolerant for the events it reads: a file is keyed by its path, and a
  * data deletion drops the files whose writes all came before it, whichever of the two is applied first.
@@ -48,7 +51,7 @@ export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileI
         const indexed: IndexedFile = { ...file, persistEventSeq: envelope.seq, coveredSeq: event.persistedSeq }
         tables.set(
           file.tableId,
-          [...existing, indexed].sort((a, b) => a.persistEventSeq - b.persistEventSeq || (a.minTimeNs < b.minTimeNs ? -1 : a.minTimeNs > b.minTimeNs ? 1 : 0))
+          [...existing, indexed].sort(byPersistOrder)
         )
       }
       return { ...state, persistedSeq: Math.max(state.persistedSeq, event.persistedSeq), tables }
@@ -80,6 +83,19 @@ export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileI
         tables: dropWhere(state.tables, (f) => f.dbId === event.dbId && f.coveredSeq < seq),
         dbDataDeletedAt: new Map(state.dbDataDeletedAt).set(event.dbId, Math.max(seq, state.dbDataDeletedAt.get(event.dbId) ?? 0))
       }
+    }
+    case "WindowCompacted": {
+      // All or nothing: when a removal or deletion took any replaced file out first, the compaction is void (its files
+      // are named by no index and removed at start). The new files rank where the newest replaced file ranked.
+      const existing = state.tables.get(event.tableId) ?? []
+      const gone = new Set(event.removed)
+      const replaced = existing.filter((f) => gone.has(f.path))
+      if (replaced.length !== gone.size || replaced.length === 0) return state
+      const persistEventSeq = Math.max(...replaced.map((f) => f.persistEventSeq))
+      const coveredSeq = Math.max(...replaced.map((f) => f.coveredSeq))
+      const added = event.added.map((file): IndexedFile => ({ ...file, persistEventSeq, coveredSeq }))
+      const files = [...existing.filter((f) => !gone.has(f.path)), ...added].sort(byPersistOrder)
+      return { ...state, tables: new Map(state.tables).set(event.tableId, files) }
     }
     default:
       return state
