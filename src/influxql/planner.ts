@@ -976,7 +976,8 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     const perSeries = limits.length > rowLimitCount(stmt) ? `QUALIFY ${limits.slice(rowLimitCount(stmt)).join(" AND ")}` : ""
     const out = (values: ReadonlyArray<string>) =>
       [`${lit(s.table.name)} AS "iox::measurement"`, `make_timestamp_ns(__time) AS "time"`, ...tags.map((t, i) => `__g${i} AS ${q(t)}`), ...values.map((v, i) => `${v} AS ${q(names[i]!)}`)].join(", ")
-    const order = `ORDER BY ${[...tagRefs, `__time ${dir}`].join(", ")}`
+    // 1.x merges series with the time order: ORDER BY time DESC answers the series (and measurements) in reverse.
+    const order = `ORDER BY ${[...tagRefs.map((t) => `${t} ${dir}`), `__time ${dir}`].join(", ")}`
     // The transformations' answers `__v<i>`, with any math around them applied.
     const wrapped = (ts: ReadonlyArray<Transform>, inputs: ReadonlyArray<{ readonly kind: ValueKind }>) =>
       ts.map((t, i) => wraps[i]!({ sql: `__v${i}`, kind: /derivative|moving_average/.test(t.name) ? "float" : t.name === "elapsed" ? "int" : inputs[i]!.kind }).sql)
@@ -1003,8 +1004,22 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
       const values = builtRaw.map((b) => b.sql)
       // Without grouping, points of all series interleave by time; equal times follow the series key.
       const seriesOrder = [...s.types.entries()].filter(([, t]) => t === "tag").map(([n]) => `${q(n)} NULLS FIRST`).sort()
-      const inner = `SELECT ${[...tagCols, `epoch_ns("time") AS __time`, ...values.map((v, i) => `${v} AS __v${i}`), ...seriesOrder.map((_, i) => `${seriesOrder[i]!.replace(" NULLS FIRST", "")} AS __k${i}`)].join(", ")} FROM ${from} ${where}`
-      const rawOrder = `ORDER BY ${[...tagRefs, `__time ${dir}`, ...seriesOrder.map((_, i) => `__k${i} NULLS FIRST`)].join(", ")}`
+      // Points at the same time: 1.x's merge orders them by the selected tags and string fields, compared as strings
+      // in the order of their names, up to the first that is not a string; past that its heap decides (series order
+      // here).
+      const auxNames = [...new Set(fields.flatMap((f) => refsOf(f.expr)))].filter((n) => n.toLowerCase() !== "time").sort()
+      const stringAux: Array<string> = []
+      for (const n of auxNames) {
+        const t = s.types.get(n)
+        if (t === "tag") stringAux.push(`coalesce(${q(n)}, '')`)
+        else if (t === "string") stringAux.push(q(n))
+        else break
+      }
+      const inner = `SELECT ${[...tagCols, `epoch_ns("time") AS __time`, ...values.map((v, i) => `${v} AS __v${i}`), ...seriesOrder.map((_, i) => `${seriesOrder[i]!.replace(" NULLS FIRST", "")} AS __k${i}`), ...stringAux.map((a, i) => `${a} AS __s${i}`)].join(", ")} FROM ${from} ${where}`
+      const ties = [...stringAux.map((_, i) => `__s${i} ${dir}`), ...seriesOrder.map((_, i) => `__k${i} NULLS FIRST`)]
+      const rawOrder = `ORDER BY ${[...tagRefs.map((t) => `${t} ${dir}`), `__time ${dir}`, ...ties].join(", ")}`
+      // LIMIT and OFFSET count rows in that order too, so a tie at the edge keeps the same rows from run to run.
+      const rawQualify = qualify.replaceAll(`ORDER BY __time ${dir})`, `ORDER BY ${[`__time ${dir}`, ...ties].join(", ")})`)
       if (transforms !== undefined) {
         transforms.forEach((t, i) => {
           const type = t.arg.kind === "ref" ? s.types.get(t.arg.name) : undefined
@@ -1019,7 +1034,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
         queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(wrapped(transforms, columns))} FROM (${transformed}) ${perSeries} ${order}` })
         continue
       }
-      queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(values.map((_, i) => `__v${i}`))} FROM (${inner}) ${qualify} ${rawOrder}` })
+      queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(values.map((_, i) => `__v${i}`))} FROM (${inner}) ${rawQualify} ${rawOrder}` })
       continue
     }
 
@@ -1156,6 +1171,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
       sql: `SELECT ${out(built.map((_, i) => `__f${i}`))} FROM (${withFill}) ${qualify} ${order}`
     })
   }
+  if (stmt.descending) queries.reverse()
   return { kind: "select", columns: names, queries, ...(stmt.tz === undefined ? {} : { tz: stmt.tz }) }
 }
 

@@ -18,6 +18,13 @@ for (let i = 0; i < 60; i++) {
   }
   if (i % 10 === 0) lines.push(`mem,host=a free=${1000 - i}i ${t}`)
 }
+// disk: six series with points at the same times (written out of series-key order), values tied across series.
+for (let i = 0; i < 12; i++) {
+  const t = T0 + BigInt(i) * 15_000_000_000n
+  for (const [h, host] of ["b", "a", "c"].entries()) {
+    for (const [d, dev] of ["y", "x"].entries()) lines.push(`disk,host=${host},dev=${dev} used=${((i * 5 + h * 3 + d) % 7) * 1.5},io=${(i + h) % 4}i ${t}`)
+  }
+}
 const RANGE = `time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:10:00Z'`
 
 const QUERIES = [
@@ -147,6 +154,23 @@ const QUERIES = [
   "SELECT integral(usage) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time <= '2024-01-01T00:00:00Z'",
   "SELECT integral(load) FROM cpu WHERE time >= '2024-01-01T00:01:00Z'",
   "SELECT integral(load, 1m) FROM cpu WHERE host = 'c' AND time > '2024-01-01T00:01:00Z'",
+  // Several series at one time: ordered by the selected tags and string fields, by name; ORDER BY time DESC answers
+  // series and measurements in reverse; LIMIT counts rows in that order.
+  "SELECT * FROM disk LIMIT 8",
+  "SELECT * FROM disk WHERE time <= '2024-01-01T00:00:15Z' ORDER BY time DESC",
+  "SELECT used, host, dev FROM disk WHERE time <= '2024-01-01T00:00:15Z' ORDER BY time DESC",
+  "SELECT dev, host, io FROM disk WHERE io = 2 LIMIT 5 OFFSET 2",
+  "SELECT io, dev FROM disk WHERE host = 'b' ORDER BY time DESC LIMIT 3 OFFSET 1",
+  "SELECT used FROM disk GROUP BY * ORDER BY time DESC LIMIT 1",
+  "SELECT usage FROM cpu GROUP BY host ORDER BY time DESC LIMIT 2",
+  `SELECT mean(used) FROM disk WHERE ${RANGE} GROUP BY time(1m), host ORDER BY time DESC`,
+  "SELECT max(used) FROM disk GROUP BY host, dev ORDER BY time DESC",
+  "SELECT max(io), max(load) FROM cpu, disk ORDER BY time DESC",
+  `SELECT derivative(mean(used)) FROM disk WHERE ${RANGE} GROUP BY time(1m), dev ORDER BY time DESC`,
+  "SELECT top(used, host, 2) FROM disk",
+  "SELECT top(used, 3) FROM disk",
+  "SELECT bottom(io, 4) FROM disk GROUP BY dev",
+  "SELECT max(used), min(io) FROM disk GROUP BY host",
   "SHOW MEASUREMENTS",
   "SHOW TAG KEYS",
   `SHOW TAG VALUES WITH KEY IN ("host", "region")`,
