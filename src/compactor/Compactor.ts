@@ -146,8 +146,9 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
         })
     }
     const windowSeen = new Map<string, { readonly newest: number; readonly sinceMs: number }>()
-    /** Compacts every window holding gen1 files now, regardless of `--compaction-delay`. */
-    const compactNow = compactionLock.withPermits(1)(Effect.suspend(() => compactWindows(compactionDeps, allGen1Windows(fileIndex.unsafeCurrent()))))
+    /** Compacts every window holding gen1 files now, regardless of `--compaction-delay` (`targetRows` splits smaller windows, for tests). */
+    const compactNow = (options: { readonly targetRows?: number } = {}) =>
+      compactionLock.withPermits(1)(Effect.suspend(() => compactWindows({ ...compactionDeps, ...options }, allGen1Windows(fileIndex.unsafeCurrent()))))
     const compactDue = compactionLock.withPermits(1)(
       Effect.gen(function* () {
         const due = dueWindows(fileIndex.unsafeCurrent(), windowSeen, yield* Clock.currentTimeMillis, config.compactionDelayMs)

@@ -199,8 +199,8 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
       .append([{ event: new WindowCompacted({ version: 1, dbId: first.dbId, tableId: w.tableId, window, generation, removed, added }) }])
       .pipe(Effect.tapError(() => removeAdded))
     yield* deps.fileIndex.apply(envelopes)
-    const now = filesOf(yield* deps.fileIndex.current, w.tableId)
-    if (removed.some((p) => now.some((f) => f.path === p))) {
+    const now = new Set(filesOf(yield* deps.fileIndex.current, w.tableId).map((f) => f.path))
+    if (!added.every((f) => now.has(f.path))) {
       // A deletion or removal took some of the files out first: the compaction is void, and so are its files.
       yield* removeAdded
       return undefined

@@ -25,7 +25,7 @@ const DAY = 24 * 60 * MIN
 const write = async (server: InProcessServer, lines: Array<string>) =>
   expectOk(await server.request("POST", "/api/v3/write_lp?db=d&precision=nanosecond", { body: lines.join("\n") }), 204)
 const persistNow = (server: InProcessServer) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
-const compactNow = (server: InProcessServer) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.compactNow))
+const compactNow = (server: InProcessServer, targetRows?: number) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.compactNow(targetRows === undefined ? {} : { targetRows })))
 
 /** Every answer a client could compare: SQL in two formats, an aggregate, and InfluxQL over v1 and v3. */
 const answers = async (server: InProcessServer) => {
@@ -125,6 +125,24 @@ describe("compacting 24-hour windows", () => {
     const third = await start(dir)
     expect(await answers(third)).toEqual(newest)
     expect(onDisk(dir)).toEqual((await parquetFiles(third)).map((f) => f.path))
+  }, 60_000)
+
+  it("a large window is split by time into at most 4 files with disjoint time ranges, answering the same", async () => {
+    const dir = tempDir()
+    const server = await start(dir)
+    for (let p = 0; p < 3; p++) {
+      await write(server, Array.from({ length: 40 }, (_, i) => `m,host=h${i % 3},region=r${i % 2} v=${p * 100 + i},w=${i}i,s="${p}" ${(i * 7 + p) * MIN}`))
+      await persistNow(server)
+    }
+    const before = await answers(server)
+    // 120 rows at 10 a file would be 12 files: capped at 4.
+    const [outcome] = await compactNow(server, 10)
+    expect(outcome!.added.length).toBe(4)
+    expect(outcome!.added.map((f) => f.path.split("/").pop())).toEqual(["compacted-1-1.parquet", "compacted-1-2.parquet", "compacted-1-3.parquet", "compacted-1-4.parquet"])
+    for (let i = 1; i < outcome!.added.length; i++) expect(outcome!.added[i]!.minTimeNs > outcome!.added[i - 1]!.maxTimeNs).toBe(true)
+    expect(outcome!.added.reduce((n, f) => n + f.rows, 0)).toBe(120)
+    expect(await answers(server)).toEqual(before)
+    expect(onDisk(dir)).toEqual((await parquetFiles(server)).map((f) => f.path))
   }, 60_000)
 })
 
