@@ -10,6 +10,9 @@ import type { EventLog, LogWriteFailed } from "../log/EventLog.ts"
 import type { DuckDb } from "../query/DuckDb.ts"
 import type { QueryEngine } from "../query/QueryEngine.ts"
 import type { Ingester } from "../write/Ingester.ts"
+import type { FileIndex } from "../storage/FileIndex.ts"
+import type { ObjectStore } from "../storage/ObjectStore.ts"
+import type { TableSources } from "../storage/TableSource.ts"
 import { httpRequestDuration, httpRequestsTotal } from "../metrics/prometheus.ts"
 import { errorResponse, failureResponse } from "./respond.ts"
 
@@ -34,7 +37,7 @@ export type Access =
   | { readonly kind: "bootstrap" }
 
 /** The services a handler may use. */
-export type HandlerServices = Catalog | ServerConfig | EventLog | Ingester | DuckDb | QueryEngine
+export type HandlerServices = Catalog | ServerConfig | EventLog | Ingester | DuckDb | QueryEngine | FileIndex | ObjectStore | TableSources
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 

@@ -2,6 +2,7 @@ import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/
 import { Effect } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import { databaseRoutes } from "./databases.ts"
+import { exportRoutes } from "./export.ts"
 import { authenticateRequest } from "../auth/authenticate.ts"
 import { ServerConfig } from "../config.ts"
 import { errorResponse, failureResponse } from "./respond.ts"
@@ -14,7 +15,7 @@ import { tokenRoutes } from "./tokens.ts"
 import { writeRoutes } from "./write.ts"
 
 /** Every endpoint the server answers. */
-export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...tokenRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes]
+export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...tokenRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes]
 
 const matches = (pattern: string, path: string) => {
   const a = pattern.split("/")
