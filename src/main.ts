@@ -11,6 +11,9 @@ usage:
   strata replay --data-dir D [--until-seq N] [--json] [--recover]
                                                print the event log and the catalog projected from it
                                                (--recover: print damaged events and go on past them)
+  strata export --data-dir D --db X --table T --out DIR [--windows 2024-01-01,…]
+                                               copy a table's compacted windows' Parquet files from a
+                                               (stopped) server's data dir into DIR/<table>/<YYYY-MM-DD>/
   strata help | --help                         this text
   strata version | --version
 
@@ -101,6 +104,31 @@ const replayCommand = async (args: ReadonlyArray<string>) => {
   }
 }
 
+const exportCommand = async (args: ReadonlyArray<string>) => {
+  const flags = Either.getOrElse(parseFlags(args, []), fail)
+  for (const name of Object.keys(flags)) if (!["data-dir", "db", "table", "out", "windows"].includes(name)) fail(`unknown flag --${name}`)
+  const value = (name: string) => (typeof flags[name] === "string" ? (flags[name] as string) : undefined)
+  const dataDir = value("data-dir") ?? process.env["STRATA_DATA_DIR"] ?? "./.strata"
+  const db = value("db") ?? fail("missing flag --db")
+  const table = value("table") ?? fail("missing flag --table")
+  const outDir = value("out") ?? fail("missing flag --out")
+  const windows = value("windows")?.split(",").map((w) => w.trim()).filter((w) => w !== "")
+  const { exportToDirectory, progressText } = await import("./export.ts")
+  const tty = process.stderr.isTTY === true
+  const progress = (done: number, total: number, bytes: number, totalBytes: number) => {
+    if (tty) process.stderr.write(`\r\x1b[2K${progressText(done, total, bytes, totalBytes)}`)
+  }
+  const result = await Effect.runPromise(Effect.either(exportToDirectory({ dataDir, db, table, outDir, windows }, progress))).catch((e: unknown) =>
+    Either.left(e instanceof Error ? e : new Error(String(e)))
+  )
+  if (tty) process.stderr.write("\n")
+  if (Either.isLeft(result)) {
+    process.stderr.write(`error: ${result.left.message}\n`)
+    process.exit(1)
+  }
+  process.stdout.write(`exported ${result.right.files} file(s) of ${result.right.windows.length} window(s) (${result.right.bytes} bytes) to ${outDir}\n`)
+}
+
 const [command, ...rest] = process.argv.slice(2)
 switch (command) {
   case "serve":
@@ -108,6 +136,9 @@ switch (command) {
     break
   case "replay":
     await replayCommand(rest)
+    break
+  case "export":
+    await exportCommand(rest)
     break
   case "version":
   case "--version":

@@ -5,7 +5,10 @@ import { readParquet } from "parquet-wasm/node"
 import { Compactor } from "../../src/compactor/Compactor.ts"
 import { fileHeader, tarStream } from "../../src/storage/tar.ts"
 import { expectError, expectOk } from "../support/expect.ts"
-import { createOperatorToken, createResourceToken, startServer, type InProcessServer } from "../support/server.ts"
+import * as NodeChild from "node:child_process"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+import { createOperatorToken, createResourceToken, startServer, strataBin, tempDir, type InProcessServer } from "../support/server.ts"
 
 const MIN = 60_000_000_000
 const DAY = 24 * 60 * MIN
@@ -167,4 +170,16 @@ describe("exporting compacted windows", () => {
     expect(expectOk(await get("/api/v3/export/databases", otherOnly)).json()).toEqual({ databases: [] })
     expectError(await server.request("GET", "/api/v3/export/databases"), 401)
   })
+
+  it("strata export copies a table's compacted windows into a directory from the data dir", () => {
+    const out = tempDir("strata-export-")
+    const run = NodeChild.spawnSync(process.execPath, [strataBin, "export", "--data-dir", server.dataDir, "--db", "d", "--table", "m", "--out", out, "--windows", "2024-01-02"], { encoding: "utf8" })
+    expect(run.stderr).toBe("")
+    expect(run.status).toBe(0)
+    const file = NodePath.join(out, "m", "2024-01-02", "compacted-1.parquet")
+    expect(parquetRows(new Uint8Array(NodeFs.readFileSync(file)))).toBe(2)
+    const missing = NodeChild.spawnSync(process.execPath, [strataBin, "export", "--data-dir", server.dataDir, "--db", "d", "--table", "nope", "--out", out], { encoding: "utf8" })
+    expect(missing.status).toBe(1)
+    expect(missing.stderr).toBe("error: table not found: nope in database d\n")
+  }, 30_000)
 })
