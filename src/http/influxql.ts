@@ -1,6 +1,6 @@
-import { DuckDBTimestampNanosecondsValue, type DuckDBValue } from "@duckdb/node-api"
+import { DuckDBTimestampNanosecondsValue, DuckDBTypeId, type DuckDBDataChunk, type DuckDBType, type DuckDBValue } from "@duckdb/node-api"
 import { HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Either, Schema, Stream } from "effect"
+import { Clock, Effect, Either, Mailbox, Schema, Stream } from "effect"
 import { mayRead } from "../auth/authenticate.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { INTERNAL_DB, liveDatabase, type CatalogState } from "../catalog/state.ts"
@@ -10,14 +10,15 @@ import type { SelectStatement, Statement } from "../influxql/ast.ts"
 import { boundParams, boundParamsOf, isParseError, parseInfluxQl, type BoundParams } from "../influxql/parser.ts"
 import { planSelect, sourceDatabase, type SelectPlan } from "../influxql/planner.ts"
 import { planShow, planShowDatabases, planShowRetentionPolicies, showDatabase, type ShowPlan } from "../influxql/show.ts"
-import { chunkResults, epochDivisor, resultsCsv, resultsJson, resultsMsgPack, type TimeFormat, type V1Cell, type V1Result, type V1Series } from "../influxql/v1.ts"
+import { epochDivisor, v1AnswerEncoder, type TimeFormat, type V1AnswerEncoder, type V1Cell } from "../influxql/v1.ts"
 import { QueryEngine } from "../query/QueryEngine.ts"
 import { readBody, readJsonBody } from "./body.ts"
 import { resultFormat } from "./format.ts"
 import { anyToken, type RequestContext, type RouteDef } from "./route.ts"
 
 /**
- * InfluxQL over HTTP: the v1 `/query` endpoint (series JSON, CSV, chunks, errors inside a 200) and InfluxDB 3's
+ * InfluxQL over HTTP: the v1 `/query` endpoint (series JSON, CSV, MessagePack, chunks, errors inside a 200), its
+ * answers written as DuckDB's chunks arrive so other requests are served meanwhile, and InfluxDB 3's
  * `/api/v3/query_influxql` (flat rows with `iox::measurement`, encoded like query_sql).
  */
 
@@ -83,59 +84,139 @@ const cellOf = (v: DuckDBValue): V1Cell => {
   return String(v)
 }
 
-const sameTags = (a: ReadonlyArray<DuckDBValue>, b: ReadonlyArray<DuckDBValue>, from: number, count: number) => {
-  for (let i = from; i < from + count; i++) if (a[i] !== b[i]) return false
-  return true
+/** A vector's typed items and validity, for the fixed-width columns read without a value object per cell. */
+interface RawVector {
+  readonly items: Float64Array | BigInt64Array
+  readonly validity: { itemValid(i: number): boolean }
 }
 
-/** Runs a planned statement for v1: rows grouped into series. */
-const runV1 = (planned: Planned, text: string) =>
+const rawItems = (v: unknown): RawVector | undefined => {
+  const items = (v as { items?: unknown }).items
+  return items instanceof Float64Array || items instanceof BigInt64Array ? (v as RawVector) : undefined
+}
+
+/** One column of a chunk as v1 cells (times as TimeCells, the rest as `cellOf` gives them). */
+const columnCells = (chunk: DuckDBDataChunk, column: number, type: DuckDBType): Array<V1Cell> => {
+  const n = chunk.rowCount
+  const vector = chunk.getColumnVector(column)
+  const out: Array<V1Cell> = new Array(n)
+  const raw = rawItems(vector)
+  if (raw !== undefined && raw.items instanceof BigInt64Array && type.typeId === DuckDBTypeId.TIMESTAMP_NS) {
+    for (let r = 0; r < n; r++) out[r] = raw.validity.itemValid(r) ? { timeNs: raw.items[r]! } : null
+  } else if (raw !== undefined && (type.typeId === DuckDBTypeId.DOUBLE || type.typeId === DuckDBTypeId.BIGINT)) {
+    for (let r = 0; r < n; r++) out[r] = raw.validity.itemValid(r) ? raw.items[r]! : null
+  } else {
+    for (let r = 0; r < n; r++) out[r] = cellOf(vector.getItem(r))
+  }
+  return out
+}
+
+const columnValues = (chunk: DuckDBDataChunk, column: number): Array<DuckDBValue> => {
+  const vector = chunk.getColumnVector(column)
+  const out: Array<DuckDBValue> = new Array(chunk.rowCount)
+  for (let r = 0; r < out.length; r++) out[r] = vector.getItem(r)
+  return out
+}
+
+/** Hands encoded pieces of the answer to the response, waiting while the client is behind. */
+type Send = (pieces: ReadonlyArray<Uint8Array>) => Effect.Effect<void>
+
+/**
+ * Runs a planned statement for v1, chunk by chunk: rows are grouped into series (a new one when the series key
+ * changes) and handed to the encoder, whose output is sent after each chunk.
+ */
+const answerV1 = (engine: QueryEngine, planned: Planned, text: string, encoder: V1AnswerEncoder, send: Send) =>
   Effect.gen(function* () {
-    const engine = yield* QueryEngine
-    const series: Array<V1Series> = []
     if (planned.kind === "select") {
       const columns = ["time", ...planned.plan.columns]
       for (const query of planned.plan.queries) {
-        const { rows } = yield* engine.rows(planned.db, query.sql, text)
-        const nTags = query.tags.length
-        let start = 0
-        while (start < rows.length) {
-          let end = start + 1
-          while (end < rows.length && sameTags(rows[start]!, rows[end]!, 2, nTags)) end++
-          const first = rows[start]!
-          const tags: Record<string, string> = {}
-          query.tags.forEach((t, i) => (tags[t] = String(first[2 + i] ?? "")))
-          series.push({
-            name: query.measurement,
-            ...(nTags > 0 ? { tags } : {}),
-            columns,
-            values: rows.slice(start, end).map((r) => [cellOf(r[1]!), ...r.slice(2 + nTags).map(cellOf)])
+        if (!encoder.wantsRows) return
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const result = yield* engine.chunks(planned.db, query.sql, text)
+            const nTags = query.tags.length
+            let key: Array<DuckDBValue> | undefined
+            for (let chunk = yield* result.next; chunk !== null && encoder.wantsRows; chunk = yield* result.next) {
+              const n = chunk.rowCount
+              const tagColumns = query.tags.map((_, i) => columnValues(chunk!, 2 + i))
+              const cells = [columnCells(chunk, 1, result.types[1]!)]
+              for (let c = 2 + nTags; c < result.columns.length; c++) cells.push(columnCells(chunk, c, result.types[c]!))
+              let start = 0
+              for (let r = 0; r < n; r++) {
+                if (key !== undefined && tagColumns.every((column, i) => column[r] === key![i])) continue
+                if (r > start) encoder.rows(cells, start, r)
+                key = tagColumns.map((column) => column[r]!)
+                const tags: Record<string, string> = {}
+                query.tags.forEach((t, i) => (tags[t] = String(key![i] ?? "")))
+                encoder.series({ name: query.measurement, ...(nTags > 0 ? { tags } : {}), columns })
+                start = r
+              }
+              if (n > start) encoder.rows(cells, start, n)
+              yield* send(encoder.take())
+            }
           })
-          start = end
-        }
+        )
       }
-      return series
+      return
     }
     const plan = planned.plan
-    const { columns, rows } = yield* engine.rows(planned.db, plan.sql, text)
-    const from = (plan.v1From ?? plan.v1Columns).map((c) => columns.indexOf(c))
-    const shape = (r: ReadonlyArray<DuckDBValue>) => from.map((i) => cellOf(r[i] ?? null))
-    if (plan.seriesName !== undefined) {
-      if (rows.length === 0 && plan.seriesName === "measurements") return series
-      const s: V1Series = { ...(plan.seriesName === null ? {} : { name: plan.seriesName }), columns: plan.v1Columns, values: rows.map(shape) }
-      return rows.length === 0 && plan.seriesName !== "databases" ? series : [s]
-    }
-    let start = 0
-    while (start < rows.length) {
-      let end = start + 1
-      while (end < rows.length && rows[end]![0] === rows[start]![0]) end++
-      series.push({ name: String(rows[start]![0]), columns: plan.v1Columns, values: rows.slice(start, end).map(shape) })
-      start = end
-    }
-    return series
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const result = yield* engine.chunks(planned.db, plan.sql, text)
+        const from = (plan.v1From ?? plan.v1Columns).map((c) => result.columns.indexOf(c))
+        let rows = 0
+        let name: DuckDBValue | undefined
+        for (let chunk = yield* result.next; chunk !== null; chunk = yield* result.next) {
+          const n = chunk.rowCount
+          const cells = from.map((i) => (i < 0 ? new Array<V1Cell>(n).fill(null) : columnCells(chunk!, i, result.types[i]!)))
+          if (plan.seriesName !== undefined) {
+            if (rows === 0) encoder.series({ ...(plan.seriesName === null ? {} : { name: plan.seriesName }), columns: plan.v1Columns })
+            encoder.rows(cells, 0, n)
+          } else {
+            // Catalog listings: a series per measurement (the first column).
+            const names = columnValues(chunk, 0)
+            let start = 0
+            for (let r = 0; r < n; r++) {
+              if (rows + r > 0 && names[r] === name) continue
+              if (r > start) encoder.rows(cells, start, r)
+              name = names[r]!
+              encoder.series({ name: String(name), columns: plan.v1Columns })
+              start = r
+            }
+            if (n > start) encoder.rows(cells, start, n)
+          }
+          rows += n
+          yield* send(encoder.take())
+        }
+        if (rows === 0 && plan.seriesName === "databases") encoder.series({ name: plan.seriesName, columns: plan.v1Columns })
+      })
+    )
   })
 
-const statementFailure = (e: { readonly message: string }) => new StatementError(e.message)
+/** The v1 answer to planned statements, written into `encoder` and sent as it is produced. */
+const answerStatements = (engine: QueryEngine, statements: ReadonlyArray<V1Statement>, text: string, encoder: V1AnswerEncoder, send: Send) =>
+  Effect.gen(function* () {
+    for (const statement of statements) {
+      encoder.statement(statement.id, statement.zone)
+      if (statement.planned instanceof StatementError) encoder.fail(statement.planned.message)
+      else if (encoder.wantsRows) {
+        const outcome = yield* Effect.either(answerV1(engine, statement.planned, text, encoder, send))
+        if (Either.isLeft(outcome)) encoder.fail(cleanError(outcome.left.message))
+      }
+      encoder.endStatement()
+      yield* send(encoder.take())
+    }
+    encoder.end()
+    yield* send(encoder.take())
+  })
+
+/** One statement of a v1 request, planned (or refused) before the answer starts. */
+interface V1Statement {
+  readonly id: number
+  /** Its `tz()` clause. */
+  readonly zone: string | undefined
+  readonly planned: Planned | StatementError
+}
 
 /** The database a statement reads; none for the catalog-wide listings (SHOW DATABASES, v3 SHOW RETENTION POLICIES). */
 const statementDb = (stmt: Statement, dbParam: string | undefined): string | undefined => {
@@ -159,6 +240,9 @@ const authorizeFor = (ctx: RequestContext, stmt: Statement, dbParam: string | un
 
 // ---------------------------------------------------------------------------------------------------------------
 // v1 /query
+
+/** Pieces of a v1 answer (about 64 KB each) produced ahead of what the client has read. */
+const ANSWER_PIECES_AHEAD = 16
 
 const v1Error = (status: number, message: string) => HttpServerResponse.unsafeJson({ error: message }, { status })
 
@@ -255,40 +339,32 @@ const v1Query = (ctx: RequestContext) =>
     const bound = p.params === undefined || p.params === "" ? Either.right({}) : boundParams(p.params)
     if (Either.isLeft(bound)) return v1Error(400, bound.left)
     const parsed = parseInfluxQl(p.q, bound.right)
-    let results: Array<V1Result>
-    const zones: Array<string | undefined> = []
+    const statements: Array<V1Statement> = []
     if (isParseError(parsed)) {
-      results = [{ statement_id: 0, error: `error parsing query: ${parsed.message}` }]
+      statements.push({ id: 0, zone: undefined, planned: new StatementError(`error parsing query: ${parsed.message}`) })
     } else {
       const state = yield* (yield* Catalog).current
       const nowNs = BigInt(yield* Clock.currentTimeMillis) * 1_000_000n
-      results = []
-      for (const [i, stmt] of parsed.entries()) {
-        zones.push(stmt.kind === "select" ? stmt.tz : undefined)
-        yield* authorizeFor(ctx, stmt, db)
+      // Every statement is authorized before the answer starts: a refusal is a 403, never a cut-off 200.
+      for (const stmt of parsed) yield* authorizeFor(ctx, stmt, db)
+      for (const [id, stmt] of parsed.entries()) {
         const planned = planStatement(stmt, db, state, nowNs, true, (name) => mayRead(ctx.token, name))
-        if (planned instanceof StatementError) {
-          results.push({ statement_id: i, error: planned.message })
-          continue
-        }
-        const series = yield* runV1(planned, p.q).pipe(
-          Effect.catchTags({ NotFound: (e) => Effect.fail(statementFailure(e)), InvalidRequest: (e) => Effect.fail(statementFailure(e)), ExecutionFailed: (e) => Effect.fail(statementFailure(e)) }),
-          Effect.either
-        )
-        if (series._tag === "Left") results.push({ statement_id: i, error: cleanError(series.left.message) })
-        else results.push({ statement_id: i, ...(series.right.length > 0 ? { series: series.right } : {}) })
+        statements.push({ id, zone: stmt.kind === "select" ? stmt.tz : undefined, planned })
       }
     }
-    if (format === "csv") return HttpServerResponse.text(resultsCsv(results, time), { status: 200, contentType: "application/csv" })
-    if (format === "msgpack") {
-      const bodies = chunked ? chunkResults(results, chunkSize).map((c) => resultsMsgPack([c], time, [zones[c.statement_id]])) : [resultsMsgPack(results, time, zones)]
-      return HttpServerResponse.stream(Stream.fromIterable(bodies), { status: 200, contentType: "application/x-msgpack" })
-    }
-    if (!chunked) return HttpServerResponse.text(resultsJson(results, time, zones, pretty), { status: 200, contentType: "application/json" })
-    const chunks = chunkResults(results, chunkSize)
-    const encoder = new TextEncoder()
-    const bodies = chunks.map((c) => encoder.encode(resultsJson([c], time, [zones[c.statement_id]], pretty).replace(/^\{"results":\[/, '{"results":[')))
-    return HttpServerResponse.stream(Stream.fromIterable(bodies), { status: 200, contentType: "application/json" })
+    const engine = yield* QueryEngine
+    const encoder = v1AnswerEncoder({ format, time, pretty, ...(chunked && format !== "csv" ? { chunkSize } : {}) })
+    const q = p.q
+    // The answer is produced by its own fiber, a chunk of rows at a time, while the response sends what is ready.
+    const body = Stream.unwrapScoped(
+      Effect.gen(function* () {
+        const mailbox = yield* Mailbox.make<Uint8Array>(ANSWER_PIECES_AHEAD)
+        const send: Send = (pieces) => (pieces.length === 0 ? Effect.void : Effect.asVoid(mailbox.offerAll(pieces)))
+        yield* Effect.forkScoped(Mailbox.into(answerStatements(engine, statements, q, encoder, send), mailbox))
+        return Mailbox.toStream(mailbox)
+      })
+    )
+    return HttpServerResponse.stream(body, { status: 200, contentType: format === "csv" ? "application/csv" : format === "msgpack" ? "application/x-msgpack" : "application/json" })
   })
 
 /** Execution errors from DuckDB's `error()` (bucket limits) without the engine's prefix. */

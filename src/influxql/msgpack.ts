@@ -4,10 +4,21 @@
 /** A value MessagePack can hold here: numbers are float64 (field values), bigints integers, maps keep key order. */
 export type MsgValue = null | boolean | number | bigint | string | ReadonlyArray<MsgValue> | { readonly [k: string]: MsgValue }
 
-class Writer {
-  private bytes = new Uint8Array(1024)
-  private view = new DataView(this.bytes.buffer)
+const utf8 = new TextEncoder()
+
+/**
+ * MessagePack written piece by piece into a growing buffer: values, and array and map headers whose items the caller
+ * writes next. `take` hands over what was written so far, so a long answer leaves in pieces.
+ */
+export class MsgPackWriter {
+  private bytes: Uint8Array
+  private view: DataView
   length = 0
+
+  constructor(capacity = 1024) {
+    this.bytes = new Uint8Array(capacity)
+    this.view = new DataView(this.bytes.buffer)
+  }
 
   private room(n: number) {
     if (this.length + n <= this.bytes.length) return
@@ -17,12 +28,12 @@ class Writer {
     this.view = new DataView(next.buffer)
   }
 
-  byte(b: number) {
+  private byte(b: number) {
     this.room(1)
     this.bytes[this.length++] = b
   }
 
-  header(small: number, smallLimit: number, tags: readonly [number, number, number], n: number) {
+  private header(small: number, smallLimit: number, tags: readonly [number, number, number], n: number) {
     if (n < smallLimit) return this.byte(small | n)
     if (n < 0x100 && tags[0] !== 0) return this.byte(tags[0]), this.byte(n)
     this.room(5)
@@ -35,6 +46,14 @@ class Writer {
       this.view.setUint32(this.length, n)
       this.length += 4
     }
+  }
+
+  nil() {
+    this.byte(0xc0)
+  }
+
+  boolean(b: boolean) {
+    this.byte(b ? 0xc3 : 0xc2)
   }
 
   float(n: number) {
@@ -58,50 +77,81 @@ class Writer {
     this.length += 8
   }
 
+  string(s: string) {
+    // Most strings here are ASCII (times, tags, names): copied without an intermediate encoding.
+    let ascii = true
+    for (let i = 0; i < s.length; i++) {
+      if (s.charCodeAt(i) >= 0x80) {
+        ascii = false
+        break
+      }
+    }
+    if (!ascii) {
+      const b = utf8.encode(s)
+      this.header(0xa0, 32, [0xd9, 0xda, 0xdb], b.length)
+      this.room(b.length)
+      this.bytes.set(b, this.length)
+      this.length += b.length
+      return
+    }
+    this.header(0xa0, 32, [0xd9, 0xda, 0xdb], s.length)
+    this.room(s.length)
+    for (let i = 0; i < s.length; i++) this.bytes[this.length++] = s.charCodeAt(i)
+  }
+
+  /** Bytes already encoded (a piece written by another writer). */
   raw(b: Uint8Array) {
     this.room(b.length)
     this.bytes.set(b, this.length)
     this.length += b.length
   }
 
-  result(): Uint8Array {
-    return this.bytes.subarray(0, this.length)
+  /** An array of `n` items, written next. */
+  array(n: number) {
+    this.header(0x90, 16, [0, 0xdc, 0xdd], n)
   }
-}
 
-const utf8 = new TextEncoder()
+  /** A map of `n` entries, each a key then its value, written next. */
+  map(n: number) {
+    this.header(0x80, 16, [0, 0xde, 0xdf], n)
+  }
 
-const write = (w: Writer, v: MsgValue): void => {
-  if (v === null) return w.byte(0xc0)
-  switch (typeof v) {
-    case "boolean":
-      return w.byte(v ? 0xc3 : 0xc2)
-    case "number":
-      return w.float(v)
-    case "bigint":
-      return w.integer(v)
-    case "string": {
-      const b = utf8.encode(v)
-      w.header(0xa0, 32, [0xd9, 0xda, 0xdb], b.length)
-      return w.raw(b)
+  value(v: MsgValue): void {
+    if (v === null) return this.nil()
+    switch (typeof v) {
+      case "boolean":
+        return this.boolean(v)
+      case "number":
+        return this.float(v)
+      case "bigint":
+        return this.integer(v)
+      case "string":
+        return this.string(v)
+    }
+    if (Array.isArray(v)) {
+      this.array(v.length)
+      for (const item of v as ReadonlyArray<MsgValue>) this.value(item)
+      return
+    }
+    const entries = Object.entries(v as { readonly [k: string]: MsgValue })
+    this.map(entries.length)
+    for (const [k, item] of entries) {
+      this.string(k)
+      this.value(item)
     }
   }
-  if (Array.isArray(v)) {
-    w.header(0x90, 16, [0, 0xdc, 0xdd], v.length)
-    for (const item of v as ReadonlyArray<MsgValue>) write(w, item)
-    return
-  }
-  const entries = Object.entries(v as { readonly [k: string]: MsgValue })
-  w.header(0x80, 16, [0, 0xde, 0xdf], entries.length)
-  for (const [k, item] of entries) {
-    write(w, k)
-    write(w, item)
+
+  /** The bytes written since the last take (a copy), leaving the writer empty. */
+  take(): Uint8Array {
+    const out = this.bytes.slice(0, this.length)
+    this.length = 0
+    return out
   }
 }
 
 /** The MessagePack bytes of a value. */
 export const encodeMsgPack = (v: MsgValue): Uint8Array => {
-  const w = new Writer()
-  write(w, v)
-  return w.result()
+  const w = new MsgPackWriter()
+  w.value(v)
+  return w.take()
 }

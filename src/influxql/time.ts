@@ -51,10 +51,30 @@ const pad = (n: number, w = 2) => String(n).padStart(w, "0")
 /** The fraction InfluxDB 1.x writes (Go's RFC3339Nano): trailing zeros trimmed, left out when zero. */
 const fraction = (nanos: number) => (nanos === 0 ? "" : "." + String(nanos).padStart(9, "0").replace(/0+$/, ""))
 
+// Making a formatter costs tens of microseconds, using one a few: one per zone (null for an unknown zone).
+const zoneFormats = new Map<string, Intl.DateTimeFormat | null>()
+
+const zoneFormat = (zone: string): Intl.DateTimeFormat | null => {
+  let format = zoneFormats.get(zone)
+  if (format === undefined) {
+    try {
+      format = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "longOffset" })
+    } catch {
+      format = null
+    }
+    // Zone names come from queries: the cache stays small whatever they name.
+    if (zoneFormats.size >= 1024) zoneFormats.clear()
+    zoneFormats.set(zone, format)
+  }
+  return format
+}
+
 /** Offset of a time zone at an instant, in minutes east of UTC; undefined for an unknown zone. */
 export const zoneOffsetMinutes = (zone: string, ms: number): number | undefined => {
+  const format = zoneFormat(zone)
+  if (format === null) return undefined
   try {
-    const parts = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "longOffset" }).formatToParts(new Date(ms))
+    const parts = format.formatToParts(new Date(ms))
     const name = parts.find((p) => p.type === "timeZoneName")?.value ?? "GMT"
     const m = /GMT([+-])(\d{2}):(\d{2})/.exec(name)
     if (m === null) return 0
@@ -62,6 +82,26 @@ export const zoneOffsetMinutes = (zone: string, ms: number): number | undefined 
   } catch {
     return undefined
   }
+}
+
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => pad(i))
+
+// Answers' times run in order, so the date part is usually the previous row's.
+let cachedDay = NaN
+let cachedDayText = ""
+
+/** `YYYY-MM-DDTHH:MM:SS` of seconds since the epoch (UTC), as Date's UTC fields give it. */
+const dateTimeText = (seconds: number): string => {
+  const day = Math.floor(seconds / 86_400)
+  if (day !== cachedDay) {
+    const d = new Date(day * 86_400_000)
+    cachedDayText = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T`
+    cachedDay = day
+  }
+  const inDay = seconds - day * 86_400
+  const h = Math.floor(inDay / 3600)
+  const m = Math.floor((inDay - h * 3600) / 60)
+  return cachedDayText + TWO_DIGITS[h] + ":" + TWO_DIGITS[m] + ":" + TWO_DIGITS[inDay - h * 3600 - m * 60]
 }
 
 /** Epoch ns as RFC3339 with `Z` (or the zone's offset), fraction as short as possible, as InfluxDB 1.x writes times. */
@@ -74,8 +114,7 @@ export const formatRfc3339 = (ns: bigint, zone?: string): string => {
   }
   let offset = 0
   if (zone !== undefined && zone !== "UTC") offset = zoneOffsetMinutes(zone, Number(seconds) * 1000) ?? 0
-  const d = new Date((Number(seconds) + offset * 60) * 1000)
-  const base = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`
+  const base = dateTimeText(Number(seconds) + offset * 60)
   const suffix = offset === 0 ? "Z" : `${offset < 0 ? "-" : "+"}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`
   return base + fraction(Number(nanos)) + suffix
 }

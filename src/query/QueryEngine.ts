@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBDataChunk, DuckDBValue } from "@duckdb/node-api"
+import type { DuckDBConnection, DuckDBDataChunk, DuckDBType, DuckDBValue } from "@duckdb/node-api"
 import { Effect, Exit, Scope, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
@@ -33,6 +33,14 @@ export interface SqlQueryRequest {
 export interface QueryRows {
   readonly columns: ReadonlyArray<string>
   readonly rows: ReadonlyArray<ReadonlyArray<DuckDBValue>>
+}
+
+/** A result read chunk by chunk while its scope is open (the query's permit and connection are held until then). */
+export interface QueryChunks {
+  readonly columns: ReadonlyArray<string>
+  readonly types: ReadonlyArray<DuckDBType>
+  /** The next chunk of rows; null once the result is done. */
+  readonly next: Effect.Effect<DuckDBDataChunk | null, InvalidRequest | ExecutionFailed>
 }
 
 /** A query's answer: its content type and its body, produced as the client reads it. */
@@ -268,30 +276,65 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         })
       )
 
-    /** Runs DuckDB SQL planned from InfluxQL (tables resolved, no dialect rewrite) and reads its rows whole. */
-    const rows = (db: string, sqlText: string, influxql: string): Effect.Effect<QueryRows, NotFound | InvalidRequest | ExecutionFailed> =>
+    /**
+     * Runs DuckDB SQL planned from InfluxQL (tables resolved, no dialect rewrite) and reads its result chunk by chunk
+     * for the scope's lifetime. The first chunk is fetched here, so most execution errors fail this effect.
+     */
+    const chunks = (db: string, sqlText: string, influxql: string): Effect.Effect<QueryChunks, NotFound | InvalidRequest | ExecutionFailed, Scope.Scope> =>
       Effect.gen(function* () {
         const started = process.hrtime.bigint()
         const database = yield* databaseNamed(db)
         const record = log.start("influxql", influxql, database.name, nowNs())
-        return yield* Effect.scoped(
+        let outcome: "success" | "fail" | "cancel" = "cancel"
+        yield* Effect.addFinalizer(() => Effect.sync(() => log.finish(record, outcome, elapsedNs(started))))
+        const failed = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.tapErrorCause(effect, () => Effect.sync(() => (outcome = "fail")))
+        return yield* failed(
           Effect.gen(function* () {
             yield* gate.permit
             yield* sources.open
             const conn = yield* connection
+            // A result left half-read keeps DuckDB's pipeline alive on the connection: stop it before reuse.
+            yield* Effect.addFinalizer(() => Effect.sync(() => outcome !== "success" && conn.interrupt()))
             const translated = yield* plan(conn, database, sqlText, {}, (statement) => statement)
             recordScan(record, translated)
-            const reader = yield* Effect.tryPromise({ try: () => conn.runAndReadAll(translated.sql), catch: executionFailure })
-            const result: QueryRows = { columns: reader.columnNames(), rows: reader.getRows() }
-            record.rowsReturned = result.rows.length
-            log.finish(record, "success", elapsedNs(started))
-            return result
+            const prepared = yield* Effect.tryPromise({ try: () => conn.prepare(translated.sql), catch: executionFailure })
+            const result = yield* Effect.tryPromise({ try: () => prepared.stream(), catch: executionFailure })
+            let pending: DuckDBDataChunk | null = yield* Effect.tryPromise({ try: () => result.fetchChunk(), catch: executionFailure })
+            const fetch = Effect.tryPromise({ try: () => result.fetchChunk(), catch: executionFailure })
+            const next = Effect.map(
+              Effect.suspend(() => {
+                const chunk = pending
+                pending = null
+                return chunk !== null ? Effect.succeed(chunk) : fetch
+              }),
+              (chunk) => {
+                if (chunk === null || chunk.rowCount === 0) {
+                  outcome = "success"
+                  return null
+                }
+                record.rowsReturned += chunk.rowCount
+                return chunk
+              }
+            )
+            return { columns: result.columnNames(), types: result.columnTypes(), next: failed(next) } satisfies QueryChunks
           })
-        ).pipe(Effect.tapErrorCause(() => Effect.sync(() => log.finish(record, "fail", elapsedNs(started)))))
+        )
       })
+
+    /** Runs DuckDB SQL planned from InfluxQL and reads its rows whole (small answers). */
+    const rows = (db: string, sqlText: string, influxql: string): Effect.Effect<QueryRows, NotFound | InvalidRequest | ExecutionFailed> =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const result = yield* chunks(db, sqlText, influxql)
+          const rows: Array<ReadonlyArray<DuckDBValue>> = []
+          for (let chunk = yield* result.next; chunk !== null; chunk = yield* result.next) rows.push(...chunk.getRows())
+          return { columns: result.columns, rows }
+        })
+      )
 
     return {
       sql,
+      chunks,
       rows,
       rowsAsParquet,
       gate,
