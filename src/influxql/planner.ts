@@ -40,6 +40,9 @@ class Fail extends Error {
   override readonly name = "PlanFailure"
 }
 
+/** A float literal as a DOUBLE: DuckDB reads `1000.7` (and, once the planner has re-rendered it, `1.0007e3`) as a DECIMAL, and an integer times a DECIMAL stays one. */
+const floatLiteral = (x: number) => `CAST('${x.toExponential()}' AS DOUBLE)`
+
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`
 /** A string as a SQL literal. A NUL is spliced in as `chr(0)`: DuckDB's parser ends the text at a raw one. */
 export const sqlString = (s: string) => s.split("\0").map((part) => `'${part.replace(/'/g, "''")}'`).join(" || chr(0) || ")
@@ -302,7 +305,7 @@ const operandSql = (e: Expr, s: Schema): { sql: string; kind: OperandKind } => {
     case "string":
       return { sql: lit(e.value), kind: "string" }
     case "number":
-      return { sql: e.integer ? e.raw : String(e.value), kind: "number" }
+      return { sql: e.integer ? e.raw : floatLiteral(e.value), kind: "number" }
     case "bool":
       return { sql: e.value ? "TRUE" : "FALSE", kind: "bool" }
     case "duration":
@@ -418,7 +421,7 @@ const rawSql = (e: Expr, s: Schema): Built => {
       return { sql: q(e.name), kind: kindOfType(type) }
     }
     case "number":
-      return { sql: e.integer ? e.raw : String(e.value), kind: e.integer ? "int" : "float" }
+      return { sql: e.integer ? e.raw : floatLiteral(e.value), kind: e.integer ? "int" : "float" }
     case "string":
       return { sql: lit(e.value), kind: "other" }
     case "bool":
@@ -598,7 +601,7 @@ const aggregateExprSql = (e: Expr, s: Schema, leaf: (b: Built, call: string) => 
       }
       return leaf(aggregateSql(e, s), e.name)
     case "number":
-      return { sql: e.integer ? e.raw : String(e.value), kind: e.integer ? "int" : "float" }
+      return { sql: e.integer ? e.raw : floatLiteral(e.value), kind: e.integer ? "int" : "float" }
     case "paren":
       return aggregateExprSql(e.expr, s, leaf)
     case "binary":
@@ -675,7 +678,7 @@ const peelMath = (e: Expr): { core: Expr; wrap: (b: Built) => Built } => {
   if (e.kind !== "call" || !isMath(e.name) || !hasCall(e, (n) => TRANSFORMS.has(n))) return identity
   const target = e.args.findIndex((a) => hasCall(a, (n) => TRANSFORMS.has(n)))
   const inner = peelMath(e.args[target]!)
-  const literal = (a: Expr): Built => (a.kind === "number" ? { sql: a.integer ? a.raw : String(a.value), kind: a.integer ? "int" : "float" } : { sql: "NULL", kind: "other" })
+  const literal = (a: Expr): Built => (a.kind === "number" ? { sql: a.integer ? a.raw : floatLiteral(a.value), kind: a.integer ? "int" : "float" } : { sql: "NULL", kind: "other" })
   return { core: inner.core, wrap: (b) => mathSql(e.name, e.args.map((a, i) => (i === target ? inner.wrap(b) : literal(a)))) }
 }
 
