@@ -170,7 +170,8 @@ const quote = (s: string): string => {
 const goFloat = (n: number): string => {
   if (Number.isNaN(n)) return "null"
   if (!Number.isFinite(n)) throw infinity(n)
-  return String(n)
+  // Go writes negative zero (round(-0.4), sin(-0)) as -0; String(-0) is "0".
+  return n === 0 && Object.is(n, -0) ? "-0" : String(n)
 }
 
 const cellJson = (v: V1Cell, time: TimeFormat, zone: string | undefined): string => {

@@ -144,6 +144,8 @@ const QUERIES = [
   `SELECT cos(mean(usage)) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(20s) fill(linear)`,
   `SELECT ln(sum(load)), log10(mean(usage)), atan2(mean(usage), max(load)) FROM cpu WHERE ${RANGE} GROUP BY time(2m), host`,
   "SELECT sin(cumulative_sum(load)) FROM cpu WHERE host = 'b' LIMIT 4",
+  // Negative zero is written -0, as Go writes it.
+  "SELECT round(usage * -0.1), sin(-1 * usage), usage * -1, sqrt(-1 * usage), ceil(usage / -7) FROM cpu WHERE host = 'a' LIMIT 4",
   // Float literals are float64s: an integer field times 1000.7 is a float product, not an exact decimal.
   "SELECT load * 1000.7, load / 3.3 FROM cpu WHERE host = 'a' LIMIT 5",
   // Field regexes: every field and tag whose name matches (sorted, grouped tags left out), or as a function's argument
