@@ -1131,7 +1131,13 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     const lo = rangeLo !== undefined ? `${bucketOf(rangeLo, interval, offset)}` : `(SELECT min(__b) FROM (${src}))`
     const hiBucket = bucketOf(range.hi!, interval, offset)
     const count = `((${hiBucket} - ${lo}) // ${interval} + 1)`
-    const grid = `SELECT DISTINCT ${[...tagRefs, `unnest(range(${lo}, ${hiBucket} + 1, ${interval})) AS __time`].join(", ")} FROM (${agg}) WHERE CASE WHEN ${count} > ${MAX_BUCKETS} THEN error('max-select-buckets limit exceeded: (' || ${count} || '/${MAX_BUCKETS})') ELSE TRUE END`
+    // The limit is checked before a single bucket is generated: a grid of 1ns buckets over a year would exhaust memory.
+    if (rangeLo !== undefined) {
+      const known = (hiBucket - bucketOf(rangeLo, interval, offset)) / interval + 1n
+      if (known > BigInt(MAX_BUCKETS)) throw new Fail(`max-select-buckets limit exceeded: (${known}/${MAX_BUCKETS})`)
+    }
+    const gridEnd = `CASE WHEN ${count} > ${MAX_BUCKETS} THEN error('max-select-buckets limit exceeded: (' || ${count} || '/${MAX_BUCKETS})')::BIGINT ELSE ${hiBucket} + 1 END`
+    const grid = `SELECT DISTINCT ${[...tagRefs, `unnest(range(${lo}, ${gridEnd}, ${interval})) AS __time`].join(", ")} FROM (${agg})`
     const joinOn = [...tagRefs.map((t) => `g.${t} = a.${t}`), "g.__time = a.__bucket"].join(" AND ")
     const joined = `SELECT ${[...tagRefs.map((t) => `g.${t}`), "g.__time", ...leaves.map((_, j) => `a.__a${j}`)].join(", ")} FROM (${grid}) g LEFT JOIN (${agg}) a ON ${joinOn}`
     const w = `OVER (${partition}ORDER BY __time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`

@@ -38,6 +38,16 @@ describe("InfluxQL over /query and /api/v3/query_influxql", () => {
     )
   })
 
+  it("GROUP BY time(1ns) over years answers the max-select-buckets error instead of generating the buckets", async () => {
+    const since2000 = await v1json(`SELECT mean(usage) FROM cpu WHERE time >= '2000-01-01T00:00:00Z' GROUP BY time(1ns)`)
+    expect(since2000.results[0].error).toMatch(/^max-select-buckets limit exceeded: \(\d+\/100000\)$/)
+    const open = await v1json(`SELECT mean(usage) FROM cpu WHERE time <= '2024-01-02T00:00:00Z' GROUP BY time(1ns)`)
+    expect(open.results[0].error).toMatch(/^max-select-buckets limit exceeded/)
+    const res = await v3(`SELECT mean(usage) FROM cpu WHERE time >= '2000-01-01T00:00:00Z' GROUP BY time(1s)`)
+    expect(res.status).toBe(400)
+    expect(res.json().error).toMatch(/max-select-buckets limit exceeded/)
+  })
+
   it("GROUP BY time buckets start at the bucket, count fills 0, tags make series, fill(linear) interpolates", async () => {
     expect(await v1json(`SELECT count(usage) FROM cpu WHERE ${RANGE} GROUP BY time(2m)`)).toEqual({
       results: [{ statement_id: 0, series: [{ name: "cpu", columns: ["time", "count"], values: [["2024-01-01T00:00:00Z", 2], ["2024-01-01T00:02:00Z", 1], ["2024-01-01T00:04:00Z", 1], ["2024-01-01T00:06:00Z", 0], ["2024-01-01T00:08:00Z", 0]] }] }]
