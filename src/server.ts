@@ -1,6 +1,6 @@
 import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Layer, Logger, LogLevel } from "effect"
+import { Effect, Layer, Logger, LogLevel } from "effect"
 import * as NodeHttp from "node:http"
 import type * as NodeStream from "node:stream"
 import { Catalog } from "./catalog/Catalog.ts"
@@ -89,7 +89,9 @@ const createHttpServer = (requestTimeoutMs: number) => {
 
 /** The server's state and actors on a data directory, without HTTP: the event log, catalog and their stores. */
 export const layerCore = (config: ServerConfigShape) =>
-  QueryEngine.Default.pipe(
+  // Once every projection is built, events a --recover start skipped leave the log (kept in its quarantine table).
+  Layer.effectDiscard(Effect.flatMap(EventLog, (log) => log.quarantineDamaged)).pipe(
+    Layer.provideMerge(QueryEngine.Default),
     Layer.provideMerge(Compactor.Default),
     Layer.provideMerge(TableSources.Default),
     Layer.provideMerge(Ingester.Default),

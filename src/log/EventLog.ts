@@ -182,7 +182,8 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
   scoped: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const config = yield* ServerConfig
-    const last = yield* sql<{ seq: bigint | null }>`SELECT max(seq) AS seq FROM events`.pipe(
+    // A quarantined event keeps its seq: no later event may take it again.
+    const last = yield* sql<{ seq: bigint | null }>`SELECT max(seq) AS seq FROM (SELECT max(seq) AS seq FROM events UNION ALL SELECT max(seq) FROM quarantined_events)`.pipe(
       Effect.provideService(SqlClient.SafeIntegers, true),
       Effect.orDie
     )
@@ -193,6 +194,7 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
     // Events skipped as damaged (only with --recover), by seq: the catalog and the write buffer each read the log
     // at start, and each damaged event is logged once.
     const damaged = new Map<number, EventDamage>()
+    const quarantined = new Set<number>()
     const readOptions: ReadOptions = {
       recover: config.recover,
       onDamage: (damage) =>
@@ -298,7 +300,34 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
           Stream.provideService(LogDir, config.dataDir)
         ),
       /** The events skipped so far because they did not verify (only with --recover), oldest first. */
-      damaged: Effect.sync(() => [...damaged.values()].sort((a, b) => a.seq - b.seq))
+      damaged: Effect.sync(() => [...damaged.values()].sort((a, b) => a.seq - b.seq)),
+      /**
+       * Moves the events skipped as damaged out of the log into `quarantined_events` (kept whole, with why), once
+       * every projection has been built without them: later starts read a clean log and need no --recover.
+       */
+      quarantineDamaged: Effect.suspend(() => {
+        const found = [...damaged.values()].filter((d) => !quarantined.has(d.seq))
+        if (found.length === 0) return Effect.succeed(0)
+        const now = nowNs()
+        return sql
+          .withTransaction(
+            Effect.forEach(
+              found,
+              (d) =>
+                Effect.zipRight(
+                  sql`INSERT INTO quarantined_events SELECT ${now}, ${d.reason}, seq, at, node, kind, body, payload, payload_segment, payload_offset, payload_length, payload_crc, row_crc FROM events WHERE seq = ${d.seq}`,
+                  sql`DELETE FROM events WHERE seq = ${d.seq}`
+                ),
+              { discard: true }
+            )
+          )
+          .pipe(
+            Effect.tap(() => Effect.sync(() => found.forEach((d) => quarantined.add(d.seq)))),
+            Effect.tap(() => Effect.logWarning(`--recover: moved ${found.length} damaged event(s) (seq ${found.map((d) => d.seq).join(", ")}) out of the log into its quarantined_events table`)),
+            Effect.as(found.length),
+            Effect.orDie
+          )
+      })
     } as const
   })
 }) {}

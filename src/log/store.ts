@@ -32,6 +32,22 @@ const migrate = Effect.gen(function* () {
   for (const column of ["payload_segment", "payload_offset", "payload_length", "payload_crc", "row_crc"]) {
     if (!columns.some((c) => c.name === column)) yield* sql.unsafe(`ALTER TABLE events ADD COLUMN ${column} INTEGER`)
   }
+  // Events a --recover start skipped as damaged are moved here, bytes and all, so later starts need no --recover.
+  yield* sql`CREATE TABLE IF NOT EXISTS quarantined_events (
+    quarantined_at INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at INTEGER,
+    node TEXT,
+    kind TEXT,
+    body TEXT,
+    payload BLOB,
+    payload_segment INTEGER,
+    payload_offset INTEGER,
+    payload_length INTEGER,
+    payload_crc INTEGER,
+    row_crc INTEGER
+  )`
   // Every acknowledged append must survive a crash, so the WAL is fsynced on each group commit.
   yield* sql`PRAGMA synchronous = FULL`
   yield* sql`PRAGMA busy_timeout = 5000`

@@ -187,6 +187,41 @@ describe("checksums of the event log", () => {
     expect((await bufferedRows(server, DB, "m")).map((r) => r["t"])).toEqual(["b", "c"])
   })
 
+  it("after a --recover start the damaged events sit in quarantined_events and a plain start needs no --recover", async () => {
+    const dir = copyOfSeed()
+    flipInSegment(dir, large.payload_segment!, large.payload_offset! + 5)
+    flipInLogFile(dir, "v=123456789", 6)
+    const recovered = await start(dir, true)
+    expect((await recovered.request("POST", `/api/v3/write_lp?db=${DB}`, { body: "m,t=c v=3 3" })).status).toBe(204)
+    await recovered.stop()
+
+    const db = new Database(logFile(dir), { readonly: true })
+    try {
+      const rows = db.prepare("SELECT seq, kind, reason FROM quarantined_events ORDER BY seq").all() as Array<{ seq: number; kind: string; reason: string }>
+      expect(rows.map((r) => [r.seq, r.kind])).toEqual([[small.seq, "WriteBatch"], [large.seq, "WriteBatch"]])
+      expect(rows[1]!.reason).toContain("checksum mismatch")
+      const left = db.prepare(`SELECT seq FROM events WHERE seq IN (${small.seq}, ${large.seq})`).all()
+      expect(left).toEqual([])
+    } finally {
+      db.close()
+    }
+
+    const plain = await start(dir)
+    expect((await bufferedRows(plain, DB, "m")).map((r) => r["t"])).toEqual(["b", "c"])
+    expect(await plain.runtime.runPromise(Effect.flatMap(EventLog, (log) => log.damaged))).toEqual([])
+    // No later event takes a quarantined seq again.
+    expect((await plain.request("POST", `/api/v3/write_lp?db=${DB}`, { body: "m,t=d v=4 4" })).status).toBe(204)
+    await plain.stop()
+    const after = new Database(logFile(dir), { readonly: true })
+    try {
+      const seqs = (after.prepare("SELECT seq FROM events").all() as Array<{ seq: number }>).map((r) => r.seq)
+      expect(seqs).not.toContain(small.seq)
+      expect(seqs).not.toContain(large.seq)
+    } finally {
+      after.close()
+    }
+  })
+
   it("STRATA_RECOVER=true turns --recover on", () => {
     const config = Either.getOrThrow(resolveServeConfig({}, { STRATA_RECOVER: "true" }))
     expect(config.recover).toBe(true)
