@@ -1,5 +1,6 @@
 import type { DatabaseState, TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
+import { sqlString } from "../query/literal.ts"
 import type { Expr, Field, SelectStatement, Source } from "./ast.ts"
 import { type Built, isMath, MATH_ARITY, mathSql, type ValueKind } from "./functions.ts"
 import { compileRegex, isRegexError, type UserRegex } from "./regex.ts"
@@ -44,8 +45,6 @@ class Fail extends Error {
 const floatLiteral = (x: number) => `CAST('${x.toExponential()}' AS DOUBLE)`
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`
-/** A string as a SQL literal. A NUL is spliced in as `chr(0)`: DuckDB's parser ends the text at a raw one. */
-export const sqlString = (s: string) => s.split("\0").map((part) => `'${part.replace(/'/g, "''")}'`).join(" || chr(0) || ")
 const lit = sqlString
 
 const MIN_TIME = -9223372036854775806n

@@ -1,6 +1,7 @@
 import type { CatalogState, DatabaseState, TableState } from "../catalog/state.ts"
 import type { KeyFilter, ShowStatement, Source } from "./ast.ts"
-import { resolveSources, sqlString, whereSql } from "./planner.ts"
+import { sqlString } from "../query/literal.ts"
+import { resolveSources, whereSql } from "./planner.ts"
 import { compileRegex, isRegexError } from "./regex.ts"
 
 /**

@@ -1,5 +1,6 @@
 import type { ColumnType } from "../events/index.ts"
 import { INTERNAL_DB, type CatalogState, type DatabaseState, type TableState } from "../catalog/state.ts"
+import { sqlString } from "./literal.ts"
 import type { QueryRecord } from "./QueryLog.ts"
 
 /**
@@ -22,9 +23,6 @@ export interface VirtualTable {
 }
 
 const col = (name: string, sqlType: string): VirtualColumn => ({ name, sqlType })
-
-/** A string as a SQL literal. A NUL is spliced in as `chr(0)`: DuckDB's parser ends the text at a raw one. */
-const sqlString = (s: string) => s.split("\0").map((part) => `'${part.replace(/'/g, "''")}'`).join(" || chr(0) || ")
 
 const literal = (v: Literal): string => {
   if (v === null) return "NULL"
