@@ -6,12 +6,12 @@ import { EventLog } from "../log/EventLog.ts"
 import { actorRestartsTotal } from "../metrics/prometheus.ts"
 import { DuckDb } from "../query/DuckDb.ts"
 import { DBS_PREFIX, FileIndex } from "../storage/FileIndex.ts"
-import { ObjectStore, StorageError } from "../storage/ObjectStore.ts"
+import { attemptPromise, ObjectStore, StorageError } from "../storage/ObjectStore.ts"
 import { TableSources } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import type { PersistTarget } from "../write/WriteBuffer.ts"
 import { makeRetentionSweep } from "./retention.ts"
-import { allGen1Windows, compactionFailuresTotal, compactWindows, dueWindows, type CompactionDeps } from "./compaction.ts"
+import { allGen1Windows, compactionFailuresTotal, compactWindows, dueWindows, windowName, windowOf, type CompactionDeps } from "./compaction.ts"
 
 export const persistsTotal = Metric.counter("strata_persists_total", { description: "Persists of the write buffer to Parquet" })
 export const persistFailuresTotal = Metric.counter("strata_persist_failures_total", {
@@ -38,8 +38,7 @@ const pad = (n: number) => String(n).padStart(2, "0")
 /** `dbs/<db_id>/<table_id>/<YYYY-MM-DD>/<HH-MM>/<seq>.parquet` for a gen1 window starting at `startNs`. */
 export const gen1Path = (dbId: number, tableId: number, startNs: bigint, seq: number) => {
   const d = new Date(Number(startNs / 1_000_000n) - (startNs < 0n && startNs % 1_000_000n !== 0n ? 1 : 0))
-  const day = `${String(d.getUTCFullYear()).padStart(4, "0")}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`
-  return `${DBS_PREFIX}${dbId}/${tableId}/${day}/${pad(d.getUTCHours())}-${pad(d.getUTCMinutes())}/${seq}.parquet`
+  return `${DBS_PREFIX}${dbId}/${tableId}/${windowName(windowOf(startNs))}/${pad(d.getUTCHours())}-${pad(d.getUTCMinutes())}/${seq}.parquet`
 }
 
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
@@ -71,19 +70,16 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     const windowNs = BigInt(config.gen1DurationMs) * 1_000_000n
     let lastPersistMs = yield* Clock.currentTimeMillis
 
-    const duckCall = <A>(what: string, f: () => Promise<A>) =>
-      Effect.tryPromise({ try: f, catch: (cause) => new StorageError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause }) })
-
     /** Writes one target's files; on failure, removes what it wrote (nothing names those files yet). */
     const writeTarget = (target: PersistTarget, seq: number) =>
       Effect.gen(function* () {
         const written: Array<PersistedFile> = []
-        const windows = yield* duckCall("reading the buffer's time windows", async () => (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(target, windowNs))).getRows())
+        const windows = yield* attemptPromise("reading the buffer's time windows", async () => (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(target, windowNs))).getRows())
         for (const [w, lo, hi] of windows as Array<[bigint, bigint, bigint]>) {
           const startNs = BigInt(w) * windowNs
           const path = gen1Path(target.dbId, target.tableId, startNs, seq)
           const scratch = yield* store.scratchPath(path)
-          const copied = yield* duckCall(`writing ${path}`, () =>
+          const copied = yield* attemptPromise(`writing ${path}`, () =>
             conn.runAndReadAll(`COPY (${ingester.buffer.persistSql(target, startNs, startNs + windowNs)}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
           ).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
           yield* store.putFile(path, scratch)

@@ -1,11 +1,12 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect, Metric, MetricBoundaries } from "effect"
 import type { TableState } from "../catalog/state.ts"
-import { WindowCompacted, type ColumnType, type PersistedFile } from "../events/index.ts"
+import { WindowCompacted, type PersistedFile } from "../events/index.ts"
 import type { EventLog } from "../log/EventLog.ts"
+import { duckTypeName } from "../query/virtualTables.ts"
 import { DBS_PREFIX, type FileIndex } from "../storage/FileIndex.ts"
 import { filesOf, type FileIndexState, type IndexedFile } from "../storage/files.ts"
-import { StorageError, type ObjectStoreShape } from "../storage/ObjectStore.ts"
+import { attemptPromise, type ObjectStoreShape } from "../storage/ObjectStore.ts"
 
 export const compactionsTotal = Metric.counter("strata_compactions_total", { description: "Windows compacted" })
 export const compactionFailuresTotal = Metric.counter("strata_compaction_failures_total", {
@@ -26,16 +27,6 @@ const DAY_NS = 86_400_000_000_000n
 const pad = (n: number) => String(n).padStart(2, "0")
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
-
-const duckType: Record<ColumnType, string> = {
-  tag: "VARCHAR",
-  time: "TIMESTAMP_NS",
-  float: "DOUBLE",
-  integer: "BIGINT",
-  uinteger: "UBIGINT",
-  string: "VARCHAR",
-  boolean: "BOOLEAN"
-}
 
 /** The 24-hour UTC window (days since the epoch, floored) a time falls in. */
 export const windowOf = (ns: bigint): bigint => ns / DAY_NS - (ns < 0n && ns % DAY_NS !== 0n ? 1n : 0n)
@@ -94,7 +85,7 @@ export const mergeSql = (table: TableState, files: ReadonlyArray<IndexedFile>, l
   const filter = range === undefined ? "" : ` WHERE time >= make_timestamp_ns(${range[0]}) AND time < make_timestamp_ns(${range[1]})`
   const parts = files.map((f, i) => {
     const has = new Set(f.columns)
-    const cols = [...tags, ...fields].map((c) => (has.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}`))
+    const cols = [...tags, ...fields].map((c) => (has.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`))
     return `SELECT ${[...cols, "time", `${i} AS _ord`].join(", ")} FROM read_parquet(${literal(localPath(f.path))})${filter}`
   })
   const order = [...table.seriesKey.filter((n) => tags.some((t) => t.name === n)), ...tags.map((t) => t.name).filter((n) => !table.seriesKey.includes(n))]
@@ -140,8 +131,6 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
     const first = w.files[0]!
     const table = yield* deps.table(first.dbId, w.tableId)
     if (table === undefined) return undefined
-    const duck = <A>(what: string, f: () => Promise<A>) =>
-      Effect.tryPromise({ try: f, catch: (cause) => new StorageError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause }) })
     const generation = 1 + Math.max(0, ...w.files.map((f) => compactedGeneration(f.path) ?? 0))
     const window = windowName(w.day)
     const sources = w.files.map((f) => literal(deps.store.localPath(f.path))).join(", ")
@@ -153,7 +142,7 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
     const ranges: Array<readonly [bigint, bigint]> = []
     if (parts > 1) {
       const qs = Array.from({ length: parts - 1 }, (_, i) => (i + 1) / parts)
-      const cut = yield* duck("choosing split times", async () =>
+      const cut = yield* attemptPromise("choosing split times", async () =>
         (await deps.conn.runAndReadAll(`SELECT quantile_disc(epoch_ns(time), [${qs.join(", ")}]) FROM read_parquet([${sources}])`)).getRows()
       )
       const bounds = [...new Set(((cut[0]?.[0] as { items: Array<bigint> } | undefined)?.items ?? []).map((b) => BigInt(b)))]
@@ -170,10 +159,10 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
         const { sql, columns } = mergeSql(table, w.files, deps.store.localPath, ranges[i])
         const path = compactedPath(first.dbId, w.tableId, w.day, generation, i, count)
         const scratch = yield* deps.store.scratchPath(path)
-        yield* duck(`writing ${path}`, () => deps.conn.run(`COPY (${sql}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)).pipe(
+        yield* attemptPromise(`writing ${path}`, () => deps.conn.run(`COPY (${sql}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)).pipe(
           Effect.tapError(() => deps.store.remove(scratch).pipe(Effect.ignore))
         )
-        const stats = yield* duck(`reading ${path}`, async () =>
+        const stats = yield* attemptPromise(`reading ${path}`, async () =>
           (await deps.conn.runAndReadAll(`SELECT count(*), epoch_ns(min(time)), epoch_ns(max(time)) FROM read_parquet(${literal(scratch)})`)).getRows()[0]!
         ).pipe(Effect.tapError(() => deps.store.remove(scratch).pipe(Effect.ignore)))
         if (Number(stats[0]) === 0) {

@@ -7,7 +7,7 @@ import { liveDatabase, liveTable, type DatabaseState, type TableState } from "..
 import { InvalidRequest, NotFound } from "../errors.ts"
 import { compactedWindows, exportableDatabases, exportableTables, exportEntryName } from "../storage/exportable.ts"
 import { FileIndex } from "../storage/FileIndex.ts"
-import { ObjectStore, StorageError } from "../storage/ObjectStore.ts"
+import { ObjectStore, storageFailure, type StorageError } from "../storage/ObjectStore.ts"
 import { tarStream, type TarEntry } from "../storage/tar.ts"
 import { TableSources } from "../storage/TableSource.ts"
 import { readQueryParams } from "./body.ts"
@@ -59,9 +59,6 @@ const listWindows = (ctx: RequestContext) =>
     const index = yield* (yield* FileIndex).current
     return jsonResponse({ windows: [...compactedWindows(index, table.id).keys()] })
   })
-
-const storageFailure = (what: string) => (cause: unknown) =>
-  new StorageError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
 
 /** Exactly `size` bytes of an open file, in chunks; a file shorter than that fails the stream. */
 const fileContent = (handle: NodeFs.FileHandle, size: number, path: string): Stream.Stream<Uint8Array, StorageError> =>

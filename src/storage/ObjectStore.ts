@@ -34,8 +34,14 @@ export interface ObjectStoreShape {
 
 export class ObjectStore extends Context.Tag("strata/ObjectStore")<ObjectStore, ObjectStoreShape>() {}
 
-const attempt = <A>(what: string, f: () => A) =>
-  Effect.try({ try: f, catch: (cause) => new StorageError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause }) })
+/** A StorageError for a failed `what`, keeping the cause. */
+export const storageFailure = (what: string) => (cause: unknown) =>
+  new StorageError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+
+const attempt = <A>(what: string, f: () => A) => Effect.try({ try: f, catch: storageFailure(what) })
+
+/** Runs a promise (a DuckDB call, a file read), failing with a StorageError for `what`. */
+export const attemptPromise = <A>(what: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: storageFailure(what) })
 
 const fsyncPath = (path: string) => {
   const fd = Fs.openSync(path, "r")
@@ -52,7 +58,7 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
   const full = (path: string) => {
     const resolved = Path.resolve(root, path)
     // Paths are built by the server; this only keeps a mistake from reaching outside the root.
-    if (!resolved.startsWith(Path.resolve(root) + Path.sep)) throw new Error(`object path ${JSON.stringify(path)} leaves the store`)
+    if (!resolved.startsWith(rootDir + Path.sep)) throw new Error(`object path ${JSON.stringify(path)} leaves the store`)
     return resolved
   }
   const putFile = (path: string, localFile: string) =>
@@ -87,8 +93,7 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
     list: (prefix) =>
       attempt(`listing ${prefix}`, () => {
         // The prefix's directory part is walked; the rest filters names.
-        const base = full(prefix.endsWith("/") ? prefix + "." : prefix)
-        const dir = prefix.endsWith("/") ? Path.dirname(base) : Path.dirname(base)
+        const dir = prefix.endsWith("/") ? full(prefix + ".") : Path.dirname(full(prefix))
         if (!Fs.existsSync(dir)) return []
         const out: Array<string> = []
         for (const entry of Fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {

@@ -1,6 +1,7 @@
 import { Effect, Schedule } from "effect"
 import type { DatabaseState, TableState } from "../catalog/state.ts"
-import type { ColumnType } from "../events/index.ts"
+import type { BufferView } from "../query/translate.ts"
+import { duckTypeName } from "../query/virtualTables.ts"
 import { Ingester } from "../write/Ingester.ts"
 import { rowsTableName, seriesTableName } from "../write/WriteBuffer.ts"
 import { FileIndex } from "./FileIndex.ts"
@@ -11,21 +12,8 @@ import { retentionCutoffNs } from "./retention.ts"
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
-const duckType: Record<ColumnType, string> = {
-  tag: "VARCHAR",
-  time: "TIMESTAMP_NS",
-  float: "DOUBLE",
-  integer: "BIGINT",
-  uinteger: "UBIGINT",
-  string: "VARCHAR",
-  boolean: "BOOLEAN"
-}
-
 /** What the planner reads a table through (the shape `translate` expects of the buffer). */
-export interface TableView {
-  readonly viewSql: (tableId: number, deduplicate?: boolean) => string | undefined
-  readonly describe: (tableId: number) => { readonly rows: number; readonly mayHaveDuplicates: boolean } | undefined
-}
+export type TableView = BufferView
 
 /** What reading a table scans: its files and their bytes, and the rows of files and buffer. */
 export interface TableScan {
@@ -104,12 +92,12 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       const inFiles = new Set(files.flatMap((f) => f.columns))
       const described = buffer.describe(table.id)
       const inBuffer = new Set([...(described?.tags ?? []), ...(described?.fields.map((f) => f.name) ?? [])])
-      // A file read alone lacks the columns added after it was written: those are NULL from it.
-      const fromFiles = (ord?: string, has: ReadonlySet<string> = inFiles) =>
-        [...all.map((c) => (has.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}`)), "time", ...(ord ? [ord] : [])].join(", ")
+      // A part lacks the columns added after it was written: those are NULL from it.
+      const columnsOf = (has: ReadonlySet<string>, ord?: string) =>
+        [...all.map((c) => (has.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`)), "time", ...(ord ? [ord] : [])].join(", ")
       const fromBuffer = (ord?: string) =>
         [
-          ...all.map((c) => (!inBuffer.has(c.name) ? `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}` : c.type === "tag" ? `s.${quote(c.name)}` : `b.${quote(c.name)}`)),
+          ...all.map((c) => (!inBuffer.has(c.name) ? `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}` : c.type === "tag" ? `s.${quote(c.name)}` : `b.${quote(c.name)}`)),
           "b.time",
           ...(ord ? [ord] : [])
         ].join(", ")
@@ -118,14 +106,11 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       const ranges = files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs }))
       if (hasBuffer && range !== undefined) ranges.push(range)
       if (!anyOverlap(ranges)) {
-        const parts = [`SELECT ${fromFiles()} FROM ${fileSource(files)}${since}`]
-        if (hasBuffer) {
-          const view = buffer.viewSql(table.id, bufferMerge)!
-          parts.push(`SELECT ${[...all.map((c) => (inBuffer.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckType[c.type]}) AS ${quote(c.name)}`)), "time"].join(", ")} FROM (${view}) AS v${since}`)
-        }
+        const parts = [`SELECT ${columnsOf(inFiles)} FROM ${fileSource(files)}${since}`]
+        if (hasBuffer) parts.push(`SELECT ${columnsOf(inBuffer)} FROM (${buffer.viewSql(table.id, bufferMerge)!}) AS v${since}`)
         return parts.join(" UNION ALL ")
       }
-      const parts = files.map((f, i) => `SELECT ${fromFiles(`CAST(${i} AS DOUBLE) AS _ord`, new Set(f.columns))} FROM ${fileSource([f])}${since}`)
+      const parts = files.map((f, i) => `SELECT ${columnsOf(new Set(f.columns), `CAST(${i} AS DOUBLE) AS _ord`)} FROM ${fileSource([f])}${since}`)
       if (hasBuffer) {
         parts.push(`SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${rowsTableName(table.id)} b JOIN ${seriesTableName(table.id)} s USING (_sid)${since.replace("time", "b.time")}`)
       }
