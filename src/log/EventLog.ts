@@ -141,23 +141,23 @@ const verifyRow = (r: StoredRow, dir: string, segments: SegmentReader): { envelo
     return damaged(logFile(dir), `its body does not decode: ${firstLine(e)}`)
   }
   let payload = r.payload
-  let payloadFile = logFile(dir)
+  // Named only when the payload is damaged: the path is not built for every row a start reads.
+  const payloadFile = () => (segment === null ? logFile(dir) : segmentFile(dir, Number(segment)))
   if (segment !== null) {
     const ref = { segment: Number(segment), offset: Number(r.payload_offset), length: Number(r.payload_length) }
-    payloadFile = segmentFile(dir, ref.segment)
     try {
       payload = segments.read(ref)
     } catch (e) {
       // A missing file or one that ends early is damage; any other I/O error (EACCES, EMFILE) is not the data's fault.
       const code = (e as NodeJS.ErrnoException).code
       if (code !== undefined && code !== "ENOENT") throw e
-      return damaged(payloadFile, `its payload (bytes ${ref.offset}–${ref.offset + ref.length}) cannot be read: ${firstLine(e)}`)
+      return damaged(payloadFile(), `its payload (bytes ${ref.offset}–${ref.offset + ref.length}) cannot be read: ${firstLine(e)}`)
     }
   }
   const payloadFault = payload === null ? undefined : payloadProblem(payload, fields.payloadCrc)
   if (payloadFault !== undefined) {
     const where = segment === null ? "in the row" : `at bytes ${Number(r.payload_offset)}–${Number(r.payload_offset) + payloadLength}`
-    return damaged(payloadFile, `${payloadFault} of its payload ${where}`)
+    return damaged(payloadFile(), `${payloadFault} of its payload ${where}`)
   }
   return { envelope: { seq, at: r.at, node: r.node, event, payload } }
 }

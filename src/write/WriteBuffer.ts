@@ -147,14 +147,9 @@ export class WriteBuffer {
    * value wins, as queries merge), tags in series-key order then time then fields, sorted by series key then time.
    */
   persistSql(target: PersistTarget, fromNs: bigint, toNs: bigint): string {
-    const tags = target.tags.map((n) => `s.${quote(n)}`)
-    const merged = target.fields.map((f) => `arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
     const filter = `_row < ${target.upTo} AND time >= make_timestamp_ns(${fromNs}) AND time < make_timestamp_ns(${toNs})`
-    return (
-      `SELECT ${[...tags, "d.time", ...target.fields.map((f) => `d.${quote(f.name)}`)].join(", ")} ` +
-      `FROM (SELECT _sid, time${merged.map((m) => ", " + m).join("")} FROM ${rowsTableName(target.tableId)} WHERE ${filter} GROUP BY _sid, time) d ` +
-      `JOIN ${seriesTableName(target.tableId)} s USING (_sid) ORDER BY ${[...tags, "d.time"].join(", ")}`
-    )
+    const order = [...target.tags.map((n) => `s.${quote(n)}`), "d.time"].join(", ")
+    return `${mergedSql(target.tableId, target.tags, target.fields, ` WHERE ${filter}`)} ORDER BY ${order}`
   }
 
   /** SQL of the gen1 windows (of `windowNs`) a target's rows fall in: window number, min and max time in ns. */
@@ -175,11 +170,7 @@ export class WriteBuffer {
     for (const target of targets) {
       const t = this.tables.get(target.tableId)
       if (t === undefined || t !== target.table) continue
-      if (this.dirty.has(t)) {
-        t.seriesAppender.flushSync()
-        t.rowsAppender.flushSync()
-        this.dirty.delete(t)
-      }
+      this.flushTable(t)
       const result = await this.conn.runAndReadAll(`DELETE FROM ${rowsTableName(t.tableId)} WHERE _row < ${target.upTo}`)
       const n = Math.min(t.rows, Number(result.getRows()[0]?.[0] ?? 0))
       const bytes = t.rows === 0 ? 0 : Math.min(t.bytes, Math.round((t.bytes * n) / t.rows))
@@ -214,8 +205,7 @@ export class WriteBuffer {
     if (!(deduplicate ?? t.mayHaveDuplicates)) {
       return `SELECT ${[...tags, "b.time", ...t.fields.map((f) => `b.${quote(f.name)}`)].join(", ")} FROM ${rowsTableName(tableId)} b JOIN ${seriesTableName(tableId)} s USING (_sid)`
     }
-    const merged = t.fields.map((f) => `arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
-    return `SELECT ${[...tags, "d.time", ...t.fields.map((f) => `d.${quote(f.name)}`)].join(", ")} FROM (SELECT _sid, time${merged.map((m) => ", " + m).join("")} FROM ${rowsTableName(tableId)} GROUP BY _sid, time) d JOIN ${seriesTableName(tableId)} s USING (_sid)`
+    return mergedSql(tableId, t.tags, t.fields, "")
   }
 
   /** Appends one table's rows of a batch; the mark says where they went. */
@@ -311,11 +301,7 @@ export class WriteBuffer {
     for (const mark of marks) {
       const t = this.tables.get(mark.tableId)
       if (t === undefined || t !== mark.table) continue
-      if (this.dirty.has(t)) {
-        t.seriesAppender.flushSync()
-        t.rowsAppender.flushSync()
-        this.dirty.delete(t)
-      }
+      this.flushTable(t)
       await this.conn.run(`DELETE FROM ${rowsTableName(t.tableId)} WHERE _row >= ${mark.from} AND _row < ${mark.to}`)
       const n = mark.to - mark.from
       t.rows -= n
@@ -414,6 +400,14 @@ export class WriteBuffer {
       t.rowsAppender.flushSync()
     }
     this.dirty.clear()
+  }
+
+  /** Makes one table's appended rows visible, before a statement that changes them. */
+  private flushTable(t: BufferedTable): void {
+    if (!this.dirty.has(t)) return
+    t.seriesAppender.flushSync()
+    t.rowsAppender.flushSync()
+    this.dirty.delete(t)
   }
 
   /** Drops every buffered row of a table. */
@@ -579,6 +573,21 @@ export class WriteBuffer {
     }
     return t
   }
+}
+
+/**
+ * SQL of a table's rows (those `where` keeps) merged per series and time: field by field, the last non-null value
+ * (by `_row`) wins. Tags, then `time`, then fields.
+ */
+const mergedSql = (
+  tableId: number,
+  tags: ReadonlyArray<string>,
+  fields: ReadonlyArray<{ readonly name: string }>,
+  where: string
+) => {
+  const merged = fields.map((f) => `, arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`).join("")
+  const columns = [...tags.map((n) => `s.${quote(n)}`), "d.time", ...fields.map((f) => `d.${quote(f.name)}`)].join(", ")
+  return `SELECT ${columns} FROM (SELECT _sid, time${merged} FROM ${rowsTableName(tableId)}${where} GROUP BY _sid, time) d JOIN ${seriesTableName(tableId)} s USING (_sid)`
 }
 
 const lengthPrefixed = (s: string) => s.length + ":" + s
