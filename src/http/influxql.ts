@@ -6,6 +6,7 @@ import { Catalog } from "../catalog/Catalog.ts"
 import { INTERNAL_DB, liveDatabase, type CatalogState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { type Forbidden, InvalidRequest, NotFound } from "../errors.ts"
+import { analysisRowsSql } from "../influxql/analysis.ts"
 import type { SelectStatement, Statement } from "../influxql/ast.ts"
 import { boundParams, boundParamsOf, isParseError, parseInfluxQl, type BoundParams } from "../influxql/parser.ts"
 import { planSelect, sourceDatabase, type SelectPlan } from "../influxql/planner.ts"
@@ -118,6 +119,35 @@ const columnValues = (chunk: DuckDBDataChunk, column: number): Array<DuckDBValue
   return out
 }
 
+/**
+ * Runs a plan's stages (1.x's point-by-point functions, computed here between two SQL steps) and answers the plan
+ * with each stage's answers written into the SQL that reads them.
+ */
+const resolveStages = (engine: QueryEngine, db: string, plan: SelectPlan, text: string) =>
+  Effect.gen(function* () {
+    if (plan.stages.length === 0) return plan
+    const answers = new Map<string, string>()
+    const substitute = (sql: string) => sql.replace(/\b__strata_stage_\d+\b/g, (id) => answers.get(id) ?? id)
+    for (const stage of plan.stages) {
+      const points = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const result = yield* engine.chunks(db, substitute(stage.sql), text)
+          const tags: Array<Array<string>> = Array.from({ length: stage.tags }, () => [])
+          const times: Array<bigint> = []
+          const values: Array<number> = []
+          for (let chunk = yield* result.next; chunk !== null; chunk = yield* result.next) {
+            for (let g = 0; g < stage.tags; g++) for (const v of columnValues(chunk, g)) tags[g]!.push(String(v ?? ""))
+            for (const v of columnValues(chunk, stage.tags)) times.push(v as bigint)
+            for (const v of columnValues(chunk, stage.tags + 1)) values.push(v as number)
+          }
+          return { tags, times, values }
+        })
+      )
+      answers.set(stage.id, analysisRowsSql(stage.args, points))
+    }
+    return { ...plan, queries: plan.queries.map((query) => ({ ...query, sql: substitute(query.sql) })) }
+  })
+
 /** Hands encoded pieces of the answer to the response, waiting while the client is behind. */
 type Send = (pieces: ReadonlyArray<Uint8Array>) => Effect.Effect<void>
 
@@ -129,7 +159,8 @@ const answerV1 = (engine: QueryEngine, planned: Planned, text: string, encoder: 
   Effect.gen(function* () {
     if (planned.kind === "select") {
       const columns = ["time", ...planned.plan.columns]
-      for (const query of planned.plan.queries) {
+      const plan = yield* resolveStages(engine, planned.db, planned.plan, text)
+      for (const query of plan.queries) {
         if (!encoder.wantsRows) return
         yield* Effect.scoped(
           Effect.gen(function* () {
@@ -411,7 +442,7 @@ const runV3 = (ctx: RequestContext, db: string | undefined, q: string | undefine
       return yield* planned.status === 404 ? new NotFound({ message: `query error: ${planned.message.replace(/^.*database not found/, "database not found")}` }) : new InvalidRequest({ message: planned.message })
     }
     const engine = yield* QueryEngine
-    const sql = planned.kind === "select" ? flatSelectSql(planned) : planned.plan.sql
+    const sql = planned.kind === "select" ? flatSelectSql({ ...planned, plan: yield* resolveStages(engine, planned.db, planned.plan, q) }) : planned.plan.sql
     const answer = yield* engine.sql({ db: planned.db, sql, params: {}, format: resolved, influxql: q })
     return HttpServerResponse.stream(answer.body, { contentType: answer.contentType, status: 200 })
   })

@@ -2,6 +2,7 @@ import type { DatabaseState, TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import { sqlString } from "../query/literal.ts"
 import type { Expr, Field, SelectStatement, Source } from "./ast.ts"
+import { ANALYSIS_FUNCTIONS, type AnalysisArgs, type AnalysisName, type Warmup } from "./analysis.ts"
 import { type Built, isMath, MATH_ARITY, mathSql, type ValueKind } from "./functions.ts"
 import { compileRegex, isRegexError, type UserRegex } from "./regex.ts"
 import { evalTime, zoneOffsetMinutes } from "./time.ts"
@@ -20,8 +21,23 @@ export interface MeasurementQuery {
   readonly tags: ReadonlyArray<string>
 }
 
+/**
+ * A sequential computation 1.x does point by point (the technical-analysis functions), run between two SQL steps:
+ * `sql` answers the points (`__g<i>` grouping tags, `__time`, `__x`) ordered by series then time; their answers
+ * (`__g<i>`, `__time`, `__v`) stand in for the table name `id` in the SQL of the queries and of later stages.
+ */
+export interface Stage {
+  readonly id: string
+  readonly sql: string
+  /** How many grouping tags lead each row. */
+  readonly tags: number
+  readonly args: AnalysisArgs
+}
+
 export interface SelectPlan {
   readonly kind: "select"
+  /** The stages to run, in order, before the queries (each may read those before it). */
+  readonly stages: ReadonlyArray<Stage>
   /** The selected columns' names, in order (after `time`). */
   readonly columns: ReadonlyArray<string>
   readonly queries: ReadonlyArray<MeasurementQuery>
@@ -55,13 +71,12 @@ const SELECTS_POINTS = new Set(["top", "bottom"])
 const AGGREGATES = new Set(["count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev", "percentile", "distinct", "mode"])
 const SELECTORS = new Set(["min", "max", "first", "last", "percentile"])
 /** Functions whose wildcard forms skip string and boolean fields. */
-const NUMERIC_ONLY = new Set([...MATH_ARITY.keys(), "sum", "mean", "median", "spread", "stddev", "percentile", "min", "max", "derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum"])
-const TRANSFORMS = new Set(["derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum", "elapsed"])
+const NUMERIC_ONLY = new Set([...MATH_ARITY.keys(), "sum", "mean", "median", "spread", "stddev", "percentile", "min", "max", "derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum", ...ANALYSIS_FUNCTIONS])
+const BASIC_TRANSFORMS = new Set(["derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum", "elapsed"])
+const TRANSFORMS = new Set([...BASIC_TRANSFORMS, ...ANALYSIS_FUNCTIONS])
 const UNSUPPORTED = new Set([
   // integral() is planned on its own path when it is the only field (see integralSql); beside others it is not.
-  "integral", "holt_winters", "holt_winters_with_fit", "sample", "exponential_moving_average", "double_exponential_moving_average",
-  "triple_exponential_moving_average", "relative_strength_index", "chande_momentum_oscillator", "kaufmans_efficiency_ratio",
-  "kaufmans_adaptive_moving_average", "triple_exponential_derivative"
+  "integral", "holt_winters", "holt_winters_with_fit", "sample"
 ])
 
 /** A user pattern compiled with RE2 (linear time), or the statement fails with Go's compile error. */
@@ -438,7 +453,8 @@ const rawSql = (e: Expr, s: Schema): Built => {
 }
 
 const binarySql = (op: string, l: Built, r: Built): Built => {
-  if (op === "/") return { sql: `(CAST(${l.sql} AS DOUBLE) / ${r.sql})`, kind: "float" }
+  // 1.x answers 0 for a division by zero (an integer or a float zero alike), not an error or infinity.
+  if (op === "/") return { sql: `(CASE WHEN ${r.sql} = 0 AND ${l.sql} IS NOT NULL THEN CAST(0 AS DOUBLE) ELSE CAST(${l.sql} AS DOUBLE) / ${r.sql} END)`, kind: "float" }
   return { sql: `(${l.sql} ${arith(op)} ${r.sql})`, kind: l.kind === "float" || r.kind === "float" ? "float" : l.kind === "int" && r.kind === "int" ? "int" : "other" }
 }
 
@@ -701,6 +717,8 @@ interface Transform {
   readonly unitNs: bigint
   /** The window of moving_average. */
   readonly n: number
+  /** A technical-analysis function's arguments (computed in a Stage). */
+  readonly analysis?: AnalysisArgs
 }
 
 const literalType = (e: Expr) =>
@@ -734,9 +752,36 @@ const transformOf = (e: Extract<Expr, { kind: "call" }>, interval: bigint | unde
       if (n.value <= 1) throw new Fail(`moving_average window must be greater than 1, got ${n.value}`)
       return { name, arg, unitNs: 0n, n: n.value }
     }
-    default:
-      argCount(1)
-      return { name, arg, unitNs: 0n, n: 0 }
+    default: {
+      if (!ANALYSIS_FUNCTIONS.has(name)) {
+        argCount(1)
+        return { name, arg, unitNs: 0n, n: 0 }
+      }
+      // As 1.x validates them: period, then an optional hold period and (not for Kaufman's) warmup type.
+      const kaufmans = name.startsWith("kaufmans")
+      const most = kaufmans ? 3 : 4
+      if (e.args.length < 2 || e.args.length > most) throw new Fail(`invalid number of arguments for ${name}, expected at least 2 but no more than ${most}, got ${e.args.length}`)
+      const [, p, h, w] = e.args
+      if (p!.kind !== "number" || !p!.integer) throw new Fail(`second argument for ${name} must be an integer, got ${literalType(p!)}`)
+      if (p!.value < 1) throw new Fail(`${name} period must be greater than or equal to 1`)
+      let hold = -1
+      if (h !== undefined) {
+        if (h.kind !== "number" || !h.integer) throw new Fail(`third argument for ${name} must be an integer, got ${literalType(h)}`)
+        // TRIX's first answer is always dropped (a rate needs a previous average), so 1.x asks for a hold of 1 or more.
+        const least = name === "triple_exponential_derivative" ? 1 : 0
+        if (h.value < least) throw new Fail(`${name} hold period must be greater than or equal to ${least}`)
+        hold = h.value
+      }
+      let warmup: Warmup = name === "chande_momentum_oscillator" ? "none" : "exponential"
+      if (w !== undefined) {
+        if (w.kind !== "string") throw new Fail(`fourth argument for ${name} must be a string, got ${literalType(w)}`)
+        const allowed = name === "chande_momentum_oscillator" ? ["none", "exponential", "simple"] : ["exponential", "simple"]
+        if (!allowed.includes(w.value)) throw new Fail(`${name} warmup type must be one of: ${allowed.map((a) => `'${a}'`).join(" ")}`)
+        warmup = w.value as Warmup
+      }
+      if (name === "chande_momentum_oscillator" && warmup === "none" && p!.value < 2) throw new Fail(`${name} period must be greater than or equal to 2`)
+      return { name, arg, unitNs: 0n, n: p!.value, analysis: { name: name as AnalysisName, period: p!.value, hold, warmup } }
+    }
   }
 }
 
@@ -753,6 +798,7 @@ const transformsSql = (
   dir: string,
   tieOrder: ReadonlyArray<string>,
   rowLimits: string,
+  stages: StageSink,
   firstBucket?: bigint
 ): string => {
   const partition = tagRefs.length > 0 ? `PARTITION BY ${tagRefs.join(", ")} ` : ""
@@ -763,6 +809,13 @@ const transformsSql = (
     const dedup = /derivative|difference/.test(t.name) ? `QUALIFY row_number() OVER (PARTITION BY ${[...tagRefs, "__time"].join(", ")}${tieOrder.length > 0 ? ` ORDER BY ${tieOrder.join(", ")}` : ""}) = 1` : ""
     // A plain aggregate keeps its empty (filled with null) buckets; the transformations skip them.
     const points = `SELECT ${[...tagRefs, "__time", `${col.sql} AS __x`].join(", ")} FROM (${body}) WHERE ${t.name === "value" ? "TRUE" : `${col.sql} IS NOT NULL`} ${dedup}`
+    if (t.analysis !== undefined) {
+      // Point by point in series order (ties as the merge has them), computed between the SQL steps.
+      const ordered = `SELECT ${[...tagRefs, "__time", `CAST(${col.sql} AS DOUBLE) AS __x`].join(", ")} FROM (${body}) WHERE ${col.sql} IS NOT NULL ORDER BY ${[...tagRefs, `__time ${dir}`, ...tieOrder].join(", ")}`
+      const id = stages.add(ordered, tagRefs.length, t.analysis)
+      const part = `SELECT ${[...tagRefs, "__time", `__v AS __v${i}`].join(", ")} FROM ${id}`
+      return rowLimits === "" ? part : `SELECT * FROM (${part}) ${rowLimits}`
+    }
     const prev = `lag(__x) ${w}`
     const diff = `(__x - ${prev})`
     let value: string
@@ -805,6 +858,24 @@ const transformsSql = (
   return `SELECT ${[...tagRefs, "__time", ...transforms.map((_, i) => `any_value(__v${i}) AS __v${i}`)].join(", ")} FROM (${union}) GROUP BY ALL`
 }
 
+/** Collects a plan's stages (its subqueries' too) and names each uniquely. */
+interface StageSink {
+  add(sql: string, tags: number, args: AnalysisArgs): string
+  readonly all: Array<Stage>
+}
+
+const stageSink = (): StageSink => {
+  const all: Array<Stage> = []
+  return {
+    all,
+    add: (sql, tags, args) => {
+      const id = `__strata_stage_${all.length}`
+      all.push({ id, sql, tags, args })
+      return id
+    }
+  }
+}
+
 /** How many of a statement's row-limit conditions (OFFSET, then LIMIT) come before its series-limit ones. */
 const rowLimitCount = (stmt: SelectStatement) =>
   stmt.limit === undefined && stmt.offset === undefined ? 0 : stmt.limit !== undefined && stmt.limit > 0 ? 2 : 1
@@ -812,7 +883,8 @@ const rowLimitCount = (stmt: SelectStatement) =>
 /** Plans a SELECT against a database as of `nowNs`. */
 export const planSelect = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): SelectPlan | PlanFailure => {
   try {
-    return plan(stmt, db, nowNs)
+    const stages = stageSink()
+    return { ...plan(stmt, db, nowNs, stages), stages: stages.all }
   } catch (e) {
     if (e instanceof Fail) return failure(e.message)
     throw e
@@ -823,14 +895,14 @@ export const planSelect = (stmt: SelectStatement, db: DatabaseState, nowNs: bigi
  * The sources of a statement as schemas: each measurement named or matched, and for a subquery each of its
  * measurements' rows — its grouping tags as tags, its selected columns as (float) fields.
  */
-const sourceSchemas = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint): Array<Schema> => {
+const sourceSchemas = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: StageSink): Array<Schema> => {
   const named = stmt.sources.filter((src) => src.subquery === undefined)
   const schemas: Array<Schema> = resolveSources(named, db).map((table) => ({ table, types: new Map(table.columns.map((c) => [c.name, c.type] as const)) }))
   // The outer time range bounds a subquery that has none of its own (as in 1.x).
   const { range } = splitWhere(stmt.where, nowNs)
   for (const src of stmt.sources) {
     if (src.subquery === undefined) continue
-    const inner = plan(src.subquery, db, nowNs, { lo: range.lo, hi: range.hi })
+    const inner = plan(src.subquery, db, nowNs, stages, { lo: range.lo, hi: range.hi })
     for (const query of inner.queries) {
       const types = new Map<string, ColumnType>([["time", "time"]])
       for (const t of query.tags) types.set(t, "tag")
@@ -841,8 +913,8 @@ const sourceSchemas = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint):
   return schemas
 }
 
-const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: Bounds): SelectPlan => {
-  const schemas = sourceSchemas(stmt, db, nowNs)
+const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: StageSink, bounds?: Bounds): Omit<SelectPlan, "stages"> => {
+  const schemas = sourceSchemas(stmt, db, nowNs, stages)
   const gb = stmt.groupBy
   const tagRegexes = gb.tagRegexes.map(regexOrFail)
   const groupTags = (s: Schema): Array<string> => {
@@ -982,7 +1054,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     const order = `ORDER BY ${[...tagRefs.map((t) => `${t} ${dir}`), `__time ${dir}`].join(", ")}`
     // The transformations' answers `__v<i>`, with any math around them applied.
     const wrapped = (ts: ReadonlyArray<Transform>, inputs: ReadonlyArray<{ readonly kind: ValueKind }>) =>
-      ts.map((t, i) => wraps[i]!({ sql: `__v${i}`, kind: /derivative|moving_average/.test(t.name) ? "float" : t.name === "elapsed" ? "int" : inputs[i]!.kind }).sql)
+      ts.map((t, i) => wraps[i]!({ sql: `__v${i}`, kind: /derivative|moving_average/.test(t.name) || t.analysis !== undefined ? "float" : t.name === "elapsed" ? "int" : inputs[i]!.kind }).sql)
     const from = s.from ?? q(s.table.name)
 
     if (pointSelector !== undefined) {
@@ -1032,7 +1104,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
         })
         const columns = builtRaw.map((b, i) => ({ sql: b.sql === "NULL" ? "NULL" : `__v${i}`, kind: b.kind }))
         const ties = seriesOrder.map((_, i) => `__k${i} NULLS FIRST`)
-        const transformed = transformsSql(inner, columns, transforms, tagRefs, dir, ties, perField)
+        const transformed = transformsSql(inner, columns, transforms, tagRefs, dir, ties, perField, stages)
         queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(wrapped(transforms, columns))} FROM (${transformed}) ${perSeries} ${order}` })
         continue
       }
@@ -1117,7 +1189,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     if (interval === undefined || fillKind === "none" || integral !== undefined) {
       const timeCol = timeSql === "__b" ? "__b" : "coalesce(__sel, __bucket)"
       const body = `SELECT *, ${[...built.map((b, i) => `${b.sql} AS __v${i}`), `${timeCol} AS __time`].join(", ")}${integral !== undefined ? `, max(__b) OVER (${partition}) = __b AS __lw` : ""} FROM (${agg})`
-      const rows = transforms === undefined ? body : transformsSql(body, built.map((b, i) => ({ sql: `__v${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField, firstBucket)
+      const rows = transforms === undefined ? body : transformsSql(body, built.map((b, i) => ({ sql: `__v${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField, stages, firstBucket)
       queries.push({
         measurement: s.table.name,
         tags,
@@ -1169,7 +1241,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, bounds?: 
     const leavesFilled = `SELECT ${[...tagRefs, "__time", ...filled.map((f, j) => `${f} AS __a${j}`)].join(", ")} FROM (${joined})`
     const withFill = `SELECT ${[...tagRefs, "__time", ...built.map((b, i) => `${b.sql} AS __f${i}`)].join(", ")} FROM (${leavesFilled})`
     if (transforms !== undefined) {
-      const transformed = transformsSql(withFill, built.map((b, i) => ({ sql: `__f${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField, firstBucket)
+      const transformed = transformsSql(withFill, built.map((b, i) => ({ sql: `__f${i}`, kind: b.kind })), transforms, tagRefs, dir, [], perField, stages, firstBucket)
       queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(wrapped(transforms, built))} FROM (${transformed}) ${perSeries} ${order}` })
       continue
     }
