@@ -1,3 +1,4 @@
+import { SqlClient } from "@effect/sql"
 import { Effect, Stream } from "effect"
 import { applyEnvelope, emptyCatalog, type CatalogState } from "./catalog/state.ts"
 import { encodeEvent } from "./events/index.ts"
@@ -42,6 +43,25 @@ const envelopeJson = (e: Envelope) => ({
   payload_bytes: e.payload?.length ?? 0
 })
 
+/** The log's truncations (oldest first) and the writes whose payloads a delete purged (why, by seq), up to `untilSeq`. */
+const removedPayloads = (untilSeq: number | undefined) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const until = untilSeq ?? Number.MAX_SAFE_INTEGER
+    const truncations = (yield* sql<{ body: string }>`SELECT body FROM events WHERE kind = 'LogTruncated' AND seq <= ${until} ORDER BY seq`)
+      .map((r) => JSON.parse(r.body) as { fromSeq: number; throughSeq: number; events: number; payloadBytes: number })
+      .map(({ fromSeq, throughSeq, events, payloadBytes }) => ({ fromSeq, throughSeq, events, payloadBytes }))
+    // A read-only replay cannot migrate an older log: without the column, nothing was purged.
+    const columns = yield* sql<{ name: string }>`SELECT name FROM pragma_table_info('events')`
+    const purged = new Map<number, string>()
+    if (columns.some((c) => c.name === "payload_purged")) {
+      for (const r of yield* sql<{ seq: number; reason: string }>`SELECT seq, payload_purged AS reason FROM events WHERE payload_purged IS NOT NULL AND seq <= ${until}`) {
+        purged.set(Number(r.seq), r.reason)
+      }
+    }
+    return { truncations, purged }
+  }).pipe(Effect.orDie)
+
 /**
  * Prints a data directory's log up to `untilSeq`, then the catalog projected at that point. An event that fails its
  * checksums stops the replay with `LogDamaged`; with `recover` it is printed as damaged and left out of the catalog.
@@ -50,15 +70,30 @@ export const replay = (dataDir: string, untilSeq: number | undefined, json: bool
   Effect.gen(function* () {
     const onDamage = (d: EventDamage) =>
       Effect.sync(() => print(json ? JSON.stringify({ damaged: d }) : `${d.seq}\tDAMAGED\t${describeDamage(d)}`))
+    const { truncations, purged } = yield* removedPayloads(untilSeq)
+    // A truncation is told where its writes were, before the first event after them.
+    const tellTruncations = (beforeSeq: number) => {
+      while (truncations.length > 0 && truncations[0]!.throughSeq < beforeSeq) {
+        const t = truncations.shift()!
+        if (json) print(JSON.stringify({ truncated: t }))
+        else print(`seq ${t.fromSeq}..${t.throughSeq}: ${t.events} write events' payloads truncated after persist (in Parquet), ${t.payloadBytes} bytes`)
+      }
+    }
     const state = yield* streamEnvelopes(0, untilSeq, { recover, onDamage }).pipe(
       Stream.runFoldEffect(emptyCatalog, (s, e) =>
         Effect.sync(() => {
-          if (json) print(JSON.stringify({ envelope: envelopeJson(e) }))
-          else print(`${e.seq}\t${new Date(Number(e.at / 1_000_000n)).toISOString()}\t${e.node}\t${e.event._tag}\t${JSON.stringify(envelopeJson(e).body)}`)
+          tellTruncations(e.seq)
+          const reason = purged.get(e.seq)
+          if (json) print(JSON.stringify({ envelope: { ...envelopeJson(e), ...(reason === undefined ? {} : { payload_purged: reason }) } }))
+          else {
+            const note = reason === undefined ? "" : `\tpayload purged: ${reason}`
+            print(`${e.seq}\t${new Date(Number(e.at / 1_000_000n)).toISOString()}\t${e.node}\t${e.event._tag}\t${JSON.stringify(envelopeJson(e).body)}${note}`)
+          }
           return applyEnvelope(s, e)
         })
       )
     )
+    tellTruncations(Number.MAX_SAFE_INTEGER)
     const summary = catalogSummary(state)
     if (json) print(JSON.stringify({ catalog: summary }))
     else print(`\ncatalog at seq ${state.lastSeq}:\n${JSON.stringify(summary, null, 2)}`)

@@ -294,6 +294,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
     case "SnapshotPersisted":
     case "FilesRemoved":
     case "WindowCompacted":
+    case "LogTruncated":
       return state
   }
 }

@@ -1,8 +1,9 @@
-import { Clock, Effect, Metric, MetricBoundaries, Schedule } from "effect"
+import { Cause, Clock, Effect, Metric, MetricBoundaries, Schedule } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import { ServerConfig } from "../config.ts"
 import { SnapshotPersisted, type PersistedFile } from "../events/index.ts"
 import { EventLog } from "../log/EventLog.ts"
+import { makeLogReclaimer } from "../log/reclaim.ts"
 import { actorRestartsTotal } from "../metrics/prometheus.ts"
 import { DuckDb } from "../query/DuckDb.ts"
 import { DBS_PREFIX, FileIndex } from "../storage/FileIndex.ts"
@@ -69,6 +70,9 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     const lock = yield* Effect.makeSemaphore(1)
     const windowNs = BigInt(config.gen1DurationMs) * 1_000_000n
     let lastPersistMs = yield* Clock.currentTimeMillis
+    // The log's space: persisted writes past --snapshotted-log-keep are truncated, deleted data's payloads purged.
+    const reclaimer = yield* makeLogReclaimer
+    const logged = (what: string) => Effect.catchAllCause((cause: Cause.Cause<unknown>) => Effect.logError(`${what} failed (retried later)`, cause))
 
     /** Writes one target's files; on failure, removes what it wrote (nothing names those files yet). */
     const writeTarget = (target: PersistTarget, seq: number) =>
@@ -112,6 +116,7 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       yield* fileIndex.apply(envelopes)
       yield* sources.drainReaders
       yield* ingester.releasePersisted(targets)
+      yield* reclaimer.truncate(persistedSeq).pipe(logged("event log truncation"))
       let bytes = 0
       let rows = 0
       for (const f of files) (bytes += f.bytes), (rows += f.rows)
@@ -154,7 +159,11 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
 
     // Retention and deletes: files wholly outside retention leave the index, and files it dropped leave the disk.
     const sweepLock = yield* Effect.makeSemaphore(1)
-    const sweepNow = sweepLock.withPermits(1)(yield* makeRetentionSweep)
+    const retentionSweep = yield* makeRetentionSweep
+    // The payloads of hard- and data-deleted data leave the log in the same sweep that deletes their files.
+    const sweepNow = sweepLock.withPermits(1)(
+      Effect.zipRight(retentionSweep, Effect.zipRight(reclaimer.purge.pipe(logged("event log purge")), reclaimer.measure))
+    )
 
     const tick = Effect.gen(function* () {
       yield* sweepNow.pipe(Effect.catchAll((e) => Effect.logError(`retention sweep failed (retrying next tick): ${e.message}`)))

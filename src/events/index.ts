@@ -1,19 +1,21 @@
 import { Schema } from "effect"
 import { CatalogEvent } from "./catalog.ts"
 import { ClusterInitialized } from "./cluster.ts"
+import { LogEvent } from "./log.ts"
 import { StorageEvent } from "./storage.ts"
 import { TokenEvent } from "./tokens.ts"
 import { WriteBatch } from "./writes.ts"
 
 export * from "./catalog.ts"
 export * from "./cluster.ts"
+export * from "./log.ts"
 export * from "./common.ts"
 export * from "./storage.ts"
 export * from "./tokens.ts"
 export * from "./writes.ts"
 
 /** Every event the log can hold. */
-export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, WriteBatch, StorageEvent)
+export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, WriteBatch, StorageEvent, LogEvent)
 export type StrataEvent = typeof StrataEvent.Type
 export type StrataEventKind = StrataEvent["_tag"]
 

@@ -4,3 +4,4 @@ export type { BatchSeries, FieldShape, FieldValue, LineError, ParsedBatch, Parse
 export { batchLines, codesOf, parseBatch, parseLineProtocol, type Allocate, type Codes } from "./parser.ts"
 export { NANOS_PER, parsePrecision, toNanos } from "./precision.ts"
 export { formatLine } from "./format.ts"
+export { blankLines, type BlankedPayload } from "./blank.ts"

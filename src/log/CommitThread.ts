@@ -70,6 +70,16 @@ export class CommitThread {
     })
   }
 
+  /** Closes the payload segment being appended to and starts the next, after the commits already sent. */
+  roll(): Promise<void> {
+    const worker = this.worker ?? this.start()
+    const id = this.nextId++
+    return new Promise<void>((resolve, reject) => {
+      this.inFlight.set(id, { resolve, reject })
+      worker.postMessage({ id, roll: true })
+    })
+  }
+
   /** Closes the database and stops the thread, after the commits already sent. */
   async close(): Promise<void> {
     const worker = this.worker

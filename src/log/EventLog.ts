@@ -282,6 +282,8 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
       enqueue,
       /** The newest committed seq. */
       committedSeq: Effect.sync(() => committedSeq),
+      /** Closes the payload segment being appended to and starts the next (after the commits already sent). */
+      rollSegment: Effect.tryPromise({ try: () => commitThread.roll(), catch: (e) => new LogWriteFailed(`the payload segment could not be rolled: ${String(e)}`) }),
       /** Committed envelopes, live, from the moment of subscription. */
       subscribe: Stream.fromPubSub(committedHub),
       /** Reads committed envelopes after `afterSeq`; fails with `LogDamaged` on one that does not verify (unless --recover). */

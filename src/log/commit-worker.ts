@@ -60,7 +60,10 @@ const commit = async (rows: ReadonlyArray<EventRow>) => {
   insertAll(rows, refs, payloadCrcs)
 }
 
-type Message = { close: true } | { close?: undefined; id: number; rows: ReadonlyArray<EventRow> }
+type Message =
+  | { close: true }
+  | { close?: undefined; roll: true; id: number }
+  | { close?: undefined; roll?: undefined; id: number; rows: ReadonlyArray<EventRow> }
 
 const handle = async (message: Message) => {
   if (message.close === true) {
@@ -70,7 +73,8 @@ const handle = async (message: Message) => {
     return
   }
   try {
-    await commit(message.rows)
+    if (message.roll === true) segments.roll()
+    else await commit(message.rows)
     port.postMessage({ id: message.id, ok: true })
   } catch (e) {
     port.postMessage({ id: message.id, ok: false, message: String(e instanceof Error ? e.message : e) })

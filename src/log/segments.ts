@@ -7,8 +7,11 @@ import * as NodePath from "node:path"
 /** Payloads at least this large go to a segment; smaller ones stay in the log's row (one fsync instead of two). */
 export const SEGMENT_MIN_BYTES = 64 * 1024
 
-/** A segment is closed and the next one started once it holds this much (by default). */
-const SEGMENT_MAX_BYTES = 1024 * 1024 * 1024
+/**
+ * A segment is closed and the next one started once it holds this much (by default). Truncation and purges delete
+ * whole segments, so space comes back in steps of this size.
+ */
+const SEGMENT_MAX_BYTES = 64 * 1024 * 1024
 
 /** The length of a payload given in chunks. */
 export const payloadBytes = (chunks: ReadonlyArray<Uint8Array>): number => {
@@ -28,6 +31,22 @@ export const segmentDir = (dataDir: string) => NodePath.join(dataDir, "payloads"
 
 /** The file of segment number `segment`. */
 export const segmentFile = (dataDir: string, segment: number) => NodePath.join(segmentDir(dataDir), `${String(segment).padStart(8, "0")}.seg`)
+
+/** The segment numbers in a data directory, oldest first. */
+export const listSegments = (dataDir: string): Array<number> => {
+  let names: Array<string>
+  try {
+    names = NodeFs.readdirSync(segmentDir(dataDir))
+  } catch {
+    return []
+  }
+  const out: Array<number> = []
+  for (const name of names) {
+    const m = /^(\d{8})\.seg$/.exec(name)
+    if (m !== null) out.push(Number(m[1]))
+  }
+  return out.sort((a, b) => a - b)
+}
 
 const newestSegment = (dataDir: string): number => {
   let newest = 0
@@ -134,6 +153,15 @@ export class SegmentWriter {
         resolve()
       })
     )
+  }
+
+  /**
+   * Closes the current segment and starts the next, so the closed one can be deleted once no row points into it
+   * (truncation and purges never delete the segment being appended to).
+   */
+  roll(): void {
+    if (this.fd === -1) this.open()
+    this.rotate()
   }
 
   close(): void {

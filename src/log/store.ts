@@ -16,6 +16,9 @@ const migrate = Effect.gen(function* () {
   // Write payloads are ~MB blobs: 64 KiB pages halve SQLite's CPU per commit against 4 KiB overflow chains. The
   // page size only takes on a new file, and only before WAL mode is on, so WAL is switched on here, after it.
   yield* sql`PRAGMA page_size = 65536`
+  // Truncation and purges free pages; a new log gives them back to the file system (incremental_vacuum, reclaim.ts).
+  // Like the page size, this takes only on a new file: older logs reuse their free pages instead.
+  yield* sql`PRAGMA auto_vacuum = INCREMENTAL`
   yield* sql`PRAGMA journal_mode = WAL`
   yield* sql`CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -32,6 +35,13 @@ const migrate = Effect.gen(function* () {
   for (const column of ["payload_segment", "payload_offset", "payload_length", "payload_crc", "row_crc"]) {
     if (!columns.some((c) => c.name === column)) yield* sql.unsafe(`ALTER TABLE events ADD COLUMN ${column} INTEGER`)
   }
+  // A write whose payload a hard or data-only delete purged says why here (reclaim.ts); its payload is null then, or
+  // rewritten without the deleted table's lines.
+  if (!columns.some((c) => c.name === "payload_purged")) yield* sql`ALTER TABLE events ADD COLUMN payload_purged TEXT`
+  // Which segments rows still point into: a segment no row names is deleted (reclaim.ts).
+  yield* sql`CREATE INDEX IF NOT EXISTS events_payload_segment ON events (payload_segment) WHERE payload_segment IS NOT NULL`
+  // The deletes whose payloads are purged, recorded in the purge's own transaction: a purge is done once.
+  yield* sql`CREATE TABLE IF NOT EXISTS payload_purges (delete_seq INTEGER PRIMARY KEY, purged_at INTEGER NOT NULL, events INTEGER NOT NULL, bytes INTEGER NOT NULL)`
   // Events a --recover start skipped as damaged are moved here, bytes and all, so later starts need no --recover.
   yield* sql`CREATE TABLE IF NOT EXISTS quarantined_events (
     quarantined_at INTEGER NOT NULL,
