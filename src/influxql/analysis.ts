@@ -1,3 +1,5 @@
+import { holtWinters } from "./holtWinters.ts"
+
 /**
  * InfluxDB 1.x's technical-analysis functions (`exponential_moving_average` … `kaufmans_adaptive_moving_average`),
  * as 1.x computes them with its vendored `gota` package: sequential state over a series' points in order, the same
@@ -266,6 +268,22 @@ export const analyze = (args: AnalysisArgs, times: ReadonlyArray<bigint>, values
   return out
 }
 
+/** holt_winters(agg, N, S) and holt_winters_with_fit: N points ahead, seasons of S, over buckets of `intervalNs`. */
+export interface HoltWintersArgs {
+  readonly name: "holt_winters" | "holt_winters_with_fit"
+  readonly h: number
+  readonly m: number
+  readonly intervalNs: bigint
+}
+
+/** A function 1.x computes over each series' points in order. */
+export type SeriesFunction = AnalysisArgs | HoltWintersArgs
+
+const isHoltWinters = (args: SeriesFunction): args is HoltWintersArgs => args.name === "holt_winters" || args.name === "holt_winters_with_fit"
+
+const runSeries = (args: SeriesFunction, times: ReadonlyArray<bigint>, values: ReadonlyArray<number>) =>
+  isHoltWinters(args) ? holtWinters(times, values, args.h, args.m, args.name === "holt_winters_with_fit", args.intervalNs) : analyze(args, times, values)
+
 /** A stage's input: its points' grouping tags (one array per tag), times and values, series after series. */
 export interface StagePoints {
   readonly tags: ReadonlyArray<ReadonlyArray<string>>
@@ -278,7 +296,7 @@ export interface StagePoints {
  * The values travel as a few string literals parsed by DuckDB (shortest round-trip digits, so exact), not as one
  * literal each, so a long series stays a short statement.
  */
-export const analysisRowsSql = (args: AnalysisArgs, points: StagePoints): string => {
+export const analysisRowsSql = (args: SeriesFunction, points: StagePoints): string => {
   const nTags = points.tags.length
   const outTags: Array<Array<string>> = Array.from({ length: nTags }, () => [])
   const outTimes: Array<bigint> = []
@@ -287,7 +305,7 @@ export const analysisRowsSql = (args: AnalysisArgs, points: StagePoints): string
   for (let start = 0; start < n; ) {
     let end = start + 1
     while (end < n && points.tags.every((column) => column[end] === column[start])) end++
-    const answer = analyze(args, points.times.slice(start, end), points.values.slice(start, end))
+    const answer = runSeries(args, points.times.slice(start, end), points.values.slice(start, end))
     for (let i = 0; i < answer.times.length; i++) {
       for (let g = 0; g < nTags; g++) outTags[g]!.push(points.tags[g]![start]!)
       outTimes.push(answer.times[i]!)

@@ -2,7 +2,7 @@ import type { DatabaseState, TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import { sqlString } from "../query/literal.ts"
 import type { Expr, Field, SelectStatement, Source } from "./ast.ts"
-import { ANALYSIS_FUNCTIONS, type AnalysisArgs, type AnalysisName, type Warmup } from "./analysis.ts"
+import { ANALYSIS_FUNCTIONS, type AnalysisName, type SeriesFunction, type Warmup } from "./analysis.ts"
 import { type Built, isMath, MATH_ARITY, mathSql, type ValueKind } from "./functions.ts"
 import { compileRegex, isRegexError, type UserRegex } from "./regex.ts"
 import { evalTime, zoneOffsetMinutes } from "./time.ts"
@@ -31,7 +31,7 @@ export interface Stage {
   readonly sql: string
   /** How many grouping tags lead each row. */
   readonly tags: number
-  readonly args: AnalysisArgs
+  readonly args: SeriesFunction
 }
 
 export interface SelectPlan {
@@ -73,10 +73,11 @@ const SELECTORS = new Set(["min", "max", "first", "last", "percentile"])
 /** Functions whose wildcard forms skip string and boolean fields. */
 const NUMERIC_ONLY = new Set([...MATH_ARITY.keys(), "sum", "mean", "median", "spread", "stddev", "percentile", "min", "max", "derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum", ...ANALYSIS_FUNCTIONS])
 const BASIC_TRANSFORMS = new Set(["derivative", "non_negative_derivative", "difference", "non_negative_difference", "moving_average", "cumulative_sum", "elapsed"])
-const TRANSFORMS = new Set([...BASIC_TRANSFORMS, ...ANALYSIS_FUNCTIONS])
+const HOLT_WINTERS = new Set(["holt_winters", "holt_winters_with_fit"])
+const TRANSFORMS = new Set([...BASIC_TRANSFORMS, ...ANALYSIS_FUNCTIONS, ...HOLT_WINTERS])
 const UNSUPPORTED = new Set([
   // integral() is planned on its own path when it is the only field (see integralSql); beside others it is not.
-  "integral", "holt_winters", "holt_winters_with_fit", "sample"
+  "integral", "sample"
 ])
 
 /** A user pattern compiled with RE2 (linear time), or the statement fails with Go's compile error. */
@@ -717,8 +718,8 @@ interface Transform {
   readonly unitNs: bigint
   /** The window of moving_average. */
   readonly n: number
-  /** A technical-analysis function's arguments (computed in a Stage). */
-  readonly analysis?: AnalysisArgs
+  /** A function computed point by point in a Stage (technical analysis, Holt-Winters). */
+  readonly analysis?: SeriesFunction
 }
 
 const literalType = (e: Expr) =>
@@ -751,6 +752,16 @@ const transformOf = (e: Extract<Expr, { kind: "call" }>, interval: bigint | unde
       if (n.kind !== "number" || !n.integer) throw new Fail(`second argument for moving_average must be an integer, got ${literalType(n)}`)
       if (n.value <= 1) throw new Fail(`moving_average window must be greater than 1, got ${n.value}`)
       return { name, arg, unitNs: 0n, n: n.value }
+    }
+    case "holt_winters":
+    case "holt_winters_with_fit": {
+      argCount(3)
+      if (arg.kind !== "call") throw new Fail(`must use aggregate function with ${name}`)
+      const [, n, m] = e.args
+      if (n!.kind !== "number" || !n!.integer) throw new Fail(`expected integer argument as second arg in ${name}`)
+      if (n!.value <= 0) throw new Fail(`second arg to ${name} must be greater than 0, got ${n!.value}`)
+      if (m!.kind !== "number" || !m!.integer) throw new Fail(`expected integer argument as third arg in ${name}`)
+      return { name, arg, unitNs: 0n, n: 0, analysis: { name, h: n!.value, m: m!.value, intervalNs: interval! } }
     }
     default: {
       if (!ANALYSIS_FUNCTIONS.has(name)) {
@@ -860,7 +871,7 @@ const transformsSql = (
 
 /** Collects a plan's stages (its subqueries' too) and names each uniquely. */
 interface StageSink {
-  add(sql: string, tags: number, args: AnalysisArgs): string
+  add(sql: string, tags: number, args: SeriesFunction): string
   readonly all: Array<Stage>
 }
 
@@ -978,6 +989,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
     if (!calls.every((c) => isTransform(c) || isPlain(c))) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
     for (const c of calls.filter(isTransform)) {
       const a = c.args[0]
+      if (HOLT_WINTERS.has(c.name) && a !== undefined && a.kind !== "call") throw new Fail(`must use aggregate function with ${c.name}`)
       if (a !== undefined && nested !== (a.kind === "call")) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
       if (nested && gb.time === undefined) throw new Fail(`${c.name} aggregate requires a GROUP BY interval`)
       if (a?.kind === "call" && isMath(a.name)) throw new Fail(`unsupported call: ${a.name}`)
@@ -1011,7 +1023,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
   // As InfluxDB 1.x, transformations that look back read one bucket before the range, so its first bucket has a value.
   // Plain aggregates beside them still answer from the range's first bucket.
   const firstBucket = interval !== undefined && range.lo !== undefined ? bucketOf(range.lo, interval, offset) : undefined
-  if (interval !== undefined && nested && range.lo !== undefined && transforms!.some((t) => t.name !== "cumulative_sum" && t.name !== "value")) range.lo -= interval
+  if (interval !== undefined && nested && range.lo !== undefined && transforms!.some((t) => t.name !== "cumulative_sum" && t.name !== "value" && !HOLT_WINTERS.has(t.name))) range.lo -= interval
 
   const queries: Array<MeasurementQuery> = []
   for (const s of schemas) {

@@ -261,6 +261,14 @@ const ANALYSIS = [
   `SELECT kaufmans_adaptive_moving_average(mean(used), 2), relative_strength_index(mean(used), 2) FROM disk WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:03:00Z' GROUP BY time(30s), host`,
   "SELECT abs(chande_momentum_oscillator(usage, 3)) FROM cpu WHERE host = 'a' LIMIT 5",
   `SELECT max(e) FROM (SELECT chande_momentum_oscillator(mean(usage), 3) AS e FROM cpu WHERE ${RANGE} GROUP BY time(1m), host) GROUP BY host`,
+  // holt_winters: Nelder-Mead from 1.x's grid of starting guesses, seasonal and not, with and without the fit.
+  `SELECT holt_winters(mean(usage), 5, 0) FROM cpu WHERE ${RANGE} GROUP BY time(1m)`,
+  `SELECT holt_winters(mean(usage), 4, 3) FROM cpu WHERE ${RANGE} GROUP BY time(30s)`,
+  `SELECT holt_winters_with_fit(mean(usage), 3, 4) FROM cpu WHERE ${RANGE} AND host = 'a' GROUP BY time(40s)`,
+  `SELECT holt_winters_with_fit(max(load), 2, 0) FROM cpu WHERE ${RANGE} GROUP BY time(1m), host`,
+  `SELECT holt_winters(sum(load), 3, 2) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(20s)`,
+  `SELECT holt_winters(mean(usage), 3, 2) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(20s) fill(0)`,
+  `SELECT holt_winters_with_fit(first(used), 2, 3) FROM disk WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:03:00Z' GROUP BY time(15s), host, dev`,
   // x / 0 answers 0 in 1.x.
   "SELECT usage / 0, load / 0, usage FROM cpu WHERE host = 'c' LIMIT 3",
   `SELECT mean(usage) / 0 FROM cpu WHERE ${RANGE} GROUP BY time(5m)`
