@@ -88,6 +88,8 @@ export const makeLogReclaimer = Effect.gen(function* () {
   const config = yield* ServerConfig
   const log = yield* EventLog
   const dir = config.dataDir
+  // Purged and truncated bytes are overwritten in the file, not only unlinked from the b-tree (this connection only).
+  yield* sql.unsafe("PRAGMA secure_delete = ON").pipe(Effect.orDie)
   const safe = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideService(effect, SqlClient.SafeIntegers, true)
 
   /**
