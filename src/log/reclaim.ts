@@ -122,9 +122,19 @@ export const makeLogReclaimer = Effect.gen(function* () {
     return freed
   })
 
-  /** Gives free pages back to the file system (logs made with auto_vacuum=INCREMENTAL) and empties the WAL. */
+  /**
+   * Gives free pages back to the file system (logs made with auto_vacuum=INCREMENTAL; older ones reuse them) and
+   * empties the WAL. In steps of 256 pages (16 MiB): the commit thread waits for the write lock meanwhile.
+   */
   const vacuum = Effect.gen(function* () {
-    yield* sql.unsafe("PRAGMA incremental_vacuum")
+    const [mode] = yield* sql<{ auto_vacuum: number }>`PRAGMA auto_vacuum`
+    if (Number(mode?.auto_vacuum) === 2) {
+      while (true) {
+        const [free] = yield* sql<{ freelist_count: number }>`PRAGMA freelist_count`
+        if (Number(free?.freelist_count ?? 0) === 0) break
+        yield* sql.unsafe("PRAGMA incremental_vacuum(256)")
+      }
+    }
     yield* sql.unsafe("PRAGMA wal_checkpoint(TRUNCATE)")
   })
 
@@ -155,7 +165,12 @@ export const makeLogReclaimer = Effect.gen(function* () {
       yield* rollIfActive(segments)
       // Recorded first: a crash before the rows go leaves them to the next truncation, never a gap without a record.
       yield* log.append([{ event: new LogTruncated({ version: 1, fromSeq, throughSeq, events: dropped.length, payloadBytes }) }])
-      yield* sql`DELETE FROM events WHERE kind = 'WriteBatch' AND seq <= ${throughSeq}`
+      // In steps, each its own transaction: the commit thread waits for the write lock meanwhile.
+      while (true) {
+        const gone = yield* sql<{ seq: number }>`
+          DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE kind = 'WriteBatch' AND seq <= ${throughSeq} LIMIT ${PAGE * 4}) RETURNING seq`
+        if (gone.length === 0) break
+      }
       const segmentBytes = yield* deleteUnreferencedSegments
       yield* vacuum
       yield* Metric.incrementBy(truncatedEventsTotal, dropped.length)

@@ -1,16 +1,19 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
 import { Effect } from "effect"
+import * as NodeFs from "node:fs"
 import { Compactor } from "../../src/compactor/Compactor.ts"
 import { logBytesOnDisk } from "../../src/log/reclaim.ts"
 import { listSegments } from "../../src/log/segments.ts"
+import { logFile } from "../../src/log/store.ts"
 import { replay } from "../../src/replay.ts"
 import { expectOk } from "../support/expect.ts"
 import { startServer, tempDir, type InProcessServer } from "../support/server.ts"
 
 const running: Array<InProcessServer> = []
-const start = async (dataDir: string) => {
+const start = async (dataDir: string, snapshottedLogKeepBytes = 1024 * 1024) => {
   // Persists only when the test says; the log keeps 1 MiB of persisted writes' payloads.
-  const server = await startServer({ withoutAuth: true, persistIntervalMs: 3_600_000, snapshottedLogKeepBytes: 1024 * 1024 }, dataDir)
+  const server = await startServer({ withoutAuth: true, persistIntervalMs: 3_600_000, snapshottedLogKeepBytes }, dataDir)
   running.push(server)
   return server
 }
@@ -40,6 +43,7 @@ describe("event log truncation", () => {
     const beforeSecond = logBytesOnDisk(dir)
     await persistNow(first)
     const after = logBytesOnDisk(dir)
+    console.log(`log + segments: ${written} bytes after 6 writes, ${beforeSecond} before the second persist, ${after} after it`)
     // Left: one ~700 KB payload, the segment it is in, the SQLite file.
     expect(after).toBeLessThan(beforeSecond / 2)
     expect(after).toBeLessThan(3_000_000)
@@ -64,5 +68,26 @@ describe("event log truncation", () => {
     const writes = printed.filter((l) => l.includes("\tWriteBatch\t"))
     expect(writes.length).toBe(1)
     expect(printed.indexOf(told[1]!)).toBeLessThan(printed.indexOf(writes[0]!))
+  })
+
+  it("small write payloads (kept in the log's rows) give their pages back to the file system once truncated", async () => {
+    const dir = tempDir()
+    const server = await start(dir, 0)
+    for (let b = 0; b < 60; b++) {
+      const lines = Array.from({ length: 600 }, (_, i) => `m,host=h${i % 50} value=${i}.5,text="padding-padding-${b}" ${1_700_000_000_000_000_000n + BigInt(b * 1000 + i)}`)
+      expectOk(await server.request("POST", "/api/v3/write_lp?db=d&precision=nanosecond", { body: lines.join("\n") }), 204)
+    }
+    expect(listSegments(dir)).toEqual([])
+    // The WAL's frames go into the log file first, so that what is measured is the file's own size.
+    const checkpoint = new Database(logFile(dir))
+    checkpoint.pragma("wal_checkpoint(TRUNCATE)")
+    expect(checkpoint.pragma("auto_vacuum", { simple: true })).toBe(2)
+    checkpoint.close()
+    const before = NodeFs.statSync(logFile(dir)).size
+    await persistNow(server)
+    const after = NodeFs.statSync(logFile(dir)).size
+    console.log(`log.sqlite: ${before} bytes before truncating 60 in-row payloads, ${after} after`)
+    expect(after).toBeLessThan(before / 3)
+    expect(await count(server)).toBe(60 * 600)
   })
 })
