@@ -37,7 +37,9 @@ const table = (id: number, name: string, tags: ReadonlyArray<string>, fields: Re
     retentionPeriodNs: null,
     createdAtNs: 0n,
     deleted: false,
-    hardDeleteAtNs: null
+    hardDeleteAtNs: null,
+    lastCaches: new Map(),
+    distinctCaches: new Map()
   }
 }
 

@@ -3,6 +3,8 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, Logger, LogLevel } from "effect"
 import * as NodeHttp from "node:http"
 import type * as NodeStream from "node:stream"
+import { CacheLoader } from "./cache/CacheLoader.ts"
+import { Caches } from "./cache/Caches.ts"
 import { Catalog } from "./catalog/Catalog.ts"
 import { Compactor } from "./compactor/Compactor.ts"
 import { layerServerConfig, type ServerConfigShape } from "./config.ts"
@@ -91,10 +93,12 @@ const createHttpServer = (requestTimeoutMs: number) => {
 export const layerCore = (config: ServerConfigShape) =>
   // Once every projection is built, events a --recover start skipped leave the log (kept in its quarantine table).
   Layer.effectDiscard(Effect.flatMap(EventLog, (log) => log.quarantineDamaged)).pipe(
+    Layer.provideMerge(CacheLoader.Default),
     Layer.provideMerge(QueryEngine.Default),
     Layer.provideMerge(Compactor.Default),
     Layer.provideMerge(TableSources.Default),
     Layer.provideMerge(Ingester.Default),
+    Layer.provideMerge(Caches.Default),
     Layer.provideMerge(FileIndex.Default),
     Layer.provideMerge(DuckDb.Default),
     Layer.provideMerge(Catalog.Default),

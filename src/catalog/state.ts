@@ -14,7 +14,36 @@ export interface TableState {
   readonly createdAtNs: bigint
   readonly deleted: boolean
   readonly hardDeleteAtNs: bigint | null
+  /** Last-value and distinct-value caches by name; a deleted table has none. */
+  readonly lastCaches: ReadonlyMap<string, LastCacheDef>
+  readonly distinctCaches: ReadonlyMap<string, DistinctCacheDef>
 }
+
+/** A last-value cache's definition; `createdSeq` tells a re-created cache of the same name from the old one. */
+export interface LastCacheDef {
+  readonly id: number
+  readonly name: string
+  readonly keyColumnIds: ReadonlyArray<number>
+  /** Null: every non-key column, including those added later. */
+  readonly valueColumnIds: ReadonlyArray<number> | null
+  readonly count: number
+  readonly ttlSeconds: number
+  readonly nodeSpec: unknown
+  readonly createdSeq: number
+}
+
+/** A distinct-value cache's definition. */
+export interface DistinctCacheDef {
+  readonly id: number
+  readonly name: string
+  readonly columnIds: ReadonlyArray<number>
+  readonly maxCardinality: number
+  readonly maxAgeSeconds: number
+  readonly nodeSpec: unknown
+  readonly createdSeq: number
+}
+
+const noCaches = new Map<string, never>()
 
 export interface DatabaseState {
   readonly id: number
@@ -165,7 +194,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
       const tables = new Map<number, TableState>()
       const tableIdsByName = new Map<string, number>()
       for (const t of db.tables.values()) {
-        tables.set(t.id, { ...t, deleted: true })
+        tables.set(t.id, { ...t, deleted: true, lastCaches: noCaches, distinctCaches: noCaches })
         tableIdsByName.set(t.name, t.id)
       }
       const names = withoutEntry(state.dbIdsByName, db.name)
@@ -208,7 +237,9 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
         retentionPeriodNs: event.retentionPeriodNs,
         createdAtNs: atNs,
         deleted: false,
-        hardDeleteAtNs: null
+        hardDeleteAtNs: null,
+        lastCaches: noCaches,
+        distinctCaches: noCaches
       }
       const next = updateDb(state, event.dbId, (db) => ({
         ...db,
@@ -241,7 +272,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
         if (t === undefined) return db
         return {
           ...db,
-          tables: withEntry(db.tables, t.id, { ...t, name: event.newName, deleted: true, hardDeleteAtNs: event.hardDeleteAtNs }),
+          tables: withEntry(db.tables, t.id, { ...t, name: event.newName, deleted: true, hardDeleteAtNs: event.hardDeleteAtNs, lastCaches: noCaches, distinctCaches: noCaches }),
           tableIdsByName: withEntry(withoutEntry(db.tableIdsByName, t.name), event.newName, t.id)
         }
       })
@@ -257,6 +288,18 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
       })
     case "TableDataDeleted":
       return state
+    case "LastCacheCreated": {
+      const { _tag, version, dbId, tableId, cacheId, ...def } = event
+      return updateTable(state, dbId, tableId, (t) => ({ ...t, lastCaches: withEntry(t.lastCaches, def.name, { ...def, id: cacheId, createdSeq: seq }) }))
+    }
+    case "LastCacheDeleted":
+      return updateTable(state, event.dbId, event.tableId, (t) => ({ ...t, lastCaches: withoutEntry(t.lastCaches, event.name) }))
+    case "DistinctCacheCreated": {
+      const { _tag, version, dbId, tableId, cacheId, ...def } = event
+      return updateTable(state, dbId, tableId, (t) => ({ ...t, distinctCaches: withEntry(t.distinctCaches, def.name, { ...def, id: cacheId, createdSeq: seq }) }))
+    }
+    case "DistinctCacheDeleted":
+      return updateTable(state, event.dbId, event.tableId, (t) => ({ ...t, distinctCaches: withoutEntry(t.distinctCaches, event.name) }))
     case "TokenCreated":
       return {
         ...state,

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { DistinctCacheCreated, DistinctCacheDeleted, LastCacheCreated, LastCacheDeleted } from "./caches.ts"
 import { ColumnDef, Nanos } from "./common.ts"
 
 export class DatabaseCreated extends Schema.TaggedClass<DatabaseCreated>()("DatabaseCreated", {
@@ -90,6 +91,10 @@ export const CatalogEvent = Schema.Union(
   TableRetentionSet,
   TableSoftDeleted,
   TableHardDeleted,
-  TableDataDeleted
+  TableDataDeleted,
+  LastCacheCreated,
+  LastCacheDeleted,
+  DistinctCacheCreated,
+  DistinctCacheDeleted
 )
 export type CatalogEvent = typeof CatalogEvent.Type

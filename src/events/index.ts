@@ -6,6 +6,7 @@ import { StorageEvent } from "./storage.ts"
 import { TokenEvent } from "./tokens.ts"
 import { WriteBatch } from "./writes.ts"
 
+export * from "./caches.ts"
 export * from "./catalog.ts"
 export * from "./cluster.ts"
 export * from "./log.ts"

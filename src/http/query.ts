@@ -85,7 +85,7 @@ const queryPost = (ctx: RequestContext) =>
   })
 
 // Strata has no gen0/compacted caches; the fields are kept for the telemetry shape clients read.
-const NO_CACHE_STATS = { gen0_hits: 0, gen0_misses: 0, compacted_hits: 0, compacted_misses: 0 }
+const NO_CACHE_STATS = { gen0_hits: 0, gen0_misses: 0, compacted_hits: 0, compacted_misses: 0, last_cache_hits: 0, distinct_cache_hits: 0 }
 
 /** The execution figures of the last query on a database the token may read (another's text is not for it). */
 const telemetry = (ctx: RequestContext) =>
@@ -108,7 +108,7 @@ const telemetry = (ctx: RequestContext) =>
           bytes_read: last.bytesRead
         }
       ],
-      cache_stats: NO_CACHE_STATS
+      cache_stats: { ...NO_CACHE_STATS, last_cache_hits: last.lastCacheHits ?? 0, distinct_cache_hits: last.distinctCacheHits ?? 0 }
     })
   })
 

@@ -2,6 +2,8 @@ import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Clock, Effect, Exit, Metric, MetricLabel, Option } from "effect"
 import { authenticateRequest, authorize } from "../auth/authenticate.ts"
 import type { Requirement } from "../auth/tokens.ts"
+import type { Caches } from "../cache/Caches.ts"
+import type { CacheLoader } from "../cache/CacheLoader.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import type { TokenState } from "../catalog/state.ts"
 import { ServerConfig, type AuthzExemption } from "../config.ts"
@@ -37,7 +39,7 @@ export type Access =
   | { readonly kind: "bootstrap" }
 
 /** The services a handler may use. */
-export type HandlerServices = Catalog | ServerConfig | EventLog | Ingester | DuckDb | QueryEngine | FileIndex | ObjectStore | TableSources
+export type HandlerServices = Catalog | ServerConfig | EventLog | Ingester | DuckDb | QueryEngine | FileIndex | ObjectStore | TableSources | Caches | CacheLoader
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 

@@ -1,6 +1,7 @@
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
+import { cacheRoutes } from "./caches.ts"
 import { databaseRoutes } from "./databases.ts"
 import { exportRoutes } from "./export.ts"
 import { authenticateRequest } from "../auth/authenticate.ts"
@@ -15,7 +16,7 @@ import { tokenRoutes } from "./tokens.ts"
 import { writeRoutes } from "./write.ts"
 
 /** Every endpoint the server answers. */
-export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...tokenRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes]
+export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...cacheRoutes, ...tokenRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes]
 
 const matches = (pattern: string, path: string) => {
   const a = pattern.split("/")

@@ -24,12 +24,16 @@ const processLines = (): Array<string> => {
     "# HELP process_resident_memory_bytes Resident memory size in bytes.",
     "# TYPE process_resident_memory_bytes gauge",
     `process_resident_memory_bytes ${mem.rss}`,
+    "# HELP process_heap_used_bytes V8 heap memory in use in bytes.",
     "# TYPE process_heap_used_bytes gauge",
     `process_heap_used_bytes ${mem.heapUsed}`,
+    "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.",
     "# TYPE process_cpu_seconds_total counter",
     `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`,
+    "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.",
     "# TYPE process_start_time_seconds gauge",
     `process_start_time_seconds ${Math.floor(Date.now() / 1000 - process.uptime())}`,
+    "# HELP process_uptime_seconds Time since the process started in seconds.",
     "# TYPE process_uptime_seconds gauge",
     `process_uptime_seconds ${process.uptime()}`
   ]
@@ -49,7 +53,8 @@ export const renderPrometheus = Effect.map(Metric.snapshot, (pairs) => {
   for (const [name, list] of [...byName.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const first = list[0]!
     const description = first.metricKey.description
-    if (description._tag === "Some") out.push(`# HELP ${name} ${description.value}`)
+    // promtool wants HELP on every family; a metric declared without a description is named instead.
+    out.push(`# HELP ${name} ${(description._tag === "Some" ? description.value : name).replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`)
     const state = first.metricState
     const type = MetricState.isCounterState(state) ? "counter" : MetricState.isGaugeState(state) ? "gauge" : MetricState.isHistogramState(state) ? "histogram" : "untyped"
     out.push(`# TYPE ${name} ${type}`)

@@ -3,6 +3,8 @@ import { Effect, Exit, Scope, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { Caches } from "../cache/Caches.ts"
+import { cacheRowsSql } from "../cache/sql.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { liveDatabase, type DatabaseState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
@@ -86,6 +88,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const catalog = yield* Catalog
     const ingester = yield* Ingester
     const sources = yield* TableSources
+    const caches = yield* Caches
     const config = yield* ServerConfig
     const gate = new QueryGate(config.maxConcurrentQueries)
     const log = new QueryLog()
@@ -191,6 +194,10 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               const described = ingester.buffer.describe(tableId)
               return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
             },
+            cacheFunction: (name, [table, cacheName]) => {
+              const answer = caches.answer(current, currentDb.id, name === "last_cache" ? "last" : "distinct", table!, cacheName)
+              return "_tag" in answer ? { _tag: "PlanError", message: answer.message } : cacheRowsSql(answer)
+            },
             virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name), files: sources.files })).get(qualifiedName),
             dialect
           })
@@ -200,6 +207,10 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
       })
 
     const recordScan = (record: QueryRecord, translated: Translated) => {
+      for (const fn of translated.caches) {
+        if (fn === "last_cache") record.lastCacheHits = (record.lastCacheHits ?? 0) + 1
+        else record.distinctCacheHits = (record.distinctCacheHits ?? 0) + 1
+      }
       for (const table of translated.tables) {
         const described = ingester.buffer.describe(table.id)
         const rows = described?.rows ?? 0

@@ -25,6 +25,9 @@ export interface QueryRecord {
   bytesRead: number
   rowsReturned: number
   filesScanned: number
+  /** Telemetry: reads answered from `last_cache()` and `distinct_cache()`. */
+  lastCacheHits?: number
+  distinctCacheHits?: number
 }
 
 /** How many finished queries are kept (InfluxDB's `--query-log-size` default). */

@@ -54,12 +54,19 @@ export interface TranslateInput {
   readonly needsMerge: (tableId: number) => Promise<boolean>
   /** The dialect rewrite, applied after parameters are bound and before tables are resolved. */
   readonly dialect: (statement: JsonObject) => JsonObject | { readonly _tag: "DialectError"; readonly message: string }
+  /** The SQL of `last_cache(table[, name])` or `distinct_cache(...)`: the cache's rows, materialised. */
+  readonly cacheFunction?: (name: CacheFunction, args: ReadonlyArray<string>) => string | PlanError
 }
+
+/** The table functions answered from the last-value and distinct-value caches. */
+export type CacheFunction = "last_cache" | "distinct_cache"
 
 export interface Translated {
   readonly sql: string
   /** The user tables the query reads. */
   readonly tables: ReadonlyArray<TableState>
+  /** The cache table functions the query reads (each a cache hit). */
+  readonly caches: ReadonlyArray<CacheFunction>
 }
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
@@ -162,8 +169,9 @@ const resolveTables = (
   statement: JsonObject,
   input: TranslateInput,
   functions: FunctionPolicy
-): { readonly tree: JsonObject; readonly tables: Map<number, TableState>; readonly replacements: Map<JsonObject, Replacement> } | PlanError => {
+): { readonly tree: JsonObject; readonly tables: Map<number, TableState>; readonly replacements: Map<JsonObject, Replacement>; readonly caches: Array<CacheFunction> } | PlanError => {
   const tables = new Map<number, TableState>()
+  const caches: Array<CacheFunction> = []
   const replacements = new Map<JsonObject, Replacement>()
   let failure: PlanError | undefined
   // A refused function is reported only when every table resolved, as DataFusion resolves tables first.
@@ -207,6 +215,8 @@ const resolveTables = (
         return showRef(value)
       case "TABLE_FUNCTION": {
         const fn = value["function"]
+        const fnName = isObject(fn) ? String(fn["function_name"]).toLowerCase() : ""
+        if ((fnName === "last_cache" || fnName === "distinct_cache") && isObject(fn) && input.cacheFunction !== undefined) return cacheTable(value, fnName, fn)
         failure = planError(`Error during planning: table function '${isObject(fn) ? String(fn["function_name"]) : "?"}' not found`)
         return value
       }
@@ -284,6 +294,29 @@ const resolveTables = (
     return copy
   }
 
+  /** `last_cache('table'[, 'name'])`: string literal arguments only, resolved to the cache's rows. */
+  const cacheTable = (node: JsonObject, name: CacheFunction, fn: JsonObject): JsonObject => {
+    const children = Array.isArray(fn["children"]) ? fn["children"] : []
+    const args: Array<string> = []
+    for (const child of children) {
+      const v = isObject(child) && child["class"] === "CONSTANT" ? child["value"] : undefined
+      if (isObject(v) && v["is_null"] === false && isObject(v["type"]) && v["type"]["id"] === "VARCHAR") args.push(String(v["value"]))
+    }
+    if (args.length !== children.length || args.length < 1 || args.length > 2 || String(fn["schema"] ?? "") !== "") {
+      failure = planError(`Error during planning: ${name}() takes the table name and optionally the cache name, as string literals`)
+      return node
+    }
+    const sql = input.cacheFunction!(name, args)
+    if (typeof sql !== "string") {
+      failure = sql
+      return node
+    }
+    const copy = { ...node }
+    replacements.set(copy, { sql, alias: String(node["alias"] ?? "") || name })
+    caches.push(name)
+    return copy
+  }
+
   const showRef = (node: JsonObject): JsonObject => {
     const what = String(node["table_name"] ?? "").replace(/^"|"$/g, "")
     const info = input.virtualTable("information_schema.tables")
@@ -325,7 +358,7 @@ const resolveTables = (
   }
 
   const tree = walk(statement) as JsonObject
-  return failure ?? functionFailure ?? { tree, tables, replacements }
+  return failure ?? functionFailure ?? { tree, tables, replacements, caches }
 }
 
 const noPause = () => Promise.resolve()
@@ -390,7 +423,7 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   await pause()
   const tree = transformIdentity(resolved.tree, parsedReplacements)
   await pause()
-  return { sql: await renderSql(input.conn, [tree]), tables: [...tables.values()] }
+  return { sql: await renderSql(input.conn, [tree]), tables: [...tables.values()], caches: resolved.caches }
 }
 
 /** Replaces nodes by identity (the ones found while walking the same tree), copying only the paths to them. */

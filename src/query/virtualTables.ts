@@ -1,5 +1,6 @@
 import type { ColumnType } from "../events/index.ts"
 import { INTERNAL_DB, type CatalogState, type DatabaseState, type TableState } from "../catalog/state.ts"
+import { distinctCacheColumns, lastCacheColumns } from "../cache/columns.ts"
 import { sqlString } from "./literal.ts"
 import type { QueryRecord } from "./QueryLog.ts"
 
@@ -8,7 +9,7 @@ import type { QueryRecord } from "./QueryLog.ts"
  * over literal rows, built per query from the state it sees.
  */
 
-type Literal = string | number | bigint | boolean | null | { readonly ns: bigint } | { readonly intervalNs: bigint }
+type Literal = string | number | bigint | boolean | null | { readonly ns: bigint } | { readonly intervalNs: bigint } | ReadonlyArray<string | number>
 
 interface VirtualColumn {
   readonly name: string
@@ -35,8 +36,9 @@ const literal = (v: Literal): string => {
     case "boolean":
       return v ? "true" : "false"
   }
+  if (Array.isArray(v)) return `[${v.map((x) => literal(x as Literal)).join(", ")}]`
   if ("ns" in v) return `make_timestamp_ns(${v.ns})`
-  return `to_microseconds(${v.intervalNs / 1000n})`
+  return `to_microseconds(${(v as { readonly intervalNs: bigint }).intervalNs / 1000n})`
 }
 
 /** The SQL selecting a virtual table's rows under its column names and types. */
@@ -136,13 +138,26 @@ const systemTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> => 
       schema: "system",
       name: "last_caches",
       columns: [col("table", "VARCHAR"), col("name", "VARCHAR"), col("key_column_ids", "UINTEGER[]"), col("key_column_names", "VARCHAR[]"), col("value_column_ids", "UINTEGER[]"), col("value_column_names", "VARCHAR[]"), col("count", "USMALLINT"), col("ttl", "UBIGINT")],
-      rows: () => []
+      rows: () =>
+        liveTables(ctx.db).flatMap((t) =>
+          [...t.lastCaches.values()].map((c) => {
+            const { keys, values, time } = lastCacheColumns(t, c)
+            const shown = [...values, time]
+            return [t.name, c.name, keys.map((k) => k.id), keys.map((k) => k.name), shown.map((v) => v.id), shown.map((v) => v.name), c.count, c.ttlSeconds]
+          })
+        )
     },
     {
       schema: "system",
       name: "distinct_caches",
       columns: [col("table", "VARCHAR"), col("name", "VARCHAR"), col("column_ids", "UINTEGER[]"), col("column_names", "VARCHAR[]"), col("max_cardinality", "UBIGINT"), col("max_age_seconds", "UBIGINT")],
-      rows: () => []
+      rows: () =>
+        liveTables(ctx.db).flatMap((t) =>
+          [...t.distinctCaches.values()].map((c) => {
+            const columns = distinctCacheColumns(t, c)
+            return [t.name, c.name, columns.map((k) => k.id), columns.map((k) => k.name), c.maxCardinality, c.maxAgeSeconds]
+          })
+        )
     },
     {
       schema: "system",
@@ -205,7 +220,7 @@ const internalTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> =
     ],
     rows: () =>
       [...ctx.state.databases.values()].flatMap((d) =>
-        [...d.tables.values()].map((t) => [d.name, t.name, t.columns.length, t.seriesKey.join(","), 0, 0, t.deleted, nsOrNull(t.hardDeleteAtNs)])
+        [...d.tables.values()].map((t) => [d.name, t.name, t.columns.length, t.seriesKey.join(","), t.lastCaches.size, t.distinctCaches.size, t.deleted, nsOrNull(t.hardDeleteAtNs)])
       )
   },
   {

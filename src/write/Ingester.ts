@@ -1,5 +1,6 @@
 import { Deferred, Effect, Either, Fiber, Metric, Schedule, Stream } from "effect"
 import * as NodeOs from "node:os"
+import { Caches } from "../cache/Caches.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { extendSchema } from "../catalog/commands.ts"
 import { databaseNameProblem } from "../catalog/names.ts"
@@ -106,6 +107,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const config = yield* ServerConfig
     const duck = yield* DuckDb
     const fileIndex = yield* FileIndex
+    const caches = yield* Caches
     const buffer = new WriteBuffer(duck.writer)
     /** The seq of the last write applied to the buffer: its rows, and every earlier write's, are below the tables' `appended`. */
     let lastAppliedSeq = 0
@@ -155,7 +157,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         for (const [line, message] of checked.errors) refused.push(`line ${line}: ${message}`)
         for (const rows of tableRows(asOf, event.dbId, parsed, checked.accepted)) {
           const live = finalDb.tables.get(rows.table.id)
-          if (live !== undefined && !live.deleted) await buffer.append(rows)
+          if (live !== undefined && !live.deleted) await buffer.append(rows).then(() => caches.ingest(rows))
         }
         return refused
       }).pipe(
@@ -303,6 +305,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
                 const out: Array<AppendMark> = []
                 for (const rows of tableRows(state, db.id, parsed, checked.accepted)) {
                   const mark = await buffer.append(rows)
+                  caches.ingest(rows)
                   if (mark !== undefined) out.push(mark)
                 }
                 return out

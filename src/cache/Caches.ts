@@ -1,0 +1,225 @@
+import { Effect, Schedule, Stream } from "effect"
+import { Catalog } from "../catalog/Catalog.ts"
+import type { CatalogState, DistinctCacheDef, LastCacheDef } from "../catalog/state.ts"
+import { liveTable } from "../catalog/state.ts"
+import type { ColumnType } from "../events/index.ts"
+import { FieldKind, type ParsedBatch } from "../lineprotocol/index.ts"
+import type { TableRows } from "../write/WriteBuffer.ts"
+import { DistinctValueCache } from "./DistinctValueCache.ts"
+import { distinctCacheColumns, lastCacheColumns } from "./columns.ts"
+import { LastValueCache, type CacheValue } from "./LastValueCache.ts"
+
+export { distinctCacheColumns, lastCacheColumns } from "./columns.ts"
+
+const NS_PER_SECOND = 1_000_000_000n
+
+/** A column a cache answers with. */
+export interface CacheColumn {
+  readonly name: string
+  readonly type: ColumnType
+}
+
+/** A cache's answer as rows of values, columns in InfluxDB 3's order. */
+export interface CacheRows {
+  readonly columns: ReadonlyArray<CacheColumn>
+  readonly rows: ReadonlyArray<ReadonlyArray<CacheValue>>
+}
+
+export type CacheKind = "last" | "distinct"
+
+type Instance =
+  | { readonly kind: "last"; readonly tableId: number; readonly def: LastCacheDef; readonly cache: LastValueCache }
+  | { readonly kind: "distinct"; readonly tableId: number; readonly def: DistinctCacheDef; readonly cache: DistinctValueCache }
+
+const instanceKey = (tableId: number, kind: CacheKind, def: { readonly name: string; readonly createdSeq: number }) => `${tableId}/${kind}/${def.createdSeq}/${def.name}`
+
+/** The tag and field values of one line of a parsed batch, by column name. */
+const lineValues = (batch: ParsedBatch, line: number, unsigned: BigUint64Array | undefined): Map<string, CacheValue> => {
+  const out = new Map<string, CacheValue>()
+  const series = batch.series[batch.lineSeries[line]!]!
+  for (let i = 0; i < series.tagKeys.length; i++) out.set(series.tagKeys[i]!, series.tagValues[i]!)
+  const shape = batch.shapes[batch.lineShape[line]!]!
+  const start = batch.fieldStart[line]!
+  for (let f = 0; f < shape.keys.length; f++) {
+    const at = start + f
+    switch (shape.kinds[f]) {
+      case FieldKind.Float:
+        out.set(shape.keys[f]!, batch.floats[at]!)
+        break
+      case FieldKind.Boolean:
+        out.set(shape.keys[f]!, batch.floats[at] === 1)
+        break
+      case FieldKind.Integer:
+        out.set(shape.keys[f]!, batch.integers![at]!)
+        break
+      case FieldKind.UInteger:
+        out.set(shape.keys[f]!, unsigned![at]!)
+        break
+      case FieldKind.String:
+        out.set(shape.keys[f]!, batch.strings![at]!)
+        break
+    }
+  }
+  return out
+}
+
+/** Why a cache query cannot be answered (planned as a 400). */
+export interface CacheLookupError {
+  readonly _tag: "CacheLookupError"
+  readonly message: string
+}
+
+const lookupError = (message: string): CacheLookupError => ({ _tag: "CacheLookupError", message })
+
+/**
+ * The contents of every last-value and distinct-value cache: in-memory projections of the rows written, keyed by the
+ * catalog's definitions (which are catalog events). Writes feed them as they are applied (`ingest`); the loader fills
+ * them from stored data when a cache is created and when the server starts; a loop evicts by ttl, age and cardinality.
+ */
+export class Caches extends Effect.Service<Caches>()("strata/Caches", {
+  scoped: Effect.gen(function* () {
+    const catalog = yield* Catalog
+    const clock = yield* Effect.clock
+    const instances = new Map<string, Instance>()
+    let reconciled: CatalogState | undefined
+
+    /** Makes the instances match the definitions of `state`: new caches start empty, deleted ones go. */
+    const reconcile = (state: CatalogState) => {
+      if (state === reconciled) return
+      reconciled = state
+      const wanted = new Set<string>()
+      for (const db of state.databases.values()) {
+        if (db.deleted) continue
+        for (const table of db.tables.values()) {
+          if (table.deleted) continue
+          for (const def of table.lastCaches.values()) {
+            const key = instanceKey(table.id, "last", def)
+            wanted.add(key)
+            if (!instances.has(key)) instances.set(key, { kind: "last", tableId: table.id, def, cache: new LastValueCache(def.count, BigInt(def.ttlSeconds) * NS_PER_SECOND) })
+          }
+          for (const def of table.distinctCaches.values()) {
+            const key = instanceKey(table.id, "distinct", def)
+            wanted.add(key)
+            if (!instances.has(key)) {
+              instances.set(key, { kind: "distinct", tableId: table.id, def, cache: new DistinctValueCache(def.maxCardinality, BigInt(def.maxAgeSeconds) * NS_PER_SECOND) })
+            }
+          }
+        }
+      }
+      for (const key of instances.keys()) if (!wanted.has(key)) instances.delete(key)
+    }
+    reconcile(yield* catalog.current)
+    yield* catalog.changes.pipe(
+      Stream.runForEach((state) => Effect.sync(() => reconcile(state))),
+      Effect.forkScoped
+    )
+
+    const nowNs = () => clock.unsafeCurrentTimeNanos()
+
+    /** Feeds the caches of a table the rows of one applied write. Plain loops; nothing happens for uncached tables. */
+    const ingest = (rows: TableRows): void => {
+      const table = rows.table
+      if (table.lastCaches.size === 0 && table.distinctCaches.size === 0) return
+      const targets: Array<Instance> = []
+      for (const def of table.lastCaches.values()) {
+        const i = instances.get(instanceKey(table.id, "last", def))
+        if (i !== undefined) targets.push(i)
+      }
+      for (const def of table.distinctCaches.values()) {
+        const i = instances.get(instanceKey(table.id, "distinct", def))
+        if (i !== undefined) targets.push(i)
+      }
+      if (targets.length === 0) return
+      const batch = rows.batch
+      const unsigned = batch.integers === undefined ? undefined : new BigUint64Array(batch.integers.buffer, batch.integers.byteOffset, batch.integers.length)
+      const plans = targets.map((t) => {
+        if (t.kind === "distinct") return { t, keys: distinctCacheColumns(table, t.def).map((c) => c.name), values: [] as Array<string> }
+        const { keys, values } = lastCacheColumns(table, t.def)
+        return { t, keys: keys.map((c) => c.name), values: values.map((c) => c.name) }
+      })
+      const now = nowNs()
+      for (let r = 0; r < rows.count; r++) {
+        const line = rows.lines[r]!
+        const cells = lineValues(batch, line, unsigned)
+        const timeNs = rows.times[r]!
+        for (const { t, keys, values } of plans) {
+          if (t.kind === "distinct") {
+            t.cache.insert(keys.map((k) => (cells.get(k) as string | undefined) ?? null), now)
+            continue
+          }
+          const picked = new Map<string, CacheValue>()
+          for (const v of values) picked.set(v, cells.get(v) ?? null)
+          t.cache.insert(keys.map((k) => cells.get(k) ?? null), timeNs, picked, now)
+        }
+      }
+    }
+
+    /** The instance of a definition, when the catalog has it. */
+    const instanceOf = (tableId: number, kind: CacheKind, def: LastCacheDef | DistinctCacheDef) => instances.get(instanceKey(tableId, kind, def))
+
+    /**
+     * Fills a cache from stored rows (newest first is not needed: rows are merged by time). A row is taken as seen at
+     * its own time (or now, for future rows), so stored rows past the ttl or max age do not come back.
+     */
+    const load = (tableId: number, kind: CacheKind, def: LastCacheDef | DistinctCacheDef, rows: ReadonlyArray<{ readonly cells: ReadonlyMap<string, CacheValue>; readonly timeNs: bigint }>, keys: ReadonlyArray<string>, values: ReadonlyArray<string>) => {
+      const instance = instanceOf(tableId, kind, def)
+      if (instance === undefined) return
+      const now = nowNs()
+      for (const { cells, timeNs } of rows) {
+        const seenAt = timeNs < now ? timeNs : now
+        if (instance.kind === "distinct") instance.cache.insert(keys.map((k) => (cells.get(k) as string | undefined) ?? null), seenAt)
+        else {
+          const picked = new Map<string, CacheValue>()
+          for (const v of values) picked.set(v, cells.get(v) ?? null)
+          instance.cache.insert(keys.map((k) => cells.get(k) ?? null), timeNs, picked, seenAt)
+        }
+      }
+    }
+
+    /** Evicts expired entries of every cache. */
+    const evictAll = Effect.sync(() => {
+      const now = nowNs()
+      for (const i of instances.values()) i.cache.evict(now)
+    })
+    yield* evictAll.pipe(Effect.repeat(Schedule.spaced("10 seconds")), Effect.forkScoped)
+
+    /**
+     * The answer of `last_cache(table[, name])` or `distinct_cache(table[, name])` on a database: the name may be left
+     * out when the table has exactly one cache of that kind.
+     */
+    const answer = (state: CatalogState, dbId: number, kind: CacheKind, tableName: string, name: string | undefined): CacheRows | CacheLookupError => {
+      reconcile(state)
+      const db = state.databases.get(dbId)
+      const table = db === undefined ? undefined : liveTable(db, tableName)
+      if (table === undefined) return lookupError(`Error during planning: table '${tableName}' not found`)
+      const defs: ReadonlyMap<string, LastCacheDef | DistinctCacheDef> = kind === "last" ? table.lastCaches : table.distinctCaches
+      const def = name === undefined ? (defs.size === 1 ? defs.values().next().value : undefined) : defs.get(name)
+      if (def === undefined) return lookupError("Error during planning: could not find cache for the given arguments")
+      const instance = instanceOf(table.id, kind, def)
+      const now = nowNs()
+      if (instance?.kind === "distinct") {
+        return { columns: distinctCacheColumns(table, instance.def), rows: instance.cache.values(now) }
+      }
+      const { keys, values, time } = lastCacheColumns(table, def as LastCacheDef)
+      const rows: Array<Array<CacheValue>> = []
+      if (instance?.kind === "last") {
+        for (const { keys: keyValues, row } of instance.cache.rows(now)) {
+          const out: Array<CacheValue> = [...keyValues]
+          for (const v of values) out.push(row.values.get(v.name) ?? null)
+          out.push(row.timeNs)
+          rows.push(out)
+        }
+      }
+      return { columns: [...keys, ...values, time], rows }
+    }
+
+    return {
+      ingest,
+      load,
+      answer,
+      /** Makes the instances match the catalog now (before loading a cache just created). */
+      reconcile,
+      evictAll
+    } as const
+  })
+}) {}
