@@ -150,21 +150,39 @@ export const makeLogReclaimer = Effect.gen(function* () {
 
   const truncate = (persistedSeq: number) =>
     Effect.gen(function* () {
-      const rows = yield* sql<{ seq: number; bytes: number; segment: number | null }>`
-        SELECT seq, coalesce(payload_length, length(payload), 0) AS bytes, payload_segment AS segment
-        FROM events WHERE kind = 'WriteBatch' AND seq <= ${persistedSeq} ORDER BY seq DESC`
+      // Newest first, a page at a time, until the kept payloads pass `keep`: the first write that does not fit and
+      // every older one go.
       let kept = 0
-      let i = 0
-      while (i < rows.length && kept + Number(rows[i]!.bytes) <= config.snapshottedLogKeepBytes) kept += Number(rows[i++]!.bytes)
-      if (i === rows.length) return undefined
-      const dropped = rows.slice(i)
-      const throughSeq = Number(dropped[0]!.seq)
-      const fromSeq = Number(dropped[dropped.length - 1]!.seq)
-      const payloadBytes = dropped.reduce((n, r) => n + Number(r.bytes), 0)
-      const segments = new Set(dropped.flatMap((r) => (r.segment === null ? [] : [Number(r.segment)])))
+      let throughSeq: number | undefined
+      let before = persistedSeq + 1
+      while (throughSeq === undefined) {
+        const page = yield* sql<{ seq: number; bytes: number }>`
+          SELECT seq, coalesce(payload_length, length(payload), 0) AS bytes FROM events
+          WHERE kind = 'WriteBatch' AND seq < ${before} ORDER BY seq DESC LIMIT ${PAGE * 4}`
+        for (const r of page) {
+          kept += Number(r.bytes)
+          if (kept > config.snapshottedLogKeepBytes) {
+            throughSeq = Number(r.seq)
+            break
+          }
+        }
+        if (page.length < PAGE * 4) break
+        before = Number(page[page.length - 1]!.seq)
+      }
+      if (throughSeq === undefined) return undefined
+      const [dropped] = yield* sql<{ events: number; bytes: number; fromSeq: number }>`
+        SELECT count(*) AS events, sum(coalesce(payload_length, length(payload), 0)) AS bytes, min(seq) AS fromSeq
+        FROM events WHERE kind = 'WriteBatch' AND seq <= ${throughSeq}`
+      const events = Number(dropped!.events)
+      const payloadBytes = Number(dropped!.bytes ?? 0)
+      const fromSeq = Number(dropped!.fromSeq)
+      const segments = new Set(
+        (yield* sql<{ s: number }>`SELECT DISTINCT payload_segment AS s FROM events WHERE kind = 'WriteBatch' AND seq <= ${throughSeq} AND payload_segment IS NOT NULL`)
+          .map((r) => Number(r.s))
+      )
       yield* rollIfActive(segments)
       // Recorded first: a crash before the rows go leaves them to the next truncation, never a gap without a record.
-      yield* log.append([{ event: new LogTruncated({ version: 1, fromSeq, throughSeq, events: dropped.length, payloadBytes }) }])
+      yield* log.append([{ event: new LogTruncated({ version: 1, fromSeq, throughSeq, events, payloadBytes }) }])
       // In steps, each its own transaction: the commit thread waits for the write lock meanwhile.
       while (true) {
         const gone = yield* sql<{ seq: number }>`
@@ -173,13 +191,13 @@ export const makeLogReclaimer = Effect.gen(function* () {
       }
       const segmentBytes = yield* deleteUnreferencedSegments
       yield* vacuum
-      yield* Metric.incrementBy(truncatedEventsTotal, dropped.length)
+      yield* Metric.incrementBy(truncatedEventsTotal, events)
       yield* Metric.incrementBy(truncatedBytesTotal, payloadBytes)
       yield* measure
       yield* Effect.logInfo(
-        `event log: truncated ${dropped.length} persisted write event(s) seq ${fromSeq}..${throughSeq} (${payloadBytes} payload bytes, ${segmentBytes} bytes of segment files)`
+        `event log: truncated ${events} persisted write event(s) seq ${fromSeq}..${throughSeq} (${payloadBytes} payload bytes, ${segmentBytes} bytes of segment files)`
       )
-      return { fromSeq, throughSeq, events: dropped.length, payloadBytes, segmentBytes } satisfies TruncateOutcome
+      return { fromSeq, throughSeq, events, payloadBytes, segmentBytes } satisfies TruncateOutcome
     })
 
   /** What a delete event purges, from the log's own catalog events (the table's names over time). */
