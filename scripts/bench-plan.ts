@@ -53,7 +53,8 @@ const db: DatabaseState = {
   deleted: false,
   hardDeleteAtNs: null,
   tables: new Map(tables.map((t) => [t.id, t])),
-  tableIdsByName: new Map(tables.map((t) => [t.name, t.id]))
+  tableIdsByName: new Map(tables.map((t) => [t.name, t.id])),
+  nameHistory: new Map(tables.map((t) => [t.name, [{ tableId: t.id, fromSeq: 0, toSeq: null }]]))
 }
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 // The shape of the write buffer's view (WriteBuffer.viewSql), over tables that need not exist: nothing runs.

@@ -6,6 +6,7 @@ import type * as NodeStream from "node:stream"
 import { CacheLoader } from "./cache/CacheLoader.ts"
 import { Caches } from "./cache/Caches.ts"
 import { Catalog } from "./catalog/Catalog.ts"
+import { Checkpoints } from "./checkpoint/Checkpoints.ts"
 import { Compactor } from "./compactor/Compactor.ts"
 import { layerServerConfig, type ServerConfigShape } from "./config.ts"
 import { RoutesLive } from "./http/router.ts"
@@ -102,6 +103,7 @@ export const layerCore = (config: ServerConfigShape) =>
     Layer.provideMerge(FileIndex.Default),
     Layer.provideMerge(DuckDb.Default),
     Layer.provideMerge(Catalog.Default),
+    Layer.provideMerge(Checkpoints.Default),
     Layer.provideMerge(EventLog.Default),
     Layer.provideMerge(ObjectStoreLocal),
     Layer.provideMerge(layerWritableStore(config.dataDir)),

@@ -5,8 +5,8 @@ import type { ApiFailure } from "../errors.ts"
 import { ClusterInitialized, DatabaseCreated, type StrataEvent } from "../events/index.ts"
 import { EventLog, type Envelope, LogWriteFailed } from "../log/EventLog.ts"
 import { type CommandContext, dueHardDeletes } from "./commands.ts"
-import { applyEnvelope, type CatalogState, emptyCatalog, INTERNAL_DB } from "./state.ts"
-import { Stream } from "effect"
+import { Checkpoints } from "../checkpoint/Checkpoints.ts"
+import { applyEnvelope, type CatalogState, INTERNAL_DB } from "./state.ts"
 
 const INTERNAL_RETENTION_NS = 7n * 24n * 3600n * 1_000_000_000n
 
@@ -21,9 +21,7 @@ export class Catalog extends Effect.Service<Catalog>()("strata/Catalog", {
   scoped: Effect.gen(function* () {
     const log = yield* EventLog
     const config = yield* ServerConfig
-    const replayed = yield* log.stream(0, { excludeKind: "WriteBatch" }).pipe(
-      Stream.runFold(emptyCatalog, applyEnvelope)
-    )
+    const replayed = (yield* Checkpoints).recovered.catalog
     // Columns of older servers' events that the buffer cannot hold are left out; say so, loudly, once per start.
     for (const q of replayed.quarantinedColumns) {
       const db = replayed.databases.get(q.dbId)
@@ -33,6 +31,10 @@ export class Catalog extends Effect.Service<Catalog>()("strata/Catalog", {
       )
     }
     const state = yield* SubscriptionRef.make(replayed)
+    // Every committed event reaches the catalog here, whoever appended it (writes carry no catalog change).
+    yield* log.project("catalog", (envelopes) =>
+      SubscriptionRef.update(state, (s) => envelopes.reduce((acc, e) => (e.event._tag === "WriteBatch" ? acc : applyEnvelope(acc, e)), s))
+    )
     const lock = yield* Effect.makeSemaphore(1)
     const limits = {
       numDatabaseLimit: config.numDatabaseLimit,
@@ -44,9 +46,8 @@ export class Catalog extends Effect.Service<Catalog>()("strata/Catalog", {
     const commit = (events: ReadonlyArray<StrataEvent>) =>
       Effect.gen(function* () {
         if (events.length === 0) return [] as ReadonlyArray<Envelope>
-        const envelopes = yield* log.append(events.map((event) => ({ event })))
-        yield* SubscriptionRef.update(state, (s) => envelopes.reduce(applyEnvelope, s))
-        return envelopes
+        // The catalog projection has applied them once the append returns.
+        return yield* log.append(events.map((event) => ({ event })))
       })
 
     const execute = <A>(command: Command<A>): Effect.Effect<A, ApiFailure | LogWriteFailed> =>

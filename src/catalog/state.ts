@@ -54,6 +54,18 @@ export interface DatabaseState {
   readonly hardDeleteAtNs: bigint | null
   readonly tables: ReadonlyMap<number, TableState>
   readonly tableIdsByName: ReadonlyMap<string, number>
+  /**
+   * Which table each name meant, and from when to when (log seqs): a write in the log is resolved by the name as it
+   * was at its seq, so a table deleted and created again under the same name never receives the old table's rows.
+   */
+  readonly nameHistory: ReadonlyMap<string, ReadonlyArray<TableBinding>>
+}
+
+/** A table name bound to a table from `fromSeq` (its creation) until `toSeq` (its deletion or renaming), if ended. */
+export interface TableBinding {
+  readonly tableId: number
+  readonly fromSeq: number
+  readonly toSeq: number | null
 }
 
 export interface TokenState {
@@ -110,6 +122,21 @@ const withoutEntry = <K, V>(map: ReadonlyMap<K, V>, key: K): ReadonlyMap<K, V> =
   const next = new Map(map)
   next.delete(key)
   return next
+}
+
+const bind = (history: DatabaseState["nameHistory"], name: string, tableId: number, seq: number) =>
+  withEntry(history, name, [...(history.get(name) ?? []), { tableId, fromSeq: seq, toSeq: null }])
+
+/** Ends the open bindings of `tableId` (under `name`, or under every name when not given) at `seq`. */
+const unbind = (history: DatabaseState["nameHistory"], tableId: number | null, seq: number, name?: string) => {
+  let next: Map<string, ReadonlyArray<TableBinding>> | undefined
+  for (const [n, bindings] of history) {
+    if (name !== undefined && n !== name) continue
+    if (!bindings.some((b) => b.toSeq === null && (tableId === null || b.tableId === tableId))) continue
+    next ??= new Map(history)
+    next.set(n, bindings.map((b) => (b.toSeq === null && (tableId === null || b.tableId === tableId) ? { ...b, toSeq: seq } : b)))
+  }
+  return next ?? history
 }
 
 const indexColumns = (columns: ReadonlyArray<ColumnDef>) => new Map(columns.map((c) => [c.name, c] as const))
@@ -181,7 +208,8 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
           deleted: false,
           hardDeleteAtNs: null,
           tables: new Map(),
-          tableIdsByName: new Map()
+          tableIdsByName: new Map(),
+          nameHistory: new Map()
         }),
         dbIdsByName: withEntry(state.dbIdsByName, event.name, event.dbId),
         nextDbId: Math.max(state.nextDbId, event.dbId + 1)
@@ -222,7 +250,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
     }
     case "DatabaseDataDeleted":
       return event.removeTables
-        ? updateDb(state, event.dbId, (db) => ({ ...db, tables: new Map(), tableIdsByName: new Map() }))
+        ? updateDb(state, event.dbId, (db) => ({ ...db, tables: new Map(), tableIdsByName: new Map(), nameHistory: unbind(db.nameHistory, null, seq) }))
         : state
     case "TableCreated": {
       const { kept, dropped } = appliableColumns([], event.columns)
@@ -244,7 +272,8 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
       const next = updateDb(state, event.dbId, (db) => ({
         ...db,
         tables: withEntry(db.tables, table.id, table),
-        tableIdsByName: withEntry(db.tableIdsByName, table.name, table.id)
+        tableIdsByName: withEntry(db.tableIdsByName, table.name, table.id),
+        nameHistory: bind(db.nameHistory, table.name, table.id, seq)
       }))
       return quarantine({ ...next, nextTableId: Math.max(state.nextTableId, event.tableId + 1) }, seq, event.dbId, event.tableId, dropped)
     }
@@ -273,7 +302,8 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
         return {
           ...db,
           tables: withEntry(db.tables, t.id, { ...t, name: event.newName, deleted: true, hardDeleteAtNs: event.hardDeleteAtNs, lastCaches: noCaches, distinctCaches: noCaches }),
-          tableIdsByName: withEntry(withoutEntry(db.tableIdsByName, t.name), event.newName, t.id)
+          tableIdsByName: withEntry(withoutEntry(db.tableIdsByName, t.name), event.newName, t.id),
+          nameHistory: unbind(db.nameHistory, t.id, seq, t.name)
         }
       })
     case "TableHardDeleted":
@@ -283,7 +313,8 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
         return {
           ...db,
           tables: withoutEntry(db.tables, t.id),
-          tableIdsByName: db.tableIdsByName.get(t.name) === t.id ? withoutEntry(db.tableIdsByName, t.name) : db.tableIdsByName
+          tableIdsByName: db.tableIdsByName.get(t.name) === t.id ? withoutEntry(db.tableIdsByName, t.name) : db.tableIdsByName,
+          nameHistory: unbind(db.nameHistory, t.id, seq)
         }
       })
     case "TableDataDeleted":
@@ -337,6 +368,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
     case "SnapshotPersisted":
     case "FilesRemoved":
     case "WindowCompacted":
+    case "CheckpointWritten":
     case "LogTruncated":
       return state
   }
@@ -346,6 +378,24 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
 export const applyEnvelope = (state: CatalogState, envelope: Envelope): CatalogState => {
   const next = applyEvent(state, envelope.event, envelope.at, envelope.seq)
   return next === state ? { ...state, lastSeq: envelope.seq } : { ...next, lastSeq: envelope.seq }
+}
+
+/**
+ * The database as a write committed at `seq` saw its table names: each name resolves to the table it meant then
+ * (tables hold their final columns). A name whose table is gone resolves to nothing.
+ */
+export const databaseAt = (db: DatabaseState, seq: number): DatabaseState => {
+  let names: Map<string, number> | undefined
+  for (const [name, bindings] of db.nameHistory) {
+    const current = db.tableIdsByName.get(name)
+    let meant: number | undefined
+    for (const b of bindings) if (b.fromSeq < seq && (b.toSeq === null || b.toSeq > seq)) meant = b.tableId
+    if (meant === current || (meant === undefined && (current === undefined || db.tables.get(current)?.deleted === true))) continue
+    names ??= new Map(db.tableIdsByName)
+    if (meant === undefined) names.delete(name)
+    else names.set(name, meant)
+  }
+  return names === undefined ? db : { ...db, tableIdsByName: names }
 }
 
 /** The live (not deleted) database of that name. */

@@ -1,5 +1,6 @@
 import { Cause, Clock, Effect, Metric, MetricBoundaries, Schedule } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
+import { Checkpoints } from "../checkpoint/Checkpoints.ts"
 import { ServerConfig } from "../config.ts"
 import { SnapshotPersisted, type PersistedFile } from "../events/index.ts"
 import { EventLog } from "../log/EventLog.ts"
@@ -34,6 +35,9 @@ export interface PersistOutcome {
   readonly files: ReadonlyArray<PersistedFile>
 }
 
+/** Events (writes left out) after which the Compactor checkpoints the projections without waiting for a persist. */
+const CHECKPOINT_AFTER_EVENTS = 1_000
+
 const pad = (n: number) => String(n).padStart(2, "0")
 
 /** `dbs/<db_id>/<table_id>/<YYYY-MM-DD>/<HH-MM>/<seq>.parquet` for a gen1 window starting at `startNs`. */
@@ -62,6 +66,7 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     const log = yield* EventLog
     const duck = yield* DuckDb
     const catalog = yield* Catalog
+    const checkpoints = yield* Checkpoints
     // Its own connection: the buffer's appends keep the writer connection.
     const conn = yield* Effect.acquireRelease(
       Effect.promise(() => duck.instance.connect()),
@@ -165,6 +170,9 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       Effect.zipRight(retentionSweep, Effect.zipRight(reclaimer.purge.pipe(logged("event log purge")), reclaimer.measure))
     )
 
+    /** Checkpoints the catalog and the file index now, so that a start applies only the events after this. */
+    const checkpointNow = checkpoints.write(Effect.all({ catalog: catalog.current, files: fileIndex.current }))
+
     const tick = Effect.gen(function* () {
       yield* sweepNow.pipe(Effect.catchAll((e) => Effect.logError(`retention sweep failed (retrying next tick): ${e.message}`)))
       const now = yield* Clock.currentTimeMillis
@@ -174,6 +182,13 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
           Effect.catchAll((e) =>
             Effect.zipRight(Metric.increment(persistFailuresTotal), Effect.logError(`persist failed (rows stay in the buffer and the log; retrying later): ${e.message}`))
           )
+        )
+      }
+      // A checkpoint follows each persist that saw other events, and any tick once many have gathered.
+      if (due || (yield* checkpoints.eventsSince) >= CHECKPOINT_AFTER_EVENTS) {
+        yield* Effect.whenEffect(
+          checkpointNow.pipe(Effect.catchAll((e) => Effect.logError(`checkpoint failed (the log still holds everything; retrying later): ${e.message}`))),
+          Effect.map(checkpoints.eventsSince, (n) => n > 1)
         )
       }
       yield* compactDue.pipe(
@@ -198,6 +213,8 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       persistNow,
       /** Removes the files wholly outside retention and deletes the files the index dropped, now. */
       sweepNow,
+      /** Checkpoints the projections now (undefined when nothing changed since the last checkpoint). */
+      checkpointNow,
       /** Compacts every window holding gen1 files now (ignoring `--compaction-delay`); what each compaction did. */
       compactNow
     } as const

@@ -56,5 +56,17 @@ export class WindowCompacted extends Schema.TaggedClass<WindowCompacted>()("Wind
   added: Schema.Array(PersistedFile)
 }) {}
 
-export const StorageEvent = Schema.Union(SnapshotPersisted, FilesRemoved, WindowCompacted)
+/**
+ * The projections (catalog, tokens, file index) as of `seq` were written to `path` (relative to the data dir). A start
+ * loads the newest checkpoint whose file verifies (`sha256`) and applies only the events after `seq`.
+ */
+export class CheckpointWritten extends Schema.TaggedClass<CheckpointWritten>()("CheckpointWritten", {
+  version: Schema.Literal(1),
+  seq: Schema.Number,
+  path: Schema.String,
+  bytes: Schema.Number,
+  sha256: Schema.String
+}) {}
+
+export const StorageEvent = Schema.Union(SnapshotPersisted, FilesRemoved, WindowCompacted, CheckpointWritten)
 export type StorageEvent = typeof StorageEvent.Type

@@ -1,5 +1,5 @@
 import { SqlClient } from "@effect/sql"
-import { Chunk, Deferred, Effect, Exit, Metric, MetricBoundaries, Option, PubSub, Queue, Schedule, Stream } from "effect"
+import { Chunk, Deferred, Effect, Exit, Metric, MetricBoundaries, Option, Queue, Schedule, Stream } from "effect"
 import { ServerConfig } from "../config.ts"
 import { decodeEvent, encodeEvent, type StrataEvent } from "../events/index.ts"
 import { CommitThread } from "./CommitThread.ts"
@@ -28,6 +28,16 @@ export interface NewEvent {
   readonly event: StrataEvent
   readonly payload?: ReadonlyArray<Uint8Array>
 }
+
+/**
+ * A projection of the log, fed every committed envelope in commit order by the log's writer, before the appender
+ * learns of the commit. It must not fail (everything is validated before the append) and must not wait on a commit.
+ */
+export type Projector = (envelopes: ReadonlyArray<Envelope>) => Effect.Effect<void>
+
+export const projectorFailuresTotal = Metric.counter("strata_projector_failures_total", {
+  description: "Committed events a projection failed to apply (a defect: the projection is behind the log until a restart)"
+})
 
 /** The log could not be written. */
 export class LogWriteFailed {
@@ -190,7 +200,24 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
     let nextSeq = Number(last[0]?.seq ?? 0n) + 1
     let committedSeq = nextSeq - 1
     const pending = yield* Queue.unbounded<PendingAppend>()
-    const committedHub = yield* PubSub.sliding<Envelope>(65_536)
+    // Projections, in registration order; the lock keeps a checkpoint from seeing them between two of them.
+    const projectors: Array<{ readonly name: string; readonly apply: Projector }> = []
+    const projectionLock = yield* Effect.makeSemaphore(1)
+    /** The newest seq every projection has applied. */
+    let projectedSeq = committedSeq
+    const project = (envelopes: ReadonlyArray<Envelope>) =>
+      projectionLock.withPermits(1)(
+        Effect.forEach(
+          projectors,
+          (p) =>
+            p.apply(envelopes).pipe(
+              Effect.catchAllCause((cause) =>
+                Effect.zipRight(Metric.increment(projectorFailuresTotal), Effect.logError(`projection ${p.name} failed to apply committed events`, cause))
+              )
+            ),
+          { discard: true }
+        ).pipe(Effect.zipRight(Effect.sync(() => void (projectedSeq = envelopes[envelopes.length - 1]!.seq))))
+      )
     // Events skipped as damaged (only with --recover), by seq: the catalog and the write buffer each read the log
     // at start, and each damaged event is logged once.
     const damaged = new Map<number, EventDamage>()
@@ -234,8 +261,9 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
       if (Exit.isSuccess(exit)) {
         committedSeq = envelopes[envelopes.length - 1]!.seq
         yield* Metric.incrementBy(appendsTotal, envelopes.length)
+        // Uninterruptible: an envelope is applied to every projection or (the server stopping) to none.
+        yield* Effect.uninterruptible(project(envelopes))
         for (const p of batch) yield* Deferred.succeed(p.committed, undefined)
-        yield* committedHub.publishAll(envelopes)
       } else {
         yield* Effect.logError("event log commit failed", exit.cause)
         const failure = new LogWriteFailed("the event log could not be written")
@@ -284,8 +312,17 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
       committedSeq: Effect.sync(() => committedSeq),
       /** Closes the payload segment being appended to and starts the next (after the commits already sent). */
       rollSegment: Effect.tryPromise({ try: () => commitThread.roll(), catch: (e) => new LogWriteFailed(`the payload segment could not be rolled: ${String(e)}`) }),
-      /** Committed envelopes, live, from the moment of subscription. */
-      subscribe: Stream.fromPubSub(committedHub),
+      /**
+       * Feeds a projection every envelope committed from now on, in commit order, before their appenders resume: once
+       * `append` returns, every projection has applied its events. Registered for the caller's scope.
+       */
+      project: (name: string, apply: Projector) =>
+        Effect.acquireRelease(
+          Effect.sync(() => void projectors.push({ name, apply })),
+          () => Effect.sync(() => void projectors.splice(projectors.findIndex((p) => p.apply === apply), 1))
+        ),
+      /** Runs `effect` while no projection is applying: every projection stands at the same committed seq. */
+      atCommitBoundary: <A, E, R>(effect: Effect.Effect<A, E, R>) => projectionLock.withPermits(1)(Effect.zip(Effect.sync(() => projectedSeq), effect)),
       /** Reads committed envelopes after `afterSeq`; fails with `LogDamaged` on one that does not verify (unless --recover). */
       read: (afterSeq: number, limit: number) =>
         readEnvelopes(afterSeq, limit, undefined, readOptions).pipe(
@@ -301,6 +338,25 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
           Stream.provideService(SqlClient.SqlClient, sql),
           Stream.provideService(LogDir, config.dataDir)
         ),
+      /** The newest `limit` committed events of one kind, newest first; events that do not verify are left out. */
+      latestOfKind: (kind: StrataEvent["_tag"], limit: number) =>
+        Effect.gen(function* () {
+          const rows = yield* sql<StoredRow>`SELECT * FROM events WHERE kind = ${kind} ORDER BY seq DESC LIMIT ${limit}`.pipe(
+            Effect.provideService(SqlClient.SafeIntegers, true),
+            Effect.orDie
+          )
+          const segments = new SegmentReader(config.dataDir)
+          try {
+            const out: Array<Envelope> = []
+            for (const r of rows) {
+              const verified = verifyRow(r, config.dataDir, segments)
+              if ("envelope" in verified) out.push(verified.envelope)
+            }
+            return out
+          } finally {
+            segments.close()
+          }
+        }),
       /** The events skipped so far because they did not verify (only with --recover), oldest first. */
       damaged: Effect.sync(() => [...damaged.values()].sort((a, b) => a.seq - b.seq)),
       /**

@@ -1,6 +1,7 @@
-import { Effect, Metric, Stream } from "effect"
+import { Effect, Metric } from "effect"
+import { Checkpoints } from "../checkpoint/Checkpoints.ts"
 import { EventLog, type Envelope } from "../log/EventLog.ts"
-import { applyFileIndex, emptyFileIndex, indexedPaths } from "./files.ts"
+import { applyFileIndex, indexedPaths } from "./files.ts"
 import { ObjectStore, SCRATCH_MARK } from "./ObjectStore.ts"
 
 /** Where persisted table files live in the object store. */
@@ -31,7 +32,7 @@ export class FileIndex extends Effect.Service<FileIndex>()("strata/FileIndex", {
   scoped: Effect.gen(function* () {
     const log = yield* EventLog
     const store = yield* ObjectStore
-    let state = yield* log.stream(0, { excludeKind: "WriteBatch" }).pipe(Stream.runFold(emptyFileIndex, applyFileIndex))
+    let state = (yield* Checkpoints).recovered.files
 
     const indexed = indexedPaths(state)
     const present = yield* store.list(DBS_PREFIX)
@@ -68,11 +69,7 @@ export class FileIndex extends Effect.Service<FileIndex>()("strata/FileIndex", {
         return publish
       })
 
-    yield* log.subscribe.pipe(
-      Stream.filter(relevant),
-      Stream.runForEach((e) => apply([e])),
-      Effect.forkScoped
-    )
+    yield* log.project("file-index", apply)
 
     return {
       /** The index as it stands. */

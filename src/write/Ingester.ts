@@ -4,9 +4,9 @@ import { Caches } from "../cache/Caches.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { extendSchema } from "../catalog/commands.ts"
 import { databaseNameProblem } from "../catalog/names.ts"
-import { applyEnvelope, emptyCatalog, liveDatabase, liveTable, type CatalogState } from "../catalog/state.ts"
+import { databaseAt, liveDatabase, liveTable, type CatalogState, type DatabaseState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
-import { InvalidRequest, Unavailable } from "../errors.ts"
+import { ExecutionFailed, InvalidRequest, Unavailable } from "../errors.ts"
 import { WriteBatch } from "../events/index.ts"
 import { type LineError, type ParsedBatch, type Precision } from "../lineprotocol/index.ts"
 import { EventLog, type Envelope } from "../log/EventLog.ts"
@@ -84,14 +84,13 @@ const physicalLine = (body: ReadonlyArray<Uint8Array>, size: number) => {
   }
 }
 
-/** The rows of an accepted batch, per table of the catalog. */
-const tableRows = (state: CatalogState, dbId: number, batch: ParsedBatch, accepted: CheckedBatch["accepted"]) => {
-  const db = state.databases.get(dbId)
+/** The rows of an accepted batch, per live table of the database. */
+const tableRows = (db: DatabaseState | undefined, batch: ParsedBatch, accepted: CheckedBatch["accepted"]) => {
   const out: Array<TableRows> = []
   if (db === undefined) return out
   for (const [name, group] of accepted) {
     const table = liveTable(db, name)
-    if (table !== undefined) out.push({ dbId, table, batch, lines: group.rows, times: group.times, count: group.count })
+    if (table !== undefined) out.push({ dbId: db.id, table, batch, lines: group.rows, times: group.times, count: group.count })
   }
   return out
 }
@@ -138,27 +137,25 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const publishBufferSize = Effect.zipRight(Metric.set(writeBufferBytes, buffer.bytes), Metric.set(writeBufferRows, buffer.rows))
 
     /**
-     * Applies a logged write at start, checked against the catalog as it stood at its seq. What cannot be applied is
+     * Applies a logged write at start, each table name resolved as it was at the write's seq (a table deleted and
+     * created again under its name is another table) against the final catalog's tables. What cannot be applied is
      * quarantined, never fatal: the lines that current checks refuse (older servers let poison names and infinite
      * floats into the log), or the whole event when applying it fails. Each is logged with its seq and counted.
      */
-    const replayWrite = (asOf: CatalogState, final: CatalogState, envelope: Envelope) =>
+    const replayWrite = (final: CatalogState, envelope: Envelope) =>
       Effect.tryPromise(async () => {
         const event = envelope.event as WriteBatch
-        const db = asOf.databases.get(event.dbId)
         const finalDb = final.databases.get(event.dbId)
-        // A database or table deleted later in the log would be dropped again: skip it now.
-        if (db === undefined || db.deleted || finalDb === undefined || finalDb.deleted) return []
+        // A database deleted later in the log would be dropped again: skip it now.
+        if (finalDb === undefined || finalDb.deleted) return []
+        const db = databaseAt(finalDb, envelope.seq)
         const parsed = parseBytes(envelope.payload!)
         const rejected = new Set(event.rejectedLines)
         const checked = checkBatch(db, parsed, event.precision as Precision, event.defaultTimeNs, rejected)
         const refused: Array<string> = []
         for (const e of parsed.errors) if (e.message.endsWith(": value out of range")) refused.push(`line ${e.lineNumber}: ${e.message}`)
         for (const [line, message] of checked.errors) refused.push(`line ${line}: ${message}`)
-        for (const rows of tableRows(asOf, event.dbId, parsed, checked.accepted)) {
-          const live = finalDb.tables.get(rows.table.id)
-          if (live !== undefined && !live.deleted) await buffer.append(rows).then(() => caches.ingest(rows))
-        }
+        for (const rows of tableRows(db, parsed, checked.accepted)) await buffer.append(rows).then(() => caches.ingest(rows))
         return refused
       }).pipe(
         Effect.flatMap((refused) =>
@@ -176,6 +173,20 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         )
       )
 
+    const isDelete = (envelope: Envelope) => {
+      switch (envelope.event._tag) {
+        case "DatabaseSoftDeleted":
+        case "DatabaseHardDeleted":
+        case "DatabaseDataDeleted":
+        case "TableSoftDeleted":
+        case "TableHardDeleted":
+        case "TableDataDeleted":
+          return true
+        default:
+          return false
+      }
+    }
+
     const applyDelete = (envelope: Envelope) => {
       const e = envelope.event
       switch (e._tag) {
@@ -192,23 +203,17 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       }
     }
 
-    // Recovery: rebuild the buffer from the log, in order, folding the catalog alongside so that each write is checked
-    // against the schema it was written under (a later table of the same name is another table). Writes up to the
-    // last persist are in Parquet: up to there only the other events are read, for the catalog.
+    // Recovery: the writes after the last persist (earlier ones are in Parquet) are applied again, in log order with
+    // the deletes among them, against the catalog as recovered (each write resolving names as of its seq).
     const recovered = yield* catalog.current
     const persistedSeq = (yield* fileIndex.current).persistedSeq
-    let asOf = emptyCatalog
     let quarantined = 0
     let replayed = 0
-    yield* log.stream(0, { untilSeq: persistedSeq, excludeKind: "WriteBatch" }).pipe(
-      Stream.runForEach((envelope) => Effect.sync(() => void (asOf = applyEnvelope(asOf, envelope))))
-    )
     yield* log.stream(persistedSeq).pipe(
       Stream.runForEach((envelope) => {
-        asOf = applyEnvelope(asOf, envelope)
         if (envelope.event._tag !== "WriteBatch" || envelope.payload === null) return applyDelete(envelope)
         replayed += 1
-        return Effect.map(replayWrite(asOf, recovered, envelope), (n) => void (quarantined += n))
+        return Effect.map(replayWrite(recovered, envelope), (n) => void (quarantined += n))
       })
     )
     lastAppliedSeq = yield* log.committedSeq
@@ -234,10 +239,12 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       Effect.forkScoped
     )
 
-    // Deletes committed from now on drop buffered rows.
-    yield* log.subscribe.pipe(
-      Stream.runForEach((envelope) => lock.withPermits(1)(applyDelete(envelope)).pipe(Effect.zipRight(publishBufferSize))),
-      Effect.forkScoped
+    // Deletes committed from now on drop buffered rows, in commit order, before their DELETE answers. Writes are
+    // applied by `write` itself, in log order under the lock (and taken back if their commit fails).
+    yield* log.project("write-buffer", (envelopes) =>
+      Effect.forEach(envelopes, (envelope) => (isDelete(envelope) ? lock.withPermits(1)(applyDelete(envelope)).pipe(Effect.zipRight(publishBufferSize)) : Effect.void), {
+        discard: true
+      })
     )
 
     const write = (request: WriteRequest) =>
@@ -297,13 +304,20 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         // Appended in log order, before the commit completes (so no_sync writes are seen at once); a write whose
         // commit fails is taken back. Taking back costs one DELETE on failure; appending after the commit would put
         // the append after the fsync on every write's path.
+        const rowsByTable = tableRows(db, parsed, checked.accepted)
         const { committed, marks, seq, settledSignal } = yield* lock.withPermits(1)(
           Effect.uninterruptible(
             Effect.gen(function* () {
+              // The buffer takes the tables' new columns before the event is logged: once logged, applying cannot fail.
+              yield* Effect.tryPromise({
+                try: () => buffer.prepare(rowsByTable),
+                catch: (e) =>
+                  new ExecutionFailed({ message: `the write buffer could not take this write's tables or columns, nothing was written: ${e instanceof Error ? e.message : String(e)}` })
+              })
               const { committed, envelopes } = yield* log.enqueue([{ event, payload: body }])
               const marks = yield* Effect.promise(async () => {
                 const out: Array<AppendMark> = []
-                for (const rows of tableRows(state, db.id, parsed, checked.accepted)) {
+                for (const rows of rowsByTable) {
                   const mark = await buffer.append(rows)
                   caches.ingest(rows)
                   if (mark !== undefined) out.push(mark)

@@ -208,6 +208,11 @@ export class WriteBuffer {
     return mergedSql(tableId, t.tags, t.fields, "")
   }
 
+  /** Creates the tables and columns a batch's rows need, so that appending them cannot fail for want of one. */
+  async prepare(tables: ReadonlyArray<TableRows>): Promise<void> {
+    for (const rows of tables) if (rows.count > 0) await this.ensureTable(rows.dbId, rows.table)
+  }
+
   /** Appends one table's rows of a batch; the mark says where they went. */
   async append(rows: TableRows): Promise<AppendMark | undefined> {
     const n = rows.count
