@@ -459,17 +459,40 @@ const binarySql = (op: string, l: Built, r: Built): Built => {
   return { sql: `(${l.sql} ${arith(op)} ${r.sql})`, kind: l.kind === "float" || r.kind === "float" ? "float" : l.kind === "int" && r.kind === "int" ? "int" : "other" }
 }
 
-/** A selector's choice of row: its key, ordered so that ties go to the earliest point. */
-const selectorPick = (name: string, arg: string): { fn: "arg_min" | "arg_max"; key: string } | undefined => {
+/**
+ * How a selector breaks ties between series (points of several series grouped together): `key` orders the series as
+ * 1.x's series keys do; `aux` says whether plain fields are selected beside it (1.x then reduces the raw points in
+ * its merge order rather than each series' own pick).
+ */
+interface SeriesTie {
+  readonly key: string
+  readonly aux: boolean
+  /** Whether buckets are by time (1.x then prefers the greatest value among first's and last's ties). */
+  readonly byTime: boolean
+}
+
+const NO_TIE: SeriesTie = { key: "0", aux: false, byTime: false }
+
+/**
+ * A selector's choice of row: its key, ordered so that ties go to the earliest point, then to the series 1.x picks
+ * (measured against 1.6.7): min and max the first series; first the first series with plain fields beside it;
+ * last the greatest value, then the last series, with plain fields; without plain fields, first and last take the
+ * greatest value in time buckets and the last series otherwise.
+ */
+const selectorPick = (name: string, arg: string, tie: SeriesTie = NO_TIE, kind: ValueKind = "float"): { fn: "arg_min" | "arg_max"; key: string } | undefined => {
+  const t = `epoch_ns("time")`
   switch (name) {
     case "min":
-      return { fn: "arg_min", key: `{'v': ${arg}, 't': "time"}` }
+      return { fn: "arg_min", key: `{'v': ${arg}, 't': ${t}, 'k': ${tie.key}}` }
     case "max":
-      return { fn: "arg_max", key: `{'v': ${arg}, 't': -epoch_ns("time")}` }
+      // Negated to order the series ascending among equal values; integers widened so that none overflows.
+      return { fn: "arg_min", key: `{'v': -(${kind === "int" ? `CAST(${arg} AS HUGEINT)` : arg}), 't': ${t}, 'k': ${tie.key}}` }
     case "first":
-      return { fn: "arg_min", key: `epoch_ns("time")` }
+      if (tie.aux) return { fn: "arg_min", key: `{'t': ${t}, 'k': ${tie.key}}` }
+      return { fn: "arg_max", key: tie.byTime ? `{'t': -${t}, 'v': ${arg}, 'k': ${tie.key}}` : `{'t': -${t}, 'k': ${tie.key}}` }
     case "last":
-      return { fn: "arg_max", key: `epoch_ns("time")` }
+      if (tie.aux) return { fn: "arg_max", key: `{'t': ${t}, 'v': ${arg}, 'k': ${tie.key}}` }
+      return { fn: "arg_max", key: tie.byTime ? `{'t': ${t}, 'v': ${arg}, 'k': ${tie.key}}` : `{'t': ${t}, 'k': ${tie.key}}` }
     default:
       return undefined
   }
@@ -478,7 +501,7 @@ const selectorPick = (name: string, arg: string): { fn: "arg_min" | "arg_max"; k
 const percentileIndex = (arg: string, p: number) => `CAST(floor(count(${arg}) * ${p} / 100.0 + 0.5) AS BIGINT)`
 
 /** The SQL of an aggregate call over the rows of one bucket. */
-const aggregateSql = (e: Extract<Expr, { kind: "call" }>, s: Schema): Built => {
+const aggregateSql = (e: Extract<Expr, { kind: "call" }>, s: Schema, tie: SeriesTie = NO_TIE): Built => {
   const name = e.name
   const arg0 = e.args[0]
   if (arg0 === undefined) throw new Fail(`invalid number of arguments for ${name}, expected at least 1, got 0`)
@@ -523,7 +546,7 @@ const aggregateSql = (e: Extract<Expr, { kind: "call" }>, s: Schema): Built => {
       return { sql: `${name}(${arg})`, kind }
     case "first":
     case "last": {
-      const pick = selectorPick(name, arg)!
+      const pick = selectorPick(name, arg, tie, kind)!
       return { sql: `${pick.fn}(${arg}, ${pick.key}) FILTER (WHERE ${arg} IS NOT NULL)`, kind }
     }
     case "percentile": {
@@ -607,21 +630,21 @@ const integralOrder = (tagRefs: ReadonlyArray<string>) =>
  * goes through `leaf`, which answers the column its bucket value is read from: 1.x fills the aggregates themselves,
  * then evaluates the expression over the filled values (`cos(mean(x))` with fill(0) answers cos(0)).
  */
-const aggregateExprSql = (e: Expr, s: Schema, leaf: (b: Built, call: string) => Built): Built => {
+const aggregateExprSql = (e: Expr, s: Schema, leaf: (b: Built, call: string) => Built, tie: SeriesTie = NO_TIE): Built => {
   switch (e.kind) {
     case "call":
-      if (isMath(e.name)) return mathSql(e.name, e.args.map((a) => aggregateExprSql(a, s, leaf)))
+      if (isMath(e.name)) return mathSql(e.name, e.args.map((a) => aggregateExprSql(a, s, leaf, tie)))
       if (!AGGREGATES.has(e.name)) {
         if (UNSUPPORTED.has(e.name)) throw new Fail(`unsupported function: ${e.name}() is not implemented`)
         throw new Fail(`undefined function ${e.name}()`)
       }
-      return leaf(aggregateSql(e, s), e.name)
+      return leaf(aggregateSql(e, s, tie), e.name)
     case "number":
       return { sql: e.integer ? e.raw : floatLiteral(e.value), kind: e.integer ? "int" : "float" }
     case "paren":
-      return aggregateExprSql(e.expr, s, leaf)
+      return aggregateExprSql(e.expr, s, leaf, tie)
     case "binary":
-      return binarySql(e.op, aggregateExprSql(e.left, s, leaf), aggregateExprSql(e.right, s, leaf))
+      return binarySql(e.op, aggregateExprSql(e.left, s, leaf, tie), aggregateExprSql(e.right, s, leaf, tie))
     case "ref":
       throw new Fail("mixing aggregate and non-aggregate queries is not supported")
     default:
@@ -1130,7 +1153,10 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       const t = s.types.get(n)
       return t !== undefined && t !== "time"
     })
-    const src = `SELECT ${[...tagCols, `${bucketExpr} AS __b`, `"time"`, ...srcColumns.map((n) => q(n))].join(", ")} FROM ${from} ${where}`
+    // The series key of each row (its tags in name order), for selectors' ties between series.
+    const seriesTags = [...s.types.entries()].filter(([, t]) => t === "tag").map(([n]) => n).sort()
+    const seriesKey = seriesTags.length === 0 ? "0" : `{${seriesTags.map((n, i) => `'k${i}': __sk${i}`).join(", ")}}`
+    const src = `SELECT ${[...tagCols, `${bucketExpr} AS __b`, `"time"`, ...srcColumns.map((n) => q(n)), ...seriesTags.map((n, i) => `coalesce(${q(n)}, '') AS __sk${i}`)].join(", ")} FROM ${from} ${where}`
 
     if (distinctCall !== undefined) {
       const call = distinctCall.expr as Extract<Expr, { kind: "call" }>
@@ -1151,13 +1177,14 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
     const auxRefs = fields.filter((f) => f.expr.kind === "ref")
     const calls = fields.filter((f) => f.expr.kind !== "ref")
     let auxPick: { fn: string; key: string; arg: string } | undefined
+    const tie: SeriesTie = { key: seriesKey, aux: auxRefs.length > 0, byTime: interval !== undefined }
     if (auxRefs.length > 0) {
       const only = calls.length === 1 ? selectorOf(calls[0]!.expr) : undefined
       if (only === undefined || selectorPick(only.name, "") === undefined) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
       const a0 = only.args[0]
       const t0 = a0?.kind === "ref" ? s.types.get(a0.name) : undefined
       const arg = a0?.kind === "ref" && t0 !== undefined && t0 !== "tag" ? q(a0.name) : "NULL"
-      auxPick = { ...selectorPick(only.name, arg)!, arg }
+      auxPick = { ...selectorPick(only.name, arg, tie, kindOfType(t0))!, arg }
     }
     // Each aggregate is a column `__a<j>` of a bucket's row (filled on its own); each field an expression over them.
     const leaves: Array<Built & { readonly call: string }> = []
@@ -1172,7 +1199,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
         const col = t === undefined || t === "time" ? "NULL" : q(f.expr.name)
         return leaf({ sql: `${auxPick.fn}_null(${col}, ${auxPick.key}) FILTER (WHERE ${auxPick.arg} IS NOT NULL)`, kind: kindOfType(t) }, "")
       }
-      return aggregateExprSql(f.expr, s, leaf)
+      return aggregateExprSql(f.expr, s, leaf, tie)
     })
     // A lone selector reports the time of the point it selected (when not bucketing by time), and other plain fields
     // selected beside it take that point's values.
@@ -1183,7 +1210,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       const arg0 = call.args[0]
       const argType = arg0?.kind === "ref" ? s.types.get(arg0.name) : undefined
       const arg = arg0?.kind === "ref" && argType !== undefined && argType !== "tag" ? q(arg0.name) : "NULL"
-      const pick = selectorPick(call.name, arg)
+      const pick = selectorPick(call.name, arg, tie, kindOfType(argType))
       if (pick !== undefined) timeSql = `${pick.fn}(epoch_ns("time"), ${pick.key}) FILTER (WHERE ${arg} IS NOT NULL)`
       else if (call.name === "percentile") {
         const p = (call.args[1] as Extract<Expr, { kind: "number" }>).value
