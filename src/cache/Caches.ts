@@ -1,4 +1,4 @@
-import { Effect, Schedule, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import type { CatalogState, DistinctCacheDef, LastCacheDef } from "../catalog/state.ts"
 import { liveTable } from "../catalog/state.ts"
@@ -7,6 +7,7 @@ import { FieldKind, type ParsedBatch } from "../lineprotocol/index.ts"
 import type { TableRows } from "../write/WriteBuffer.ts"
 import { DistinctValueCache } from "./DistinctValueCache.ts"
 import { distinctCacheColumns, lastCacheColumns } from "./columns.ts"
+import { evictPeriodically } from "./eviction.ts"
 import { LastValueCache, type CacheValue } from "./LastValueCache.ts"
 
 export { distinctCacheColumns, lastCacheColumns } from "./columns.ts"
@@ -176,12 +177,7 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
       }
     }
 
-    /** Evicts expired entries of every cache. */
-    const evictAll = Effect.sync(() => {
-      const now = nowNs()
-      for (const i of instances.values()) i.cache.evict(now)
-    })
-    yield* evictAll.pipe(Effect.repeat(Schedule.spaced("10 seconds")), Effect.forkScoped)
+    yield* evictPeriodically(() => [...instances.values()].map((i) => i.cache))
 
     /**
      * The answer of `last_cache(table[, name])` or `distinct_cache(table[, name])` on a database: the name may be left
@@ -218,8 +214,7 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
       load,
       answer,
       /** Makes the instances match the catalog now (before loading a cache just created). */
-      reconcile,
-      evictAll
+      reconcile
     } as const
   })
 }) {}
