@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Compactor } from "../../src/compactor/Compactor.ts"
 import { expectError, expectOk } from "../support/expect.ts"
 import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
 
@@ -223,6 +225,40 @@ describe("restart", () => {
       expect(before.map((r) => r["usage"])).toEqual([5, 2])
       expect(await sql("r", "SELECT * FROM distinct_cache('cpu')", again)).toEqual([{ host: "a" }, { host: "b" }])
       expect((await sql("r", "SELECT name FROM system.last_caches", again)).map((r) => r["name"])).toEqual(["cpu_host_last_cache"])
+    } finally {
+      await second.stop()
+    }
+  })
+})
+
+describe("stored data", () => {
+  it("a cache created over persisted Parquet files and buffered rows holds what the plain SQL answers, and again after a restart", async () => {
+    const first = await startServer({ gen1DurationMs: 60_000, persistIntervalMs: 3_600_000 })
+    const admin = await createOperatorToken(first)
+    const asAdmin = { request: (m: string, p: string, o: object = {}) => first.request(m, p, { ...o, token: admin }) }
+    const persistNow = () => first.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+    const lines = (from: number, n: number, age: number) => Array.from({ length: n }, (_, i) => `cpu,host=h${(from + i) % 7},region=r${(from + i) % 3} usage=${from + i} ${NOW_MS - age + i}`)
+    await write("p", lines(0, 50, 120_000), asAdmin)
+    expect(await persistNow()).toBeDefined()
+    await write("p", lines(50, 20, 60_000), asAdmin)
+    expect(await persistNow()).toBeDefined()
+    // Buffered rows, some over persisted times of the same series (they win).
+    await write("p", [...lines(70, 10, 30_000), `cpu,host=h1,region=r1 usage=-1 ${NOW_MS - 60_000 + 1}`], asAdmin)
+    expectOk(await asAdmin.request("POST", "/api/v3/configure/last_cache", { body: { db: "p", table: "cpu", key_columns: ["host"], count: 3 } }), 201)
+    expectOk(await asAdmin.request("POST", "/api/v3/configure/distinct_cache", { body: { db: "p", table: "cpu", columns: ["host", "region"] } }), 201)
+    const latest3 = "SELECT host, region, usage, time FROM (SELECT *, row_number() OVER (PARTITION BY host ORDER BY time DESC) AS n FROM cpu) WHERE n <= 3 ORDER BY host, time"
+    const distinct = "SELECT DISTINCT host, region FROM cpu ORDER BY host, region"
+    const cached = await sql("p", "SELECT * FROM last_cache('cpu') ORDER BY host, time", asAdmin)
+    expect(cached).toHaveLength(21)
+    expect(cached).toEqual(await sql("p", latest3, asAdmin))
+    expect(await sql("p", "SELECT * FROM distinct_cache('cpu')", asAdmin)).toEqual(await sql("p", distinct, asAdmin))
+    await first.stop()
+
+    const second = await startServer({ gen1DurationMs: 60_000, persistIntervalMs: 3_600_000 }, first.dataDir)
+    try {
+      const again = { request: (m: string, p: string, o: object = {}) => second.request(m, p, { ...o, token: admin }) }
+      expect(await sql("p", "SELECT * FROM last_cache('cpu') ORDER BY host, time", again)).toEqual(cached)
+      expect(await sql("p", "SELECT * FROM distinct_cache('cpu')", again)).toEqual(await sql("p", distinct, again))
     } finally {
       await second.stop()
     }
