@@ -193,6 +193,19 @@ const QUERIES = [
 ]
 
 const ERRORS = [
+  "SELECT exponential_moving_average(usage) FROM cpu",
+  "SELECT exponential_moving_average(usage, 0) FROM cpu",
+  "SELECT exponential_moving_average(usage, 3, 1, 'none') FROM cpu",
+  "SELECT kaufmans_efficiency_ratio(usage, 3, 1, 'simple') FROM cpu",
+  "SELECT triple_exponential_derivative(usage, 3, 0) FROM cpu",
+  "SELECT chande_momentum_oscillator(usage, 3, 1, 'bogus') FROM cpu",
+  "SELECT exponential_moving_average(mean(usage), 3) FROM cpu",
+  "SELECT exponential_moving_average(usage, 3) FROM cpu GROUP BY time(1m)",
+  "SELECT holt_winters(usage, 3, 1) FROM cpu GROUP BY time(1m)",
+  "SELECT holt_winters(mean(usage), 3) FROM cpu GROUP BY time(1m)",
+  "SELECT holt_winters(mean(usage), 0, 1) FROM cpu GROUP BY time(1m)",
+  "SELECT holt_winters(mean(usage), 3, 1) FROM cpu",
+  "SELECT holt_winters(mean(usage), 3, 1.5) FROM cpu GROUP BY time(1m)",
   "SELECT abs(usage, 2) FROM cpu",
   "SELECT pow(usage) FROM cpu",
   "SELECT log(usage) FROM cpu",
