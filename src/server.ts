@@ -8,7 +8,7 @@ import { Caches } from "./cache/Caches.ts"
 import { Catalog } from "./catalog/Catalog.ts"
 import { Checkpoints } from "./checkpoint/Checkpoints.ts"
 import { Compactor } from "./compactor/Compactor.ts"
-import { layerServerConfig, type ServerConfigShape } from "./config.ts"
+import { layerServerConfig, type ServerConfig, type ServerConfigShape } from "./config.ts"
 import { RoutesLive } from "./http/router.ts"
 import { EventLog } from "./log/EventLog.ts"
 import { DuckDb } from "./query/DuckDb.ts"
@@ -16,7 +16,7 @@ import { Ingester } from "./write/Ingester.ts"
 import { QueryEngine } from "./query/QueryEngine.ts"
 import { layerWritableStore } from "./log/store.ts"
 import { FileIndex } from "./storage/FileIndex.ts"
-import { ObjectStoreLocal } from "./storage/ObjectStore.ts"
+import { type ObjectStore, ObjectStoreLocal } from "./storage/ObjectStore.ts"
 import { TableSources } from "./storage/TableSource.ts"
 
 const logLevels: Record<string, LogLevel.LogLevel> = {
@@ -91,7 +91,7 @@ const createHttpServer = (requestTimeoutMs: number) => {
 }
 
 /** The server's state and actors on a data directory, without HTTP: the event log, catalog and their stores. */
-export const layerCore = (config: ServerConfigShape) =>
+export const layerCore = (config: ServerConfigShape, objectStore: Layer.Layer<ObjectStore, never, ServerConfig> = ObjectStoreLocal) =>
   // Once every projection is built, events a --recover start skipped leave the log (kept in its quarantine table).
   Layer.effectDiscard(Effect.flatMap(EventLog, (log) => log.quarantineDamaged)).pipe(
     Layer.provideMerge(CacheLoader.Default),
@@ -105,16 +105,19 @@ export const layerCore = (config: ServerConfigShape) =>
     Layer.provideMerge(Catalog.Default),
     Layer.provideMerge(Checkpoints.Default),
     Layer.provideMerge(EventLog.Default),
-    Layer.provideMerge(ObjectStoreLocal),
+    Layer.provideMerge(objectStore),
     Layer.provideMerge(layerWritableStore(config.dataDir)),
     Layer.provideMerge(layerServerConfig(config))
   )
 
-/** The whole server as one Layer: core services plus HTTP on the configured address. It exposes the HttpServer. */
-export const layerServer = (config: ServerConfigShape) =>
+/**
+ * The whole server as one Layer: core services plus HTTP on the configured address. It exposes the HttpServer. The
+ * object store is the local data dir unless another is given.
+ */
+export const layerServer = (config: ServerConfigShape, objectStore?: Layer.Layer<ObjectStore, never, ServerConfig>) =>
   HttpLayerRouter.serve(RoutesLive, { disableLogger: true, disableListenLog: true, routerConfig: { ignoreTrailingSlash: false } }).pipe(
     Layer.provideMerge(NodeHttpServer.layer(() => createHttpServer(config.httpRequestTimeoutMs), { port: config.httpBind.port, host: config.httpBind.host })),
-    Layer.provideMerge(layerCore(config)),
+    Layer.provideMerge(layerCore(config, objectStore)),
     Layer.provide(Logger.minimumLogLevel(logLevels[config.logFilter] ?? LogLevel.Info))
   )
 

@@ -83,15 +83,19 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     const writeTarget = (target: PersistTarget, seq: number) =>
       Effect.gen(function* () {
         const written: Array<PersistedFile> = []
-        const windows = yield* attemptPromise("reading the buffer's time windows", async () => (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(target, windowNs))).getRows())
-        for (const [w, lo, hi] of windows as Array<[bigint, bigint, bigint]>) {
+        const ranks = `persist_ranks_t${target.tableId}`
+        const windows = yield* attemptPromise("reading the buffer's time windows", async () => {
+          await conn.run(ingester.buffer.persistRanksSql(target, ranks))
+          return (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(target, windowNs))).getRows() as Array<[bigint, bigint, bigint]>
+        })
+        for (const [w, lo, hi] of windows) {
           const startNs = BigInt(w) * windowNs
           const path = gen1Path(target.dbId, target.tableId, startNs, seq)
           const scratch = yield* store.scratchPath(path)
           const copied = yield* attemptPromise(`writing ${path}`, () =>
-            conn.runAndReadAll(`COPY (${ingester.buffer.persistSql(target, startNs, startNs + windowNs)}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
+            conn.runAndReadAll(`COPY (${ingester.buffer.persistSql(target, ranks, startNs, startNs + windowNs)}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
           ).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
-          yield* store.putFile(path, scratch)
+          yield* store.putFile(path, scratch).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
           written.push({
             path,
             dbId: target.dbId,
@@ -104,7 +108,7 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
           })
         }
         return written
-      })
+      }).pipe(Effect.ensuring(Effect.promise(() => conn.run(`DROP TABLE IF EXISTS temp.persist_ranks_t${target.tableId}`).catch(() => undefined))))
 
     const persistOnce: Effect.Effect<PersistOutcome | undefined, StorageError | { readonly _tag: "LogWriteFailed"; readonly message: string }> = Effect.gen(function* () {
       const started = performance.now()

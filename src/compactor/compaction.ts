@@ -169,7 +169,7 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
           yield* deps.store.remove(scratch)
           continue
         }
-        yield* deps.store.putFile(path, scratch)
+        yield* deps.store.putFile(path, scratch).pipe(Effect.tapError(() => deps.store.remove(scratch).pipe(Effect.ignore)))
         added.push({
           path,
           dbId: first.dbId,

@@ -111,9 +111,13 @@ export type ServerServices = Layer.Layer.Success<ReturnType<typeof layerServer>>
 export type ServerStartError = Layer.Layer.Error<ReturnType<typeof layerServer>>
 
 /** Starts the whole server Layer in this process with the test configuration plus `overrides`. */
-export const startServer = async (overrides: Partial<ServerConfigShape> = {}, dataDir: string = tempDir()): Promise<InProcessServer> => {
+export const startServer = async (
+  overrides: Partial<ServerConfigShape> = {},
+  dataDir: string = tempDir(),
+  objectStore?: Parameters<typeof layerServer>[1]
+): Promise<InProcessServer> => {
   const config = testConfig(dataDir, { logFilter: "error", ...overrides })
-  const runtime = ManagedRuntime.make(layerServer(config))
+  const runtime = ManagedRuntime.make(layerServer(config, objectStore))
   const address = await runtime.runPromise(Effect.map(HttpServer.HttpServer, (server) => server.address)).catch(async (e: unknown) => {
     await runtime.dispose()
     throw e
