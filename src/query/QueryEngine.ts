@@ -4,7 +4,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Caches } from "../cache/Caches.ts"
-import { cacheRowsSql } from "../cache/sql.ts"
+import { materialise } from "../cache/sql.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { liveDatabase, type DatabaseState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
@@ -194,9 +194,12 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               const described = ingester.buffer.describe(tableId)
               return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
             },
-            cacheFunction: (name, [table, cacheName]) => {
+            cacheFunction: async (name, [table, cacheName], into) => {
               const answer = caches.answer(current, currentDb.id, name === "last_cache" ? "last" : "distinct", table!, cacheName)
-              return "_tag" in answer ? { _tag: "PlanError", message: answer.message } : cacheRowsSql(answer)
+              if ("_tag" in answer) return { _tag: "PlanError", message: answer.message }
+              // Replaced on every read; the connection runs one query at a time, so no other query sees it change.
+              await materialise(conn, into, answer)
+              return undefined
             },
             virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name), files: sources.files })).get(qualifiedName),
             dialect

@@ -54,12 +54,22 @@ export interface TranslateInput {
   readonly needsMerge: (tableId: number) => Promise<boolean>
   /** The dialect rewrite, applied after parameters are bound and before tables are resolved. */
   readonly dialect: (statement: JsonObject) => JsonObject | { readonly _tag: "DialectError"; readonly message: string }
-  /** The SQL of `last_cache(table[, name])` or `distinct_cache(...)`: the cache's rows, materialised. */
-  readonly cacheFunction?: (name: CacheFunction, args: ReadonlyArray<string>) => string | PlanError
+  /**
+   * Materialises `last_cache(table[, name])` or `distinct_cache(...)` as the temporary table `into` of the query's
+   * connection (O(cache rows), no SQL text per row for the planner to parse), or says why it cannot.
+   */
+  readonly cacheFunction?: (name: CacheFunction, args: ReadonlyArray<string>, into: string) => Promise<PlanError | undefined>
 }
 
 /** The table functions answered from the last-value and distinct-value caches. */
 export type CacheFunction = "last_cache" | "distinct_cache"
+
+/** One cache table function call of a query, and the temporary table it is read from. */
+interface CacheRead {
+  readonly name: CacheFunction
+  readonly args: ReadonlyArray<string>
+  readonly into: string
+}
 
 export interface Translated {
   readonly sql: string
@@ -169,9 +179,9 @@ const resolveTables = (
   statement: JsonObject,
   input: TranslateInput,
   functions: FunctionPolicy
-): { readonly tree: JsonObject; readonly tables: Map<number, TableState>; readonly replacements: Map<JsonObject, Replacement>; readonly caches: Array<CacheFunction> } | PlanError => {
+): { readonly tree: JsonObject; readonly tables: Map<number, TableState>; readonly replacements: Map<JsonObject, Replacement>; readonly caches: Array<CacheRead> } | PlanError => {
   const tables = new Map<number, TableState>()
-  const caches: Array<CacheFunction> = []
+  const caches: Array<CacheRead> = []
   const replacements = new Map<JsonObject, Replacement>()
   let failure: PlanError | undefined
   // A refused function is reported only when every table resolved, as DataFusion resolves tables first.
@@ -306,14 +316,11 @@ const resolveTables = (
       failure = planError(`Error during planning: ${name}() takes the table name and optionally the cache name, as string literals`)
       return node
     }
-    const sql = input.cacheFunction!(name, args)
-    if (typeof sql !== "string") {
-      failure = sql
-      return node
-    }
+    // Our own name in DuckDB's temp catalog: no query can name it (only `public` tables resolve).
+    const into = `__strata_cache_${caches.length}`
     const copy = { ...node }
-    replacements.set(copy, { sql, alias: String(node["alias"] ?? "") || name })
-    caches.push(name)
+    replacements.set(copy, { sql: `SELECT * FROM temp.main.${into}`, alias: String(node["alias"] ?? "") || name })
+    caches.push({ name, args, into })
     return copy
   }
 
@@ -401,6 +408,10 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   const resolved = resolveTables(rewritten as JsonObject, input, await functionPolicy(input.conn))
   if ("_tag" in resolved) return resolved
   const { tables, replacements } = resolved
+  for (const read of resolved.caches) {
+    const refused = await input.cacheFunction!(read.name, read.args, read.into)
+    if (refused !== undefined) return refused
+  }
 
   const merges = new Map<number, boolean>()
   for (const table of tables.values()) merges.set(table.id, await input.needsMerge(table.id))
@@ -423,7 +434,7 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   await pause()
   const tree = transformIdentity(resolved.tree, parsedReplacements)
   await pause()
-  return { sql: await renderSql(input.conn, [tree]), tables: [...tables.values()], caches: resolved.caches }
+  return { sql: await renderSql(input.conn, [tree]), tables: [...tables.values()], caches: resolved.caches.map((c) => c.name) }
 }
 
 /** Replaces nodes by identity (the ones found while walking the same tree), copying only the paths to them. */
