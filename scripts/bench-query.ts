@@ -2,12 +2,19 @@
  * Query benchmark: the 100-host x 24 h cpu data set loaded into Strata (write buffer) and into a real InfluxDB 1.x,
  * then five TSBS-like queries — SQL on Strata, InfluxQL on InfluxDB 1.x — each timed as the median of 3 runs after
  * one warm-up, the whole answer read by the client. Prints each pair and the ratio of the totals (target ≤ 0.5).
- * usage: npx tsx scripts/bench-query.ts [--hours N] [--skip-influx]
+ * Two modes (both by default): `buffer`, the data in the write buffer; `persisted`, the data persisted to Parquet and
+ * compacted (a 1 s persist interval and compaction delay, waited for through `system.parquet_files`), where DuckDB
+ * also runs the same queries in-process on the same Parquet files: the engine's floor.
+ * usage: npx tsx scripts/bench-query.ts [--hours N] [--skip-influx] [--mode buffer|persisted|both]
  */
+import { DuckDBInstance } from "@duckdb/node-api"
+import * as NodePath from "node:path"
 import { cpuData, load, startInfluxV1, startStrata, stop } from "./lib.ts"
 
 const args = process.argv.slice(2)
 const hours = Number(args[args.indexOf("--hours") + 1] ?? 24) || 24
+const mode = args.includes("--mode") ? args[args.indexOf("--mode") + 1]! : "both"
+const modes = mode === "both" ? ["buffer", "persisted"] : [mode]
 const file = cpuData(100, hours)
 
 const from = "2024-01-01T06:00:00Z"
@@ -17,33 +24,43 @@ interface BenchQuery {
   readonly name: string
   readonly sql: string
   readonly influxql: string
+  /** The same query for DuckDB on the Parquet files (as view `cpu`). */
+  readonly duckdb: string
 }
+
+const duckFrom = `TIMESTAMP_NS '${from.slice(0, 19).replace("T", " ")}'`
+const duckTo = `TIMESTAMP_NS '${to.slice(0, 19).replace("T", " ")}'`
 
 const queries: ReadonlyArray<BenchQuery> = [
   {
     name: "max per minute, one host, 12 h",
     sql: `SELECT date_bin(INTERVAL '1 minute', time) AS minute, max(usage_user) AS max_user FROM cpu WHERE hostname = 'host_7' AND time >= '${from}' AND time < '${to}' GROUP BY 1 ORDER BY 1`,
-    influxql: `SELECT max(usage_user) FROM cpu WHERE hostname = 'host_7' AND time >= '${from}' AND time < '${to}' GROUP BY time(1m)`
+    influxql: `SELECT max(usage_user) FROM cpu WHERE hostname = 'host_7' AND time >= '${from}' AND time < '${to}' GROUP BY time(1m)`,
+    duckdb: `SELECT time_bucket(INTERVAL '1 minute', time) AS minute, max(usage_user) AS max_user FROM cpu WHERE hostname = 'host_7' AND time >= ${duckFrom} AND time < ${duckTo} GROUP BY 1 ORDER BY 1`
   },
   {
     name: "mean per hour per host, 12 h",
     sql: `SELECT date_bin(INTERVAL '1 hour', time) AS hour, hostname, avg(usage_user) AS mean_user FROM cpu WHERE time >= '${from}' AND time < '${to}' GROUP BY 1, 2 ORDER BY 2, 1`,
-    influxql: `SELECT mean(usage_user) FROM cpu WHERE time >= '${from}' AND time < '${to}' GROUP BY time(1h), hostname`
+    influxql: `SELECT mean(usage_user) FROM cpu WHERE time >= '${from}' AND time < '${to}' GROUP BY time(1h), hostname`,
+    duckdb: `SELECT time_bucket(INTERVAL '1 hour', time) AS hour, hostname, avg(usage_user) AS mean_user FROM cpu WHERE time >= ${duckFrom} AND time < ${duckTo} GROUP BY 1, 2 ORDER BY 2, 1`
   },
   {
     name: "last value per host",
     sql: `SELECT hostname, selector_last(usage_user, time)['value'] AS last_user, selector_last(usage_user, time)['time'] AS time FROM cpu GROUP BY hostname ORDER BY hostname`,
-    influxql: `SELECT last(usage_user) FROM cpu GROUP BY hostname`
+    influxql: `SELECT last(usage_user) FROM cpu GROUP BY hostname`,
+    duckdb: `SELECT hostname, arg_max(usage_user, time) AS last_user, max(time) AS time FROM cpu GROUP BY hostname ORDER BY hostname`
   },
   {
     name: "rows with usage_user > 90, 12 h",
     sql: `SELECT * FROM cpu WHERE usage_user > 90 AND time >= '${from}' AND time < '${to}'`,
-    influxql: `SELECT * FROM cpu WHERE usage_user > 90 AND time >= '${from}' AND time < '${to}'`
+    influxql: `SELECT * FROM cpu WHERE usage_user > 90 AND time >= '${from}' AND time < '${to}'`,
+    duckdb: `SELECT * FROM cpu WHERE usage_user > 90 AND time >= ${duckFrom} AND time < ${duckTo}`
   },
   {
     name: "count and mean over everything",
     sql: `SELECT count(usage_user) AS n, avg(usage_user) AS mean_user FROM cpu`,
-    influxql: `SELECT count(usage_user), mean(usage_user) FROM cpu`
+    influxql: `SELECT count(usage_user), mean(usage_user) FROM cpu`,
+    duckdb: `SELECT count(usage_user) AS n, avg(usage_user) AS mean_user FROM cpu`
   }
 ]
 
@@ -63,20 +80,68 @@ const medianOf3 = async (url: string) => {
   return runs[1]!
 }
 
-const strataTimes: Array<number> = []
+const strataTimes: Record<string, Array<number>> = {}
+const duckTimes: Array<number> = []
 const influxTimes: Array<number> = []
+const sql = async (url: string, q: string) => {
+  const res = await fetch(`${url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format: "json" })}`)
+  if (res.status !== 200) throw new Error(`${res.status}: ${await res.text()}`)
+  return (await res.json()) as Array<Record<string, unknown>>
+}
 
-const strata = await startStrata(18181)
-try {
-  const loaded = load(file, `${strata.url}/api/v3/write_lp?db=bench&precision=ns`)
-  console.log(`strata loaded ${loaded.lines.toLocaleString()} lines in ${loaded.seconds}s`)
-  for (const q of queries) {
-    const r = await medianOf3(`${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q: q.sql, format: "json" })}`)
-    strataTimes.push(r.ms)
-    console.log(`strata  ${q.name.padEnd(36)} ${r.ms.toFixed(1).padStart(9)} ms  (${r.bytes.toLocaleString()} bytes)`)
+/** Waits until every row is in compacted Parquet files; returns their paths on disk. */
+const waitPersistedAndCompacted = async (url: string, dir: string, lines: number) => {
+  const started = performance.now()
+  for (;;) {
+    const files = await sql(url, "SELECT path, row_count FROM system.parquet_files WHERE table_name = 'cpu'")
+    const rows = files.reduce((n, f) => n + Number(f["row_count"]), 0)
+    if (rows === lines && files.length > 0 && files.every((f) => /\/compacted-\d+(-\d+)?\.parquet$/.test(String(f["path"])))) {
+      console.log(`persisted and compacted into ${files.length} file(s) in ${((performance.now() - started) / 1000).toFixed(1)}s after the load`)
+      return files.map((f) => NodePath.join(dir, String(f["path"])))
+    }
+    if (performance.now() - started > 600_000) throw new Error(`not persisted and compacted after 10 min: ${rows} rows in ${files.length} file(s)`)
+    await new Promise((r) => setTimeout(r, 500))
   }
-} finally {
-  await stop(strata)
+}
+
+/** DuckDB in-process on the same Parquet files: each query's median of 3 after one warm-up, the answer read whole. */
+const duckFloor = async (paths: ReadonlyArray<string>) => {
+  const db = await DuckDBInstance.create(":memory:", { threads: "2" })
+  const conn = await db.connect()
+  await conn.run(`SET TimeZone = 'UTC'`)
+  await conn.run(`CREATE VIEW cpu AS SELECT * FROM read_parquet([${paths.map((p) => `'${p.replace(/'/g, "''")}'`).join(", ")}])`)
+  for (const q of queries) {
+    const once = async () => {
+      const started = performance.now()
+      const rows = (await conn.runAndReadAll(q.duckdb)).getRows().length
+      return { ms: performance.now() - started, rows }
+    }
+    await once()
+    const runs = [await once(), await once(), await once()].sort((a, b) => a.ms - b.ms)
+    duckTimes.push(runs[1]!.ms)
+    console.log(`duckdb  ${q.name.padEnd(36)} ${runs[1]!.ms.toFixed(1).padStart(9)} ms  (${runs[1]!.rows.toLocaleString()} rows)`)
+  }
+  conn.closeSync()
+  db.closeSync()
+}
+
+for (const m of modes) {
+  const persisted = m === "persisted"
+  const strata = await startStrata(18181, persisted ? ["--persist-interval", "1s", "--compaction-delay", "1s"] : [])
+  try {
+    const loaded = load(file, `${strata.url}/api/v3/write_lp?db=bench&precision=ns`)
+    console.log(`strata (${m}) loaded ${loaded.lines.toLocaleString()} lines in ${loaded.seconds}s`)
+    const paths = persisted ? await waitPersistedAndCompacted(strata.url, strata.dir, loaded.lines) : []
+    const times: Array<number> = (strataTimes[m] = [])
+    for (const q of queries) {
+      const r = await medianOf3(`${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q: q.sql, format: "json" })}`)
+      times.push(r.ms)
+      console.log(`strata  ${q.name.padEnd(36)} ${r.ms.toFixed(1).padStart(9)} ms  (${r.bytes.toLocaleString()} bytes)`)
+    }
+    if (persisted) await duckFloor(paths)
+  } finally {
+    await stop(strata)
+  }
 }
 
 if (!args.includes("--skip-influx")) {
@@ -95,16 +160,24 @@ if (!args.includes("--skip-influx")) {
 }
 
 const total = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
+const cell = (xs: ReadonlyArray<number> | undefined, i: number) => (xs?.[i] === undefined ? "-".padStart(9) : xs[i]!.toFixed(1).padStart(9))
 console.log("")
+console.log(`${"query".padEnd(36)} ${modes.map((m) => `strata ${m}`.padStart(18)).join(" ")} ${"influxdb 1.x".padStart(14)} ${"duckdb parquet".padStart(15)}`)
 queries.forEach((q, i) => {
-  const s = strataTimes[i]!
-  const v = influxTimes[i]
-  console.log(`${q.name.padEnd(36)} strata ${s.toFixed(1).padStart(9)} ms   influxdb ${v === undefined ? "-" : v.toFixed(1).padStart(9)} ms${v === undefined ? "" : `   ${(s / v).toFixed(2)}x`}`)
+  console.log(`${q.name.padEnd(36)} ${modes.map((m) => `${cell(strataTimes[m], i)} ms`.padStart(18)).join(" ")} ${`${cell(influxTimes, i)} ms`.padStart(14)} ${`${cell(duckTimes, i)} ms`.padStart(15)}`)
 })
-const results: Record<string, number> = { strata_total_ms: Math.round(total(strataTimes)) }
-if (influxTimes.length > 0) {
-  results["influxdb1_total_ms"] = Math.round(total(influxTimes))
-  results["ratio"] = Number((total(strataTimes) / total(influxTimes)).toFixed(3))
-  console.log(`total: strata ${total(strataTimes).toFixed(1)} ms, influxdb 1.x ${total(influxTimes).toFixed(1)} ms → ratio ${results["ratio"]} (target ≤ 0.5)`)
+const results: Record<string, number> = {}
+for (const m of modes) {
+  const t = total(strataTimes[m]!)
+  results[`strata_${m}_total_ms`] = Math.round(t)
+  const line = [`total: strata ${m} ${t.toFixed(1)} ms`]
+  if (influxTimes.length > 0) {
+    results[`ratio_${m}`] = Number((t / total(influxTimes)).toFixed(3))
+    line.push(`influxdb 1.x ${total(influxTimes).toFixed(1)} ms → ratio ${results[`ratio_${m}`]} (target ≤ 0.5)`)
+  }
+  if (m === "persisted" && duckTimes.length > 0) line.push(`duckdb floor ${total(duckTimes).toFixed(1)} ms → strata/duckdb ${(t / total(duckTimes)).toFixed(2)}x`)
+  console.log(line.join(", "))
 }
+if (influxTimes.length > 0) results["influxdb1_total_ms"] = Math.round(total(influxTimes))
+if (duckTimes.length > 0) results["duckdb_parquet_total_ms"] = Math.round(total(duckTimes))
 console.log(JSON.stringify(results))

@@ -134,7 +134,8 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       )
     }
 
-    const publishBufferSize = Effect.zipRight(Metric.set(writeBufferBytes, buffer.bytes), Metric.set(writeBufferRows, buffer.rows))
+    // Suspended: the sizes are read when it runs, not once when it is built.
+    const publishBufferSize = Effect.suspend(() => Effect.zipRight(Metric.set(writeBufferBytes, buffer.bytes), Metric.set(writeBufferRows, buffer.rows)))
 
     /**
      * Applies a logged write at start, each table name resolved as it was at the write's seq (a table deleted and
