@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Compactor } from "../../src/compactor/Compactor.ts"
 import { expectError, expectOk } from "../support/expect.ts"
-import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
+import { createOperatorToken, createResourceToken, startServer, type InProcessServer } from "../support/server.ts"
 
 let server: InProcessServer
 let token: string
@@ -80,10 +80,13 @@ describe("POST /api/v3/configure/last_cache", () => {
     expectError(await createLast({ db: "lvc", table: "cpu", count: 0 }), 400, "last cache size must be greater than 0")
   })
 
-  it("a missing table field answers 400; no token answers 401", async () => {
+  it("a missing table field answers 400; no token 401; a token without admin rights 403", async () => {
     expectError(await createLast({ db: "lvc" }), 400, /table/)
     const res = await server.request("POST", "/api/v3/configure/last_cache", { body: { db: "lvc", table: "cpu" } })
     expect(res.status).toBe(401)
+    const writer = await createResourceToken(server, token, "lvc-writer", { resource_type: "db", resource_names: ["lvc"], actions: ["read", "write"] })
+    expect((await server.request("POST", "/api/v3/configure/last_cache", { token: writer, body: { db: "lvc", table: "cpu" } })).status).toBe(403)
+    expect((await server.request("DELETE", "/api/v3/configure/distinct_cache?db=lvc&table=cpu&name=x", { token: writer })).status).toBe(403)
   })
 
   it("DELETE answers 200 by query parameters or JSON body, and 404 for an unknown cache", async () => {
@@ -187,6 +190,12 @@ describe("last_cache() and distinct_cache()", () => {
     ])
     expect(await sql("q", "SELECT * FROM system.distinct_caches")).toEqual([
       { table: "cpu", name: "cpu_region_host_distinct_cache", column_ids: [1, 0], column_names: ["region", "host"], max_cardinality: 100000, max_age_seconds: 86400 }
+    ])
+  })
+
+  it("_internal's system.tables counts each table's caches", async () => {
+    expect(await sql("_internal", "SELECT last_cache_count, distinct_cache_count FROM system.tables WHERE database_name = 'q' AND table_name = 'cpu'")).toEqual([
+      { last_cache_count: 1, distinct_cache_count: 1 }
     ])
   })
 
