@@ -19,7 +19,10 @@ export interface TableState {
   readonly distinctCaches: ReadonlyMap<string, DistinctCacheDef>
 }
 
-/** A last-value cache's definition; `createdSeq` tells a re-created cache of the same name from the old one. */
+/**
+ * A last-value cache's definition. `createdSeq` is the seq that created it or last emptied it (a data delete): it tells
+ * a re-created or emptied cache's contents from the old ones.
+ */
 export interface LastCacheDef {
   readonly id: number
   readonly name: string
@@ -44,6 +47,26 @@ export interface DistinctCacheDef {
 }
 
 const noCaches = new Map<string, never>()
+
+/**
+ * A data delete empties the caches of a table (or of every table of the database): their definitions get the
+ * delete's seq, so their contents start anew. A state without such caches is returned as it is.
+ */
+const withCachesEmptied = (state: CatalogState, dbId: number, tableId: number | undefined, seq: number): CatalogState => {
+  const db = state.databases.get(dbId)
+  if (db === undefined) return state
+  let tables: Map<number, TableState> | undefined
+  for (const t of db.tables.values()) {
+    if ((tableId !== undefined && t.id !== tableId) || (t.lastCaches.size === 0 && t.distinctCaches.size === 0)) continue
+    tables ??= new Map(db.tables)
+    tables.set(t.id, {
+      ...t,
+      lastCaches: new Map([...t.lastCaches].map(([name, def]) => [name, { ...def, createdSeq: seq }])),
+      distinctCaches: new Map([...t.distinctCaches].map(([name, def]) => [name, { ...def, createdSeq: seq }]))
+    })
+  }
+  return tables === undefined ? state : { ...state, databases: withEntry(state.databases, dbId, { ...db, tables }) }
+}
 
 export interface DatabaseState {
   readonly id: number
@@ -251,7 +274,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
     case "DatabaseDataDeleted":
       return event.removeTables
         ? updateDb(state, event.dbId, (db) => ({ ...db, tables: new Map(), tableIdsByName: new Map(), nameHistory: unbind(db.nameHistory, null, seq) }))
-        : state
+        : withCachesEmptied(state, event.dbId, undefined, seq)
     case "TableCreated": {
       const { kept, dropped } = appliableColumns([], event.columns)
       const tags = kept.filter((c) => c.type === "tag").map((c) => c.name)
@@ -318,7 +341,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
         }
       })
     case "TableDataDeleted":
-      return state
+      return withCachesEmptied(state, event.dbId, event.tableId, seq)
     case "LastCacheCreated": {
       const { _tag, version, dbId, tableId, cacheId, ...def } = event
       return updateTable(state, dbId, tableId, (t) => ({ ...t, lastCaches: withEntry(t.lastCaches, def.name, { ...def, id: cacheId, createdSeq: seq }) }))

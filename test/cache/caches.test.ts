@@ -205,6 +205,18 @@ describe("last_cache() and distinct_cache()", () => {
     expect(stats).toMatchObject({ last_cache_hits: 1, distinct_cache_hits: 1 })
   })
 
+  it("a data-only delete of the table empties its caches; later writes fill them again", async () => {
+    await seed("emptied")
+    expectOk(await createLast({ db: "emptied", table: "cpu", key_columns: ["host"] }), 201)
+    expectOk(await createDistinct({ db: "emptied", table: "cpu", columns: ["host"] }), 201)
+    expect(await sql("emptied", "SELECT count(*) AS n FROM last_cache('cpu')")).toEqual([{ n: 3 }])
+    expectOk(await server.request("DELETE", "/api/v3/configure/table?db=emptied&table=cpu&data_only=true", { token }))
+    expect(await sql("emptied", "SELECT count(*) AS n FROM last_cache('cpu')")).toEqual([{ n: 0 }])
+    expect(await sql("emptied", "SELECT count(*) AS n FROM distinct_cache('cpu')")).toEqual([{ n: 0 }])
+    await write("emptied", [`cpu,host=z,region=eu usage=7 ${NOW_MS - 1_000}`])
+    expect(await sql("emptied", "SELECT host, usage FROM last_cache('cpu')")).toEqual([{ host: "z", usage: 7 }])
+  })
+
   it("deleting the table drops its caches", async () => {
     await seed("dropped")
     expectOk(await createLast({ db: "dropped", table: "cpu" }), 201)

@@ -45,6 +45,15 @@ describe("cache definitions in the catalog", () => {
     expect(cpu(state).lastCaches.size).toBe(0)
   })
 
+  it("a data-only delete keeps the definitions but starts their contents anew (a new createdSeq)", () => {
+    const created = run(base, createLastCache(base, { db: "db", table: "cpu" }))
+    const before = cpu(created).lastCaches.get("cpu_host_region_last_cache")!
+    const emptied = run(created, deleteTable(created, ctx, "db", "cpu", { dataOnly: true, removeTables: false, hardDeleteAt: undefined }))
+    const after = cpu(emptied).lastCaches.get("cpu_host_region_last_cache")!
+    expect({ ...after, createdSeq: 0 }).toEqual({ ...before, createdSeq: 0 })
+    expect(after.createdSeq).toBe(emptied.lastSeq)
+  })
+
   it("the value columns given are kept by id, time always last", () => {
     const state = run(base, createLastCache(base, { db: "db", table: "cpu", keyColumns: ["host"], valueColumns: ["state"] }))
     expect(cpu(state).lastCaches.get("cpu_host_last_cache")?.valueColumnIds).toEqual([3, 4])
