@@ -32,6 +32,10 @@ export interface ServerConfigShape {
   readonly snapshottedLogKeepBytes: number
   /** Start past events of the log that fail their checksums, skipping and reporting them, instead of stopping. */
   readonly recover: boolean
+  /** Largest bulk-import upload or download, in bytes (413 beyond). */
+  readonly maxImportSize: number
+  /** The directory `file://` import sources must lie in ("" refuses every `file://` source). */
+  readonly importDir: string
 }
 
 export type AuthzExemption = "health" | "ping" | "metrics"
@@ -70,7 +74,9 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "gen1-duration", env: ["STRATA_GEN1_DURATION", "INFLUXDB3_GEN1_DURATION"], describe: "Time span of one persisted (gen1) Parquet file: 1m, 5m or 10m", fallback: "10m" },
   { flag: "compaction-delay", env: ["STRATA_COMPACTION_DELAY"], describe: "How long a 24-hour window must receive no new persisted file before its files are compacted", fallback: "10m" },
   { flag: "snapshotted-log-keep", env: ["STRATA_SNAPSHOTTED_LOG_KEEP"], describe: "Payload bytes of persisted writes the event log keeps (newest first); older ones are truncated from it (e.g. 256MiB, 0)", fallback: "256MiB" },
-  { flag: "recover", env: ["STRATA_RECOVER"], boolean: true, describe: "Start even if events of the log fail their checksums: skip them and report what is lost", fallback: "false" }
+  { flag: "recover", env: ["STRATA_RECOVER"], boolean: true, describe: "Start even if events of the log fail their checksums: skip them and report what is lost", fallback: "false" },
+  { flag: "max-import-size", env: ["STRATA_MAX_IMPORT_SIZE"], describe: "Largest bulk-import upload or download (e.g. 10GiB); larger ones answer 413", fallback: "10GiB" },
+  { flag: "import-dir", env: ["STRATA_IMPORT_DIR"], describe: "Directory that file:// bulk-import sources must lie in (unset: file:// sources are refused)", fallback: "" }
 ]
 
 /** Why a configuration could not be read. */
@@ -202,7 +208,13 @@ export const resolveServeConfig = (
   if (snapshottedLogKeepBytes === undefined) {
     return Either.left(new ConfigError(`invalid --snapshotted-log-keep '${get("snapshotted-log-keep")}': expected a size like 256MiB`))
   }
+  const maxImportSize = parseByteSize(get("max-import-size"))
+  if (maxImportSize === undefined || maxImportSize <= 0) {
+    return Either.left(new ConfigError(`invalid --max-import-size '${get("max-import-size")}': expected a size like 10GiB`))
+  }
   return Either.right({
+    maxImportSize,
+    importDir: get("import-dir"),
     nodeId: get("node-id"),
     dataDir: get("data-dir"),
     httpBind: bind.right,

@@ -393,6 +393,14 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
     case "WindowCompacted":
     case "CheckpointWritten":
     case "LogTruncated":
+    case "JobCreated":
+    case "JobDispatched":
+    case "JobInputStarted":
+    case "JobInputDone":
+    case "JobProgress":
+    case "JobFailed":
+    case "JobCancelled":
+    case "JobCompleted":
       return state
   }
 }

@@ -1,6 +1,7 @@
 import { Schema } from "effect"
 import { CatalogEvent } from "./catalog.ts"
 import { ClusterInitialized } from "./cluster.ts"
+import { JobEvent } from "./jobs.ts"
 import { LogEvent } from "./log.ts"
 import { StorageEvent } from "./storage.ts"
 import { TokenEvent } from "./tokens.ts"
@@ -11,12 +12,13 @@ export * from "./catalog.ts"
 export * from "./cluster.ts"
 export * from "./log.ts"
 export * from "./common.ts"
+export * from "./jobs.ts"
 export * from "./storage.ts"
 export * from "./tokens.ts"
 export * from "./writes.ts"
 
 /** Every event the log can hold. */
-export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, WriteBatch, StorageEvent, LogEvent)
+export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, WriteBatch, StorageEvent, LogEvent, JobEvent)
 export type StrataEvent = typeof StrataEvent.Type
 export type StrataEventKind = StrataEvent["_tag"]
 

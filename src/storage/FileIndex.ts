@@ -15,6 +15,7 @@ export const orphanFilesRemovedTotal = Metric.counter("strata_orphan_files_remov
 
 const relevant = (e: Envelope) =>
   e.event._tag === "SnapshotPersisted" ||
+  e.event._tag === "JobInputDone" ||
   e.event._tag === "FilesRemoved" ||
   e.event._tag === "WindowCompacted" ||
   e.event._tag === "TableDataDeleted" ||

@@ -56,6 +56,17 @@ export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileI
       }
       return { ...state, persistedSeq: Math.max(state.persistedSeq, event.persistedSeq), tables }
     }
+    case "JobInputDone": {
+      // An imported input's files rank as of this event: newer than every file persisted before it.
+      if (event.added.length === 0) return state
+      const tables = new Map(state.tables)
+      for (const file of event.added) {
+        const existing = tables.get(file.tableId) ?? []
+        if (existing.some((f) => f.path === file.path)) continue
+        tables.set(file.tableId, [...existing, { ...file, persistEventSeq: envelope.seq, coveredSeq: envelope.seq }].sort(byPersistOrder))
+      }
+      return { ...state, tables }
+    }
     case "FilesRemoved": {
       const gone = new Set(event.files.map((f) => f.path))
       const tables = new Map(state.tables)
