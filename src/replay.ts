@@ -39,7 +39,8 @@ const envelopeJson = (e: Envelope) => ({
   at: e.at.toString(),
   node: e.node,
   kind: e.event._tag,
-  body: JSON.parse(encodeEvent(e.event)) as unknown,
+  // Password hashes stay in the log: they are never printed.
+  body: JSON.parse(encodeEvent(e.event), (key, value: unknown) => (key === "passwordHash" && value !== null ? "<redacted>" : value)) as unknown,
   payload_bytes: e.payload?.length ?? 0
 })
 

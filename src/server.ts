@@ -8,11 +8,14 @@ import { Caches } from "./cache/Caches.ts"
 import { Catalog } from "./catalog/Catalog.ts"
 import { Checkpoints } from "./checkpoint/Checkpoints.ts"
 import { Compactor } from "./compactor/Compactor.ts"
+import { ImportJobs } from "./import/ImportJobs.ts"
+import { Jobs } from "./jobs/Jobs.ts"
 import { layerServerConfig, type ServerConfig, type ServerConfigShape } from "./config.ts"
 import { RoutesLive } from "./http/router.ts"
 import { EventLog } from "./log/EventLog.ts"
 import { DuckDb } from "./query/DuckDb.ts"
 import { Ingester } from "./write/Ingester.ts"
+import { NodeRegistry } from "./nodes/NodeRegistry.ts"
 import { QueryEngine } from "./query/QueryEngine.ts"
 import { layerWritableStore } from "./log/store.ts"
 import { FileIndex } from "./storage/FileIndex.ts"
@@ -95,6 +98,8 @@ export const layerCore = (config: ServerConfigShape, objectStore: Layer.Layer<Ob
   // Once every projection is built, events a --recover start skipped leave the log (kept in its quarantine table).
   Layer.effectDiscard(Effect.flatMap(EventLog, (log) => log.quarantineDamaged)).pipe(
     Layer.provideMerge(CacheLoader.Default),
+    Layer.provideMerge(ImportJobs.Default),
+    Layer.provideMerge(Jobs.Default),
     Layer.provideMerge(QueryEngine.Default),
     Layer.provideMerge(Compactor.Default),
     Layer.provideMerge(TableSources.Default),
@@ -102,6 +107,7 @@ export const layerCore = (config: ServerConfigShape, objectStore: Layer.Layer<Ob
     Layer.provideMerge(Caches.Default),
     Layer.provideMerge(FileIndex.Default),
     Layer.provideMerge(DuckDb.Default),
+    Layer.provideMerge(NodeRegistry.Default),
     Layer.provideMerge(Catalog.Default),
     Layer.provideMerge(Checkpoints.Default),
     Layer.provideMerge(EventLog.Default),

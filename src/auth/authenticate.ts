@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { Forbidden, InvalidRequest, Unauthenticated } from "../errors.ts"
 import type { CatalogState, TokenState } from "../catalog/state.ts"
 import { findToken, permits, type Requirement } from "./tokens.ts"
+import { findUserToken } from "../users/sessions.ts"
 
 const MALFORMED =
   "Authorization header was malformed, the request was not in the form of 'Authorization: <auth-scheme> <token>', supported auth-schemes are Bearer, Token and Basic"
@@ -30,9 +31,9 @@ export const presentedSecret = (
   return Effect.fail(new InvalidRequest({ message: MALFORMED }))
 }
 
-/** The valid token of a secret, or 401. */
+/** The valid token of a secret (an `apiv3_` token or a user's access token), or 401. */
 export const authenticate = (state: CatalogState, secret: string | undefined, nowNs: bigint) => {
-  const token = secret === undefined ? undefined : findToken(state, secret, nowNs)
+  const token = secret === undefined ? undefined : findToken(state, secret, nowNs) ?? findUserToken(state, secret, nowNs)
   return token === undefined
     ? Effect.fail(new Unauthenticated({ message: "the request was not authenticated" }))
     : Effect.succeed(token)

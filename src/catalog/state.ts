@@ -1,6 +1,8 @@
 import type { ColumnDef, StrataEvent, TokenGrant } from "../events/index.ts"
 import type { Envelope } from "../log/EventLog.ts"
 import { foldColumnName, unappliableColumn } from "./names.ts"
+import { applyNodeEvent, emptyNodes, type NodesState } from "../nodes/state.ts"
+import { applyUserEvent, emptyUsers, type UsersState } from "../users/state.ts"
 
 /** One table of a database: its columns in creation order and its series key (tag names, first-seen order). */
 export interface TableState {
@@ -123,6 +125,10 @@ export interface CatalogState {
   readonly nextTokenId: number
   /** Columns left out of their tables (written by servers that did not check names as the buffer sees them). */
   readonly quarantinedColumns: ReadonlyArray<QuarantinedColumn>
+  /** Users, custom roles and login sessions (absent in checkpoints of older servers: read through `usersOf`). */
+  readonly users: UsersState
+  /** Nodes marked stopped, by id (absent in checkpoints of older servers: read through `nodesOf`). */
+  readonly nodes: NodesState
 }
 
 export const INTERNAL_DB = "_internal"
@@ -137,8 +143,16 @@ export const emptyCatalog: CatalogState = {
   tokens: new Map(),
   tokenIdsByHash: new Map(),
   nextTokenId: 0,
-  quarantinedColumns: []
+  quarantinedColumns: [],
+  users: emptyUsers,
+  nodes: emptyNodes
 }
+
+/** The users part of a catalog, also of one restored from an older checkpoint. */
+export const usersOf = (state: CatalogState): UsersState => (state.users as UsersState | undefined) ?? emptyUsers
+
+/** The nodes part of a catalog, also of one restored from an older checkpoint. */
+export const nodesOf = (state: CatalogState): NodesState => (state.nodes as NodesState | undefined) ?? emptyNodes
 
 const withEntry = <K, V>(map: ReadonlyMap<K, V>, key: K, value: V): ReadonlyMap<K, V> => new Map(map).set(key, value)
 const withoutEntry = <K, V>(map: ReadonlyMap<K, V>, key: K): ReadonlyMap<K, V> => {
@@ -387,6 +401,18 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
         tokenIdsByHash: withoutEntry(state.tokenIdsByHash, token.hash)
       }
     }
+    case "UserCreated":
+    case "UserUpdated":
+    case "UserPasswordChanged":
+    case "UserPasswordResetRequired":
+    case "UserRolesSet":
+    case "UserDeleted":
+    case "RoleCreated":
+    case "UserSessionStarted":
+    case "UserSessionRefreshed":
+      return { ...state, users: applyUserEvent(usersOf(state), event, atNs) }
+    case "NodeStopped":
+      return { ...state, nodes: applyNodeEvent(nodesOf(state), event, atNs) }
     case "WriteBatch":
     case "SnapshotPersisted":
     case "FilesRemoved":

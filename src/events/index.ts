@@ -3,22 +3,26 @@ import { CatalogEvent } from "./catalog.ts"
 import { ClusterInitialized } from "./cluster.ts"
 import { JobEvent } from "./jobs.ts"
 import { LogEvent } from "./log.ts"
+import { NodeEvent } from "./nodes.ts"
 import { StorageEvent } from "./storage.ts"
 import { TokenEvent } from "./tokens.ts"
+import { UserEvent } from "./users.ts"
 import { WriteBatch } from "./writes.ts"
 
 export * from "./caches.ts"
 export * from "./catalog.ts"
 export * from "./cluster.ts"
 export * from "./log.ts"
+export * from "./nodes.ts"
 export * from "./common.ts"
 export * from "./jobs.ts"
 export * from "./storage.ts"
 export * from "./tokens.ts"
+export * from "./users.ts"
 export * from "./writes.ts"
 
 /** Every event the log can hold. */
-export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, WriteBatch, StorageEvent, LogEvent, JobEvent)
+export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, UserEvent, NodeEvent, WriteBatch, StorageEvent, LogEvent, JobEvent)
 export type StrataEvent = typeof StrataEvent.Type
 export type StrataEventKind = StrataEvent["_tag"]
 

@@ -12,6 +12,8 @@ import type { EventLog, LogWriteFailed } from "../log/EventLog.ts"
 import type { DuckDb } from "../query/DuckDb.ts"
 import type { QueryEngine } from "../query/QueryEngine.ts"
 import type { Ingester } from "../write/Ingester.ts"
+import type { NodeRegistry } from "../nodes/NodeRegistry.ts"
+import type { ImportJobs } from "../import/ImportJobs.ts"
 import type { FileIndex } from "../storage/FileIndex.ts"
 import type { ObjectStore } from "../storage/ObjectStore.ts"
 import type { TableSources } from "../storage/TableSource.ts"
@@ -39,7 +41,7 @@ export type Access =
   | { readonly kind: "bootstrap" }
 
 /** The services a handler may use. */
-export type HandlerServices = Catalog | ServerConfig | EventLog | Ingester | DuckDb | QueryEngine | FileIndex | ObjectStore | TableSources | Caches | CacheLoader
+export type HandlerServices = NodeRegistry | Catalog | ServerConfig | EventLog | Ingester | DuckDb | QueryEngine | FileIndex | ObjectStore | TableSources | Caches | CacheLoader | ImportJobs
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 

@@ -4,6 +4,7 @@ import { Catalog } from "../catalog/Catalog.ts"
 import { cacheRoutes } from "./caches.ts"
 import { databaseRoutes } from "./databases.ts"
 import { exportRoutes } from "./export.ts"
+import { importRoutes } from "./import.ts"
 import { authenticateRequest } from "../auth/authenticate.ts"
 import { ServerConfig } from "../config.ts"
 import { errorResponse, failureResponse } from "./respond.ts"
@@ -13,10 +14,12 @@ import { queryRoutes } from "./query.ts"
 import { systemRoutes } from "./system.ts"
 import { tableRoutes } from "./tables.ts"
 import { tokenRoutes } from "./tokens.ts"
+import { nodeRoutes } from "./nodes.ts"
+import { userRoutes } from "./users.ts"
 import { writeRoutes } from "./write.ts"
 
 /** Every endpoint the server answers. */
-export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...cacheRoutes, ...tokenRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes]
+export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...cacheRoutes, ...tokenRoutes, ...userRoutes, ...nodeRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes, ...importRoutes]
 
 const matches = (pattern: string, path: string) => {
   const a = pattern.split("/")

@@ -1,4 +1,6 @@
 import type { DuckDBConnection, DuckDBDataChunk, DuckDBType, DuckDBValue } from "@duckdb/node-api"
+import { NodeRegistry } from "../nodes/NodeRegistry.ts"
+import { nodeRows } from "../nodes/view.ts"
 import { Effect, Exit, Scope, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
@@ -90,6 +92,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const sources = yield* TableSources
     const caches = yield* Caches
     const config = yield* ServerConfig
+    const nodeRegistry = yield* NodeRegistry
     const gate = new QueryGate(config.maxConcurrentQueries)
     const log = new QueryLog()
     const duplicates = new DuplicateCheck()
@@ -201,7 +204,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               await materialise(conn, into, answer)
               return undefined
             },
-            virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name), files: sources.files })).get(qualifiedName),
+            virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name), files: sources.files, nodes: () => nodeRows(current, nodeRegistry.known(), BigInt(Date.now()) * 1_000_000n) })).get(qualifiedName),
             dialect
           })
         )

@@ -3,6 +3,7 @@ import { INTERNAL_DB, type CatalogState, type DatabaseState, type TableState } f
 import { distinctCacheColumns, lastCacheColumns } from "../cache/columns.ts"
 import { sqlString } from "./literal.ts"
 import type { QueryRecord } from "./QueryLog.ts"
+import type { NodeRow } from "../nodes/view.ts"
 
 /**
  * The tables InfluxDB 3 derives from its catalog and runtime state — `information_schema.*` and `system.*` — as SQL
@@ -87,6 +88,8 @@ export interface VirtualTableContext {
   readonly queries: () => ReadonlyArray<QueryRecord>
   /** A table's persisted Parquet files (path relative to the data dir), for `system.parquet_files`. */
   readonly files?: (tableId: number) => ReadonlyArray<{ readonly path: string; readonly bytes: number; readonly rows: number; readonly minTimeNs: bigint; readonly maxTimeNs: bigint }>
+  /** Every node of the cluster, for `system.nodes`. */
+  readonly nodes?: () => ReadonlyArray<NodeRow>
 }
 
 const systemTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> => {
@@ -257,8 +260,18 @@ const internalTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> =
   {
     schema: "system",
     name: "nodes",
-    columns: [col("node_id", "VARCHAR"), col("node_catalog_id", "BIGINT"), col("instance_id", "VARCHAR"), col("mode", "VARCHAR"), col("core_count", "BIGINT"), col("state", "VARCHAR")],
-    rows: () => []
+    columns: [
+      col("node_id", "VARCHAR"),
+      col("node_catalog_id", "BIGINT"),
+      col("instance_id", "VARCHAR"),
+      col("mode", "VARCHAR"),
+      col("core_count", "BIGINT"),
+      col("state", "VARCHAR"),
+      col("started_at", "TIMESTAMP_NS"),
+      col("last_heartbeat", "TIMESTAMP_NS")
+    ],
+    rows: () =>
+      (ctx.nodes?.() ?? []).map((n) => [n.nodeId, n.catalogId, n.instanceId, n.mode.join(","), n.coreCount, n.state, nsOrNull(n.startedAtNs), nsOrNull(n.lastHeartbeatNs)])
   }
 ]
 
