@@ -151,7 +151,7 @@ export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
        * Creates a job, or returns the one `idempotencyKey` already made (`created: false`). `prepare` runs under the
        * lock before the event, so two requests with one key do not both create.
        */
-      create: <E>(options: {
+      create: (options: {
         readonly jobId: string
         readonly kind: string
         readonly inputs: ReadonlyArray<JobInput>
@@ -167,7 +167,7 @@ export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
             yield* append([new JobCreated({ version: 1, ...options, inputs: [...options.inputs] })])
             return { job: state.jobs.get(options.jobId)!, created: true }
           })
-        ) as Effect.Effect<{ readonly job: JobState; readonly created: boolean }, LogWriteFailed | E>,
+        ) as Effect.Effect<{ readonly job: JobState; readonly created: boolean }, LogWriteFailed>,
       /**
        * Cancels a job that is not finished: the cancel is recorded, then the attempt running it (if any) is stopped.
        * Answers the job as it then stands, or undefined for an unknown id.

@@ -1,0 +1,487 @@
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api"
+import { Effect, Either } from "effect"
+import * as NodeCrypto from "node:crypto"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+import * as NodeStream from "node:stream"
+import * as NodeStreamPromises from "node:stream/promises"
+import * as NodeUrl from "node:url"
+import { Catalog } from "../catalog/Catalog.ts"
+import { extendSchema } from "../catalog/commands.ts"
+import { liveDatabase, liveTable, type CatalogState, type TableState } from "../catalog/state.ts"
+import { windowName, windowOf } from "../compactor/compaction.ts"
+import { ServerConfig } from "../config.ts"
+import { Forbidden, InvalidRequest, NotFound, PayloadTooLarge } from "../errors.ts"
+import type { JobInput, PersistedFile } from "../events/index.ts"
+import { sandboxSql } from "../query/sandbox.ts"
+import { DBS_PREFIX, FileIndex } from "../storage/FileIndex.ts"
+import { indexedPaths } from "../storage/files.ts"
+import { ObjectStore } from "../storage/ObjectStore.ts"
+import { JobError, Jobs, type InputOutcome, type JobWorker } from "../jobs/Jobs.ts"
+import { isFinished, rowsDone, type JobState } from "../jobs/state.ts"
+import { formatOfName, planImport, plannedRowsSql, PRECISIONS, windowFileSql, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
+
+/** What an import job does, as its JobCreated records it. */
+export interface ImportSpec {
+  readonly database: string
+  readonly table: string
+  readonly format: ImportFormat | null
+  readonly mapping: Readonly<Record<string, ImportColumnType>>
+  readonly onError: "abort" | "skip_row"
+  readonly createTable: boolean
+  readonly precision: string
+  /** What the seed's UploadedImportInfo reports of an upload (also filled for single-file sources once known). */
+  readonly upload: {
+    readonly filename: string
+    readonly sizeBytes: number
+    readonly rowCount: number
+    readonly minTimestampNs: string
+    readonly maxTimestampNs: string
+    readonly ioxParquet: boolean
+  } | null
+  readonly dbId: number
+  readonly tableId: number | null
+}
+
+const KIND = "import"
+const DAY_NS = 86_400_000_000_000n
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
+
+/** The directory staged uploads, downloads and error reports of a job live in. */
+export const stagingRoot = (dataDir: string) => NodePath.join(NodePath.resolve(dataDir), "imports")
+
+const terminal = (message: string, cause?: unknown) => new JobError({ message, terminal: true, cause })
+const retryable = (what: string) => (cause: unknown) => new JobError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, terminal: false, cause })
+
+/** The source relation of a file in a format, with `__row`, its 1-based row number. */
+const sourceRelation = async (conn: DuckDBConnection, format: ImportFormat, path: string): Promise<{ readonly relation: string; readonly columns: ReadonlyArray<SourceColumn> }> => {
+  const p = literal(path)
+  const describe = async (rel: string) =>
+    (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${rel}`)).getRows().map((r) => ({ name: String(r[0]), type: String(r[1]) }))
+  switch (format) {
+    case "parquet": {
+      const rel = `read_parquet(${p})`
+      return { relation: `(SELECT *, row_number() OVER () AS __row FROM ${rel})`, columns: await describe(rel) }
+    }
+    case "csv": {
+      // Every value read as text, so that a bad one is a row error rather than a failed file.
+      const rel = `read_csv(${p}, header = true, all_varchar = true)`
+      return { relation: `(SELECT *, row_number() OVER () AS __row FROM ${rel})`, columns: await describe(rel) }
+    }
+    case "ndjson": {
+      const keys = (await conn.runAndReadAll(`SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects(${p}, format = 'newline_delimited')`)).getRows().map((r) => String(r[0]))
+      const cols = keys.map((k) => `json_extract_string(json, ${literal(`$.${JSON.stringify(k)}`)}) AS ${quote(k)}`)
+      return {
+        relation: `(SELECT ${[...cols, "row_number() OVER () AS __row"].join(", ")} FROM read_json_objects(${p}, format = 'newline_delimited'))`,
+        columns: keys.map((name) => ({ name, type: "VARCHAR" }))
+      }
+    }
+    case "lp":
+      throw new Error("line protocol files are not supported yet")
+  }
+}
+
+/**
+ * Bulk import as jobs: a Parquet upload (the seed's API) or a source URI (file://, http(s)://) in Parquet, CSV or
+ * NDJSON, read by its own sandboxed DuckDB instance, mapped and typed, and written per 24-hour window as Parquet files
+ * that JobInputDone adds to the file index, so an input's rows become visible at once. Runs on compactor nodes.
+ */
+export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs", {
+  scoped: Effect.gen(function* () {
+    const config = yield* ServerConfig
+    const jobs = yield* Jobs
+    const catalog = yield* Catalog
+    const store = yield* ObjectStore
+    const fileIndex = yield* FileIndex
+    const staging = stagingRoot(config.dataDir)
+    const dbsDir = NodePath.join(NodePath.resolve(config.dataDir), "dbs")
+    const importDir = config.importDir === "" ? undefined : NodeFs.realpathSync(NodePath.resolve(config.importDir))
+    const spill = NodePath.join(staging, ".spill")
+    yield* Effect.sync(() => {
+      NodeFs.mkdirSync(spill, { recursive: true })
+      NodeFs.mkdirSync(dbsDir, { recursive: true })
+    })
+    // Its own instance: reading sources must not be able to reach the server's buffer, nor user SQL the sources.
+    const instance = yield* Effect.acquireRelease(
+      Effect.promise(() => DuckDBInstance.create(":memory:", { threads: "2", memory_limit: "1GB" })),
+      (db) => Effect.sync(() => db.closeSync())
+    )
+    const conn = yield* Effect.acquireRelease(Effect.promise(() => instance.connect()), (c) => Effect.sync(() => c.closeSync()))
+    yield* Effect.promise(async () => {
+      for (const s of sandboxSql({ allowedDirectory: staging, spillDirectory: spill, dataDirectories: [dbsDir, ...(importDir === undefined ? [] : [importDir])] })) await conn.run(s)
+    })
+    const duckLock = yield* Effect.makeSemaphore(1)
+    /** Runs DuckDB work on the import connection, one at a time; an interrupt (a cancel) interrupts the query. */
+    const duck = <A>(what: string, f: (c: DuckDBConnection) => Promise<A>) =>
+      duckLock.withPermits(1)(
+        Effect.tryPromise({
+          try: (signal) => {
+            signal.addEventListener("abort", () => conn.interrupt())
+            return f(conn)
+          },
+          catch: (e) => new JobError({ message: `${what}: ${e instanceof Error ? e.message : String(e)}`, terminal: true, cause: e })
+        })
+      )
+
+    const specOf = (job: JobState) => job.spec as ImportSpec
+    const jobDir = (jobId: string) => NodePath.join(staging, jobId)
+    const errorsPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), `errors-${input}.jsonl`)
+
+    /** The local file an input is read from: a staged upload, a file under --import-dir, or a download (made once). */
+    const localInput = (job: JobState, index: number) =>
+      Effect.gen(function* () {
+        const input = job.inputs[index]!
+        if (input.source.startsWith("staged:")) return NodePath.join(staging, input.source.slice("staged:".length))
+        if (input.source.startsWith("file://")) return yield* Effect.try({ try: () => NodeFs.realpathSync(NodeUrl.fileURLToPath(input.source)), catch: (e) => terminal(`reading ${input.name}: ${String(e)}`) })
+        const target = NodePath.join(jobDir(job.id), "inputs", `${index}${NodePath.extname(new URL(input.source).pathname)}`)
+        if (NodeFs.existsSync(target)) return target
+        yield* download(input.source, target)
+        return target
+      })
+
+    const download = (url: string, target: string) =>
+      Effect.tryPromise({
+        try: async (signal) => {
+          NodeFs.mkdirSync(NodePath.dirname(target), { recursive: true })
+          const response = await fetch(url, { signal })
+          if (!response.ok || response.body === null) throw new Error(`GET ${url} answered ${response.status}`)
+          let bytes = 0
+          const limit = config.maxImportSize
+          const counter = new NodeStream.Transform({
+            transform(chunk: Buffer, _enc, cb) {
+              bytes += chunk.length
+              cb(bytes > limit ? new Error(`the download is larger than --max-import-size (${limit} bytes)`) : null, chunk)
+            }
+          })
+          const part = `${target}.part`
+          await NodeStreamPromises.pipeline(NodeStream.Readable.fromWeb(response.body as never), counter, NodeFs.createWriteStream(part))
+          NodeFs.renameSync(part, target)
+        },
+        catch: retryable(`downloading ${url}`)
+      })
+
+    const formatOf = (job: JobState, index: number): ImportFormat => specOf(job).format ?? formatOfName(job.inputs[index]!.name) ?? "parquet"
+
+    /** The table an input goes to, its columns added (and the table created, with create_table) as the plan needs. */
+    const ensureTable = (spec: ImportSpec, plan: ImportPlan) =>
+      Effect.gen(function* () {
+        const columns = [...plan.tags, ...plan.fields].map((c) => ({ name: c.name, type: c.type }))
+        const state = yield* catalog.current
+        const db = liveDatabase(state, spec.database)
+        if (db === undefined) return yield* Effect.fail(terminal(`database '${spec.database}' does not exist`))
+        const table = liveTable(db, spec.table)
+        if (table === undefined && !spec.createTable) return yield* Effect.fail(terminal(`table '${spec.table}' does not exist in database '${spec.database}'`))
+        yield* catalog
+          .execute((s, ctx) =>
+            Either.flatMap(extendSchema(s, ctx, spec.database, [{ table: spec.table, columns }]), ({ events, rejected }) =>
+              rejected.size > 0 ? Either.left(new InvalidRequest({ message: [...rejected.values()].join("; ") })) : Either.right({ events, result: undefined })
+            )
+          )
+          .pipe(Effect.mapError((e) => terminal(`the table's schema cannot take the input's columns: ${e.message}`)))
+        const after = liveTable(liveDatabase(yield* catalog.current, spec.database)!, spec.table)!
+        return { dbId: db.id, table: after }
+      })
+
+    /** Plans an input against the table as it stands (undefined: it is to be created). */
+    const planInput = (job: JobState, index: number, path: string) =>
+      Effect.gen(function* () {
+        const spec = specOf(job)
+        const format = formatOf(job, index)
+        const source = yield* duck(`reading ${job.inputs[index]!.name}`, (c) => sourceRelation(c, format, path))
+        const db = liveDatabase(yield* catalog.current, spec.database)
+        const table = db === undefined ? undefined : liveTable(db, spec.table)
+        const planned = planImport(source.columns, spec.mapping, table)
+        if ("error" in planned) return yield* Effect.fail(terminal(`${job.inputs[index]!.name}: ${planned.error}`))
+        const precision = PRECISIONS[spec.precision] ?? 1n
+        return { plan: planned.plan, rows: plannedRowsSql(planned.plan, source.relation, precision) }
+      })
+
+    /** Writes the report of an input's bad rows (JSONL: file, row, raw row, reason); answers how many there were. */
+    const reportErrors = (job: JobState, index: number, rowsSql: string) =>
+      duck(`checking ${job.inputs[index]!.name}`, async (c) => {
+        const file = errorsPath(job.id, index)
+        NodeFs.mkdirSync(NodePath.dirname(file), { recursive: true })
+        const reader = await c.runAndReadAll(`SELECT __row, __err, __raw FROM (${rowsSql}) WHERE __err IS NOT NULL ORDER BY __row LIMIT 100000`)
+        const count = Number((await c.runAndReadAll(`SELECT count(*) FROM (${rowsSql}) WHERE __err IS NOT NULL`)).getRows()[0]![0])
+        const name = job.inputs[index]!.name
+        const lines = reader.getRows().map((r) => JSON.stringify({ file: name, row: Number(r[0]), raw: JSON.parse(String(r[2])), reason: String(r[1]) }))
+        if (lines.length > 0) NodeFs.writeFileSync(file, lines.join("\n") + "\n")
+        else NodeFs.rmSync(file, { force: true })
+        return { count, first: lines[0] }
+      })
+
+    const removeFiles = (files: ReadonlyArray<PersistedFile>) => Effect.forEach(files, (f) => store.remove(f.path).pipe(Effect.ignore), { discard: true })
+
+    const worker: JobWorker = {
+      // With on_error=abort every input is checked before any becomes visible: one bad row fails the whole job.
+      prepare: (job) =>
+        Effect.gen(function* () {
+          if (specOf(job).onError !== "abort") return
+          for (let i = 0; i < job.inputs.length; i++) {
+            if (job.inputs[i]!.status === "done") continue
+            const path = yield* localInput(job, i)
+            const { rows } = yield* planInput(job, i, path)
+            const bad = yield* reportErrors(job, i, rows)
+            if (bad.count > 0) {
+              return yield* Effect.fail(terminal(`${bad.count} row(s) of ${job.inputs[i]!.name} cannot be imported (on_error=abort, nothing imported); first: ${bad.first ?? ""}`))
+            }
+          }
+        }),
+      runInput: (job, index, progress) =>
+        Effect.gen(function* () {
+          const spec = specOf(job)
+          const path = yield* localInput(job, index)
+          const { plan, rows } = yield* planInput(job, index, path)
+          const { dbId, table } = yield* ensureTable(spec, plan)
+          const bad = spec.onError === "skip_row" ? (yield* reportErrors(job, index, rows)).count : 0
+          const temp = `import_rows`
+          const added: Array<PersistedFile> = []
+          const written = yield* duck(`importing ${job.inputs[index]!.name}`, async (c) => {
+            await c.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS SELECT * EXCLUDE (__err, __raw) FROM (${rows}) WHERE __err IS NULL`)
+            const windows = (await c.runAndReadAll(`SELECT epoch_ns(time) // ${DAY_NS} AS w, count(*) FROM ${temp} GROUP BY w ORDER BY w`)).getRows()
+            const total = windows.reduce((n, r) => n + Number(r[1]), 0)
+            return { windows: windows.map((r) => BigInt(r[0] as bigint)), total }
+          }).pipe(Effect.flatMap((w) =>
+            Effect.gen(function* () {
+              yield* progress(index, w.total + bad)
+              for (const day of w.windows) {
+                const path = `${DBS_PREFIX}${dbId}/${table.id}/${windowName(windowOf(day * DAY_NS))}/import-${job.id}-${index}.parquet`
+                const scratch = yield* store.scratchPath(path).pipe(Effect.mapError(retryable("staging an output file")))
+                const stats = yield* duck(`writing ${path}`, async (c) => {
+                  const sql = windowFileSql(plan, temp, day * DAY_NS, (day + 1n) * DAY_NS, table.seriesKey)
+                  await c.run(`COPY (${sql}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
+                  return (await c.runAndReadAll(`SELECT count(*), epoch_ns(min(time)), epoch_ns(max(time)) FROM read_parquet(${literal(scratch)})`)).getRows()[0]!
+                }).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
+                yield* store.putFile(path, scratch).pipe(Effect.mapError(retryable(`storing ${path}`)), Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
+                added.push({
+                  path,
+                  dbId,
+                  tableId: table.id,
+                  rows: Number(stats[0]),
+                  minTimeNs: BigInt(stats[1] as bigint),
+                  maxTimeNs: BigInt(stats[2] as bigint),
+                  bytes: yield* store.size(path).pipe(Effect.mapError(retryable(`reading the size of ${path}`))),
+                  columns: [...plan.tags, ...plan.fields].map((c) => c.name)
+                })
+              }
+              return w.total
+            }).pipe(Effect.tapError(() => removeFiles(added)), Effect.onInterrupt(() => removeFiles(added)))
+          ), Effect.ensuring(duckLock.withPermits(1)(Effect.promise(() => conn.run(`DROP TABLE IF EXISTS temp.${temp}`).catch(() => undefined)))))
+          const outcome: InputOutcome = { rows: written, skipped: bad, added }
+          return outcome
+        }),
+      discard: (outcome) => removeFiles(outcome.added),
+      finished: (job) =>
+        Effect.sync(() => {
+          // Staged uploads and downloads go; the error reports stay for GET …/errors.
+          NodeFs.rmSync(NodePath.join(jobDir(job.id), "inputs"), { recursive: true, force: true })
+        })
+    }
+
+    if (config.mode.includes("compact")) yield* jobs.runJobs(KIND, worker)
+
+    /** The seed's status: a completed job is `imported` until compaction replaced every file it added. */
+    const seedStatus = (job: JobState, indexed: ReadonlySet<string>): string => {
+      switch (job.status) {
+        case "completed": {
+          const paths = job.inputs.flatMap((i) => i.added)
+          return paths.length > 0 && paths.every((p) => !indexed.has(p)) ? "compacted" : "imported"
+        }
+        default:
+          return job.status
+      }
+    }
+
+    /** A job as `UploadedImportInfo` (every field of the seed) plus progress and its files. */
+    const info = (job: JobState) =>
+      Effect.map(fileIndex.current, (index) => {
+        const spec = specOf(job)
+        const indexed = indexedPaths(index)
+        const up = spec.upload
+        const rows = rowsDone(job)
+        const done = job.inputs.filter((i) => i.status === "done").length
+        return {
+          upload_uuid: job.id,
+          db_id: spec.dbId,
+          table_id: spec.tableId ?? -1,
+          filename: up?.filename ?? job.inputs[0]?.name ?? "",
+          status: seedStatus(job, indexed),
+          last_message: job.lastMessage,
+          created_at: Number(job.createdAt),
+          started_at: job.startedAt === null ? null : Number(job.startedAt),
+          completed_at: job.completedAt === null ? null : Number(job.completedAt),
+          last_updated_at: Number(job.lastUpdatedAt),
+          column_metadata: { column_mapping: spec.mapping },
+          iox_parquet: up?.ioxParquet ?? false,
+          size_bytes: up?.sizeBytes ?? job.inputs.reduce((n, i) => n + Math.max(0, i.bytes), 0),
+          row_count: up?.rowCount ?? rows,
+          min_timestamp_ns: up === null ? null : Number(up.minTimestampNs),
+          max_timestamp_ns: up === null ? null : Number(up.maxTimestampNs),
+          database: spec.database,
+          table: spec.table,
+          on_error: spec.onError,
+          rows_imported: rows,
+          rows_skipped: job.inputs.reduce((n, i) => n + i.skipped, 0),
+          files_total: job.inputs.length,
+          files_done: done,
+          percent_complete: job.status === "completed" ? 100 : job.inputs.length === 0 ? 0 : Math.floor((100 * done) / job.inputs.length),
+          files: job.inputs.map((i) => ({ name: i.name, rows: i.rows, skipped: i.skipped, status: i.status, error: i.status !== "done" && isFinished(job) && job.status !== "completed" ? job.lastMessage : null }))
+        }
+      })
+
+    /** Reads an uploaded Parquet file for the seed's checks and its UploadedImportInfo facts; fails 400 naming the problem. */
+    const inspectUpload = (path: string, mapping: Readonly<Record<string, ImportColumnType>>, table: TableState) =>
+      Effect.gen(function* () {
+        const facts = yield* duck("reading the upload", async (c) => {
+          const rowCount = Number((await c.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(${literal(path)})`)).getRows()[0]![0])
+          const ioxParquet = Number((await c.runAndReadAll(`SELECT count(*) FROM parquet_kv_metadata(${literal(path)}) WHERE lower(decode(key)) LIKE '%iox%'`)).getRows()[0]![0]) > 0
+          const columns = (await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${literal(path)})`)).getRows().map((r) => ({ name: String(r[0]), type: String(r[1]) }))
+          return { rowCount, ioxParquet, columns }
+        }).pipe(Effect.mapError((e) => new InvalidRequest({ message: `invalid Parquet file: ${e.message.replace(/^reading the upload: /, "")}` })))
+        if (facts.rowCount === 0) return yield* Effect.fail(new InvalidRequest({ message: "empty Parquet file: it holds no rows" }))
+        const planned = planImport(facts.columns, mapping, table)
+        if ("error" in planned) return yield* Effect.fail(new InvalidRequest({ message: planned.error }))
+        const rowsSql = plannedRowsSql(planned.plan, `(SELECT *, 0 AS __row FROM read_parquet(${literal(path)}))`, 1n)
+        const range = yield* duck("reading the upload's times", async (c) =>
+          (await c.runAndReadAll(`SELECT coalesce(epoch_ns(min(time)), 0), coalesce(epoch_ns(max(time)), 0) FROM (${rowsSql})`)).getRows()[0]!
+        ).pipe(Effect.mapError((e) => new InvalidRequest({ message: `invalid Parquet file: ${e.message}` })))
+        return { rowCount: facts.rowCount, ioxParquet: facts.ioxParquet, minTimestampNs: String(range[0]), maxTimestampNs: String(range[1]) }
+      })
+
+    /** The database and table a request names: 404 when missing (the table may be missing when it is to be created). */
+    const target = (state: CatalogState, database: string, table: string, createTable: boolean) => {
+      const db = liveDatabase(state, database)
+      if (db === undefined) return Either.left(new NotFound({ message: `database not found: ${database}` }))
+      const t = liveTable(db, table)
+      if (t === undefined && !createTable) return Either.left(new NotFound({ message: `table not found: ${table} (database ${database})` }))
+      return Either.right({ db, table: t })
+    }
+
+    /** Resolves a `file://` URI to the files it names (a file, or a directory's files by extension), inside --import-dir only. */
+    const resolveFileUri = (uri: string, format: ImportFormat | null) =>
+      Effect.gen(function* () {
+        if (importDir === undefined) return yield* Effect.fail(new Forbidden({ message: "file:// sources are refused: the server has no --import-dir" }))
+        const path = yield* Effect.try({ try: () => NodeUrl.fileURLToPath(uri), catch: () => new InvalidRequest({ message: `invalid file:// URI: ${uri}` }) })
+        const real = yield* Effect.try({ try: () => NodeFs.realpathSync(path), catch: () => new InvalidRequest({ message: `source not found: ${uri}` }) })
+        const inside = (p: string) => p === importDir || p.startsWith(importDir + NodePath.sep)
+        if (!inside(real)) return yield* Effect.fail(new Forbidden({ message: `source ${uri} is outside --import-dir (symbolic links are followed)` }))
+        const stat = NodeFs.statSync(real)
+        const files: Array<JobInput> = []
+        if (stat.isDirectory()) {
+          const names = (NodeFs.readdirSync(real, { recursive: true }) as Array<string>).sort()
+          for (const name of names) {
+            const full = NodePath.join(real, name)
+            const realFile = NodeFs.realpathSync(full)
+            if (!inside(realFile)) return yield* Effect.fail(new Forbidden({ message: `source ${uri} holds ${name}, a link to outside --import-dir` }))
+            if (!NodeFs.statSync(realFile).isFile()) continue
+            const f = formatOfName(name)
+            if (f === undefined || (format !== null && f !== format)) continue
+            files.push({ name, source: NodeUrl.pathToFileURL(realFile).href, bytes: NodeFs.statSync(realFile).size })
+          }
+          if (files.length === 0) return yield* Effect.fail(new InvalidRequest({ message: `source ${uri} holds no ${format ?? "parquet, csv or ndjson"} files` }))
+        } else {
+          files.push({ name: NodePath.basename(real), source: NodeUrl.pathToFileURL(real).href, bytes: stat.size })
+        }
+        return files
+      })
+
+    return {
+      /** Whether this node runs imports (its --mode has compact). */
+      enabled: config.mode.includes("compact"),
+      stagingDir: (jobId: string) => NodePath.join(jobDir(jobId), "inputs"),
+      jobDir,
+      newJobId: () => NodeCrypto.randomUUID(),
+      info,
+      list: Effect.flatMap(jobs.list, (all) => Effect.forEach(all.filter((j) => j.kind === KIND), info)),
+      get: (id: string) => Effect.map(jobs.get(id), (j) => (j?.kind === KIND ? j : undefined)),
+      byIdempotencyKey: jobs.byIdempotencyKey,
+      cancel: jobs.cancel,
+      /** The error report of a job: every input's bad rows, JSONL. */
+      errors: (jobId: string) =>
+        Effect.sync(() => {
+          const dir = jobDir(jobId)
+          if (!NodeFs.existsSync(dir)) return ""
+          return NodeFs.readdirSync(dir)
+            .filter((n) => /^errors-\d+\.jsonl$/.test(n))
+            .sort((a, b) => Number(a.slice(7, -6)) - Number(b.slice(7, -6)))
+            .map((n) => NodeFs.readFileSync(NodePath.join(dir, n), "utf8"))
+            .join("")
+        }),
+      /** Creates the job of a staged Parquet upload after the seed's synchronous checks (the staged file is removed on failure). */
+      createFromUpload: (options: {
+        readonly jobId: string
+        readonly database: string
+        readonly table: string
+        readonly mapping: Readonly<Record<string, ImportColumnType>>
+        readonly filename: string
+        readonly stagedPath: string
+        readonly sizeBytes: number
+        readonly idempotencyKey: string | null
+      }) =>
+        Effect.gen(function* () {
+          const found = target(yield* catalog.current, options.database, options.table, false)
+          if (Either.isLeft(found)) return yield* Effect.fail(found.left)
+          const facts = yield* inspectUpload(options.stagedPath, options.mapping, found.right.table!)
+          const spec: ImportSpec = {
+            database: options.database,
+            table: options.table,
+            format: "parquet",
+            mapping: options.mapping,
+            onError: "abort",
+            createTable: false,
+            precision: "ns",
+            upload: { filename: options.filename, sizeBytes: options.sizeBytes, ...facts },
+            dbId: found.right.db.id,
+            tableId: found.right.table!.id
+          }
+          const source = `staged:${NodePath.relative(staging, options.stagedPath).split(NodePath.sep).join("/")}`
+          return yield* jobs.create({ jobId: options.jobId, kind: KIND, inputs: [{ name: options.filename, source, bytes: options.sizeBytes }], spec, idempotencyKey: options.idempotencyKey })
+        }).pipe(Effect.tapError(() => Effect.sync(() => NodeFs.rmSync(jobDir(options.jobId), { recursive: true, force: true })))),
+      /** Creates a job reading a source URI. */
+      createFromSource: (options: {
+        readonly database: string
+        readonly table: string
+        readonly uri: string
+        readonly format: ImportFormat | null
+        readonly mapping: Readonly<Record<string, ImportColumnType>>
+        readonly onError: "abort" | "skip_row"
+        readonly createTable: boolean
+        readonly precision: string
+        readonly idempotencyKey: string | null
+      }) =>
+        Effect.gen(function* () {
+          const found = target(yield* catalog.current, options.database, options.table, options.createTable)
+          if (Either.isLeft(found)) return yield* Effect.fail(found.left)
+          if (options.format === "lp") return yield* Effect.fail(new InvalidRequest({ message: "format 'lp' is not supported yet; use parquet, csv or ndjson" }))
+          let inputs: ReadonlyArray<JobInput>
+          const scheme = options.uri.slice(0, options.uri.indexOf(":") + 1).toLowerCase()
+          if (scheme === "file:") inputs = yield* resolveFileUri(options.uri, options.format)
+          else if (scheme === "http:" || scheme === "https:") {
+            const url = yield* Effect.try({ try: () => new URL(options.uri), catch: () => new InvalidRequest({ message: `invalid URI: ${options.uri}` }) })
+            inputs = [{ name: NodePath.basename(url.pathname) || url.hostname, source: url.href, bytes: -1 }]
+          } else return yield* Effect.fail(new InvalidRequest({ message: `unsupported source URI '${options.uri}': expected file://, http:// or https://` }))
+          for (const i of inputs) {
+            const f = options.format ?? formatOfName(i.name)
+            if (f === undefined) return yield* Effect.fail(new InvalidRequest({ message: `cannot tell the format of ${i.name}: give source.format (parquet, csv, ndjson)` }))
+            if (f === "lp") return yield* Effect.fail(new InvalidRequest({ message: `${i.name}: format 'lp' is not supported yet; use parquet, csv or ndjson` }))
+          }
+          const spec: ImportSpec = {
+            database: options.database,
+            table: options.table,
+            format: options.format,
+            mapping: options.mapping,
+            onError: options.onError,
+            createTable: options.createTable,
+            precision: options.precision,
+            upload: null,
+            dbId: found.right.db.id,
+            tableId: found.right.table?.id ?? null
+          }
+          return yield* jobs.create({ jobId: NodeCrypto.randomUUID(), kind: KIND, inputs, spec, idempotencyKey: options.idempotencyKey })
+        })
+    } as const
+  })
+}) {}
+
+export { PayloadTooLarge }
