@@ -19,7 +19,7 @@ import { indexedPaths } from "../storage/files.ts"
 import { ObjectStore } from "../storage/ObjectStore.ts"
 import { JobError, Jobs, type InputOutcome, type JobWorker } from "../jobs/Jobs.ts"
 import { isFinished, rowsDone, type JobState } from "../jobs/state.ts"
-import { formatOfName, planImport, plannedRowsSql, PRECISIONS, windowFileSql, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
+import { formatOfName, inferenceSql, inferredTypes, planImport, plannedRowsSql, PRECISIONS, windowFileSql, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
 
 /** What an import job does, as its JobCreated records it. */
 export interface ImportSpec {
@@ -80,6 +80,15 @@ const sourceRelation = async (conn: DuckDBConnection, format: ImportFormat, path
     case "lp":
       throw new Error("line protocol files are not supported yet")
   }
+}
+
+/** A text source's columns with the types a sample of their values reads as. */
+const withInferredTypes = async (conn: DuckDBConnection, source: { readonly relation: string; readonly columns: ReadonlyArray<SourceColumn> }) => {
+  const text = source.columns.filter((c) => c.type === "VARCHAR" && c.name !== "time")
+  if (text.length === 0) return source
+  const row = (await conn.runAndReadAll(inferenceSql(source.relation, text.map((c) => c.name)))).getRows()[0] ?? []
+  const types = new Map(text.map((c, i) => [c.name, inferredTypes(row, text.length)[i]!]))
+  return { ...source, columns: source.columns.map((c) => (types.has(c.name) ? { ...c, inferred: types.get(c.name) } : c)) }
 }
 
 /**
@@ -188,7 +197,10 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
       Effect.gen(function* () {
         const spec = specOf(job)
         const format = formatOf(job, index)
-        const source = yield* duck(`reading ${job.inputs[index]!.name}`, (c) => sourceRelation(c, format, path))
+        const source = yield* duck(`reading ${job.inputs[index]!.name}`, async (c) => {
+          const read = await sourceRelation(c, format, path)
+          return format === "parquet" ? read : withInferredTypes(c, read)
+        })
         const db = liveDatabase(yield* catalog.current, spec.database)
         const table = db === undefined ? undefined : liveTable(db, spec.table)
         const planned = planImport(source.columns, spec.mapping, table)

@@ -59,6 +59,8 @@ export const parseColumnMetadata = (value: unknown): { readonly mapping: Readonl
 export interface SourceColumn {
   readonly name: string
   readonly type: string
+  /** For text values: the type a sample of them reads as (unmapped columns take it). */
+  readonly inferred?: ColumnType | undefined
 }
 
 /** How one source column lands in the table. */
@@ -143,7 +145,7 @@ export const planImport = (
       }
       type = existing.type
     }
-    type ??= inferredType(c.type)
+    type ??= c.inferred ?? inferredType(c.type)
     if (type === undefined) return { error: `type mismatch: column '${c.name}' is ${c.type}, which no column type holds; map it as one of ${IMPORT_TYPES.filter((t) => t !== "time").join(", ")}` }
     if (!readableAs(c.type, type)) {
       return { error: `type mismatch: column '${c.name}' is ${c.type} in the file, which cannot be read as ${importTypeOf[type]}${existing !== undefined ? ` (its type in table '${table!.name}')` : ""}` }
@@ -211,3 +213,31 @@ export const windowFileSql = (plan: ImportPlan, rows: string, fromNs: bigint, to
     `GROUP BY ${keys.join(", ")} ORDER BY ${[...order.map(quote), "time"].join(", ")}`
   )
 }
+
+/** Rows of a text source sampled to infer the types of unmapped columns; later rows that do not fit are row errors. */
+export const INFERENCE_SAMPLE_ROWS = 10_000
+
+/**
+ * The SQL inferring each text column's type from a sample of `relation`: one row of flags per column, in order
+ * (every non-empty value an integer, a number, a boolean).
+ */
+export const inferenceSql = (relation: string, columns: ReadonlyArray<string>): string => {
+  const flags = columns.flatMap((c) => {
+    const v = `trim(${quote(c)})`
+    return [
+      `bool_and(${quote(c)} IS NULL OR regexp_full_match(${v}, '[+-]?[0-9]+'))`,
+      `bool_and(${quote(c)} IS NULL OR TRY_CAST(${v} AS DOUBLE) IS NOT NULL)`,
+      `bool_and(${quote(c)} IS NULL OR lower(${v}) IN ('true', 'false'))`,
+      `count(${quote(c)})`
+    ]
+  })
+  return `SELECT ${flags.join(", ")} FROM (SELECT * FROM ${relation} LIMIT ${INFERENCE_SAMPLE_ROWS})`
+}
+
+/** Reads `inferenceSql`'s row: the inferred type of each column (string when nothing narrower fits, or no values). */
+export const inferredTypes = (row: ReadonlyArray<unknown>, count: number): ReadonlyArray<ColumnType> =>
+  Array.from({ length: count }, (_, i) => {
+    const [int, num, bool, n] = row.slice(i * 4, i * 4 + 4)
+    if (Number(n) === 0) return "string"
+    return int === true ? "integer" : num === true ? "float" : bool === true ? "boolean" : "string"
+  })
