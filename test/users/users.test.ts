@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { expectError, expectOk } from "../support/expect.ts"
-import { catalogOf, startServer, type InProcessServer } from "../support/server.ts"
+import { catalogOf, runCli, startServer, type InProcessServer } from "../support/server.ts"
 
 let server: InProcessServer
 let operator: string
@@ -88,6 +88,13 @@ describe("bootstrap and login", () => {
     expect(root.passwordHash).not.toContain("first-password")
     const other = await createUser({ username: "same-pw", password: "first-password" })
     expect(state.users.users.get(adminUserId)!.passwordHash).not.toBe((await catalogOf(server)).users.users.get(other.userId)!.passwordHash)
+  })
+  it("the replay CLI prints user events without their password hashes", async () => {
+    const replayed = await runCli(["replay", "--data-dir", server.dataDir, "--json"])
+    expect(replayed.code).toBe(0)
+    expect(replayed.stdout).toContain('"kind":"UserCreated"')
+    expect(replayed.stdout).toContain('"passwordHash":"<redacted>"')
+    expect(replayed.stdout).not.toContain("scrypt$")
   })
 })
 
