@@ -254,6 +254,17 @@ describe("the seed's user operations", () => {
     }
   })
 
+  it("with --without-auth there are no users to manage: 405", async () => {
+    const open = await startServer({ withoutAuth: true })
+    try {
+      expectError(await open.request("POST", "/api/v3/configure/user", { body: { username: "u", password: "some-password" } }), 405)
+      expectError(await open.request("GET", "/api/v3/users"), 405)
+      expectError(await open.request("POST", "/api/v3/authorize", { body: { username: "u", password: "some-password" } }), 405)
+    } finally {
+      await open.stop()
+    }
+  })
+
   it("users, roles and sessions survive a restart", async () => {
     const s = await session("root", "first-password")
     const dir = server.dataDir
