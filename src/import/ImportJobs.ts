@@ -251,7 +251,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           const added: Array<PersistedFile> = []
           const written = yield* duck(`importing ${job.inputs[index]!.name}`, async (c) => {
             await c.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS SELECT * EXCLUDE (__err, __raw) FROM (${rows}) WHERE __err IS NULL`)
-            const windows = (await c.runAndReadAll(`SELECT epoch_ns(time) // ${DAY_NS} AS w, count(*) FROM ${temp} GROUP BY w ORDER BY w`)).getRows()
+            const windows = (await c.runAndReadAll(`SELECT epoch_ns(time) // ${DAY_NS} AS __window, count(*) FROM ${temp} GROUP BY __window ORDER BY __window`)).getRows()
             const total = windows.reduce((n, r) => n + Number(r[1]), 0)
             return { windows: windows.map((r) => BigInt(r[0] as bigint)), total }
           }).pipe(Effect.flatMap((w) =>
