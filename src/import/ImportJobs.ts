@@ -19,6 +19,7 @@ import { indexedPaths } from "../storage/files.ts"
 import { ObjectStore } from "../storage/ObjectStore.ts"
 import { JobError, Jobs, type InputOutcome, type JobWorker } from "../jobs/Jobs.ts"
 import { isFinished, rowsDone, type JobState } from "../jobs/state.ts"
+import { convertLineProtocol, type ConvertedLineProtocol } from "./lineProtocol.ts"
 import { formatOfName, inferenceSql, inferredTypes, planImport, plannedRowsSql, PRECISIONS, windowFileSql, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
 
 /** What an import job does, as its JobCreated records it. */
@@ -70,15 +71,18 @@ const sourceRelation = async (conn: DuckDBConnection, format: ImportFormat, path
       return { relation: `(SELECT *, row_number() OVER () AS __row FROM ${rel})`, columns: await describe(rel) }
     }
     case "ndjson": {
-      const keys = (await conn.runAndReadAll(`SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects(${p}, format = 'newline_delimited')`)).getRows().map((r) => String(r[0]))
+      const all = (await conn.runAndReadAll(`SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects(${p}, format = 'newline_delimited')`)).getRows().map((r) => String(r[0]))
+      // Converted line protocol carries each point's line number as __line.
+      const keys = all.filter((k) => k !== "__line")
       const cols = keys.map((k) => `json_extract_string(json, ${literal(`$.${JSON.stringify(k)}`)}) AS ${quote(k)}`)
+      const row = all.includes("__line") ? `CAST(json_extract_string(json, '$.__line') AS BIGINT) AS __row` : "row_number() OVER () AS __row"
       return {
-        relation: `(SELECT ${[...cols, "row_number() OVER () AS __row"].join(", ")} FROM read_json_objects(${p}, format = 'newline_delimited'))`,
+        relation: `(SELECT ${[...cols, row].join(", ")} FROM read_json_objects(${p}, format = 'newline_delimited'))`,
         columns: keys.map((name) => ({ name, type: "VARCHAR" }))
       }
     }
     case "lp":
-      throw new Error("line protocol files are not supported yet")
+      throw new Error("line protocol is read as its NDJSON conversion")
   }
 }
 
@@ -136,6 +140,39 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
     const specOf = (job: JobState) => job.spec as ImportSpec
     const jobDir = (jobId: string) => NodePath.join(staging, jobId)
     const errorsPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), `errors-${input}.jsonl`)
+    const lpErrorsPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), `lp-errors-${input}.jsonl`)
+
+    /**
+     * The file an input is read from, in which format, with the mapping its content implies: line protocol is
+     * converted (once) to NDJSON through the write path's parser, its refused lines reported then.
+     */
+    const readableInput = (job: JobState, index: number) =>
+      Effect.gen(function* () {
+        const path = yield* localInput(job, index)
+        const format = formatOf(job, index)
+        if (format !== "lp") return { path, format, implied: {} as Readonly<Record<string, ImportColumnType>>, lpErrors: 0 }
+        const spec = specOf(job)
+        const target = NodePath.join(jobDir(job.id), "inputs", `${index}.lp.ndjson`)
+        const sidecar = `${target}.json`
+        if (!NodeFs.existsSync(sidecar)) {
+          const nowNs = BigInt(Date.now()) * 1_000_000n
+          yield* Effect.try({
+            try: () => {
+              NodeFs.mkdirSync(NodePath.dirname(target), { recursive: true })
+              const converted = convertLineProtocol(path, target, lpErrorsPath(job.id, index), {
+                name: job.inputs[index]!.name,
+                measurement: spec.table,
+                precisionNs: PRECISIONS[spec.precision] ?? 1n,
+                nowNs
+              })
+              NodeFs.writeFileSync(sidecar, JSON.stringify(converted))
+            },
+            catch: (e) => terminal(`reading ${job.inputs[index]!.name} as line protocol: ${String(e)}`)
+          })
+        }
+        const converted = JSON.parse(NodeFs.readFileSync(sidecar, "utf8")) as ConvertedLineProtocol
+        return { path: target, format: "ndjson" as ImportFormat, implied: converted.mapping, lpErrors: converted.errors }
+      })
 
     /** The local file an input is read from: a staged upload, a file under --import-dir, or a download (made once). */
     const localInput = (job: JobState, index: number) =>
@@ -193,24 +230,25 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
       })
 
     /** Plans an input against the table as it stands (undefined: it is to be created). */
-    const planInput = (job: JobState, index: number, path: string) =>
+    const planInput = (job: JobState, index: number) =>
       Effect.gen(function* () {
         const spec = specOf(job)
-        const format = formatOf(job, index)
+        const { path, format, implied, lpErrors } = yield* readableInput(job, index)
         const source = yield* duck(`reading ${job.inputs[index]!.name}`, async (c) => {
           const read = await sourceRelation(c, format, path)
           return format === "parquet" ? read : withInferredTypes(c, read)
         })
         const db = liveDatabase(yield* catalog.current, spec.database)
         const table = db === undefined ? undefined : liveTable(db, spec.table)
-        const planned = planImport(source.columns, spec.mapping, table)
+        const planned = planImport(source.columns, { ...implied, ...spec.mapping }, table)
         if ("error" in planned) return yield* Effect.fail(terminal(`${job.inputs[index]!.name}: ${planned.error}`))
-        const precision = PRECISIONS[spec.precision] ?? 1n
-        return { plan: planned.plan, rows: plannedRowsSql(planned.plan, source.relation, precision) }
+        // Converted line protocol carries times in ns already.
+        const precision = format === formatOf(job, index) ? PRECISIONS[spec.precision] ?? 1n : 1n
+        return { plan: planned.plan, rows: plannedRowsSql(planned.plan, source.relation, precision), lpErrors }
       })
 
     /** Writes the report of an input's bad rows (JSONL: file, row, raw row, reason); answers how many there were. */
-    const reportErrors = (job: JobState, index: number, rowsSql: string) =>
+    const reportErrors = (job: JobState, index: number, rowsSql: string, lpErrors: number) =>
       duck(`checking ${job.inputs[index]!.name}`, async (c) => {
         const file = errorsPath(job.id, index)
         NodeFs.mkdirSync(NodePath.dirname(file), { recursive: true })
@@ -218,9 +256,13 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         const count = Number((await c.runAndReadAll(`SELECT count(*) FROM (${rowsSql}) WHERE __err IS NOT NULL`)).getRows()[0]![0])
         const name = job.inputs[index]!.name
         const lines = reader.getRows().map((r) => JSON.stringify({ file: name, row: Number(r[0]), raw: JSON.parse(String(r[2])), reason: String(r[1]) }))
-        if (lines.length > 0) NodeFs.writeFileSync(file, lines.join("\n") + "\n")
+        // Lines the line-protocol parser refused come first (they were never rows).
+        const lpFile = lpErrorsPath(job.id, index)
+        const parsed = lpErrors > 0 && NodeFs.existsSync(lpFile) ? NodeFs.readFileSync(lpFile, "utf8").split("\n").filter((l) => l !== "") : []
+        const all = [...parsed, ...lines]
+        if (all.length > 0) NodeFs.writeFileSync(file, all.join("\n") + "\n")
         else NodeFs.rmSync(file, { force: true })
-        return { count, first: lines[0] }
+        return { count: count + lpErrors, first: all[0] }
       })
 
     const removeFiles = (files: ReadonlyArray<PersistedFile>) => Effect.forEach(files, (f) => store.remove(f.path).pipe(Effect.ignore), { discard: true })
@@ -232,9 +274,8 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           if (specOf(job).onError !== "abort") return
           for (let i = 0; i < job.inputs.length; i++) {
             if (job.inputs[i]!.status === "done") continue
-            const path = yield* localInput(job, i)
-            const { rows } = yield* planInput(job, i, path)
-            const bad = yield* reportErrors(job, i, rows)
+            const { rows, lpErrors } = yield* planInput(job, i)
+            const bad = yield* reportErrors(job, i, rows, lpErrors)
             if (bad.count > 0) {
               return yield* Effect.fail(terminal(`${bad.count} row(s) of ${job.inputs[i]!.name} cannot be imported (on_error=abort, nothing imported); first: ${bad.first ?? ""}`))
             }
@@ -243,10 +284,9 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
       runInput: (job, index, progress) =>
         Effect.gen(function* () {
           const spec = specOf(job)
-          const path = yield* localInput(job, index)
-          const { plan, rows } = yield* planInput(job, index, path)
+          const { plan, rows, lpErrors } = yield* planInput(job, index)
           const { dbId, table } = yield* ensureTable(spec, plan)
-          const bad = spec.onError === "skip_row" ? (yield* reportErrors(job, index, rows)).count : 0
+          const bad = spec.onError === "skip_row" ? (yield* reportErrors(job, index, rows, lpErrors)).count : 0
           const temp = `import_rows`
           const added: Array<PersistedFile> = []
           const written = yield* duck(`importing ${job.inputs[index]!.name}`, async (c) => {
@@ -307,8 +347,11 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
 
     /** A job as `UploadedImportInfo` (every field of the seed) plus progress and its files. */
     const info = (job: JobState) =>
-      Effect.map(fileIndex.current, (index) => {
+      Effect.map(Effect.zip(fileIndex.current, catalog.current), ([index, state]) => {
         const spec = specOf(job)
+        // A table created by the job has its id only once the job made it.
+        const db = state.databases.get(spec.dbId)
+        const tableId = spec.tableId ?? (db === undefined ? undefined : liveTable(db, spec.table)?.id) ?? null
         const indexed = indexedPaths(index)
         const up = spec.upload
         const rows = rowsDone(job)
@@ -316,7 +359,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         return {
           upload_uuid: job.id,
           db_id: spec.dbId,
-          table_id: spec.tableId ?? -1,
+          table_id: tableId,
           filename: up?.filename ?? job.inputs[0]?.name ?? "",
           status: seedStatus(job, indexed),
           last_message: job.lastMessage,
@@ -391,7 +434,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
             if (f === undefined || (format !== null && f !== format)) continue
             files.push({ name, source: NodeUrl.pathToFileURL(realFile).href, bytes: NodeFs.statSync(realFile).size })
           }
-          if (files.length === 0) return yield* Effect.fail(new InvalidRequest({ message: `source ${uri} holds no ${format ?? "parquet, csv or ndjson"} files` }))
+          if (files.length === 0) return yield* Effect.fail(new InvalidRequest({ message: `source ${uri} holds no ${format ?? "parquet, csv, ndjson or line-protocol"} files` }))
         } else {
           files.push({ name: NodePath.basename(real), source: NodeUrl.pathToFileURL(real).href, bytes: stat.size })
         }
@@ -465,7 +508,6 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         Effect.gen(function* () {
           const found = target(yield* catalog.current, options.database, options.table, options.createTable)
           if (Either.isLeft(found)) return yield* Effect.fail(found.left)
-          if (options.format === "lp") return yield* Effect.fail(new InvalidRequest({ message: "format 'lp' is not supported yet; use parquet, csv or ndjson" }))
           let inputs: ReadonlyArray<JobInput>
           const scheme = options.uri.slice(0, options.uri.indexOf(":") + 1).toLowerCase()
           if (scheme === "file:") inputs = yield* resolveFileUri(options.uri, options.format)
@@ -475,8 +517,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           } else return yield* Effect.fail(new InvalidRequest({ message: `unsupported source URI '${options.uri}': expected file://, http:// or https://` }))
           for (const i of inputs) {
             const f = options.format ?? formatOfName(i.name)
-            if (f === undefined) return yield* Effect.fail(new InvalidRequest({ message: `cannot tell the format of ${i.name}: give source.format (parquet, csv, ndjson)` }))
-            if (f === "lp") return yield* Effect.fail(new InvalidRequest({ message: `${i.name}: format 'lp' is not supported yet; use parquet, csv or ndjson` }))
+            if (f === undefined) return yield* Effect.fail(new InvalidRequest({ message: `cannot tell the format of ${i.name}: give source.format (parquet, csv, ndjson, lp)` }))
           }
           const spec: ImportSpec = {
             database: options.database,

@@ -25,6 +25,17 @@ beforeAll(async () => {
     NodePath.join(importDir, "mem.ndjson"),
     ['{"host":"a","used":10,"ok":true,"time":"2024-01-01T00:00:00Z"}', '{"host":"b","used":"many","ok":false,"time":"2024-01-01T00:00:01Z"}', '{"host":"c","used":30,"time":1704067202000}'].join("\n") + "\n"
   )
+  NodeFs.writeFileSync(
+    NodePath.join(importDir, "disk.lp"),
+    [
+      "# a comment",
+      "disk,host=a used=1i,free=2.5 1704067200",
+      "disk,host=b used=oops 1704067201",
+      "other,host=c used=3i 1704067202",
+      "disk,host=c used=4i,free=1,ok=true 1704067203",
+      "disk,host=d used=5.5 1704067204"
+    ].join("\n") + "\n"
+  )
   NodeFs.mkdirSync(NodePath.join(importDir, "parts"))
   for (let p = 0; p < 3; p++) {
     await parquetFrom(NodePath.join(importDir, "parts", `p${p}.parquet`), `SELECT 'h' || (i % 4) AS host, i + ${p * 1000} AS v, make_timestamp_ns(1704067200000000000 + (i + ${p * 1000}) * 1000000000) AS time FROM range(1000) t(i)`)
@@ -72,6 +83,22 @@ describe("import jobs from a source URI", () => {
       { host: "a", used: 10, ok: true, t: 1704067200000000000 },
       { host: "c", used: 30, t: 1704067202000000000 }
     ])
+  })
+
+  it("line protocol goes through the write path's parser: bad lines and other measurements are reported by line number", async () => {
+    const res = await start({ database: "d", table: "disk", create_table: true, on_error: "skip_row", source: { uri: url("disk.lp"), precision: "s" } })
+    expect(res.status, res.text).toBe(200)
+    const job = await waitForJob(server, undefined, res.json().upload_uuid, finished)
+    expect(job).toMatchObject({ status: "imported", rows_imported: 2, rows_skipped: 3 })
+    expect(await countRows(server, undefined, "d", "SELECT host, used, free, ok, epoch_ns(time) AS t FROM disk ORDER BY host")).toEqual([
+      { host: "a", used: 1, free: 2.5, t: 1704067200000000000 },
+      { host: "c", used: 4, free: 1, ok: true, t: 1704067203000000000 }
+    ])
+    const report = (await server.request("GET", `/api/v3/enterprise/import/${job.upload_uuid}/errors`)).text.trim().split("\n").map((l) => JSON.parse(l))
+    expect(report.map((r: { row: number }) => r.row)).toEqual([3, 4, 6])
+    expect(report[0].raw).toBe("disk,host=b used=oops 1704067201")
+    expect(report[1].reason).toMatch(/measurement 'other'/)
+    expect(report[2].reason).toMatch(/column 'used': cannot read "5.5" as i64/)
   })
 
   it("a directory of Parquet files is one job with a file each; GET lists its files", async () => {
