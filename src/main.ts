@@ -14,6 +14,10 @@ usage:
   strata export --data-dir D --db X --table T --out DIR [--windows 2024-01-01,…]
                                                copy a table's compacted windows' Parquet files from a
                                                (stopped) server's data dir into DIR/<table>/<YYYY-MM-DD>/
+  strata import --database D --table T [PATH…] [--uri URI] [--format F] [--columns c:type,…]
+               [--on-error abort|skip_row] [--create-table] [--host URL] [--token T] [--json]
+                                               upload Parquet files or directories (one job each), or start
+                                               a job from a URI (file://, http(s)://), and follow it to the end
   strata help | --help                         this text
   strata version | --version
 
@@ -129,6 +133,43 @@ const exportCommand = async (args: ReadonlyArray<string>) => {
   process.stdout.write(`exported ${result.right.files} file(s) of ${result.right.windows.length} window(s) (${result.right.bytes} bytes) to ${outDir}\n`)
 }
 
+const importCommand = async (args: ReadonlyArray<string>) => {
+  const paths = args.filter((a, i) => !a.startsWith("--") && (i === 0 || !args[i - 1]!.startsWith("--") || ["--json", "--create-table"].includes(args[i - 1]!)))
+  const flags = Either.getOrElse(parseFlags(args.filter((a) => !paths.includes(a)), ["json", "create-table"]), fail)
+  const known = ["host", "token", "database", "table", "uri", "format", "columns", "on-error", "create-table", "json"]
+  for (const name of Object.keys(flags)) if (!known.includes(name)) fail(`unknown flag --${name}`)
+  const value = (name: string) => (typeof flags[name] === "string" ? (flags[name] as string) : undefined)
+  const columns: Record<string, string> = {}
+  for (const spec of (value("columns") ?? "").split(",").filter((s) => s.trim() !== "")) {
+    const [name, type] = spec.split(":")
+    if (name === undefined || type === undefined) fail(`invalid --columns entry '${spec}': expected name:type`)
+    columns[name!.trim()] = type!.trim()
+  }
+  const { runImport } = await import("./import/cli.ts")
+  const code = await runImport(
+    {
+      host: value("host") ?? process.env["INFLUXDB3_HOST_URL"] ?? "http://127.0.0.1:8181",
+      token: value("token") ?? process.env["INFLUXDB3_AUTH_TOKEN"],
+      database: value("database") ?? fail("missing flag --database"),
+      table: value("table") ?? fail("missing flag --table"),
+      paths,
+      uri: value("uri"),
+      format: value("format"),
+      columns,
+      onError: value("on-error"),
+      createTable: flags["create-table"] === true,
+      json: flags["json"] === true
+    },
+    (t) => process.stdout.write(t),
+    (t) => process.stderr.write(t),
+    process.stderr.isTTY === true
+  ).catch((e: unknown) => {
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`)
+    return 1
+  })
+  process.exit(code)
+}
+
 const [command, ...rest] = process.argv.slice(2)
 switch (command) {
   case "serve":
@@ -139,6 +180,9 @@ switch (command) {
     break
   case "export":
     await exportCommand(rest)
+    break
+  case "import":
+    await importCommand(rest)
     break
   case "version":
   case "--version":
