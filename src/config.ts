@@ -28,6 +28,8 @@ export interface ServerConfigShape {
   readonly gen1DurationMs: number
   /** How long a 24-hour window must receive no new gen1 file before the Compactor compacts it. */
   readonly compactionDelayMs: number
+  /** How old a row-delete request must be before the Compactor rewrites the files it touches. */
+  readonly rowDeleteMinAgeMs: number
   /** Payload bytes of persisted write events the log keeps (newest first); older ones are truncated from it. */
   readonly snapshottedLogKeepBytes: number
   /** Start past events of the log that fail their checksums, skipping and reporting them, instead of stopping. */
@@ -73,6 +75,7 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "force-snapshot-mem-threshold", env: ["STRATA_FORCE_SNAPSHOT_MEM_THRESHOLD", "INFLUXDB3_FORCE_SNAPSHOT_MEM_THRESHOLD"], describe: "Buffer size that persists at once: a percentage of --write-buffer-max-bytes (50%) or a size (512MiB)", fallback: "50%" },
   { flag: "gen1-duration", env: ["STRATA_GEN1_DURATION", "INFLUXDB3_GEN1_DURATION"], describe: "Time span of one persisted (gen1) Parquet file: 1m, 5m or 10m", fallback: "10m" },
   { flag: "compaction-delay", env: ["STRATA_COMPACTION_DELAY"], describe: "How long a 24-hour window must receive no new persisted file before its files are compacted", fallback: "10m" },
+  { flag: "row-delete-min-age", env: ["STRATA_ROW_DELETE_MIN_AGE"], describe: "How old a row-delete request must be before the Compactor rewrites the Parquet files it touches (rows are hidden from queries at once)", fallback: "24h" },
   { flag: "snapshotted-log-keep", env: ["STRATA_SNAPSHOTTED_LOG_KEEP"], describe: "Payload bytes of persisted writes the event log keeps (newest first); older ones are truncated from it (e.g. 256MiB, 0)", fallback: "256MiB" },
   { flag: "recover", env: ["STRATA_RECOVER"], boolean: true, describe: "Start even if events of the log fail their checksums: skip them and report what is lost", fallback: "false" },
   { flag: "max-import-size", env: ["STRATA_MAX_IMPORT_SIZE"], describe: "Largest bulk-import upload or download (e.g. 10GiB); larger ones answer 413", fallback: "10GiB" },
@@ -204,6 +207,8 @@ export const resolveServeConfig = (
   }
   const compactionDelayMs = duration("compaction-delay")
   if (compactionDelayMs instanceof ConfigError) return Either.left(compactionDelayMs)
+  const rowDeleteMinAgeMs = duration("row-delete-min-age")
+  if (rowDeleteMinAgeMs instanceof ConfigError) return Either.left(rowDeleteMinAgeMs)
   const snapshottedLogKeepBytes = parseByteSize(get("snapshotted-log-keep"))
   if (snapshottedLogKeepBytes === undefined) {
     return Either.left(new ConfigError(`invalid --snapshotted-log-keep '${get("snapshotted-log-keep")}': expected a size like 256MiB`))
@@ -228,6 +233,7 @@ export const resolveServeConfig = (
     forceSnapshotBytes,
     gen1DurationMs,
     compactionDelayMs,
+    rowDeleteMinAgeMs,
     snapshottedLogKeepBytes
   })
 }

@@ -2,6 +2,7 @@ import type { ColumnDef, StrataEvent, TokenGrant } from "../events/index.ts"
 import type { Envelope } from "../log/EventLog.ts"
 import { foldColumnName, unappliableColumn } from "./names.ts"
 import { applyNodeEvent, emptyNodes, type NodesState } from "../nodes/state.ts"
+import { applyDeleteEvent, deletesOf, emptyDeletes, type DeletesState } from "../deletes/state.ts"
 import { applyUserEvent, emptyUsers, type UsersState } from "../users/state.ts"
 
 /** One table of a database: its columns in creation order and its series key (tag names, first-seen order). */
@@ -129,6 +130,8 @@ export interface CatalogState {
   readonly users: UsersState
   /** Nodes marked stopped, by id (absent in checkpoints of older servers: read through `nodesOf`). */
   readonly nodes: NodesState
+  /** Row-delete requests and file indexes (absent in checkpoints of older servers: read through `deletesOf`). */
+  readonly deletes: DeletesState
 }
 
 export const INTERNAL_DB = "_internal"
@@ -145,7 +148,8 @@ export const emptyCatalog: CatalogState = {
   nextTokenId: 0,
   quarantinedColumns: [],
   users: emptyUsers,
-  nodes: emptyNodes
+  nodes: emptyNodes,
+  deletes: emptyDeletes
 }
 
 /** The users part of a catalog, also of one restored from an older checkpoint. */
@@ -413,6 +417,12 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
       return { ...state, users: applyUserEvent(usersOf(state), event, atNs) }
     case "NodeStopped":
       return { ...state, nodes: applyNodeEvent(nodesOf(state), event, atNs) }
+    case "RowDeleteRequested":
+    case "RowDeleteAborted":
+    case "RowDeleteCompleted":
+    case "FileIndexCreated":
+    case "FileIndexDeleted":
+      return { ...state, deletes: applyDeleteEvent(deletesOf(state), event, atNs, seq) }
     case "WriteBatch":
     case "SnapshotPersisted":
     case "FilesRemoved":

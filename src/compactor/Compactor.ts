@@ -2,7 +2,9 @@ import { Cause, Clock, Effect, Metric, MetricBoundaries, Schedule } from "effect
 import { Catalog } from "../catalog/Catalog.ts"
 import { Checkpoints } from "../checkpoint/Checkpoints.ts"
 import { ServerConfig } from "../config.ts"
-import { SnapshotPersisted, type PersistedFile } from "../events/index.ts"
+import { dueRowDeletes } from "../deletes/rewrite.ts"
+import { activeRowDeletes, indexedColumns, keepSql } from "../deletes/state.ts"
+import { RowDeleteCompleted, SnapshotPersisted, type PersistedFile } from "../events/index.ts"
 import { EventLog } from "../log/EventLog.ts"
 import { makeLogReclaimer } from "../log/reclaim.ts"
 import { actorRestartsTotal } from "../metrics/prometheus.ts"
@@ -153,7 +155,10 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
         Effect.map(catalog.current, (c) => {
           const t = c.databases.get(dbId)?.tables.get(tableId)
           return t === undefined || t.deleted ? undefined : t
-        })
+        }),
+      // Every compaction leaves out the rows accepted row-delete requests hide, so none comes back from a merge.
+      keep: (f) => keepSql(activeRowDeletes(Effect.runSync(catalog.current), f.tableId), f),
+      indexedColumns: (dbId, tableId) => Effect.map(catalog.current, (c) => indexedColumns(c, dbId, tableId))
     }
     const windowSeen = new Map<string, { readonly newest: number; readonly sinceMs: number }>()
     /** Compacts every window holding gen1 files now, regardless of `--compaction-delay` (`targetRows` splits smaller windows, for tests). */
@@ -163,6 +168,26 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       Effect.gen(function* () {
         const due = dueWindows(fileIndex.unsafeCurrent(), windowSeen, yield* Clock.currentTimeMillis, config.compactionDelayMs)
         if (due.length > 0) yield* compactWindows(compactionDeps, due)
+      })
+    )
+
+    /**
+     * Applies the pending row-delete requests older than `--row-delete-min-age`: rewrites every window holding files
+     * they touch (without the rows they hide) and records each request completed. Returns the sequences completed.
+     */
+    const applyRowDeletes = compactionLock.withPermits(1)(
+      Effect.gen(function* () {
+        const due = dueRowDeletes(yield* catalog.current, fileIndex.unsafeCurrent(), yield* Clock.currentTimeMillis, config.rowDeleteMinAgeMs)
+        const completed: Array<number> = []
+        for (const { request, windows } of due) {
+          // Windows rewritten for an earlier request of this pass no longer hold the replaced files: read them afresh.
+          const outcomes = yield* compactWindows(compactionDeps, windows.filter((w) => w.files.every((f) => fileIndex.unsafeCurrent().tables.get(w.tableId)?.some((g) => g.path === f.path))))
+          let files = 0
+          for (const o of outcomes) files += o.removed.length
+          yield* log.append([{ event: new RowDeleteCompleted({ version: 1, sequence: request.sequence, files }) }])
+          completed.push(request.sequence)
+        }
+        return completed
       })
     )
 
@@ -195,6 +220,9 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
           Effect.map(checkpoints.eventsSince, (n) => n > 1)
         )
       }
+      yield* applyRowDeletes.pipe(
+        Effect.catchAll((e) => Effect.logError(`row-delete rewrite failed (the requests stay pending and hidden; retrying later): ${e.message}`))
+      )
       yield* compactDue.pipe(
         Effect.catchAll((e) =>
           Effect.zipRight(Metric.increment(compactionFailuresTotal), Effect.logError(`compaction failed (the window keeps its files; retrying later): ${e.message}`))
@@ -220,7 +248,9 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       /** Checkpoints the projections now (undefined when nothing changed since the last checkpoint). */
       checkpointNow,
       /** Compacts every window holding gen1 files now (ignoring `--compaction-delay`); what each compaction did. */
-      compactNow
+      compactNow,
+      /** Rewrites the files of pending row-delete requests older than `--row-delete-min-age` now; the sequences completed. */
+      applyRowDeletes
     } as const
   })
 }) {}

@@ -78,7 +78,13 @@ export const gen1Windows = (state: FileIndexState, tableId: number): ReadonlyArr
  * The SQL merging a window's files (in persist order) as the read path does: last write wins per series and time,
  * field by field; sorted by series key then time. `range` limits it to [from, to) when the window is split.
  */
-export const mergeSql = (table: TableState, files: ReadonlyArray<IndexedFile>, localPath: (p: string) => string, range?: readonly [bigint, bigint]) => {
+export const mergeSql = (
+  table: TableState,
+  files: ReadonlyArray<IndexedFile>,
+  localPath: (p: string) => string,
+  range?: readonly [bigint, bigint],
+  keep: (f: IndexedFile) => string | undefined = () => undefined
+) => {
   const present = new Set(files.flatMap((f) => f.columns))
   const tags = table.columns.filter((c) => c.type === "tag" && present.has(c.name))
   const fields = table.columns.filter((c) => c.type !== "tag" && c.type !== "time" && present.has(c.name))
@@ -86,7 +92,10 @@ export const mergeSql = (table: TableState, files: ReadonlyArray<IndexedFile>, l
   const parts = files.map((f, i) => {
     const has = new Set(f.columns)
     const cols = [...tags, ...fields].map((c) => (has.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`))
-    return `SELECT ${[...cols, "time", `${i} AS _ord`].join(", ")} FROM read_parquet(${literal(localPath(f.path))})${filter}`
+    // Rows that row-delete requests hide are left out of the merge: the new file holds none of them.
+    const kept = keep(f)
+    const where = kept === undefined ? filter : filter === "" ? ` WHERE ${kept}` : `${filter} AND ${kept}`
+    return `SELECT ${[...cols, "time", `${i} AS _ord`].join(", ")} FROM read_parquet(${literal(localPath(f.path))})${where}`
   })
   const order = [...table.seriesKey.filter((n) => tags.some((t) => t.name === n)), ...tags.map((t) => t.name).filter((n) => !table.seriesKey.includes(n))]
   const keys = [...tags.map((t) => quote(t.name)), "time"]
@@ -110,7 +119,14 @@ export interface CompactionDeps {
   /** The live table, or undefined when it was deleted. */
   readonly table: (dbId: number, tableId: number) => Effect.Effect<TableState | undefined>
   readonly targetRows?: number
+  /** The condition keeping a file's rows that no row-delete request hides (undefined: keep all). */
+  readonly keep?: (f: IndexedFile) => string | undefined
+  /** The columns whose distinct values the table's compacted files record (its file index). */
+  readonly indexedColumns?: (dbId: number, tableId: number) => Effect.Effect<ReadonlyArray<string>>
 }
+
+/** Most distinct values a file index records per column and file; past it the column is not recorded (not pruned). */
+export const FILE_INDEX_MAX_VALUES = 1_000
 
 /** What one window's compaction did. */
 export interface CompactionOutcome {
@@ -156,7 +172,7 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
     const count = Math.max(1, ranges.length)
     yield* Effect.gen(function* () {
       for (let i = 0; i < count; i++) {
-        const { sql, columns } = mergeSql(table, w.files, deps.store.localPath, ranges[i])
+        const { sql, columns } = mergeSql(table, w.files, deps.store.localPath, ranges[i], deps.keep)
         const path = compactedPath(first.dbId, w.tableId, w.day, generation, i, count)
         const scratch = yield* deps.store.scratchPath(path)
         yield* attemptPromise(`writing ${path}`, () => deps.conn.run(`COPY (${sql}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)).pipe(
@@ -169,8 +185,10 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
           yield* deps.store.remove(scratch)
           continue
         }
+        const index = yield* fileIndexValues(deps, first.dbId, w.tableId, scratch, columns).pipe(Effect.tapError(() => deps.store.remove(scratch).pipe(Effect.ignore)))
         yield* deps.store.putFile(path, scratch).pipe(Effect.tapError(() => deps.store.remove(scratch).pipe(Effect.ignore)))
         added.push({
+          ...(index === undefined ? {} : { index }),
           path,
           dbId: first.dbId,
           tableId: w.tableId,
@@ -202,6 +220,21 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
     yield* Effect.logDebug(`compacted ${removed.length} file(s) of table ${w.tableId}, window ${window} into ${added.length}`)
     const outcome: CompactionOutcome = { tableId: w.tableId, window, removed, added }
     return outcome
+  })
+
+/** The distinct values of the table's indexed columns in a written file (undefined when none is indexed). */
+const fileIndexValues = (deps: CompactionDeps, dbId: number, tableId: number, file: string, columns: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const indexed = deps.indexedColumns === undefined ? [] : (yield* deps.indexedColumns(dbId, tableId)).filter((c) => columns.includes(c))
+    if (indexed.length === 0) return undefined
+    const select = indexed.map((c) => `list(DISTINCT CAST(${quote(c)} AS VARCHAR)) FILTER (WHERE ${quote(c)} IS NOT NULL)`).join(", ")
+    const row = yield* attemptPromise(`indexing ${file}`, async () => (await deps.conn.runAndReadAll(`SELECT ${select} FROM read_parquet(${literal(file)})`)).getRows()[0]!)
+    const index: Record<string, ReadonlyArray<string>> = {}
+    indexed.forEach((c, i) => {
+      const values = ((row[i] as { items?: Array<string> } | null)?.items ?? []).slice().sort()
+      if (values.length <= FILE_INDEX_MAX_VALUES) index[c] = values
+    })
+    return index
   })
 
 /**

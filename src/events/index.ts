@@ -1,6 +1,7 @@
 import { Schema } from "effect"
 import { CatalogEvent } from "./catalog.ts"
 import { ClusterInitialized } from "./cluster.ts"
+import { DeleteEvent } from "./deletes.ts"
 import { JobEvent } from "./jobs.ts"
 import { LogEvent } from "./log.ts"
 import { NodeEvent } from "./nodes.ts"
@@ -12,6 +13,7 @@ import { WriteBatch } from "./writes.ts"
 export * from "./caches.ts"
 export * from "./catalog.ts"
 export * from "./cluster.ts"
+export * from "./deletes.ts"
 export * from "./log.ts"
 export * from "./nodes.ts"
 export * from "./common.ts"
@@ -22,7 +24,7 @@ export * from "./users.ts"
 export * from "./writes.ts"
 
 /** Every event the log can hold. */
-export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, UserEvent, NodeEvent, WriteBatch, StorageEvent, LogEvent, JobEvent)
+export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, UserEvent, NodeEvent, WriteBatch, StorageEvent, LogEvent, JobEvent, DeleteEvent)
 export type StrataEvent = typeof StrataEvent.Type
 export type StrataEventKind = StrataEvent["_tag"]
 

@@ -15,11 +15,13 @@ import { systemRoutes } from "./system.ts"
 import { tableRoutes } from "./tables.ts"
 import { tokenRoutes } from "./tokens.ts"
 import { nodeRoutes } from "./nodes.ts"
+import { rowDeleteRoutes } from "./rowDeletes.ts"
+import { fileIndexRoutes } from "./fileIndex.ts"
 import { userRoutes } from "./users.ts"
 import { writeRoutes } from "./write.ts"
 
 /** Every endpoint the server answers. */
-export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...cacheRoutes, ...tokenRoutes, ...userRoutes, ...nodeRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes, ...importRoutes]
+export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...cacheRoutes, ...tokenRoutes, ...userRoutes, ...nodeRoutes, ...rowDeleteRoutes, ...fileIndexRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes, ...importRoutes]
 
 const matches = (pattern: string, path: string) => {
   const a = pattern.split("/")

@@ -11,7 +11,7 @@ import { Catalog } from "../catalog/Catalog.ts"
 import { liveDatabase, type DatabaseState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
-import { TableSources } from "../storage/TableSource.ts"
+import { TableSources, type TableView } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import type { Json } from "./ast.ts"
 import { dialectSetupSql, rewriteDialect } from "./dialect/index.ts"
@@ -186,13 +186,14 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         const current = yield* catalog.current
         const currentDb = liveDatabase(current, db.name) ?? db
         let catalogTables: ReadonlyMap<string, VirtualTable> | undefined
+        const view = sources.view(currentDb)
         const translated = yield* Effect.promise(() =>
           translate({
             conn,
             sql: sqlText,
             params,
             db: currentDb,
-            buffer: sources.view(currentDb),
+            buffer: view,
             needsMerge: async (tableId) => {
               const described = ingester.buffer.describe(tableId)
               return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
@@ -209,9 +210,12 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
           })
         )
         if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
+        // The files each table's view chose (file-index pruning), for the query's telemetry.
+        scannedFiles.set(translated, view.scanned)
         return translated
       })
 
+    const scannedFiles = new WeakMap<Translated, TableView["scanned"]>()
     const recordScan = (record: QueryRecord, translated: Translated) => {
       for (const fn of translated.caches) {
         if (fn === "last_cache") record.lastCacheHits = (record.lastCacheHits ?? 0) + 1
@@ -220,7 +224,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
       for (const table of translated.tables) {
         const described = ingester.buffer.describe(table.id)
         const rows = described?.rows ?? 0
-        const scan = sources.scan(table.id)
+        const scan = sources.scan(table.id, scannedFiles.get(translated)?.get(table.id))
         record.rowsRead += scan.rows
         record.bytesRead += rows * (8 + table.columns.length * 8) + scan.fileBytes
         record.partitions += (rows > 0 ? 1 : 0) + scan.files

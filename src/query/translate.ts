@@ -18,6 +18,7 @@ import {
   yieldToOthers
 } from "./ast.ts"
 import { sqlTooComplex } from "./complexity.ts"
+import { queryEqualities } from "./equalities.ts"
 import { functionPolicy, type FunctionPolicy } from "./sandbox.ts"
 import { showColumnsSql, showColumnsTarget } from "./showColumns.ts"
 import { columnsInOrder, duckTypeName, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
@@ -38,7 +39,8 @@ const planError = (message: string): PlanError => ({ _tag: "PlanError", message 
 
 /** What a buffered table offers the planner. */
 export interface BufferView {
-  readonly viewSql: (tableId: number, deduplicate?: boolean) => string | undefined
+  /** `equalities`: the query's `column = 'value'` conditions on the table, which files may be pruned by. */
+  readonly viewSql: (tableId: number, deduplicate?: boolean, equalities?: ReadonlyMap<string, ReadonlySet<string>>) => string | undefined
   readonly describe: (tableId: number) => { readonly rows: number; readonly mayHaveDuplicates: boolean } | undefined
 }
 
@@ -82,9 +84,9 @@ export interface Translated {
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 /** The SQL of a user table as InfluxDB shows it: columns sorted by name, over the buffered rows (or none). */
-export const userTableSql = (table: TableState, buffer: BufferView, merge: boolean): string => {
+export const userTableSql = (table: TableState, buffer: BufferView, merge: boolean, equalities?: ReadonlyMap<string, ReadonlySet<string>>): string => {
   const columns = columnsInOrder(table)
-  const view = buffer.viewSql(table.id, merge)
+  const view = buffer.viewSql(table.id, merge, equalities)
   if (view === undefined) return `SELECT ${columns.map((c) => `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`).join(", ")} WHERE false`
   return `SELECT ${columns.map((c) => quote(c.name)).join(", ")} FROM (${view}) AS b`
 }
@@ -413,6 +415,10 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
     if (refused !== undefined) return refused
   }
 
+  // A plain SELECT of one table: its equality conditions let the table's view skip files whose index rules them out.
+  // (Only when the table is read once: a subquery reading it again must see every file.)
+  const tableReads = [...replacements.values()].filter((r) => typeof r.sql !== "string").length
+  const equalities = tables.size === 1 && tableReads === 1 ? queryEqualities(rewritten as JsonObject) : undefined
   const merges = new Map<number, boolean>()
   for (const table of tables.values()) merges.set(table.id, await input.needsMerge(table.id))
   // Each reference to a table becomes a copy of its subquery in the SQL that runs: a table named many times (a
@@ -423,7 +429,7 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   for (const [node, r] of replacements) {
     let subquery = subqueries.get(r.sql)
     if (subquery === undefined) {
-      const sql = typeof r.sql === "string" ? r.sql : userTableSql(r.sql, input.buffer, merges.get(r.sql.id) ?? true)
+      const sql = typeof r.sql === "string" ? r.sql : userTableSql(r.sql, input.buffer, merges.get(r.sql.id) ?? true, equalities)
       subquery = await parseSubquery(input.conn, sql)
       subqueries.set(r.sql, subquery)
     } else repeatedNodes += subquery.nodes

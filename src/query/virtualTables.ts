@@ -4,6 +4,7 @@ import { distinctCacheColumns, lastCacheColumns } from "../cache/columns.ts"
 import { sqlString } from "./literal.ts"
 import type { QueryRecord } from "./QueryLog.ts"
 import type { NodeRow } from "../nodes/view.ts"
+import { deletesOf } from "../deletes/state.ts"
 
 /**
  * The tables InfluxDB 3 derives from its catalog and runtime state — `information_schema.*` and `system.*` — as SQL
@@ -193,6 +194,41 @@ const systemTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> => 
       columns: [col("measurement", "VARCHAR"), col("key", "VARCHAR"), col("data_type", "VARCHAR")],
       rows: () =>
         liveTables(ctx.db).flatMap((t) => columnsInOrder(t).map((c) => [t.name, c.name, c.type]))
+    },
+    {
+      schema: "system",
+      name: "row_deletes",
+      columns: [
+        col("sequence", "BIGINT"),
+        col("table_name", "VARCHAR"),
+        col("delete_predicate", "VARCHAR"),
+        col("min_time", "BIGINT"),
+        col("max_time", "BIGINT"),
+        col("disposition", "VARCHAR"),
+        col("created_at", "TIMESTAMP_NS"),
+        col("completed_at", "TIMESTAMP_NS"),
+        col("aborted_at", "TIMESTAMP_NS"),
+        col("abort_reason", "VARCHAR"),
+        col("files_rewritten", "BIGINT")
+      ],
+      // This database's requests (an unbounded range reads as NULL), and how many files the completing rewrite replaced.
+      rows: () =>
+        [...deletesOf(ctx.state).requests.values()]
+          .filter((r) => r.dbId === ctx.db.id)
+          .sort((a, b) => a.sequence - b.sequence)
+          .map((r) => [
+            r.sequence,
+            ctx.db.tables.get(r.tableId)?.name ?? r.tableName,
+            r.predicateText,
+            r.minTimeNs,
+            r.maxTimeNs,
+            r.disposition,
+            { ns: r.createdAtNs },
+            nsOrNull(r.completedAtNs),
+            nsOrNull(r.abortedAtNs),
+            r.abortReason,
+            r.rewrittenFiles
+          ])
     }
   ]
   if (ctx.db.name === INTERNAL_DB) tables.push(...internalTables(ctx))

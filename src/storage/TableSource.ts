@@ -1,4 +1,6 @@
 import { Effect, Schedule } from "effect"
+import { Catalog } from "../catalog/Catalog.ts"
+import { activeRowDeletes, keepSql, type RowDeleteRequest } from "../deletes/state.ts"
 import type { DatabaseState, TableState } from "../catalog/state.ts"
 import type { BufferView } from "../query/translate.ts"
 import { duckTypeName } from "../query/virtualTables.ts"
@@ -12,8 +14,21 @@ import { retentionCutoffNs } from "./retention.ts"
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
-/** What the planner reads a table through (the shape `translate` expects of the buffer). */
-export type TableView = BufferView
+/** What the planner reads a table through (the shape `translate` expects of the buffer), and the files it chose. */
+export type TableView = BufferView & { readonly scanned: ReadonlyMap<number, ReadonlyArray<IndexedFile>> }
+
+/** Equality predicates of a query on a table's columns: column → the values a row may have. */
+export type Equalities = ReadonlyMap<string, ReadonlySet<string>>
+
+/** Whether a file's index (the values compaction recorded) shows it holds no row the equalities accept. */
+export const indexExcludes = (f: IndexedFile, equalities: Equalities | undefined): boolean => {
+  if (equalities === undefined || f.index === undefined) return false
+  for (const [column, values] of equalities) {
+    const held = f.index[column]
+    if (held !== undefined && !held.some((v) => values.has(v))) return true
+  }
+  return false
+}
 
 /** What reading a table scans: its files and their bytes, and the rows of files and buffer. */
 export interface TableScan {
@@ -41,6 +56,7 @@ const anyOverlap = (ranges: Array<{ readonly min: bigint; readonly max: bigint }
 export class TableSources extends Effect.Service<TableSources>()("strata/TableSources", {
   effect: Effect.gen(function* () {
     const ingester = yield* Ingester
+    const catalog = yield* Catalog
     const fileIndex = yield* FileIndex
     const store = yield* ObjectStore
     const clock = yield* Effect.clock
@@ -79,9 +95,16 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
      * The SQL of one table over files and buffer, columns in the order tags, time, fields (each query sorts them). Rows
      * before `cutoff` (retention) are left out of every part, so DuckDB skips the Parquet row groups before it.
      */
-    const tableSql = (table: TableState, bufferMerge: boolean, cutoff: bigint | undefined): string | undefined => {
+    const tableSql = (
+      table: TableState,
+      bufferMerge: boolean,
+      cutoff: bigint | undefined,
+      deletes: ReadonlyArray<RowDeleteRequest>,
+      files: ReadonlyArray<IndexedFile>
+    ): string | undefined => {
       const since = cutoff === undefined ? "" : ` WHERE time >= make_timestamp_ns(${cutoff})`
-      const files = filesOf(fileIndex.unsafeCurrent(), table.id).filter((f) => cutoff === undefined || f.maxTimeNs >= cutoff)
+      // Rows a row-delete request hides (files persisted before it): left out of the file's part.
+      const where = (keep: string | undefined) => (keep === undefined ? since : since === "" ? ` WHERE ${keep}` : `${since} AND ${keep}`)
       if (files.length === 0) {
         const view = buffer.viewSql(table.id, bufferMerge)
         return view === undefined || cutoff === undefined ? view : `SELECT * FROM (${view}) AS v${since}`
@@ -106,11 +129,20 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       const ranges = files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs }))
       if (hasBuffer && range !== undefined) ranges.push(range)
       if (!anyOverlap(ranges)) {
-        const parts = [`SELECT ${columnsOf(inFiles)} FROM ${fileSource(files)}${since}`]
+        const groups = new Map<string, Array<IndexedFile>>()
+        for (const f of files) {
+          const key = keepSql(deletes, f) ?? ""
+          const group = groups.get(key)
+          if (group === undefined) groups.set(key, [f])
+          else group.push(f)
+        }
+        const parts = [...groups].map(([keep, group]) =>
+          `SELECT ${columnsOf(groups.size === 1 ? inFiles : new Set(group.flatMap((f) => f.columns)))} FROM ${fileSource(group)}${where(keep === "" ? undefined : keep)}`
+        )
         if (hasBuffer) parts.push(`SELECT ${columnsOf(inBuffer)} FROM (${buffer.viewSql(table.id, bufferMerge)!}) AS v${since}`)
         return parts.join(" UNION ALL ")
       }
-      const parts = files.map((f, i) => `SELECT ${columnsOf(new Set(f.columns), `CAST(${i} AS DOUBLE) AS _ord`)} FROM ${fileSource([f])}${since}`)
+      const parts = files.map((f, i) => `SELECT ${columnsOf(new Set(f.columns), `CAST(${i} AS DOUBLE) AS _ord`)} FROM ${fileSource([f])}${where(keepSql(deletes, f))}`)
       if (hasBuffer) {
         parts.push(`SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${rowsTableName(table.id)} b JOIN ${seriesTableName(table.id)} s USING (_sid)${since.replace("time", "b.time")}`)
       }
@@ -127,19 +159,27 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
         // Whole seconds, rounded up (a row never answers past its retention): the same view SQL, and its parse, then
         // serves every query of that second.
         const nowMs = Math.ceil(clock.unsafeCurrentTimeMillis() / 1000) * 1000
+        const state = Effect.runSync(catalog.current)
+        const scanned = new Map<number, ReadonlyArray<IndexedFile>>()
         return {
-          viewSql: (tableId, deduplicate) => {
+          viewSql: (tableId, deduplicate, equalities) => {
             const table = db.tables.get(tableId)
-            return table === undefined ? buffer.viewSql(tableId, deduplicate) : tableSql(table, deduplicate ?? true, retentionCutoffNs(db, table, nowMs))
+            if (table === undefined) return buffer.viewSql(tableId, deduplicate)
+            const cutoff = retentionCutoffNs(db, table, nowMs)
+            // Files outside retention, or whose file index shows no row the query's equalities accept, are not read.
+            const files = filesOf(fileIndex.unsafeCurrent(), table.id).filter((f) => (cutoff === undefined || f.maxTimeNs >= cutoff) && !indexExcludes(f, equalities))
+            scanned.set(tableId, files)
+            return tableSql(table, deduplicate ?? true, cutoff, activeRowDeletes(state, table.id), files)
           },
-          describe: (tableId) => buffer.describe(tableId)
+          describe: (tableId) => buffer.describe(tableId),
+          scanned
         }
       },
       /** A table's persisted files, for `system.parquet_files`. */
       files: (tableId: number): ReadonlyArray<IndexedFile> => filesOf(fileIndex.unsafeCurrent(), tableId),
       /** What reading a table scans, for telemetry. */
-      scan: (tableId: number): TableScan => {
-        const files = filesOf(fileIndex.unsafeCurrent(), tableId)
+      scan: (tableId: number, chosen?: ReadonlyArray<IndexedFile>): TableScan => {
+        const files = chosen ?? filesOf(fileIndex.unsafeCurrent(), tableId)
         let fileBytes = 0
         let rows = buffer.describe(tableId)?.rows ?? 0
         for (const f of files) (fileBytes += f.bytes), (rows += f.rows)
