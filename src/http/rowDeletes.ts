@@ -7,7 +7,7 @@ import { Compactor } from "../compactor/Compactor.ts"
 import { ServerConfig } from "../config.ts"
 import { applicableFiles } from "../deletes/rewrite.ts"
 import { abortRowDelete, deletesOf, requestRowDelete, requestView, type RowDeleteRequest } from "../deletes/state.ts"
-import { InvalidRequest, NotFound, UnsupportedMediaType } from "../errors.ts"
+import { ExecutionFailed, InvalidRequest, NotFound, UnsupportedMediaType } from "../errors.ts"
 import { FileIndex } from "../storage/FileIndex.ts"
 import { readBody } from "./body.ts"
 import { anyToken, type RequestContext, type RouteDef } from "./route.ts"
@@ -94,7 +94,7 @@ const create = (ctx: RequestContext) =>
     const decided = requestRowDelete(yield* catalog.current, input)
     if (Either.isLeft(decided)) return yield* decided.left
     yield* Effect.flatMap(Compactor, (c) => c.persistNow).pipe(
-      Effect.catchAll((e) => Effect.fail(new InvalidRequest({ message: `could not persist the buffer before the delete: ${e.message}` })))
+      Effect.catchAll((e) => Effect.fail(new ExecutionFailed({ message: `could not persist the buffer before the delete (nothing was accepted; retry): ${e.message}` })))
     )
     yield* catalog.execute((s) => Either.map(requestRowDelete(s, input), (events) => ({ events, result: undefined })))
     const state = yield* catalog.current
