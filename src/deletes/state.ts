@@ -91,10 +91,13 @@ export const applyDeleteEvent = (state: DeletesState, event: DeleteEvent, atNs: 
   }
 }
 
-/** The requests that hide rows of a table: accepted and not aborted, by sequence. */
+/**
+ * The requests that hide rows of a table: the pending ones. A completed request has nothing left to hide: every file
+ * it applied to was rewritten without its rows, and every file made since covers later writes or was made from those.
+ */
 export const activeRowDeletes = (state: CatalogState, tableId: number): ReadonlyArray<RowDeleteRequest> => {
   const out: Array<RowDeleteRequest> = []
-  for (const r of deletesOf(state).requests.values()) if (r.tableId === tableId && r.disposition !== "aborted") out.push(r)
+  for (const r of deletesOf(state).requests.values()) if (r.tableId === tableId && r.disposition === "pending") out.push(r)
   return out
 }
 
