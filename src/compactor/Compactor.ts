@@ -82,22 +82,27 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     const logged = (what: string) => Effect.catchAllCause((cause: Cause.Cause<unknown>) => Effect.logError(`${what} failed (retried later)`, cause))
 
     /** Writes one target's files; on failure, removes what it wrote (nothing names those files yet). */
-    const writeTarget = (target: PersistTarget, seq: number) =>
-      Effect.gen(function* () {
+    const writeTarget = (target: PersistTarget, seq: number) => {
+      const scratches: Array<{ path: string; localFile: string }> = []
+      return Effect.gen(function* () {
         const written: Array<PersistedFile> = []
         const ranks = `persist_ranks_t${target.tableId}`
+        const windowsStarted = performance.now()
         const windows = yield* attemptPromise("reading the buffer's time windows", async () => {
           await conn.run(ingester.buffer.persistRanksSql(target, ranks))
           return (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(target, windowNs))).getRows() as Array<[bigint, bigint, bigint]>
         })
+        yield* Effect.logDebug(`persist: table ${target.tableId} spans ${windows.length} window(s), ranked in ${(performance.now() - windowsStarted).toFixed(0)} ms`)
         for (const [w, lo, hi] of windows) {
           const startNs = BigInt(w) * windowNs
           const path = gen1Path(target.dbId, target.tableId, startNs, seq)
           const scratch = yield* store.scratchPath(path)
+          const fileStarted = performance.now()
           const copied = yield* attemptPromise(`writing ${path}`, () =>
             conn.runAndReadAll(`COPY (${ingester.buffer.persistSql(target, ranks, startNs, startNs + windowNs)}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
           ).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
-          yield* store.putFile(path, scratch).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
+          scratches.push({ path, localFile: scratch })
+          yield* Effect.logDebug(`persist: ${path} holds ${Number(copied.getRows()[0]?.[0] ?? 0)} row(s), written in ${(performance.now() - fileStarted).toFixed(0)} ms`)
           written.push({
             path,
             dbId: target.dbId,
@@ -105,12 +110,21 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
             rows: Number(copied.getRows()[0]?.[0] ?? 0),
             minTimeNs: BigInt(lo),
             maxTimeNs: BigInt(hi),
-            bytes: yield* store.size(path),
+            bytes: 0,
             columns: [...target.tags, ...target.fields.map((f) => f.name)]
           })
         }
-        return written
-      }).pipe(Effect.ensuring(Effect.promise(() => conn.run(`DROP TABLE IF EXISTS temp.persist_ranks_t${target.tableId}`).catch(() => undefined))))
+        // All of the target's files are stored (and synced) together: one sync per file and per directory.
+        yield* store.putFiles(scratches)
+        return yield* Effect.forEach(written, (f) => Effect.map(store.size(f.path), (bytes) => ({ ...f, bytes })))
+      }).pipe(
+        // Nothing names these files yet: whatever was produced or moved in goes.
+        Effect.tapError(() =>
+          Effect.forEach(scratches, (s) => Effect.zipRight(store.remove(s.localFile), store.remove(s.path)).pipe(Effect.ignore), { discard: true })
+        ),
+        Effect.ensuring(Effect.promise(() => conn.run(`DROP TABLE IF EXISTS temp.persist_ranks_t${target.tableId}`).catch(() => undefined)))
+      )
+    }
 
     const persistOnce: Effect.Effect<PersistOutcome | undefined, StorageError | { readonly _tag: "LogWriteFailed"; readonly message: string }> = Effect.gen(function* () {
       const started = performance.now()

@@ -20,6 +20,11 @@ export interface ObjectStoreShape {
   readonly scratchPath: (path: string) => Effect.Effect<string, StorageError>
   /** Moves a produced local file in as the object `path`, atomically and durably (fsync file, rename, fsync dir). */
   readonly putFile: (path: string, localFile: string) => Effect.Effect<void, StorageError>
+  /**
+   * Moves several produced local files in at once, each atomically, all durably once it returns: every file and every
+   * directory is synced once, not once per file (a persist writes tens of files into a handful of directories).
+   */
+  readonly putFiles: (entries: ReadonlyArray<{ readonly path: string; readonly localFile: string }>) => Effect.Effect<void, StorageError>
   /** Writes bytes as the object `path`, atomically and durably. */
   readonly put: (path: string, bytes: Uint8Array) => Effect.Effect<void, StorageError>
   readonly get: (path: string) => Effect.Effect<Uint8Array, StorageError>
@@ -70,7 +75,21 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
       // The new name, and any directory made for it, must survive a crash once the caller records the object.
       for (let dir = Path.dirname(target); dir.startsWith(rootDir) && dir.length >= rootDir.length; dir = Path.dirname(dir)) fsyncPath(dir)
     })
+  const putFiles = (entries: ReadonlyArray<{ readonly path: string; readonly localFile: string }>) =>
+    attempt(`storing ${entries.length} file(s)${entries.length > 0 ? ` (${entries[0]!.path}, …)` : ""}`, () => {
+      const dirs = new Set<string>()
+      for (const { path, localFile } of entries) {
+        const target = full(path)
+        Fs.mkdirSync(Path.dirname(target), { recursive: true })
+        fsyncPath(localFile)
+        Fs.renameSync(localFile, target)
+        for (let dir = Path.dirname(target); dir.startsWith(rootDir) && dir.length >= rootDir.length; dir = Path.dirname(dir)) dirs.add(dir)
+      }
+      // Deepest first: a directory's entry in its parent is synced after the directory itself.
+      for (const dir of [...dirs].sort((a, b) => b.length - a.length)) fsyncPath(dir)
+    })
   return {
+    putFiles,
     scratchPath: (path) =>
       attempt(`preparing ${path}`, () => {
         const target = full(path)

@@ -21,6 +21,8 @@ const layerFillingStore = Layer.effect(
     return {
       ...local,
       putFile: (path: string, file: string) => (full.on && path.startsWith("dbs/") ? enospc(path) : local.putFile(path, file)),
+      putFiles: (entries: ReadonlyArray<{ readonly path: string; readonly localFile: string }>) =>
+        full.on && entries.some((e) => e.path.startsWith("dbs/")) ? enospc(entries[0]!.path) : local.putFiles(entries),
       put: (path: string, bytes: Uint8Array) => (full.on && path.startsWith("dbs/") ? enospc(path) : local.put(path, bytes))
     }
   })
