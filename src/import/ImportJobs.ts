@@ -20,7 +20,7 @@ import { ObjectStore } from "../storage/ObjectStore.ts"
 import { JobError, Jobs, type InputOutcome, type JobWorker } from "../jobs/Jobs.ts"
 import { isFinished, rowsDone, type JobState } from "../jobs/state.ts"
 import { convertLineProtocol, type ConvertedLineProtocol } from "./lineProtocol.ts"
-import { formatOfName, inferenceSql, inferredTypes, planImport, plannedRowsSql, PRECISIONS, windowFileSql, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
+import { duplicatesSql, formatOfName, inferenceSql, inferredTypes, planImport, plannedRowsSql, PRECISIONS, windowFileSql, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
 
 /** What an import job does, as its JobCreated records it. */
 export interface ImportSpec {
@@ -244,25 +244,34 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         if ("error" in planned) return yield* Effect.fail(terminal(`${job.inputs[index]!.name}: ${planned.error}`))
         // Converted line protocol carries times in ns already.
         const precision = format === formatOf(job, index) ? PRECISIONS[spec.precision] ?? 1n : 1n
-        return { plan: planned.plan, rows: plannedRowsSql(planned.plan, source.relation, precision), lpErrors }
+        return { plan: planned.plan, rows: plannedRowsSql(planned.plan, source.relation, precision), bad: plannedRowsSql(planned.plan, source.relation, precision, true), lpErrors }
       })
 
-    /** Writes the report of an input's bad rows (JSONL: file, row, raw row, reason); answers how many there were. */
-    const reportErrors = (job: JobState, index: number, rowsSql: string, lpErrors: number) =>
+    /**
+     * Writes the report of an input's bad rows (JSONL: file, row, raw row, reason) from `badSql` (the rows that cannot
+     * be imported, with their raw rows); `count` is how many there are when known. Answers the count and the first.
+     */
+    const reportErrors = (job: JobState, index: number, badSql: string, lpErrors: number, count?: number) =>
       duck(`checking ${job.inputs[index]!.name}`, async (c) => {
         const file = errorsPath(job.id, index)
         NodeFs.mkdirSync(NodePath.dirname(file), { recursive: true })
-        const reader = await c.runAndReadAll(`SELECT __row, __err, __raw FROM (${rowsSql}) WHERE __err IS NOT NULL ORDER BY __row LIMIT 100000`)
-        const count = Number((await c.runAndReadAll(`SELECT count(*) FROM (${rowsSql}) WHERE __err IS NOT NULL`)).getRows()[0]![0])
-        const name = job.inputs[index]!.name
-        const lines = reader.getRows().map((r) => JSON.stringify({ file: name, row: Number(r[0]), raw: JSON.parse(String(r[2])), reason: String(r[1]) }))
+        let lines: Array<string> = []
+        let bad = count ?? 0
+        if (count === undefined || count > 0) {
+          // One pass: the raw row is made for bad rows only.
+          const reader = await c.runAndReadAll(`SELECT __row, __err, __raw, count(*) OVER () FROM (${badSql}) ORDER BY __row LIMIT 100000`)
+          const rows = reader.getRows()
+          bad = rows.length === 0 ? 0 : Number(rows[0]![3])
+          const name = job.inputs[index]!.name
+          lines = rows.map((r) => JSON.stringify({ file: name, row: Number(r[0]), raw: JSON.parse(String(r[2])), reason: String(r[1]) }))
+        }
         // Lines the line-protocol parser refused come first (they were never rows).
         const lpFile = lpErrorsPath(job.id, index)
         const parsed = lpErrors > 0 && NodeFs.existsSync(lpFile) ? NodeFs.readFileSync(lpFile, "utf8").split("\n").filter((l) => l !== "") : []
         const all = [...parsed, ...lines]
         if (all.length > 0) NodeFs.writeFileSync(file, all.join("\n") + "\n")
         else NodeFs.rmSync(file, { force: true })
-        return { count: count + lpErrors, first: all[0] }
+        return { count: bad + lpErrors, first: all[0] }
       })
 
     const removeFiles = (files: ReadonlyArray<PersistedFile>) => Effect.forEach(files, (f) => store.remove(f.path).pipe(Effect.ignore), { discard: true })
@@ -271,11 +280,12 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
       // With on_error=abort every input is checked before any becomes visible: one bad row fails the whole job.
       prepare: (job) =>
         Effect.gen(function* () {
-          if (specOf(job).onError !== "abort") return
+          // One input is checked while it is imported (its rows become visible only if none is bad).
+          if (specOf(job).onError !== "abort" || job.inputs.length === 1) return
           for (let i = 0; i < job.inputs.length; i++) {
             if (job.inputs[i]!.status === "done") continue
-            const { rows, lpErrors } = yield* planInput(job, i)
-            const bad = yield* reportErrors(job, i, rows, lpErrors)
+            const { bad: badSql, lpErrors } = yield* planInput(job, i)
+            const bad = yield* reportErrors(job, i, badSql, lpErrors)
             if (bad.count > 0) {
               return yield* Effect.fail(terminal(`${bad.count} row(s) of ${job.inputs[i]!.name} cannot be imported (on_error=abort, nothing imported); first: ${bad.first ?? ""}`))
             }
@@ -284,24 +294,33 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
       runInput: (job, index, progress) =>
         Effect.gen(function* () {
           const spec = specOf(job)
-          const { plan, rows, lpErrors } = yield* planInput(job, index)
+          const { plan, rows, bad: badSql, lpErrors } = yield* planInput(job, index)
           const { dbId, table } = yield* ensureTable(spec, plan)
-          const bad = spec.onError === "skip_row" ? (yield* reportErrors(job, index, rows, lpErrors)).count : 0
           const temp = `import_rows`
           const added: Array<PersistedFile> = []
+          // One pass over the source: typed rows and why each bad one is bad, then everything from the temp table.
+          let bad = 0
           const written = yield* duck(`importing ${job.inputs[index]!.name}`, async (c) => {
-            await c.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS SELECT * EXCLUDE (__err, __raw) FROM (${rows}) WHERE __err IS NULL`)
-            const windows = (await c.runAndReadAll(`SELECT epoch_ns(time) // ${DAY_NS} AS __window, count(*) FROM ${temp} GROUP BY __window ORDER BY __window`)).getRows()
+            await c.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${rows}`)
+            const counts = (await c.runAndReadAll(`SELECT count(*) FILTER (WHERE __err IS NOT NULL), (${duplicatesSql(plan, `(SELECT * FROM ${temp} WHERE __err IS NULL)`)}) FROM ${temp}`)).getRows()[0]!
+            const windows = (await c.runAndReadAll(`SELECT epoch_ns(time) // ${DAY_NS} AS __window, count(*) FROM ${temp} WHERE __err IS NULL GROUP BY __window ORDER BY __window`)).getRows()
             const total = windows.reduce((n, r) => n + Number(r[1]), 0)
-            return { windows: windows.map((r) => BigInt(r[0] as bigint)), total }
+            return { windows: windows.map((r) => BigInt(r[0] as bigint)), total, errors: Number(counts[0]), duplicates: Number(counts[1]) }
           }).pipe(Effect.flatMap((w) =>
             Effect.gen(function* () {
+              if (w.errors > 0 || lpErrors > 0) {
+                const report = yield* reportErrors(job, index, badSql, lpErrors, w.errors)
+                bad = report.count
+                if (spec.onError === "abort") {
+                  return yield* Effect.fail(terminal(`${bad} row(s) of ${job.inputs[index]!.name} cannot be imported (on_error=abort, nothing imported); first: ${report.first ?? ""}`))
+                }
+              }
               yield* progress(index, w.total + bad)
               for (const day of w.windows) {
                 const path = `${DBS_PREFIX}${dbId}/${table.id}/${windowName(windowOf(day * DAY_NS))}/import-${job.id}-${index}.parquet`
                 const scratch = yield* store.scratchPath(path).pipe(Effect.mapError(retryable("staging an output file")))
                 const stats = yield* duck(`writing ${path}`, async (c) => {
-                  const sql = windowFileSql(plan, temp, day * DAY_NS, (day + 1n) * DAY_NS, table.seriesKey)
+                  const sql = windowFileSql(plan, `(SELECT * FROM ${temp} WHERE __err IS NULL)`, day * DAY_NS, (day + 1n) * DAY_NS, table.seriesKey, w.duplicates > 0)
                   await c.run(`COPY (${sql}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
                   return (await c.runAndReadAll(`SELECT count(*), epoch_ns(min(time)), epoch_ns(max(time)) FROM read_parquet(${literal(scratch)})`)).getRows()[0]!
                 }).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))

@@ -185,9 +185,10 @@ const typedExpr = (c: PlannedColumn, precisionNs: bigint): string => {
 
 /**
  * The SQL of the planned rows over `source` (a relation with the source columns and `__row`, its 1-based row number):
- * the typed columns, `__row`, and `__err`, why the row cannot be imported (NULL when it can).
+ * the typed columns, `__row`, and `__err`, why the row cannot be imported (NULL when it can). With `raw`, only the
+ * rows that cannot be imported, each with `__raw`, the source row as JSON (computed for those rows only).
  */
-export const plannedRowsSql = (plan: ImportPlan, source: string, precisionNs: bigint): string => {
+export const plannedRowsSql = (plan: ImportPlan, source: string, precisionNs: bigint, raw = false): string => {
   const all = [plan.time, ...plan.tags, ...plan.fields]
   const typed = all.map((c) => `${typedExpr(c, precisionNs)} AS ${quote(`__t_${c.name}`)}`)
   const checks = all.map((c) =>
@@ -195,25 +196,29 @@ export const plannedRowsSql = (plan: ImportPlan, source: string, precisionNs: bi
       ? `WHEN ${quote("__t_time")} IS NULL THEN ${literal(`time column '${c.source}': `)} || coalesce('cannot read ' || to_json(${quote(c.source)}::VARCHAR) || ' as a time', 'missing')`
       : `WHEN ${quote(c.source)} IS NOT NULL AND ${quote(`__t_${c.name}`)} IS NULL THEN ${literal(`column '${c.source}': cannot read `)} || to_json(${quote(c.source)}::VARCHAR) || ${literal(` as ${importTypeOf[c.type]}`)}`
   )
-  const raw = `to_json(struct_pack(${[plan.time, ...plan.tags, ...plan.fields].map((c) => `${quote(c.source)} := ${quote(c.source)}`).join(", ")}))`
-  return (
-    `SELECT ${all.map((c) => `${quote(`__t_${c.name}`)} AS ${quote(c.name)}`).join(", ")}, __row, CASE ${checks.join(" ")} END AS __err, __raw ` +
-    `FROM (SELECT *, ${typed.join(", ")}, ${raw}::VARCHAR AS __raw FROM ${source}) AS s`
-  )
+  const checked = `SELECT *, CASE ${checks.join(" ")} END AS __err FROM (SELECT *, ${typed.join(", ")} FROM ${source}) AS s`
+  if (raw) {
+    const json = `to_json(struct_pack(${all.map((c) => `${quote(c.source)} := ${quote(c.source)}`).join(", ")}))::VARCHAR`
+    return `SELECT __row, __err, ${json} AS __raw FROM (${checked}) AS c WHERE __err IS NOT NULL`
+  }
+  return `SELECT ${all.map((c) => `${quote(`__t_${c.name}`)} AS ${quote(c.name)}`).join(", ")}, __row, __err FROM (${checked}) AS c`
 }
 
-/** The SQL of one output file: the rows of one 24-hour window, one per series and time (the later row wins), sorted. */
-export const windowFileSql = (plan: ImportPlan, rows: string, fromNs: bigint, toNs: bigint, seriesKey: ReadonlyArray<string>): string => {
+/** The SQL counting rows that share a series and time with another (a hash per row: a collision only costs a merge). */
+export const duplicatesSql = (plan: ImportPlan, rows: string): string =>
+  `SELECT count(*) - count(DISTINCT hash(${[...plan.tags.map((t) => quote(t.name)), "time"].join(", ")})) FROM ${rows}`
+
+/** The SQL of one output file: the rows of one 24-hour window, sorted by series then time; `merge` keeps one per series and time (the later row wins). */
+export const windowFileSql = (plan: ImportPlan, rows: string, fromNs: bigint, toNs: bigint, seriesKey: ReadonlyArray<string>, merge = true): string => {
   const tags = plan.tags.map((t) => t.name)
   const keys = [...tags.map(quote), "time"]
-  const fields = plan.fields.map((f) => `arg_max(${quote(f.name)}, __row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
   const order = [...seriesKey.filter((n) => tags.includes(n)), ...tags.filter((n) => !seriesKey.includes(n))]
-  return (
-    `SELECT ${[...keys, ...fields].join(", ")} FROM ${rows} WHERE time >= make_timestamp_ns(${fromNs}) AND time < make_timestamp_ns(${toNs}) ` +
-    `GROUP BY ${keys.join(", ")} ORDER BY ${[...order.map(quote), "time"].join(", ")}`
-  )
+  const where = `WHERE time >= make_timestamp_ns(${fromNs}) AND time < make_timestamp_ns(${toNs})`
+  const orderBy = `ORDER BY ${[...order.map(quote), "time"].join(", ")}`
+  if (!merge) return `SELECT ${[...keys, ...plan.fields.map((f) => quote(f.name))].join(", ")} FROM ${rows} ${where} ${orderBy}`
+  const fields = plan.fields.map((f) => `arg_max(${quote(f.name)}, __row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
+  return `SELECT ${[...keys, ...fields].join(", ")} FROM ${rows} ${where} GROUP BY ${keys.join(", ")} ${orderBy}`
 }
-
 /** Rows of a text source sampled to infer the types of unmapped columns; later rows that do not fit are row errors. */
 export const INFERENCE_SAMPLE_ROWS = 10_000
 

@@ -1,0 +1,99 @@
+/**
+ * Import benchmark: the cpu set (100 hosts, 10 tags + 10 fields, one point per host every 10 s; default 144 h = six
+ * days, 5,184,000 rows) loaded as line protocol through /api/v3/write_lp (5,000-line batches, 4 connections), then the
+ * same rows imported as one Parquet file (the seed's multipart upload), and as CSV, NDJSON and LP files through
+ * source jobs. Prints rows/s of each, the Parquet/write_lp ratio (target ≥ 4x) and the server's peak RSS.
+ * usage: npx tsx scripts/bench-import.ts [--hours N]
+ */
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import * as NodeStream from "node:stream"
+import * as NodeStreamPromises from "node:stream/promises"
+import * as NodeUrl from "node:url"
+import { cpuData, load, peakRssBytes, startStrata, stop } from "./lib.ts"
+
+const args = process.argv.slice(2)
+const hours = args.includes("--hours") ? Number(args[args.indexOf("--hours") + 1]) || 144 : 144
+const lpFile = cpuData(100, hours)
+const importDir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "strata-bench-import-"))
+const rows = Number(NodeFs.readFileSync(lpFile, "utf8").split("\n").filter((l) => l !== "").length)
+const firstLine = NodeFs.readFileSync(lpFile, "utf8").slice(0, 2000).split("\n")[0]!
+const tags = firstLine.split(" ")[0]!.split(",").slice(1).map((kv) => kv.split("=")[0]!)
+const mapping = Object.fromEntries(tags.map((t) => [t, "tag"]))
+const results: Record<string, number> = { rows }
+
+const strata = await startStrata(18291, ["--import-dir", importDir, "--max-import-size", "20GiB"])
+const api = (path: string, init?: RequestInit) => fetch(`${strata.url}${path}`, init)
+const waitJob = async (id: string) => {
+  for (;;) {
+    const job = (await (await api(`/api/v3/enterprise/import/${id}`)).json()) as { status: string; rows_imported: number; last_message: string | null }
+    if (["imported", "compacted"].includes(job.status)) return job
+    if (["failed", "terminal_failed", "cancelled"].includes(job.status)) throw new Error(`import ${id} ${job.status}: ${job.last_message}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+const report = (label: string, n: number, seconds: number) => {
+  const rate = Math.round(n / seconds)
+  results[`${label}_rows_per_s`] = rate
+  console.log(`${`${label}:`.padEnd(14)} ${rate.toLocaleString()} rows/s (${n.toLocaleString()} rows in ${seconds.toFixed(1)}s)`)
+  return rate
+}
+try {
+  const base = load(lpFile, `${strata.url}/api/v3/write_lp?db=base&precision=ns`)
+  const lpRate = report("write_lp", rows, base.seconds)
+
+  // The same rows as Parquet, CSV and NDJSON files, streamed out of the server.
+  for (const [format, ext] of [["parquet", "parquet"], ["csv", "csv"], ["jsonl", "ndjson"]] as const) {
+    const res = await api(`/api/v3/query_sql?db=base&format=${format}&q=${encodeURIComponent("SELECT * FROM cpu")}`)
+    if (!res.ok || res.body === null) throw new Error(`exporting as ${format}: ${res.status} ${await res.text()}`)
+    await NodeStreamPromises.pipeline(NodeStream.Readable.fromWeb(res.body as never), NodeFs.createWriteStream(NodePath.join(importDir, `cpu.${ext}`)))
+  }
+  NodeFs.copyFileSync(lpFile, NodePath.join(importDir, "cpu.lp"))
+  const table = (db: string) => api("/api/v3/configure/database", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ db }) })
+
+  // Parquet through the seed's upload, timed from the first byte sent to the job imported.
+  await table("pq")
+  await api("/api/v3/write_lp?db=pq", { method: "POST", body: firstLine })
+  const parquet = NodePath.join(importDir, "cpu.parquet")
+  const boundary = "----bench"
+  async function* multipart() {
+    yield Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="database"\r\n\r\npq\r\n--${boundary}\r\ncontent-disposition: form-data; name="table"\r\n\r\ncpu\r\n`)
+    yield Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="column_metadata"\r\n\r\n${JSON.stringify({ column_mapping: mapping })}\r\n`)
+    yield Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file_bytes"; filename="cpu.parquet"\r\n\r\n`)
+    for await (const chunk of NodeFs.createReadStream(parquet, { highWaterMark: 1 << 20 })) yield chunk as Buffer
+    yield Buffer.from(`\r\n--${boundary}--\r\n`)
+  }
+  let started = performance.now()
+  const up = await api("/api/v3/enterprise/import", {
+    method: "POST",
+    headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+    body: NodeStream.Readable.toWeb(NodeStream.Readable.from(multipart())) as ReadableStream,
+    duplex: "half"
+  } as RequestInit)
+  if (!up.ok) throw new Error(`upload: ${up.status} ${await up.text()}`)
+  await waitJob(((await up.json()) as { upload_uuid: string }).upload_uuid)
+  const pqRate = report("parquet", rows, (performance.now() - started) / 1000)
+  results["parquet_vs_write_lp"] = Number((pqRate / lpRate).toFixed(2))
+  console.log(`ratio parquet/write_lp: ${results["parquet_vs_write_lp"]}x (target ≥ 4x)`)
+
+  for (const [label, file] of [["csv", "cpu.csv"], ["ndjson", "cpu.ndjson"], ["lp", "cpu.lp"]] as const) {
+    const db = `imp_${label}`
+    await table(db)
+    started = performance.now()
+    const res = await api("/api/v3/enterprise/import", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ database: db, table: "cpu", create_table: true, source: { uri: NodeUrl.pathToFileURL(NodePath.join(importDir, file)).href }, column_metadata: { column_mapping: label === "lp" ? {} : mapping } })
+    })
+    if (!res.ok) throw new Error(`${label}: ${res.status} ${await res.text()}`)
+    const job = await waitJob(((await res.json()) as { upload_uuid: string }).upload_uuid)
+    report(label, job.rows_imported, (performance.now() - started) / 1000)
+  }
+  results["strata_peak_rss_mb"] = Math.round(peakRssBytes(strata.child.pid!) / 1048576)
+  console.log(`strata peak RSS: ${results["strata_peak_rss_mb"]} MiB`)
+} finally {
+  await stop(strata)
+  NodeFs.rmSync(importDir, { recursive: true, force: true })
+}
+console.log(JSON.stringify(results))
