@@ -2,7 +2,7 @@ import { Cause, Clock, Effect, Metric, MetricBoundaries, Schedule } from "effect
 import { Catalog } from "../catalog/Catalog.ts"
 import { Checkpoints } from "../checkpoint/Checkpoints.ts"
 import { ServerConfig } from "../config.ts"
-import { dueRowDeletes } from "../deletes/rewrite.ts"
+import { dueRowDeletes, rowDeleteFilesRewrittenTotal, rowDeletesCompletedTotal } from "../deletes/rewrite.ts"
 import { activeRowDeletes, indexedColumns, keepSql } from "../deletes/state.ts"
 import { RowDeleteCompleted, SnapshotPersisted, type PersistedFile } from "../events/index.ts"
 import { EventLog } from "../log/EventLog.ts"
@@ -199,6 +199,9 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
           let files = 0
           for (const o of outcomes) files += o.removed.length
           yield* log.append([{ event: new RowDeleteCompleted({ version: 1, sequence: request.sequence, files }) }])
+          yield* Metric.increment(rowDeletesCompletedTotal)
+          yield* Metric.incrementBy(rowDeleteFilesRewrittenTotal, files)
+          yield* Effect.logInfo(`row-delete request ${request.sequence} completed: ${files} file(s) rewritten`)
           completed.push(request.sequence)
         }
         return completed

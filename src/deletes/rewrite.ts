@@ -1,7 +1,15 @@
+import { Metric } from "effect"
 import type { CatalogState } from "../catalog/state.ts"
 import { windowOf, type WindowFiles } from "../compactor/compaction.ts"
 import { filesOf, type FileIndexState, type IndexedFile } from "../storage/files.ts"
 import { deletesOf, requestApplies, type RowDeleteRequest } from "./state.ts"
+
+export const rowDeletesCompletedTotal = Metric.counter("strata_row_deletes_completed_total", {
+  description: "Row-delete requests the Compactor completed (every file they touched rewritten without their rows)"
+})
+export const rowDeleteFilesRewrittenTotal = Metric.counter("strata_row_delete_files_rewritten_total", {
+  description: "Parquet files replaced by row-delete rewrites"
+})
 
 /** A pending row-delete request old enough to be applied, and the windows (all their files) it must rewrite. */
 export interface DueRowDelete {

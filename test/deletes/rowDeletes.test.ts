@@ -165,6 +165,9 @@ describe("row-delete requests", () => {
     expect(files[0]!.n).toBe(1)
     const system = await sql(server, "SELECT disposition, files_rewritten FROM system.row_deletes")
     expect(system).toEqual([{ disposition: "completed", files_rewritten: 2 }])
+    const metrics = expectOk(await server.request("GET", "/metrics")).text
+    expect(metrics).toMatch(/^strata_row_deletes_completed_total 1$/m)
+    expect(metrics).toMatch(/^strata_row_delete_files_rewritten_total 2$/m)
     await server.stop()
     const again = await start(dir, 0)
     expect(await hosts(again)).toEqual(["b:10"])
