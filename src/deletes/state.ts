@@ -208,6 +208,10 @@ export interface RowDeleteInput {
   readonly requestId: string
 }
 
+/** The times a stored row can have (DuckDB's TIMESTAMP_NS range): bounds beyond them are no bounds. */
+export const MIN_ROW_TIME_NS = -9_223_286_400_000_000_000n
+export const MAX_ROW_TIME_NS = 9_223_372_036_854_775_806n
+
 /** Decides a row-delete request: 404 for an unknown database or table, 400 for a bad predicate or range, 422 past the pending limit. */
 export const requestRowDelete = (state: CatalogState, input: RowDeleteInput): Either.Either<ReadonlyArray<RowDeleteRequested>, NotFound | InvalidRequest | LimitExceeded> => {
   const db = liveDb(state, input.db)
@@ -217,6 +221,11 @@ export const requestRowDelete = (state: CatalogState, input: RowDeleteInput): Ei
   if (input.minTimeNs !== null && input.maxTimeNs !== null && input.minTimeNs >= input.maxTimeNs) {
     return Either.left(new InvalidRequest({ message: `min_time (${input.minTimeNs}) must be before max_time (${input.maxTimeNs}): min_time is inclusive, max_time exclusive` }))
   }
+  // No row is earlier than the first storable time or later than the last: such bounds bound nothing.
+  const minTimeNs = input.minTimeNs === null || input.minTimeNs <= MIN_ROW_TIME_NS ? null : input.minTimeNs
+  const maxTimeNs = input.maxTimeNs === null || input.maxTimeNs > MAX_ROW_TIME_NS ? null : input.maxTimeNs
+  if (minTimeNs !== null && minTimeNs > MAX_ROW_TIME_NS) return Either.left(new InvalidRequest({ message: `min_time (${minTimeNs}) is after the last storable time (${MAX_ROW_TIME_NS})` }))
+  if (maxTimeNs !== null && maxTimeNs <= MIN_ROW_TIME_NS) return Either.left(new InvalidRequest({ message: `max_time (${maxTimeNs}) is before the first storable time (${MIN_ROW_TIME_NS})` }))
   const predicate = parsePredicate(input.predicate, table)
   if (Either.isLeft(predicate)) return Either.left(new InvalidRequest({ message: predicate.left }))
   let pending = 0
@@ -232,8 +241,8 @@ export const requestRowDelete = (state: CatalogState, input: RowDeleteInput): Ei
       tableName: table.name,
       predicateText: input.predicate.trim(),
       predicate: predicate.right,
-      minTimeNs: input.minTimeNs,
-      maxTimeNs: input.maxTimeNs
+      minTimeNs,
+      maxTimeNs
     })
   ])
 }

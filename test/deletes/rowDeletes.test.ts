@@ -56,6 +56,15 @@ describe("row-delete requests", () => {
     expect(typeof made.created_at).toBe("number")
     expect(made.created_at).toBeLessThan(10_000_000_000)
 
+    // int64 extremes as bare JSON numbers: kept exact, and no bound at all (queries still answer).
+    const wide = await server.request("POST", "/api/v3/row_delete_requests", {
+      body: `{"db":"d","table":"cpu","delete_predicate":"host = 'zz'","min_time":-9223372036854775808,"max_time":9223372036854775807}`,
+      headers: { "content-type": "application/json" }
+    })
+    expect(wide.status, wide.text).toBe(200)
+    expect(wide.text).toContain(`"min_time":-9223372036854775808,"max_time":9223372036854775807`)
+    expect(await hosts(server)).toEqual(["a:10", "b:10"])
+
     const bad = async (body: Record<string, unknown>, status: number, says: RegExp) => {
       const res = await requestDelete(server, body)
       expect(res.status, res.text).toBe(status)

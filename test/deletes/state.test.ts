@@ -68,6 +68,18 @@ describe("row-delete predicates", () => {
   })
 })
 
+describe("row-delete time range", () => {
+  const decide = (minTimeNs: bigint | null, maxTimeNs: bigint | null) =>
+    Either.map(requestRowDelete(withTable(), { db: "d", table: "cpu", predicate: "", minTimeNs, maxTimeNs, requestId: "r" }), (events) => [events[0]!.minTimeNs, events[0]!.maxTimeNs])
+  it("bounds beyond the storable times are no bounds; a range wholly beyond them, or empty, is refused", () => {
+    expect(Either.getOrThrow(decide(-9_223_372_036_854_775_808n, 9_223_372_036_854_775_807n))).toEqual([null, null])
+    expect(Either.getOrThrow(decide(5n, null))).toEqual([5n, null])
+    expect(Either.isLeft(decide(9_223_372_036_854_775_807n, null))).toBe(true)
+    expect(Either.isLeft(decide(null, -9_223_372_036_854_775_000n))).toBe(true)
+    expect(Either.isLeft(decide(5n, 5n))).toBe(true)
+  })
+})
+
 describe("row-delete state", () => {
   it("a request takes its event's seq as its sequence; abort and completion change only a pending request", () => {
     let s = request(withTable(), "host = 'a'", 10)
