@@ -14,7 +14,7 @@ import { DuckDb } from "../query/DuckDb.ts"
 import { FileIndex } from "../storage/FileIndex.ts"
 import { checkBatch, defaultTime, lineErrors, type CheckedBatch } from "./validate.ts"
 import { decodeBody, joinChunks, parseBytes } from "./decode.ts"
-import { ParsePool } from "./ParsePool.ts"
+import { ParsePool, type ParseReply } from "./ParsePool.ts"
 import { WriteBuffer, type AppendMark, type PersistTarget, type TableRows } from "./WriteBuffer.ts"
 
 /** One write request, as the endpoints hand it over. */
@@ -143,14 +143,15 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
      * quarantined, never fatal: the lines that current checks refuse (older servers let poison names and infinite
      * floats into the log), or the whole event when applying it fails. Each is logged with its seq and counted.
      */
-    const replayWrite = (final: CatalogState, envelope: Envelope) =>
+    const replayWrite = (final: CatalogState, envelope: Envelope, parsedAhead?: ParseReply) =>
       Effect.tryPromise(async () => {
         const event = envelope.event as WriteBatch
         const finalDb = final.databases.get(event.dbId)
         // A database deleted later in the log would be dropped again: skip it now.
         if (finalDb === undefined || finalDb.deleted) return []
         const db = databaseAt(finalDb, envelope.seq)
-        const parsed = parseBytes(envelope.payload!)
+        if (parsedAhead?._tag === "NotUtf8") throw new Error(`body content is not valid utf8: ${parsedAhead.message}`)
+        const parsed = parsedAhead?.batch ?? parseBytes(envelope.payload!)
         const rejected = new Set(event.rejectedLines)
         const checked = checkBatch(db, parsed, event.precision as Precision, event.defaultTimeNs, rejected)
         const refused: Array<string> = []
@@ -210,11 +211,25 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const persistedSeq = (yield* fileIndex.current).persistedSeq
     let quarantined = 0
     let replayed = 0
+    // Large bodies are parsed ahead on the parse workers, a few at a time, while earlier ones are applied in order.
+    const parseAhead = (envelope: Envelope) => {
+      const payload = envelope.payload
+      if (envelope.event._tag !== "WriteBatch" || payload === null || payload.byteLength < WORKER_MIN_BYTES) return Effect.succeed({ envelope })
+      // The worker takes a copy: should it fail, the envelope still holds its payload to parse here.
+      return Effect.map(
+        Effect.promise(() => pool.parse([new Uint8Array(payload)], payload.byteLength)),
+        (reply) => ({ envelope, reply })
+      )
+    }
     yield* log.stream(persistedSeq).pipe(
-      Stream.runForEach((envelope) => {
+      Stream.mapEffect(parseAhead, { concurrency: 2 * parseWorkers() }),
+      Stream.runForEach(({ envelope, reply }: { envelope: Envelope; reply?: ParseReply | undefined }) => {
         if (envelope.event._tag !== "WriteBatch" || envelope.payload === null) return applyDelete(envelope)
         replayed += 1
-        return Effect.map(replayWrite(recovered, envelope), (n) => void (quarantined += n))
+        return Effect.map(replayWrite(recovered, envelope, reply), (n) => {
+          quarantined += n
+          if (reply?._tag === "Parsed") pool.reuse(reply.batch)
+        })
       })
     )
     lastAppliedSeq = yield* log.committedSeq
