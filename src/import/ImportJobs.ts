@@ -62,8 +62,9 @@ const sourceRelation = async (conn: DuckDBConnection, format: ImportFormat, path
     (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${rel}`)).getRows().map((r) => ({ name: String(r[0]), type: String(r[1]) }))
   switch (format) {
     case "parquet": {
+      // The reader's own row numbers: a window over the whole file would cost a pass of its own.
       const rel = `read_parquet(${p})`
-      return { relation: `(SELECT *, row_number() OVER () AS __row FROM ${rel})`, columns: await describe(rel) }
+      return { relation: `(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row FROM read_parquet(${p}, file_row_number = true))`, columns: await describe(rel) }
     }
     case "csv": {
       // Every value read as text, so that a bad one is a row error rather than a failed file.
@@ -417,9 +418,18 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         const planned = planImport(facts.columns, mapping, table)
         if ("error" in planned) return yield* Effect.fail(new InvalidRequest({ message: planned.error }))
         const rowsSql = plannedRowsSql(planned.plan, `(SELECT *, 0 AS __row FROM read_parquet(${literal(path)}))`, 1n)
-        const range = yield* duck("reading the upload's times", async (c) =>
-          (await c.runAndReadAll(`SELECT coalesce(epoch_ns(min(time)), 0), coalesce(epoch_ns(max(time)), 0) FROM (${rowsSql})`)).getRows()[0]!
-        ).pipe(Effect.mapError((e) => new InvalidRequest({ message: `invalid Parquet file: ${e.message}` })))
+        const time = planned.plan.time
+        const range = yield* duck("reading the upload's times", async (c) => {
+          // From the footer's column statistics when the time column is a timestamp that has them; else one scan.
+          if (time.sourceType.startsWith("TIMESTAMP")) {
+            const stats = (await c.runAndReadAll(
+              `SELECT epoch_ns(min(TRY_CAST(stats_min_value AS TIMESTAMP_NS))), epoch_ns(max(TRY_CAST(stats_max_value AS TIMESTAMP_NS))), count(*) FILTER (WHERE stats_min_value IS NULL) ` +
+                `FROM parquet_metadata(${literal(path)}) WHERE path_in_schema = ${literal(time.source)}`
+            )).getRows()[0]
+            if (stats !== undefined && stats[0] !== null && stats[1] !== null && Number(stats[2]) === 0) return stats
+          }
+          return (await c.runAndReadAll(`SELECT coalesce(epoch_ns(min(time)), 0), coalesce(epoch_ns(max(time)), 0) FROM (${rowsSql})`)).getRows()[0]!
+        }).pipe(Effect.mapError((e) => new InvalidRequest({ message: `invalid Parquet file: ${e.message}` })))
         return { rowCount: facts.rowCount, ioxParquet: facts.ioxParquet, minTimestampNs: String(range[0]), maxTimestampNs: String(range[1]) }
       })
 
