@@ -351,6 +351,17 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         })
     }
 
+    // Uploads a crash cut short (no job names them) and staged inputs of finished jobs are debris at start.
+    const known = new Map((yield* jobs.list).map((j) => [j.id, j]))
+    yield* Effect.sync(() => {
+      for (const name of NodeFs.readdirSync(staging)) {
+        if (name.startsWith(".")) continue
+        const job = known.get(name)
+        if (job === undefined) NodeFs.rmSync(NodePath.join(staging, name), { recursive: true, force: true })
+        else if (isFinished(job)) NodeFs.rmSync(NodePath.join(staging, name, "inputs"), { recursive: true, force: true })
+      }
+    })
+
     if (config.mode.includes("compact")) yield* jobs.runJobs(KIND, worker)
 
     /** The seed's status: a completed job is `imported` until compaction replaced every file it added. */

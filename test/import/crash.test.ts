@@ -34,6 +34,10 @@ describe("kill -9 in the middle of an import job", () => {
     await first.kill()
     expect(mid.files_done).toBeLessThan(FILES)
 
+    // An upload the crash cut short (no job names it) is debris.
+    const cutShort = NodePath.join(dataDir, "imports", "cut-short-upload", "inputs")
+    NodeFs.mkdirSync(cutShort, { recursive: true })
+    NodeFs.writeFileSync(NodePath.join(cutShort, "upload.parquet"), "partial")
     const second = await spawnServer(dataDir, args, 90_000)
     running.push(second)
     const job = await waitForJob(second, undefined, id, (j) => j.status === "imported", 120_000)
@@ -44,6 +48,7 @@ describe("kill -9 in the middle of an import job", () => {
     // One output file per input (one window each): no orphan of the interrupted input is left in the index or on disk.
     const files = (NodeFs.readdirSync(NodePath.join(dataDir, "dbs"), { recursive: true }) as Array<string>).filter((p) => p.endsWith(".parquet"))
     expect(files.filter((p) => p.includes(`import-${id}`))).toHaveLength(FILES)
+    expect(NodeFs.existsSync(NodePath.join(dataDir, "imports", "cut-short-upload"))).toBe(false)
     await second.stop()
   })
 })
