@@ -38,6 +38,8 @@ export interface ServerConfigShape {
   readonly maxImportSize: number
   /** The directory `file://` import sources must lie in ("" refuses every `file://` source). */
   readonly importDir: string
+  /** The directory backups are written to ("" means `<data-dir>/backups`). */
+  readonly backupDir: string
 }
 
 export type AuthzExemption = "health" | "ping" | "metrics"
@@ -79,7 +81,8 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "snapshotted-log-keep", env: ["STRATA_SNAPSHOTTED_LOG_KEEP"], describe: "Payload bytes of persisted writes the event log keeps (newest first); older ones are truncated from it (e.g. 256MiB, 0)", fallback: "256MiB" },
   { flag: "recover", env: ["STRATA_RECOVER"], boolean: true, describe: "Start even if events of the log fail their checksums: skip them and report what is lost", fallback: "false" },
   { flag: "max-import-size", env: ["STRATA_MAX_IMPORT_SIZE"], describe: "Largest bulk-import upload or download (e.g. 10GiB); larger ones answer 413", fallback: "10GiB" },
-  { flag: "import-dir", env: ["STRATA_IMPORT_DIR"], describe: "Directory that file:// bulk-import sources must lie in (unset: file:// sources are refused)", fallback: "" }
+  { flag: "import-dir", env: ["STRATA_IMPORT_DIR"], describe: "Directory that file:// bulk-import sources must lie in (unset: file:// sources are refused)", fallback: "" },
+  { flag: "backup-dir", env: ["STRATA_BACKUP_DIR"], describe: "Directory backups are written to and restored from (default: <data-dir>/backups)", fallback: "" }
 ]
 
 /** Why a configuration could not be read. */
@@ -220,6 +223,7 @@ export const resolveServeConfig = (
   return Either.right({
     maxImportSize,
     importDir: get("import-dir"),
+    backupDir: get("backup-dir"),
     nodeId: get("node-id"),
     dataDir: get("data-dir"),
     httpBind: bind.right,

@@ -437,6 +437,7 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
     case "JobFailed":
     case "JobCancelled":
     case "JobCompleted":
+    case "JobDeleted":
       return state
   }
 }

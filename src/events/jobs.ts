@@ -77,5 +77,11 @@ export class JobCompleted extends Schema.TaggedClass<JobCompleted>()("JobComplet
   jobId: Schema.String
 }) {}
 
-export const JobEvent = Schema.Union(JobCreated, JobDispatched, JobInputStarted, JobInputDone, JobProgress, JobFailed, JobCancelled, JobCompleted)
+/** A finished job's record is removed (a deleted backup): it is listed no more. */
+export class JobDeleted extends Schema.TaggedClass<JobDeleted>()("JobDeleted", {
+  version: Schema.Literal(1),
+  jobId: Schema.String
+}) {}
+
+export const JobEvent = Schema.Union(JobCreated, JobDispatched, JobInputStarted, JobInputDone, JobProgress, JobFailed, JobCancelled, JobCompleted, JobDeleted)
 export type JobEvent = typeof JobEvent.Type

@@ -1,5 +1,5 @@
 import { Cause, Clock, Data, Effect, Exit, Fiber, Metric, Schedule, Stream } from "effect"
-import { JobCancelled, JobCompleted, JobCreated, JobDispatched, JobFailed, JobInputDone, JobInputStarted, JobProgress, type JobInput, type PersistedFile, type StrataEvent } from "../events/index.ts"
+import { JobCancelled, JobCompleted, JobCreated, JobDeleted, JobDispatched, JobFailed, JobInputDone, JobInputStarted, JobProgress, type JobInput, type PersistedFile, type StrataEvent } from "../events/index.ts"
 import { EventLog, type Envelope, type LogWriteFailed } from "../log/EventLog.ts"
 import { actorRestartsTotal } from "../metrics/prometheus.ts"
 import { applyJobs, emptyJobs, isFinished, isJobEvent, nextInput, type JobsState, type JobState } from "./state.ts"
@@ -186,6 +186,15 @@ export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
           if (cancelled && fiber !== undefined) yield* Fiber.interrupt(fiber)
           return state.jobs.get(jobId)
         }),
+      /** Removes the record of a finished job; false when it is unknown or not finished. */
+      remove: (jobId: string) =>
+        lock.withPermits(1)(
+          Effect.suspend((): Effect.Effect<boolean, LogWriteFailed> => {
+            const job = state.jobs.get(jobId)
+            if (job === undefined || !isFinished(job)) return Effect.succeed(false)
+            return Effect.as(append([new JobDeleted({ version: 1, jobId })]), true)
+          })
+        ),
       runJobs
     } as const
   })

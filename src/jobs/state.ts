@@ -89,6 +89,12 @@ export const applyJobs = (state: JobsState, envelope: Envelope): JobsState => {
   }
   if (!("jobId" in event) || typeof event.jobId !== "string") return state
   const job = state.jobs.get(event.jobId)
+  if (event._tag === "JobDeleted") {
+    if (job === undefined || !isFinished(job)) return state
+    const jobs = new Map(state.jobs)
+    jobs.delete(job.id)
+    return { ...state, jobs }
+  }
   if (job === undefined || isFinished(job)) return state
   const at = envelope.at
   let next: JobState
