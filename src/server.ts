@@ -10,6 +10,7 @@ import { Checkpoints } from "./checkpoint/Checkpoints.ts"
 import { Compactor } from "./compactor/Compactor.ts"
 import { ImportJobs } from "./import/ImportJobs.ts"
 import { BackupJobs } from "./backup/BackupJobs.ts"
+import { RestoreJobs } from "./backup/RestoreJobs.ts"
 import { Jobs } from "./jobs/Jobs.ts"
 import { layerServerConfig, type ServerConfig, type ServerConfigShape } from "./config.ts"
 import { RoutesLive } from "./http/router.ts"
@@ -99,6 +100,7 @@ export const layerCore = (config: ServerConfigShape, objectStore: Layer.Layer<Ob
   // Once every projection is built, events a --recover start skipped leave the log (kept in its quarantine table).
   Layer.effectDiscard(Effect.flatMap(EventLog, (log) => log.quarantineDamaged)).pipe(
     Layer.provideMerge(CacheLoader.Default),
+    Layer.provideMerge(RestoreJobs.Default),
     Layer.provideMerge(BackupJobs.Default),
     Layer.provideMerge(ImportJobs.Default),
     Layer.provideMerge(Jobs.Default),

@@ -1,5 +1,6 @@
 import type { ColumnDef, StrataEvent, TokenGrant } from "../events/index.ts"
 import type { Envelope } from "../log/EventLog.ts"
+import { decodeCheckpoint } from "../checkpoint/codec.ts"
 import { foldColumnName, unappliableColumn } from "./names.ts"
 import { applyNodeEvent, emptyNodes, type NodesState } from "../nodes/state.ts"
 import { applyDeleteEvent, deletesOf, emptyDeletes, type DeletesState } from "../deletes/state.ts"
@@ -439,6 +440,22 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
     case "JobCompleted":
     case "JobDeleted":
       return state
+    case "RestoreApplied": {
+      // The backup's catalog; tokens, users and nodes stay as they are now (a restore never locks its caller out),
+      // and ids are never handed out twice.
+      const restored = decodeCheckpoint(Buffer.from(event.checkpoint, "utf8")).catalog
+      return {
+        ...restored,
+        clusterUuid: state.clusterUuid ?? restored.clusterUuid,
+        nextDbId: Math.max(state.nextDbId, restored.nextDbId),
+        nextTableId: Math.max(state.nextTableId, restored.nextTableId),
+        tokens: state.tokens,
+        tokenIdsByHash: state.tokenIdsByHash,
+        nextTokenId: state.nextTokenId,
+        users: state.users,
+        nodes: state.nodes
+      }
+    }
   }
 }
 

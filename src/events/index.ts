@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { RestoreApplied } from "./backups.ts"
 import { CatalogEvent } from "./catalog.ts"
 import { ClusterInitialized } from "./cluster.ts"
 import { DeleteEvent } from "./deletes.ts"
@@ -10,6 +11,7 @@ import { TokenEvent } from "./tokens.ts"
 import { UserEvent } from "./users.ts"
 import { WriteBatch } from "./writes.ts"
 
+export * from "./backups.ts"
 export * from "./caches.ts"
 export * from "./catalog.ts"
 export * from "./cluster.ts"
@@ -24,7 +26,7 @@ export * from "./users.ts"
 export * from "./writes.ts"
 
 /** Every event the log can hold. */
-export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, UserEvent, NodeEvent, WriteBatch, StorageEvent, LogEvent, JobEvent, DeleteEvent)
+export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, UserEvent, NodeEvent, WriteBatch, StorageEvent, LogEvent, JobEvent, DeleteEvent, RestoreApplied)
 export type StrataEvent = typeof StrataEvent.Type
 export type StrataEventKind = StrataEvent["_tag"]
 

@@ -15,6 +15,7 @@ import type { Ingester } from "../write/Ingester.ts"
 import type { NodeRegistry } from "../nodes/NodeRegistry.ts"
 import type { ImportJobs } from "../import/ImportJobs.ts"
 import type { BackupJobs } from "../backup/BackupJobs.ts"
+import type { RestoreJobs } from "../backup/RestoreJobs.ts"
 import type { Compactor } from "../compactor/Compactor.ts"
 import type { FileIndex } from "../storage/FileIndex.ts"
 import type { ObjectStore } from "../storage/ObjectStore.ts"
@@ -43,7 +44,7 @@ export type Access =
   | { readonly kind: "bootstrap" }
 
 /** The services a handler may use. */
-export type HandlerServices = NodeRegistry | Catalog | ServerConfig | EventLog | Ingester | DuckDb | QueryEngine | FileIndex | ObjectStore | TableSources | Caches | CacheLoader | ImportJobs | Compactor | BackupJobs
+export type HandlerServices = NodeRegistry | Catalog | ServerConfig | EventLog | Ingester | DuckDb | QueryEngine | FileIndex | ObjectStore | TableSources | Caches | CacheLoader | ImportJobs | Compactor | BackupJobs | RestoreJobs
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 

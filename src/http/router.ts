@@ -5,7 +5,7 @@ import { cacheRoutes } from "./caches.ts"
 import { databaseRoutes } from "./databases.ts"
 import { exportRoutes } from "./export.ts"
 import { importRoutes } from "./import.ts"
-import { backupRoutes } from "./backup.ts"
+import { backupRoutes, restoreRoutes } from "./backup.ts"
 import { authenticateRequest } from "../auth/authenticate.ts"
 import { ServerConfig } from "../config.ts"
 import { errorResponse, failureResponse } from "./respond.ts"
@@ -22,7 +22,7 @@ import { userRoutes } from "./users.ts"
 import { writeRoutes } from "./write.ts"
 
 /** Every endpoint the server answers. */
-export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...cacheRoutes, ...tokenRoutes, ...userRoutes, ...nodeRoutes, ...rowDeleteRoutes, ...fileIndexRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes, ...importRoutes, ...backupRoutes]
+export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...cacheRoutes, ...tokenRoutes, ...userRoutes, ...nodeRoutes, ...rowDeleteRoutes, ...fileIndexRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes, ...importRoutes, ...backupRoutes, ...restoreRoutes]
 
 const matches = (pattern: string, path: string) => {
   const a = pattern.split("/")

@@ -21,7 +21,8 @@ const relevant = (e: Envelope) =>
   e.event._tag === "TableDataDeleted" ||
   e.event._tag === "TableHardDeleted" ||
   e.event._tag === "DatabaseDataDeleted" ||
-  e.event._tag === "DatabaseHardDeleted"
+  e.event._tag === "DatabaseHardDeleted" ||
+  e.event._tag === "RestoreApplied"
 
 /**
  * The persisted-file index, projected from the log: at start from every event but the writes, then live. The

@@ -1,5 +1,6 @@
 import type { PersistedFile } from "../events/index.ts"
 import type { Envelope } from "../log/EventLog.ts"
+import { decodeCheckpoint } from "../checkpoint/codec.ts"
 
 /** A persisted file as the index holds it: what the persist recorded, and the seq of that persist's event. */
 export interface IndexedFile extends PersistedFile {
@@ -18,6 +19,8 @@ export interface FileIndexState {
   /** Seq of each table's and database's latest data deletion: files covering only writes before it are dropped. */
   readonly tableDataDeletedAt: ReadonlyMap<number, number>
   readonly dbDataDeletedAt: ReadonlyMap<number, number>
+  /** Seq of the last RestoreApplied (absent before any): a persist captured before it records nothing. */
+  readonly restoredSeq?: number
 }
 
 export const emptyFileIndex: FileIndexState = { persistedSeq: 0, tables: new Map(), tableDataDeletedAt: new Map(), dbDataDeletedAt: new Map() }
@@ -42,6 +45,8 @@ export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileI
   const event = envelope.event
   switch (event._tag) {
     case "SnapshotPersisted": {
+      // Rows captured before a restore are rows of the state the restore replaced.
+      if (event.persistedSeq < (state.restoredSeq ?? 0)) return state
       const tables = new Map(state.tables)
       for (const file of event.files) {
         const deletedAt = Math.max(state.tableDataDeletedAt.get(file.tableId) ?? 0, state.dbDataDeletedAt.get(file.dbId) ?? 0)
@@ -107,6 +112,11 @@ export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileI
       const added = event.added.map((file): IndexedFile => ({ ...file, persistEventSeq, coveredSeq }))
       const files = [...existing.filter((f) => !gone.has(f.path)), ...added].sort(byPersistOrder)
       return { ...state, tables: new Map(state.tables).set(event.tableId, files) }
+    }
+    case "RestoreApplied": {
+      // The backup's index; every write up to this event is in its files or gone (the backup's tail follows it).
+      const restored = decodeCheckpoint(Buffer.from(event.checkpoint, "utf8")).files
+      return { ...restored, persistedSeq: envelope.seq, restoredSeq: envelope.seq }
     }
     default:
       return state

@@ -382,9 +382,45 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const releasePersisted = (targets: ReadonlyArray<PersistTarget>) =>
       lock.withPermits(1)(Effect.promise(() => buffer.dropPersisted(targets))).pipe(Effect.tap(() => publishBufferSize))
 
+    /**
+     * Replaces the buffer's content for a restore, writes held off meanwhile: waits for writes in flight to settle,
+     * runs `commit` (which logs RestoreApplied), empties the buffer, then logs the backup's unpersisted writes again
+     * (new seqs) and applies them, names resolved as of their original seqs. Writes to a database the tail deletes
+     * later are left out; the tail's table deletes drop the rows before them from the buffer.
+     */
+    const restore = <E>(commit: Effect.Effect<void, E>, tail: ReadonlyArray<Envelope>) =>
+      lock.withPermits(1)(
+        Effect.uninterruptible(
+          Effect.gen(function* () {
+            yield* Effect.forEach([...inFlight.values()], Deferred.await, { discard: true })
+            yield* commit
+            yield* Effect.promise(() => buffer.dropAll())
+            const restored = yield* catalog.current
+            const dbDeletedAt = new Map<number, number>()
+            for (const e of tail) {
+              const ev = e.event
+              if (ev._tag === "DatabaseSoftDeleted" || ev._tag === "DatabaseHardDeleted" || ev._tag === "DatabaseDataDeleted") dbDeletedAt.set(ev.dbId, e.seq)
+            }
+            for (const e of tail) {
+              if (e.event._tag !== "WriteBatch") {
+                yield* applyDelete(e)
+                continue
+              }
+              if (e.payload === null || (dbDeletedAt.get(e.event.dbId) ?? 0) > e.seq) continue
+              // The log takes its chunks over: it gets a copy, the buffer parses the original.
+              yield* log.append([{ event: e.event, payload: [new Uint8Array(e.payload)] }])
+              yield* replayWrite(restored, e)
+            }
+            lastAppliedSeq = yield* log.committedSeq
+            buffer.flush()
+          })
+        )
+      ).pipe(Effect.tap(() => publishBufferSize))
+
     return {
       /** Writes a line-protocol batch. */
       write,
+      restore,
       capturePersist,
       releasePersisted,
       /** The write buffer, for the query engine. */

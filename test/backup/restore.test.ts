@@ -1,0 +1,122 @@
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { createOperatorToken, startServer, tempDir, type InProcessServer } from "../support/server.ts"
+import { persistNow, points, waitForBackup } from "./support.ts"
+
+const BACKUP = "/api/v3/enterprise/backup"
+const RESTORE = "/api/v3/enterprise/restore"
+const servers: Array<InProcessServer> = []
+afterAll(() => Promise.all(servers.map((s) => s.stop())))
+
+const waitForRestore = async (server: InProcessServer, token: string, id: string, timeoutMs = 30_000) => {
+  const until = Date.now() + timeoutMs
+  let last: any
+  while (Date.now() < until) {
+    const res = await server.request("GET", `${RESTORE}/${id}`, { token })
+    last = res.text
+    if (res.status === 200 && res.json().status !== "in_progress") return res.json()
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`restore ${id} did not finish: ${last}`)
+}
+
+/** What the tests compare: the databases, and every row of the tables, in order. */
+const answers = async (server: InProcessServer, token: string) => {
+  const q = async (db: string, sql: string) => {
+    const res = await server.request("GET", `/api/v3/query_sql?db=${db}&q=${encodeURIComponent(sql)}&format=json`, { token })
+    return res.status === 200 ? res.json() : { status: res.status }
+  }
+  const dbs = await server.request("GET", "/api/v3/configure/database?format=json", { token })
+  return {
+    databases: dbs.json(),
+    m: await q("d", "SELECT host, v, time FROM m ORDER BY time"),
+    n: await q("d", "SELECT * FROM n ORDER BY time"),
+    e: await q("e", "SELECT * FROM x ORDER BY time"),
+    f: await q("f", "SELECT * FROM y ORDER BY time")
+  }
+}
+
+describe("restore", () => {
+  it("brings back exactly the backup's state live — later rows gone, a dropped database back, a new one gone — and it survives a restart", async () => {
+    const dataDir = tempDir()
+    const backupDir = tempDir("strata-backups-")
+    let server = await startServer({ persistIntervalMs: 3_600_000, backupDir }, dataDir)
+    servers.push(server)
+    const token = await createOperatorToken(server)
+    const write = async (db: string, body: string) => expect((await server.request("POST", `/api/v3/write_lp?db=${db}`, { token, body })).status).toBe(204)
+    await write("d", points(0, 100))
+    await write("e", "x,k=a v=1 1704067200000000000")
+    await persistNow(server)
+    await write("d", points(100, 10))
+    await write("d", "n,k=b v=2 1704067300000000000")
+    const before = await answers(server, token)
+    expect(before.m).toHaveLength(110)
+
+    expect((await server.request("POST", BACKUP, { token, body: { type: "full", name: "b1" } })).status).toBe(202)
+    expect((await waitForBackup(server, token, "b1")).status).toBe("completed")
+
+    // Changes after the backup, persisted and not.
+    await write("d", points(110, 20))
+    await persistNow(server)
+    await write("d", points(130, 20))
+    await write("f", "y,k=c v=3 1704067200000000000")
+    expect((await server.request("DELETE", "/api/v3/configure/database?db=e", { token })).status).toBe(200)
+    const changed = await answers(server, token)
+    expect(changed).not.toEqual(before)
+
+    const res = await server.request("POST", RESTORE, { token, body: { backup_name: "b1" } })
+    expect(res.status, res.text).toBe(202)
+    expect(res.json().status).toBe("in_progress")
+    const id = res.json().restore_id
+    const done = await waitForRestore(server, token, id)
+    expect(done).toMatchObject({ restore_id: id, backup_name: "b1", status: "completed" })
+    expect(done.completed_at).not.toBeNull()
+    expect(done.total_files).toBeGreaterThan(0)
+
+    // The token that ran it still works; the answers are the backup's.
+    expect(await answers(server, token)).toEqual(before)
+    // Writes go on against the restored state, and the restored rows persist as they were.
+    await persistNow(server)
+    expect(await answers(server, token)).toEqual(before)
+    await write("d", points(200, 1))
+    const after = await answers(server, token)
+    expect(after.m).toHaveLength(111)
+
+    await server.stop()
+    servers.splice(servers.indexOf(server), 1)
+    server = await startServer({ persistIntervalMs: 3_600_000, backupDir }, dataDir)
+    servers.push(server)
+    expect(await answers(server, token)).toEqual(after)
+    const again = await server.request("GET", `${RESTORE}/${id}`, { token })
+    expect(again.json().status).toBe("completed")
+  })
+
+  it("answers 400 for an empty name, 404 for an unknown backup or restore, 409 while one runs; lists newest first; DELETE of a finished one 404", async () => {
+    const backupDir = tempDir("strata-backups-")
+    const server = await startServer({ persistIntervalMs: 3_600_000, backupDir })
+    servers.push(server)
+    const token = await createOperatorToken(server)
+    expect((await server.request("POST", "/api/v3/write_lp?db=d", { token, body: points(0, 10) })).status).toBe(204)
+    expect((await server.request("POST", BACKUP, { token, body: { type: "full", name: "b" } })).status).toBe(202)
+    await waitForBackup(server, token, "b")
+    expect((await server.request("POST", RESTORE, { body: { backup_name: "b" } })).status).toBe(401)
+    expect((await server.request("POST", RESTORE, { token, body: { backup_name: "" } })).status).toBe(400)
+    expect((await server.request("POST", RESTORE, { token, body: { backup_name: "nope" } })).status).toBe(404)
+    const first = await server.request("POST", RESTORE, { token, body: { backup_name: "b" } })
+    expect(first.status).toBe(202)
+    expect((await server.request("POST", RESTORE, { token, body: { backup_name: "b" } })).status).toBe(409)
+    await waitForRestore(server, token, first.json().restore_id)
+    const second = await server.request("POST", RESTORE, { token, body: { backup_name: "b" } })
+    expect(second.status).toBe(202)
+    // Cancelled before it runs: 204, then it is done and a second cancel is 404.
+    const cancel = await server.request("DELETE", `${RESTORE}/${second.json().restore_id}`, { token })
+    expect([204, 404]).toContain(cancel.status)
+    await waitForRestore(server, token, second.json().restore_id)
+    expect((await server.request("DELETE", `${RESTORE}/${second.json().restore_id}`, { token })).status).toBe(404)
+    expect((await server.request("DELETE", `${RESTORE}/${first.json().restore_id}`, { token })).status).toBe(404)
+    expect((await server.request("DELETE", `${RESTORE}/nope`, { token })).status).toBe(404)
+    expect((await server.request("GET", `${RESTORE}/nope`, { token })).status).toBe(404)
+    const list = await server.request("GET", RESTORE, { token })
+    expect(list.json().restores.map((r: any) => r.restore_id)).toEqual([second.json().restore_id, first.json().restore_id])
+    for (const r of list.json().restores) for (const k of ["restore_id", "backup_name", "status", "created_at", "total_files", "total_size_bytes"]) expect(r).toHaveProperty(k)
+  })
+})
