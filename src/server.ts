@@ -99,8 +99,8 @@ const createHttpServer = (requestTimeoutMs: number) => {
 export const layerCore = (config: ServerConfigShape, objectStore: Layer.Layer<ObjectStore, never, ServerConfig> = ObjectStoreLocal) =>
   // Once every projection is built, events a --recover start skipped leave the log (kept in its quarantine table).
   Layer.effectDiscard(Effect.flatMap(EventLog, (log) => log.quarantineDamaged)).pipe(
-    Layer.provideMerge(CacheLoader.Default),
     Layer.provideMerge(RestoreJobs.Default),
+    Layer.provideMerge(CacheLoader.Default),
     Layer.provideMerge(BackupJobs.Default),
     Layer.provideMerge(ImportJobs.Default),
     Layer.provideMerge(Jobs.Default),

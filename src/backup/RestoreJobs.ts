@@ -2,6 +2,7 @@ import { Effect, Either } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import { CacheLoader } from "../cache/CacheLoader.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { sha256 } from "../checkpoint/codec.ts"
 import { ServerConfig } from "../config.ts"
@@ -61,10 +62,14 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
     const catalog = yield* Catalog
     const store = yield* ObjectStore
     const ingester = yield* Ingester
+    const cacheLoader = yield* CacheLoader
     const root = backupRoot(config.dataDir, config.backupDir)
     const specOf = (job: JobState) => job.spec as RestoreSpec
     const fail = (what: string, terminal: boolean) => (cause: unknown) =>
       new JobError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, terminal, cause })
+
+    const lock = yield* Effect.makeSemaphore(1)
+    const committing = new Set<string>()
 
     const run = (job: JobState) =>
       Effect.gen(function* () {
@@ -99,10 +104,14 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
           yield* store.putFile(f.path, scratch).pipe(Effect.mapError(fail(`putting ${f.path} back`, false)))
         }
         const tail = yield* Effect.try({ try: () => readTail(NodePath.join(dir, TAIL)), catch: fail("reading the log tail", true) })
+        // From here on the restore is no longer cancelled: its record must say what the state is.
+        yield* lock.withPermits(1)(Effect.sync(() => committing.add(job.id)))
         const event = new RestoreApplied({ version: 1, restoreId: job.id, backupName: m.name, backupSeq: m.seq, checkpoint: Buffer.from(checkpointBytes).toString("utf8") })
         yield* ingester
           .restore(catalog.execute(() => Either.right({ events: [event], result: undefined })), tail)
           .pipe(Effect.mapError((e) => new JobError({ message: `the restore could not be logged: ${e.message}`, terminal: false, cause: e })))
+        // The caches were emptied with the buffer: they are filled again from the restored files and buffer.
+        yield* cacheLoader.loadAll
         return { rows: m.files.length, skipped: 0, added: [] }
       })
 
@@ -110,7 +119,7 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
       prepare: () => Effect.void,
       runInput: (job) => run(job),
       discard: () => Effect.void,
-      finished: () => Effect.void
+      finished: (job) => Effect.sync(() => void committing.delete(job.id))
     }
     const enabled = config.mode.includes("compact")
     if (enabled) yield* jobs.runJobs(KIND, worker)
@@ -130,8 +139,6 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
         last_message: job.status === "cancelled" ? "cancelled" : job.lastMessage
       }
     }
-    const lock = yield* Effect.makeSemaphore(1)
-
     return {
       /** Whether this node runs restores (its --mode has compact). */
       enabled,
@@ -154,14 +161,16 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
             return { restore_id: jobId, status: "in_progress" as const }
           })
         ),
-      /** Cancels a running restore; false when it is unknown or done. Once its event is logged, it completes regardless. */
+      /** Cancels a running restore; false when it is unknown, done, or already applying (it then completes). */
       cancel: (id: string) =>
-        Effect.gen(function* () {
-          const job = (yield* restoreJobs).find((j) => j.id === id)
-          if (job === undefined || isFinished(job)) return false
-          yield* jobs.cancel(job.id)
-          return true
-        })
+        lock.withPermits(1)(
+          Effect.gen(function* () {
+            const job = (yield* restoreJobs).find((j) => j.id === id)
+            if (job === undefined || isFinished(job) || committing.has(job.id)) return false
+            yield* jobs.cancel(job.id)
+            return true
+          })
+        )
     } as const
   })
 }) {}

@@ -80,6 +80,8 @@ export class CacheLoader extends Effect.Service<CacheLoader>()("strata/CacheLoad
     yield* loadAll
 
     return {
+      /** Fills every cache the catalog defines from the stored rows (after a restore emptied them). */
+      loadAll,
       /** Fills a cache just created, from the rows stored so far (later writes reach it directly). */
       loadCache: (dbName: string, tableName: string, kind: CacheKind, name: string) =>
         Effect.gen(function* () {

@@ -214,7 +214,13 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
       load,
       answer,
       /** Makes the instances match the catalog now (before loading a cache just created). */
-      reconcile
+      reconcile,
+      /** Empties every cache and makes the instances match `state` (a restore replaced the data they were fed). */
+      reset: (state: CatalogState) => {
+        instances.clear()
+        reconciled = undefined
+        reconcile(state)
+      }
     } as const
   })
 }) {}

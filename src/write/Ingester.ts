@@ -396,6 +396,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
             yield* commit
             yield* Effect.promise(() => buffer.dropAll())
             const restored = yield* catalog.current
+            caches.reset(restored)
             const dbDeletedAt = new Map<number, number>()
             for (const e of tail) {
               const ev = e.event

@@ -31,7 +31,8 @@ const answers = async (server: InProcessServer, token: string) => {
     m: await q("d", "SELECT host, v, time FROM m ORDER BY time"),
     n: await q("d", "SELECT * FROM n ORDER BY time"),
     e: await q("e", "SELECT * FROM x ORDER BY time"),
-    f: await q("f", "SELECT * FROM y ORDER BY time")
+    f: await q("f", "SELECT * FROM y ORDER BY time"),
+    lvc: await q("d", "SELECT host, v FROM last_cache('c') ORDER BY host")
   }
 }
 
@@ -45,11 +46,16 @@ describe("restore", () => {
     const write = async (db: string, body: string) => expect((await server.request("POST", `/api/v3/write_lp?db=${db}`, { token, body })).status).toBe(204)
     await write("d", points(0, 100))
     await write("e", "x,k=a v=1 1704067200000000000")
+    // A last-value cache (rows of now, within its ttl): the restore must bring back its values too.
+    await write("d", "c,host=a v=1\nc,host=b v=1")
+    expect((await server.request("POST", "/api/v3/configure/last_cache", { token, body: { db: "d", table: "c" } })).status).toBe(201)
     await persistNow(server)
+    await write("d", "c,host=b v=5")
     await write("d", points(100, 10))
     await write("d", "n,k=b v=2 1704067300000000000")
     const before = await answers(server, token)
     expect(before.m).toHaveLength(110)
+    expect(before.lvc).toEqual([{ host: "a", v: 1 }, { host: "b", v: 5 }])
 
     expect((await server.request("POST", BACKUP, { token, body: { type: "full", name: "b1" } })).status).toBe(202)
     expect((await waitForBackup(server, token, "b1")).status).toBe("completed")
@@ -59,9 +65,11 @@ describe("restore", () => {
     await persistNow(server)
     await write("d", points(130, 20))
     await write("f", "y,k=c v=3 1704067200000000000")
+    await write("d", "c,host=a v=9")
     expect((await server.request("DELETE", "/api/v3/configure/database?db=e", { token })).status).toBe(200)
     const changed = await answers(server, token)
     expect(changed).not.toEqual(before)
+    expect(changed.lvc).toEqual([{ host: "a", v: 9 }, { host: "b", v: 5 }])
 
     const res = await server.request("POST", RESTORE, { token, body: { backup_name: "b1" } })
     expect(res.status, res.text).toBe(202)
