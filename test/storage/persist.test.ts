@@ -118,6 +118,31 @@ describe("persisting the write buffer to Parquet", () => {
     ])
   })
 
+  it("a backfill over many windows (one partitioned COPY) writes one file per window, each sorted by series key then time, and leaves no scratch behind", async () => {
+    const dir = tempDir()
+    const server = await start(dir)
+    // Eight one-minute windows, hosts and times shuffled, one overwrite.
+    const lines: Array<string> = []
+    for (let w = 7; w >= 0; w--) for (const host of ["c", "a", "b"]) for (const t of [3, 1, 2]) lines.push(`m,host=${host} v=${w * 10 + t} ${w * MIN + t}`)
+    lines.push(`m,host=a v=999 ${5 * MIN + 1}`)
+    await write(server, lines)
+    await persistNow(server)
+    const files = parquetFilesUnder(dir)
+    expect(files.length).toBe(8)
+    expect(files.every((f) => !f.includes(".tmp-"))).toBe(true)
+    for (const file of files) {
+      const table = tableFromIPC(readParquet(new Uint8Array(NodeFs.readFileSync(NodePath.join(dir, "dbs", file)))).intoIPCStream())
+      expect(table.schema.fields.map((f) => f.name)).toEqual(["host", "time", "v"])
+      const times = table.getChild("time")!.data.flatMap((d) => [...(d.values as BigInt64Array)])
+      const rows = table.toArray().map((r, i) => [r.host as string, times[i]!] as const)
+      const sorted = [...rows].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0))
+      expect(rows).toEqual(sorted)
+      expect(rows.length).toBe(9)
+    }
+    const answer = expectOk(await server.request("GET", `/api/v3/query_sql?db=d&format=json&q=${encodeURIComponent("SELECT v FROM m WHERE host = 'a' AND v > 900")}`))
+    expect(answer.json()).toEqual([{ v: 999 }])
+  })
+
   it("removes files under dbs/ that no persist recorded, and scratch files, at start", async () => {
     const dir = tempDir()
     const server = await start(dir)
