@@ -1,5 +1,3 @@
-import * as NodeFs from "node:fs"
-import * as NodePath from "node:path"
 import { Cause, Clock, Effect, Metric, MetricBoundaries, Schedule } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import { Checkpoints } from "../checkpoint/Checkpoints.ts"
@@ -15,7 +13,7 @@ import { DBS_PREFIX, FileIndex } from "../storage/FileIndex.ts"
 import { attemptPromise, ObjectStore, StorageError } from "../storage/ObjectStore.ts"
 import { TableSources } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
-import { PERSIST_WINDOW_COLUMN, type PersistTarget } from "../write/WriteBuffer.ts"
+import type { PersistTarget } from "../write/WriteBuffer.ts"
 import { makeRetentionSweep } from "./retention.ts"
 import { allGen1Windows, compactionFailuresTotal, compactWindows, dueWindows, windowName, windowOf, type CompactionDeps } from "./compaction.ts"
 
@@ -38,9 +36,6 @@ export interface PersistOutcome {
   readonly persistedSeq: number
   readonly files: ReadonlyArray<PersistedFile>
 }
-
-/** From this many gen1 windows on, a persist writes a table's files with one partitioned COPY. */
-const PARTITIONED_PERSIST_MIN_WINDOWS = 4
 
 /** Events (writes left out) after which the Compactor checkpoints the projections without waiting for a persist. */
 const CHECKPOINT_AFTER_EVENTS = 1_000
@@ -89,7 +84,6 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     /** Writes one target's files; on failure, removes what it wrote (nothing names those files yet). */
     const writeTarget = (target: PersistTarget, seq: number) => {
       const scratches: Array<{ path: string; localFile: string }> = []
-      let partitionDir: string | undefined
       return Effect.gen(function* () {
         const written: Array<PersistedFile> = []
         const ranks = `persist_ranks_t${target.tableId}`
@@ -99,32 +93,6 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
           return (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(target, windowNs))).getRows() as Array<[bigint, bigint, bigint]>
         })
         yield* Effect.logDebug(`persist: table ${target.tableId} spans ${windows.length} window(s), ranked in ${(performance.now() - windowsStarted).toFixed(0)} ms`)
-        if (windows.length >= PARTITIONED_PERSIST_MIN_WINDOWS) {
-          // Many windows (a backfill): one scan and one sort write every window's file, instead of one COPY each.
-          const dir = yield* store.scratchPath(`${DBS_PREFIX}${target.dbId}/${target.tableId}/persist-${seq}`)
-          partitionDir = dir
-          const started = performance.now()
-          yield* attemptPromise(`writing ${windows.length} files of table ${target.tableId}`, () =>
-            conn.run(
-              `COPY (${ingester.buffer.persistSql(target, ranks, windows[0]![0] * windowNs, (windows[windows.length - 1]![0] + 1n) * windowNs, windowNs)}) ` +
-                `TO ${literal(dir)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${PERSIST_WINDOW_COLUMN}))`
-            )
-          )
-          for (const [w, lo, hi] of windows) {
-            const partition = NodePath.join(dir, `${PERSIST_WINDOW_COLUMN}=${w}`)
-            const parts = yield* attemptPromise(`listing ${partition}`, async () => NodeFs.readdirSync(partition).filter((f) => f.endsWith(".parquet")))
-            if (parts.length !== 1) return yield* new StorageError({ message: `a partitioned persist wrote ${parts.length} files for one window (${partition})` })
-            const localFile = NodePath.join(partition, parts[0]!)
-            const path = gen1Path(target.dbId, target.tableId, BigInt(w) * windowNs, seq)
-            scratches.push({ path, localFile })
-            const rows = yield* attemptPromise(`reading ${localFile}`, async () => Number((await conn.runAndReadAll(`SELECT count(*) FROM read_parquet(${literal(localFile)})`)).getRows()[0]![0]))
-            written.push({ path, dbId: target.dbId, tableId: target.tableId, rows, minTimeNs: BigInt(lo), maxTimeNs: BigInt(hi), bytes: 0, columns: [...target.tags, ...target.fields.map((f) => f.name)] })
-          }
-          yield* Effect.logDebug(`persist: ${windows.length} files of table ${target.tableId} written in ${(performance.now() - started).toFixed(0)} ms`)
-          yield* store.putFiles(scratches)
-          yield* attemptPromise(`removing ${dir}`, async () => NodeFs.rmSync(dir, { recursive: true, force: true }))
-          return yield* Effect.forEach(written, (f) => Effect.map(store.size(f.path), (bytes) => ({ ...f, bytes })))
-        }
         for (const [w, lo, hi] of windows) {
           const startNs = BigInt(w) * windowNs
           const path = gen1Path(target.dbId, target.tableId, startNs, seq)
@@ -150,11 +118,9 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
         yield* store.putFiles(scratches)
         return yield* Effect.forEach(written, (f) => Effect.map(store.size(f.path), (bytes) => ({ ...f, bytes })))
       }).pipe(
-        // Nothing names these files yet: whatever was produced or moved in goes (a partitioned persist's whole directory).
+        // Nothing names these files yet: whatever was produced or moved in goes.
         Effect.tapError(() =>
-          Effect.forEach(scratches, (s) => Effect.zipRight(store.remove(s.localFile), store.remove(s.path)).pipe(Effect.ignore), { discard: true }).pipe(
-            Effect.zipRight(Effect.sync(() => partitionDir !== undefined && NodeFs.rmSync(partitionDir, { recursive: true, force: true })))
-          )
+          Effect.forEach(scratches, (s) => Effect.zipRight(store.remove(s.localFile), store.remove(s.path)).pipe(Effect.ignore), { discard: true })
         ),
         Effect.ensuring(Effect.promise(() => conn.run(`DROP TABLE IF EXISTS temp.persist_ranks_t${target.tableId}`).catch(() => undefined)))
       )

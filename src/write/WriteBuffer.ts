@@ -45,9 +45,6 @@ const sqlType = (type: ColumnType) =>
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 /** Name of the DuckDB table holding a buffered table's rows, and of its series dictionary. */
-/** The column a partitioned persist splits its files by (DuckDB leaves it out of the files it writes). */
-export const PERSIST_WINDOW_COLUMN = "__strata_window"
-
 export const rowsTableName = (tableId: number) => `buf.t${tableId}`
 export const seriesTableName = (tableId: number) => `buf.s${tableId}`
 
@@ -160,16 +157,13 @@ export class WriteBuffer {
    * series key (its rank in `ranks`) then time. Merged per series and time (field by field the last non-null value
    * wins, as queries merge) only when the table may hold duplicates: the merge costs more than the rest.
    */
-  persistSql(target: PersistTarget, ranks: string, fromNs: bigint, toNs: bigint, windowNs?: bigint): string {
+  persistSql(target: PersistTarget, ranks: string, fromNs: bigint, toNs: bigint): string {
     const filter = `_row < ${target.upTo} AND time >= make_timestamp_ns(${fromNs}) AND time < make_timestamp_ns(${toNs})`
     const rows = target.mayHaveDuplicates
       ? `SELECT _sid, time${target.fields.map((f) => `, arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`).join("")} FROM ${rowsTableName(target.tableId)} WHERE ${filter} GROUP BY _sid, time`
       : `SELECT * FROM ${rowsTableName(target.tableId)} WHERE ${filter}`
     const columns = [...target.tags.map((n) => `s.${quote(n)}`), "d.time", ...target.fields.map((f) => `d.${quote(f.name)}`)].join(", ")
-    if (windowNs === undefined) return `SELECT ${columns} FROM (${rows}) d JOIN ${ranks} s USING (_sid) ORDER BY s._rank, d.time`
-    // With a window length: each row's gen1 window too (floor division), first in the order, for a partitioned COPY.
-    const window = `epoch_ns(d.time) // ${windowNs} - CASE WHEN epoch_ns(d.time) % ${windowNs} < 0 THEN 1 ELSE 0 END`
-    return `SELECT ${columns}, ${window} AS ${PERSIST_WINDOW_COLUMN} FROM (${rows}) d JOIN ${ranks} s USING (_sid) ORDER BY ${PERSIST_WINDOW_COLUMN}, s._rank, d.time`
+    return `SELECT ${columns} FROM (${rows}) d JOIN ${ranks} s USING (_sid) ORDER BY s._rank, d.time`
   }
 
   /** SQL of the gen1 windows (of `windowNs`) a target's rows fall in: window number, min and max time in ns. */

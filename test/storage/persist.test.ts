@@ -118,7 +118,7 @@ describe("persisting the write buffer to Parquet", () => {
     ])
   })
 
-  it("a backfill over many windows (one partitioned COPY) writes one file per window, each sorted by series key then time, and leaves no scratch behind", async () => {
+  it("a backfill over many windows writes one file per window, each sorted by series key then time, and leaves no scratch behind", async () => {
     const dir = tempDir()
     const server = await start(dir)
     // Eight one-minute windows, hosts and times shuffled, one overwrite.
