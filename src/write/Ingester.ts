@@ -6,6 +6,7 @@ import { extendSchema } from "../catalog/commands.ts"
 import { databaseNameProblem } from "../catalog/names.ts"
 import { databaseAt, liveDatabase, liveTable, type CatalogState, type DatabaseState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
+import { actorRestartsTotal } from "../metrics/prometheus.ts"
 import { ExecutionFailed, InvalidRequest, Unavailable } from "../errors.ts"
 import { WriteBatch } from "../events/index.ts"
 import { type LineError, type ParsedBatch, type Precision } from "../lineprotocol/index.ts"
@@ -48,6 +49,8 @@ export const replayWriteEventsTotal = Metric.counter("strata_replay_write_events
 export const replayQuarantinedTotal = Metric.counter("strata_replay_quarantined_total", {
   description: "Write events and lines of the log skipped at start because they cannot be applied"
 })
+
+const flushTickerRestarts = actorRestartsTotal.pipe(Metric.tagged("actor", "ingester-flush"))
 
 /** Bodies this large are parsed on a worker thread; smaller ones cost less to parse than to hand over. */
 const WORKER_MIN_BYTES = 32 * 1024
@@ -250,8 +253,13 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const scope = yield* Effect.scope
 
     // Appended rows become visible to DuckDB at least this often even without queries.
+    // Supervised as the other actors' loops: a defect is logged and counted, and the ticker starts again.
     yield* lock.withPermits(1)(Effect.sync(() => buffer.flush())).pipe(
       Effect.repeat(Schedule.spaced("1 second")),
+      Effect.sandbox,
+      Effect.tapError((cause) => Effect.zipRight(Metric.increment(flushTickerRestarts), Effect.logError("the write buffer's flush ticker crashed, restarting", cause))),
+      Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("30 seconds")))),
+      Effect.annotateLogs("actor", "ingester"),
       Effect.forkScoped
     )
 
