@@ -6,7 +6,7 @@ import { CacheLoader } from "../cache/CacheLoader.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { sha256 } from "../checkpoint/codec.ts"
 import { ServerConfig } from "../config.ts"
-import { AlreadyExists, InvalidRequest, NotFound } from "../errors.ts"
+import { AlreadyExists, InvalidRequest, NotFound, Unavailable } from "../errors.ts"
 import { decodeEvent, RestoreApplied } from "../events/index.ts"
 import { JobError, Jobs, type JobWorker } from "../jobs/Jobs.ts"
 import { isFinished, type JobState } from "../jobs/state.ts"
@@ -14,6 +14,7 @@ import type { Envelope } from "../log/EventLog.ts"
 import { ObjectStore } from "../storage/ObjectStore.ts"
 import { Ingester } from "../write/Ingester.ts"
 import { backupRoot } from "./BackupJobs.ts"
+import { makeRestoreLease } from "./RestoreLease.ts"
 import { CHECKPOINT, FILES_DIR, readManifest, sha256File, TAIL } from "./manifest.ts"
 
 /** What a restore job does, as its JobCreated records it. */
@@ -70,10 +71,17 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
 
     const lock = yield* Effect.makeSemaphore(1)
     const committing = new Set<string>()
+    const lease = makeRestoreLease(root, config.nodeId)
+    const leaseHeld = (holder: { readonly restoreId: string; readonly node: string; readonly expiresAtMs: number }) =>
+      `the restore lease is held by restore ${holder.restoreId} on node ${holder.node} until ${new Date(holder.expiresAtMs).toISOString()}`
 
     const run = (job: JobState) =>
       Effect.gen(function* () {
         const spec = specOf(job)
+        // Held (again, after a restart) for the whole run and renewed meanwhile; released when the job finishes.
+        const other = yield* lease.acquire(job.id)
+        if (other !== undefined) return yield* Effect.fail(new JobError({ message: leaseHeld(other), terminal: false }))
+        yield* lease.keepRenewed(job.id)
         const m = readManifest(root, spec.backupName)
         if (m === undefined) return yield* Effect.fail(new JobError({ message: `backup ${spec.backupName} is gone`, terminal: true }))
         const dir = NodePath.join(root, m.name)
@@ -117,9 +125,9 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
 
     const worker: JobWorker = {
       prepare: () => Effect.void,
-      runInput: (job) => run(job),
+      runInput: (job) => Effect.scoped(run(job)),
       discard: () => Effect.void,
-      finished: (job) => Effect.sync(() => void committing.delete(job.id))
+      finished: (job) => Effect.zipRight(Effect.sync(() => void committing.delete(job.id)), lease.release(job.id))
     }
     const enabled = config.mode.includes("compact")
     if (enabled) yield* jobs.runJobs(KIND, worker)
@@ -148,7 +156,7 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
         const job = all.find((j) => j.id === id)
         return job === undefined ? undefined : info(job)
       }),
-      /** Starts a restore: 400 for an empty name, 404 for an unknown backup, 409 while another restore runs. */
+      /** Starts a restore: 400 for an empty name, 404 for an unknown backup, 409 while another restore runs here, 503 when another server's restore holds the lease. */
       create: (backupName: string) =>
         lock.withPermits(1)(
           Effect.gen(function* () {
@@ -156,8 +164,12 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
             if ((yield* restoreJobs).some((j) => !isFinished(j))) return yield* Effect.fail(new AlreadyExists({ message: "a restore is already running: only one restore can run at a time" }))
             if (readManifest(root, backupName) === undefined) return yield* Effect.fail(new NotFound({ message: `backup not found (or not completed): ${backupName}` }))
             const jobId = NodeCrypto.randomUUID()
+            const other = yield* lease.acquire(jobId)
+            if (other !== undefined) return yield* Effect.fail(new Unavailable({ message: leaseHeld(other) }))
             const spec: RestoreSpec = { backupName }
-            yield* jobs.create({ jobId, kind: KIND, inputs: [{ name: backupName, source: backupName, bytes: -1 }], spec, idempotencyKey: null })
+            yield* jobs.create({ jobId, kind: KIND, inputs: [{ name: backupName, source: backupName, bytes: -1 }], spec, idempotencyKey: null }).pipe(
+              Effect.tapError(() => lease.release(jobId))
+            )
             return { restore_id: jobId, status: "in_progress" as const }
           })
         ),
@@ -168,6 +180,8 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
             const job = (yield* restoreJobs).find((j) => j.id === id)
             if (job === undefined || isFinished(job) || committing.has(job.id)) return false
             yield* jobs.cancel(job.id)
+            // A restore cancelled before it ran has no attempt to give the lease back.
+            yield* lease.release(job.id)
             return true
           })
         )

@@ -1,4 +1,6 @@
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import { createOperatorToken, startServer, tempDir, type InProcessServer } from "../support/server.ts"
 import { persistNow, points, waitForBackup } from "./support.ts"
 
@@ -163,5 +165,43 @@ describe("restore", () => {
     expect(res.status, res.text).toBe(202)
     expect((await waitForRestore(fresh, freshToken, res.json().restore_id)).status).toBe("completed")
     expect(await answers(fresh, freshToken)).toEqual(expected)
+  })
+})
+
+describe("the restore lease", () => {
+  it("two servers sharing a backup directory: of two restores started at once one answers 202, the other 503; a lease past its expiry is taken over", async () => {
+    const backupDir = tempDir("strata-backups-")
+    const a = await startServer({ persistIntervalMs: 3_600_000, backupDir, nodeId: "node-a" })
+    const b = await startServer({ persistIntervalMs: 3_600_000, backupDir, nodeId: "node-b" })
+    servers.push(a, b)
+    const ta = await createOperatorToken(a)
+    const tb = await createOperatorToken(b)
+    expect((await a.request("POST", "/api/v3/write_lp?db=d", { token: ta, body: points(0, 10) })).status).toBe(204)
+    expect((await a.request("POST", BACKUP, { token: ta, body: { type: "full", name: "shared" } })).status).toBe(202)
+    await waitForBackup(a, ta, "shared")
+    const [ra, rb] = await Promise.all([
+      a.request("POST", RESTORE, { token: ta, body: { backup_name: "shared" } }),
+      b.request("POST", RESTORE, { token: tb, body: { backup_name: "shared" } })
+    ])
+    expect([ra.status, rb.status].sort()).toEqual([202, 503])
+    const [winner, token] = ra.status === 202 ? [a, ta] : [b, tb]
+    const loser = ra.status === 202 ? rb : ra
+    expect(loser.json().error).toMatch(/restore lease is held by restore/)
+    const id = (ra.status === 202 ? ra : rb).json().restore_id
+    expect((await waitForRestore(winner, token, id)).status).toBe("completed")
+    // Released at the end: the other server may restore now.
+    const other = winner === a ? b : a
+    const otherToken = winner === a ? tb : ta
+    const next = await other.request("POST", RESTORE, { token: otherToken, body: { backup_name: "shared" } })
+    expect(next.status, next.text).toBe(202)
+    expect((await waitForRestore(other, otherToken, next.json().restore_id)).status).toBe("completed")
+    // A crashed holder's lease (expired) is taken over.
+    NodeFs.writeFileSync(NodePath.join(backupDir, ".restore-lease.json"), JSON.stringify({ restoreId: "crashed", node: "gone", expiresAtMs: Date.now() - 1 }))
+    const after = await a.request("POST", RESTORE, { token: ta, body: { backup_name: "shared" } })
+    expect(after.status, after.text).toBe(202)
+    expect((await waitForRestore(a, ta, after.json().restore_id)).status).toBe("completed")
+    // A live one is not.
+    NodeFs.writeFileSync(NodePath.join(backupDir, ".restore-lease.json"), JSON.stringify({ restoreId: "elsewhere", node: "c", expiresAtMs: Date.now() + 60_000 }))
+    expect((await a.request("POST", RESTORE, { token: ta, body: { backup_name: "shared" } })).status).toBe(503)
   })
 })
