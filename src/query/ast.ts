@@ -166,6 +166,35 @@ export const stringifyJson = (value: Json): string => JSON.stringify(value, mark
 // Parse and render through DuckDB.
 
 /**
+ * The last answers of DuckDB's parser and renderer, by their input text. Both are pure functions of it, and
+ * dashboards send the same queries again and again: a hit saves a prepared statement and a round trip to DuckDB's
+ * threads (about half of a small query's fixed cost). Only short texts are kept.
+ */
+class TextCache {
+  private readonly entries = new Map<string, string>()
+  constructor(
+    private readonly capacity: number,
+    private readonly maxKeyLength: number
+  ) {}
+  get(key: string): string | undefined {
+    const value = this.entries.get(key)
+    if (value !== undefined) {
+      this.entries.delete(key)
+      this.entries.set(key, value)
+    }
+    return value
+  }
+  set(key: string, value: string): void {
+    if (key.length > this.maxKeyLength || value.length > 4 * this.maxKeyLength) return
+    this.entries.set(key, value)
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!)
+  }
+}
+
+const parsedTexts = new TextCache(512, 16_384)
+const renderedTexts = new TextCache(256, 32_768)
+
+/**
  * Parses SQL text into its statements' trees (each `{node, named_param_map}`), or the parser's error, or
  * QueryTooComplex when the tree's JSON is longer than `maxJson` (checked before it is read).
  */
@@ -174,10 +203,14 @@ export const parseSql = async (
   sql: string,
   maxJson: number = TREE_LIMITS.json
 ): Promise<ReadonlyArray<JsonObject> | SqlSyntaxError | QueryTooComplex> => {
-  const statement = await conn.prepare("SELECT json_serialize_sql($1::VARCHAR)")
-  statement.bindVarchar(1, sql)
-  const reader = await statement.runAndReadAll()
-  const serialized = String(reader.getRows()[0]![0])
+  let serialized = parsedTexts.get(sql)
+  if (serialized === undefined) {
+    const statement = await conn.prepare("SELECT json_serialize_sql($1::VARCHAR)")
+    statement.bindVarchar(1, sql)
+    const reader = await statement.runAndReadAll()
+    serialized = String(reader.getRows()[0]![0])
+    parsedTexts.set(sql, serialized)
+  }
   if (serialized.length > maxJson) {
     const mb = (chars: number) => `${(chars / 1e6).toFixed(1)} MB`
     return { _tag: "QueryTooComplex", message: `query too complex: its syntax tree is ${mb(serialized.length)} of JSON (at most ${mb(maxJson)})` }
@@ -204,10 +237,15 @@ export const parseSql = async (
 
 /** Renders statement trees (as returned by `parseSql`, possibly rewritten) back into SQL text. */
 export const renderSql = async (conn: DuckDBConnection, statements: ReadonlyArray<JsonObject>): Promise<string> => {
+  const json = stringifyJson({ error: false, statements: [...statements] })
+  const cached = renderedTexts.get(json)
+  if (cached !== undefined) return cached
   const statement = await conn.prepare("SELECT json_deserialize_sql($1::JSON)")
-  statement.bindVarchar(1, stringifyJson({ error: false, statements: [...statements] }))
+  statement.bindVarchar(1, json)
   const reader = await statement.runAndReadAll()
-  return String(reader.getRows()[0]![0])
+  const sql = String(reader.getRows()[0]![0])
+  renderedTexts.set(json, sql)
+  return sql
 }
 
 // ---------------------------------------------------------------------------------------------------------------
