@@ -18,6 +18,12 @@ usage:
                [--on-error abort|skip_row] [--create-table] [--host URL] [--token T] [--json]
                                                upload Parquet files or directories (one job each), or start
                                                a job from a URI (file://, http(s)://), and follow it to the end
+  strata backup create [--type full|incremental] [--name N] [--force] [--parent P] [--no-wait]
+  strata backup list | show --name N | delete --name N | cancel --name N   [--host URL] [--token T] [--json]
+  strata backup verify --name N [--backup-dir D | --data-dir D] [--json]
+                                               start and follow backups (progress bar on a TTY); verify
+                                               re-checks every checksum of a backup on disk, no server needed
+  strata restore create --backup-name N [--no-wait] | list | show --id I | cancel --id I   [--host URL] [--token T] [--json]
   strata help | --help                         this text
   strata version | --version
 
@@ -184,6 +190,16 @@ switch (command) {
   case "import":
     await importCommand(rest)
     break
+  case "backup":
+  case "restore": {
+    const { runBackupCli, runRestoreCli } = await import("./backup/cli.ts")
+    const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t), tty: process.stderr.isTTY === true, env: process.env }
+    const code = await (command === "backup" ? runBackupCli : runRestoreCli)(rest, io).catch((e: unknown) => {
+      process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`)
+      return 1
+    })
+    process.exit(code)
+  }
   case "version":
   case "--version":
     process.stdout.write("strata 0.1.0\n")
