@@ -137,3 +137,28 @@ describe("backups", () => {
     expect((await waitForBackup(server, token, "c1")).status).toBe("completed")
   })
 })
+
+describe("on a node without the compactor", () => {
+  it("every backup and restore operation answers 503", async () => {
+    const node = await startServer({ withoutAuth: true, mode: ["ingest", "query"], backupDir: tempDir("strata-backups-") })
+    try {
+      const calls: Array<[string, string, unknown?]> = [
+        ["POST", BACKUP, { type: "full" }],
+        ["GET", BACKUP],
+        ["DELETE", BACKUP, { name: "x" }],
+        ["GET", `${BACKUP}/x`],
+        ["DELETE", `${BACKUP}/x`],
+        ["POST", "/api/v3/enterprise/restore", { backup_name: "x" }],
+        ["GET", "/api/v3/enterprise/restore"],
+        ["GET", "/api/v3/enterprise/restore/x"],
+        ["DELETE", "/api/v3/enterprise/restore/x"]
+      ]
+      for (const [method, path, body] of calls) {
+        const res = await node.request(method, path, body === undefined ? {} : { body })
+        expect(res.status, `${method} ${path}: ${res.text}`).toBe(503)
+      }
+    } finally {
+      await node.stop()
+    }
+  })
+})
