@@ -6,6 +6,7 @@
  * usage: npx tsx scripts/bench-backup.ts [--hours N]
  */
 import * as NodeFs from "node:fs"
+import * as NodeReadline from "node:readline"
 import { cpuData, load, startStrata, stop } from "./lib.ts"
 
 const args = process.argv.slice(2)
@@ -18,8 +19,16 @@ const api = async (method: string, path: string, body?: unknown) => {
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
   return text === "" ? null : JSON.parse(text)
 }
-const metric = async (name: string) => {
-  const text = await (await fetch(`${strata.url}/metrics`)).text()
+const metric = async (name: string): Promise<number> => {
+  let text: string
+  try {
+    text = await (await fetch(`${strata.url}/metrics`)).text()
+  } catch (e) {
+    // A pooled connection the server closed: once more, unless the server is gone.
+    if (strata.child.exitCode !== null || strata.child.signalCode !== null) throw new Error(`the server exited (${strata.child.exitCode ?? strata.child.signalCode})`)
+    await new Promise((r) => setTimeout(r, 250))
+    return metric(name)
+  }
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, "m").exec(text)
   return m ? Number(m[1]) : NaN
 }
@@ -43,14 +52,43 @@ const backup = async (body: Record<string, unknown>) =>
   })
 
 try {
-  const written = load(lpFile, `${strata.url}/api/v3/write_lp?db=bench`)
+  // The loader reads its file whole: a set past 24 h is loaded a day (864,000 lines) at a time.
+  const parts: Array<string> = []
+  if (hours <= 24) parts.push(lpFile)
+  else {
+    let out: NodeFs.WriteStream | undefined
+    let n = 0
+    for await (const line of NodeReadline.createInterface({ input: NodeFs.createReadStream(lpFile) })) {
+      if (n % 864_000 === 0) {
+        out?.end()
+        parts.push(`${lpFile}.part${parts.length}`)
+        out = NodeFs.createWriteStream(parts.at(-1)!)
+      }
+      if (!out!.write(line + "\n")) await new Promise<void>((r) => out!.once("drain", () => r()))
+      n++
+    }
+    await new Promise<void>((r) => out!.end(() => r()))
+  }
+  const written = { lines: 0, seconds: 0 }
+  for (const part of parts) {
+    const figures = load(part, `${strata.url}/api/v3/write_lp?db=bench`)
+    written.lines += figures.lines
+    written.seconds += figures.seconds
+    if (part !== lpFile) NodeFs.rmSync(part)
+  }
   console.log(`loaded ${written.lines.toLocaleString()} lines in ${written.seconds.toFixed(1)}s`)
   await persisted()
   const full = await backup({ type: "full", name: "full" })
   const mib = (n: number) => (n / 1048576).toFixed(1)
   console.log(`full backup:        ${full.value.total_files} files, ${mib(full.value.total_size_bytes)} MiB in ${full.seconds.toFixed(2)}s (${mib(full.value.total_size_bytes / full.seconds)} MiB/s; hard links)`)
   // Ten more minutes of the 100 hosts, after the data set's end.
-  const lastLines = NodeFs.readFileSync(lpFile, "utf8").trimEnd().split("\n").slice(-100)
+  // The file's last 100 lines, read from its end (a six-day file is too large for one string).
+  const fd = NodeFs.openSync(lpFile, "r")
+  const size = NodeFs.fstatSync(fd).size
+  const tail = Buffer.alloc(Math.min(size, 200_000))
+  NodeFs.readSync(fd, tail, 0, tail.length, size - tail.length)
+  NodeFs.closeSync(fd)
+  const lastLines = tail.toString("utf8").trimEnd().split("\n").slice(-100)
   const extra = lastLines.flatMap((line) => {
     const cut = line.lastIndexOf(" ")
     const t = BigInt(line.slice(cut + 1))

@@ -96,8 +96,12 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
           if (sum !== f.sha256) return yield* Effect.fail(new JobError({ message: `backup ${f.backup}: ${f.path} does not match its checksum`, terminal: true }))
         }
         for (const f of m.files) {
+          // Already there (the same file: same size and checksum) or put back from the backup.
           const present = yield* Effect.either(store.size(f.path))
-          if (Either.isRight(present) && present.right === f.bytes) continue
+          if (Either.isRight(present) && present.right === f.bytes) {
+            const sum = yield* Effect.promise(() => sha256File(store.localPath(f.path)).catch(() => ""))
+            if (sum === f.sha256) continue
+          }
           const scratch = yield* store.scratchPath(f.path).pipe(Effect.mapError(fail(`preparing ${f.path}`, false)))
           yield* Effect.try({
             try: () => {

@@ -4,7 +4,7 @@ import type { CatalogState } from "../catalog/state.ts"
 import { FilesRemoved, type RemovedFile } from "../events/index.ts"
 import { EventLog } from "../log/EventLog.ts"
 import { FileIndex } from "../storage/FileIndex.ts"
-import type { FileIndexState } from "../storage/files.ts"
+import { indexedPaths, type FileIndexState } from "../storage/files.ts"
 import { ObjectStore } from "../storage/ObjectStore.ts"
 import { retentionCutoffNs } from "../storage/retention.ts"
 import { TableSources } from "../storage/TableSource.ts"
@@ -56,7 +56,10 @@ export const makeRetentionSweep = Effect.gen(function* () {
     const released = yield* fileIndex.takeReleased
     if (released.length === 0) return
     yield* sources.drainReaders
+    // A restore meanwhile may have named a released file again.
+    const indexed = indexedPaths(fileIndex.unsafeCurrent())
     for (const path of released) {
+      if (indexed.has(path)) continue
       yield* store.remove(path).pipe(
         Effect.zipRight(Metric.increment(storeFilesDeletedTotal)),
         // Left on disk, it is named by no index: the next start removes it.

@@ -66,6 +66,8 @@ export class FileIndex extends Effect.Service<FileIndex>()("strata/FileIndex", {
           if (before !== state && e.event._tag !== "SnapshotPersisted") {
             const kept = indexedPaths(state)
             for (const p of indexedPaths(before)) if (!kept.has(p)) released.add(p)
+            // A restore may name again a file released earlier (and put back in dbs/): it must not be deleted.
+            if (e.event._tag === "RestoreApplied") for (const p of kept) released.delete(p)
           }
         }
         return publish
