@@ -205,3 +205,37 @@ describe("the restore lease", () => {
     expect((await a.request("POST", RESTORE, { token: ta, body: { backup_name: "shared" } })).status).toBe(503)
   })
 })
+
+describe("a backup taken while writes go on", () => {
+  it("is one consistent point: restored, it holds whole write batches 0..k and nothing after, persisted or not", async () => {
+    const server = await startServer({ persistIntervalMs: 3_600_000, backupDir: tempDir("strata-backups-") })
+    servers.push(server)
+    const token = await createOperatorToken(server)
+    const BATCH = 200
+    let next = 0
+    let stop = false
+    // Batch b: BATCH points of table w with field b = b, at times of its own.
+    const writer = (async () => {
+      while (!stop) {
+        const b = next++
+        const body = Array.from({ length: BATCH }, (_, i) => `w,s=s${i % 7} b=${b}i,i=${i}i ${1_704_067_200_000_000_000n + BigInt(b * BATCH + i) * 1_000_000n}`).join("\n")
+        expect((await server.request("POST", "/api/v3/write_lp?db=d", { token, body })).status).toBe(204)
+        if (b % 10 === 5) await persistNow(server)
+      }
+    })()
+    while (next < 20) await new Promise((r) => setTimeout(r, 10))
+    expect((await server.request("POST", BACKUP, { token, body: { type: "full", name: "busy" } })).status).toBe(202)
+    await waitForBackup(server, token, "busy")
+    while (next < 60) await new Promise((r) => setTimeout(r, 10))
+    stop = true
+    await writer
+    const res = await server.request("POST", RESTORE, { token, body: { backup_name: "busy" } })
+    expect(res.status).toBe(202)
+    expect((await waitForRestore(server, token, res.json().restore_id)).status).toBe("completed")
+    const q = await server.request("GET", `/api/v3/query_sql?db=d&q=${encodeURIComponent("SELECT b, count(*) AS n FROM w GROUP BY b ORDER BY b")}&format=json`, { token })
+    const batches = q.json<Array<{ b: number; n: number }>>()
+    expect(batches.length).toBeGreaterThanOrEqual(20)
+    expect(batches.length).toBeLessThan(next)
+    expect(batches).toEqual(batches.map((_, b) => ({ b, n: BATCH })))
+  })
+})
