@@ -1,6 +1,7 @@
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { CHECKPOINT, FILES_DIR, readManifest, sha256File, TAIL } from "./manifest.ts"
+import { serverError } from "../cli/serverError.ts"
 
 /** Where the CLI writes: answers to `out`, progress and errors to `err`; `tty` turns the progress bar on. */
 export interface CliIo {
@@ -51,15 +52,7 @@ const client = (flags: Record<string, string | true>, env: CliIo["env"]) => {
       ...(body === undefined ? {} : { body: JSON.stringify(body) })
     })
     const text = await res.text()
-    if (!res.ok) {
-      let message = text
-      try {
-        message = (JSON.parse(text) as { error?: string }).error ?? text
-      } catch {
-        // Not JSON: the text says it.
-      }
-      throw new Error(`the server answered ${res.status}: ${message}`)
-    }
+    if (!res.ok) throw serverError(res.status, text)
     return text === "" ? null : JSON.parse(text)
   }
 }

@@ -136,9 +136,9 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       yield* Effect.forEach(targets, (t) => Effect.map(writeTarget(t, persistedSeq), (w) => void files.push(...w)), { discard: true }).pipe(
         Effect.tapError(() => removeWritten)
       )
-      const envelopes = yield* log.append([{ event: new SnapshotPersisted({ version: 1, persistedSeq, files }) }])
-      // Committed: queries find the files from now on; the rows leave the buffer once older queries are done.
-      yield* fileIndex.apply(envelopes)
+      // Once committed (and applied to the file index, before the append returns) queries find the files; the rows
+      // leave the buffer once older queries are done.
+      yield* log.append([{ event: new SnapshotPersisted({ version: 1, persistedSeq, files }) }])
       yield* sources.drainReaders
       yield* ingester.releasePersisted(targets)
       yield* reclaimer.truncate(persistedSeq).pipe(logged("event log truncation"))

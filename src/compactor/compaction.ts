@@ -202,10 +202,10 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
     }).pipe(Effect.tapError(() => removeAdded))
 
     const removed = w.files.map((f) => f.path)
-    const envelopes = yield* deps.log
+    // The file index applies the event before the append returns.
+    yield* deps.log
       .append([{ event: new WindowCompacted({ version: 1, dbId: first.dbId, tableId: w.tableId, window, generation, removed, added }) }])
       .pipe(Effect.tapError(() => removeAdded))
-    yield* deps.fileIndex.apply(envelopes)
     const now = new Set(filesOf(yield* deps.fileIndex.current, w.tableId).map((f) => f.path))
     if (!added.every((f) => now.has(f.path))) {
       // A deletion or removal took some of the files out first: the compaction is void, and so are its files.

@@ -48,8 +48,8 @@ export const makeRetentionSweep = Effect.gen(function* () {
     const nowMs = yield* Clock.currentTimeMillis
     const expired = filesOutsideRetention(yield* catalog.current, fileIndex.unsafeCurrent(), nowMs)
     if (expired.length > 0) {
-      const envelopes = yield* log.append([{ event: new FilesRemoved({ version: 1, reason: "retention", files: expired }) }])
-      yield* fileIndex.apply(envelopes)
+      // The file index applies the event before the append returns.
+      yield* log.append([{ event: new FilesRemoved({ version: 1, reason: "retention", files: expired }) }])
       yield* Metric.incrementBy(retentionFilesRemovedTotal, expired.length)
       yield* Effect.logInfo(`${expired.length} Parquet file(s) are wholly outside retention; removing them`)
     }

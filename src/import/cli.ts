@@ -1,6 +1,7 @@
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import * as NodeStream from "node:stream"
+import { serverError } from "../cli/serverError.ts"
 
 /** What `strata import` was asked to do. */
 export interface ImportCommand {
@@ -49,15 +50,7 @@ const headers = (command: ImportCommand): Record<string, string> => (command.tok
 
 const answer = async (res: Response): Promise<JobInfo> => {
   const text = await res.text()
-  if (!res.ok) {
-    let message = text
-    try {
-      message = (JSON.parse(text) as { error?: string }).error ?? text
-    } catch {
-      // Not JSON: the text itself says it.
-    }
-    throw new Error(`the server answered ${res.status}: ${message}`)
-  }
+  if (!res.ok) throw serverError(res.status, text)
   return JSON.parse(text) as JobInfo
 }
 

@@ -74,7 +74,7 @@ export interface ReadOptions {
 const stopOnDamage: ReadOptions = { recover: false }
 
 /** A row as stored; rows written before payload segments or checksums lack those columns. */
-interface StoredRow {
+export interface StoredRow {
   seq: bigint
   at: bigint
   node: string

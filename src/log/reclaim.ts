@@ -8,7 +8,7 @@ import { ServerConfig } from "../config.ts"
 import { LogTruncated } from "../events/index.ts"
 import { blankLines } from "../lineprotocol/index.ts"
 import { payloadChecksum, rowChecksum } from "./checksum.ts"
-import { EventLog } from "./EventLog.ts"
+import { EventLog, type StoredRow } from "./EventLog.ts"
 import { payloadProblem } from "./integrity.ts"
 import { listSegments, SegmentReader, segmentDir, segmentFile } from "./segments.ts"
 import { logFile } from "./store.ts"
@@ -49,19 +49,8 @@ export interface PurgeOutcome {
   readonly segmentBytes: number
 }
 
-/** A write row as the purge reads and rewrites it. */
-interface WriteRow {
-  seq: bigint
-  at: bigint
-  node: string
-  kind: string
-  body: string
-  payload: Uint8Array | null
-  payload_segment: bigint | null
-  payload_offset: bigint | null
-  payload_length: bigint | null
-  payload_crc: bigint | null
-}
+/** A write row as the purge reads and rewrites it: a stored row of a log that has every payload column. */
+type WriteRow = Omit<Required<StoredRow>, "row_crc">
 
 const DELETE_KINDS = ["DatabaseHardDeleted", "DatabaseDataDeleted", "TableHardDeleted", "TableDataDeleted"] as const
 const PAGE = 256

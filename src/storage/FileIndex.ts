@@ -25,9 +25,9 @@ const relevant = (e: Envelope) =>
   e.event._tag === "RestoreApplied"
 
 /**
- * The persisted-file index, projected from the log: at start from every event but the writes, then live. The
- * Compactor also applies its own SnapshotPersisted as soon as it commits (applying is idempotent), so that rows leave
- * the buffer only once queries find them in files. At start, files under `dbs/` that no persist recorded (a crash
+ * The persisted-file index, projected from the log: at start from the checkpoint and the events after it, then live,
+ * each committed event applied before its append returns (so rows leave the buffer only once queries find them in
+ * files). At start, files under `dbs/` that no persist recorded (a crash
  * between writing and recording, or scratch files) are removed.
  */
 export class FileIndex extends Effect.Service<FileIndex>()("strata/FileIndex", {
@@ -80,7 +80,6 @@ export class FileIndex extends Effect.Service<FileIndex>()("strata/FileIndex", {
       current: Effect.sync(() => state),
       /** The index as it stands, without an effect (the planner reads it while translating). */
       unsafeCurrent: () => state,
-      apply,
       /** The paths the index dropped since the last call (deletes, retention, replaced files), to delete from the store. */
       takeReleased: Effect.sync((): ReadonlyArray<string> => {
         const out = [...released]

@@ -178,34 +178,26 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         )
       )
 
-    const isDelete = (envelope: Envelope) => {
-      switch (envelope.event._tag) {
-        case "DatabaseSoftDeleted":
-        case "DatabaseHardDeleted":
-        case "DatabaseDataDeleted":
-        case "TableSoftDeleted":
-        case "TableHardDeleted":
-        case "TableDataDeleted":
-          return true
-        default:
-          return false
-      }
-    }
-
-    const applyDelete = (envelope: Envelope) => {
+    /** What a delete event drops from the buffer; undefined for every other event. */
+    const bufferDrop = (envelope: Envelope): (() => Promise<void>) | undefined => {
       const e = envelope.event
       switch (e._tag) {
         case "DatabaseSoftDeleted":
         case "DatabaseHardDeleted":
         case "DatabaseDataDeleted":
-          return Effect.promise(() => buffer.dropDatabase(e.dbId))
+          return () => buffer.dropDatabase(e.dbId)
         case "TableSoftDeleted":
         case "TableHardDeleted":
         case "TableDataDeleted":
-          return Effect.promise(() => buffer.dropTable(e.tableId))
+          return () => buffer.dropTable(e.tableId)
         default:
-          return Effect.void
+          return undefined
       }
+    }
+
+    const applyDelete = (envelope: Envelope) => {
+      const drop = bufferDrop(envelope)
+      return drop === undefined ? Effect.void : Effect.promise(drop)
     }
 
     // Recovery: the writes after the last persist (earlier ones are in Parquet) are applied again, in log order with
@@ -266,9 +258,14 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     // Deletes committed from now on drop buffered rows, in commit order, before their DELETE answers. Writes are
     // applied by `write` itself, in log order under the lock (and taken back if their commit fails).
     yield* log.project("write-buffer", (envelopes) =>
-      Effect.forEach(envelopes, (envelope) => (isDelete(envelope) ? lock.withPermits(1)(applyDelete(envelope)).pipe(Effect.zipRight(publishBufferSize)) : Effect.void), {
-        discard: true
-      })
+      Effect.forEach(
+        envelopes,
+        (envelope) => {
+          const drop = bufferDrop(envelope)
+          return drop === undefined ? Effect.void : lock.withPermits(1)(Effect.promise(drop)).pipe(Effect.zipRight(publishBufferSize))
+        },
+        { discard: true }
+      )
     )
 
     const write = (request: WriteRequest) =>
