@@ -1,4 +1,4 @@
-import { Context, Either, Layer } from "effect"
+import { Context, Data, Either, Layer } from "effect"
 import { MAX_QUERY_PERMITS } from "./query/QueryGate.ts"
 
 /** The server's resolved configuration: flags, then STRATA_* and INFLUXDB3_* environment, then defaults. */
@@ -86,10 +86,7 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
 ]
 
 /** Why a configuration could not be read. */
-export class ConfigError {
-  readonly _tag = "ConfigError"
-  constructor(readonly message: string) {}
-}
+export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly message: string }> {}
 
 const unitMs: Record<string, number> = {
   ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, hr: 3_600_000,
@@ -143,7 +140,7 @@ const parseBind = (text: string): Either.Either<{ host: string; port: number }, 
   const idx = text.lastIndexOf(":")
   const host = idx < 0 ? "0.0.0.0" : text.slice(0, idx) || "0.0.0.0"
   const port = Number(idx < 0 ? text : text.slice(idx + 1))
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return Either.left(new ConfigError(`invalid --http-bind '${text}': expected host:port`))
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return Either.left(new ConfigError({ message: `invalid --http-bind '${text}': expected host:port` }))
   return Either.right({ host: host.replace(/^\[|\]$/g, ""), port })
 }
 
@@ -159,31 +156,31 @@ export const resolveServeConfig = (
     raw.set(spec.flag, fromFlag === true ? "true" : fromFlag ?? fromEnv ?? spec.fallback)
   }
   for (const name of Object.keys(flags)) {
-    if (!serveFlags.some((s) => s.flag === name)) return Either.left(new ConfigError(`unknown flag --${name}`))
+    if (!serveFlags.some((s) => s.flag === name)) return Either.left(new ConfigError({ message: `unknown flag --${name}` }))
   }
   const get = (name: string) => raw.get(name)!
   const int = (name: string, min: number): number | ConfigError => {
     const n = Number(get(name))
-    return Number.isInteger(n) && n >= min ? n : new ConfigError(`invalid --${name} '${get(name)}': expected an integer ≥ ${min}`)
+    return Number.isInteger(n) && n >= min ? n : new ConfigError({ message: `invalid --${name} '${get(name)}': expected an integer ≥ ${min}` })
   }
   const duration = (name: string): number | ConfigError => {
     const ms = parseDurationMs(get(name))
-    return ms === undefined ? new ConfigError(`invalid --${name} '${get(name)}': expected a duration like 10ms, 1s, 72h`) : ms
+    return ms === undefined ? new ConfigError({ message: `invalid --${name} '${get(name)}': expected a duration like 10ms, 1s, 72h` }) : ms
   }
   const bool = (name: string) => ["true", "1", "yes"].includes(get(name).toLowerCase())
   const bind = parseBind(get("http-bind"))
   if (Either.isLeft(bind)) return Either.left(bind.left)
   const exemptions = get("disable-authz").split(",").map((s) => s.trim()).filter((s) => s !== "")
   for (const e of exemptions) {
-    if (!["health", "ping", "metrics"].includes(e)) return Either.left(new ConfigError(`invalid --disable-authz value '${e}': expected health, ping or metrics`))
+    if (!["health", "ping", "metrics"].includes(e)) return Either.left(new ConfigError({ message: `invalid --disable-authz value '${e}': expected health, ping or metrics` }))
   }
   const modes = get("mode").split(",").map((s) => s.trim()).filter((s) => s !== "")
   const allModes: ReadonlyArray<NodeMode> = ["ingest", "query", "compact", "process"]
   for (const m of modes) {
-    if (m !== "all" && !(allModes as ReadonlyArray<string>).includes(m)) return Either.left(new ConfigError(`invalid --mode '${m}': expected ingest, query, compact, process or all`))
+    if (m !== "all" && !(allModes as ReadonlyArray<string>).includes(m)) return Either.left(new ConfigError({ message: `invalid --mode '${m}': expected ingest, query, compact, process or all` }))
   }
   const logFilter = get("log-filter").toLowerCase()
-  if (!["trace", "debug", "info", "warn", "error", "off"].includes(logFilter)) return Either.left(new ConfigError(`invalid --log-filter '${logFilter}'`))
+  if (!["trace", "debug", "info", "warn", "error", "off"].includes(logFilter)) return Either.left(new ConfigError({ message: `invalid --log-filter '${logFilter}'` }))
   const values = {
     walFlushIntervalMs: duration("wal-flush-interval"),
     maxHttpRequestSize: int("max-http-request-size", 1),
@@ -199,14 +196,14 @@ export const resolveServeConfig = (
   const numbers = values as { [K in keyof typeof values]: number }
   const persistIntervalMs = duration("persist-interval")
   if (persistIntervalMs instanceof ConfigError) return Either.left(persistIntervalMs)
-  if (persistIntervalMs <= 0) return Either.left(new ConfigError(`invalid --persist-interval '${get("persist-interval")}': expected a duration above 0`))
+  if (persistIntervalMs <= 0) return Either.left(new ConfigError({ message: `invalid --persist-interval '${get("persist-interval")}': expected a duration above 0` }))
   const forceSnapshotBytes = parseSizeOrPercent(get("force-snapshot-mem-threshold"), numbers.writeBufferMaxBytes)
   if (forceSnapshotBytes === undefined || forceSnapshotBytes <= 0) {
-    return Either.left(new ConfigError(`invalid --force-snapshot-mem-threshold '${get("force-snapshot-mem-threshold")}': expected a percentage like 50% or a size like 512MiB`))
+    return Either.left(new ConfigError({ message: `invalid --force-snapshot-mem-threshold '${get("force-snapshot-mem-threshold")}': expected a percentage like 50% or a size like 512MiB` }))
   }
   const gen1DurationMs = parseDurationMs(get("gen1-duration"))
   if (gen1DurationMs !== 60_000 && gen1DurationMs !== 300_000 && gen1DurationMs !== 600_000) {
-    return Either.left(new ConfigError(`invalid --gen1-duration '${get("gen1-duration")}': expected 1m, 5m or 10m`))
+    return Either.left(new ConfigError({ message: `invalid --gen1-duration '${get("gen1-duration")}': expected 1m, 5m or 10m` }))
   }
   const compactionDelayMs = duration("compaction-delay")
   if (compactionDelayMs instanceof ConfigError) return Either.left(compactionDelayMs)
@@ -214,11 +211,11 @@ export const resolveServeConfig = (
   if (rowDeleteMinAgeMs instanceof ConfigError) return Either.left(rowDeleteMinAgeMs)
   const snapshottedLogKeepBytes = parseByteSize(get("snapshotted-log-keep"))
   if (snapshottedLogKeepBytes === undefined) {
-    return Either.left(new ConfigError(`invalid --snapshotted-log-keep '${get("snapshotted-log-keep")}': expected a size like 256MiB`))
+    return Either.left(new ConfigError({ message: `invalid --snapshotted-log-keep '${get("snapshotted-log-keep")}': expected a size like 256MiB` }))
   }
   const maxImportSize = parseByteSize(get("max-import-size"))
   if (maxImportSize === undefined || maxImportSize <= 0) {
-    return Either.left(new ConfigError(`invalid --max-import-size '${get("max-import-size")}': expected a size like 10GiB`))
+    return Either.left(new ConfigError({ message: `invalid --max-import-size '${get("max-import-size")}': expected a size like 10GiB` }))
   }
   return Either.right({
     maxImportSize,

@@ -25,7 +25,23 @@ export class Forbidden extends Data.TaggedError("Forbidden")<{ readonly message:
 export class Unavailable extends Data.TaggedError("Unavailable")<{ readonly message: string }> {}
 
 /** The request was valid but running it failed (500), e.g. a query's execution error. */
-export class ExecutionFailed extends Data.TaggedError("ExecutionFailed")<{ readonly message: string }> {}
+export class ExecutionFailed extends Data.TaggedError("ExecutionFailed")<{ readonly message: string; readonly cause?: unknown }> {}
+
+/** The event log could not be written (500); `cause` keeps what the commit thread or SQLite said. */
+export class LogWriteFailed extends Data.TaggedError("LogWriteFailed")<{ readonly message: string; readonly cause?: unknown }> {}
+
+/**
+ * A call into DuckDB (or another foreign library: a worker pool, a file hash) rejected (500). A rejected promise is
+ * a failure we answer, not a defect; `cause` keeps the rejection.
+ */
+export class EngineFailed extends Data.TaggedError("EngineFailed")<{ readonly message: string; readonly cause?: unknown }> {}
+
+/** Wraps a foreign promise: a rejection becomes `EngineFailed` saying what was being done. */
+export const engineFailed = (doing: string) => (cause: unknown) =>
+  new EngineFailed({ message: `${doing}: ${cause instanceof Error ? cause.message : String(cause)}`, cause })
+
+/** Every failure the HTTP layer answers with a status of its own (`statusOf` in `http/respond.ts`). */
+export type ServerFailure = ApiFailure | LogWriteFailed | EngineFailed
 
 /** Every expected failure a request can end in. */
 export type ApiFailure =

@@ -99,7 +99,7 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
           // Already there (the same file: same size and checksum) or put back from the backup.
           const present = yield* Effect.either(store.size(f.path))
           if (Either.isRight(present) && present.right === f.bytes) {
-            const sum = yield* Effect.promise(() => sha256File(store.localPath(f.path)).catch(() => ""))
+            const sum = yield* Effect.tryPromise(() => sha256File(store.localPath(f.path))).pipe(Effect.orElseSucceed(() => ""))
             if (sum === f.sha256) continue
           }
           const scratch = yield* store.scratchPath(f.path).pipe(Effect.mapError(fail(`preparing ${f.path}`, false)))

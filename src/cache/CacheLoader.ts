@@ -1,6 +1,7 @@
 import type { DuckDBValue } from "@duckdb/node-api"
 import { Effect } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
+import { engineFailed } from "../errors.ts"
 import type { DatabaseState, DistinctCacheDef, LastCacheDef, TableState } from "../catalog/state.ts"
 import { DuckDb } from "../query/DuckDb.ts"
 import { TableSources } from "../storage/TableSource.ts"
@@ -50,8 +51,14 @@ export class CacheLoader extends Effect.Service<CacheLoader>()("strata/CacheLoad
           const view = sources.view(db).viewSql(table.id, true)
           if (view === undefined) return
           const plan = loadSql(view, table, kind, def, clock.unsafeCurrentTimeNanos())
-          const conn = yield* Effect.acquireRelease(Effect.promise(() => duck.instance.connect()), (c) => Effect.sync(() => c.closeSync()))
-          const reader = yield* Effect.tryPromise(() => conn.runAndReadAll(plan.sql))
+          const conn = yield* Effect.acquireRelease(
+            Effect.tryPromise({ try: () => duck.instance.connect(), catch: engineFailed("DuckDB could not connect") }),
+            (c) => Effect.sync(() => c.closeSync())
+          )
+          const reader = yield* Effect.tryPromise({
+            try: () => conn.runAndReadAll(plan.sql),
+            catch: engineFailed(`could not read table ${table.name}`)
+          })
           const columnNames = [...plan.names, ...plan.values]
           const rows = reader.getRows().map((row) => {
             const cells = new Map<string, CacheValue>()

@@ -1,4 +1,4 @@
-import { Effect, Stream } from "effect"
+import { Data, Effect, Stream } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import type { CatalogState, DistinctCacheDef, LastCacheDef } from "../catalog/state.ts"
 import { liveTable } from "../catalog/state.ts"
@@ -65,12 +65,9 @@ const lineValues = (batch: ParsedBatch, line: number, unsigned: BigUint64Array |
 }
 
 /** Why a cache query cannot be answered (planned as a 400). */
-export interface CacheLookupError {
-  readonly _tag: "CacheLookupError"
-  readonly message: string
-}
+export class CacheLookupError extends Data.TaggedError("CacheLookupError")<{ readonly message: string }> {}
 
-const lookupError = (message: string): CacheLookupError => ({ _tag: "CacheLookupError", message })
+const lookupError = (message: string): CacheLookupError => new CacheLookupError({ message })
 
 /**
  * The contents of every last-value and distinct-value cache: in-memory projections of the rows written, keyed by the

@@ -2,6 +2,7 @@ import { Cause, Clock, Effect, Metric, MetricBoundaries, Schedule } from "effect
 import { Catalog } from "../catalog/Catalog.ts"
 import { Checkpoints } from "../checkpoint/Checkpoints.ts"
 import { ServerConfig } from "../config.ts"
+import { type EngineFailed, engineFailed, type LogWriteFailed } from "../errors.ts"
 import { dueRowDeletes, rowDeleteFilesRewrittenTotal, rowDeletesCompletedTotal } from "../deletes/rewrite.ts"
 import { activeRowDeletes, indexedColumns, keepSql } from "../deletes/state.ts"
 import { RowDeleteCompleted, SnapshotPersisted, type PersistedFile } from "../events/index.ts"
@@ -71,7 +72,7 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     const checkpoints = yield* Checkpoints
     // Its own connection: the buffer's appends keep the writer connection.
     const conn = yield* Effect.acquireRelease(
-      Effect.promise(() => duck.instance.connect()),
+      Effect.tryPromise({ try: () => duck.instance.connect(), catch: engineFailed("the compactor could not connect to DuckDB") }),
       (c) => Effect.sync(() => c.closeSync())
     )
     const lock = yield* Effect.makeSemaphore(1)
@@ -122,11 +123,13 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
         Effect.tapError(() =>
           Effect.forEach(scratches, (s) => Effect.zipRight(store.remove(s.localFile), store.remove(s.path)).pipe(Effect.ignore), { discard: true })
         ),
-        Effect.ensuring(Effect.promise(() => conn.run(`DROP TABLE IF EXISTS temp.persist_ranks_t${target.tableId}`).catch(() => undefined)))
+        Effect.ensuring(
+          Effect.tryPromise(() => conn.run(`DROP TABLE IF EXISTS temp.persist_ranks_t${target.tableId}`)).pipe(Effect.ignore)
+        )
       )
     }
 
-    const persistOnce: Effect.Effect<PersistOutcome | undefined, StorageError | { readonly _tag: "LogWriteFailed"; readonly message: string }> = Effect.gen(function* () {
+    const persistOnce: Effect.Effect<PersistOutcome | undefined, StorageError | LogWriteFailed | EngineFailed> = Effect.gen(function* () {
       const started = performance.now()
       const { persistedSeq, targets } = yield* ingester.capturePersist
       lastPersistMs = yield* Clock.currentTimeMillis

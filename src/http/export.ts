@@ -94,7 +94,10 @@ const windowEntries = (table: TableState, window: string) =>
           return yield* Effect.forEach(files, (f) =>
             Effect.acquireRelease(
               Effect.tryPromise({ try: () => NodeFs.open(store.localPath(f.path), "r"), catch: storageFailure(`opening ${f.path}`) }),
-              (handle) => Effect.promise(() => handle.close())
+              (handle) =>
+                Effect.tryPromise({ try: () => handle.close(), catch: storageFailure(`closing ${f.path}`) }).pipe(
+                  Effect.ignoreLogged
+                )
             ).pipe(
               Effect.flatMap((handle) =>
                 Effect.map(Effect.tryPromise({ try: () => handle.stat(), catch: storageFailure(`reading the size of ${f.path}`) }), (stat) => ({ f, handle, stat }))

@@ -1,6 +1,6 @@
 import { DuckDBTimestampNanosecondsValue, DuckDBTypeId, type DuckDBDataChunk, type DuckDBType, type DuckDBValue } from "@duckdb/node-api"
 import { HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Either, Mailbox, Schema, Stream } from "effect"
+import { Clock, Data, Effect, Either, Mailbox, Schema, Stream } from "effect"
 import { mayRead } from "../auth/authenticate.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { INTERNAL_DB, liveDatabase, type CatalogState } from "../catalog/state.ts"
@@ -27,18 +27,15 @@ const NO_DB = "must specify a 'db' parameter, or provide the database in the Inf
 const dbNotFound = (name: string) => `Cannot retrieve database: External error: database not found: ${name}`
 
 /** A failure of one statement: v1 reports it inside the results, v3 as the answer's status. */
-class StatementError {
-  readonly _tag = "StatementError"
-  constructor(
-    readonly message: string,
-    readonly status: 400 | 404 = 400
-  ) {}
-}
+class StatementError extends Data.TaggedError("StatementError")<{ readonly message: string; readonly status: 400 | 404 }> {}
+
+/** A statement that cannot run: 400 unless it names a database that does not exist (404). */
+const statementError = (message: string, status: 400 | 404 = 400) => new StatementError({ message, status })
 
 /** What running one statement needs: the planned SQL and how to shape its rows. */
 type Planned =
-  | { readonly kind: "select"; readonly db: string; readonly plan: SelectPlan; readonly stmt: SelectStatement }
-  | { readonly kind: "show"; readonly db: string; readonly plan: ShowPlan }
+  | { readonly _tag: "PlannedSelect"; readonly db: string; readonly plan: SelectPlan; readonly stmt: SelectStatement }
+  | { readonly _tag: "PlannedShow"; readonly db: string; readonly plan: ShowPlan }
 
 /**
  * Plans one statement against the catalog; `v1` picks the v1 forms of the catalog listings, which list only the
@@ -47,34 +44,34 @@ type Planned =
 const planStatement = (stmt: Statement, dbParam: string | undefined, state: CatalogState, nowNs: bigint, v1: boolean, visible: (db: string) => boolean): Planned | StatementError => {
   switch (stmt.kind) {
     case "showDatabases":
-      return { kind: "show", db: INTERNAL_DB, plan: planShowDatabases(state, v1, visible) }
+      return { _tag: "PlannedShow", db: INTERNAL_DB, plan: planShowDatabases(state, v1, visible) }
     case "showRetentionPolicies": {
       const name = stmt.on ?? dbParam
       if (name === undefined) {
-        if (v1) return new StatementError(NO_DB)
-        return { kind: "show", db: INTERNAL_DB, plan: planShowRetentionPolicies(state, undefined, v1, visible) }
+        if (v1) return statementError(NO_DB)
+        return { _tag: "PlannedShow", db: INTERNAL_DB, plan: planShowRetentionPolicies(state, undefined, v1, visible) }
       }
       const db = liveDatabase(state, name)
-      if (db === undefined) return new StatementError(`datafusion error: Error during planning: database not found: ${name}`, 404)
-      return { kind: "show", db: INTERNAL_DB, plan: planShowRetentionPolicies(state, db, v1, visible) }
+      if (db === undefined) return statementError(`datafusion error: Error during planning: database not found: ${name}`, 404)
+      return { _tag: "PlannedShow", db: INTERNAL_DB, plan: planShowRetentionPolicies(state, db, v1, visible) }
     }
     case "select": {
       const name = sourceDatabase(stmt.sources) ?? dbParam
-      if (name === undefined) return new StatementError(NO_DB)
+      if (name === undefined) return statementError(NO_DB)
       const db = liveDatabase(state, name)
-      if (db === undefined) return new StatementError(dbNotFound(name), 404)
+      if (db === undefined) return statementError(dbNotFound(name), 404)
       const plan = planSelect(stmt, db, nowNs)
-      if ("_tag" in plan) return new StatementError(plan.message)
-      return { kind: "select", db: name, plan, stmt }
+      if ("_tag" in plan) return statementError(plan.message)
+      return { _tag: "PlannedSelect", db: name, plan, stmt }
     }
     default: {
       const name = showDatabase(stmt) ?? dbParam
-      if (name === undefined) return new StatementError(NO_DB)
+      if (name === undefined) return statementError(NO_DB)
       const db = liveDatabase(state, name)
-      if (db === undefined) return new StatementError(dbNotFound(name), 404)
+      if (db === undefined) return statementError(dbNotFound(name), 404)
       const plan = planShow(stmt, db)
-      if ("_tag" in plan) return new StatementError(plan.message)
-      return { kind: "show", db: name, plan }
+      if ("_tag" in plan) return statementError(plan.message)
+      return { _tag: "PlannedShow", db: name, plan }
     }
   }
 }
@@ -157,7 +154,7 @@ type Send = (pieces: ReadonlyArray<Uint8Array>) => Effect.Effect<void>
  */
 const answerV1 = (engine: QueryEngine, planned: Planned, text: string, encoder: V1AnswerEncoder, send: Send) =>
   Effect.gen(function* () {
-    if (planned.kind === "select") {
+    if (planned._tag === "PlannedSelect") {
       const columns = ["time", ...planned.plan.columns]
       const plan = yield* resolveStages(engine, planned.db, planned.plan, text)
       for (const query of plan.queries) {
@@ -229,7 +226,7 @@ const answerStatements = (engine: QueryEngine, statements: ReadonlyArray<V1State
   Effect.gen(function* () {
     for (const statement of statements) {
       encoder.statement(statement.id, statement.zone)
-      if (statement.planned instanceof StatementError) encoder.fail(statement.planned.message)
+      if (statement.planned._tag === "StatementError") encoder.fail(statement.planned.message)
       else if (encoder.wantsRows) {
         const outcome = yield* Effect.either(answerV1(engine, statement.planned, text, encoder, send))
         if (Either.isLeft(outcome)) encoder.fail(cleanError(outcome.left.message))
@@ -372,7 +369,7 @@ const v1Query = (ctx: RequestContext) =>
     const parsed = parseInfluxQl(p.q, bound.right)
     const statements: Array<V1Statement> = []
     if (isParseError(parsed)) {
-      statements.push({ id: 0, zone: undefined, planned: new StatementError(`error parsing query: ${parsed.message}`) })
+      statements.push({ id: 0, zone: undefined, planned: statementError(`error parsing query: ${parsed.message}`) })
     } else {
       const state = yield* (yield* Catalog).current
       const nowNs = BigInt(yield* Clock.currentTimeMillis) * 1_000_000n
@@ -407,7 +404,7 @@ const cleanError = (message: string) => message.replace(/^Error during planning:
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 /** One SQL over every measurement's query: flat rows, `iox::measurement`, `time`, grouping tags, then the columns. */
-const flatSelectSql = (planned: Extract<Planned, { kind: "select" }>) => {
+const flatSelectSql = (planned: Extract<Planned, { _tag: "PlannedSelect" }>) => {
   const { plan, stmt } = planned
   const tags = [...new Set(plan.queries.flatMap((query) => query.tags))].sort()
   const columns = ['"iox::measurement"', '"time"', ...tags.map(quoteIdent), ...plan.columns.map(quoteIdent)]
@@ -438,11 +435,11 @@ const runV3 = (ctx: RequestContext, db: string | undefined, q: string | undefine
     const nowNs = BigInt(yield* Clock.currentTimeMillis) * 1_000_000n
     yield* authorizeFor(ctx, stmt, dbParam)
     const planned = planStatement(stmt, dbParam, state, nowNs, false, (name) => mayRead(ctx.token, name))
-    if (planned instanceof StatementError) {
+    if (planned._tag === "StatementError") {
       return yield* planned.status === 404 ? new NotFound({ message: `query error: ${planned.message.replace(/^.*database not found/, "database not found")}` }) : new InvalidRequest({ message: planned.message })
     }
     const engine = yield* QueryEngine
-    const sql = planned.kind === "select" ? flatSelectSql({ ...planned, plan: yield* resolveStages(engine, planned.db, planned.plan, q) }) : planned.plan.sql
+    const sql = planned._tag === "PlannedSelect" ? flatSelectSql({ ...planned, plan: yield* resolveStages(engine, planned.db, planned.plan, q) }) : planned.plan.sql
     const answer = yield* engine.sql({ db: planned.db, sql, params: {}, format: resolved, influxql: q })
     return HttpServerResponse.stream(answer.body, { contentType: answer.contentType, status: 200 })
   })

@@ -1,9 +1,8 @@
 import { HttpServerResponse } from "@effect/platform"
-import type { ApiFailure } from "../errors.ts"
-import { LogWriteFailed } from "../log/EventLog.ts"
+import type { ServerFailure } from "../errors.ts"
 
-/** The status each expected failure answers with: the one mapping table of the server. */
-export const statusOf: Record<ApiFailure["_tag"], number> = {
+/** The status each expected failure answers with, by its `_tag`: the one mapping table of the server. */
+export const statusOf: Record<ServerFailure["_tag"], number> = {
   InvalidRequest: 400,
   Unauthenticated: 401,
   Forbidden: 403,
@@ -14,6 +13,8 @@ export const statusOf: Record<ApiFailure["_tag"], number> = {
   UnsupportedMediaType: 415,
   LimitExceeded: 422,
   ExecutionFailed: 500,
+  LogWriteFailed: 500,
+  EngineFailed: 500,
   Unavailable: 503
 }
 
@@ -22,10 +23,8 @@ export const errorResponse = (status: number, message: string, data: unknown = n
   HttpServerResponse.unsafeJson({ error: message, data }, { status })
 
 /** The response for an expected failure. */
-export const failureResponse = (failure: ApiFailure | LogWriteFailed) =>
-  failure instanceof LogWriteFailed
-    ? errorResponse(500, failure.message)
-    : errorResponse(statusOf[failure._tag], failure.message, "data" in failure ? failure.data ?? null : null)
+export const failureResponse = (failure: ServerFailure) =>
+  errorResponse(statusOf[failure._tag], failure.message, failure._tag === "InvalidRequest" ? failure.data ?? null : null)
 
 /** A 200 JSON answer. */
 export const jsonResponse = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status })

@@ -7,8 +7,8 @@ import type { CacheLoader } from "../cache/CacheLoader.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import type { TokenState } from "../catalog/state.ts"
 import { ServerConfig, type AuthzExemption } from "../config.ts"
-import type { ApiFailure, Forbidden } from "../errors.ts"
-import type { EventLog, LogWriteFailed } from "../log/EventLog.ts"
+import type { ApiFailure, Forbidden, ServerFailure } from "../errors.ts"
+import type { EventLog } from "../log/EventLog.ts"
 import type { DuckDb } from "../query/DuckDb.ts"
 import type { QueryEngine } from "../query/QueryEngine.ts"
 import type { Ingester } from "../write/Ingester.ts"
@@ -55,7 +55,7 @@ export interface RouteDef {
   readonly access: Access
   /** Whether `?p=<token>` is accepted (the v1 and v2 compatibility endpoints). */
   readonly queryToken?: boolean
-  readonly handler: (ctx: RequestContext) => Effect.Effect<HttpServerResponse.HttpServerResponse, ApiFailure | LogWriteFailed, HandlerServices>
+  readonly handler: (ctx: RequestContext) => Effect.Effect<HttpServerResponse.HttpServerResponse, ServerFailure, HandlerServices>
 }
 
 export const admin: Access = { kind: "admin" }

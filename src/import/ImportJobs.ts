@@ -11,7 +11,7 @@ import { extendSchema } from "../catalog/commands.ts"
 import { liveDatabase, liveTable, type CatalogState, type TableState } from "../catalog/state.ts"
 import { windowName, windowOf } from "../compactor/compaction.ts"
 import { ServerConfig } from "../config.ts"
-import { Forbidden, InvalidRequest, NotFound, PayloadTooLarge } from "../errors.ts"
+import { engineFailed, Forbidden, InvalidRequest, NotFound, PayloadTooLarge } from "../errors.ts"
 import type { JobInput, PersistedFile } from "../events/index.ts"
 import { sandboxSql } from "../query/sandbox.ts"
 import { DBS_PREFIX, FileIndex } from "../storage/FileIndex.ts"
@@ -118,14 +118,28 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
     })
     // Its own instance: reading sources must not be able to reach the server's buffer, nor user SQL the sources.
     const instance = yield* Effect.acquireRelease(
-      Effect.promise(() => DuckDBInstance.create(":memory:", { threads: "2", memory_limit: "1GB" })),
+      Effect.tryPromise({
+        try: () => DuckDBInstance.create(":memory:", { threads: "2", memory_limit: "1GB" }),
+        catch: engineFailed("the import's DuckDB could not start")
+      }),
       (db) => Effect.sync(() => db.closeSync())
     )
-    const conn = yield* Effect.acquireRelease(Effect.promise(() => instance.connect()), (c) => Effect.sync(() => c.closeSync()))
-    yield* Effect.promise(async () => {
-      for (const s of sandboxSql({ allowedDirectory: staging, spillDirectory: spill, dataDirectories: [dbsDir, ...(importDir === undefined ? [] : [importDir])] })) await conn.run(s)
+    const conn = yield* Effect.acquireRelease(
+      Effect.tryPromise({ try: () => instance.connect(), catch: engineFailed("the import's DuckDB could not connect") }),
+      (c) => Effect.sync(() => c.closeSync())
+    )
+    const dataDirectories = [dbsDir, ...(importDir === undefined ? [] : [importDir])]
+    yield* Effect.tryPromise({
+      try: async () => {
+        for (const s of sandboxSql({ allowedDirectory: staging, spillDirectory: spill, dataDirectories })) await conn.run(s)
+      },
+      catch: engineFailed("the import's DuckDB could not be sandboxed")
     })
     const duckLock = yield* Effect.makeSemaphore(1)
+    /** Drops an input's staging table; whether it was there or not does not matter. */
+    const dropTemp = (temp: string) =>
+      Effect.tryPromise({ try: () => conn.run(`DROP TABLE IF EXISTS temp.${temp}`), catch: engineFailed(`dropping ${temp}`) })
+        .pipe(Effect.ignore)
     /** Runs DuckDB work on the import connection, one at a time; an interrupt (a cancel) interrupts the query. */
     const duck = <A>(what: string, f: (c: DuckDBConnection) => Promise<A>) =>
       duckLock.withPermits(1)(
@@ -339,7 +353,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
               }
               return w.total
             }).pipe(Effect.tapError(() => removeFiles(added)), Effect.onInterrupt(() => removeFiles(added)))
-          ), Effect.ensuring(duckLock.withPermits(1)(Effect.promise(() => conn.run(`DROP TABLE IF EXISTS temp.${temp}`).catch(() => undefined)))))
+          ), Effect.ensuring(duckLock.withPermits(1)(dropTemp(temp))))
           const outcome: InputOutcome = { rows: written, skipped: bad, added }
           return outcome
         }),

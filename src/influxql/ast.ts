@@ -1,3 +1,5 @@
+import { Data } from "effect"
+
 /** The InfluxQL syntax tree: what the parser produces and the planner reads. Plain values, no behaviour. */
 
 export type BinaryOp = "+" | "-" | "*" | "/" | "%" | "&" | "|" | "^" | "AND" | "OR" | "=" | "!=" | "<" | "<=" | ">" | ">=" | "=~" | "!~"
@@ -78,7 +80,4 @@ export type ShowStatement =
 export type Statement = SelectStatement | ShowStatement
 
 /** A parse failure, with InfluxDB 1.x's wording (`found X, expected Y at line 1, char 8`). */
-export interface ParseError {
-  readonly _tag: "ParseError"
-  readonly message: string
-}
+export class ParseError extends Data.TaggedError("ParseError")<{ readonly message: string }> {}

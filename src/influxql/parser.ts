@@ -1,5 +1,17 @@
 import { Either } from "effect"
-import type { BinaryOp, Expr, Field, Fill, GroupBy, KeyFilter, ParseError, SelectStatement, ShowStatement, Source, Statement } from "./ast.ts"
+import {
+  type BinaryOp,
+  type Expr,
+  type Field,
+  type Fill,
+  type GroupBy,
+  type KeyFilter,
+  ParseError,
+  type SelectStatement,
+  type ShowStatement,
+  type Source,
+  type Statement
+} from "./ast.ts"
 import { BindError, INTEGER, Lexer, parseDuration, type BoundParams, type Token } from "./lexer.ts"
 
 /**
@@ -704,7 +716,7 @@ export const parseInfluxQl = (text: string, params: BoundParams = {}): ReadonlyA
   try {
     return new Parser(text, params).statements()
   } catch (e) {
-    if (e instanceof Failure || e instanceof BindError) return { _tag: "ParseError", message: e.message }
+    if (e instanceof Failure || e instanceof BindError) return new ParseError({ message: e.message })
     throw e
   }
 }

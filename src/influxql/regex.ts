@@ -1,4 +1,5 @@
 import { RE2JS } from "re2js"
+import { Data } from "effect"
 
 /**
  * User regular expressions (InfluxQL `/re/`) with Go's RE2 syntax and semantics, as InfluxDB 1.x compiles them and
@@ -13,10 +14,7 @@ export interface UserRegex {
 }
 
 /** Why a pattern does not compile, worded as Go's `regexp.Compile` words it (`error parsing regexp: …`). */
-export interface RegexError {
-  readonly _tag: "RegexError"
-  readonly message: string
-}
+export class RegexError extends Data.TaggedError("RegexError")<{ readonly message: string }> {}
 
 /**
  * The largest estimated program a pattern may compile to here. Compiling and matching cost grows with the program,
@@ -37,14 +35,14 @@ const estimatedSize = (pattern: string): number => {
 
 /** Compiles a user pattern with RE2 (Perl-like) syntax: `(?i)` flags, `\d`, `\pL`, `[[:alpha:]]`, `\Q…\E`. */
 export const compileRegex = (pattern: string): UserRegex | RegexError => {
-  if (estimatedSize(pattern) > MAX_PROGRAM_SIZE) return { _tag: "RegexError", message: "error parsing regexp: expression too large" }
+  if (estimatedSize(pattern) > MAX_PROGRAM_SIZE) return new RegexError({ message: "error parsing regexp: expression too large" })
   let re: RE2JS
   try {
     re = RE2JS.compile(pattern)
   } catch (e) {
     // re2js words its syntax errors as Go does; anything else it throws is reported the same way.
     const message = e instanceof Error && e.message.startsWith("error parsing regexp") ? e.message : `error parsing regexp: ${e instanceof Error ? e.message : String(e)}: \`${pattern}\``
-    return { _tag: "RegexError", message }
+    return new RegexError({ message })
   }
   return { pattern, test: (value) => re.test(value) }
 }

@@ -1,3 +1,4 @@
+import { Data } from "effect"
 import type { CatalogState, DatabaseState, TableState } from "../catalog/state.ts"
 import type { KeyFilter, ShowStatement, Source } from "./ast.ts"
 import { sqlString } from "../query/literal.ts"
@@ -22,10 +23,7 @@ export interface ShowPlan {
   readonly v1From?: ReadonlyArray<string>
 }
 
-export interface ShowFailure {
-  readonly _tag: "ShowFailure"
-  readonly message: string
-}
+export class ShowFailure extends Data.TaggedError("ShowFailure")<{ readonly message: string }> {}
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`
 const lit = (v: string | boolean | number) => (typeof v === "string" ? sqlString(v) : String(v))
@@ -132,7 +130,7 @@ export const planShow = (stmt: ShowStatement, db: DatabaseState): ShowPlan | Sho
   try {
     return planShowIn(stmt, db, conditionSql)
   } catch (e) {
-    if (e instanceof Error && e.name === "PlanFailure") return { _tag: "ShowFailure", message: e.message }
+    if (e instanceof Error && e.name === "PlanFailure") return new ShowFailure({ message: e.message })
     throw e
   }
 }

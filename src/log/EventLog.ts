@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
-import { Chunk, Deferred, Effect, Exit, Metric, MetricBoundaries, Option, Queue, Schedule, Stream } from "effect"
+import { Cause, Chunk, Deferred, Effect, Exit, Metric, MetricBoundaries, Option, Queue, Schedule, Stream } from "effect"
 import { ServerConfig } from "../config.ts"
+import { LogWriteFailed } from "../errors.ts"
 import { decodeEvent, encodeEvent, type StrataEvent } from "../events/index.ts"
 import { CommitThread } from "./CommitThread.ts"
 import { describeDamage, type EventDamage, LogDamaged, payloadProblem, rowProblem } from "./integrity.ts"
@@ -39,11 +40,7 @@ export const projectorFailuresTotal = Metric.counter("strata_projector_failures_
   description: "Committed events a projection failed to apply (a defect: the projection is behind the log until a restart)"
 })
 
-/** The log could not be written. */
-export class LogWriteFailed {
-  readonly _tag = "LogWriteFailed"
-  constructor(readonly message: string) {}
-}
+export { LogWriteFailed }
 
 interface PendingAppend {
   readonly envelopes: ReadonlyArray<Envelope>
@@ -235,7 +232,10 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
     // Inserts and fsyncs run on their own thread: the main thread keeps serving while a commit waits for the disk.
     const commitThread = yield* Effect.acquireRelease(
       Effect.sync(() => new CommitThread(config.dataDir)),
-      (thread) => Effect.promise(() => thread.close())
+      (thread) =>
+        Effect.tryPromise({ try: () => thread.close(), catch: (cause) => cause }).pipe(
+          Effect.catchAll((cause) => Effect.logWarning("the commit thread did not close cleanly", cause))
+        )
     )
     const insertAll = (appends: ReadonlyArray<PendingAppend>) =>
       Effect.tryPromise({
@@ -245,7 +245,11 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
               p.envelopes.map((e, i) => ({ seq: e.seq, at: e.at, node: e.node, kind: e.event._tag, body: encodeEvent(e.event), payload: p.payloads[i]! }))
             )
           ),
-        catch: (e) => new LogWriteFailed(`the event log could not be written: ${e instanceof Error ? e.message : String(e)}`)
+        catch: (cause) =>
+          new LogWriteFailed({
+            message: `the event log could not be written: ${cause instanceof Error ? cause.message : String(cause)}`,
+            cause
+          })
       })
 
     const commitOnce = Effect.gen(function* () {
@@ -266,7 +270,7 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
         for (const p of batch) yield* Deferred.succeed(p.committed, undefined)
       } else {
         yield* Effect.logError("event log commit failed", exit.cause)
-        const failure = new LogWriteFailed("the event log could not be written")
+        const failure = new LogWriteFailed({ message: "the event log could not be written", cause: Cause.squash(exit.cause) })
         for (const p of batch) yield* Deferred.fail(p.committed, failure)
       }
     })
@@ -289,7 +293,7 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
         // A writer still waiting learns whether its events made it: a failed final insert is not a commit.
         const exit = yield* Effect.exit(insertAll(rest))
         if (Exit.isFailure(exit)) yield* Effect.logError("event log commit failed at shutdown", exit.cause)
-        for (const p of rest) yield* Exit.isSuccess(exit) ? Deferred.succeed(p.committed, undefined) : Deferred.fail(p.committed, new LogWriteFailed("the event log could not be written"))
+        for (const p of rest) yield* Exit.isSuccess(exit) ? Deferred.succeed(p.committed, undefined) : Deferred.fail(p.committed, new LogWriteFailed({ message: "the event log could not be written" }))
       })
     )
 
@@ -311,7 +315,10 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
       /** The newest committed seq. */
       committedSeq: Effect.sync(() => committedSeq),
       /** Closes the payload segment being appended to and starts the next (after the commits already sent). */
-      rollSegment: Effect.tryPromise({ try: () => commitThread.roll(), catch: (e) => new LogWriteFailed(`the payload segment could not be rolled: ${String(e)}`) }),
+      rollSegment: Effect.tryPromise({
+        try: () => commitThread.roll(),
+        catch: (cause) => new LogWriteFailed({ message: `the payload segment could not be rolled: ${String(cause)}`, cause })
+      }),
       /**
        * Feeds a projection every envelope committed from now on, in commit order, before their appenders resume: once
        * `append` returns, every projection has applied its events. Registered for the caller's scope.

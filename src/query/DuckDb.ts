@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { ServerConfig } from "../config.ts"
+import { engineFailed } from "../errors.ts"
 import { sandboxSql } from "./sandbox.ts"
 
 /** The server's own scratch space for DuckDB under the data directory: Parquet answers and spilled intermediates. */
@@ -28,21 +29,24 @@ export class DuckDb extends Effect.Service<DuckDb>()("strata/DuckDb", {
       () => Effect.sync(() => Fs.rmSync(scratch, { recursive: true, force: true }))
     )
     const instance = yield* Effect.acquireRelease(
-      Effect.promise(() => DuckDBInstance.create(":memory:", { threads: "2" })),
+      Effect.tryPromise({
+        try: () => DuckDBInstance.create(":memory:", { threads: "2" }),
+        catch: engineFailed("DuckDB could not start")
+      }),
       (db) => Effect.sync(() => db.closeSync())
     )
     const writer = yield* Effect.acquireRelease(
-      Effect.promise(() => instance.connect()),
+      Effect.tryPromise({ try: () => instance.connect(), catch: engineFailed("DuckDB could not connect") }),
       (c) => Effect.sync(() => c.closeSync())
     )
-    yield* Effect.promise(async () => {
+    yield* Effect.tryPromise({ catch: engineFailed("DuckDB could not be set up"), try: async () => {
       await writer.run("CREATE SCHEMA IF NOT EXISTS buf")
       // Persisted Parquet files live under dbs/: the Compactor writes them and table views read them there.
       const dbsDir = Path.join(Path.resolve(config.dataDir), "dbs")
       Fs.mkdirSync(dbsDir, { recursive: true })
       const statements = sandboxSql({ allowedDirectory: answersDir, spillDirectory: spillDir, dataDirectories: [dbsDir] })
       for (const statement of statements) await writer.run(statement)
-    })
+    } })
     return {
       instance,
       /** The connection the write buffer appends through. */

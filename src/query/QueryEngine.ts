@@ -1,7 +1,7 @@
 import type { DuckDBConnection, DuckDBDataChunk, DuckDBType, DuckDBValue } from "@duckdb/node-api"
 import { NodeRegistry } from "../nodes/NodeRegistry.ts"
 import { nodeRows } from "../nodes/view.ts"
-import { Effect, Exit, Scope, Stream } from "effect"
+import { Clock, Effect, Exit, Scope, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -10,7 +10,7 @@ import { materialise } from "../cache/sql.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { liveDatabase, type DatabaseState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
-import { ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
+import { engineFailed, ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
 import { TableSources, type TableView } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import type { Json } from "./ast.ts"
@@ -20,7 +20,7 @@ import { contentTypeOf, encodeText, type ChunkSource, type ResultFormat } from "
 import { DuplicateCheck } from "./duplicates.ts"
 import { QueryGate } from "./QueryGate.ts"
 import { QueryLog, type QueryRecord } from "./QueryLog.ts"
-import { translate, type Translated, type TranslateInput } from "./translate.ts"
+import { PlanError, translate, type Translated, type TranslateInput } from "./translate.ts"
 import { virtualTables, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
 
 /** One SQL query as the HTTP layer hands it over. */
@@ -77,7 +77,8 @@ const executionFailure = (error: unknown) => {
     : new ExecutionFailed({ message: `Query execution error: ${raw.split("\n")[0]}` })
 }
 
-const nowNs = () => BigInt(Date.now()) * 1_000_000n
+/** Now, from the Clock, in ns since the epoch (ms resolution). */
+const nowNs = Effect.map(Clock.currentTimeMillis, (ms) => BigInt(ms) * 1_000_000n)
 const elapsedNs = (since: bigint) => process.hrtime.bigint() - since
 
 /**
@@ -97,18 +98,24 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const log = new QueryLog()
     const duplicates = new DuplicateCheck()
     // The dialect's macros live in the instance's catalog: every connection sees them.
-    yield* Effect.promise(async () => {
-      for (const statement of dialectSetupSql) await duck.writer.run(statement)
+    yield* Effect.tryPromise({
+      try: async () => {
+        for (const statement of dialectSetupSql) await duck.writer.run(statement)
+      },
+      catch: engineFailed("the SQL dialect could not be set up")
     })
 
     const idle: Array<DuckDBConnection> = []
     yield* Effect.addFinalizer(() => Effect.sync(() => idle.splice(0).forEach((c) => c.closeSync())))
     const connection = Effect.acquireRelease(
-      Effect.promise(async () => {
-        const reused = idle.pop()
-        if (reused !== undefined) return reused
-        // The time zone (UTC) is the instance's; its settings are locked (see DuckDb).
-        return duck.instance.connect()
+      Effect.tryPromise({
+        try: async () => {
+          const reused = idle.pop()
+          if (reused !== undefined) return reused
+          // The time zone (UTC) is the instance's; its settings are locked (see DuckDb).
+          return duck.instance.connect()
+        },
+        catch: (cause) => new ExecutionFailed({ message: `query error: no DuckDB connection: ${String(cause)}`, cause })
       }),
       (conn) =>
         Effect.sync(() => {
@@ -134,7 +141,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const sql = (request: SqlQueryRequest): Effect.Effect<QueryAnswer, NotFound | InvalidRequest | ExecutionFailed> =>
       Effect.gen(function* () {
         const started = process.hrtime.bigint()
-        const issuedNs = nowNs()
+        const issuedNs = yield* nowNs
         const db = yield* databaseNamed(request.db)
         const record = request.influxql === undefined ? log.start("sql", request.sql, db.name, issuedNs) : log.start("influxql", request.influxql, db.name, issuedNs)
         const scope = yield* Scope.make()
@@ -187,8 +194,10 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         const currentDb = liveDatabase(current, db.name) ?? db
         let catalogTables: ReadonlyMap<string, VirtualTable> | undefined
         const view = sources.view(currentDb)
-        const translated = yield* Effect.promise(() =>
-          translate({
+        const planNs = yield* nowNs
+        const translated = yield* Effect.tryPromise({
+          catch: (cause) => new ExecutionFailed({ message: `query error: planning failed: ${String(cause)}`, cause }),
+          try: () => translate({
             conn,
             sql: sqlText,
             params,
@@ -200,15 +209,15 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             },
             cacheFunction: async (name, [table, cacheName], into) => {
               const answer = caches.answer(current, currentDb.id, name === "last_cache" ? "last" : "distinct", table!, cacheName)
-              if ("_tag" in answer) return { _tag: "PlanError", message: answer.message }
+              if ("_tag" in answer) return new PlanError({ message: answer.message })
               // Replaced on every read; the connection runs one query at a time, so no other query sees it change.
               await materialise(conn, into, answer)
               return undefined
             },
-            virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name), files: sources.files, nodes: () => nodeRows(current, nodeRegistry.known(), BigInt(Date.now()) * 1_000_000n) })).get(qualifiedName),
+            virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name), files: sources.files, nodes: () => nodeRows(current, nodeRegistry.known(), planNs) })).get(qualifiedName),
             dialect
           })
-        )
+        })
         if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
         // The files each table's view chose (file-index pruning), for the query's telemetry.
         scannedFiles.set(translated, view.scanned)
@@ -305,7 +314,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
       Effect.gen(function* () {
         const started = process.hrtime.bigint()
         const database = yield* databaseNamed(db)
-        const record = log.start("influxql", influxql, database.name, nowNs())
+        const record = log.start("influxql", influxql, database.name, yield* nowNs)
         let outcome: "success" | "fail" | "cancel" = "cancel"
         yield* Effect.addFinalizer(() => Effect.sync(() => log.finish(record, outcome, elapsedNs(started))))
         const failed = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.tapErrorCause(effect, () => Effect.sync(() => (outcome = "fail")))

@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
+import { Data } from "effect"
 
 /**
  * SQL as a tree: DuckDB's own parser (`json_serialize_sql`) turns a query into JSON, we rewrite that tree
@@ -13,16 +14,10 @@ export interface JsonObject {
 export type JsonArray = Array<Json>
 
 /** A parse failure, with DuckDB's message. */
-export interface SqlSyntaxError {
-  readonly _tag: "SqlSyntaxError"
-  readonly message: string
-}
+export class SqlSyntaxError extends Data.TaggedError("SqlSyntaxError")<{ readonly message: string }> {}
 
 /** A query whose tree is too large to read and rewrite within the main thread's budget (a 400). */
-export interface QueryTooComplex {
-  readonly _tag: "QueryTooComplex"
-  readonly message: string
-}
+export class QueryTooComplex extends Data.TaggedError("QueryTooComplex")<{ readonly message: string }> {}
 
 /**
  * Bounds on a user query's tree. DuckDB's JSON for it is read on the main thread, and each pass over the tree
@@ -213,7 +208,9 @@ export const parseSql = async (
   }
   if (serialized.length > maxJson) {
     const mb = (chars: number) => `${(chars / 1e6).toFixed(1)} MB`
-    return { _tag: "QueryTooComplex", message: `query too complex: its syntax tree is ${mb(serialized.length)} of JSON (at most ${mb(maxJson)})` }
+    return new QueryTooComplex({
+      message: `query too complex: its syntax tree is ${mb(serialized.length)} of JSON (at most ${mb(maxJson)})`
+    })
   }
   const pause = serialized.length > LARGE_JSON ? yieldToOthers : () => Promise.resolve()
   let parsed: JsonObject
@@ -228,10 +225,10 @@ export const parseSql = async (
     }
   } catch (e) {
     // DuckDB writes a literal past ±1.8e308 (`1e400`) as `Infinity`, which is not JSON: refused as out of range.
-    if (/[:,[]-?Infinity[,}\]]/.test(serialized)) return { _tag: "SqlSyntaxError", message: "numeric literal out of range (beyond ±1.7976931348623157e308)" }
+    if (/[:,[]-?Infinity[,}\]]/.test(serialized)) return new SqlSyntaxError({ message: "numeric literal out of range (beyond ±1.7976931348623157e308)" })
     throw e
   }
-  if (parsed["error"] === true) return { _tag: "SqlSyntaxError", message: String(parsed["error_message"] ?? "syntax error") }
+  if (parsed["error"] === true) return new SqlSyntaxError({ message: String(parsed["error_message"] ?? "syntax error") })
   return parsed["statements"] as Array<JsonObject>
 }
 

@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
+import { Data } from "effect"
 import type { DatabaseState, TableState } from "../catalog/state.ts"
 import { liveTable } from "../catalog/state.ts"
 import {
@@ -30,12 +31,9 @@ import { columnsInOrder, duckTypeName, virtualTableSql, type VirtualTable } from
  */
 
 /** A query that cannot be planned: the user's mistake (400). */
-export interface PlanError {
-  readonly _tag: "PlanError"
-  readonly message: string
-}
+export class PlanError extends Data.TaggedError("PlanError")<{ readonly message: string }> {}
 
-const planError = (message: string): PlanError => ({ _tag: "PlanError", message })
+const planError = (message: string): PlanError => new PlanError({ message })
 
 /** What a buffered table offers the planner. */
 export interface BufferView {

@@ -7,8 +7,8 @@ import { databaseNameProblem } from "../catalog/names.ts"
 import { databaseAt, liveDatabase, liveTable, type CatalogState, type DatabaseState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { actorRestartsTotal } from "../metrics/prometheus.ts"
-import { ExecutionFailed, InvalidRequest, Unavailable } from "../errors.ts"
-import { WriteBatch } from "../events/index.ts"
+import { type EngineFailed, engineFailed, ExecutionFailed, InvalidRequest, Unavailable } from "../errors.ts"
+import { type StrataEvent, WriteBatch } from "../events/index.ts"
 import { type LineError, type ParsedBatch, type Precision } from "../lineprotocol/index.ts"
 import { EventLog, type Envelope } from "../log/EventLog.ts"
 import { DuckDb } from "../query/DuckDb.ts"
@@ -27,6 +27,8 @@ export interface WriteRequest {
   readonly precision: Precision
   readonly acceptPartial: boolean
   readonly noSync: boolean
+  /** Events committed atomically with this write's WriteBatch (a trigger's progress); not logged if nothing is written. */
+  readonly alsoLog?: ReadonlyArray<StrataEvent>
 }
 
 /** What happened to a write: all written; some lines refused (the rest written); or, with accept_partial=false, nothing. */
@@ -118,17 +120,20 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const lock = yield* Effect.makeSemaphore(1)
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => new ParsePool(parseWorkers())),
-      (p) => Effect.promise(() => p.close())
+      (p) => Effect.tryPromise({ try: () => p.close(), catch: engineFailed("closing the parse threads") }).pipe(Effect.ignoreLogged)
     )
 
     /**
      * Parses a request body, on a worker when it is large; log order is still set later, under the lock. Returns the
      * body's chunks too (those sent to a worker come back as new objects).
      */
-    const parseBody = (body: ReadonlyArray<Uint8Array>, size: number): Effect.Effect<ParsedBody, InvalidRequest | Unavailable> => {
+    const parseBody = (
+      body: ReadonlyArray<Uint8Array>,
+      size: number
+    ): Effect.Effect<ParsedBody, InvalidRequest | Unavailable | EngineFailed> => {
       if (size < WORKER_MIN_BYTES) return Either.map(parseHere(joinChunks(body, size)), (batch) => ({ batch, body, done: () => {} }))
       return Effect.flatMap(
-        Effect.promise(() => pool.parse(body, size)),
+        Effect.tryPromise({ try: () => pool.parse(body, size), catch: engineFailed("the write could not be parsed") }),
         (reply): Effect.Effect<ParsedBody, InvalidRequest | Unavailable> => {
           if (reply === undefined) return Effect.fail(new Unavailable({ message: "the write could not be parsed (a parse thread stopped); retry" }))
           if (reply._tag === "NotUtf8") return Effect.fail(notUtf8(reply.message))
@@ -197,7 +202,9 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
 
     const applyDelete = (envelope: Envelope) => {
       const drop = bufferDrop(envelope)
-      return drop === undefined ? Effect.void : Effect.promise(drop)
+      return drop === undefined
+        ? Effect.void
+        : Effect.tryPromise({ try: drop, catch: engineFailed("the write buffer could not drop deleted rows") })
     }
 
     // Recovery: the writes after the last persist (earlier ones are in Parquet) are applied again, in log order with
@@ -212,7 +219,10 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       if (envelope.event._tag !== "WriteBatch" || payload === null || payload.byteLength < WORKER_MIN_BYTES) return Effect.succeed({ envelope })
       // The worker takes a copy: should it fail, the envelope still holds its payload to parse here.
       return Effect.map(
-        Effect.promise(() => pool.parse([new Uint8Array(payload)], payload.byteLength)),
+        Effect.tryPromise({
+          try: () => pool.parse([new Uint8Array(payload)], payload.byteLength),
+          catch: engineFailed(`the write at seq ${envelope.seq} could not be parsed`)
+        }),
         (reply) => ({ envelope, reply })
       )
     }
@@ -237,7 +247,9 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
 
     /** Takes a write's rows back out of the buffer: its commit failed, so it must never be seen. */
     const retract = (marks: ReadonlyArray<AppendMark>, lines: number) =>
-      lock.withPermits(1)(Effect.promise(() => buffer.retract(marks))).pipe(
+      lock.withPermits(1)(
+        Effect.tryPromise({ try: () => buffer.retract(marks), catch: engineFailed("the write buffer could not take rows back") })
+      ).pipe(
         Effect.zipRight(publishBufferSize),
         Effect.zipRight(Metric.incrementBy(writeLinesRetractedTotal, lines)),
         Effect.zipRight(Effect.logWarning(`a write's log commit failed: its ${lines} line(s) were taken back out of the write buffer`))
@@ -260,10 +272,11 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     yield* log.project("write-buffer", (envelopes) =>
       Effect.forEach(
         envelopes,
-        (envelope) => {
-          const drop = bufferDrop(envelope)
-          return drop === undefined ? Effect.void : lock.withPermits(1)(Effect.promise(drop)).pipe(Effect.zipRight(publishBufferSize))
-        },
+        // A projection cannot fail (the event is committed): a buffer that cannot drop rows is a defect here.
+        (envelope) =>
+          bufferDrop(envelope) === undefined
+            ? Effect.void
+            : lock.withPermits(1)(applyDelete(envelope)).pipe(Effect.orDie, Effect.zipRight(publishBufferSize)),
         { discard: true }
       )
     )
@@ -335,8 +348,8 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
                 catch: (e) =>
                   new ExecutionFailed({ message: `the write buffer could not take this write's tables or columns, nothing was written: ${e instanceof Error ? e.message : String(e)}` })
               })
-              const { committed, envelopes } = yield* log.enqueue([{ event, payload: body }])
-              const marks = yield* Effect.promise(async () => {
+              const { committed, envelopes } = yield* log.enqueue([{ event, payload: body }, ...(request.alsoLog ?? []).map((e) => ({ event: e }))])
+              const marks = yield* Effect.tryPromise({ catch: engineFailed("the write buffer could not append"), try: async () => {
                 const out: Array<AppendMark> = []
                 for (const rows of rowsByTable) {
                   const mark = await buffer.append(rows)
@@ -344,7 +357,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
                   if (mark !== undefined) out.push(mark)
                 }
                 return out
-              })
+              } })
               done()
               const seq = envelopes[0]!.seq
               lastAppliedSeq = seq
@@ -385,7 +398,12 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
 
     /** Drops persisted rows from the buffer, once the persist is recorded and queries find them in files. */
     const releasePersisted = (targets: ReadonlyArray<PersistTarget>) =>
-      lock.withPermits(1)(Effect.promise(() => buffer.dropPersisted(targets))).pipe(Effect.tap(() => publishBufferSize))
+      lock.withPermits(1)(
+        Effect.tryPromise({
+          try: () => buffer.dropPersisted(targets),
+          catch: engineFailed("the write buffer could not drop persisted rows")
+        })
+      ).pipe(Effect.tap(() => publishBufferSize))
 
     /**
      * Replaces the buffer's content for a restore, writes held off meanwhile: waits for writes in flight to settle,
@@ -399,7 +417,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
           Effect.gen(function* () {
             yield* Effect.forEach([...inFlight.values()], Deferred.await, { discard: true })
             yield* commit
-            yield* Effect.promise(() => buffer.dropAll())
+            yield* Effect.tryPromise({ try: () => buffer.dropAll(), catch: engineFailed("the write buffer could not be emptied") })
             const restored = yield* catalog.current
             caches.reset(restored)
             const dbDeletedAt = new Map<number, number>()

@@ -1,14 +1,11 @@
+import { Data } from "effect"
+
 /** A query the dialect cannot plan; the message reads like DataFusion's (`Error during planning: ...`). */
-export interface DialectError {
-  readonly _tag: "DialectError"
-  readonly message: string
-}
+export class DialectError extends Data.TaggedError("DialectError")<{ readonly message: string }> {}
 
 /** A DataFusion-style planning error. */
-export const planningError = (message: string): DialectError => ({
-  _tag: "DialectError",
-  message: `Error during planning: ${message}`
-})
+export const planningError = (message: string): DialectError =>
+  new DialectError({ message: `Error during planning: ${message}` })
 
 /** Whether a rewrite result is an error. */
 export const isDialectError = (value: unknown): value is DialectError =>
