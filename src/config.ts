@@ -40,6 +40,10 @@ export interface ServerConfigShape {
   readonly importDir: string
   /** The directory backups are written to ("" means `<data-dir>/backups`). */
   readonly backupDir: string
+  /** The processing engine's plugin directory ("" means `<data-dir>/plugins`). */
+  readonly pluginDir: string
+  /** Longest a plugin call may run before its python process is stopped. */
+  readonly pluginTimeoutMs: number
 }
 
 export type AuthzExemption = "health" | "ping" | "metrics"
@@ -82,7 +86,9 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "recover", env: ["STRATA_RECOVER"], boolean: true, describe: "Start even if events of the log fail their checksums: skip them and report what is lost", fallback: "false" },
   { flag: "max-import-size", env: ["STRATA_MAX_IMPORT_SIZE"], describe: "Largest bulk-import upload or download (e.g. 10GiB); larger ones answer 413", fallback: "10GiB" },
   { flag: "import-dir", env: ["STRATA_IMPORT_DIR"], describe: "Directory that file:// bulk-import sources must lie in (unset: file:// sources are refused)", fallback: "" },
-  { flag: "backup-dir", env: ["STRATA_BACKUP_DIR"], describe: "Directory backups are written to and restored from (default: <data-dir>/backups)", fallback: "" }
+  { flag: "backup-dir", env: ["STRATA_BACKUP_DIR"], describe: "Directory backups are written to and restored from (default: <data-dir>/backups)", fallback: "" },
+  { flag: "plugin-dir", env: ["STRATA_PLUGIN_DIR", "INFLUXDB3_PLUGIN_DIR"], describe: "Directory of processing-engine Python plugins (default: <data-dir>/plugins)", fallback: "" },
+  { flag: "plugin-timeout", env: ["STRATA_PLUGIN_TIMEOUT"], describe: "Longest a plugin call may run before its python process is stopped", fallback: "60s" }
 ]
 
 /** Why a configuration could not be read. */
@@ -217,7 +223,12 @@ export const resolveServeConfig = (
   if (maxImportSize === undefined || maxImportSize <= 0) {
     return Either.left(new ConfigError({ message: `invalid --max-import-size '${get("max-import-size")}': expected a size like 10GiB` }))
   }
+  const pluginTimeoutMs = duration("plugin-timeout")
+  if (pluginTimeoutMs instanceof ConfigError) return Either.left(pluginTimeoutMs)
+  if (pluginTimeoutMs <= 0) return Either.left(new ConfigError({ message: `invalid --plugin-timeout '${get("plugin-timeout")}': expected a duration above 0` }))
   return Either.right({
+    pluginDir: get("plugin-dir"),
+    pluginTimeoutMs,
     maxImportSize,
     importDir: get("import-dir"),
     backupDir: get("backup-dir"),

@@ -8,6 +8,9 @@ import { Caches } from "./cache/Caches.ts"
 import { Catalog } from "./catalog/Catalog.ts"
 import { Checkpoints } from "./checkpoint/Checkpoints.ts"
 import { Compactor } from "./compactor/Compactor.ts"
+import { EngineLogs } from "./engine/EngineLogs.ts"
+import { ProcessingEngine } from "./engine/ProcessingEngine.ts"
+import { Scheduler } from "./engine/Scheduler.ts"
 import { ImportJobs } from "./import/ImportJobs.ts"
 import { BackupJobs } from "./backup/BackupJobs.ts"
 import { RestoreJobs } from "./backup/RestoreJobs.ts"
@@ -99,12 +102,13 @@ const createHttpServer = (requestTimeoutMs: number) => {
 export const layerCore = (config: ServerConfigShape, objectStore: Layer.Layer<ObjectStore, never, ServerConfig> = ObjectStoreLocal) =>
   // Once every projection is built, events a --recover start skipped leave the log (kept in its quarantine table).
   Layer.effectDiscard(Effect.flatMap(EventLog, (log) => log.quarantineDamaged)).pipe(
+    Layer.provideMerge(ProcessingEngine.Default.pipe(Layer.provideMerge(Scheduler.Default))),
     Layer.provideMerge(RestoreJobs.Default),
     Layer.provideMerge(CacheLoader.Default),
     Layer.provideMerge(BackupJobs.Default),
     Layer.provideMerge(ImportJobs.Default),
     Layer.provideMerge(Jobs.Default),
-    Layer.provideMerge(QueryEngine.Default),
+    Layer.provideMerge(QueryEngine.Default.pipe(Layer.provideMerge(EngineLogs.Default))),
     Layer.provideMerge(Compactor.Default),
     Layer.provideMerge(TableSources.Default),
     Layer.provideMerge(Ingester.Default),

@@ -5,6 +5,7 @@ import { foldColumnName, unappliableColumn } from "./names.ts"
 import { applyNodeEvent, emptyNodes, type NodesState } from "../nodes/state.ts"
 import { applyDeleteEvent, deletesOf, emptyDeletes, type DeletesState } from "../deletes/state.ts"
 import { applyUserEvent, emptyUsers, type UsersState } from "../users/state.ts"
+import { applyEngineEvent, emptyEngine, engineOf, type EngineState } from "../engine/state.ts"
 
 /** One table of a database: its columns in creation order and its series key (tag names, first-seen order). */
 export interface TableState {
@@ -133,6 +134,8 @@ export interface CatalogState {
   readonly nodes: NodesState
   /** Row-delete requests and file indexes (absent in checkpoints of older servers: read through `deletesOf`). */
   readonly deletes: DeletesState
+  /** Processing-engine triggers (absent in checkpoints of older servers: read through `engineOf`). */
+  readonly engine: EngineState
 }
 
 export const INTERNAL_DB = "_internal"
@@ -150,7 +153,8 @@ export const emptyCatalog: CatalogState = {
   quarantinedColumns: [],
   users: emptyUsers,
   nodes: emptyNodes,
-  deletes: emptyDeletes
+  deletes: emptyDeletes,
+  engine: emptyEngine
 }
 
 /** The users part of a catalog, also of one restored from an older checkpoint. */
@@ -424,6 +428,12 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
     case "FileIndexCreated":
     case "FileIndexDeleted":
       return { ...state, deletes: applyDeleteEvent(deletesOf(state), event, atNs, seq) }
+    case "TriggerCreated":
+    case "TriggerEnabled":
+    case "TriggerDisabled":
+    case "TriggerDeleted":
+    case "TriggerBatchProcessed":
+      return { ...state, engine: applyEngineEvent(engineOf(state), event, seq) }
     case "WriteBatch":
     case "SnapshotPersisted":
     case "FilesRemoved":

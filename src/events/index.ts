@@ -3,6 +3,7 @@ import { RestoreApplied } from "./backups.ts"
 import { CatalogEvent } from "./catalog.ts"
 import { ClusterInitialized } from "./cluster.ts"
 import { DeleteEvent } from "./deletes.ts"
+import { EngineEvent } from "./engine.ts"
 import { JobEvent } from "./jobs.ts"
 import { LogEvent } from "./log.ts"
 import { NodeEvent } from "./nodes.ts"
@@ -16,6 +17,7 @@ export * from "./caches.ts"
 export * from "./catalog.ts"
 export * from "./cluster.ts"
 export * from "./deletes.ts"
+export * from "./engine.ts"
 export * from "./log.ts"
 export * from "./nodes.ts"
 export * from "./common.ts"
@@ -26,7 +28,7 @@ export * from "./users.ts"
 export * from "./writes.ts"
 
 /** Every event the log can hold. */
-export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, UserEvent, NodeEvent, WriteBatch, StorageEvent, LogEvent, JobEvent, DeleteEvent, RestoreApplied)
+export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, UserEvent, NodeEvent, WriteBatch, StorageEvent, LogEvent, JobEvent, DeleteEvent, EngineEvent, RestoreApplied)
 export type StrataEvent = typeof StrataEvent.Type
 export type StrataEventKind = StrataEvent["_tag"]
 

@@ -18,11 +18,12 @@ import { tokenRoutes } from "./tokens.ts"
 import { nodeRoutes } from "./nodes.ts"
 import { rowDeleteRoutes } from "./rowDeletes.ts"
 import { fileIndexRoutes } from "./fileIndex.ts"
+import { engineRoutes } from "./engine.ts"
 import { userRoutes } from "./users.ts"
 import { writeRoutes } from "./write.ts"
 
 /** Every endpoint the server answers. */
-export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...cacheRoutes, ...tokenRoutes, ...userRoutes, ...nodeRoutes, ...rowDeleteRoutes, ...fileIndexRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes, ...importRoutes, ...backupRoutes, ...restoreRoutes]
+export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...cacheRoutes, ...tokenRoutes, ...userRoutes, ...nodeRoutes, ...rowDeleteRoutes, ...fileIndexRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes, ...importRoutes, ...backupRoutes, ...restoreRoutes, ...engineRoutes]
 
 const matches = (pattern: string, path: string) => {
   const a = pattern.split("/")

@@ -1,7 +1,8 @@
 import type { DuckDBConnection, DuckDBDataChunk, DuckDBType, DuckDBValue } from "@duckdb/node-api"
 import { NodeRegistry } from "../nodes/NodeRegistry.ts"
+import { EngineLogs } from "../engine/EngineLogs.ts"
 import { nodeRows } from "../nodes/view.ts"
-import { Clock, Effect, Exit, Scope, Stream } from "effect"
+import { Clock, Effect, Exit, Option, Scope, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -94,6 +95,8 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const caches = yield* Caches
     const config = yield* ServerConfig
     const nodeRegistry = yield* NodeRegistry
+    // Optional: a query engine built without the processing engine has no plugin logs to show.
+    const engineLogs = Option.getOrUndefined(yield* Effect.serviceOption(EngineLogs))
     const gate = new QueryGate(config.maxConcurrentQueries)
     const log = new QueryLog()
     const duplicates = new DuplicateCheck()
@@ -214,7 +217,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               await materialise(conn, into, answer)
               return undefined
             },
-            virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name), files: sources.files, nodes: () => nodeRows(current, nodeRegistry.known(), planNs) })).get(qualifiedName),
+            virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name), files: sources.files, nodes: () => nodeRows(current, nodeRegistry.known(), planNs), engineLogs: () => engineLogs?.of(currentDb.name) ?? [] })).get(qualifiedName),
             dialect
           })
         })

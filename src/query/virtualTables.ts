@@ -5,6 +5,7 @@ import { sqlString } from "./literal.ts"
 import type { QueryRecord } from "./QueryLog.ts"
 import type { NodeRow } from "../nodes/view.ts"
 import { deletesOf } from "../deletes/state.ts"
+import { engineTables, type EngineLogRow } from "../engine/tables.ts"
 
 /**
  * The tables InfluxDB 3 derives from its catalog and runtime state — `information_schema.*` and `system.*` — as SQL
@@ -91,6 +92,8 @@ export interface VirtualTableContext {
   readonly files?: (tableId: number) => ReadonlyArray<{ readonly path: string; readonly bytes: number; readonly rows: number; readonly minTimeNs: bigint; readonly maxTimeNs: bigint }>
   /** Every node of the cluster, for `system.nodes`. */
   readonly nodes?: () => ReadonlyArray<NodeRow>
+  /** The database's recent plugin log lines, for `system.processing_engine_logs`. */
+  readonly engineLogs?: () => ReadonlyArray<EngineLogRow>
 }
 
 const systemTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> => {
@@ -385,7 +388,7 @@ const informationSchemaTables = (ctx: VirtualTableContext, system: ReadonlyArray
 
 /** Every virtual table visible from a database, by `schema.name`. */
 export const virtualTables = (ctx: VirtualTableContext): ReadonlyMap<string, VirtualTable> => {
-  const system = systemTables(ctx)
+  const system = [...systemTables(ctx), ...engineTables(ctx.state, ctx.db, ctx.engineLogs ?? (() => []))]
   const all = [...system, ...informationSchemaTables(ctx, system)]
   return new Map(all.map((t) => [`${t.schema}.${t.name}`, t]))
 }
