@@ -1,5 +1,5 @@
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api"
-import { Effect, Either } from "effect"
+import { Clock, Effect, Either } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
@@ -170,7 +170,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         const target = NodePath.join(jobDir(job.id), "inputs", `${index}.lp.ndjson`)
         const sidecar = `${target}.json`
         if (!NodeFs.existsSync(sidecar)) {
-          const nowNs = BigInt(Date.now()) * 1_000_000n
+          const nowNs = BigInt(yield* Clock.currentTimeMillis) * 1_000_000n
           yield* Effect.try({
             try: () => {
               NodeFs.mkdirSync(NodePath.dirname(target), { recursive: true })

@@ -57,7 +57,6 @@ export const commitDuration = Metric.histogram(
   "Time to write and fsync one group commit"
 )
 
-const nowNs = () => BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor((performance.now() % 1) * 1e6))
 
 
 /** How a read treats an event that does not verify: stop with `LogDamaged`, or skip it and tell `onDamage`. */
@@ -189,6 +188,9 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
   scoped: Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const config = yield* ServerConfig
+    // Envelopes are stamped from the Clock (read once per append, nanosecond resolution where the clock has it).
+    const clock = yield* Effect.clock
+    const nowNs = () => clock.unsafeCurrentTimeNanos()
     // A quarantined event keeps its seq: no later event may take it again.
     const last = yield* sql<{ seq: bigint | null }>`SELECT max(seq) AS seq FROM (SELECT max(seq) AS seq FROM events UNION ALL SELECT max(seq) FROM quarantined_events)`.pipe(
       Effect.provideService(SqlClient.SafeIntegers, true),

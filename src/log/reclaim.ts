@@ -2,7 +2,7 @@
 // deleted), and the payloads of hard- and data-deleted data are purged (their rows kept, marked). Segment files no
 // row points into are deleted; the one the commit thread appends to never is (it is rolled first when needed).
 import { SqlClient } from "@effect/sql"
-import { Effect, Metric } from "effect"
+import { Clock, Effect, Metric } from "effect"
 import * as NodeFs from "node:fs"
 import { ServerConfig } from "../config.ts"
 import { LogTruncated } from "../events/index.ts"
@@ -325,7 +325,7 @@ export const makeLogReclaimer = Effect.gen(function* () {
       const done = yield* purgeOne(p, touched)
       events += done.events
       payloadBytes += done.bytes
-      yield* sql`INSERT OR IGNORE INTO payload_purges (delete_seq, purged_at, events, bytes) VALUES (${d.seq}, ${Date.now()}, ${done.events}, ${done.bytes})`
+      yield* sql`INSERT OR IGNORE INTO payload_purges (delete_seq, purged_at, events, bytes) VALUES (${d.seq}, ${yield* Clock.currentTimeMillis}, ${done.events}, ${done.bytes})`
     }
     // A segment a purge emptied partly: its live payloads move into their rows, and the file goes.
     yield* rollIfActive(touched)

@@ -32,7 +32,8 @@ const processLines = (): Array<string> => {
     `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`,
     "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.",
     "# TYPE process_start_time_seconds gauge",
-    `process_start_time_seconds ${Math.floor(Date.now() / 1000 - process.uptime())}`,
+    // The process's own start (the time origin of `performance`), not a reading of the clock.
+    `process_start_time_seconds ${Math.floor(performance.timeOrigin / 1000)}`,
     "# HELP process_uptime_seconds Time since the process started in seconds.",
     "# TYPE process_uptime_seconds gauge",
     `process_uptime_seconds ${process.uptime()}`

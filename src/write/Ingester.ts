@@ -1,4 +1,4 @@
-import { Deferred, Effect, Either, Fiber, Metric, Schedule, Stream } from "effect"
+import { Clock, Deferred, Effect, Either, Fiber, Metric, Schedule, Stream } from "effect"
 import * as NodeOs from "node:os"
 import { Caches } from "../cache/Caches.ts"
 import { Catalog } from "../catalog/Catalog.ts"
@@ -294,7 +294,8 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
           const problem = databaseNameProblem(request.db)
           if (problem !== undefined) return yield* Effect.fail(new InvalidRequest({ message: problem }))
         }
-        const nowNs = BigInt(Date.now()) * 1_000_000n
+        // Read once per request: a line without a timestamp takes the time the write arrived.
+        const nowNs = BigInt(yield* Clock.currentTimeMillis) * 1_000_000n
         const fallbackTime = defaultTime(nowNs, request.precision)
         const original = physicalLine(body, request.size)
         // With accept_partial every refused line is reported as a partial write, even when none was written.
