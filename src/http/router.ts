@@ -1,5 +1,5 @@
 import { HttpLayerRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import { cacheRoutes } from "./caches.ts"
 import { databaseRoutes } from "./databases.ts"
@@ -55,7 +55,7 @@ const fallback = (routes: ReadonlyArray<RouteDef>) =>
       if (!config.withoutAuth) {
         const state = yield* (yield* Catalog).current
         const query = new URL(request.url, "http://localhost").searchParams
-        const nowNs = BigInt(Date.now()) * 1_000_000n
+        const nowNs = BigInt(yield* Clock.currentTimeMillis) * 1_000_000n
         const refused = yield* Effect.flip(authenticateRequest(state, request, query, false, nowNs)).pipe(Effect.option)
         if (refused._tag === "Some") return HttpServerResponse.setHeader(failureResponse(refused.value), "cluster-uuid", clusterUuid)
       }
