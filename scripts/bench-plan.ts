@@ -4,7 +4,8 @@
  * wall time, the main thread's busy time (event-loop utilisation: our JSON parsing, tree walks and serialising;
  * DuckDB parses and renders on its own threads) and the longest stretch the main thread was held, each the median
  * of the runs. Plans only: DuckDB does not run the queries (see bench-query.ts for that).
- * usage: npx tsx scripts/bench-plan.ts [--runs N] [--only chains|typical]
+ * With `--only influxql` it times the InfluxQL parser and SELECT planner instead (pure TypeScript, no DuckDB).
+ * usage: npx tsx scripts/bench-plan.ts [--runs N] [--only chains|typical|influxql]
  */
 import { DuckDBInstance } from "@duckdb/node-api"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -13,6 +14,9 @@ import { join } from "node:path"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
 import type { ColumnDef } from "../src/events/common.ts"
 import type { DatabaseState, TableState } from "../src/catalog/state.ts"
+import type { SelectStatement } from "../src/influxql/ast.ts"
+import { isParseError, parseInfluxQl } from "../src/influxql/parser.ts"
+import { planSelect } from "../src/influxql/planner.ts"
 import { dialectSetupSql, rewriteDialect } from "../src/query/dialect/index.ts"
 import { sandboxSql } from "../src/query/sandbox.ts"
 import { translate, type BufferView } from "../src/query/translate.ts"
@@ -142,9 +146,38 @@ const bench = async (name: string, sql: string) => {
   )
 }
 
-console.log(`translate, median of ${runs} runs after one warm-up`)
-if (only !== "chains") for (const [name, sql] of typical) await bench(name, sql)
-if (only !== "typical") for (const [name, sql] of chains) await bench(name, sql)
+// The InfluxQL planner (pure TypeScript): parse + planSelect, many times each, microseconds per statement.
+const influxql: ReadonlyArray<readonly [string, string]> = [
+  ["raw with a time range", `SELECT usage_user, usage_system FROM cpu WHERE hostname = 'host_7' AND time >= '${from}' AND time < '${to}'`],
+  ["mean per 10m per host", `SELECT mean(usage_user) FROM cpu WHERE time >= '${from}' AND time < '${to}' GROUP BY time(10m), hostname fill(none)`],
+  ["5 maxes, fill(previous)", `SELECT max(usage_user), max(usage_system), max(usage_idle), max(usage_nice), max(usage_iowait) FROM cpu WHERE time >= '${from}' AND time < '${to}' GROUP BY time(1h) fill(previous)`],
+  ["selectors with tags", `SELECT last(usage_user), first(usage_idle), percentile(usage_user, 95) FROM cpu GROUP BY hostname`],
+  ["derivative of mean", `SELECT derivative(mean(usage_user), 1m) FROM cpu WHERE time >= '${from}' AND time < '${to}' GROUP BY time(5m), hostname`],
+  ["subquery", `SELECT max(m) FROM (SELECT mean(usage_user) AS m FROM cpu WHERE time >= '${from}' AND time < '${to}' GROUP BY time(1m), hostname) GROUP BY time(1h)`],
+  ["wildcard, regex WHERE", `SELECT * FROM cpu WHERE hostname =~ /host_[1-4]$/ AND time >= '${from}' AND time < '${to}' LIMIT 10`]
+]
+const benchInfluxQl = (name: string, text: string) => {
+  const iterations = 200 * runs
+  const once = () => {
+    const parsed = parseInfluxQl(text)
+    if (isParseError(parsed)) return `parse error: ${parsed.message}`
+    const planned = planSelect(parsed[0] as SelectStatement, db, 1704067560000000000n)
+    return "_tag" in planned ? `fails: ${planned.message.slice(0, 60)}` : `ok, ${planned.queries.length} query`
+  }
+  let outcome = once()
+  const t0 = performance.now()
+  for (let i = 0; i < iterations; i++) outcome = once()
+  const us = ((performance.now() - t0) * 1000) / iterations
+  console.log(`${name.padEnd(28)} ${String(text.length).padStart(9)} B  ${us.toFixed(1).padStart(8)} µs per parse + plan  ${outcome}`)
+}
+
+if (only === undefined || only === "influxql") {
+  console.log(`InfluxQL parse + planSelect, mean of ${200 * runs} runs after one warm-up`)
+  for (const [name, text] of influxql) benchInfluxQl(name, text)
+}
+if (only !== "influxql") console.log(`translate, median of ${runs} runs after one warm-up`)
+if (only !== "chains" && only !== "influxql") for (const [name, sql] of typical) await bench(name, sql)
+if (only !== "typical" && only !== "influxql") for (const [name, sql] of chains) await bench(name, sql)
 conn.closeSync()
 setup.closeSync()
 instance.closeSync()
