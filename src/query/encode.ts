@@ -17,6 +17,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Readline from "node:readline"
+import { ByteSink, type CellFallback, writeCsvRows, writeJsonRows } from "./chunkBytes.ts"
 import { formatDate, formatTimeMs, formatTimeNs, formatTimeS, formatTimeUs } from "./time.ts"
 
 /**
@@ -139,57 +140,6 @@ const isRaw = (v: unknown): v is RawVector => {
   return items instanceof Float64Array || items instanceof Float32Array || items instanceof BigInt64Array
 }
 
-/** One column of a chunk as JSON value texts per row (undefined for null). */
-const columnJson = (vector: ReturnType<DuckDBDataChunk["getColumnVector"]>, typeId: DuckDBTypeId, n: number): Array<string | undefined> => {
-  const out: Array<string | undefined> = new Array(n)
-  switch (typeId) {
-    case DuckDBTypeId.DOUBLE:
-    case DuckDBTypeId.FLOAT:
-      if (isRaw(vector) && !(vector.items instanceof BigInt64Array)) {
-        const items = vector.items
-        for (let r = 0; r < n; r++) {
-          if (!vector.validity.itemValid(r)) continue
-          const v = items[r]!
-          out[r] = Number.isFinite(v) ? formatFloat(v) : "null"
-        }
-        return out
-      }
-      break
-    case DuckDBTypeId.TIMESTAMP_NS:
-      if (isRaw(vector) && vector.items instanceof BigInt64Array) {
-        const items = vector.items
-        for (let r = 0; r < n; r++) if (vector.validity.itemValid(r)) out[r] = '"' + formatTimeNs(items[r]!) + '"'
-        return out
-      }
-      break
-    case DuckDBTypeId.VARCHAR:
-      for (let r = 0; r < n; r++) {
-        const v = vector.getItem(r)
-        if (v !== null) out[r] = quoteJson(v as string)
-      }
-      return out
-  }
-  for (let r = 0; r < n; r++) out[r] = jsonOf(vector.getItem(r), typeId)
-  return out
-}
-
-/** Row objects of one chunk as JSON texts (without braces). */
-const chunkJsonRows = (chunk: DuckDBDataChunk, columns: ReadonlyArray<string>, types: ReadonlyArray<DuckDBType>): Array<string> => {
-  const n = chunk.rowCount
-  const keys = columns.map((c) => quoteJson(c) + ":")
-  const cells = columns.map((_, c) => columnJson(chunk.getColumnVector(c), types[c]!.typeId, n))
-  const rows: Array<string> = new Array(n)
-  for (let r = 0; r < n; r++) {
-    let row = ""
-    for (let c = 0; c < cells.length; c++) {
-      const v = cells[c]![r]
-      if (v !== undefined) row = row === "" ? keys[c]! + v : row + "," + keys[c]! + v
-    }
-    rows[r] = row
-  }
-  return rows
-}
-
 /** One column of a chunk as cell texts (csv, pretty). */
 const columnText = (vector: ReturnType<DuckDBDataChunk["getColumnVector"]>, typeId: DuckDBTypeId, n: number): Array<string> => {
   const out: Array<string> = new Array(n)
@@ -232,13 +182,47 @@ const chunkTextRows = (chunk: DuckDBDataChunk, types: ReadonlyArray<DuckDBType>,
 
 const identity = (s: string) => s
 
+/**
+ * The source's chunks, each next one requested before the current one is handed out: DuckDB computes it on its
+ * own thread while this one is encoded. (A fetched chunk owns its memory, so the one being encoded stays valid.)
+ */
+async function* prefetched(source: ChunkSource): AsyncGenerator<DuckDBDataChunk> {
+  let pending: Promise<DuckDBDataChunk | null> | undefined = source.next()
+  try {
+    for (;;) {
+      const chunk: DuckDBDataChunk | null = await pending
+      pending = undefined
+      if (chunk === null) return
+      pending = source.next()
+      // Marked handled now: a failure while this chunk is with the client is thrown by the await above next turn.
+      pending.catch(() => undefined)
+      yield chunk
+    }
+  } finally {
+    // A client that went away leaves a fetch in flight: it ends before the connection is released for reuse.
+    if (pending !== undefined) await pending.catch(() => undefined)
+  }
+}
+
+/** The per-cell encoder, for the columns whose types the byte writers leave to it. */
+const cellFallback: CellFallback = {
+  json: (chunk, column, row, typeId) => jsonOf(chunk.getColumnVector(column).getItem(row), typeId),
+  csv: (chunk, column, row, typeId) => csvField(textOf(chunk.getColumnVector(column).getItem(row), typeId))
+}
+
+// A chunk's text is written into one buffer of about this size, grown when a chunk needs more.
+const PIECE_BYTES = 256 * 1024
+
 /** JSON: one array of row objects, nulls left out; `[]` when empty. */
 async function* encodeJson(source: ChunkSource): AsyncGenerator<Uint8Array> {
+  const keys = source.columns.map((c) => encoder.encode(quoteJson(c) + ":"))
+  const sink = new ByteSink(PIECE_BYTES)
   let first = true
-  for (let chunk = await source.next(); chunk !== null; chunk = await source.next()) {
+  for await (const chunk of prefetched(source)) {
     if (chunk.rowCount === 0) continue
-    const rows = chunkJsonRows(chunk, source.columns, source.types)
-    yield encoder.encode((first ? "[{" : ",{") + rows.join("},{") + "}")
+    if (first) sink.ascii("[")
+    writeJsonRows(sink, chunk, keys, source.types, false, first, cellFallback)
+    yield sink.take()
     first = false
   }
   yield encoder.encode(first ? "[]" : "]")
@@ -246,21 +230,24 @@ async function* encodeJson(source: ChunkSource): AsyncGenerator<Uint8Array> {
 
 /** JSON lines: one object per line; empty body when empty. */
 async function* encodeJsonLines(source: ChunkSource): AsyncGenerator<Uint8Array> {
-  for (let chunk = await source.next(); chunk !== null; chunk = await source.next()) {
+  const keys = source.columns.map((c) => encoder.encode(quoteJson(c) + ":"))
+  const sink = new ByteSink(PIECE_BYTES)
+  for await (const chunk of prefetched(source)) {
     if (chunk.rowCount === 0) continue
-    const rows = chunkJsonRows(chunk, source.columns, source.types)
-    yield encoder.encode("{" + rows.join("}\n{") + "}\n")
+    writeJsonRows(sink, chunk, keys, source.types, true, true, cellFallback)
+    yield sink.take()
   }
 }
 
 /** CSV: a header from the first batch, `\n` line endings, null as an empty field; empty body when empty. */
 async function* encodeCsv(source: ChunkSource): AsyncGenerator<Uint8Array> {
+  const sink = new ByteSink(PIECE_BYTES)
   let header = true
-  for (let chunk = await source.next(); chunk !== null; chunk = await source.next()) {
+  for await (const chunk of prefetched(source)) {
     if (chunk.rowCount === 0) continue
-    const rows = chunkTextRows(chunk, source.types, csvField)
-    const text = rows.map((r) => r.join(",")).join("\n") + "\n"
-    yield encoder.encode(header ? source.columns.map(csvField).join(",") + "\n" + text : text)
+    if (header) sink.utf8(source.columns.map(csvField).join(",") + "\n")
+    writeCsvRows(sink, chunk, source.types, cellFallback)
+    yield sink.take()
     header = false
   }
 }
