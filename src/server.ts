@@ -16,6 +16,8 @@ import { BackupJobs } from "./backup/BackupJobs.ts"
 import { RestoreJobs } from "./backup/RestoreJobs.ts"
 import { Jobs } from "./jobs/Jobs.ts"
 import { layerServerConfig, type ServerConfig, type ServerConfigShape } from "./config.ts"
+import { layerFlight } from "./flight/FlightService.ts"
+import { makeHttp2Handoff, shareWithHttp2 } from "./flight/listener.ts"
 import { RoutesLive } from "./http/router.ts"
 import { EventLog } from "./log/EventLog.ts"
 import { DuckDb } from "./query/DuckDb.ts"
@@ -128,10 +130,15 @@ export const layerCore = (config: ServerConfigShape, objectStore: Layer.Layer<Ob
  * The whole server as one Layer: core services plus HTTP on the configured address. It exposes the HttpServer. The
  * object store is the local data dir unless another is given.
  */
-export const layerServer = (config: ServerConfigShape, objectStore?: Layer.Layer<ObjectStore, never, ServerConfig>) =>
-  HttpLayerRouter.serve(RoutesLive, { disableLogger: true, disableListenLog: true, routerConfig: { ignoreTrailingSlash: false } }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(() => createHttpServer(config.httpRequestTimeoutMs), { port: config.httpBind.port, host: config.httpBind.host })),
+export const layerServer = (config: ServerConfigShape, objectStore?: Layer.Layer<ObjectStore, never, ServerConfig>) => {
+  // gRPC (Arrow Flight) shares the HTTP port: HTTP/2 prior-knowledge connections are handed to the Flight service.
+  const http2 = makeHttp2Handoff()
+  const listener = () => shareWithHttp2(createHttpServer(config.httpRequestTimeoutMs), http2)
+  return HttpLayerRouter.serve(RoutesLive, { disableLogger: true, disableListenLog: true, routerConfig: { ignoreTrailingSlash: false } }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(listener, { port: config.httpBind.port, host: config.httpBind.host })),
+    Layer.provideMerge(layerFlight(http2)),
     Layer.provideMerge(layerCore(config, objectStore)),
     Layer.provide(Logger.minimumLogLevel(logLevels[config.logFilter] ?? LogLevel.Info))
   )
+}
 

@@ -16,7 +16,11 @@ export const presentedSecret = (
 ): Effect.Effect<string | undefined, InvalidRequest> => {
   const p = allowQueryParam ? query.get("p") : null
   if (p !== null && p !== "") return Effect.succeed(p)
-  const header = request.headers["authorization"]
+  return authorizationSecret(request.headers["authorization"])
+}
+
+/** The token secret of an Authorization value (`Bearer`, `Token` or `Basic`, whose password is the token). */
+export const authorizationSecret = (header: string | undefined): Effect.Effect<string | undefined, InvalidRequest> => {
   if (header === undefined || header === "") return Effect.succeed(undefined)
   const parts = header.split(" ")
   if (parts.length !== 2 || parts[1] === "") return Effect.fail(new InvalidRequest({ message: MALFORMED }))

@@ -12,7 +12,7 @@ import { boundParams, boundParamsOf, isParseError, parseInfluxQl, type BoundPara
 import { planSelect, sourceDatabase, type SelectPlan } from "../influxql/planner.ts"
 import { planShow, planShowDatabases, planShowRetentionPolicies, showDatabase, type ShowPlan } from "../influxql/show.ts"
 import { epochDivisor, v1AnswerEncoder, type TimeFormat, type V1AnswerEncoder, type V1Cell } from "../influxql/v1.ts"
-import { QueryEngine } from "../query/QueryEngine.ts"
+import { QueryEngine, type SqlQueryRequest } from "../query/QueryEngine.ts"
 import { readBody, readJsonBody } from "./body.ts"
 import { resultFormat } from "./format.ts"
 import { anyToken, type RequestContext, type RouteDef } from "./route.ts"
@@ -261,7 +261,7 @@ const statementDb = (stmt: Statement, dbParam: string | undefined): string | und
 }
 
 /** Authorizes reading the statement's database before planning, so a 404 does not tell a token which databases exist. */
-const authorizeFor = (ctx: RequestContext, stmt: Statement, dbParam: string | undefined): Effect.Effect<void, Forbidden> => {
+const authorizeFor = (ctx: Pick<RequestContext, "authorize">, stmt: Statement, dbParam: string | undefined): Effect.Effect<void, Forbidden> => {
   const db = statementDb(stmt, dbParam)
   return db === undefined ? Effect.void : ctx.authorize({ kind: "db", action: "read", db })
 }
@@ -422,7 +422,23 @@ const runV3 = (ctx: RequestContext, db: string | undefined, q: string | undefine
     if (q === undefined || q.trim() === "") return yield* new InvalidRequest({ message: "missing query parameter 'q'" })
     if (Either.isLeft(params)) return yield* new InvalidRequest({ message: params.left })
     const resolved = yield* resultFormat(ctx.request.headers["accept"], format)
-    const parsed = parseInfluxQl(q, params.right)
+    const answer = yield* influxqlV3Answer(ctx, db, q, params.right, { format: resolved })
+    return HttpServerResponse.stream(answer.body, { contentType: answer.contentType, status: 200 })
+  })
+
+/**
+ * One InfluxQL statement answered as InfluxDB 3 answers it (flat rows with `iox::measurement`), in the format
+ * `answer` asks for: /api/v3/query_influxql and Arrow Flight's InfluxQL tickets.
+ */
+export const influxqlV3Answer = (
+  ctx: Pick<RequestContext, "token" | "authorize">,
+  db: string | undefined,
+  q: string,
+  params: BoundParams,
+  answer: Pick<SqlQueryRequest, "format" | "parquetReader">
+) =>
+  Effect.gen(function* () {
+    const parsed = parseInfluxQl(q, params)
     if (isParseError(parsed)) return yield* new InvalidRequest({ message: `error in InfluxQL statement: parsing error: ${parsed.message}` })
     if (parsed.length !== 1) return yield* new InvalidRequest({ message: "must provide only one InfluxQl statement per query" })
     const stmt = parsed[0]!
@@ -440,8 +456,7 @@ const runV3 = (ctx: RequestContext, db: string | undefined, q: string | undefine
     }
     const engine = yield* QueryEngine
     const sql = planned._tag === "PlannedSelect" ? flatSelectSql({ ...planned, plan: yield* resolveStages(engine, planned.db, planned.plan, q) }) : planned.plan.sql
-    const answer = yield* engine.sql({ db: planned.db, sql, params: {}, format: resolved, influxql: q })
-    return HttpServerResponse.stream(answer.body, { contentType: answer.contentType, status: 200 })
+    return yield* engine.sql({ db: planned.db, sql, params: {}, influxql: q, ...answer })
   })
 
 const QueryBody = Schema.Struct({ db: Schema.optional(Schema.String), q: Schema.optional(Schema.String), format: Schema.optional(Schema.String), params: Schema.optional(Schema.Unknown) })

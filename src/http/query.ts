@@ -13,7 +13,7 @@ import { admin, anyToken, type RequestContext, type RouteDef } from "./route.ts"
 
 const isRecord = (v: unknown): v is Record<string, Json> => typeof v === "object" && v !== null && !Array.isArray(v)
 
-const paramsOf = (raw: unknown): Effect.Effect<Readonly<Record<string, Json>>, InvalidRequest> => {
+export const paramsOf = (raw: unknown): Effect.Effect<Readonly<Record<string, Json>>, InvalidRequest> => {
   if (raw === undefined || raw === null) return Effect.succeed({})
   let value = raw
   if (typeof raw === "string") {

@@ -9,7 +9,7 @@ import * as Path from "node:path"
 import { Caches } from "../cache/Caches.ts"
 import { materialise } from "../cache/sql.ts"
 import { Catalog } from "../catalog/Catalog.ts"
-import { liveDatabase, type DatabaseState } from "../catalog/state.ts"
+import { liveDatabase, type DatabaseState, type TableState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { engineFailed, ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
 import { TableSources, type TableView } from "../storage/TableSource.ts"
@@ -32,6 +32,14 @@ export interface SqlQueryRequest {
   readonly format: ResultFormat
   /** Set when `sql` is DuckDB SQL planned from this InfluxQL text: no dialect rewrite, logged as an influxql query. */
   readonly influxql?: string
+  /** With format `parquet`: reads the Parquet file DuckDB wrote into the body instead of sending its bytes (Flight). */
+  readonly parquetReader?: ParquetReader
+}
+
+/** Turns a Parquet answer into a body; `tables` are the user tables the query read. The file is removed after. */
+export interface ParquetReader {
+  readonly compression: "zstd" | "snappy" | "uncompressed"
+  readonly read: (answer: { readonly file: string; readonly rows: number; readonly tables: ReadonlyArray<TableState> }) => Stream.Stream<Uint8Array, ExecutionFailed>
 }
 
 /** Materialised rows of a query, with DuckDB's values. */
@@ -165,7 +173,9 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
           recordScan(record, translated)
           const executeStarted = process.hrtime.bigint()
           const body =
-            request.format === "parquet" ? yield* parquetBody(conn, translated.sql, record) : yield* textBody(conn, translated.sql, request.format, record)
+            request.format === "parquet"
+              ? yield* parquetBody(conn, translated.sql, record, request.parquetReader, translated.tables)
+              : yield* textBody(conn, translated.sql, request.format, record)
           // Reaching the end marks success (unless the encoder failed mid-stream); a client that goes away cancels.
           let reachedEnd = false
           return {
@@ -276,21 +286,22 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
       })
 
     /** DuckDB writes a result as one Parquet file in the answers directory (the only one it may write); the caller removes it. */
-    const copyToParquet = (conn: DuckDBConnection, sqlText: string) =>
+    const copyToParquet = (conn: DuckDBConnection, sqlText: string, compression: ParquetReader["compression"] = "zstd") =>
       Effect.gen(function* () {
         const file = Path.join(duck.answersDir, `${Crypto.randomUUID()}.parquet`)
         const remove = Effect.sync(() => Fs.rmSync(file, { force: true }))
         const copied = yield* Effect.tryPromise({
-          try: () => conn.runAndReadAll(`COPY (${sqlText}) TO '${file.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd)`),
+          try: () => conn.runAndReadAll(`COPY (${sqlText}) TO '${file.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION ${compression})`),
           catch: executionFailure
         }).pipe(Effect.tapError(() => remove))
         return { file, rows: Number(copied.getRows()[0]?.[0] ?? 0), remove }
       })
 
     /** Parquet: the result file is streamed, then removed; an empty result is an empty body. */
-    const parquetBody = (conn: DuckDBConnection, sqlText: string, record: QueryRecord) =>
-      Effect.map(copyToParquet(conn, sqlText), ({ file, rows, remove }) => {
+    const parquetBody = (conn: DuckDBConnection, sqlText: string, record: QueryRecord, reader?: ParquetReader, tables: ReadonlyArray<TableState> = []) =>
+      Effect.map(copyToParquet(conn, sqlText, reader?.compression), ({ file, rows, remove }) => {
         record.rowsReturned = rows
+        if (reader !== undefined) return reader.read({ file, rows, tables }).pipe(Stream.ensuring(remove))
         if (rows === 0) return Stream.empty.pipe(Stream.ensuring(remove))
         return Stream.fromAsyncIterable(Fs.createReadStream(file, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>, executionFailure).pipe(
           Stream.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)),
