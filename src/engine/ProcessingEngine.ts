@@ -246,7 +246,11 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
           const through = envelopes[envelopes.length - 1]!.seq
           const batches = new Map<string, TableBatch>()
           for (const e of envelopes) {
-            if (e.event._tag !== "WriteBatch" || e.event.dbId !== def.dbId || e.payload === null) continue
+            if (e.event._tag !== "WriteBatch" || e.event.dbId !== def.dbId) continue
+            if (e.payload === null) {
+              yield* Effect.logWarning(`WAL trigger ${def.name}: the write at seq ${e.seq} was truncated from the log before it was processed; skipped`)
+              continue
+            }
             const w = e.event as WriteBatch
             addWrite(batches, { payload: e.payload, precision: w.precision, defaultTimeNs: w.defaultTimeNs, rejectedLines: w.rejectedLines }, table)
           }
