@@ -7,8 +7,7 @@ import { DuckDb } from "../query/DuckDb.ts"
 import { TableSources } from "../storage/TableSource.ts"
 import { Caches, distinctCacheColumns, lastCacheColumns, type CacheKind } from "./Caches.ts"
 import type { CacheValue } from "./LastValueCache.ts"
-
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
+import { sqlIdentifier as quote } from "../query/literal.ts"
 
 const toCacheValue = (v: DuckDBValue): CacheValue =>
   v === null || typeof v === "number" || typeof v === "bigint" || typeof v === "string" || typeof v === "boolean" ? v : String(v)

@@ -1,8 +1,7 @@
 import { type DuckDBConnection, DuckDBTimestampNanosecondsValue } from "@duckdb/node-api"
 import { duckTypeName } from "../query/virtualTables.ts"
 import type { CacheRows } from "./Caches.ts"
-
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
+import { sqlIdentifier as quote } from "../query/literal.ts"
 
 /**
  * Puts a cache's rows into the temporary table `into` of a connection, replacing it: a typed CREATE and one appender

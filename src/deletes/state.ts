@@ -2,6 +2,7 @@ import { Either } from "effect"
 import type { CatalogState, DatabaseState, TableState } from "../catalog/state.ts"
 import { InvalidRequest, LimitExceeded, NotFound } from "../errors.ts"
 import { FileIndexCreated, FileIndexDeleted, RowDeleteAborted, RowDeleteRequested, type DeleteEvent, type TagEquality } from "../events/index.ts"
+import { sqlIdentifier as quote } from "../query/literal.ts"
 
 /** A row-delete request as the catalog holds it. */
 export interface RowDeleteRequest {
@@ -128,7 +129,6 @@ export const requestApplies = (r: RowDeleteRequest, f: DeletableFile): boolean =
   (r.maxTimeNs === null || f.minTimeNs < r.maxTimeNs) &&
   r.predicate.every((t) => f.columns.includes(t.column))
 
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** The SQL condition matching a request's rows (NULL never matches: COALESCE to false). */

@@ -16,6 +16,7 @@ import { QueryEngine, type SqlQueryRequest } from "../query/QueryEngine.ts"
 import { readBody, readJsonBody } from "./body.ts"
 import { resultFormat } from "./format.ts"
 import { anyToken, type RequestContext, type RouteDef } from "./route.ts"
+import { sqlIdentifier as quoteIdent } from "../query/literal.ts"
 
 /**
  * InfluxQL over HTTP: the v1 `/query` endpoint (series JSON, CSV, MessagePack, chunks, errors inside a 200), its
@@ -400,8 +401,6 @@ const cleanError = (message: string) => message.replace(/^Error during planning:
 
 // ---------------------------------------------------------------------------------------------------------------
 // v3 /api/v3/query_influxql
-
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 /** One SQL over every measurement's query: flat rows, `iox::measurement`, `time`, grouping tags, then the columns. */
 const flatSelectSql = (planned: Extract<Planned, { _tag: "PlannedSelect" }>) => {

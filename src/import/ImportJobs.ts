@@ -21,6 +21,7 @@ import { JobError, Jobs, type InputOutcome, type JobWorker } from "../jobs/Jobs.
 import { isFinished, rowsDone, type JobState } from "../jobs/state.ts"
 import { convertLineProtocol, type ConvertedLineProtocol } from "./lineProtocol.ts"
 import { duplicatesSql, formatOfName, inferenceSql, inferredTypes, planImport, plannedRowsSql, PRECISIONS, windowFileSql, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
+import { sqlIdentifier as quote } from "../query/literal.ts"
 
 /** What an import job does, as its JobCreated records it. */
 export interface ImportSpec {
@@ -46,7 +47,6 @@ export interface ImportSpec {
 
 const KIND = "import"
 const DAY_NS = 86_400_000_000_000n
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** The directory staged uploads, downloads and error reports of a job live in. */

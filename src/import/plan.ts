@@ -1,6 +1,7 @@
 import type { TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import { duckTypeName } from "../query/virtualTables.ts"
+import { sqlIdentifier as quote } from "../query/literal.ts"
 
 /** The column types a column mapping names, as the seed's `BulkImportColumnType`. */
 export const IMPORT_TYPES = ["i64", "u64", "f64", "bool", "string", "time", "tag"] as const
@@ -156,7 +157,6 @@ export const planImport = (
   return { plan: { time, tags, fields } }
 }
 
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** Nanoseconds per unit of an integer timestamp, by `precision`. */

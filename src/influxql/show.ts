@@ -1,8 +1,9 @@
 import { Data } from "effect"
 import type { CatalogState, DatabaseState, TableState } from "../catalog/state.ts"
 import type { KeyFilter, ShowStatement, Source } from "./ast.ts"
-import { sqlString } from "../query/literal.ts"
+import { sqlIdentifier, sqlString } from "../query/literal.ts"
 import { resolveSources, whereSql } from "./planner.ts"
+import { Fail } from "./select/failure.ts"
 import { compileRegex, isRegexError } from "./regex.ts"
 
 /**
@@ -25,7 +26,7 @@ export interface ShowPlan {
 
 export class ShowFailure extends Data.TaggedError("ShowFailure")<{ readonly message: string }> {}
 
-const q = (name: string) => `"${name.replace(/"/g, '""')}"`
+const q = sqlIdentifier
 const lit = (v: string | boolean | number) => (typeof v === "string" ? sqlString(v) : String(v))
 
 /** Literal rows as SQL with named columns (typed VARCHAR unless given), empty-safe. */
@@ -67,11 +68,7 @@ const keyFilter = (filter: KeyFilter | undefined): ((value: string) => boolean) 
   }
 }
 
-const planFailure = (message: string) => {
-  const e = new Error(message)
-  e.name = "PlanFailure"
-  return e
-}
+const planFailure = (message: string) => new Fail(message)
 
 const tablesOf = (db: DatabaseState, from: ReadonlyArray<Source>): Array<TableState> =>
   from.length === 0 ? [...db.tables.values()].filter((t) => !t.deleted).sort(byName) : resolveSources(from, db)

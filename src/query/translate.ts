@@ -23,6 +23,7 @@ import { queryEqualities } from "./equalities.ts"
 import { functionPolicy, type FunctionPolicy } from "./sandbox.ts"
 import { showColumnsSql, showColumnsTarget } from "./showColumns.ts"
 import { columnsInOrder, duckTypeName, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
+import { sqlIdentifier as quote } from "./literal.ts"
 
 /**
  * Turns a user's SQL (InfluxDB 3's DataFusion dialect) into the DuckDB SQL that runs: parse, bind `$name`
@@ -78,8 +79,6 @@ export interface Translated {
   /** The cache table functions the query reads (each a cache hit). */
   readonly caches: ReadonlyArray<CacheFunction>
 }
-
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 /** The SQL of a user table as InfluxDB shows it: columns sorted by name, over the buffered rows (or none). */
 export const userTableSql = (table: TableState, buffer: BufferView, merge: boolean, equalities?: ReadonlyMap<string, ReadonlySet<string>>): string => {

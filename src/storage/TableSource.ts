@@ -10,8 +10,8 @@ import { FileIndex } from "./FileIndex.ts"
 import { filesOf, type IndexedFile } from "./files.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { retentionCutoffNs } from "./retention.ts"
+import { sqlIdentifier as quote } from "../query/literal.ts"
 
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** What the planner reads a table through (the shape `translate` expects of the buffer), and the files it chose. */

@@ -3,6 +3,7 @@ import { DuckDBAppender, DuckDBBigIntType, DuckDBBooleanType, DuckDBConnection, 
 import type { TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import { FieldKind, type BatchSeries, type FieldShape, type ParsedBatch } from "../lineprotocol/index.ts"
+import { sqlIdentifier as quote } from "../query/literal.ts"
 
 /** The rows of one batch for one table: which lines of the parsed batch, and their resolved nanosecond times. */
 export interface TableRows {
@@ -41,8 +42,6 @@ const duckType = (type: ColumnType): DuckDBType => {
 
 const sqlType = (type: ColumnType) =>
   ({ float: "DOUBLE", integer: "BIGINT", uinteger: "UBIGINT", string: "VARCHAR", tag: "VARCHAR", boolean: "BOOLEAN", time: "TIMESTAMP_NS" })[type]
-
-const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 /** Name of the DuckDB table holding a buffered table's rows, and of its series dictionary. */
 export const rowsTableName = (tableId: number) => `buf.t${tableId}`
