@@ -312,6 +312,11 @@ const unknownHandle = new InvalidRequest({ message: "unknown prepared statement 
 // ---------------------------------------------------------------------------------------------------------------
 // The gRPC handlers
 
+/** Ends a streaming call with an error status (grpc-js sends the status of an `error` event). */
+const fail = (call: NodeJS.EventEmitter, status: Grpc.StatusObject) => {
+  call.emit("error", Object.assign(new Error(status.details), status))
+}
+
 type Frames = Stream.Stream<Uint8Array, unknown, Services>
 
 /** What a DoGet ticket asks for, as frames. */
@@ -417,7 +422,7 @@ const makeHandlers = (runtime: Runtime.Runtime<Services>, prepared: PreparedStat
         Effect.scoped(Effect.flatMap(session(call.metadata), (who) => body(who, call))),
         (exit) => {
           if (Exit.isSuccess(exit)) call.end()
-          else if (!call.cancelled) call.destroy(Object.assign(new Error(causeStatus(exit.cause).details), causeStatus(exit.cause)))
+          else if (!call.cancelled) fail(call, causeStatus(exit.cause))
         }
       )
       call.on("cancelled", () => Runtime.runFork(runtime)(fiber.interruptAsFork(fiber.id())))
@@ -427,7 +432,7 @@ const makeHandlers = (runtime: Runtime.Runtime<Services>, prepared: PreparedStat
     Handshake: (call: Grpc.ServerDuplexStream<Record<string, unknown>, unknown>) => {
       run(session(call.metadata), (exit) => {
         if (Exit.isFailure(exit)) {
-          call.destroy(Object.assign(new Error(causeStatus(exit.cause).details), causeStatus(exit.cause)))
+          fail(call, causeStatus(exit.cause))
           return
         }
         const secret = exit.value.secret ?? ""
@@ -509,7 +514,7 @@ const makeHandlers = (runtime: Runtime.Runtime<Services>, prepared: PreparedStat
           }),
           (exit) => {
             if (Exit.isFailure(exit)) {
-              call.destroy(Object.assign(new Error(causeStatus(exit.cause).details), causeStatus(exit.cause)))
+              fail(call, causeStatus(exit.cause))
               return
             }
             call.write({ app_metadata: exit.value })
@@ -519,7 +524,7 @@ const makeHandlers = (runtime: Runtime.Runtime<Services>, prepared: PreparedStat
       })
     },
     DoExchange: (call: Grpc.ServerDuplexStream<unknown, unknown>) =>
-      call.destroy(Object.assign(new Error("DoExchange is not supported"), { code: Grpc.status.UNIMPLEMENTED, details: "DoExchange is not supported" })),
+      fail(call, { code: Grpc.status.UNIMPLEMENTED, details: "DoExchange is not supported", metadata: new Grpc.Metadata() }),
     PollFlightInfo: (_call: unknown, callback: Grpc.sendUnaryData<unknown>) =>
       callback({ code: Grpc.status.UNIMPLEMENTED, details: "PollFlightInfo is not supported" })
   }

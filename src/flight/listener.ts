@@ -40,11 +40,12 @@ export const shareWithHttp2 = <S extends NodeHttp.Server>(server: S, handoff: Ht
       waiting.delete(socket)
       socket.pause()
       if (seen.length > 0) socket.unshift(seen)
-      if (!http2) toHttp1(socket)
-      else if (handoff.inject !== undefined) handoff.inject(socket)
+      if (!http2) {
+        toHttp1(socket)
+        // Node's HTTP/1.1 server reads the socket once it flows again (HTTP/2 sessions read its handle themselves).
+        process.nextTick(() => socket.resume())
+      } else if (handoff.inject !== undefined) handoff.inject(socket)
       else socket.destroy()
-      // Node's HTTP/1.1 and HTTP/2 servers read the socket themselves once it flows again.
-      process.nextTick(() => socket.resume())
     }
     const onData = (chunk: Buffer) => {
       seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk])
