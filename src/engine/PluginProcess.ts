@@ -1,10 +1,13 @@
 // One python3 process running the shim (shim.py), driven over framed JSON on its stdin and stdout.
 import * as NodeChild from "node:child_process"
+import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
 
-/** The shim's source, beside this module. */
-export const shimPath = NodePath.join(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "shim.py")
+const here = NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url))
+
+/** The shim's source: beside this module, or (running from the dist/ bundle) in the sources. */
+export const shimPath = NodeFs.existsSync(NodePath.join(here, "shim.py")) ? NodePath.join(here, "shim.py") : NodePath.join(here, "..", "src", "engine", "shim.py")
 
 /** A request from a running plugin: a query, a synchronous write or a cache operation. */
 export interface PluginRpc {
