@@ -2,18 +2,37 @@
  * Streaming benchmark: a result of ~10 million rows (the 100-host x 24 h cpu set joined with 12 constants) read in
  * every format, printing bytes, seconds and the server's RSS before, during (peak of samples) and after, to show
  * large answers stream in bounded server memory.
- * usage: npx tsx scripts/bench-stream.ts [--formats jsonl,json,csv,pretty,parquet] [--copies N]
+ * `flight` reads the same answer over Arrow Flight (DoGet with InfluxDB 3's JSON ticket, gRPC on the HTTP port) and
+ * counts the Arrow IPC bytes of its FlightData.
+ * usage: npx tsx scripts/bench-stream.ts [--formats jsonl,json,csv,pretty,parquet,flight] [--copies N]
  */
+import * as Grpc from "@grpc/grpc-js"
 import * as NodeFs from "node:fs"
+import { FlightServiceClient } from "../src/flight/protocol.ts"
 import { cpuData, load, startStrata, stop } from "./lib.ts"
 
 const args = process.argv.slice(2)
 const option = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback)
-const formats = option("--formats", "jsonl,json,csv,parquet,pretty").split(",")
+const formats = option("--formats", "jsonl,json,csv,parquet,pretty,flight").split(",")
 const copies = Number(option("--copies", "12"))
 
 const file = cpuData(100, 24)
 const strata = await startStrata(18183)
+/** The answer's pieces over Flight: each FlightData's header and body bytes, as the client receives them. */
+async function* flightPieces(url: string, q: string): AsyncGenerator<Uint8Array> {
+  const client = new FlightServiceClient(new URL(url).host, Grpc.credentials.createInsecure())
+  try {
+    const ticket = Buffer.from(JSON.stringify({ database: "bench", sql_query: q, query_type: "sql" }))
+    const call = (client as unknown as { DoGet: (r: unknown) => AsyncIterable<{ data_header: Buffer; data_body: Buffer }> }).DoGet({ ticket })
+    for await (const data of call) {
+      yield data.data_header
+      yield data.data_body
+    }
+  } finally {
+    client.close()
+  }
+}
+
 const rssMiB = () => Math.round(Number(/VmRSS:\s+(\d+)/.exec(NodeFs.readFileSync(`/proc/${strata.child.pid}/status`, "utf8"))![1]) / 1024)
 try {
   const loaded = load(file, `${strata.url}/api/v3/write_lp?db=bench&precision=ns&no_sync=true`)
@@ -23,7 +42,10 @@ try {
   for (const format of formats) {
     const before = rssMiB()
     const started = performance.now()
-    const res = await fetch(`${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format })}`)
+    const res =
+      format === "flight"
+        ? { status: 200, body: flightPieces(strata.url, q) }
+        : await fetch(`${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format })}`)
     let bytes = 0
     let peak = before
     let pieces = 0
