@@ -17,7 +17,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Readline from "node:readline"
-import { ByteSink, type CellFallback, writeCsvRows, writeJsonRows } from "./chunkBytes.ts"
+import { ByteSink, type CellFallback, literal, writeCsvRows, writeJsonRows } from "./chunkBytes.ts"
 import { formatDate, formatTimeMs, formatTimeNs, formatTimeS, formatTimeUs } from "./time.ts"
 
 /**
@@ -210,46 +210,51 @@ const cellFallback: CellFallback = {
   csv: (chunk, column, row, typeId) => csvField(textOf(chunk.getColumnVector(column).getItem(row), typeId))
 }
 
-// A chunk's text is written into one buffer of about this size, grown when a chunk needs more.
-const PIECE_BYTES = 256 * 1024
+// Chunks are written into one buffer until it holds about this much: fewer, larger writes to the socket.
+const PIECE_BYTES = 1024 * 1024
+// Small answers stay small: the buffer starts at 64 KiB and grows to what the pieces need.
+const newSink = () => new ByteSink(64 * 1024)
 
 /** JSON: one array of row objects, nulls left out; `[]` when empty. */
 async function* encodeJson(source: ChunkSource): AsyncGenerator<Uint8Array> {
-  const keys = source.columns.map((c) => encoder.encode(quoteJson(c) + ":"))
-  const sink = new ByteSink(PIECE_BYTES)
+  const keys = source.columns.map((c) => literal(encoder.encode(quoteJson(c) + ":")))
+  const sink = newSink()
   let first = true
   for await (const chunk of prefetched(source)) {
     if (chunk.rowCount === 0) continue
-    if (first) sink.ascii("[")
+    if (first) sink.utf8("[")
     writeJsonRows(sink, chunk, keys, source.types, false, first, cellFallback)
-    yield sink.take()
     first = false
+    if (sink.pos >= PIECE_BYTES) yield sink.take()
   }
-  yield encoder.encode(first ? "[]" : "]")
+  sink.utf8(first ? "[]" : "]")
+  yield sink.take()
 }
 
 /** JSON lines: one object per line; empty body when empty. */
 async function* encodeJsonLines(source: ChunkSource): AsyncGenerator<Uint8Array> {
-  const keys = source.columns.map((c) => encoder.encode(quoteJson(c) + ":"))
-  const sink = new ByteSink(PIECE_BYTES)
+  const keys = source.columns.map((c) => literal(encoder.encode(quoteJson(c) + ":")))
+  const sink = newSink()
   for await (const chunk of prefetched(source)) {
     if (chunk.rowCount === 0) continue
     writeJsonRows(sink, chunk, keys, source.types, true, true, cellFallback)
-    yield sink.take()
+    if (sink.pos >= PIECE_BYTES) yield sink.take()
   }
+  if (sink.pos > 0) yield sink.take()
 }
 
 /** CSV: a header from the first batch, `\n` line endings, null as an empty field; empty body when empty. */
 async function* encodeCsv(source: ChunkSource): AsyncGenerator<Uint8Array> {
-  const sink = new ByteSink(PIECE_BYTES)
+  const sink = newSink()
   let header = true
   for await (const chunk of prefetched(source)) {
     if (chunk.rowCount === 0) continue
     if (header) sink.utf8(source.columns.map(csvField).join(",") + "\n")
     writeCsvRows(sink, chunk, source.types, cellFallback)
-    yield sink.take()
     header = false
+    if (sink.pos >= PIECE_BYTES) yield sink.take()
   }
+  if (sink.pos > 0) yield sink.take()
 }
 
 /** The `+---+---+` line of a pretty table with these column widths. */
