@@ -57,7 +57,8 @@ const frame = (message: unknown): Buffer => {
  */
 export class PluginProcess {
   private child: NodeChild.ChildProcessWithoutNullStreams | undefined
-  private buffered: Buffer = Buffer.alloc(0)
+  /** The process the running call talks to: events of an older process (killed, dying) are ignored. */
+  private active: NodeChild.ChildProcess | undefined
   private onMessage: ((message: Record<string, unknown>) => void) | undefined
   private onExit: ((why: string) => void) | undefined
   private queue: Promise<unknown> = Promise.resolve()
@@ -76,24 +77,27 @@ export class PluginProcess {
       env: { ...process.env, ...this.env, PYTHONDONTWRITEBYTECODE: "1" },
       stdio: ["pipe", "pipe", "pipe"]
     })
-    this.buffered = Buffer.alloc(0)
+    let buffered: Buffer = Buffer.alloc(0)
     child.stdout.on("data", (chunk: Buffer) => {
-      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk])
-      while (this.buffered.length >= 4) {
-        const length = this.buffered.readUInt32BE(0)
-        if (this.buffered.length < 4 + length) break
-        const body = this.buffered.subarray(4, 4 + length).toString("utf8")
-        this.buffered = this.buffered.subarray(4 + length)
-        this.onMessage?.(JSON.parse(body) as Record<string, unknown>)
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
+      while (buffered.length >= 4) {
+        const length = buffered.readUInt32BE(0)
+        if (buffered.length < 4 + length) break
+        const body = buffered.subarray(4, 4 + length).toString("utf8")
+        buffered = buffered.subarray(4 + length)
+        if (this.active === child) this.onMessage?.(JSON.parse(body) as Record<string, unknown>)
       }
     })
     child.stderr.on("data", (chunk: Buffer) => this.stderr(chunk.toString("utf8")))
     // A write to a process that just died fails asynchronously; the exit handler reports it.
     child.stdin.on("error", () => {})
-    child.once("error", (e) => this.onExit?.(`the plugin runtime could not start (${this.python}): ${e.message}`))
+    child.once("error", (e) => {
+      if (this.child === child) this.child = undefined
+      if (this.active === child) this.onExit?.(`the plugin runtime could not start (${this.python}): ${e.message}`)
+    })
     child.once("exit", (code, signal) => {
       if (this.child === child) this.child = undefined
-      this.onExit?.(`the plugin's python process exited (${signal === null ? `code ${code}` : `signal ${signal}`})`)
+      if (this.active === child) this.onExit?.(`the plugin's python process exited (${signal === null ? `code ${code}` : `signal ${signal}`})`)
     })
     return child
   }
@@ -108,6 +112,7 @@ export class PluginProcess {
   private callNow(message: unknown, hooks: CallHooks, timeoutMs: number): Promise<PluginDone> {
     if (this.closed) return Promise.reject(new PluginProcessFailed("the plugin runtime is stopped", false))
     const child = (this.child ??= this.start())
+    this.active = child
     return new Promise<PluginDone>((resolve, reject) => {
       let settled = false
       const finish = (f: () => void) => {

@@ -72,13 +72,26 @@ describe("processing engine", () => {
     )
     const res = await trigger("src", "doubler", "wal.py", "table:cpu", { trigger_arguments: { table: "cpu2" } })
     expect(res.status, res.text).toBe(200)
+    await upload(
+      "tables.py",
+      `def process_writes(influxdb3_local, table_batches, args=None):
+    names = ",".join(sorted(b["table_name"] for b in table_batches))
+    influxdb3_local.write_to_db("out", LineBuilder("batches").string_field("tables", names).int64_field("rows", sum(len(b["rows"]) for b in table_batches)))
+`
+    )
+    expect((await trigger("src", "everything", "tables.py", "all_tables")).status).toBe(200)
     await write("src", "cpu,host=b usage=2 1000\nmem,host=b free=3 1000")
     const rows = await eventually("out", "SELECT host, double, kind, time FROM cpu2", (r) => r.length === 1)
     expect(rows).toEqual([{ host: "b", double: 4, kind: 1, time: "1970-01-01T00:16:40" }])
+    expect(await eventually("out", "SELECT tables, rows FROM batches", (r) => r.length === 1)).toEqual([{ tables: "cpu,mem", rows: 2 }])
     const logs = await eventually("src", "SELECT trigger_name, log_level, log_text FROM system.processing_engine_logs", (r) => r.length > 0)
     expect(logs).toContainEqual({ trigger_name: "doubler", log_level: "INFO", log_text: "rows 1 cpu" })
     const triggers = await query("src", "SELECT * FROM system.processing_engine_triggers")
-    expect(triggers).toEqual([{ trigger_name: "doubler", plugin_filename: "wal.py", trigger_specification: "table:cpu", disabled: false }])
+    expect(triggers).toEqual([
+      { trigger_name: "doubler", plugin_filename: "wal.py", trigger_specification: "table:cpu", disabled: false },
+      { trigger_name: "everything", plugin_filename: "tables.py", trigger_specification: "all_tables", disabled: false }
+    ])
+    expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=everything&force=true`, { token: admin })).status).toBe(200)
     expect(await query("src", "SELECT * FROM system.processing_engine_trigger_arguments")).toEqual([
       { trigger_name: "doubler", argument_key: "table", argument_value: "cpu2" }
     ])
@@ -276,6 +289,64 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     ])
   })
 
+  it("directory plugins load __init__.py and its modules; PUT replaces a trigger's file or directory and the next call runs the new code", async () => {
+    await upload("pkg/__init__.py", `from .helper import greet\ndef process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):\n    return greet()\n`)
+    await upload("pkg/helper.py", `def greet():\n    return "v1"\n`)
+    expect((await trigger("src", "pkg", "pkg", "request:pkg")).status).toBe(200)
+    expect((await server.request("GET", "/api/v3/engine/pkg", { token: admin })).text).toBe("v1")
+    const put = await server.request("PUT", "/api/v3/plugins/directory", {
+      token: admin,
+      body: {
+        plugin_name: "pkg",
+        files: [
+          { relative_path: "__init__.py", content: "from .other import greet\ndef process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):\n    return greet()\n" },
+          { relative_path: "other.py", content: "def greet():\n    return 'v2'\n" }
+        ]
+      }
+    })
+    expect(put.status, put.text).toBe(200)
+    expect((await server.request("GET", "/api/v3/engine/pkg", { token: admin })).text).toBe("v2")
+    const escape = await server.request("PUT", "/api/v3/plugins/directory", { token: admin, body: { plugin_name: "pkg", files: [{ relative_path: "../x.py", content: "" }] } })
+    expect(escape.status).toBe(400)
+
+    await upload("single.py", `def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):\n    return "one"\n`)
+    expect((await trigger("src", "single", "single.py", "request:single")).status).toBe(200)
+    expect((await server.request("GET", "/api/v3/engine/single", { token: admin })).text).toBe("one")
+    const replaced = await server.request("PUT", "/api/v3/plugins/files", {
+      token: admin,
+      body: { plugin_name: "single", content: `def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):\n    return "two"\n` }
+    })
+    expect(replaced.status).toBe(200)
+    expect((await server.request("GET", "/api/v3/engine/single", { token: admin })).text).toBe("two")
+  })
+
+  it("write_sync writes at once and raises on a bad line; query raises QueryError; a disabled request trigger answers 404", async () => {
+    await upload(
+      "sync.py",
+      `def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):
+    influxdb3_local.write_sync(LineBuilder("synced").int64_field("v", 1).time_ns(10), False)
+    rows = influxdb3_local.query("SELECT v, time FROM synced")
+    errors = []
+    try:
+        influxdb3_local.write_sync_to_db("out", LineBuilder("seed").string_field("v", "text"), False)
+    except Exception as e:
+        errors.append(type(e).__name__)
+    try:
+        influxdb3_local.query("SELECT nope FROM nowhere")
+    except Exception as e:
+        errors.append(type(e).__name__)
+    return {"rows": rows, "errors": errors}
+`
+    )
+    expect((await trigger("src", "sync", "sync.py", "request:sync")).status).toBe(200)
+    expect((await server.request("POST", "/api/v3/engine/sync", { token: admin })).json()).toEqual({ rows: [{ v: 1, time: 10 }], errors: ["WriteError", "QueryError"] })
+    expect((await server.request("POST", `${TRIGGER}/disable?db=src&trigger_name=sync`, { token: admin })).status).toBe(200)
+    expect((await server.request("POST", `${TRIGGER}/disable?db=src&trigger_name=sync`, { token: admin })).status).toBe(200)
+    expect((await server.request("POST", "/api/v3/engine/sync", { token: admin })).status).toBe(404)
+    expect((await server.request("POST", `${TRIGGER}/enable?db=src&trigger_name=sync`, { token: admin })).status).toBe(200)
+    expect((await server.request("POST", "/api/v3/engine/sync", { token: admin })).status).toBe(200)
+  })
+
   it("answers each documented status: 400 bad spec or escaping path, 404 unknown plugin, trigger or database, 409 duplicate", async () => {
     expect((await trigger("src", "x", "wal.py", "sometimes")).status).toBe(400)
     expect((await trigger("src", "x", "wal.py", "cron:0 0 6 * *")).status).toBe(400)
@@ -309,5 +380,7 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     const res = await server.request("POST", "/api/v3/configure/plugin_environment/install_packages", { token: admin, body: { packages: ["surely-not-installed-pkg-xyz"] } })
     expect(res.status).toBe(500)
     expect(res.json().error).toMatch(/^installing plugin packages failed: pip/)
+    const missing = await server.request("POST", "/api/v3/configure/plugin_environment/install_requirements", { token: admin, body: { requirements_location: "nothing.txt" } })
+    expect(missing.status).toBe(404)
   }, 40_000)
 })
