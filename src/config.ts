@@ -30,6 +30,8 @@ export interface ServerConfigShape {
   readonly compactionDelayMs: number
   /** How old a row-delete request must be before the Compactor rewrites the files it touches. */
   readonly rowDeleteMinAgeMs: number
+  /** Payload bytes of unpersisted writes that persist at once: bounds what a start parses again. */
+  readonly persistLogThresholdBytes: number
   /** Payload bytes of persisted write events the log keeps (newest first); older ones are truncated from it. */
   readonly snapshottedLogKeepBytes: number
   /** Start past events of the log that fail their checksums, skipping and reporting them, instead of stopping. */
@@ -79,6 +81,12 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "write-buffer-max-bytes", env: ["STRATA_WRITE_BUFFER_MAX_BYTES"], describe: "Memory the write buffer may hold before writes are refused", fallback: "2147483648" },
   { flag: "persist-interval", env: ["STRATA_PERSIST_INTERVAL"], describe: "Longest time buffered rows wait before they are persisted to Parquet", fallback: "10m" },
   { flag: "force-snapshot-mem-threshold", env: ["STRATA_FORCE_SNAPSHOT_MEM_THRESHOLD", "INFLUXDB3_FORCE_SNAPSHOT_MEM_THRESHOLD"], describe: "Buffer size that persists at once: a percentage of --write-buffer-max-bytes (50%) or a size (512MiB)", fallback: "50%" },
+  {
+    flag: "persist-log-threshold",
+    env: ["STRATA_PERSIST_LOG_THRESHOLD"],
+    describe: "Line-protocol bytes of writes not yet persisted that persist at once; bounds what a start replays (e.g. 64MiB)",
+    fallback: "64MiB"
+  },
   { flag: "gen1-duration", env: ["STRATA_GEN1_DURATION", "INFLUXDB3_GEN1_DURATION"], describe: "Time span of one persisted (gen1) Parquet file: 1m, 5m or 10m", fallback: "10m" },
   { flag: "compaction-delay", env: ["STRATA_COMPACTION_DELAY"], describe: "How long a 24-hour window must receive no new persisted file before its files are compacted", fallback: "10m" },
   { flag: "row-delete-min-age", env: ["STRATA_ROW_DELETE_MIN_AGE"], describe: "How old a row-delete request must be before the Compactor rewrites the Parquet files it touches (rows are hidden from queries at once)", fallback: "24h" },
@@ -219,6 +227,10 @@ export const resolveServeConfig = (
   if (snapshottedLogKeepBytes === undefined) {
     return Either.left(new ConfigError({ message: `invalid --snapshotted-log-keep '${get("snapshotted-log-keep")}': expected a size like 256MiB` }))
   }
+  const persistLogThresholdBytes = parseByteSize(get("persist-log-threshold"))
+  if (persistLogThresholdBytes === undefined || persistLogThresholdBytes <= 0) {
+    return Either.left(new ConfigError({ message: `invalid --persist-log-threshold '${get("persist-log-threshold")}': expected a size like 64MiB` }))
+  }
   const maxImportSize = parseByteSize(get("max-import-size"))
   if (maxImportSize === undefined || maxImportSize <= 0) {
     return Either.left(new ConfigError({ message: `invalid --max-import-size '${get("max-import-size")}': expected a size like 10GiB` }))
@@ -246,6 +258,7 @@ export const resolveServeConfig = (
     gen1DurationMs,
     compactionDelayMs,
     rowDeleteMinAgeMs,
+    persistLogThresholdBytes,
     snapshottedLogKeepBytes
   })
 }

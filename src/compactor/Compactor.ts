@@ -88,19 +88,21 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       return Effect.gen(function* () {
         const written: Array<PersistedFile> = []
         const ranks = `persist_ranks_t${target.tableId}`
+        const stage = `persist_stage_t${target.tableId}`
         const windowsStarted = performance.now()
-        const windows = yield* attemptPromise("reading the buffer's time windows", async () => {
+        const windows = yield* attemptPromise("staging the buffer's rows", async () => {
           await conn.run(ingester.buffer.persistRanksSql(target, ranks))
-          return (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(target, windowNs))).getRows() as Array<[bigint, bigint, bigint]>
+          await conn.run(ingester.buffer.persistStageSql(target, ranks, stage, windowNs))
+          return (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(stage))).getRows() as Array<[bigint, bigint, bigint]>
         })
-        yield* Effect.logDebug(`persist: table ${target.tableId} spans ${windows.length} window(s), ranked in ${(performance.now() - windowsStarted).toFixed(0)} ms`)
+        yield* Effect.logDebug(`persist: table ${target.tableId} spans ${windows.length} window(s), staged in ${(performance.now() - windowsStarted).toFixed(0)} ms`)
         for (const [w, lo, hi] of windows) {
           const startNs = BigInt(w) * windowNs
           const path = gen1Path(target.dbId, target.tableId, startNs, seq)
           const scratch = yield* store.scratchPath(path)
           const fileStarted = performance.now()
           const copied = yield* attemptPromise(`writing ${path}`, () =>
-            conn.runAndReadAll(`COPY (${ingester.buffer.persistSql(target, ranks, startNs, startNs + windowNs)}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
+            conn.runAndReadAll(`COPY (${ingester.buffer.persistSql(target, stage, BigInt(w))}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
           ).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
           scratches.push({ path, localFile: scratch })
           yield* Effect.logDebug(`persist: ${path} holds ${Number(copied.getRows()[0]?.[0] ?? 0)} row(s), written in ${(performance.now() - fileStarted).toFixed(0)} ms`)
@@ -124,16 +126,20 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
           Effect.forEach(scratches, (s) => Effect.zipRight(store.remove(s.localFile), store.remove(s.path)).pipe(Effect.ignore), { discard: true })
         ),
         Effect.ensuring(
-          Effect.tryPromise(() => conn.run(`DROP TABLE IF EXISTS temp.persist_ranks_t${target.tableId}`)).pipe(Effect.ignore)
+          Effect.tryPromise(async () => {
+            await conn.run(`DROP TABLE IF EXISTS temp.persist_ranks_t${target.tableId}`)
+            await conn.run(`DROP TABLE IF EXISTS temp.persist_stage_t${target.tableId}`)
+          }).pipe(Effect.ignore)
         )
       )
     }
 
     const persistOnce: Effect.Effect<PersistOutcome | undefined, StorageError | LogWriteFailed | EngineFailed> = Effect.gen(function* () {
       const started = performance.now()
-      const { persistedSeq, targets } = yield* ingester.capturePersist
+      const { persistedSeq, targets, payloadBytes } = yield* ingester.capturePersist
       lastPersistMs = yield* Clock.currentTimeMillis
-      if (targets.length === 0) return undefined
+      // Nothing buffered (every write since was dropped): the payloads captured no longer wait for a persist.
+      if (targets.length === 0) return yield* Effect.as(ingester.releasePersisted([], payloadBytes), undefined)
       const files: Array<PersistedFile> = []
       const removeWritten = Effect.forEach(files, (f) => store.remove(f.path).pipe(Effect.ignore), { discard: true })
       yield* Effect.forEach(targets, (t) => Effect.map(writeTarget(t, persistedSeq), (w) => void files.push(...w)), { discard: true }).pipe(
@@ -143,7 +149,7 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       // leave the buffer once older queries are done.
       yield* log.append([{ event: new SnapshotPersisted({ version: 1, persistedSeq, files }) }])
       yield* sources.drainReaders
-      yield* ingester.releasePersisted(targets)
+      yield* ingester.releasePersisted(targets, payloadBytes)
       yield* reclaimer.truncate(persistedSeq).pipe(logged("event log truncation"))
       let bytes = 0
       let rows = 0
@@ -225,7 +231,10 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     const tick = Effect.gen(function* () {
       yield* sweepNow.pipe(Effect.catchAll((e) => Effect.logError(`retention sweep failed (retrying next tick): ${e.message}`)))
       const now = yield* Clock.currentTimeMillis
-      const due = now - lastPersistMs >= config.persistIntervalMs || ingester.buffer.bytes >= config.forceSnapshotBytes
+      const due =
+        now - lastPersistMs >= config.persistIntervalMs ||
+        ingester.buffer.bytes >= config.forceSnapshotBytes ||
+        ingester.unpersistedPayloadBytes() >= config.persistLogThresholdBytes
       if (due) {
         yield* persistNow.pipe(
           Effect.catchAll((e) =>

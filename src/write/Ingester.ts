@@ -115,6 +115,10 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const buffer = new WriteBuffer(duck.writer)
     /** The seq of the last write applied to the buffer: its rows, and every earlier write's, are below the tables' `appended`. */
     let lastAppliedSeq = 0
+    // Payload bytes of the writes applied so far, and how many of them the last recorded persist covered: their
+    // difference is what a start would parse again, which `--persist-log-threshold` bounds.
+    let appliedPayloadBytes = 0
+    let persistedPayloadBytes = 0
     /** Writes applied but not yet settled (committed, or failed and taken back), by seq. */
     const inFlight = new Map<number, Deferred.Deferred<void>>()
     const lock = yield* Effect.makeSemaphore(1)
@@ -231,6 +235,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       Stream.runForEach(({ envelope, reply }: { envelope: Envelope; reply?: ParseReply | undefined }) => {
         if (envelope.event._tag !== "WriteBatch" || envelope.payload === null) return applyDelete(envelope)
         replayed += 1
+        appliedPayloadBytes += envelope.payload.byteLength
         return Effect.map(replayWrite(recovered, envelope, reply), (n) => {
           quarantined += n
           if (reply?._tag === "Parsed") pool.reuse(reply.batch)
@@ -362,6 +367,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
               done()
               const seq = envelopes[0]!.seq
               lastAppliedSeq = seq
+              appliedPayloadBytes += request.size
               const settledSignal = yield* Deferred.make<void>()
               inFlight.set(seq, settledSignal)
               return { committed, marks, seq, settledSignal }
@@ -390,20 +396,24 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         Effect.sync(() => {
           buffer.flush()
           const pending = [...inFlight].filter(([seq]) => seq <= lastAppliedSeq).map(([, d]) => d)
-          return { persistedSeq: lastAppliedSeq, targets: buffer.persistTargets(), pending }
+          const payloadBytes = appliedPayloadBytes
+          return { persistedSeq: lastAppliedSeq, targets: buffer.persistTargets(), pending, payloadBytes }
         })
       )
       yield* Effect.forEach(captured.pending, Deferred.await, { discard: true })
-      return { persistedSeq: captured.persistedSeq, targets: captured.targets }
+      return { persistedSeq: captured.persistedSeq, targets: captured.targets, payloadBytes: captured.payloadBytes }
     })
 
-    /** Drops persisted rows from the buffer, once the persist is recorded and queries find them in files. */
-    const releasePersisted = (targets: ReadonlyArray<PersistTarget>) =>
+    /**
+     * Drops persisted rows from the buffer, once the persist is recorded and queries find them in files; the payload
+     * bytes the capture covered no longer count as unpersisted.
+     */
+    const releasePersisted = (targets: ReadonlyArray<PersistTarget>, payloadBytes: number) =>
       lock.withPermits(1)(
         Effect.tryPromise({
           try: () => buffer.dropPersisted(targets),
           catch: engineFailed("the write buffer could not drop persisted rows")
-        })
+        }).pipe(Effect.tap(() => Effect.sync(() => (persistedPayloadBytes = Math.max(persistedPayloadBytes, payloadBytes)))))
       ).pipe(Effect.tap(() => publishBufferSize))
 
     /**
@@ -450,6 +460,8 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       releasePersisted,
       /** The write buffer, for the query engine. */
       buffer,
+      /** Payload bytes of applied writes that no recorded persist covers yet: what a start would parse again. */
+      unpersistedPayloadBytes: () => appliedPayloadBytes - persistedPayloadBytes,
       /** Makes every acknowledged write visible to DuckDB; queries call it before they read. */
       flush: lock.withPermits(1)(Effect.sync(() => buffer.flush()))
     } as const

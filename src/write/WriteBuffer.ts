@@ -152,26 +152,32 @@ export class WriteBuffer {
   }
 
   /**
-   * SQL of a target's rows with times in [fromNs, toNs), tags in series-key order then time then fields, sorted by
-   * series key (its rank in `ranks`) then time. Merged per series and time (field by field the last non-null value
-   * wins, as queries merge) only when the table may hold duplicates: the merge costs more than the rest.
+   * SQL that stages a target's rows in the temp table `stage`, once per persist: the gen1 window number `_w`, the
+   * series rank `_rank` (from `ranks`), tags in series-key order, time, then fields, stored in window order so that
+   * each window's file reads only its own row groups. Merged per series and time (field by field the last non-null
+   * value wins, as queries merge) only when the table may hold duplicates: the merge costs more than the rest.
    */
-  persistSql(target: PersistTarget, ranks: string, fromNs: bigint, toNs: bigint): string {
-    const filter = `_row < ${target.upTo} AND time >= make_timestamp_ns(${fromNs}) AND time < make_timestamp_ns(${toNs})`
+  persistStageSql(target: PersistTarget, ranks: string, stage: string, windowNs: bigint): string {
+    const filter = `_row < ${target.upTo}`
     const rows = target.mayHaveDuplicates
       ? `SELECT _sid, time${target.fields.map((f) => `, arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`).join("")} FROM ${rowsTableName(target.tableId)} WHERE ${filter} GROUP BY _sid, time`
       : `SELECT * FROM ${rowsTableName(target.tableId)} WHERE ${filter}`
     const columns = [...target.tags.map((n) => `s.${quote(n)}`), "d.time", ...target.fields.map((f) => `d.${quote(f.name)}`)].join(", ")
-    return `SELECT ${columns} FROM (${rows}) d JOIN ${ranks} s USING (_sid) ORDER BY s._rank, d.time`
+    // Floor division: times before 1970 fall in the window that starts before them.
+    const e = "epoch_ns(d.time)"
+    const window = `${e} // ${windowNs} - CASE WHEN ${e} % ${windowNs} < 0 THEN 1 ELSE 0 END`
+    return `CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT ${window} AS _w, s._rank, ${columns} FROM (${rows}) d JOIN ${ranks} s USING (_sid) ORDER BY _w`
   }
 
-  /** SQL of the gen1 windows (of `windowNs`) a target's rows fall in: window number, min and max time in ns. */
-  persistWindowsSql(target: PersistTarget, windowNs: bigint): string {
-    // Floor division: times before 1970 fall in the window that starts before them.
-    return (
-      `SELECT e // ${windowNs} - CASE WHEN e % ${windowNs} < 0 THEN 1 ELSE 0 END AS w, min(e) AS lo, max(e) AS hi ` +
-      `FROM (SELECT epoch_ns(time) AS e FROM ${rowsTableName(target.tableId)} WHERE _row < ${target.upTo}) GROUP BY w ORDER BY w`
-    )
+  /** SQL of the gen1 windows a staged target's rows fall in: window number, min and max time in ns. */
+  persistWindowsSql(stage: string): string {
+    return `SELECT _w, epoch_ns(min(time)), epoch_ns(max(time)) FROM ${stage} GROUP BY _w ORDER BY _w`
+  }
+
+  /** SQL of one gen1 window's file from a staged target: sorted by series key (its rank) then time. */
+  persistSql(target: PersistTarget, stage: string, window: bigint): string {
+    const columns = [...target.tags.map((n) => quote(n)), "time", ...target.fields.map((f) => quote(f.name))].join(", ")
+    return `SELECT ${columns} FROM ${stage} WHERE _w = ${window} ORDER BY _rank, time`
   }
 
   /**
