@@ -114,10 +114,14 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
 
     const nowNs = () => clock.unsafeCurrentTimeNanos()
 
-    /** Feeds the caches of a table the rows of one applied write. Plain loops; nothing happens for uncached tables. */
-    const ingest = (rows: TableRows): void => {
+    /**
+     * What one write's rows of a table would add to its caches, read out of the parsed batch now (the batch is reused
+     * once the write is applied) and fed in by the returned function, which the Ingester calls once the write's commit
+     * succeeded. Undefined for tables without caches. Plain loops.
+     */
+    const prepare = (rows: TableRows): (() => void) | undefined => {
       const table = rows.table
-      if (table.lastCaches.size === 0 && table.distinctCaches.size === 0) return
+      if (table.lastCaches.size === 0 && table.distinctCaches.size === 0) return undefined
       const targets: Array<Instance> = []
       for (const def of table.lastCaches.values()) {
         const i = instances.get(instanceKey(table.id, "last", def))
@@ -127,7 +131,7 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
         const i = instances.get(instanceKey(table.id, "distinct", def))
         if (i !== undefined) targets.push(i)
       }
-      if (targets.length === 0) return
+      if (targets.length === 0) return undefined
       const batch = rows.batch
       const unsigned = batch.integers === undefined ? undefined : new BigUint64Array(batch.integers.buffer, batch.integers.byteOffset, batch.integers.length)
       const plans = targets.map((t) => {
@@ -135,22 +139,31 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
         const { keys, values } = lastCacheColumns(table, t.def)
         return { t, keys: keys.map((c) => c.name), values: values.map((c) => c.name) }
       })
-      const now = nowNs()
+      const cells: Array<ReadonlyMap<string, CacheValue>> = []
+      const times: Array<bigint> = []
       for (let r = 0; r < rows.count; r++) {
-        const line = rows.lines[r]!
-        const cells = lineValues(batch, line, unsigned)
-        const timeNs = rows.times[r]!
-        for (const { t, keys, values } of plans) {
-          if (t.kind === "distinct") {
-            t.cache.insert(keys.map((k) => (cells.get(k) as string | undefined) ?? null), now)
-            continue
+        cells.push(lineValues(batch, rows.lines[r]!, unsigned))
+        times.push(rows.times[r]!)
+      }
+      return () => {
+        const now = nowNs()
+        for (let r = 0; r < cells.length; r++) {
+          const row = cells[r]!
+          for (const { t, keys, values } of plans) {
+            if (t.kind === "distinct") {
+              t.cache.insert(keys.map((k) => (row.get(k) as string | undefined) ?? null), now)
+              continue
+            }
+            const picked = new Map<string, CacheValue>()
+            for (const v of values) picked.set(v, row.get(v) ?? null)
+            t.cache.insert(keys.map((k) => row.get(k) ?? null), times[r]!, picked, now)
           }
-          const picked = new Map<string, CacheValue>()
-          for (const v of values) picked.set(v, cells.get(v) ?? null)
-          t.cache.insert(keys.map((k) => cells.get(k) ?? null), timeNs, picked, now)
         }
       }
     }
+
+    /** Feeds the caches of a table the rows of one committed write (replay and restore apply only committed ones). */
+    const ingest = (rows: TableRows): void => prepare(rows)?.()
 
     /** The instance of a definition, when the catalog has it. */
     const instanceOf = (tableId: number, kind: CacheKind, def: LastCacheDef | DistinctCacheDef) => instances.get(instanceKey(tableId, kind, def))
@@ -208,6 +221,7 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
 
     return {
       ingest,
+      prepare,
       load,
       answer,
       /** Makes the instances match the catalog now (before loading a cache just created). */

@@ -121,6 +121,11 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     let persistedPayloadBytes = 0
     /** Writes applied but not yet settled (committed, or failed and taken back), by seq. */
     const inFlight = new Map<number, Deferred.Deferred<void>>()
+    // Cache updates of writes applied to the buffer but not yet committed, by seq: they reach the caches only once the
+    // commit succeeded (in commit order, from the projection below), so a write whose commit fails never shows there.
+    // A commit can be projected before its write registers its updates: such seqs are remembered until it does.
+    const pendingCacheUpdates = new Map<number, ReadonlyArray<() => void>>()
+    const committedBeforeRegistered = new Set<number>()
     const lock = yield* Effect.makeSemaphore(1)
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => new ParsePool(parseWorkers())),
@@ -278,13 +283,35 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       Effect.forEach(
         envelopes,
         // A projection cannot fail (the event is committed): a buffer that cannot drop rows is a defect here.
-        (envelope) =>
-          bufferDrop(envelope) === undefined
+        (envelope) => {
+          if (envelope.event._tag === "WriteBatch") return Effect.sync(() => feedCaches(envelope.seq))
+          return bufferDrop(envelope) === undefined
             ? Effect.void
-            : lock.withPermits(1)(applyDelete(envelope)).pipe(Effect.orDie, Effect.zipRight(publishBufferSize)),
+            : lock.withPermits(1)(applyDelete(envelope)).pipe(Effect.orDie, Effect.zipRight(publishBufferSize))
+        },
         { discard: true }
       )
     )
+
+    /** Feeds a committed write's cache updates (or notes the commit, when the write has not registered them yet). */
+    function feedCaches(seq: number): void {
+      const updates = pendingCacheUpdates.get(seq)
+      if (updates === undefined) {
+        committedBeforeRegistered.add(seq)
+        return
+      }
+      pendingCacheUpdates.delete(seq)
+      for (const update of updates) update()
+    }
+
+    /** Registers a write's cache updates, fed at once when its commit was already projected. */
+    const registerCacheUpdates = (seq: number, updates: ReadonlyArray<() => void>) => {
+      if (committedBeforeRegistered.delete(seq)) {
+        for (const update of updates) update()
+      } else if (updates.length > 0) {
+        pendingCacheUpdates.set(seq, updates)
+      }
+    }
 
     const write = (request: WriteRequest) =>
       Effect.gen(function* () {
@@ -355,17 +382,20 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
                   new ExecutionFailed({ message: `the write buffer could not take this write's tables or columns, nothing was written: ${e instanceof Error ? e.message : String(e)}` })
               })
               const { committed, envelopes } = yield* log.enqueue([{ event, payload: body }, ...(request.alsoLog ?? []).map((e) => ({ event: e }))])
+              const cacheUpdates: Array<() => void> = []
               const marks = yield* Effect.tryPromise({ catch: engineFailed("the write buffer could not append"), try: async () => {
                 const out: Array<AppendMark> = []
                 for (const rows of rowsByTable) {
                   const mark = await buffer.append(rows)
-                  caches.ingest(rows)
+                  const update = caches.prepare(rows)
+                  if (update !== undefined) cacheUpdates.push(update)
                   if (mark !== undefined) out.push(mark)
                 }
                 return out
               } })
               done()
               const seq = envelopes[0]!.seq
+              registerCacheUpdates(seq, cacheUpdates)
               lastAppliedSeq = seq
               appliedPayloadBytes += request.size
               const settledSignal = yield* Deferred.make<void>()
@@ -376,7 +406,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         )
         // Awaited in the Ingester's scope: a write is taken back even when its client has gone, or (no_sync) was answered.
         const settled = yield* committed.pipe(
-          Effect.tapError(() => retract(marks, written)),
+          Effect.tapError(() => Effect.zipRight(Effect.sync(() => pendingCacheUpdates.delete(seq)), retract(marks, written))),
           Effect.ensuring(Effect.suspend(() => (inFlight.delete(seq), Deferred.succeed(settledSignal, undefined)))),
           Effect.forkIn(scope)
         )

@@ -65,4 +65,43 @@ describe("a write whose log commit fails", () => {
       await restarted?.stop()
     }
   }, 60_000)
+
+  it("never shows in the last-value or distinct-value cache, synced or no_sync", async () => {
+    const dir = tempDir()
+    const server = await startServer({ withoutAuth: true }, dir)
+    try {
+      // Rows of now: the caches keep only rows younger than their ttl and max age.
+      const now = Math.floor(Date.now() / 1000)
+      const write = (body: string, query = "") =>
+        server.request("POST", `/api/v3/write_lp?db=fc&precision=s${query}`, { body: body.replace(/ (\d+)$/gm, (_, n) => ` ${now - 10 + Number(n)}`) })
+      const sql = async (q: string) => (await server.request("POST", "/api/v3/query_sql", { body: { db: "fc", q, format: "json" } })).json()
+      expect((await write("m,t=a v=1 1")).status).toBe(204)
+      const create = (kind: string, body: Record<string, unknown>) =>
+        server.request("POST", `/api/v3/configure/${kind}`, { body: { db: "fc", table: "m", ...body } })
+      expect((await create("last_cache", { name: "last_v" })).status).toBe(201)
+      expect((await create("distinct_cache", { name: "hosts", columns: ["t"] })).status).toBe(201)
+      const cached = async () => ({
+        last: await sql("SELECT t, v FROM last_cache('m', 'last_v') ORDER BY t"),
+        distinct: await sql("SELECT t FROM distinct_cache('m', 'hosts') ORDER BY t")
+      })
+      expect(await cached()).toEqual({ last: [{ t: "a", v: 1 }], distinct: [{ t: "a" }] })
+
+      failWriteCommits(dir, true)
+      expect((await write("m,t=a v=2 2\nm,t=b v=3 3")).status).toBe(500)
+      expect(await cached()).toEqual({ last: [{ t: "a", v: 1 }], distinct: [{ t: "a" }] })
+      expect((await write("m,t=c v=4 4", "&no_sync=true")).status).toBe(204)
+      await eventually(async () => (await values(server)).length === 1)
+      expect(await cached()).toEqual({ last: [{ t: "a", v: 1 }], distinct: [{ t: "a" }] })
+      failWriteCommits(dir, false)
+
+      // A write that commits shows at once, synced or (once committed) no_sync.
+      expect((await write("m,t=a v=5 5")).status).toBe(204)
+      expect(await cached()).toEqual({ last: [{ t: "a", v: 5 }], distinct: [{ t: "a" }] })
+      expect((await write("m,t=d v=6 6", "&no_sync=true")).status).toBe(204)
+      await eventually(async () => ((await cached()).distinct as Array<unknown>).length === 2)
+      expect(await cached()).toEqual({ last: [{ t: "a", v: 5 }, { t: "d", v: 6 }], distinct: [{ t: "a" }, { t: "d" }] })
+    } finally {
+      await server.stop()
+    }
+  }, 60_000)
 })
