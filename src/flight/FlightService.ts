@@ -63,7 +63,9 @@ const session = (metadata: Grpc.Metadata) =>
   })
 
 /** A failure as the gRPC status a client sees, with the message InfluxDB 3 gives over HTTP. */
-const statusOf = (failure: ApiFailure | { readonly _tag: "EngineFailed" | "LogWriteFailed"; readonly message: string }): Grpc.StatusObject => {
+const statusOf = (
+  failure: ApiFailure | { readonly _tag: "EngineFailed" | "LogWriteFailed"; readonly message: string }
+): Grpc.StatusObject => {
   const code = (() => {
     switch (failure._tag) {
       case "Unauthenticated":
@@ -91,7 +93,8 @@ const statusOf = (failure: ApiFailure | { readonly _tag: "EngineFailed" | "LogWr
 const causeStatus = (cause: Cause.Cause<unknown>): Grpc.StatusObject => {
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) return statusOf(failure.value as ApiFailure)
-  if (Cause.isInterruptedOnly(cause)) return { code: Grpc.status.CANCELLED, details: "cancelled", metadata: new Grpc.Metadata() }
+  if (Cause.isInterruptedOnly(cause))
+    return { code: Grpc.status.CANCELLED, details: "cancelled", metadata: new Grpc.Metadata() }
   return { code: Grpc.status.INTERNAL, details: "internal error", metadata: new Grpc.Metadata() }
 }
 
@@ -117,7 +120,12 @@ const jsonTicket = (bytes: Uint8Array): JsonTicket | undefined => {
   const v = value as Record<string, unknown>
   const type = v["query_type"] === undefined ? "sql" : v["query_type"]
   if (typeof v["sql_query"] !== "string" || (type !== "sql" && type !== "influxql")) return undefined
-  return { database: typeof v["database"] === "string" ? v["database"] : "", sql_query: v["sql_query"], query_type: type, params: v["params"] }
+  return {
+    database: typeof v["database"] === "string" ? v["database"] : "",
+    sql_query: v["sql_query"],
+    query_type: type,
+    params: v["params"]
+  }
 }
 
 /** A statement to run: what Flight SQL's tickets and prepared statements carry. */
@@ -145,25 +153,38 @@ const flightReader: ParquetReader = { compression: "snappy", read: parquetAsArro
 const answerFrames = (who: Session, statement: Statement) =>
   Effect.gen(function* () {
     const db = statement.database ?? who.database
-    if (db === undefined || db === "") return yield* new InvalidRequest({ message: "database not specified: set the 'database' metadata or the ticket's database" })
+    if (db === undefined || db === "")
+      return yield* new InvalidRequest({
+        message: "database not specified: set the 'database' metadata or the ticket's database"
+      })
     if (statement.query.trim() === "") return yield* new InvalidRequest({ message: "missing query" })
     if (statement.kind === "influxql") {
       const bound = boundParamsOf(statement.params)
       if (Either.isLeft(bound)) return yield* new InvalidRequest({ message: bound.left })
       const access = { token: who.token, authorize: (r: Requirement) => authorize(who.token, r) }
-      return (yield* influxqlV3Answer(access, db, statement.query, bound.right, { format: "parquet", parquetReader: flightReader })).body
+      return (yield* influxqlV3Answer(access, db, statement.query, bound.right, {
+        format: "parquet",
+        parquetReader: flightReader
+      })).body
     }
     const params = yield* paramsOf(statement.params)
     yield* authorize(who.token, { kind: "db", action: "read", db })
     const engine = yield* QueryEngine
-    const answer = yield* engine.sql({ db, sql: statement.query, params, format: "parquet", parquetReader: flightReader })
+    const answer = yield* engine.sql({
+      db,
+      sql: statement.query,
+      params,
+      format: "parquet",
+      parquetReader: flightReader
+    })
     return answer.body
   })
 
 /** The schema of a statement's answer, from the same query with no rows; empty when it cannot be read that way. */
 const statementSchema = (who: Session, statement: Statement) =>
   Effect.gen(function* () {
-    const probe = statement.kind === "sql" ? { ...statement, query: `SELECT * FROM (${statement.query}) AS q LIMIT 0` } : statement
+    const probe =
+      statement.kind === "sql" ? { ...statement, query: `SELECT * FROM (${statement.query}) AS q LIMIT 0` } : statement
     if (statement.kind !== "sql") return new Uint8Array(0)
     const first = yield* Effect.either(Effect.flatMap(answerFrames(who, probe), (frames) => Stream.runHead(frames)))
     return first._tag === "Right" && Option.isSome(first.right) ? first.right.value : new Uint8Array(0)
@@ -178,7 +199,13 @@ const SCHEMAS = ["iox", "information_schema", "system"]
 /** SQL LIKE as Flight SQL's filter patterns use it (`%` and `_`). */
 const like = (pattern: string | undefined) => {
   if (pattern === undefined || pattern === "") return () => true
-  const re = new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/%/g, ".*").replace(/_/g, ".")}$`, "s")
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      .replace(/%/g, ".*")
+      .replace(/_/g, ".")}$`,
+    "s"
+  )
   return (s: string) => re.test(s)
 }
 
@@ -187,7 +214,8 @@ const utf8 = (name: string, nullable = true): Field => new Field(name, new Utf8(
 const catalogDb = (who: Session) =>
   Effect.gen(function* () {
     const name = who.database
-    if (name === undefined || name === "") return yield* new InvalidRequest({ message: "database not specified: set the 'database' metadata" })
+    if (name === undefined || name === "")
+      return yield* new InvalidRequest({ message: "database not specified: set the 'database' metadata" })
     yield* authorize(who.token, { kind: "db", action: "read", db: name })
     const state = yield* (yield* Catalog).current
     const db = liveDatabase(state, name)
@@ -221,7 +249,12 @@ const commandFrames = (who: Session, command: SqlCommand) =>
         const match = like(f["db_schema_filter_pattern"] as string | undefined)
         const catalogOk = f["catalog"] === undefined || f["catalog"] === CATALOG || f["catalog"] === ""
         const names = catalogOk ? SCHEMAS.filter(match) : []
-        return tableFrames(tableOf(new ArrowSchema([utf8("catalog_name"), utf8("db_schema_name", false)]), [names.map(() => CATALOG), names]))
+        return tableFrames(
+          tableOf(new ArrowSchema([utf8("catalog_name"), utf8("db_schema_name", false)]), [
+            names.map(() => CATALOG),
+            names
+          ])
+        )
       }
       case "CommandGetTableTypes":
         return tableFrames(tableOf(new ArrowSchema([utf8("table_type", false)]), [["BASE TABLE", "VIEW"]]))
@@ -233,15 +266,34 @@ const commandFrames = (who: Session, command: SqlCommand) =>
         const catalogOk = f["catalog"] === undefined || f["catalog"] === CATALOG || f["catalog"] === ""
         const virtual = virtualTables({ state, db, queries: () => [] })
         const rows: Array<{ schema: string; name: string; type: string; arrow: () => ArrowSchema }> = []
-        for (const t of [...db.tables.values()].filter((t) => !t.deleted).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+        for (const t of [...db.tables.values()]
+          .filter((t) => !t.deleted)
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
           rows.push({ schema: "iox", name: t.name, type: "BASE TABLE", arrow: () => tableSchema(t) })
         }
         for (const t of virtual.values()) {
-          rows.push({ schema: t.schema, name: t.name, type: t.schema === "system" ? "BASE TABLE" : "VIEW", arrow: () => sqlColumnsSchema(t.columns) })
+          rows.push({
+            schema: t.schema,
+            name: t.name,
+            type: t.schema === "system" ? "BASE TABLE" : "VIEW",
+            arrow: () => sqlColumnsSchema(t.columns)
+          })
         }
-        const chosen = rows.filter((r) => catalogOk && schemaOk(r.schema) && tableOk(r.name) && (types.length === 0 || types.includes(r.type)))
-        const fields = [utf8("catalog_name"), utf8("db_schema_name"), utf8("table_name", false), utf8("table_type", false)]
-        const columns: Array<Array<unknown>> = [chosen.map(() => CATALOG), chosen.map((r) => r.schema), chosen.map((r) => r.name), chosen.map((r) => r.type)]
+        const chosen = rows.filter(
+          (r) => catalogOk && schemaOk(r.schema) && tableOk(r.name) && (types.length === 0 || types.includes(r.type))
+        )
+        const fields = [
+          utf8("catalog_name"),
+          utf8("db_schema_name"),
+          utf8("table_name", false),
+          utf8("table_type", false)
+        ]
+        const columns: Array<Array<unknown>> = [
+          chosen.map(() => CATALOG),
+          chosen.map((r) => r.schema),
+          chosen.map((r) => r.name),
+          chosen.map((r) => r.type)
+        ]
         if (f["include_schema"] === true) {
           fields.push(new Field("table_schema", new Binary() as DataType, false))
           columns.push(chosen.map((r) => schemaBytes(r.arrow())))
@@ -268,8 +320,14 @@ const commandSchema = (command: SqlCommand): Uint8Array | undefined => {
     case "CommandGetTableTypes":
       return schemaBytes(new ArrowSchema([utf8("table_type", false)]))
     case "CommandGetTables": {
-      const fields = [utf8("catalog_name"), utf8("db_schema_name"), utf8("table_name", false), utf8("table_type", false)]
-      if (command.fields["include_schema"] === true) fields.push(new Field("table_schema", new Binary() as DataType, false))
+      const fields = [
+        utf8("catalog_name"),
+        utf8("db_schema_name"),
+        utf8("table_name", false),
+        utf8("table_type", false)
+      ]
+      if (command.fields["include_schema"] === true)
+        fields.push(new Field("table_schema", new Binary() as DataType, false))
       return schemaBytes(new ArrowSchema(fields))
     }
     case "CommandGetSqlInfo":
@@ -335,12 +393,21 @@ const ticketFrames = (who: Session, ticket: Uint8Array, prepared: PreparedStatem
         return (yield* answerFrames(who, statement)) as Frames
       }
       const frames = yield* commandFrames(who, command)
-      if (frames === undefined) return yield* new InvalidRequest({ message: `unsupported Flight SQL command ${command.type}` })
+      if (frames === undefined)
+        return yield* new InvalidRequest({ message: `unsupported Flight SQL command ${command.type}` })
       return Stream.fromIterable(frames) as Frames
     }
     const json = jsonTicket(ticket)
-    if (json === undefined) return yield* new InvalidRequest({ message: "invalid ticket: expected InfluxDB 3's JSON ticket or a Flight SQL ticket" })
-    return (yield* answerFrames(who, { database: json.database === "" ? undefined : json.database, query: json.sql_query, kind: json.query_type, params: json.params })) as Frames
+    if (json === undefined)
+      return yield* new InvalidRequest({
+        message: "invalid ticket: expected InfluxDB 3's JSON ticket or a Flight SQL ticket"
+      })
+    return (yield* answerFrames(who, {
+      database: json.database === "" ? undefined : json.database,
+      query: json.sql_query,
+      kind: json.query_type,
+      params: json.params
+    })) as Frames
   })
 
 /** A FlightInfo whose one endpoint's ticket is `ticket`, to be redeemed here. */
@@ -357,8 +424,16 @@ const flightInfo = (descriptor: unknown, schema: Uint8Array, ticket: Uint8Array)
 const descriptorStatement = (who: Session, command: SqlCommand, prepared: PreparedStatements) =>
   Effect.gen(function* () {
     if (command.type === "CommandStatementQuery") {
-      const statement: Statement = { database: who.database, query: String(command.fields["query"] ?? ""), kind: "sql", params: undefined }
-      return { statement, ticket: packCommand("TicketStatementQuery", { statement_handle: encodeStatement(statement) }) }
+      const statement: Statement = {
+        database: who.database,
+        query: String(command.fields["query"] ?? ""),
+        kind: "sql",
+        params: undefined
+      }
+      return {
+        statement,
+        ticket: packCommand("TicketStatementQuery", { statement_handle: encodeStatement(statement) })
+      }
     }
     if (command.type === "CommandPreparedStatementQuery") {
       const statement = prepared.get(command.fields["prepared_statement_handle"] as Uint8Array)
@@ -369,7 +444,9 @@ const descriptorStatement = (who: Session, command: SqlCommand, prepared: Prepar
   })
 
 /** Parameters bound by DoPut: the first row of each column, by the column's name without a leading `$`. */
-const paramsFromFrames = async (frames: Array<{ data_header?: Buffer; data_body?: Buffer }>): Promise<Record<string, Json>> => {
+const paramsFromFrames = async (
+  frames: Array<{ data_header?: Buffer; data_body?: Buffer }>
+): Promise<Record<string, Json>> => {
   const { tableFromIPC } = await import("apache-arrow")
   const parts: Array<Uint8Array> = []
   for (const f of frames) {
@@ -392,7 +469,10 @@ const paramsFromFrames = async (frames: Array<{ data_header?: Buffer; data_body?
   return params
 }
 
-const makeHandlers = (runtime: Runtime.Runtime<Services>, prepared: PreparedStatements): Grpc.UntypedServiceImplementation => {
+const makeHandlers = (
+  runtime: Runtime.Runtime<Services>,
+  prepared: PreparedStatements
+): Grpc.UntypedServiceImplementation => {
   const run = <A>(effect: Effect.Effect<A, unknown, Services>, done: (exit: Exit.Exit<A, unknown>) => void) => {
     const fiber = Runtime.runFork(runtime)(effect)
     fiber.addObserver(done)
@@ -416,15 +496,17 @@ const makeHandlers = (runtime: Runtime.Runtime<Services>, prepared: PreparedStat
       })
     )
   const streaming =
-    (body: (who: Session, call: Grpc.ServerWritableStream<Record<string, unknown>, unknown>) => Effect.Effect<void, unknown, Services>) =>
+    (
+      body: (
+        who: Session,
+        call: Grpc.ServerWritableStream<Record<string, unknown>, unknown>
+      ) => Effect.Effect<void, unknown, Services>
+    ) =>
     (call: Grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
-      const fiber = run(
-        Effect.scoped(Effect.flatMap(session(call.metadata), (who) => body(who, call))),
-        (exit) => {
-          if (Exit.isSuccess(exit)) call.end()
-          else if (!call.cancelled) fail(call, causeStatus(exit.cause))
-        }
-      )
+      const fiber = run(Effect.scoped(Effect.flatMap(session(call.metadata), (who) => body(who, call))), (exit) => {
+        if (Exit.isSuccess(exit)) call.end()
+        else if (!call.cancelled) fail(call, causeStatus(exit.cause))
+      })
       call.on("cancelled", () => Runtime.runFork(runtime)(fiber.interruptAsFork(fiber.id())))
     }
 
@@ -453,11 +535,14 @@ const makeHandlers = (runtime: Runtime.Runtime<Services>, prepared: PreparedStat
     GetFlightInfo: unary((who, descriptor) =>
       Effect.gen(function* () {
         const command = unpackCommand((descriptor["cmd"] as Uint8Array | undefined) ?? new Uint8Array(0))
-        if (command === undefined) return yield* new InvalidRequest({ message: "expected a Flight SQL command in the descriptor" })
+        if (command === undefined)
+          return yield* new InvalidRequest({ message: "expected a Flight SQL command in the descriptor" })
         const statement = yield* descriptorStatement(who, command, prepared)
-        if (statement !== undefined) return flightInfo(descriptor, yield* statementSchema(who, statement.statement), statement.ticket)
+        if (statement !== undefined)
+          return flightInfo(descriptor, yield* statementSchema(who, statement.statement), statement.ticket)
         const schema = commandSchema(command)
-        if (schema === undefined) return yield* new InvalidRequest({ message: `unsupported Flight SQL command ${command.type}` })
+        if (schema === undefined)
+          return yield* new InvalidRequest({ message: `unsupported Flight SQL command ${command.type}` })
         if (command.type === "CommandGetTables") yield* catalogDb(who)
         return flightInfo(descriptor, schema, descriptor["cmd"] as Uint8Array)
       })
@@ -465,22 +550,33 @@ const makeHandlers = (runtime: Runtime.Runtime<Services>, prepared: PreparedStat
     GetSchema: unary((who, descriptor) =>
       Effect.gen(function* () {
         const command = unpackCommand((descriptor["cmd"] as Uint8Array | undefined) ?? new Uint8Array(0))
-        if (command === undefined) return yield* new InvalidRequest({ message: "expected a Flight SQL command in the descriptor" })
+        if (command === undefined)
+          return yield* new InvalidRequest({ message: "expected a Flight SQL command in the descriptor" })
         const statement = yield* descriptorStatement(who, command, prepared)
-        const schema = statement !== undefined ? yield* statementSchema(who, statement.statement) : commandSchema(command)
-        if (schema === undefined) return yield* new InvalidRequest({ message: `unsupported Flight SQL command ${command.type}` })
+        const schema =
+          statement !== undefined ? yield* statementSchema(who, statement.statement) : commandSchema(command)
+        if (schema === undefined)
+          return yield* new InvalidRequest({ message: `unsupported Flight SQL command ${command.type}` })
         return { schema: Buffer.from(schema) }
       })
     ),
     DoGet: streaming((who, call) =>
-      Effect.flatMap(ticketFrames(who, (call.request["ticket"] as Uint8Array | undefined) ?? new Uint8Array(0), prepared), (frames) => sendFrames(call, frames))
+      Effect.flatMap(
+        ticketFrames(who, (call.request["ticket"] as Uint8Array | undefined) ?? new Uint8Array(0), prepared),
+        (frames) => sendFrames(call, frames)
+      )
     ),
     DoAction: streaming((who, call) =>
       Effect.gen(function* () {
         const type = String(call.request["type"] ?? "")
         const body = unpackCommand((call.request["body"] as Uint8Array | undefined) ?? new Uint8Array(0))
         if (type === "CreatePreparedStatement" && body?.type === "ActionCreatePreparedStatementRequest") {
-          const statement: Statement = { database: who.database, query: String(body.fields["query"] ?? ""), kind: "sql", params: undefined }
+          const statement: Statement = {
+            database: who.database,
+            query: String(body.fields["query"] ?? ""),
+            kind: "sql",
+            params: undefined
+          }
           if (who.database !== undefined) yield* authorize(who.token, { kind: "db", action: "read", db: who.database })
           const handle = prepared.create(statement)
           const result = packCommand("ActionCreatePreparedStatementResult", {
@@ -506,9 +602,13 @@ const makeHandlers = (runtime: Runtime.Runtime<Services>, prepared: PreparedStat
           Effect.gen(function* () {
             yield* session(call.metadata)
             const command = unpackCommand(frames[0]?.flight_descriptor?.cmd ?? new Uint8Array(0))
-            if (command?.type !== "CommandPreparedStatementQuery") return yield* new InvalidRequest({ message: "DoPut takes only a prepared statement's parameters" })
+            if (command?.type !== "CommandPreparedStatementQuery")
+              return yield* new InvalidRequest({ message: "DoPut takes only a prepared statement's parameters" })
             const handle = command.fields["prepared_statement_handle"] as Uint8Array
-            const params = yield* Effect.tryPromise({ try: () => paramsFromFrames(frames), catch: () => new InvalidRequest({ message: "invalid parameter batch" }) })
+            const params = yield* Effect.tryPromise({
+              try: () => paramsFromFrames(frames),
+              catch: () => new InvalidRequest({ message: "invalid parameter batch" })
+            })
             if (!prepared.bind(handle, params)) return yield* unknownHandle
             return encodeMessage("DoPutPreparedStatementResult", { prepared_statement_handle: handle })
           }),
@@ -524,7 +624,11 @@ const makeHandlers = (runtime: Runtime.Runtime<Services>, prepared: PreparedStat
       })
     },
     DoExchange: (call: Grpc.ServerDuplexStream<unknown, unknown>) =>
-      fail(call, { code: Grpc.status.UNIMPLEMENTED, details: "DoExchange is not supported", metadata: new Grpc.Metadata() }),
+      fail(call, {
+        code: Grpc.status.UNIMPLEMENTED,
+        details: "DoExchange is not supported",
+        metadata: new Grpc.Metadata()
+      }),
     PollFlightInfo: (_call: unknown, callback: Grpc.sendUnaryData<unknown>) =>
       callback({ code: Grpc.status.UNIMPLEMENTED, details: "PollFlightInfo is not supported" })
   }

@@ -41,11 +41,25 @@ import { columnsInOrder } from "../query/virtualTables.ts"
 /** The field metadata key InfluxDB 3 puts on the columns of its tables. */
 export const IOX_COLUMN_TYPE = "iox::column::type"
 
-/** Rows per record batch: DataFusion's batch size, and small enough for gRPC's default 4 MiB message limit. */
-const BATCH_ROWS = 8192
+/**
+ * Rows per record batch: at least DataFusion's 8,192, more while a batch stays near 2 MiB (fewer gRPC messages),
+ * well under gRPC's default 4 MiB message limit for ordinary rows.
+ */
+const MIN_BATCH_ROWS = 8192
+const MAX_BATCH_ROWS = 65_536
+const BATCH_BYTES = 2 * 1024 * 1024
+
+const batchRows = (rows: number, bytes: number): number =>
+  rows === 0
+    ? MIN_BATCH_ROWS
+    : Math.max(MIN_BATCH_ROWS, Math.min(MAX_BATCH_ROWS, Math.floor(BATCH_BYTES / Math.max(1, bytes / rows))))
 
 export const ioxColumnType = (type: ColumnType): string =>
-  type === "tag" ? "iox::column_type::tag" : type === "time" ? "iox::column_type::timestamp" : `iox::column_type::field::${type}`
+  type === "tag"
+    ? "iox::column_type::tag"
+    : type === "time"
+      ? "iox::column_type::timestamp"
+      : `iox::column_type::field::${type}`
 
 const arrowTypeOf: Record<ColumnType, () => DataType> = {
   tag: () => new Utf8(),
@@ -86,7 +100,12 @@ export const withIoxMetadata = (schema: Schema, tables: ReadonlyArray<TableState
       for (const table of tables) {
         const column = table.columnsByName.get(field.name)
         if (column !== undefined && sameKind(field.type, column.type)) {
-          return new Field(field.name, field.type, field.nullable, new Map([...field.metadata, [IOX_COLUMN_TYPE, ioxColumnType(column.type)]]))
+          return new Field(
+            field.name,
+            field.type,
+            field.nullable,
+            new Map([...field.metadata, [IOX_COLUMN_TYPE, ioxColumnType(column.type)]])
+          )
         }
       }
       return field
@@ -98,7 +117,8 @@ export const withIoxMetadata = (schema: Schema, tables: ReadonlyArray<TableState
 export const tableSchema = (table: TableState): Schema =>
   new Schema(
     columnsInOrder(table).map(
-      (c) => new Field(c.name, arrowTypeOf[c.type](), c.type !== "time", new Map([[IOX_COLUMN_TYPE, ioxColumnType(c.type)]]))
+      (c) =>
+        new Field(c.name, arrowTypeOf[c.type](), c.type !== "time", new Map([[IOX_COLUMN_TYPE, ioxColumnType(c.type)]]))
     )
   )
 
@@ -124,6 +144,8 @@ export interface IpcMessage {
   readonly kind: MessageHeader
   readonly header: Uint8Array
   readonly body: Uint8Array
+  /** The message as the stream framed it (continuation marker, length, header, body), when it had the marker. */
+  readonly framed: Uint8Array | undefined
 }
 
 /** The messages of an Arrow IPC stream, up to its end marker. */
@@ -132,9 +154,11 @@ export const splitIpcStream = (bytes: Uint8Array): Array<IpcMessage> => {
   const out: Array<IpcMessage> = []
   let offset = 0
   while (offset + 4 <= bytes.byteLength) {
+    const start = offset
     let length = view.getInt32(offset, true)
     offset += 4
-    if (length === -1) {
+    const marked = length === -1
+    if (marked) {
       length = view.getInt32(offset, true)
       offset += 4
     }
@@ -143,8 +167,9 @@ export const splitIpcStream = (bytes: Uint8Array): Array<IpcMessage> => {
     offset += length
     const message = Message.decode(header)
     const bodyLength = Number(message.bodyLength)
-    out.push({ kind: message.headerType, header, body: bytes.subarray(offset, offset + bodyLength) })
+    const body = bytes.subarray(offset, offset + bodyLength)
     offset += bodyLength
+    out.push({ kind: message.headerType, header, body, framed: marked ? bytes.subarray(start, offset) : undefined })
   }
   return out
 }
@@ -197,20 +222,33 @@ const sqlInfoValueType = new DenseUnion(
     new Field("string_list", new List(new Field("item", new Utf8(), true)), true),
     new Field(
       "int32_to_int32_list_map",
-      new Map_(new Field("entries", new Struct([new Field("key", new Int32(), false), new Field("value", new List(new Field("item", new Int32(), true)), true)]) as never, false)),
+      new Map_(
+        new Field(
+          "entries",
+          new Struct([
+            new Field("key", new Int32(), false),
+            new Field("value", new List(new Field("item", new Int32(), true)), true)
+          ]) as never,
+          false
+        )
+      ),
       true
     )
   ]
 )
 
 /** The `CommandGetSqlInfo` schema. */
-export const sqlInfoSchema = new Schema([new Field("info_name", new Uint32(), false), new Field("value", sqlInfoValueType, false)])
+export const sqlInfoSchema = new Schema([
+  new Field("info_name", new Uint32(), false),
+  new Field("value", sqlInfoValueType, false)
+])
 
 export type SqlInfoValue = string | boolean | bigint | number
 
 /** The SqlInfo table: strings, booleans, bigints (int64) and numbers (int32 bitmasks). */
 export const sqlInfoTable = (entries: ReadonlyArray<readonly [number, SqlInfoValue]>): Table => {
-  const kindOf = (v: SqlInfoValue) => (typeof v === "string" ? 0 : typeof v === "boolean" ? 1 : typeof v === "bigint" ? 2 : 3)
+  const kindOf = (v: SqlInfoValue) =>
+    typeof v === "string" ? 0 : typeof v === "boolean" ? 1 : typeof v === "bigint" ? 2 : 3
   const byKind: Array<Array<SqlInfoValue>> = [[], [], [], []]
   const typeIds = new Int8Array(entries.length)
   const offsets = new Int32Array(entries.length)
@@ -223,16 +261,32 @@ export const sqlInfoTable = (entries: ReadonlyArray<readonly [number, SqlInfoVal
   const children: Array<Data> = sqlInfoValueType.children.map((f, i) =>
     i < 4 ? vectorFromArray(byKind[i] as Array<unknown>, f.type).data[0]! : vectorFromArray([], f.type).data[0]!
   )
-  const value = makeData({ type: sqlInfoValueType, length: entries.length, nullCount: 0, typeIds, valueOffsets: offsets, children })
-  const names = vectorFromArray(entries.map(([n]) => n), new Uint32()).data[0]!
-  const data = makeData({ type: new Struct(sqlInfoSchema.fields), length: entries.length, nullCount: 0, children: [names, value] })
+  const value = makeData({
+    type: sqlInfoValueType,
+    length: entries.length,
+    nullCount: 0,
+    typeIds,
+    valueOffsets: offsets,
+    children
+  })
+  const names = vectorFromArray(
+    entries.map(([n]) => n),
+    new Uint32()
+  ).data[0]!
+  const data = makeData({
+    type: new Struct(sqlInfoSchema.fields),
+    length: entries.length,
+    nullCount: 0,
+    children: [names, value]
+  })
   return new Table(sqlInfoSchema, [new RecordBatch(sqlInfoSchema, data)])
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parquet answers
 
-const failed = (e: unknown) => new ExecutionFailed({ message: `Arrow Flight: ${e instanceof Error ? e.message : String(e)}` })
+const failed = (e: unknown) =>
+  new ExecutionFailed({ message: `Arrow Flight: ${e instanceof Error ? e.message : String(e)}` })
 
 async function* parquetFrames(file: string, tables: ReadonlyArray<TableState>): AsyncGenerator<Uint8Array> {
   const parquet = await ParquetFile.fromFile(await Fs.openAsBlob(file))
@@ -242,10 +296,14 @@ async function* parquetFrames(file: string, tables: ReadonlyArray<TableState>): 
     const decoded = Message.decode(schema.header).header()
     if (!(decoded instanceof Schema)) throw new Error("the answer's Parquet file has no schema")
     yield schemaBytes(withIoxMetadata(decoded, tables))
-    const groups = parquet.metadata().numRowGroups()
+    const metadata = parquet.metadata()
+    const groups = metadata.numRowGroups()
     for (let group = 0; group < groups; group++) {
-      const table = await parquet.read({ rowGroups: [group], batchSize: BATCH_ROWS })
-      for (const m of splitIpcStream(table.intoIPCStream())) if (m.kind === MessageHeader.RecordBatch) yield frame(m.header, m.body)
+      const meta = metadata.rowGroup(group)
+      const batchSize = batchRows(meta.numRows(), meta.totalByteSize())
+      const table = await parquet.read({ rowGroups: [group], batchSize })
+      for (const m of splitIpcStream(table.intoIPCStream()))
+        if (m.kind === MessageHeader.RecordBatch) yield m.framed ?? frame(m.header, m.body)
     }
   } finally {
     parquet.free()
@@ -253,5 +311,8 @@ async function* parquetFrames(file: string, tables: ReadonlyArray<TableState>): 
 }
 
 /** A Parquet answer as framed Arrow IPC messages (schema first), read a row group at a time. */
-export const parquetAsArrow = (answer: { readonly file: string; readonly tables: ReadonlyArray<TableState> }): Stream.Stream<Uint8Array, ExecutionFailed> =>
+export const parquetAsArrow = (answer: {
+  readonly file: string
+  readonly tables: ReadonlyArray<TableState>
+}): Stream.Stream<Uint8Array, ExecutionFailed> =>
   Stream.fromAsyncIterable(parquetFrames(answer.file, answer.tables), failed)

@@ -38,19 +38,23 @@ interface FlightPackage {
 }
 
 /** The `arrow.flight.protocol.FlightService` definition, for `Server.addService` and test clients. */
-export const flightService: Grpc.ServiceDefinition = (Grpc.loadPackageDefinition(packageDefinition) as unknown as FlightPackage).arrow.flight
-  .protocol.FlightService.service
+export const flightService: Grpc.ServiceDefinition = (
+  Grpc.loadPackageDefinition(packageDefinition) as unknown as FlightPackage
+).arrow.flight.protocol.FlightService.service
 
 /** The Flight service's client constructor (tests and tools). */
-export const FlightServiceClient: Grpc.ServiceClientConstructor = (Grpc.loadPackageDefinition(packageDefinition) as unknown as FlightPackage)
-  .arrow.flight.protocol.FlightService
+export const FlightServiceClient: Grpc.ServiceClientConstructor = (
+  Grpc.loadPackageDefinition(packageDefinition) as unknown as FlightPackage
+).arrow.flight.protocol.FlightService
 
 const root = new Protobuf.Root()
 root.resolvePath = (origin, target) => {
   if (target.startsWith("google/protobuf/")) return target
   return Path.isAbsolute(target) ? target : Path.join(dir, Path.basename(target))
 }
-root.loadSync(["google/protobuf/any.proto", Path.join(dir, "Flight.proto"), Path.join(dir, "FlightSql.proto")], { keepCase: true })
+root.loadSync(["google/protobuf/any.proto", Path.join(dir, "Flight.proto"), Path.join(dir, "FlightSql.proto")], {
+  keepCase: true
+})
 root.resolveAll()
 
 const SQL = "arrow.flight.protocol.sql."
@@ -58,7 +62,9 @@ const TYPE_URL = "type.googleapis.com/"
 
 /** A Flight or Flight SQL message type by its short name (`CommandStatementQuery`, `FlightData`, …). */
 export const messageType = (name: string): Protobuf.Type =>
-  root.lookupType(name.includes(".") ? name : root.lookup(SQL + name) !== null ? SQL + name : `arrow.flight.protocol.${name}`)
+  root.lookupType(
+    name.includes(".") ? name : root.lookup(SQL + name) !== null ? SQL + name : `arrow.flight.protocol.${name}`
+  )
 
 /** A Flight SQL command decoded from its `Any` envelope: the short type name and its fields. */
 export interface SqlCommand {
@@ -81,7 +87,12 @@ export const unpackCommand = (bytes: Uint8Array): SqlCommand | undefined => {
   const type = url.slice(TYPE_URL.length + SQL.length)
   const messageTypeOf = root.lookup(SQL + type)
   if (!(messageTypeOf instanceof Protobuf.Type)) return undefined
-  const fields = messageTypeOf.toObject(messageTypeOf.decode(envelope.value ?? new Uint8Array(0)), { longs: String, bytes: Buffer, defaults: true, arrays: true })
+  const fields = messageTypeOf.toObject(messageTypeOf.decode(envelope.value ?? new Uint8Array(0)), {
+    longs: String,
+    bytes: Buffer,
+    defaults: true,
+    arrays: true
+  })
   return { type, fields }
 }
 

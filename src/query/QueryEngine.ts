@@ -39,7 +39,14 @@ export interface SqlQueryRequest {
 /** Turns a Parquet answer into a body; `tables` are the user tables the query read. The file is removed after. */
 export interface ParquetReader {
   readonly compression: "zstd" | "snappy" | "uncompressed"
-  readonly read: (answer: { readonly file: string; readonly rows: number; readonly tables: ReadonlyArray<TableState> }) => Stream.Stream<Uint8Array, ExecutionFailed>
+  readonly read: (answer: ParquetAnswer) => Stream.Stream<Uint8Array, ExecutionFailed>
+}
+
+/** The Parquet file of an answer, its row count and the user tables the query read. */
+export interface ParquetAnswer {
+  readonly file: string
+  readonly rows: number
+  readonly tables: ReadonlyArray<TableState>
 }
 
 /** Materialised rows of a query, with DuckDB's values. */
@@ -298,7 +305,13 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
       })
 
     /** Parquet: the result file is streamed, then removed; an empty result is an empty body. */
-    const parquetBody = (conn: DuckDBConnection, sqlText: string, record: QueryRecord, reader?: ParquetReader, tables: ReadonlyArray<TableState> = []) =>
+    const parquetBody = (
+      conn: DuckDBConnection,
+      sqlText: string,
+      record: QueryRecord,
+      reader?: ParquetReader,
+      tables: ReadonlyArray<TableState> = []
+    ) =>
       Effect.map(copyToParquet(conn, sqlText, reader?.compression), ({ file, rows, remove }) => {
         record.rowsReturned = rows
         if (reader !== undefined) return reader.read({ file, rows, tables }).pipe(Stream.ensuring(remove))

@@ -48,13 +48,25 @@ describe("the official v3 client's query() and queryPoints() over Arrow Flight o
     const rows = await collect(client.query("SELECT * FROM cpu ORDER BY time"))
     expect(rows).toHaveLength(3)
     // The client leaves uinteger values as Arrow gives them (bigint), against InfluxDB 3 too.
-    expect(rows[0]).toMatchObject({ host: "a", region: "eu", usage: 1.5, count: 3, free: 7n, ok: true, note: "hi, there" })
+    expect(rows[0]).toMatchObject({
+      host: "a",
+      region: "eu",
+      usage: 1.5,
+      count: 3,
+      free: 7n,
+      ok: true,
+      note: "hi, there"
+    })
     expect(rows[1]).toMatchObject({ host: "b", usage: 99, region: null, count: null })
     expect(rows[2]).toMatchObject({ count: -4, free: 18446744073709551615n, ok: false })
   })
 
   it("SQL with parameters", async () => {
-    const rows = await collect(client.query("SELECT host, usage FROM cpu WHERE host = $host AND usage > $min ORDER BY time", "fl", { params: { host: "a", min: 2 } }))
+    const rows = await collect(
+      client.query("SELECT host, usage FROM cpu WHERE host = $host AND usage > $min ORDER BY time", "fl", {
+        params: { host: "a", min: 2 }
+      })
+    )
     expect(rows).toEqual([{ host: "a", usage: 2.25 }])
   })
 
@@ -78,7 +90,9 @@ describe("the official v3 client's query() and queryPoints() over Arrow Flight o
   })
 
   it("InfluxQL: rows carry iox::measurement; queryPoints sets the measurement; parameters bind", async () => {
-    const rows = await collect(client.query("SELECT usage, count FROM cpu WHERE host = $host", "fl", { type: "influxql", params: { host: "a" } }))
+    const rows = await collect(
+      client.query("SELECT usage, count FROM cpu WHERE host = $host", "fl", { type: "influxql", params: { host: "a" } })
+    )
     expect(rows).toHaveLength(2)
     expect(rows[0]).toMatchObject({ "iox::measurement": "cpu", usage: 1.5, count: 3 })
     const points = await collect(client.queryPoints("SELECT * FROM cpu WHERE host = 'b'", "fl", { type: "influxql" }))
@@ -103,7 +117,11 @@ describe("the official v3 client's query() and queryPoints() over Arrow Flight o
       await stranger.close()
     }
     expectOk(await server.request("POST", "/api/v3/configure/database", { token, body: { db: "other" } }), 200)
-    const otherOnly = await createResourceToken(server, token, "other-reader", { resource_type: "db", resource_names: ["other"], actions: ["read"] })
+    const otherOnly = await createResourceToken(server, token, "other-reader", {
+      resource_type: "db",
+      resource_names: ["other"],
+      actions: ["read"]
+    })
     const limited = new InfluxDBClient({ host: server.url, token: otherOnly, database: "fl" })
     try {
       const forbidden = await failure(limited.query("SELECT * FROM cpu"))
