@@ -1,3 +1,4 @@
+import { influxLastCacheQueryDuration } from "../metrics/prometheus.ts"
 import { Data, Effect, Stream } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import type { CatalogState, DistinctCacheDef, LastCacheDef } from "../catalog/state.ts"
@@ -194,6 +195,14 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
      * out when the table has exactly one cache of that kind.
      */
     const answer = (state: CatalogState, dbId: number, kind: CacheKind, tableName: string, name: string | undefined): CacheRows | CacheLookupError => {
+      if (kind !== "last") return answerFromCache(state, dbId, kind, tableName, name)
+      const started = performance.now()
+      const answered = answerFromCache(state, dbId, kind, tableName, name)
+      influxLastCacheQueryDuration.unsafeUpdate((performance.now() - started) / 1000, [])
+      return answered
+    }
+
+    const answerFromCache = (state: CatalogState, dbId: number, kind: CacheKind, tableName: string, name: string | undefined): CacheRows | CacheLookupError => {
       reconcile(state)
       const db = state.databases.get(dbId)
       const table = db === undefined ? undefined : liveTable(db, tableName)

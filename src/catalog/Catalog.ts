@@ -1,9 +1,10 @@
-import { Clock, Effect, Either, Schedule, SubscriptionRef } from "effect"
+import { Clock, Effect, Either, Metric, Schedule, SubscriptionRef } from "effect"
 import * as NodeCrypto from "node:crypto"
 import { ServerConfig } from "../config.ts"
 import type { ApiFailure } from "../errors.ts"
 import { ClusterInitialized, DatabaseCreated, type StrataEvent } from "../events/index.ts"
 import { EventLog, type Envelope, LogWriteFailed } from "../log/EventLog.ts"
+import { influxCatalogOperationsTotal } from "../metrics/prometheus.ts"
 import { type CommandContext, dueHardDeletes } from "./commands.ts"
 import { Checkpoints } from "../checkpoint/Checkpoints.ts"
 import { applyEnvelope, type CatalogState, INTERNAL_DB } from "./state.ts"
@@ -57,6 +58,7 @@ export class Catalog extends Effect.Service<Catalog>()("strata/Catalog", {
           const decided = command(yield* SubscriptionRef.get(state), { limits, nowNs })
           if (Either.isLeft(decided)) return yield* Effect.fail(decided.left)
           yield* commit(decided.right.events)
+          for (const event of decided.right.events) yield* Metric.increment(Metric.tagged(influxCatalogOperationsTotal, "type", event._tag))
           return decided.right.result
         })
       )

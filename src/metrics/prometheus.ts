@@ -7,6 +7,28 @@ export const httpRequestDuration = Metric.histogram(
   MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 16 }),
   "HTTP request latency by route and method"
 )
+/** Families under InfluxDB 3's own names, for dashboards and alerts built against it. */
+export const influxWriteLinesTotal = Metric.counter("influxdb3_write_lines_total", { description: "Lines written, by database" })
+export const influxWriteLinesRejectedTotal = Metric.counter("influxdb3_write_lines_rejected_total", { description: "Lines rejected, by database" })
+export const influxWriteBytesTotal = Metric.counter("influxdb3_write_bytes_total", { description: "Line-protocol bytes written, by database" })
+export const influxCatalogOperationsTotal = Metric.counter("influxdb3_catalog_operations_total", {
+  description: "Catalog operations committed, by type"
+})
+export const influxLastCacheQueryDuration = Metric.histogram(
+  "influxdb3_last_values_cache_query_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.00001, factor: 4, count: 10 }),
+  "Time to answer a last_cache() call from the last-value cache"
+)
+export const ioxQueryLogEnd2end = Metric.histogram(
+  "influxdb_iox_query_log_end2end_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 16 }),
+  "End-to-end duration of finished queries"
+)
+export const ioxQueryLogParquetFiles = Metric.histogram(
+  "influxdb_iox_query_log_parquet_files",
+  MetricBoundaries.exponential({ start: 1, factor: 4, count: 8 }),
+  "Parquet files scanned by finished queries"
+)
 export const actorRestartsTotal = Metric.counter("strata_actor_restarts_total", { description: "Actor loops restarted after a defect" })
 
 const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")

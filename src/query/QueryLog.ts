@@ -1,3 +1,4 @@
+import { ioxQueryLogEnd2end, ioxQueryLogParquetFiles } from "../metrics/prometheus.ts"
 /** Recent queries, as `system.queries` lists them, and the figures of the last one for the telemetry endpoint. */
 
 export type QueryPhase = "received" | "planned" | "permit" | "success" | "fail" | "cancel"
@@ -77,6 +78,8 @@ export class QueryLog {
     record.cancelled = outcome === "cancel"
     record.running = false
     record.end2endNs = end2endNs
+    ioxQueryLogEnd2end.unsafeUpdate(Number(end2endNs) / 1e9, [])
+    ioxQueryLogParquetFiles.unsafeUpdate(record.filesScanned, [])
     this.lastByDatabase.set(record.database, { record, order: this.finishedCount++ })
   }
 

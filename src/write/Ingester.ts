@@ -6,7 +6,12 @@ import { extendSchema } from "../catalog/commands.ts"
 import { databaseNameProblem } from "../catalog/names.ts"
 import { databaseAt, liveDatabase, liveTable, type CatalogState, type DatabaseState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
-import { actorRestartsTotal } from "../metrics/prometheus.ts"
+import {
+  actorRestartsTotal,
+  influxWriteBytesTotal,
+  influxWriteLinesRejectedTotal,
+  influxWriteLinesTotal
+} from "../metrics/prometheus.ts"
 import { type EngineFailed, engineFailed, ExecutionFailed, InvalidRequest, Unavailable } from "../errors.ts"
 import { type StrataEvent, WriteBatch } from "../events/index.ts"
 import { type LineError, type ParsedBatch, type Precision } from "../lineprotocol/index.ts"
@@ -316,6 +321,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const write = (request: WriteRequest) =>
       Effect.gen(function* () {
         yield* Metric.incrementBy(writeBytesTotal, request.size)
+        yield* Metric.incrementBy(Metric.tagged(influxWriteBytesTotal, "db", request.db), request.size)
         const { batch: parsed, body, done } = yield* parseBody(request.body, request.size)
         if (parsed.nonEmptyLines === 0) return yield* Effect.fail(new InvalidRequest({ message: "incoming write was empty" }))
         if (buffer.bytes > config.writeBufferMaxBytes) {
@@ -361,6 +367,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         let written = 0
         for (const group of checked.accepted.values()) written += group.count
         yield* Metric.incrementBy(writeLinesRejectedTotal, errors.length)
+        if (errors.length > 0) yield* Metric.incrementBy(Metric.tagged(influxWriteLinesRejectedTotal, "db", request.db), errors.length)
         if (written === 0) return outcomeOf(errors)
 
         const db = liveDatabase(state, request.db)!
@@ -412,6 +419,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         )
         yield* publishBufferSize
         yield* Metric.incrementBy(writeLinesTotal, written)
+        yield* Metric.incrementBy(Metric.tagged(influxWriteLinesTotal, "db", request.db), written)
         if (!request.noSync) yield* Fiber.join(settled)
         return errors.length === 0 ? ({ _tag: "Written", lines: written } as const) : outcomeOf(errors)
       })

@@ -105,4 +105,26 @@ describe("GET /metrics", () => {
   it("needs a token: 401 without one", async () => {
     expectError(await server.request("GET", "/metrics"), 401, "the request was not authenticated")
   })
+
+  it("exposes InfluxDB 3's names too: writes by database, catalog operations, the query log, last-cache lookups", async () => {
+    const before = await scrape()
+    const lines = (name: string, db: string) => sample(before, name, { db }) ?? 0
+    const written = lines("influxdb3_write_lines_total", "influx_names")
+    const rejected = lines("influxdb3_write_lines_rejected_total", "influx_names")
+    const bytes = lines("influxdb3_write_bytes_total", "influx_names")
+    const body = "cpu,host=a usage=1\ncpu,host=b usage=2\nnot line protocol"
+    await server.request("POST", "/api/v3/write_lp?db=influx_names&accept_partial=true", { token, body })
+    await server.request("POST", "/api/v3/configure/last_cache", { token, body: { db: "influx_names", table: "cpu", name: "lc" } })
+    await server.request("GET", "/api/v3/query_sql?db=influx_names&q=SELECT%20*%20FROM%20last_cache('cpu')", { token })
+    const after = await scrape()
+    expect(sample(after, "influxdb3_write_lines_total", { db: "influx_names" })).toBe(written + 2)
+    expect(sample(after, "influxdb3_write_lines_rejected_total", { db: "influx_names" })).toBe(rejected + 1)
+    expect(sample(after, "influxdb3_write_bytes_total", { db: "influx_names" })).toBe(bytes + Buffer.byteLength(body))
+    expect(sample(after, "influxdb3_catalog_operations_total", { type: "LastCacheCreated" })).toBeGreaterThanOrEqual(1)
+    expect(sample(after, "influxdb3_last_values_cache_query_duration_seconds_count")).toBeGreaterThanOrEqual(1)
+    expect(sample(after, "influxdb_iox_query_log_end2end_duration_seconds_count")).toBeGreaterThan(
+      sample(before, "influxdb_iox_query_log_end2end_duration_seconds_count") ?? 0
+    )
+    expect(after).toContain("# TYPE influxdb_iox_query_log_parquet_files histogram")
+  })
 })
