@@ -1,18 +1,17 @@
-import { Either } from "effect"
 import {
   type BinaryOp,
   type Expr,
   type Field,
   type Fill,
   type GroupBy,
-  type KeyFilter,
   ParseError,
   type SelectStatement,
-  type ShowStatement,
   type Source,
   type Statement
 } from "./ast.ts"
-import { BindError, INTEGER, Lexer, parseDuration, type BoundParams, type Token } from "./lexer.ts"
+import { BindError, Lexer, parseDuration, type BoundParams, type Token } from "./lexer.ts"
+import { INT64_MAX } from "./params.ts"
+import { parseShow } from "./showParser.ts"
 
 /**
  * The InfluxQL parser: recursive descent over the lexer's tokens, covering SELECT and the SHOW statements. Failures
@@ -77,7 +76,8 @@ const describe = (t: Token): string => {
   }
 }
 
-class Parser {
+/** The SELECT grammar and the token helpers the SHOW grammar (`showParser.ts`) reads with too. */
+export class Parser {
   readonly lx: Lexer
   /** `expr` calls on the stack: bounded before the recursion can overflow it. */
   private nesting = 0
@@ -204,7 +204,7 @@ class Parser {
   statement(): Statement {
     const t = this.lx.next()
     if (this.isKeyword(t, "SELECT")) return this.select()
-    if (this.isKeyword(t, "SHOW")) return this.show()
+    if (this.isKeyword(t, "SHOW")) return parseShow(this)
     return this.fail(t, "SELECT, DELETE, SHOW, CREATE, DROP, EXPLAIN, GRANT, REVOKE, ALTER, SET, KILL")
   }
 
@@ -540,175 +540,17 @@ class Parser {
     }
     return this.node({ kind: "call", name: name.toLowerCase(), args }, args)
   }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // SHOW
-
-  show(): ShowStatement {
-    const t = this.lx.next()
-    const word = t.type === "ident" && !t.quoted ? t.text.toUpperCase() : ""
-    switch (word) {
-      case "DATABASES":
-        return { kind: "showDatabases" }
-      case "RETENTION": {
-        this.expectKeyword("POLICIES")
-        const on = this.on()
-        return { kind: "showRetentionPolicies", ...(on === undefined ? {} : { on }) }
-      }
-      case "MEASUREMENTS": {
-        const on = this.on()
-        let measurement: KeyFilter | undefined
-        if (this.acceptKeyword("WITH")) {
-          this.expectKeyword("MEASUREMENT")
-          measurement = this.keyFilter(false)
-        }
-        const where = this.acceptKeyword("WHERE") ? this.expr() : undefined
-        return { kind: "showMeasurements", ...opt({ on, measurement, where }), ...this.limitOffset() }
-      }
-      case "TAG": {
-        const next = this.lx.next()
-        if (this.isKeyword(next, "KEYS")) {
-          const on = this.on()
-          const from = this.acceptKeyword("FROM") ? this.sources() : []
-          const where = this.acceptKeyword("WHERE") ? this.expr() : undefined
-          return { kind: "showTagKeys", from, ...opt({ on, where }), ...this.limitOffset() }
-        }
-        if (this.isKeyword(next, "VALUES")) {
-          const on = this.on()
-          const from = this.acceptKeyword("FROM") ? this.sources() : []
-          this.expectKeyword("WITH")
-          this.expectKeyword("KEY")
-          const key = this.keyFilter(true)
-          const where = this.acceptKeyword("WHERE") ? this.expr() : undefined
-          return { kind: "showTagValues", from, key, ...opt({ on, where }), ...this.limitOffset() }
-        }
-        return this.fail(next, "KEYS, VALUES")
-      }
-      case "FIELD": {
-        this.expectKeyword("KEYS")
-        const on = this.on()
-        const from = this.acceptKeyword("FROM") ? this.sources() : []
-        return { kind: "showFieldKeys", from, ...opt({ on }), ...this.limitOffset() }
-      }
-      case "SERIES": {
-        const on = this.on()
-        const from = this.acceptKeyword("FROM") ? this.sources() : []
-        const where = this.acceptKeyword("WHERE") ? this.expr() : undefined
-        return { kind: "showSeries", from, ...opt({ on, where }), ...this.limitOffset() }
-      }
-      default:
-        return this.fail(
-          t,
-          "CONTINUOUS, DATABASES, DIAGNOSTICS, FIELD, GRANTS, MEASUREMENT, MEASUREMENTS, QUERIES, RETENTION, SERIES, SHARD, SHARDS, STATS, SUBSCRIPTIONS, TAG, USERS"
-        )
-    }
-  }
-
-  on(): string | undefined {
-    return this.acceptKeyword("ON") ? this.ident() : undefined
-  }
-
-  limitOffset(): { limit?: number; offset?: number } {
-    const limit = this.acceptKeyword("LIMIT") ? this.integer("integer") : undefined
-    const offset = this.acceptKeyword("OFFSET") ? this.integer("integer") : undefined
-    return opt({ limit, offset })
-  }
-
-  keyFilter(allowIn: boolean): KeyFilter {
-    const t = this.lx.next()
-    if (allowIn && this.isKeyword(t, "IN")) {
-      this.expectOp("(")
-      const values: Array<string> = []
-      do values.push(this.identOrString())
-      while (this.acceptOp(","))
-      this.expectOp(")")
-      return { op: "in", values }
-    }
-    if (this.isOp(t, "=") || this.isOp(t, "!=")) {
-      const value = allowIn ? this.identOrString() : this.ident()
-      return { op: t.text as "=" | "!=", value }
-    }
-    if (this.isOp(t, "=~") || this.isOp(t, "!~")) {
-      const re = this.lx.regex()
-      if (re === undefined) this.fail(this.lx.peek(), "regex")
-      if (re.type === "illegal") this.fail(re, "regex")
-      return { op: t.text as "=~" | "!~", pattern: re.text }
-    }
-    return this.fail(t, allowIn ? "=, !=, =~, !~, IN" : "=, !=, =~, !~")
-  }
-}
-
-const opt = <T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } => {
-  const out: Record<string, unknown> = {}
-  for (const k in o) if (o[k] !== undefined) out[k] = o[k]
-  return out as { [K in keyof T]?: Exclude<T[K], undefined> }
 }
 
 export type { BoundParams } from "./lexer.ts"
+export { boundParams, boundParamsOf } from "./params.ts"
 
-/**
- * The `params` of a v1 query (a JSON object) as bound values: numbers written without a `.` are integers, others
- * floats, as InfluxDB 1.x decodes them; a message when the JSON is not an object.
- */
-export const boundParams = (json: string): Either.Either<BoundParams, string> => {
-  let parsed: unknown
-  let outOfRange: string | undefined
-  try {
-    // Whole numbers are marked before JSON.parse turns them into doubles (`1` and `1.0` differ in InfluxQL).
-    parsed = JSON.parse(json.replace(/("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g, (m, str: string | undefined, num: string | undefined) => {
-      if (str !== undefined) return str
-      if (/^-?\d+$/.test(num!)) {
-        if (!fitsInt64(num!)) outOfRange ??= `strconv.ParseInt: parsing "${num}": value out of range`
-        return `{${JSON.stringify(INTEGER)}:"${num}"}`
-      }
-      // JSON.parse would make these ±Infinity; InfluxDB 1.x refuses them.
-      if (!Number.isFinite(Number(num))) outOfRange ??= `strconv.ParseFloat: parsing "${num}": value out of range`
-      return m
-    }))
-  } catch (e) {
-    return Either.left(`error parsing query parameters: ${(e as Error).message}`)
-  }
-  if (outOfRange !== undefined) return Either.left(`error parsing json value: ${outOfRange}`)
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    if (parsed === null) return Either.right({})
-    const kind = Array.isArray(parsed) ? "array" : typeof parsed === "boolean" ? "bool" : typeof parsed
-    return Either.left(`error parsing query parameters: json: cannot unmarshal ${kind} into Go value of type map[string]interface {}`)
-  }
-  return Either.right(parsed as BoundParams)
-}
-
-/** Parameters given as an already parsed JSON object (a POST body's `params`): whole numbers bind as integers. */
-export const boundParamsOf = (params: unknown): Either.Either<BoundParams, string> => {
-  if (params === undefined || params === null) return Either.right({})
-  if (typeof params !== "object" || Array.isArray(params)) return Either.left("invalid value for field `params`: expected a JSON object")
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(params)) {
-    // JSON.parse has already made numbers past ±1.8e308 ±Infinity, in the value or in its typed form (`{"number": …}`).
-    const typed = typeof v === "object" && v !== null && !Array.isArray(v) ? Object.values(v)[0] : undefined
-    if ((typeof v === "number" && !Number.isFinite(v)) || (typeof typed === "number" && !Number.isFinite(typed))) {
-      return Either.left(`invalid value for field \`params.${k}\`: number out of range`)
-    }
-    // Whole numbers past 2^53 (`1e300`) are floats, as serde_json reads them.
-    out[k] = typeof v === "number" && Number.isSafeInteger(v) ? { [INTEGER]: String(v) } : v
-  }
-  return Either.right(out)
-}
-
-const INT64_MAX = 9_223_372_036_854_775_807n
 const UINT64_MAX = 18_446_744_073_709_551_615n
 
 /** Whether an integer literal's digits fit a uint64, as Go's `strconv.ParseUint` requires (1.x's widest integer). */
 const fitsUint64 = (text: string): boolean => {
   const digits = text.startsWith("-") ? text.slice(1) : text
   return digits.length < 20 || (digits.length === 20 && BigInt(digits) <= UINT64_MAX)
-}
-
-/** Whether a decimal integer's text fits an int64, as Go's `strconv.ParseInt` requires (length first: no huge BigInt). */
-const fitsInt64 = (digits: string): boolean => {
-  const magnitude = digits.startsWith("-") ? digits.slice(1) : digits
-  if (magnitude.length !== 19) return magnitude.length < 19
-  const n = BigInt(digits)
-  return n <= INT64_MAX && n >= -INT64_MAX - 1n
 }
 
 /** Parses one or more `;`-separated InfluxQL statements, with `$name` parameters bound from `params`. */

@@ -1,9 +1,10 @@
+import { DuckDBConnection, DuckDBDataChunk, DuckDBDoubleType, DuckDBIntegerType, DuckDBTimestampNanosecondsType, type DuckDBType } from "@duckdb/node-api"
 import duckdb from "@duckdb/node-bindings"
-import { DuckDBAppender, DuckDBBigIntType, DuckDBBooleanType, DuckDBConnection, DuckDBDataChunk, DuckDBDoubleType, DuckDBIntegerType, DuckDBTimestampNanosecondsType, DuckDBUBigIntType, DuckDBVarCharType, type DuckDBType } from "@duckdb/node-api"
 import type { TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
-import { FieldKind, type BatchSeries, type FieldShape, type ParsedBatch } from "../lineprotocol/index.ts"
+import { type BatchSeries, FieldKind, type ParsedBatch } from "../lineprotocol/index.ts"
 import { sqlIdentifier as quote } from "../query/literal.ts"
+import { allocate, type BufferedTable, copyBooleans, copyFloats, copyIntegers, copyTyped, duckType, HIGH, join64, LOW, type ScratchColumn, setHalves, type ShapeLayout, shapeLayout, sqlType, VECTOR_SIZE } from "./bufferColumns.ts"
 
 /** The rows of one batch for one table: which lines of the parsed batch, and their resolved nanosecond times. */
 export interface TableRows {
@@ -16,74 +17,10 @@ export interface TableRows {
   readonly count: number
 }
 
-const VECTOR_SIZE = duckdb.vector_size()
-
-/** Which 32-bit half of a 64-bit typed-array element is the low one, on this host. */
-const LOW = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1
-const HIGH = 1 - LOW
-
-const duckType = (type: ColumnType): DuckDBType => {
-  switch (type) {
-    case "float":
-      return DuckDBDoubleType.instance
-    case "integer":
-      return DuckDBBigIntType.instance
-    case "uinteger":
-      return DuckDBUBigIntType.instance
-    case "string":
-    case "tag":
-      return DuckDBVarCharType.instance
-    case "boolean":
-      return DuckDBBooleanType.instance
-    case "time":
-      return DuckDBTimestampNanosecondsType.instance
-  }
-}
-
-const sqlType = (type: ColumnType) =>
-  ({ float: "DOUBLE", integer: "BIGINT", uinteger: "UBIGINT", string: "VARCHAR", tag: "VARCHAR", boolean: "BOOLEAN", time: "TIMESTAMP_NS" })[type]
-
 /** Name of the DuckDB table holding a buffered table's rows, and of its series dictionary. */
 export const rowsTableName = (tableId: number) => `buf.t${tableId}`
+
 export const seriesTableName = (tableId: number) => `buf.s${tableId}`
-
-/** One buffered table: DuckDB tables for rows and series, plus the JS-side series dictionary. */
-interface BufferedTable {
-  readonly dbId: number
-  readonly tableId: number
-  /** Field columns in DuckDB column order (after `_sid` and `time`). */
-  readonly fields: Array<{ name: string; type: ColumnType }>
-  readonly fieldIndex: Map<string, number>
-  /** Tag columns in DuckDB column order (after `_sid`). */
-  readonly tags: Array<string>
-  readonly tagIndex: Map<string, number>
-  /** Series id by the series text as a client wrote it (or its tags in line order), and by canonical (sorted) tag text. */
-  readonly seriesByRaw: Map<string, number>
-  readonly seriesByCanonical: Map<string, number>
-  /** Each series' latest time as two 32-bit halves (low unsigned, high signed), so comparing allocates no bigint. */
-  lastTimeLo: Uint32Array
-  lastTimeHi: Int32Array
-  hasLastTime: Uint8Array
-  /** True once some series received a time not after its previous one: queries must then deduplicate. */
-  mayHaveDuplicates: boolean
-  /** The range of buffered times as 32-bit halves (bounds only: rows taken back or persisted may leave it wider). */
-  minTimeLo: number
-  minTimeHi: number
-  maxTimeLo: number
-  maxTimeHi: number
-  hasTimes: boolean
-  /**
-   * Rows ever appended, taken back or not: the `_row` the next row gets. `_row` orders rows and is never reused;
-   * DuckDB's own rowid is not stable (deleting whole row groups renumbers the rows after them).
-   */
-  appended: number
-  rows: number
-  bytes: number
-  rowsAppender: DuckDBAppender
-  seriesAppender: DuckDBAppender
-}
-
-type ScratchColumn = Float64Array | BigInt64Array | BigUint64Array | Uint8Array
 
 /** Where one append put its rows (`_row` from `from` to `to`), so that a write whose commit failed can take them back. */
 export interface AppendMark {
@@ -633,79 +570,4 @@ export interface PersistTarget {
   readonly fields: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }>
   /** Whether some series may have two rows at one time among them (then they are merged as queries merge them). */
   readonly mayHaveDuplicates: boolean
-}
-
-const join64 = (lo: number, hi: number) => (BigInt(hi) << 32n) | BigInt(lo >>> 0)
-
-const setHalves = (t: BufferedTable, which: "min" | "max", value: bigint) => {
-  const lo = Number(value & 0xffffffffn)
-  const hi = Number(BigInt.asIntN(32, value >> 32n))
-  if (which === "min") (t.minTimeLo = lo), (t.minTimeHi = hi)
-  else (t.maxTimeLo = lo), (t.maxTimeHi = hi)
-}
-
-/** Where a field shape's values go in a table: a column per field (-1 if none), and the columns it leaves null. */
-interface ShapeLayout {
-  readonly columns: Int32Array
-  readonly kinds: ReadonlyArray<FieldKind>
-  readonly missing: Int32Array
-  /** Buffer bytes of its numeric and boolean values (strings are counted per value). */
-  readonly fixedBytes: number
-}
-
-const shapeLayout = (t: BufferedTable, shape: FieldShape): ShapeLayout => {
-  const columns = new Int32Array(shape.keys.length)
-  const present = new Uint8Array(t.fields.length)
-  let fixedBytes = 0
-  for (let f = 0; f < shape.keys.length; f++) {
-    const col = t.fieldIndex.get(shape.keys[f]!) ?? -1
-    columns[f] = col
-    if (col === -1) continue
-    present[col] = 1
-    const kind = shape.kinds[f]!
-    if (kind === FieldKind.Boolean) fixedBytes += 1
-    else if (kind !== FieldKind.String) fixedBytes += 8
-  }
-  const missing: Array<number> = []
-  for (let col = 0; col < t.fields.length; col++) if (present[col] === 0) missing.push(col)
-  return { columns, kinds: shape.kinds, missing: Int32Array.from(missing), fixedBytes }
-}
-
-const copyFloats = (target: Float64Array, floats: Float64Array, fieldStart: Int32Array, lines: Int32Array, f: number, from: number, to: number) => {
-  for (let r = from; r < to; r++) target[r] = floats[fieldStart[lines[r]!]! + f]!
-}
-
-const copyBooleans = (target: Uint8Array, floats: Float64Array, fieldStart: Int32Array, lines: Int32Array, f: number, from: number, to: number) => {
-  for (let r = from; r < to; r++) target[r] = floats[fieldStart[lines[r]!]! + f]!
-}
-
-/** Copies 64-bit integers as pairs of 32-bit halves: reading a BigInt64Array element would allocate a bigint. */
-const copyIntegers = (target: BigInt64Array | BigUint64Array, integers: BigInt64Array, fieldStart: Int32Array, lines: Int32Array, f: number, from: number, to: number) => {
-  const to32 = new Int32Array(target.buffer, target.byteOffset, target.length * 2)
-  const from32 = new Int32Array(integers.buffer, integers.byteOffset, integers.length * 2)
-  for (let r = from; r < to; r++) {
-    const k = (fieldStart[lines[r]!]! + f) * 2
-    to32[2 * r] = from32[k]!
-    to32[2 * r + 1] = from32[k + 1]!
-  }
-}
-
-const allocate = (type: ColumnType, n: number) => {
-  switch (type) {
-    case "float":
-      return new Float64Array(n)
-    case "integer":
-      return new BigInt64Array(n)
-    case "uinteger":
-      return new BigUint64Array(n)
-    case "boolean":
-      return new Uint8Array(n)
-    default:
-      return new Array<string | undefined>(n)
-  }
-}
-
-const copyTyped = (vector: duckdb.Vector, source: Int32Array | BigInt64Array | Float64Array | BigUint64Array | Uint8Array, start: number, count: number) => {
-  const width = source.BYTES_PER_ELEMENT
-  duckdb.copy_data_to_vector(vector, 0, source.buffer as ArrayBuffer, source.byteOffset + start * width, count * width)
 }

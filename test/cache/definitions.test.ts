@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either } from "effect"
-import { createDistinctCache, createLastCache, createTable, deleteCache, deleteTable, type CommandContext, type Decision } from "../../src/catalog/commands.ts"
+import { createDistinctCache, createLastCache, deleteCache } from "../../src/catalog/cacheCommands.ts"
+import { createTable, deleteTable, type CommandContext, type Decision } from "../../src/catalog/commands.ts"
 import { applyEnvelope, emptyCatalog, liveDatabase, liveTable, type CatalogState } from "../../src/catalog/state.ts"
 import { DatabaseCreated, type StrataEvent } from "../../src/events/index.ts"
 
