@@ -7,6 +7,7 @@ import { ServerConfig } from "../config.ts"
 import { InvalidRequest, NotFound, Unavailable } from "../errors.ts"
 import { ImportJobs } from "../import/ImportJobs.ts"
 import { IMPORT_FORMATS, parseColumnMetadata, PRECISIONS, type ImportFormat } from "../import/plan.ts"
+import { s3SettingsOf } from "../import/s3.ts"
 import { streamMultipartToDisk } from "../import/upload.ts"
 import { readJsonBody } from "./body.ts"
 import { jsonResponse } from "./respond.ts"
@@ -32,7 +33,15 @@ const idempotencyKeyOf = (ctx: RequestContext) => {
 const SourceBody = Schema.Struct({
   database: Schema.String,
   table: Schema.String,
-  source: Schema.Struct({ uri: Schema.String, format: Schema.optional(Schema.NullOr(Schema.String)), precision: Schema.optional(Schema.String) }),
+  source: Schema.Struct({
+    uri: Schema.String,
+    format: Schema.optional(Schema.NullOr(Schema.String)),
+    precision: Schema.optional(Schema.String),
+    // s3://: the 3.11 CLI's --source-opt keys (aws_region, aws_endpoint, aws_access_key_id, …), or Zilliz's keys.
+    options: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Boolean) })),
+    accessKey: Schema.optional(Schema.String),
+    secretKey: Schema.optional(Schema.String)
+  }),
   column_metadata: Schema.optional(Schema.Unknown),
   column_mapping: Schema.optional(Schema.Unknown),
   schema: Schema.optional(Schema.Unknown),
@@ -112,6 +121,8 @@ const fromSource = (ctx: RequestContext) =>
     }
     const precision = body.source.precision ?? "ns"
     if (PRECISIONS[precision] === undefined) return yield* Effect.fail(new InvalidRequest({ message: `invalid source.precision '${precision}': expected ns, us, ms or s` }))
+    const s3 = s3SettingsOf(body.source)
+    if ("error" in s3) return yield* Effect.fail(new InvalidRequest({ message: s3.error }))
     const { job } = yield* imports.createFromSource({
       database: body.database,
       table: body.table,
@@ -121,7 +132,8 @@ const fromSource = (ctx: RequestContext) =>
       onError: body.on_error ?? "abort",
       createTable: body.create_table ?? false,
       precision,
-      idempotencyKey: key
+      idempotencyKey: key,
+      s3
     })
     return jsonResponse(yield* imports.info(job))
   })

@@ -22,6 +22,7 @@ import { isFinished, rowsDone, type JobState } from "../jobs/state.ts"
 import { convertLineProtocol, type ConvertedLineProtocol } from "./lineProtocol.ts"
 import { duplicatesSql, formatOfName, inferenceSql, inferredTypes, planImport, plannedRowsSql, PRECISIONS, windowFileSql, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
 import { sqlIdentifier as quote } from "../query/literal.ts"
+import { describeS3Error, downloadObject, objectsOfUri, parseS3Uri, s3Client, type S3Access, type S3Credentials } from "./s3.ts"
 
 /** What an import job does, as its JobCreated records it. */
 export interface ImportSpec {
@@ -43,6 +44,8 @@ export interface ImportSpec {
   } | null
   readonly dbId: number
   readonly tableId: number | null
+  /** How an s3:// source is reached (absent for other sources). */
+  readonly s3?: S3Access | undefined
 }
 
 const KIND = "import"
@@ -156,6 +159,13 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
     const jobDir = (jobId: string) => NodePath.join(staging, jobId)
     const errorsPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), `errors-${input}.jsonl`)
     const lpErrorsPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), `lp-errors-${input}.jsonl`)
+    // Credentials a request gave for S3: kept out of the event log, in the job's directory until the job finishes.
+    const credentialsPath = (jobId: string) => NodePath.join(jobDir(jobId), "s3-credentials.json")
+    const credentialsOf = (jobId: string): S3Credentials | undefined => {
+      const path = credentialsPath(jobId)
+      return NodeFs.existsSync(path) ? (JSON.parse(NodeFs.readFileSync(path, "utf8")) as S3Credentials) : undefined
+    }
+    const forgetCredentials = (jobId: string) => NodeFs.rmSync(credentialsPath(jobId), { force: true })
 
     /**
      * The file an input is read from, in which format, with the mapping its content implies: line protocol is
@@ -197,8 +207,30 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         if (input.source.startsWith("file://")) return yield* Effect.try({ try: () => NodeFs.realpathSync(NodeUrl.fileURLToPath(input.source)), catch: (e) => terminal(`reading ${input.name}: ${String(e)}`) })
         const target = NodePath.join(jobDir(job.id), "inputs", `${index}${NodePath.extname(new URL(input.source).pathname)}`)
         if (NodeFs.existsSync(target)) return target
-        yield* download(input.source, target)
+        if (input.source.startsWith("s3://")) yield* downloadS3(job, input.source, target)
+        else yield* download(input.source, target)
         return target
+      })
+
+    /** Streams an object of the job's bucket to disk; a missing object or refused credentials fail the job for good. */
+    const downloadS3 = (job: JobState, uri: string, target: string) =>
+      Effect.tryPromise({
+        try: async (signal) => {
+          const { bucket, prefix: key } = parseS3Uri(uri)!
+          const access = specOf(job).s3 ?? { region: null, endpoint: null, pathStyle: null, requestCredentials: false }
+          const credentials = access.requestCredentials ? credentialsOf(job.id) : undefined
+          if (access.requestCredentials && credentials === undefined) throw new Error("the credentials the request gave are gone")
+          const client = s3Client(access, credentials)
+          try {
+            await downloadObject(client, bucket, key, target, { limit: config.maxImportSize, signal })
+          } finally {
+            client.destroy()
+          }
+        },
+        catch: (e) => {
+          const d = describeS3Error(e, `reading ${uri}`)
+          return new JobError({ message: d.message, terminal: d.kind !== "other", cause: e })
+        }
       })
 
     const download = (url: string, target: string) =>
@@ -360,8 +392,9 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
       discard: (outcome) => removeFiles(outcome.added),
       finished: (job) =>
         Effect.sync(() => {
-          // Staged uploads and downloads go; the error reports stay for GET …/errors.
+          // Staged uploads, downloads and credentials go; the error reports stay for GET …/errors.
           NodeFs.rmSync(NodePath.join(jobDir(job.id), "inputs"), { recursive: true, force: true })
+          forgetCredentials(job.id)
         })
     }
 
@@ -372,7 +405,10 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         if (name.startsWith(".")) continue
         const job = known.get(name)
         if (job === undefined) NodeFs.rmSync(NodePath.join(staging, name), { recursive: true, force: true })
-        else if (isFinished(job)) NodeFs.rmSync(NodePath.join(staging, name, "inputs"), { recursive: true, force: true })
+        else if (isFinished(job)) {
+          NodeFs.rmSync(NodePath.join(staging, name, "inputs"), { recursive: true, force: true })
+          forgetCredentials(name)
+        }
       }
     })
 
@@ -495,6 +531,41 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         return files
       })
 
+    /**
+     * Lists the objects an s3:// URI names (one object, or every object under the prefix in a format it can tell):
+     * a missing bucket or no objects answer 404, refused credentials 403, anything else 400, each naming the problem.
+     */
+    const resolveS3Uri = (uri: string, format: ImportFormat | null, s3: { readonly access: S3Access; readonly credentials: S3Credentials | undefined } | undefined) =>
+      Effect.gen(function* () {
+        const parsed = parseS3Uri(uri)
+        if (parsed === undefined) return yield* Effect.fail(new InvalidRequest({ message: `invalid s3:// URI '${uri}': expected s3://bucket/prefix` }))
+        const access = s3?.access ?? { region: null, endpoint: null, pathStyle: null, requestCredentials: false }
+        const listed = yield* Effect.tryPromise({
+          try: async (signal) => {
+            const client = s3Client(access, s3?.credentials)
+            try {
+              return await objectsOfUri(client, parsed.bucket, parsed.prefix, signal)
+            } finally {
+              client.destroy()
+            }
+          },
+          catch: (e) => {
+            const d = describeS3Error(e, `listing ${uri}`)
+            return d.kind === "not_found" ? new NotFound({ message: d.message }) : d.kind === "denied" ? new Forbidden({ message: d.message }) : new InvalidRequest({ message: d.message })
+          }
+        })
+        if (listed.length === 0) return yield* Effect.fail(new NotFound({ message: `source ${uri} holds no objects` }))
+        const single = listed.length === 1 && listed[0]!.key === parsed.prefix
+        const files: Array<JobInput> = []
+        for (const o of listed) {
+          const f = formatOfName(o.name)
+          if (!single && (f === undefined || (format !== null && f !== format))) continue
+          files.push({ name: o.name, source: `s3://${parsed.bucket}/${o.key}`, bytes: o.size })
+        }
+        if (files.length === 0) return yield* Effect.fail(new InvalidRequest({ message: `source ${uri} holds no ${format ?? "parquet, csv, ndjson or line-protocol"} files` }))
+        return files
+      })
+
     return {
       /** Whether this node runs imports (its --mode has compact). */
       enabled: config.mode.includes("compact"),
@@ -558,6 +629,8 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         readonly createTable: boolean
         readonly precision: string
         readonly idempotencyKey: string | null
+        /** How to reach an s3:// source. */
+        readonly s3?: { readonly access: S3Access; readonly credentials: S3Credentials | undefined } | undefined
       }) =>
         Effect.gen(function* () {
           const found = target(yield* catalog.current, options.database, options.table, options.createTable)
@@ -568,7 +641,8 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           else if (scheme === "http:" || scheme === "https:") {
             const url = yield* Effect.try({ try: () => new URL(options.uri), catch: () => new InvalidRequest({ message: `invalid URI: ${options.uri}` }) })
             inputs = [{ name: NodePath.basename(url.pathname) || url.hostname, source: url.href, bytes: -1 }]
-          } else return yield* Effect.fail(new InvalidRequest({ message: `unsupported source URI '${options.uri}': expected file://, http:// or https://` }))
+          } else if (scheme === "s3:") inputs = yield* resolveS3Uri(options.uri, options.format, options.s3)
+          else return yield* Effect.fail(new InvalidRequest({ message: `unsupported source URI '${options.uri}': expected file://, http://, https:// or s3://` }))
           for (const i of inputs) {
             const f = options.format ?? formatOfName(i.name)
             if (f === undefined) return yield* Effect.fail(new InvalidRequest({ message: `cannot tell the format of ${i.name}: give source.format (parquet, csv, ndjson, lp)` }))
@@ -583,9 +657,23 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
             precision: options.precision,
             upload: null,
             dbId: found.right.db.id,
-            tableId: found.right.table?.id ?? null
+            tableId: found.right.table?.id ?? null,
+            ...(scheme === "s3:" ? { s3: options.s3?.access ?? { region: null, endpoint: null, pathStyle: null, requestCredentials: false } } : {})
           }
-          return yield* jobs.create({ jobId: NodeCrypto.randomUUID(), kind: KIND, inputs, spec, idempotencyKey: options.idempotencyKey })
+          const jobId = NodeCrypto.randomUUID()
+          const credentials = options.s3?.credentials
+          // Written before the job exists: its runner may pick it up at once.
+          if (scheme === "s3:" && credentials !== undefined) {
+            yield* Effect.sync(() => {
+              NodeFs.mkdirSync(jobDir(jobId), { recursive: true })
+              NodeFs.writeFileSync(credentialsPath(jobId), JSON.stringify(credentials), { mode: 0o600 })
+            })
+          }
+          const made = yield* jobs.create({ jobId, kind: KIND, inputs, spec, idempotencyKey: options.idempotencyKey }).pipe(
+            Effect.tapError(() => Effect.sync(() => NodeFs.rmSync(jobDir(jobId), { recursive: true, force: true })))
+          )
+          if (!made.created) yield* Effect.sync(() => NodeFs.rmSync(jobDir(jobId), { recursive: true, force: true }))
+          return made
         })
     } as const
   })
