@@ -18,7 +18,26 @@ NodeFs.writeFileSync(
 )
 const hooks = { rpc: async () => null, log: () => {} }
 const message = (rows: number) =>
-  pythonJson({ t: "run", kind: "wal", plugin, db: "d", args: null, batches: [{ table_name: "t", rows: Array.from({ length: rows }, (_, i) => new Map<string, unknown>([["v", { float: i }], ["time", BigInt(i)]])) }] })
+  pythonJson({
+    t: "run",
+    kind: "wal",
+    plugin,
+    db: "d",
+    args: null,
+    batches: [
+      {
+        table_name: "t",
+        rows: Array.from(
+          { length: rows },
+          (_, i) =>
+            new Map<string, unknown>([
+              ["v", { float: i }],
+              ["time", BigInt(i)]
+            ])
+        )
+      }
+    ]
+  })
 const ms = (since: bigint) => Number(process.hrtime.bigint() - since) / 1e6
 
 const median = (xs: Array<number>) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -30,7 +49,9 @@ for (let i = 0; i < 5; i++) {
   starts.push(ms(t))
   p.close()
 }
-console.log(`first call on a new process (python3 start + shim + plugin import): median ${median(starts).toFixed(1)} ms`)
+console.log(
+  `first call on a new process (python3 start + shim + plugin import): median ${median(starts).toFixed(1)} ms`
+)
 const p = new PluginProcess("python3", dir, {}, () => {})
 await p.call(message(1), hooks, 10_000)
 for (const rows of [1, 1000, 10_000]) {

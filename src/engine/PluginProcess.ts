@@ -7,7 +7,9 @@ import * as NodeUrl from "node:url"
 const here = NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url))
 
 /** The shim's source: beside this module, or (running from the dist/ bundle) in the sources. */
-export const shimPath = NodeFs.existsSync(NodePath.join(here, "shim.py")) ? NodePath.join(here, "shim.py") : NodePath.join(here, "..", "src", "engine", "shim.py")
+export const shimPath = NodeFs.existsSync(NodePath.join(here, "shim.py"))
+  ? NodePath.join(here, "shim.py")
+  : NodePath.join(here, "..", "src", "engine", "shim.py")
 
 /** A request from a running plugin: a query, a synchronous write or a cache operation. */
 export interface PluginRpc {
@@ -39,10 +41,16 @@ export interface CallHooks {
 
 /** Why a call did not finish: the process hung past the timeout, or died. */
 export class PluginProcessFailed extends Error {
-  constructor(message: string, readonly timedOut: boolean) {
+  constructor(
+    message: string,
+    readonly timedOut: boolean
+  ) {
     super(message)
   }
 }
+
+/** Longest a python3 process may take to start the shim (a cold start on a loaded machine takes seconds). */
+const START_TIMEOUT_MS = 60_000
 
 const frame = (message: unknown): Buffer => {
   const body = Buffer.from(typeof message === "string" ? message : JSON.stringify(message), "utf8")
@@ -63,6 +71,8 @@ export class PluginProcess {
   private onExit: ((why: string) => void) | undefined
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
+  /** Settles once the current process's shim says it is ready: its start does not count against a call's timeout. */
+  private ready: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly python: string,
@@ -78,6 +88,16 @@ export class PluginProcess {
       stdio: ["pipe", "pipe", "pipe"]
     })
     let buffered: Buffer = Buffer.alloc(0)
+    let started: () => void = () => {}
+    let failed: (why: string) => void = () => {}
+    this.ready = new Promise<void>((resolve, reject) => {
+      started = resolve
+      failed = (why) => reject(new PluginProcessFailed(why, false))
+    })
+    const startTimer = setTimeout(() => {
+      failed(`the plugin runtime did not start within ${START_TIMEOUT_MS / 1000}s`)
+      child.kill("SIGKILL")
+    }, START_TIMEOUT_MS)
     child.stdout.on("data", (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
       while (buffered.length >= 4) {
@@ -85,19 +105,30 @@ export class PluginProcess {
         if (buffered.length < 4 + length) break
         const body = buffered.subarray(4, 4 + length).toString("utf8")
         buffered = buffered.subarray(4 + length)
-        if (this.active === child) this.onMessage?.(JSON.parse(body) as Record<string, unknown>)
+        const message = JSON.parse(body) as Record<string, unknown>
+        if (message.t === "ready") {
+          clearTimeout(startTimer)
+          started()
+        } else if (this.active === child) {
+          this.onMessage?.(message)
+        }
       }
     })
     child.stderr.on("data", (chunk: Buffer) => this.stderr(chunk.toString("utf8")))
     // A write to a process that just died fails asynchronously; the exit handler reports it.
     child.stdin.on("error", () => {})
     child.once("error", (e) => {
+      clearTimeout(startTimer)
+      failed(`the plugin runtime could not start (${this.python}): ${e.message}`)
       if (this.child === child) this.child = undefined
       if (this.active === child) this.onExit?.(`the plugin runtime could not start (${this.python}): ${e.message}`)
     })
     child.once("exit", (code, signal) => {
+      clearTimeout(startTimer)
+      failed(`the plugin's python process exited while starting (${signal === null ? `code ${code}` : `signal ${signal}`})`)
       if (this.child === child) this.child = undefined
-      if (this.active === child) this.onExit?.(`the plugin's python process exited (${signal === null ? `code ${code}` : `signal ${signal}`})`)
+      if (this.active === child)
+        this.onExit?.(`the plugin's python process exited (${signal === null ? `code ${code}` : `signal ${signal}`})`)
     })
     return child
   }
@@ -109,10 +140,14 @@ export class PluginProcess {
     return run
   }
 
-  private callNow(message: unknown, hooks: CallHooks, timeoutMs: number): Promise<PluginDone> {
-    if (this.closed) return Promise.reject(new PluginProcessFailed("the plugin runtime is stopped", false))
+  private async callNow(message: unknown, hooks: CallHooks, timeoutMs: number): Promise<PluginDone> {
+    if (this.closed) throw new PluginProcessFailed("the plugin runtime is stopped", false)
     const child = (this.child ??= this.start())
     this.active = child
+    await this.ready
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new PluginProcessFailed("the plugin's python process exited before the call", false)
+    }
     return new Promise<PluginDone>((resolve, reject) => {
       let settled = false
       const finish = (f: () => void) => {
@@ -124,7 +159,14 @@ export class PluginProcess {
         f()
       }
       const timer = setTimeout(() => {
-        finish(() => reject(new PluginProcessFailed(`the plugin did not finish within ${timeoutMs / 1000}s (--plugin-timeout) and was stopped`, true)))
+        finish(() =>
+          reject(
+            new PluginProcessFailed(
+              `the plugin did not finish within ${timeoutMs / 1000}s (--plugin-timeout) and was stopped`,
+              true
+            )
+          )
+        )
         this.kill(child)
       }, timeoutMs)
       this.onExit = (why) => finish(() => reject(new PluginProcessFailed(why, false)))
@@ -134,7 +176,9 @@ export class PluginProcess {
         else if (m.t === "rpc") {
           hooks.rpc(m as unknown as PluginRpc).then(
             (value) => !settled && child.stdin.write(frame({ t: "reply", ok: true, value: value ?? null })),
-            (e: unknown) => !settled && child.stdin.write(frame({ t: "reply", ok: false, error: e instanceof Error ? e.message : String(e) }))
+            (e: unknown) =>
+              !settled &&
+              child.stdin.write(frame({ t: "reply", ok: false, error: e instanceof Error ? e.message : String(e) }))
           )
         }
       }

@@ -96,51 +96,89 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
 
     const recordLog = (target: CallTarget, line: PluginLog) => {
       if (target.trigger === null) return
-      engineLogs.add({ eventTimeNs: nowNs(), db: target.db, triggerName: target.trigger, logLevel: line.level, logText: line.msg })
+      engineLogs.add({
+        eventTimeNs: nowNs(),
+        db: target.db,
+        triggerName: target.trigger,
+        logLevel: line.level,
+        logText: line.msg
+      })
       const text = `processing engine trigger ${target.trigger} (${target.db}): ${line.msg}`
-      runFork(line.level === "ERROR" ? Effect.logError(text) : line.level === "WARN" ? Effect.logWarning(text) : Effect.logInfo(text))
+      runFork(
+        line.level === "ERROR"
+          ? Effect.logError(text)
+          : line.level === "WARN"
+            ? Effect.logWarning(text)
+            : Effect.logInfo(text)
+      )
     }
 
     /** Writes line protocol through the Ingester (the normal write path), at nanosecond precision. */
-    const writeLines = (db: string, lines: ReadonlyArray<string>, noSync: boolean, alsoLog?: ReadonlyArray<StrataEvent>) => {
+    const writeLines = (
+      db: string,
+      lines: ReadonlyArray<string>,
+      noSync: boolean,
+      alsoLog?: ReadonlyArray<StrataEvent>
+    ) => {
       const body = Buffer.from(lines.join("\n"), "utf8")
-      return ingester.write({ db, body: [body], size: body.length, precision: "nanosecond", acceptPartial: true, noSync, ...(alsoLog === undefined ? {} : { alsoLog }) })
+      return ingester.write({
+        db,
+        body: [body],
+        size: body.length,
+        precision: "nanosecond",
+        acceptPartial: true,
+        noSync,
+        ...(alsoLog === undefined ? {} : { alsoLog })
+      })
     }
 
     const spaceOf = (target: CallTarget, useGlobal: unknown) => (useGlobal === true ? "global" : target.cacheSpace)
 
     /** Answers a plugin's rpc; a rejection is raised in the plugin as an exception. */
-    const answer = (target: CallTarget, dryRun: boolean, syncWrites: Array<{ db: string; line: string }>) => (rpc: PluginRpc): Promise<unknown> => {
-      const nowMs = Date.now()
-      switch (rpc.op) {
-        case "cache_put":
-          cache.put(spaceOf(target, rpc.use_global), String(rpc.key), String(rpc.value), rpc.ttl === null ? null : Number(rpc.ttl), nowMs)
-          return Promise.resolve(null)
-        case "cache_get":
-          return Promise.resolve(cache.get(spaceOf(target, rpc.use_global), String(rpc.key), nowMs))
-        case "cache_delete":
-          return Promise.resolve(cache.delete(spaceOf(target, rpc.use_global), String(rpc.key), nowMs))
-        case "query": {
-          const params = (rpc.args ?? {}) as Record<string, string>
-          const run = Effect.flatMap(queries.sql({ db: String(rpc.db), sql: String(rpc.sql), params, format: "jsonl" }), (a) => Stream.runCollect(a.body)).pipe(
-            Effect.map((chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks)).toString("utf8")),
-            Effect.mapError((e) => new Error(e.message))
-          )
-          return runPromise(run)
-        }
-        case "write_sync": {
-          const lines = (rpc.lines as ReadonlyArray<string>) ?? []
-          if (dryRun) {
-            for (const line of lines) syncWrites.push({ db: String(rpc.db), line })
+    const answer =
+      (target: CallTarget, dryRun: boolean, syncWrites: Array<{ db: string; line: string }>) =>
+      (rpc: PluginRpc): Promise<unknown> => {
+        const nowMs = Date.now()
+        switch (rpc.op) {
+          case "cache_put":
+            cache.put(
+              spaceOf(target, rpc.use_global),
+              String(rpc.key),
+              String(rpc.value),
+              rpc.ttl === null ? null : Number(rpc.ttl),
+              nowMs
+            )
             return Promise.resolve(null)
+          case "cache_get":
+            return Promise.resolve(cache.get(spaceOf(target, rpc.use_global), String(rpc.key), nowMs))
+          case "cache_delete":
+            return Promise.resolve(cache.delete(spaceOf(target, rpc.use_global), String(rpc.key), nowMs))
+          case "query": {
+            const params = (rpc.args ?? {}) as Record<string, string>
+            const run = Effect.flatMap(
+              queries.sql({ db: String(rpc.db), sql: String(rpc.sql), params, format: "jsonl" }),
+              (a) => Stream.runCollect(a.body)
+            ).pipe(
+              Effect.map((chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks)).toString("utf8")),
+              Effect.mapError((e) => new Error(e.message))
+            )
+            return runPromise(run)
           }
-          const run = Effect.flatMap(writeLines(String(rpc.db), lines, rpc.no_sync === true), (outcome) =>
-            outcome._tag === "Written" ? Effect.succeed(null) : Effect.fail(new Error(`write failed: ${outcomeErrors(outcome).join("; ")}`))
-          ).pipe(Effect.mapError((e) => new Error(e.message)))
-          return runPromise(run)
+          case "write_sync": {
+            const lines = (rpc.lines as ReadonlyArray<string>) ?? []
+            if (dryRun) {
+              for (const line of lines) syncWrites.push({ db: String(rpc.db), line })
+              return Promise.resolve(null)
+            }
+            const run = Effect.flatMap(writeLines(String(rpc.db), lines, rpc.no_sync === true), (outcome) =>
+              outcome._tag === "Written"
+                ? Effect.succeed(null)
+                : Effect.fail(new Error(`write failed: ${outcomeErrors(outcome).join("; ")}`))
+            ).pipe(Effect.mapError((e) => new Error(e.message)))
+            return runPromise(run)
+          }
         }
       }
-    }
 
     /** Runs one plugin call; never fails: a raise, a timeout or a dead process is an outcome that is not ok. */
     const call = (target: CallTarget, message: Record<string, unknown>, dryRun: boolean) =>
@@ -148,7 +186,10 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
         const logs: Array<PluginLog> = []
         const syncWrites: Array<{ db: string; line: string }> = []
         const key = target.key
-        const process = dryRun || key === null ? newProcess(`test ${target.plugin}`) : processes.get(key) ?? processes.set(key, newProcess(key)).get(key)!
+        const process =
+          dryRun || key === null
+            ? newProcess(`test ${target.plugin}`)
+            : (processes.get(key) ?? processes.set(key, newProcess(key)).get(key)!)
         const hooks = {
           rpc: answer(target, dryRun, syncWrites),
           log: (line: PluginLog) => {
@@ -161,8 +202,24 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
           try: () => process.call(text, hooks, config.pluginTimeoutMs),
           catch: (e) => (e instanceof PluginProcessFailed ? e : new PluginProcessFailed(String(e), false))
         }).pipe(
-          Effect.map((done): CallOutcome => ({ ok: done.ok, error: done.error, writes: [...syncWrites, ...done.writes], response: done.response, logs, timedOut: false })),
-          Effect.catchAll((e) => Effect.succeed<CallOutcome>({ ok: false, error: e.message, writes: syncWrites, response: null, logs, timedOut: e.timedOut })),
+          Effect.map((done): CallOutcome => ({
+            ok: done.ok,
+            error: done.error,
+            writes: [...syncWrites, ...done.writes],
+            response: done.response,
+            logs,
+            timedOut: false
+          })),
+          Effect.catchAll((e) =>
+            Effect.succeed<CallOutcome>({
+              ok: false,
+              error: e.message,
+              writes: syncWrites,
+              response: null,
+              logs,
+              timedOut: e.timedOut
+            })
+          ),
           Effect.ensuring(Effect.sync(() => (dryRun || key === null) && process.close()))
         )
         return result
@@ -172,11 +229,19 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
       const db = state.databases.get(def.dbId)
       const plugin = resolvePlugin(pluginDir, def.pluginFilename)
       if (typeof plugin !== "string") return plugin.message
-      return { db: db?.name ?? String(def.dbId), plugin, args: def.arguments, trigger: def.name, key: triggerKey(def.dbId, def.name), cacheSpace: `trigger:${def.dbId}/${def.name}` }
+      return {
+        db: db?.name ?? String(def.dbId),
+        plugin,
+        args: def.arguments,
+        trigger: def.name,
+        key: triggerKey(def.dbId, def.name),
+        cacheSpace: `trigger:${def.dbId}/${def.name}`
+      }
     }
 
     /** Logs an engine line about a trigger (as the plugin's own lines are logged). */
-    const engineLine = (target: CallTarget, level: PluginLog["level"], msg: string) => Effect.sync(() => recordLog(target, { level, msg }))
+    const engineLine = (target: CallTarget, level: PluginLog["level"], msg: string) =>
+      Effect.sync(() => recordLog(target, { level, msg }))
 
     /** A failed call, handled by the trigger's error_behavior: whether to run the same input again. */
     const onFailure = (def: TriggerDef, target: CallTarget, outcome: CallOutcome, attempt: number) =>
@@ -187,9 +252,13 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
           return true
         }
         if (def.errorBehavior === "disable") {
-          yield* catalog.execute(decide((s) => setTriggerEnabled(s, target.db, def.name, false, `error_behavior=disable: ${outcome.error}`))).pipe(
-            Effect.catchAll((e) => Effect.logWarning(`could not disable trigger ${def.name}: ${e.message}`))
-          )
+          yield* catalog
+            .execute(
+              decide((s) =>
+                setTriggerEnabled(s, target.db, def.name, false, `error_behavior=disable: ${outcome.error}`)
+              )
+            )
+            .pipe(Effect.catchAll((e) => Effect.logWarning(`could not disable trigger ${def.name}: ${e.message}`)))
         }
         return false
       })
@@ -199,7 +268,8 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
       Effect.gen(function* () {
         const state = yield* catalog.current
         const target = targetOf(state, def)
-        if (typeof target === "string") return yield* Effect.logError(`trigger ${def.name}: ${target}`).pipe(Effect.as(undefined))
+        if (typeof target === "string")
+          return yield* Effect.logError(`trigger ${def.name}: ${target}`).pipe(Effect.as(undefined))
         for (let attempt = 0; ; attempt++) {
           const outcome = yield* call(target, message, false)
           if (outcome.ok) return { target, outcome }
@@ -215,12 +285,15 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
         for (let i = 0; i < groups.length; i++) {
           const [db, lines] = groups[i]!
           const last = i === groups.length - 1
-          const result = yield* Effect.either(writeLines(db, lines, false, last && pending.length > 0 ? pending : undefined))
+          const result = yield* Effect.either(
+            writeLines(db, lines, false, last && pending.length > 0 ? pending : undefined)
+          )
           if (result._tag === "Left") {
             yield* engineLine(target, "ERROR", `error writing to database ${db}: ${result.left.message}`)
             continue
           }
-          for (const e of outcomeErrors(result.right)) yield* engineLine(target, "ERROR", `error writing to database ${db}: ${e}`)
+          for (const e of outcomeErrors(result.right))
+            yield* engineLine(target, "ERROR", `error writing to database ${db}: ${e}`)
           if (last && logged(result.right, lines.length)) pending = []
         }
         if (pending.length > 0) yield* log.append(pending.map((event) => ({ event })))
@@ -240,7 +313,11 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
         let processed = def.processedSeq
         const table = spec._tag === "Table" ? spec.table : undefined
         while (true) {
-          yield* lastWriteSeq.changes.pipe(Stream.filter((seq) => seq > processed), Stream.take(1), Stream.runDrain)
+          yield* lastWriteSeq.changes.pipe(
+            Stream.filter((seq) => seq > processed),
+            Stream.take(1),
+            Stream.runDrain
+          )
           const envelopes: ReadonlyArray<Envelope> = yield* log.read(processed, 1000)
           if (envelopes.length === 0) continue
           const through = envelopes[envelopes.length - 1]!.seq
@@ -248,14 +325,28 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
           for (const e of envelopes) {
             if (e.event._tag !== "WriteBatch" || e.event.dbId !== def.dbId) continue
             if (e.payload === null) {
-              yield* Effect.logWarning(`WAL trigger ${def.name}: the write at seq ${e.seq} was truncated from the log before it was processed; skipped`)
+              yield* Effect.logWarning(
+                `WAL trigger ${def.name}: the write at seq ${e.seq} was truncated from the log before it was ` +
+                  "processed; skipped"
+              )
               continue
             }
             const w = e.event as WriteBatch
-            addWrite(batches, { payload: e.payload, precision: w.precision, defaultTimeNs: w.defaultTimeNs, rejectedLines: w.rejectedLines }, table)
+            addWrite(
+              batches,
+              {
+                payload: e.payload,
+                precision: w.precision,
+                defaultTimeNs: w.defaultTimeNs,
+                rejectedLines: w.rejectedLines
+              },
+              table
+            )
           }
           if (batches.size > 0) {
-            const progress = [new TriggerBatchProcessed({ version: 1, dbId: def.dbId, name: def.name, throughSeq: through })]
+            const progress = [
+              new TriggerBatchProcessed({ version: 1, dbId: def.dbId, name: def.name, throughSeq: through })
+            ]
             const ran = yield* runTrigger(def, { kind: "wal", batches: [...batches.values()] })
             if (ran === undefined) return
             if (ran.outcome === undefined) {
@@ -291,7 +382,11 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
         }
         for (const [key, run] of [...running]) {
           const def = wanted.get(key)
-          if (def !== undefined && run.signature === JSON.stringify([def.specification, def.pluginFilename, def.runAsync, def.errorBehavior])) continue
+          if (
+            def !== undefined &&
+            run.signature === JSON.stringify([def.specification, def.pluginFilename, def.runAsync, def.errorBehavior])
+          )
+            continue
           running.delete(key)
           if (run.fiber !== undefined) yield* Fiber.interrupt(run.fiber)
           else yield* scheduler.remove(key)
@@ -321,12 +416,36 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
     )
 
     /** Runs a request trigger's plugin for one HTTP request. */
-    const request = (def: TriggerDef, input: { readonly params: Record<string, string>; readonly headers: Record<string, string>; readonly body: Uint8Array }) =>
+    const request = (
+      def: TriggerDef,
+      input: {
+        readonly params: Record<string, string>
+        readonly headers: Record<string, string>
+        readonly body: Uint8Array
+      }
+    ) =>
       Effect.gen(function* () {
         const state = yield* catalog.current
         const target = targetOf(state, def)
-        if (typeof target === "string") return { ok: false, error: target, writes: [], response: null, logs: [], timedOut: false } satisfies CallOutcome
-        const outcome = yield* call(target, { kind: "request", params: input.params, headers: input.headers, body: Buffer.from(input.body).toString("base64") }, false)
+        if (typeof target === "string")
+          return {
+            ok: false,
+            error: target,
+            writes: [],
+            response: null,
+            logs: [],
+            timedOut: false
+          } satisfies CallOutcome
+        const outcome = yield* call(
+          target,
+          {
+            kind: "request",
+            params: input.params,
+            headers: input.headers,
+            body: Buffer.from(input.body).toString("base64")
+          },
+          false
+        )
         if (outcome.ok) yield* applyWrites(target, outcome, [])
         else yield* engineLine(target, "ERROR", `error executing plugin: ${outcome.error}`)
         return outcome
@@ -341,7 +460,8 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
       request,
       dryRun,
       /** Parses line protocol as a dry run reports its would-be writes' errors. */
-      validateLines: (lines: ReadonlyArray<string>) => parseLineProtocol(lines.join("\n")).errors.map((e) => `line ${e.lineNumber}: ${e.message}`),
+      validateLines: (lines: ReadonlyArray<string>) =>
+        parseLineProtocol(lines.join("\n")).errors.map((e) => `line ${e.lineNumber}: ${e.message}`),
       /** The schedules currently running, by trigger key. */
       scheduled: scheduler.scheduled
     } as const

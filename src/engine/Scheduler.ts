@@ -9,7 +9,13 @@ export type ScheduleSpec = Extract<TriggerSpec, { _tag: "Every" | "Cron" }>
 export type Fire = (scheduledMs: number) => Effect.Effect<void>
 
 type Message =
-  | { readonly _tag: "Set"; readonly key: string; readonly spec: ScheduleSpec; readonly runAsync: boolean; readonly fire: Fire }
+  | {
+      readonly _tag: "Set"
+      readonly key: string
+      readonly spec: ScheduleSpec
+      readonly runAsync: boolean
+      readonly fire: Fire
+    }
   | { readonly _tag: "Remove"; readonly key: string }
 
 const restarts = actorRestartsTotal.pipe(Metric.tagged("actor", "engine-scheduler"))
@@ -62,7 +68,9 @@ export class Scheduler extends Effect.Service<Scheduler>()("strata/engine/Schedu
       Effect.flatMap(handle),
       Effect.forever,
       Effect.sandbox,
-      Effect.tapError((cause) => Effect.zipRight(Metric.increment(restarts), Effect.logError("the engine scheduler crashed, restarting", cause))),
+      Effect.tapError((cause) =>
+        Effect.zipRight(Metric.increment(restarts), Effect.logError("the engine scheduler crashed, restarting", cause))
+      ),
       Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("30 seconds")))),
       Effect.annotateLogs("actor", "engine-scheduler"),
       Effect.forkScoped
@@ -70,7 +78,8 @@ export class Scheduler extends Effect.Service<Scheduler>()("strata/engine/Schedu
 
     return {
       /** Sets (or replaces) the schedule under `key`. */
-      set: (key: string, spec: ScheduleSpec, runAsync: boolean, fire: Fire) => Queue.offer(inbox, { _tag: "Set", key, spec, runAsync, fire }),
+      set: (key: string, spec: ScheduleSpec, runAsync: boolean, fire: Fire) =>
+        Queue.offer(inbox, { _tag: "Set", key, spec, runAsync, fire }),
       /** Removes the schedule under `key`, stopping its timer (a run in progress is interrupted). */
       remove: (key: string) => Queue.offer(inbox, { _tag: "Remove", key }),
       /** The keys scheduled now. */

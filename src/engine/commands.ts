@@ -1,7 +1,14 @@
 import { Either } from "effect"
 import { liveDatabase, type CatalogState } from "../catalog/state.ts"
 import { AlreadyExists, InvalidRequest, NotFound, type ApiFailure } from "../errors.ts"
-import { TriggerCreated, TriggerDeleted, TriggerDisabled, TriggerEnabled, type ErrorBehavior, type StrataEvent } from "../events/index.ts"
+import {
+  TriggerCreated,
+  TriggerDeleted,
+  TriggerDisabled,
+  TriggerEnabled,
+  type ErrorBehavior,
+  type StrataEvent
+} from "../events/index.ts"
 import { parseTriggerSpec } from "./spec.ts"
 import { engineOf, triggerKey, type TriggerDef } from "./state.ts"
 
@@ -26,7 +33,9 @@ export const findTrigger = (state: CatalogState, db: string, name: string): Eith
   const database = liveDatabase(state, db)
   if (database === undefined) return Either.left(dbNotFound(db))
   const trigger = engineOf(state).triggers.get(triggerKey(database.id, name))
-  return trigger === undefined ? Either.left(new NotFound({ message: `trigger not found: ${name}` })) : Either.right(trigger)
+  return trigger === undefined
+    ? Either.left(new NotFound({ message: `trigger not found: ${name}` }))
+    : Either.right(trigger)
 }
 
 /** The live request trigger serving `path`, if any. */
@@ -65,17 +74,29 @@ export const createTrigger = (state: CatalogState, t: NewTrigger): Decision => {
 }
 
 /** Enables or disables a trigger; a trigger already in that state answers OK and logs nothing. */
-export const setTriggerEnabled = (state: CatalogState, db: string, name: string, enabled: boolean, reason: string | null = null): Decision =>
+export const setTriggerEnabled = (
+  state: CatalogState,
+  db: string,
+  name: string,
+  enabled: boolean,
+  reason: string | null = null
+): Decision =>
   Either.map(findTrigger(state, db, name), (t) =>
     t.disabled === !enabled
       ? []
-      : [enabled ? new TriggerEnabled({ version: 1, dbId: t.dbId, name }) : new TriggerDisabled({ version: 1, dbId: t.dbId, name, reason })]
+      : [
+          enabled
+            ? new TriggerEnabled({ version: 1, dbId: t.dbId, name })
+            : new TriggerDisabled({ version: 1, dbId: t.dbId, name, reason })
+        ]
   )
 
 /** Deletes a trigger; an enabled one only with `force` (400 otherwise). */
 export const deleteTrigger = (state: CatalogState, db: string, name: string, force: boolean): Decision =>
   Either.flatMap(findTrigger(state, db, name), (t) =>
     !t.disabled && !force
-      ? Either.left(new InvalidRequest({ message: `trigger ${name} is enabled: disable it first, or delete it with force=true` }))
+      ? Either.left(
+          new InvalidRequest({ message: `trigger ${name} is enabled: disable it first, or delete it with force=true` })
+        )
       : Either.right([new TriggerDeleted({ version: 1, dbId: t.dbId, name })])
   )

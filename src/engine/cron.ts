@@ -54,7 +54,8 @@ const parseField = (text: string, spec: FieldSpec): Set<number> | string => {
     if (extra !== undefined || range === undefined || range === "") return `invalid ${spec.name} field '${text}'`
     let step = 1
     if (stepText !== undefined) {
-      if (!/^\d+$/.test(stepText) || Number(stepText) === 0) return `invalid step '${stepText}' in the ${spec.name} field`
+      if (!/^\d+$/.test(stepText) || Number(stepText) === 0)
+        return `invalid step '${stepText}' in the ${spec.name} field`
       step = Number(stepText)
     }
     let from: number

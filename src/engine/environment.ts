@@ -9,7 +9,10 @@ const INSTALL_TIMEOUT_MS = 30_000
 
 const run = (command: string, args: ReadonlyArray<string>, timeoutMs: number) =>
   Effect.async<string, ExecutionFailed>((resume) => {
-    const child = NodeChild.spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PIP_NO_INPUT: "1" } })
+    const child = NodeChild.spawn(command, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, PIP_NO_INPUT: "1" }
+    })
     let output = ""
     const collect = (chunk: Buffer) => void (output = (output + chunk.toString("utf8")).slice(-8192))
     child.stdout.on("data", collect)
@@ -23,8 +26,19 @@ const run = (command: string, args: ReadonlyArray<string>, timeoutMs: number) =>
       clearTimeout(timer)
       if (code === 0) return resume(Effect.succeed(output))
       const why = signal === "SIGKILL" ? `did not finish within ${timeoutMs / 1000}s` : `exited with code ${code}`
-      const tail = output.trim().split("\n").filter((l) => l.trim() !== "").slice(-3).join(" | ")
-      resume(Effect.fail(new ExecutionFailed({ message: `installing plugin packages failed: pip ${why}${tail === "" ? "" : `: ${tail}`}` })))
+      const tail = output
+        .trim()
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .slice(-3)
+        .join(" | ")
+      resume(
+        Effect.fail(
+          new ExecutionFailed({
+            message: `installing plugin packages failed: pip ${why}${tail === "" ? "" : `: ${tail}`}`
+          })
+        )
+      )
     })
     return Effect.sync(() => {
       clearTimeout(timer)
@@ -37,7 +51,10 @@ const ensureVenv = (pluginDir: string, deadline: number) =>
   Effect.suspend(() => {
     const python = NodePath.join(pluginDir, ".venv", "bin", "python3")
     if (NodeFs.existsSync(python)) return Effect.succeed(python)
-    return Effect.as(run("python3", ["-m", "venv", "--without-pip", NodePath.join(pluginDir, ".venv")], deadline - Date.now()), python)
+    return Effect.as(
+      run("python3", ["-m", "venv", "--without-pip", NodePath.join(pluginDir, ".venv")], deadline - Date.now()),
+      python
+    )
   })
 
 const pip = (pluginDir: string, args: ReadonlyArray<string>) =>
@@ -46,13 +63,27 @@ const pip = (pluginDir: string, args: ReadonlyArray<string>) =>
     const python = yield* ensureVenv(pluginDir, deadline)
     yield* run(
       "python3",
-      ["-m", "pip", "--python", python, "install", "--disable-pip-version-check", "--no-input", "--timeout", "5", "--retries", "1", ...args],
+      [
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--timeout",
+        "5",
+        "--retries",
+        "1",
+        ...args
+      ],
       Math.max(1000, deadline - Date.now())
     )
   })
 
 /** Installs packages into the plugin venv with pip; fails within 30 s saying why (e.g. no reachable index). */
-export const installPackages = (pluginDir: string, packages: ReadonlyArray<string>) => pip(pluginDir, ["--", ...packages])
+export const installPackages = (pluginDir: string, packages: ReadonlyArray<string>) =>
+  pip(pluginDir, ["--", ...packages])
 
 /** Installs a requirements file into the plugin venv with pip. */
 export const installRequirements = (pluginDir: string, file: string) => pip(pluginDir, ["-r", file])

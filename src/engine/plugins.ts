@@ -35,7 +35,11 @@ export const pluginPath = (dir: string, name: string): string | InvalidRequest =
  */
 export const resolvePlugin = (dir: string, name: string): string | InvalidRequest | NotFound => {
   if (name.startsWith("gh:")) {
-    return new InvalidRequest({ message: `plugin '${name}': plugins from the InfluxData plugin repository (gh:) cannot be fetched by this server; copy the file into the plugin directory` })
+    return new InvalidRequest({
+      message:
+        `plugin '${name}': plugins from the InfluxData plugin repository (gh:) cannot be fetched by this server; ` +
+        "copy the file into the plugin directory"
+    })
   }
   const path = pluginPath(dir, name)
   if (typeof path !== "string") return path

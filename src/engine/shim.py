@@ -339,6 +339,7 @@ def _run(message):
 
 def main():
     sys.path.insert(0, os.getcwd())
+    _send(dict(t="ready"))
     while True:
         message = _receive()
         if message is None:

@@ -9,19 +9,46 @@ export type TriggerSpec =
   | { readonly _tag: "Request"; readonly path: string }
 
 const FORMS =
-  "expect one of the following forms: 'table:<TABLE_NAME>', 'all_tables', 'cron:<CRON_EXPRESSION>', 'every:<DURATION>', or 'request:<PATH>'"
+  "expect one of the following forms: 'table:<TABLE_NAME>', 'all_tables', 'cron:<CRON_EXPRESSION>', " +
+  "'every:<DURATION>', or 'request:<PATH>'"
 
 const SECOND = 1000
 // humantime's units: a month is 30.44 days and a year 365.25 days.
 const UNITS: Record<string, number> = {
-  nsec: 1e-6, ns: 1e-6, usec: 1e-3, us: 1e-3, msec: 1, millis: 1, ms: 1,
-  seconds: SECOND, second: SECOND, sec: SECOND, secs: SECOND, s: SECOND,
-  minutes: 60 * SECOND, minute: 60 * SECOND, min: 60 * SECOND, mins: 60 * SECOND, m: 60 * SECOND,
-  hours: 3600 * SECOND, hour: 3600 * SECOND, hr: 3600 * SECOND, hrs: 3600 * SECOND, h: 3600 * SECOND,
-  days: 86_400 * SECOND, day: 86_400 * SECOND, d: 86_400 * SECOND,
-  weeks: 604_800 * SECOND, week: 604_800 * SECOND, w: 604_800 * SECOND,
-  months: 2_630_016 * SECOND, month: 2_630_016 * SECOND, M: 2_630_016 * SECOND,
-  years: 31_557_600 * SECOND, year: 31_557_600 * SECOND, y: 31_557_600 * SECOND
+  nsec: 1e-6,
+  ns: 1e-6,
+  usec: 1e-3,
+  us: 1e-3,
+  msec: 1,
+  millis: 1,
+  ms: 1,
+  seconds: SECOND,
+  second: SECOND,
+  sec: SECOND,
+  secs: SECOND,
+  s: SECOND,
+  minutes: 60 * SECOND,
+  minute: 60 * SECOND,
+  min: 60 * SECOND,
+  mins: 60 * SECOND,
+  m: 60 * SECOND,
+  hours: 3600 * SECOND,
+  hour: 3600 * SECOND,
+  hr: 3600 * SECOND,
+  hrs: 3600 * SECOND,
+  h: 3600 * SECOND,
+  days: 86_400 * SECOND,
+  day: 86_400 * SECOND,
+  d: 86_400 * SECOND,
+  weeks: 604_800 * SECOND,
+  week: 604_800 * SECOND,
+  w: 604_800 * SECOND,
+  months: 2_630_016 * SECOND,
+  month: 2_630_016 * SECOND,
+  M: 2_630_016 * SECOND,
+  years: 31_557_600 * SECOND,
+  year: 31_557_600 * SECOND,
+  y: 31_557_600 * SECOND
 }
 const YEAR_MS = 31_557_600 * SECOND
 
@@ -65,7 +92,11 @@ export const parseTriggerSpec = (raw: string): TriggerSpec | string => {
   }
   if (spec.startsWith("request:")) {
     const path = spec.slice("request:".length).trim()
-    if (path === "" || !/^[A-Za-z0-9_\-/.]+$/.test(path) || path.split("/").some((s) => s === "" || s === "." || s === "..")) {
+    if (
+      path === "" ||
+      !/^[A-Za-z0-9_\-/.]+$/.test(path) ||
+      path.split("/").some((s) => s === "" || s === "." || s === "..")
+    ) {
       return bad("invalid request path")
     }
     return { _tag: "Request", path }

@@ -52,7 +52,9 @@ export const applyEngineEvent = (state: EngineState, event: EngineEvent, seq: nu
     }
     case "TriggerEnabled":
       // Writes committed while it was disabled are not its to process.
-      return update(state, key, (t) => (t.disabled ? { ...t, disabled: false, processedSeq: Math.max(t.processedSeq, seq) } : t))
+      return update(state, key, (t) =>
+        t.disabled ? { ...t, disabled: false, processedSeq: Math.max(t.processedSeq, seq) } : t
+      )
     case "TriggerDisabled":
       return update(state, key, (t) => ({ ...t, disabled: true }))
     case "TriggerDeleted":
@@ -64,4 +66,6 @@ export const applyEngineEvent = (state: EngineState, event: EngineEvent, seq: nu
 
 /** The triggers of one database, in name order. */
 export const triggersOf = (state: CatalogState, dbId: number): ReadonlyArray<TriggerDef> =>
-  [...engineOf(state).triggers.values()].filter((t) => t.dbId === dbId).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  [...engineOf(state).triggers.values()]
+    .filter((t) => t.dbId === dbId)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))

@@ -13,8 +13,14 @@ export const engineTables = (state: CatalogState, db: DatabaseState, logs: () =>
     {
       schema: "system" as const,
       name: "processing_engine_triggers",
-      columns: [col("trigger_name", "VARCHAR"), col("plugin_filename", "VARCHAR"), col("trigger_specification", "VARCHAR"), col("disabled", "BOOLEAN")],
-      rows: (): ReadonlyArray<ReadonlyArray<Cell>> => triggersOf(state, db.id).map((t) => [t.name, t.pluginFilename, t.specification, t.disabled])
+      columns: [
+        col("trigger_name", "VARCHAR"),
+        col("plugin_filename", "VARCHAR"),
+        col("trigger_specification", "VARCHAR"),
+        col("disabled", "BOOLEAN")
+      ],
+      rows: (): ReadonlyArray<ReadonlyArray<Cell>> =>
+        triggersOf(state, db.id).map((t) => [t.name, t.pluginFilename, t.specification, t.disabled])
     },
     {
       schema: "system" as const,
@@ -26,8 +32,14 @@ export const engineTables = (state: CatalogState, db: DatabaseState, logs: () =>
     {
       schema: "system" as const,
       name: "processing_engine_logs",
-      columns: [col("event_time", "TIMESTAMP_NS"), col("trigger_name", "VARCHAR"), col("log_level", "VARCHAR"), col("log_text", "VARCHAR")],
-      rows: (): ReadonlyArray<ReadonlyArray<Cell>> => logs().map((l) => [{ ns: l.eventTimeNs }, l.triggerName, l.logLevel, l.logText])
+      columns: [
+        col("event_time", "TIMESTAMP_NS"),
+        col("trigger_name", "VARCHAR"),
+        col("log_level", "VARCHAR"),
+        col("log_text", "VARCHAR")
+      ],
+      rows: (): ReadonlyArray<ReadonlyArray<Cell>> =>
+        logs().map((l) => [{ ns: l.eventTimeNs }, l.triggerName, l.logLevel, l.logText])
     }
   ]
 }

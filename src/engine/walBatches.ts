@@ -27,7 +27,8 @@ export const addWrite = (batches: Map<string, TableBatch>, write: LoggedWrite, t
   const rejected = new Set(write.rejectedLines)
   for (const line of parsed.lines) {
     if (rejected.has(line.lineNumber) || (table !== undefined && line.measurement !== table)) continue
-    const time = line.timestamp === undefined ? write.defaultTimeNs : toNanos(line.timestamp, write.precision as Precision)
+    const time =
+      line.timestamp === undefined ? write.defaultTimeNs : toNanos(line.timestamp, write.precision as Precision)
     if (time === undefined) continue
     const row = new Map<string, RowValue>()
     for (let i = 0; i < line.tagKeys.length; i++) row.set(line.tagKeys[i]!, line.tagValues[i]!)
@@ -51,7 +52,8 @@ export const pythonJson = (value: unknown): string => {
   if (typeof value === "bigint") return value.toString()
   if (typeof value === "number") return Number.isFinite(value) ? String(value) : "null"
   if (typeof value === "string" || typeof value === "boolean") return JSON.stringify(value)
-  if (value instanceof Map) return `{${[...value].map(([k, v]) => `${JSON.stringify(String(k))}:${pythonJson(v)}`).join(",")}}`
+  if (value instanceof Map)
+    return `{${[...value].map(([k, v]) => `${JSON.stringify(String(k))}:${pythonJson(v)}`).join(",")}}`
   if (Array.isArray(value)) return `[${value.map(pythonJson).join(",")}]`
   if (typeof value === "object" && "float" in value && Object.keys(value).length === 1) {
     const f = (value as { float: number }).float
@@ -59,5 +61,7 @@ export const pythonJson = (value: unknown): string => {
     const text = String(f)
     return /[.eE]/.test(text) ? text : `${text}.0`
   }
-  return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${JSON.stringify(k)}:${pythonJson(v)}`).join(",")}}`
+  return `{${Object.entries(value as Record<string, unknown>)
+    .map(([k, v]) => `${JSON.stringify(k)}:${pythonJson(v)}`)
+    .join(",")}}`
 }

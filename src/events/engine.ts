@@ -52,5 +52,11 @@ export class TriggerBatchProcessed extends Schema.TaggedClass<TriggerBatchProces
   throughSeq: Schema.Number
 }) {}
 
-export const EngineEvent = Schema.Union(TriggerCreated, TriggerEnabled, TriggerDisabled, TriggerDeleted, TriggerBatchProcessed)
+export const EngineEvent = Schema.Union(
+  TriggerCreated,
+  TriggerEnabled,
+  TriggerDisabled,
+  TriggerDeleted,
+  TriggerBatchProcessed
+)
 export type EngineEvent = typeof EngineEvent.Type

@@ -21,7 +21,9 @@ const bodyLimit = Effect.map(ServerConfig, (c) => c.maxHttpRequestSize)
 
 /** The engine service; it is part of every server, so its absence is a wiring bug answered 503. */
 const engine = Effect.flatMap(Effect.serviceOption(ProcessingEngine), (e) =>
-  Option.isSome(e) ? Effect.succeed(e.value) : Effect.fail(new Unavailable({ message: "the processing engine is not running on this node" }))
+  Option.isSome(e)
+    ? Effect.succeed(e.value)
+    : Effect.fail(new Unavailable({ message: "the processing engine is not running on this node" }))
 )
 
 const ErrorBehaviorField = Schema.transform(Schema.String, Schema.Literal("log", "retry", "disable"), {
@@ -31,7 +33,11 @@ const ErrorBehaviorField = Schema.transform(Schema.String, Schema.Literal("log",
 })
 
 /** `trigger_arguments` values are strings to the plugin; numbers and booleans are taken as their text. */
-const Arguments = Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean) })))
+const Arguments = Schema.optional(
+  Schema.NullOr(
+    Schema.Record({ key: Schema.String, value: Schema.Union(Schema.String, Schema.Number, Schema.Boolean) })
+  )
+)
 
 const CreateTriggerBody = Schema.Struct({
   db: Schema.String,
@@ -53,7 +59,11 @@ const CreateTriggerParams = Schema.Struct({
   disabled: Schema.optional(BooleanParam)
 })
 
-const TriggerParams = Schema.Struct({ db: Schema.String, trigger_name: Schema.String, force: Schema.optional(BooleanParam) })
+const TriggerParams = Schema.Struct({
+  db: Schema.String,
+  trigger_name: Schema.String,
+  force: Schema.optional(BooleanParam)
+})
 
 const stringArgs = (args: Readonly<Record<string, string | number | boolean>> | null | undefined) =>
   args === null || args === undefined ? null : Object.fromEntries(Object.entries(args).map(([k, v]) => [k, String(v)]))
@@ -116,14 +126,17 @@ const PluginDirectoryBody = Schema.Struct({
 
 /** The trigger named `name` (in any database): PUT names plugins by their trigger. */
 const triggerNamed = (name: string) =>
-  Effect.flatMap(Effect.flatMap(Catalog, (c) => c.current), (state) => {
-    for (const db of state.databases.values()) {
-      if (db.deleted) continue
-      const found = findTrigger(state, db.name, name)
-      if (Either.isRight(found)) return Effect.succeed(found.right)
+  Effect.flatMap(
+    Effect.flatMap(Catalog, (c) => c.current),
+    (state) => {
+      for (const db of state.databases.values()) {
+        if (db.deleted) continue
+        const found = findTrigger(state, db.name, name)
+        if (Either.isRight(found)) return Effect.succeed(found.right)
+      }
+      return Effect.fail(new NotFound({ message: `plugin not found: no trigger named ${name}` }))
     }
-    return Effect.fail(new NotFound({ message: `plugin not found: no trigger named ${name}` }))
-  })
+  )
 
 const createFile = (ctx: RequestContext) =>
   Effect.gen(function* () {
@@ -139,7 +152,11 @@ const replaceFile = (ctx: RequestContext) =>
     const trigger = yield* triggerNamed(body.plugin_name)
     const path = yield* pathOr(pluginPath((yield* engine).pluginDir, trigger.pluginFilename))
     if (NodeFs.statSync(path, { throwIfNoEntry: false })?.isDirectory() === true) {
-      return yield* Effect.fail(new InvalidRequest({ message: `plugin ${trigger.pluginFilename} is a directory: use PUT /api/v3/plugins/directory` }))
+      return yield* Effect.fail(
+        new InvalidRequest({
+          message: `plugin ${trigger.pluginFilename} is a directory: use PUT /api/v3/plugins/directory`
+        })
+      )
     }
     writePluginFile(path, body.content)
     return okEmpty
@@ -151,7 +168,11 @@ const replaceDirectory = (ctx: RequestContext) =>
     const trigger = yield* triggerNamed(body.plugin_name)
     const dir = yield* pathOr(pluginPath((yield* engine).pluginDir, trigger.pluginFilename))
     if (NodeFs.statSync(dir, { throwIfNoEntry: false })?.isFile() === true) {
-      return yield* Effect.fail(new InvalidRequest({ message: `plugin ${trigger.pluginFilename} is a single file: use PUT /api/v3/plugins/files` }))
+      return yield* Effect.fail(
+        new InvalidRequest({
+          message: `plugin ${trigger.pluginFilename} is a single file: use PUT /api/v3/plugins/files`
+        })
+      )
     }
     const files: Array<[string, string]> = []
     for (const f of body.files) files.push([yield* pathOr(pluginPath(dir, f.relative_path)), f.content])
@@ -182,7 +203,12 @@ const elapsedText = (ns: bigint) => {
 }
 
 /** InfluxDB 3's dry-run answer: log lines framed by start and finish, writes by database, errors. */
-const testAnswer = (kind: string, outcome: CallOutcome, elapsedNs: bigint, validate: (lines: ReadonlyArray<string>) => ReadonlyArray<string>) => {
+const testAnswer = (
+  kind: string,
+  outcome: CallOutcome,
+  elapsedNs: bigint,
+  validate: (lines: ReadonlyArray<string>) => ReadonlyArray<string>
+) => {
   const writes: Record<string, Array<string>> = {}
   for (const w of outcome.writes) (writes[w.db] ??= []).push(w.line)
   const errors: Array<string> = []
@@ -199,7 +225,13 @@ const testAnswer = (kind: string, outcome: CallOutcome, elapsedNs: bigint, valid
   }
 }
 
-const testTarget = (pluginDir: string, filename: string, db: string, args: Readonly<Record<string, string | number | boolean>> | null | undefined, cacheName: string | null | undefined) =>
+const testTarget = (
+  pluginDir: string,
+  filename: string,
+  db: string,
+  args: Readonly<Record<string, string | number | boolean>> | null | undefined,
+  cacheName: string | null | undefined
+) =>
   Effect.map(pathOr(resolvePlugin(pluginDir, filename)), (plugin): CallTarget => ({
     db,
     plugin,
@@ -216,7 +248,11 @@ const testWal = (ctx: RequestContext) =>
     const target = yield* testTarget(e.pluginDir, body.filename, body.database, body.input_arguments, body.cache_name)
     const batches = new Map<string, TableBatch>()
     const nowNs = BigInt(Date.now()) * 1_000_000n
-    addWrite(batches, { payload: Buffer.from(body.input_lp, "utf8"), precision: "nanosecond", defaultTimeNs: nowNs, rejectedLines: [] }, undefined)
+    addWrite(
+      batches,
+      { payload: Buffer.from(body.input_lp, "utf8"), precision: "nanosecond", defaultTimeNs: nowNs, rejectedLines: [] },
+      undefined
+    )
     const started = process.hrtime.bigint()
     const outcome = yield* e.dryRun(target, { kind: "wal", batches: [...batches.values()] })
     return jsonResponse(testAnswer("wal", outcome, process.hrtime.bigint() - started, e.validateLines))
@@ -234,16 +270,30 @@ const testSchedule = (ctx: RequestContext) =>
     const spec = parseTriggerSpec(raw.startsWith("every:") || raw.startsWith("cron:") ? raw : `cron:${raw}`)
     if (typeof spec === "string" || (spec._tag !== "Every" && spec._tag !== "Cron")) {
       const cron = parseCron(raw)
-      return yield* Effect.fail(new InvalidRequest({ message: `invalid schedule '${raw}': ${typeof cron === "string" ? cron : "expected a cron expression or every:<duration>"}` }))
+      return yield* Effect.fail(
+        new InvalidRequest({
+          message: `invalid schedule '${raw}': ${
+            typeof cron === "string" ? cron : "expected a cron expression or every:<duration>"
+          }`
+        })
+      )
     }
     const state = yield* (yield* Catalog).current
     if (liveDatabase(state, body.database) === undefined) {
-      return jsonResponse({ log_lines: [], database_writes: {}, errors: [`database not found: ${body.database}`], trigger_time: null })
+      return jsonResponse({
+        log_lines: [],
+        database_writes: {},
+        errors: [`database not found: ${body.database}`],
+        trigger_time: null
+      })
     }
     const triggerMs = nextFireTime(spec, Date.now()) ?? Date.now()
     const started = process.hrtime.bigint()
     const outcome = yield* e.dryRun(target, { kind: "schedule", call_time_ms: triggerMs })
-    return jsonResponse({ ...testAnswer("schedule", outcome, process.hrtime.bigint() - started, e.validateLines), trigger_time: rfc3339(triggerMs) })
+    return jsonResponse({
+      ...testAnswer("schedule", outcome, process.hrtime.bigint() - started, e.validateLines),
+      trigger_time: rfc3339(triggerMs)
+    })
   })
 
 const PackagesBody = Schema.Struct({ packages: Schema.Array(Schema.String) })
@@ -252,7 +302,8 @@ const RequirementsBody = Schema.Struct({ requirements_location: Schema.String })
 const install = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const body = yield* readJsonBody(ctx.request, PackagesBody, yield* bodyLimit)
-    if (body.packages.length === 0) return yield* Effect.fail(new InvalidRequest({ message: "packages must name at least one package" }))
+    if (body.packages.length === 0)
+      return yield* Effect.fail(new InvalidRequest({ message: "packages must name at least one package" }))
     yield* installPackages((yield* engine).pluginDir, body.packages)
     return okEmpty
   })
@@ -261,8 +312,11 @@ const installFromFile = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const body = yield* readJsonBody(ctx.request, RequirementsBody, yield* bodyLimit)
     const { pluginDir } = yield* engine
-    const file = NodePath.isAbsolute(body.requirements_location) ? body.requirements_location : NodePath.join(pluginDir, body.requirements_location)
-    if (!NodeFs.existsSync(file)) return yield* Effect.fail(new NotFound({ message: `requirements file not found: ${body.requirements_location}` }))
+    const file = NodePath.isAbsolute(body.requirements_location)
+      ? body.requirements_location
+      : NodePath.join(pluginDir, body.requirements_location)
+    if (!NodeFs.existsSync(file))
+      return yield* Effect.fail(new NotFound({ message: `requirements file not found: ${body.requirements_location}` }))
     yield* installRequirements(pluginDir, file)
     return okEmpty
   })
@@ -279,32 +333,58 @@ const engineRequest = (ctx: RequestContext) =>
     yield* ctx.authorize({ kind: "db", action: ctx.request.method === "GET" ? "read" : "write", db: db.name })
     const body = ctx.request.method === "GET" ? Buffer.alloc(0) : yield* readBody(ctx.request, yield* bodyLimit)
     const headers: Record<string, string> = {}
-    for (const [k, v] of Object.entries(ctx.request.headers)) if (k !== "authorization" && typeof v === "string") headers[k] = v
+    for (const [k, v] of Object.entries(ctx.request.headers))
+      if (k !== "authorization" && typeof v === "string") headers[k] = v
     const params: Record<string, string> = {}
     for (const [k, v] of url.searchParams) params[k] = v
     const outcome = yield* (yield* engine).request(trigger, { params, headers, body })
     if (!outcome.ok || outcome.response === null) {
-      return yield* Effect.fail(new ExecutionFailed({ message: `error executing plugin: ${outcome.error ?? "no response"}` }))
+      return yield* Effect.fail(
+        new ExecutionFailed({ message: `error executing plugin: ${outcome.error ?? "no response"}` })
+      )
     }
     const r = outcome.response
     const contentType = Object.entries(r.headers).find(([k]) => k.toLowerCase() === "content-type")?.[1]
-    const others = Object.fromEntries(Object.entries(r.headers).filter(([k]) => k.toLowerCase() !== "content-type" && k.toLowerCase() !== "content-length"))
-    return HttpServerResponse.uint8Array(Buffer.from(r.body, "base64"), { status: r.status, headers: others, ...(contentType === undefined ? {} : { contentType }) })
+    const others = Object.fromEntries(
+      Object.entries(r.headers).filter(
+        ([k]) => k.toLowerCase() !== "content-type" && k.toLowerCase() !== "content-length"
+      )
+    )
+    return HttpServerResponse.uint8Array(Buffer.from(r.body, "base64"), {
+      status: r.status,
+      headers: others,
+      ...(contentType === undefined ? {} : { contentType })
+    })
   })
 
 /** The processing engine's endpoints: triggers, plugin files, dry runs, the plugin environment, request triggers. */
 export const engineRoutes: ReadonlyArray<RouteDef> = [
   { method: "POST", path: "/api/v3/configure/processing_engine_trigger", access: admin, handler: create },
   { method: "DELETE", path: "/api/v3/configure/processing_engine_trigger", access: admin, handler: remove },
-  { method: "POST", path: "/api/v3/configure/processing_engine_trigger/enable", access: admin, handler: setEnabled(true) },
-  { method: "POST", path: "/api/v3/configure/processing_engine_trigger/disable", access: admin, handler: setEnabled(false) },
+  {
+    method: "POST",
+    path: "/api/v3/configure/processing_engine_trigger/enable",
+    access: admin,
+    handler: setEnabled(true)
+  },
+  {
+    method: "POST",
+    path: "/api/v3/configure/processing_engine_trigger/disable",
+    access: admin,
+    handler: setEnabled(false)
+  },
   { method: "POST", path: "/api/v3/plugins/files", access: admin, handler: createFile },
   { method: "PUT", path: "/api/v3/plugins/files", access: admin, handler: replaceFile },
   { method: "PUT", path: "/api/v3/plugins/directory", access: admin, handler: replaceDirectory },
   { method: "POST", path: "/api/v3/plugin_test/wal", access: admin, handler: testWal },
   { method: "POST", path: "/api/v3/plugin_test/schedule", access: admin, handler: testSchedule },
   { method: "POST", path: "/api/v3/configure/plugin_environment/install_packages", access: admin, handler: install },
-  { method: "POST", path: "/api/v3/configure/plugin_environment/install_requirements", access: admin, handler: installFromFile },
+  {
+    method: "POST",
+    path: "/api/v3/configure/plugin_environment/install_requirements",
+    access: admin,
+    handler: installFromFile
+  },
   { method: "GET", path: "/api/v3/engine/*", access: anyToken, handler: engineRequest },
   { method: "POST", path: "/api/v3/engine/*", access: anyToken, handler: engineRequest }
 ]

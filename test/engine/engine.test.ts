@@ -5,9 +5,13 @@ let server: InProcessServer
 let admin: string
 
 const TRIGGER = "/api/v3/configure/processing_engine_trigger"
+const REQUEST = "def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):"
 
 const upload = async (name: string, content: string) => {
-  const res = await server.request("POST", "/api/v3/plugins/files", { token: admin, body: { plugin_name: name, content } })
+  const res = await server.request("POST", "/api/v3/plugins/files", {
+    token: admin,
+    body: { plugin_name: name, content }
+  })
   expect(res.status, res.text).toBe(200)
 }
 
@@ -31,7 +35,11 @@ const write = async (db: string, lp: string) => {
 }
 
 const query = async (db: string, sql: string): Promise<Array<Record<string, unknown>>> => {
-  const res = await server.request("GET", `/api/v3/query_sql?db=${encodeURIComponent(db)}&q=${encodeURIComponent(sql)}`, { token: admin })
+  const res = await server.request(
+    "GET",
+    `/api/v3/query_sql?db=${encodeURIComponent(db)}&q=${encodeURIComponent(sql)}`,
+    { token: admin }
+  )
   if (res.status !== 200) return []
   return res.json()
 }
@@ -65,7 +73,9 @@ describe("processing engine", () => {
       `def process_writes(influxdb3_local, table_batches, args=None):
     for batch in table_batches:
         for row in batch["rows"]:
-            line = LineBuilder(args["table"]).tag("host", row["host"]).float64_field("double", row["usage"] * 2).int64_field("kind", 1 if isinstance(row["usage"], float) else 0).time_ns(row["time"])
+            kind = 1 if isinstance(row["usage"], float) else 0
+            line = LineBuilder(args["table"]).tag("host", row["host"]).float64_field("double", row["usage"] * 2)
+            line.int64_field("kind", kind).time_ns(row["time"])
             influxdb3_local.write_to_db("out", line)
         influxdb3_local.info("rows", len(batch["rows"]), batch["table_name"])
 `
@@ -76,22 +86,31 @@ describe("processing engine", () => {
       "tables.py",
       `def process_writes(influxdb3_local, table_batches, args=None):
     names = ",".join(sorted(b["table_name"] for b in table_batches))
-    influxdb3_local.write_to_db("out", LineBuilder("batches").string_field("tables", names).int64_field("rows", sum(len(b["rows"]) for b in table_batches)))
+    rows = sum(len(b["rows"]) for b in table_batches)
+    influxdb3_local.write_to_db("out", LineBuilder("batches").string_field("tables", names).int64_field("rows", rows))
 `
     )
     expect((await trigger("src", "everything", "tables.py", "all_tables")).status).toBe(200)
     await write("src", "cpu,host=b usage=2 1000\nmem,host=b free=3 1000")
     const rows = await eventually("out", "SELECT host, double, kind, time FROM cpu2", (r) => r.length === 1)
     expect(rows).toEqual([{ host: "b", double: 4, kind: 1, time: "1970-01-01T00:16:40" }])
-    expect(await eventually("out", "SELECT tables, rows FROM batches", (r) => r.length === 1)).toEqual([{ tables: "cpu,mem", rows: 2 }])
-    const logs = await eventually("src", "SELECT trigger_name, log_level, log_text FROM system.processing_engine_logs", (r) => r.length > 0)
+    expect(await eventually("out", "SELECT tables, rows FROM batches", (r) => r.length === 1)).toEqual([
+      { tables: "cpu,mem", rows: 2 }
+    ])
+    const logs = await eventually(
+      "src",
+      "SELECT trigger_name, log_level, log_text FROM system.processing_engine_logs",
+      (r) => r.length > 0
+    )
     expect(logs).toContainEqual({ trigger_name: "doubler", log_level: "INFO", log_text: "rows 1 cpu" })
     const triggers = await query("src", "SELECT * FROM system.processing_engine_triggers")
     expect(triggers).toEqual([
       { trigger_name: "doubler", plugin_filename: "wal.py", trigger_specification: "table:cpu", disabled: false },
       { trigger_name: "everything", plugin_filename: "tables.py", trigger_specification: "all_tables", disabled: false }
     ])
-    expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=everything&force=true`, { token: admin })).status).toBe(200)
+    expect(
+      (await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=everything&force=true`, { token: admin })).status
+    ).toBe(200)
     expect(await query("src", "SELECT * FROM system.processing_engine_trigger_arguments")).toEqual([
       { trigger_name: "doubler", argument_key: "table", argument_value: "cpu2" }
     ])
@@ -102,14 +121,17 @@ describe("processing engine", () => {
       "sched.py",
       `def process_scheduled_call(influxdb3_local, call_time, args=None):
     rows = influxdb3_local.query("SELECT count(*) AS n FROM cpu WHERE host = $h", {"h": "a"})
-    influxdb3_local.write_to_db("out", LineBuilder("ticks").int64_field("n", rows[0]["n"]).int64_field("second", call_time.second))
+    line = LineBuilder("ticks").int64_field("n", rows[0]["n"]).int64_field("second", call_time.second)
+    influxdb3_local.write_to_db("out", line)
 `
     )
     expect((await trigger("src", "ticker", "sched.py", "every:1s")).status).toBe(200)
     const rows = await eventually("out", "SELECT n FROM ticks", (r) => r.length >= 2)
     expect(rows.length).toBeGreaterThanOrEqual(2)
     expect(rows[0]).toEqual({ n: 1 })
-    expect((await server.request("POST", `${TRIGGER}/disable?db=src&trigger_name=ticker`, { token: admin })).status).toBe(200)
+    expect(
+      (await server.request("POST", `${TRIGGER}/disable?db=src&trigger_name=ticker`, { token: admin })).status
+    ).toBe(200)
     expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=ticker`, { token: admin })).status).toBe(200)
   })
 
@@ -117,7 +139,7 @@ describe("processing engine", () => {
     await upload(
       "req.py",
       `import json
-def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):
+${REQUEST}
     mode = query_parameters.get("mode", "json")
     if mode == "json":
         return {"params": query_parameters, "auth": "authorization" in request_headers, "prefix": args["prefix"]}
@@ -132,13 +154,19 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
     return 42
 `
     )
-    expect((await trigger("src", "hello", "req.py", "request:hello", { trigger_arguments: { prefix: "hi " } })).status).toBe(200)
+    expect(
+      (await trigger("src", "hello", "req.py", "request:hello", { trigger_arguments: { prefix: "hi " } })).status
+    ).toBe(200)
     const json = await server.request("GET", "/api/v3/engine/hello?x=1", { token: admin })
     expect(json.status).toBe(200)
     expect(json.headers.get("content-type")).toContain("application/json")
     expect(json.json()).toEqual({ params: { x: "1" }, auth: false, prefix: "hi " })
     const text = await server.request("POST", "/api/v3/engine/hello?mode=text", { token: admin, body: "there" })
-    expect([text.status, text.text, text.headers.get("content-type")]).toEqual([200, "hi there", "text/html; charset=utf-8"])
+    expect([text.status, text.text, text.headers.get("content-type")]).toEqual([
+      200,
+      "hi there",
+      "text/html; charset=utf-8"
+    ])
     const tuple = await server.request("POST", "/api/v3/engine/hello?mode=tuple", { token: admin })
     expect([tuple.status, tuple.text, tuple.headers.get("x-plugin")]).toEqual([201, "made", "yes"])
     expect((await server.request("GET", "/api/v3/engine/hello?mode=list", { token: admin })).text).toBe("ab")
@@ -152,7 +180,7 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
   it("the cache keeps values per trigger and globally, with a ttl", async () => {
     await upload(
       "cache.py",
-      `def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):
+      `${REQUEST}
     c = influxdb3_local.cache
     n = c.get("n", default=0) + 1
     c.put("n", n)
@@ -164,12 +192,23 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
     )
     expect((await trigger("src", "cache1", "cache.py", "request:cache1")).status).toBe(200)
     expect((await trigger("src", "cache2", "cache.py", "request:cache2")).status).toBe(200)
-    expect((await server.request("GET", "/api/v3/engine/cache1", { token: admin })).json()).toEqual({ n: 1, g: 1, deleted: false, obj: { d: 1 } })
-    expect((await server.request("GET", "/api/v3/engine/cache1", { token: admin })).json()).toMatchObject({ n: 2, g: 2 })
-    expect((await server.request("GET", "/api/v3/engine/cache2", { token: admin })).json()).toMatchObject({ n: 1, g: 3 })
+    expect((await server.request("GET", "/api/v3/engine/cache1", { token: admin })).json()).toEqual({
+      n: 1,
+      g: 1,
+      deleted: false,
+      obj: { d: 1 }
+    })
+    expect((await server.request("GET", "/api/v3/engine/cache1", { token: admin })).json()).toMatchObject({
+      n: 2,
+      g: 2
+    })
+    expect((await server.request("GET", "/api/v3/engine/cache2", { token: admin })).json()).toMatchObject({
+      n: 1,
+      g: 3
+    })
   })
 
-  it("error_behavior log records the error and goes on; disable disables the trigger; retry runs the input again", async () => {
+  it("error_behavior: log logs and goes on, disable disables the trigger, retry runs the input again", async () => {
     await upload(
       "fail.py",
       `def process_writes(influxdb3_local, table_batches, args=None):
@@ -185,24 +224,40 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
 `
     )
     for (const mode of ["log", "disable", "retry"]) {
-      const res = await trigger("src", `fail_${mode}`, "fail.py", "table:errs", { trigger_arguments: { mode }, trigger_settings: { error_behavior: mode } })
+      const res = await trigger("src", `fail_${mode}`, "fail.py", "table:errs", {
+        trigger_arguments: { mode },
+        trigger_settings: { error_behavior: mode }
+      })
       expect(res.status, res.text).toBe(200)
     }
     await write("src", "errs v=1 5")
     const retried = await eventually("out", "SELECT tries FROM retried", (r) => r.length === 1)
     expect(retried).toEqual([{ tries: 2 }])
-    const disabled = await eventually("src", "SELECT trigger_name FROM system.processing_engine_triggers WHERE disabled", (r) => r.length === 1)
+    const disabled = await eventually(
+      "src",
+      "SELECT trigger_name FROM system.processing_engine_triggers WHERE disabled",
+      (r) => r.length === 1
+    )
     expect(disabled).toEqual([{ trigger_name: "fail_disable" }])
-    const errors = await query("src", "SELECT trigger_name, log_text FROM system.processing_engine_logs WHERE log_level = 'ERROR' ORDER BY trigger_name")
-    expect(errors).toContainEqual({ trigger_name: "fail_log", log_text: "error executing plugin: RuntimeError: always log" })
-    expect(errors).toContainEqual({ trigger_name: "fail_retry", log_text: "error executing plugin: RuntimeError: first try fails" })
+    const errors = await query(
+      "src",
+      "SELECT trigger_name, log_text FROM system.processing_engine_logs WHERE log_level = 'ERROR' ORDER BY trigger_name"
+    )
+    expect(errors).toContainEqual({
+      trigger_name: "fail_log",
+      log_text: "error executing plugin: RuntimeError: always log"
+    })
+    expect(errors).toContainEqual({
+      trigger_name: "fail_retry",
+      log_text: "error executing plugin: RuntimeError: first try fails"
+    })
   })
 
-  it("a plugin that hangs is stopped after --plugin-timeout and one that kills its process leaves the server up", async () => {
+  it("a hanging plugin is stopped after --plugin-timeout; one killing its process leaves the server up", async () => {
     await upload(
       "bad.py",
       `import os, time
-def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):
+${REQUEST}
     if query_parameters.get("do") == "hang":
         time.sleep(60)
     if query_parameters.get("do") == "crash":
@@ -218,15 +273,16 @@ def process_request(influxdb3_local, query_parameters, request_headers, request_
     expect(crash.status).toBe(500)
     expect(crash.json().error).toContain("exited")
     expect((await server.request("GET", "/api/v3/engine/bad", { token: admin })).text).toBe("fine")
-  })
+  }, 30_000)
 
-  it("plugin_test/wal and plugin_test/schedule run a plugin without committing and answer InfluxDB 3's shape", async () => {
+  it("plugin_test/wal and /schedule run a plugin without committing, in InfluxDB 3's answer shape", async () => {
     await upload(
       "probe.py",
       `def process_writes(influxdb3_local, table_batches, args=None):
     influxdb3_local.info("saw", table_batches[0]["rows"][0])
     influxdb3_local.warn("careful")
-    influxdb3_local.write(LineBuilder("probe").tag("t", "a b").string_field("s", 'say "hi"').bool_field("ok", True).uint64_field("u", 3).time_ns(7))
+    line = LineBuilder("probe").tag("t", "a b").string_field("s", 'say "hi"').bool_field("ok", True)
+    influxdb3_local.write(line.uint64_field("u", 3).time_ns(7))
     influxdb3_local.write_to_db("other", LineBuilder("x").float64_field("f", 2))
 
 def process_scheduled_call(influxdb3_local, call_time, args=None):
@@ -236,7 +292,12 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     )
     const wal = await server.request("POST", "/api/v3/plugin_test/wal", {
       token: admin,
-      body: { filename: "probe.py", database: "src", input_lp: "m,host=a f=1.5,i=2i,s=\"x\",b=true 500", input_arguments: null }
+      body: {
+        filename: "probe.py",
+        database: "src",
+        input_lp: 'm,host=a f=1.5,i=2i,s="x",b=true 500',
+        input_arguments: null
+      }
     })
     expect(wal.status, wal.text).toBe(200)
     const body = wal.json()
@@ -257,18 +318,29 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     expect(s.log_lines[1]).toBe("ERROR: scheduled {'a': 'b'}")
     expect(s.errors).toEqual(["ValueError: nope"])
     expect(s.trigger_time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/)
-    const noDb = await server.request("POST", "/api/v3/plugin_test/schedule", { token: admin, body: { filename: "probe.py", database: "nope" } })
+    const noDb = await server.request("POST", "/api/v3/plugin_test/schedule", {
+      token: admin,
+      body: { filename: "probe.py", database: "nope" }
+    })
     expect(noDb.json()).toMatchObject({ errors: ["database not found: nope"], trigger_time: null })
-    expect((await server.request("POST", "/api/v3/plugin_test/wal", { token: admin, body: { filename: "missing.py", database: "src", input_lp: "m f=1" } })).status).toBe(404)
+    expect(
+      (
+        await server.request("POST", "/api/v3/plugin_test/wal", {
+          token: admin,
+          body: { filename: "missing.py", database: "src", input_lp: "m f=1" }
+        })
+      ).status
+    ).toBe(404)
   })
 
   it("LineBuilder refuses bad keys, negative uints and lines without fields", async () => {
     await upload(
       "lb.py",
-      `def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):
+      `${REQUEST}
     out = []
     for f in (lambda: LineBuilder("m").tag("a b", "x"), lambda: LineBuilder("m").int64_field("a,b", 1),
-              lambda: LineBuilder("m").tag("a=b", "x"), lambda: LineBuilder("m").uint64_field("u", -1), lambda: LineBuilder("m").build()):
+              lambda: LineBuilder("m").tag("a=b", "x"), lambda: LineBuilder("m").uint64_field("u", -1),
+              lambda: LineBuilder("m").build()):
         try:
             f()
             out.append("ok")
@@ -289,8 +361,11 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     ])
   })
 
-  it("directory plugins load __init__.py and its modules; PUT replaces a trigger's file or directory and the next call runs the new code", async () => {
-    await upload("pkg/__init__.py", `from .helper import greet\ndef process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):\n    return greet()\n`)
+  it("directory plugins load __init__.py and modules; PUT replaces a trigger's files, the next call runs them", async () => {
+    await upload(
+      "pkg/__init__.py",
+      `from .helper import greet\n${REQUEST}\n    return greet()\n`
+    )
     await upload("pkg/helper.py", `def greet():\n    return "v1"\n`)
     expect((await trigger("src", "pkg", "pkg", "request:pkg")).status).toBe(200)
     expect((await server.request("GET", "/api/v3/engine/pkg", { token: admin })).text).toBe("v1")
@@ -299,31 +374,44 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
       body: {
         plugin_name: "pkg",
         files: [
-          { relative_path: "__init__.py", content: "from .other import greet\ndef process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):\n    return greet()\n" },
+          {
+            relative_path: "__init__.py",
+            content:
+              `from .other import greet\n${REQUEST}\n    return greet()\n`
+          },
           { relative_path: "other.py", content: "def greet():\n    return 'v2'\n" }
         ]
       }
     })
     expect(put.status, put.text).toBe(200)
     expect((await server.request("GET", "/api/v3/engine/pkg", { token: admin })).text).toBe("v2")
-    const escape = await server.request("PUT", "/api/v3/plugins/directory", { token: admin, body: { plugin_name: "pkg", files: [{ relative_path: "../x.py", content: "" }] } })
+    const escape = await server.request("PUT", "/api/v3/plugins/directory", {
+      token: admin,
+      body: { plugin_name: "pkg", files: [{ relative_path: "../x.py", content: "" }] }
+    })
     expect(escape.status).toBe(400)
 
-    await upload("single.py", `def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):\n    return "one"\n`)
+    await upload(
+      "single.py",
+      `${REQUEST}\n    return "one"\n`
+    )
     expect((await trigger("src", "single", "single.py", "request:single")).status).toBe(200)
     expect((await server.request("GET", "/api/v3/engine/single", { token: admin })).text).toBe("one")
     const replaced = await server.request("PUT", "/api/v3/plugins/files", {
       token: admin,
-      body: { plugin_name: "single", content: `def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):\n    return "two"\n` }
+      body: {
+        plugin_name: "single",
+        content: `${REQUEST}\n    return "two"\n`
+      }
     })
     expect(replaced.status).toBe(200)
     expect((await server.request("GET", "/api/v3/engine/single", { token: admin })).text).toBe("two")
   })
 
-  it("write_sync writes at once and raises on a bad line; query raises QueryError; a disabled request trigger answers 404", async () => {
+  it("write_sync writes at once or raises; query raises QueryError; a disabled request trigger is 404", async () => {
     await upload(
       "sync.py",
-      `def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):
+      `${REQUEST}
     influxdb3_local.write_sync(LineBuilder("synced").int64_field("v", 1).time_ns(10), False)
     rows = influxdb3_local.query("SELECT v, time FROM synced")
     errors = []
@@ -339,15 +427,24 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
 `
     )
     expect((await trigger("src", "sync", "sync.py", "request:sync")).status).toBe(200)
-    expect((await server.request("POST", "/api/v3/engine/sync", { token: admin })).json()).toEqual({ rows: [{ v: 1, time: 10 }], errors: ["WriteError", "QueryError"] })
-    expect((await server.request("POST", `${TRIGGER}/disable?db=src&trigger_name=sync`, { token: admin })).status).toBe(200)
-    expect((await server.request("POST", `${TRIGGER}/disable?db=src&trigger_name=sync`, { token: admin })).status).toBe(200)
+    expect((await server.request("POST", "/api/v3/engine/sync", { token: admin })).json()).toEqual({
+      rows: [{ v: 1, time: 10 }],
+      errors: ["WriteError", "QueryError"]
+    })
+    expect((await server.request("POST", `${TRIGGER}/disable?db=src&trigger_name=sync`, { token: admin })).status).toBe(
+      200
+    )
+    expect((await server.request("POST", `${TRIGGER}/disable?db=src&trigger_name=sync`, { token: admin })).status).toBe(
+      200
+    )
     expect((await server.request("POST", "/api/v3/engine/sync", { token: admin })).status).toBe(404)
-    expect((await server.request("POST", `${TRIGGER}/enable?db=src&trigger_name=sync`, { token: admin })).status).toBe(200)
+    expect((await server.request("POST", `${TRIGGER}/enable?db=src&trigger_name=sync`, { token: admin })).status).toBe(
+      200
+    )
     expect((await server.request("POST", "/api/v3/engine/sync", { token: admin })).status).toBe(200)
   })
 
-  it("answers each documented status: 400 bad spec or escaping path, 404 unknown plugin, trigger or database, 409 duplicate", async () => {
+  it("statuses: 400 bad spec or escaping path, 404 unknown plugin, trigger or database, 409 duplicate", async () => {
     expect((await trigger("src", "x", "wal.py", "sometimes")).status).toBe(400)
     expect((await trigger("src", "x", "wal.py", "cron:0 0 6 * *")).status).toBe(400)
     expect((await trigger("src", "x", "wal.py", "every:2y")).status).toBe(400)
@@ -356,31 +453,76 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     expect((await trigger("nodb", "x", "wal.py", "all_tables")).status).toBe(404)
     expect((await trigger("src", "doubler", "wal.py", "all_tables")).status).toBe(409)
     expect((await trigger("src", "cron6", "sched.py", "cron:0 0 6 * * 1-5", { disabled: true })).status).toBe(200)
-    expect((await server.request("POST", "/api/v3/plugins/files", { token: admin, body: { plugin_name: "../../escape.py", content: "x" } })).status).toBe(400)
-    expect((await server.request("PUT", "/api/v3/plugins/files", { token: admin, body: { plugin_name: "no-trigger", content: "x" } })).status).toBe(404)
-    expect((await server.request("POST", `${TRIGGER}/enable?db=src&trigger_name=nope`, { token: admin })).status).toBe(404)
-    expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=doubler`, { token: admin })).status).toBe(400)
-    expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=doubler&force=true`, { token: admin })).status).toBe(200)
+    expect(
+      (
+        await server.request("POST", "/api/v3/plugins/files", {
+          token: admin,
+          body: { plugin_name: "../../escape.py", content: "x" }
+        })
+      ).status
+    ).toBe(400)
+    expect(
+      (
+        await server.request("PUT", "/api/v3/plugins/files", {
+          token: admin,
+          body: { plugin_name: "no-trigger", content: "x" }
+        })
+      ).status
+    ).toBe(404)
+    expect((await server.request("POST", `${TRIGGER}/enable?db=src&trigger_name=nope`, { token: admin })).status).toBe(
+      404
+    )
+    expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=doubler`, { token: admin })).status).toBe(
+      400
+    )
+    expect(
+      (await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=doubler&force=true`, { token: admin })).status
+    ).toBe(200)
     expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=cron6`, { token: admin })).status).toBe(200)
     expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=cron6`, { token: admin })).status).toBe(404)
   })
 
   it("configure endpoints need an admin token; /api/v3/engine follows the token's database permissions", async () => {
-    const reader = await createResourceToken(server, admin, "reader", { resource_type: "db", resource_names: ["src"], actions: ["read"] })
-    const other = await createResourceToken(server, admin, "other", { resource_type: "db", resource_names: ["out"], actions: ["read", "write"] })
-    expect((await server.request("POST", `${TRIGGER}/enable?db=src&trigger_name=hello`, { token: reader })).status).toBe(403)
-    expect((await server.request("POST", "/api/v3/plugins/files", { token: reader, body: { plugin_name: "r.py", content: "" } })).status).toBe(403)
+    const reader = await createResourceToken(server, admin, "reader", {
+      resource_type: "db",
+      resource_names: ["src"],
+      actions: ["read"]
+    })
+    const other = await createResourceToken(server, admin, "other", {
+      resource_type: "db",
+      resource_names: ["out"],
+      actions: ["read", "write"]
+    })
+    expect(
+      (await server.request("POST", `${TRIGGER}/enable?db=src&trigger_name=hello`, { token: reader })).status
+    ).toBe(403)
+    expect(
+      (
+        await server.request("POST", "/api/v3/plugins/files", {
+          token: reader,
+          body: { plugin_name: "r.py", content: "" }
+        })
+      ).status
+    ).toBe(403)
     expect((await server.request("GET", "/api/v3/engine/hello", { token: reader })).status).toBe(200)
-    expect((await server.request("POST", "/api/v3/engine/hello?mode=text", { token: reader, body: "x" })).status).toBe(403)
+    expect((await server.request("POST", "/api/v3/engine/hello?mode=text", { token: reader, body: "x" })).status).toBe(
+      403
+    )
     expect((await server.request("GET", "/api/v3/engine/hello", { token: other })).status).toBe(403)
     expect((await server.request("GET", "/api/v3/engine/hello")).status).toBe(401)
   })
 
   it("install_packages fails within 30 s with a clear error when no package index is reachable", async () => {
-    const res = await server.request("POST", "/api/v3/configure/plugin_environment/install_packages", { token: admin, body: { packages: ["surely-not-installed-pkg-xyz"] } })
+    const res = await server.request("POST", "/api/v3/configure/plugin_environment/install_packages", {
+      token: admin,
+      body: { packages: ["surely-not-installed-pkg-xyz"] }
+    })
     expect(res.status).toBe(500)
     expect(res.json().error).toMatch(/^installing plugin packages failed: pip/)
-    const missing = await server.request("POST", "/api/v3/configure/plugin_environment/install_requirements", { token: admin, body: { requirements_location: "nothing.txt" } })
+    const missing = await server.request("POST", "/api/v3/configure/plugin_environment/install_requirements", {
+      token: admin,
+      body: { requirements_location: "nothing.txt" }
+    })
     expect(missing.status).toBe(404)
   }, 40_000)
 })

@@ -1,7 +1,14 @@
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { createOperatorToken, spawnServer, startServer, tempDir, type ChildServer, type ServerHandle } from "../support/server.ts"
+import {
+  createOperatorToken,
+  spawnServer,
+  startServer,
+  tempDir,
+  type ChildServer,
+  type ServerHandle
+} from "../support/server.ts"
 
 // Each input row gives one output row stamped with the time it was processed (no explicit timestamp), so a batch
 // processed twice would show as two rows of its id.
@@ -52,13 +59,27 @@ describe("WAL trigger progress across restarts", () => {
     const token = await createOperatorToken(first)
     const res = await first.request("POST", "/api/v3/configure/processing_engine_trigger", {
       token,
-      body: { db: "src", plugin_filename: "count.py", trigger_name: "count", trigger_specification: "table:in", trigger_settings: { run_async: false, error_behavior: "log" }, disabled: false }
+      body: {
+        db: "src",
+        plugin_filename: "count.py",
+        trigger_name: "count",
+        trigger_specification: "table:in",
+        trigger_settings: { run_async: false, error_behavior: "log" },
+        disabled: false
+      }
     })
     expect(res.status, res.text).toBe(404)
     await write(first, token, "seed")
     const created = await first.request("POST", "/api/v3/configure/processing_engine_trigger", {
       token,
-      body: { db: "src", plugin_filename: "count.py", trigger_name: "count", trigger_specification: "table:in", trigger_settings: { run_async: false, error_behavior: "log" }, disabled: false }
+      body: {
+        db: "src",
+        plugin_filename: "count.py",
+        trigger_name: "count",
+        trigger_specification: "table:in",
+        trigger_settings: { run_async: false, error_behavior: "log" },
+        disabled: false
+      }
     })
     expect(created.status, created.text).toBe(200)
     for (let i = 0; i < 5; i++) await write(first, token, `a${i}`)
@@ -74,7 +95,12 @@ describe("WAL trigger progress across restarts", () => {
     server = await spawnServer(dataDir, [], 60_000)
     await write(server, token, "last")
     const seen = await processedThrough(server, token, "last")
-    const expected = ["seed", "last", ...Array.from({ length: 5 }, (_, i) => `a${i}`), ...Array.from({ length: 20 }, (_, i) => `b${i}`)]
+    const expected = [
+      "seed",
+      "last",
+      ...Array.from({ length: 5 }, (_, i) => `a${i}`),
+      ...Array.from({ length: 20 }, (_, i) => `b${i}`)
+    ]
     expect([...seen.keys()].sort()).toEqual(expected.filter((id) => id !== "seed").sort())
     expect([...seen.values()].every((c) => c === 1)).toBe(true)
     await server.stop()

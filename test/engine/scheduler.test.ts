@@ -21,7 +21,9 @@ describe("trigger specifications", () => {
     expect(parseTriggerSpec("every:1h 30m")).toEqual({ _tag: "Every", everyMs: 5_400_000 })
     expect(parseTriggerSpec("request:hello-world")).toEqual({ _tag: "Request", path: "hello-world" })
     expect(parseTriggerSpec("cron:0 */5 * * * *")).toMatchObject({ _tag: "Cron", expression: "0 */5 * * * *" })
-    expect(parseTriggerSpec("Table:cpu")).toMatch(/^failed to parse trigger from Table:cpu: expect one of the following forms/)
+    expect(parseTriggerSpec("Table:cpu")).toMatch(
+      /^failed to parse trigger from Table:cpu: expect one of the following forms/
+    )
     expect(parseTriggerSpec("cron:*/5 * * * *")).toMatch(/expected 6 or 7 fields/)
     expect(parseTriggerSpec("every:2y")).toMatch(/at most 1 year/)
     expect(parseTriggerSpec("request:../x")).toMatch(/invalid request path/)
@@ -58,7 +60,9 @@ describe("Scheduler actor (TestClock)", () => {
     Effect.gen(function* () {
       const scheduler = yield* Scheduler
       const fired: Array<number> = []
-      yield* scheduler.set("db/every", { _tag: "Every", everyMs: 10_000 }, false, (t) => Effect.sync(() => void fired.push(t)))
+      yield* scheduler.set("db/every", { _tag: "Every", everyMs: 10_000 }, false, (t) =>
+        Effect.sync(() => void fired.push(t))
+      )
       yield* settle
       yield* TestClock.adjust("35 seconds")
       expect(fired).toEqual([10_000, 20_000, 30_000])
@@ -82,7 +86,12 @@ describe("Scheduler actor (TestClock)", () => {
       expect(fired).toEqual([20_000, 40_000, 60_000])
 
       const slow: Array<number> = []
-      yield* scheduler.set("db/cron", spec, false, (t) => Effect.zipRight(Effect.sync(() => void slow.push(t)), Effect.sleep("30 seconds")))
+      yield* scheduler.set("db/cron", spec, false, (t) =>
+        Effect.zipRight(
+          Effect.sync(() => void slow.push(t)),
+          Effect.sleep("30 seconds")
+        )
+      )
       yield* settle
       for (let i = 0; i < 12; i++) {
         yield* TestClock.adjust("10 seconds")
@@ -98,7 +107,10 @@ describe("Scheduler actor (TestClock)", () => {
       const scheduler = yield* Scheduler
       const started: Array<number> = []
       yield* scheduler.set("db/async", { _tag: "Every", everyMs: 10_000 }, true, (t) =>
-        Effect.zipRight(Effect.sync(() => void started.push(t)), Effect.sleep("25 seconds"))
+        Effect.zipRight(
+          Effect.sync(() => void started.push(t)),
+          Effect.sleep("25 seconds")
+        )
       )
       yield* settle
       for (let i = 0; i < 4; i++) {
