@@ -20,6 +20,7 @@ import { ObjectStore } from "../storage/ObjectStore.ts"
 import { JobError, Jobs, type InputOutcome, type JobWorker } from "../jobs/Jobs.ts"
 import { isFinished, rowsDone, type JobState } from "../jobs/state.ts"
 import { convertLineProtocol, type ConvertedLineProtocol } from "./lineProtocol.ts"
+import { cleanNdjson, type CleanedNdjson } from "./ndjson.ts"
 import { duplicatesSql, formatOfName, inferenceSql, inferredTypes, planImport, plannedRowsSql, PRECISIONS, windowFileSql, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
 import { sqlIdentifier as quote } from "../query/literal.ts"
 import { describeS3Error, downloadObject, objectsOfUri, parseS3Uri, s3Client, type S3Access, type S3Credentials } from "./s3.ts"
@@ -175,6 +176,11 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
       Effect.gen(function* () {
         const path = yield* localInput(job, index)
         const format = formatOf(job, index)
+        const cleaned = cleanedPath(job.id, index)
+        if (format === "ndjson" && NodeFs.existsSync(`${cleaned}.json`)) {
+          const done = JSON.parse(NodeFs.readFileSync(`${cleaned}.json`, "utf8")) as CleanedNdjson
+          return { path: cleaned, format, implied: {} as Readonly<Record<string, ImportColumnType>>, lpErrors: done.errors }
+        }
         if (format !== "lp") return { path, format, implied: {} as Readonly<Record<string, ImportColumnType>>, lpErrors: 0 }
         const spec = specOf(job)
         const target = NodePath.join(jobDir(job.id), "inputs", `${index}.lp.ndjson`)
@@ -197,6 +203,22 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         }
         const converted = JSON.parse(NodeFs.readFileSync(sidecar, "utf8")) as ConvertedLineProtocol
         return { path: target, format: "ndjson" as ImportFormat, implied: converted.mapping, lpErrors: converted.errors }
+      })
+
+    /** Where an NDJSON input's lines that are JSON objects go once it is known to hold others. */
+    const cleanedPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), "inputs", `${input}.clean.ndjson`)
+
+    /** Sorts an NDJSON input's lines: objects to a clean copy (with their line numbers), the rest to its error report. */
+    const cleanNdjsonInput = (job: JobState, index: number, path: string) =>
+      Effect.tryPromise({
+        try: async (signal) => {
+          const target = cleanedPath(job.id, index)
+          NodeFs.mkdirSync(NodePath.dirname(target), { recursive: true })
+          const done = await cleanNdjson(path, target, lpErrorsPath(job.id, index), { name: job.inputs[index]!.name, signal })
+          NodeFs.writeFileSync(`${target}.json`, JSON.stringify(done))
+          return { path: target, errors: done.errors }
+        },
+        catch: (e) => terminal(`reading ${job.inputs[index]!.name} as NDJSON: ${e instanceof Error ? e.message : String(e)}`, e)
       })
 
     /** The local file an input is read from: a staged upload, a file under --import-dir, or a download (made once). */
@@ -280,11 +302,27 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
     const planInput = (job: JobState, index: number) =>
       Effect.gen(function* () {
         const spec = specOf(job)
-        const { path, format, implied, lpErrors } = yield* readableInput(job, index)
-        const source = yield* duck(`reading ${job.inputs[index]!.name}`, async (c) => {
-          const read = await sourceRelation(c, format, path)
-          return format === "parquet" ? read : withInferredTypes(c, read)
-        })
+        const readable = yield* readableInput(job, index)
+        const { format, implied } = readable
+        let { path, lpErrors } = readable
+        const read = () =>
+          duck(`reading ${job.inputs[index]!.name}`, async (c) => {
+            const relation = await sourceRelation(c, format, path)
+            return format === "parquet" ? relation : withInferredTypes(c, relation)
+          })
+        // DuckDB refuses a whole NDJSON file for one malformed line: then the lines are sorted out one by one (once).
+        const source = yield* read().pipe(
+          Effect.catchIf(
+            (e) => format === "ndjson" && /malformed json/i.test(e.message),
+            () =>
+              Effect.gen(function* () {
+                const cleaned = yield* cleanNdjsonInput(job, index, path)
+                path = cleaned.path
+                lpErrors = cleaned.errors
+                return yield* read()
+              })
+          )
+        )
         const db = liveDatabase(yield* catalog.current, spec.database)
         const table = db === undefined ? undefined : liveTable(db, spec.table)
         const planned = planImport(source.columns, { ...implied, ...spec.mapping }, table)

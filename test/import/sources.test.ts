@@ -85,6 +85,29 @@ describe("import jobs from a source URI", () => {
     ])
   })
 
+  it("NDJSON: a malformed line is skipped and reported by line number with skip_row; abort fails the job naming the line", async () => {
+    NodeFs.writeFileSync(
+      NodePath.join(importDir, "bad.ndjson"),
+      ['{"host":"a","v":1,"time":"2024-01-01T00:00:00Z"}', '{"host":"b","v":2,"time":', '{"host":"c","v":3,"time":"2024-01-01T00:00:02Z"}', "[1,2]", "", '{"host":"d","v":"x","time":"2024-01-01T00:00:03Z"}', '{ "host" : "e", "v": 5, "time": "2024-01-01T00:00:04Z" }'].join("\n") + "\n"
+    )
+    const body = { database: "d", table: "nd", create_table: true, source: { uri: url("bad.ndjson") }, column_metadata: { column_mapping: { host: "tag", v: "i64" } } }
+    const res = await start({ ...body, on_error: "skip_row" })
+    expect(res.status, res.text).toBe(200)
+    const job = await waitForJob(server, undefined, res.json().upload_uuid, finished)
+    expect(job).toMatchObject({ status: "imported", rows_imported: 3, rows_skipped: 3 })
+    expect(await countRows(server, undefined, "d", "SELECT host, v FROM nd ORDER BY host")).toEqual([{ host: "a", v: 1 }, { host: "c", v: 3 }, { host: "e", v: 5 }])
+    const report = (await server.request("GET", `/api/v3/enterprise/import/${job.upload_uuid}/errors`)).text.trim().split("\n").map((l) => JSON.parse(l))
+    expect(report.map((r: { row: number }) => r.row)).toEqual([2, 4, 6])
+    expect(report[0]).toMatchObject({ file: "bad.ndjson", raw: '{"host":"b","v":2,"time":' })
+    expect(report[0].reason).toMatch(/^malformed JSON at line 2/)
+    expect(report[1].reason).toBe("line 4 is not a JSON object")
+    expect(report[2].reason).toBe(`column 'v': cannot read "x" as i64`)
+    const aborted = await start({ ...body, table: "nd2" })
+    const failed = await waitForJob(server, undefined, aborted.json().upload_uuid, finished)
+    expect(failed.status).toBe("terminal_failed")
+    expect(failed.last_message).toMatch(/3 row\(s\) of bad.ndjson cannot be imported \(on_error=abort.*malformed JSON at line 2/)
+  })
+
   it("line protocol goes through the write path's parser: bad lines and other measurements are reported by line number", async () => {
     const res = await start({ database: "d", table: "disk", create_table: true, on_error: "skip_row", source: { uri: url("disk.lp"), precision: "s" } })
     expect(res.status, res.text).toBe(200)
