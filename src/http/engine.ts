@@ -207,11 +207,12 @@ const testAnswer = (
   kind: string,
   outcome: CallOutcome,
   elapsedNs: bigint,
-  validate: (lines: ReadonlyArray<string>) => ReadonlyArray<string>
+  validate: (lines: ReadonlyArray<string>) => ReadonlyArray<string>,
+  inputErrors: ReadonlyArray<string> = []
 ) => {
   const writes: Record<string, Array<string>> = {}
   for (const w of outcome.writes) (writes[w.db] ??= []).push(w.line)
-  const errors: Array<string> = []
+  const errors: Array<string> = [...inputErrors]
   if (!outcome.ok && outcome.error !== null) errors.push(outcome.error)
   for (const [db, lines] of Object.entries(writes)) for (const e of validate(lines)) errors.push(`database ${db}: ${e}`)
   return {
@@ -253,9 +254,10 @@ const testWal = (ctx: RequestContext) =>
       { payload: Buffer.from(body.input_lp, "utf8"), precision: "nanosecond", defaultTimeNs: nowNs, rejectedLines: [] },
       undefined
     )
+    const inputErrors = e.validateLines([body.input_lp]).map((m) => `input_lp ${m}`)
     const started = process.hrtime.bigint()
     const outcome = yield* e.dryRun(target, { kind: "wal", batches: [...batches.values()] })
-    return jsonResponse(testAnswer("wal", outcome, process.hrtime.bigint() - started, e.validateLines))
+    return jsonResponse(testAnswer("wal", outcome, process.hrtime.bigint() - started, e.validateLines, inputErrors))
   })
 
 /** RFC3339 with `Z`, the fraction only when not zero. */

@@ -308,6 +308,11 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     expect(body.database_writes).toEqual({ src: ['probe,t=a\\ b s="say \\"hi\\"",ok=t,u=3u 7'], other: ["x f=2.0"] })
     expect(body.errors).toEqual([])
     expect(await query("src", "SELECT * FROM probe")).toEqual([])
+    const badInput = await server.request("POST", "/api/v3/plugin_test/wal", {
+      token: admin,
+      body: { filename: "probe.py", database: "src", input_lp: "m,host=a f=1 1\nnot line protocol" }
+    })
+    expect(badInput.json().errors).toEqual(["input_lp line 2: No fields were provided"])
 
     const sched = await server.request("POST", "/api/v3/plugin_test/schedule", {
       token: admin,
@@ -453,6 +458,9 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     expect((await trigger("nodb", "x", "wal.py", "all_tables")).status).toBe(404)
     expect((await trigger("src", "doubler", "wal.py", "all_tables")).status).toBe(409)
     expect((await trigger("src", "cron6", "sched.py", "cron:0 0 6 * * 1-5", { disabled: true })).status).toBe(200)
+    const params = "db=src&plugin_filename=sched.py&trigger_name=byquery&trigger_specification=every:1h&disabled=true"
+    expect((await server.request("POST", `${TRIGGER}?${params}`, { token: admin })).status).toBe(200)
+    expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=byquery`, { token: admin })).status).toBe(200)
     expect(
       (
         await server.request("POST", "/api/v3/plugins/files", {
