@@ -228,20 +228,27 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     let quarantined = 0
     let replayed = 0
     // Large bodies are parsed ahead on the parse workers, a few at a time, while earlier ones are applied in order.
+    // Nothing else runs during a start, so it parses on one more worker (every core), stopped once the log is read.
+    const startPool = yield* Effect.acquireRelease(
+      Effect.sync(() => (NodeOs.availableParallelism() > parseWorkers() ? new ParsePool(1) : undefined)),
+      (extra) => Effect.tryPromise(async () => extra?.close()).pipe(Effect.ignore)
+    )
+    let parsedAhead = 0
     const parseAhead = (envelope: Envelope) => {
       const payload = envelope.payload
       if (envelope.event._tag !== "WriteBatch" || payload === null || payload.byteLength < WORKER_MIN_BYTES) return Effect.succeed({ envelope })
+      const parser = startPool !== undefined && parsedAhead++ % 2 === 1 ? startPool : pool
       // The worker takes a copy: should it fail, the envelope still holds its payload to parse here.
       return Effect.map(
         Effect.tryPromise({
-          try: () => pool.parse([new Uint8Array(payload)], payload.byteLength),
+          try: () => parser.parse([new Uint8Array(payload)], payload.byteLength),
           catch: engineFailed(`the write at seq ${envelope.seq} could not be parsed`)
         }),
         (reply) => ({ envelope, reply })
       )
     }
     yield* log.stream(persistedSeq).pipe(
-      Stream.mapEffect(parseAhead, { concurrency: 2 * parseWorkers() }),
+      Stream.mapEffect(parseAhead, { concurrency: 2 * (parseWorkers() + (startPool === undefined ? 0 : 1)) }),
       Stream.runForEach(({ envelope, reply }: { envelope: Envelope; reply?: ParseReply | undefined }) => {
         if (envelope.event._tag !== "WriteBatch" || envelope.payload === null) return applyDelete(envelope)
         replayed += 1
@@ -252,6 +259,7 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         })
       })
     )
+    yield* Effect.tryPromise(async () => startPool?.close()).pipe(Effect.ignore)
     lastAppliedSeq = yield* log.committedSeq
     yield* Metric.incrementBy(replayWriteEventsTotal, replayed)
     buffer.flush()
