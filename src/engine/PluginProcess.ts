@@ -71,6 +71,8 @@ export class PluginProcess {
   private onExit: ((why: string) => void) | undefined
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
+  /** Calls queued or running on this process. */
+  pending = 0
   /** Settles once the current process's shim says it is ready: its start does not count against a call's timeout. */
   private ready: Promise<void> = Promise.resolve()
 
@@ -135,9 +137,10 @@ export class PluginProcess {
 
   /** Runs one call (`message` is the `run` frame's JSON text or value); calls are queued, one at a time. */
   call(message: unknown, hooks: CallHooks, timeoutMs: number): Promise<PluginDone> {
+    this.pending += 1
     const run = this.queue.then(() => this.callNow(message, hooks, timeoutMs))
     this.queue = run.catch(() => undefined)
-    return run
+    return run.finally(() => void (this.pending -= 1))
   }
 
   private async callNow(message: unknown, hooks: CallHooks, timeoutMs: number): Promise<PluginDone> {

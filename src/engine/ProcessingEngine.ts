@@ -27,6 +27,8 @@ export interface CallTarget {
   /** The trigger's name and key (`dbId/name`, its process); null for a dry run. */
   readonly trigger: string | null
   readonly key: string | null
+  /** `run_async`: calls may run at once, on up to `ASYNC_PROCESSES` processes of the trigger. */
+  readonly runAsync: boolean
   /** `trigger:<db>/<name>` or `test:<cache name>`. */
   readonly cacheSpace: string
 }
@@ -40,6 +42,9 @@ export interface CallOutcome {
   readonly logs: ReadonlyArray<PluginLog>
   readonly timedOut: boolean
 }
+
+/** Most python3 processes a `run_async` trigger runs calls on at once. */
+const ASYNC_PROCESSES = 4
 
 const nowNs = () => BigInt(Date.now()) * 1_000_000n
 
@@ -81,8 +86,22 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
     const pluginDir = pluginDirOf(config)
     NodeFs.mkdirSync(pluginDir, { recursive: true })
     const cache = new PluginCache()
-    const processes = new Map<string, PluginProcess>()
-    yield* Effect.addFinalizer(() => Effect.sync(() => processes.forEach((p) => p.close())))
+    const processes = new Map<string, Array<PluginProcess>>()
+    const closeAll = (key: string) => {
+      processes.get(key)?.forEach((p) => p.close())
+      processes.delete(key)
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(() => [...processes.keys()].forEach(closeAll)))
+    /** A trigger's process for the next call: its one process, or with run_async the least busy (more while all are). */
+    const processFor = (key: string, runAsync: boolean) => {
+      let pool = processes.get(key)
+      if (pool === undefined) processes.set(key, (pool = []))
+      const idlest = pool.reduce<PluginProcess | undefined>((a, p) => (a === undefined || p.pending < a.pending ? p : a), undefined)
+      if (idlest !== undefined && (!runAsync || idlest.pending === 0 || pool.length >= ASYNC_PROCESSES)) return idlest
+      const fresh = newProcess(key)
+      pool.push(fresh)
+      return fresh
+    }
 
     /** The venv's python when `install_packages` made one, else python3 from PATH. */
     const python = () => {
@@ -189,7 +208,7 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
         const process =
           dryRun || key === null
             ? newProcess(`test ${target.plugin}`)
-            : (processes.get(key) ?? processes.set(key, newProcess(key)).get(key)!)
+            : processFor(key, target.runAsync)
         const hooks = {
           rpc: answer(target, dryRun, syncWrites),
           log: (line: PluginLog) => {
@@ -235,6 +254,7 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
         args: def.arguments,
         trigger: def.name,
         key: triggerKey(def.dbId, def.name),
+        runAsync: def.runAsync,
         cacheSpace: `trigger:${def.dbId}/${def.name}`
       }
     }
@@ -390,8 +410,7 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
           running.delete(key)
           if (run.fiber !== undefined) yield* Fiber.interrupt(run.fiber)
           else yield* scheduler.remove(key)
-          processes.get(key)?.close()
-          processes.delete(key)
+          closeAll(key)
           if (!engineOf(state).triggers.has(key)) cache.drop(`trigger:${key}`)
         }
         for (const [key, def] of wanted) {

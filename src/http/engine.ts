@@ -239,6 +239,7 @@ const testTarget = (
     args: stringArgs(args),
     trigger: null,
     key: null,
+    runAsync: false,
     cacheSpace: `test:${cacheName ?? "_shared_test"}`
   }))
 

@@ -208,6 +208,28 @@ ${REQUEST}
     })
   })
 
+  it("a run_async request trigger serves a second request while the first still runs", async () => {
+    await upload(
+      "async.py",
+      `import time
+${REQUEST}
+    if query_parameters.get("mode") == "set":
+        influxdb3_local.cache.put("released", True, use_global=True)
+        return "set"
+    for _ in range(40):
+        if influxdb3_local.cache.get("released", use_global=True):
+            return "released"
+        time.sleep(0.05)
+    return "never"
+`
+    )
+    const settings = { trigger_settings: { run_async: true } }
+    expect((await trigger("src", "async", "async.py", "request:async", settings)).status).toBe(200)
+    const waiting = server.request("GET", "/api/v3/engine/async?mode=wait", { token: admin })
+    expect((await server.request("GET", "/api/v3/engine/async?mode=set", { token: admin })).text).toBe("set")
+    expect((await waiting).text).toBe("released")
+  })
+
   it("error_behavior: log logs and goes on, disable disables the trigger, retry runs the input again", async () => {
     await upload(
       "fail.py",
