@@ -50,6 +50,8 @@ export interface ImportSpec {
 }
 
 const KIND = "import"
+/** How often the running statement's progress is read while an input is imported. */
+const PROGRESS_POLL_MS = 250
 const DAY_NS = 86_400_000_000_000n
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
@@ -135,6 +137,9 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
     const dataDirectories = [dbsDir, ...(importDir === undefined ? [] : [importDir])]
     yield* Effect.tryPromise({
       try: async () => {
+        // Query progress (polled while a long statement runs) must be on before the sandbox locks the settings.
+        await conn.run("SET enable_progress_bar = true")
+        await conn.run("SET enable_progress_bar_print = false")
         for (const s of sandboxSql({ allowedDirectory: staging, spillDirectory: spill, dataDirectories })) await conn.run(s)
       },
       catch: engineFailed("the import's DuckDB could not be sandboxed")
@@ -145,18 +150,38 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
       Effect.tryPromise({ try: () => conn.run(`DROP TABLE IF EXISTS temp.${temp}`), catch: engineFailed(`dropping ${temp}`) })
         .pipe(Effect.ignore)
     /** Runs DuckDB work on the import connection, one at a time; an interrupt (a cancel) interrupts the query. */
-    const duck = <A>(what: string, f: (c: DuckDBConnection) => Promise<A>) =>
+    const duck = <A>(what: string, f: (c: DuckDBConnection) => Promise<A>, onProgress?: (fraction: number) => void) =>
       duckLock.withPermits(1)(
         Effect.tryPromise({
-          try: (signal) => {
+          try: async (signal) => {
             signal.addEventListener("abort", () => conn.interrupt())
-            return f(conn)
+            // The running statement's progress, polled (DuckDB reports -1 before it knows).
+            const timer = onProgress === undefined ? undefined : setInterval(() => {
+              const p = conn.progress.percentage
+              if (p >= 0) onProgress(Math.min(1, p / 100))
+            }, PROGRESS_POLL_MS)
+            try {
+              return await f(conn)
+            } finally {
+              clearInterval(timer)
+            }
           },
           catch: (e) => new JobError({ message: `${what}: ${e instanceof Error ? e.message : String(e)}`, terminal: true, cause: e })
         })
       )
 
     const specOf = (job: JobState) => job.spec as ImportSpec
+    /** Reports the input in progress (memory only). The whole input: reading is the first half, writing the second. */
+    const live = (job: JobState, index: number, phase: string, p: { readonly bytesDone?: number; readonly rowsDone?: number; readonly rowsTotal?: number; readonly fraction: number }) =>
+      jobs.reportLive(job.id, {
+        input: index,
+        phase,
+        bytesDone: p.bytesDone ?? 0,
+        bytesTotal: job.inputs[index]!.bytes,
+        rowsDone: p.rowsDone ?? 0,
+        rowsTotal: p.rowsTotal ?? -1,
+        fraction: p.fraction
+      })
     const jobDir = (jobId: string) => NodePath.join(staging, jobId)
     const errorsPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), `errors-${input}.jsonl`)
     const lpErrorsPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), `lp-errors-${input}.jsonl`)
@@ -214,7 +239,11 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         try: async (signal) => {
           const target = cleanedPath(job.id, index)
           NodeFs.mkdirSync(NodePath.dirname(target), { recursive: true })
-          const done = await cleanNdjson(path, target, lpErrorsPath(job.id, index), { name: job.inputs[index]!.name, signal })
+          const done = await cleanNdjson(path, target, lpErrorsPath(job.id, index), {
+            name: job.inputs[index]!.name,
+            signal,
+            onBytes: (bytes) => live(job, index, "checking lines", { bytesDone: bytes, fraction: 0 })
+          })
           NodeFs.writeFileSync(`${target}.json`, JSON.stringify(done))
           return { path: target, errors: done.errors }
         },
@@ -229,13 +258,14 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         if (input.source.startsWith("file://")) return yield* Effect.try({ try: () => NodeFs.realpathSync(NodeUrl.fileURLToPath(input.source)), catch: (e) => terminal(`reading ${input.name}: ${String(e)}`) })
         const target = NodePath.join(jobDir(job.id), "inputs", `${index}${NodePath.extname(new URL(input.source).pathname)}`)
         if (NodeFs.existsSync(target)) return target
-        if (input.source.startsWith("s3://")) yield* downloadS3(job, input.source, target)
-        else yield* download(input.source, target)
+        const onBytes = (bytes: number) => live(job, index, "downloading", { bytesDone: bytes, fraction: 0 })
+        if (input.source.startsWith("s3://")) yield* downloadS3(job, input.source, target, onBytes)
+        else yield* download(input.source, target, onBytes)
         return target
       })
 
     /** Streams an object of the job's bucket to disk; a missing object or refused credentials fail the job for good. */
-    const downloadS3 = (job: JobState, uri: string, target: string) =>
+    const downloadS3 = (job: JobState, uri: string, target: string, onBytes: (bytes: number) => void) =>
       Effect.tryPromise({
         try: async (signal) => {
           const { bucket, prefix: key } = parseS3Uri(uri)!
@@ -244,7 +274,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           if (access.requestCredentials && credentials === undefined) throw new Error("the credentials the request gave are gone")
           const client = s3Client(access, credentials)
           try {
-            await downloadObject(client, bucket, key, target, { limit: config.maxImportSize, signal })
+            await downloadObject(client, bucket, key, target, { limit: config.maxImportSize, signal, onBytes })
           } finally {
             client.destroy()
           }
@@ -255,7 +285,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         }
       })
 
-    const download = (url: string, target: string) =>
+    const download = (url: string, target: string, onBytes: (bytes: number) => void) =>
       Effect.tryPromise({
         try: async (signal) => {
           NodeFs.mkdirSync(NodePath.dirname(target), { recursive: true })
@@ -266,6 +296,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           const counter = new NodeStream.Transform({
             transform(chunk: Buffer, _enc, cb) {
               bytes += chunk.length
+              onBytes(bytes)
               cb(bytes > limit ? new Error(`the download is larger than --max-import-size (${limit} bytes)`) : null, chunk)
             }
           })
@@ -385,13 +416,16 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           const added: Array<PersistedFile> = []
           // One pass over the source: typed rows and why each bad one is bad, then everything from the temp table.
           let bad = 0
+          const size = job.inputs[index]!.bytes
+          const reading = (fraction: number) => live(job, index, "reading", { bytesDone: size < 0 ? 0 : Math.round(fraction * size), fraction: fraction / 2 })
+          reading(0)
           const written = yield* duck(`importing ${job.inputs[index]!.name}`, async (c) => {
             await c.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${rows}`)
             const counts = (await c.runAndReadAll(`SELECT count(*) FILTER (WHERE __err IS NOT NULL), (${duplicatesSql(plan, `(SELECT * FROM ${temp} WHERE __err IS NULL)`)}) FROM ${temp}`)).getRows()[0]!
             const windows = (await c.runAndReadAll(`SELECT epoch_ns(time) // ${DAY_NS} AS __window, count(*) FROM ${temp} WHERE __err IS NULL GROUP BY __window ORDER BY __window`)).getRows()
             const total = windows.reduce((n, r) => n + Number(r[1]), 0)
-            return { windows: windows.map((r) => BigInt(r[0] as bigint)), total, errors: Number(counts[0]), duplicates: Number(counts[1]) }
-          }).pipe(Effect.flatMap((w) =>
+            return { windows: windows.map((r) => [BigInt(r[0] as bigint), Number(r[1])] as const), total, errors: Number(counts[0]), duplicates: Number(counts[1]) }
+          }, reading).pipe(Effect.flatMap((w) =>
             Effect.gen(function* () {
               if (w.errors > 0 || lpErrors > 0) {
                 const report = yield* reportErrors(job, index, badSql, lpErrors, w.errors)
@@ -401,14 +435,22 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
                 }
               }
               yield* progress(index, w.total + bad)
-              for (const day of w.windows) {
+              let rowsWritten = 0
+              const writing = (windowRows: number) => (fraction: number) => {
+                const rowsDone = rowsWritten + Math.round(fraction * windowRows)
+                live(job, index, "writing", { bytesDone: Math.max(0, size), rowsDone, rowsTotal: w.total, fraction: 0.5 + (w.total === 0 ? 0.5 : rowsDone / w.total / 2) })
+              }
+              writing(0)(0)
+              for (const [day, windowRows] of w.windows) {
                 const path = `${DBS_PREFIX}${dbId}/${table.id}/${windowName(windowOf(day * DAY_NS))}/import-${job.id}-${index}.parquet`
                 const scratch = yield* store.scratchPath(path).pipe(Effect.mapError(retryable("staging an output file")))
                 const stats = yield* duck(`writing ${path}`, async (c) => {
                   const sql = windowFileSql(plan, `(SELECT * FROM ${temp} WHERE __err IS NULL)`, day * DAY_NS, (day + 1n) * DAY_NS, table.seriesKey, w.duplicates > 0)
                   await c.run(`COPY (${sql}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
                   return (await c.runAndReadAll(`SELECT count(*), epoch_ns(min(time)), epoch_ns(max(time)) FROM read_parquet(${literal(scratch)})`)).getRows()[0]!
-                }).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
+                }, writing(windowRows)).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
+                rowsWritten += windowRows
+                writing(0)(0)
                 yield* store.putFile(path, scratch).pipe(Effect.mapError(retryable(`storing ${path}`)), Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
                 added.push({
                   path,
@@ -475,6 +517,19 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         const up = spec.upload
         const rows = rowsDone(job)
         const done = job.inputs.filter((i) => i.status === "done").length
+        const now = isFinished(job) ? undefined : jobs.liveOf(job.id)
+        const fraction = now === undefined || job.inputs[now.input]?.status === "done" ? 0 : now.fraction
+        const progressOf = (index: number) =>
+          now === undefined || now.input !== index || job.inputs[index]!.status === "done"
+            ? null
+            : {
+                phase: now.phase,
+                bytes_done: now.bytesDone,
+                bytes_total: now.bytesTotal < 0 ? null : now.bytesTotal,
+                rows_done: now.rowsDone,
+                rows_total: now.rowsTotal < 0 ? null : now.rowsTotal,
+                percent: Math.floor(100 * now.fraction)
+              }
         return {
           upload_uuid: job.id,
           db_id: spec.dbId,
@@ -499,8 +554,13 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           rows_skipped: job.inputs.reduce((n, i) => n + i.skipped, 0),
           files_total: job.inputs.length,
           files_done: done,
-          percent_complete: job.status === "completed" ? 100 : job.inputs.length === 0 ? 0 : Math.floor((100 * done) / job.inputs.length),
-          files: job.inputs.map((i) => ({ name: i.name, rows: i.rows, skipped: i.skipped, status: i.status, error: i.status !== "done" && isFinished(job) && job.status !== "completed" ? job.lastMessage : null }))
+          percent_complete: job.status === "completed" ? 100 : job.inputs.length === 0 ? 0 : Math.floor((100 * (done + fraction)) / job.inputs.length),
+          files: job.inputs.map((i, index) => {
+            const file = { name: i.name, rows: i.rows, skipped: i.skipped, status: i.status, error: i.status !== "done" && isFinished(job) && job.status !== "completed" ? job.lastMessage : null }
+            // Only the input in progress has (in-memory) progress: bytes and rows so far, updated while it runs.
+            const progress = progressOf(index)
+            return progress === null ? file : { ...file, progress }
+          })
         }
       })
 

@@ -30,6 +30,24 @@ export interface JobWorker {
   readonly finished: (job: JobState) => Effect.Effect<void>
 }
 
+/**
+ * How far the input in progress has come, kept in memory only (no event): a worker updates it as often as it likes,
+ * GET shows it, and a restart forgets it (the durable resume point is the inputs recorded done).
+ */
+export interface LiveProgress {
+  readonly input: number
+  /** What the worker is doing to the input (e.g. downloading, reading, writing). */
+  readonly phase: string
+  readonly bytesDone: number
+  /** -1 when unknown. */
+  readonly bytesTotal: number
+  readonly rowsDone: number
+  /** -1 when unknown. */
+  readonly rowsTotal: number
+  /** The worker's estimate of how much of the input is done, 0 to 1. */
+  readonly fraction: number
+}
+
 /** Records how far an input has come. */
 export type ProgressReporter = (input: number, rowsRead: number) => Effect.Effect<void, JobGone | LogWriteFailed>
 
@@ -59,6 +77,7 @@ export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
     )
     const lock = yield* Effect.makeSemaphore(1)
     const running = new Map<string, Fiber.RuntimeFiber<void, never>>()
+    const live = new Map<string, LiveProgress>()
 
     const append = (events: ReadonlyArray<StrataEvent>) => log.append(events.map((event) => ({ event })))
 
@@ -89,6 +108,7 @@ export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
           yield* record(jobId, [new JobInputDone({ version: 1, jobId, input: index, rows: outcome.rows, skipped: outcome.skipped, added: outcome.added })]).pipe(
             Effect.tapError(() => worker.discard(outcome))
           )
+          live.delete(jobId)
         }
         yield* record(jobId, [new JobCompleted({ version: 1, jobId })])
       }).pipe(
@@ -98,6 +118,7 @@ export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
         Effect.catchTag("JobGone", () => Effect.void),
         Effect.catchTag("LogWriteFailed", (e) => Effect.logError(`job ${job.id}: the event log could not be written (retried later): ${e.message}`)),
         Effect.ensuring(Effect.suspend(() => {
+          live.delete(job.id)
           const after = state.jobs.get(job.id)
           return after !== undefined && isFinished(after) ? worker.finished(after) : Effect.void
         }))
@@ -142,6 +163,10 @@ export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
       /** Every job, oldest first. */
       list: Effect.sync(() => [...state.jobs.values()].sort((a, b) => a.createdSeq - b.createdSeq)),
       get: (jobId: string) => Effect.sync(() => state.jobs.get(jobId)),
+      /** Sets how far a running job's input has come (in memory; see LiveProgress). */
+      reportLive: (jobId: string, progress: LiveProgress) => void live.set(jobId, progress),
+      /** How far a running job's input has come, if it is running. */
+      liveOf: (jobId: string): LiveProgress | undefined => live.get(jobId),
       /** The job an idempotency key made, if any. */
       byIdempotencyKey: (key: string) => Effect.sync(() => {
         const id = state.byIdempotencyKey.get(key)
