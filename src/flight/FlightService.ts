@@ -184,7 +184,9 @@ const answerFrames = (who: Session, statement: Statement) =>
 const statementSchema = (who: Session, statement: Statement) =>
   Effect.gen(function* () {
     const probe =
-      statement.kind === "sql" ? { ...statement, query: `SELECT * FROM (${statement.query}) AS q LIMIT 0` } : statement
+      statement.kind === "sql"
+        ? { ...statement, query: `SELECT * FROM (${statement.query.replace(/[\s;]+$/, "")}) AS q LIMIT 0` }
+        : statement
     if (statement.kind !== "sql") return new Uint8Array(0)
     const first = yield* Effect.either(Effect.flatMap(answerFrames(who, probe), (frames) => Stream.runHead(frames)))
     return first._tag === "Right" && Option.isSome(first.right) ? first.right.value : new Uint8Array(0)
@@ -364,6 +366,9 @@ class PreparedStatements {
     this.byHandle.delete(Buffer.from(handle).toString("utf8"))
   }
 }
+
+/** The most parameter bytes a DoPut may send (they are held until the stream ends). */
+const MAX_PARAMETER_BYTES = 16 * 1024 * 1024
 
 const unknownHandle = new InvalidRequest({ message: "unknown prepared statement handle" })
 
@@ -596,8 +601,17 @@ const makeHandlers = (
     ),
     DoPut: (call: Grpc.ServerDuplexStream<Record<string, unknown>, unknown>) => {
       const frames: Array<{ flight_descriptor?: { cmd?: Buffer }; data_header?: Buffer; data_body?: Buffer }> = []
-      call.on("data", (d) => frames.push(d as (typeof frames)[number]))
+      let bytes = 0
+      call.on("data", (d: (typeof frames)[number]) => {
+        bytes += (d.data_header?.length ?? 0) + (d.data_body?.length ?? 0)
+        if (bytes <= MAX_PARAMETER_BYTES) frames.push(d)
+        else if (bytes - (d.data_header?.length ?? 0) - (d.data_body?.length ?? 0) <= MAX_PARAMETER_BYTES) {
+          const details = `prepared statement parameters larger than ${MAX_PARAMETER_BYTES} bytes`
+          fail(call, { code: Grpc.status.RESOURCE_EXHAUSTED, details, metadata: new Grpc.Metadata() })
+        }
+      })
       call.on("end", () => {
+        if (bytes > MAX_PARAMETER_BYTES) return
         run(
           Effect.gen(function* () {
             yield* session(call.metadata)
