@@ -5,7 +5,9 @@
  * Two modes (both by default): `buffer`, the data in the write buffer; `persisted`, the data persisted to Parquet and
  * compacted (a 1 s persist interval and compaction delay, waited for through `system.parquet_files`), where DuckDB
  * also runs the same queries in-process on the same Parquet files: the engine's floor.
- * usage: npx tsx scripts/bench-query.ts [--hours N] [--skip-influx] [--mode buffer|persisted|both]
+ * `--mode trivial` instead measures the fixed cost of a query: `SELECT 1` and a count on a small table, 200 runs
+ * each, printing the server-side time (telemetry's execution_time_us) and the client's, median and p90.
+ * usage: npx tsx scripts/bench-query.ts [--hours N] [--skip-influx] [--mode buffer|persisted|both|trivial]
  */
 import { DuckDBInstance } from "@duckdb/node-api"
 import * as NodePath from "node:path"
@@ -78,6 +80,39 @@ const medianOf3 = async (url: string) => {
   await timed(url)
   const runs = [await timed(url), await timed(url), await timed(url)].sort((a, b) => a.ms - b.ms)
   return runs[1]!
+}
+
+/** The fixed cost of trivial queries: server-side (telemetry) and client-side times over many runs. */
+const trivial = async () => {
+  const strata = await startStrata(18181)
+  try {
+    const lines = Array.from({ length: 100 }, (_, i) => `small,host=h${i % 10} v=${i} ${1_704_067_200_000_000_000n + BigInt(i) * 1_000_000_000n}`)
+    const wrote = await fetch(`${strata.url}/api/v3/write_lp?db=bench&precision=ns`, { method: "POST", body: lines.join("\n") })
+    if (wrote.status !== 204) throw new Error(`write: ${wrote.status} ${await wrote.text()}`)
+    const percentile = (xs: Array<number>, p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!
+    for (const q of ["SELECT 1", "SELECT count(*) AS n FROM small", "SELECT host, max(v) AS v FROM small GROUP BY host ORDER BY host"]) {
+      const url = `${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format: "json" })}`
+      const server: Array<number> = []
+      const client: Array<number> = []
+      for (let i = 0; i < 230; i++) {
+        const { ms } = await timed(url)
+        const telemetry = (await (await fetch(`${strata.url}/api/v3/query_sql_telemetry`)).json()) as { execution_time_us: number }
+        if (i < 30) continue
+        client.push(ms)
+        server.push(telemetry.execution_time_us / 1000)
+      }
+      console.log(
+        `${q.padEnd(62)} server median ${percentile(server, 0.5).toFixed(2)} ms, p90 ${percentile(server, 0.9).toFixed(2)} ms;` +
+          ` client median ${percentile(client, 0.5).toFixed(2)} ms, p90 ${percentile(client, 0.9).toFixed(2)} ms`
+      )
+    }
+  } finally {
+    await stop(strata)
+  }
+}
+if (mode === "trivial") {
+  await trivial()
+  process.exit(0)
 }
 
 const strataTimes: Record<string, Array<number>> = {}

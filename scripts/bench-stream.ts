@@ -37,6 +37,11 @@ async function* flightPieces(url: string, q: string): AsyncGenerator<Uint8Array>
 }
 
 const rssMiB = () => Math.round(Number(/VmRSS:\s+(\d+)/.exec(NodeFs.readFileSync(`/proc/${strata.child.pid}/status`, "utf8"))![1]) / 1024)
+// The server's CPU time (user + system, from /proc): unlike seconds elapsed, it holds still on a shared, busy machine.
+const cpuSeconds = () => {
+  const fields = NodeFs.readFileSync(`/proc/${strata.child.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
 try {
   const loaded = load(file, `${strata.url}/api/v3/write_lp?db=bench&precision=ns&no_sync=true`)
   const values = Array.from({ length: copies }, (_, i) => `(${i})`).join(", ")
@@ -44,6 +49,7 @@ try {
   console.log(`${loaded.lines.toLocaleString()} lines loaded; result rows: ${(loaded.lines * copies).toLocaleString()}; server RSS ${rssMiB()} MiB`)
   for (const format of formats) {
     const before = rssMiB()
+    const cpuBefore = cpuSeconds()
     const started = performance.now()
     const res =
       format === "flight"
@@ -59,7 +65,8 @@ try {
     const seconds = (performance.now() - started) / 1000
     console.log(
       `${format.padEnd(8)} ${res.status} ${(bytes / 1048576).toFixed(1).padStart(8)} MiB in ${seconds.toFixed(1).padStart(6)} s` +
-        `  (${Math.round((loaded.lines * copies) / seconds).toLocaleString()} rows/s)  RSS before ${before} MiB, peak ${peak} MiB, after ${rssMiB()} MiB`
+        `  (${Math.round((loaded.lines * copies) / seconds).toLocaleString()} rows/s)  server CPU ${(cpuSeconds() - cpuBefore).toFixed(1)} s` +
+        `  RSS before ${before} MiB, peak ${peak} MiB, after ${rssMiB()} MiB`
     )
   }
 } finally {

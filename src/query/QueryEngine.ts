@@ -182,7 +182,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
           const body =
             request.format === "parquet"
               ? yield* parquetBody(conn, translated.sql, record, request.parquetReader, translated.tables)
-              : yield* textBody(conn, translated.sql, request.format, record)
+              : yield* textBody(conn, translated, request.format, record)
           // Reaching the end marks success (unless the encoder failed mid-stream); a client that goes away cancels.
           let reachedEnd = false
           return {
@@ -264,20 +264,40 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
 
     /** The text formats: chunks streamed from DuckDB and encoded as they come. The first chunk is fetched before
      * answering, so errors of most queries become a proper status instead of a truncated body. */
-    const textBody = (conn: DuckDBConnection, sqlText: string, format: Exclude<ResultFormat, "parquet">, record: QueryRecord) =>
+    const textBody = (conn: DuckDBConnection, translated: Translated, format: Exclude<ResultFormat, "parquet">, record: QueryRecord) =>
       Effect.gen(function* () {
-        const prepared = yield* Effect.tryPromise({ try: () => conn.prepare(sqlText), catch: (e) => new InvalidRequest({ message: userMessage(e) }) })
-        const result = yield* Effect.tryPromise({ try: () => prepared.stream(), catch: executionFailure })
-        let pending: DuckDBDataChunk | null = yield* Effect.tryPromise({ try: () => result.fetchChunk(), catch: executionFailure })
-        const source: ChunkSource = {
-          columns: result.columnNames(),
-          types: result.columnTypes(),
-          next: async () => {
-            const chunk = pending ?? (await result.fetchChunk())
-            pending = null
-            if (chunk === null || chunk.rowCount === 0) return null
-            record.rowsReturned += chunk.rowCount
-            return chunk
+        const sqlText = translated.sql
+        // A few rows by the statement's shape: read whole in one round trip (a failure takes the streaming way,
+        // which words its error as always).
+        const whole = translated.fewRows ? yield* Effect.option(Effect.tryPromise(() => conn.run(sqlText))) : Option.none()
+        let source: ChunkSource
+        if (Option.isSome(whole)) {
+          const result = whole.value
+          let index = 0
+          source = {
+            columns: result.columnNames(),
+            types: result.columnTypes(),
+            next: async () => {
+              const chunk = index < result.chunkCount ? result.getChunk(index++) : null
+              if (chunk === null || chunk.rowCount === 0) return null
+              record.rowsReturned += chunk.rowCount
+              return chunk
+            }
+          }
+        } else {
+          const prepared = yield* Effect.tryPromise({ try: () => conn.prepare(sqlText), catch: (e) => new InvalidRequest({ message: userMessage(e) }) })
+          const result = yield* Effect.tryPromise({ try: () => prepared.stream(), catch: executionFailure })
+          let pending: DuckDBDataChunk | null = yield* Effect.tryPromise({ try: () => result.fetchChunk(), catch: executionFailure })
+          source = {
+            columns: result.columnNames(),
+            types: result.columnTypes(),
+            next: async () => {
+              const chunk = pending ?? (await result.fetchChunk())
+              pending = null
+              if (chunk === null || chunk.rowCount === 0) return null
+              record.rowsReturned += chunk.rowCount
+              return chunk
+            }
           }
         }
         return Stream.fromAsyncIterable(encodeText(source, format), executionFailure).pipe(

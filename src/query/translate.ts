@@ -78,6 +78,49 @@ export interface Translated {
   readonly tables: ReadonlyArray<TableState>
   /** The cache table functions the query reads (each a cache hit). */
   readonly caches: ReadonlyArray<CacheFunction>
+  /** The statement's shape bounds its answer to a few rows (see fewRows): it may be read whole at once. */
+  readonly fewRows: boolean
+}
+
+/** Aggregates whose call, without GROUP BY, makes one row (a conservative list: any other just streams). */
+const ONE_ROW_AGGREGATES = new Set([
+  "count", "count_star", "sum", "avg", "mean", "min", "max", "first", "last", "any_value", "arg_max", "arg_min", "max_by",
+  "min_by", "median", "stddev", "stddev_pop", "stddev_samp", "variance", "var_pop", "var_samp", "approx_count_distinct",
+  "bool_and", "bool_or", "bit_and", "bit_or", "string_agg", "product"
+])
+
+/** Rows a LIMIT may allow for the answer still to count as few. */
+const FEW_ROWS = 1000
+
+const isConstant = (node: Json): boolean => isObject(node) && (node["class"] === "CONSTANT" || (node["class"] === "CAST" && isConstant(node["child"] ?? null)))
+
+/**
+ * Whether a statement's answer has at most a few rows by its shape alone: a SELECT with a constant LIMIT of at most
+ * FEW_ROWS, constants without FROM (`SELECT 1`), or only plain aggregates and constants without GROUP BY (`SELECT
+ * count(*) FROM t`). Such answers are read whole in one round trip to DuckDB instead of being streamed.
+ */
+export const fewRows = (statement: JsonObject): boolean => {
+  const node = statement["node"]
+  if (!isObject(node) || node["type"] !== "SELECT_NODE") return false
+  const modifiers = Array.isArray(node["modifiers"]) ? node["modifiers"] : []
+  for (const m of modifiers) {
+    if (!isObject(m) || m["type"] !== "LIMIT_MODIFIER" || m["offset"] !== null || !isObject(m["limit"])) continue
+    const value = m["limit"]["class"] === "CONSTANT" ? m["limit"]["value"] : undefined
+    const limit = isObject(value) && value["is_null"] === false ? Number(value["value"]) : NaN
+    if (limit >= 0 && limit <= FEW_ROWS) return true
+  }
+  const select = Array.isArray(node["select_list"]) ? node["select_list"] : []
+  // GROUP BY ALL is no group expression but FORCE_AGGREGATES handling.
+  const grouped =
+    (Array.isArray(node["group_expressions"]) && node["group_expressions"].length > 0) ||
+    (Array.isArray(node["group_sets"]) && node["group_sets"].length > 0) ||
+    node["aggregate_handling"] !== "STANDARD_HANDLING"
+  if (select.length === 0 || grouped) return false
+  const from = isObject(node["from_table"]) ? node["from_table"]["type"] : undefined
+  if (from === "EMPTY") return select.every(isConstant)
+  const aggregate = (item: Json) =>
+    isObject(item) && item["class"] === "FUNCTION" && ONE_ROW_AGGREGATES.has(String(item["function_name"]).toLowerCase())
+  return select.some(aggregate) && select.every((item) => aggregate(item) || isConstant(item))
 }
 
 /** The SQL of a user table as InfluxDB shows it: columns sorted by name, over the buffered rows (or none). */
@@ -437,7 +480,12 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   await pause()
   const tree = transformIdentity(resolved.tree, parsedReplacements)
   await pause()
-  return { sql: await renderSql(input.conn, [tree]), tables: [...tables.values()], caches: resolved.caches.map((c) => c.name) }
+  return {
+    sql: await renderSql(input.conn, [tree]),
+    tables: [...tables.values()],
+    caches: resolved.caches.map((c) => c.name),
+    fewRows: fewRows(rewritten as JsonObject)
+  }
 }
 
 /** Replaces nodes by identity (the ones found while walking the same tree), copying only the paths to them. */
