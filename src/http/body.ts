@@ -143,6 +143,18 @@ export const readQueryParams = <A, I>(params: URLSearchParams, schema: Schema.Sc
   )
 }
 
+/** A query-string flag: `true`/`false`, or empty for its default (undefined). */
+export const FlagParam = Schema.transformOrFail(Schema.String, Schema.UndefinedOr(Schema.Boolean), {
+  strict: true,
+  decode: (s, _, ast) =>
+    s === ""
+      ? ParseResult.succeed(undefined)
+      : s === "true" || s === "false"
+      ? ParseResult.succeed(s === "true")
+      : ParseResult.fail(new ParseResult.Type(ast, s, `expected true or false, got '${s}'`)),
+  encode: (b) => ParseResult.succeed(b === undefined ? "" : String(b))
+})
+
 /** A query-string boolean (`true`/`false`), as InfluxDB accepts them. */
 export const BooleanParam = Schema.transformOrFail(Schema.String, Schema.Boolean, {
   strict: true,

@@ -1,9 +1,9 @@
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { ServerConfig } from "../config.ts"
 import { InvalidRequest } from "../errors.ts"
 import { parsePrecision, type LineError, type Precision } from "../lineprotocol/index.ts"
 import { Ingester, type WriteOutcome } from "../write/Ingester.ts"
-import { readBodyChunks } from "./body.ts"
+import { FlagParam, readBodyChunks, readQueryParams } from "./body.ts"
 import { errorResponse, noContent } from "./respond.ts"
 import { anyToken, type RequestContext, type RouteDef } from "./route.ts"
 
@@ -29,13 +29,14 @@ const outcomeResponse = (outcome: WriteOutcome) => {
   }
 }
 
-const booleanParam = (ctx: RequestContext, name: string, fallback: boolean) => {
-  const raw = ctx.query.get(name)
-  if (raw === null || raw === "") return Effect.succeed(fallback)
-  if (raw === "true") return Effect.succeed(true)
-  if (raw === "false") return Effect.succeed(false)
-  return Effect.fail(new InvalidRequest({ message: `invalid query parameter '${name}': expected true or false, got '${raw}'` }))
-}
+/** The flags every write endpoint takes; `accept_partial` defaults to true, `no_sync` to false. */
+const WriteFlags = Schema.Struct({ accept_partial: Schema.optional(FlagParam), no_sync: Schema.optional(FlagParam) })
+
+const writeFlags = (ctx: RequestContext) =>
+  Effect.map(readQueryParams(ctx.query, WriteFlags), (p) => ({
+    acceptPartial: p.accept_partial ?? true,
+    noSync: p.no_sync ?? false
+  }))
 
 const precisionParam = (ctx: RequestContext, api: "v1" | "v2" | "v3") => {
   const raw = ctx.query.get("precision") ?? undefined
@@ -60,8 +61,7 @@ const writeV3 = (ctx: RequestContext) =>
     const db = ctx.query.get("db")
     if (db === null) return yield* Effect.fail(new InvalidRequest({ message: "missing query parameter 'db'" }))
     const precision = yield* precisionParam(ctx, "v3")
-    const acceptPartial = yield* booleanParam(ctx, "accept_partial", true)
-    const noSync = yield* booleanParam(ctx, "no_sync", false)
+    const { acceptPartial, noSync } = yield* writeFlags(ctx)
     return yield* write(ctx, db, precision, acceptPartial, noSync)
   })
 
@@ -70,8 +70,7 @@ const writeV2 = (ctx: RequestContext) =>
     const bucket = ctx.query.get("bucket")
     if (bucket === null || bucket === "") return yield* Effect.fail(new InvalidRequest({ message: "missing query parameter 'bucket'" }))
     const precision = yield* precisionParam(ctx, "v2")
-    const acceptPartial = yield* booleanParam(ctx, "accept_partial", true)
-    const noSync = yield* booleanParam(ctx, "no_sync", false)
+    const { acceptPartial, noSync } = yield* writeFlags(ctx)
     return yield* write(ctx, bucket, precision, acceptPartial, noSync)
   })
 
@@ -86,8 +85,7 @@ const writeV1 = (ctx: RequestContext) =>
     const db = ctx.query.get("db")
     if (db === null || db === "") return yield* Effect.fail(new InvalidRequest({ message: "missing query parameter 'db': no db destination provided" }))
     const precision = yield* precisionParam(ctx, "v1")
-    const acceptPartial = yield* booleanParam(ctx, "accept_partial", true)
-    const noSync = yield* booleanParam(ctx, "no_sync", false)
+    const { acceptPartial, noSync } = yield* writeFlags(ctx)
     return yield* write(ctx, v1DatabaseName(db, ctx.query.get("rp")), precision, acceptPartial, noSync)
   })
 
