@@ -10,6 +10,7 @@ import { DistinctValueCache } from "./DistinctValueCache.ts"
 import { distinctCacheColumns, lastCacheColumns } from "./columns.ts"
 import { evictPeriodically } from "./eviction.ts"
 import { LastValueCache, type CacheValue } from "./LastValueCache.ts"
+import { forkSupervised } from "../supervision.ts"
 
 export { distinctCacheColumns, lastCacheColumns } from "./columns.ts"
 
@@ -108,10 +109,7 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
       for (const key of instances.keys()) if (!wanted.has(key)) instances.delete(key)
     }
     reconcile(yield* catalog.current)
-    yield* catalog.changes.pipe(
-      Stream.runForEach((state) => Effect.sync(() => reconcile(state))),
-      Effect.forkScoped
-    )
+    yield* forkSupervised("cache-reconciler", catalog.changes.pipe(Stream.runForEach((state) => Effect.sync(() => reconcile(state)))))
 
     const nowNs = () => clock.unsafeCurrentTimeNanos()
 

@@ -1,4 +1,5 @@
 import { Clock, Duration, Effect, Schedule } from "effect"
+import { forkSupervised } from "../supervision.ts"
 
 /** Anything that drops what has expired as of a time. */
 export interface Evictable {
@@ -19,4 +20,4 @@ export const evictPeriodically = (caches: () => Iterable<Evictable>, interval: D
       for (const cache of caches()) removed += cache.evict(nowNs)
       return removed
     })
-  ).pipe(Effect.repeat(Schedule.spaced(interval)), Effect.forkScoped)
+  ).pipe(Effect.repeat(Schedule.spaced(interval)), (loop) => forkSupervised("cache-eviction", loop))

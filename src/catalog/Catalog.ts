@@ -8,6 +8,7 @@ import { influxCatalogOperationsTotal } from "../metrics/prometheus.ts"
 import { type CommandContext, dueHardDeletes } from "./commands.ts"
 import { Checkpoints } from "../checkpoint/Checkpoints.ts"
 import { applyEnvelope, type CatalogState, INTERNAL_DB } from "./state.ts"
+import { forkSupervised } from "../supervision.ts"
 
 const INTERNAL_RETENTION_NS = 7n * 24n * 3600n * 1_000_000_000n
 
@@ -73,10 +74,12 @@ export class Catalog extends Effect.Service<Catalog>()("strata/Catalog", {
     }
 
     // Soft-deleted objects whose hard-delete time has come leave the catalog.
-    yield* execute((s, ctx) => Either.right({ events: dueHardDeletes(s, ctx.nowNs), result: undefined })).pipe(
-      Effect.catchAllCause((cause) => Effect.logWarning("hard-delete sweep failed", cause)),
-      Effect.repeat(Schedule.spaced("10 seconds")),
-      Effect.forkScoped
+    yield* forkSupervised(
+      "catalog-hard-delete",
+      execute((s, ctx) => Either.right({ events: dueHardDeletes(s, ctx.nowNs), result: undefined })).pipe(
+        Effect.catchAll((e) => Effect.logWarning("hard-delete sweep failed", e)),
+        Effect.repeat(Schedule.spaced("10 seconds"))
+      )
     )
 
     return {

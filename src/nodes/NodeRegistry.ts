@@ -4,6 +4,7 @@ import * as NodeFs from "node:fs/promises"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { ServerConfig } from "../config.ts"
+import { forkSupervised } from "../supervision.ts"
 
 /** How often a running node writes its heartbeat. */
 export const HEARTBEAT_INTERVAL_MS = 10_000
@@ -77,11 +78,13 @@ export class NodeRegistry extends Effect.Service<NodeRegistry>()("strata/NodeReg
     })
 
     yield* beat.pipe(Effect.catchAllCause((cause) => Effect.logWarning("node heartbeat failed", cause)))
-    yield* beat.pipe(
-      Effect.catchAllCause((cause) => Effect.logWarning("node heartbeat failed", cause)),
-      Effect.repeat(Schedule.spaced(`${HEARTBEAT_INTERVAL_MS} millis`)),
-      Effect.delay(`${HEARTBEAT_INTERVAL_MS} millis`),
-      Effect.forkScoped
+    yield* forkSupervised(
+      "node-heartbeat",
+      beat.pipe(
+        Effect.catchAll((e) => Effect.logWarning("node heartbeat failed", e)),
+        Effect.repeat(Schedule.spaced(`${HEARTBEAT_INTERVAL_MS} millis`)),
+        Effect.delay(`${HEARTBEAT_INTERVAL_MS} millis`)
+      )
     )
 
     return {
