@@ -1,6 +1,7 @@
 import { Effect, Metric, Stream } from "effect"
 import { applyEnvelope, emptyCatalog, type CatalogState } from "../catalog/state.ts"
 import { CheckpointWritten } from "../events/index.ts"
+import { applyJobs, emptyJobs, isJobEvent, type JobsState } from "../jobs/state.ts"
 import { EventLog, type LogWriteFailed } from "../log/EventLog.ts"
 import { applyFileIndex, emptyFileIndex, type FileIndexState } from "../storage/files.ts"
 import { ObjectStore, type StorageError } from "../storage/ObjectStore.ts"
@@ -50,6 +51,15 @@ export class Checkpoints extends Effect.Service<Checkpoints>()("strata/Checkpoin
 
     let catalog: CatalogState = loaded?.catalog ?? emptyCatalog
     let files: FileIndexState = loaded?.files ?? emptyFileIndex
+    let jobs: JobsState = loaded?.jobs ?? emptyJobs
+    // A checkpoint of an older server has no jobs: they are rebuilt from the job events up to it.
+    if (loaded !== undefined && loaded.jobs === undefined) {
+      const upTo = loaded.seq
+      yield* log.stream(0, { excludeKind: "WriteBatch" }).pipe(
+        Stream.takeWhile((e) => e.seq <= upTo),
+        Stream.runForEach((e) => Effect.sync(() => void (isJobEvent(e) && (jobs = applyJobs(jobs, e)))))
+      )
+    }
     let replayed = 0
     yield* log.stream(loaded?.seq ?? 0, { excludeKind: "WriteBatch" }).pipe(
       Stream.runForEach((e) =>
@@ -57,11 +67,12 @@ export class Checkpoints extends Effect.Service<Checkpoints>()("strata/Checkpoin
           replayed += 1
           catalog = applyEnvelope(catalog, e)
           files = applyFileIndex(files, e)
+          if (isJobEvent(e)) jobs = applyJobs(jobs, e)
         })
       )
     )
     yield* Metric.set(checkpointEventsReplayed, replayed)
-    const recovered = { catalog, files, checkpointSeq: loaded?.seq ?? 0 } as const
+    const recovered = { catalog, files, jobs, checkpointSeq: loaded?.seq ?? 0 } as const
 
     // Checkpoint files but the one loaded are superseded, or were written by a crash before their event committed.
     for (const path of yield* store.list(CHECKPOINTS_PREFIX)) if (path !== loadedPath) yield* store.remove(path)
@@ -76,16 +87,19 @@ export class Checkpoints extends Effect.Service<Checkpoints>()("strata/Checkpoin
       })
     )
 
+    // The jobs projection lives in Jobs (built after the Compactor that writes checkpoints): Jobs hands its state here.
+    let captureJobs: Effect.Effect<JobsState> | undefined
+
     /**
-     * Writes a checkpoint of the projections `capture` reads, taken while no projection is applying, then records it
+     * Writes a checkpoint of the projections `capture` reads (and the jobs, once Jobs runs), taken while no projection is applying, then records it
      * in the log; the previous checkpoint's file is removed once the new one is recorded.
      */
     const write = (capture: Effect.Effect<{ readonly catalog: CatalogState; readonly files: FileIndexState }>) =>
       Effect.gen(function* () {
-        const [seq, states] = yield* log.atCommitBoundary(capture)
+        const [seq, states] = yield* log.atCommitBoundary(Effect.zip(capture, captureJobs ?? Effect.succeed(undefined)))
         if (seq <= lastSeq) return undefined
         const counted = eventsSince
-        const bytes = encodeCheckpoint({ seq, catalog: states.catalog, files: states.files })
+        const bytes = encodeCheckpoint({ seq, catalog: states[0].catalog, files: states[0].files, jobs: states[1] })
         const path = checkpointPath(seq)
         yield* store.put(path, bytes)
         yield* log
@@ -105,6 +119,12 @@ export class Checkpoints extends Effect.Service<Checkpoints>()("strata/Checkpoin
       /** The projections as the start recovered them: from the newest checkpoint plus the events after it. */
       recovered,
       write,
+      /** Makes checkpoints hold the jobs projection `capture` reads, for the caller's scope. */
+      captureJobs: (capture: Effect.Effect<JobsState>) =>
+        Effect.acquireRelease(
+          Effect.sync(() => void (captureJobs = capture)),
+          () => Effect.sync(() => void (captureJobs = undefined))
+        ),
       /** Events (writes left out) applied since the last checkpoint. */
       eventsSince: Effect.sync(() => eventsSince)
     } as const

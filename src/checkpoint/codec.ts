@@ -1,5 +1,6 @@
 import * as NodeCrypto from "node:crypto"
 import type { CatalogState } from "../catalog/state.ts"
+import type { JobsState } from "../jobs/state.ts"
 import type { FileIndexState } from "../storage/files.ts"
 
 /** The projections a checkpoint holds, as of `seq`: every event up to it is applied, none after. */
@@ -7,6 +8,8 @@ export interface ProjectionsAt {
   readonly seq: number
   readonly catalog: CatalogState
   readonly files: FileIndexState
+  /** The jobs projection (absent from older checkpoints and from backups' copies). */
+  readonly jobs?: JobsState | undefined
 }
 
 const CHECKPOINT_VERSION = 1
@@ -32,14 +35,15 @@ const reviver = (_key: string, value: unknown): unknown => {
 
 /** The checkpoint file's bytes. Deterministic: equal projections give equal bytes (the projection hash relies on it). */
 export const encodeCheckpoint = (at: ProjectionsAt): Uint8Array =>
-  Buffer.from(JSON.stringify({ version: CHECKPOINT_VERSION, seq: at.seq, catalog: at.catalog, files: at.files }, replacer))
+  Buffer.from(JSON.stringify({ version: CHECKPOINT_VERSION, seq: at.seq, catalog: at.catalog, files: at.files, ...(at.jobs === undefined ? {} : { jobs: at.jobs }) }, replacer))
 
 /** Reads a checkpoint file's bytes back; throws on a file of another version or shape. */
 export const decodeCheckpoint = (bytes: Uint8Array): ProjectionsAt => {
-  const parsed = JSON.parse(Buffer.from(bytes).toString("utf8"), reviver) as { version?: unknown; seq?: unknown; catalog?: unknown; files?: unknown }
+  const parsed = JSON.parse(Buffer.from(bytes).toString("utf8"), reviver) as { version?: unknown; seq?: unknown; catalog?: unknown; files?: unknown; jobs?: unknown }
   if (parsed.version !== CHECKPOINT_VERSION) throw new Error(`checkpoint version ${String(parsed.version)} is not ${CHECKPOINT_VERSION}`)
   if (typeof parsed.seq !== "number" || typeof parsed.catalog !== "object" || typeof parsed.files !== "object") throw new Error("checkpoint lacks seq, catalog or files")
-  return { seq: parsed.seq, catalog: parsed.catalog as CatalogState, files: parsed.files as FileIndexState }
+  const jobs = typeof parsed.jobs === "object" && parsed.jobs !== null ? { jobs: parsed.jobs as JobsState } : {}
+  return { seq: parsed.seq, catalog: parsed.catalog as CatalogState, files: parsed.files as FileIndexState, ...jobs }
 }
 
 export const sha256 = (bytes: Uint8Array) => NodeCrypto.createHash("sha256").update(bytes).digest("hex")

@@ -1,8 +1,9 @@
-import { Cause, Clock, Data, Effect, Exit, Fiber, Metric, Schedule, Stream } from "effect"
+import { Cause, Clock, Data, Effect, Exit, Fiber, Metric, Schedule } from "effect"
+import { Checkpoints } from "../checkpoint/Checkpoints.ts"
 import { JobCancelled, JobCompleted, JobCreated, JobDeleted, JobDispatched, JobFailed, JobInputDone, JobInputStarted, JobProgress, type JobInput, type PersistedFile, type StrataEvent } from "../events/index.ts"
 import { EventLog, type Envelope, type LogWriteFailed } from "../log/EventLog.ts"
 import { actorRestartsTotal } from "../metrics/prometheus.ts"
-import { applyJobs, emptyJobs, isFinished, isJobEvent, nextInput, type JobsState, type JobState } from "./state.ts"
+import { applyJobs, isFinished, isJobEvent, nextInput, type JobsState, type JobState } from "./state.ts"
 
 /** Why an attempt at a job failed: `terminal` when retrying cannot help (bad data), else it is retried later. */
 export class JobError extends Data.TaggedError("JobError")<{ readonly message: string; readonly terminal: boolean; readonly cause?: unknown }> {}
@@ -65,11 +66,10 @@ const jobRestarts = actorRestartsTotal.pipe(Metric.tagged("actor", "job-runner")
 export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
   scoped: Effect.gen(function* () {
     const log = yield* EventLog
-    // Job events are few and kept: the projection is rebuilt from the whole log (writes left out) at start.
-    let state: JobsState = emptyJobs
-    yield* log.stream(0, { excludeKind: "WriteBatch" }).pipe(
-      Stream.runForEach((e) => Effect.sync(() => void (isJobEvent(e) && (state = applyJobs(state, e)))))
-    )
+    // The projection starts from the checkpoint plus the events after it, and is saved with the next checkpoints.
+    const checkpoints = yield* Checkpoints
+    let state: JobsState = checkpoints.recovered.jobs
+    yield* checkpoints.captureJobs(Effect.sync(() => state))
     yield* log.project("jobs", (envelopes: ReadonlyArray<Envelope>) =>
       Effect.sync(() => {
         for (const e of envelopes) if (isJobEvent(e)) state = applyJobs(state, e)
