@@ -127,7 +127,9 @@ export class PluginProcess {
     })
     child.once("exit", (code, signal) => {
       clearTimeout(startTimer)
-      failed(`the plugin's python process exited while starting (${signal === null ? `code ${code}` : `signal ${signal}`})`)
+      failed(
+        `the plugin's python process exited while starting (${signal === null ? `code ${code}` : `signal ${signal}`})`
+      )
       if (this.child === child) this.child = undefined
       if (this.active === child)
         this.onExit?.(`the plugin's python process exited (${signal === null ? `code ${code}` : `signal ${signal}`})`)

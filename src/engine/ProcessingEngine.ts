@@ -92,11 +92,14 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
       processes.delete(key)
     }
     yield* Effect.addFinalizer(() => Effect.sync(() => [...processes.keys()].forEach(closeAll)))
-    /** A trigger's process for the next call: its one process, or with run_async the least busy (more while all are). */
+    /** A trigger's process for the next call: its only one, or with run_async the least busy (a new one if all are). */
     const processFor = (key: string, runAsync: boolean) => {
       let pool = processes.get(key)
       if (pool === undefined) processes.set(key, (pool = []))
-      const idlest = pool.reduce<PluginProcess | undefined>((a, p) => (a === undefined || p.pending < a.pending ? p : a), undefined)
+      const idlest = pool.reduce<PluginProcess | undefined>(
+        (a, p) => (a === undefined || p.pending < a.pending ? p : a),
+        undefined
+      )
       if (idlest !== undefined && (!runAsync || idlest.pending === 0 || pool.length >= ASYNC_PROCESSES)) return idlest
       const fresh = newProcess(key)
       pool.push(fresh)
@@ -205,10 +208,7 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
         const logs: Array<PluginLog> = []
         const syncWrites: Array<{ db: string; line: string }> = []
         const key = target.key
-        const process =
-          dryRun || key === null
-            ? newProcess(`test ${target.plugin}`)
-            : processFor(key, target.runAsync)
+        const process = dryRun || key === null ? newProcess(`test ${target.plugin}`) : processFor(key, target.runAsync)
         const hooks = {
           rpc: answer(target, dryRun, syncWrites),
           log: (line: PluginLog) => {
@@ -244,13 +244,14 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
         return result
       })
 
-    const targetOf = (state: CatalogState, def: TriggerDef): CallTarget | string => {
+    /** The trigger's call target; `missing` says why its plugin cannot be found now (it was removed). */
+    const targetOf = (state: CatalogState, def: TriggerDef): CallTarget & { readonly missing?: string } => {
       const db = state.databases.get(def.dbId)
       const plugin = resolvePlugin(pluginDir, def.pluginFilename)
-      if (typeof plugin !== "string") return plugin.message
       return {
+        ...(typeof plugin === "string" ? {} : { missing: plugin.message }),
         db: db?.name ?? String(def.dbId),
-        plugin,
+        plugin: typeof plugin === "string" ? plugin : def.pluginFilename,
         args: def.arguments,
         trigger: def.name,
         key: triggerKey(def.dbId, def.name),
@@ -286,12 +287,13 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
     /** Runs a call for a trigger until it succeeds or its error_behavior lets it go; the successful outcome, if any. */
     const runTrigger = (def: TriggerDef, message: Record<string, unknown>) =>
       Effect.gen(function* () {
-        const state = yield* catalog.current
-        const target = targetOf(state, def)
-        if (typeof target === "string")
-          return yield* Effect.logError(`trigger ${def.name}: ${target}`).pipe(Effect.as(undefined))
         for (let attempt = 0; ; attempt++) {
-          const outcome = yield* call(target, message, false)
+          // Resolved on every attempt: a retry finds a plugin put back meanwhile.
+          const target = targetOf(yield* catalog.current, def)
+          const outcome =
+            target.missing === undefined
+              ? yield* call(target, message, false)
+              : { ok: false, error: target.missing, writes: [], response: null, logs: [], timedOut: false }
           if (outcome.ok) return { target, outcome }
           if (!(yield* onFailure(def, target, outcome, attempt))) return { target, outcome: undefined }
         }
@@ -368,7 +370,6 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
               new TriggerBatchProcessed({ version: 1, dbId: def.dbId, name: def.name, throughSeq: through })
             ]
             const ran = yield* runTrigger(def, { kind: "wal", batches: [...batches.values()] })
-            if (ran === undefined) return
             if (ran.outcome === undefined) {
               // error_behavior=log: the batch counts as processed; disable: the runner stops (the trigger is disabled).
               if (def.errorBehavior === "disable") return
@@ -444,17 +445,18 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
       }
     ) =>
       Effect.gen(function* () {
-        const state = yield* catalog.current
-        const target = targetOf(state, def)
-        if (typeof target === "string")
+        const target = targetOf(yield* catalog.current, def)
+        if (target.missing !== undefined) {
+          yield* engineLine(target, "ERROR", `error executing plugin: ${target.missing}`)
           return {
             ok: false,
-            error: target,
+            error: target.missing,
             writes: [],
             response: null,
             logs: [],
             timedOut: false
           } satisfies CallOutcome
+        }
         const outcome = yield* call(
           target,
           {
