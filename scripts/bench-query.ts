@@ -7,10 +7,14 @@
  * also runs the same queries in-process on the same Parquet files: the engine's floor.
  * `--mode trivial` instead measures the fixed cost of a query: `SELECT 1` and a count on a small table, 200 runs
  * each, printing the server-side time (telemetry's execution_time_us) and the client's, median and p90.
- * usage: npx tsx scripts/bench-query.ts [--hours N] [--skip-influx] [--mode buffer|persisted|both|trivial]
+ * ClickHouse (Debian's clickhouse-server, scripts/clickhouse.ts) runs the same five queries on the same rows in a
+ * MergeTree ordered by (hostname, time); the totals line gives strata/clickhouse and the worst query's ratio.
+ * usage: npx tsx scripts/bench-query.ts [--hours N] [--skip-influx] [--skip-clickhouse] [--mode buffer|persisted|both|trivial]
  */
 import { DuckDBInstance } from "@duckdb/node-api"
+import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import { clickhouseQueries, clickhouseQueryUrl, loadClickHouse, startClickHouse } from "./clickhouse.ts"
 import { cpuData, load, startInfluxV1, startStrata, stop } from "./lib.ts"
 
 const args = process.argv.slice(2)
@@ -82,6 +86,12 @@ const medianOf3 = async (url: string) => {
   return runs[1]!
 }
 
+/** A process's CPU time (user + system) in seconds, from /proc. */
+const cpuSecondsOf = (pid: number) => {
+  const fields = NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 /** The fixed cost of trivial queries: server-side (telemetry) and client-side times over many runs. */
 const trivial = async () => {
   const strata = await startStrata(18181)
@@ -94,6 +104,11 @@ const trivial = async () => {
       const url = `${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format: "json" })}`
       const server: Array<number> = []
       const client: Array<number> = []
+      // The server's CPU per query (user + system over 200 runs): steady where elapsed times are not, on a busy box.
+      for (let i = 0; i < 30; i++) await timed(url)
+      const cpuBefore = cpuSecondsOf(strata.child.pid!)
+      for (let i = 0; i < 200; i++) await timed(url)
+      const cpuMs = ((cpuSecondsOf(strata.child.pid!) - cpuBefore) / 200) * 1000
       for (let i = 0; i < 230; i++) {
         const { ms } = await timed(url)
         const telemetry = (await (await fetch(`${strata.url}/api/v3/query_sql_telemetry`)).json()) as { execution_time_us: number }
@@ -103,7 +118,7 @@ const trivial = async () => {
       }
       console.log(
         `${q.padEnd(62)} server median ${percentile(server, 0.5).toFixed(2)} ms, p90 ${percentile(server, 0.9).toFixed(2)} ms;` +
-          ` client median ${percentile(client, 0.5).toFixed(2)} ms, p90 ${percentile(client, 0.9).toFixed(2)} ms`
+          ` client median ${percentile(client, 0.5).toFixed(2)} ms, p90 ${percentile(client, 0.9).toFixed(2)} ms; server CPU ${cpuMs.toFixed(2)} ms`
       )
     }
   } finally {
@@ -118,6 +133,7 @@ if (mode === "trivial") {
 const strataTimes: Record<string, Array<number>> = {}
 const duckTimes: Array<number> = []
 const influxTimes: Array<number> = []
+const clickhouseTimes: Array<number> = []
 const sql = async (url: string, q: string) => {
   const res = await fetch(`${url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format: "json" })}`)
   if (res.status !== 200) throw new Error(`${res.status}: ${await res.text()}`)
@@ -194,12 +210,34 @@ if (!args.includes("--skip-influx")) {
   }
 }
 
+if (!args.includes("--skip-clickhouse")) {
+  const clickhouse = await startClickHouse(18123)
+  try {
+    const started = performance.now()
+    const rows = await loadClickHouse(clickhouse.url, file)
+    console.log(`clickhouse loaded ${rows.toLocaleString()} rows in ${((performance.now() - started) / 1000).toFixed(1)}s`)
+    const sqls = clickhouseQueries(from, to)
+    for (const [i, q] of queries.entries()) {
+      const r = await medianOf3(clickhouseQueryUrl(clickhouse.url, sqls[i]!))
+      clickhouseTimes.push(r.ms)
+      console.log(`clickhouse ${q.name.padEnd(33)} ${r.ms.toFixed(1).padStart(9)} ms  (${r.bytes.toLocaleString()} bytes)`)
+    }
+  } finally {
+    await stop(clickhouse)
+  }
+}
+
 const total = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
 const cell = (xs: ReadonlyArray<number> | undefined, i: number) => (xs?.[i] === undefined ? "-".padStart(9) : xs[i]!.toFixed(1).padStart(9))
 console.log("")
-console.log(`${"query".padEnd(36)} ${modes.map((m) => `strata ${m}`.padStart(18)).join(" ")} ${"influxdb 1.x".padStart(14)} ${"duckdb parquet".padStart(15)}`)
+console.log(
+  `${"query".padEnd(36)} ${modes.map((m) => `strata ${m}`.padStart(18)).join(" ")} ${"influxdb 1.x".padStart(14)} ${"duckdb parquet".padStart(15)} ${"clickhouse".padStart(12)}`
+)
 queries.forEach((q, i) => {
-  console.log(`${q.name.padEnd(36)} ${modes.map((m) => `${cell(strataTimes[m], i)} ms`.padStart(18)).join(" ")} ${`${cell(influxTimes, i)} ms`.padStart(14)} ${`${cell(duckTimes, i)} ms`.padStart(15)}`)
+  console.log(
+    `${q.name.padEnd(36)} ${modes.map((m) => `${cell(strataTimes[m], i)} ms`.padStart(18)).join(" ")} ${`${cell(influxTimes, i)} ms`.padStart(14)}` +
+      ` ${`${cell(duckTimes, i)} ms`.padStart(15)} ${`${cell(clickhouseTimes, i)} ms`.padStart(12)}`
+  )
 })
 const results: Record<string, number> = {}
 for (const m of modes) {
@@ -211,8 +249,16 @@ for (const m of modes) {
     line.push(`influxdb 1.x ${total(influxTimes).toFixed(1)} ms → ratio ${results[`ratio_${m}`]} (target ≤ 0.5)`)
   }
   if (m === "persisted" && duckTimes.length > 0) line.push(`duckdb floor ${total(duckTimes).toFixed(1)} ms → strata/duckdb ${(t / total(duckTimes)).toFixed(2)}x`)
+  if (clickhouseTimes.length > 0) {
+    // The issue's bar: the total at most ClickHouse's, no query above 1.5x its ClickHouse time.
+    const worst = Math.max(...strataTimes[m]!.map((x, i) => x / clickhouseTimes[i]!))
+    results[`clickhouse_ratio_${m}`] = Number((t / total(clickhouseTimes)).toFixed(3))
+    results[`clickhouse_worst_query_ratio_${m}`] = Number(worst.toFixed(2))
+    line.push(`clickhouse ${total(clickhouseTimes).toFixed(1)} ms → strata/clickhouse ${(t / total(clickhouseTimes)).toFixed(2)}x (target ≤ 1), worst query ${worst.toFixed(2)}x (target ≤ 1.5)`)
+  }
   console.log(line.join(", "))
 }
 if (influxTimes.length > 0) results["influxdb1_total_ms"] = Math.round(total(influxTimes))
 if (duckTimes.length > 0) results["duckdb_parquet_total_ms"] = Math.round(total(duckTimes))
+if (clickhouseTimes.length > 0) results["clickhouse_total_ms"] = Math.round(total(clickhouseTimes))
 console.log(JSON.stringify(results))
