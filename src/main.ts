@@ -15,9 +15,9 @@ usage:
                                                copy a table's compacted windows' Parquet files from a
                                                (stopped) server's data dir into DIR/<table>/<YYYY-MM-DD>/
   strata import --database D --table T [PATH…] [--uri URI] [--format F] [--columns c:type,…]
-               [--on-error abort|skip_row] [--create-table] [--host URL] [--token T] [--json]
+               [--on-error abort|skip_row] [--create-table] [--source-opt k=v,…] [--host URL] [--token T] [--json]
                                                upload Parquet files or directories (one job each), or start
-                                               a job from a URI (file://, http(s)://), and follow it to the end
+                                               a job from a URI (file://, http(s)://, s3://), and follow it
   strata backup create [--type full|incremental] [--name N] [--force] [--parent P] [--no-wait]
   strata backup list | show --name N | delete --name N | cancel --name N   [--host URL] [--token T] [--json]
   strata backup verify --name N [--backup-dir D | --data-dir D] [--json]
@@ -142,7 +142,7 @@ const exportCommand = async (args: ReadonlyArray<string>) => {
 const importCommand = async (args: ReadonlyArray<string>) => {
   const paths = args.filter((a, i) => !a.startsWith("--") && (i === 0 || !args[i - 1]!.startsWith("--") || ["--json", "--create-table"].includes(args[i - 1]!)))
   const flags = Either.getOrElse(parseFlags(args.filter((a) => !paths.includes(a)), ["json", "create-table"]), fail)
-  const known = ["host", "token", "database", "table", "uri", "format", "columns", "on-error", "create-table", "json"]
+  const known = ["host", "token", "database", "table", "uri", "format", "columns", "on-error", "create-table", "json", "source-opt"]
   for (const name of Object.keys(flags)) if (!known.includes(name)) fail(`unknown flag --${name}`)
   const value = (name: string) => (typeof flags[name] === "string" ? (flags[name] as string) : undefined)
   const columns: Record<string, string> = {}
@@ -150,6 +150,12 @@ const importCommand = async (args: ReadonlyArray<string>) => {
     const [name, type] = spec.split(":")
     if (name === undefined || type === undefined) fail(`invalid --columns entry '${spec}': expected name:type`)
     columns[name!.trim()] = type!.trim()
+  }
+  const sourceOptions: Record<string, string> = {}
+  for (const opt of (value("source-opt") ?? "").split(",").filter((s) => s.trim() !== "")) {
+    const eq = opt.indexOf("=")
+    if (eq <= 0) fail(`invalid --source-opt entry '${opt}': expected key=value`)
+    sourceOptions[opt.slice(0, eq).trim()] = opt.slice(eq + 1).trim()
   }
   const { runImport } = await import("./import/cli.ts")
   const code = await runImport(
@@ -162,6 +168,7 @@ const importCommand = async (args: ReadonlyArray<string>) => {
       uri: value("uri"),
       format: value("format"),
       columns,
+      sourceOptions,
       onError: value("on-error"),
       createTable: flags["create-table"] === true,
       json: flags["json"] === true

@@ -272,7 +272,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           const access = specOf(job).s3 ?? { region: null, endpoint: null, pathStyle: null, requestCredentials: false }
           const credentials = access.requestCredentials ? credentialsOf(job.id) : undefined
           if (access.requestCredentials && credentials === undefined) throw new Error("the credentials the request gave are gone")
-          const client = s3Client(access, credentials)
+          const client = await s3Client(access, credentials)
           try {
             await downloadObject(client, bucket, key, target, { limit: config.maxImportSize, signal, onBytes })
           } finally {
@@ -640,7 +640,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         const access = s3?.access ?? { region: null, endpoint: null, pathStyle: null, requestCredentials: false }
         const listed = yield* Effect.tryPromise({
           try: async (signal) => {
-            const client = s3Client(access, s3?.credentials)
+            const client = await s3Client(access, s3?.credentials)
             try {
               return await objectsOfUri(client, parsed.bucket, parsed.prefix, signal)
             } finally {

@@ -14,6 +14,8 @@ export interface ImportCommand {
   readonly uri: string | undefined
   readonly format: string | undefined
   readonly columns: Readonly<Record<string, string>>
+  /** For s3:// URIs: `aws_region`, `aws_endpoint`, `aws_access_key_id`, … (the 3.11 CLI's `--source-opt`). */
+  readonly sourceOptions?: Readonly<Record<string, string>> | undefined
   readonly onError: string | undefined
   readonly createTable: boolean
   readonly json: boolean
@@ -80,7 +82,11 @@ const startFromUri = async (command: ImportCommand): Promise<JobInfo> => {
   const body = {
     database: command.database,
     table: command.table,
-    source: { uri: command.uri, ...(command.format === undefined ? {} : { format: command.format }) },
+    source: {
+      uri: command.uri,
+      ...(command.format === undefined ? {} : { format: command.format }),
+      ...(command.sourceOptions === undefined || Object.keys(command.sourceOptions).length === 0 ? {} : { options: command.sourceOptions })
+    },
     column_metadata: { column_mapping: command.columns },
     ...(command.onError === undefined ? {} : { on_error: command.onError }),
     create_table: command.createTable

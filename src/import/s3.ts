@@ -1,8 +1,11 @@
-import { GetObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from "@aws-sdk/client-s3"
+import type { S3Client } from "@aws-sdk/client-s3"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import * as NodeStream from "node:stream"
 import * as NodeStreamPromises from "node:stream/promises"
+
+// The SDK is loaded on first use: it is large, and most servers never read from S3.
+const sdk = () => import("@aws-sdk/client-s3")
 
 /** Credentials given in the request; without them the SDK's chain (AWS_ACCESS_KEY_ID, …, profiles) is used. */
 export interface S3Credentials {
@@ -64,7 +67,8 @@ export const s3SettingsOf = (source: {
  * AWS_ENDPOINT_URL_S3/AWS_ENDPOINT_URL; an endpoint override means path-style addressing unless the request says not.
  * Checksums are computed only where S3 requires them, as S3-compatible stores often reject the newer ones.
  */
-export const s3Client = (access: S3Access, credentials: S3Credentials | undefined) => {
+export const s3Client = async (access: S3Access, credentials: S3Credentials | undefined): Promise<S3Client> => {
+  const { S3Client } = await sdk()
   const env = process.env
   const endpoint = access.endpoint ?? env["AWS_ENDPOINT_URL_S3"] ?? env["AWS_ENDPOINT_URL"] ?? undefined
   return new S3Client({
@@ -88,6 +92,7 @@ export interface S3Object {
 
 /** Every object under `prefix` (all pages), in key order. */
 export const listObjects = async (client: S3Client, bucket: string, prefix: string, signal: AbortSignal): Promise<ReadonlyArray<S3Object>> => {
+  const { ListObjectsV2Command } = await sdk()
   const out: Array<S3Object> = []
   let token: string | undefined
   do {
@@ -121,6 +126,7 @@ export const downloadObject = async (
   target: string,
   options: { readonly limit: number; readonly signal: AbortSignal; readonly onBytes?: (bytes: number) => void }
 ) => {
+  const { GetObjectCommand } = await sdk()
   const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: options.signal })
   const body = object.Body
   if (!(body instanceof NodeStream.Readable)) throw new Error(`GET s3://${bucket}/${key} answered no body`)
@@ -141,8 +147,10 @@ export const downloadObject = async (
 
 /** What went wrong talking to S3, in words a user can act on; `kind` says which status it answers. */
 export const describeS3Error = (e: unknown, what: string): { readonly kind: "not_found" | "denied" | "other"; readonly message: string } => {
-  const name = e instanceof S3ServiceException ? e.name : e instanceof Error ? e.name : ""
-  const status = e instanceof S3ServiceException ? e.$metadata.httpStatusCode : undefined
+  const name = e instanceof Error ? e.name : ""
+  // Service errors carry the HTTP status the store answered.
+  const metadata = typeof e === "object" && e !== null && "$metadata" in e ? (e as { readonly $metadata?: { readonly httpStatusCode?: number } }).$metadata : undefined
+  const status = metadata?.httpStatusCode
   const detail = e instanceof Error ? e.message : String(e)
   if (name === "NoSuchBucket") return { kind: "not_found", message: `${what}: the bucket does not exist (NoSuchBucket)` }
   if (name === "NoSuchKey" || (status === 404 && name !== "NoSuchBucket")) return { kind: "not_found", message: `${what}: no such key (${name || "404"})` }
