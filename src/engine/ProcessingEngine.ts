@@ -429,7 +429,9 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
         }
       })
     const reconcileLock = yield* Effect.makeSemaphore(1)
-    yield* catalog.changes.pipe(
+    // Triggers run on nodes whose --mode has `process` (or all); the others only keep their definitions.
+    const enabled = config.mode.includes("process")
+    if (enabled) yield* catalog.changes.pipe(
       Stream.runForEach((state) => reconcileLock.withPermits(1)(reconcile(state))),
       Effect.catchAllCause((cause) => Effect.logError("the processing engine stopped following the catalog", cause)),
       Effect.forkScoped
@@ -476,6 +478,8 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
     const dryRun = (target: CallTarget, message: Record<string, unknown>) => call(target, message, true)
 
     return {
+      /** Whether this node runs plugins (`--mode` has `process`). */
+      enabled,
       pluginDir,
       python,
       request,

@@ -26,6 +26,21 @@ const engine = Effect.flatMap(Effect.serviceOption(ProcessingEngine), (e) =>
     : Effect.fail(new Unavailable({ message: "the processing engine is not running on this node" }))
 )
 
+/** The engine where it runs plugins: a node whose --mode has process (503 elsewhere). */
+const runningEngine = Effect.flatMap(engine, (e) =>
+  e.enabled
+    ? Effect.succeed(e)
+    : Effect.flatMap(ServerConfig, (c) =>
+        Effect.fail(
+          new Unavailable({
+            message:
+              "the processing engine does not run plugins on this node: it runs them only with --mode process " +
+              `(or all); this node runs ${c.mode.join(",")}`
+          })
+        )
+      )
+)
+
 const ErrorBehaviorField = Schema.transform(Schema.String, Schema.Literal("log", "retry", "disable"), {
   strict: false,
   decode: (s) => s.toLowerCase(),
@@ -246,7 +261,7 @@ const testTarget = (
 const testWal = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const body = yield* readJsonBody(ctx.request, TestWalBody, yield* bodyLimit)
-    const e = yield* engine
+    const e = yield* runningEngine
     const target = yield* testTarget(e.pluginDir, body.filename, body.database, body.input_arguments, body.cache_name)
     const batches = new Map<string, TableBatch>()
     const nowNs = BigInt(Date.now()) * 1_000_000n
@@ -267,7 +282,7 @@ const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.000Z$/, "Z
 const testSchedule = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const body = yield* readJsonBody(ctx.request, TestScheduleBody, yield* bodyLimit)
-    const e = yield* engine
+    const e = yield* runningEngine
     const target = yield* testTarget(e.pluginDir, body.filename, body.database, body.input_arguments, body.cache_name)
     const raw = (body.schedule ?? "* * * * * *").trim()
     const spec = parseTriggerSpec(raw.startsWith("every:") || raw.startsWith("cron:") ? raw : `cron:${raw}`)
@@ -307,14 +322,14 @@ const install = (ctx: RequestContext) =>
     const body = yield* readJsonBody(ctx.request, PackagesBody, yield* bodyLimit)
     if (body.packages.length === 0)
       return yield* Effect.fail(new InvalidRequest({ message: "packages must name at least one package" }))
-    yield* installPackages((yield* engine).pluginDir, body.packages)
+    yield* installPackages((yield* runningEngine).pluginDir, body.packages)
     return okEmpty
   })
 
 const installFromFile = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const body = yield* readJsonBody(ctx.request, RequirementsBody, yield* bodyLimit)
-    const { pluginDir } = yield* engine
+    const { pluginDir } = yield* runningEngine
     const file = NodePath.isAbsolute(body.requirements_location)
       ? body.requirements_location
       : NodePath.join(pluginDir, body.requirements_location)
@@ -340,7 +355,7 @@ const engineRequest = (ctx: RequestContext) =>
       if (k !== "authorization" && typeof v === "string") headers[k] = v
     const params: Record<string, string> = {}
     for (const [k, v] of url.searchParams) params[k] = v
-    const outcome = yield* (yield* engine).request(trigger, { params, headers, body })
+    const outcome = yield* (yield* runningEngine).request(trigger, { params, headers, body })
     if (!outcome.ok || outcome.response === null) {
       return yield* Effect.fail(
         new ExecutionFailed({ message: `error executing plugin: ${outcome.error ?? "no response"}` })

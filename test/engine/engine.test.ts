@@ -388,11 +388,8 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     ])
   })
 
-  it("directory plugins load __init__.py and modules; PUT replaces a trigger's files, the next call runs them", async () => {
-    await upload(
-      "pkg/__init__.py",
-      `from .helper import greet\n${REQUEST}\n    return greet()\n`
-    )
+  it("directory plugins load __init__.py and modules; PUT replaces a trigger's files for the next call", async () => {
+    await upload("pkg/__init__.py", `from .helper import greet\n${REQUEST}\n    return greet()\n`)
     await upload("pkg/helper.py", `def greet():\n    return "v1"\n`)
     expect((await trigger("src", "pkg", "pkg", "request:pkg")).status).toBe(200)
     expect((await server.request("GET", "/api/v3/engine/pkg", { token: admin })).text).toBe("v1")
@@ -403,8 +400,7 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
         files: [
           {
             relative_path: "__init__.py",
-            content:
-              `from .other import greet\n${REQUEST}\n    return greet()\n`
+            content: `from .other import greet\n${REQUEST}\n    return greet()\n`
           },
           { relative_path: "other.py", content: "def greet():\n    return 'v2'\n" }
         ]
@@ -418,10 +414,7 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     })
     expect(escape.status).toBe(400)
 
-    await upload(
-      "single.py",
-      `${REQUEST}\n    return "one"\n`
-    )
+    await upload("single.py", `${REQUEST}\n    return "one"\n`)
     expect((await trigger("src", "single", "single.py", "request:single")).status).toBe(200)
     expect((await server.request("GET", "/api/v3/engine/single", { token: admin })).text).toBe("one")
     const replaced = await server.request("PUT", "/api/v3/plugins/files", {
@@ -482,7 +475,9 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     expect((await trigger("src", "cron6", "sched.py", "cron:0 0 6 * * 1-5", { disabled: true })).status).toBe(200)
     const params = "db=src&plugin_filename=sched.py&trigger_name=byquery&trigger_specification=every:1h&disabled=true"
     expect((await server.request("POST", `${TRIGGER}?${params}`, { token: admin })).status).toBe(200)
-    expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=byquery`, { token: admin })).status).toBe(200)
+    expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=byquery`, { token: admin })).status).toBe(
+      200
+    )
     expect(
       (
         await server.request("POST", "/api/v3/plugins/files", {
@@ -540,6 +535,31 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     )
     expect((await server.request("GET", "/api/v3/engine/hello", { token: other })).status).toBe(403)
     expect((await server.request("GET", "/api/v3/engine/hello")).status).toBe(401)
+  })
+
+  it("a node without --mode process keeps triggers but runs no plugins: dry runs and requests answer 503", async () => {
+    const other = await startServer({ mode: ["ingest", "query"] })
+    try {
+      const token = await createOperatorToken(other)
+      await other.request("POST", "/api/v3/write_lp?db=src", { token, body: "cpu v=1 1" })
+      const file = { plugin_name: "r.py", content: `${REQUEST}\n    return "x"\n` }
+      expect((await other.request("POST", "/api/v3/plugins/files", { token, body: file })).status).toBe(200)
+      const settings = { run_async: false, error_behavior: "log" }
+      const body = {
+        db: "src",
+        plugin_filename: "r.py",
+        trigger_name: "r",
+        trigger_specification: "request:r",
+        trigger_settings: settings,
+        disabled: false
+      }
+      expect((await other.request("POST", TRIGGER, { token, body })).status).toBe(200)
+      expect((await other.request("GET", "/api/v3/engine/r", { token })).status).toBe(503)
+      const test = { filename: "r.py", database: "src", input_lp: "cpu v=1" }
+      expect((await other.request("POST", "/api/v3/plugin_test/wal", { token, body: test })).status).toBe(503)
+    } finally {
+      await other.stop()
+    }
   })
 
   it("install_packages fails within 30 s with a clear error when no package index is reachable", async () => {

@@ -100,7 +100,8 @@ describe("WAL trigger progress across restarts", () => {
     const last = await startServer({}, dataDir)
     await write(last, token, "last")
     const seen = await processedThrough(last, token, "last")
-    const expected = ["last", ...Array.from({ length: 5 }, (_, i) => `a${i}`), ...Array.from({ length: 20 }, (_, i) => `b${i}`)]
+    const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
+    const expected = ["last", ...ids("a", 5), ...ids("b", 20)]
     expect([...seen.keys()].sort()).toEqual(expected.sort())
     expect([...seen.values()].every((c) => c === 1)).toBe(true)
     await last.stop()
