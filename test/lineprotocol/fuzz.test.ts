@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { formatLine, parseLineProtocol } from "../../src/lineprotocol/index.ts"
 import type { ParsedLine, ParseResult } from "../../src/lineprotocol/index.ts"
 import { prng } from "./helpers.ts"

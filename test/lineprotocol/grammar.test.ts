@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { FieldKind, parseLineProtocol } from "../../src/lineprotocol/index.ts"
 import { bad, message, one, prng } from "./helpers.ts"
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { parsePrecision, toNanos } from "../../src/lineprotocol/index.ts"
 import type { Precision } from "../../src/lineprotocol/index.ts"
 

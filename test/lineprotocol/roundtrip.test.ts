@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { FieldKind, formatLine, parseLineProtocol } from "../../src/lineprotocol/index.ts"
 import type { FieldValue, ParsedLine } from "../../src/lineprotocol/index.ts"
 import { prng } from "./helpers.ts"

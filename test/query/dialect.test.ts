@@ -1,5 +1,5 @@
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { parseSql, renderSql, type JsonObject } from "../../src/query/ast.ts"
 import { dialectSetupSql, isDialectError, rewriteDialect, type DialectError } from "../../src/query/dialect/index.ts"
 
