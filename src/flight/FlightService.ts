@@ -183,11 +183,8 @@ const answerFrames = (who: Session, statement: Statement) =>
 /** The schema of a statement's answer, from the same query with no rows; empty when it cannot be read that way. */
 const statementSchema = (who: Session, statement: Statement) =>
   Effect.gen(function* () {
-    const probe =
-      statement.kind === "sql"
-        ? { ...statement, query: `SELECT * FROM (${statement.query.replace(/[\s;]+$/, "")}) AS q LIMIT 0` }
-        : statement
     if (statement.kind !== "sql") return new Uint8Array(0)
+    const probe = { ...statement, query: `SELECT * FROM (${statement.query.replace(/[\s;]+$/, "")}) AS q LIMIT 0` }
     const first = yield* Effect.either(Effect.flatMap(answerFrames(who, probe), (frames) => Stream.runHead(frames)))
     return first._tag === "Right" && Option.isSome(first.right) ? first.right.value : new Uint8Array(0)
   })
