@@ -1,5 +1,5 @@
 import * as Grpc from "@grpc/grpc-js"
-import { Binary, Field, Schema as ArrowSchema, Utf8, type DataType } from "apache-arrow"
+import { Binary, Field, Int32, Schema as ArrowSchema, Uint8, Utf8, type DataType } from "apache-arrow"
 import { Cause, Effect, Either, Exit, Layer, Option, Runtime, Stream } from "effect"
 import * as Crypto from "node:crypto"
 import { authenticate, authorizationSecret, authorize } from "../auth/authenticate.ts"
@@ -299,6 +299,19 @@ const commandFrames = (who: Session, command: SqlCommand) =>
         }
         return tableFrames(tableOf(new ArrowSchema(fields), columns))
       }
+      case "CommandGetPrimaryKeys":
+      case "CommandGetExportedKeys":
+      case "CommandGetImportedKeys":
+      case "CommandGetCrossReference": {
+        // Tables have no keys: the answer is empty, in the command's schema (JDBC's DatabaseMetaData asks).
+        const schema = keysSchema(command.type)
+        return tableFrames(
+          tableOf(
+            schema,
+            schema.fields.map(() => [])
+          )
+        )
+      }
       case "CommandGetSqlInfo": {
         const wanted = ((f["info"] as Array<number> | undefined) ?? []).map(Number)
         const entries = [...SQL_INFO].filter(([k]) => wanted.length === 0 || wanted.includes(k))
@@ -331,9 +344,39 @@ const commandSchema = (command: SqlCommand): Uint8Array | undefined => {
     }
     case "CommandGetSqlInfo":
       return schemaBytes(sqlInfoSchema)
+    case "CommandGetPrimaryKeys":
+    case "CommandGetExportedKeys":
+    case "CommandGetImportedKeys":
+    case "CommandGetCrossReference":
+      return schemaBytes(keysSchema(command.type))
     default:
       return undefined
   }
+}
+
+/** The schemas of the key commands, as FlightSql.proto gives them. */
+const keysSchema = (type: string): ArrowSchema => {
+  const int32 = (name: string) => new Field(name, new Int32() as DataType, false)
+  if (type === "CommandGetPrimaryKeys") {
+    const names = [utf8("catalog_name"), utf8("db_schema_name"), utf8("table_name", false), utf8("column_name", false)]
+    return new ArrowSchema([...names, utf8("key_name"), int32("key_sequence")])
+  }
+  const side = (p: string) => [
+    utf8(`${p}_catalog_name`),
+    utf8(`${p}_db_schema_name`),
+    utf8(`${p}_table_name`, false),
+    utf8(`${p}_column_name`, false)
+  ]
+  const rule = (name: string) => new Field(name, new Uint8() as DataType, false)
+  return new ArrowSchema([
+    ...side("pk"),
+    ...side("fk"),
+    int32("key_sequence"),
+    utf8("fk_key_name"),
+    utf8("pk_key_name"),
+    rule("update_rule"),
+    rule("delete_rule")
+  ])
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -187,6 +187,22 @@ describe("Flight SQL on the HTTP port, with a client on @grpc/grpc-js and apache
     expect(await code(query(cmd("CommandGetTables", {}), db("nowhere")))).toBe(Grpc.status.INVALID_ARGUMENT)
   })
 
+  it("GetPrimaryKeys and the foreign-key commands answer no rows in their schemas", async () => {
+    const pk = (await query(cmd("CommandGetPrimaryKeys", { table: "cpu" }), db())).table
+    expect(pk.numRows).toBe(0)
+    expect(pk.schema.fields.map((f) => f.name)).toEqual([
+      "catalog_name",
+      "db_schema_name",
+      "table_name",
+      "column_name",
+      "key_name",
+      "key_sequence"
+    ])
+    const exported = (await query(cmd("CommandGetExportedKeys", { table: "cpu" }), db())).table
+    expect(exported.numRows).toBe(0)
+    expect(exported.schema.fields.at(-1)!.name).toBe("delete_rule")
+  })
+
   it("GetSqlInfo answers the server's facts in the dense-union layout", async () => {
     const { table } = await query(cmd("CommandGetSqlInfo", { info: [0, 3, 4] }), db())
     expect(table.schema.fields.map((f) => f.name)).toEqual(["info_name", "value"])
