@@ -50,5 +50,5 @@ describe("kill -9 in the middle of an import job", () => {
     expect(files.filter((p) => p.includes(`import-${id}`))).toHaveLength(FILES)
     expect(NodeFs.existsSync(NodePath.join(dataDir, "imports", "cut-short-upload"))).toBe(false)
     await second.stop()
-  })
+  }, 300_000)
 })
