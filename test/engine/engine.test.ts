@@ -1,3 +1,6 @@
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createOperatorToken, createResourceToken, startServer, type InProcessServer } from "../support/server.ts"
 
@@ -470,6 +473,14 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     expect((await trigger("src", "x", "wal.py", "every:2y")).status).toBe(400)
     expect((await trigger("src", "x", "nothing.py", "all_tables")).status).toBe(404)
     expect((await trigger("src", "x", "../wal.py", "all_tables")).status).toBe(400)
+    // A symlink inside the plugin directory that leads out of it is refused too.
+    const outside = NodePath.join(NodeOs.tmpdir(), `strata-outside-${process.pid}.py`)
+    NodeFs.writeFileSync(outside, "def process_writes(influxdb3_local, table_batches, args=None):\n    pass\n")
+    NodeFs.symlinkSync(outside, NodePath.join(server.dataDir, "plugins", "link.py"))
+    expect((await trigger("src", "x", "link.py", "all_tables")).status).toBe(400)
+    NodeFs.rmSync(outside)
+    expect((await trigger("src", "x", NodePath.join(server.dataDir, "plugins", "wal.py"), "table:none")).status).toBe(200)
+    expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=x&force=true`, { token: admin })).status).toBe(200)
     expect((await trigger("nodb", "x", "wal.py", "all_tables")).status).toBe(404)
     expect((await trigger("src", "doubler", "wal.py", "all_tables")).status).toBe(409)
     expect((await trigger("src", "cron6", "sched.py", "cron:0 0 6 * * 1-5", { disabled: true })).status).toBe(200)
