@@ -479,8 +479,12 @@ def process_scheduled_call(influxdb3_local, call_time, args=None):
     NodeFs.symlinkSync(outside, NodePath.join(server.dataDir, "plugins", "link.py"))
     expect((await trigger("src", "x", "link.py", "all_tables")).status).toBe(400)
     NodeFs.rmSync(outside)
-    expect((await trigger("src", "x", NodePath.join(server.dataDir, "plugins", "wal.py"), "table:none")).status).toBe(200)
-    expect((await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=x&force=true`, { token: admin })).status).toBe(200)
+    expect((await trigger("src", "x", NodePath.join(server.dataDir, "plugins", "wal.py"), "table:none")).status).toBe(
+      200
+    )
+    expect(
+      (await server.request("DELETE", `${TRIGGER}?db=src&trigger_name=x&force=true`, { token: admin })).status
+    ).toBe(200)
     expect((await trigger("nodb", "x", "wal.py", "all_tables")).status).toBe(404)
     expect((await trigger("src", "doubler", "wal.py", "all_tables")).status).toBe(409)
     expect((await trigger("src", "cron6", "sched.py", "cron:0 0 6 * * 1-5", { disabled: true })).status).toBe(200)
