@@ -700,9 +700,11 @@ export const layerFlight = (handoff: Http2Handoff): Layer.Layer<never, never, Se
       server.addService(flightService, makeHandlers(runtime, new PreparedStatements()))
       const injector = server.createConnectionInjector(Grpc.ServerCredentials.createInsecure())
       handoff.inject = (socket) => injector.injectConnection(socket)
+      handoff.drain = (graceMs) => injector.drain(graceMs)
       yield* Effect.addFinalizer(() =>
         Effect.async<void>((resume) => {
           handoff.inject = undefined
+          handoff.drain = undefined
           const force = setTimeout(() => server.forceShutdown(), SHUTDOWN_GRACE_MS)
           server.tryShutdown(() => {
             clearTimeout(force)

@@ -18,9 +18,14 @@ const FIRST_BYTES_WAIT_MS = 1_000
 /** Where HTTP/2 connections go; unset while no gRPC server runs (they are then closed). */
 export interface Http2Handoff {
   inject: ((socket: Net.Socket) => void) | undefined
+  /** Ends the HTTP/2 connections: GOAWAY, then cut after `graceMs` (the HTTP server's close waits for them). */
+  drain: ((graceMs: number) => void) | undefined
 }
 
-export const makeHttp2Handoff = (): Http2Handoff => ({ inject: undefined })
+export const makeHttp2Handoff = (): Http2Handoff => ({ inject: undefined, drain: undefined })
+
+/** Time in-flight gRPC calls get when the server stops (as HTTP responses get), before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 2_000
 
 /** Routes the server's HTTP/2 prior-knowledge connections to `handoff`; returns the server. */
 export const shareWithHttp2 = <S extends NodeHttp.Server>(server: S, handoff: Http2Handoff): S => {
@@ -61,9 +66,13 @@ export const shareWithHttp2 = <S extends NodeHttp.Server>(server: S, handoff: Ht
     socket.on("data", onData)
     socket.on("close", onClose)
   })
-  server.on("close", () => {
+  const close = server.close.bind(server)
+  server.close = ((callback?: (error?: Error) => void) => {
+    close(callback)
     for (const socket of waiting) socket.destroy()
     waiting.clear()
-  })
+    handoff.drain?.(SHUTDOWN_GRACE_MS)
+    return server
+  }) as typeof server.close
   return server
 }

@@ -287,6 +287,27 @@ describe("Flight SQL on the HTTP port, with a client on @grpc/grpc-js and apache
     )
   })
 
+  it("a server stops while a client keeps its gRPC connection open", async () => {
+    const other = await startServer()
+    const otherToken = await createOperatorToken(other)
+    const held = new FlightServiceClient(new URL(other.url).host, Grpc.credentials.createInsecure())
+    try {
+      const md = new Grpc.Metadata()
+      md.set("authorization", `Bearer ${otherToken}`)
+      md.set("database", "_internal")
+      const calls = held as unknown as Record<string, (...args: Array<unknown>) => unknown>
+      const info = await new Promise<unknown>((resolve, reject) =>
+        calls["GetFlightInfo"]!(cmd("CommandGetCatalogs", {}), md, (e: Error | null, v: unknown) =>
+          e ? reject(e) : resolve(v)
+        )
+      )
+      expect(info).toBeDefined()
+      await other.stop()
+    } finally {
+      held.close()
+    }
+  })
+
   it("a large answer streams in several record batches, each under gRPC's 4 MiB message limit", async () => {
     const copies = Array.from({ length: 30 }, (_, i) => `(${i})`).join(", ")
     const sql = `SELECT time, host, v, k FROM big CROSS JOIN (VALUES ${copies}) AS c(k)`
