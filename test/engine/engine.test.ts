@@ -189,8 +189,12 @@ ${REQUEST}
     c.put("n", n)
     g = c.get("g", default=0, use_global=True) + 1
     c.put("g", g, use_global=True)
-    c.put("short", {"v": [1, 2]}, ttl=0.01)
-    return {"n": n, "g": g, "deleted": c.delete("nothing"), "obj": c.get("obj", default={"d": 1})}
+    before = {"short": c.get("short"), "long": c.get("long")}
+    c.put("short", {"v": [1, 2]}, ttl=0.001)
+    c.put("long", {"v": (1, 2)}, ttl=3600)
+    gone = c.delete("gone")
+    c.put("gone", 1)
+    return {"n": n, "g": g, "before": before, "deleted": [gone, c.delete("gone")], "obj": c.get("obj", default={"d": 1})}
 `
     )
     expect((await trigger("src", "cache1", "cache.py", "request:cache1")).status).toBe(200)
@@ -198,12 +202,15 @@ ${REQUEST}
     expect((await server.request("GET", "/api/v3/engine/cache1", { token: admin })).json()).toEqual({
       n: 1,
       g: 1,
-      deleted: false,
+      before: { short: null, long: null },
+      deleted: [false, true],
       obj: { d: 1 }
     })
+    // The short entry's ttl (1 ms) has passed by the next request; the long one's has not.
     expect((await server.request("GET", "/api/v3/engine/cache1", { token: admin })).json()).toMatchObject({
       n: 2,
-      g: 2
+      g: 2,
+      before: { short: null, long: { v: [1, 2] } }
     })
     expect((await server.request("GET", "/api/v3/engine/cache2", { token: admin })).json()).toMatchObject({
       n: 1,
