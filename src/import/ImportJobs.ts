@@ -172,7 +172,10 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
 
     const specOf = (job: JobState) => job.spec as ImportSpec
     /** Reports the input in progress (memory only). The whole input: reading is the first half, writing the second. */
-    const live = (job: JobState, index: number, phase: string, p: { readonly bytesDone?: number; readonly rowsDone?: number; readonly rowsTotal?: number; readonly fraction: number }) =>
+    const live = (job: JobState, index: number, phase: string, p: { readonly bytesDone?: number; readonly rowsDone?: number; readonly rowsTotal?: number; readonly fraction: number }) => {
+      // Progress never goes back within a phase (a later statement of one step starts its own count from 0).
+      const before = jobs.liveOf(job.id)
+      if (before !== undefined && before.input === index && before.phase === phase && before.fraction > p.fraction) return
       jobs.reportLive(job.id, {
         input: index,
         phase,
@@ -182,6 +185,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         rowsTotal: p.rowsTotal ?? -1,
         fraction: p.fraction
       })
+    }
     const jobDir = (jobId: string) => NodePath.join(staging, jobId)
     const errorsPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), `errors-${input}.jsonl`)
     const lpErrorsPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), `lp-errors-${input}.jsonl`)
