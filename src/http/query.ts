@@ -58,6 +58,8 @@ const runSql = (ctx: RequestContext, db: string | undefined, q: string | undefin
     yield* ctx.authorize({ kind: "db", action: "read", db })
     const engine = yield* QueryEngine
     const answer = yield* engine.sql({ db, sql: q, params: bound, format: resolved })
+    // A small answer is complete already: one buffer, no stream to drive.
+    if (answer.whole !== undefined) return HttpServerResponse.uint8Array(answer.whole, { contentType: answer.contentType, status: 200 })
     return HttpServerResponse.stream(answer.body, { contentType: answer.contentType, status: 200 })
   })
 

@@ -67,6 +67,8 @@ export interface QueryChunks {
 export interface QueryAnswer {
   readonly contentType: string
   readonly body: Stream.Stream<Uint8Array, ExecutionFailed>
+  /** The same body whole, when the answer was small enough to be encoded at once (the query is already finished). */
+  readonly whole?: Uint8Array
 }
 
 const IDLE_CONNECTIONS = 8
@@ -94,6 +96,13 @@ const executionFailure = (error: unknown) => {
 }
 
 /** Now, from the Clock, in ns since the epoch (ms resolution). */
+/** Every piece of a small answer's body. */
+const collect = async (pieces: AsyncIterable<Uint8Array>): Promise<Array<Uint8Array>> => {
+  const all: Array<Uint8Array> = []
+  for await (const piece of pieces) all.push(piece)
+  return all
+}
+
 const nowNs = Effect.map(Clock.currentTimeMillis, (ms) => BigInt(ms) * 1_000_000n)
 const elapsedNs = (since: bigint) => process.hrtime.bigint() - since
 
@@ -179,10 +188,19 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
           record.phase = "planned"
           recordScan(record, translated)
           const executeStarted = process.hrtime.bigint()
+          const text = request.format === "parquet" ? undefined : yield* textBody(conn, translated, request.format, record)
+          if (text?.whole !== undefined) {
+            // Read and encoded at once: the query is over before the first byte is sent (no stream to drive).
+            record.executeNs = elapsedNs(executeStarted)
+            record.computeNs = record.executeNs
+            log.finish(record, "success", elapsedNs(started))
+            yield* Scope.close(scope, Exit.void)
+            return { contentType: contentTypeOf[request.format], body: Stream.succeed(text.whole), whole: text.whole } satisfies QueryAnswer
+          }
           const body =
-            request.format === "parquet"
+            request.format === "parquet" || text === undefined
               ? yield* parquetBody(conn, translated.sql, record, request.parquetReader, translated.tables)
-              : yield* textBody(conn, translated, request.format, record)
+              : text.body
           // Reaching the end marks success (unless the encoder failed mid-stream); a client that goes away cancels.
           let reachedEnd = false
           return {
@@ -269,10 +287,10 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         const sqlText = translated.sql
         // A few rows by the statement's shape: read whole in one round trip (a failure takes the streaming way,
         // which words its error as always).
-        const whole = translated.fewRows ? yield* Effect.option(Effect.tryPromise(() => conn.run(sqlText))) : Option.none()
+        const read = translated.fewRows ? yield* Effect.option(Effect.tryPromise(() => conn.run(sqlText))) : Option.none()
         let source: ChunkSource
-        if (Option.isSome(whole)) {
-          const result = whole.value
+        if (Option.isSome(read)) {
+          const result = read.value
           let index = 0
           source = {
             columns: result.columnNames(),
@@ -284,6 +302,9 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               return chunk
             }
           }
+          const pieces = yield* Effect.tryPromise({ try: () => collect(encodeText(source, format)), catch: executionFailure })
+          const whole = pieces.length === 1 ? pieces[0]! : new Uint8Array(Buffer.concat(pieces))
+          return { body: Stream.succeed(whole), whole }
         } else {
           const prepared = yield* Effect.tryPromise({ try: () => conn.prepare(sqlText), catch: (e) => new InvalidRequest({ message: userMessage(e) }) })
           const result = yield* Effect.tryPromise({ try: () => prepared.stream(), catch: executionFailure })
@@ -300,7 +321,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             }
           }
         }
-        return Stream.fromAsyncIterable(encodeText(source, format), executionFailure).pipe(
+        const body = Stream.fromAsyncIterable(encodeText(source, format), executionFailure).pipe(
           Stream.catchAll((e) =>
             Stream.fromEffect(
               Effect.zipRight(
@@ -310,6 +331,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             ).pipe(Stream.drain)
           )
         )
+        return { body } as { readonly body: typeof body; readonly whole?: Uint8Array }
       })
 
     /** DuckDB writes a result as one Parquet file in the answers directory (the only one it may write); the caller removes it. */
