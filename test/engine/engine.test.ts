@@ -194,7 +194,8 @@ ${REQUEST}
     c.put("long", {"v": (1, 2)}, ttl=3600)
     gone = c.delete("gone")
     c.put("gone", 1)
-    return {"n": n, "g": g, "before": before, "deleted": [gone, c.delete("gone")], "obj": c.get("obj", default={"d": 1})}
+    deleted = [gone, c.delete("gone")]
+    return {"n": n, "g": g, "before": before, "deleted": deleted, "obj": c.get("obj", default={"d": 1})}
 `
     )
     expect((await trigger("src", "cache1", "cache.py", "request:cache1")).status).toBe(200)
