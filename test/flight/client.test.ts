@@ -104,6 +104,11 @@ describe("the official v3 client's query() and queryPoints() over Arrow Flight o
     expect(points[0]!.getTimestamp()).toBe((T0 + 60) * 1000)
   })
 
+  it("InfluxQL SHOW statements answer over Flight too", async () => {
+    const rows = await collect(client.query("SHOW MEASUREMENTS", "fl", { type: "influxql" }))
+    expect(rows.map((r) => r["name"])).toEqual(["cpu"])
+  })
+
   it("an empty answer is no rows", async () => {
     expect(await collect(client.query("SELECT * FROM cpu WHERE host = 'nobody'"))).toEqual([])
   })
