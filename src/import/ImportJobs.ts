@@ -234,6 +234,15 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         return { path: target, format: "ndjson" as ImportFormat, implied: converted.mapping, lpErrors: converted.errors }
       })
 
+    /** Removes what was downloaded or converted for an input (`inputs/<index>…`); staged uploads stay until the job ends. */
+    const removeDerivedInputs = (job: JobState, index: number) => {
+      const dir = NodePath.join(jobDir(job.id), "inputs")
+      if (!NodeFs.existsSync(dir)) return
+      for (const name of NodeFs.readdirSync(dir)) {
+        if (name === String(index) || name.startsWith(`${index}.`)) NodeFs.rmSync(NodePath.join(dir, name), { force: true })
+      }
+    }
+
     /** Where an NDJSON input's lines that are JSON objects go once it is known to hold others. */
     const cleanedPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), "inputs", `${input}.clean.ndjson`)
 
@@ -470,6 +479,9 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
               return w.total
             }).pipe(Effect.tapError(() => removeFiles(added)), Effect.onInterrupt(() => removeFiles(added)))
           ), Effect.ensuring(duckLock.withPermits(1)(dropTemp(temp))))
+          // A download or conversion of this input is not needed again (a failed record downloads it again): a prefix
+          // of many objects takes the disk of one at a time.
+          yield* Effect.sync(() => removeDerivedInputs(job, index))
           const outcome: InputOutcome = { rows: written, skipped: bad, added }
           return outcome
         }),

@@ -1,6 +1,7 @@
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
+import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as NodeFs from "node:fs"
+import * as NodeHttp from "node:http"
 import * as NodePath from "node:path"
 import S3rver from "s3rver"
 import { expectError } from "../support/expect.ts"
@@ -11,6 +12,7 @@ import { countRows, parquetFrom, waitForJob } from "./support.ts"
 let server: InProcessServer
 let s3: S3rver
 let endpoint = ""
+let client: S3Client
 const BUCKET = "strata-src"
 const KEY = "S3RVER"
 const start = (body: unknown) => server.request("POST", "/api/v3/enterprise/import", { body })
@@ -20,7 +22,7 @@ const options = () => ({ aws_endpoint: endpoint, aws_region: "us-east-1", aws_ac
 beforeAll(async () => {
   s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: tempDir("strata-s3rver-") })
   endpoint = `http://127.0.0.1:${(await s3.run()).port}`
-  const client = new S3Client({
+  client = new S3Client({
     region: "us-east-1",
     endpoint,
     forcePathStyle: true,
@@ -38,11 +40,11 @@ beforeAll(async () => {
   await put("cpu/README.md", "not data\n")
   await put("cpuish/other.csv", "host,usage,time\nx,1,1704067200\n")
   await put("one.lp", "net,host=a rx=1i 1704067200\nnet,host=b rx=2i 1704067201\nnet,host=c rx=3i 1704067202\n")
-  client.destroy()
   server = await startServer({ withoutAuth: true, persistIntervalMs: 3_600_000 })
   expect((await server.request("POST", "/api/v3/configure/database", { body: { db: "d" } })).status).toBe(200)
 }, 60_000)
 afterAll(async () => {
+  client?.destroy()
   await server?.stop()
   await s3?.close()
 })
@@ -80,6 +82,35 @@ describe("import jobs from s3:// sources", () => {
       }
     }
     expect(await countRows(server, undefined, "d", "SELECT host, rx FROM net ORDER BY host")).toEqual([{ host: "a", rx: 1 }, { host: "b", rx: 2 }, { host: "c", rx: 3 }])
+  })
+
+  it("an object gone by the time its job runs fails the job for good, naming the object", async () => {
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: "later/gone.csv", Body: "host,usage,time\nx,1,1704067200\n" }))
+    // A job ahead of it that waits for the test, so the object is deleted after listing and before reading.
+    let release: () => void = () => {}
+    const released = new Promise<void>((r) => (release = r))
+    const http = NodeHttp.createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/csv" })
+      res.write("host,usage,time\n")
+      void released.then(() => res.end("y,2,1704067200\n"))
+    })
+    await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
+    try {
+      const port = (http.address() as { port: number }).port
+      const ahead = await start({ database: "d", table: "gone", create_table: true, source: { uri: `http://127.0.0.1:${port}/a.csv`, precision: "s" } })
+      expect(ahead.status, ahead.text).toBe(200)
+      const res = await start({ database: "d", table: "gone", create_table: true, source: { uri: `s3://${BUCKET}/later/gone.csv`, precision: "s", options: options() } })
+      expect(res.status, res.text).toBe(200)
+      await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "later/gone.csv" }))
+      release()
+      const job = await waitForJob(server, undefined, res.json().upload_uuid, finished, 60_000)
+      expect(job.status).toBe("terminal_failed")
+      expect(job.last_message).toBe(`reading s3://${BUCKET}/later/gone.csv: no such key (NoSuchKey)`)
+      expect(job.files[0]).toMatchObject({ name: "gone.csv", status: "running", error: job.last_message })
+    } finally {
+      release()
+      http.close()
+    }
   })
 
   it("a missing bucket or an empty prefix answers 404, wrong credentials 403, each naming the problem", async () => {
