@@ -39,12 +39,12 @@ const sqlTypeOf = (rows: ReadonlyArray<Row>, column: string) => {
   return typeof sample === "boolean" ? "BOOLEAN" : typeof sample === "bigint" ? "BIGINT" : typeof sample === "number" ? (Number.isInteger(sample) ? "BIGINT" : "DOUBLE") : "VARCHAR"
 }
 
+const FormatParam = Schema.Struct({ format: Schema.String })
+
 /** Renders a listing in the `format` the request asks for (required, as in InfluxDB 3). */
 export const listingResponse = (ctx: RequestContext, rows: ReadonlyArray<Row>, columns: ReadonlyArray<string>) =>
   Effect.gen(function* () {
-    const raw = ctx.query.get("format")
-    if (raw === null) return yield* Effect.fail(new InvalidRequest({ message: "missing query parameter 'format'" }))
-    const format = yield* namedFormat(raw)
+    const format = yield* namedFormat((yield* readQueryParams(ctx.query, FormatParam)).format)
     if (format === "parquet") {
       const bytes = yield* (yield* QueryEngine).rowsAsParquet({
         schema: "system",
