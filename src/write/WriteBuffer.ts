@@ -90,9 +90,10 @@ export class WriteBuffer {
 
   /**
    * SQL that stages a target's rows in the temp table `stage`, once per persist: the gen1 window number `_w`, the
-   * series rank `_rank` (from `ranks`), tags in series-key order, time, then fields, stored in window order so that
-   * each window's file reads only its own row groups. Merged per series and time (field by field the last non-null
-   * value wins, as queries merge) only when the table may hold duplicates: the merge costs more than the rest.
+   * series rank `_rank` (from `ranks`), tags in series-key order, time, then fields, stored in window, series-key and
+   * time order, so that each window's file reads only its own row groups, already sorted. Merged per series and time
+   * (field by field the last non-null value wins, as queries merge) only when the table may hold duplicates: the
+   * merge costs more than the rest.
    */
   persistStageSql(target: PersistTarget, ranks: string, stage: string, windowNs: bigint): string {
     const filter = `_row < ${target.upTo}`
@@ -103,7 +104,7 @@ export class WriteBuffer {
     // Floor division: times before 1970 fall in the window that starts before them.
     const e = "epoch_ns(d.time)"
     const window = `${e} // ${windowNs} - CASE WHEN ${e} % ${windowNs} < 0 THEN 1 ELSE 0 END`
-    return `CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT ${window} AS _w, s._rank, ${columns} FROM (${rows}) d JOIN ${ranks} s USING (_sid) ORDER BY _w`
+    return `CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT ${window} AS _w, s._rank, ${columns} FROM (${rows}) d JOIN ${ranks} s USING (_sid) ORDER BY _w, s._rank, d.time`
   }
 
   /** SQL of the gen1 windows a staged target's rows fall in: window number, min and max time in ns. */
@@ -111,10 +112,13 @@ export class WriteBuffer {
     return `SELECT _w, epoch_ns(min(time)), epoch_ns(max(time)) FROM ${stage} GROUP BY _w ORDER BY _w`
   }
 
-  /** SQL of one gen1 window's file from a staged target: sorted by series key (its rank) then time. */
+  /**
+   * SQL of one gen1 window's file from a staged target: sorted by series key (its rank) then time, as the stage
+   * stores its rows (a scan keeps insertion order; sorting each window again cost a third of writing its file).
+   */
   persistSql(target: PersistTarget, stage: string, window: bigint): string {
     const columns = [...target.tags.map((n) => quote(n)), "time", ...target.fields.map((f) => quote(f.name))].join(", ")
-    return `SELECT ${columns} FROM ${stage} WHERE _w = ${window} ORDER BY _rank, time`
+    return `SELECT ${columns} FROM ${stage} WHERE _w = ${window}`
   }
 
   /**
