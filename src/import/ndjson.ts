@@ -27,7 +27,8 @@ export const cleanNdjson = async (
   const errOut = NodeFs.createWriteStream(errorsPath)
   const write = (stream: NodeFs.WriteStream, text: string) =>
     stream.write(text) ? Promise.resolve() : new Promise<void>((resolve) => stream.once("drain", () => resolve()))
-  const close = (stream: NodeFs.WriteStream) => new Promise<void>((resolve, reject) => stream.end((e?: Error | null) => (e ? reject(e) : resolve())))
+  const close = (stream: NodeFs.WriteStream) =>
+    new Promise<void>((resolve, reject) => stream.end((e?: Error | null) => (e ? reject(e) : resolve())))
   let line = 0
   let lines = 0
   let errors = 0
@@ -42,7 +43,8 @@ export const cleanNdjson = async (
       let reason: string | undefined
       try {
         const value: unknown = JSON.parse(text)
-        if (value === null || typeof value !== "object" || Array.isArray(value)) reason = `line ${line} is not a JSON object`
+        const isObject = value !== null && typeof value === "object" && !Array.isArray(value)
+        if (!isObject) reason = `line ${line} is not a JSON object`
       } catch (e) {
         reason = `malformed JSON at line ${line}: ${(e as Error).message}`
       }
@@ -51,7 +53,8 @@ export const cleanNdjson = async (
         await write(out, `{"__line":${line}${body.startsWith("}") ? "" : ","}${body}\n`)
       } else {
         errors += 1
-        await write(errOut, JSON.stringify({ file: options.name, row: line, raw: text.slice(0, RAW_LIMIT), reason }) + "\n")
+        const report = { file: options.name, row: line, raw: text.slice(0, RAW_LIMIT), reason }
+        await write(errOut, JSON.stringify(report) + "\n")
       }
     }
   } finally {

@@ -34,22 +34,36 @@ export const parseS3Uri = (uri: string): { readonly bucket: string; readonly pre
   return { bucket: m[1]!, prefix: m[2]! }
 }
 
-/** The request's S3 settings: the 3.11 CLI's `--source-opt` keys in `source.options`, or Zilliz's `accessKey`/`secretKey`. */
+/**
+ * The request's S3 settings: the 3.11 CLI's `--source-opt` keys in `source.options`, or Zilliz's
+ * `accessKey`/`secretKey`.
+ */
 export const s3SettingsOf = (source: {
   readonly options?: Readonly<Record<string, string | boolean>> | undefined
   readonly accessKey?: string | undefined
   readonly secretKey?: string | undefined
 }): { readonly access: S3Access; readonly credentials: S3Credentials | undefined } | { readonly error: string } => {
   const o = source.options ?? {}
-  const known = ["aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_region", "aws_endpoint", "aws_virtual_hosted_style_request"]
+  const known = [
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_region",
+    "aws_endpoint",
+    "aws_virtual_hosted_style_request"
+  ]
   const unknown = Object.keys(o).filter((k) => !known.includes(k))
   if (unknown.length > 0) return { error: `unknown source.options ${unknown.join(", ")}: expected ${known.join(", ")}` }
   const text = (k: string) => (o[k] === undefined ? undefined : String(o[k]))
   const keyId = text("aws_access_key_id") ?? source.accessKey
   const secret = text("aws_secret_access_key") ?? source.secretKey
-  if ((keyId === undefined) !== (secret === undefined)) return { error: "S3 credentials need both an access key id and a secret access key" }
+  if ((keyId === undefined) !== (secret === undefined)) {
+    return { error: "S3 credentials need both an access key id and a secret access key" }
+  }
   const endpoint = text("aws_endpoint") ?? null
-  if (endpoint !== null && !/^https?:\/\//i.test(endpoint)) return { error: `invalid aws_endpoint '${endpoint}': expected an http:// or https:// URL` }
+  if (endpoint !== null && !/^https?:\/\//i.test(endpoint)) {
+    return { error: `invalid aws_endpoint '${endpoint}': expected an http:// or https:// URL` }
+  }
   const virtual = text("aws_virtual_hosted_style_request")
   return {
     access: {
@@ -58,7 +72,10 @@ export const s3SettingsOf = (source: {
       pathStyle: virtual === undefined ? null : virtual !== "true",
       requestCredentials: keyId !== undefined
     },
-    credentials: keyId === undefined ? undefined : { accessKeyId: keyId, secretAccessKey: secret!, sessionToken: text("aws_session_token") }
+    credentials:
+      keyId === undefined
+        ? undefined
+        : { accessKeyId: keyId, secretAccessKey: secret!, sessionToken: text("aws_session_token") }
   }
 }
 
@@ -71,13 +88,19 @@ export const s3Client = async (access: S3Access, credentials: S3Credentials | un
   const { S3Client } = await sdk()
   const env = process.env
   const endpoint = access.endpoint ?? env["AWS_ENDPOINT_URL_S3"] ?? env["AWS_ENDPOINT_URL"] ?? undefined
+  const identity =
+    credentials === undefined
+      ? undefined
+      : {
+          accessKeyId: credentials.accessKeyId,
+          secretAccessKey: credentials.secretAccessKey,
+          ...(credentials.sessionToken === undefined ? {} : { sessionToken: credentials.sessionToken })
+        }
   return new S3Client({
     region: access.region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"] ?? "us-east-1",
     ...(endpoint === undefined ? {} : { endpoint }),
     forcePathStyle: access.pathStyle ?? endpoint !== undefined,
-    ...(credentials === undefined
-      ? {}
-      : { credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(credentials.sessionToken === undefined ? {} : { sessionToken: credentials.sessionToken }) } }),
+    ...(identity === undefined ? {} : { credentials: identity }),
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: 3
@@ -91,13 +114,21 @@ export interface S3Object {
 }
 
 /** Every object under `prefix` (all pages), in key order. */
-export const listObjects = async (client: S3Client, bucket: string, prefix: string, signal: AbortSignal): Promise<ReadonlyArray<S3Object>> => {
+export const listObjects = async (
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  signal: AbortSignal
+): Promise<ReadonlyArray<S3Object>> => {
   const { ListObjectsV2Command } = await sdk()
   const out: Array<S3Object> = []
   let token: string | undefined
   do {
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal })
-    for (const o of page.Contents ?? []) if (o.Key !== undefined && !o.Key.endsWith("/")) out.push({ key: o.Key, size: o.Size ?? 0 })
+    const command = new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token })
+    const page = await client.send(command, { abortSignal: signal })
+    for (const o of page.Contents ?? []) {
+      if (o.Key !== undefined && !o.Key.endsWith("/")) out.push({ key: o.Key, size: o.Size ?? 0 })
+    }
     token = page.IsTruncated === true ? page.NextContinuationToken : undefined
   } while (token !== undefined)
   return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
@@ -136,7 +167,9 @@ export const downloadObject = async (
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length
       options.onBytes?.(bytes)
-      cb(bytes > options.limit ? new Error(`s3://${bucket}/${key} is larger than --max-import-size (${options.limit} bytes)`) : null, chunk)
+      const tooLarge = bytes > options.limit
+      const message = `s3://${bucket}/${key} is larger than --max-import-size (${options.limit} bytes)`
+      cb(tooLarge ? new Error(message) : null, chunk)
     }
   })
   const part = `${target}.part`
@@ -145,16 +178,35 @@ export const downloadObject = async (
   return bytes
 }
 
+const DENIED = [
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "AccessDenied",
+  "ExpiredToken",
+  "InvalidToken",
+  "CredentialsProviderError"
+]
+
 /** What went wrong talking to S3, in words a user can act on; `kind` says which status it answers. */
-export const describeS3Error = (e: unknown, what: string): { readonly kind: "not_found" | "denied" | "other"; readonly message: string } => {
+export const describeS3Error = (
+  e: unknown,
+  what: string
+): { readonly kind: "not_found" | "denied" | "other"; readonly message: string } => {
   const name = e instanceof Error ? e.name : ""
   // Service errors carry the HTTP status the store answered.
-  const metadata = typeof e === "object" && e !== null && "$metadata" in e ? (e as { readonly $metadata?: { readonly httpStatusCode?: number } }).$metadata : undefined
+  const metadata =
+    typeof e === "object" && e !== null && "$metadata" in e
+      ? (e as { readonly $metadata?: { readonly httpStatusCode?: number } }).$metadata
+      : undefined
   const status = metadata?.httpStatusCode
   const detail = e instanceof Error ? e.message : String(e)
-  if (name === "NoSuchBucket") return { kind: "not_found", message: `${what}: the bucket does not exist (NoSuchBucket)` }
-  if (name === "NoSuchKey" || (status === 404 && name !== "NoSuchBucket")) return { kind: "not_found", message: `${what}: no such key (${name || "404"})` }
-  if (["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken", "InvalidToken", "CredentialsProviderError"].includes(name) || status === 403) {
+  if (name === "NoSuchBucket") {
+    return { kind: "not_found", message: `${what}: the bucket does not exist (NoSuchBucket)` }
+  }
+  if (name === "NoSuchKey" || status === 404) {
+    return { kind: "not_found", message: `${what}: no such key (${name || "404"})` }
+  }
+  if (DENIED.includes(name) || status === 403) {
     return { kind: "denied", message: `${what}: S3 refused the credentials (${name || status}): ${detail}` }
   }
   return { kind: "other", message: `${what}: ${name !== "" && name !== "Error" ? `${name}: ` : ""}${detail}` }

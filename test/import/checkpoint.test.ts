@@ -19,20 +19,40 @@ const start = async () => {
   return server
 }
 const replayedAtStart = async (server: InProcessServer) => {
-  const line = (await server.request("GET", "/metrics")).text.split("\n").find((l) => l.startsWith("strata_start_events_replayed"))
+  const line = (await server.request("GET", "/metrics")).text
+    .split("\n")
+    .find((l) => l.startsWith("strata_start_events_replayed"))
   return Number(line?.split(" ").pop())
 }
 
 describe("the jobs projection in checkpoints", () => {
-  it("a restart after a checkpoint shows the same jobs, taken from the checkpoint rather than the whole log", async () => {
-    await parquetFrom(NodePath.join(importDir, "a.parquet"), "SELECT 'h' || (i % 3) AS host, i AS v, make_timestamp_ns(1704067200000000000 + i * 1000000000) AS time FROM range(100) t(i)")
-    NodeFs.writeFileSync(NodePath.join(importDir, "b.csv"), "host,v,time\nx,1,2024-01-01T00:00:00Z\ny,oops,2024-01-01T00:00:01Z\n")
+  it("a restart after a checkpoint shows the same jobs, taken from the checkpoint", async () => {
+    await parquetFrom(
+      NodePath.join(importDir, "a.parquet"),
+      "SELECT 'h' || (i % 3) AS host, i AS v, " +
+        "make_timestamp_ns(1704067200000000000 + i * 1000000000) AS time FROM range(100) t(i)"
+    )
+    NodeFs.writeFileSync(
+      NodePath.join(importDir, "b.csv"),
+      "host,v,time\nx,1,2024-01-01T00:00:00Z\ny,oops,2024-01-01T00:00:01Z\n"
+    )
     const first = await start()
     expect((await first.request("POST", "/api/v3/configure/database", { body: { db: "d" } })).status).toBe(200)
     const ids: Array<string> = []
-    for (const [file, onError] of [["a.parquet", "abort"], ["b.csv", "skip_row"], ["b.csv", "abort"]] as const) {
+    for (const [file, onError] of [
+      ["a.parquet", "abort"],
+      ["b.csv", "skip_row"],
+      ["b.csv", "abort"]
+    ] as const) {
       const res = await first.request("POST", "/api/v3/enterprise/import", {
-        body: { database: "d", table: "m", create_table: true, on_error: onError, source: { uri: NodeUrl.pathToFileURL(NodePath.join(importDir, file)).href }, column_metadata: { column_mapping: { host: "tag", v: "i64" } } },
+        body: {
+          database: "d",
+          table: "m",
+          create_table: true,
+          on_error: onError,
+          source: { uri: NodeUrl.pathToFileURL(NodePath.join(importDir, file)).href },
+          column_metadata: { column_mapping: { host: "tag", v: "i64" } }
+        },
         headers: { "idempotency-key": `key-${ids.length}` }
       })
       expect(res.status, res.text).toBe(200)
@@ -53,7 +73,11 @@ describe("the jobs projection in checkpoints", () => {
     expect((await second.request("GET", "/api/v3/enterprise/import")).json()).toEqual(before)
     // Idempotency keys came back with the jobs: a repeated request answers the same job.
     const again = await second.request("POST", "/api/v3/enterprise/import", {
-      body: { database: "d", table: "m", source: { uri: NodeUrl.pathToFileURL(NodePath.join(importDir, "a.parquet")).href } },
+      body: {
+        database: "d",
+        table: "m",
+        source: { uri: NodeUrl.pathToFileURL(NodePath.join(importDir, "a.parquet")).href }
+      },
       headers: { "idempotency-key": "key-0" }
     })
     expect(again.json().upload_uuid).toBe(ids[0])

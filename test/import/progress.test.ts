@@ -12,7 +12,8 @@ afterAll(() => server.stop())
 
 describe("progress within one file", () => {
   it("GET shows the bytes of the file in progress while it is read, before the file is done", async () => {
-    const csv = "host,v,time\n" + Array.from({ length: 4000 }, (_, i) => `h${i % 7},${i},${1704067200 + i}`).join("\n") + "\n"
+    const csv =
+      "host,v,time\n" + Array.from({ length: 4000 }, (_, i) => `h${i % 7},${i},${1704067200 + i}`).join("\n") + "\n"
     const bytes = Buffer.from(csv)
     const half = Math.floor(bytes.length / 2)
     let release: () => void = () => {}
@@ -27,13 +28,23 @@ describe("progress within one file", () => {
     try {
       const port = (http.address() as { port: number }).port
       const res = await server.request("POST", "/api/v3/enterprise/import", {
-        body: { database: "d", table: "slow", create_table: true, source: { uri: `http://127.0.0.1:${port}/slow.csv`, precision: "s" }, column_metadata: { column_mapping: { host: "tag" } } }
+        body: {
+          database: "d",
+          table: "slow",
+          create_table: true,
+          source: { uri: `http://127.0.0.1:${port}/slow.csv`, precision: "s" },
+          column_metadata: { column_mapping: { host: "tag" } }
+        }
       })
       expect(res.status, res.text).toBe(200)
       const id = res.json().upload_uuid
       const midway = await waitForJob(server, undefined, id, (j) => j.files[0]?.progress?.bytes_done === half)
       expect(midway).toMatchObject({ status: "dispatched", files_done: 0, rows_imported: 0, percent_complete: 0 })
-      expect(midway.files[0]).toMatchObject({ name: "slow.csv", status: "running", progress: { phase: "downloading", bytes_done: half, rows_done: 0 } })
+      expect(midway.files[0]).toMatchObject({
+        name: "slow.csv",
+        status: "running",
+        progress: { phase: "downloading", bytes_done: half, rows_done: 0 }
+      })
       release()
       const job = await waitForJob(server, undefined, id, (j) => ["imported", "terminal_failed"].includes(j.status))
       expect(job).toMatchObject({ status: "imported", rows_imported: 4000, percent_complete: 100 })

@@ -17,7 +17,12 @@ const BUCKET = "strata-src"
 const KEY = "S3RVER"
 const start = (body: unknown) => server.request("POST", "/api/v3/enterprise/import", { body })
 const finished = (j: { status: string }) => ["imported", "compacted", "terminal_failed", "cancelled"].includes(j.status)
-const options = () => ({ aws_endpoint: endpoint, aws_region: "us-east-1", aws_access_key_id: KEY, aws_secret_access_key: KEY })
+const options = () => ({
+  aws_endpoint: endpoint,
+  aws_region: "us-east-1",
+  aws_access_key_id: KEY,
+  aws_secret_access_key: KEY
+})
 
 beforeAll(async () => {
   s3 = new S3rver({ port: 0, address: "127.0.0.1", silent: true, directory: tempDir("strata-s3rver-") })
@@ -31,11 +36,24 @@ beforeAll(async () => {
     responseChecksumValidation: "WHEN_REQUIRED"
   })
   await client.send(new CreateBucketCommand({ Bucket: BUCKET }))
-  const put = (key: string, body: string | Uint8Array) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }))
-  await put("cpu/a.csv", "host,usage,time\n" + Array.from({ length: 500 }, (_, i) => `h${i % 5},${i},${1704067200 + i}`).join("\n") + "\n")
-  await put("cpu/b.ndjson", Array.from({ length: 300 }, (_, i) => JSON.stringify({ host: `n${i % 3}`, usage: i * 0.5, time: 1704153600 + i })).join("\n") + "\n")
+  const put = (key: string, body: string | Uint8Array) =>
+    client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }))
+  await put(
+    "cpu/a.csv",
+    "host,usage,time\n" + Array.from({ length: 500 }, (_, i) => `h${i % 5},${i},${1704067200 + i}`).join("\n") + "\n"
+  )
+  await put(
+    "cpu/b.ndjson",
+    Array.from({ length: 300 }, (_, i) =>
+      JSON.stringify({ host: `n${i % 3}`, usage: i * 0.5, time: 1704153600 + i })
+    ).join("\n") + "\n"
+  )
   const local = NodePath.join(tempDir("strata-s3-parquet-"), "c.parquet")
-  await parquetFrom(local, "SELECT 'p' || (i % 4) AS host, i * 1.0 AS usage, make_timestamp_ns(1704240000000000000 + i * 1000000000) AS time FROM range(2000) t(i)")
+  await parquetFrom(
+    local,
+    "SELECT 'p' || (i % 4) AS host, i * 1.0 AS usage, " +
+      "make_timestamp_ns(1704240000000000000 + i * 1000000000) AS time FROM range(2000) t(i)"
+  )
   await put("cpu/nested/c.parquet", NodeFs.readFileSync(local))
   await put("cpu/README.md", "not data\n")
   await put("cpuish/other.csv", "host,usage,time\nx,1,1704067200\n")
@@ -60,18 +78,40 @@ describe("import jobs from s3:// sources", () => {
     })
     expect(res.status, res.text).toBe(200)
     const job = await waitForJob(server, undefined, res.json().upload_uuid, finished, 60_000)
-    expect(job).toMatchObject({ status: "imported", rows_imported: 2800, rows_skipped: 0, files_total: 3, files_done: 3 })
-    expect(job.files.map((f: { name: string; rows: number }) => [f.name, f.rows])).toEqual([["a.csv", 500], ["b.ndjson", 300], ["nested/c.parquet", 2000]])
+    expect(job).toMatchObject({
+      status: "imported",
+      rows_imported: 2800,
+      rows_skipped: 0,
+      files_total: 3,
+      files_done: 3
+    })
+    expect(job.files.map((f: { name: string; rows: number }) => [f.name, f.rows])).toEqual([
+      ["a.csv", 500],
+      ["b.ndjson", 300],
+      ["nested/c.parquet", 2000]
+    ])
     // Nothing of `cpuish/` (outside the prefix as a directory) and nothing secret in the job's record.
-    expect(await countRows(server, undefined, "d", "SELECT count(*) AS n, count(DISTINCT host) AS hosts FROM cpu")).toEqual([{ n: 2800, hosts: 12 }])
+    expect(
+      await countRows(server, undefined, "d", "SELECT count(*) AS n, count(DISTINCT host) AS hosts FROM cpu")
+    ).toEqual([{ n: 2800, hosts: 12 }])
     expect(JSON.stringify(job)).not.toContain(KEY)
   })
 
   it("one object, credentials, region and endpoint from the environment (AWS_*)", async () => {
     const saved = { ...process.env }
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: KEY, AWS_SECRET_ACCESS_KEY: KEY, AWS_REGION: "us-east-1", AWS_ENDPOINT_URL: endpoint })
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: KEY,
+      AWS_SECRET_ACCESS_KEY: KEY,
+      AWS_REGION: "us-east-1",
+      AWS_ENDPOINT_URL: endpoint
+    })
     try {
-      const res = await start({ database: "d", table: "net", create_table: true, source: { uri: `s3://${BUCKET}/one.lp`, precision: "s" } })
+      const res = await start({
+        database: "d",
+        table: "net",
+        create_table: true,
+        source: { uri: `s3://${BUCKET}/one.lp`, precision: "s" }
+      })
       expect(res.status, res.text).toBe(200)
       const job = await waitForJob(server, undefined, res.json().upload_uuid, finished, 60_000)
       expect(job).toMatchObject({ status: "imported", rows_imported: 3, files_total: 1 })
@@ -81,11 +121,17 @@ describe("import jobs from s3:// sources", () => {
         else process.env[k] = saved[k]
       }
     }
-    expect(await countRows(server, undefined, "d", "SELECT host, rx FROM net ORDER BY host")).toEqual([{ host: "a", rx: 1 }, { host: "b", rx: 2 }, { host: "c", rx: 3 }])
+    expect(await countRows(server, undefined, "d", "SELECT host, rx FROM net ORDER BY host")).toEqual([
+      { host: "a", rx: 1 },
+      { host: "b", rx: 2 },
+      { host: "c", rx: 3 }
+    ])
   })
 
   it("an object gone by the time its job runs fails the job for good, naming the object", async () => {
-    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: "later/gone.csv", Body: "host,usage,time\nx,1,1704067200\n" }))
+    await client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: "later/gone.csv", Body: "host,usage,time\nx,1,1704067200\n" })
+    )
     // A job ahead of it that waits for the test, so the object is deleted after listing and before reading.
     let release: () => void = () => {}
     const released = new Promise<void>((r) => (release = r))
@@ -97,9 +143,19 @@ describe("import jobs from s3:// sources", () => {
     await new Promise<void>((r) => http.listen(0, "127.0.0.1", r))
     try {
       const port = (http.address() as { port: number }).port
-      const ahead = await start({ database: "d", table: "gone", create_table: true, source: { uri: `http://127.0.0.1:${port}/a.csv`, precision: "s" } })
+      const ahead = await start({
+        database: "d",
+        table: "gone",
+        create_table: true,
+        source: { uri: `http://127.0.0.1:${port}/a.csv`, precision: "s" }
+      })
       expect(ahead.status, ahead.text).toBe(200)
-      const res = await start({ database: "d", table: "gone", create_table: true, source: { uri: `s3://${BUCKET}/later/gone.csv`, precision: "s", options: options() } })
+      const res = await start({
+        database: "d",
+        table: "gone",
+        create_table: true,
+        source: { uri: `s3://${BUCKET}/later/gone.csv`, precision: "s", options: options() }
+      })
       expect(res.status, res.text).toBe(200)
       await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: "later/gone.csv" }))
       release()
@@ -114,11 +170,56 @@ describe("import jobs from s3:// sources", () => {
   })
 
   it("a missing bucket or an empty prefix answers 404, wrong credentials 403, each naming the problem", async () => {
-    expectError(await start({ database: "d", table: "x", create_table: true, source: { uri: "s3://no-such-bucket/cpu", options: options() } }), 404, /no-such-bucket.*NoSuchBucket/)
-    expectError(await start({ database: "d", table: "x", create_table: true, source: { uri: `s3://${BUCKET}/nothing-here/`, options: options() } }), 404, /holds no objects/)
+    expectError(
+      await start({
+        database: "d",
+        table: "x",
+        create_table: true,
+        source: { uri: "s3://no-such-bucket/cpu", options: options() }
+      }),
+      404,
+      /no-such-bucket.*NoSuchBucket/
+    )
+    expectError(
+      await start({
+        database: "d",
+        table: "x",
+        create_table: true,
+        source: { uri: `s3://${BUCKET}/nothing-here/`, options: options() }
+      }),
+      404,
+      /holds no objects/
+    )
     const wrong = { ...options(), aws_access_key_id: "WRONG", aws_secret_access_key: "WRONG" }
-    expectError(await start({ database: "d", table: "x", create_table: true, source: { uri: `s3://${BUCKET}/cpu`, options: wrong } }), 403, /S3 refused the credentials \(InvalidAccessKeyId\)/)
-    expectError(await start({ database: "d", table: "x", create_table: true, source: { uri: `s3://${BUCKET}/cpu`, options: { aws_access_key_id: KEY } } }), 400, /both an access key id and a secret/)
-    expectError(await start({ database: "d", table: "x", create_table: true, source: { uri: `s3://${BUCKET}/cpu`, options: { aws_bucket: "x" } } }), 400, /unknown source.options aws_bucket/)
+    expectError(
+      await start({
+        database: "d",
+        table: "x",
+        create_table: true,
+        source: { uri: `s3://${BUCKET}/cpu`, options: wrong }
+      }),
+      403,
+      /S3 refused the credentials \(InvalidAccessKeyId\)/
+    )
+    expectError(
+      await start({
+        database: "d",
+        table: "x",
+        create_table: true,
+        source: { uri: `s3://${BUCKET}/cpu`, options: { aws_access_key_id: KEY } }
+      }),
+      400,
+      /both an access key id and a secret/
+    )
+    expectError(
+      await start({
+        database: "d",
+        table: "x",
+        create_table: true,
+        source: { uri: `s3://${BUCKET}/cpu`, options: { aws_bucket: "x" } }
+      }),
+      400,
+      /unknown source.options aws_bucket/
+    )
   })
 })
