@@ -43,6 +43,9 @@ const CHECKPOINT_AFTER_EVENTS = 1_000
 
 const pad = (n: number) => String(n).padStart(2, "0")
 
+/** Gen1 files a persist writes per DuckDB script. */
+const COPIES_PER_SCRIPT = 16
+
 /** `dbs/<db_id>/<table_id>/<YYYY-MM-DD>/<HH-MM>/<seq>.parquet` for a gen1 window starting at `startNs`. */
 export const gen1Path = (dbId: number, tableId: number, startNs: bigint, seq: number) => {
   const d = new Date(Number(startNs / 1_000_000n) - (startNs < 0n && startNs % 1_000_000n !== 0n ? 1 : 0))
@@ -91,31 +94,29 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
         const stage = `persist_stage_t${target.tableId}`
         const windowsStarted = performance.now()
         const windows = yield* attemptPromise("staging the buffer's rows", async () => {
-          await conn.run(ingester.buffer.persistRanksSql(target, ranks))
-          await conn.run(ingester.buffer.persistStageSql(target, ranks, stage, windowNs))
-          return (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(stage))).getRows() as Array<[bigint, bigint, bigint]>
+          await conn.run(`${ingester.buffer.persistRanksSql(target, ranks)};\n${ingester.buffer.persistStageSql(target, ranks, stage, windowNs)}`)
+          return (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(stage))).getRows() as Array<[bigint, bigint, bigint, bigint]>
         })
         yield* Effect.logDebug(`persist: table ${target.tableId} spans ${windows.length} window(s), staged in ${(performance.now() - windowsStarted).toFixed(0)} ms`)
-        for (const [w, lo, hi] of windows) {
-          const startNs = BigInt(w) * windowNs
-          const path = gen1Path(target.dbId, target.tableId, startNs, seq)
-          const scratch = yield* store.scratchPath(path)
-          const fileStarted = performance.now()
-          const copied = yield* attemptPromise(`writing ${path}`, () =>
-            conn.runAndReadAll(`COPY (${ingester.buffer.persistSql(target, stage, BigInt(w))}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
-          ).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
-          scratches.push({ path, localFile: scratch })
-          yield* Effect.logDebug(`persist: ${path} holds ${Number(copied.getRows()[0]?.[0] ?? 0)} row(s), written in ${(performance.now() - fileStarted).toFixed(0)} ms`)
-          written.push({
-            path,
-            dbId: target.dbId,
-            tableId: target.tableId,
-            rows: Number(copied.getRows()[0]?.[0] ?? 0),
-            minTimeNs: BigInt(lo),
-            maxTimeNs: BigInt(hi),
-            bytes: 0,
-            columns: [...target.tags, ...target.fields.map((f) => f.name)]
-          })
+        const columns = [...target.tags, ...target.fields.map((f) => f.name)]
+        // Several windows' COPYs go to DuckDB as one script: each statement's answer would otherwise wait for a turn of
+        // the event loop, which ingest keeps busy (a backfill persists one small file per window).
+        for (let from = 0; from < windows.length; from += COPIES_PER_SCRIPT) {
+          const group = windows.slice(from, from + COPIES_PER_SCRIPT)
+          const statements: Array<string> = []
+          for (const [w, lo, hi, rows] of group) {
+            const path = gen1Path(target.dbId, target.tableId, BigInt(w) * windowNs, seq)
+            const scratch = yield* store.scratchPath(path)
+            // Listed before it is written: a failure removes whatever the script produced.
+            scratches.push({ path, localFile: scratch })
+            statements.push(`COPY (${ingester.buffer.persistSql(target, stage, BigInt(w))}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
+            const file = { path, dbId: target.dbId, tableId: target.tableId, rows: Number(rows), bytes: 0, columns }
+            written.push({ ...file, minTimeNs: BigInt(lo), maxTimeNs: BigInt(hi) })
+          }
+          const groupStarted = performance.now()
+          yield* attemptPromise(`writing ${group.length} file(s) from ${scratches[from]!.path}`, () => conn.run(statements.join(";\n")))
+          const took = (performance.now() - groupStarted).toFixed(0)
+          yield* Effect.logDebug(`persist: ${group.length} file(s) from ${scratches[from]!.path} written in ${took} ms`)
         }
         // All of the target's files are stored (and synced) together: one sync per file and per directory.
         yield* store.putFiles(scratches)

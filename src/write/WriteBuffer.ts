@@ -107,9 +107,9 @@ export class WriteBuffer {
     return `CREATE OR REPLACE TEMP TABLE ${stage} AS SELECT ${window} AS _w, s._rank, ${columns} FROM (${rows}) d JOIN ${ranks} s USING (_sid) ORDER BY _w, s._rank, d.time`
   }
 
-  /** SQL of the gen1 windows a staged target's rows fall in: window number, min and max time in ns. */
+  /** SQL of the gen1 windows a staged target's rows fall in: window number, min and max time in ns, rows. */
   persistWindowsSql(stage: string): string {
-    return `SELECT _w, epoch_ns(min(time)), epoch_ns(max(time)) FROM ${stage} GROUP BY _w ORDER BY _w`
+    return `SELECT _w, epoch_ns(min(time)), epoch_ns(max(time)), count(*) FROM ${stage} GROUP BY _w ORDER BY _w`
   }
 
   /**
