@@ -9,6 +9,7 @@ import { RowDeleteCompleted, SnapshotPersisted, type PersistedFile } from "../ev
 import { EventLog } from "../log/EventLog.ts"
 import { makeLogReclaimer } from "../log/reclaim.ts"
 import { actorRestartsTotal } from "../metrics/prometheus.ts"
+import { forkSupervised } from "../supervision.ts"
 import { DuckDb } from "../query/DuckDb.ts"
 import { DBS_PREFIX, FileIndex } from "../storage/FileIndex.ts"
 import { attemptPromise, ObjectStore, StorageError } from "../storage/ObjectStore.ts"
@@ -259,6 +260,21 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
         )
       )
     })
+
+    // Line protocol piling up unpersisted (a backfill) is looked at more often than the tick's other work runs: a
+    // persist follows the one before at once while the threshold is still passed.
+    const persistBacklog = Effect.gen(function* () {
+      if (ingester.unpersistedPayloadBytes() < config.persistLogThresholdBytes) return
+      yield* persistNow.pipe(
+        Effect.catchAll((e) =>
+          Effect.zipRight(Metric.increment(persistFailuresTotal), Effect.logError(`persist failed (rows stay in the buffer and the log; retrying later): ${e.message}`)).pipe(
+            // A failing store (a full disk) is not tried again at this pace: the tick retries it meanwhile.
+            Effect.zipRight(Effect.sleep("10 seconds"))
+          )
+        )
+      )
+    })
+    yield* forkSupervised("compactor-backlog", persistBacklog.pipe(Effect.repeat(Schedule.spaced("200 millis"))))
 
     // Supervised: a defect is logged and counted, and the loop restarts with capped exponential backoff.
     yield* tick.pipe(
