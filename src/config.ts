@@ -22,7 +22,10 @@ export interface ServerConfigShape {
   readonly writeBufferMaxBytes: number
   /** Longest time buffered rows wait before the Compactor persists them to Parquet. */
   readonly persistIntervalMs: number
-  /** Buffer bytes past which the Compactor persists at once (resolved from a percentage of writeBufferMaxBytes or a size). */
+  /**
+   * Buffer bytes past which the Compactor persists at once (resolved from a percentage of writeBufferMaxBytes or a
+   * size).
+   */
   readonly forceSnapshotBytes: number
   /** The time span of one gen1 Parquet file: 1, 5 or 10 minutes. */
   readonly gen1DurationMs: number

@@ -24,20 +24,35 @@ const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`
  * files by copying) into `<out>/<table>/<YYYY-MM-DD>/<file>.parquet`, the layout of the HTTP export's archive.
  * `progress` is called after each file with the files and bytes done so far.
  */
-export const exportToDirectory = (request: ExportRequest, progress: (done: number, total: number, bytes: number, totalBytes: number) => void) =>
+export const exportToDirectory = (
+  request: ExportRequest,
+  progress: (done: number, total: number, bytes: number, totalBytes: number) => void
+) =>
   Effect.gen(function* () {
     const [catalog, index] = yield* streamEnvelopes(0, undefined, { recover: false, excludeKind: "WriteBatch" }).pipe(
-      Stream.runFold([emptyCatalog, emptyFileIndex] as const, ([c, f], e) => [applyEnvelope(c, e), applyFileIndex(f, e)] as const)
+      Stream.runFold(
+        [emptyCatalog, emptyFileIndex] as const,
+        ([c, f], e) => [applyEnvelope(c, e), applyFileIndex(f, e)] as const
+      )
     )
     const db = liveDatabase(catalog, request.db)
     if (db === undefined) return yield* Effect.fail(new Error(`database not found: ${request.db}`))
     const table = liveTable(db, request.table)
-    if (table === undefined) return yield* Effect.fail(new Error(`table not found: ${request.table} in database ${request.db}`))
+    if (table === undefined)
+      return yield* Effect.fail(new Error(`table not found: ${request.table} in database ${request.db}`))
     const available = compactedWindows(index, table.id)
     const windows = request.windows ?? [...available.keys()]
     const missing = windows.filter((w) => !available.has(w))
-    if (missing.length > 0) return yield* Effect.fail(new Error(`window not found: ${missing.join(", ")} (compacted windows: ${[...available.keys()].join(", ") || "none"})`))
-    if (windows.length === 0) return yield* Effect.fail(new Error(`no compacted windows to export for table ${table.name} in database ${db.name}`))
+    if (missing.length > 0)
+      return yield* Effect.fail(
+        new Error(
+          `window not found: ${missing.join(", ")} (compacted windows: ${[...available.keys()].join(", ") || "none"})`
+        )
+      )
+    if (windows.length === 0)
+      return yield* Effect.fail(
+        new Error(`no compacted windows to export for table ${table.name} in database ${db.name}`)
+      )
     const files = windows.flatMap((w) => (available.get(w) ?? []).map((f) => ({ window: w, file: f })))
     const totalBytes = files.reduce((n, f) => n + f.file.bytes, 0)
     let bytes = 0

@@ -32,7 +32,10 @@ ${serveFlags.map((f) => `  --${f.flag.padEnd(36)}${f.describe} [${f.env.join(", 
 `
 
 /** Splits `--name value`, `--name=value` and boolean `--name` into a record. */
-export const parseFlags = (args: ReadonlyArray<string>, booleans: ReadonlyArray<string>): Either.Either<Record<string, string | true>, string> => {
+export const parseFlags = (
+  args: ReadonlyArray<string>,
+  booleans: ReadonlyArray<string>
+): Either.Either<Record<string, string | true>, string> => {
   const out: Record<string, string | true> = {}
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!
@@ -128,9 +131,9 @@ const exportCommand = async (args: ReadonlyArray<string>) => {
   const progress = (done: number, total: number, bytes: number, totalBytes: number) => {
     if (tty) process.stderr.write(`\r\x1b[2K${progressText(done, total, bytes, totalBytes)}`)
   }
-  const result = await Effect.runPromise(Effect.either(exportToDirectory({ dataDir, db, table, outDir, windows }, progress))).catch((e: unknown) =>
-    Either.left(e instanceof Error ? e : new Error(String(e)))
-  )
+  const result = await Effect.runPromise(
+    Effect.either(exportToDirectory({ dataDir, db, table, outDir, windows }, progress))
+  ).catch((e: unknown) => Either.left(e instanceof Error ? e : new Error(String(e))))
   if (tty) process.stderr.write("\n")
   if (Either.isLeft(result)) {
     process.stderr.write(`error: ${result.left.message}\n`)
@@ -200,12 +203,18 @@ switch (command) {
   case "backup":
   case "restore": {
     const { runBackupCli, runRestoreCli } = await import("./backup/cli.ts")
-    const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t), tty: process.stderr.isTTY === true, env: process.env }
+    const io = {
+      out: (t: string) => process.stdout.write(t),
+      err: (t: string) => process.stderr.write(t),
+      tty: process.stderr.isTTY === true,
+      env: process.env
+    }
     const code = await (command === "backup" ? runBackupCli : runRestoreCli)(rest, io).catch((e: unknown) => {
       process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`)
       return 1
     })
     process.exit(code)
+    break
   }
   case "version":
   case "--version":

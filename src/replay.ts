@@ -44,7 +44,9 @@ const envelopeJson = (e: Envelope) => ({
   payload_bytes: e.payload?.length ?? 0
 })
 
-/** The log's truncations (oldest first) and the writes whose payloads a delete purged (why, by seq), up to `untilSeq`. */
+/**
+ * The log's truncations (oldest first) and the writes whose payloads a delete purged (why, by seq), up to `untilSeq`.
+ */
 const removedPayloads = (untilSeq: number | undefined) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
@@ -67,7 +69,13 @@ const removedPayloads = (untilSeq: number | undefined) =>
  * Prints a data directory's log up to `untilSeq`, then the catalog projected at that point. An event that fails its
  * checksums stops the replay with `LogDamaged`; with `recover` it is printed as damaged and left out of the catalog.
  */
-export const replay = (dataDir: string, untilSeq: number | undefined, json: boolean, print: (line: string) => void, recover = false) =>
+export const replay = (
+  dataDir: string,
+  untilSeq: number | undefined,
+  json: boolean,
+  print: (line: string) => void,
+  recover = false
+) =>
   Effect.gen(function* () {
     const onDamage = (d: EventDamage) =>
       Effect.sync(() => print(json ? JSON.stringify({ damaged: d }) : `${d.seq}\tDAMAGED\t${describeDamage(d)}`))
@@ -77,7 +85,10 @@ export const replay = (dataDir: string, untilSeq: number | undefined, json: bool
       while (truncations.length > 0 && truncations[0]!.throughSeq < beforeSeq) {
         const t = truncations.shift()!
         if (json) print(JSON.stringify({ truncated: t }))
-        else print(`seq ${t.fromSeq}..${t.throughSeq}: ${t.events} write events' payloads truncated after persist (in Parquet), ${t.payloadBytes} bytes`)
+        else
+          print(
+            `seq ${t.fromSeq}..${t.throughSeq}: ${t.events} write events' payloads truncated after persist (in Parquet), ${t.payloadBytes} bytes`
+          )
       }
     }
     const state = yield* streamEnvelopes(0, untilSeq, { recover, onDamage }).pipe(
@@ -85,10 +96,17 @@ export const replay = (dataDir: string, untilSeq: number | undefined, json: bool
         Effect.sync(() => {
           tellTruncations(e.seq)
           const reason = purged.get(e.seq)
-          if (json) print(JSON.stringify({ envelope: { ...envelopeJson(e), ...(reason === undefined ? {} : { payload_purged: reason }) } }))
+          if (json)
+            print(
+              JSON.stringify({
+                envelope: { ...envelopeJson(e), ...(reason === undefined ? {} : { payload_purged: reason }) }
+              })
+            )
           else {
             const note = reason === undefined ? "" : `\tpayload purged: ${reason}`
-            print(`${e.seq}\t${new Date(Number(e.at / 1_000_000n)).toISOString()}\t${e.node}\t${e.event._tag}\t${JSON.stringify(envelopeJson(e).body)}${note}`)
+            print(
+              `${e.seq}\t${new Date(Number(e.at / 1_000_000n)).toISOString()}\t${e.node}\t${e.event._tag}\t${JSON.stringify(envelopeJson(e).body)}${note}`
+            )
           }
           return applyEnvelope(s, e)
         })

@@ -56,24 +56,29 @@ const rawJsonResponse = (status: number, reason: string, message: string) => {
  * (431), unparseable (400) — answered with the JSON error body every other failure carries, then the connection is
  * closed. Node's own answers have no body. As Node does, nothing is written once a response has begun.
  */
-const onClientError = (requestTimeoutMs: number) => (error: Error & { readonly code?: string }, socket: NodeStream.Duplex) => {
-  const inFlight = (socket as { _httpMessage?: NodeHttp.ServerResponse | null })._httpMessage
-  if (!socket.writable || inFlight?.headersSent === true || error.code === "ECONNRESET") {
-    socket.destroy()
-    return
+const onClientError =
+  (requestTimeoutMs: number) => (error: Error & { readonly code?: string }, socket: NodeStream.Duplex) => {
+    const inFlight = (socket as { _httpMessage?: NodeHttp.ServerResponse | null })._httpMessage
+    if (!socket.writable || inFlight?.headersSent === true || error.code === "ECONNRESET") {
+      socket.destroy()
+      return
+    }
+    const response =
+      error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? rawJsonResponse(
+            408,
+            "Request Timeout",
+            `request timeout: the request did not arrive completely within ${durationText(requestTimeoutMs)} (--http-request-timeout)`
+          )
+        : error.code === "HPE_HEADER_OVERFLOW"
+          ? rawJsonResponse(431, "Request Header Fields Too Large", "request header fields too large")
+          : rawJsonResponse(400, "Bad Request", `malformed HTTP request: ${error.message}`)
+    const cut = setTimeout(() => socket.destroy(), CLIENT_ERROR_GRACE_MS).unref()
+    socket.end(response, () => {
+      clearTimeout(cut)
+      socket.destroy()
+    })
   }
-  const response =
-    error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-      ? rawJsonResponse(408, "Request Timeout", `request timeout: the request did not arrive completely within ${durationText(requestTimeoutMs)} (--http-request-timeout)`)
-      : error.code === "HPE_HEADER_OVERFLOW"
-        ? rawJsonResponse(431, "Request Header Fields Too Large", "request header fields too large")
-        : rawJsonResponse(400, "Bad Request", `malformed HTTP request: ${error.message}`)
-  const cut = setTimeout(() => socket.destroy(), CLIENT_ERROR_GRACE_MS).unref()
-  socket.end(response, () => {
-    clearTimeout(cut)
-    socket.destroy()
-  })
-}
 
 /**
  * The Node HTTP server. Headers and body must arrive within `requestTimeoutMs` (slow senders, slowloris), checked
@@ -101,7 +106,10 @@ const createHttpServer = (requestTimeoutMs: number) => {
 }
 
 /** The server's state and actors on a data directory, without HTTP: the event log, catalog and their stores. */
-export const layerCore = (config: ServerConfigShape, objectStore: Layer.Layer<ObjectStore, never, ServerConfig> = ObjectStoreLocal) =>
+export const layerCore = (
+  config: ServerConfigShape,
+  objectStore: Layer.Layer<ObjectStore, never, ServerConfig> = ObjectStoreLocal
+) =>
   // Once every projection is built, events a --recover start skipped leave the log (kept in its quarantine table).
   Layer.effectDiscard(Effect.flatMap(EventLog, (log) => log.quarantineDamaged)).pipe(
     Layer.provideMerge(ProcessingEngine.Default.pipe(Layer.provideMerge(Scheduler.Default))),
@@ -134,7 +142,11 @@ export const layerServer = (config: ServerConfigShape, objectStore?: Layer.Layer
   // gRPC (Arrow Flight) shares the HTTP port: HTTP/2 prior-knowledge connections are handed to the Flight service.
   const http2 = makeHttp2Handoff()
   const listener = () => shareWithHttp2(createHttpServer(config.httpRequestTimeoutMs), http2)
-  return HttpLayerRouter.serve(RoutesLive, { disableLogger: true, disableListenLog: true, routerConfig: { ignoreTrailingSlash: false } }).pipe(
+  return HttpLayerRouter.serve(RoutesLive, {
+    disableLogger: true,
+    disableListenLog: true,
+    routerConfig: { ignoreTrailingSlash: false }
+  }).pipe(
     Layer.provideMerge(NodeHttpServer.layer(listener, { port: config.httpBind.port, host: config.httpBind.host })),
     Layer.provideMerge(layerFlight(http2)),
     Layer.provideMerge(layerCore(config, objectStore)),

@@ -8,7 +8,9 @@ const ownsBuffer = (chunk: Uint8Array): boolean =>
  * Prepares chunks for `postMessage`: those that own their buffer are listed for transfer (moved, not copied); the
  * others (views into a larger buffer) are copied first. After posting, the caller must not read the chunks again.
  */
-export const transferable = (chunks: ReadonlyArray<Uint8Array>): { chunks: Array<Uint8Array>; transfer: Array<ArrayBuffer> } => {
+export const transferable = (
+  chunks: ReadonlyArray<Uint8Array>
+): { chunks: Array<Uint8Array>; transfer: Array<ArrayBuffer> } => {
   const out: Array<Uint8Array> = []
   const transfer: Array<ArrayBuffer> = []
   for (const chunk of chunks) {

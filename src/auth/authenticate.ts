@@ -37,7 +37,8 @@ export const authorizationSecret = (header: string | undefined): Effect.Effect<s
 
 /** The valid token of a secret (an `apiv3_` token or a user's access token), or 401. */
 export const authenticate = (state: CatalogState, secret: string | undefined, nowNs: bigint) => {
-  const token = secret === undefined ? undefined : findToken(state, secret, nowNs) ?? findUserToken(state, secret, nowNs)
+  const token =
+    secret === undefined ? undefined : (findToken(state, secret, nowNs) ?? findUserToken(state, secret, nowNs))
   return token === undefined
     ? Effect.fail(new Unauthenticated({ message: "the request was not authenticated" }))
     : Effect.succeed(token)

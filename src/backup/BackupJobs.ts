@@ -171,7 +171,11 @@ export class BackupJobs extends Effect.Service<BackupJobs>()("strata/BackupJobs"
             ),
           (t) => Effect.sync(() => NodeFs.closeSync(t.fd))
         )
-        const checkpointBytes = encodeCheckpoint({ seq: captured.seq, catalog: captured.catalog, files: captured.files })
+        const checkpointBytes = encodeCheckpoint({
+          seq: captured.seq,
+          catalog: captured.catalog,
+          files: captured.files
+        })
         yield* Effect.try({ try: () => writeDurably(NodePath.join(dir, CHECKPOINT), checkpointBytes), catch: fail("writing the checkpoint", false) })
         const own = yield* Effect.forEach(captured.own, (f) =>
           Effect.tryPromise({ try: () => sha256File(NodePath.join(dir, FILES_DIR, f.path)), catch: fail(`checksumming ${f.path}`, false) }).pipe(
@@ -230,7 +234,8 @@ export class BackupJobs extends Effect.Service<BackupJobs>()("strata/BackupJobs"
       for (const name of NodeFs.readdirSync(root)) {
         if (!name.startsWith(".partial-")) continue
         const job = known.get(name.slice(".partial-".length))
-        if (job === undefined || isFinished(job)) NodeFs.rmSync(NodePath.join(root, name), { recursive: true, force: true })
+        if (job === undefined || isFinished(job))
+          NodeFs.rmSync(NodePath.join(root, name), { recursive: true, force: true })
       }
     })
 
@@ -286,13 +291,16 @@ export class BackupJobs extends Effect.Service<BackupJobs>()("strata/BackupJobs"
       const byName = new Map<string, BackupInfo>()
       for (const job of all) byName.set(specOf(job).name, fromJob(job))
       for (const m of listManifests(root)) if (!byName.has(m.name)) byName.set(m.name, fromManifest(m))
-      return [...byName.values()].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0))
+      return [...byName.values()].sort((a, b) =>
+        a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : 0
+      )
     })
 
     /** Whether a backup (completed or to be) depends on `name`: its parent or a holder of some of its files. */
     const dependents = (all: ReadonlyArray<JobState>, name: string) => {
       const out = new Set<string>()
-      for (const m of listManifests(root)) if (m.name !== name && (m.parent === name || m.files.some((f) => f.backup === name))) out.add(m.name)
+      for (const m of listManifests(root))
+        if (m.name !== name && (m.parent === name || m.files.some((f) => f.backup === name))) out.add(m.name)
       for (const j of all) if (!isFinished(j) && specOf(j).parent === name) out.add(specOf(j).name)
       return [...out]
     }
@@ -309,38 +317,74 @@ export class BackupJobs extends Effect.Service<BackupJobs>()("strata/BackupJobs"
       get: (name: string) => Effect.map(list, (all) => all.find((b) => b.name === name)),
       /** The manifest of a completed backup. */
       manifest: (name: string) => Effect.sync(() => readManifest(root, name)),
-      /** Starts a backup: 409 for a name in flight, or an existing one without `force`; 400 for a bad type, name or parent. */
-      create: (options: { readonly type: string; readonly name?: string | undefined; readonly force?: boolean | undefined; readonly parent?: string | undefined }) =>
+      /**
+       * Starts a backup: 409 for a name in flight, or an existing one without `force`; 400 for a bad type, name or
+       * parent.
+       */
+      create: (options: {
+        readonly type: string
+        readonly name?: string | undefined
+        readonly force?: boolean | undefined
+        readonly parent?: string | undefined
+      }) =>
         lock.withPermits(1)(
           Effect.gen(function* () {
             if (options.type !== "full" && options.type !== "incremental") {
-              return yield* Effect.fail(new InvalidRequest({ message: `invalid backup type '${options.type}': expected full or incremental` }))
+              return yield* Effect.fail(
+                new InvalidRequest({ message: `invalid backup type '${options.type}': expected full or incremental` })
+              )
             }
             const name = options.name ?? generatedName(yield* Clock.currentTimeMillis)
             if (!BACKUP_NAME.test(name)) {
-              return yield* Effect.fail(new InvalidRequest({ message: `invalid backup name '${name}': letters, digits, '.', '_' and '-' only, starting with a letter or digit, at most 128` }))
+              return yield* Effect.fail(
+                new InvalidRequest({
+                  message: `invalid backup name '${name}': letters, digits, '.', '_' and '-' only, starting with a letter or digit, at most 128`
+                })
+              )
             }
             const all = yield* backupJobs
             const sameName = all.filter((j) => specOf(j).name === name)
-            if (sameName.some((j) => !isFinished(j))) return yield* Effect.fail(new AlreadyExists({ message: `a backup named ${name} is already in progress` }))
+            if (sameName.some((j) => !isFinished(j)))
+              return yield* Effect.fail(new AlreadyExists({ message: `a backup named ${name} is already in progress` }))
             const exists = sameName.length > 0 || readManifest(root, name) !== undefined
-            if (exists && options.force !== true) return yield* Effect.fail(new AlreadyExists({ message: `a backup named ${name} already exists (force: true replaces it)` }))
+            if (exists && options.force !== true)
+              return yield* Effect.fail(
+                new AlreadyExists({ message: `a backup named ${name} already exists (force: true replaces it)` })
+              )
             if (exists) {
               const deps = dependents(all, name)
-              if (deps.length > 0) return yield* Effect.fail(new AlreadyExists({ message: `backup ${name} cannot be replaced: ${deps.join(", ")} depend(s) on it` }))
+              if (deps.length > 0)
+                return yield* Effect.fail(
+                  new AlreadyExists({
+                    message: `backup ${name} cannot be replaced: ${deps.join(", ")} depend(s) on it`
+                  })
+                )
             }
             let parent: string | null = null
             if (options.type === "incremental") {
               if (options.parent !== undefined) {
-                if (options.parent === name) return yield* Effect.fail(new InvalidRequest({ message: "an incremental backup cannot be its own parent" }))
-                if (readManifest(root, options.parent) === undefined) return yield* Effect.fail(new InvalidRequest({ message: `parent backup ${options.parent} is not a completed backup` }))
+                if (options.parent === name)
+                  return yield* Effect.fail(
+                    new InvalidRequest({ message: "an incremental backup cannot be its own parent" })
+                  )
+                if (readManifest(root, options.parent) === undefined)
+                  return yield* Effect.fail(
+                    new InvalidRequest({ message: `parent backup ${options.parent} is not a completed backup` })
+                  )
                 parent = options.parent
               } else {
                 const newest = listManifests(root)
                   .filter((m) => m.name !== name)
-                  .sort((a, b) => (a.completedAt < b.completedAt ? -1 : a.completedAt > b.completedAt ? 1 : a.seq - b.seq))
+                  .sort((a, b) =>
+                    a.completedAt < b.completedAt ? -1 : a.completedAt > b.completedAt ? 1 : a.seq - b.seq
+                  )
                   .at(-1)
-                if (newest === undefined) return yield* Effect.fail(new InvalidRequest({ message: "an incremental backup needs a completed backup to be its parent: there is none" }))
+                if (newest === undefined)
+                  return yield* Effect.fail(
+                    new InvalidRequest({
+                      message: "an incremental backup needs a completed backup to be its parent: there is none"
+                    })
+                  )
                 parent = newest.name
               }
             } else if (options.parent !== undefined) {
@@ -348,7 +392,13 @@ export class BackupJobs extends Effect.Service<BackupJobs>()("strata/BackupJobs"
             }
             for (const j of sameName) yield* jobs.remove(j.id)
             const spec: BackupSpec = { name, type: options.type, parent }
-            yield* jobs.create({ jobId: NodeCrypto.randomUUID(), kind: KIND, inputs: [{ name: "snapshot", source: name, bytes: -1 }], spec, idempotencyKey: null })
+            yield* jobs.create({
+              jobId: NodeCrypto.randomUUID(),
+              kind: KIND,
+              inputs: [{ name: "snapshot", source: name, bytes: -1 }],
+              spec,
+              idempotencyKey: null
+            })
             return { backup_name: name, status: "in_progress" as const }
           })
         ),
@@ -368,10 +418,17 @@ export class BackupJobs extends Effect.Service<BackupJobs>()("strata/BackupJobs"
             const sameName = all.filter((j) => specOf(j).name === name)
             const m = readManifest(root, name)
             const job = jobOf(all, name)
-            if (job === undefined && m === undefined) return yield* Effect.fail(new NotFound({ message: `backup not found: ${name}` }))
-            if (job !== undefined && !isFinished(job)) return yield* Effect.fail(new AlreadyExists({ message: `backup ${name} is in progress and cannot be deleted` }))
+            if (job === undefined && m === undefined)
+              return yield* Effect.fail(new NotFound({ message: `backup not found: ${name}` }))
+            if (job !== undefined && !isFinished(job))
+              return yield* Effect.fail(
+                new AlreadyExists({ message: `backup ${name} is in progress and cannot be deleted` })
+              )
             const deps = dependents(all, name)
-            if (deps.length > 0) return yield* Effect.fail(new AlreadyExists({ message: `backup ${name} cannot be deleted: ${deps.join(", ")} depend(s) on it` }))
+            if (deps.length > 0)
+              return yield* Effect.fail(
+                new AlreadyExists({ message: `backup ${name} cannot be deleted: ${deps.join(", ")} depend(s) on it` })
+              )
             const type = m?.type ?? (job === undefined ? "full" : specOf(job).type)
             yield* Effect.sync(() => NodeFs.rmSync(NodePath.join(root, name), { recursive: true, force: true }))
             for (const j of sameName) yield* jobs.remove(j.id)

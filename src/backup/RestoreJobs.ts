@@ -160,7 +160,10 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
         const job = all.find((j) => j.id === id)
         return job === undefined ? undefined : info(job)
       }),
-      /** Starts a restore: 400 for an empty name, 404 for an unknown backup, 409 while another restore runs here, 503 when another server's restore holds the lease. */
+      /**
+       * Starts a restore: 400 for an empty name, 404 for an unknown backup, 409 while another restore runs here, 503
+       * when another server's restore holds the lease.
+       */
       create: (backupName: string) =>
         lock.withPermits(1)(
           Effect.gen(function* () {
@@ -171,9 +174,16 @@ export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJo
             const other = yield* lease.acquire(jobId)
             if (other !== undefined) return yield* Effect.fail(new Unavailable({ message: leaseHeld(other) }))
             const spec: RestoreSpec = { backupName }
-            yield* jobs.create({ jobId, kind: KIND, inputs: [{ name: backupName, source: backupName, bytes: -1 }], spec, idempotencyKey: null }).pipe(
-              Effect.tapError(() => lease.release(jobId))
-            )
+            yield *
+              jobs
+                .create({
+                  jobId,
+                  kind: KIND,
+                  inputs: [{ name: backupName, source: backupName, bytes: -1 }],
+                  spec,
+                  idempotencyKey: null
+                })
+                .pipe(Effect.tapError(() => lease.release(jobId)))
             return { restore_id: jobId, status: "in_progress" as const }
           })
         ),

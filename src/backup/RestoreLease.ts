@@ -47,12 +47,19 @@ export const makeRestoreLease = (root: string, node: string, ttlMs = LEASE_TTL_M
     })
   /** Extends the lease while `restoreId` holds it. */
   const renew = (restoreId: string) =>
-    Effect.flatMap(Clock.currentTimeMillis, (nowMs) => Effect.sync(() => void (readHolder(file)?.restoreId === restoreId && write(restoreId, nowMs))))
+    Effect.flatMap(Clock.currentTimeMillis, (nowMs) =>
+      Effect.sync(() => void (readHolder(file)?.restoreId === restoreId && write(restoreId, nowMs)))
+    )
   return {
     acquire,
     renew,
     /** Renews the lease every third of its ttl, for as long as the caller's scope lasts. */
-    keepRenewed: (restoreId: string) => renew(restoreId).pipe(Effect.repeat(Schedule.spaced(Math.max(10, Math.floor(ttlMs / 3)))), Effect.ignore, Effect.forkScoped),
+    keepRenewed: (restoreId: string) =>
+      renew(restoreId).pipe(
+        Effect.repeat(Schedule.spaced(Math.max(10, Math.floor(ttlMs / 3)))),
+        Effect.ignore,
+        Effect.forkScoped
+      ),
     /** Gives the lease up, if `restoreId` holds it. */
     release: (restoreId: string) =>
       Effect.sync(() => {

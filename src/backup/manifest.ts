@@ -79,7 +79,10 @@ export const sha256File = (path: string): Promise<string> =>
       .on("end", () => resolve(hash.digest("hex")))
   })
 
-/** Links `from` to `to` (same filesystem: no bytes copied, and the file outlives its deletion from dbs/), else copies it. */
+/**
+ * Links `from` to `to` (same filesystem: no bytes copied, and the file outlives its deletion from dbs/), else copies
+ * it.
+ */
 export const linkOrCopy = (from: string, to: string): "linked" | "copied" => {
   NodeFs.mkdirSync(NodePath.dirname(to), { recursive: true })
   try {

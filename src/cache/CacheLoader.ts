@@ -25,13 +25,24 @@ export class CacheLoader extends Effect.Service<CacheLoader>()("strata/CacheLoad
     const catalog = yield* Catalog
     const clock = yield* Effect.clock
 
-    const loadSql = (view: string, table: TableState, kind: CacheKind, def: LastCacheDef | DistinctCacheDef, nowNs: bigint) => {
+    const loadSql = (
+      view: string,
+      table: TableState,
+      kind: CacheKind,
+      def: LastCacheDef | DistinctCacheDef,
+      nowNs: bigint
+    ) => {
       if (kind === "distinct") {
         const d = def as DistinctCacheDef
         const cols = distinctCacheColumns(table, d).map((c) => quote(c.name))
         const cutoff = nowNs - BigInt(d.maxAgeSeconds) * 1_000_000_000n
         const sql = `SELECT ${cols.join(", ")}, epoch_ns(max(time)) AS __t FROM (${view}) AS v WHERE time >= make_timestamp_ns(${cutoff}) GROUP BY ALL ORDER BY __t DESC LIMIT ${d.maxCardinality}`
-        return { sql, keys: cols.length, names: distinctCacheColumns(table, d).map((c) => c.name), values: [] as Array<string> }
+        return {
+          sql,
+          keys: cols.length,
+          names: distinctCacheColumns(table, d).map((c) => c.name),
+          values: [] as Array<string>
+        }
       }
       const l = def as LastCacheDef
       const { keys, values } = lastCacheColumns(table, l)
@@ -94,7 +105,8 @@ export class CacheLoader extends Effect.Service<CacheLoader>()("strata/CacheLoad
           const state = yield* catalog.current
           caches.reconcile(state)
           const db = [...state.databases.values()].find((d) => !d.deleted && d.name === dbName)
-          const table = db === undefined ? undefined : [...db.tables.values()].find((t) => !t.deleted && t.name === tableName)
+          const table =
+            db === undefined ? undefined : [...db.tables.values()].find((t) => !t.deleted && t.name === tableName)
           const def = kind === "last" ? table?.lastCaches.get(name) : table?.distinctCaches.get(name)
           if (db !== undefined && table !== undefined && def !== undefined) yield* load(db, table, kind, def)
           return def

@@ -1,8 +1,7 @@
 import { influxLastCacheQueryDuration } from "../metrics/prometheus.ts"
 import { Data, Effect, Stream } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
-import type { CatalogState, DistinctCacheDef, LastCacheDef } from "../catalog/state.ts"
-import { liveTable } from "../catalog/state.ts"
+import { type CatalogState, type DistinctCacheDef, type LastCacheDef, liveTable } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import { FieldKind, type ParsedBatch } from "../lineprotocol/index.ts"
 import type { TableRows } from "../write/WriteBuffer.ts"
@@ -37,7 +36,11 @@ type Instance =
 const instanceKey = (tableId: number, kind: CacheKind, def: { readonly name: string; readonly createdSeq: number }) => `${tableId}/${kind}/${def.createdSeq}/${def.name}`
 
 /** The tag and field values of one line of a parsed batch, by column name. */
-const lineValues = (batch: ParsedBatch, line: number, unsigned: BigUint64Array | undefined): Map<string, CacheValue> => {
+const lineValues = (
+  batch: ParsedBatch,
+  line: number,
+  unsigned: BigUint64Array | undefined
+): Map<string, CacheValue> => {
   const out = new Map<string, CacheValue>()
   const series = batch.series[batch.lineSeries[line]!]!
   for (let i = 0; i < series.tagKeys.length; i++) out.set(series.tagKeys[i]!, series.tagValues[i]!)
@@ -132,7 +135,10 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
       }
       if (targets.length === 0) return undefined
       const batch = rows.batch
-      const unsigned = batch.integers === undefined ? undefined : new BigUint64Array(batch.integers.buffer, batch.integers.byteOffset, batch.integers.length)
+      const unsigned =
+        batch.integers === undefined
+          ? undefined
+          : new BigUint64Array(batch.integers.buffer, batch.integers.byteOffset, batch.integers.length)
       const plans = targets.map((t) => {
         if (t.kind === "distinct") return { t, keys: distinctCacheColumns(table, t.def).map((c) => c.name), values: [] as Array<string> }
         const { keys, values } = lastCacheColumns(table, t.def)
@@ -165,23 +171,40 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
     const ingest = (rows: TableRows): void => prepare(rows)?.()
 
     /** The instance of a definition, when the catalog has it. */
-    const instanceOf = (tableId: number, kind: CacheKind, def: LastCacheDef | DistinctCacheDef) => instances.get(instanceKey(tableId, kind, def))
+    const instanceOf = (tableId: number, kind: CacheKind, def: LastCacheDef | DistinctCacheDef) =>
+      instances.get(instanceKey(tableId, kind, def))
 
     /**
      * Fills a cache from stored rows (newest first is not needed: rows are merged by time). A row is taken as seen at
      * its own time (or now, for future rows), so stored rows past the ttl or max age do not come back.
      */
-    const load = (tableId: number, kind: CacheKind, def: LastCacheDef | DistinctCacheDef, rows: ReadonlyArray<{ readonly cells: ReadonlyMap<string, CacheValue>; readonly timeNs: bigint }>, keys: ReadonlyArray<string>, values: ReadonlyArray<string>) => {
+    const load = (
+      tableId: number,
+      kind: CacheKind,
+      def: LastCacheDef | DistinctCacheDef,
+      rows: ReadonlyArray<{ readonly cells: ReadonlyMap<string, CacheValue>; readonly timeNs: bigint }>,
+      keys: ReadonlyArray<string>,
+      values: ReadonlyArray<string>
+    ) => {
       const instance = instanceOf(tableId, kind, def)
       if (instance === undefined) return
       const now = nowNs()
       for (const { cells, timeNs } of rows) {
         const seenAt = timeNs < now ? timeNs : now
-        if (instance.kind === "distinct") instance.cache.insert(keys.map((k) => (cells.get(k) as string | undefined) ?? null), seenAt)
+        if (instance.kind === "distinct")
+          instance.cache.insert(
+            keys.map((k) => (cells.get(k) as string | undefined) ?? null),
+            seenAt
+          )
         else {
           const picked = new Map<string, CacheValue>()
           for (const v of values) picked.set(v, cells.get(v) ?? null)
-          instance.cache.insert(keys.map((k) => cells.get(k) ?? null), timeNs, picked, seenAt)
+          instance.cache.insert(
+            keys.map((k) => cells.get(k) ?? null),
+            timeNs,
+            picked,
+            seenAt
+          )
         }
       }
     }
@@ -192,7 +215,13 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
      * The answer of `last_cache(table[, name])` or `distinct_cache(table[, name])` on a database: the name may be left
      * out when the table has exactly one cache of that kind.
      */
-    const answer = (state: CatalogState, dbId: number, kind: CacheKind, tableName: string, name: string | undefined): CacheRows | CacheLookupError => {
+    const answer = (
+      state: CatalogState,
+      dbId: number,
+      kind: CacheKind,
+      tableName: string,
+      name: string | undefined
+    ): CacheRows | CacheLookupError => {
       if (kind !== "last") return answerFromCache(state, dbId, kind, tableName, name)
       const started = performance.now()
       const answered = answerFromCache(state, dbId, kind, tableName, name)
@@ -200,12 +229,19 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
       return answered
     }
 
-    const answerFromCache = (state: CatalogState, dbId: number, kind: CacheKind, tableName: string, name: string | undefined): CacheRows | CacheLookupError => {
+    const answerFromCache = (
+      state: CatalogState,
+      dbId: number,
+      kind: CacheKind,
+      tableName: string,
+      name: string | undefined
+    ): CacheRows | CacheLookupError => {
       reconcile(state)
       const db = state.databases.get(dbId)
       const table = db === undefined ? undefined : liveTable(db, tableName)
       if (table === undefined) return lookupError(`Error during planning: table '${tableName}' not found`)
-      const defs: ReadonlyMap<string, LastCacheDef | DistinctCacheDef> = kind === "last" ? table.lastCaches : table.distinctCaches
+      const defs: ReadonlyMap<string, LastCacheDef | DistinctCacheDef> =
+        kind === "last" ? table.lastCaches : table.distinctCaches
       const def = name === undefined ? (defs.size === 1 ? defs.values().next().value : undefined) : defs.get(name)
       if (def === undefined) return lookupError("Error during planning: could not find cache for the given arguments")
       const instance = instanceOf(table.id, kind, def)

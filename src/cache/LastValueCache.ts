@@ -43,7 +43,12 @@ export class LastValueCache {
    * Offers one row. A row older than the `count` newest of its key is dropped; one at the time of a cached row is
    * merged into it, field by field, last write wins (as queries deduplicate).
    */
-  insert(keys: ReadonlyArray<CacheValue>, timeNs: bigint, values: ReadonlyMap<string, CacheValue>, seenAtNs: bigint): void {
+  insert(
+    keys: ReadonlyArray<CacheValue>,
+    timeNs: bigint,
+    values: ReadonlyMap<string, CacheValue>,
+    seenAtNs: bigint
+  ): void {
     const id = keyOf(keys)
     let entry = this.entries.get(id)
     if (entry === undefined) {
@@ -81,7 +86,8 @@ export class LastValueCache {
   rows(nowNs: bigint): Array<{ readonly keys: ReadonlyArray<CacheValue>; readonly row: CachedRow }> {
     const cutoff = nowNs - this.ttlNs
     const out: Array<{ keys: ReadonlyArray<CacheValue>; row: CachedRow }> = []
-    for (const entry of this.entries.values()) for (const row of entry.rows) if (row.seenAtNs >= cutoff) out.push({ keys: entry.keys, row })
+    for (const entry of this.entries.values())
+      for (const row of entry.rows) if (row.seenAtNs >= cutoff) out.push({ keys: entry.keys, row })
     return out
   }
 

@@ -17,4 +17,5 @@ export const lastCacheColumns = (table: TableState, def: LastCacheDef) => {
 }
 
 /** A distinct cache's columns. */
-export const distinctCacheColumns = (table: TableState, def: DistinctCacheDef) => def.columnIds.flatMap((id) => columnName(table, id) ?? [])
+export const distinctCacheColumns = (table: TableState, def: DistinctCacheDef) =>
+  def.columnIds.flatMap((id) => columnName(table, id) ?? [])

@@ -13,7 +13,10 @@ export const EVICTION_INTERVAL = Duration.seconds(10)
  * Evicts every cache `caches()` lists by the Clock's time, every `interval`, for as long as the scope lives. Reads
  * skip expired entries anyway, so this bounds memory, not correctness.
  */
-export const evictPeriodically = (caches: () => Iterable<Evictable>, interval: Duration.DurationInput = EVICTION_INTERVAL) =>
+export const evictPeriodically = (
+  caches: () => Iterable<Evictable>,
+  interval: Duration.DurationInput = EVICTION_INTERVAL
+) =>
   Effect.flatMap(Clock.currentTimeNanos, (nowNs) =>
     Effect.sync(() => {
       let removed = 0

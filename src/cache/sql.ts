@@ -7,8 +7,14 @@ import { sqlIdentifier as quote } from "../query/literal.ts"
  * Puts a cache's rows into the temporary table `into` of a connection, replacing it: a typed CREATE and one appender
  * pass, so a read costs O(rows) without SQL text per row for DuckDB to parse.
  */
-export const materialise = async (conn: DuckDBConnection, into: string, { columns, rows }: CacheRows): Promise<void> => {
-  await conn.run(`CREATE OR REPLACE TEMP TABLE ${quote(into)} (${columns.map((c) => `${quote(c.name)} ${duckTypeName[c.type]}`).join(", ")})`)
+export const materialise = async (
+  conn: DuckDBConnection,
+  into: string,
+  { columns, rows }: CacheRows
+): Promise<void> => {
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE ${quote(into)} (${columns.map((c) => `${quote(c.name)} ${duckTypeName[c.type]}`).join(", ")})`
+  )
   if (rows.length === 0) return
   const appender = await conn.createAppender(into, "main", "temp")
   try {

@@ -13,7 +13,10 @@ import { forkSupervised } from "../supervision.ts"
 const INTERNAL_RETENTION_NS = 7n * 24n * 3600n * 1_000_000_000n
 
 /** A catalog command: decides events from the current state, or fails. */
-export type Command<A> = (state: CatalogState, ctx: CommandContext) => Either.Either<{ readonly events: ReadonlyArray<StrataEvent>; readonly result: A }, ApiFailure>
+export type Command<A> = (
+  state: CatalogState,
+  ctx: CommandContext
+) => Either.Either<{ readonly events: ReadonlyArray<StrataEvent>; readonly result: A }, ApiFailure>
 
 /**
  * The Catalog actor. It owns the catalog projection and serialises every command: decide against the current state,
@@ -65,12 +68,20 @@ export class Catalog extends Effect.Service<Catalog>()("strata/Catalog", {
       )
 
     if (replayed.clusterUuid === null) {
-      yield* lock.withPermits(1)(
-        commit([
-          new ClusterInitialized({ version: 1, clusterUuid: NodeCrypto.randomUUID() }),
-          new DatabaseCreated({ version: 1, dbId: replayed.nextDbId, name: INTERNAL_DB, retentionPeriodNs: INTERNAL_RETENTION_NS })
-        ])
-      ).pipe(Effect.orDie)
+      yield *
+        lock
+          .withPermits(1)(
+            commit([
+              new ClusterInitialized({ version: 1, clusterUuid: NodeCrypto.randomUUID() }),
+              new DatabaseCreated({
+                version: 1,
+                dbId: replayed.nextDbId,
+                name: INTERNAL_DB,
+                retentionPeriodNs: INTERNAL_RETENTION_NS
+              })
+            ])
+          )
+          .pipe(Effect.orDie)
     }
 
     // Soft-deleted objects whose hard-delete time has come leave the catalog.
@@ -97,6 +108,8 @@ export class Catalog extends Effect.Service<Catalog>()("strata/Catalog", {
 
 /** Lifts a plain decision (events only) into a command answering with the committed state. */
 export const decide =
-  (f: (state: CatalogState, ctx: CommandContext) => Either.Either<ReadonlyArray<StrataEvent>, ApiFailure>): Command<void> =>
+  (
+    f: (state: CatalogState, ctx: CommandContext) => Either.Either<ReadonlyArray<StrataEvent>, ApiFailure>
+  ): Command<void> =>
   (state, ctx) =>
     Either.map(f(state, ctx), (events) => ({ events, result: undefined }))

@@ -43,10 +43,16 @@ export const DISTINCT_CACHE_DEFAULTS = { maxCardinality: 100_000, maxAgeSeconds:
 const LAST_CACHE_KEY_TYPES: ReadonlySet<ColumnType> = new Set(["tag", "string", "integer", "uinteger", "boolean"])
 const DISTINCT_CACHE_TYPES: ReadonlySet<ColumnType> = new Set(["tag", "string"])
 
-const positiveWhole = (field: string, value: number | undefined, message?: string): Either.Either<void, InvalidRequest> =>
+const positiveWhole = (
+  field: string,
+  value: number | undefined,
+  message?: string
+): Either.Either<void, InvalidRequest> =>
   value === undefined || (Number.isSafeInteger(value) && value > 0)
     ? Either.void
-    : Either.left(new InvalidRequest({ message: message ?? `invalid ${field} ${value}: must be a whole number greater than 0` }))
+    : Either.left(
+        new InvalidRequest({ message: message ?? `invalid ${field} ${value}: must be a whole number greater than 0` })
+      )
 
 /** The columns of a table by name, failing with every unknown or unsuitable one named. */
 const cacheColumns = (
@@ -116,7 +122,11 @@ export const createLastCache = (state: CatalogState, request: LastCacheRequest):
     })
     const existing = table.lastCaches.get(name)
     if (existing !== undefined) {
-      const same = sameIds(existing.keyColumnIds, event.keyColumnIds) && sameIds(existing.valueColumnIds, event.valueColumnIds) && existing.count === event.count && existing.ttlSeconds === event.ttlSeconds
+      const same =
+        sameIds(existing.keyColumnIds, event.keyColumnIds) &&
+        sameIds(existing.valueColumnIds, event.valueColumnIds) &&
+        existing.count === event.count &&
+        existing.ttlSeconds === event.ttlSeconds
       return yield* Either.left(
         same
           ? new AlreadyExists({ message: `attempted to create a resource that already exists: last cache ${name} on table ${table.name}` })
@@ -151,7 +161,10 @@ export const createDistinctCache = (state: CatalogState, request: DistinctCacheR
     })
     const existing = table.distinctCaches.get(name)
     if (existing !== undefined) {
-      const same = sameIds(existing.columnIds, event.columnIds) && existing.maxCardinality === event.maxCardinality && existing.maxAgeSeconds === event.maxAgeSeconds
+      const same =
+        sameIds(existing.columnIds, event.columnIds) &&
+        existing.maxCardinality === event.maxCardinality &&
+        existing.maxAgeSeconds === event.maxAgeSeconds
       return yield* Either.left(
         same
           ? new AlreadyExists({ message: `attempted to create a resource that already exists: distinct cache ${name} on table ${table.name}` })

@@ -112,10 +112,17 @@ const newDatabase = (state: CatalogState, name: string, retentionPeriodNs: bigin
 }
 
 /** `POST /api/v3/configure/database`. */
-export const createDatabase = (state: CatalogState, ctx: CommandContext, name: string, retention: string | undefined): Decision =>
+export const createDatabase = (
+  state: CatalogState,
+  ctx: CommandContext,
+  name: string,
+  retention: string | undefined
+): Decision =>
   Either.gen(function* () {
     if (liveDatabase(state, name) !== undefined) {
-      return yield* Either.left(new AlreadyExists({ message: `attempted to create a resource that already exists: database ${name}` }))
+      return yield* Either.left(
+        new AlreadyExists({ message: `attempted to create a resource that already exists: database ${name}` })
+      )
     }
     const retentionNs = retention === undefined ? null : yield* parseRetention("retention_period", retention)
     return [yield* newDatabase(state, name, retentionNs, ctx)]
@@ -137,11 +144,17 @@ export interface DeleteOptions {
 }
 
 /** `DELETE /api/v3/configure/database`: soft delete with rename, hard delete, or data only. */
-export const deleteDatabase = (state: CatalogState, ctx: CommandContext, name: string, options: DeleteOptions): Decision =>
+export const deleteDatabase = (
+  state: CatalogState,
+  ctx: CommandContext,
+  name: string,
+  options: DeleteOptions
+): Decision =>
   Either.gen(function* () {
     const db = yield* findDb(state, name)
     yield* guardInternal(db, "delete")
-    if (options.dataOnly) return [new DatabaseDataDeleted({ version: 1, dbId: db.id, removeTables: options.removeTables })]
+    if (options.dataOnly)
+      return [new DatabaseDataDeleted({ version: 1, dbId: db.id, removeTables: options.removeTables })]
     const hardDeleteAt = yield* parseHardDeleteAt(options.hardDeleteAt, ctx)
     let newName = softDeletedName(db.name, ctx.nowNs)
     if (state.dbIdsByName.has(newName)) newName = `${newName}-${db.id}`
@@ -210,12 +223,28 @@ export const createTable = (
       ...fields.map((f) => ({ id: id++, name: f.name, type: f.type })),
       { id: id++, name: "time", type: "time" as const }
     ]
-    events.push(new TableCreated({ version: 1, dbId, tableId: state.nextTableId, name: tableName, columns, retentionPeriodNs: retentionNs }))
+    events.push(
+      new TableCreated({
+        version: 1,
+        dbId,
+        tableId: state.nextTableId,
+        name: tableName,
+        columns,
+        retentionPeriodNs: retentionNs
+      })
+    )
     return events
   })
 
-/** `PUT /api/v3/configure/table` and the enterprise retention pair: sets or (with undefined) clears a table's retention. */
-export const setTableRetention = (state: CatalogState, dbName: string, tableName: string, retention: string | undefined): Decision =>
+/**
+ * `PUT /api/v3/configure/table` and the enterprise retention pair: sets or (with undefined) clears a table's retention.
+ */
+export const setTableRetention = (
+  state: CatalogState,
+  dbName: string,
+  tableName: string,
+  retention: string | undefined
+): Decision =>
   Either.gen(function* () {
     const db = yield* findDb(state, dbName)
     const table = yield* findTable(db, tableName)
@@ -224,7 +253,13 @@ export const setTableRetention = (state: CatalogState, dbName: string, tableName
   })
 
 /** `DELETE /api/v3/configure/table`. */
-export const deleteTable = (state: CatalogState, ctx: CommandContext, dbName: string, tableName: string, options: DeleteOptions): Decision =>
+export const deleteTable = (
+  state: CatalogState,
+  ctx: CommandContext,
+  dbName: string,
+  tableName: string,
+  options: DeleteOptions
+): Decision =>
   Either.gen(function* () {
     const db = yield* findDb(state, dbName)
     const table = yield* findTable(db, tableName)
@@ -232,8 +267,16 @@ export const deleteTable = (state: CatalogState, ctx: CommandContext, dbName: st
     const hardDeleteAt = yield* parseHardDeleteAt(options.hardDeleteAt, ctx)
     let newName = softDeletedName(table.name, ctx.nowNs)
     if (db.tableIdsByName.has(newName)) newName = `${newName}-${table.id}`
-    const soft = new TableSoftDeleted({ version: 1, dbId: db.id, tableId: table.id, newName, hardDeleteAtNs: hardDeleteAt })
-    return hardDeleteAt === ctx.nowNs ? [soft, new TableHardDeleted({ version: 1, dbId: db.id, tableId: table.id })] : [soft]
+    const soft = new TableSoftDeleted({
+      version: 1,
+      dbId: db.id,
+      tableId: table.id,
+      newName,
+      hardDeleteAtNs: hardDeleteAt
+    })
+    return hardDeleteAt === ctx.nowNs
+      ? [soft, new TableHardDeleted({ version: 1, dbId: db.id, tableId: table.id })]
+      : [soft]
   })
 
 /** Hard deletes whose deadline has passed. */
@@ -268,7 +311,10 @@ export const extendSchema = (
   ctx: CommandContext,
   dbName: string,
   changes: ReadonlyArray<SchemaChange>
-): Either.Either<{ readonly events: ReadonlyArray<StrataEvent>; readonly rejected: ReadonlyMap<string, string> }, ApiFailure> =>
+): Either.Either<
+  { readonly events: ReadonlyArray<StrataEvent>; readonly rejected: ReadonlyMap<string, string> },
+  ApiFailure
+> =>
   Either.gen(function* () {
     const events: Array<StrataEvent> = []
     const rejected = new Map<string, string>()
@@ -277,13 +323,18 @@ export const extendSchema = (
     if (db === undefined) {
       const deleted = state.dbIdsByName.get(dbName)
       if (deleted !== undefined && state.databases.get(deleted)?.deleted) {
-        return yield* Either.left(new InvalidRequest({ message: `cannot write to soft-deleted database '${dbName}' - it is marked for deletion` }))
+        return yield* Either.left(
+          new InvalidRequest({
+            message: `cannot write to soft-deleted database '${dbName}' - it is marked for deletion`
+          })
+        )
       }
       const created = yield* newDatabase(state, dbName, null, ctx)
       events.push(created)
       dbId = created.dbId
     } else {
-      if (db.name === INTERNAL_DB) return yield* Either.left(new InvalidRequest({ message: "cannot write to internal db" }))
+      if (db.name === INTERNAL_DB)
+        return yield* Either.left(new InvalidRequest({ message: "cannot write to internal db" }))
       dbId = db.id
     }
     let tablesNow = countedTables(state)
@@ -297,11 +348,17 @@ export const extendSchema = (
           continue
         }
         if (tablesNow >= ctx.limits.numTableLimit) {
-          rejected.set(change.table, `Update to schema would exceed number of tables limit: attempted to create table but already have ${tablesNow} table(s) (limit: ${ctx.limits.numTableLimit})`)
+          rejected.set(
+            change.table,
+            `Update to schema would exceed number of tables limit: attempted to create table but already have ${tablesNow} table(s) (limit: ${ctx.limits.numTableLimit})`
+          )
           continue
         }
         if (change.columns.length > ctx.limits.numColumnsPerTableLimit) {
-          rejected.set(change.table, `Update to schema would exceed number of columns per table limit of ${ctx.limits.numColumnsPerTableLimit} columns`)
+          rejected.set(
+            change.table,
+            `Update to schema would exceed number of columns per table limit of ${ctx.limits.numColumnsPerTableLimit} columns`
+          )
           continue
         }
         const badName = newColumnsProblem(undefined, change.columns)
@@ -312,7 +369,16 @@ export const extendSchema = (
         let id = 0
         const columns: Array<ColumnDef> = change.columns.map((c) => ({ id: id++, name: c.name, type: c.type }))
         columns.push({ id: id++, name: "time", type: "time" })
-        events.push(new TableCreated({ version: 1, dbId, tableId: nextTableId++, name: change.table, columns, retentionPeriodNs: null }))
+        events.push(
+          new TableCreated({
+            version: 1,
+            dbId,
+            tableId: nextTableId++,
+            name: change.table,
+            columns,
+            retentionPeriodNs: null
+          })
+        )
         tablesNow++
         continue
       }
@@ -400,13 +466,30 @@ const tokenNameProblem = (name: string) =>
   name.trim() === "" ? "token_name cannot be empty" : name === OPERATOR_TOKEN_NAME ? `token name ${OPERATOR_TOKEN_NAME} is reserved` : undefined
 
 /** `POST /api/v3/configure/token/named_admin`. */
-export const createNamedAdminToken = (state: CatalogState, ctx: CommandContext, name: string, expirySecs: number | null | undefined, secret: string): Decision => {
+export const createNamedAdminToken = (
+  state: CatalogState,
+  ctx: CommandContext,
+  name: string,
+  expirySecs: number | null | undefined,
+  secret: string
+): Decision => {
   const problem = tokenNameProblem(name)
   if (problem !== undefined) return fail(new InvalidRequest({ message: problem }))
-  if (tokenByName(state, name) !== undefined) return fail(new AlreadyExists({ message: `token name already exists, ${name}` }))
+  if (tokenByName(state, name) !== undefined)
+    return fail(new AlreadyExists({ message: `token name already exists, ${name}` }))
   const badExpiry = expiryProblem(ctx, expirySecs)
   if (badExpiry !== undefined) return fail(new InvalidRequest({ message: badExpiry }))
-  return ok(new TokenCreated({ version: 1, tokenId: state.nextTokenId, name, hash: hashToken(secret), createdAtNs: ctx.nowNs, expiresAtNs: expiry(ctx, expirySecs), grant: { kind: "admin" } }))
+  return ok(
+    new TokenCreated({
+      version: 1,
+      tokenId: state.nextTokenId,
+      name,
+      hash: hashToken(secret),
+      createdAtNs: ctx.nowNs,
+      expiresAtNs: expiry(ctx, expirySecs),
+      grant: { kind: "admin" }
+    })
+  )
 }
 
 /** `POST /api/v3/enterprise/configure/token`: a token with db/system permissions. */

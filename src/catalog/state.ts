@@ -57,12 +57,18 @@ const noCaches = new Map<string, never>()
  * A data delete empties the caches of a table (or of every table of the database): their definitions get the
  * delete's seq, so their contents start anew. A state without such caches is returned as it is.
  */
-const withCachesEmptied = (state: CatalogState, dbId: number, tableId: number | undefined, seq: number): CatalogState => {
+const withCachesEmptied = (
+  state: CatalogState,
+  dbId: number,
+  tableId: number | undefined,
+  seq: number
+): CatalogState => {
   const db = state.databases.get(dbId)
   if (db === undefined) return state
   let tables: Map<number, TableState> | undefined
   for (const t of db.tables.values()) {
-    if ((tableId !== undefined && t.id !== tableId) || (t.lastCaches.size === 0 && t.distinctCaches.size === 0)) continue
+    if ((tableId !== undefined && t.id !== tableId) || (t.lastCaches.size === 0 && t.distinctCaches.size === 0))
+      continue
     tables ??= new Map(db.tables)
     tables.set(t.id, {
       ...t,
@@ -180,7 +186,10 @@ const unbind = (history: DatabaseState["nameHistory"], tableId: number | null, s
     if (name !== undefined && n !== name) continue
     if (!bindings.some((b) => b.toSeq === null && (tableId === null || b.tableId === tableId))) continue
     next ??= new Map(history)
-    next.set(n, bindings.map((b) => (b.toSeq === null && (tableId === null || b.tableId === tableId) ? { ...b, toSeq: seq } : b)))
+    next.set(
+      n,
+      bindings.map((b) => (b.toSeq === null && (tableId === null || b.tableId === tableId) ? { ...b, toSeq: seq } : b))
+    )
   }
   return next ?? history
 }
@@ -205,7 +214,10 @@ const updateTable = (state: CatalogState, dbId: number, tableId: number, f: (t: 
 const appliableColumns = (
   existing: ReadonlyArray<ColumnDef>,
   added: ReadonlyArray<ColumnDef>
-): { readonly kept: ReadonlyArray<ColumnDef>; readonly dropped: ReadonlyArray<{ readonly name: string; readonly reason: string }> } => {
+): {
+  readonly kept: ReadonlyArray<ColumnDef>
+  readonly dropped: ReadonlyArray<{ readonly name: string; readonly reason: string }>
+} => {
   const folded = new Set<string>()
   for (const c of existing) folded.add(foldColumnName(c.name))
   let kept: Array<ColumnDef> | undefined
@@ -233,7 +245,10 @@ const quarantine = (
 ): CatalogState =>
   dropped.length === 0
     ? state
-    : { ...state, quarantinedColumns: [...state.quarantinedColumns, ...dropped.map((d) => ({ seq, dbId, tableId, ...d }))] }
+    : {
+        ...state,
+        quarantinedColumns: [...state.quarantinedColumns, ...dropped.map((d) => ({ seq, dbId, tableId, ...d }))]
+      }
 
 /**
  * Applies one event, which happened at `atNs` (at `seq` in the log), to the catalog. Events of other projections leave
@@ -291,12 +306,18 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
       return {
         ...state,
         databases: withoutEntry(state.databases, db.id),
-        dbIdsByName: state.dbIdsByName.get(db.name) === db.id ? withoutEntry(state.dbIdsByName, db.name) : state.dbIdsByName
+        dbIdsByName:
+          state.dbIdsByName.get(db.name) === db.id ? withoutEntry(state.dbIdsByName, db.name) : state.dbIdsByName
       }
     }
     case "DatabaseDataDeleted":
       return event.removeTables
-        ? updateDb(state, event.dbId, (db) => ({ ...db, tables: new Map(), tableIdsByName: new Map(), nameHistory: unbind(db.nameHistory, null, seq) }))
+        ? updateDb(state, event.dbId, (db) => ({
+            ...db,
+            tables: new Map(),
+            tableIdsByName: new Map(),
+            nameHistory: unbind(db.nameHistory, null, seq)
+          }))
         : withCachesEmptied(state, event.dbId, undefined, seq)
     case "TableCreated": {
       const { kept, dropped } = appliableColumns([], event.columns)
@@ -321,7 +342,13 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
         tableIdsByName: withEntry(db.tableIdsByName, table.name, table.id),
         nameHistory: bind(db.nameHistory, table.name, table.id, seq)
       }))
-      return quarantine({ ...next, nextTableId: Math.max(state.nextTableId, event.tableId + 1) }, seq, event.dbId, event.tableId, dropped)
+      return quarantine(
+        { ...next, nextTableId: Math.max(state.nextTableId, event.tableId + 1) },
+        seq,
+        event.dbId,
+        event.tableId,
+        dropped
+      )
     }
     case "ColumnsAdded": {
       const table = state.databases.get(event.dbId)?.tables.get(event.tableId)
@@ -340,14 +367,24 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
       return quarantine(next, seq, event.dbId, event.tableId, dropped)
     }
     case "TableRetentionSet":
-      return updateTable(state, event.dbId, event.tableId, (t) => ({ ...t, retentionPeriodNs: event.retentionPeriodNs }))
+      return updateTable(state, event.dbId, event.tableId, (t) => ({
+        ...t,
+        retentionPeriodNs: event.retentionPeriodNs
+      }))
     case "TableSoftDeleted":
       return updateDb(state, event.dbId, (db) => {
         const t = db.tables.get(event.tableId)
         if (t === undefined) return db
         return {
           ...db,
-          tables: withEntry(db.tables, t.id, { ...t, name: event.newName, deleted: true, hardDeleteAtNs: event.hardDeleteAtNs, lastCaches: noCaches, distinctCaches: noCaches }),
+          tables: withEntry(db.tables, t.id, {
+            ...t,
+            name: event.newName,
+            deleted: true,
+            hardDeleteAtNs: event.hardDeleteAtNs,
+            lastCaches: noCaches,
+            distinctCaches: noCaches
+          }),
           tableIdsByName: withEntry(withoutEntry(db.tableIdsByName, t.name), event.newName, t.id),
           nameHistory: unbind(db.nameHistory, t.id, seq, t.name)
         }
@@ -359,7 +396,8 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
         return {
           ...db,
           tables: withoutEntry(db.tables, t.id),
-          tableIdsByName: db.tableIdsByName.get(t.name) === t.id ? withoutEntry(db.tableIdsByName, t.name) : db.tableIdsByName,
+          tableIdsByName:
+            db.tableIdsByName.get(t.name) === t.id ? withoutEntry(db.tableIdsByName, t.name) : db.tableIdsByName,
           nameHistory: unbind(db.nameHistory, t.id, seq)
         }
       })
@@ -367,16 +405,28 @@ export const applyEvent = (state: CatalogState, event: StrataEvent, atNs: bigint
       return withCachesEmptied(state, event.dbId, event.tableId, seq)
     case "LastCacheCreated": {
       const { _tag, version, dbId, tableId, cacheId, ...def } = event
-      return updateTable(state, dbId, tableId, (t) => ({ ...t, lastCaches: withEntry(t.lastCaches, def.name, { ...def, id: cacheId, createdSeq: seq }) }))
+      return updateTable(state, dbId, tableId, (t) => ({
+        ...t,
+        lastCaches: withEntry(t.lastCaches, def.name, { ...def, id: cacheId, createdSeq: seq })
+      }))
     }
     case "LastCacheDeleted":
-      return updateTable(state, event.dbId, event.tableId, (t) => ({ ...t, lastCaches: withoutEntry(t.lastCaches, event.name) }))
+      return updateTable(state, event.dbId, event.tableId, (t) => ({
+        ...t,
+        lastCaches: withoutEntry(t.lastCaches, event.name)
+      }))
     case "DistinctCacheCreated": {
       const { _tag, version, dbId, tableId, cacheId, ...def } = event
-      return updateTable(state, dbId, tableId, (t) => ({ ...t, distinctCaches: withEntry(t.distinctCaches, def.name, { ...def, id: cacheId, createdSeq: seq }) }))
+      return updateTable(state, dbId, tableId, (t) => ({
+        ...t,
+        distinctCaches: withEntry(t.distinctCaches, def.name, { ...def, id: cacheId, createdSeq: seq })
+      }))
     }
     case "DistinctCacheDeleted":
-      return updateTable(state, event.dbId, event.tableId, (t) => ({ ...t, distinctCaches: withoutEntry(t.distinctCaches, event.name) }))
+      return updateTable(state, event.dbId, event.tableId, (t) => ({
+        ...t,
+        distinctCaches: withoutEntry(t.distinctCaches, event.name)
+      }))
     case "TokenCreated":
       return {
         ...state,
@@ -485,7 +535,11 @@ export const databaseAt = (db: DatabaseState, seq: number): DatabaseState => {
     const current = db.tableIdsByName.get(name)
     let meant: number | undefined
     for (const b of bindings) if (b.fromSeq < seq && (b.toSeq === null || b.toSeq > seq)) meant = b.tableId
-    if (meant === current || (meant === undefined && (current === undefined || db.tables.get(current)?.deleted === true))) continue
+    if (
+      meant === current ||
+      (meant === undefined && (current === undefined || db.tables.get(current)?.deleted === true))
+    )
+      continue
     names ??= new Map(db.tableIdsByName)
     if (meant === undefined) names.delete(name)
     else names.set(name, meant)

@@ -91,7 +91,8 @@ export class Checkpoints extends Effect.Service<Checkpoints>()("strata/Checkpoin
     let captureJobs: Effect.Effect<JobsState> | undefined
 
     /**
-     * Writes a checkpoint of the projections `capture` reads (and the jobs, once Jobs runs), taken while no projection is applying, then records it
+     * Writes a checkpoint of the projections `capture` reads (and the jobs, once Jobs runs), taken while no projection
+     * is applying, then records it
      * in the log; the previous checkpoint's file is removed once the new one is recorded.
      */
     const write = (capture: Effect.Effect<{ readonly catalog: CatalogState; readonly files: FileIndexState }>) =>
@@ -102,9 +103,14 @@ export class Checkpoints extends Effect.Service<Checkpoints>()("strata/Checkpoin
         const bytes = encodeCheckpoint({ seq, catalog: states[0].catalog, files: states[0].files, jobs: states[1] })
         const path = checkpointPath(seq)
         yield* store.put(path, bytes)
-        yield* log
-          .append([{ event: new CheckpointWritten({ version: 1, seq, path, bytes: bytes.byteLength, sha256: sha256(bytes) }) }])
-          .pipe(Effect.tapError(() => store.remove(path).pipe(Effect.ignore)))
+        yield *
+          log
+            .append([
+              {
+                event: new CheckpointWritten({ version: 1, seq, path, bytes: bytes.byteLength, sha256: sha256(bytes) })
+              }
+            ])
+            .pipe(Effect.tapError(() => store.remove(path).pipe(Effect.ignore)))
         if (lastPath !== undefined) yield* store.remove(lastPath).pipe(Effect.ignore)
         lastSeq = seq
         lastPath = path

@@ -33,9 +33,22 @@ const reviver = (_key: string, value: unknown): unknown => {
   return value
 }
 
-/** The checkpoint file's bytes. Deterministic: equal projections give equal bytes (the projection hash relies on it). */
+/**
+ * The checkpoint file's bytes. Deterministic: equal projections give equal bytes (the projection hash relies on it).
+ */
 export const encodeCheckpoint = (at: ProjectionsAt): Uint8Array =>
-  Buffer.from(JSON.stringify({ version: CHECKPOINT_VERSION, seq: at.seq, catalog: at.catalog, files: at.files, ...(at.jobs === undefined ? {} : { jobs: at.jobs }) }, replacer))
+  Buffer.from(
+    JSON.stringify(
+      {
+        version: CHECKPOINT_VERSION,
+        seq: at.seq,
+        catalog: at.catalog,
+        files: at.files,
+        ...(at.jobs === undefined ? {} : { jobs: at.jobs })
+      },
+      replacer
+    )
+  )
 
 /** Reads a checkpoint file's bytes back; throws on a file of another version or shape. */
 export const decodeCheckpoint = (bytes: Uint8Array): ProjectionsAt => {
@@ -49,4 +62,5 @@ export const decodeCheckpoint = (bytes: Uint8Array): ProjectionsAt => {
 export const sha256 = (bytes: Uint8Array) => NodeCrypto.createHash("sha256").update(bytes).digest("hex")
 
 /** A hash of projection states (not their seq): equal exactly when the states are. */
-export const projectionHash = (catalog: CatalogState, files: FileIndexState) => sha256(Buffer.from(JSON.stringify({ catalog, files }, replacer)))
+export const projectionHash = (catalog: CatalogState, files: FileIndexState) =>
+  sha256(Buffer.from(JSON.stringify({ catalog, files }, replacer)))

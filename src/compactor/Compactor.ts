@@ -95,10 +95,16 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
         const stage = `persist_stage_t${target.tableId}`
         const windowsStarted = performance.now()
         const windows = yield* attemptPromise("staging the buffer's rows", async () => {
-          await conn.run(`${ingester.buffer.persistRanksSql(target, ranks)};\n${ingester.buffer.persistStageSql(target, ranks, stage, windowNs)}`)
-          return (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(stage))).getRows() as Array<[bigint, bigint, bigint, bigint]>
+          await conn.run(
+            `${ingester.buffer.persistRanksSql(target, ranks)};\n${ingester.buffer.persistStageSql(target, ranks, stage, windowNs)}`
+          )
+          return (await conn.runAndReadAll(ingester.buffer.persistWindowsSql(stage))).getRows() as Array<
+            [bigint, bigint, bigint, bigint]
+          >
         })
-        yield* Effect.logDebug(`persist: table ${target.tableId} spans ${windows.length} window(s), staged in ${(performance.now() - windowsStarted).toFixed(0)} ms`)
+        yield* Effect.logDebug(
+          `persist: table ${target.tableId} spans ${windows.length} window(s), staged in ${(performance.now() - windowsStarted).toFixed(0)} ms`
+        )
         const columns = [...target.tags, ...target.fields.map((f) => f.name)]
         // Several windows' COPYs go to DuckDB as one script: each statement's answer would otherwise wait for a turn of
         // the event loop, which ingest keeps busy (a backfill persists one small file per window).
@@ -110,12 +116,16 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
             const scratch = yield* store.scratchPath(path)
             // Listed before it is written: a failure removes whatever the script produced.
             scratches.push({ path, localFile: scratch })
-            statements.push(`COPY (${ingester.buffer.persistSql(target, stage, BigInt(w))}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
+            statements.push(
+              `COPY (${ingester.buffer.persistSql(target, stage, BigInt(w))}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`
+            )
             const file = { path, dbId: target.dbId, tableId: target.tableId, rows: Number(rows), bytes: 0, columns }
             written.push({ ...file, minTimeNs: BigInt(lo), maxTimeNs: BigInt(hi) })
           }
           const groupStarted = performance.now()
-          yield* attemptPromise(`writing ${group.length} file(s) from ${scratches[from]!.path}`, () => conn.run(statements.join(";\n")))
+          yield* attemptPromise(`writing ${group.length} file(s) from ${scratches[from]!.path}`, () =>
+            conn.run(statements.join(";\n"))
+          )
           const took = (performance.now() - groupStarted).toFixed(0)
           yield* Effect.logDebug(`persist: ${group.length} file(s) from ${scratches[from]!.path} written in ${took} ms`)
         }
@@ -125,7 +135,11 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       }).pipe(
         // Nothing names these files yet: whatever was produced or moved in goes.
         Effect.tapError(() =>
-          Effect.forEach(scratches, (s) => Effect.zipRight(store.remove(s.localFile), store.remove(s.path)).pipe(Effect.ignore), { discard: true })
+          Effect.forEach(
+            scratches,
+            (s) => Effect.zipRight(store.remove(s.localFile), store.remove(s.path)).pipe(Effect.ignore),
+            { discard: true }
+          )
         ),
         Effect.ensuring(
           Effect.tryPromise(async () => {
@@ -136,34 +150,37 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       )
     }
 
-    const persistOnce: Effect.Effect<PersistOutcome | undefined, StorageError | LogWriteFailed | EngineFailed> = Effect.gen(function* () {
-      const started = performance.now()
-      const { persistedSeq, targets, payloadBytes } = yield* ingester.capturePersist
-      lastPersistMs = yield* Clock.currentTimeMillis
-      // Nothing buffered (every write since was dropped): the payloads captured no longer wait for a persist.
-      if (targets.length === 0) return yield* Effect.as(ingester.releasePersisted([], payloadBytes), undefined)
-      const files: Array<PersistedFile> = []
-      const removeWritten = Effect.forEach(files, (f) => store.remove(f.path).pipe(Effect.ignore), { discard: true })
-      yield* Effect.forEach(targets, (t) => Effect.map(writeTarget(t, persistedSeq), (w) => void files.push(...w)), { discard: true }).pipe(
-        Effect.tapError(() => removeWritten)
-      )
-      // Once committed (and applied to the file index, before the append returns) queries find the files; the rows
-      // leave the buffer once older queries are done.
-      yield* log.append([{ event: new SnapshotPersisted({ version: 1, persistedSeq, files }) }])
-      yield* sources.drainReaders
-      yield* ingester.releasePersisted(targets, payloadBytes)
-      yield* reclaimer.truncate(persistedSeq).pipe(logged("event log truncation"))
-      let bytes = 0
-      let rows = 0
-      for (const f of files) (bytes += f.bytes), (rows += f.rows)
-      yield* Metric.increment(persistsTotal)
-      yield* Metric.incrementBy(persistedFilesTotal, files.length)
-      yield* Metric.incrementBy(persistedBytesTotal, bytes)
-      yield* Metric.incrementBy(persistedRowsTotal, rows)
-      yield* Metric.update(persistDuration, (performance.now() - started) / 1000)
-      yield* Effect.logDebug(`persisted ${rows} row(s) up to seq ${persistedSeq} into ${files.length} file(s), ${bytes} bytes`)
-      return { persistedSeq, files }
-    })
+    const persistOnce: Effect.Effect<PersistOutcome | undefined, StorageError | LogWriteFailed | EngineFailed> =
+      Effect.gen(function* () {
+        const started = performance.now()
+        const { persistedSeq, targets, payloadBytes } = yield* ingester.capturePersist
+        lastPersistMs = yield* Clock.currentTimeMillis
+        // Nothing buffered (every write since was dropped): the payloads captured no longer wait for a persist.
+        if (targets.length === 0) return yield* Effect.as(ingester.releasePersisted([], payloadBytes), undefined)
+        const files: Array<PersistedFile> = []
+        const removeWritten = Effect.forEach(files, (f) => store.remove(f.path).pipe(Effect.ignore), { discard: true })
+        yield* Effect.forEach(targets, (t) => Effect.map(writeTarget(t, persistedSeq), (w) => void files.push(...w)), {
+          discard: true
+        }).pipe(Effect.tapError(() => removeWritten))
+        // Once committed (and applied to the file index, before the append returns) queries find the files; the rows
+        // leave the buffer once older queries are done.
+        yield* log.append([{ event: new SnapshotPersisted({ version: 1, persistedSeq, files }) }])
+        yield* sources.drainReaders
+        yield* ingester.releasePersisted(targets, payloadBytes)
+        yield* reclaimer.truncate(persistedSeq).pipe(logged("event log truncation"))
+        let bytes = 0
+        let rows = 0
+        for (const f of files) ((bytes += f.bytes), (rows += f.rows))
+        yield* Metric.increment(persistsTotal)
+        yield* Metric.incrementBy(persistedFilesTotal, files.length)
+        yield* Metric.incrementBy(persistedBytesTotal, bytes)
+        yield* Metric.incrementBy(persistedRowsTotal, rows)
+        yield* Metric.update(persistDuration, (performance.now() - started) / 1000)
+        yield* Effect.logDebug(
+          `persisted ${rows} row(s) up to seq ${persistedSeq} into ${files.length} file(s), ${bytes} bytes`
+        )
+        return { persistedSeq, files }
+      })
 
     /** Persists now (serialised with the loop's persists). */
     const persistNow = lock.withPermits(1)(persistOnce)
@@ -186,12 +203,24 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       indexedColumns: (dbId, tableId) => Effect.map(catalog.current, (c) => indexedColumns(c, dbId, tableId))
     }
     const windowSeen = new Map<string, { readonly newest: number; readonly sinceMs: number }>()
-    /** Compacts every window holding gen1 files now, regardless of `--compaction-delay` (`targetRows` splits smaller windows, for tests). */
+    /**
+     * Compacts every window holding gen1 files now, regardless of `--compaction-delay` (`targetRows` splits smaller
+     * windows, for tests).
+     */
     const compactNow = (options: { readonly targetRows?: number } = {}) =>
-      compactionLock.withPermits(1)(Effect.suspend(() => compactWindows({ ...compactionDeps, ...options }, allGen1Windows(fileIndex.unsafeCurrent()))))
+      compactionLock.withPermits(1)(
+        Effect.suspend(() =>
+          compactWindows({ ...compactionDeps, ...options }, allGen1Windows(fileIndex.unsafeCurrent()))
+        )
+      )
     const compactDue = compactionLock.withPermits(1)(
       Effect.gen(function* () {
-        const due = dueWindows(fileIndex.unsafeCurrent(), windowSeen, yield* Clock.currentTimeMillis, config.compactionDelayMs)
+        const due = dueWindows(
+          fileIndex.unsafeCurrent(),
+          windowSeen,
+          yield * Clock.currentTimeMillis,
+          config.compactionDelayMs
+        )
         if (due.length > 0) yield* compactWindows(compactionDeps, due)
       })
     )
@@ -202,11 +231,28 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
      */
     const applyRowDeletes = compactionLock.withPermits(1)(
       Effect.gen(function* () {
-        const due = dueRowDeletes(yield* catalog.current, fileIndex.unsafeCurrent(), yield* Clock.currentTimeMillis, config.rowDeleteMinAgeMs)
+        const due = dueRowDeletes(
+          yield * catalog.current,
+          fileIndex.unsafeCurrent(),
+          yield * Clock.currentTimeMillis,
+          config.rowDeleteMinAgeMs
+        )
         const completed: Array<number> = []
         for (const { request, windows } of due) {
           // Windows rewritten for an earlier request of this pass no longer hold the replaced files: read them afresh.
-          const outcomes = yield* compactWindows(compactionDeps, windows.filter((w) => w.files.every((f) => fileIndex.unsafeCurrent().tables.get(w.tableId)?.some((g) => g.path === f.path))))
+          const outcomes =
+            yield *
+            compactWindows(
+              compactionDeps,
+              windows.filter((w) =>
+                w.files.every((f) =>
+                  fileIndex
+                    .unsafeCurrent()
+                    .tables.get(w.tableId)
+                    ?.some((g) => g.path === f.path)
+                )
+              )
+            )
           let files = 0
           for (const o of outcomes) files += o.removed.length
           yield* log.append([{ event: new RowDeleteCompleted({ version: 1, sequence: request.sequence, files }) }])
@@ -295,7 +341,10 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
       checkpointNow,
       /** Compacts every window holding gen1 files now (ignoring `--compaction-delay`); what each compaction did. */
       compactNow,
-      /** Rewrites the files of pending row-delete requests older than `--row-delete-min-age` now; the sequences completed. */
+      /**
+       * Rewrites the files of pending row-delete requests older than `--row-delete-min-age` now; the sequences
+       * completed.
+       */
       applyRowDeletes
     } as const
   })

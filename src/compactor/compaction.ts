@@ -38,7 +38,14 @@ export const windowName = (day: bigint): string => {
 }
 
 /** `dbs/<db_id>/<table_id>/<YYYY-MM-DD>/compacted-<gen>.parquet`, with `-<n>` when the window takes several files. */
-export const compactedPath = (dbId: number, tableId: number, day: bigint, generation: number, part: number, parts: number) =>
+export const compactedPath = (
+  dbId: number,
+  tableId: number,
+  day: bigint,
+  generation: number,
+  part: number,
+  parts: number
+) =>
   `${DBS_PREFIX}${dbId}/${tableId}/${windowName(day)}/compacted-${generation}${parts > 1 ? `-${part + 1}` : ""}.parquet`
 
 /** The generation of a compacted file, from its name; undefined for a gen1 file. */
@@ -97,7 +104,10 @@ export const mergeSql = (
     const where = kept === undefined ? filter : filter === "" ? ` WHERE ${kept}` : `${filter} AND ${kept}`
     return `SELECT ${[...cols, "time", `${i} AS _ord`].join(", ")} FROM read_parquet(${literal(localPath(f.path))})${where}`
   })
-  const order = [...table.seriesKey.filter((n) => tags.some((t) => t.name === n)), ...tags.map((t) => t.name).filter((n) => !table.seriesKey.includes(n))]
+  const order = [
+    ...table.seriesKey.filter((n) => tags.some((t) => t.name === n)),
+    ...tags.map((t) => t.name).filter((n) => !table.seriesKey.includes(n))
+  ]
   const keys = [...tags.map((t) => quote(t.name)), "time"]
   const merged = fields.map((f) => `arg_max(${quote(f.name)}, _ord) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
   return {
@@ -154,14 +164,19 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
     // Split by time (so the parts' ranges stay disjoint and reads stay a plain union) when the window is large.
     let rows = 0
     for (const f of w.files) rows += f.rows
-    const parts = Math.min(MAX_COMPACTED_FILES, Math.max(1, Math.ceil(rows / (deps.targetRows ?? COMPACTED_FILE_TARGET_ROWS))))
+    const parts = Math.min(
+      MAX_COMPACTED_FILES,
+      Math.max(1, Math.ceil(rows / (deps.targetRows ?? COMPACTED_FILE_TARGET_ROWS)))
+    )
     const ranges: Array<readonly [bigint, bigint]> = []
     if (parts > 1) {
       const qs = Array.from({ length: parts - 1 }, (_, i) => (i + 1) / parts)
       const cut = yield* attemptPromise("choosing split times", async () =>
         (await deps.conn.runAndReadAll(`SELECT quantile_disc(epoch_ns(time), [${qs.join(", ")}]) FROM read_parquet([${sources}])`)).getRows()
       )
-      const bounds = [...new Set(((cut[0]?.[0] as { items: Array<bigint> } | undefined)?.items ?? []).map((b) => BigInt(b)))]
+      const bounds = [
+        ...new Set(((cut[0]?.[0] as { items: Array<bigint> } | undefined)?.items ?? []).map((b) => BigInt(b)))
+      ]
       let lo = w.day * DAY_NS
       for (const b of bounds) if (b > lo) ranges.push([lo, b]), (lo = b)
       ranges.push([lo, (w.day + 1n) * DAY_NS])
@@ -185,8 +200,13 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
           yield* deps.store.remove(scratch)
           continue
         }
-        const index = yield* fileIndexValues(deps, first.dbId, w.tableId, scratch, columns).pipe(Effect.tapError(() => deps.store.remove(scratch).pipe(Effect.ignore)))
-        yield* deps.store.putFile(path, scratch).pipe(Effect.tapError(() => deps.store.remove(scratch).pipe(Effect.ignore)))
+        const index =
+          yield *
+          fileIndexValues(deps, first.dbId, w.tableId, scratch, columns).pipe(
+            Effect.tapError(() => deps.store.remove(scratch).pipe(Effect.ignore))
+          )
+        yield *
+          deps.store.putFile(path, scratch).pipe(Effect.tapError(() => deps.store.remove(scratch).pipe(Effect.ignore)))
         added.push({
           ...(index === undefined ? {} : { index }),
           path,
@@ -203,9 +223,22 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
 
     const removed = w.files.map((f) => f.path)
     // The file index applies the event before the append returns.
-    yield* deps.log
-      .append([{ event: new WindowCompacted({ version: 1, dbId: first.dbId, tableId: w.tableId, window, generation, removed, added }) }])
-      .pipe(Effect.tapError(() => removeAdded))
+    yield *
+      deps.log
+        .append([
+          {
+            event: new WindowCompacted({
+              version: 1,
+              dbId: first.dbId,
+              tableId: w.tableId,
+              window,
+              generation,
+              removed,
+              added
+            })
+          }
+        ])
+        .pipe(Effect.tapError(() => removeAdded))
     const now = new Set(filesOf(yield* deps.fileIndex.current, w.tableId).map((f) => f.path))
     if (!added.every((f) => now.has(f.path))) {
       // A deletion or removal took some of the files out first: the compaction is void, and so are its files.
@@ -223,12 +256,26 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
   })
 
 /** The distinct values of the table's indexed columns in a written file (undefined when none is indexed). */
-const fileIndexValues = (deps: CompactionDeps, dbId: number, tableId: number, file: string, columns: ReadonlyArray<string>) =>
+const fileIndexValues = (
+  deps: CompactionDeps,
+  dbId: number,
+  tableId: number,
+  file: string,
+  columns: ReadonlyArray<string>
+) =>
   Effect.gen(function* () {
-    const indexed = deps.indexedColumns === undefined ? [] : (yield* deps.indexedColumns(dbId, tableId)).filter((c) => columns.includes(c))
+    const indexed =
+      deps.indexedColumns === undefined
+        ? []
+        : (yield* deps.indexedColumns(dbId, tableId)).filter((c) => columns.includes(c))
     if (indexed.length === 0) return undefined
-    const select = indexed.map((c) => `list(DISTINCT CAST(${quote(c)} AS VARCHAR)) FILTER (WHERE ${quote(c)} IS NOT NULL)`).join(", ")
-    const row = yield* attemptPromise(`indexing ${file}`, async () => (await deps.conn.runAndReadAll(`SELECT ${select} FROM read_parquet(${literal(file)})`)).getRows()[0]!)
+    const select = indexed
+      .map((c) => `list(DISTINCT CAST(${quote(c)} AS VARCHAR)) FILTER (WHERE ${quote(c)} IS NOT NULL)`)
+      .join(", ")
+    const row = yield* attemptPromise(
+      `indexing ${file}`,
+      async () => (await deps.conn.runAndReadAll(`SELECT ${select} FROM read_parquet(${literal(file)})`)).getRows()[0]!
+    )
     const index: Record<string, ReadonlyArray<string>> = {}
     indexed.forEach((c, i) => {
       const values = ((row[i] as { items?: Array<string> } | null)?.items ?? []).slice().sort()
@@ -269,4 +316,5 @@ export const compactWindows = (deps: CompactionDeps, windows: ReadonlyArray<Wind
   )
 
 /** Every window holding gen1 files, regardless of delay (for `compactNow`). */
-export const allGen1Windows = (state: FileIndexState): ReadonlyArray<WindowFiles> => [...state.tables.keys()].flatMap((id) => gen1Windows(state, id))
+export const allGen1Windows = (state: FileIndexState): ReadonlyArray<WindowFiles> =>
+  [...state.tables.keys()].flatMap((id) => gen1Windows(state, id))

@@ -17,7 +17,11 @@ export const storeFilesDeletedTotal = Metric.counter("strata_store_files_deleted
 })
 
 /** The indexed files whose rows are all older than their table's retention cutoff at `nowMs` (max time before it). */
-export const filesOutsideRetention = (catalog: CatalogState, index: FileIndexState, nowMs: number): ReadonlyArray<RemovedFile> => {
+export const filesOutsideRetention = (
+  catalog: CatalogState,
+  index: FileIndexState,
+  nowMs: number
+): ReadonlyArray<RemovedFile> => {
   const out: Array<RemovedFile> = []
   for (const [tableId, files] of index.tables) {
     const dbId = files[0]?.dbId

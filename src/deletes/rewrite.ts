@@ -26,7 +26,12 @@ export const applicableFiles = (index: FileIndexState, r: RowDeleteRequest): Rea
  * it applies to. Rewriting a window merges all its files (with every active request's rows left out), so a request
  * is complete once its windows are rewritten.
  */
-export const dueRowDeletes = (catalog: CatalogState, index: FileIndexState, nowMs: number, minAgeMs: number): ReadonlyArray<DueRowDelete> => {
+export const dueRowDeletes = (
+  catalog: CatalogState,
+  index: FileIndexState,
+  nowMs: number,
+  minAgeMs: number
+): ReadonlyArray<DueRowDelete> => {
   const due: Array<DueRowDelete> = []
   const nowNs = BigInt(nowMs) * 1_000_000n
   const minAgeNs = BigInt(minAgeMs) * 1_000_000n

@@ -41,7 +41,8 @@ export interface DeletesState {
 export const emptyDeletes: DeletesState = { requests: new Map(), fileIndexes: new Map() }
 
 /** The deletes part of a catalog, also of one restored from an older checkpoint. */
-export const deletesOf = (state: CatalogState): DeletesState => (state as { readonly deletes?: DeletesState }).deletes ?? emptyDeletes
+export const deletesOf = (state: CatalogState): DeletesState =>
+  (state as { readonly deletes?: DeletesState }).deletes ?? emptyDeletes
 
 /** Most pending requests at once, as InfluxDB 3 Enterprise limits them. */
 export const MAX_PENDING_ROW_DELETES = 1000
@@ -83,7 +84,14 @@ export const applyDeleteEvent = (state: DeletesState, event: DeleteEvent, atNs: 
       return { ...state, requests: new Map(state.requests).set(r.sequence, { ...r, disposition: "completed", completedAtNs: atNs, rewrittenFiles: event.files }) }
     }
     case "FileIndexCreated":
-      return { ...state, fileIndexes: new Map(state.fileIndexes).set(indexKey(event.dbId, event.tableId), { dbId: event.dbId, tableId: event.tableId, columns: event.columns }) }
+      return {
+        ...state,
+        fileIndexes: new Map(state.fileIndexes).set(indexKey(event.dbId, event.tableId), {
+          dbId: event.dbId,
+          tableId: event.tableId,
+          columns: event.columns
+        })
+      }
     case "FileIndexDeleted": {
       const next = new Map(state.fileIndexes)
       next.delete(indexKey(event.dbId, event.tableId))
@@ -212,25 +220,45 @@ export interface RowDeleteInput {
 export const MIN_ROW_TIME_NS = -9_223_286_400_000_000_000n
 export const MAX_ROW_TIME_NS = 9_223_372_036_854_775_806n
 
-/** Decides a row-delete request: 404 for an unknown database or table, 400 for a bad predicate or range, 422 past the pending limit. */
-export const requestRowDelete = (state: CatalogState, input: RowDeleteInput): Either.Either<ReadonlyArray<RowDeleteRequested>, NotFound | InvalidRequest | LimitExceeded> => {
+/**
+ * Decides a row-delete request: 404 for an unknown database or table, 400 for a bad predicate or range, 422 past the
+ * pending limit.
+ */
+export const requestRowDelete = (
+  state: CatalogState,
+  input: RowDeleteInput
+): Either.Either<ReadonlyArray<RowDeleteRequested>, NotFound | InvalidRequest | LimitExceeded> => {
   const db = liveDb(state, input.db)
   if (db === undefined) return Either.left(new NotFound({ message: `database not found: ${input.db}` }))
   const table = liveTableOf(db, input.table)
-  if (table === undefined) return Either.left(new NotFound({ message: `table not found: ${input.table} in database ${input.db}` }))
+  if (table === undefined)
+    return Either.left(new NotFound({ message: `table not found: ${input.table} in database ${input.db}` }))
   if (input.minTimeNs !== null && input.maxTimeNs !== null && input.minTimeNs >= input.maxTimeNs) {
-    return Either.left(new InvalidRequest({ message: `min_time (${input.minTimeNs}) must be before max_time (${input.maxTimeNs}): min_time is inclusive, max_time exclusive` }))
+    return Either.left(
+      new InvalidRequest({
+        message: `min_time (${input.minTimeNs}) must be before max_time (${input.maxTimeNs}): min_time is inclusive, max_time exclusive`
+      })
+    )
   }
   // No row is earlier than the first storable time or later than the last: such bounds bound nothing.
   const minTimeNs = input.minTimeNs === null || input.minTimeNs <= MIN_ROW_TIME_NS ? null : input.minTimeNs
   const maxTimeNs = input.maxTimeNs === null || input.maxTimeNs > MAX_ROW_TIME_NS ? null : input.maxTimeNs
-  if (minTimeNs !== null && minTimeNs > MAX_ROW_TIME_NS) return Either.left(new InvalidRequest({ message: `min_time (${minTimeNs}) is after the last storable time (${MAX_ROW_TIME_NS})` }))
-  if (maxTimeNs !== null && maxTimeNs <= MIN_ROW_TIME_NS) return Either.left(new InvalidRequest({ message: `max_time (${maxTimeNs}) is before the first storable time (${MIN_ROW_TIME_NS})` }))
+  if (minTimeNs !== null && minTimeNs > MAX_ROW_TIME_NS)
+    return Either.left(
+      new InvalidRequest({ message: `min_time (${minTimeNs}) is after the last storable time (${MAX_ROW_TIME_NS})` })
+    )
+  if (maxTimeNs !== null && maxTimeNs <= MIN_ROW_TIME_NS)
+    return Either.left(
+      new InvalidRequest({ message: `max_time (${maxTimeNs}) is before the first storable time (${MIN_ROW_TIME_NS})` })
+    )
   const predicate = parsePredicate(input.predicate, table)
   if (Either.isLeft(predicate)) return Either.left(new InvalidRequest({ message: predicate.left }))
   let pending = 0
   for (const r of deletesOf(state).requests.values()) if (r.disposition === "pending") pending++
-  if (pending >= MAX_PENDING_ROW_DELETES) return Either.left(new LimitExceeded({ message: `too many pending row-delete requests (at most ${MAX_PENDING_ROW_DELETES})` }))
+  if (pending >= MAX_PENDING_ROW_DELETES)
+    return Either.left(
+      new LimitExceeded({ message: `too many pending row-delete requests (at most ${MAX_PENDING_ROW_DELETES})` })
+    )
   return Either.right([
     new RowDeleteRequested({
       version: 1,
@@ -248,47 +276,87 @@ export const requestRowDelete = (state: CatalogState, input: RowDeleteInput): Ei
 }
 
 /** Decides an abort: 404 for an unknown sequence, 400 for an empty reason or a request no longer pending. */
-export const abortRowDelete = (state: CatalogState, sequence: number, reason: string): Either.Either<ReadonlyArray<RowDeleteAborted>, NotFound | InvalidRequest> => {
+export const abortRowDelete = (
+  state: CatalogState,
+  sequence: number,
+  reason: string
+): Either.Either<ReadonlyArray<RowDeleteAborted>, NotFound | InvalidRequest> => {
   const r = deletesOf(state).requests.get(sequence)
   if (r === undefined) return Either.left(new NotFound({ message: `row-delete request not found: ${sequence}` }))
   if (reason.trim() === "") return Either.left(new InvalidRequest({ message: "reason: must not be empty" }))
-  if (r.disposition !== "pending") return Either.left(new InvalidRequest({ message: `row-delete request ${sequence} is ${r.disposition}; only a pending request can be aborted` }))
+  if (r.disposition !== "pending")
+    return Either.left(
+      new InvalidRequest({
+        message: `row-delete request ${sequence} is ${r.disposition}; only a pending request can be aborted`
+      })
+    )
   return Either.right([new RowDeleteAborted({ version: 1, sequence, reason })])
 }
 
-/** Decides a file index: 404 for an unknown database or table, 400 for no columns or a column that is not a string column. */
-export const createFileIndex = (state: CatalogState, dbName: string, tableName: string | null, columns: ReadonlyArray<string>): Either.Either<ReadonlyArray<FileIndexCreated>, NotFound | InvalidRequest> => {
+/**
+ * Decides a file index: 404 for an unknown database or table, 400 for no columns or a column that is not a string
+ * column.
+ */
+export const createFileIndex = (
+  state: CatalogState,
+  dbName: string,
+  tableName: string | null,
+  columns: ReadonlyArray<string>
+): Either.Either<ReadonlyArray<FileIndexCreated>, NotFound | InvalidRequest> => {
   const db = liveDb(state, dbName)
   if (db === undefined) return Either.left(new NotFound({ message: `database not found: ${dbName}` }))
   const table = tableName === null ? null : liveTableOf(db, tableName)
-  if (table === undefined) return Either.left(new NotFound({ message: `table not found: ${tableName} in database ${dbName}` }))
-  if (columns.length === 0) return Either.left(new InvalidRequest({ message: "columns: at least one column is required" }))
+  if (table === undefined)
+    return Either.left(new NotFound({ message: `table not found: ${tableName} in database ${dbName}` }))
+  if (columns.length === 0)
+    return Either.left(new InvalidRequest({ message: "columns: at least one column is required" }))
   const unique = [...new Set(columns)]
   for (const name of unique) {
     if (name.trim() === "") return Either.left(new InvalidRequest({ message: "columns: a column name is empty" }))
     if (table === null) continue
     const def = table.columns.find((c) => c.name === name)
-    if (def === undefined) return Either.left(new InvalidRequest({ message: `columns: column '${name}' is not in table '${table.name}'` }))
-    if (def.type !== "tag" && def.type !== "string") return Either.left(new InvalidRequest({ message: `columns: column '${name}' is a ${def.type} column; a file index takes tags and string fields` }))
+    if (def === undefined)
+      return Either.left(new InvalidRequest({ message: `columns: column '${name}' is not in table '${table.name}'` }))
+    if (def.type !== "tag" && def.type !== "string")
+      return Either.left(
+        new InvalidRequest({
+          message: `columns: column '${name}' is a ${def.type} column; a file index takes tags and string fields`
+        })
+      )
   }
-  return Either.right([new FileIndexCreated({ version: 1, dbId: db.id, tableId: table === null ? null : table.id, columns: unique })])
+  return Either.right([
+    new FileIndexCreated({ version: 1, dbId: db.id, tableId: table === null ? null : table.id, columns: unique })
+  ])
 }
 
 /** Decides deleting a file index: 404 for an unknown database, table or index. */
-export const deleteFileIndex = (state: CatalogState, dbName: string, tableName: string | null): Either.Either<ReadonlyArray<FileIndexDeleted>, NotFound> => {
+export const deleteFileIndex = (
+  state: CatalogState,
+  dbName: string,
+  tableName: string | null
+): Either.Either<ReadonlyArray<FileIndexDeleted>, NotFound> => {
   const db = liveDb(state, dbName)
   if (db === undefined) return Either.left(new NotFound({ message: `database not found: ${dbName}` }))
   const table = tableName === null ? null : liveTableOf(db, tableName)
-  if (table === undefined) return Either.left(new NotFound({ message: `table not found: ${tableName} in database ${dbName}` }))
+  if (table === undefined)
+    return Either.left(new NotFound({ message: `table not found: ${tableName} in database ${dbName}` }))
   const tableId = table === null ? null : table.id
   if (!deletesOf(state).fileIndexes.has(indexKey(db.id, tableId))) {
-    return Either.left(new NotFound({ message: `file index not found for ${tableName === null ? `database ${dbName}` : `table ${tableName} in database ${dbName}`}` }))
+    return Either.left(
+      new NotFound({
+        message: `file index not found for ${tableName === null ? `database ${dbName}` : `table ${tableName} in database ${dbName}`}`
+      })
+    )
   }
   return Either.right([new FileIndexDeleted({ version: 1, dbId: db.id, tableId })])
 }
 
 /** A request as the API answers it (`DeleteRequestResponse`): times of day in seconds, range in ns. */
-export const requestView = (state: CatalogState, r: RowDeleteRequest, progress: { readonly applicableFiles: number } | undefined) => {
+export const requestView = (
+  state: CatalogState,
+  r: RowDeleteRequest,
+  progress: { readonly applicableFiles: number } | undefined
+) => {
   const db = state.databases.get(r.dbId)
   const table = db?.tables.get(r.tableId)
   const seconds = (ns: bigint) => Number(ns / 1_000_000_000n)
@@ -313,6 +381,12 @@ export const requestView = (state: CatalogState, r: RowDeleteRequest, progress: 
     ...(r.abortReason === null ? {} : { abort_reason: r.abortReason }),
     ...(progress === undefined
       ? {}
-      : { progress: { sequence_id: r.sequence, in_range: { l1: { total: files, processed }, l2: zero, l3: zero, l4: zero }, out_of_range: zero } })
+      : {
+          progress: {
+            sequence_id: r.sequence,
+            in_range: { l1: { total: files, processed }, l2: zero, l3: zero, l4: zero },
+            out_of_range: zero
+          }
+        })
   }
 }

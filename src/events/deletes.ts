@@ -33,7 +33,9 @@ export class RowDeleteAborted extends Schema.TaggedClass<RowDeleteAborted>()("Ro
   reason: Schema.String
 }) {}
 
-/** The Compactor rewrote every Parquet file the request touched (`files` of them): no stored row matches it any more. */
+/**
+ * The Compactor rewrote every Parquet file the request touched (`files` of them): no stored row matches it any more.
+ */
 export class RowDeleteCompleted extends Schema.TaggedClass<RowDeleteCompleted>()("RowDeleteCompleted", {
   version: Schema.Literal(1),
   sequence: Schema.Number,
@@ -55,5 +57,11 @@ export class FileIndexDeleted extends Schema.TaggedClass<FileIndexDeleted>()("Fi
   tableId: Schema.NullOr(Schema.Number)
 }) {}
 
-export const DeleteEvent = Schema.Union(RowDeleteRequested, RowDeleteAborted, RowDeleteCompleted, FileIndexCreated, FileIndexDeleted)
+export const DeleteEvent = Schema.Union(
+  RowDeleteRequested,
+  RowDeleteAborted,
+  RowDeleteCompleted,
+  FileIndexCreated,
+  FileIndexDeleted
+)
 export type DeleteEvent = typeof DeleteEvent.Type

@@ -28,7 +28,20 @@ export * from "./users.ts"
 export * from "./writes.ts"
 
 /** Every event the log can hold. */
-export const StrataEvent = Schema.Union(ClusterInitialized, CatalogEvent, TokenEvent, UserEvent, NodeEvent, WriteBatch, StorageEvent, LogEvent, JobEvent, DeleteEvent, EngineEvent, RestoreApplied)
+export const StrataEvent = Schema.Union(
+  ClusterInitialized,
+  CatalogEvent,
+  TokenEvent,
+  UserEvent,
+  NodeEvent,
+  WriteBatch,
+  StorageEvent,
+  LogEvent,
+  JobEvent,
+  DeleteEvent,
+  EngineEvent,
+  RestoreApplied
+)
 export type StrataEvent = typeof StrataEvent.Type
 export type StrataEventKind = StrataEvent["_tag"]
 

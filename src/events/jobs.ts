@@ -83,5 +83,15 @@ export class JobDeleted extends Schema.TaggedClass<JobDeleted>()("JobDeleted", {
   jobId: Schema.String
 }) {}
 
-export const JobEvent = Schema.Union(JobCreated, JobDispatched, JobInputStarted, JobInputDone, JobProgress, JobFailed, JobCancelled, JobCompleted, JobDeleted)
+export const JobEvent = Schema.Union(
+  JobCreated,
+  JobDispatched,
+  JobInputStarted,
+  JobInputDone,
+  JobProgress,
+  JobFailed,
+  JobCancelled,
+  JobCompleted,
+  JobDeleted
+)
 export type JobEvent = typeof JobEvent.Type

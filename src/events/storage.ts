@@ -12,7 +12,9 @@ export const PersistedFile = Schema.Struct({
   bytes: Schema.Number,
   /** The table's tag and field columns the file holds (later columns read as NULL from it). */
   columns: Schema.Array(Schema.String),
-  /** File index: the distinct non-null values of each indexed column (written by compaction; absent when not indexed). */
+  /**
+   * File index: the distinct non-null values of each indexed column (written by compaction; absent when not indexed).
+   */
   index: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Array(Schema.String) }))
 })
 export type PersistedFile = typeof PersistedFile.Type

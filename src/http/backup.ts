@@ -64,7 +64,8 @@ export const backupRoutes: ReadonlyArray<RouteDef> = [
     method: "GET",
     path: BACKUP_PATH,
     access: admin,
-    handler: () => Effect.flatMap(backupJobs, (backups) => Effect.map(backups.list, (all) => jsonResponse({ backups: all })))
+    handler: () =>
+      Effect.flatMap(backupJobs, (backups) => Effect.map(backups.list, (all) => jsonResponse({ backups: all })))
   },
   {
     method: "DELETE",
@@ -75,7 +76,8 @@ export const backupRoutes: ReadonlyArray<RouteDef> = [
         const backups = yield* backupJobs
         const body = yield* readJsonBody(ctx.request, CancelBody, (yield* ServerConfig).maxHttpRequestSize)
         const cancelled = yield* backups.cancel(body.name)
-        if (cancelled === undefined) return yield* Effect.fail(new NotFound({ message: `no backup is running with the name ${body.name}` }))
+        if (cancelled === undefined)
+          return yield* Effect.fail(new NotFound({ message: `no backup is running with the name ${body.name}` }))
         return jsonResponse(cancelled)
       })
   },
@@ -96,7 +98,8 @@ export const backupRoutes: ReadonlyArray<RouteDef> = [
     method: "DELETE",
     path: `${BACKUP_PATH}/:name`,
     access: admin,
-    handler: (ctx) => Effect.flatMap(backupJobs, (backups) => Effect.map(backups.remove(nameOf(ctx)), (r) => jsonResponse(r)))
+    handler: (ctx) =>
+      Effect.flatMap(backupJobs, (backups) => Effect.map(backups.remove(nameOf(ctx)), (r) => jsonResponse(r)))
   }
 ]
 
@@ -117,7 +120,8 @@ export const restoreRoutes: ReadonlyArray<RouteDef> = [
     method: "GET",
     path: RESTORE_PATH,
     access: admin,
-    handler: () => Effect.flatMap(restoreJobs, (restores) => Effect.map(restores.list, (all) => jsonResponse({ restores: all })))
+    handler: () =>
+      Effect.flatMap(restoreJobs, (restores) => Effect.map(restores.list, (all) => jsonResponse({ restores: all })))
   },
   {
     method: "GET",
@@ -140,7 +144,10 @@ export const restoreRoutes: ReadonlyArray<RouteDef> = [
       Effect.gen(function* () {
         const restores = yield* restoreJobs
         const id = nameOf(ctx)
-        if (!(yield* restores.cancel(id))) return yield* Effect.fail(new NotFound({ message: `no running restore with id ${id} (unknown or already done)` }))
+        if (!(yield* restores.cancel(id)))
+          return yield* Effect.fail(
+            new NotFound({ message: `no running restore with id ${id} (unknown or already done)` })
+          )
         return noContent
       })
   }

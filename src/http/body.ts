@@ -17,7 +17,10 @@ export interface BodyChunks {
  * failing with 413 as soon as either the wire bytes or the decompressed bytes pass `limit` — the body is never
  * buffered past the limit. Chunks are not joined: a write hands them on to other threads without copying them.
  */
-export const readBodyChunks = (request: HttpServerRequest.HttpServerRequest, limit: number): Effect.Effect<BodyChunks, InvalidRequest | PayloadTooLarge> =>
+export const readBodyChunks = (
+  request: HttpServerRequest.HttpServerRequest,
+  limit: number
+): Effect.Effect<BodyChunks, InvalidRequest | PayloadTooLarge> =>
   Effect.suspend(() => {
     const encoding = (request.headers["content-encoding"] ?? "identity").trim().toLowerCase()
     if (encoding !== "identity" && encoding !== "gzip") {
@@ -59,10 +62,14 @@ export const readBodyChunks = (request: HttpServerRequest.HttpServerRequest, lim
         if (gunzip) gunzip.write(chunk)
         else collect(chunk)
       })
-      incoming.on("error", (e) => finish(Effect.fail(new InvalidRequest({ message: `error reading request body: ${e.message}` }))))
+      incoming.on("error", (e) =>
+        finish(Effect.fail(new InvalidRequest({ message: `error reading request body: ${e.message}` })))
+      )
       if (gunzip) {
         gunzip.on("data", collect)
-        gunzip.on("error", (e) => finish(Effect.fail(new InvalidRequest({ message: `error decoding gzip stream: ${e.message}` }))))
+        gunzip.on("error", (e) =>
+          finish(Effect.fail(new InvalidRequest({ message: `error decoding gzip stream: ${e.message}` })))
+        )
         gunzip.on("end", () => finish(Effect.succeed({ chunks, size })))
         incoming.on("end", () => gunzip.end())
       } else {
@@ -72,8 +79,13 @@ export const readBodyChunks = (request: HttpServerRequest.HttpServerRequest, lim
   })
 
 /** Reads a request body as one buffer; see `readBodyChunks`. */
-export const readBody = (request: HttpServerRequest.HttpServerRequest, limit: number): Effect.Effect<Buffer, InvalidRequest | PayloadTooLarge> =>
-  Effect.map(readBodyChunks(request, limit), ({ chunks, size }) => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)))
+export const readBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  limit: number
+): Effect.Effect<Buffer, InvalidRequest | PayloadTooLarge> =>
+  Effect.map(readBodyChunks(request, limit), ({ chunks, size }) =>
+    chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)
+  )
 
 const formatIssue = (error: ParseResult.ParseError): string => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
@@ -84,7 +96,9 @@ const formatIssue = (error: ParseResult.ParseError): string => {
   return path === "" ? `invalid request body: ${first.message}` : `invalid value for field \`${path}\`: ${first.message}`
 }
 
-/** How deeply a JSON body or parameter value may nest: far beyond any real request, well within every walker's stack. */
+/**
+ * How deeply a JSON body or parameter value may nest: far beyond any real request, well within every walker's stack.
+ */
 export const MAX_JSON_DEPTH = 64
 
 /**
@@ -106,11 +120,17 @@ export const jsonNestedDeeperThan = (value: unknown, max: number): boolean => {
 }
 
 /** Decodes a JSON request body against a schema; 415 without a JSON content type, 400 naming the bad field. */
-export const readJsonBody = <A, I>(request: HttpServerRequest.HttpServerRequest, schema: Schema.Schema<A, I>, limit: number) =>
+export const readJsonBody = <A, I>(
+  request: HttpServerRequest.HttpServerRequest,
+  schema: Schema.Schema<A, I>,
+  limit: number
+) =>
   Effect.gen(function* () {
     const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
     if (contentType !== "" && contentType !== "application/json" && !/^application\/[^/]*\+json$/.test(contentType)) {
-      return yield* Effect.fail(new UnsupportedMediaType({ message: "unacceptable content-type, expected: application/json" }))
+      return yield* Effect.fail(
+        new UnsupportedMediaType({ message: "unacceptable content-type, expected: application/json" })
+      )
     }
     const bytes = yield* readBody(request, limit)
     let parsed: unknown
@@ -120,7 +140,11 @@ export const readJsonBody = <A, I>(request: HttpServerRequest.HttpServerRequest,
       return yield* Effect.fail(new InvalidRequest({ message: `malformed JSON body: ${(e as Error).message}` }))
     }
     if (jsonNestedDeeperThan(parsed, MAX_JSON_DEPTH)) {
-      return yield* Effect.fail(new InvalidRequest({ message: `malformed JSON body: arrays and objects nested more than ${MAX_JSON_DEPTH} levels deep` }))
+      return yield* Effect.fail(
+        new InvalidRequest({
+          message: `malformed JSON body: arrays and objects nested more than ${MAX_JSON_DEPTH} levels deep`
+        })
+      )
     }
     const decoded = Schema.decodeUnknownEither(schema, { onExcessProperty: "ignore" })(parsed)
     if (Either.isLeft(decoded)) return yield* Effect.fail(new InvalidRequest({ message: formatIssue(decoded.left) }))

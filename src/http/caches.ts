@@ -3,9 +3,14 @@ import { CacheLoader } from "../cache/CacheLoader.ts"
 import { Catalog, decide, type Command } from "../catalog/Catalog.ts"
 import { createDistinctCache, createLastCache, deleteCache } from "../catalog/cacheCommands.ts"
 import type { Decision } from "../catalog/commands.ts"
-import type { CatalogState, DistinctCacheDef, LastCacheDef, TableState } from "../catalog/state.ts"
+import {
+  type CatalogState,
+  type DistinctCacheDef,
+  type LastCacheDef,
+  liveDatabase,
+  type TableState
+} from "../catalog/state.ts"
 import type { DistinctCacheCreated, LastCacheCreated } from "../events/index.ts"
-import { liveDatabase } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { jsonResponse, okEmpty } from "./respond.ts"
 import { readJsonBody, readQueryParams } from "./body.ts"
@@ -141,7 +146,10 @@ const createdName =
 /** Delete takes `db`, `table` and `name` as query parameters or, when the URL has no query string, as a JSON body. */
 const remove = (kind: "last" | "distinct") => (ctx: RequestContext) =>
   Effect.gen(function* () {
-    const p = [...ctx.query.keys()].length > 0 ? yield* readQueryParams(ctx.query, DeleteCacheParams) : yield* readJsonBody(ctx.request, DeleteCacheParams, yield* bodyLimit)
+    const p =
+      [...ctx.query.keys()].length > 0
+        ? yield * readQueryParams(ctx.query, DeleteCacheParams)
+        : yield * readJsonBody(ctx.request, DeleteCacheParams, yield * bodyLimit)
     yield* (yield* Catalog).execute(decide((s) => deleteCache(s, kind, p.db, p.table, p.name)))
     return okEmpty
   })

@@ -62,7 +62,9 @@ const list = (ctx: RequestContext) =>
     const showDeleted = ctx.query.get("show_deleted") === "true"
     const state = yield* (yield* Catalog).current
     const dbs = [...state.databases.values()].filter((d) => showDeleted || !d.deleted)
-    dbs.sort((a, b) => (a.deleted === b.deleted ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.deleted ? 1 : -1))
+    dbs.sort((a, b) =>
+      a.deleted === b.deleted ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.deleted ? 1 : -1
+    )
     const rows = dbs.map((d) => (showDeleted ? { "iox::database": d.name, deleted: d.deleted } : { "iox::database": d.name }))
     return yield* listingResponse(ctx, rows, showDeleted ? ["iox::database", "deleted"] : ["iox::database"])
   })
@@ -86,9 +88,16 @@ const update = (ctx: RequestContext) =>
 const remove = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const p = yield* readQueryParams(ctx.query, DeleteDatabaseParams)
-    yield* (yield* Catalog).execute(
-      decide((s, c) => deleteDatabase(s, c, p.db, { dataOnly: p.data_only, removeTables: p.remove_tables, hardDeleteAt: p.hard_delete_at }))
-    )
+    yield *
+      (yield * Catalog).execute(
+        decide((s, c) =>
+          deleteDatabase(s, c, p.db, {
+            dataOnly: p.data_only,
+            removeTables: p.remove_tables,
+            hardDeleteAt: p.hard_delete_at
+          })
+        )
+      )
     return okEmpty
   })
 

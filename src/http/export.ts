@@ -16,7 +16,11 @@ import { anyToken, type RequestContext, type RouteDef } from "./route.ts"
 
 const DbParam = Schema.Struct({ db: Schema.String })
 const TableParams = Schema.Struct({ db: Schema.String, table: Schema.String })
-const WindowDataParams = Schema.Struct({ db: Schema.String, table: Schema.String, windows: Schema.optional(Schema.String) })
+const WindowDataParams = Schema.Struct({
+  db: Schema.String,
+  table: Schema.String,
+  windows: Schema.optional(Schema.String)
+})
 
 const WINDOW = /^\d{4}-\d{2}-\d{2}$/
 
@@ -41,7 +45,11 @@ const listDatabases = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const catalog = yield* (yield* Catalog).current
     const index = yield* (yield* FileIndex).current
-    return jsonResponse({ databases: exportableDatabases(catalog, index).filter((d) => mayRead(ctx.token, d.name)).map((d) => d.name) })
+    return jsonResponse({
+      databases: exportableDatabases(catalog, index)
+        .filter((d) => mayRead(ctx.token, d.name))
+        .map((d) => d.name)
+    })
   })
 
 const listTables = (ctx: RequestContext) =>
@@ -71,7 +79,12 @@ const fileContent = (handle: NodeFs.FileHandle, size: number, path: string): Str
         return buffer.subarray(0, bytesRead)
       },
       catch: storageFailure(`reading ${path}`)
-    }).pipe(Effect.map((chunk) => [chunk, position + chunk.length < size ? Option.some(position + chunk.length) : Option.none()] as const))
+    }).pipe(
+      Effect.map(
+        (chunk) =>
+          [chunk, position + chunk.length < size ? Option.some(position + chunk.length) : Option.none()] as const
+      )
+    )
   ).pipe(Stream.filter(() => size > 0))
 
 /**

@@ -6,7 +6,11 @@ import { readJsonBody } from "./body.ts"
 import { okEmpty } from "./respond.ts"
 import { admin, type RequestContext, type RouteDef } from "./route.ts"
 
-const CreateBody = Schema.Struct({ db: Schema.String, table: Schema.optional(Schema.NullOr(Schema.String)), columns: Schema.Array(Schema.String) })
+const CreateBody = Schema.Struct({
+  db: Schema.String,
+  table: Schema.optional(Schema.NullOr(Schema.String)),
+  columns: Schema.Array(Schema.String)
+})
 const DeleteBody = Schema.Struct({ db: Schema.String, table: Schema.optional(Schema.NullOr(Schema.String)) })
 
 /** Creates (or replaces) a file index: compactions from now on record the columns' values per file. */

@@ -31,13 +31,17 @@ export const namedFormat = (format: string): Effect.Effect<ResultFormat, Invalid
  * The result format of a v3 query: the Accept header is read first, always (an unknown one is a 400 even when
  * `format` is given, as in InfluxDB 3), then the `format` parameter overrides it.
  */
-export const resultFormat = (accept: string | undefined, format: string | undefined): Effect.Effect<ResultFormat, InvalidRequest> => {
+export const resultFormat = (
+  accept: string | undefined,
+  format: string | undefined
+): Effect.Effect<ResultFormat, InvalidRequest> => {
   let fromAccept: ResultFormat = "json"
   if (accept !== undefined && accept.trim() !== "") {
     const first = accept.split(",")[0]!.split(";")[0]!.trim().toLowerCase()
     const known = formatsByMime[first]
     if (known !== undefined) fromAccept = known
-    else if (!accept.includes("text/html") && !accept.includes("*/*")) return Effect.fail(new InvalidRequest({ message: `invalid mime type (${accept})` }))
+    else if (!accept.includes("text/html") && !accept.includes("*/*"))
+      return Effect.fail(new InvalidRequest({ message: `invalid mime type (${accept})` }))
   }
   return format === undefined || format === "" ? Effect.succeed(fromAccept) : namedFormat(format)
 }

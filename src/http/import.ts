@@ -158,7 +158,8 @@ export const importRoutes: ReadonlyArray<RouteDef> = [
     method: "POST",
     path: IMPORT_PATH,
     access: admin,
-    handler: (ctx) => (/^\s*application\/json/i.test(ctx.request.headers["content-type"] ?? "") ? fromSource(ctx) : fromUpload(ctx))
+    handler: (ctx) =>
+      /^\s*application\/json/i.test(ctx.request.headers["content-type"] ?? "") ? fromSource(ctx) : fromUpload(ctx)
   },
   {
     method: "GET",
@@ -170,7 +171,8 @@ export const importRoutes: ReadonlyArray<RouteDef> = [
     method: "GET",
     path: `${IMPORT_PATH}/:upload_uuid`,
     access: admin,
-    handler: (ctx) => Effect.flatMap(found(ctx), ({ imports, job }) => Effect.map(imports.info(job), (i) => jsonResponse(i)))
+    handler: (ctx) =>
+      Effect.flatMap(found(ctx), ({ imports, job }) => Effect.map(imports.info(job), (i) => jsonResponse(i)))
   },
   {
     method: "GET",
@@ -178,7 +180,9 @@ export const importRoutes: ReadonlyArray<RouteDef> = [
     access: admin,
     handler: (ctx) =>
       Effect.flatMap(found(ctx), ({ imports, job }) =>
-        Effect.map(imports.errors(job.id), (text) => HttpServerResponse.text(text, { contentType: "application/x-ndjson" }))
+        Effect.map(imports.errors(job.id), (text) =>
+          HttpServerResponse.text(text, { contentType: "application/x-ndjson" })
+        )
       )
   },
   {

@@ -42,7 +42,14 @@ type Planned =
  * Plans one statement against the catalog; `v1` picks the v1 forms of the catalog listings, which list only the
  * databases `visible` admits (those the token may read).
  */
-const planStatement = (stmt: Statement, dbParam: string | undefined, state: CatalogState, nowNs: bigint, v1: boolean, visible: (db: string) => boolean): Planned | StatementError => {
+const planStatement = (
+  stmt: Statement,
+  dbParam: string | undefined,
+  state: CatalogState,
+  nowNs: bigint,
+  v1: boolean,
+  visible: (db: string) => boolean
+): Planned | StatementError => {
   switch (stmt.kind) {
     case "showDatabases":
       return { _tag: "PlannedShow", db: INTERNAL_DB, plan: planShowDatabases(state, v1, visible) }
@@ -53,7 +60,8 @@ const planStatement = (stmt: Statement, dbParam: string | undefined, state: Cata
         return { _tag: "PlannedShow", db: INTERNAL_DB, plan: planShowRetentionPolicies(state, undefined, v1, visible) }
       }
       const db = liveDatabase(state, name)
-      if (db === undefined) return statementError(`datafusion error: Error during planning: database not found: ${name}`, 404)
+      if (db === undefined)
+        return statementError(`datafusion error: Error during planning: database not found: ${name}`, 404)
       return { _tag: "PlannedShow", db: INTERNAL_DB, plan: planShowRetentionPolicies(state, db, v1, visible) }
     }
     case "select": {
@@ -169,7 +177,8 @@ const answerV1 = (engine: QueryEngine, planned: Planned, text: string, encoder: 
               const n = chunk.rowCount
               const tagColumns = query.tags.map((_, i) => columnValues(chunk!, 2 + i))
               const cells = [columnCells(chunk, 1, result.types[1]!)]
-              for (let c = 2 + nTags; c < result.columns.length; c++) cells.push(columnCells(chunk, c, result.types[c]!))
+              for (let c = 2 + nTags; c < result.columns.length; c++)
+                cells.push(columnCells(chunk, c, result.types[c]!))
               let start = 0
               for (let r = 0; r < n; r++) {
                 if (key !== undefined && tagColumns.every((column, i) => column[r] === key![i])) continue
@@ -197,9 +206,15 @@ const answerV1 = (engine: QueryEngine, planned: Planned, text: string, encoder: 
         let name: DuckDBValue | undefined
         for (let chunk = yield* result.next; chunk !== null; chunk = yield* result.next) {
           const n = chunk.rowCount
-          const cells = from.map((i) => (i < 0 ? new Array<V1Cell>(n).fill(null) : columnCells(chunk!, i, result.types[i]!)))
+          const cells = from.map((i) =>
+            i < 0 ? new Array<V1Cell>(n).fill(null) : columnCells(chunk!, i, result.types[i]!)
+          )
           if (plan.seriesName !== undefined) {
-            if (rows === 0) encoder.series({ ...(plan.seriesName === null ? {} : { name: plan.seriesName }), columns: plan.v1Columns })
+            if (rows === 0)
+              encoder.series({
+                ...(plan.seriesName === null ? {} : { name: plan.seriesName }),
+                columns: plan.v1Columns
+              })
             encoder.rows(cells, 0, n)
           } else {
             // Catalog listings: a series per measurement (the first column).
@@ -223,7 +238,13 @@ const answerV1 = (engine: QueryEngine, planned: Planned, text: string, encoder: 
   })
 
 /** The v1 answer to planned statements, written into `encoder` and sent as it is produced. */
-const answerStatements = (engine: QueryEngine, statements: ReadonlyArray<V1Statement>, text: string, encoder: V1AnswerEncoder, send: Send) =>
+const answerStatements = (
+  engine: QueryEngine,
+  statements: ReadonlyArray<V1Statement>,
+  text: string,
+  encoder: V1AnswerEncoder,
+  send: Send
+) =>
   Effect.gen(function* () {
     for (const statement of statements) {
       encoder.statement(statement.id, statement.zone)
@@ -261,7 +282,9 @@ const statementDb = (stmt: Statement, dbParam: string | undefined): string | und
   }
 }
 
-/** Authorizes reading the statement's database before planning, so a 404 does not tell a token which databases exist. */
+/**
+ * Authorizes reading the statement's database before planning, so a 404 does not tell a token which databases exist.
+ */
 const authorizeFor = (ctx: Pick<RequestContext, "authorize">, stmt: Statement, dbParam: string | undefined): Effect.Effect<void, Forbidden> => {
   const db = statementDb(stmt, dbParam)
   return db === undefined ? Effect.void : ctx.authorize({ kind: "db", action: "read", db })
@@ -415,9 +438,16 @@ const flatSelectSql = (planned: Extract<Planned, { _tag: "PlannedSelect" }>) => 
   return `SELECT ${columns.join(", ")} FROM (${union}) ORDER BY ${order.join(", ")}`
 }
 
-const runV3 = (ctx: RequestContext, db: string | undefined, q: string | undefined, format: string | undefined, params: Either.Either<BoundParams, string>) =>
+const runV3 = (
+  ctx: RequestContext,
+  db: string | undefined,
+  q: string | undefined,
+  format: string | undefined,
+  params: Either.Either<BoundParams, string>
+) =>
   Effect.gen(function* () {
-    if ((db === undefined || db === "") && (q === undefined || q === "")) return yield* new InvalidRequest({ message: "missing query parameters 'db' and 'q'" })
+    if ((db === undefined || db === "") && (q === undefined || q === ""))
+      return yield* new InvalidRequest({ message: "missing query parameters 'db' and 'q'" })
     if (q === undefined || q.trim() === "") return yield* new InvalidRequest({ message: "missing query parameter 'q'" })
     if (Either.isLeft(params)) return yield* new InvalidRequest({ message: params.left })
     const resolved = yield* resultFormat(ctx.request.headers["accept"], format)
@@ -458,7 +488,12 @@ export const influxqlV3Answer = (
     return yield* engine.sql({ db: planned.db, sql, params: {}, influxql: q, ...answer })
   })
 
-const QueryBody = Schema.Struct({ db: Schema.optional(Schema.String), q: Schema.optional(Schema.String), format: Schema.optional(Schema.String), params: Schema.optional(Schema.Unknown) })
+const QueryBody = Schema.Struct({
+  db: Schema.optional(Schema.String),
+  q: Schema.optional(Schema.String),
+  format: Schema.optional(Schema.String),
+  params: Schema.optional(Schema.Unknown)
+})
 
 const v3Get = (ctx: RequestContext) => {
   const params = ctx.query.get("params")

@@ -48,9 +48,16 @@ const paramValueProblem = (value: unknown): string | undefined => {
   return undefined
 }
 
-const runSql = (ctx: RequestContext, db: string | undefined, q: string | undefined, format: string | undefined, params: unknown) =>
+const runSql = (
+  ctx: RequestContext,
+  db: string | undefined,
+  q: string | undefined,
+  format: string | undefined,
+  params: unknown
+) =>
   Effect.gen(function* () {
-    if ((db === undefined || db === "") && (q === undefined || q === "")) return yield* new InvalidRequest({ message: "missing query parameters 'db' and 'q'" })
+    if ((db === undefined || db === "") && (q === undefined || q === ""))
+      return yield* new InvalidRequest({ message: "missing query parameters 'db' and 'q'" })
     if (db === undefined || db === "") return yield* new InvalidRequest({ message: "missing query parameter 'db'" })
     if (q === undefined || q.trim() === "") return yield* new InvalidRequest({ message: "missing query parameter 'q'" })
     const resolved = yield* resultFormat(ctx.request.headers["accept"], format)
@@ -59,7 +66,8 @@ const runSql = (ctx: RequestContext, db: string | undefined, q: string | undefin
     const engine = yield* QueryEngine
     const answer = yield* engine.sql({ db, sql: q, params: bound, format: resolved })
     // A small answer is complete already: one buffer, no stream to drive.
-    if (answer.whole !== undefined) return HttpServerResponse.uint8Array(answer.whole, { contentType: answer.contentType, status: 200 })
+    if (answer.whole !== undefined)
+      return HttpServerResponse.uint8Array(answer.whole, { contentType: answer.contentType, status: 200 })
     return HttpServerResponse.stream(answer.body, { contentType: answer.contentType, status: 200 })
   })
 
@@ -87,14 +95,22 @@ const queryPost = (ctx: RequestContext) =>
   })
 
 // Strata has no gen0/compacted caches; the fields are kept for the telemetry shape clients read.
-const NO_CACHE_STATS = { gen0_hits: 0, gen0_misses: 0, compacted_hits: 0, compacted_misses: 0, last_cache_hits: 0, distinct_cache_hits: 0 }
+const NO_CACHE_STATS = {
+  gen0_hits: 0,
+  gen0_misses: 0,
+  compacted_hits: 0,
+  compacted_misses: 0,
+  last_cache_hits: 0,
+  distinct_cache_hits: 0
+}
 
 /** The execution figures of the last query on a database the token may read (another's text is not for it). */
 const telemetry = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const engine = yield* QueryEngine
     const last = engine.log.lastFinished((db) => mayRead(ctx.token, db))
-    if (last === undefined) return jsonResponse({ query_id: null, execution_time_us: 0, chunks: [], cache_stats: NO_CACHE_STATS })
+    if (last === undefined)
+      return jsonResponse({ query_id: null, execution_time_us: 0, chunks: [], cache_stats: NO_CACHE_STATS })
     return jsonResponse({
       query_id: last.id,
       query_text: last.text,
@@ -110,7 +126,11 @@ const telemetry = (ctx: RequestContext) =>
           bytes_read: last.bytesRead
         }
       ],
-      cache_stats: { ...NO_CACHE_STATS, last_cache_hits: last.lastCacheHits ?? 0, distinct_cache_hits: last.distinctCacheHits ?? 0 }
+      cache_stats: {
+        ...NO_CACHE_STATS,
+        last_cache_hits: last.lastCacheHits ?? 0,
+        distinct_cache_hits: last.distinctCacheHits ?? 0
+      }
     })
   })
 
@@ -126,7 +146,13 @@ const setConcurrencyLimit = (ctx: RequestContext) =>
     const { gate } = yield* QueryEngine
     const force = ctx.query.get("force")
     if (force !== null && force !== "true" && force !== "false") return yield* new InvalidRequest({ message: `invalid query parameter 'force': expected true or false, got '${force}'` })
-    const body = yield* readJsonBody(ctx.request, Schema.Struct({ max_concurrent_queries: Schema.optional(Schema.NullOr(Schema.Unknown)) }), config.maxHttpRequestSize)
+    const body =
+      yield *
+      readJsonBody(
+        ctx.request,
+        Schema.Struct({ max_concurrent_queries: Schema.optional(Schema.NullOr(Schema.Unknown)) }),
+        config.maxHttpRequestSize
+      )
     const value = body.max_concurrent_queries
     if (value === undefined || value === null) {
       gate.setLimit(gate.startupLimit)

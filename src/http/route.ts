@@ -44,7 +44,23 @@ export type Access =
   | { readonly kind: "bootstrap" }
 
 /** The services a handler may use. */
-export type HandlerServices = NodeRegistry | Catalog | ServerConfig | EventLog | Ingester | DuckDb | QueryEngine | FileIndex | ObjectStore | TableSources | Caches | CacheLoader | ImportJobs | Compactor | BackupJobs | RestoreJobs
+export type HandlerServices =
+  | NodeRegistry
+  | Catalog
+  | ServerConfig
+  | EventLog
+  | Ingester
+  | DuckDb
+  | QueryEngine
+  | FileIndex
+  | ObjectStore
+  | TableSources
+  | Caches
+  | CacheLoader
+  | ImportJobs
+  | Compactor
+  | BackupJobs
+  | RestoreJobs
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
 
@@ -55,7 +71,9 @@ export interface RouteDef {
   readonly access: Access
   /** Whether `?p=<token>` is accepted (the v1 and v2 compatibility endpoints). */
   readonly queryToken?: boolean
-  readonly handler: (ctx: RequestContext) => Effect.Effect<HttpServerResponse.HttpServerResponse, ServerFailure, HandlerServices>
+  readonly handler: (
+    ctx: RequestContext
+  ) => Effect.Effect<HttpServerResponse.HttpServerResponse, ServerFailure, HandlerServices>
 }
 
 export const admin: Access = { kind: "admin" }
@@ -104,7 +122,8 @@ export const runRoute = (def: RouteDef) =>
     response = HttpServerResponse.setHeader(response, "cluster-uuid", state.clusterUuid ?? "")
     const tags = { method: def.method, path: def.path, status: String(response.status) }
     yield* Metric.increment(Metric.taggedWithLabels(httpRequestsTotal, labelsOf(tags)))
-    yield* Metric.update(Metric.taggedWithLabels(httpRequestDuration, labelsOf(tags)), (performance.now() - started) / 1000)
+    yield *
+      Metric.update(Metric.taggedWithLabels(httpRequestDuration, labelsOf(tags)), (performance.now() - started) / 1000)
     return response
   })
 

@@ -23,7 +23,25 @@ import { userRoutes } from "./users.ts"
 import { writeRoutes } from "./write.ts"
 
 /** Every endpoint the server answers. */
-export const allRoutes: ReadonlyArray<RouteDef> = [...systemRoutes, ...databaseRoutes, ...tableRoutes, ...cacheRoutes, ...tokenRoutes, ...userRoutes, ...nodeRoutes, ...rowDeleteRoutes, ...fileIndexRoutes, ...writeRoutes, ...queryRoutes, ...influxqlRoutes, ...exportRoutes, ...importRoutes, ...backupRoutes, ...restoreRoutes, ...engineRoutes]
+export const allRoutes: ReadonlyArray<RouteDef> = [
+  ...systemRoutes,
+  ...databaseRoutes,
+  ...tableRoutes,
+  ...cacheRoutes,
+  ...tokenRoutes,
+  ...userRoutes,
+  ...nodeRoutes,
+  ...rowDeleteRoutes,
+  ...fileIndexRoutes,
+  ...writeRoutes,
+  ...queryRoutes,
+  ...influxqlRoutes,
+  ...exportRoutes,
+  ...importRoutes,
+  ...backupRoutes,
+  ...restoreRoutes,
+  ...engineRoutes
+]
 
 const matches = (pattern: string, path: string) => {
   const a = pattern.split("/")

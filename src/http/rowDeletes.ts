@@ -67,8 +67,12 @@ const timeField = (body: Record<string, unknown>, text: string, name: string) =>
 /** Whether the caller may delete rows of a database: admin, or write on it. */
 const mayDelete = (ctx: RequestContext, db: string) => ctx.authorize({ kind: "db", action: "write", db })
 
-const progressOf = (state: CatalogState, index: Parameters<typeof applicableFiles>[0], r: RowDeleteRequest, include: boolean) =>
-  requestView(state, r, include ? { applicableFiles: applicableFiles(index, r).length } : undefined)
+const progressOf = (
+  state: CatalogState,
+  index: Parameters<typeof applicableFiles>[0],
+  r: RowDeleteRequest,
+  include: boolean
+) => requestView(state, r, include ? { applicableFiles: applicableFiles(index, r).length } : undefined)
 
 /**
  * Accepts a row-delete request. The buffer is persisted first, so every row written before the request is in a file
@@ -135,7 +139,8 @@ const list = (ctx: RequestContext) =>
       if (minSeq !== undefined && r.sequence < minSeq) continue
       if (maxSeq !== undefined && r.sequence > maxSeq) continue
       // Without a db filter, the list holds the requests of the databases the caller may delete from.
-      if (!permitted.has(view.db_name)) permitted.set(view.db_name, Either.isRight(yield* Effect.either(mayDelete(ctx, view.db_name))))
+      if (!permitted.has(view.db_name))
+        permitted.set(view.db_name, Either.isRight(yield * Effect.either(mayDelete(ctx, view.db_name))))
       if (!permitted.get(view.db_name)) continue
       out.push(progressOf(state, index, r, include === "true"))
     }
@@ -153,7 +158,10 @@ const abort = (ctx: RequestContext) =>
     yield* mayDelete(ctx, found.dbName)
     const { body } = yield* readObjectBody(ctx)
     const reason = (yield* stringField(body, "reason", true))!
-    yield* catalog.execute((s) => Either.map(abortRowDelete(s, sequence, reason), (events) => ({ events, result: undefined })))
+    yield *
+      catalog.execute((s) =>
+        Either.map(abortRowDelete(s, sequence, reason), (events) => ({ events, result: undefined }))
+      )
     const state = yield* catalog.current
     return exactJson(requestView(state, deletesOf(state).requests.get(sequence)!, undefined))
   })

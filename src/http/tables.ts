@@ -44,23 +44,36 @@ const create = (ctx: RequestContext) =>
       }
       fields.push({ name: f.name, type })
     }
-    yield* (yield* Catalog).execute(decide((s, c) => createTable(s, c, body.db, body.table, body.tags, fields, body.retention_period ?? undefined)))
+    yield *
+      (yield * Catalog).execute(
+        decide((s, c) => createTable(s, c, body.db, body.table, body.tags, fields, body.retention_period ?? undefined))
+      )
     return okEmpty
   })
 
 const update = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const body = yield* readJsonBody(ctx.request, UpdateTableBody, yield* bodyLimit)
-    yield* (yield* Catalog).execute(decide((s) => setTableRetention(s, body.db, body.table, body.retention_period ?? undefined)))
+    yield *
+      (yield * Catalog).execute(
+        decide((s) => setTableRetention(s, body.db, body.table, body.retention_period ?? undefined))
+      )
     return okEmpty
   })
 
 const remove = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const p = yield* readQueryParams(ctx.query, DeleteTableParams)
-    yield* (yield* Catalog).execute(
-      decide((s, c) => deleteTable(s, c, p.db, p.table, { dataOnly: p.data_only, removeTables: false, hardDeleteAt: p.hard_delete_at }))
-    )
+    yield *
+      (yield * Catalog).execute(
+        decide((s, c) =>
+          deleteTable(s, c, p.db, p.table, {
+            dataOnly: p.data_only,
+            removeTables: false,
+            hardDeleteAt: p.hard_delete_at
+          })
+        )
+      )
     return okEmpty
   })
 

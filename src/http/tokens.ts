@@ -73,7 +73,10 @@ const createNamedAdmin = (ctx: RequestContext) =>
     yield* requireAuthEnabled
     const body = yield* readJsonBody(ctx.request, NamedAdminBody, yield* bodyLimit)
     const secret = newTokenSecret()
-    yield* (yield* Catalog).execute(decide((s, c) => createNamedAdminToken(s, c, body.token_name, body.expiry_secs, secret)))
+    yield *
+      (yield * Catalog).execute(
+        decide((s, c) => createNamedAdminToken(s, c, body.token_name, body.expiry_secs, secret))
+      )
     return yield* created(body.token_name, secret)
   })
 
@@ -88,7 +91,10 @@ const createResource = (ctx: RequestContext) =>
       permissions.push({ resourceType: p.resource_type, resourceNames: names, actions: p.actions })
     }
     const secret = newTokenSecret()
-    yield* (yield* Catalog).execute(decide((s, c) => createResourceToken(s, c, body.token_name, permissions, body.expiry_secs, secret)))
+    yield *
+      (yield * Catalog).execute(
+        decide((s, c) => createResourceToken(s, c, body.token_name, permissions, body.expiry_secs, secret))
+      )
     return yield* created(body.token_name, secret)
   })
 

@@ -94,9 +94,15 @@ const userOr404 = (state: CatalogState, id: number) => {
   return user === undefined ? Effect.fail(noSuchUser(id)) : Effect.succeed(user)
 }
 
-const answerUser = (id: number, status = 200) => Effect.map(current, (state) => jsonResponse(userBody(usersOf(state).users.get(id)!), status))
+const answerUser = (id: number, status = 200) =>
+  Effect.map(current, (state) => jsonResponse(userBody(usersOf(state).users.get(id)!), status))
 
-const rolesOf = (state: CatalogState, user: UserState) => ({ items: user.roleIds.flatMap((id) => { const r = roleById(state, id); return r === undefined ? [] : [roleBody(r)] }) })
+const rolesOf = (state: CatalogState, user: UserState) => ({
+  items: user.roleIds.flatMap((id) => {
+    const r = roleById(state, id)
+    return r === undefined ? [] : [roleBody(r)]
+  })
+})
 
 const Password = Schema.String.pipe(Schema.maxLength(1024))
 
@@ -107,7 +113,11 @@ const newPasswordHash = (password: string) => {
 
 // ---- bootstrap and login
 
-const InitialUserBody = Schema.Struct({ username: Schema.String, password: Password, displayName: Schema.optional(Schema.String) })
+const InitialUserBody = Schema.Struct({
+  username: Schema.String,
+  password: Password,
+  displayName: Schema.optional(Schema.String)
+})
 
 const createInitialUser = (ctx: RequestContext) =>
   Effect.gen(function* () {
@@ -116,9 +126,17 @@ const createInitialUser = (ctx: RequestContext) =>
     const passwordHash = yield* newPasswordHash(body.password)
     const operatorSecret = newTokenSecret()
     const catalog = yield* Catalog
-    yield* catalog.execute(
-      decide((s, c) => bootstrapUser(s, c, { username: body.username, displayName: body.displayName ?? null, passwordHash }, operatorSecret))
-    )
+    yield *
+      catalog.execute(
+        decide((s, c) =>
+          bootstrapUser(
+            s,
+            c,
+            { username: body.username, displayName: body.displayName ?? null, passwordHash },
+            operatorSecret
+          )
+        )
+      )
     const state = yield* catalog.current
     const id = usersOf(state).userIdsByUsername.get(body.username)!
     // The operator token's secret is answered here, once, as `POST /api/v3/configure/token/admin` does.
@@ -161,7 +179,10 @@ const authorizeUser = (ctx: RequestContext) =>
     return jsonResponse(sessionBody(access, refresh, user.id))
   })
 
-const RefreshBody = Schema.Struct({ refreshToken: Schema.optional(Schema.String), refresh_token: Schema.optional(Schema.String) })
+const RefreshBody = Schema.Struct({
+  refreshToken: Schema.optional(Schema.String),
+  refresh_token: Schema.optional(Schema.String)
+})
 
 const refreshUser = (ctx: RequestContext) =>
   Effect.gen(function* () {
@@ -231,7 +252,10 @@ const createUserRoute = (ctx: RequestContext) =>
       )
     )
     const state = yield* catalog.current
-    const id = body.username !== undefined ? usersOf(state).userIdsByUsername.get(body.username)! : usersOf(state).userIdsByOauthId.get(body.oauthId!) ?? before
+    const id =
+      body.username !== undefined
+        ? usersOf(state).userIdsByUsername.get(body.username)!
+        : (usersOf(state).userIdsByOauthId.get(body.oauthId!) ?? before)
     return jsonResponse(userBody(usersOf(state).users.get(id)!), 201)
   })
 
@@ -239,7 +263,9 @@ const listUsers = (ctx: RequestContext) =>
   Effect.gen(function* () {
     yield* requireUserAccess(ctx, "user", "read")
     const state = yield* current
-    return jsonResponse({ items: [...usersOf(state).users.values()].filter((u) => u.deletedAtNs === null).map(userBody) })
+    return jsonResponse({
+      items: [...usersOf(state).users.values()].filter((u) => u.deletedAtNs === null).map(userBody)
+    })
   })
 
 const getUser = (ctx: RequestContext) =>
@@ -336,7 +362,12 @@ const createRoleRoute = (ctx: RequestContext) =>
   Effect.gen(function* () {
     yield* requireUserAccess(ctx, "role", "create")
     const body = yield* readJsonBody(ctx.request, CreateRoleBody, yield* bodyLimit)
-    const permissions = body.permissions.map((p) => ({ resourceType: p.resourceType, actions: p.actions, identifiers: p.identifiers ?? [], allResources: p.allResources ?? false }))
+    const permissions = body.permissions.map((p) => ({
+      resourceType: p.resourceType,
+      actions: p.actions,
+      identifiers: p.identifiers ?? [],
+      allResources: p.allResources ?? false
+    }))
     const catalog = yield* Catalog
     yield* catalog.execute(decide((s) => createRole(s, body.name, body.description ?? null, permissions)))
     return jsonResponse(roleBody(roleByName(yield* catalog.current, body.name)!), 201)

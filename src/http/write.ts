@@ -9,7 +9,11 @@ import { anyToken, type RequestContext, type RouteDef } from "./route.ts"
 
 const MAX_REPORTED_LINES = 100
 
-const lineErrorJson = (e: LineError) => ({ error_message: e.message, line_number: e.lineNumber, original_line: e.originalLine })
+const lineErrorJson = (e: LineError) => ({
+  error_message: e.message,
+  line_number: e.lineNumber,
+  original_line: e.originalLine
+})
 
 /** 204 when everything was written; otherwise InfluxDB's partial-write or rejected-batch body. */
 const outcomeResponse = (outcome: WriteOutcome) => {

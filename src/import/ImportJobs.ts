@@ -62,15 +62,24 @@ const terminal = (message: string, cause?: unknown) => new JobError({ message, t
 const retryable = (what: string) => (cause: unknown) => new JobError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, terminal: false, cause })
 
 /** The source relation of a file in a format, with `__row`, its 1-based row number. */
-const sourceRelation = async (conn: DuckDBConnection, format: ImportFormat, path: string): Promise<{ readonly relation: string; readonly columns: ReadonlyArray<SourceColumn> }> => {
+const sourceRelation = async (
+  conn: DuckDBConnection,
+  format: ImportFormat,
+  path: string
+): Promise<{ readonly relation: string; readonly columns: ReadonlyArray<SourceColumn> }> => {
   const p = literal(path)
   const describe = async (rel: string) =>
-    (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${rel}`)).getRows().map((r) => ({ name: String(r[0]), type: String(r[1]) }))
+    (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${rel}`))
+      .getRows()
+      .map((r) => ({ name: String(r[0]), type: String(r[1]) }))
   switch (format) {
     case "parquet": {
       // The reader's own row numbers: a window over the whole file would cost a pass of its own.
       const rel = `read_parquet(${p})`
-      return { relation: `(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row FROM read_parquet(${p}, file_row_number = true))`, columns: await describe(rel) }
+      return {
+        relation: `(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row FROM read_parquet(${p}, file_row_number = true))`,
+        columns: await describe(rel)
+      }
     }
     case "csv": {
       // Every value read as text, so that a bad one is a row error rather than a failed file.
@@ -78,11 +87,19 @@ const sourceRelation = async (conn: DuckDBConnection, format: ImportFormat, path
       return { relation: `(SELECT *, row_number() OVER () AS __row FROM ${rel})`, columns: await describe(rel) }
     }
     case "ndjson": {
-      const all = (await conn.runAndReadAll(`SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects(${p}, format = 'newline_delimited')`)).getRows().map((r) => String(r[0]))
+      const all = (
+        await conn.runAndReadAll(
+          `SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects(${p}, format = 'newline_delimited')`
+        )
+      )
+        .getRows()
+        .map((r) => String(r[0]))
       // Converted line protocol carries each point's line number as __line.
       const keys = all.filter((k) => k !== "__line")
       const cols = keys.map((k) => `json_extract_string(json, ${literal(`$.${JSON.stringify(k)}`)}) AS ${quote(k)}`)
-      const row = all.includes("__line") ? `CAST(json_extract_string(json, '$.__line') AS BIGINT) AS __row` : "row_number() OVER () AS __row"
+      const row = all.includes("__line")
+        ? `CAST(json_extract_string(json, '$.__line') AS BIGINT) AS __row`
+        : "row_number() OVER () AS __row"
       return {
         relation: `(SELECT ${[...cols, row].join(", ")} FROM read_json_objects(${p}, format = 'newline_delimited'))`,
         columns: keys.map((name) => ({ name, type: "VARCHAR" }))
@@ -94,12 +111,26 @@ const sourceRelation = async (conn: DuckDBConnection, format: ImportFormat, path
 }
 
 /** A text source's columns with the types a sample of their values reads as. */
-const withInferredTypes = async (conn: DuckDBConnection, source: { readonly relation: string; readonly columns: ReadonlyArray<SourceColumn> }) => {
+const withInferredTypes = async (
+  conn: DuckDBConnection,
+  source: { readonly relation: string; readonly columns: ReadonlyArray<SourceColumn> }
+) => {
   const text = source.columns.filter((c) => c.type === "VARCHAR" && c.name !== "time")
   if (text.length === 0) return source
-  const row = (await conn.runAndReadAll(inferenceSql(source.relation, text.map((c) => c.name)))).getRows()[0] ?? []
+  const row =
+    (
+      await conn.runAndReadAll(
+        inferenceSql(
+          source.relation,
+          text.map((c) => c.name)
+        )
+      )
+    ).getRows()[0] ?? []
   const types = new Map(text.map((c, i) => [c.name, inferredTypes(row, text.length)[i]!]))
-  return { ...source, columns: source.columns.map((c) => (types.has(c.name) ? { ...c, inferred: types.get(c.name) } : c)) }
+  return {
+    ...source,
+    columns: source.columns.map((c) => (types.has(c.name) ? { ...c, inferred: types.get(c.name) } : c))
+  }
 }
 
 /**
@@ -140,7 +171,8 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         // Query progress (polled while a long statement runs) must be on before the sandbox locks the settings.
         await conn.run("SET enable_progress_bar = true")
         await conn.run("SET enable_progress_bar_print = false")
-        for (const s of sandboxSql({ allowedDirectory: staging, spillDirectory: spill, dataDirectories })) await conn.run(s)
+        for (const s of sandboxSql({ allowedDirectory: staging, spillDirectory: spill, dataDirectories }))
+          await conn.run(s)
       },
       catch: engineFailed("the import's DuckDB could not be sandboxed")
     })
@@ -172,10 +204,21 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
 
     const specOf = (job: JobState) => job.spec as ImportSpec
     /** Reports the input in progress (memory only). The whole input: reading is the first half, writing the second. */
-    const live = (job: JobState, index: number, phase: string, p: { readonly bytesDone?: number; readonly rowsDone?: number; readonly rowsTotal?: number; readonly fraction: number }) => {
+    const live = (
+      job: JobState,
+      index: number,
+      phase: string,
+      p: {
+        readonly bytesDone?: number
+        readonly rowsDone?: number
+        readonly rowsTotal?: number
+        readonly fraction: number
+      }
+    ) => {
       // Progress never goes back within a phase (a later statement of one step starts its own count from 0).
       const before = jobs.liveOf(job.id)
-      if (before !== undefined && before.input === index && before.phase === phase && before.fraction > p.fraction) return
+      if (before !== undefined && before.input === index && before.phase === phase && before.fraction > p.fraction)
+        return
       jobs.reportLive(job.id, {
         input: index,
         phase,
@@ -208,7 +251,12 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         const cleaned = cleanedPath(job.id, index)
         if (format === "ndjson" && NodeFs.existsSync(`${cleaned}.json`)) {
           const done = JSON.parse(NodeFs.readFileSync(`${cleaned}.json`, "utf8")) as CleanedNdjson
-          return { path: cleaned, format, implied: {} as Readonly<Record<string, ImportColumnType>>, lpErrors: done.errors }
+          return {
+            path: cleaned,
+            format,
+            implied: {} as Readonly<Record<string, ImportColumnType>>,
+            lpErrors: done.errors
+          }
         }
         if (format !== "lp") return { path, format, implied: {} as Readonly<Record<string, ImportColumnType>>, lpErrors: 0 }
         const spec = specOf(job)
@@ -234,7 +282,10 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         return { path: target, format: "ndjson" as ImportFormat, implied: converted.mapping, lpErrors: converted.errors }
       })
 
-    /** Removes what was downloaded or converted for an input (`inputs/<index>…`); staged uploads stay until the job ends. */
+    /**
+     * Removes what was downloaded or converted for an input (`inputs/<index>…`); staged uploads stay until the job
+     * ends.
+     */
     const removeDerivedInputs = (job: JobState, index: number) => {
       const dir = NodePath.join(jobDir(job.id), "inputs")
       if (!NodeFs.existsSync(dir)) return
@@ -246,7 +297,9 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
     /** Where an NDJSON input's lines that are JSON objects go once it is known to hold others. */
     const cleanedPath = (jobId: string, input: number) => NodePath.join(jobDir(jobId), "inputs", `${input}.clean.ndjson`)
 
-    /** Sorts an NDJSON input's lines: objects to a clean copy (with their line numbers), the rest to its error report. */
+    /**
+     * Sorts an NDJSON input's lines: objects to a clean copy (with their line numbers), the rest to its error report.
+     */
     const cleanNdjsonInput = (job: JobState, index: number, path: string) =>
       Effect.tryPromise({
         try: async (signal) => {
@@ -314,7 +367,11 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
             }
           })
           const part = `${target}.part`
-          await NodeStreamPromises.pipeline(NodeStream.Readable.fromWeb(response.body as never), counter, NodeFs.createWriteStream(part))
+          await NodeStreamPromises.pipeline(
+            NodeStream.Readable.fromWeb(response.body as never),
+            counter,
+            NodeFs.createWriteStream(part)
+          )
           NodeFs.renameSync(part, target)
         },
         catch: retryable(`downloading ${url}`)
@@ -331,13 +388,18 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         if (db === undefined) return yield* Effect.fail(terminal(`database '${spec.database}' does not exist`))
         const table = liveTable(db, spec.table)
         if (table === undefined && !spec.createTable) return yield* Effect.fail(terminal(`table '${spec.table}' does not exist in database '${spec.database}'`))
-        yield* catalog
-          .execute((s, ctx) =>
-            Either.flatMap(extendSchema(s, ctx, spec.database, [{ table: spec.table, columns }]), ({ events, rejected }) =>
-              rejected.size > 0 ? Either.left(new InvalidRequest({ message: [...rejected.values()].join("; ") })) : Either.right({ events, result: undefined })
+        yield *
+          catalog
+            .execute((s, ctx) =>
+              Either.flatMap(
+                extendSchema(s, ctx, spec.database, [{ table: spec.table, columns }]),
+                ({ events, rejected }) =>
+                  rejected.size > 0
+                    ? Either.left(new InvalidRequest({ message: [...rejected.values()].join("; ") }))
+                    : Either.right({ events, result: undefined })
+              )
             )
-          )
-          .pipe(Effect.mapError((e) => terminal(`the table's schema cannot take the input's columns: ${e.message}`)))
+            .pipe(Effect.mapError((e) => terminal(`the table's schema cannot take the input's columns: ${e.message}`)))
         const after = liveTable(liveDatabase(yield* catalog.current, spec.database)!, spec.table)!
         return { dbId: db.id, table: after }
       })
@@ -373,7 +435,12 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         if ("error" in planned) return yield* Effect.fail(terminal(`${job.inputs[index]!.name}: ${planned.error}`))
         // Converted line protocol carries times in ns already.
         const precision = format === formatOf(job, index) ? PRECISIONS[spec.precision] ?? 1n : 1n
-        return { plan: planned.plan, rows: plannedRowsSql(planned.plan, source.relation, precision), bad: plannedRowsSql(planned.plan, source.relation, precision, true), lpErrors }
+        return {
+          plan: planned.plan,
+          rows: plannedRowsSql(planned.plan, source.relation, precision),
+          bad: plannedRowsSql(planned.plan, source.relation, precision, true),
+          lpErrors
+        }
       })
 
     /**
@@ -392,7 +459,9 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           const rows = reader.getRows()
           bad = rows.length === 0 ? 0 : Number(rows[0]![3])
           const name = job.inputs[index]!.name
-          lines = rows.map((r) => JSON.stringify({ file: name, row: Number(r[0]), raw: JSON.parse(String(r[2])), reason: String(r[1]) }))
+          lines = rows.map((r) =>
+            JSON.stringify({ file: name, row: Number(r[0]), raw: JSON.parse(String(r[2])), reason: String(r[1]) })
+          )
         }
         // Lines the line-protocol parser refused come first (they were never rows).
         const lpFile = lpErrorsPath(job.id, index)
@@ -403,7 +472,8 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         return { count: bad + lpErrors, first: all[0] }
       })
 
-    const removeFiles = (files: ReadonlyArray<PersistedFile>) => Effect.forEach(files, (f) => store.remove(f.path).pipe(Effect.ignore), { discard: true })
+    const removeFiles = (files: ReadonlyArray<PersistedFile>) =>
+      Effect.forEach(files, (f) => store.remove(f.path).pipe(Effect.ignore), { discard: true })
 
     const worker: JobWorker = {
       // With on_error=abort every input is checked before any becomes visible: one bad row fails the whole job.
@@ -437,7 +507,12 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
             const counts = (await c.runAndReadAll(`SELECT count(*) FILTER (WHERE __err IS NOT NULL), (${duplicatesSql(plan, `(SELECT * FROM ${temp} WHERE __err IS NULL)`)}) FROM ${temp}`)).getRows()[0]!
             const windows = (await c.runAndReadAll(`SELECT epoch_ns(time) // ${DAY_NS} AS __window, count(*) FROM ${temp} WHERE __err IS NULL GROUP BY __window ORDER BY __window`)).getRows()
             const total = windows.reduce((n, r) => n + Number(r[1]), 0)
-            return { windows: windows.map((r) => [BigInt(r[0] as bigint), Number(r[1])] as const), total, errors: Number(counts[0]), duplicates: Number(counts[1]) }
+            return {
+              windows: windows.map((r) => [BigInt(r[0] as bigint), Number(r[1])] as const),
+              total,
+              errors: Number(counts[0]),
+              duplicates: Number(counts[1])
+            }
           }, reading).pipe(Effect.flatMap((w) =>
             Effect.gen(function* () {
               if (w.errors > 0 || lpErrors > 0) {
@@ -580,7 +655,10 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         }
       })
 
-    /** Reads an uploaded Parquet file for the seed's checks and its UploadedImportInfo facts; fails 400 naming the problem. */
+    /**
+     * Reads an uploaded Parquet file for the seed's checks and its UploadedImportInfo facts; fails 400 naming the
+     * problem.
+     */
     const inspectUpload = (path: string, mapping: Readonly<Record<string, ImportColumnType>>, table: TableState) =>
       Effect.gen(function* () {
         const facts = yield* duck("reading the upload", async (c) => {
@@ -605,7 +683,12 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           }
           return (await c.runAndReadAll(`SELECT coalesce(epoch_ns(min(time)), 0), coalesce(epoch_ns(max(time)), 0) FROM (${rowsSql})`)).getRows()[0]!
         }).pipe(Effect.mapError((e) => new InvalidRequest({ message: `invalid Parquet file: ${e.message}` })))
-        return { rowCount: facts.rowCount, ioxParquet: facts.ioxParquet, minTimestampNs: String(range[0]), maxTimestampNs: String(range[1]) }
+        return {
+          rowCount: facts.rowCount,
+          ioxParquet: facts.ioxParquet,
+          minTimestampNs: String(range[0]),
+          maxTimestampNs: String(range[1])
+        }
       })
 
     /** The database and table a request names: 404 when missing (the table may be missing when it is to be created). */
@@ -617,7 +700,10 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
       return Either.right({ db, table: t })
     }
 
-    /** Resolves a `file://` URI to the files it names (a file, or a directory's files by extension), inside --import-dir only. */
+    /**
+     * Resolves a `file://` URI to the files it names (a file, or a directory's files by extension), inside --import-dir
+     * only.
+     */
     const resolveFileUri = (uri: string, format: ImportFormat | null) =>
       Effect.gen(function* () {
         if (importDir === undefined) return yield* Effect.fail(new Forbidden({ message: "file:// sources are refused: the server has no --import-dir" }))
@@ -649,10 +735,17 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
      * Lists the objects an s3:// URI names (one object, or every object under the prefix in a format it can tell):
      * a missing bucket or no objects answer 404, refused credentials 403, anything else 400, each naming the problem.
      */
-    const resolveS3Uri = (uri: string, format: ImportFormat | null, s3: { readonly access: S3Access; readonly credentials: S3Credentials | undefined } | undefined) =>
+    const resolveS3Uri = (
+      uri: string,
+      format: ImportFormat | null,
+      s3: { readonly access: S3Access; readonly credentials: S3Credentials | undefined } | undefined
+    ) =>
       Effect.gen(function* () {
         const parsed = parseS3Uri(uri)
-        if (parsed === undefined) return yield* Effect.fail(new InvalidRequest({ message: `invalid s3:// URI '${uri}': expected s3://bucket/prefix` }))
+        if (parsed === undefined)
+          return yield* Effect.fail(
+            new InvalidRequest({ message: `invalid s3:// URI '${uri}': expected s3://bucket/prefix` })
+          )
         const access = s3?.access ?? { region: null, endpoint: null, pathStyle: null, requestCredentials: false }
         const listed = yield* Effect.tryPromise({
           try: async (signal) => {
@@ -665,7 +758,11 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           },
           catch: (e) => {
             const d = describeS3Error(e, `listing ${uri}`)
-            return d.kind === "not_found" ? new NotFound({ message: d.message }) : d.kind === "denied" ? new Forbidden({ message: d.message }) : new InvalidRequest({ message: d.message })
+            return d.kind === "not_found"
+              ? new NotFound({ message: d.message })
+              : d.kind === "denied"
+                ? new Forbidden({ message: d.message })
+                : new InvalidRequest({ message: d.message })
           }
         })
         if (listed.length === 0) return yield* Effect.fail(new NotFound({ message: `source ${uri} holds no objects` }))
@@ -676,7 +773,12 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           if (!single && (f === undefined || (format !== null && f !== format))) continue
           files.push({ name: o.name, source: `s3://${parsed.bucket}/${o.key}`, bytes: o.size })
         }
-        if (files.length === 0) return yield* Effect.fail(new InvalidRequest({ message: `source ${uri} holds no ${format ?? "parquet, csv, ndjson or line-protocol"} files` }))
+        if (files.length === 0)
+          return yield* Effect.fail(
+            new InvalidRequest({
+              message: `source ${uri} holds no ${format ?? "parquet, csv, ndjson or line-protocol"} files`
+            })
+          )
         return files
       })
 
@@ -687,7 +789,12 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
       jobDir,
       newJobId: () => NodeCrypto.randomUUID(),
       info,
-      list: Effect.flatMap(jobs.list, (all) => Effect.forEach(all.filter((j) => j.kind === KIND), info)),
+      list: Effect.flatMap(jobs.list, (all) =>
+        Effect.forEach(
+          all.filter((j) => j.kind === KIND),
+          info
+        )
+      ),
       get: (id: string) => Effect.map(jobs.get(id), (j) => (j?.kind === KIND ? j : undefined)),
       byIdempotencyKey: jobs.byIdempotencyKey,
       cancel: jobs.cancel,
@@ -702,7 +809,10 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
             .map((n) => NodeFs.readFileSync(NodePath.join(dir, n), "utf8"))
             .join("")
         }),
-      /** Creates the job of a staged Parquet upload after the seed's synchronous checks (the staged file is removed on failure). */
+      /**
+       * Creates the job of a staged Parquet upload after the seed's synchronous checks (the staged file is removed on
+       * failure).
+       */
       createFromUpload: (options: {
         readonly jobId: string
         readonly database: string
@@ -730,8 +840,18 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
             tableId: found.right.table!.id
           }
           const source = `staged:${NodePath.relative(staging, options.stagedPath).split(NodePath.sep).join("/")}`
-          return yield* jobs.create({ jobId: options.jobId, kind: KIND, inputs: [{ name: options.filename, source, bytes: options.sizeBytes }], spec, idempotencyKey: options.idempotencyKey })
-        }).pipe(Effect.tapError(() => Effect.sync(() => NodeFs.rmSync(jobDir(options.jobId), { recursive: true, force: true })))),
+          return yield* jobs.create({
+            jobId: options.jobId,
+            kind: KIND,
+            inputs: [{ name: options.filename, source, bytes: options.sizeBytes }],
+            spec,
+            idempotencyKey: options.idempotencyKey
+          })
+        }).pipe(
+          Effect.tapError(() =>
+            Effect.sync(() => NodeFs.rmSync(jobDir(options.jobId), { recursive: true, force: true }))
+          )
+        ),
       /** Creates a job reading a source URI. */
       createFromSource: (options: {
         readonly database: string
@@ -753,13 +873,26 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           const scheme = options.uri.slice(0, options.uri.indexOf(":") + 1).toLowerCase()
           if (scheme === "file:") inputs = yield* resolveFileUri(options.uri, options.format)
           else if (scheme === "http:" || scheme === "https:") {
-            const url = yield* Effect.try({ try: () => new URL(options.uri), catch: () => new InvalidRequest({ message: `invalid URI: ${options.uri}` }) })
+            const url = yield* Effect.try({
+              try: () => new URL(options.uri),
+              catch: () => new InvalidRequest({ message: `invalid URI: ${options.uri}` })
+            })
             inputs = [{ name: NodePath.basename(url.pathname) || url.hostname, source: url.href, bytes: -1 }]
           } else if (scheme === "s3:") inputs = yield* resolveS3Uri(options.uri, options.format, options.s3)
-          else return yield* Effect.fail(new InvalidRequest({ message: `unsupported source URI '${options.uri}': expected file://, http://, https:// or s3://` }))
+          else
+            return yield* Effect.fail(
+              new InvalidRequest({
+                message: `unsupported source URI '${options.uri}': expected file://, http://, https:// or s3://`
+              })
+            )
           for (const i of inputs) {
             const f = options.format ?? formatOfName(i.name)
-            if (f === undefined) return yield* Effect.fail(new InvalidRequest({ message: `cannot tell the format of ${i.name}: give source.format (parquet, csv, ndjson, lp)` }))
+            if (f === undefined)
+              return yield* Effect.fail(
+                new InvalidRequest({
+                  message: `cannot tell the format of ${i.name}: give source.format (parquet, csv, ndjson, lp)`
+                })
+              )
           }
           const spec: ImportSpec = {
             database: options.database,
@@ -772,7 +905,11 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
             upload: null,
             dbId: found.right.db.id,
             tableId: found.right.table?.id ?? null,
-            ...(scheme === "s3:" ? { s3: options.s3?.access ?? { region: null, endpoint: null, pathStyle: null, requestCredentials: false } } : {})
+            ...(scheme === "s3:"
+              ? {
+                  s3: options.s3?.access ?? { region: null, endpoint: null, pathStyle: null, requestCredentials: false }
+                }
+              : {})
           }
           const jobId = NodeCrypto.randomUUID()
           const credentials = options.s3?.credentials
@@ -783,9 +920,11 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
               NodeFs.writeFileSync(credentialsPath(jobId), JSON.stringify(credentials), { mode: 0o600 })
             })
           }
-          const made = yield* jobs.create({ jobId, kind: KIND, inputs, spec, idempotencyKey: options.idempotencyKey }).pipe(
-            Effect.tapError(() => Effect.sync(() => NodeFs.rmSync(jobDir(jobId), { recursive: true, force: true })))
-          )
+          const made = yield* jobs
+            .create({ jobId, kind: KIND, inputs, spec, idempotencyKey: options.idempotencyKey })
+            .pipe(
+              Effect.tapError(() => Effect.sync(() => NodeFs.rmSync(jobDir(jobId), { recursive: true, force: true })))
+            )
           if (!made.created) yield* Effect.sync(() => NodeFs.rmSync(jobDir(jobId), { recursive: true, force: true }))
           return made
         })

@@ -85,7 +85,9 @@ const startFromUri = async (command: ImportCommand): Promise<JobInfo> => {
     source: {
       uri: command.uri,
       ...(command.format === undefined ? {} : { format: command.format }),
-      ...(command.sourceOptions === undefined || Object.keys(command.sourceOptions).length === 0 ? {} : { options: command.sourceOptions })
+      ...(command.sourceOptions === undefined || Object.keys(command.sourceOptions).length === 0
+        ? {}
+        : { options: command.sourceOptions })
     },
     column_metadata: { column_mapping: command.columns },
     ...(command.onError === undefined ? {} : { on_error: command.onError }),
@@ -104,8 +106,15 @@ export const progressLine = (rows: number, percent: number, elapsedS: number): s
   return `[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${percent.toFixed(0).padStart(3)}%  ${rows} rows  ${Math.round(rate)} rows/s  ETA ${Math.ceil(eta)}s`
 }
 
-/** Runs `strata import`: starts the jobs, follows them to the end; answers the exit code (0 when every job imported). */
-export const runImport = async (command: ImportCommand, out: (text: string) => void, err: (text: string) => void, tty: boolean): Promise<number> => {
+/**
+ * Runs `strata import`: starts the jobs, follows them to the end; answers the exit code (0 when every job imported).
+ */
+export const runImport = async (
+  command: ImportCommand,
+  out: (text: string) => void,
+  err: (text: string) => void,
+  tty: boolean
+): Promise<number> => {
   const started = Date.now()
   const jobs: Array<JobInfo> = []
   if (command.uri !== undefined) jobs.push(await startFromUri(command))
@@ -116,7 +125,11 @@ export const runImport = async (command: ImportCommand, out: (text: string) => v
     let info = job
     while (!FINISHED.includes(info.status)) {
       await new Promise((r) => setTimeout(r, 250))
-      info = await answer(await fetch(new URL(`/api/v3/enterprise/import/${job.upload_uuid}`, command.host), { headers: headers(command) }))
+      info = await answer(
+        await fetch(new URL(`/api/v3/enterprise/import/${job.upload_uuid}`, command.host), {
+          headers: headers(command)
+        })
+      )
       if (tty) {
         const rows = final.reduce((n, j) => n + j.rows_imported, 0) + info.rows_imported
         const percent = ((final.length + info.percent_complete / 100) / jobs.length) * 100
@@ -130,7 +143,10 @@ export const runImport = async (command: ImportCommand, out: (text: string) => v
   if (command.json) {
     out(JSON.stringify({ ok, seconds: (Date.now() - started) / 1000, jobs: final }, null, 2) + "\n")
   } else {
-    for (const j of final) out(`${j.upload_uuid}  ${j.status.padEnd(15)} ${j.rows_imported} rows imported, ${j.rows_skipped} skipped  ${j.filename}${j.last_message ? `  (${j.last_message})` : ""}\n`)
+    for (const j of final)
+      out(
+        `${j.upload_uuid}  ${j.status.padEnd(15)} ${j.rows_imported} rows imported, ${j.rows_skipped} skipped  ${j.filename}${j.last_message ? `  (${j.last_message})` : ""}\n`
+      )
   }
   return ok ? 0 : 1
 }

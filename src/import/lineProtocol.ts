@@ -49,7 +49,15 @@ export const convertLineProtocol = (
         const parsed = parseLineProtocol(text)
         const rows: Array<string> = []
         const bad: Array<string> = []
-        for (const e of parsed.errors) bad.push(JSON.stringify({ file: options.name, row: e.lineNumber + lineOffset, raw: e.originalLine, reason: e.message }))
+        for (const e of parsed.errors)
+          bad.push(
+            JSON.stringify({
+              file: options.name,
+              row: e.lineNumber + lineOffset,
+              raw: e.originalLine,
+              reason: e.message
+            })
+          )
         for (const line of parsed.lines) {
           if (line.measurement !== options.measurement) {
             bad.push(JSON.stringify({ file: options.name, row: line.lineNumber + lineOffset, raw: null, reason: `measurement '${line.measurement}' is not the table '${options.measurement}'` }))

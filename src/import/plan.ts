@@ -28,7 +28,9 @@ export const formatOfName = (name: string): ImportFormat | undefined => {
  * Reads `column_metadata`: `{"column_mapping": {...}}` (the key also spelled `schema` or `column_metadata`), or the
  * map itself. Answers the mapping or a message naming what is wrong.
  */
-export const parseColumnMetadata = (value: unknown): { readonly mapping: Readonly<Record<string, ImportColumnType>> } | { readonly error: string } => {
+export const parseColumnMetadata = (
+  value: unknown
+): { readonly mapping: Readonly<Record<string, ImportColumnType>> } | { readonly error: string } => {
   let parsed = value
   if (typeof value === "string") {
     if (value.trim() === "") return { mapping: {} }
@@ -39,16 +41,20 @@ export const parseColumnMetadata = (value: unknown): { readonly mapping: Readonl
     }
   }
   if (parsed === null || parsed === undefined) return { mapping: {} }
-  if (typeof parsed !== "object" || Array.isArray(parsed)) return { error: "malformed column_metadata: expected a JSON object with column_mapping" }
+  if (typeof parsed !== "object" || Array.isArray(parsed))
+    return { error: "malformed column_metadata: expected a JSON object with column_mapping" }
   const obj = parsed as Record<string, unknown>
   const keys = ["column_mapping", "schema", "column_metadata"].filter((k) => k in obj)
   if (keys.length > 1) return { error: `malformed column_metadata: give one of ${keys.join(", ")}, not several` }
   const map = keys.length === 1 ? obj[keys[0]!] : obj
-  if (map === null || typeof map !== "object" || Array.isArray(map)) return { error: "malformed column_metadata: column_mapping must be an object of column name to type" }
+  if (map === null || typeof map !== "object" || Array.isArray(map))
+    return { error: "malformed column_metadata: column_mapping must be an object of column name to type" }
   const mapping: Record<string, ImportColumnType> = {}
   for (const [name, type] of Object.entries(map as Record<string, unknown>)) {
     if (typeof type !== "string" || !(IMPORT_TYPES as ReadonlyArray<string>).includes(type)) {
-      return { error: `malformed column_metadata: column '${name}' has type ${JSON.stringify(type)}; expected one of ${IMPORT_TYPES.join(", ")}` }
+      return {
+        error: `malformed column_metadata: column '${name}' has type ${JSON.stringify(type)}; expected one of ${IMPORT_TYPES.join(", ")}`
+      }
     }
     if (name === "") return { error: "malformed column_metadata: a column name is empty" }
     mapping[name] = type as ImportColumnType
@@ -160,7 +166,16 @@ export const planImport = (
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** Nanoseconds per unit of an integer timestamp, by `precision`. */
-export const PRECISIONS: Readonly<Record<string, bigint>> = { ns: 1n, nanosecond: 1n, us: 1_000n, microsecond: 1_000n, ms: 1_000_000n, millisecond: 1_000_000n, s: 1_000_000_000n, second: 1_000_000_000n }
+export const PRECISIONS: Readonly<Record<string, bigint>> = {
+  ns: 1n,
+  nanosecond: 1n,
+  us: 1_000n,
+  microsecond: 1_000n,
+  ms: 1_000_000n,
+  millisecond: 1_000_000n,
+  s: 1_000_000_000n,
+  second: 1_000_000_000n
+}
 
 /** The expression reading one planned column, typed; NULL where a value cannot be read. */
 const typedExpr = (c: PlannedColumn, precisionNs: bigint): string => {
@@ -208,15 +223,28 @@ export const plannedRowsSql = (plan: ImportPlan, source: string, precisionNs: bi
 export const duplicatesSql = (plan: ImportPlan, rows: string): string =>
   `SELECT count(*) - count(DISTINCT hash(${[...plan.tags.map((t) => quote(t.name)), "time"].join(", ")})) FROM ${rows}`
 
-/** The SQL of one output file: the rows of one 24-hour window, sorted by series then time; `merge` keeps one per series and time (the later row wins). */
-export const windowFileSql = (plan: ImportPlan, rows: string, fromNs: bigint, toNs: bigint, seriesKey: ReadonlyArray<string>, merge = true): string => {
+/**
+ * The SQL of one output file: the rows of one 24-hour window, sorted by series then time; `merge` keeps one per series
+ * and time (the later row wins).
+ */
+export const windowFileSql = (
+  plan: ImportPlan,
+  rows: string,
+  fromNs: bigint,
+  toNs: bigint,
+  seriesKey: ReadonlyArray<string>,
+  merge = true
+): string => {
   const tags = plan.tags.map((t) => t.name)
   const keys = [...tags.map(quote), "time"]
   const order = [...seriesKey.filter((n) => tags.includes(n)), ...tags.filter((n) => !seriesKey.includes(n))]
   const where = `WHERE time >= make_timestamp_ns(${fromNs}) AND time < make_timestamp_ns(${toNs})`
   const orderBy = `ORDER BY ${[...order.map(quote), "time"].join(", ")}`
-  if (!merge) return `SELECT ${[...keys, ...plan.fields.map((f) => quote(f.name))].join(", ")} FROM ${rows} ${where} ${orderBy}`
-  const fields = plan.fields.map((f) => `arg_max(${quote(f.name)}, __row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
+  if (!merge)
+    return `SELECT ${[...keys, ...plan.fields.map((f) => quote(f.name))].join(", ")} FROM ${rows} ${where} ${orderBy}`
+  const fields = plan.fields.map(
+    (f) => `arg_max(${quote(f.name)}, __row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`
+  )
   return `SELECT ${[...keys, ...fields].join(", ")} FROM ${rows} ${where} GROUP BY ${keys.join(", ")} ${orderBy}`
 }
 /** Rows of a text source sampled to infer the types of unmapped columns; later rows that do not fit are row errors. */

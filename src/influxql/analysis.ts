@@ -27,7 +27,10 @@ export const ANALYSIS_FUNCTIONS: ReadonlySet<string> = new Set<AnalysisName>([
   "kaufmans_adaptive_moving_average"
 ])
 
-/** How an exponential average starts: scaled alphas (`exponential`), a simple average (`simple`), or, for CMO only, none. */
+/**
+ * How an exponential average starts: scaled alphas (`exponential`), a simple average (`simple`), or, for CMO only,
+ * none.
+ */
 export type Warmup = "exponential" | "simple" | "none"
 
 /** One call's arguments: period, hold period (-1: the algorithm's warm count), warmup. */
@@ -254,7 +257,11 @@ const algorithmOf = (a: AnalysisArgs): Algorithm => {
 const DROPS_INFINITE = new Set<string>(["triple_exponential_derivative", "kaufmans_efficiency_ratio", "kaufmans_adaptive_moving_average"])
 
 /** One series' answers: a point for each input point once more than the hold period have been seen. */
-export const analyze = (args: AnalysisArgs, times: ReadonlyArray<bigint>, values: ReadonlyArray<number>): { times: Array<bigint>; values: Array<number> } => {
+export const analyze = (
+  args: AnalysisArgs,
+  times: ReadonlyArray<bigint>,
+  values: ReadonlyArray<number>
+): { times: Array<bigint>; values: Array<number> } => {
   const alg = algorithmOf(args)
   const hold = args.hold === -1 ? alg.warmCount() : args.hold
   const out = { times: [] as Array<bigint>, values: [] as Array<number> }

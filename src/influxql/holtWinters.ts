@@ -77,7 +77,12 @@ export const goPowInt = (x: number, y: number): number => {
 }
 
 /** Nelder-Mead after Michael F. Hutt, as 1.x's `neldermead` package has it; `objective` may change its argument. */
-const optimize = (objective: (x: Array<number>) => number, start: ReadonlyArray<number>, epsilon: number, scale: number): [number, Array<number>] => {
+const optimize = (
+  objective: (x: Array<number>) => number,
+  start: ReadonlyArray<number>,
+  epsilon: number,
+  scale: number
+): [number, Array<number>] => {
   const n = start.length
   const v = Array.from({ length: n + 1 }, () => new Array<number>(n).fill(0))
   const f = new Array<number>(n + 1).fill(0)
@@ -161,7 +166,10 @@ const clamp01 = (x: Array<number>) => {
   }
 }
 
-/** The forecast of one series' bucket values (`times` ascending), N points ahead with seasons of S; fit points too if asked. */
+/**
+ * The forecast of one series' bucket values (`times` ascending), N points ahead with seasons of S; fit points too if
+ * asked.
+ */
 export const holtWinters = (
   times: ReadonlyArray<bigint>,
   values: ReadonlyArray<number>,
@@ -196,7 +204,18 @@ export const holtWinters = (
     y.push(values[i]!)
   }
 
-  const next = (alpha: number, beta: number, gamma: number, phi: number, phiH: number, yT: number, lTp: number, bTp: number, sTm: number, sTmh: number) => {
+  const next = (
+    alpha: number,
+    beta: number,
+    gamma: number,
+    phi: number,
+    phiH: number,
+    yT: number,
+    lTp: number,
+    bTp: number,
+    sTm: number,
+    sTmh: number
+  ) => {
     const lT = alpha * (yT / sTm) + (1 - alpha) * (lTp + phi * bTp)
     const bT = beta * (lT - lTp) + (1 - beta) * phi * bTp
     const sT = gamma * (yT / (lTp + phi * bTp)) + (1 - gamma) * sTm

@@ -147,7 +147,9 @@ export class Lexer {
     return this.regexToken(out, start, Math.max(0, start - 1))
   }
 
-  /** A regex token, or an illegal one with Go's compile error at `errorPos`: 1.x refuses a bad pattern while parsing. */
+  /**
+   * A regex token, or an illegal one with Go's compile error at `errorPos`: 1.x refuses a bad pattern while parsing.
+   */
   private regexToken(text: string, pos: number, errorPos = pos): Token {
     const compiled = compileRegex(text)
     return isRegexError(compiled) ? this.token("illegal", compiled.message, errorPos) : this.token("regex", text, pos)

@@ -2,7 +2,8 @@
 // the same structure as the JSON answer, maps with named keys in the same order.
 
 /** A value MessagePack can hold here: numbers are float64 (field values), bigints integers, maps keep key order. */
-export type MsgValue = null | boolean | number | bigint | string | ReadonlyArray<MsgValue> | { readonly [k: string]: MsgValue }
+export type MsgValue =
+  null | boolean | number | bigint | string | ReadonlyArray<MsgValue> | { readonly [k: string]: MsgValue }
 
 const utf8 = new TextEncoder()
 

@@ -53,7 +53,9 @@ export const boundParamsOf = (params: unknown): Either.Either<BoundParams, strin
 
 export const INT64_MAX = 9_223_372_036_854_775_807n
 
-/** Whether a decimal integer's text fits an int64, as Go's `strconv.ParseInt` requires (length first: no huge BigInt). */
+/**
+ * Whether a decimal integer's text fits an int64, as Go's `strconv.ParseInt` requires (length first: no huge BigInt).
+ */
 const fitsInt64 = (digits: string): boolean => {
   const magnitude = digits.startsWith("-") ? digits.slice(1) : digits
   if (magnitude.length !== 19) return magnitude.length < 19

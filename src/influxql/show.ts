@@ -16,7 +16,9 @@ export interface ShowPlan {
   readonly kind: "show"
   /** The flat rows' SQL; its first column names the series (measurement) unless `seriesName` is fixed. */
   readonly sql: string
-  /** v1: a fixed series name (`databases`, `measurements`); `null` for a series without a name; else the first column. */
+  /**
+   * v1: a fixed series name (`databases`, `measurements`); `null` for a series without a name; else the first column.
+   */
   readonly seriesName?: string | null
   /** v1: the columns of each series, taken from the flat rows by name. */
   readonly v1Columns: ReadonlyArray<string>
@@ -30,8 +32,12 @@ const q = sqlIdentifier
 const lit = (v: string | boolean | number) => (typeof v === "string" ? sqlString(v) : String(v))
 
 /** Literal rows as SQL with named columns (typed VARCHAR unless given), empty-safe. */
-const valuesSql = (columns: ReadonlyArray<readonly [string, string]>, rows: ReadonlyArray<ReadonlyArray<string | boolean | number>>) => {
-  if (rows.length === 0) return `SELECT ${columns.map(([n, t]) => `CAST(NULL AS ${t}) AS ${q(n)}`).join(", ")} WHERE false`
+const valuesSql = (
+  columns: ReadonlyArray<readonly [string, string]>,
+  rows: ReadonlyArray<ReadonlyArray<string | boolean | number>>
+) => {
+  if (rows.length === 0)
+    return `SELECT ${columns.map(([n, t]) => `CAST(NULL AS ${t}) AS ${q(n)}`).join(", ")} WHERE false`
   return `SELECT ${columns.map(([n, t]) => `CAST(${q(n)} AS ${t}) AS ${q(n)}`).join(", ")} FROM (VALUES ${rows.map((r) => `(${r.map(lit).join(", ")})`).join(", ")}) AS v(${columns.map(([n]) => q(n)).join(", ")})`
 }
 
@@ -80,14 +86,19 @@ const fieldTypeName = { float: "float", integer: "integer", uinteger: "unsigned"
 const window = (rows: Array<Array<string | boolean | number>>, limit?: number, offset?: number) =>
   rows.slice(offset ?? 0, limit === undefined || limit <= 0 ? undefined : (offset ?? 0) + limit)
 
-/** Plans SHOW DATABASES over the databases `visible` admits: v3 sorted with deleted last; v1 in creation order, live only. */
+/**
+ * Plans SHOW DATABASES over the databases `visible` admits: v3 sorted with deleted last; v1 in creation order, live
+ * only.
+ */
 export const planShowDatabases = (state: CatalogState, v1: boolean, visible: (db: string) => boolean): ShowPlan => {
   const all = [...state.databases.values()].filter((d) => visible(d.name))
   if (v1) {
     const live = all.filter((d) => !d.deleted).sort((a, b) => a.id - b.id)
     return { kind: "show", sql: valuesSql([["name", VARCHAR]], live.map((d) => [d.name])), seriesName: "databases", v1Columns: ["name"] }
   }
-  const sorted = all.sort((a, b) => (a.deleted !== b.deleted ? (a.deleted ? 1 : -1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const sorted = all.sort((a, b) =>
+    a.deleted !== b.deleted ? (a.deleted ? 1 : -1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+  )
   return {
     kind: "show",
     sql: valuesSql([["iox::database", VARCHAR], ["deleted", "BOOLEAN"]], sorted.map((d) => [d.name, d.deleted])),
@@ -97,20 +108,43 @@ export const planShowDatabases = (state: CatalogState, v1: boolean, visible: (db
   }
 }
 
-/** Plans SHOW RETENTION POLICIES for one database (v1: name is the database, as InfluxDB 3 answers) or all `visible` (v3). */
-export const planShowRetentionPolicies = (state: CatalogState, db: DatabaseState | undefined, v1: boolean, visible: (db: string) => boolean): ShowPlan => {
+/**
+ * Plans SHOW RETENTION POLICIES for one database (v1: name is the database, as InfluxDB 3 answers) or all `visible`
+ * (v3).
+ */
+export const planShowRetentionPolicies = (
+  state: CatalogState,
+  db: DatabaseState | undefined,
+  v1: boolean,
+  visible: (db: string) => boolean
+): ShowPlan => {
   if (v1 && db !== undefined) {
     return {
       kind: "show",
-      sql: valuesSql([["name", VARCHAR], ["duration", VARCHAR], ["default", "BOOLEAN"]], [[db.name, goDuration(db.retentionPeriodNs), true]]),
+      sql: valuesSql(
+        [
+          ["name", VARCHAR],
+          ["duration", VARCHAR],
+          ["default", "BOOLEAN"]
+        ],
+        [[db.name, goDuration(db.retentionPeriodNs), true]]
+      ),
       seriesName: "retention_policies",
       v1Columns: ["name", "duration", "default"]
     }
   }
-  const dbs = db !== undefined ? [db] : [...state.databases.values()].filter((d) => !d.deleted && visible(d.name)).sort(byName)
+  const dbs =
+    db !== undefined ? [db] : [...state.databases.values()].filter((d) => !d.deleted && visible(d.name)).sort(byName)
   return {
     kind: "show",
-    sql: valuesSql([["iox::database", VARCHAR], ["name", VARCHAR], ["duration", VARCHAR]], dbs.map((d) => [d.name, "autogen", goDuration(d.retentionPeriodNs)])),
+    sql: valuesSql(
+      [
+        ["iox::database", VARCHAR],
+        ["name", VARCHAR],
+        ["duration", VARCHAR]
+      ],
+      dbs.map((d) => [d.name, "autogen", goDuration(d.retentionPeriodNs)])
+    ),
     seriesName: "retention_policies",
     v1Columns: ["name", "duration"]
   }
@@ -132,23 +166,70 @@ export const planShow = (stmt: ShowStatement, db: DatabaseState): ShowPlan | Sho
   }
 }
 
-const planShowIn = (stmt: ShowStatement, db: DatabaseState, conditionSql: (table: TableState) => string | undefined): ShowPlan => {
+const planShowIn = (
+  stmt: ShowStatement,
+  db: DatabaseState,
+  conditionSql: (table: TableState) => string | undefined
+): ShowPlan => {
   switch (stmt.kind) {
     case "showMeasurements": {
       const measurement = keyFilter(stmt.measurement)
       const tables = [...db.tables.values()].filter((t) => !t.deleted && measurement(t.name)).sort(byName)
       if (stmt.where !== undefined) {
         // Only measurements with a point matching the condition.
-        const parts = tables.map((t) => `SELECT 'measurements' AS "iox::measurement", ${lit(t.name)} AS "name" WHERE EXISTS (SELECT 1 FROM ${q(t.name)} WHERE ${conditionSql(t) ?? "TRUE"})`)
-        const sql = parts.length === 0 ? valuesSql([["iox::measurement", VARCHAR], ["name", VARCHAR]], []) : `SELECT * FROM (${parts.join(" UNION ALL ")}) ORDER BY "name"${limitSql(stmt.limit, stmt.offset)}`
+        const parts = tables.map(
+          (t) =>
+            `SELECT 'measurements' AS "iox::measurement", ${lit(t.name)} AS "name" WHERE EXISTS (SELECT 1 FROM ${q(t.name)} WHERE ${conditionSql(t) ?? "TRUE"})`
+        )
+        const sql =
+          parts.length === 0
+            ? valuesSql(
+                [
+                  ["iox::measurement", VARCHAR],
+                  ["name", VARCHAR]
+                ],
+                []
+              )
+            : `SELECT * FROM (${parts.join(" UNION ALL ")}) ORDER BY "name"${limitSql(stmt.limit, stmt.offset)}`
         return { kind: "show", sql, seriesName: "measurements", v1Columns: ["name"] }
       }
-      const rows = window(tables.map((t) => ["measurements", t.name]), stmt.limit, stmt.offset)
-      return { kind: "show", sql: valuesSql([["iox::measurement", VARCHAR], ["name", VARCHAR]], rows), seriesName: "measurements", v1Columns: ["name"] }
+      const rows = window(
+        tables.map((t) => ["measurements", t.name]),
+        stmt.limit,
+        stmt.offset
+      )
+      return {
+        kind: "show",
+        sql: valuesSql(
+          [
+            ["iox::measurement", VARCHAR],
+            ["name", VARCHAR]
+          ],
+          rows
+        ),
+        seriesName: "measurements",
+        v1Columns: ["name"]
+      }
     }
     case "showTagKeys": {
-      const rows = tablesOf(db, stmt.from).flatMap((t) => window(tagsOf(t).map((k) => [t.name, k]), stmt.limit, stmt.offset))
-      return { kind: "show", sql: valuesSql([["iox::measurement", VARCHAR], ["tagKey", VARCHAR]], rows), v1Columns: ["tagKey"] }
+      const rows = tablesOf(db, stmt.from).flatMap((t) =>
+        window(
+          tagsOf(t).map((k) => [t.name, k]),
+          stmt.limit,
+          stmt.offset
+        )
+      )
+      return {
+        kind: "show",
+        sql: valuesSql(
+          [
+            ["iox::measurement", VARCHAR],
+            ["tagKey", VARCHAR]
+          ],
+          rows
+        ),
+        v1Columns: ["tagKey"]
+      }
     }
     case "showFieldKeys": {
       const rows = tablesOf(db, stmt.from).flatMap((t) =>
@@ -161,7 +242,18 @@ const planShowIn = (stmt: ShowStatement, db: DatabaseState, conditionSql: (table
           stmt.offset
         )
       )
-      return { kind: "show", sql: valuesSql([["iox::measurement", VARCHAR], ["fieldKey", VARCHAR], ["fieldType", VARCHAR]], rows), v1Columns: ["fieldKey", "fieldType"] }
+      return {
+        kind: "show",
+        sql: valuesSql(
+          [
+            ["iox::measurement", VARCHAR],
+            ["fieldKey", VARCHAR],
+            ["fieldType", VARCHAR]
+          ],
+          rows
+        ),
+        v1Columns: ["fieldKey", "fieldType"]
+      }
     }
     case "showTagValues": {
       const parts: Array<string> = []
@@ -170,12 +262,25 @@ const planShowIn = (stmt: ShowStatement, db: DatabaseState, conditionSql: (table
         const cond = conditionSql(t)
         const keys = tagsOf(t).filter(key)
         if (keys.length === 0) continue
-        const perKey = keys.map((k) => `SELECT DISTINCT ${lit(t.name)} AS "iox::measurement", ${lit(k)} AS "key", ${q(k)} AS "value" FROM ${q(t.name)} WHERE ${q(k)} IS NOT NULL${cond === undefined ? "" : ` AND ${cond}`}`)
+        const perKey = keys.map(
+          (k) =>
+            `SELECT DISTINCT ${lit(t.name)} AS "iox::measurement", ${lit(k)} AS "key", ${q(k)} AS "value" FROM ${q(t.name)} WHERE ${q(k)} IS NOT NULL${cond === undefined ? "" : ` AND ${cond}`}`
+        )
         parts.push(
           `SELECT * FROM (SELECT * FROM (${perKey.join(" UNION ALL ")}) QUALIFY row_number() OVER (ORDER BY "key", "value") > ${stmt.offset ?? 0}${stmt.limit !== undefined && stmt.limit > 0 ? ` AND row_number() OVER (ORDER BY "key", "value") <= ${(stmt.offset ?? 0) + stmt.limit}` : ""})`
         )
       }
-      const sql = parts.length === 0 ? valuesSql([["iox::measurement", VARCHAR], ["key", VARCHAR], ["value", VARCHAR]], []) : `SELECT * FROM (${parts.join(" UNION ALL ")}) ORDER BY "iox::measurement", "key", "value"`
+      const sql =
+        parts.length === 0
+          ? valuesSql(
+              [
+                ["iox::measurement", VARCHAR],
+                ["key", VARCHAR],
+                ["value", VARCHAR]
+              ],
+              []
+            )
+          : `SELECT * FROM (${parts.join(" UNION ALL ")}) ORDER BY "iox::measurement", "key", "value"`
       return { kind: "show", sql, v1Columns: ["key", "value"] }
     }
     case "showSeries": {
@@ -183,12 +288,23 @@ const planShowIn = (stmt: ShowStatement, db: DatabaseState, conditionSql: (table
       for (const t of tablesOf(db, stmt.from)) {
         const cond = conditionSql(t)
         const escape = (s: string) => `replace(replace(replace(${s}, ',', '\\,'), '=', '\\='), ' ', '\\ ')`
-        const key = [lit(t.name.replace(/[, ]/g, (c) => "\\" + c)), ...tagsOf(t).map((k) => `coalesce(${lit(`,${k}=`)} || ${escape(q(k))}, '')`)].join(" || ")
-        parts.push(`SELECT DISTINCT ${lit(t.name)} AS "iox::measurement", ${key} AS "key" FROM ${q(t.name)}${cond === undefined ? "" : ` WHERE ${cond}`}`)
+        const key = [
+          lit(t.name.replace(/[, ]/g, (c) => "\\" + c)),
+          ...tagsOf(t).map((k) => `coalesce(${lit(`,${k}=`)} || ${escape(q(k))}, '')`)
+        ].join(" || ")
+        parts.push(
+          `SELECT DISTINCT ${lit(t.name)} AS "iox::measurement", ${key} AS "key" FROM ${q(t.name)}${cond === undefined ? "" : ` WHERE ${cond}`}`
+        )
       }
       const sql =
         parts.length === 0
-          ? valuesSql([["iox::measurement", VARCHAR], ["key", VARCHAR]], [])
+          ? valuesSql(
+              [
+                ["iox::measurement", VARCHAR],
+                ["key", VARCHAR]
+              ],
+              []
+            )
           : `SELECT * FROM (${parts.join(" UNION ALL ")}) ORDER BY "key"${limitSql(stmt.limit, stmt.offset)}`
       return { kind: "show", sql, seriesName: null, v1Columns: ["key"] }
     }

@@ -1,10 +1,15 @@
-/** Time values of InfluxQL: literal parsing (RFC3339, integers, `now() - 1h`) and RFC3339 rendering as InfluxDB 1.x writes it. */
+/**
+ * Time values of InfluxQL: literal parsing (RFC3339, integers, `now() - 1h`) and RFC3339 rendering as InfluxDB 1.x
+ * writes it.
+ */
 
 import type { Expr } from "./ast.ts"
 
 /** Parses `2024-01-01T00:00:00Z`, `2024-01-01T00:00:00.5+01:00`, `2024-01-01 00:00:00` and `2024-01-01` to epoch ns. */
 export const parseTimeString = (text: string): bigint | undefined => {
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?$/.exec(text.trim())
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:\d{2})?$/.exec(
+    text.trim()
+  )
   if (m === null) return undefined
   const [, y, mo, d, h = "0", mi = "0", s = "0", frac = "", zone = "Z"] = m
   const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s))
@@ -18,7 +23,10 @@ export const parseTimeString = (text: string): bigint | undefined => {
   return ns
 }
 
-/** Evaluates a time expression (`now() - 1h`, a string, an integer of ns, sums of durations); a message when it is not one. */
+/**
+ * Evaluates a time expression (`now() - 1h`, a string, an integer of ns, sums of durations); a message when it is not
+ * one.
+ */
 export const evalTime = (expr: Expr, nowNs: bigint): bigint | string => {
   switch (expr.kind) {
     case "paren":

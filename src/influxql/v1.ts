@@ -26,5 +26,7 @@ export const v1AnswerEncoder = (options: V1AnswerOptions): V1AnswerEncoder => {
   if (options.format === "csv") return new CsvAnswer(options.time)
   if (options.format === "msgpack") return options.chunkSize === undefined ? new MsgPackAnswer(options.time) : new ChunkedAnswer(new MsgPackChunks(options.time), options.chunkSize)
   const layout = jsonLayout(options.pretty)
-  return options.chunkSize === undefined ? new JsonAnswer(options.time, layout) : new ChunkedAnswer(new JsonChunks(options.time, layout), options.chunkSize)
+  return options.chunkSize === undefined
+    ? new JsonAnswer(options.time, layout)
+    : new ChunkedAnswer(new JsonChunks(options.time, layout), options.chunkSize)
 }

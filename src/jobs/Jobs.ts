@@ -22,9 +22,16 @@ export interface InputOutcome {
 /** What the runner asks of the worker of one kind of job. */
 export interface JobWorker {
   /** Once per attempt, before the first input it runs (e.g. validating every input first). */
-  readonly prepare: (job: JobState, progress: ProgressReporter) => Effect.Effect<void, JobError | JobGone | LogWriteFailed>
+  readonly prepare: (
+    job: JobState,
+    progress: ProgressReporter
+  ) => Effect.Effect<void, JobError | JobGone | LogWriteFailed>
   /** Runs one input, writing its output without recording it. */
-  readonly runInput: (job: JobState, index: number, progress: ProgressReporter) => Effect.Effect<InputOutcome, JobError | JobGone | LogWriteFailed>
+  readonly runInput: (
+    job: JobState,
+    index: number,
+    progress: ProgressReporter
+  ) => Effect.Effect<InputOutcome, JobError | JobGone | LogWriteFailed>
   /** Removes an outcome's files that could not be recorded (the job was cancelled meanwhile). */
   readonly discard: (outcome: InputOutcome) => Effect.Effect<void>
   /** Once the job is finished (completed, given up or cancelled): e.g. removing staged inputs. */
@@ -86,7 +93,9 @@ export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
       lock.withPermits(1)(
         Effect.suspend((): Effect.Effect<void, JobGone | LogWriteFailed> => {
           const job = state.jobs.get(jobId)
-          return job === undefined || isFinished(job) ? Effect.fail(new JobGone({ jobId })) : Effect.asVoid(append(events))
+          return job === undefined || isFinished(job)
+            ? Effect.fail(new JobGone({ jobId }))
+            : Effect.asVoid(append(events))
         })
       )
 
@@ -105,23 +114,41 @@ export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
           if (index >= current.inputs.length) break
           yield* record(jobId, [new JobInputStarted({ version: 1, jobId, input: index })])
           const outcome = yield* worker.runInput(state.jobs.get(jobId)!, index, progress(jobId))
-          yield* record(jobId, [new JobInputDone({ version: 1, jobId, input: index, rows: outcome.rows, skipped: outcome.skipped, added: outcome.added })]).pipe(
-            Effect.tapError(() => worker.discard(outcome))
-          )
+          yield* record(jobId, [
+            new JobInputDone({
+              version: 1,
+              jobId,
+              input: index,
+              rows: outcome.rows,
+              skipped: outcome.skipped,
+              added: outcome.added
+            })
+          ]).pipe(Effect.tapError(() => worker.discard(outcome)))
           live.delete(jobId)
         }
         yield* record(jobId, [new JobCompleted({ version: 1, jobId })])
       }).pipe(
         Effect.catchTag("JobError", (e) =>
-          record(job.id, [new JobFailed({ version: 1, jobId: job.id, message: e.message, terminal: e.terminal || job.attempts + 1 >= MAX_ATTEMPTS })])
+          record(job.id, [
+            new JobFailed({
+              version: 1,
+              jobId: job.id,
+              message: e.message,
+              terminal: e.terminal || job.attempts + 1 >= MAX_ATTEMPTS
+            })
+          ])
         ),
         Effect.catchTag("JobGone", () => Effect.void),
-        Effect.catchTag("LogWriteFailed", (e) => Effect.logError(`job ${job.id}: the event log could not be written (retried later): ${e.message}`)),
-        Effect.ensuring(Effect.suspend(() => {
-          live.delete(job.id)
-          const after = state.jobs.get(job.id)
-          return after !== undefined && isFinished(after) ? worker.finished(after) : Effect.void
-        }))
+        Effect.catchTag("LogWriteFailed", (e) =>
+          Effect.logError(`job ${job.id}: the event log could not be written (retried later): ${e.message}`)
+        ),
+        Effect.ensuring(
+          Effect.suspend(() => {
+            live.delete(job.id)
+            const after = state.jobs.get(job.id)
+            return after !== undefined && isFinished(after) ? worker.finished(after) : Effect.void
+          })
+        )
       )
 
     // A failed attempt waits this long before the next.

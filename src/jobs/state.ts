@@ -84,7 +84,10 @@ export const applyJobs = (state: JobsState, envelope: Envelope): JobsState => {
       lastUpdatedAt: envelope.at,
       createdSeq: envelope.seq
     }
-    const byIdempotencyKey = event.idempotencyKey === null ? state.byIdempotencyKey : new Map(state.byIdempotencyKey).set(event.idempotencyKey, event.jobId)
+    const byIdempotencyKey =
+      event.idempotencyKey === null
+        ? state.byIdempotencyKey
+        : new Map(state.byIdempotencyKey).set(event.idempotencyKey, event.jobId)
     return { jobs: new Map(state.jobs).set(job.id, job), byIdempotencyKey }
   }
   if (!("jobId" in event) || typeof event.jobId !== "string") return state

@@ -1,6 +1,5 @@
 // Serialising points back to line protocol, escaping exactly what the parser would otherwise read as syntax.
-import { FieldKind } from "./types.ts"
-import type { FieldValue, ParsedLine } from "./types.ts"
+import { FieldKind, type FieldValue, type ParsedLine } from "./types.ts"
 
 const MEASUREMENT_SPECIAL = /[, \\]/g
 const NAME_SPECIAL = /[,= \\]/g
@@ -13,7 +12,10 @@ const escapeMeasurement = (s: string): string => (MEASUREMENT_TEST.test(s) ? s.r
 const escapeName = (s: string): string => (NAME_TEST.test(s) ? s.replace(NAME_SPECIAL, "\\$&") : s)
 const escapeString = (s: string): string => (STRING_TEST.test(s) ? s.replace(STRING_SPECIAL, "\\$&") : s)
 
-/** Shortest text that parses back to the same double, -0 kept; infinities as out-of-range literals (the parser refuses them). */
+/**
+ * Shortest text that parses back to the same double, -0 kept; infinities as out-of-range literals (the parser refuses
+ * them).
+ */
 const formatFloat = (v: number): string => {
   if (Number.isFinite(v)) return Object.is(v, -0) ? "-0" : String(v)
   if (v === Infinity) return "1e999"

@@ -10,7 +10,10 @@ export type FieldValue = number | bigint | string | boolean
  * the key, kind and tag arrays (and strings) between lines that repeat them, so treat them as immutable.
  */
 export interface ParsedLine {
-  /** 1-based physical line number in the body (blank and comment lines count; a multi-line string's line is where it starts). */
+  /**
+   * 1-based physical line number in the body (blank and comment lines count; a multi-line string's line is where it
+   * starts).
+   */
   readonly lineNumber: number
   readonly measurement: string
   /** Tag keys in line order; a repeated key keeps only its last occurrence. */

@@ -16,7 +16,8 @@ export interface EventRow {
 const ENTRY = new URL("./commit-worker.mjs", import.meta.url)
 
 /**
- * The thread that writes group commits into the event log's SQLite file and payload segments. Commits are answered in the order they
+ * The thread that writes group commits into the event log's SQLite file and payload segments. Commits are answered in
+ * the order they
  * were sent; if the thread dies, the commits in flight fail (their writers answer 500) and the next commit starts
  * a new thread.
  */

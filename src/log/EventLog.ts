@@ -120,7 +120,11 @@ const readPage = (afterSeq: number, limit: number, untilSeq: number | undefined,
   })
 
 /** An envelope from its stored row, or what is wrong with the row. */
-const verifyRow = (r: StoredRow, dir: string, segments: SegmentReader): { envelope: Envelope } | { damage: EventDamage } => {
+const verifyRow = (
+  r: StoredRow,
+  dir: string,
+  segments: SegmentReader
+): { envelope: Envelope } | { damage: EventDamage } => {
   const seq = Number(r.seq)
   const segment = r.payload_segment ?? null
   const payloadLength = segment === null ? (r.payload?.byteLength ?? 0) : Number(r.payload_length ?? 0)
@@ -157,26 +161,42 @@ const verifyRow = (r: StoredRow, dir: string, segments: SegmentReader): { envelo
       // A missing file or one that ends early is damage; any other I/O error (EACCES, EMFILE) is not the data's fault.
       const code = (e as NodeJS.ErrnoException).code
       if (code !== undefined && code !== "ENOENT") throw e
-      return damaged(payloadFile(), `its payload (bytes ${ref.offset}–${ref.offset + ref.length}) cannot be read: ${firstLine(e)}`)
+      return damaged(
+        payloadFile(),
+        `its payload (bytes ${ref.offset}–${ref.offset + ref.length}) cannot be read: ${firstLine(e)}`
+      )
     }
   }
   const payloadFault = payload === null ? undefined : payloadProblem(payload, fields.payloadCrc)
   if (payloadFault !== undefined) {
-    const where = segment === null ? "in the row" : `at bytes ${Number(r.payload_offset)}–${Number(r.payload_offset) + payloadLength}`
+    const where =
+      segment === null
+        ? "in the row"
+        : `at bytes ${Number(r.payload_offset)}–${Number(r.payload_offset) + payloadLength}`
     return damaged(payloadFile(), `${payloadFault} of its payload ${where}`)
   }
   return { envelope: { seq, at: r.at, node: r.node, event, payload } }
 }
 
 /** Reads the envelopes with `seq` above `afterSeq` (reading at most `limit` rows), oldest first, verified. */
-export const readEnvelopes = (afterSeq: number, limit: number, untilSeq?: number, options: ReadOptions = stopOnDamage) =>
-  Effect.map(readPage(afterSeq, limit, untilSeq, options), (page) => page.envelopes)
+export const readEnvelopes = (
+  afterSeq: number,
+  limit: number,
+  untilSeq?: number,
+  options: ReadOptions = stopOnDamage
+) => Effect.map(readPage(afterSeq, limit, untilSeq, options), (page) => page.envelopes)
 
 /** Streams every envelope after `afterSeq` (to `untilSeq` if given) in pages, verified as `options` say. */
 export const streamEnvelopes = (afterSeq: number, untilSeq?: number, options: ReadOptions = stopOnDamage) =>
   Stream.paginateChunkEffect(afterSeq, (from) =>
     readPage(from, 1000, untilSeq, options).pipe(
-      Effect.map((page) => [Chunk.fromIterable(page.envelopes), page.rows < 1000 ? Option.none<number>() : Option.some(page.lastSeq)] as const)
+      Effect.map(
+        (page) =>
+          [
+            Chunk.fromIterable(page.envelopes),
+            page.rows < 1000 ? Option.none<number>() : Option.some(page.lastSeq)
+          ] as const
+      )
     )
   )
 
@@ -244,7 +264,14 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
         try: () =>
           commitThread.commit(
             appends.flatMap((p) =>
-              p.envelopes.map((e, i) => ({ seq: e.seq, at: e.at, node: e.node, kind: e.event._tag, body: encodeEvent(e.event), payload: p.payloads[i]! }))
+              p.envelopes.map((e, i) => ({
+                seq: e.seq,
+                at: e.at,
+                node: e.node,
+                kind: e.event._tag,
+                body: encodeEvent(e.event),
+                payload: p.payloads[i]!
+              }))
             )
           ),
         catch: (cause) =>
@@ -303,7 +330,13 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
     const enqueue = (events: ReadonlyArray<NewEvent>) =>
       Effect.map(Deferred.make<void, LogWriteFailed>(), (committed) => {
         const at = nowNs()
-        const envelopes = events.map((e): Envelope => ({ seq: nextSeq++, at, node: config.nodeId, event: e.event, payload: null }))
+        const envelopes = events.map((e): Envelope => ({
+          seq: nextSeq++,
+          at,
+          node: config.nodeId,
+          event: e.event,
+          payload: null
+        }))
         pending.unsafeOffer({ envelopes, payloads: events.map((e) => e.payload ?? null), committed })
         return { envelopes, committed: Deferred.await(committed) }
       })
@@ -319,7 +352,8 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
       /** Closes the payload segment being appended to and starts the next (after the commits already sent). */
       rollSegment: Effect.tryPromise({
         try: () => commitThread.roll(),
-        catch: (cause) => new LogWriteFailed({ message: `the payload segment could not be rolled: ${String(cause)}`, cause })
+        catch: (cause) =>
+          new LogWriteFailed({ message: `the payload segment could not be rolled: ${String(cause)}`, cause })
       }),
       /**
        * Feeds a projection every envelope committed from now on, in commit order, before their appenders resume: once
@@ -328,11 +362,27 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
       project: (name: string, apply: Projector) =>
         Effect.acquireRelease(
           Effect.sync(() => void projectors.push({ name, apply })),
-          () => Effect.sync(() => void projectors.splice(projectors.findIndex((p) => p.apply === apply), 1))
+          () =>
+            Effect.sync(
+              () =>
+                void projectors.splice(
+                  projectors.findIndex((p) => p.apply === apply),
+                  1
+                )
+            )
         ),
       /** Runs `effect` while no projection is applying: every projection stands at the same committed seq. */
-      atCommitBoundary: <A, E, R>(effect: Effect.Effect<A, E, R>) => projectionLock.withPermits(1)(Effect.zip(Effect.sync(() => projectedSeq), effect)),
-      /** Reads committed envelopes after `afterSeq`; fails with `LogDamaged` on one that does not verify (unless --recover). */
+      atCommitBoundary: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        projectionLock.withPermits(1)(
+          Effect.zip(
+            Effect.sync(() => projectedSeq),
+            effect
+          )
+        ),
+      /**
+       * Reads committed envelopes after `afterSeq`; fails with `LogDamaged` on one that does not verify (unless
+       * --recover).
+       */
       read: (afterSeq: number, limit: number) =>
         readEnvelopes(afterSeq, limit, undefined, readOptions).pipe(
           Effect.provideService(SqlClient.SqlClient, sql),
@@ -350,10 +400,11 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
       /** The newest `limit` committed events of one kind, newest first; events that do not verify are left out. */
       latestOfKind: (kind: StrataEvent["_tag"], limit: number) =>
         Effect.gen(function* () {
-          const rows = yield* sql<StoredRow>`SELECT * FROM events WHERE kind = ${kind} ORDER BY seq DESC LIMIT ${limit}`.pipe(
-            Effect.provideService(SqlClient.SafeIntegers, true),
-            Effect.orDie
-          )
+          const rows =
+            yield* sql<StoredRow>`SELECT * FROM events WHERE kind = ${kind} ORDER BY seq DESC LIMIT ${limit}`.pipe(
+              Effect.provideService(SqlClient.SafeIntegers, true),
+              Effect.orDie
+            )
           const segments = new SegmentReader(config.dataDir)
           try {
             const out: Array<Envelope> = []
@@ -390,7 +441,11 @@ export class EventLog extends Effect.Service<EventLog>()("strata/EventLog", {
           )
           .pipe(
             Effect.tap(() => Effect.sync(() => found.forEach((d) => quarantined.add(d.seq)))),
-            Effect.tap(() => Effect.logWarning(`--recover: moved ${found.length} damaged event(s) (seq ${found.map((d) => d.seq).join(", ")}) out of the log into its quarantined_events table`)),
+            Effect.tap(() =>
+              Effect.logWarning(
+                `--recover: moved ${found.length} damaged event(s) (seq ${found.map((d) => d.seq).join(", ")}) out of the log into its quarantined_events table`
+              )
+            ),
             Effect.as(found.length),
             Effect.orDie
           )

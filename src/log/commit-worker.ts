@@ -22,7 +22,11 @@ const insert = db.prepare(
 const segments = new SegmentWriter(dataDir)
 
 const insertAll = db.transaction(
-  (rows: ReadonlyArray<EventRow>, refs: ReadonlyArray<PayloadRef | undefined>, payloadCrcs: ReadonlyArray<number | null>) => {
+  (
+    rows: ReadonlyArray<EventRow>,
+    refs: ReadonlyArray<PayloadRef | undefined>,
+    payloadCrcs: ReadonlyArray<number | null>
+  ) => {
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!
       const ref = refs[i]
@@ -38,7 +42,19 @@ const insertAll = db.transaction(
         payloadLength: ref?.length ?? null,
         payloadCrc: payloadCrcs[i]!
       }
-      insert.run(r.seq, r.at, r.node, r.kind, r.body, inline, fields.payloadSegment, fields.payloadOffset, fields.payloadLength, fields.payloadCrc, rowChecksum(fields))
+      insert.run(
+        r.seq,
+        r.at,
+        r.node,
+        r.kind,
+        r.body,
+        inline,
+        fields.payloadSegment,
+        fields.payloadOffset,
+        fields.payloadLength,
+        fields.payloadCrc,
+        rowChecksum(fields)
+      )
     }
   }
 )

@@ -233,16 +233,24 @@ export const makeLogReclaimer = Effect.gen(function* () {
   /** A row's payload if it verifies; undefined when it cannot be read or does not match its checksum (left as is). */
   const payloadOf = (r: WriteRow, reader: SegmentReader): Uint8Array | undefined => {
     try {
-      const bytes = r.payload_segment === null
-        ? r.payload
-        : reader.read({ segment: Number(r.payload_segment), offset: Number(r.payload_offset), length: Number(r.payload_length) })
+      const bytes =
+        r.payload_segment === null
+          ? r.payload
+          : reader.read({
+              segment: Number(r.payload_segment),
+              offset: Number(r.payload_offset),
+              length: Number(r.payload_length)
+            })
       return bytes === null || payloadProblem(bytes, r.payload_crc) !== undefined ? undefined : bytes
     } catch {
       return undefined
     }
   }
 
-  /** Purges one delete's payloads, a page of rows per transaction; returns the events and bytes and the segments touched. */
+  /**
+   * Purges one delete's payloads, a page of rows per transaction; returns the events and bytes and the segments
+   * touched.
+   */
   const purgeOne = (p: Purge, touched: Set<number>) =>
     Effect.gen(function* () {
       const fromSeq = p.kind === "table" ? Math.min(p.deleteSeq, ...p.names.map((n) => n.fromSeq)) : 0
@@ -250,7 +258,9 @@ export const makeLogReclaimer = Effect.gen(function* () {
       let events = 0
       let bytes = 0
       while (true) {
-        const rows = yield* safe(sql<WriteRow>`
+        const rows =
+          yield *
+          safe(sql<WriteRow>`
           SELECT seq, at, node, kind, body, payload, payload_segment, payload_offset, payload_length, payload_crc FROM events
           WHERE kind = 'WriteBatch' AND seq > ${after} AND seq < ${p.deleteSeq} AND json_extract(body, '$.dbId') = ${p.dbId}
             AND (payload IS NOT NULL OR payload_segment IS NOT NULL)
@@ -291,7 +301,9 @@ export const makeLogReclaimer = Effect.gen(function* () {
     Effect.gen(function* () {
       let after = -1
       while (true) {
-        const rows = yield* safe(sql<WriteRow>`
+        const rows =
+          yield *
+          safe(sql<WriteRow>`
           SELECT seq, at, node, kind, body, payload, payload_segment, payload_offset, payload_length, payload_crc FROM events
           WHERE payload_segment = ${segment} AND seq > ${after} ORDER BY seq LIMIT ${PAGE}`)
         if (rows.length === 0) return

@@ -62,7 +62,11 @@ const BLOCK = 4096
 const alignUp = (n: number) => Math.ceil(n / BLOCK) * BLOCK
 
 /** WebAssembly.Memory (Node has it; this project's type libraries do not declare its value). */
-const WasmMemory = (globalThis as unknown as { WebAssembly: { Memory: new (size: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly.Memory
+const WasmMemory = (
+  globalThis as unknown as {
+    WebAssembly: { Memory: new (size: { initial: number; maximum: number }) => { buffer: ArrayBuffer } }
+  }
+).WebAssembly.Memory
 
 /** Bytes staged for one O_DIRECT write (a multiple of BLOCK); larger commits are written in several. */
 const STAGING_BYTES = 8 * 1024 * 1024
@@ -171,7 +175,9 @@ export class SegmentWriter {
   }
 
   private writeDirect(payloads: ReadonlyArray<ReadonlyArray<Uint8Array>>): void {
-    const staging = (this.staging ??= new Uint8Array(new WasmMemory({ initial: STAGING_BYTES / 65536, maximum: STAGING_BYTES / 65536 }).buffer))
+    const staging = (this.staging ??= new Uint8Array(
+      new WasmMemory({ initial: STAGING_BYTES / 65536, maximum: STAGING_BYTES / 65536 }).buffer
+    ))
     this.staged = 0
     this.stagedAt = this.size
     for (const p of payloads) {

@@ -105,7 +105,10 @@ export const layerWritableStore = (dataDir: string) =>
     Layer.merge(Layer.succeed(LogDir, dataDir))
   )
 
-/** A read-only connection to an existing event log, safe beside a running server (SQLite WAL readers), and its directory. */
+/**
+ * A read-only connection to an existing event log, safe beside a running server (SQLite WAL readers), and its
+ * directory.
+ */
 export const layerReadOnlyStore = (dataDir: string) =>
   Layer.unwrapEffect(
     Effect.sync(() => {

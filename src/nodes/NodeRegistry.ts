@@ -20,7 +20,8 @@ export interface NodeHeartbeatRecord {
   readonly lastHeartbeatNs: bigint
 }
 
-const encode = (r: NodeHeartbeatRecord) => JSON.stringify({ ...r, startedAtNs: String(r.startedAtNs), lastHeartbeatNs: String(r.lastHeartbeatNs) })
+const encode = (r: NodeHeartbeatRecord) =>
+  JSON.stringify({ ...r, startedAtNs: String(r.startedAtNs), lastHeartbeatNs: String(r.lastHeartbeatNs) })
 
 const decode = (text: string): NodeHeartbeatRecord | undefined => {
   try {

@@ -22,7 +22,11 @@ export interface NodeRow {
 const STALE_AFTER_NS = BigInt(3 * HEARTBEAT_INTERVAL_MS) * 1_000_000n
 
 /** Every node: those with a heartbeat record and those only the catalog knows (marked stopped), by node id. */
-export const nodeRows = (state: CatalogState, records: ReadonlyArray<NodeHeartbeatRecord>, nowNs: bigint): ReadonlyArray<NodeRow> => {
+export const nodeRows = (
+  state: CatalogState,
+  records: ReadonlyArray<NodeHeartbeatRecord>,
+  nowNs: bigint
+): ReadonlyArray<NodeRow> => {
   const stopped = nodesOf(state)
   const ids = [...new Set([...records.map((r) => r.nodeId), ...stopped.keys()])].sort()
   return ids.map((nodeId, catalogId) => {
@@ -35,7 +39,11 @@ export const nodeRows = (state: CatalogState, records: ReadonlyArray<NodeHeartbe
       instanceId: r?.instanceId ?? null,
       mode: r?.mode ?? [],
       coreCount: r?.coreCount ?? null,
-      state: isStopped ? "stopped" : r !== undefined && nowNs - r.lastHeartbeatNs <= STALE_AFTER_NS ? "running" : "unresponsive",
+      state: isStopped
+        ? "stopped"
+        : r !== undefined && nowNs - r.lastHeartbeatNs <= STALE_AFTER_NS
+          ? "running"
+          : "unresponsive",
       startedAtNs: r?.startedAtNs ?? null,
       lastHeartbeatNs: r?.lastHeartbeatNs ?? null
     }

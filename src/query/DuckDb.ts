@@ -44,7 +44,11 @@ export class DuckDb extends Effect.Service<DuckDb>()("strata/DuckDb", {
       // Persisted Parquet files live under dbs/: the Compactor writes them and table views read them there.
       const dbsDir = Path.join(Path.resolve(config.dataDir), "dbs")
       Fs.mkdirSync(dbsDir, { recursive: true })
-      const statements = sandboxSql({ allowedDirectory: answersDir, spillDirectory: spillDir, dataDirectories: [dbsDir] })
+      const statements = sandboxSql({
+        allowedDirectory: answersDir,
+        spillDirectory: spillDir,
+        dataDirectories: [dbsDir]
+      })
       for (const statement of statements) await writer.run(statement)
     } })
     return {

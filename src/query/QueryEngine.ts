@@ -172,56 +172,70 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         const db = yield* databaseNamed(request.db)
         const record = request.influxql === undefined ? log.start("sql", request.sql, db.name, issuedNs) : log.start("influxql", request.influxql, db.name, issuedNs)
         const scope = yield* Scope.make()
-        const answer = yield* Effect.gen(function* () {
-          const permitStarted = process.hrtime.bigint()
-          yield* Scope.extend(gate.permit, scope)
-          record.permitNs = elapsedNs(permitStarted)
-          record.phase = "permit"
-          // The read lease: the buffer flushed, and persisted rows kept in it until this query ends.
-          yield* Scope.extend(sources.open, scope)
-          const conn = yield* Scope.extend(connection, scope)
-          const planStarted = process.hrtime.bigint()
-          const translated = yield* plan(conn, db, request.sql, request.params, (statement) =>
-            request.influxql === undefined ? rewriteDialect(statement, { nowNs: issuedNs }) : statement
-          )
-          record.planNs = elapsedNs(planStarted)
-          record.phase = "planned"
-          recordScan(record, translated)
-          const executeStarted = process.hrtime.bigint()
-          const text = request.format === "parquet" ? undefined : yield* textBody(conn, translated, request.format, record)
-          if (text?.whole !== undefined) {
-            // Read and encoded at once: the query is over before the first byte is sent (no stream to drive).
-            record.executeNs = elapsedNs(executeStarted)
-            record.computeNs = record.executeNs
-            log.finish(record, "success", elapsedNs(started))
-            yield* Scope.close(scope, Exit.void)
-            return { contentType: contentTypeOf[request.format], body: Stream.succeed(text.whole), whole: text.whole } satisfies QueryAnswer
-          }
-          const body =
-            request.format === "parquet" || text === undefined
-              ? yield* parquetBody(conn, translated.sql, record, request.parquetReader, translated.tables)
-              : text.body
-          // Reaching the end marks success (unless the encoder failed mid-stream); a client that goes away cancels.
-          let reachedEnd = false
-          return {
-            contentType: contentTypeOf[request.format],
-            body: body.pipe(
-              Stream.concat(Stream.drain(Stream.fromEffect(Effect.sync(() => (reachedEnd = true))))),
-              Stream.ensuring(
-                Effect.zipRight(
-                  Effect.sync(() => {
-                    record.executeNs = elapsedNs(executeStarted)
-                    record.computeNs = record.executeNs
-                    log.finish(record, !reachedEnd ? "cancel" : record.phase === "fail" ? "fail" : "success", elapsedNs(started))
-                    // A result left half-read keeps DuckDB's pipeline alive on the connection: stop it before reuse.
-                    if (!reachedEnd) conn.interrupt()
-                  }),
-                  Scope.close(scope, Exit.void)
+        const answer =
+          yield *
+          Effect.gen(function* () {
+            const permitStarted = process.hrtime.bigint()
+            yield* Scope.extend(gate.permit, scope)
+            record.permitNs = elapsedNs(permitStarted)
+            record.phase = "permit"
+            // The read lease: the buffer flushed, and persisted rows kept in it until this query ends.
+            yield* Scope.extend(sources.open, scope)
+            const conn = yield* Scope.extend(connection, scope)
+            const planStarted = process.hrtime.bigint()
+            const translated = yield* plan(conn, db, request.sql, request.params, (statement) =>
+              request.influxql === undefined ? rewriteDialect(statement, { nowNs: issuedNs }) : statement
+            )
+            record.planNs = elapsedNs(planStarted)
+            record.phase = "planned"
+            recordScan(record, translated)
+            const executeStarted = process.hrtime.bigint()
+            const text =
+              request.format === "parquet" ? undefined : yield* textBody(conn, translated, request.format, record)
+            if (text?.whole !== undefined) {
+              // Read and encoded at once: the query is over before the first byte is sent (no stream to drive).
+              record.executeNs = elapsedNs(executeStarted)
+              record.computeNs = record.executeNs
+              log.finish(record, "success", elapsedNs(started))
+              yield* Scope.close(scope, Exit.void)
+              return {
+                contentType: contentTypeOf[request.format],
+                body: Stream.succeed(text.whole),
+                whole: text.whole
+              } satisfies QueryAnswer
+            }
+            const body =
+              request.format === "parquet" || text === undefined
+                ? yield* parquetBody(conn, translated.sql, record, request.parquetReader, translated.tables)
+                : text.body
+            // Reaching the end marks success (unless the encoder failed mid-stream); a client that goes away cancels.
+            let reachedEnd = false
+            return {
+              contentType: contentTypeOf[request.format],
+              body: body.pipe(
+                Stream.concat(Stream.drain(Stream.fromEffect(Effect.sync(() => (reachedEnd = true))))),
+                Stream.ensuring(
+                  Effect.zipRight(
+                    Effect.sync(() => {
+                      record.executeNs = elapsedNs(executeStarted)
+                      record.computeNs = record.executeNs
+                      log.finish(
+                        record,
+                        !reachedEnd ? "cancel" : record.phase === "fail" ? "fail" : "success",
+                        elapsedNs(started)
+                      )
+                      // A result left half-read keeps DuckDB's pipeline alive on the connection: stop it before reuse.
+                      if (!reachedEnd) conn.interrupt()
+                    }),
+                    Scope.close(scope, Exit.void)
+                  )
                 )
               )
-            )
-          } satisfies QueryAnswer
-        }).pipe(Effect.tapErrorCause(() => fail(record, started, scope)), Effect.onInterrupt(() => fail(record, started, scope)))
+            } satisfies QueryAnswer
+          }).pipe(
+            Effect.tapErrorCause(() => fail(record, started, scope)),
+            Effect.onInterrupt(() => fail(record, started, scope))
+          )
         return answer
       })
 
@@ -233,29 +247,46 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         let catalogTables: ReadonlyMap<string, VirtualTable> | undefined
         const view = sources.view(currentDb)
         const planNs = yield* nowNs
-        const translated = yield* Effect.tryPromise({
-          catch: (cause) => new ExecutionFailed({ message: `query error: planning failed: ${String(cause)}`, cause }),
-          try: () => translate({
-            conn,
-            sql: sqlText,
-            params,
-            db: currentDb,
-            buffer: view,
-            needsMerge: async (tableId) => {
-              const described = ingester.buffer.describe(tableId)
-              return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
-            },
-            cacheFunction: async (name, [table, cacheName], into) => {
-              const answer = caches.answer(current, currentDb.id, name === "last_cache" ? "last" : "distinct", table!, cacheName)
-              if ("_tag" in answer) return new PlanError({ message: answer.message })
-              // Replaced on every read; the connection runs one query at a time, so no other query sees it change.
-              await materialise(conn, into, answer)
-              return undefined
-            },
-            virtualTable: (qualifiedName) => (catalogTables ??= virtualTables({ state: current, db: currentDb, queries: () => log.of(currentDb.name), files: sources.files, nodes: () => nodeRows(current, nodeRegistry.known(), planNs), engineLogs: () => engineLogs?.of(currentDb.name) ?? [] })).get(qualifiedName),
-            dialect
+        const translated =
+          yield *
+          Effect.tryPromise({
+            catch: (cause) => new ExecutionFailed({ message: `query error: planning failed: ${String(cause)}`, cause }),
+            try: () =>
+              translate({
+                conn,
+                sql: sqlText,
+                params,
+                db: currentDb,
+                buffer: view,
+                needsMerge: async (tableId) => {
+                  const described = ingester.buffer.describe(tableId)
+                  return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
+                },
+                cacheFunction: async (name, [table, cacheName], into) => {
+                  const answer = caches.answer(
+                    current,
+                    currentDb.id,
+                    name === "last_cache" ? "last" : "distinct",
+                    table!,
+                    cacheName
+                  )
+                  if ("_tag" in answer) return new PlanError({ message: answer.message })
+                  // Replaced on every read; the connection runs one query at a time, so no other query sees it change.
+                  await materialise(conn, into, answer)
+                  return undefined
+                },
+                virtualTable: (qualifiedName) =>
+                  (catalogTables ??= virtualTables({
+                    state: current,
+                    db: currentDb,
+                    queries: () => log.of(currentDb.name),
+                    files: sources.files,
+                    nodes: () => nodeRows(current, nodeRegistry.known(), planNs),
+                    engineLogs: () => engineLogs?.of(currentDb.name) ?? []
+                  })).get(qualifiedName),
+                dialect
+              })
           })
-        })
         if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
         // The files each table's view chose (file-index pruning), for the query's telemetry.
         scannedFiles.set(translated, view.scanned)
@@ -287,7 +318,9 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         const sqlText = translated.sql
         // A few rows by the statement's shape: read whole in one round trip (a failure takes the streaming way,
         // which words its error as always).
-        const read = translated.fewRows ? yield* Effect.option(Effect.tryPromise(() => conn.run(sqlText))) : Option.none()
+        const read = translated.fewRows
+          ? yield * Effect.option(Effect.tryPromise(() => conn.run(sqlText)))
+          : Option.none()
         let source: ChunkSource
         if (Option.isSome(read)) {
           const result = read.value
@@ -302,13 +335,20 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               return chunk
             }
           }
-          const pieces = yield* Effect.tryPromise({ try: () => collect(encodeText(source, format)), catch: executionFailure })
+          const pieces =
+            yield * Effect.tryPromise({ try: () => collect(encodeText(source, format)), catch: executionFailure })
           const whole = pieces.length === 1 ? pieces[0]! : new Uint8Array(Buffer.concat(pieces))
           return { body: Stream.succeed(whole), whole }
         } else {
-          const prepared = yield* Effect.tryPromise({ try: () => conn.prepare(sqlText), catch: (e) => new InvalidRequest({ message: userMessage(e) }) })
+          const prepared =
+            yield *
+            Effect.tryPromise({
+              try: () => conn.prepare(sqlText),
+              catch: (e) => new InvalidRequest({ message: userMessage(e) })
+            })
           const result = yield* Effect.tryPromise({ try: () => prepared.stream(), catch: executionFailure })
-          let pending: DuckDBDataChunk | null = yield* Effect.tryPromise({ try: () => result.fetchChunk(), catch: executionFailure })
+          let pending: DuckDBDataChunk | null =
+            yield * Effect.tryPromise({ try: () => result.fetchChunk(), catch: executionFailure })
           source = {
             columns: result.columnNames(),
             types: result.columnTypes(),
@@ -334,7 +374,10 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         return { body } as { readonly body: typeof body; readonly whole?: Uint8Array }
       })
 
-    /** DuckDB writes a result as one Parquet file in the answers directory (the only one it may write); the caller removes it. */
+    /**
+     * DuckDB writes a result as one Parquet file in the answers directory (the only one it may write); the caller
+     * removes it.
+     */
     const copyToParquet = (conn: DuckDBConnection, sqlText: string, compression: ParquetReader["compression"] = "zstd") =>
       Effect.gen(function* () {
         const file = Path.join(duck.answersDir, `${Crypto.randomUUID()}.parquet`)
@@ -358,7 +401,10 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         record.rowsReturned = rows
         if (reader !== undefined) return reader.read({ file, rows, tables }).pipe(Stream.ensuring(remove))
         if (rows === 0) return Stream.empty.pipe(Stream.ensuring(remove))
-        return Stream.fromAsyncIterable(Fs.createReadStream(file, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>, executionFailure).pipe(
+        return Stream.fromAsyncIterable(
+          Fs.createReadStream(file, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>,
+          executionFailure
+        ).pipe(
           Stream.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)),
           Stream.catchAll(() => Stream.empty),
           Stream.ensuring(remove)
@@ -379,14 +425,19 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
      * Runs DuckDB SQL planned from InfluxQL (tables resolved, no dialect rewrite) and reads its result chunk by chunk
      * for the scope's lifetime. The first chunk is fetched here, so most execution errors fail this effect.
      */
-    const chunks = (db: string, sqlText: string, influxql: string): Effect.Effect<QueryChunks, NotFound | InvalidRequest | ExecutionFailed, Scope.Scope> =>
+    const chunks = (
+      db: string,
+      sqlText: string,
+      influxql: string
+    ): Effect.Effect<QueryChunks, NotFound | InvalidRequest | ExecutionFailed, Scope.Scope> =>
       Effect.gen(function* () {
         const started = process.hrtime.bigint()
         const database = yield* databaseNamed(db)
         const record = log.start("influxql", influxql, database.name, yield* nowNs)
         let outcome: "success" | "fail" | "cancel" = "cancel"
         yield* Effect.addFinalizer(() => Effect.sync(() => log.finish(record, outcome, elapsedNs(started))))
-        const failed = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.tapErrorCause(effect, () => Effect.sync(() => (outcome = "fail")))
+        const failed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          Effect.tapErrorCause(effect, () => Effect.sync(() => (outcome = "fail")))
         return yield* failed(
           Effect.gen(function* () {
             yield* gate.permit
@@ -396,9 +447,15 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             yield* Effect.addFinalizer(() => Effect.sync(() => outcome !== "success" && conn.interrupt()))
             const translated = yield* plan(conn, database, sqlText, {}, (statement) => statement)
             recordScan(record, translated)
-            const prepared = yield* Effect.tryPromise({ try: () => conn.prepare(translated.sql), catch: executionFailure })
+            const prepared = yield* Effect.tryPromise({
+              try: () => conn.prepare(translated.sql),
+              catch: executionFailure
+            })
             const result = yield* Effect.tryPromise({ try: () => prepared.stream(), catch: executionFailure })
-            let pending: DuckDBDataChunk | null = yield* Effect.tryPromise({ try: () => result.fetchChunk(), catch: executionFailure })
+            let pending: DuckDBDataChunk | null = yield* Effect.tryPromise({
+              try: () => result.fetchChunk(),
+              catch: executionFailure
+            })
             const fetch = Effect.tryPromise({ try: () => result.fetchChunk(), catch: executionFailure })
             const next = Effect.map(
               Effect.suspend(() => {
@@ -415,13 +472,21 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
                 return chunk
               }
             )
-            return { columns: result.columnNames(), types: result.columnTypes(), next: failed(next) } satisfies QueryChunks
+            return {
+              columns: result.columnNames(),
+              types: result.columnTypes(),
+              next: failed(next)
+            } satisfies QueryChunks
           })
         )
       })
 
     /** Runs DuckDB SQL planned from InfluxQL and reads its rows whole (small answers). */
-    const rows = (db: string, sqlText: string, influxql: string): Effect.Effect<QueryRows, NotFound | InvalidRequest | ExecutionFailed> =>
+    const rows = (
+      db: string,
+      sqlText: string,
+      influxql: string
+    ): Effect.Effect<QueryRows, NotFound | InvalidRequest | ExecutionFailed> =>
       Effect.scoped(
         Effect.gen(function* () {
           const result = yield* chunks(db, sqlText, influxql)

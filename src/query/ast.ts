@@ -88,7 +88,11 @@ const prepareJson = (text: string): { readonly text: string; readonly marks: num
         }
       } else if (i - start >= 16 && !Number.isSafeInteger(Number(text.slice(start, i)))) {
         const fieldStart = start - NO_LOCATION_KEY.length
-        if (fieldStart >= copied && text.startsWith(NO_LOCATION_FIELD, fieldStart) && i === fieldStart + NO_LOCATION_FIELD.length) {
+        if (
+          fieldStart >= copied &&
+          text.startsWith(NO_LOCATION_FIELD, fieldStart) &&
+          i === fieldStart + NO_LOCATION_FIELD.length
+        ) {
           pieces.push(text.slice(copied, fieldStart))
         } else {
           pieces.push(text.slice(copied, start), `"${BIG_MARK_ESCAPED}`, text.slice(start, i), '"')

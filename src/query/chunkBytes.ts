@@ -320,7 +320,13 @@ const EMPTY_U8 = new Uint8Array(0)
 const EMPTY_VIEW = new DataView(new ArrayBuffer(0))
 
 const unitOf = (typeId: DuckDBTypeId) =>
-  typeId === DuckDBTypeId.TIMESTAMP_NS ? 1_000_000_000 : typeId === DuckDBTypeId.TIMESTAMP_MS ? 1000 : typeId === DuckDBTypeId.TIMESTAMP_S ? 1 : 1_000_000
+  typeId === DuckDBTypeId.TIMESTAMP_NS
+    ? 1_000_000_000
+    : typeId === DuckDBTypeId.TIMESTAMP_MS
+      ? 1000
+      : typeId === DuckDBTypeId.TIMESTAMP_S
+        ? 1
+        : 1_000_000
 
 const columnOf = (chunk: DuckDBDataChunk, index: number, type: DuckDBType): Column => {
   const col = new Column(chunk, index, type)
@@ -547,7 +553,9 @@ const cellInto = (sink: ByteSink, col: Column, r: number, json: boolean, fallbac
 
 const bigintAt = (col: Column, r: number) => {
   const words = col.words
-  const big = col.signed ? new BigInt64Array(words.buffer, words.byteOffset + r * 8, 1) : new BigUint64Array(words.buffer, words.byteOffset + r * 8, 1)
+  const big = col.signed
+    ? new BigInt64Array(words.buffer, words.byteOffset + r * 8, 1)
+    : new BigUint64Array(words.buffer, words.byteOffset + r * 8, 1)
   return big[0]!.toString()
 }
 
@@ -603,7 +611,12 @@ export const writeJsonRows = (
 }
 
 /** Writes a chunk's rows as CSV lines (`\n` endings, null as an empty field). */
-export const writeCsvRows = (sink: ByteSink, chunk: DuckDBDataChunk, types: ReadonlyArray<DuckDBType>, fallback: CellFallback): void => {
+export const writeCsvRows = (
+  sink: ByteSink,
+  chunk: DuckDBDataChunk,
+  types: ReadonlyArray<DuckDBType>,
+  fallback: CellFallback
+): void => {
   const columns = types.map((t, c) => columnOf(chunk, c, t))
   const widths = columns.map((col) => 1 + WIDTH[col.kind]!)
   const n = chunk.rowCount

@@ -2,7 +2,8 @@
  * Bounds on SQL text checked before DuckDB parses it. DuckDB's parser takes time quadratic in the length of an
  * AND/OR chain (5,000 terms: ~0.1 s to parse and ~1 s to plan; 20,000: ~1 s and ~15 s; the 10 MB a body may hold:
  * hours) and in the number of distinct GROUP BY expressions (1,000: 40 ms; 4,000: ~1.4 s), and every token becomes
- * tree nodes the main thread then walks (see TREE_LIMITS in ast.ts). So the text is counted first, with DuckDB's own lexical rules (Postgres' scan.l: strings, E'' strings with
+ * tree nodes the main thread then walks (see TREE_LIMITS in ast.ts). So the text is counted first, with DuckDB's own
+ * lexical rules (Postgres' scan.l: strings, E'' strings with
  * backslash escapes, $tag$ strings, quoted identifiers, nested comments), so nothing inside a literal or comment
  * counts and nothing outside one is missed.
  */

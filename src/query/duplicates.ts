@@ -12,7 +12,11 @@ export class DuplicateCheck {
   private readonly checked = new WeakMap<object, { nextRow: number; duplicates: boolean }>()
 
   /** True when queries of this table must merge rows with the same series and time. */
-  async needsMerge(conn: DuckDBConnection, tableId: number, table: { readonly mayHaveDuplicates: boolean }): Promise<boolean> {
+  async needsMerge(
+    conn: DuckDBConnection,
+    tableId: number,
+    table: { readonly mayHaveDuplicates: boolean }
+  ): Promise<boolean> {
     if (!table.mayHaveDuplicates) return false
     const known = this.checked.get(table) ?? { nextRow: 0, duplicates: false }
     if (known.duplicates) return true
@@ -23,7 +27,8 @@ export class DuplicateCheck {
     )
     const [nextRow, duplicates] = result.getRows()[0]! as [number, boolean]
     const current = this.checked.get(table)
-    if (current === undefined || current.nextRow < Number(nextRow) || duplicates) this.checked.set(table, { nextRow: Number(nextRow), duplicates: duplicates || (current?.duplicates ?? false) })
+    if (current === undefined || current.nextRow < Number(nextRow) || duplicates)
+      this.checked.set(table, { nextRow: Number(nextRow), duplicates: duplicates || (current?.duplicates ?? false) })
     return duplicates
   }
 }

@@ -6,7 +6,12 @@
 type Token = { readonly kind: "word" | "quoted" | "symbol"; readonly text: string }
 
 const isWordChar = (code: number) =>
-  (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95 || code === 36 || code > 127
+  (code >= 48 && code <= 57) ||
+  (code >= 65 && code <= 90) ||
+  (code >= 97 && code <= 122) ||
+  code === 95 ||
+  code === 36 ||
+  code > 127
 
 /** The text's tokens, or undefined when it does not lex or has more than `max` tokens (then it is no SHOW COLUMNS). */
 const tokenize = (sql: string, max: number): Array<Token> | undefined => {
@@ -55,11 +60,14 @@ const isWord = (t: Token | undefined, word: string) => t !== undefined && t.kind
 const nameOf = (t: Token | undefined) => (t === undefined ? undefined : t.kind === "quoted" ? t.text : t.kind === "word" ? t.text.toLowerCase() : undefined)
 
 /** The table a `SHOW [FULL] COLUMNS FROM|IN [schema.]table` statement names, or undefined for any other statement. */
-export const showColumnsTarget = (sql: string): { readonly schema: string | undefined; readonly table: string } | undefined => {
+export const showColumnsTarget = (
+  sql: string
+): { readonly schema: string | undefined; readonly table: string } | undefined => {
   // SHOW FULL COLUMNS FROM a.b.c and a few semicolons: any longer text is another statement, and is not lexed whole.
   const tokens = tokenize(sql, 16)
   if (tokens === undefined) return undefined
-  while (tokens.length > 0 && tokens[tokens.length - 1]!.kind === "symbol" && tokens[tokens.length - 1]!.text === ";") tokens.pop()
+  while (tokens.length > 0 && tokens[tokens.length - 1]!.kind === "symbol" && tokens[tokens.length - 1]!.text === ";")
+    tokens.pop()
   let i = 0
   if (!isWord(tokens[i++], "show")) return undefined
   if (isWord(tokens[i], "full") || isWord(tokens[i], "extended")) i++

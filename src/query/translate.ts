@@ -1,7 +1,6 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Data } from "effect"
-import type { DatabaseState, TableState } from "../catalog/state.ts"
-import { liveTable } from "../catalog/state.ts"
+import { type DatabaseState, liveTable, type TableState } from "../catalog/state.ts"
 import {
   constant,
   countNodes,
@@ -39,7 +38,11 @@ const planError = (message: string): PlanError => new PlanError({ message })
 /** What a buffered table offers the planner. */
 export interface BufferView {
   /** `equalities`: the query's `column = 'value'` conditions on the table, which files may be pruned by. */
-  readonly viewSql: (tableId: number, deduplicate?: boolean, equalities?: ReadonlyMap<string, ReadonlySet<string>>) => string | undefined
+  readonly viewSql: (
+    tableId: number,
+    deduplicate?: boolean,
+    equalities?: ReadonlyMap<string, ReadonlySet<string>>
+  ) => string | undefined
   readonly describe: (tableId: number) => { readonly rows: number; readonly mayHaveDuplicates: boolean } | undefined
 }
 
@@ -59,7 +62,11 @@ export interface TranslateInput {
    * Materialises `last_cache(table[, name])` or `distinct_cache(...)` as the temporary table `into` of the query's
    * connection (O(cache rows), no SQL text per row for the planner to parse), or says why it cannot.
    */
-  readonly cacheFunction?: (name: CacheFunction, args: ReadonlyArray<string>, into: string) => Promise<PlanError | undefined>
+  readonly cacheFunction?: (
+    name: CacheFunction,
+    args: ReadonlyArray<string>,
+    into: string
+  ) => Promise<PlanError | undefined>
 }
 
 /** The table functions answered from the last-value and distinct-value caches. */
@@ -124,10 +131,16 @@ export const fewRows = (statement: JsonObject): boolean => {
 }
 
 /** The SQL of a user table as InfluxDB shows it: columns sorted by name, over the buffered rows (or none). */
-export const userTableSql = (table: TableState, buffer: BufferView, merge: boolean, equalities?: ReadonlyMap<string, ReadonlySet<string>>): string => {
+export const userTableSql = (
+  table: TableState,
+  buffer: BufferView,
+  merge: boolean,
+  equalities?: ReadonlyMap<string, ReadonlySet<string>>
+): string => {
   const columns = columnsInOrder(table)
   const view = buffer.viewSql(table.id, merge, equalities)
-  if (view === undefined) return `SELECT ${columns.map((c) => `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`).join(", ")} WHERE false`
+  if (view === undefined)
+    return `SELECT ${columns.map((c) => `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`).join(", ")} WHERE false`
   return `SELECT ${columns.map((c) => quote(c.name)).join(", ")} FROM (${view}) AS b`
 }
 
@@ -135,12 +148,16 @@ export const userTableSql = (table: TableState, buffer: BufferView, merge: boole
 const parsedSubqueries = new Map<string, { readonly statement: JsonObject; readonly nodes: number }>()
 const PARSED_CACHE_SIZE = 512
 
-const parseSubquery = async (conn: DuckDBConnection, sql: string): Promise<{ readonly statement: JsonObject; readonly nodes: number }> => {
+const parseSubquery = async (
+  conn: DuckDBConnection,
+  sql: string
+): Promise<{ readonly statement: JsonObject; readonly nodes: number }> => {
   const cached = parsedSubqueries.get(sql)
   if (cached !== undefined) return cached
   // Our own SQL: as large as the catalog or the rows of a virtual table make it, so not held to the user's limits.
   const parsed = await parseSql(conn, sql, Infinity)
-  if (!Array.isArray(parsed)) throw new Error(`internal SQL did not parse: ${(parsed as { message: string }).message}: ${sql}`)
+  if (!Array.isArray(parsed))
+    throw new Error(`internal SQL did not parse: ${(parsed as { message: string }).message}: ${sql}`)
   const entry = { statement: parsed[0]!, nodes: countNodes(parsed[0]!) }
   if (parsedSubqueries.size >= PARSED_CACHE_SIZE) parsedSubqueries.delete(parsedSubqueries.keys().next().value!)
   parsedSubqueries.set(sql, entry)
@@ -202,7 +219,10 @@ interface Replacement {
   readonly alias: string
 }
 
-/** A CTE's name inside the SQL that runs: no catalog table and no file has it, so DuckDB resolves it to the CTE or fails. */
+/**
+ * A CTE's name inside the SQL that runs: no catalog table and no file has it, so DuckDB resolves it to the CTE or
+ * fails.
+ */
 const CTE_PREFIX = "__strata_cte_"
 
 /** Table reference types the parser produces that no query may use. */
@@ -221,7 +241,14 @@ const resolveTables = (
   statement: JsonObject,
   input: TranslateInput,
   functions: FunctionPolicy
-): { readonly tree: JsonObject; readonly tables: Map<number, TableState>; readonly replacements: Map<JsonObject, Replacement>; readonly caches: Array<CacheRead> } | PlanError => {
+):
+  | {
+      readonly tree: JsonObject
+      readonly tables: Map<number, TableState>
+      readonly replacements: Map<JsonObject, Replacement>
+      readonly caches: Array<CacheRead>
+    }
+  | PlanError => {
   const tables = new Map<number, TableState>()
   const caches: Array<CacheRead> = []
   const replacements = new Map<JsonObject, Replacement>()
@@ -268,8 +295,15 @@ const resolveTables = (
       case "TABLE_FUNCTION": {
         const fn = value["function"]
         const fnName = isObject(fn) ? String(fn["function_name"]).toLowerCase() : ""
-        if ((fnName === "last_cache" || fnName === "distinct_cache") && isObject(fn) && input.cacheFunction !== undefined) return cacheTable(value, fnName, fn)
-        failure = planError(`Error during planning: table function '${isObject(fn) ? String(fn["function_name"]) : "?"}' not found`)
+        if (
+          (fnName === "last_cache" || fnName === "distinct_cache") &&
+          isObject(fn) &&
+          input.cacheFunction !== undefined
+        )
+          return cacheTable(value, fnName, fn)
+        failure = planError(
+          `Error during planning: table function '${isObject(fn) ? String(fn["function_name"]) : "?"}' not found`
+        )
         return value
       }
     }
@@ -296,12 +330,18 @@ const resolveTables = (
       const renamed = `${CTE_PREFIX}${ctes++}`
       const query = entry["value"]["query"]
       const body = query["node"]
-      const recursive = isObject(body) && body["type"] === "RECURSIVE_CTE_NODE" && String(body["cte_name"]).toLowerCase() === name.toLowerCase()
+      const recursive =
+        isObject(body) &&
+        body["type"] === "RECURSIVE_CTE_NODE" &&
+        String(body["cte_name"]).toLowerCase() === name.toLowerCase()
       if (recursive) pushCte(name, renamed)
       let value = walk(entry["value"]) as JsonObject
       if (recursive) {
         const walkedQuery = value["query"] as JsonObject
-        value = { ...value, query: { ...walkedQuery, node: { ...(walkedQuery["node"] as JsonObject), cte_name: renamed } } }
+        value = {
+          ...value,
+          query: { ...walkedQuery, node: { ...(walkedQuery["node"] as JsonObject), cte_name: renamed } }
+        }
       } else pushCte(name, renamed)
       pushed.push(name)
       renamedEntries.push({ ...entry, key: renamed, value })
@@ -352,10 +392,13 @@ const resolveTables = (
     const args: Array<string> = []
     for (const child of children) {
       const v = isObject(child) && child["class"] === "CONSTANT" ? child["value"] : undefined
-      if (isObject(v) && v["is_null"] === false && isObject(v["type"]) && v["type"]["id"] === "VARCHAR") args.push(String(v["value"]))
+      if (isObject(v) && v["is_null"] === false && isObject(v["type"]) && v["type"]["id"] === "VARCHAR")
+        args.push(String(v["value"]))
     }
     if (args.length !== children.length || args.length < 1 || args.length > 2 || String(fn["schema"] ?? "") !== "") {
-      failure = planError(`Error during planning: ${name}() takes the table name and optionally the cache name, as string literals`)
+      failure = planError(
+        `Error during planning: ${name}() takes the table name and optionally the cache name, as string literals`
+      )
       return node
     }
     // Our own name in DuckDB's temp catalog: no query can name it (only `public` tables resolve).
@@ -374,7 +417,10 @@ const resolveTables = (
       return node
     }
     const copy = { ...node }
-    replacements.set(copy, { sql: `SELECT table_catalog, table_schema, table_name, table_type FROM (${virtualTableSql(info)})`, alias: String(node["alias"] ?? "") || "tables" })
+    replacements.set(copy, {
+      sql: `SELECT table_catalog, table_schema, table_name, table_type FROM (${virtualTableSql(info)})`,
+      alias: String(node["alias"] ?? "") || "tables"
+    })
     return copy
   }
 
@@ -387,14 +433,17 @@ const resolveTables = (
         const schema = String(node["schema"] ?? "")
         const qualified = String(node["catalog"] ?? "") !== "" || (schema !== "" && schema !== "main")
         const checked = node["class"] === "FUNCTION" || node["type"] === "WINDOW_AGGREGATE"
-        if (qualified || (checked && !functions.allows(name))) functionFailure ??= invalidFunction(qualified ? `${schema}.${name}` : name)
+        if (qualified || (checked && !functions.allows(name)))
+          functionFailure ??= invalidFunction(qualified ? `${schema}.${name}` : name)
         break
       }
       case "CAST": {
         const type = node["cast_type"]
         const info = isObject(type) ? type["type_info"] : null
         if (isObject(info) && (String(info["schema"] ?? "") !== "" || String(info["catalog"] ?? "") !== "")) {
-          failure = planError(`This feature is not implemented: Unsupported SQL type ${String(info["schema"])}.${String(info["name"])}`)
+          failure = planError(
+            `This feature is not implemented: Unsupported SQL type ${String(info["schema"])}.${String(info["name"])}`
+          )
           return node
         }
         break

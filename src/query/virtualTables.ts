@@ -12,7 +12,15 @@ import { engineTables, type EngineLogRow } from "../engine/tables.ts"
  * over literal rows, built per query from the state it sees.
  */
 
-type Literal = string | number | bigint | boolean | null | { readonly ns: bigint } | { readonly intervalNs: bigint } | ReadonlyArray<string | number>
+type Literal =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | { readonly ns: bigint }
+  | { readonly intervalNs: bigint }
+  | ReadonlyArray<string | number>
 
 interface VirtualColumn {
   readonly name: string
@@ -76,7 +84,8 @@ export const duckTypeName: Record<ColumnType, string> = {
 }
 
 /** A table's columns in the order `SELECT *` gives them: sorted by name, as InfluxDB 3 does. */
-export const columnsInOrder = (table: TableState) => [...table.columns].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+export const columnsInOrder = (table: TableState) =>
+  [...table.columns].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
 
 const liveTables = (db: DatabaseState) =>
   [...db.tables.values()].filter((t) => !t.deleted).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -89,7 +98,15 @@ export interface VirtualTableContext {
   readonly db: DatabaseState
   readonly queries: () => ReadonlyArray<QueryRecord>
   /** A table's persisted Parquet files (path relative to the data dir), for `system.parquet_files`. */
-  readonly files?: (tableId: number) => ReadonlyArray<{ readonly path: string; readonly bytes: number; readonly rows: number; readonly minTimeNs: bigint; readonly maxTimeNs: bigint }>
+  readonly files?: (
+    tableId: number
+  ) => ReadonlyArray<{
+    readonly path: string
+    readonly bytes: number
+    readonly rows: number
+    readonly minTimeNs: bigint
+    readonly maxTimeNs: bigint
+  }>
   /** Every node of the cluster, for `system.nodes`. */
   readonly nodes?: () => ReadonlyArray<NodeRow>
   /** The database's recent plugin log lines, for `system.processing_engine_logs`. */
@@ -121,62 +138,111 @@ const systemTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> => 
         col("trace_id", "VARCHAR")
       ],
       rows: () =>
-        ctx.queries().map((q) => [
-          q.id,
-          q.phase,
-          { ns: q.issueTimeNs },
-          q.queryType,
-          q.text,
-          q.partitions,
-          q.parquetFiles,
-          q.planNs === null ? null : { intervalNs: q.planNs },
-          q.permitNs === null ? null : { intervalNs: q.permitNs },
-          q.executeNs === null ? null : { intervalNs: q.executeNs },
-          q.end2endNs === null ? null : { intervalNs: q.end2endNs },
-          q.computeNs === null ? null : { intervalNs: q.computeNs },
-          q.maxMemory,
-          q.success,
-          q.running,
-          q.cancelled,
-          null
-        ])
+        ctx
+          .queries()
+          .map((q) => [
+            q.id,
+            q.phase,
+            { ns: q.issueTimeNs },
+            q.queryType,
+            q.text,
+            q.partitions,
+            q.parquetFiles,
+            q.planNs === null ? null : { intervalNs: q.planNs },
+            q.permitNs === null ? null : { intervalNs: q.permitNs },
+            q.executeNs === null ? null : { intervalNs: q.executeNs },
+            q.end2endNs === null ? null : { intervalNs: q.end2endNs },
+            q.computeNs === null ? null : { intervalNs: q.computeNs },
+            q.maxMemory,
+            q.success,
+            q.running,
+            q.cancelled,
+            null
+          ])
     },
     {
       schema: "system",
       name: "last_caches",
-      columns: [col("table", "VARCHAR"), col("name", "VARCHAR"), col("key_column_ids", "UINTEGER[]"), col("key_column_names", "VARCHAR[]"), col("value_column_ids", "UINTEGER[]"), col("value_column_names", "VARCHAR[]"), col("count", "USMALLINT"), col("ttl", "UBIGINT")],
+      columns: [
+        col("table", "VARCHAR"),
+        col("name", "VARCHAR"),
+        col("key_column_ids", "UINTEGER[]"),
+        col("key_column_names", "VARCHAR[]"),
+        col("value_column_ids", "UINTEGER[]"),
+        col("value_column_names", "VARCHAR[]"),
+        col("count", "USMALLINT"),
+        col("ttl", "UBIGINT")
+      ],
       rows: () =>
         liveTables(ctx.db).flatMap((t) =>
           [...t.lastCaches.values()].map((c) => {
             const { keys, values, time } = lastCacheColumns(t, c)
             const shown = [...values, time]
-            return [t.name, c.name, keys.map((k) => k.id), keys.map((k) => k.name), shown.map((v) => v.id), shown.map((v) => v.name), c.count, c.ttlSeconds]
+            return [
+              t.name,
+              c.name,
+              keys.map((k) => k.id),
+              keys.map((k) => k.name),
+              shown.map((v) => v.id),
+              shown.map((v) => v.name),
+              c.count,
+              c.ttlSeconds
+            ]
           })
         )
     },
     {
       schema: "system",
       name: "distinct_caches",
-      columns: [col("table", "VARCHAR"), col("name", "VARCHAR"), col("column_ids", "UINTEGER[]"), col("column_names", "VARCHAR[]"), col("max_cardinality", "UBIGINT"), col("max_age_seconds", "UBIGINT")],
+      columns: [
+        col("table", "VARCHAR"),
+        col("name", "VARCHAR"),
+        col("column_ids", "UINTEGER[]"),
+        col("column_names", "VARCHAR[]"),
+        col("max_cardinality", "UBIGINT"),
+        col("max_age_seconds", "UBIGINT")
+      ],
       rows: () =>
         liveTables(ctx.db).flatMap((t) =>
           [...t.distinctCaches.values()].map((c) => {
             const columns = distinctCacheColumns(t, c)
-            return [t.name, c.name, columns.map((k) => k.id), columns.map((k) => k.name), c.maxCardinality, c.maxAgeSeconds]
+            return [
+              t.name,
+              c.name,
+              columns.map((k) => k.id),
+              columns.map((k) => k.name),
+              c.maxCardinality,
+              c.maxAgeSeconds
+            ]
           })
         )
     },
     {
       schema: "system",
       name: "parquet_files",
-      columns: [col("table_name", "VARCHAR"), col("path", "VARCHAR"), col("size_bytes", "UBIGINT"), col("row_count", "UBIGINT"), col("min_time", "BIGINT"), col("max_time", "BIGINT")],
+      columns: [
+        col("table_name", "VARCHAR"),
+        col("path", "VARCHAR"),
+        col("size_bytes", "UBIGINT"),
+        col("row_count", "UBIGINT"),
+        col("min_time", "BIGINT"),
+        col("max_time", "BIGINT")
+      ],
       rows: () =>
-        liveTables(ctx.db).flatMap((t) => (ctx.files?.(t.id) ?? []).map((f) => [t.name, f.path, f.bytes, f.rows, f.minTimeNs, f.maxTimeNs]))
+        liveTables(ctx.db).flatMap((t) =>
+          (ctx.files?.(t.id) ?? []).map((f) => [t.name, f.path, f.bytes, f.rows, f.minTimeNs, f.maxTimeNs])
+        )
     },
     {
       schema: "system",
       name: "processing_engine_triggers",
-      columns: [col("trigger_name", "VARCHAR"), col("plugin_filename", "VARCHAR"), col("trigger_specification", "VARCHAR"), col("disabled", "BOOLEAN"), col("error_behavior", "VARCHAR")],
+      columns: [
+        col("trigger_name", "VARCHAR"),
+        col("plugin_filename", "VARCHAR"),
+        col("trigger_specification", "VARCHAR"),
+        col("disabled", "BOOLEAN"),
+        col("error_behavior", "VARCHAR")
+      ],
       rows: () => []
     },
     {
@@ -188,15 +254,19 @@ const systemTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> => 
     {
       schema: "system",
       name: "processing_engine_logs",
-      columns: [col("event_time", "TIMESTAMP_NS"), col("trigger_name", "VARCHAR"), col("log_level", "VARCHAR"), col("log_text", "VARCHAR")],
+      columns: [
+        col("event_time", "TIMESTAMP_NS"),
+        col("trigger_name", "VARCHAR"),
+        col("log_level", "VARCHAR"),
+        col("log_text", "VARCHAR")
+      ],
       rows: () => []
     },
     {
       schema: "system",
       name: "influxdb_schema",
       columns: [col("measurement", "VARCHAR"), col("key", "VARCHAR"), col("data_type", "VARCHAR")],
-      rows: () =>
-        liveTables(ctx.db).flatMap((t) => columnsInOrder(t).map((c) => [t.name, c.name, c.type]))
+      rows: () => liveTables(ctx.db).flatMap((t) => columnsInOrder(t).map((c) => [t.name, c.name, c.type]))
     },
     {
       schema: "system",
@@ -214,7 +284,8 @@ const systemTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> => 
         col("abort_reason", "VARCHAR"),
         col("files_rewritten", "BIGINT")
       ],
-      // This database's requests (an unbounded range reads as NULL), and how many files the completing rewrite replaced.
+      // This database's requests (an unbounded range reads as NULL), and how many files the completing rewrite
+      // replaced.
       rows: () =>
         [...deletesOf(ctx.state).requests.values()]
           .filter((r) => r.dbId === ctx.db.id)
@@ -244,8 +315,14 @@ const internalTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> =
   {
     schema: "system",
     name: "databases",
-    columns: [col("database_name", "VARCHAR"), col("retention_period_ns", "BIGINT"), col("deleted", "BOOLEAN"), col("hard_deletion_time", "TIMESTAMP_NS")],
-    rows: () => [...ctx.state.databases.values()].map((d) => [d.name, d.retentionPeriodNs, d.deleted, nsOrNull(d.hardDeleteAtNs)])
+    columns: [
+      col("database_name", "VARCHAR"),
+      col("retention_period_ns", "BIGINT"),
+      col("deleted", "BOOLEAN"),
+      col("hard_deletion_time", "TIMESTAMP_NS")
+    ],
+    rows: () =>
+      [...ctx.state.databases.values()].map((d) => [d.name, d.retentionPeriodNs, d.deleted, nsOrNull(d.hardDeleteAtNs)])
   },
   {
     schema: "system",
@@ -262,7 +339,16 @@ const internalTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> =
     ],
     rows: () =>
       [...ctx.state.databases.values()].flatMap((d) =>
-        [...d.tables.values()].map((t) => [d.name, t.name, t.columns.length, t.seriesKey.join(","), t.lastCaches.size, t.distinctCaches.size, t.deleted, nsOrNull(t.hardDeleteAtNs)])
+        [...d.tables.values()].map((t) => [
+          d.name,
+          t.name,
+          t.columns.length,
+          t.seriesKey.join(","),
+          t.lastCaches.size,
+          t.distinctCaches.size,
+          t.deleted,
+          nsOrNull(t.hardDeleteAtNs)
+        ])
       )
   },
   {
@@ -293,7 +379,9 @@ const internalTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> =
         nsOrNull(t.expiresAtNs),
         t.grant.kind === "admin"
           ? "*:*:*"
-          : t.grant.permissions.map((p) => `${p.resourceType}:${p.resourceNames.join(",")}:${p.actions.join(",")}`).join(" ")
+          : t.grant.permissions
+              .map((p) => `${p.resourceType}:${p.resourceNames.join(",")}:${p.actions.join(",")}`)
+              .join(" ")
       ])
   },
   {
@@ -310,15 +398,32 @@ const internalTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> =
       col("last_heartbeat", "TIMESTAMP_NS")
     ],
     rows: () =>
-      (ctx.nodes?.() ?? []).map((n) => [n.nodeId, n.catalogId, n.instanceId, n.mode.join(","), n.coreCount, n.state, nsOrNull(n.startedAtNs), nsOrNull(n.lastHeartbeatNs)])
+      (ctx.nodes?.() ?? []).map((n) => [
+        n.nodeId,
+        n.catalogId,
+        n.instanceId,
+        n.mode.join(","),
+        n.coreCount,
+        n.state,
+        nsOrNull(n.startedAtNs),
+        nsOrNull(n.lastHeartbeatNs)
+      ])
   }
 ]
 
-const informationSchemaTables = (ctx: VirtualTableContext, system: ReadonlyArray<VirtualTable>): ReadonlyArray<VirtualTable> => [
+const informationSchemaTables = (
+  ctx: VirtualTableContext,
+  system: ReadonlyArray<VirtualTable>
+): ReadonlyArray<VirtualTable> => [
   {
     schema: "information_schema",
     name: "tables",
-    columns: [col("table_catalog", "VARCHAR"), col("table_schema", "VARCHAR"), col("table_name", "VARCHAR"), col("table_type", "VARCHAR")],
+    columns: [
+      col("table_catalog", "VARCHAR"),
+      col("table_schema", "VARCHAR"),
+      col("table_name", "VARCHAR"),
+      col("table_type", "VARCHAR")
+    ],
     rows: () => [
       ...liveTables(ctx.db).map((t) => ["public", "iox", t.name, "BASE TABLE"]),
       ...system.map((t) => ["public", "system", t.name, "BASE TABLE"]),
@@ -369,13 +474,26 @@ const informationSchemaTables = (ctx: VirtualTableContext, system: ReadonlyArray
   {
     schema: "information_schema",
     name: "schemata",
-    columns: [col("catalog_name", "VARCHAR"), col("schema_name", "VARCHAR"), col("schema_owner", "VARCHAR"), col("default_character_set_catalog", "VARCHAR"), col("default_character_set_schema", "VARCHAR"), col("default_character_set_name", "VARCHAR"), col("sql_path", "VARCHAR")],
+    columns: [
+      col("catalog_name", "VARCHAR"),
+      col("schema_name", "VARCHAR"),
+      col("schema_owner", "VARCHAR"),
+      col("default_character_set_catalog", "VARCHAR"),
+      col("default_character_set_schema", "VARCHAR"),
+      col("default_character_set_name", "VARCHAR"),
+      col("sql_path", "VARCHAR")
+    ],
     rows: () => ["information_schema", "iox", "system"].map((s) => ["public", s, null, null, null, null, null])
   },
   {
     schema: "information_schema",
     name: "views",
-    columns: [col("table_catalog", "VARCHAR"), col("table_schema", "VARCHAR"), col("table_name", "VARCHAR"), col("definition", "VARCHAR")],
+    columns: [
+      col("table_catalog", "VARCHAR"),
+      col("table_schema", "VARCHAR"),
+      col("table_name", "VARCHAR"),
+      col("definition", "VARCHAR")
+    ],
     rows: () => []
   },
   {

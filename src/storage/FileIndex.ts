@@ -80,7 +80,9 @@ export class FileIndex extends Effect.Service<FileIndex>()("strata/FileIndex", {
       current: Effect.sync(() => state),
       /** The index as it stands, without an effect (the planner reads it while translating). */
       unsafeCurrent: () => state,
-      /** The paths the index dropped since the last call (deletes, retention, replaced files), to delete from the store. */
+      /**
+       * The paths the index dropped since the last call (deletes, retention, replaced files), to delete from the store.
+       */
       takeReleased: Effect.sync((): ReadonlyArray<string> => {
         const out = [...released]
         released = new Set()

@@ -16,7 +16,9 @@ export const SCRATCH_MARK = ".tmp-"
  * S3-compatible store would hand out an `s3://` URL for DuckDB's httpfs, or a path in a local read cache.
  */
 export interface ObjectStoreShape {
-  /** A local file to produce an object's content in before `putFile`; it sits beside the object so the move is a rename. */
+  /**
+   * A local file to produce an object's content in before `putFile`; it sits beside the object so the move is a rename.
+   */
   readonly scratchPath: (path: string) => Effect.Effect<string, StorageError>
   /** Moves a produced local file in as the object `path`, atomically and durably (fsync file, rename, fsync dir). */
   readonly putFile: (path: string, localFile: string) => Effect.Effect<void, StorageError>
@@ -24,7 +26,9 @@ export interface ObjectStoreShape {
    * Moves several produced local files in at once, each atomically, all durably once it returns: every file and every
    * directory is synced once, not once per file (a persist writes tens of files into a handful of directories).
    */
-  readonly putFiles: (entries: ReadonlyArray<{ readonly path: string; readonly localFile: string }>) => Effect.Effect<void, StorageError>
+  readonly putFiles: (
+    entries: ReadonlyArray<{ readonly path: string; readonly localFile: string }>
+  ) => Effect.Effect<void, StorageError>
   /** Writes bytes as the object `path`, atomically and durably. */
   readonly put: (path: string, bytes: Uint8Array) => Effect.Effect<void, StorageError>
   readonly get: (path: string) => Effect.Effect<Uint8Array, StorageError>
@@ -46,7 +50,8 @@ export const storageFailure = (what: string) => (cause: unknown) =>
 const attempt = <A>(what: string, f: () => A) => Effect.try({ try: f, catch: storageFailure(what) })
 
 /** Runs a promise (a DuckDB call, a file read), failing with a StorageError for `what`. */
-export const attemptPromise = <A>(what: string, f: () => Promise<A>) => Effect.tryPromise({ try: f, catch: storageFailure(what) })
+export const attemptPromise = <A,>(what: string, f: () => Promise<A>) =>
+  Effect.tryPromise({ try: f, catch: storageFailure(what) })
 
 const fsyncPath = (path: string) => {
   const fd = Fs.openSync(path, "r")
@@ -73,7 +78,12 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
       fsyncPath(localFile)
       Fs.renameSync(localFile, target)
       // The new name, and any directory made for it, must survive a crash once the caller records the object.
-      for (let dir = Path.dirname(target); dir.startsWith(rootDir) && dir.length >= rootDir.length; dir = Path.dirname(dir)) fsyncPath(dir)
+      for (
+        let dir = Path.dirname(target);
+        dir.startsWith(rootDir) && dir.length >= rootDir.length;
+        dir = Path.dirname(dir)
+      )
+        fsyncPath(dir)
     })
   const putFiles = (entries: ReadonlyArray<{ readonly path: string; readonly localFile: string }>) =>
     attempt(`storing ${entries.length} file(s)${entries.length > 0 ? ` (${entries[0]!.path}, …)` : ""}`, () => {
@@ -83,7 +93,12 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
         Fs.mkdirSync(Path.dirname(target), { recursive: true })
         fsyncPath(localFile)
         Fs.renameSync(localFile, target)
-        for (let dir = Path.dirname(target); dir.startsWith(rootDir) && dir.length >= rootDir.length; dir = Path.dirname(dir)) dirs.add(dir)
+        for (
+          let dir = Path.dirname(target);
+          dir.startsWith(rootDir) && dir.length >= rootDir.length;
+          dir = Path.dirname(dir)
+        )
+          dirs.add(dir)
       }
       // Deepest first: a directory's entry in its parent is synced after the directory itself.
       for (const dir of [...dirs].sort((a, b) => b.length - a.length)) fsyncPath(dir)
@@ -128,7 +143,10 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
   }
 }
 
-/** The local object store rooted at the data directory (the default). An S3-compatible store is another Layer of this Tag. */
+/**
+ * The local object store rooted at the data directory (the default). An S3-compatible store is another Layer of this
+ * Tag.
+ */
 export const ObjectStoreLocal = Layer.effect(
   ObjectStore,
   Effect.map(ServerConfig, (config) => makeLocalObjectStore(Path.resolve(config.dataDir)))

@@ -167,7 +167,9 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
             if (table === undefined) return buffer.viewSql(tableId, deduplicate)
             const cutoff = retentionCutoffNs(db, table, nowMs)
             // Files outside retention, or whose file index shows no row the query's equalities accept, are not read.
-            const files = filesOf(fileIndex.unsafeCurrent(), table.id).filter((f) => (cutoff === undefined || f.maxTimeNs >= cutoff) && !indexExcludes(f, equalities))
+            const files = filesOf(fileIndex.unsafeCurrent(), table.id).filter(
+              (f) => (cutoff === undefined || f.maxTimeNs >= cutoff) && !indexExcludes(f, equalities)
+            )
             scanned.set(tableId, files)
             return tableSql(table, deduplicate ?? true, cutoff, activeRowDeletes(state, table.id), files)
           },

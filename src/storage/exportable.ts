@@ -9,7 +9,10 @@ const COMPACTED = /^dbs\/\d+\/\d+\/([^/]+)\/compacted-\d+(?:-\d+)?\.parquet$/
 export const compactedWindowOf = (path: string): string | undefined => COMPACTED.exec(path)?.[1]
 
 /** A table's compacted windows, oldest first, each with its compacted files in path order. */
-export const compactedWindows = (index: FileIndexState, tableId: number): ReadonlyMap<string, ReadonlyArray<IndexedFile>> => {
+export const compactedWindows = (
+  index: FileIndexState,
+  tableId: number
+): ReadonlyMap<string, ReadonlyArray<IndexedFile>> => {
   const byWindow = new Map<string, Array<IndexedFile>>()
   for (const f of filesOf(index, tableId)) {
     const window = compactedWindowOf(f.path)
@@ -19,7 +22,11 @@ export const compactedWindows = (index: FileIndexState, tableId: number): Readon
     else list.push(f)
   }
   const out = new Map<string, ReadonlyArray<IndexedFile>>()
-  for (const window of [...byWindow.keys()].sort()) out.set(window, byWindow.get(window)!.sort((a, b) => (a.path < b.path ? -1 : 1)))
+  for (const window of [...byWindow.keys()].sort())
+    out.set(
+      window,
+      byWindow.get(window)!.sort((a, b) => (a.path < b.path ? -1 : 1))
+    )
   return out
 }
 

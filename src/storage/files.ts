@@ -4,7 +4,10 @@ import { decodeCheckpoint } from "../checkpoint/codec.ts"
 
 /** A persisted file as the index holds it: what the persist recorded, and the seq of that persist's event. */
 export interface IndexedFile extends PersistedFile {
-  /** Seq of the SnapshotPersisted event that recorded it: later files win over earlier ones for the same series and time. */
+  /**
+   * Seq of the SnapshotPersisted event that recorded it: later files win over earlier ones for the same series and
+   * time.
+   */
   readonly persistEventSeq: number
   /** The last write seq the persist covered. */
   readonly coveredSeq: number
@@ -23,7 +26,12 @@ export interface FileIndexState {
   readonly restoredSeq?: number
 }
 
-export const emptyFileIndex: FileIndexState = { persistedSeq: 0, tables: new Map(), tableDataDeletedAt: new Map(), dbDataDeletedAt: new Map() }
+export const emptyFileIndex: FileIndexState = {
+  persistedSeq: 0,
+  tables: new Map(),
+  tableDataDeletedAt: new Map(),
+  dbDataDeletedAt: new Map()
+}
 
 const dropWhere = (tables: FileIndexState["tables"], drop: (f: IndexedFile) => boolean) => {
   const next = new Map<number, ReadonlyArray<IndexedFile>>()
@@ -49,7 +57,10 @@ export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileI
       if (event.persistedSeq < (state.restoredSeq ?? 0)) return state
       const tables = new Map(state.tables)
       for (const file of event.files) {
-        const deletedAt = Math.max(state.tableDataDeletedAt.get(file.tableId) ?? 0, state.dbDataDeletedAt.get(file.dbId) ?? 0)
+        const deletedAt = Math.max(
+          state.tableDataDeletedAt.get(file.tableId) ?? 0,
+          state.dbDataDeletedAt.get(file.dbId) ?? 0
+        )
         if (deletedAt > event.persistedSeq) continue
         const existing = tables.get(file.tableId) ?? []
         if (existing.some((f) => f.path === file.path)) continue
@@ -68,7 +79,10 @@ export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileI
       for (const file of event.added) {
         const existing = tables.get(file.tableId) ?? []
         if (existing.some((f) => f.path === file.path)) continue
-        tables.set(file.tableId, [...existing, { ...file, persistEventSeq: envelope.seq, coveredSeq: envelope.seq }].sort(byPersistOrder))
+        tables.set(
+          file.tableId,
+          [...existing, { ...file, persistEventSeq: envelope.seq, coveredSeq: envelope.seq }].sort(byPersistOrder)
+        )
       }
       return { ...state, tables }
     }
@@ -88,7 +102,10 @@ export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileI
       return {
         ...state,
         tables: dropWhere(state.tables, (f) => f.tableId === event.tableId && f.coveredSeq < seq),
-        tableDataDeletedAt: new Map(state.tableDataDeletedAt).set(event.tableId, Math.max(seq, state.tableDataDeletedAt.get(event.tableId) ?? 0))
+        tableDataDeletedAt: new Map(state.tableDataDeletedAt).set(
+          event.tableId,
+          Math.max(seq, state.tableDataDeletedAt.get(event.tableId) ?? 0)
+        )
       }
     }
     case "DatabaseDataDeleted":
@@ -97,7 +114,10 @@ export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileI
       return {
         ...state,
         tables: dropWhere(state.tables, (f) => f.dbId === event.dbId && f.coveredSeq < seq),
-        dbDataDeletedAt: new Map(state.dbDataDeletedAt).set(event.dbId, Math.max(seq, state.dbDataDeletedAt.get(event.dbId) ?? 0))
+        dbDataDeletedAt: new Map(state.dbDataDeletedAt).set(
+          event.dbId,
+          Math.max(seq, state.dbDataDeletedAt.get(event.dbId) ?? 0)
+        )
       }
     }
     case "WindowCompacted": {
@@ -124,7 +144,8 @@ export const applyFileIndex = (state: FileIndexState, envelope: Envelope): FileI
 }
 
 /** A table's files, oldest persist first. */
-export const filesOf = (state: FileIndexState, tableId: number): ReadonlyArray<IndexedFile> => state.tables.get(tableId) ?? []
+export const filesOf = (state: FileIndexState, tableId: number): ReadonlyArray<IndexedFile> =>
+  state.tables.get(tableId) ?? []
 
 /** Every indexed file's path. */
 export const indexedPaths = (state: FileIndexState): ReadonlySet<string> => {

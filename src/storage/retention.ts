@@ -1,7 +1,11 @@
 import type { DatabaseState, TableState } from "../catalog/state.ts"
 
-/** A table's retention period: its own when set (it overrides the database's, as InfluxDB 3 Enterprise), else the database's. */
-export const retentionOf = (db: DatabaseState, table: TableState): bigint | null => table.retentionPeriodNs ?? db.retentionPeriodNs
+/**
+ * A table's retention period: its own when set (it overrides the database's, as InfluxDB 3 Enterprise), else the
+ * database's.
+ */
+export const retentionOf = (db: DatabaseState, table: TableState): bigint | null =>
+  table.retentionPeriodNs ?? db.retentionPeriodNs
 
 /**
  * The oldest time (ns) a table still answers at `nowMs`: rows before it are outside retention. Undefined when the

@@ -56,7 +56,8 @@ const splitName = (name: string): readonly [string, string] | undefined => {
   for (let i = name.indexOf("/"); i > 0; i = name.indexOf("/", i + 1)) {
     const prefix = name.slice(0, i)
     const rest = name.slice(i + 1)
-    if (encoder.encode(prefix).length <= 155 && encoder.encode(rest).length <= 100 && rest.length > 0) return [prefix, rest]
+    if (encoder.encode(prefix).length <= 155 && encoder.encode(rest).length <= 100 && rest.length > 0)
+      return [prefix, rest]
   }
   return undefined
 }
@@ -103,7 +104,12 @@ export interface TarEntry<E, R> {
 /** An archive of `entries` as a byte stream: each entry's header, content and padding, then the end blocks. */
 export const tarStream = <E, R>(entries: Stream.Stream<TarEntry<E, R>, E, R>): Stream.Stream<Uint8Array, E, R> =>
   entries.pipe(
-    Stream.flatMap((e) => Stream.make(fileHeader(e.name, e.size, e.mtimeSec)).pipe(Stream.concat(e.content), Stream.concat(Stream.make(padding(e.size))))),
+    Stream.flatMap((e) =>
+      Stream.make(fileHeader(e.name, e.size, e.mtimeSec)).pipe(
+        Stream.concat(e.content),
+        Stream.concat(Stream.make(padding(e.size)))
+      )
+    ),
     Stream.concat(Stream.make(archiveEnd())),
     Stream.filter((chunk) => chunk.length > 0)
   )

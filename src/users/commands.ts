@@ -39,7 +39,8 @@ export interface NewUser {
   readonly requiresPasswordReset: boolean
 }
 
-const unknownRole = (state: CatalogState, roleIds: ReadonlyArray<number>) => roleIds.find((id) => roleById(state, id) === undefined)
+const unknownRole = (state: CatalogState, roleIds: ReadonlyArray<number>) =>
+  roleIds.find((id) => roleById(state, id) === undefined)
 
 const newUserEvent = (state: CatalogState, user: NewUser): Either.Either<UserCreated, ApiFailure> => {
   const users = usersOf(state)
@@ -50,7 +51,9 @@ const newUserEvent = (state: CatalogState, user: NewUser): Either.Either<UserCre
   if (user.oauthId !== null && users.userIdsByOauthId.has(user.oauthId)) return Either.left(new AlreadyExists({ message: `a user with oauthId '${user.oauthId}' already exists` }))
   const missing = unknownRole(state, user.roleIds)
   if (missing !== undefined) return Either.left(new InvalidRequest({ message: `no role with id ${missing}` }))
-  return Either.right(new UserCreated({ version: 1, userId: users.nextUserId, ...user, roleIds: [...new Set(user.roleIds)] }))
+  return Either.right(
+    new UserCreated({ version: 1, userId: users.nextUserId, ...user, roleIds: [...new Set(user.roleIds)] })
+  )
 }
 
 /**
@@ -62,14 +65,26 @@ export const bootstrapUser = (state: CatalogState, ctx: CommandContext, user: Om
   if (tokenByName(state, OPERATOR_TOKEN_NAME) !== undefined) {
     return fail(new AlreadyExists({ message: "the operator token already exists: create users with it via POST /api/v3/users" }))
   }
-  return Either.map(newUserEvent(state, { ...user, oauthId: null, roleIds: [ADMIN_ROLE_ID], requiresPasswordReset: false }), (created) => [
-    new TokenCreated({ version: 1, tokenId: state.nextTokenId, name: OPERATOR_TOKEN_NAME, hash: hashToken(operatorSecret), createdAtNs: ctx.nowNs, expiresAtNs: null, grant: { kind: "admin" } }),
-    created
-  ])
+  return Either.map(
+    newUserEvent(state, { ...user, oauthId: null, roleIds: [ADMIN_ROLE_ID], requiresPasswordReset: false }),
+    (created) => [
+      new TokenCreated({
+        version: 1,
+        tokenId: state.nextTokenId,
+        name: OPERATOR_TOKEN_NAME,
+        hash: hashToken(operatorSecret),
+        createdAtNs: ctx.nowNs,
+        expiresAtNs: null,
+        grant: { kind: "admin" }
+      }),
+      created
+    ]
+  )
 }
 
 /** Creates (invites) a user. */
-export const createUser = (state: CatalogState, user: NewUser): Decision => Either.map(newUserEvent(state, user), (e) => [e])
+export const createUser = (state: CatalogState, user: NewUser): Decision =>
+  Either.map(newUserEvent(state, user), (e) => [e])
 
 const withLiveUser = (state: CatalogState, userId: number, f: (user: UserState) => Decision): Decision => {
   const user = liveUser(state, userId)
@@ -117,23 +132,43 @@ const RESOURCE_ACTIONS: Record<RolePermission["resourceType"], ReadonlyArray<str
 }
 
 /** Creates a custom role, e.g. read and write on named databases. */
-export const createRole = (state: CatalogState, name: string, description: string | null, permissions: ReadonlyArray<RolePermission>): Decision => {
+export const createRole = (
+  state: CatalogState,
+  name: string,
+  description: string | null,
+  permissions: ReadonlyArray<RolePermission>
+): Decision => {
   if (name.trim() === "") return fail(new InvalidRequest({ message: "invalid role name: must not be empty" }))
-  if (roleByName(state, name) !== undefined) return fail(new AlreadyExists({ message: `a role named '${name}' already exists` }))
+  if (roleByName(state, name) !== undefined)
+    return fail(new AlreadyExists({ message: `a role named '${name}' already exists` }))
   for (const [i, p] of permissions.entries()) {
     const bad = p.actions.find((a) => !RESOURCE_ACTIONS[p.resourceType].includes(a))
     if (bad !== undefined) {
-      return fail(new InvalidRequest({ message: `permissions.${i}: action '${bad}' does not apply to ${p.resourceType}; expected one of ${RESOURCE_ACTIONS[p.resourceType].join(", ")}` }))
+      return fail(
+        new InvalidRequest({
+          message: `permissions.${i}: action '${bad}' does not apply to ${p.resourceType}; expected one of ${RESOURCE_ACTIONS[p.resourceType].join(", ")}`
+        })
+      )
     }
     if (p.resourceType === "database" && !p.allResources && p.identifiers.length === 0) {
-      return fail(new InvalidRequest({ message: `permissions.${i}: a database permission needs identifiers or allResources: true` }))
+      return fail(
+        new InvalidRequest({
+          message: `permissions.${i}: a database permission needs identifiers or allResources: true`
+        })
+      )
     }
   }
   return ok(new RoleCreated({ version: 1, roleId: usersOf(state).nextRoleId, name, description, permissions }))
 }
 
 /** A login session for a user whose credentials were checked: new access and refresh tokens. */
-export const startSession = (state: CatalogState, ctx: CommandContext, userId: number, accessSecret: string, refreshSecret: string): Decision => {
+export const startSession = (
+  state: CatalogState,
+  ctx: CommandContext,
+  userId: number,
+  accessSecret: string,
+  refreshSecret: string
+): Decision => {
   const user = liveUser(state, userId)
   // Deleted between the password check and now.
   if (user === undefined) return fail(new Unauthenticated({ message: "invalid username or password" }))
@@ -141,7 +176,13 @@ export const startSession = (state: CatalogState, ctx: CommandContext, userId: n
   return ok(sessionStarted(state, ctx, userId, accessSecret, refreshSecret))
 }
 
-const sessionStarted = (state: CatalogState, ctx: CommandContext, userId: number, accessSecret: string, refreshSecret: string) =>
+const sessionStarted = (
+  state: CatalogState,
+  ctx: CommandContext,
+  userId: number,
+  accessSecret: string,
+  refreshSecret: string
+) =>
   new UserSessionStarted({
     version: 1,
     sessionId: usersOf(state).nextSessionId,
@@ -157,7 +198,12 @@ export const passwordResetRequired = () =>
   new Forbidden({ message: "password reset required: set a new password with POST /api/v3/authorize/reset-password" })
 
 /** A new access token for a live refresh token (401 when it is unknown, expired or its user gone). */
-export const refreshSession = (state: CatalogState, ctx: CommandContext, refreshSecret: string, accessSecret: string): Decision => {
+export const refreshSession = (
+  state: CatalogState,
+  ctx: CommandContext,
+  refreshSecret: string,
+  accessSecret: string
+): Decision => {
   const users = usersOf(state)
   const id = users.sessionIdsByRefreshHash.get(hashToken(refreshSecret))
   const session = id === undefined ? undefined : users.sessions.get(id)
@@ -167,12 +213,28 @@ export const refreshSession = (state: CatalogState, ctx: CommandContext, refresh
   }
   if (user.requiresPasswordReset) return fail(passwordResetRequired())
   return ok(
-    new UserSessionRefreshed({ version: 1, sessionId: session.id, accessHash: hashToken(accessSecret), accessExpiresAtNs: ctx.nowNs + BigInt(ACCESS_TOKEN_TTL_SECONDS) * SECOND_NS })
+    new UserSessionRefreshed({
+      version: 1,
+      sessionId: session.id,
+      accessHash: hashToken(accessSecret),
+      accessExpiresAtNs: ctx.nowNs + BigInt(ACCESS_TOKEN_TTL_SECONDS) * SECOND_NS
+    })
   )
 }
 
 /** A new password for a user whose current one was checked; old sessions end and a new one starts. */
-export const changePassword = (state: CatalogState, ctx: CommandContext, userId: number, passwordHash: string, accessSecret: string, refreshSecret: string): Decision => {
-  if (liveUser(state, userId) === undefined) return fail(new Unauthenticated({ message: "invalid username or password" }))
-  return ok(new UserPasswordChanged({ version: 1, userId, passwordHash }), sessionStarted(state, ctx, userId, accessSecret, refreshSecret))
+export const changePassword = (
+  state: CatalogState,
+  ctx: CommandContext,
+  userId: number,
+  passwordHash: string,
+  accessSecret: string,
+  refreshSecret: string
+): Decision => {
+  if (liveUser(state, userId) === undefined)
+    return fail(new Unauthenticated({ message: "invalid username or password" }))
+  return ok(
+    new UserPasswordChanged({ version: 1, userId, passwordHash }),
+    sessionStarted(state, ctx, userId, accessSecret, refreshSecret)
+  )
 }

@@ -13,10 +13,16 @@ const MAX_MEM = 128 * N * R * 2
 
 const derive = (password: string, salt: Buffer, n: number, r: number, p: number, length: number) =>
   Effect.async<Buffer>((resume) => {
-    NodeCrypto.scrypt(password, salt, length, { N: n, r, p, maxmem: Math.max(MAX_MEM, 128 * n * r * 2) }, (error, key) => {
-      // Only out-of-range parameters fail, and ours are fixed or were written by us: a defect.
-      resume(error === null ? Effect.succeed(key) : Effect.die(error))
-    })
+    NodeCrypto.scrypt(
+      password,
+      salt,
+      length,
+      { N: n, r, p, maxmem: Math.max(MAX_MEM, 128 * n * r * 2) },
+      (error, key) => {
+        // Only out-of-range parameters fail, and ours are fixed or were written by us: a defect.
+        resume(error === null ? Effect.succeed(key) : Effect.die(error))
+      }
+    )
   })
 
 /** A salted scrypt hash of a password: `scrypt$N$r$p$salt$hash` (base64url). */

@@ -1,6 +1,5 @@
 import type { Permission, RolePermission, TokenGrant } from "../events/index.ts"
-import type { CatalogState } from "../catalog/state.ts"
-import { usersOf } from "../catalog/state.ts"
+import { type CatalogState, usersOf } from "../catalog/state.ts"
 import type { RoleState, UserState } from "./state.ts"
 
 export const ADMIN_ROLE_ID = 1
@@ -60,7 +59,10 @@ export const roleByName = (state: CatalogState, name: string): RoleState | undef
   BUILTIN_ROLES.find((r) => r.name === name) ?? [...usersOf(state).roles.values()].find((r) => r.name === name)
 
 /** Every role, built-in first. */
-export const allRoles = (state: CatalogState): ReadonlyArray<RoleState> => [...BUILTIN_ROLES, ...usersOf(state).roles.values()]
+export const allRoles = (state: CatalogState): ReadonlyArray<RoleState> => [
+  ...BUILTIN_ROLES,
+  ...usersOf(state).roles.values()
+]
 
 /** The permissions of a user's roles, all together. */
 export const userPermissions = (state: CatalogState, user: UserState): ReadonlyArray<RolePermission> =>
@@ -83,8 +85,14 @@ export const userGrant = (state: CatalogState, user: UserState): TokenGrant => {
 }
 
 /** Whether a user's roles grant `action` on users, roles or tokens. */
-export const userMay = (state: CatalogState, user: UserState, resourceType: "user" | "role" | "token", action: string): boolean =>
-  user.roleIds.includes(ADMIN_ROLE_ID) || userPermissions(state, user).some((p) => p.resourceType === resourceType && p.actions.includes(action))
+export const userMay = (
+  state: CatalogState,
+  user: UserState,
+  resourceType: "user" | "role" | "token",
+  action: string
+): boolean =>
+  user.roleIds.includes(ADMIN_ROLE_ID) ||
+  userPermissions(state, user).some((p) => p.resourceType === resourceType && p.actions.includes(action))
 
 /** A role as InfluxDB 3 answers it (`RoleByNameResponse`, `UserRoleResponse`): camelCase, epoch seconds. */
 export const roleBody = (role: RoleState) => ({

@@ -87,12 +87,16 @@ const endSessions = (state: UsersState, userId: number | null, atNs: bigint): Us
     byAccess.delete(s.accessHash)
     byRefresh.delete(s.refreshHash)
   }
-  return sessions === undefined ? state : { ...state, sessions, sessionIdsByAccessHash: byAccess!, sessionIdsByRefreshHash: byRefresh! }
+  return sessions === undefined
+    ? state
+    : { ...state, sessions, sessionIdsByAccessHash: byAccess!, sessionIdsByRefreshHash: byRefresh! }
 }
 
 const updateUser = (state: UsersState, userId: number, atNs: bigint, f: (u: UserState) => UserState): UsersState => {
   const user = state.users.get(userId)
-  return user === undefined ? state : { ...state, users: withEntry(state.users, userId, { ...f(user), updatedAtNs: atNs }) }
+  return user === undefined
+    ? state
+    : { ...state, users: withEntry(state.users, userId, { ...f(user), updatedAtNs: atNs }) }
 }
 
 /** Applies one user, role or session event that happened at `atNs`. */
@@ -114,8 +118,10 @@ export const applyUserEvent = (state: UsersState, event: UserEvent, atNs: bigint
       return {
         ...state,
         users: withEntry(state.users, user.id, user),
-        userIdsByUsername: user.username === null ? state.userIdsByUsername : withEntry(state.userIdsByUsername, user.username, user.id),
-        userIdsByOauthId: user.oauthId === null ? state.userIdsByOauthId : withEntry(state.userIdsByOauthId, user.oauthId, user.id),
+        userIdsByUsername:
+          user.username === null ? state.userIdsByUsername : withEntry(state.userIdsByUsername, user.username, user.id),
+        userIdsByOauthId:
+          user.oauthId === null ? state.userIdsByOauthId : withEntry(state.userIdsByOauthId, user.oauthId, user.id),
         nextUserId: Math.max(state.nextUserId, user.id + 1)
       }
     }
@@ -123,12 +129,20 @@ export const applyUserEvent = (state: UsersState, event: UserEvent, atNs: bigint
       return updateUser(state, event.userId, atNs, (u) => ({ ...u, displayName: event.displayName }))
     case "UserPasswordChanged":
       return endSessions(
-        updateUser(state, event.userId, atNs, (u) => ({ ...u, passwordHash: event.passwordHash, requiresPasswordReset: false })),
+        updateUser(state, event.userId, atNs, (u) => ({
+          ...u,
+          passwordHash: event.passwordHash,
+          requiresPasswordReset: false
+        })),
         event.userId,
         atNs
       )
     case "UserPasswordResetRequired":
-      return endSessions(updateUser(state, event.userId, atNs, (u) => ({ ...u, requiresPasswordReset: true })), event.userId, atNs)
+      return endSessions(
+        updateUser(state, event.userId, atNs, (u) => ({ ...u, requiresPasswordReset: true })),
+        event.userId,
+        atNs
+      )
     case "UserRolesSet":
       return updateUser(state, event.userId, atNs, (u) => ({ ...u, roleIds: event.roleIds }))
     case "UserDeleted": {
@@ -139,9 +153,13 @@ export const applyUserEvent = (state: UsersState, event: UserEvent, atNs: bigint
         ...state,
         users: withEntry(state.users, user.id, { ...user, deletedAtNs: atNs, updatedAtNs: atNs }),
         userIdsByUsername:
-          user.username !== null && state.userIdsByUsername.get(user.username) === user.id ? withoutEntry(state.userIdsByUsername, user.username) : state.userIdsByUsername,
+          user.username !== null && state.userIdsByUsername.get(user.username) === user.id
+            ? withoutEntry(state.userIdsByUsername, user.username)
+            : state.userIdsByUsername,
         userIdsByOauthId:
-          user.oauthId !== null && state.userIdsByOauthId.get(user.oauthId) === user.id ? withoutEntry(state.userIdsByOauthId, user.oauthId) : state.userIdsByOauthId
+          user.oauthId !== null && state.userIdsByOauthId.get(user.oauthId) === user.id
+            ? withoutEntry(state.userIdsByOauthId, user.oauthId)
+            : state.userIdsByOauthId
       }
       return endSessions(next, user.id, atNs)
     }
@@ -183,8 +201,16 @@ export const applyUserEvent = (state: UsersState, event: UserEvent, atNs: bigint
       if (session === undefined) return state
       return {
         ...state,
-        sessions: withEntry(state.sessions, session.id, { ...session, accessHash: event.accessHash, accessExpiresAtNs: event.accessExpiresAtNs }),
-        sessionIdsByAccessHash: withEntry(withoutEntry(state.sessionIdsByAccessHash, session.accessHash), event.accessHash, session.id)
+        sessions: withEntry(state.sessions, session.id, {
+          ...session,
+          accessHash: event.accessHash,
+          accessExpiresAtNs: event.accessExpiresAtNs
+        }),
+        sessionIdsByAccessHash: withEntry(
+          withoutEntry(state.sessionIdsByAccessHash, session.accessHash),
+          event.accessHash,
+          session.id
+        )
       }
     }
   }

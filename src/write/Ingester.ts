@@ -32,11 +32,15 @@ export interface WriteRequest {
   readonly precision: Precision
   readonly acceptPartial: boolean
   readonly noSync: boolean
-  /** Events committed atomically with this write's WriteBatch (a trigger's progress); not logged if nothing is written. */
+  /**
+   * Events committed atomically with this write's WriteBatch (a trigger's progress); not logged if nothing is written.
+   */
   readonly alsoLog?: ReadonlyArray<StrataEvent>
 }
 
-/** What happened to a write: all written; some lines refused (the rest written); or, with accept_partial=false, nothing. */
+/**
+ * What happened to a write: all written; some lines refused (the rest written); or, with accept_partial=false, nothing.
+ */
 export type WriteOutcome =
   | { readonly _tag: "Written"; readonly lines: number }
   | { readonly _tag: "Partial"; readonly errors: ReadonlyArray<LineError>; readonly limitHit: boolean }
@@ -100,7 +104,8 @@ const tableRows = (db: DatabaseState | undefined, batch: ParsedBatch, accepted: 
   if (db === undefined) return out
   for (const [name, group] of accepted) {
     const table = liveTable(db, name)
-    if (table !== undefined) out.push({ dbId: db.id, table, batch, lines: group.rows, times: group.times, count: group.count })
+    if (table !== undefined)
+      out.push({ dbId: db.id, table, batch, lines: group.rows, times: group.times, count: group.count })
   }
   return out
 }
@@ -118,7 +123,10 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     const fileIndex = yield* FileIndex
     const caches = yield* Caches
     const buffer = new WriteBuffer(duck.writer)
-    /** The seq of the last write applied to the buffer: its rows, and every earlier write's, are below the tables' `appended`. */
+    /**
+     * The seq of the last write applied to the buffer: its rows, and every earlier write's, are below the tables'
+     * `appended`.
+     */
     let lastAppliedSeq = 0
     // Payload bytes of the writes applied so far, and how many of them the last recorded persist covered: their
     // difference is what a start would parse again, which `--persist-log-threshold` bounds.
@@ -145,7 +153,8 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       body: ReadonlyArray<Uint8Array>,
       size: number
     ): Effect.Effect<ParsedBody, InvalidRequest | Unavailable | EngineFailed> => {
-      if (size < WORKER_MIN_BYTES) return Either.map(parseHere(joinChunks(body, size)), (batch) => ({ batch, body, done: () => {} }))
+      if (size < WORKER_MIN_BYTES)
+        return Either.map(parseHere(joinChunks(body, size)), (batch) => ({ batch, body, done: () => {} }))
       return Effect.flatMap(
         Effect.tryPromise({ try: () => pool.parse(body, size), catch: engineFailed("the write could not be parsed") }),
         (reply): Effect.Effect<ParsedBody, InvalidRequest | Unavailable> => {
@@ -157,7 +166,9 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     }
 
     // Suspended: the sizes are read when it runs, not once when it is built.
-    const publishBufferSize = Effect.suspend(() => Effect.zipRight(Metric.set(writeBufferBytes, buffer.bytes), Metric.set(writeBufferRows, buffer.rows)))
+    const publishBufferSize = Effect.suspend(() =>
+      Effect.zipRight(Metric.set(writeBufferBytes, buffer.bytes), Metric.set(writeBufferRows, buffer.rows))
+    )
 
     /**
      * Applies a logged write at start, each table name resolved as it was at the write's seq (a table deleted and
@@ -177,9 +188,11 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         const rejected = new Set(event.rejectedLines)
         const checked = checkBatch(db, parsed, event.precision as Precision, event.defaultTimeNs, rejected)
         const refused: Array<string> = []
-        for (const e of parsed.errors) if (e.message.endsWith(": value out of range")) refused.push(`line ${e.lineNumber}: ${e.message}`)
+        for (const e of parsed.errors)
+          if (e.message.endsWith(": value out of range")) refused.push(`line ${e.lineNumber}: ${e.message}`)
         for (const [line, message] of checked.errors) refused.push(`line ${line}: ${message}`)
-        for (const rows of tableRows(db, parsed, checked.accepted)) await buffer.append(rows).then(() => caches.ingest(rows))
+        for (const rows of tableRows(db, parsed, checked.accepted))
+          await buffer.append(rows).then(() => caches.ingest(rows))
         return refused
       }).pipe(
         Effect.flatMap((refused) =>
@@ -187,13 +200,15 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
             ? Effect.succeed(0)
             : Effect.logWarning(
                 `event log seq ${envelope.seq}: ${refused.length} line(s) of this write cannot be applied and are skipped (quarantined); first: ${refused[0]}`
-              ).pipe(Effect.zipRight(Metric.incrementBy(replayQuarantinedTotal, refused.length)), Effect.as(refused.length))
+              ).pipe(
+                Effect.zipRight(Metric.incrementBy(replayQuarantinedTotal, refused.length)),
+                Effect.as(refused.length)
+              )
         ),
         Effect.catchAll((e) =>
-          Effect.logError(`event log seq ${envelope.seq}: this write could not be applied and is skipped (quarantined): ${String(e.error)}`).pipe(
-            Effect.zipRight(Metric.increment(replayQuarantinedTotal)),
-            Effect.as(1)
-          )
+          Effect.logError(
+            `event log seq ${envelope.seq}: this write could not be applied and is skipped (quarantined): ${String(e.error)}`
+          ).pipe(Effect.zipRight(Metric.increment(replayQuarantinedTotal)), Effect.as(1))
         )
       )
 
@@ -351,16 +366,35 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
         }
 
         const columnLimit = config.numColumnsPerTableLimit
-        let checked = checkBatch(liveDatabase(state, request.db), parsed, request.precision, fallbackTime, undefined, columnLimit)
+        let checked = checkBatch(
+          liveDatabase(state, request.db),
+          parsed,
+          request.precision,
+          fallbackTime,
+          undefined,
+          columnLimit
+        )
         if (!request.acceptPartial && (parsed.errors.length > 0 || checked.errors.size > 0)) {
           return outcomeOf(lineErrors(checked.errors, parsed.errors, original))
         }
         if (checked.changes.length > 0 || liveDatabase(state, request.db) === undefined) {
-          const rejectedTables = yield* catalog.execute((s, ctx) =>
-            Either.map(extendSchema(s, ctx, request.db, checked.changes), ({ events, rejected }) => ({ events, result: rejected }))
-          )
+          const rejectedTables =
+            yield *
+            catalog.execute((s, ctx) =>
+              Either.map(extendSchema(s, ctx, request.db, checked.changes), ({ events, rejected }) => ({
+                events,
+                result: rejected
+              }))
+            )
           state = yield* catalog.current
-          checked = checkBatch(liveDatabase(state, request.db), parsed, request.precision, fallbackTime, undefined, columnLimit)
+          checked = checkBatch(
+            liveDatabase(state, request.db),
+            parsed,
+            request.precision,
+            fallbackTime,
+            undefined,
+            columnLimit
+          )
           for (const [table, message] of rejectedTables) {
             const group = checked.accepted.get(table)
             if (group === undefined) continue
@@ -380,7 +414,14 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
 
         const db = liveDatabase(state, request.db)!
         const event = new WriteBatch(
-          { version: 1, db: request.db, dbId: db.id, precision: request.precision, defaultTimeNs: fallbackTime, rejectedLines: [...checked.errors.keys()] },
+          {
+            version: 1,
+            db: request.db,
+            dbId: db.id,
+            precision: request.precision,
+            defaultTimeNs: fallbackTime,
+            rejectedLines: [...checked.errors.keys()]
+          },
           { disableValidation: true }
         )
         // Appended in log order, before the commit completes (so no_sync writes are seen at once); a write whose
@@ -396,7 +437,8 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
                 catch: (e) =>
                   new ExecutionFailed({ message: `the write buffer could not take this write's tables or columns, nothing was written: ${e instanceof Error ? e.message : String(e)}` })
               })
-              const { committed, envelopes } = yield* log.enqueue([{ event, payload: body }, ...(request.alsoLog ?? []).map((e) => ({ event: e }))])
+              const { committed, envelopes } =
+                yield * log.enqueue([{ event, payload: body }, ...(request.alsoLog ?? []).map((e) => ({ event: e }))])
               const cacheUpdates: Array<() => void> = []
               const marks = yield* Effect.tryPromise({ catch: engineFailed("the write buffer could not append"), try: async () => {
                 const out: Array<AppendMark> = []
@@ -419,12 +461,20 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
             })
           )
         )
-        // Awaited in the Ingester's scope: a write is taken back even when its client has gone, or (no_sync) was answered.
-        const settled = yield* committed.pipe(
-          Effect.tapError(() => Effect.zipRight(Effect.sync(() => pendingCacheUpdates.delete(seq)), retract(marks, written))),
-          Effect.ensuring(Effect.suspend(() => (inFlight.delete(seq), Deferred.succeed(settledSignal, undefined)))),
-          Effect.forkIn(scope)
-        )
+        // Awaited in the Ingester's scope: a write is taken back even when its client has gone, or (no_sync) was
+        // answered.
+        const settled =
+          yield *
+          committed.pipe(
+            Effect.tapError(() =>
+              Effect.zipRight(
+                Effect.sync(() => pendingCacheUpdates.delete(seq)),
+                retract(marks, written)
+              )
+            ),
+            Effect.ensuring(Effect.suspend(() => (inFlight.delete(seq), Deferred.succeed(settledSignal, undefined)))),
+            Effect.forkIn(scope)
+          )
         yield* publishBufferSize
         yield* Metric.incrementBy(writeLinesTotal, written)
         yield* Metric.incrementBy(Metric.tagged(influxWriteLinesTotal, "db", request.db), written)
@@ -455,12 +505,16 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
      * bytes the capture covered no longer count as unpersisted.
      */
     const releasePersisted = (targets: ReadonlyArray<PersistTarget>, payloadBytes: number) =>
-      lock.withPermits(1)(
-        Effect.tryPromise({
-          try: () => buffer.dropPersisted(targets),
-          catch: engineFailed("the write buffer could not drop persisted rows")
-        }).pipe(Effect.tap(() => Effect.sync(() => (persistedPayloadBytes = Math.max(persistedPayloadBytes, payloadBytes)))))
-      ).pipe(Effect.tap(() => publishBufferSize))
+      lock
+        .withPermits(1)(
+          Effect.tryPromise({
+            try: () => buffer.dropPersisted(targets),
+            catch: engineFailed("the write buffer could not drop persisted rows")
+          }).pipe(
+            Effect.tap(() => Effect.sync(() => (persistedPayloadBytes = Math.max(persistedPayloadBytes, payloadBytes))))
+          )
+        )
+        .pipe(Effect.tap(() => publishBufferSize))
 
     /**
      * Replaces the buffer's content for a restore, writes held off meanwhile: waits for writes in flight to settle,

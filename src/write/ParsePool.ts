@@ -23,8 +23,18 @@ export type ParseReply =
 /** The buffers under a batch's columns: what a worker moves to the main thread and the main thread moves back. */
 export const columnBuffers = (batch: ParsedBatch): Array<ArrayBuffer> => {
   const buffers = new Set<ArrayBuffer>()
-  for (const column of [batch.lineNumbers, batch.lineSeries, batch.lineShape, batch.fieldStart, batch.times, batch.hasTime, batch.floats, batch.integers]) {
-    if (column !== undefined && column.byteLength > 0 && column.buffer instanceof ArrayBuffer) buffers.add(column.buffer)
+  for (const column of [
+    batch.lineNumbers,
+    batch.lineSeries,
+    batch.lineShape,
+    batch.fieldStart,
+    batch.times,
+    batch.hasTime,
+    batch.floats,
+    batch.integers
+  ]) {
+    if (column !== undefined && column.byteLength > 0 && column.buffer instanceof ArrayBuffer)
+      buffers.add(column.buffer)
   }
   return [...buffers]
 }

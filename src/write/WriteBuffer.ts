@@ -22,7 +22,9 @@ export const rowsTableName = (tableId: number) => `buf.t${tableId}`
 
 export const seriesTableName = (tableId: number) => `buf.s${tableId}`
 
-/** Where one append put its rows (`_row` from `from` to `to`), so that a write whose commit failed can take them back. */
+/**
+ * Where one append put its rows (`_row` from `from` to `to`), so that a write whose commit failed can take them back.
+ */
 export interface AppendMark {
   readonly table: object
   readonly tableId: number
@@ -57,7 +59,16 @@ export class WriteBuffer {
   }
 
   /** Buffered table state for the query engine: which tables exist and whether they need deduplication. */
-  describe(tableId: number): { readonly tags: ReadonlyArray<string>; readonly fields: ReadonlyArray<{ name: string; type: ColumnType }>; readonly mayHaveDuplicates: boolean; readonly rows: number } | undefined {
+  describe(
+    tableId: number
+  ):
+    | {
+        readonly tags: ReadonlyArray<string>
+        readonly fields: ReadonlyArray<{ name: string; type: ColumnType }>
+        readonly mayHaveDuplicates: boolean
+        readonly rows: number
+      }
+    | undefined {
     return this.tables.get(tableId)
   }
 
@@ -73,7 +84,15 @@ export class WriteBuffer {
     const out: Array<PersistTarget> = []
     for (const t of this.tables.values()) {
       if (t.rows === 0) continue
-      out.push({ table: t, dbId: t.dbId, tableId: t.tableId, upTo: t.appended, tags: [...t.tags], fields: [...t.fields], mayHaveDuplicates: t.mayHaveDuplicates })
+      out.push({
+        table: t,
+        dbId: t.dbId,
+        tableId: t.tableId,
+        upTo: t.appended,
+        tags: [...t.tags],
+        fields: [...t.fields],
+        mayHaveDuplicates: t.mayHaveDuplicates
+      })
     }
     return out
   }
@@ -100,7 +119,11 @@ export class WriteBuffer {
     const rows = target.mayHaveDuplicates
       ? `SELECT _sid, time${target.fields.map((f) => `, arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`).join("")} FROM ${rowsTableName(target.tableId)} WHERE ${filter} GROUP BY _sid, time`
       : `SELECT * FROM ${rowsTableName(target.tableId)} WHERE ${filter}`
-    const columns = [...target.tags.map((n) => `s.${quote(n)}`), "d.time", ...target.fields.map((f) => `d.${quote(f.name)}`)].join(", ")
+    const columns = [
+      ...target.tags.map((n) => `s.${quote(n)}`),
+      "d.time",
+      ...target.fields.map((f) => `d.${quote(f.name)}`)
+    ].join(", ")
     // Floor division: times before 1970 fall in the window that starts before them.
     const e = "epoch_ns(d.time)"
     const window = `${e} // ${windowNs} - CASE WHEN ${e} % ${windowNs} < 0 THEN 1 ELSE 0 END`
@@ -131,7 +154,9 @@ export class WriteBuffer {
       const t = this.tables.get(target.tableId)
       if (t === undefined || t !== target.table) continue
       this.flushTable(t)
-      const result = await this.conn.runAndReadAll(`DELETE FROM ${rowsTableName(t.tableId)} WHERE _row < ${target.upTo}`)
+      const result = await this.conn.runAndReadAll(
+        `DELETE FROM ${rowsTableName(t.tableId)} WHERE _row < ${target.upTo}`
+      )
       const n = Math.min(t.rows, Number(result.getRows()[0]?.[0] ?? 0))
       const bytes = t.rows === 0 ? 0 : Math.min(t.bytes, Math.round((t.bytes * n) / t.rows))
       t.rows -= n
@@ -140,7 +165,9 @@ export class WriteBuffer {
       this.totalBytes -= bytes
       dropped += n
       // The time bounds shrink to what is left (they decide whether queries must merge files with the buffer).
-      const range = await this.conn.runAndReadAll(`SELECT epoch_ns(min(time)), epoch_ns(max(time)) FROM ${rowsTableName(t.tableId)}`)
+      const range = await this.conn.runAndReadAll(
+        `SELECT epoch_ns(min(time)), epoch_ns(max(time)) FROM ${rowsTableName(t.tableId)}`
+      )
       const [lo, hi] = range.getRows()[0] as [bigint | null, bigint | null]
       if (t.rows === 0 || lo === null || hi === null) {
         t.hasTimes = false
@@ -189,7 +216,8 @@ export class WriteBuffer {
     if (this.scratchSids.length < n) this.scratchSids = new Int32Array(n)
     if (this.scratchRows.length < n) this.scratchRows = new Float64Array(n)
     const sids = this.scratchSids
-    const values: Array<Float64Array | BigInt64Array | BigUint64Array | Uint8Array | Array<string | undefined>> = new Array(fieldCount)
+    const values: Array<Float64Array | BigInt64Array | BigUint64Array | Uint8Array | Array<string | undefined>> =
+      new Array(fieldCount)
     const used = new Map<ColumnType, number>()
     for (let col = 0; col < fieldCount; col++) {
       const type = t.fields[col]!.type
@@ -385,7 +413,9 @@ export class WriteBuffer {
     t.seriesAppender.closeSync()
     this.totalBytes -= t.bytes
     this.totalRows -= t.rows
-    await this.conn.run(`DROP TABLE IF EXISTS ${rowsTableName(tableId)}; DROP TABLE IF EXISTS ${seriesTableName(tableId)}`)
+    await this.conn.run(
+      `DROP TABLE IF EXISTS ${rowsTableName(tableId)}; DROP TABLE IF EXISTS ${seriesTableName(tableId)}`
+    )
   }
 
   /** Drops every buffered row of a database. */
@@ -407,7 +437,12 @@ export class WriteBuffer {
     values: ReadonlyArray<Float64Array | BigInt64Array | BigUint64Array | Uint8Array | Array<string | undefined>>,
     valid: ReadonlyArray<Uint8Array | undefined>
   ) {
-    const types: Array<DuckDBType> = [DuckDBIntegerType.instance, DuckDBDoubleType.instance, DuckDBTimestampNanosecondsType.instance, ...t.fields.map((f) => duckType(f.type))]
+    const types: Array<DuckDBType> = [
+      DuckDBIntegerType.instance,
+      DuckDBDoubleType.instance,
+      DuckDBTimestampNanosecondsType.instance,
+      ...t.fields.map((f) => duckType(f.type))
+    ]
     for (let start = 0; start < n; start += VECTOR_SIZE) {
       const count = Math.min(VECTOR_SIZE, n - start)
       const chunk = DuckDBDataChunk.create(types)
@@ -447,7 +482,8 @@ export class WriteBuffer {
     let raw = line.raw
     if (raw === undefined) {
       raw = "\u0000"
-      for (let i = 0; i < line.tagKeys.length; i++) raw += lengthPrefixed(line.tagKeys[i]!) + lengthPrefixed(line.tagValues[i]!)
+      for (let i = 0; i < line.tagKeys.length; i++)
+        raw += lengthPrefixed(line.tagKeys[i]!) + lengthPrefixed(line.tagValues[i]!)
     }
     const known = t.seriesByRaw.get(raw)
     if (known !== undefined) return known
@@ -479,7 +515,9 @@ export class WriteBuffer {
     let t = this.tables.get(table.id)
     if (t === undefined) {
       const tags = table.columns.filter((c) => c.type === "tag").map((c) => c.name)
-      const fields = table.columns.filter((c) => c.type !== "tag" && c.type !== "time").map((c) => ({ name: c.name, type: c.type }))
+      const fields = table.columns
+        .filter((c) => c.type !== "tag" && c.type !== "time")
+        .map((c) => ({ name: c.name, type: c.type }))
       await this.conn.run(
         `CREATE TABLE ${rowsTableName(table.id)} (_sid INTEGER, _row DOUBLE, time TIMESTAMP_NS${fields.map((f) => `, ${quote(f.name)} ${sqlType(f.type)}`).join("")});
          CREATE TABLE ${seriesTableName(table.id)} (_sid INTEGER${tags.map((n) => `, ${quote(n)} VARCHAR`).join("")})`

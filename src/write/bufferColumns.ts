@@ -43,7 +43,9 @@ export interface BufferedTable {
   /** Tag columns in DuckDB column order (after `_sid`). */
   readonly tags: Array<string>
   readonly tagIndex: Map<string, number>
-  /** Series id by the series text as a client wrote it (or its tags in line order), and by canonical (sorted) tag text. */
+  /**
+   * Series id by the series text as a client wrote it (or its tags in line order), and by canonical (sorted) tag text.
+   */
   readonly seriesByRaw: Map<string, number>
   readonly seriesByCanonical: Map<string, number>
   /** Each series' latest time as two 32-bit halves (low unsigned, high signed), so comparing allocates no bigint. */
@@ -107,16 +109,40 @@ export const shapeLayout = (t: BufferedTable, shape: FieldShape): ShapeLayout =>
   return { columns, kinds: shape.kinds, missing: Int32Array.from(missing), fixedBytes }
 }
 
-export const copyFloats = (target: Float64Array, floats: Float64Array, fieldStart: Int32Array, lines: Int32Array, f: number, from: number, to: number) => {
+export const copyFloats = (
+  target: Float64Array,
+  floats: Float64Array,
+  fieldStart: Int32Array,
+  lines: Int32Array,
+  f: number,
+  from: number,
+  to: number
+) => {
   for (let r = from; r < to; r++) target[r] = floats[fieldStart[lines[r]!]! + f]!
 }
 
-export const copyBooleans = (target: Uint8Array, floats: Float64Array, fieldStart: Int32Array, lines: Int32Array, f: number, from: number, to: number) => {
+export const copyBooleans = (
+  target: Uint8Array,
+  floats: Float64Array,
+  fieldStart: Int32Array,
+  lines: Int32Array,
+  f: number,
+  from: number,
+  to: number
+) => {
   for (let r = from; r < to; r++) target[r] = floats[fieldStart[lines[r]!]! + f]!
 }
 
 /** Copies 64-bit integers as pairs of 32-bit halves: reading a BigInt64Array element would allocate a bigint. */
-export const copyIntegers = (target: BigInt64Array | BigUint64Array, integers: BigInt64Array, fieldStart: Int32Array, lines: Int32Array, f: number, from: number, to: number) => {
+export const copyIntegers = (
+  target: BigInt64Array | BigUint64Array,
+  integers: BigInt64Array,
+  fieldStart: Int32Array,
+  lines: Int32Array,
+  f: number,
+  from: number,
+  to: number
+) => {
   const to32 = new Int32Array(target.buffer, target.byteOffset, target.length * 2)
   const from32 = new Int32Array(integers.buffer, integers.byteOffset, integers.length * 2)
   for (let r = from; r < to; r++) {
@@ -141,7 +167,12 @@ export const allocate = (type: ColumnType, n: number) => {
   }
 }
 
-export const copyTyped = (vector: duckdb.Vector, source: Int32Array | BigInt64Array | Float64Array | BigUint64Array | Uint8Array, start: number, count: number) => {
+export const copyTyped = (
+  vector: duckdb.Vector,
+  source: Int32Array | BigInt64Array | Float64Array | BigUint64Array | Uint8Array,
+  start: number,
+  count: number
+) => {
   const width = source.BYTES_PER_ELEMENT
   duckdb.copy_data_to_vector(vector, 0, source.buffer as ArrayBuffer, source.byteOffset + start * width, count * width)
 }

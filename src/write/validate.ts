@@ -211,7 +211,10 @@ const checkColumns = (
     const clash = additions.types.get(name)
     if (clash !== undefined) return columnTypeConflict(name, clash, type)
     const fold = foldColumnName(name)
-    const other = (table === undefined ? undefined : foldedIndex(table).get(fold)) ?? introduced?.folded.get(fold) ?? additions.folded.get(fold)
+    const other =
+      (table === undefined ? undefined : foldedIndex(table).get(fold)) ??
+      introduced?.folded.get(fold) ??
+      additions.folded.get(fold)
     if (other !== undefined) return columnCaseClash(name, other)
     if (additions.types.size >= room) return columnLimitMessage(columnLimit)
     additions.types.set(name, type)
@@ -229,7 +232,11 @@ const checkColumns = (
 }
 
 /** Sorted line errors for a response: at most `limit`, with the user's original line text. */
-export const lineErrors = (errors: ReadonlyMap<number, string>, parseErrors: ReadonlyArray<LineError>, originalLine: (n: number) => string): Array<LineError> => {
+export const lineErrors = (
+  errors: ReadonlyMap<number, string>,
+  parseErrors: ReadonlyArray<LineError>,
+  originalLine: (n: number) => string
+): Array<LineError> => {
   const all: Array<LineError> = [...parseErrors]
   for (const [lineNumber, message] of errors) all.push({ lineNumber, message, originalLine: originalLine(lineNumber) })
   all.sort((a, b) => a.lineNumber - b.lineNumber)

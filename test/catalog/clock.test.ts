@@ -8,13 +8,12 @@ import { Catalog, decide } from "../../src/catalog/Catalog.ts"
 import { createDatabase, createNamedAdminToken, deleteDatabase } from "../../src/catalog/commands.ts"
 import { liveDatabase } from "../../src/catalog/state.ts"
 import { Checkpoints } from "../../src/checkpoint/Checkpoints.ts"
-import { layerServerConfig, testConfig } from "../../src/config.ts"
+import { layerServerConfig, type ServerConfig, testConfig } from "../../src/config.ts"
 import { admin, runRoute } from "../../src/http/route.ts"
 import { okEmpty } from "../../src/http/respond.ts"
 import { EventLog } from "../../src/log/EventLog.ts"
 import { layerWritableStore } from "../../src/log/store.ts"
 import { ObjectStoreLocal } from "../../src/storage/ObjectStore.ts"
-import type { ServerConfig } from "../../src/config.ts"
 
 /** The catalog actor on a real event log in a temp dir; built inside the test, so it reads the TestClock. */
 const withCatalog = <A, E>(use: (dataDir: string) => Effect.Effect<A, E, Catalog | ServerConfig>) =>

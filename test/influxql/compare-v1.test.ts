@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import type { ChildProcess } from "node:child_process"
-import { spawnSync } from "node:child_process"
+import { type ChildProcess, spawnSync } from "node:child_process"
 import { startInfluxV1, stop } from "../../scripts/lib.ts"
 import { startServer, type InProcessServer } from "../support/server.ts"
 

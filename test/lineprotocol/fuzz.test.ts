@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { formatLine, parseLineProtocol } from "../../src/lineprotocol/index.ts"
-import type { ParsedLine, ParseResult } from "../../src/lineprotocol/index.ts"
+import { formatLine, type ParsedLine, parseLineProtocol, type ParseResult } from "../../src/lineprotocol/index.ts"
 import { prng } from "./helpers.ts"
 
 const SEEDS = [1, 2, 3, 4]

@@ -1,6 +1,5 @@
 import { expect } from "vitest"
-import { parseLineProtocol } from "../../src/lineprotocol/index.ts"
-import type { LineError, ParsedLine } from "../../src/lineprotocol/index.ts"
+import { type LineError, type ParsedLine, parseLineProtocol } from "../../src/lineprotocol/index.ts"
 
 /** Parses a body that must hold exactly one good line, and returns it. */
 export const one = (body: string): ParsedLine => {

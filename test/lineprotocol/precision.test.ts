@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { parsePrecision, toNanos } from "../../src/lineprotocol/index.ts"
-import type { Precision } from "../../src/lineprotocol/index.ts"
+import { parsePrecision, type Precision, toNanos } from "../../src/lineprotocol/index.ts"
 
 const INT64_MAX = 2n ** 63n - 1n
 const INT64_MIN = -(2n ** 63n)

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { FieldKind, formatLine, parseLineProtocol } from "../../src/lineprotocol/index.ts"
-import type { FieldValue, ParsedLine } from "../../src/lineprotocol/index.ts"
+import {
+  FieldKind,
+  type FieldValue,
+  formatLine,
+  type ParsedLine,
+  parseLineProtocol
+} from "../../src/lineprotocol/index.ts"
 import { prng } from "./helpers.ts"
 
 type Rand = () => number

@@ -177,10 +177,19 @@ export const integralOrder = (tagRefs: ReadonlyArray<string>) =>
  * goes through `leaf`, which answers the column its bucket value is read from: 1.x fills the aggregates themselves,
  * then evaluates the expression over the filled values (`cos(mean(x))` with fill(0) answers cos(0)).
  */
-export const aggregateExprSql = (e: Expr, s: Schema, leaf: (b: Built, call: string) => Built, tie: SeriesTie = NO_TIE): Built => {
+export const aggregateExprSql = (
+  e: Expr,
+  s: Schema,
+  leaf: (b: Built, call: string) => Built,
+  tie: SeriesTie = NO_TIE
+): Built => {
   switch (e.kind) {
     case "call":
-      if (isMath(e.name)) return mathSql(e.name, e.args.map((a) => aggregateExprSql(a, s, leaf, tie)))
+      if (isMath(e.name))
+        return mathSql(
+          e.name,
+          e.args.map((a) => aggregateExprSql(a, s, leaf, tie))
+        )
       if (!AGGREGATES.has(e.name)) {
         if (UNSUPPORTED.has(e.name)) throw new Fail(`unsupported function: ${e.name}() is not implemented`)
         throw new Fail(`undefined function ${e.name}()`)

@@ -5,7 +5,10 @@ import { MATH_ARITY, type ValueKind } from "../functions.ts"
 
 /** What every planning stage shares: a measurement's schema, function families, SQL literal helpers, limits. */
 
-/** A float literal as a DOUBLE: DuckDB reads `1000.7` (and, once the planner has re-rendered it, `1.0007e3`) as a DECIMAL, and an integer times a DECIMAL stays one. */
+/**
+ * A float literal as a DOUBLE: DuckDB reads `1000.7` (and, once the planner has re-rendered it, `1.0007e3`) as a
+ * DECIMAL, and an integer times a DECIMAL stays one.
+ */
 export const floatLiteral = (x: number) => `CAST('${x.toExponential()}' AS DOUBLE)`
 
 export const q = sqlIdentifier

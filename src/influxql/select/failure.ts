@@ -8,7 +8,9 @@ export class PlanFailure extends Data.TaggedError("PlanFailure")<{ readonly mess
 
 export const failure = (message: string): PlanFailure => new PlanFailure({ message })
 
-/** Thrown inside planning, answered as a PlanFailure; named so the SHOW planner, which shares resolveSources, knows it. */
+/**
+ * Thrown inside planning, answered as a PlanFailure; named so the SHOW planner, which shares resolveSources, knows it.
+ */
 export class Fail extends Error {
   override readonly name = "PlanFailure"
 }

@@ -9,7 +9,11 @@ import { arith } from "./where.ts"
 /** Stage 3: the selected fields (wildcards expanded, checked as 1.x checks them) and raw expressions as SQL. */
 
 /** The fields a statement selects, with wildcards expanded against the measurements. */
-export const expandFields = (stmt: SelectStatement, schemas: ReadonlyArray<Schema>, groupTags: (s: Schema) => ReadonlyArray<string>): Array<Field> => {
+export const expandFields = (
+  stmt: SelectStatement,
+  schemas: ReadonlyArray<Schema>,
+  groupTags: (s: Schema) => ReadonlyArray<string>
+): Array<Field> => {
   const fields: Array<Field> = []
   const allColumns = (only: "field" | "tag" | undefined, excludeTags: boolean) => {
     const names = new Map<string, ColumnType>()
@@ -36,7 +40,8 @@ export const expandFields = (stmt: SelectStatement, schemas: ReadonlyArray<Schem
     const e = f.expr
     if (e.kind === "wildcard" || e.kind === "regex") {
       const keep = matching(e)
-      for (const [name] of allColumns(e.kind === "wildcard" ? e.only : undefined, true)) if (keep(name)) fields.push({ expr: { kind: "ref", name } })
+      for (const [name] of allColumns(e.kind === "wildcard" ? e.only : undefined, true))
+        if (keep(name)) fields.push({ expr: { kind: "ref", name } })
       continue
     }
     // fn(*) runs the function over every field (fn(/re/) over those matching): columns `fn_field`.
@@ -45,7 +50,10 @@ export const expandFields = (stmt: SelectStatement, schemas: ReadonlyArray<Schem
       for (const [name, type] of allColumns("field", false)) {
         if (!keep(name)) continue
         if (type === "tag" || (NUMERIC_ONLY.has(e.name) && (type === "string" || type === "boolean"))) continue
-        fields.push({ expr: { ...e, args: [{ kind: "ref", name }, ...e.args.slice(1)] }, alias: `${f.alias ?? e.name}_${name}` })
+        fields.push({
+          expr: { ...e, args: [{ kind: "ref", name }, ...e.args.slice(1)] },
+          alias: `${f.alias ?? e.name}_${name}`
+        })
       }
       continue
     }
@@ -55,7 +63,11 @@ export const expandFields = (stmt: SelectStatement, schemas: ReadonlyArray<Schem
       const keep = matching(inner.args[0]!)
       for (const [name, type] of allColumns("field", false)) {
         if (!keep(name)) continue
-        if (type === "tag" || ((NUMERIC_ONLY.has(e.name) || NUMERIC_ONLY.has(inner.name)) && (type === "string" || type === "boolean"))) continue
+        if (
+          type === "tag" ||
+          ((NUMERIC_ONLY.has(e.name) || NUMERIC_ONLY.has(inner.name)) && (type === "string" || type === "boolean"))
+        )
+          continue
         const arg: Expr = { ...inner, args: [{ kind: "ref", name }, ...inner.args.slice(1)] }
         fields.push({ expr: { ...e, args: [arg, ...e.args.slice(1)] }, alias: `${f.alias ?? e.name}_${name}` })
       }
@@ -128,5 +140,12 @@ export const peelMath = (e: Expr): { core: Expr; wrap: (b: Built) => Built } => 
   const target = e.args.findIndex((a) => hasCall(a, (n) => TRANSFORMS.has(n)))
   const inner = peelMath(e.args[target]!)
   const literal = (a: Expr): Built => (a.kind === "number" ? { sql: a.integer ? a.raw : floatLiteral(a.value), kind: a.integer ? "int" : "float" } : { sql: "NULL", kind: "other" })
-  return { core: inner.core, wrap: (b) => mathSql(e.name, e.args.map((a, i) => (i === target ? inner.wrap(b) : literal(a)))) }
+  return {
+    core: inner.core,
+    wrap: (b) =>
+      mathSql(
+        e.name,
+        e.args.map((a, i) => (i === target ? inner.wrap(b) : literal(a)))
+      )
+  }
 }

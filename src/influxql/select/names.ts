@@ -4,7 +4,10 @@ import { SELECTORS } from "./common.ts"
 
 /** The names InfluxDB gives selected columns, and walks over expressions that find calls and references. */
 
-/** The column name InfluxDB gives a field: alias, call name, reference name, or the names in an expression joined by `_`. */
+/**
+ * The column name InfluxDB gives a field: alias, call name, reference name, or the names in an expression joined by
+ * `_`.
+ */
 export const fieldName = (f: Field): string => {
   if (f.alias !== undefined) return f.alias
   const names: Array<string> = []
@@ -140,7 +143,9 @@ export const firstCall = (e: Expr, pred: (name: string) => boolean): string | un
   }
 }
 
-/** Whether an expression names columns by pattern: `*`, or a regex as the field or a function's argument (not math's). */
+/**
+ * Whether an expression names columns by pattern: `*`, or a regex as the field or a function's argument (not math's).
+ */
 export const hasWildcard = (e: Expr): boolean =>
   e.kind === "wildcard" ||
   e.kind === "regex" ||

@@ -36,7 +36,10 @@ export const planSelect = (stmt: SelectStatement, db: DatabaseState, nowNs: bigi
  */
 const sourceSchemas = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: StageSink): Array<Schema> => {
   const named = stmt.sources.filter((src) => src.subquery === undefined)
-  const schemas: Array<Schema> = resolveSources(named, db).map((table) => ({ table, types: new Map(table.columns.map((c) => [c.name, c.type] as const)) }))
+  const schemas: Array<Schema> = resolveSources(named, db).map((table) => ({
+    table,
+    types: new Map(table.columns.map((c) => [c.name, c.type] as const))
+  }))
   // The outer time range bounds a subquery that has none of its own (as in 1.x).
   const { range } = splitWhere(stmt.where, nowNs)
   for (const src of stmt.sources) {
@@ -67,7 +70,9 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
 
   for (const f of stmt.fields) validateField(f.expr)
   let fields = expandFields(stmt, schemas, groupTags)
-  const isAggregate = stmt.fields.some((f) => hasCall(f.expr, (n) => AGGREGATES.has(n) || UNSUPPORTED.has(n) || TRANSFORMS.has(n) || SELECTS_POINTS.has(n)))
+  const isAggregate = stmt.fields.some((f) =>
+    hasCall(f.expr, (n) => AGGREGATES.has(n) || UNSUPPORTED.has(n) || TRANSFORMS.has(n) || SELECTS_POINTS.has(n))
+  )
   if (!isAggregate) {
     for (const f of stmt.fields) {
       const name = firstCall(f.expr, (n) => !isMath(n))
@@ -79,7 +84,9 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
   }
   const names = uniqueNames(fields.map(fieldName))
   // top()/bottom(): N points of a field by value (optionally the best of each tag value), reported at their own times.
-  let pointSelector: { readonly name: string; readonly field: string; readonly tags: ReadonlyArray<string>; readonly n: number } | undefined
+  let pointSelector:
+    | { readonly name: string; readonly field: string; readonly tags: ReadonlyArray<string>; readonly n: number }
+    | undefined
   const selectorCall = fields.find((f) => f.expr.kind === "call" && SELECTS_POINTS.has(f.expr.name))?.expr
   if (selectorCall?.kind === "call") {
     if (fields.length > 1) throw new Fail(`selector function ${selectorCall.name}() cannot be combined with other functions`)
@@ -150,7 +157,8 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
   if (interval !== undefined) offset = ((offset % interval) + interval) % interval
   // As InfluxDB 1.x, transformations that look back read one bucket before the range, so its first bucket has a value.
   // Plain aggregates beside them still answer from the range's first bucket.
-  const firstBucket = interval !== undefined && range.lo !== undefined ? bucketOf(range.lo, interval, offset) : undefined
+  const firstBucket =
+    interval !== undefined && range.lo !== undefined ? bucketOf(range.lo, interval, offset) : undefined
   if (interval !== undefined && nested && range.lo !== undefined && transforms!.some((t) => t.name !== "cumulative_sum" && t.name !== "value" && !HOLT_WINTERS.has(t.name))) range.lo -= interval
 
   const queries: Array<MeasurementQuery> = []

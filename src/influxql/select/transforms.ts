@@ -99,7 +99,13 @@ export const transformOf = (e: Extract<Expr, { kind: "call" }>, interval: bigint
         warmup = w.value as Warmup
       }
       if (name === "chande_momentum_oscillator" && warmup === "none" && p!.value < 2) throw new Fail(`${name} period must be greater than or equal to 2`)
-      return { name, arg, unitNs: 0n, n: p!.value, analysis: { name: name as AnalysisName, period: p!.value, hold, warmup } }
+      return {
+        name,
+        arg,
+        unitNs: 0n,
+        n: p!.value,
+        analysis: { name: name as AnalysisName, period: p!.value, hold, warmup }
+      }
     }
   }
 }

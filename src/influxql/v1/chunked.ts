@@ -17,7 +17,13 @@ export interface ChunkFormat<R> {
   /** Appends rows to a piece's encoded rows; throws Unsupported at a ±Inf. */
   readonly addRows: (rows: R, cells: V1Columns, from: number, to: number, first: boolean, zone: string | undefined) => R
   /** A whole chunk: statement `id`'s result with one series piece, or `error`. */
-  readonly chunk: (id: number, piece: Piece<R> | undefined, seriesPartial: boolean, chunkPartial: boolean, error?: string) => Uint8Array
+  readonly chunk: (
+    id: number,
+    piece: Piece<R> | undefined,
+    seriesPartial: boolean,
+    chunkPartial: boolean,
+    error?: string
+  ) => Uint8Array
 }
 
 /**

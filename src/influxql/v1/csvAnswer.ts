@@ -26,7 +26,10 @@ const cellText = (v: V1Cell, time: TimeFormat): string => {
   return (v.timeNs / (time.kind === "epoch" ? time.divisor : 1n)).toString()
 }
 
-/** CSV, sent as it is written: `name,tags,<columns>` per series (when it changes), integer times, a blank line between statements. */
+/**
+ * CSV, sent as it is written: `name,tags,<columns>` per series (when it changes), integer times, a blank line between
+ * statements.
+ */
 export class CsvAnswer implements V1AnswerEncoder {
   private readonly out = new TextOutput()
   private statements = 0

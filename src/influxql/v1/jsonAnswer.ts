@@ -49,14 +49,23 @@ const seriesHeadJson = (l: JsonLayout, head: V1SeriesHead): string => {
 }
 
 /** Rows as the items of a `values` array, each preceded by `,` unless it is the array's first. */
-const rowsJson = (l: JsonLayout, cells: V1Columns, from: number, to: number, first: boolean, time: TimeFormat, zone: string | undefined): string => {
+const rowsJson = (
+  l: JsonLayout,
+  cells: V1Columns,
+  from: number,
+  to: number,
+  first: boolean,
+  time: TimeFormat,
+  zone: string | undefined
+): string => {
   const open = l.nl[ROW] + "["
   const cellNl = l.nl[ROW + 1]!
   const close = cells.length === 0 ? "]" : l.nl[ROW] + "]"
   let out = ""
   for (let r = from; r < to; r++) {
     let row = first && r === from ? open : "," + open
-    for (let c = 0; c < cells.length; c++) row += (c === 0 ? cellNl : "," + cellNl) + cellJson(cells[c]![r]!, time, zone)
+    for (let c = 0; c < cells.length; c++)
+      row += (c === 0 ? cellNl : "," + cellNl) + cellJson(cells[c]![r]!, time, zone)
     out += row + close
   }
   return out
@@ -163,7 +172,10 @@ export class JsonAnswer implements V1AnswerEncoder {
 // ---------------------------------------------------------------------------------------------------------------
 // Chunks
 
-/** A chunk's rows are encoded as they arrive: a long string built up until the chunk is sent would outlive many scavenges. */
+/**
+ * A chunk's rows are encoded as they arrive: a long string built up until the chunk is sent would outlive many
+ * scavenges.
+ */
 export class JsonChunks implements ChunkFormat<Array<Uint8Array>> {
   constructor(
     private readonly time: TimeFormat,
@@ -172,12 +184,25 @@ export class JsonChunks implements ChunkFormat<Array<Uint8Array>> {
 
   emptyRows = (): Array<Uint8Array> => []
 
-  addRows = (rows: Array<Uint8Array>, cells: V1Columns, from: number, to: number, first: boolean, zone: string | undefined) => {
+  addRows = (
+    rows: Array<Uint8Array>,
+    cells: V1Columns,
+    from: number,
+    to: number,
+    first: boolean,
+    zone: string | undefined
+  ) => {
     rows.push(utf8.encode(rowsJson(this.l, cells, from, to, first, this.time, zone)))
     return rows
   }
 
-  chunk = (id: number, piece: Piece<Array<Uint8Array>> | undefined, seriesPartial: boolean, chunkPartial: boolean, error?: string) => {
+  chunk = (
+    id: number,
+    piece: Piece<Array<Uint8Array>> | undefined,
+    seriesPartial: boolean,
+    chunkPartial: boolean,
+    error?: string
+  ) => {
     const l = this.l
     if (piece?.unsupported !== undefined) return utf8.encode(errorJson(l, piece.unsupported))
     let head = "{" + l.nl[1] + '"results"' + l.colon + "[" + l.nl[RESULT] + resultHead(l, id)

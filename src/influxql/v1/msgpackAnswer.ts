@@ -25,7 +25,14 @@ const writeCell = (w: MsgPackWriter, v: V1Cell, time: TimeFormat, zone: string |
   return w.string(formatRfc3339(v.timeNs, time.zone ?? zone))
 }
 
-const writeRows = (w: MsgPackWriter, cells: V1Columns, from: number, to: number, time: TimeFormat, zone: string | undefined) => {
+const writeRows = (
+  w: MsgPackWriter,
+  cells: V1Columns,
+  from: number,
+  to: number,
+  time: TimeFormat,
+  zone: string | undefined
+) => {
   for (let r = from; r < to; r++) {
     w.array(cells.length)
     for (let c = 0; c < cells.length; c++) writeCell(w, cells[c]![r]!, time, zone)
@@ -220,12 +227,25 @@ export class MsgPackChunks implements ChunkFormat<MsgPackWriter> {
 
   emptyRows = () => new MsgPackWriter()
 
-  addRows = (rows: MsgPackWriter, cells: V1Columns, from: number, to: number, _first: boolean, zone: string | undefined) => {
+  addRows = (
+    rows: MsgPackWriter,
+    cells: V1Columns,
+    from: number,
+    to: number,
+    _first: boolean,
+    zone: string | undefined
+  ) => {
     writeRows(rows, cells, from, to, this.time, zone)
     return rows
   }
 
-  chunk = (id: number, piece: Piece<MsgPackWriter> | undefined, seriesPartial: boolean, chunkPartial: boolean, error?: string) => {
+  chunk = (
+    id: number,
+    piece: Piece<MsgPackWriter> | undefined,
+    seriesPartial: boolean,
+    chunkPartial: boolean,
+    error?: string
+  ) => {
     if (piece?.unsupported !== undefined) return errorMsgPack(piece.unsupported)
     const w = new MsgPackWriter(piece === undefined ? 64 : piece.rows.length + 256)
     w.map(1)

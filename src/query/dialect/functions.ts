@@ -87,11 +87,19 @@ const asTime = (node: JsonObject, context: ExpressionContext): JsonObject => {
 
 const nowConstant = (context: ExpressionContext): JsonObject => timestampNs(formatTimestampNs(context.nowNs))
 
-const arity = (name: string, args: Array<JsonObject>, min: number, max: number, context: ExpressionContext): boolean => {
+const arity = (
+  name: string,
+  args: Array<JsonObject>,
+  min: number,
+  max: number,
+  context: ExpressionContext
+): boolean => {
   if (args.length >= min && args.length <= max) return true
   const expected = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`
   context.errors.fail(
-    planningError(`Function '${name}' expects ${expected} argument${expected === "1" ? "" : "s"} but received ${args.length}`)
+    planningError(
+      `Function '${name}' expects ${expected} argument${expected === "1" ? "" : "s"} but received ${args.length}`
+    )
   )
   return false
 }

@@ -58,8 +58,14 @@ const isAggregateCall = (node: JsonObject): boolean => {
 
 const isGapfillCall = (node: JsonObject) => functionName(node) === "date_bin_gapfill"
 
-/** Resolves GROUP BY positions and select-list aliases (lower-case, first of each) to the expressions they stand for. */
-const resolveGroup = (group: JsonObject, items: Array<JsonObject>, aliases: ReadonlyMap<string, JsonObject>): JsonObject => {
+/**
+ * Resolves GROUP BY positions and select-list aliases (lower-case, first of each) to the expressions they stand for.
+ */
+const resolveGroup = (
+  group: JsonObject,
+  items: Array<JsonObject>,
+  aliases: ReadonlyMap<string, JsonObject>
+): JsonObject => {
   const value = constantValue(group)
   if (value !== undefined && typeof value.value === "number" && value.type === "INTEGER") {
     const item = items[value.value - 1]
