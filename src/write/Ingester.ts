@@ -341,10 +341,23 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
       }
     }
 
+    /**
+     * Write stall: while the line protocol waiting for a persist passes twice `--persist-log-threshold` (ingest
+     * outruns the Compactor, as in a backfill), a write waits before it reads its body, for at most 30 s, and is never
+     * refused for it. This bounds what a start replays and what the buffer holds at the persist's pace.
+     */
+    const awaitPersistBacklog = Effect.gen(function* () {
+      const limit = 2 * config.persistLogThresholdBytes
+      for (let waited = 0; appliedPayloadBytes - persistedPayloadBytes > limit && waited < 30_000; waited += 20) {
+        yield* Effect.sleep("20 millis")
+      }
+    })
+
     const write = (request: WriteRequest) =>
       Effect.gen(function* () {
         yield* Metric.incrementBy(writeBytesTotal, request.size)
         yield* Metric.incrementBy(Metric.tagged(influxWriteBytesTotal, "db", request.db), request.size)
+        yield* awaitPersistBacklog
         const { batch: parsed, body, done } = yield* parseBody(request.body, request.size)
         if (parsed.nonEmptyLines === 0) return yield* Effect.fail(new InvalidRequest({ message: "incoming write was empty" }))
         if (buffer.bytes > config.writeBufferMaxBytes) {
