@@ -4,7 +4,8 @@ import type { TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import { type BatchSeries, FieldKind, type ParsedBatch } from "../lineprotocol/index.ts"
 import { sqlIdentifier as quote } from "../query/literal.ts"
-import { allocate, type BufferedTable, copyBooleans, copyFloats, copyIntegers, copyTyped, duckType, HIGH, join64, LOW, type ScratchColumn, setHalves, type ShapeLayout, shapeLayout, sqlType, VECTOR_SIZE } from "./bufferColumns.ts"
+import { allocate, type BufferedTable, copyBooleans, copyFloats, copyIntegers, copyTyped, duckType, HIGH, join64, lengthPrefixed, LOW, type PersistTarget, type ScratchColumn, setHalves, type ShapeLayout, shapeLayout, sqlType, VECTOR_SIZE } from "./bufferColumns.ts"
+export type { PersistTarget } from "./bufferColumns.ts"
 
 /** The rows of one batch for one table: which lines of the parsed batch, and their resolved nanosecond times. */
 export interface TableRows {
@@ -596,20 +597,4 @@ const mergedSql = (
   const merged = fields.map((f) => `, arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`).join("")
   const columns = [...tags.map((n) => `s.${quote(n)}`), "d.time", ...fields.map((f) => `d.${quote(f.name)}`)].join(", ")
   return `SELECT ${columns} FROM (SELECT _sid, time${merged} FROM ${rowsTableName(tableId)}${where} GROUP BY _sid, time) d JOIN ${seriesTableName(tableId)} s USING (_sid)`
-}
-
-const lengthPrefixed = (s: string) => s.length + ":" + s
-
-/** A table's rows a persist takes: those with `_row` below `upTo`, with the table's columns as they were then. */
-export interface PersistTarget {
-  /** The buffer's table object: a table dropped and re-created since is another object. */
-  readonly table: object
-  readonly dbId: number
-  readonly tableId: number
-  readonly upTo: number
-  /** Tag columns in series-key order, and field columns. */
-  readonly tags: ReadonlyArray<string>
-  readonly fields: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }>
-  /** Whether some series may have two rows at one time among them (then they are merged as queries merge them). */
-  readonly mayHaveDuplicates: boolean
 }

@@ -176,3 +176,20 @@ export const copyTyped = (
   const width = source.BYTES_PER_ELEMENT
   duckdb.copy_data_to_vector(vector, 0, source.buffer as ArrayBuffer, source.byteOffset + start * width, count * width)
 }
+
+/** A series key part as `<length>:<text>`, so that no two tag sets join into the same key. */
+export const lengthPrefixed = (s: string) => s.length + ":" + s
+
+/** A table's rows a persist takes: those with `_row` below `upTo`, with the table's columns as they were then. */
+export interface PersistTarget {
+  /** The buffer's table object: a table dropped and re-created since is another object. */
+  readonly table: object
+  readonly dbId: number
+  readonly tableId: number
+  readonly upTo: number
+  /** Tag columns in series-key order, and field columns. */
+  readonly tags: ReadonlyArray<string>
+  readonly fields: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }>
+  /** Whether some series may have two rows at one time among them (then they are merged as queries merge them). */
+  readonly mayHaveDuplicates: boolean
+}
