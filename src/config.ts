@@ -35,6 +35,8 @@ export interface ServerConfigShape {
   readonly rowDeleteMinAgeMs: number
   /** Payload bytes of unpersisted writes that persist at once: bounds what a start parses again. */
   readonly persistLogThresholdBytes: number
+  /** Unpersisted line-protocol bytes past which writes wait for the Compactor (0: never). */
+  readonly writeStallBytes: number
   /** Payload bytes of persisted write events the log keeps (newest first); older ones are truncated from it. */
   readonly snapshottedLogKeepBytes: number
   /** Start past events of the log that fail their checksums, skipping and reporting them, instead of stopping. */
@@ -89,7 +91,13 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
     env: ["STRATA_PERSIST_LOG_THRESHOLD"],
     describe: "Line-protocol bytes of writes not yet persisted that persist at once; bounds what a start replays (e.g. 64MiB)",
     fallback: "64MiB"
+  },  {
+    flag: "write-stall-threshold",
+    env: ["STRATA_WRITE_STALL_THRESHOLD"],
+    describe: "Line-protocol bytes waiting for a persist past which writes wait for the Compactor (0: never)",
+    fallback: "128MiB"
   },
+
   { flag: "gen1-duration", env: ["STRATA_GEN1_DURATION", "INFLUXDB3_GEN1_DURATION"], describe: "Time span of one persisted (gen1) Parquet file: 1m, 5m or 10m", fallback: "10m" },
   { flag: "compaction-delay", env: ["STRATA_COMPACTION_DELAY"], describe: "How long a 24-hour window must receive no new persisted file before its files are compacted", fallback: "10m" },
   { flag: "row-delete-min-age", env: ["STRATA_ROW_DELETE_MIN_AGE"], describe: "How old a row-delete request must be before the Compactor rewrites the Parquet files it touches (rows are hidden from queries at once)", fallback: "24h" },
@@ -230,6 +238,11 @@ export const resolveServeConfig = (
   if (snapshottedLogKeepBytes === undefined) {
     return Either.left(new ConfigError({ message: `invalid --snapshotted-log-keep '${get("snapshotted-log-keep")}': expected a size like 256MiB` }))
   }
+  const writeStallBytes = parseByteSize(get("write-stall-threshold"))
+  if (writeStallBytes === undefined || writeStallBytes < 0) {
+    const given = get("write-stall-threshold")
+    return Either.left(new ConfigError({ message: `invalid --write-stall-threshold '${given}': expected a size like 128MiB, or 0` }))
+  }
   const persistLogThresholdBytes = parseByteSize(get("persist-log-threshold"))
   if (persistLogThresholdBytes === undefined || persistLogThresholdBytes <= 0) {
     return Either.left(new ConfigError({ message: `invalid --persist-log-threshold '${get("persist-log-threshold")}': expected a size like 64MiB` }))
@@ -262,6 +275,7 @@ export const resolveServeConfig = (
     compactionDelayMs,
     rowDeleteMinAgeMs,
     persistLogThresholdBytes,
+    writeStallBytes,
     snapshottedLogKeepBytes
   })
 }

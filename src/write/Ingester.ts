@@ -342,12 +342,13 @@ export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
     }
 
     /**
-     * Write stall: while the line protocol waiting for a persist passes twice `--persist-log-threshold` (ingest
-     * outruns the Compactor, as in a backfill), a write waits before it reads its body, for at most 30 s, and is never
-     * refused for it. This bounds what a start replays and what the buffer holds at the persist's pace.
+     * Write stall: while the line protocol waiting for a persist passes `--write-stall-threshold` (ingest outruns the
+     * Compactor, as in a backfill), a write waits before it reads its body, for at most 30 s, and is never refused for
+     * it. This bounds what a start replays and what the buffer holds, at the persist's pace.
      */
     const awaitPersistBacklog = Effect.gen(function* () {
-      const limit = 2 * config.persistLogThresholdBytes
+      const limit = config.writeStallBytes
+      if (limit === 0) return
       for (let waited = 0; appliedPayloadBytes - persistedPayloadBytes > limit && waited < 30_000; waited += 20) {
         yield* Effect.sleep("20 millis")
       }
