@@ -178,7 +178,10 @@ const duckFloor = async (paths: ReadonlyArray<string>) => {
 
 for (const m of modes) {
   const persisted = m === "persisted"
-  const strata = await startStrata(18181, persisted ? ["--persist-interval", "1s", "--compaction-delay", "1s"] : [])
+  // The buffer mode keeps every row in the write buffer: no persist by backlog (which would leave a backfill in
+  // uncompacted gen1 files until --compaction-delay passes) and no write stall.
+  const bufferOnly = ["--persist-log-threshold", "1TiB", "--write-stall-threshold", "0"]
+  const strata = await startStrata(18181, persisted ? ["--persist-interval", "1s", "--compaction-delay", "1s"] : bufferOnly)
   try {
     const loaded = load(file, `${strata.url}/api/v3/write_lp?db=bench&precision=ns`)
     console.log(`strata (${m}) loaded ${loaded.lines.toLocaleString()} lines in ${loaded.seconds}s`)
