@@ -276,6 +276,16 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     /** Checkpoints the catalog and the file index now, so that a start applies only the events after this. */
     const checkpointNow = checkpoints.write(Effect.all({ catalog: catalog.current, files: fileIndex.current }))
 
+    /** Persists now; a failure is counted and logged (the rows stay in the buffer and the log) and passed on. */
+    const persistOrLog = persistNow.pipe(
+      Effect.tapError((e) =>
+        Effect.zipRight(
+          Metric.increment(persistFailuresTotal),
+          Effect.logError(`persist failed (rows stay in the buffer and the log; retrying later): ${e.message}`)
+        )
+      )
+    )
+
     const tick = Effect.gen(function* () {
       yield* sweepNow.pipe(Effect.catchAll((e) => Effect.logError(`retention sweep failed (retrying next tick): ${e.message}`)))
       const now = yield* Clock.currentTimeMillis
@@ -284,11 +294,7 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
         ingester.buffer.bytes >= config.forceSnapshotBytes ||
         ingester.unpersistedPayloadBytes() >= config.persistLogThresholdBytes
       if (due) {
-        yield* persistNow.pipe(
-          Effect.catchAll((e) =>
-            Effect.zipRight(Metric.increment(persistFailuresTotal), Effect.logError(`persist failed (rows stay in the buffer and the log; retrying later): ${e.message}`))
-          )
-        )
+        yield* persistOrLog.pipe(Effect.ignore)
       }
       // A checkpoint follows each persist that saw other events, and any tick once many have gathered.
       if (due || (yield* checkpoints.eventsSince) >= CHECKPOINT_AFTER_EVENTS) {
@@ -311,14 +317,8 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
     // persist follows the one before at once while the threshold is still passed.
     const persistBacklog = Effect.gen(function* () {
       if (ingester.unpersistedPayloadBytes() < config.persistLogThresholdBytes) return
-      yield* persistNow.pipe(
-        Effect.catchAll((e) =>
-          Effect.zipRight(Metric.increment(persistFailuresTotal), Effect.logError(`persist failed (rows stay in the buffer and the log; retrying later): ${e.message}`)).pipe(
-            // A failing store (a full disk) is not tried again at this pace: the tick retries it meanwhile.
-            Effect.zipRight(Effect.sleep("10 seconds"))
-          )
-        )
-      )
+      // A failing store (a full disk) is not tried again at this pace: the tick retries it meanwhile.
+      yield* persistOrLog.pipe(Effect.catchAll(() => Effect.sleep("10 seconds")))
     })
     yield* forkSupervised("compactor-backlog", persistBacklog.pipe(Effect.repeat(Schedule.spaced("200 millis"))))
 
