@@ -162,7 +162,7 @@ const benchInfluxQl = (name: string, text: string) => {
     const parsed = parseInfluxQl(text)
     if (isParseError(parsed)) return `parse error: ${parsed.message}`
     const planned = planSelect(parsed[0] as SelectStatement, db, 1704067560000000000n)
-    return "_tag" in planned ? `fails: ${planned.message.slice(0, 60)}` : `ok, ${planned.queries.length} query`
+    return planned._tag === "PlanFailure" ? `fails: ${planned.message.slice(0, 60)}` : `ok, ${planned.queries.length} query`
   }
   let outcome = once()
   const t0 = performance.now()

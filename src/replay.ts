@@ -28,9 +28,9 @@ export const catalogSummary = (state: CatalogState) => ({
   tokens: [...state.tokens.values()].map((t) => ({
     id: t.id,
     name: t.name,
-    kind: t.grant.kind,
+    _tag: t.grant._tag,
     expiry_ns: t.expiresAtNs?.toString() ?? null,
-    ...(t.grant.kind === "resource" ? { permissions: t.grant.permissions } : {})
+    ...(t.grant._tag === "resource" ? { permissions: t.grant.permissions } : {})
   }))
 })
 

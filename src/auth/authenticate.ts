@@ -61,4 +61,4 @@ export const authenticateRequest = (
 
 /** Whether a request's token may read a database (no token: auth is off or the route is open, so yes). */
 export const mayRead = (token: TokenState | null, db: string): boolean =>
-  token === null || permits(token.grant, { kind: "db", action: "read", db })
+  token === null || permits(token.grant, { _tag: "db", action: "read", db })

@@ -22,10 +22,10 @@ export const findToken = (state: CatalogState, secret: string, nowNs: bigint): T
 
 /** What a request needs from its token. */
 export type Requirement =
-  | { readonly kind: "none" }
-  | { readonly kind: "admin" }
-  | { readonly kind: "system"; readonly resource: "health" | "ping" | "metrics" }
-  | { readonly kind: "db"; readonly action: "read" | "write"; readonly db: string }
+  | { readonly _tag: "none" }
+  | { readonly _tag: "admin" }
+  | { readonly _tag: "system"; readonly resource: "health" | "ping" | "metrics" }
+  | { readonly _tag: "db"; readonly action: "read" | "write"; readonly db: string }
 
 const grants = (permissions: ReadonlyArray<Permission>, type: Permission["resourceType"], name: string, action: "read" | "write") =>
   permissions.some(
@@ -37,8 +37,8 @@ const grants = (permissions: ReadonlyArray<Permission>, type: Permission["resour
 
 /** Whether a token's grant satisfies a requirement. `_internal` needs an admin. */
 export const permits = (grant: TokenGrant, requirement: Requirement): boolean => {
-  if (grant.kind === "admin" || requirement.kind === "none") return true
-  switch (requirement.kind) {
+  if (grant._tag === "admin" || requirement._tag === "none") return true
+  switch (requirement._tag) {
     case "admin":
       return false
     case "system":
@@ -59,7 +59,7 @@ export const tokenCreatedBody = (token: TokenState, secret: string) => ({
   hash: token.hash,
   created_at: rfc3339Millis(token.createdAtNs),
   expiry: token.expiresAtNs === null ? null : rfc3339Millis(token.expiresAtNs),
-  ...(token.grant.kind === "resource"
+  ...(token.grant._tag === "resource"
     ? {
         token_name: token.name,
         permissions: token.grant.permissions.map((p) => ({

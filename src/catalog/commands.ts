@@ -452,7 +452,7 @@ const expiryProblem = (ctx: CommandContext, expirySecs: number | null | undefine
 export const createOperatorToken = (state: CatalogState, ctx: CommandContext, secret: string): Decision =>
   tokenByName(state, OPERATOR_TOKEN_NAME) !== undefined
     ? fail(new AlreadyExists({ message: `token name already exists, ${OPERATOR_TOKEN_NAME}` }))
-    : ok(new TokenCreated({ version: 1, tokenId: state.nextTokenId, name: OPERATOR_TOKEN_NAME, hash: hashToken(secret), createdAtNs: ctx.nowNs, expiresAtNs: null, grant: { kind: "admin" } }))
+    : ok(new TokenCreated({ version: 1, tokenId: state.nextTokenId, name: OPERATOR_TOKEN_NAME, hash: hashToken(secret), createdAtNs: ctx.nowNs, expiresAtNs: null, grant: { _tag: "admin" } }))
 
 /** `POST /api/v3/configure/token/admin/regenerate`: a new secret for the operator token. */
 export const regenerateOperatorToken = (state: CatalogState, secret: string): Decision => {
@@ -487,7 +487,7 @@ export const createNamedAdminToken = (
       hash: hashToken(secret),
       createdAtNs: ctx.nowNs,
       expiresAtNs: expiry(ctx, expirySecs),
-      grant: { kind: "admin" }
+      grant: { _tag: "admin" }
     })
   )
 }
@@ -519,7 +519,7 @@ export const createResourceToken = (
   }
   const badExpiry = expiryProblem(ctx, expirySecs)
   if (badExpiry !== undefined) return fail(new InvalidRequest({ message: badExpiry }))
-  return ok(new TokenCreated({ version: 1, tokenId: state.nextTokenId, name, hash: hashToken(secret), createdAtNs: ctx.nowNs, expiresAtNs: expiry(ctx, expirySecs), grant: { kind: "resource", permissions } }))
+  return ok(new TokenCreated({ version: 1, tokenId: state.nextTokenId, name, hash: hashToken(secret), createdAtNs: ctx.nowNs, expiresAtNs: expiry(ctx, expirySecs), grant: { _tag: "resource", permissions } }))
 }
 
 /** `DELETE /api/v3/configure/token`. The operator token cannot be deleted. */

@@ -9,10 +9,15 @@ export const Permission = Schema.Struct({
 })
 export type Permission = typeof Permission.Type
 
-/** The token's grants: full admin, or a list of resource permissions. */
+/**
+ * The token's grants: full admin, or a list of resource permissions. Logs store the discriminant as `kind` (as every
+ * log written so far has it); in memory it is `_tag`, like every other union, so the rename happens here at decode.
+ */
 export const TokenGrant = Schema.Union(
-  Schema.Struct({ kind: Schema.Literal("admin") }),
-  Schema.Struct({ kind: Schema.Literal("resource"), permissions: Schema.Array(Permission) })
+  Schema.Struct({ kind: Schema.Literal("admin") }).pipe(Schema.rename({ kind: "_tag" })),
+  Schema.Struct({ kind: Schema.Literal("resource"), permissions: Schema.Array(Permission) }).pipe(
+    Schema.rename({ kind: "_tag" })
+  )
 )
 export type TokenGrant = typeof TokenGrant.Type
 

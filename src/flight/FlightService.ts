@@ -168,7 +168,7 @@ const answerFrames = (who: Session, statement: Statement) =>
       })).body
     }
     const params = yield* paramsOf(statement.params)
-    yield* authorize(who.token, { kind: "db", action: "read", db })
+    yield* authorize(who.token, { _tag: "db", action: "read", db })
     const engine = yield* QueryEngine
     const answer = yield* engine.sql({
       db,
@@ -215,7 +215,7 @@ const catalogDb = (who: Session) =>
     const name = who.database
     if (name === undefined || name === "")
       return yield* new InvalidRequest({ message: "database not specified: set the 'database' metadata" })
-    yield* authorize(who.token, { kind: "db", action: "read", db: name })
+    yield* authorize(who.token, { _tag: "db", action: "read", db: name })
     const state = yield* (yield* Catalog).current
     const db = liveDatabase(state, name)
     if (db === undefined) return yield* new NotFound({ message: `database not found: ${name}` })
@@ -622,7 +622,7 @@ const makeHandlers = (
             kind: "sql",
             params: undefined
           }
-          if (who.database !== undefined) yield* authorize(who.token, { kind: "db", action: "read", db: who.database })
+          if (who.database !== undefined) yield* authorize(who.token, { _tag: "db", action: "read", db: who.database })
           const handle = prepared.create(statement)
           const result = packCommand("ActionCreatePreparedStatementResult", {
             prepared_statement_handle: Buffer.from(handle, "utf8"),

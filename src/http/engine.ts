@@ -348,7 +348,7 @@ const engineRequest = (ctx: RequestContext) =>
     const trigger = requestTrigger(state, path)
     if (trigger === undefined || trigger.disabled) return errorResponse(404, "not found")
     const db = state.databases.get(trigger.dbId)!
-    yield* ctx.authorize({ kind: "db", action: ctx.request.method === "GET" ? "read" : "write", db: db.name })
+    yield* ctx.authorize({ _tag: "db", action: ctx.request.method === "GET" ? "read" : "write", db: db.name })
     const body = ctx.request.method === "GET" ? Buffer.alloc(0) : yield* readBody(ctx.request, yield* bodyLimit)
     const headers: Record<string, string> = {}
     for (const [k, v] of Object.entries(ctx.request.headers))

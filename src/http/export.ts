@@ -30,7 +30,7 @@ const CHUNK_BYTES = 1 << 20
 /** The live database the token may read, or 403 (before existence, so a scoped token learns nothing) then 404. */
 const readableDatabase = (ctx: RequestContext, name: string) =>
   Effect.gen(function* () {
-    yield* ctx.authorize({ kind: "db", action: "read", db: name })
+    yield* ctx.authorize({ _tag: "db", action: "read", db: name })
     const db = liveDatabase(yield* (yield* Catalog).current, name)
     if (db === undefined) return yield* new NotFound({ message: `database not found: ${name}` })
     return db

@@ -50,7 +50,7 @@ const planStatement = (
   v1: boolean,
   visible: (db: string) => boolean
 ): Planned | StatementError => {
-  switch (stmt.kind) {
+  switch (stmt._tag) {
     case "showDatabases":
       return { _tag: "PlannedShow", db: INTERNAL_DB, plan: planShowDatabases(state, v1, visible) }
     case "showRetentionPolicies": {
@@ -70,7 +70,7 @@ const planStatement = (
       const db = liveDatabase(state, name)
       if (db === undefined) return statementError(dbNotFound(name), 404)
       const plan = planSelect(stmt, db, nowNs)
-      if ("_tag" in plan) return statementError(plan.message)
+      if (plan._tag === "PlanFailure") return statementError(plan.message)
       return { _tag: "PlannedSelect", db: name, plan, stmt }
     }
     default: {
@@ -79,7 +79,7 @@ const planStatement = (
       const db = liveDatabase(state, name)
       if (db === undefined) return statementError(dbNotFound(name), 404)
       const plan = planShow(stmt, db)
-      if ("_tag" in plan) return statementError(plan.message)
+      if (plan._tag === "ShowFailure") return statementError(plan.message)
       return { _tag: "PlannedShow", db: name, plan }
     }
   }
@@ -270,7 +270,7 @@ interface V1Statement {
 
 /** The database a statement reads; none for the catalog-wide listings (SHOW DATABASES, v3 SHOW RETENTION POLICIES). */
 const statementDb = (stmt: Statement, dbParam: string | undefined): string | undefined => {
-  switch (stmt.kind) {
+  switch (stmt._tag) {
     case "showDatabases":
       return undefined
     case "showRetentionPolicies":
@@ -287,7 +287,7 @@ const statementDb = (stmt: Statement, dbParam: string | undefined): string | und
  */
 const authorizeFor = (ctx: Pick<RequestContext, "authorize">, stmt: Statement, dbParam: string | undefined): Effect.Effect<void, Forbidden> => {
   const db = statementDb(stmt, dbParam)
-  return db === undefined ? Effect.void : ctx.authorize({ kind: "db", action: "read", db })
+  return db === undefined ? Effect.void : ctx.authorize({ _tag: "db", action: "read", db })
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -372,11 +372,11 @@ const v1Query = (ctx: RequestContext) =>
     }
     const p = params.right
     if (p.q === undefined || p.q.trim() === "") return v1Error(400, "expected a query to be provided in the query string or body")
-    let time: TimeFormat = format === "csv" ? { kind: "epoch", divisor: 1n } : { kind: "rfc3339" }
+    let time: TimeFormat = format === "csv" ? { _tag: "epoch", divisor: 1n } : { _tag: "rfc3339" }
     if (p.epoch !== undefined && p.epoch !== "") {
       const divisor = epochDivisor(p.epoch)
       if (divisor === undefined) return v1Error(400, `invalid epoch parameter '${p.epoch}': expected one of ns, u, µ, ms, s, m, h`)
-      time = { kind: "epoch", divisor }
+      time = { _tag: "epoch", divisor }
     }
     const chunked = p.chunked === "true"
     let chunkSize = 10_000
@@ -401,7 +401,7 @@ const v1Query = (ctx: RequestContext) =>
       for (const stmt of parsed) yield* authorizeFor(ctx, stmt, db)
       for (const [id, stmt] of parsed.entries()) {
         const planned = planStatement(stmt, db, state, nowNs, true, (name) => mayRead(ctx.token, name))
-        statements.push({ id, zone: stmt.kind === "select" ? stmt.tz : undefined, planned })
+        statements.push({ id, zone: stmt._tag === "select" ? stmt.tz : undefined, planned })
       }
     }
     const engine = yield* QueryEngine
@@ -471,7 +471,7 @@ export const influxqlV3Answer = (
     if (isParseError(parsed)) return yield* new InvalidRequest({ message: `error in InfluxQL statement: parsing error: ${parsed.message}` })
     if (parsed.length !== 1) return yield* new InvalidRequest({ message: "must provide only one InfluxQl statement per query" })
     const stmt = parsed[0]!
-    const named = stmt.kind === "select" ? sourceDatabase(stmt.sources) : stmt.kind === "showDatabases" ? undefined : showDatabase(stmt)
+    const named = stmt._tag === "select" ? sourceDatabase(stmt.sources) : stmt._tag === "showDatabases" ? undefined : showDatabase(stmt)
     const dbParam = db === undefined || db === "" ? undefined : db
     if (named !== undefined && dbParam !== undefined && named !== dbParam) {
       return yield* new InvalidRequest({ message: `the database in the query (${named}) does not match the db parameter (${dbParam})` })

@@ -62,7 +62,7 @@ const runSql = (
     if (q === undefined || q.trim() === "") return yield* new InvalidRequest({ message: "missing query parameter 'q'" })
     const resolved = yield* resultFormat(ctx.request.headers["accept"], format)
     const bound = yield* paramsOf(params)
-    yield* ctx.authorize({ kind: "db", action: "read", db })
+    yield* ctx.authorize({ _tag: "db", action: "read", db })
     const engine = yield* QueryEngine
     const answer = yield* engine.sql({ db, sql: q, params: bound, format: resolved })
     // A small answer is complete already: one buffer, no stream to drive.

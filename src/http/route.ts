@@ -38,10 +38,10 @@ export interface RequestContext {
  * open to everyone (creating the operator token, which succeeds only once).
  */
 export type Access =
-  | { readonly kind: "admin" }
-  | { readonly kind: "token" }
-  | { readonly kind: "system"; readonly resource: AuthzExemption }
-  | { readonly kind: "bootstrap" }
+  | { readonly _tag: "admin" }
+  | { readonly _tag: "token" }
+  | { readonly _tag: "system"; readonly resource: AuthzExemption }
+  | { readonly _tag: "bootstrap" }
 
 /** The services a handler may use. */
 export type HandlerServices =
@@ -76,8 +76,8 @@ export interface RouteDef {
   ) => Effect.Effect<HttpServerResponse.HttpServerResponse, ServerFailure, HandlerServices>
 }
 
-export const admin: Access = { kind: "admin" }
-export const anyToken: Access = { kind: "token" }
+export const admin: Access = { _tag: "admin" }
+export const anyToken: Access = { _tag: "token" }
 
 /** Authenticates, authorizes and runs a route, mapping failures to the JSON error body, with headers and metrics. */
 export const runRoute = (def: RouteDef) =>
@@ -93,12 +93,12 @@ export const runRoute = (def: RouteDef) =>
     const resolveToken: Effect.Effect<TokenState | null, ApiFailure> = Effect.gen(function* () {
       if (config.withoutAuth) return null
       const access = def.access
-      if (access.kind === "system" && config.disableAuthz.includes(access.resource)) return null
+      if (access._tag === "system" && config.disableAuthz.includes(access.resource)) return null
       // Creating the operator token is always open, as in InfluxDB 3: once `_admin` exists the command answers 409.
-      if (access.kind === "bootstrap") return null
+      if (access._tag === "bootstrap") return null
       const token = yield* authenticateRequest(state, request, query, def.queryToken === true, nowNs)
-      if (access.kind === "admin") yield* authorize(token, { kind: "admin" })
-      if (access.kind === "system") yield* authorize(token, { kind: "system", resource: access.resource })
+      if (access._tag === "admin") yield* authorize(token, { _tag: "admin" })
+      if (access._tag === "system") yield* authorize(token, { _tag: "system", resource: access.resource })
       return token
     })
 

@@ -65,7 +65,7 @@ const timeField = (body: Record<string, unknown>, text: string, name: string) =>
   })
 
 /** Whether the caller may delete rows of a database: admin, or write on it. */
-const mayDelete = (ctx: RequestContext, db: string) => ctx.authorize({ kind: "db", action: "write", db })
+const mayDelete = (ctx: RequestContext, db: string) => ctx.authorize({ _tag: "db", action: "write", db })
 
 const progressOf = (
   state: CatalogState,

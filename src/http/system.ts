@@ -31,9 +31,9 @@ const metrics = Effect.map(renderPrometheus, (text) =>
 
 /** `/health`, `/api/v1/health`, `/ping` and `/metrics`. */
 export const systemRoutes: ReadonlyArray<RouteDef> = [
-  { method: "GET", path: "/health", access: { kind: "system", resource: "health" }, handler: () => health },
-  { method: "GET", path: "/api/v1/health", access: { kind: "system", resource: "health" }, handler: () => health },
-  { method: "GET", path: "/ping", access: { kind: "system", resource: "ping" }, queryToken: true, handler: () => ping },
-  { method: "POST", path: "/ping", access: { kind: "system", resource: "ping" }, queryToken: true, handler: () => ping },
-  { method: "GET", path: "/metrics", access: { kind: "system", resource: "metrics" }, handler: () => metrics }
+  { method: "GET", path: "/health", access: { _tag: "system", resource: "health" }, handler: () => health },
+  { method: "GET", path: "/api/v1/health", access: { _tag: "system", resource: "health" }, handler: () => health },
+  { method: "GET", path: "/ping", access: { _tag: "system", resource: "ping" }, queryToken: true, handler: () => ping },
+  { method: "POST", path: "/ping", access: { _tag: "system", resource: "ping" }, queryToken: true, handler: () => ping },
+  { method: "GET", path: "/metrics", access: { _tag: "system", resource: "metrics" }, handler: () => metrics }
 ]

@@ -108,7 +108,7 @@ const remove = (ctx: RequestContext) =>
 
 /** Token management: the operator token, named admin tokens, resource tokens, delete. */
 export const tokenRoutes: ReadonlyArray<RouteDef> = [
-  { method: "POST", path: "/api/v3/configure/token/admin", access: { kind: "bootstrap" }, handler: createOperator },
+  { method: "POST", path: "/api/v3/configure/token/admin", access: { _tag: "bootstrap" }, handler: createOperator },
   { method: "POST", path: "/api/v3/configure/token/admin/regenerate", access: admin, handler: regenerateOperator },
   { method: "POST", path: "/api/v3/configure/token/named_admin", access: admin, handler: createNamedAdmin },
   { method: "POST", path: "/api/v3/enterprise/configure/token", access: admin, handler: createResource },

@@ -27,7 +27,7 @@ import { readJsonBody } from "./body.ts"
 import { jsonResponse } from "./respond.ts"
 import { anyToken, type RequestContext, type RouteDef } from "./route.ts"
 
-const bootstrap = { kind: "bootstrap" } as const
+const bootstrap = { _tag: "bootstrap" } as const
 
 const bodyLimit = Effect.map(ServerConfig, (c) => c.maxHttpRequestSize)
 
@@ -79,7 +79,7 @@ const requireUserAccess = (ctx: RequestContext, resource: "user" | "role", actio
   Effect.gen(function* () {
     yield* requireAuthEnabled
     const token = ctx.token
-    if (token === null || token.grant.kind === "admin") return
+    if (token === null || token.grant._tag === "admin") return
     if (isUserToken(token)) {
       if (selfId !== undefined && token.userId === selfId) return
       const state = yield* current

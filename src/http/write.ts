@@ -53,7 +53,7 @@ const precisionParam = (ctx: RequestContext, api: "v1" | "v2" | "v3") => {
 
 const write = (ctx: RequestContext, db: string, precision: Precision, acceptPartial: boolean, noSync: boolean) =>
   Effect.gen(function* () {
-    yield* ctx.authorize({ kind: "db", action: "write", db })
+    yield* ctx.authorize({ _tag: "db", action: "write", db })
     const config = yield* ServerConfig
     const { chunks, size } = yield* readBodyChunks(ctx.request, config.maxHttpRequestSize)
     const outcome = yield* (yield* Ingester).write({ db, body: chunks, size, precision, acceptPartial, noSync })

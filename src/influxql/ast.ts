@@ -5,16 +5,16 @@ import { Data } from "effect"
 export type BinaryOp = "+" | "-" | "*" | "/" | "%" | "&" | "|" | "^" | "AND" | "OR" | "=" | "!=" | "<" | "<=" | ">" | ">=" | "=~" | "!~"
 
 export type Expr =
-  | { readonly kind: "ref"; readonly name: string; readonly cast?: string }
-  | { readonly kind: "call"; readonly name: string; readonly args: ReadonlyArray<Expr> }
-  | { readonly kind: "number"; readonly value: number; readonly integer: boolean; readonly raw: string }
-  | { readonly kind: "string"; readonly value: string }
-  | { readonly kind: "bool"; readonly value: boolean }
-  | { readonly kind: "duration"; readonly ns: bigint; readonly raw: string }
-  | { readonly kind: "regex"; readonly pattern: string }
-  | { readonly kind: "binary"; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr }
-  | { readonly kind: "paren"; readonly expr: Expr }
-  | { readonly kind: "wildcard"; readonly only?: "field" | "tag" }
+  | { readonly _tag: "ref"; readonly name: string; readonly cast?: string }
+  | { readonly _tag: "call"; readonly name: string; readonly args: ReadonlyArray<Expr> }
+  | { readonly _tag: "number"; readonly value: number; readonly integer: boolean; readonly raw: string }
+  | { readonly _tag: "string"; readonly value: string }
+  | { readonly _tag: "bool"; readonly value: boolean }
+  | { readonly _tag: "duration"; readonly ns: bigint; readonly raw: string }
+  | { readonly _tag: "regex"; readonly pattern: string }
+  | { readonly _tag: "binary"; readonly op: BinaryOp; readonly left: Expr; readonly right: Expr }
+  | { readonly _tag: "paren"; readonly expr: Expr }
+  | { readonly _tag: "wildcard"; readonly only?: "field" | "tag" }
 
 export interface Field {
   readonly expr: Expr
@@ -32,11 +32,11 @@ export interface Source {
 }
 
 export type Fill =
-  | { readonly kind: "null" }
-  | { readonly kind: "none" }
-  | { readonly kind: "previous" }
-  | { readonly kind: "linear" }
-  | { readonly kind: "value"; readonly value: number; readonly integer: boolean }
+  | { readonly _tag: "null" }
+  | { readonly _tag: "none" }
+  | { readonly _tag: "previous" }
+  | { readonly _tag: "linear" }
+  | { readonly _tag: "value"; readonly value: number; readonly integer: boolean }
 
 export interface GroupBy {
   readonly time?: { readonly intervalNs: bigint; readonly offsetNs: bigint }
@@ -48,7 +48,7 @@ export interface GroupBy {
 }
 
 export interface SelectStatement {
-  readonly kind: "select"
+  readonly _tag: "select"
   readonly fields: ReadonlyArray<Field>
   readonly sources: ReadonlyArray<Source>
   readonly where?: Expr
@@ -69,13 +69,13 @@ export type KeyFilter =
   | { readonly op: "in"; readonly values: ReadonlyArray<string> }
 
 export type ShowStatement =
-  | { readonly kind: "showDatabases" }
-  | { readonly kind: "showRetentionPolicies"; readonly on?: string }
-  | { readonly kind: "showMeasurements"; readonly on?: string; readonly measurement?: KeyFilter; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
-  | { readonly kind: "showTagKeys"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
-  | { readonly kind: "showTagValues"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly key: KeyFilter; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
-  | { readonly kind: "showFieldKeys"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly limit?: number; readonly offset?: number }
-  | { readonly kind: "showSeries"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
+  | { readonly _tag: "showDatabases" }
+  | { readonly _tag: "showRetentionPolicies"; readonly on?: string }
+  | { readonly _tag: "showMeasurements"; readonly on?: string; readonly measurement?: KeyFilter; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
+  | { readonly _tag: "showTagKeys"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
+  | { readonly _tag: "showTagValues"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly key: KeyFilter; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
+  | { readonly _tag: "showFieldKeys"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly limit?: number; readonly offset?: number }
+  | { readonly _tag: "showSeries"; readonly on?: string; readonly from: ReadonlyArray<Source>; readonly where?: Expr; readonly limit?: number; readonly offset?: number }
 
 export type Statement = SelectStatement | ShowStatement
 

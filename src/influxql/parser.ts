@@ -222,7 +222,7 @@ export class Parser {
       this.expectKeyword("BY")
       groupBy = this.groupBy()
     }
-    let fill: Fill = { kind: "null" }
+    let fill: Fill = { _tag: "null" }
     if (this.isFill(this.lx.peek())) fill = this.fill()
     let descending = false
     if (this.acceptKeyword("ORDER")) {
@@ -250,7 +250,7 @@ export class Parser {
       this.expectOp(")")
     }
     return {
-      kind: "select",
+      _tag: "select",
       fields,
       sources,
       groupBy,
@@ -271,7 +271,7 @@ export class Parser {
       // A regex field stands for every field and tag whose name matches it (`SELECT /usage_.*/ FROM cpu`).
       const re = this.isOp(this.lx.peek(), "/") ? this.lx.regex() : undefined
       if (re !== undefined && re.type === "illegal") this.fail(re, "regex")
-      const expr: Expr = re !== undefined ? { kind: "regex", pattern: re.text } : this.expr()
+      const expr: Expr = re !== undefined ? { _tag: "regex", pattern: re.text } : this.expr()
       let alias: string | undefined
       if (this.acceptKeyword("AS")) alias = this.ident()
       out.push(alias === undefined ? { expr } : { expr, alias })
@@ -389,13 +389,13 @@ export class Parser {
     let fill: Fill
     if (t.type === "integer" || t.type === "number") {
       const v = this.numberValue(t)
-      fill = { kind: "value", value: negative ? -v : v, integer: t.type === "integer" }
+      fill = { _tag: "value", value: negative ? -v : v, integer: t.type === "integer" }
     } else if (t.type === "ident" && !negative) {
       const word = t.text.toLowerCase()
-      if (word === "null") fill = { kind: "null" }
-      else if (word === "none") fill = { kind: "none" }
-      else if (word === "previous") fill = { kind: "previous" }
-      else if (word === "linear") fill = { kind: "linear" }
+      if (word === "null") fill = { _tag: "null" }
+      else if (word === "none") fill = { _tag: "none" }
+      else if (word === "previous") fill = { _tag: "previous" }
+      else if (word === "linear") fill = { _tag: "linear" }
       else {
         const at = this.lx.where(t.pos)
         throw new Failure(`fill must be a function call at line ${at.line}, char ${at.char}`)
@@ -428,11 +428,11 @@ export class Parser {
         const re = this.lx.regex()
         if (re === undefined) this.fail(this.lx.peek(), "regex")
         if (re.type === "illegal") this.fail(re, "regex")
-        left = this.node({ kind: "binary", op: op as BinaryOp, left, right: { kind: "regex", pattern: re.text } }, [left])
+        left = this.node({ _tag: "binary", op: op as BinaryOp, left, right: { _tag: "regex", pattern: re.text } }, [left])
         continue
       }
       const right = this.expr(p + 1)
-      left = this.node({ kind: "binary", op: op as BinaryOp, left, right }, [left, right])
+      left = this.node({ _tag: "binary", op: op as BinaryOp, left, right }, [left, right])
     }
   }
 
@@ -443,15 +443,15 @@ export class Parser {
       if (t.type === "integer" || t.type === "number") {
         this.lx.next()
         const v = this.numberValue(t)
-        return { kind: "number", value: sign === "-" ? -v : v, integer: t.type === "integer", raw: (sign === "-" ? "-" : "") + t.text }
+        return { _tag: "number", value: sign === "-" ? -v : v, integer: t.type === "integer", raw: (sign === "-" ? "-" : "") + t.text }
       }
       if (t.type === "duration") {
         this.lx.next()
         const ns = this.durationValue(t)
-        return { kind: "duration", ns: sign === "-" ? -ns : ns, raw: t.text }
+        return { _tag: "duration", ns: sign === "-" ? -ns : ns, raw: t.text }
       }
       const inner = this.primary()
-      return sign === "-" ? this.node({ kind: "binary", op: "*", left: { kind: "number", value: -1, integer: true, raw: "-1" }, right: inner }, [inner]) : inner
+      return sign === "-" ? this.node({ _tag: "binary", op: "*", left: { _tag: "number", value: -1, integer: true, raw: "-1" }, right: inner }, [inner]) : inner
     }
     return this.primary()
   }
@@ -461,16 +461,16 @@ export class Parser {
     switch (t.type) {
       case "integer":
       case "number":
-        return { kind: "number", value: this.numberValue(t), integer: t.type === "integer", raw: t.text }
+        return { _tag: "number", value: this.numberValue(t), integer: t.type === "integer", raw: t.text }
       case "string":
-        return { kind: "string", value: t.text }
+        return { _tag: "string", value: t.text }
       case "duration":
-        return { kind: "duration", ns: this.durationValue(t), raw: t.text }
+        return { _tag: "duration", ns: this.durationValue(t), raw: t.text }
       case "op":
         if (t.text === "(") {
           const inner = this.expr()
           this.expectOp(")")
-          return this.node({ kind: "paren", expr: inner }, [inner])
+          return this.node({ _tag: "paren", expr: inner }, [inner])
         }
         if (t.text === "*") return this.wildcardCast()
         if (t.text === "/") {
@@ -480,7 +480,7 @@ export class Parser {
         return this.fail(t, "identifier, string, number, bool")
       case "ident": {
         const upper = t.text.toUpperCase()
-        if (!t.quoted && (upper === "TRUE" || upper === "FALSE")) return { kind: "bool", value: upper === "TRUE" }
+        if (!t.quoted && (upper === "TRUE" || upper === "FALSE")) return { _tag: "bool", value: upper === "TRUE" }
         if (!t.quoted && this.isOp(this.lx.peek(), "(") && (upper === "DISTINCT" || !KEYWORDS.has(upper))) return this.call(t.text)
         if (!t.quoted && KEYWORDS.has(upper)) this.fail(t, "identifier, string, number, bool")
         let name = t.text
@@ -492,9 +492,9 @@ export class Parser {
         if (this.acceptOp("::")) {
           const cast = this.ident().toLowerCase()
           if (!["float", "integer", "unsigned", "string", "boolean", "field", "tag"].includes(cast)) this.fail(this.lx.peek(), "float, integer, unsigned, string, boolean, field, tag")
-          return { kind: "ref", name, cast }
+          return { _tag: "ref", name, cast }
         }
-        return { kind: "ref", name }
+        return { _tag: "ref", name }
       }
       default:
         return this.fail(t, "identifier, string, number, bool")
@@ -506,9 +506,9 @@ export class Parser {
       const t = this.lx.next()
       const kind = t.type === "ident" ? t.text.toLowerCase() : ""
       if (kind !== "field" && kind !== "tag") this.fail(t, "field, tag")
-      return { kind: "wildcard", only: kind }
+      return { _tag: "wildcard", only: kind }
     }
-    return { kind: "wildcard" }
+    return { _tag: "wildcard" }
   }
 
   call(name: string): Expr {
@@ -519,7 +519,7 @@ export class Parser {
         const re = this.isOp(this.lx.peek(), "/") ? this.lx.regex() : undefined
         if (re !== undefined) {
           if (re.type === "illegal") this.fail(re, "regex")
-          args.push({ kind: "regex", pattern: re.text })
+          args.push({ _tag: "regex", pattern: re.text })
           continue
         }
         if (this.isOp(this.lx.peek(), "*")) {
@@ -531,14 +531,14 @@ export class Parser {
         if (this.isKeyword(this.lx.peek(), "DISTINCT")) {
           this.lx.next()
           const arg = this.expr()
-          args.push(this.node({ kind: "call", name: "distinct", args: [arg] }, [arg]))
+          args.push(this.node({ _tag: "call", name: "distinct", args: [arg] }, [arg]))
           continue
         }
         args.push(this.expr())
       } while (this.acceptOp(","))
       this.expectOp(")")
     }
-    return this.node({ kind: "call", name: name.toLowerCase(), args }, args)
+    return this.node({ _tag: "call", name: name.toLowerCase(), args }, args)
   }
 }
 

@@ -13,7 +13,7 @@ import { compileRegex, isRegexError } from "./regex.ts"
  */
 
 export interface ShowPlan {
-  readonly kind: "show"
+  readonly _tag: "show"
   /** The flat rows' SQL; its first column names the series (measurement) unless `seriesName` is fixed. */
   readonly sql: string
   /**
@@ -94,13 +94,13 @@ export const planShowDatabases = (state: CatalogState, v1: boolean, visible: (db
   const all = [...state.databases.values()].filter((d) => visible(d.name))
   if (v1) {
     const live = all.filter((d) => !d.deleted).sort((a, b) => a.id - b.id)
-    return { kind: "show", sql: valuesSql([["name", VARCHAR]], live.map((d) => [d.name])), seriesName: "databases", v1Columns: ["name"] }
+    return { _tag: "show", sql: valuesSql([["name", VARCHAR]], live.map((d) => [d.name])), seriesName: "databases", v1Columns: ["name"] }
   }
   const sorted = all.sort((a, b) =>
     a.deleted !== b.deleted ? (a.deleted ? 1 : -1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0
   )
   return {
-    kind: "show",
+    _tag: "show",
     sql: valuesSql([["iox::database", VARCHAR], ["deleted", "BOOLEAN"]], sorted.map((d) => [d.name, d.deleted])),
     seriesName: "databases",
     v1Columns: ["name"],
@@ -120,7 +120,7 @@ export const planShowRetentionPolicies = (
 ): ShowPlan => {
   if (v1 && db !== undefined) {
     return {
-      kind: "show",
+      _tag: "show",
       sql: valuesSql(
         [
           ["name", VARCHAR],
@@ -136,7 +136,7 @@ export const planShowRetentionPolicies = (
   const dbs =
     db !== undefined ? [db] : [...state.databases.values()].filter((d) => !d.deleted && visible(d.name)).sort(byName)
   return {
-    kind: "show",
+    _tag: "show",
     sql: valuesSql(
       [
         ["iox::database", VARCHAR],
@@ -171,7 +171,7 @@ const planShowIn = (
   db: DatabaseState,
   conditionSql: (table: TableState) => string | undefined
 ): ShowPlan => {
-  switch (stmt.kind) {
+  switch (stmt._tag) {
     case "showMeasurements": {
       const measurement = keyFilter(stmt.measurement)
       const tables = [...db.tables.values()].filter((t) => !t.deleted && measurement(t.name)).sort(byName)
@@ -191,7 +191,7 @@ const planShowIn = (
                 []
               )
             : `SELECT * FROM (${parts.join(" UNION ALL ")}) ORDER BY "name"${limitSql(stmt.limit, stmt.offset)}`
-        return { kind: "show", sql, seriesName: "measurements", v1Columns: ["name"] }
+        return { _tag: "show", sql, seriesName: "measurements", v1Columns: ["name"] }
       }
       const rows = window(
         tables.map((t) => ["measurements", t.name]),
@@ -199,7 +199,7 @@ const planShowIn = (
         stmt.offset
       )
       return {
-        kind: "show",
+        _tag: "show",
         sql: valuesSql(
           [
             ["iox::measurement", VARCHAR],
@@ -220,7 +220,7 @@ const planShowIn = (
         )
       )
       return {
-        kind: "show",
+        _tag: "show",
         sql: valuesSql(
           [
             ["iox::measurement", VARCHAR],
@@ -243,7 +243,7 @@ const planShowIn = (
         )
       )
       return {
-        kind: "show",
+        _tag: "show",
         sql: valuesSql(
           [
             ["iox::measurement", VARCHAR],
@@ -281,7 +281,7 @@ const planShowIn = (
               []
             )
           : `SELECT * FROM (${parts.join(" UNION ALL ")}) ORDER BY "iox::measurement", "key", "value"`
-      return { kind: "show", sql, v1Columns: ["key", "value"] }
+      return { _tag: "show", sql, v1Columns: ["key", "value"] }
     }
     case "showSeries": {
       const parts: Array<string> = []
@@ -306,10 +306,10 @@ const planShowIn = (
               []
             )
           : `SELECT * FROM (${parts.join(" UNION ALL ")}) ORDER BY "key"${limitSql(stmt.limit, stmt.offset)}`
-      return { kind: "show", sql, seriesName: null, v1Columns: ["key"] }
+      return { _tag: "show", sql, seriesName: null, v1Columns: ["key"] }
     }
     default:
-      throw new Error(`not a database SHOW statement: ${stmt.kind}`)
+      throw new Error(`not a database SHOW statement: ${stmt._tag}`)
   }
 }
 

@@ -8,11 +8,11 @@ export const parseShow = (p: Parser): ShowStatement => {
   const word = t.type === "ident" && !t.quoted ? t.text.toUpperCase() : ""
   switch (word) {
     case "DATABASES":
-      return { kind: "showDatabases" }
+      return { _tag: "showDatabases" }
     case "RETENTION": {
       p.expectKeyword("POLICIES")
       const on = onClause(p)
-      return { kind: "showRetentionPolicies", ...(on === undefined ? {} : { on }) }
+      return { _tag: "showRetentionPolicies", ...(on === undefined ? {} : { on }) }
     }
     case "MEASUREMENTS": {
       const on = onClause(p)
@@ -22,7 +22,7 @@ export const parseShow = (p: Parser): ShowStatement => {
         measurement = keyFilter(p, false)
       }
       const where = p.acceptKeyword("WHERE") ? p.expr() : undefined
-      return { kind: "showMeasurements", ...opt({ on, measurement, where }), ...limitOffset(p) }
+      return { _tag: "showMeasurements", ...opt({ on, measurement, where }), ...limitOffset(p) }
     }
     case "TAG": {
       const next = p.lx.next()
@@ -30,7 +30,7 @@ export const parseShow = (p: Parser): ShowStatement => {
         const on = onClause(p)
         const from = p.acceptKeyword("FROM") ? p.sources() : []
         const where = p.acceptKeyword("WHERE") ? p.expr() : undefined
-        return { kind: "showTagKeys", from, ...opt({ on, where }), ...limitOffset(p) }
+        return { _tag: "showTagKeys", from, ...opt({ on, where }), ...limitOffset(p) }
       }
       if (p.isKeyword(next, "VALUES")) {
         const on = onClause(p)
@@ -39,7 +39,7 @@ export const parseShow = (p: Parser): ShowStatement => {
         p.expectKeyword("KEY")
         const key = keyFilter(p, true)
         const where = p.acceptKeyword("WHERE") ? p.expr() : undefined
-        return { kind: "showTagValues", from, key, ...opt({ on, where }), ...limitOffset(p) }
+        return { _tag: "showTagValues", from, key, ...opt({ on, where }), ...limitOffset(p) }
       }
       return p.fail(next, "KEYS, VALUES")
     }
@@ -47,13 +47,13 @@ export const parseShow = (p: Parser): ShowStatement => {
       p.expectKeyword("KEYS")
       const on = onClause(p)
       const from = p.acceptKeyword("FROM") ? p.sources() : []
-      return { kind: "showFieldKeys", from, ...opt({ on }), ...limitOffset(p) }
+      return { _tag: "showFieldKeys", from, ...opt({ on }), ...limitOffset(p) }
     }
     case "SERIES": {
       const on = onClause(p)
       const from = p.acceptKeyword("FROM") ? p.sources() : []
       const where = p.acceptKeyword("WHERE") ? p.expr() : undefined
-      return { kind: "showSeries", from, ...opt({ on, where }), ...limitOffset(p) }
+      return { _tag: "showSeries", from, ...opt({ on, where }), ...limitOffset(p) }
     }
     default:
       return p.fail(

@@ -28,7 +28,7 @@ export const parseTimeString = (text: string): bigint | undefined => {
  * one.
  */
 export const evalTime = (expr: Expr, nowNs: bigint): bigint | string => {
-  switch (expr.kind) {
+  switch (expr._tag) {
     case "paren":
       return evalTime(expr.expr, nowNs)
     case "string": {

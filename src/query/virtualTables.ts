@@ -377,7 +377,7 @@ const internalTables = (ctx: VirtualTableContext): ReadonlyArray<VirtualTable> =
         nsOrNull(t.updatedAtNs),
         null,
         nsOrNull(t.expiresAtNs),
-        t.grant.kind === "admin"
+        t.grant._tag === "admin"
           ? "*:*:*"
           : t.grant.permissions
               .map((p) => `${p.resourceType}:${p.resourceNames.join(",")}:${p.actions.join(",")}`)

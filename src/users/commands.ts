@@ -75,7 +75,7 @@ export const bootstrapUser = (state: CatalogState, ctx: CommandContext, user: Om
         hash: hashToken(operatorSecret),
         createdAtNs: ctx.nowNs,
         expiresAtNs: null,
-        grant: { kind: "admin" }
+        grant: { _tag: "admin" }
       }),
       created
     ]

@@ -73,7 +73,7 @@ export const userPermissions = (state: CatalogState, user: UserState): ReadonlyA
  * permissions become `db` permissions on the named databases (or `*`), the union over the user's roles.
  */
 export const userGrant = (state: CatalogState, user: UserState): TokenGrant => {
-  if (user.roleIds.includes(ADMIN_ROLE_ID)) return { kind: "admin" }
+  if (user.roleIds.includes(ADMIN_ROLE_ID)) return { _tag: "admin" }
   const permissions: Array<Permission> = []
   for (const p of userPermissions(state, user)) {
     if (p.resourceType !== "database") continue
@@ -81,7 +81,7 @@ export const userGrant = (state: CatalogState, user: UserState): TokenGrant => {
     if (actions.length === 0) continue
     permissions.push({ resourceType: "db", resourceNames: p.allResources ? ["*"] : p.identifiers, actions })
   }
-  return { kind: "resource", permissions }
+  return { _tag: "resource", permissions }
 }
 
 /** Whether a user's roles grant `action` on users, roles or tokens. */

@@ -312,7 +312,7 @@ describe("catalog reducer", () => {
   it("TokenCreated indexes the token by its hash", () => {
     const next = applyEvent(
       initial,
-      new TokenCreated({ version: 1, tokenId: 3, name: "ci", hash: "h1", createdAtNs: NOW_NS, expiresAtNs: NOW_NS + HOUR_NS, grant: { kind: "admin" } }),
+      new TokenCreated({ version: 1, tokenId: 3, name: "ci", hash: "h1", createdAtNs: NOW_NS, expiresAtNs: NOW_NS + HOUR_NS, grant: { _tag: "admin" } }),
       NOW_NS
     )
     expect(next.tokens.get(3)).toMatchObject({ name: "ci", hash: "h1", expiresAtNs: NOW_NS + HOUR_NS, updatedAtNs: null })
@@ -321,7 +321,7 @@ describe("catalog reducer", () => {
   })
 
   it("TokenRegenerated replaces the hash so the old secret no longer resolves", () => {
-    const created = applyEvent(initial, new TokenCreated({ version: 1, tokenId: 0, name: "_admin", hash: "old", createdAtNs: NOW_NS, expiresAtNs: null, grant: { kind: "admin" } }), NOW_NS)
+    const created = applyEvent(initial, new TokenCreated({ version: 1, tokenId: 0, name: "_admin", hash: "old", createdAtNs: NOW_NS, expiresAtNs: null, grant: { _tag: "admin" } }), NOW_NS)
     const next = applyEvent(created, new TokenRegenerated({ version: 1, tokenId: 0, hash: "new" }), NOW_NS + 1n)
     expect(next.tokenIdsByHash.has("old")).toBe(false)
     expect(next.tokenIdsByHash.get("new")).toBe(0)
@@ -329,7 +329,7 @@ describe("catalog reducer", () => {
   })
 
   it("TokenDeleted removes the token and its hash", () => {
-    const created = applyEvent(initial, new TokenCreated({ version: 1, tokenId: 0, name: "ci", hash: "h", createdAtNs: NOW_NS, expiresAtNs: null, grant: { kind: "admin" } }), NOW_NS)
+    const created = applyEvent(initial, new TokenCreated({ version: 1, tokenId: 0, name: "ci", hash: "h", createdAtNs: NOW_NS, expiresAtNs: null, grant: { _tag: "admin" } }), NOW_NS)
     const next = applyEvent(created, new TokenDeleted({ version: 1, tokenId: 0 }), NOW_NS)
     expect(next.tokens.size).toBe(0)
     expect(next.tokenIdsByHash.size).toBe(0)
@@ -758,7 +758,7 @@ describe("token commands", () => {
   it("the operator token is created once, as an admin named _admin with no expiry", () => {
     const decided = events(createOperatorToken(initial, ctx, "apiv3_secret"))
     expect(decided).toEqual([
-      new TokenCreated({ version: 1, tokenId: 0, name: "_admin", hash: hashToken("apiv3_secret"), createdAtNs: NOW_NS, expiresAtNs: null, grant: { kind: "admin" } })
+      new TokenCreated({ version: 1, tokenId: 0, name: "_admin", hash: hashToken("apiv3_secret"), createdAtNs: NOW_NS, expiresAtNs: null, grant: { _tag: "admin" } })
     ])
   })
 

@@ -293,40 +293,40 @@ describe("--without-auth", () => {
 })
 
 describe("permission checks", () => {
-  const resource = (permissions: ReadonlyArray<Permission>): TokenGrant => ({ kind: "resource", permissions })
+  const resource = (permissions: ReadonlyArray<Permission>): TokenGrant => ({ _tag: "resource", permissions })
 
   it("an admin token may do anything, _internal included", () => {
-    expect(permits({ kind: "admin" }, { kind: "admin" })).toBe(true)
-    expect(permits({ kind: "admin" }, { kind: "db", action: "write", db: "_internal" })).toBe(true)
+    expect(permits({ _tag: "admin" }, { _tag: "admin" })).toBe(true)
+    expect(permits({ _tag: "admin" }, { _tag: "db", action: "write", db: "_internal" })).toBe(true)
   })
 
   it("db read on named databases grants read on those only", () => {
     const grant = resource([{ resourceType: "db", resourceNames: ["a", "b"], actions: ["read"] }])
-    expect(permits(grant, { kind: "db", action: "read", db: "a" })).toBe(true)
-    expect(permits(grant, { kind: "db", action: "read", db: "b" })).toBe(true)
-    expect(permits(grant, { kind: "db", action: "read", db: "c" })).toBe(false)
-    expect(permits(grant, { kind: "db", action: "write", db: "a" })).toBe(false)
+    expect(permits(grant, { _tag: "db", action: "read", db: "a" })).toBe(true)
+    expect(permits(grant, { _tag: "db", action: "read", db: "b" })).toBe(true)
+    expect(permits(grant, { _tag: "db", action: "read", db: "c" })).toBe(false)
+    expect(permits(grant, { _tag: "db", action: "write", db: "a" })).toBe(false)
   })
 
   it("db * grants every database except _internal", () => {
     const grant = resource([{ resourceType: "db", resourceNames: ["*"], actions: ["read", "write"] }])
-    expect(permits(grant, { kind: "db", action: "write", db: "anything" })).toBe(true)
-    expect(permits(grant, { kind: "db", action: "read", db: "_internal" })).toBe(false)
+    expect(permits(grant, { _tag: "db", action: "write", db: "anything" })).toBe(true)
+    expect(permits(grant, { _tag: "db", action: "read", db: "_internal" })).toBe(false)
   })
 
   it("db permissions grant no system resource and no admin action", () => {
     const grant = resource([{ resourceType: "db", resourceNames: ["*"], actions: ["read"] }])
-    expect(permits(grant, { kind: "system", resource: "health" })).toBe(false)
-    expect(permits(grant, { kind: "admin" })).toBe(false)
+    expect(permits(grant, { _tag: "system", resource: "health" })).toBe(false)
+    expect(permits(grant, { _tag: "admin" })).toBe(false)
   })
 
   it("system permissions grant no database", () => {
     const grant = resource([{ resourceType: "system", resourceNames: ["*"], actions: ["read"] }])
-    expect(permits(grant, { kind: "system", resource: "metrics" })).toBe(true)
-    expect(permits(grant, { kind: "db", action: "read", db: "a" })).toBe(false)
+    expect(permits(grant, { _tag: "system", resource: "metrics" })).toBe(true)
+    expect(permits(grant, { _tag: "db", action: "read", db: "a" })).toBe(false)
   })
 
   it("a requirement of none is met by any token", () => {
-    expect(permits(resource([]), { kind: "none" })).toBe(true)
+    expect(permits(resource([]), { _tag: "none" })).toBe(true)
   })
 })

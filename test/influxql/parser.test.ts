@@ -19,9 +19,9 @@ describe("InfluxQL parser", () => {
   it("parses a regex as a whole field and as a function's argument, and nothing after a regex field", () => {
     expect(one("SELECT /usage_(user|idle)/, mean(/^l/) AS m, abs(x) FROM cpu")).toMatchObject({
       fields: [
-        { expr: { kind: "regex", pattern: "usage_(user|idle)" } },
-        { expr: { kind: "call", name: "mean", args: [{ kind: "regex", pattern: "^l" }] }, alias: "m" },
-        { expr: { kind: "call", name: "abs", args: [{ kind: "ref", name: "x" }] } }
+        { expr: { _tag: "regex", pattern: "usage_(user|idle)" } },
+        { expr: { _tag: "call", name: "mean", args: [{ _tag: "regex", pattern: "^l" }] }, alias: "m" },
+        { expr: { _tag: "call", name: "abs", args: [{ _tag: "ref", name: "x" }] } }
       ]
     })
     expect(errorOf("SELECT /usage/ + 1 FROM cpu")).toBe("found +, expected FROM at line 1, char 16")
@@ -34,11 +34,11 @@ describe("InfluxQL parser", () => {
         `GROUP BY time(5m, -1m), host fill(previous) ORDER BY time DESC LIMIT 10 OFFSET 2 SLIMIT 1 SOFFSET 3 tz('Europe/Paris')`
     )
     expect(s).toMatchObject({
-      kind: "select",
-      fields: [{ expr: { kind: "call", name: "mean", args: [{ kind: "ref", name: "usage" }] }, alias: "m" }, { expr: { kind: "binary", op: "*" } }],
+      _tag: "select",
+      fields: [{ expr: { _tag: "call", name: "mean", args: [{ _tag: "ref", name: "usage" }] }, alias: "m" }, { expr: { _tag: "binary", op: "*" } }],
       sources: [{ name: "cpu" }, { name: "mem", db: "db" }, { regex: "^c.*" }],
       groupBy: { tags: ["host"], allTags: false, time: { intervalNs: 300_000_000_000n, offsetNs: -60_000_000_000n } },
-      fill: { kind: "previous" },
+      fill: { _tag: "previous" },
       descending: true,
       limit: 10,
       offset: 2,
@@ -48,10 +48,10 @@ describe("InfluxQL parser", () => {
     })
     const where = (s as { where: unknown }).where
     expect(where).toMatchObject({
-      kind: "binary",
+      _tag: "binary",
       op: "AND",
-      left: { op: "AND", left: { op: ">", right: { op: "-", left: { kind: "call", name: "now" }, right: { kind: "duration", ns: 3_600_000_000_000n } } }, right: { op: "=~", right: { kind: "regex", pattern: "a/b" } } },
-      right: { op: "!=", right: { kind: "string", value: "q'" } }
+      left: { op: "AND", left: { op: ">", right: { op: "-", left: { _tag: "call", name: "now" }, right: { _tag: "duration", ns: 3_600_000_000_000n } } }, right: { op: "=~", right: { _tag: "regex", pattern: "a/b" } } },
+      right: { op: "!=", right: { _tag: "string", value: "q'" } }
     })
   })
 
@@ -63,29 +63,29 @@ describe("InfluxQL parser", () => {
 
   it("reads db.rp.measurement, wildcards, casts, distinct and fill values", () => {
     expect(one("SELECT *::field, usage::float FROM mydb.autogen.cpu GROUP BY * fill(-1.5)")).toMatchObject({
-      fields: [{ expr: { kind: "wildcard", only: "field" } }, { expr: { kind: "ref", name: "usage", cast: "float" } }],
+      fields: [{ expr: { _tag: "wildcard", only: "field" } }, { expr: { _tag: "ref", name: "usage", cast: "float" } }],
       sources: [{ db: "mydb", rp: "autogen", name: "cpu" }],
       groupBy: { allTags: true },
-      fill: { kind: "value", value: -1.5, integer: false }
+      fill: { _tag: "value", value: -1.5, integer: false }
     })
     expect(one("SELECT count(distinct(host)), distinct(x) FROM m")).toMatchObject({
-      fields: [{ expr: { name: "count", args: [{ kind: "call", name: "distinct" }] } }, { expr: { kind: "call", name: "distinct" } }]
+      fields: [{ expr: { name: "count", args: [{ _tag: "call", name: "distinct" }] } }, { expr: { _tag: "call", name: "distinct" } }]
     })
   })
 
   it("splits statements on semicolons", () => {
     const parsed = parseInfluxQl("SELECT a FROM m; SHOW DATABASES;")
-    expect(isParseError(parsed) ? parsed.message : parsed.map((s) => s.kind)).toEqual(["select", "showDatabases"])
+    expect(isParseError(parsed) ? parsed.message : parsed.map((s) => s._tag)).toEqual(["select", "showDatabases"])
   })
 
   it("parses the SHOW statements", () => {
-    expect(one("SHOW MEASUREMENTS ON db WITH MEASUREMENT =~ /c.*/ LIMIT 5")).toEqual({ kind: "showMeasurements", on: "db", measurement: { op: "=~", pattern: "c.*" }, limit: 5 })
-    expect(one("SHOW TAG KEYS FROM cpu")).toEqual({ kind: "showTagKeys", from: [{ name: "cpu" }] })
-    expect(one(`SHOW TAG VALUES FROM cpu WITH KEY IN ("host", region) WHERE region = 'eu'`)).toMatchObject({ kind: "showTagValues", key: { op: "in", values: ["host", "region"] }, where: { op: "=" } })
-    expect(one(`SHOW TAG VALUES WITH KEY = "host"`)).toEqual({ kind: "showTagValues", from: [], key: { op: "=", value: "host" } })
-    expect(one("SHOW FIELD KEYS")).toEqual({ kind: "showFieldKeys", from: [] })
-    expect(one("SHOW RETENTION POLICIES ON foo")).toEqual({ kind: "showRetentionPolicies", on: "foo" })
-    expect(one("show series from cpu")).toEqual({ kind: "showSeries", from: [{ name: "cpu" }] })
+    expect(one("SHOW MEASUREMENTS ON db WITH MEASUREMENT =~ /c.*/ LIMIT 5")).toEqual({ _tag: "showMeasurements", on: "db", measurement: { op: "=~", pattern: "c.*" }, limit: 5 })
+    expect(one("SHOW TAG KEYS FROM cpu")).toEqual({ _tag: "showTagKeys", from: [{ name: "cpu" }] })
+    expect(one(`SHOW TAG VALUES FROM cpu WITH KEY IN ("host", region) WHERE region = 'eu'`)).toMatchObject({ _tag: "showTagValues", key: { op: "in", values: ["host", "region"] }, where: { op: "=" } })
+    expect(one(`SHOW TAG VALUES WITH KEY = "host"`)).toEqual({ _tag: "showTagValues", from: [], key: { op: "=", value: "host" } })
+    expect(one("SHOW FIELD KEYS")).toEqual({ _tag: "showFieldKeys", from: [] })
+    expect(one("SHOW RETENTION POLICIES ON foo")).toEqual({ _tag: "showRetentionPolicies", on: "foo" })
+    expect(one("show series from cpu")).toEqual({ _tag: "showSeries", from: [{ name: "cpu" }] })
   })
 
   it("reports errors with InfluxDB 1.x's wording and position", () => {
@@ -101,7 +101,7 @@ describe("InfluxQL parser", () => {
     const parsed = parseInfluxQl("SELECT max(m) FROM (SELECT mean(v) AS m FROM cpu GROUP BY host), mem WHERE time > 0")
     if (isParseError(parsed)) throw new Error(parsed.message)
     const stmt = parsed[0]
-    if (stmt?.kind !== "select") throw new Error("expected a SELECT")
+    if (stmt?._tag !== "select") throw new Error("expected a SELECT")
     expect(stmt.sources).toMatchObject([{ subquery: { sources: [{ name: "cpu" }], groupBy: { tags: ["host"] } } }, { name: "mem" }])
   })
 

@@ -48,17 +48,17 @@ export const selectorPick = (name: string, arg: string, tie: SeriesTie = NO_TIE,
 export const percentileIndex = (arg: string, p: number) => `CAST(floor(count(${arg}) * ${p} / 100.0 + 0.5) AS BIGINT)`
 
 /** The SQL of an aggregate call over the rows of one bucket. */
-const aggregateSql = (e: Extract<Expr, { kind: "call" }>, s: Schema, tie: SeriesTie = NO_TIE): Built => {
+const aggregateSql = (e: Extract<Expr, { _tag: "call" }>, s: Schema, tie: SeriesTie = NO_TIE): Built => {
   const name = e.name
   const arg0 = e.args[0]
   if (arg0 === undefined) throw new Fail(`invalid number of arguments for ${name}, expected at least 1, got 0`)
-  if (name === "count" && arg0.kind === "call" && arg0.name === "distinct") {
+  if (name === "count" && arg0._tag === "call" && arg0.name === "distinct") {
     const inner = arg0.args[0]
-    if (inner?.kind !== "ref") throw new Fail("expected field argument in distinct()")
+    if (inner?._tag !== "ref") throw new Fail("expected field argument in distinct()")
     const a = rawSql(inner, s)
     return { sql: `count(DISTINCT ${a.sql})`, kind: "int" }
   }
-  if (arg0.kind !== "ref") throw new Fail(`expected field argument in ${name}()`)
+  if (arg0._tag !== "ref") throw new Fail(`expected field argument in ${name}()`)
   const type = s.types.get(arg0.name)
   const isField = type !== undefined && type !== "tag" && type !== "time"
   const arg = isField ? q(arg0.name) : "NULL"
@@ -99,7 +99,7 @@ const aggregateSql = (e: Extract<Expr, { kind: "call" }>, s: Schema, tie: Series
     case "percentile": {
       numericOnly("percentile")
       const p = e.args[1]
-      if (e.args.length !== 2 || p === undefined || p.kind !== "number") throw new Fail("expected float argument in percentile()")
+      if (e.args.length !== 2 || p === undefined || p._tag !== "number") throw new Fail("expected float argument in percentile()")
       const idx = percentileIndex(arg, p.value)
       return { sql: `CASE WHEN ${idx} >= 1 AND ${idx} <= count(${arg}) THEN list_sort(list(${arg}) FILTER (WHERE ${arg} IS NOT NULL))[${idx}] END`, kind }
     }
@@ -118,7 +118,7 @@ const aggregateSql = (e: Extract<Expr, { kind: "call" }>, s: Schema, tie: Series
  * start (1.x discards that one). Answers the columns of an aggregate: groups, `__b`, `__bucket`, `__a0`.
  */
 export const integralSql = (
-  call: Extract<Expr, { kind: "call" }>,
+  call: Extract<Expr, { _tag: "call" }>,
   s: Schema,
   tagCols: ReadonlyArray<string>,
   tagRefs: ReadonlyArray<string>,
@@ -129,9 +129,9 @@ export const integralSql = (
 ): string => {
   const arg = call.args[0]
   if (call.args.length < 1 || call.args.length > 2) throw new Fail(`invalid number of arguments for integral, expected at least 1 but no more than 2, got ${call.args.length}`)
-  if (arg?.kind !== "ref") throw new Fail("expected field argument in integral()")
+  if (arg?._tag !== "ref") throw new Fail("expected field argument in integral()")
   const unitArg = call.args[1]
-  if (unitArg !== undefined && unitArg.kind !== "duration") throw new Fail("second argument must be a duration")
+  if (unitArg !== undefined && unitArg._tag !== "duration") throw new Fail("second argument must be a duration")
   const unit = unitArg?.ns ?? 1_000_000_000n
   const type = s.types.get(arg.name)
   if (type === "string" || type === "boolean") {
@@ -183,7 +183,7 @@ export const aggregateExprSql = (
   leaf: (b: Built, call: string) => Built,
   tie: SeriesTie = NO_TIE
 ): Built => {
-  switch (e.kind) {
+  switch (e._tag) {
     case "call":
       if (isMath(e.name))
         return mathSql(

@@ -31,35 +31,35 @@ export const expandFields = (
   }
   // `*` is every column; a regex, those whose names it matches (RE2, linear time).
   const matching = (pattern: Expr) => {
-    if (pattern.kind !== "regex") return () => true
+    if (pattern._tag !== "regex") return () => true
     const re = regexOrFail(pattern.pattern)
     return (name: string) => re.test(name)
   }
-  const isPattern = (a: Expr | undefined) => a?.kind === "wildcard" || a?.kind === "regex"
+  const isPattern = (a: Expr | undefined) => a?._tag === "wildcard" || a?._tag === "regex"
   for (const f of stmt.fields) {
     const e = f.expr
-    if (e.kind === "wildcard" || e.kind === "regex") {
+    if (e._tag === "wildcard" || e._tag === "regex") {
       const keep = matching(e)
-      for (const [name] of allColumns(e.kind === "wildcard" ? e.only : undefined, true))
-        if (keep(name)) fields.push({ expr: { kind: "ref", name } })
+      for (const [name] of allColumns(e._tag === "wildcard" ? e.only : undefined, true))
+        if (keep(name)) fields.push({ expr: { _tag: "ref", name } })
       continue
     }
     // fn(*) runs the function over every field (fn(/re/) over those matching): columns `fn_field`.
-    if (e.kind === "call" && e.args.length >= 1 && isPattern(e.args[0]) && !SELECTS_POINTS.has(e.name)) {
+    if (e._tag === "call" && e.args.length >= 1 && isPattern(e.args[0]) && !SELECTS_POINTS.has(e.name)) {
       const keep = matching(e.args[0]!)
       for (const [name, type] of allColumns("field", false)) {
         if (!keep(name)) continue
         if (type === "tag" || (NUMERIC_ONLY.has(e.name) && (type === "string" || type === "boolean"))) continue
         fields.push({
-          expr: { ...e, args: [{ kind: "ref", name }, ...e.args.slice(1)] },
+          expr: { ...e, args: [{ _tag: "ref", name }, ...e.args.slice(1)] },
           alias: `${f.alias ?? e.name}_${name}`
         })
       }
       continue
     }
     // A transformation of an aggregate of every field: `derivative(mean(*))` gives `derivative_field` columns.
-    const inner = e.kind === "call" ? e.args[0] : undefined
-    if (e.kind === "call" && inner?.kind === "call" && isPattern(inner.args[0])) {
+    const inner = e._tag === "call" ? e.args[0] : undefined
+    if (e._tag === "call" && inner?._tag === "call" && isPattern(inner.args[0])) {
       const keep = matching(inner.args[0]!)
       for (const [name, type] of allColumns("field", false)) {
         if (!keep(name)) continue
@@ -68,12 +68,12 @@ export const expandFields = (
           ((NUMERIC_ONLY.has(e.name) || NUMERIC_ONLY.has(inner.name)) && (type === "string" || type === "boolean"))
         )
           continue
-        const arg: Expr = { ...inner, args: [{ kind: "ref", name }, ...inner.args.slice(1)] }
+        const arg: Expr = { ...inner, args: [{ _tag: "ref", name }, ...inner.args.slice(1)] }
         fields.push({ expr: { ...e, args: [arg, ...e.args.slice(1)] }, alias: `${f.alias ?? e.name}_${name}` })
       }
       continue
     }
-    if (e.kind === "ref" && e.name.toLowerCase() === "time") continue
+    if (e._tag === "ref" && e.name.toLowerCase() === "time") continue
     fields.push(f)
   }
   return fields
@@ -81,7 +81,7 @@ export const expandFields = (
 
 /** The SQL of a selected expression in a raw (non-aggregate) query. */
 export const rawSql = (e: Expr, s: Schema): Built => {
-  switch (e.kind) {
+  switch (e._tag) {
     case "ref": {
       const type = s.types.get(e.name)
       if (type === undefined || type === "time") return { sql: "NULL", kind: "other" }
@@ -117,14 +117,14 @@ export const binarySql = (op: string, l: Built, r: Built): Built => {
 export const validateField = (e: Expr) => {
   if (refsOf(e).length === 0 && !hasWildcard(e)) throw new Fail("field must contain at least one variable")
   const walk = (x: Expr) => {
-    if (x.kind === "call") {
+    if (x._tag === "call") {
       const arity = MATH_ARITY.get(x.name)
       if (arity !== undefined && x.args.length !== arity) throw new Fail(`invalid number of arguments for ${x.name}, expected ${arity}, got ${x.args.length}`)
       x.args.forEach(walk)
-    } else if (x.kind === "binary") {
+    } else if (x._tag === "binary") {
       walk(x.left)
       walk(x.right)
-    } else if (x.kind === "paren") walk(x.expr)
+    } else if (x._tag === "paren") walk(x.expr)
   }
   walk(e)
 }
@@ -135,11 +135,11 @@ export const validateField = (e: Expr) => {
  */
 export const peelMath = (e: Expr): { core: Expr; wrap: (b: Built) => Built } => {
   const identity = { core: e, wrap: (b: Built) => b }
-  if (e.kind === "paren") return peelMath(e.expr)
-  if (e.kind !== "call" || !isMath(e.name) || !hasCall(e, (n) => TRANSFORMS.has(n))) return identity
+  if (e._tag === "paren") return peelMath(e.expr)
+  if (e._tag !== "call" || !isMath(e.name) || !hasCall(e, (n) => TRANSFORMS.has(n))) return identity
   const target = e.args.findIndex((a) => hasCall(a, (n) => TRANSFORMS.has(n)))
   const inner = peelMath(e.args[target]!)
-  const literal = (a: Expr): Built => (a.kind === "number" ? { sql: a.integer ? a.raw : floatLiteral(a.value), kind: a.integer ? "int" : "float" } : { sql: "NULL", kind: "other" })
+  const literal = (a: Expr): Built => (a._tag === "number" ? { sql: a.integer ? a.raw : floatLiteral(a.value), kind: a.integer ? "int" : "float" } : { sql: "NULL", kind: "other" })
   return {
     core: inner.core,
     wrap: (b) =>

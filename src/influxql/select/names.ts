@@ -12,7 +12,7 @@ export const fieldName = (f: Field): string => {
   if (f.alias !== undefined) return f.alias
   const names: Array<string> = []
   const walk = (e: Expr) => {
-    switch (e.kind) {
+    switch (e._tag) {
       case "call":
         names.push(e.name)
         return
@@ -55,7 +55,7 @@ export const uniqueNames = (names: ReadonlyArray<string>): Array<string> => {
 }
 
 export const hasCall = (e: Expr, pred: (name: string) => boolean): boolean => {
-  switch (e.kind) {
+  switch (e._tag) {
     case "call":
       return pred(e.name) || e.args.some((a) => hasCall(a, pred))
     case "binary":
@@ -68,7 +68,7 @@ export const hasCall = (e: Expr, pred: (name: string) => boolean): boolean => {
 }
 
 export const refsOf = (e: Expr, out: Array<string> = []): Array<string> => {
-  switch (e.kind) {
+  switch (e._tag) {
     case "ref":
       out.push(e.name)
       break
@@ -88,7 +88,7 @@ export const refsOf = (e: Expr, out: Array<string> = []): Array<string> => {
 
 /** An expression as 1.x prints it in messages: `mean(usage)`. */
 export const exprText = (e: Expr): string => {
-  switch (e.kind) {
+  switch (e._tag) {
     case "ref":
       return /^[A-Za-z_][A-Za-z0-9_]*$/.test(e.name) ? e.name : `"${e.name.replace(/"/g, '\\"')}"`
     case "call":
@@ -113,20 +113,20 @@ export const exprText = (e: Expr): string => {
 }
 
 /** The selector a field is, alone or under math (`abs(max(x))` reports the time of the point max selected). */
-export const selectorOf = (e: Expr): Extract<Expr, { kind: "call" }> | undefined => {
-  if (e.kind === "paren") return selectorOf(e.expr)
-  if (e.kind === "binary" && e.right.kind === "number") return selectorOf(e.left)
-  if (e.kind === "binary" && e.left.kind === "number") return selectorOf(e.right)
-  if (e.kind !== "call") return undefined
+export const selectorOf = (e: Expr): Extract<Expr, { _tag: "call" }> | undefined => {
+  if (e._tag === "paren") return selectorOf(e.expr)
+  if (e._tag === "binary" && e.right._tag === "number") return selectorOf(e.left)
+  if (e._tag === "binary" && e.left._tag === "number") return selectorOf(e.right)
+  if (e._tag !== "call") return undefined
   if (SELECTORS.has(e.name)) return e
   if (!isMath(e.name)) return undefined
-  const vars = e.args.filter((a) => a.kind !== "number")
+  const vars = e.args.filter((a) => a._tag !== "number")
   return vars.length === 1 ? selectorOf(vars[0]!) : undefined
 }
 
 /** The name of the first call in an expression (outermost first) that `pred` holds for. */
 export const firstCall = (e: Expr, pred: (name: string) => boolean): string | undefined => {
-  switch (e.kind) {
+  switch (e._tag) {
     case "call":
       if (pred(e.name)) return e.name
       for (const a of e.args) {
@@ -147,8 +147,8 @@ export const firstCall = (e: Expr, pred: (name: string) => boolean): string | un
  * Whether an expression names columns by pattern: `*`, or a regex as the field or a function's argument (not math's).
  */
 export const hasWildcard = (e: Expr): boolean =>
-  e.kind === "wildcard" ||
-  e.kind === "regex" ||
-  (e.kind === "call" && e.args.some((a) => (a.kind === "regex" ? !isMath(e.name) : hasWildcard(a)))) ||
-  (e.kind === "binary" && (hasWildcard(e.left) || hasWildcard(e.right))) ||
-  (e.kind === "paren" && hasWildcard(e.expr))
+  e._tag === "wildcard" ||
+  e._tag === "regex" ||
+  (e._tag === "call" && e.args.some((a) => (a._tag === "regex" ? !isMath(e.name) : hasWildcard(a)))) ||
+  (e._tag === "binary" && (hasWildcard(e.left) || hasWildcard(e.right))) ||
+  (e._tag === "paren" && hasWildcard(e.expr))

@@ -79,7 +79,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       if (name !== undefined) throw new Fail(`undefined function ${name}()`)
     }
   }
-  if (fields.length === 0 && stmt.fields.every((f) => f.expr.kind === "ref" && f.expr.name.toLowerCase() === "time")) {
+  if (fields.length === 0 && stmt.fields.every((f) => f.expr._tag === "ref" && f.expr.name.toLowerCase() === "time")) {
     throw new Fail("at least 1 non-time field must be queried")
   }
   const names = uniqueNames(fields.map(fieldName))
@@ -87,18 +87,18 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
   let pointSelector:
     | { readonly name: string; readonly field: string; readonly tags: ReadonlyArray<string>; readonly n: number }
     | undefined
-  const selectorCall = fields.find((f) => f.expr.kind === "call" && SELECTS_POINTS.has(f.expr.name))?.expr
-  if (selectorCall?.kind === "call") {
+  const selectorCall = fields.find((f) => f.expr._tag === "call" && SELECTS_POINTS.has(f.expr.name))?.expr
+  if (selectorCall?._tag === "call") {
     if (fields.length > 1) throw new Fail(`selector function ${selectorCall.name}() cannot be combined with other functions`)
     const args = selectorCall.args
     const last = args[args.length - 1]
     if (args.length < 2) throw new Fail(`invalid number of arguments for ${selectorCall.name}, expected at least 2, got ${args.length}`)
     const a0 = args[0]!
-    if (a0.kind !== "ref") throw new Fail(`expected first argument to be a field in ${selectorCall.name}(), found ${a0.kind === "regex" ? exprText(a0) : literalType(a0)}`)
-    if (last?.kind !== "number" || !last.integer) throw new Fail(`expected integer as last argument in ${selectorCall.name}(), found ${literalType(last!)}`)
+    if (a0._tag !== "ref") throw new Fail(`expected first argument to be a field in ${selectorCall.name}(), found ${a0._tag === "regex" ? exprText(a0) : literalType(a0)}`)
+    if (last?._tag !== "number" || !last.integer) throw new Fail(`expected integer as last argument in ${selectorCall.name}(), found ${literalType(last!)}`)
     if (last.value <= 0) throw new Fail(`limit (${last.value}) in ${selectorCall.name} function must be at least 1`)
     const tagArgs = args.slice(1, -1).map((a) => {
-      if (a.kind !== "ref") throw new Fail(`only fields or tags are allowed in ${selectorCall.name}(), found ${literalType(a)}`)
+      if (a._tag !== "ref") throw new Fail(`only fields or tags are allowed in ${selectorCall.name}(), found ${literalType(a)}`)
       return a.name
     })
     if (stmt.limit !== undefined && stmt.limit > 0 && last.value > stmt.limit) {
@@ -115,30 +115,30 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
   // Transformations: every field one, all over raw points or all over an aggregate per GROUP BY time bucket.
   let transforms: Array<Transform> | undefined
   let nested = false
-  if (fields.some((f) => f.expr.kind === "call" && TRANSFORMS.has(f.expr.name))) {
-    const isTransform = (c: Expr): c is Extract<Expr, { kind: "call" }> => c.kind === "call" && TRANSFORMS.has(c.name)
-    nested = fields.some((f) => isTransform(f.expr) && f.expr.args[0]?.kind === "call")
+  if (fields.some((f) => f.expr._tag === "call" && TRANSFORMS.has(f.expr.name))) {
+    const isTransform = (c: Expr): c is Extract<Expr, { _tag: "call" }> => c._tag === "call" && TRANSFORMS.has(c.name)
+    nested = fields.some((f) => isTransform(f.expr) && f.expr.args[0]?._tag === "call")
     // Beside transformations of aggregates, plain aggregates are allowed: they pass through unchanged.
-    const isPlain = (c: Expr): c is Extract<Expr, { kind: "call" }> => nested && c.kind === "call" && ((AGGREGATES.has(c.name) && c.name !== "distinct") || isMath(c.name))
+    const isPlain = (c: Expr): c is Extract<Expr, { _tag: "call" }> => nested && c._tag === "call" && ((AGGREGATES.has(c.name) && c.name !== "distinct") || isMath(c.name))
     const calls = fields.map((f) => f.expr)
     if (!calls.every((c) => isTransform(c) || isPlain(c))) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
     for (const c of calls.filter(isTransform)) {
       const a = c.args[0]
-      if (HOLT_WINTERS.has(c.name) && a !== undefined && a.kind !== "call") throw new Fail(`must use aggregate function with ${c.name}`)
-      if (a !== undefined && nested !== (a.kind === "call")) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
+      if (HOLT_WINTERS.has(c.name) && a !== undefined && a._tag !== "call") throw new Fail(`must use aggregate function with ${c.name}`)
+      if (a !== undefined && nested !== (a._tag === "call")) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
       if (nested && gb.time === undefined) throw new Fail(`${c.name} aggregate requires a GROUP BY interval`)
-      if (a?.kind === "call" && isMath(a.name)) throw new Fail(`unsupported call: ${a.name}`)
+      if (a?._tag === "call" && isMath(a.name)) throw new Fail(`unsupported call: ${a.name}`)
       if (!nested && gb.time !== undefined) throw new Fail(`aggregate function required inside the call to ${c.name}`)
-      if (a !== undefined && !nested && a.kind !== "ref") throw new Fail(`expected field argument in ${c.name}()`)
+      if (a !== undefined && !nested && a._tag !== "ref") throw new Fail(`expected field argument in ${c.name}()`)
     }
     transforms = calls.map((c) => (isTransform(c) ? transformOf(c, nested ? gb.time!.intervalNs : undefined) : { name: "value", arg: c, unitNs: 0n, n: 0 }))
     fields = transforms.map((t) => ({ expr: t.arg }))
   }
   if (gb.time !== undefined && !isAggregate) throw new Fail("GROUP BY requires at least one aggregate function")
-  const distinctCall = fields.find((f) => f.expr.kind === "call" && f.expr.name === "distinct")
+  const distinctCall = fields.find((f) => f.expr._tag === "call" && f.expr.name === "distinct")
   // integral() is computed alone: its area is accumulated point to point, not from a bucket's rows.
   const onlyField = fields.length === 1 ? fields[0]!.expr : undefined
-  const integral = onlyField?.kind === "call" && onlyField.name === "integral" ? onlyField : undefined
+  const integral = onlyField?._tag === "call" && onlyField.name === "integral" ? onlyField : undefined
   if (distinctCall !== undefined && fields.length > 1) throw new Fail("aggregate function distinct() cannot be combined with other functions or fields")
 
   const { range, rest } = splitWhere(stmt.where, nowNs)
@@ -244,7 +244,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       const rawQualify = qualify.replaceAll(`ORDER BY __time ${dir})`, `ORDER BY ${[`__time ${dir}`, ...ties].join(", ")})`)
       if (transforms !== undefined) {
         transforms.forEach((t, i) => {
-          const type = t.arg.kind === "ref" ? s.types.get(t.arg.name) : undefined
+          const type = t.arg._tag === "ref" ? s.types.get(t.arg.name) : undefined
           if (t.name !== "elapsed" && (type === "string" || type === "boolean")) {
             throw new Fail(`unsupported ${t.name} iterator type: ${type === "string" ? "*query.stringInterruptIterator" : "*query.booleanInterruptIterator"}`)
           }
@@ -272,9 +272,9 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
     const src = `SELECT ${[...tagCols, `${bucketExpr} AS __b`, `"time"`, ...srcColumns.map((n) => q(n)), ...seriesTags.map((n, i) => `coalesce(${q(n)}, '') AS __sk${i}`)].join(", ")} FROM ${from} ${where}`
 
     if (distinctCall !== undefined) {
-      const call = distinctCall.expr as Extract<Expr, { kind: "call" }>
+      const call = distinctCall.expr as Extract<Expr, { _tag: "call" }>
       const arg = call.args[0]
-      if (arg?.kind !== "ref") throw new Fail("expected field argument in distinct()")
+      if (arg?._tag !== "ref") throw new Fail("expected field argument in distinct()")
       const t = s.types.get(arg.name)
       if (t === undefined || t === "tag") continue
       const inner = `SELECT ${[...tagRefs, "__b AS __time", `${q(arg.name)} AS __v0`, `min("time") AS __first`].join(", ")} FROM (${src}) WHERE ${q(arg.name)} IS NOT NULL GROUP BY ALL`
@@ -287,16 +287,16 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
     }
 
     // Plain fields beside a single selector take the values of the point it selected.
-    const auxRefs = fields.filter((f) => f.expr.kind === "ref")
-    const calls = fields.filter((f) => f.expr.kind !== "ref")
+    const auxRefs = fields.filter((f) => f.expr._tag === "ref")
+    const calls = fields.filter((f) => f.expr._tag !== "ref")
     let auxPick: { fn: string; key: string; arg: string } | undefined
     const tie: SeriesTie = { key: seriesKey, aux: auxRefs.length > 0, byTime: interval !== undefined }
     if (auxRefs.length > 0) {
       const only = calls.length === 1 ? selectorOf(calls[0]!.expr) : undefined
       if (only === undefined || selectorPick(only.name, "") === undefined) throw new Fail("mixing aggregate and non-aggregate queries is not supported")
       const a0 = only.args[0]
-      const t0 = a0?.kind === "ref" ? s.types.get(a0.name) : undefined
-      const arg = a0?.kind === "ref" && t0 !== undefined && t0 !== "tag" ? q(a0.name) : "NULL"
+      const t0 = a0?._tag === "ref" ? s.types.get(a0.name) : undefined
+      const arg = a0?._tag === "ref" && t0 !== undefined && t0 !== "tag" ? q(a0.name) : "NULL"
       auxPick = { ...selectorPick(only.name, arg, tie, kindOfType(t0))!, arg }
     }
     // Each aggregate is a column `__a<j>` of a bucket's row (filled on its own); each field an expression over them.
@@ -307,7 +307,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
     }
     const built = fields.map((f): Built => {
       if (integral !== undefined) return leaf({ sql: "", kind: "float" }, "integral")
-      if (f.expr.kind === "ref" && auxPick !== undefined) {
+      if (f.expr._tag === "ref" && auxPick !== undefined) {
         const t = s.types.get(f.expr.name)
         const col = t === undefined || t === "time" ? "NULL" : q(f.expr.name)
         return leaf({ sql: `${auxPick.fn}_null(${col}, ${auxPick.key}) FILTER (WHERE ${auxPick.arg} IS NOT NULL)`, kind: kindOfType(t) }, "")
@@ -318,15 +318,15 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
     // selected beside it take that point's values.
     const selectorField = fields.flatMap((f) => selectorOf(f.expr) ?? [])
     let timeSql = "__b"
-    if (interval === undefined && fields.filter((f) => f.expr.kind !== "ref").length === 1 && selectorField.length === 1) {
+    if (interval === undefined && fields.filter((f) => f.expr._tag !== "ref").length === 1 && selectorField.length === 1) {
       const call = selectorField[0]!
       const arg0 = call.args[0]
-      const argType = arg0?.kind === "ref" ? s.types.get(arg0.name) : undefined
-      const arg = arg0?.kind === "ref" && argType !== undefined && argType !== "tag" ? q(arg0.name) : "NULL"
+      const argType = arg0?._tag === "ref" ? s.types.get(arg0.name) : undefined
+      const arg = arg0?._tag === "ref" && argType !== undefined && argType !== "tag" ? q(arg0.name) : "NULL"
       const pick = selectorPick(call.name, arg, tie, kindOfType(argType))
       if (pick !== undefined) timeSql = `${pick.fn}(epoch_ns("time"), ${pick.key}) FILTER (WHERE ${arg} IS NOT NULL)`
       else if (call.name === "percentile") {
-        const p = (call.args[1] as Extract<Expr, { kind: "number" }>).value
+        const p = (call.args[1] as Extract<Expr, { _tag: "number" }>).value
         const idx = percentileIndex(arg, p)
         timeSql = `CASE WHEN ${idx} >= 1 AND ${idx} <= count(${arg}) THEN list_sort(list({'v': ${arg}, 't': epoch_ns("time")}) FILTER (WHERE ${arg} IS NOT NULL))[${idx}]['t'] END`
       }
@@ -336,7 +336,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       integral !== undefined
         ? integralSql(integral, s, tagCols, tagRefs, from, where, bucketExpr, interval)
         : `SELECT ${[...tagRefs, timeSql === "__b" ? "__b" : `${timeSql} AS __sel`, "__b AS __bucket", ...aggs].join(", ")} FROM (${src}) GROUP BY ${[...tagRefs, "__b"].join(", ")}`
-    const fillKind = stmt.fill.kind
+    const fillKind = stmt.fill._tag
     // integral() answers only the buckets it has area for, whatever the fill.
     if (interval === undefined || fillKind === "none" || integral !== undefined) {
       const timeCol = timeSql === "__b" ? "__b" : "coalesce(__sel, __bucket)"
@@ -367,7 +367,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
     const wNext = `OVER (${partition}ORDER BY __time ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)`
     const filled = leaves.map((b, j) => {
       const v = `__a${j}`
-      switch (stmt.fill.kind) {
+      switch (stmt.fill._tag) {
         case "null":
           return b.call === "count" ? `coalesce(${v}, 0)` : v
         case "previous":
@@ -404,5 +404,5 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
     })
   }
   if (stmt.descending) queries.reverse()
-  return { kind: "select", columns: names, queries, ...(stmt.tz === undefined ? {} : { tz: stmt.tz }) }
+  return { _tag: "select", columns: names, queries, ...(stmt.tz === undefined ? {} : { tz: stmt.tz }) }
 }

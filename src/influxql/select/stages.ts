@@ -24,7 +24,7 @@ export interface Stage {
 }
 
 export interface SelectPlan {
-  readonly kind: "select"
+  readonly _tag: "select"
   /** The stages to run, in order, before the queries (each may read those before it). */
   readonly stages: ReadonlyArray<Stage>
   /** The selected columns' names, in order (after `time`). */

@@ -31,10 +31,10 @@ export interface Transform {
 }
 
 export const literalType = (e: Expr) =>
-  e.kind === "number" ? (e.integer ? "*influxql.IntegerLiteral" : "*influxql.NumberLiteral") : e.kind === "string" ? "*influxql.StringLiteral" : e.kind === "ref" ? "*influxql.VarRef" : "*influxql.Call"
+  e._tag === "number" ? (e.integer ? "*influxql.IntegerLiteral" : "*influxql.NumberLiteral") : e._tag === "string" ? "*influxql.StringLiteral" : e._tag === "ref" ? "*influxql.VarRef" : "*influxql.Call"
 
 /** Reads a transformation call's arguments, with InfluxDB's messages for wrong ones. */
-export const transformOf = (e: Extract<Expr, { kind: "call" }>, interval: bigint | undefined): Transform => {
+export const transformOf = (e: Extract<Expr, { _tag: "call" }>, interval: bigint | undefined): Transform => {
   const name = e.name
   const arg = e.args[0]
   const argCount = (expected: number) => {
@@ -44,7 +44,7 @@ export const transformOf = (e: Extract<Expr, { kind: "call" }>, interval: bigint
     const u = e.args[1]
     if (e.args.length > 2) throw new Fail(`invalid number of arguments for ${name}, expected at least 1 but no more than 2, got ${e.args.length}`)
     if (u === undefined) return fallback
-    if (u.kind !== "duration") throw new Fail(`second argument to ${name} must be a duration, got ${literalType(u)}`)
+    if (u._tag !== "duration") throw new Fail(`second argument to ${name} must be a duration, got ${literalType(u)}`)
     return u.ns <= 0n ? fallback : u.ns
   }
   if (arg === undefined) throw new Fail(`invalid number of arguments for ${name}, expected at least 1, got 0`)
@@ -57,18 +57,18 @@ export const transformOf = (e: Extract<Expr, { kind: "call" }>, interval: bigint
     case "moving_average": {
       argCount(2)
       const n = e.args[1]!
-      if (n.kind !== "number" || !n.integer) throw new Fail(`second argument for moving_average must be an integer, got ${literalType(n)}`)
+      if (n._tag !== "number" || !n.integer) throw new Fail(`second argument for moving_average must be an integer, got ${literalType(n)}`)
       if (n.value <= 1) throw new Fail(`moving_average window must be greater than 1, got ${n.value}`)
       return { name, arg, unitNs: 0n, n: n.value }
     }
     case "holt_winters":
     case "holt_winters_with_fit": {
       argCount(3)
-      if (arg.kind !== "call") throw new Fail(`must use aggregate function with ${name}`)
+      if (arg._tag !== "call") throw new Fail(`must use aggregate function with ${name}`)
       const [, n, m] = e.args
-      if (n!.kind !== "number" || !n!.integer) throw new Fail(`expected integer argument as second arg in ${name}`)
+      if (n!._tag !== "number" || !n!.integer) throw new Fail(`expected integer argument as second arg in ${name}`)
       if (n!.value <= 0) throw new Fail(`second arg to ${name} must be greater than 0, got ${n!.value}`)
-      if (m!.kind !== "number" || !m!.integer) throw new Fail(`expected integer argument as third arg in ${name}`)
+      if (m!._tag !== "number" || !m!.integer) throw new Fail(`expected integer argument as third arg in ${name}`)
       return { name, arg, unitNs: 0n, n: 0, analysis: { name, h: n!.value, m: m!.value, intervalNs: interval! } }
     }
     default: {
@@ -81,11 +81,11 @@ export const transformOf = (e: Extract<Expr, { kind: "call" }>, interval: bigint
       const most = kaufmans ? 3 : 4
       if (e.args.length < 2 || e.args.length > most) throw new Fail(`invalid number of arguments for ${name}, expected at least 2 but no more than ${most}, got ${e.args.length}`)
       const [, p, h, w] = e.args
-      if (p!.kind !== "number" || !p!.integer) throw new Fail(`second argument for ${name} must be an integer, got ${literalType(p!)}`)
+      if (p!._tag !== "number" || !p!.integer) throw new Fail(`second argument for ${name} must be an integer, got ${literalType(p!)}`)
       if (p!.value < 1) throw new Fail(`${name} period must be greater than or equal to 1`)
       let hold = -1
       if (h !== undefined) {
-        if (h.kind !== "number" || !h.integer) throw new Fail(`third argument for ${name} must be an integer, got ${literalType(h)}`)
+        if (h._tag !== "number" || !h.integer) throw new Fail(`third argument for ${name} must be an integer, got ${literalType(h)}`)
         // TRIX's first answer is always dropped (a rate needs a previous average), so 1.x asks for a hold of 1 or more.
         const least = name === "triple_exponential_derivative" ? 1 : 0
         if (h.value < least) throw new Fail(`${name} hold period must be greater than or equal to ${least}`)
@@ -93,7 +93,7 @@ export const transformOf = (e: Extract<Expr, { kind: "call" }>, interval: bigint
       }
       let warmup: Warmup = name === "chande_momentum_oscillator" ? "none" : "exponential"
       if (w !== undefined) {
-        if (w.kind !== "string") throw new Fail(`fourth argument for ${name} must be a string, got ${literalType(w)}`)
+        if (w._tag !== "string") throw new Fail(`fourth argument for ${name} must be a string, got ${literalType(w)}`)
         const allowed = name === "chande_momentum_oscillator" ? ["none", "exponential", "simple"] : ["exponential", "simple"]
         if (!allowed.includes(w.value)) throw new Fail(`${name} warmup type must be one of: ${allowed.map((a) => `'${a}'`).join(" ")}`)
         warmup = w.value as Warmup

@@ -13,7 +13,7 @@ interface TimeRange {
   hi: bigint | undefined
 }
 
-const isTimeRef = (e: Expr) => e.kind === "ref" && e.name.toLowerCase() === "time"
+const isTimeRef = (e: Expr) => e._tag === "ref" && e.name.toLowerCase() === "time"
 
 const mentionsTime = (e: Expr): boolean => refsOf(e).some((n) => n.toLowerCase() === "time")
 
@@ -23,15 +23,15 @@ export const splitWhere = (where: Expr | undefined, nowNs: bigint): { range: Tim
   const rest: Array<Expr> = []
   const terms: Array<Expr> = []
   const collect = (e: Expr) => {
-    if (e.kind === "paren") collect(e.expr)
-    else if (e.kind === "binary" && e.op === "AND") {
+    if (e._tag === "paren") collect(e.expr)
+    else if (e._tag === "binary" && e.op === "AND") {
       collect(e.left)
       collect(e.right)
     } else terms.push(e)
   }
   if (where !== undefined) collect(where)
   for (const t of terms) {
-    if (t.kind === "binary" && (isTimeRef(t.left) || isTimeRef(t.right)) && ["=", "<", "<=", ">", ">="].includes(t.op)) {
+    if (t._tag === "binary" && (isTimeRef(t.left) || isTimeRef(t.right)) && ["=", "<", "<=", ">", ">="].includes(t.op)) {
       const flipped = isTimeRef(t.right)
       const other = flipped ? t.left : t.right
       const v = evalTime(other, nowNs)
@@ -58,7 +58,7 @@ export const splitWhere = (where: Expr | undefined, nowNs: bigint): { range: Tim
 
 /** A WHERE condition (without time) as SQL over a measurement. */
 export const conditionSql = (e: Expr, s: Schema): string => {
-  switch (e.kind) {
+  switch (e._tag) {
     case "paren":
       return `(${conditionSql(e.expr, s)})`
     case "bool":
@@ -66,7 +66,7 @@ export const conditionSql = (e: Expr, s: Schema): string => {
     case "binary": {
       if (e.op === "AND" || e.op === "OR") return `(${conditionSql(e.left, s)} ${e.op} ${conditionSql(e.right, s)})`
       if (e.op === "=~" || e.op === "!~") {
-        if (e.right.kind !== "regex") throw new Fail("expected regular expression")
+        if (e.right._tag !== "regex") throw new Fail("expected regular expression")
         // DuckDB's regexp_matches is RE2 too; compiling here refuses a bad pattern with Go's words, not DuckDB's.
         regexOrFail(e.right.pattern)
         const left = operandSql(e.left, s)
@@ -95,7 +95,7 @@ export const conditionSql = (e: Expr, s: Schema): string => {
 type OperandKind = "string" | "number" | "bool" | "null" | "unknown"
 
 const operandSql = (e: Expr, s: Schema): { sql: string; kind: OperandKind } => {
-  switch (e.kind) {
+  switch (e._tag) {
     case "ref": {
       const type = s.types.get(e.name)
       if (type === undefined) return { sql: "NULL", kind: "null" }
@@ -123,7 +123,7 @@ const operandSql = (e: Expr, s: Schema): { sql: string; kind: OperandKind } => {
       if (!isMath(e.name)) throw new Fail(`invalid function call in condition: ${exprText(e)}`)
       const args = e.args.map((a): Built => {
         // 1.x's condition valuer gives math over arithmetic (`abs(x - 5)`) no value: the comparison is false.
-        if (a.kind === "binary") return { sql: "NULL", kind: "other" }
+        if (a._tag === "binary") return { sql: "NULL", kind: "other" }
         const o = operandSql(a, s)
         return { sql: o.sql, kind: o.kind === "number" ? "float" : "other" }
       })

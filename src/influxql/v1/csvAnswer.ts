@@ -23,7 +23,7 @@ const cellText = (v: V1Cell, time: TimeFormat): string => {
     case "boolean":
       return v ? "true" : "false"
   }
-  return (v.timeNs / (time.kind === "epoch" ? time.divisor : 1n)).toString()
+  return (v.timeNs / (time._tag === "epoch" ? time.divisor : 1n)).toString()
 }
 
 /**

@@ -21,7 +21,7 @@ const writeCell = (w: MsgPackWriter, v: V1Cell, time: TimeFormat, zone: string |
     case "boolean":
       return w.boolean(v)
   }
-  if (time.kind === "epoch") return w.integer(v.timeNs / time.divisor)
+  if (time._tag === "epoch") return w.integer(v.timeNs / time.divisor)
   return w.string(formatRfc3339(v.timeNs, time.zone ?? zone))
 }
 

@@ -114,7 +114,7 @@ export const cellJson = (v: V1Cell, time: TimeFormat, zone: string | undefined):
     case "boolean":
       return v ? "true" : "false"
   }
-  if (time.kind === "epoch") return (v.timeNs / time.divisor).toString()
+  if (time._tag === "epoch") return (v.timeNs / time.divisor).toString()
   // RFC3339 text has nothing to escape.
   return '"' + formatRfc3339(v.timeNs, time.zone ?? zone) + '"'
 }

@@ -21,7 +21,7 @@ export interface V1SeriesHead {
 export type V1Columns = ReadonlyArray<ReadonlyArray<V1Cell>>
 
 /** How times are written: RFC3339 (optionally in a zone) or integers in a unit. */
-export type TimeFormat = { readonly kind: "rfc3339"; readonly zone?: string } | { readonly kind: "epoch"; readonly divisor: bigint }
+export type TimeFormat = { readonly _tag: "rfc3339"; readonly zone?: string } | { readonly _tag: "epoch"; readonly divisor: bigint }
 
 // `epoch` takes the duration units up to hours, and `n` for nanoseconds.
 const EPOCH_UNITS = new Set(["ns", "n", "u", "us", "µ", "ms", "s", "m", "h"])
