@@ -57,9 +57,9 @@ const PAGE = 256
 
 /** Which lines of a write a delete takes: all of them, or those of the table's names in seq ranges. */
 type Purge =
-  | { readonly kind: "database"; readonly dbId: number; readonly deleteSeq: number; readonly reason: string }
+  | { readonly _tag: "database"; readonly dbId: number; readonly deleteSeq: number; readonly reason: string }
   | {
-    readonly kind: "table"
+    readonly _tag: "table"
     readonly dbId: number
     readonly deleteSeq: number
     readonly reason: string
@@ -195,7 +195,7 @@ export const makeLogReclaimer = Effect.gen(function* () {
       const event = JSON.parse(body) as { dbId: number; tableId?: number; removeTables?: boolean }
       const what = kind === "DatabaseHardDeleted" || kind === "TableHardDeleted" ? "hard-deleted" : "data deleted"
       if (event.tableId === undefined) {
-        return { kind: "database", dbId: event.dbId, deleteSeq: seq, reason: `database ${event.dbId} ${what} (seq ${seq})` } satisfies Purge
+        return { _tag: "database", dbId: event.dbId, deleteSeq: seq, reason: `database ${event.dbId} ${what} (seq ${seq})` } satisfies Purge
       }
       const history = yield* sql<{ seq: number; kind: string; body: string }>`
         SELECT seq, kind, body FROM events WHERE kind IN ('TableCreated', 'TableSoftDeleted') AND seq < ${seq}
@@ -207,7 +207,7 @@ export const makeLogReclaimer = Effect.gen(function* () {
         if (last !== undefined) last.toSeq = Number(h.seq)
         names.push({ name: (h.kind === "TableCreated" ? e.name : e.newName) ?? "", fromSeq: Number(h.seq), toSeq: seq })
       }
-      return { kind: "table", dbId: event.dbId, deleteSeq: seq, names, reason: `table ${event.tableId} of database ${event.dbId} ${what} (seq ${seq})` } satisfies Purge
+      return { _tag: "table", dbId: event.dbId, deleteSeq: seq, names, reason: `table ${event.tableId} of database ${event.dbId} ${what} (seq ${seq})` } satisfies Purge
     })
 
   /** Rewrites one row's payload (null: none left), moved into the row, with both checksums recomputed. */
@@ -253,7 +253,7 @@ export const makeLogReclaimer = Effect.gen(function* () {
    */
   const purgeOne = (p: Purge, touched: Set<number>) =>
     Effect.gen(function* () {
-      const fromSeq = p.kind === "table" ? Math.min(p.deleteSeq, ...p.names.map((n) => n.fromSeq)) : 0
+      const fromSeq = p._tag === "table" ? Math.min(p.deleteSeq, ...p.names.map((n) => n.fromSeq)) : 0
       let after = fromSeq - 1
       let events = 0
       let bytes = 0
@@ -272,7 +272,7 @@ export const makeLogReclaimer = Effect.gen(function* () {
         try {
           for (const r of rows) {
             const seq = Number(r.seq)
-            const names = p.kind === "table" ? new Set(p.names.filter((n) => seq >= n.fromSeq && seq < n.toSeq).map((n) => n.name)) : undefined
+            const names = p._tag === "table" ? new Set(p.names.filter((n) => seq >= n.fromSeq && seq < n.toSeq).map((n) => n.name)) : undefined
             if (names !== undefined && names.size === 0) continue
             const payload = payloadOf(r, reader)
             if (payload === undefined) continue
