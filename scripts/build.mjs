@@ -4,10 +4,41 @@
 // busy 2-core machine, replaying 216,000 rows). Native packages stay external. `src/bin/strata.mjs` runs dist/ only while it
 // is newer than every source file, and tsx otherwise. Runs on `npm install` / `npm ci` (prepare) and `npm run build`.
 import * as esbuild from "esbuild"
+import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import * as NodeUrl from "node:url"
 
 const root = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "..")
+
+// `import { Effect, Schema } from "effect"` loads the package's index, and esbuild keeps every module an index
+// re-exports: @effect/platform's alone brought 5.2 MB of embedded Swagger and Scalar pages into the bundle, whose
+// compile was a third of an empty start. Our sources import only modules by name from these packages, so each
+// named import is loaded from the module's own entry (`import * as Effect from "effect/Effect"`) instead.
+const barrels = ["effect", "@effect/platform", "@effect/platform-node", "@effect/sql", "@effect/sql-sqlite-node"]
+const barrelImport = new RegExp(`import\\s*(type\\s+)?\\{([^}]*)\\}\\s*from\\s*"(${barrels.join("|")})"`, "g")
+const hasModule = (pkg, name) => NodeFs.existsSync(NodePath.join(root, "node_modules", pkg, "dist", "esm", `${name}.js`))
+const deepImports = {
+  name: "deep-imports",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, async (args) => {
+      const source = await NodeFs.promises.readFile(args.path, "utf8")
+      const contents = source.replace(barrelImport, (whole, typeOnly, names, pkg) => {
+        if (typeOnly !== undefined) return whole
+        const specifiers = names.split(",").map((n) => n.trim()).filter((n) => n !== "")
+        const deep = []
+        const kept = []
+        for (const s of specifiers) {
+          if (/^[A-Z]\w*$/.test(s) && hasModule(pkg, s)) deep.push(`import * as ${s} from "${pkg}/${s}"`)
+          else kept.push(s)
+        }
+        return [...deep, ...(kept.length > 0 ? [`import { ${kept.join(", ")} } from "${pkg}"`] : [])].join("; ")
+      })
+      return { contents, loader: "ts" }
+    })
+  }
+}
+// Chunk names carry a hash: the previous build's would otherwise pile up.
+NodeFs.rmSync(NodePath.join(root, "dist"), { recursive: true, force: true })
 await esbuild.build({
   absWorkingDir: root,
   // The workers' names match the URLs the server opens them by (`new URL("./commit-worker.mjs", import.meta.url)`).
@@ -18,10 +49,15 @@ await esbuild.build({
   platform: "node",
   target: "node20",
   format: "esm",
+  // Dynamic imports (the S3 client, the CLI commands) become chunks of their own, loaded when first used.
+  splitting: true,
+  // In dist/ itself: the worker URLs are relative to the module that opens them.
+  chunkNames: "[name]-[hash]",
   // Pure-JS packages are bundled too: loading effect's ~1,000 modules one by one took ~2 s of a start and ~200 MiB of
   // RSS. Native and WebAssembly packages stay external; bundled CommonJS code gets a `require`.
   external: ["@duckdb/*", "better-sqlite3", "parquet-wasm", "tsx", "tsx/*", "esbuild", "msgpackr-extract"],
   banner: { js: 'import { createRequire as __strataRequire } from "node:module"; const require = __strataRequire(import.meta.url);' },
   sourcemap: "linked",
+  plugins: [deepImports],
   logLevel: "warning"
 })

@@ -62,9 +62,9 @@ const fail = (message: string): never => {
 const serve = async (args: ReadonlyArray<string>) => {
   const flags = Either.getOrElse(parseFlags(args, serveFlags.filter((f) => f.boolean).map((f) => f.flag)), fail)
   const config = Either.getOrElse(resolveServeConfig(flags, process.env), (e) => fail(e.message))
-  const [{ HttpServer }, { NodeRuntime }, { layerServer }, { EventLog }, { damageSummary }] = await Promise.all([
-    import("@effect/platform"),
-    import("@effect/platform-node"),
+  const [HttpServer, NodeRuntime, { layerServer }, { EventLog }, { damageSummary }] = await Promise.all([
+    import("@effect/platform/HttpServer"),
+    import("@effect/platform-node/NodeRuntime"),
     import("./server.ts"),
     import("./log/EventLog.ts"),
     import("./log/integrity.ts")
