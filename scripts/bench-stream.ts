@@ -4,7 +4,8 @@
  * large answers stream in bounded server memory.
  * `flight` reads the same answer over Arrow Flight (DoGet with InfluxDB 3's JSON ticket, gRPC on the HTTP port) and
  * counts the Arrow IPC bytes of its FlightData.
- * usage: npx tsx scripts/bench-stream.ts [--formats jsonl,json,csv,pretty,parquet,flight] [--copies N]
+ * `--cpu-prof DIR` has the server write a V8 CPU profile there when it stops.
+ * usage: npx tsx scripts/bench-stream.ts [--formats jsonl,json,csv,pretty,parquet,flight] [--copies N] [--cpu-prof DIR]
  */
 import * as Grpc from "@grpc/grpc-js"
 import * as NodeFs from "node:fs"
@@ -17,7 +18,8 @@ const formats = option("--formats", "jsonl,json,csv,parquet,pretty,flight").spli
 const copies = Number(option("--copies", "12"))
 
 const file = cpuData(100, 24)
-const strata = await startStrata(18183)
+const profileDir = option("--cpu-prof", "")
+const strata = await startStrata(18183, [], profileDir === "" ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir])
 /** The answer's pieces over Flight: each FlightData's header and body bytes, as the client receives them. */
 async function* flightPieces(url: string, q: string): AsyncGenerator<Uint8Array> {
   // grpc-js clients receive with a 64 KiB HTTP/2 window unless told otherwise (Go, Rust and C++ clients grow theirs).
@@ -38,10 +40,13 @@ async function* flightPieces(url: string, q: string): AsyncGenerator<Uint8Array>
 
 const rssMiB = () => Math.round(Number(/VmRSS:\s+(\d+)/.exec(NodeFs.readFileSync(`/proc/${strata.child.pid}/status`, "utf8"))![1]) / 1024)
 // The server's CPU time (user + system, from /proc): unlike seconds elapsed, it holds still on a shared, busy machine.
-const cpuSeconds = () => {
-  const fields = NodeFs.readFileSync(`/proc/${strata.child.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+const cpuOf = (stat: string) => {
+  const fields = NodeFs.readFileSync(stat, "utf8").split(") ")[1]!.split(" ")
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
+const cpuSeconds = () => cpuOf(`/proc/${strata.child.pid}/stat`)
+// The JavaScript thread alone (the encoder, HTTP); the rest is DuckDB's threads, workers and libuv's pool.
+const mainCpuSeconds = () => cpuOf(`/proc/${strata.child.pid}/task/${strata.child.pid}/stat`)
 try {
   const loaded = load(file, `${strata.url}/api/v3/write_lp?db=bench&precision=ns&no_sync=true`)
   const values = Array.from({ length: copies }, (_, i) => `(${i})`).join(", ")
@@ -50,6 +55,7 @@ try {
   for (const format of formats) {
     const before = rssMiB()
     const cpuBefore = cpuSeconds()
+    const mainBefore = mainCpuSeconds()
     const started = performance.now()
     const res =
       format === "flight"
@@ -66,6 +72,7 @@ try {
     console.log(
       `${format.padEnd(8)} ${res.status} ${(bytes / 1048576).toFixed(1).padStart(8)} MiB in ${seconds.toFixed(1).padStart(6)} s` +
         `  (${Math.round((loaded.lines * copies) / seconds).toLocaleString()} rows/s)  server CPU ${(cpuSeconds() - cpuBefore).toFixed(1)} s` +
+        ` (main thread ${(mainCpuSeconds() - mainBefore).toFixed(1)} s)` +
         `  RSS before ${before} MiB, peak ${peak} MiB, after ${rssMiB()} MiB`
     )
   }

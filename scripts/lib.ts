@@ -36,9 +36,9 @@ const waitFor = async (url: string, timeoutMs: number) => {
 }
 
 /** Starts a Strata server on a fresh data dir without auth; resolves once it answers. */
-export const startStrata = async (port: number, extraArgs: ReadonlyArray<string> = []) => {
+export const startStrata = async (port: number, extraArgs: ReadonlyArray<string> = [], nodeArgs: ReadonlyArray<string> = []) => {
   const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "strata-bench-"))
-  const child = spawn("node", [NodePath.join(repoRoot, "src/bin/strata.mjs"), "serve", "--data-dir", dir, "--http-bind", `127.0.0.1:${port}`, "--without-auth", "--log-filter", "warn", ...extraArgs], {
+  const child = spawn("node", [...nodeArgs, NodePath.join(repoRoot, "src/bin/strata.mjs"), "serve", "--data-dir", dir, "--http-bind", `127.0.0.1:${port}`, "--without-auth", "--log-filter", "warn", ...extraArgs], {
     stdio: ["ignore", "inherit", "inherit"]
   })
   await waitFor(`http://127.0.0.1:${port}/health`, 60_000)

@@ -17,7 +17,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Readline from "node:readline"
-import { ByteSink, type CellFallback, literal, writeCsvRows, writeJsonRows } from "./chunkBytes.ts"
+import { ByteSink } from "./byteSink.ts"
+import { type CellFallback, jsonKeys, writeCsvRows, writeJsonRows } from "./chunkBytes.ts"
 import { formatDate, formatTimeMs, formatTimeNs, formatTimeS, formatTimeUs } from "./time.ts"
 
 /**
@@ -221,7 +222,7 @@ const newSink = () => new ByteSink(64 * 1024)
 
 /** JSON: one array of row objects, nulls left out; `[]` when empty. */
 async function* encodeJson(source: ChunkSource): AsyncGenerator<Uint8Array> {
-  const keys = source.columns.map((c) => literal(encoder.encode(quoteJson(c) + ":")))
+  const keys = jsonKeys(source.columns.map(quoteJson))
   const sink = newSink()
   let first = true
   for await (const chunk of prefetched(source)) {
@@ -237,7 +238,7 @@ async function* encodeJson(source: ChunkSource): AsyncGenerator<Uint8Array> {
 
 /** JSON lines: one object per line; empty body when empty. */
 async function* encodeJsonLines(source: ChunkSource): AsyncGenerator<Uint8Array> {
-  const keys = source.columns.map((c) => literal(encoder.encode(quoteJson(c) + ":")))
+  const keys = jsonKeys(source.columns.map(quoteJson))
   const sink = newSink()
   for await (const chunk of prefetched(source)) {
     if (chunk.rowCount === 0) continue

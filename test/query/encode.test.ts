@@ -115,6 +115,13 @@ describe("answers encoded from column vectors", () => {
       ('0001-01-01 00:00:00'), ('9999-12-31 23:59:59.999999'), ('0100-06-15 06:30:00.25')) t(v)`)
   })
 
+  it("times out of order near each other and around 1970, in every precision, as before", async () => {
+    await expectSameBytes(`SELECT v AS ns, v::TIMESTAMP AS us, v::TIMESTAMP::TIMESTAMP_MS AS ms,
+      v::TIMESTAMP::TIMESTAMP_S AS s FROM (SELECT make_timestamp_ns(base + (hash(i) % 7000000000000000)::BIGINT - 3500000000000000
+        + CASE WHEN i % 3 = 0 THEN 0 ELSE (hash(i * 3) % 1000000000)::BIGINT END) AS v
+        FROM range(1500) r(i), (VALUES (0::BIGINT), (1704067200000000000::BIGINT)) b(base)) t`)
+  })
+
   it("times beyond the year 9999 and before year 0 go the per-cell way with the same outcome", async () => {
     await expectSameBytes(`SELECT TIMESTAMP '10000-01-01 00:00:00' AS far, DATE '20000-05-05' AS date`)
     await expectSameBytes(`SELECT TIMESTAMP '-0044-03-15 12:00:00' AS past`)

@@ -1,0 +1,212 @@
+import { asciiInto, copyInto, utf8Bytes } from "./byteSink.ts"
+import { formatDate } from "./time.ts"
+
+/**
+ * Numbers and times written as bytes, exactly as encode.ts's per-cell encoder writes their text: no strings, no
+ * Date objects, no BigInt. Each writer takes the buffer and a position with room made and returns the position
+ * after what it wrote.
+ */
+
+/** "00" to "99": two digits per step. */
+const PAIRS = (() => {
+  const pairs = new Uint8Array(200)
+  for (let i = 0; i < 100; i++) {
+    pairs[2 * i] = 48 + Math.floor(i / 10)
+    pairs[2 * i + 1] = 48 + (i % 10)
+  }
+  return pairs
+})()
+
+/** Decimal digits of a whole number 0 <= v < 2^53. */
+const digitCount = (v: number) => {
+  if (v < 100_000) return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10_000 ? 4 : 5
+  if (v < 10_000_000_000) return v < 1_000_000 ? 6 : v < 10_000_000 ? 7 : v < 100_000_000 ? 8 : v < 1e9 ? 9 : 10
+  let digits = 11
+  for (let t = 1e11; t <= v; t *= 10) digits++
+  return digits
+}
+
+/** The digits of a whole number 0 <= v < 2^53, ending just before `end`. */
+const digitsBefore = (buf: Uint8Array, end: number, v: number) => {
+  let q = end
+  // Beyond 2^31, steps in double arithmetic (exact: whole numbers below 2^53) until small integers take over.
+  while (v >= 2147483648) {
+    const next = Math.floor(v / 100)
+    const pair = (v - next * 100) * 2
+    buf[--q] = PAIRS[pair + 1]!
+    buf[--q] = PAIRS[pair]!
+    v = next
+  }
+  let i = v | 0
+  while (i >= 100) {
+    const next = (i / 100) | 0
+    const pair = (i - next * 100) << 1
+    buf[--q] = PAIRS[pair + 1]!
+    buf[--q] = PAIRS[pair]!
+    i = next
+  }
+  if (i >= 10) {
+    buf[--q] = PAIRS[(i << 1) + 1]!
+    buf[--q] = PAIRS[i << 1]!
+  } else buf[--q] = 48 + i
+}
+
+/** A whole number of magnitude below 2^53 in decimal (at most 17 bytes). */
+export const integerInto = (buf: Uint8Array, p: number, v: number): number => {
+  if (v < 0) {
+    buf[p++] = 45
+    v = -v
+  }
+  const end = p + digitCount(v)
+  digitsBefore(buf, end, v)
+  return end
+}
+
+/** 0 <= n < 10^width in exactly `width` digits, zeros first (width at most 9). */
+export const paddedInto = (buf: Uint8Array, p: number, n: number, width: number): number => {
+  let i = n | 0
+  for (let q = p + width - 1; q >= p; q--) {
+    const next = (i / 10) | 0
+    buf[q] = 48 + i - next * 10
+    i = next
+  }
+  return p + width
+}
+
+const POWERS = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000]
+
+/**
+ * A finite float as arrow-rs writes it (whole numbers keep `.0`), the text of encode.ts's formatFloat, at most 24
+ * bytes. Numbers with few decimals skip String(v): the fewest decimals k for which round(v * 10^k) / 10^k === v
+ * round-trip (division is correctly rounded, so that is parsing the decimal), and below 2^30 two k-decimal numbers
+ * are further apart than a double's spacing, so that decimal is the unique shortest one: JavaScript's own digits.
+ */
+export const floatInto = (buf: Uint8Array, p: number, v: number): number => {
+  if (Number.isInteger(v)) {
+    if (Math.abs(v) < 1e16) {
+      p = integerInto(buf, p, v)
+      buf[p] = 46
+      buf[p + 1] = 48
+      return p + 2
+    }
+  } else if (v < 1073741824 && v > -1073741824) {
+    for (let k = 1; k <= 6; k++) {
+      const scale = POWERS[k]!
+      const m = Math.round(v * scale)
+      if (m / scale === v) {
+        let a = m
+        if (a < 0) {
+          buf[p++] = 45
+          a = -a
+        }
+        const whole = Math.floor(a / scale)
+        p = integerInto(buf, p, whole)
+        buf[p++] = 46
+        return paddedInto(buf, p, a - whole * scale, k)
+      }
+    }
+  }
+  return asciiInto(buf, p, String(v))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Times
+
+/** Seconds of 0000-01-01T00:00:00 and of 10000-01-01: between them a time renders in 19 bytes to the second. */
+export const MIN_SECONDS = -62_167_219_200
+export const END_SECONDS = 253_402_300_800
+
+let cachedDay = Number.NaN
+let cachedDayBytes: Uint8Array = new Uint8Array(0)
+
+/** `YYYY-MM-DD` of a day since the epoch (years 0000 to 9999). */
+export const dayBytes = (day: number): Uint8Array => {
+  if (day !== cachedDay) {
+    cachedDayBytes = utf8Bytes(formatDate(day))
+    cachedDay = day
+  }
+  return cachedDayBytes
+}
+
+// Rows in a result often share their second (one per series at each time), or at least their day: the rendered
+// `YYYY-MM-DDTHH:MM:SS` is kept as five little-endian words (the last holding 3 bytes and a zero).
+let cachedSecond = Number.NaN
+let cachedSecondDay = Number.NaN
+const cachedSecondBytes = new Uint8Array(20)
+const cachedSecondView = new DataView(cachedSecondBytes.buffer)
+let w0 = 0
+let w1 = 0
+let w2 = 0
+let w3 = 0
+let w4 = 0
+
+const renderSecond = (seconds: number) => {
+  const c = cachedSecondBytes
+  const day = Math.floor(seconds / 86_400)
+  if (day !== cachedSecondDay) {
+    copyInto(c, 0, dayBytes(day))
+    c[10] = 84
+    c[13] = 58
+    c[16] = 58
+    cachedSecondDay = day
+    w0 = cachedSecondView.getUint32(0, true)
+    w1 = cachedSecondView.getUint32(4, true)
+  }
+  let inDay = (seconds - day * 86_400) | 0
+  const h = (inDay / 3600) | 0
+  inDay -= h * 3600
+  const m = (inDay / 60) | 0
+  const s = inDay - m * 60
+  c[11] = PAIRS[h << 1]!
+  c[12] = PAIRS[(h << 1) + 1]!
+  c[14] = PAIRS[m << 1]!
+  c[15] = PAIRS[(m << 1) + 1]!
+  c[17] = PAIRS[s << 1]!
+  c[18] = PAIRS[(s << 1) + 1]!
+  cachedSecond = seconds
+  w2 = cachedSecondView.getUint32(8, true)
+  w3 = cachedSecondView.getUint32(12, true)
+  w4 = cachedSecondView.getUint32(16, true)
+}
+
+/** Slack timeInto needs past what it writes: the byte after the seconds, which the caller writes next. */
+export const TIME_SLACK = 1
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS[.fff|.ffffff|.fffffffff]` as time.ts renders it (the fraction left out when zero, else in
+ * 3, 6 or 9 digits as needed), at most 29 bytes; seconds between MIN_SECONDS and END_SECONDS. The byte after the
+ * seconds may be overwritten: room for 30 bytes, and the caller writes something after it.
+ */
+export const timeInto = (view: DataView, buf: Uint8Array, p: number, seconds: number, nanos: number): number => {
+  if (seconds !== cachedSecond) renderSecond(seconds)
+  view.setUint32(p, w0, true)
+  view.setUint32(p + 4, w1, true)
+  view.setUint32(p + 8, w2, true)
+  view.setUint32(p + 12, w3, true)
+  view.setUint32(p + 16, w4, true)
+  p += 19
+  if (nanos === 0) return p
+  buf[p++] = 46
+  if (nanos % 1_000_000 === 0) return paddedInto(buf, p, nanos / 1_000_000, 3)
+  if (nanos % 1000 === 0) return paddedInto(buf, p, nanos / 1000, 6)
+  return paddedInto(buf, p, nanos, 9)
+}
+
+const TWO_32 = 4294967296
+
+/** The remainder of the last `divide`. */
+export let remainder = 0
+
+/**
+ * Splits the int64 `hi * 2^32 + lo` into `q * unit + rem` with 0 <= rem < unit (unit at most 1e9) in exact double
+ * arithmetic: long division in 16-bit steps, so no intermediate passes 2^53. Returns q; `remainder` holds rem.
+ */
+export const divide = (hi: number, lo: number, unit: number): number => {
+  const hq = Math.floor(hi / unit)
+  const x = (hi - hq * unit) * 65536 + (lo >>> 16)
+  const q2 = Math.floor(x / unit)
+  const y = (x - q2 * unit) * 65536 + (lo & 0xffff)
+  const q3 = Math.floor(y / unit)
+  remainder = y - q3 * unit
+  return hq * TWO_32 + q2 * 65536 + q3
+}
