@@ -778,7 +778,7 @@ describe("token commands", () => {
 
   it("a named admin token expires expiry_secs after creation", () => {
     const decided = events(createNamedAdminToken(initial, at(NOW_NS), "ci", 3600, "s"))
-    expect(decided[0]).toMatchObject({ name: "ci", expiresAtNs: NOW_NS + HOUR_NS, grant: { kind: "admin" } })
+    expect(decided[0]).toMatchObject({ name: "ci", expiresAtNs: NOW_NS + HOUR_NS, grant: { _tag: "admin" } })
   })
 
   it("a named admin token without a name fails", () => {
@@ -814,7 +814,7 @@ describe("token commands", () => {
   it("a resource token keeps its permissions", () => {
     const permissions = [{ resourceType: "db" as const, resourceNames: ["a", "b"], actions: ["read" as const, "write" as const] }]
     const decided = events(createResourceToken(initial, ctx, "r", permissions, null, "s"))
-    expect(decided[0]).toMatchObject({ name: "r", expiresAtNs: null, grant: { kind: "resource", permissions } })
+    expect(decided[0]).toMatchObject({ name: "r", expiresAtNs: null, grant: { _tag: "resource", permissions } })
   })
 
   it.each([

@@ -57,15 +57,15 @@ describe("users in the catalog reducer", () => {
     let s = withUsers()
     const token = findUserToken(s, "ann-access", NOW_NS)!
     expect(token.userId).toBe(1)
-    expect(token.grant).toEqual({ kind: "resource", permissions: [{ resourceType: "db", resourceNames: ["*"], actions: ["read", "write"] }] })
+    expect(token.grant).toEqual({ _tag: "resource", permissions: [{ resourceType: "db", resourceNames: ["*"], actions: ["read", "write"] }] })
     expect(findUserToken(s, "ann-refresh", NOW_NS)).toBeUndefined()
     expect(findUserToken(s, "ann-access", NOW_NS + 3600n * SECOND_NS)).toBeUndefined()
     s = run(s, createRole(s, "logs-read", null, [{ resourceType: "database", actions: ["read"], identifiers: ["logs"], allResources: false }]))
     const logsRead = [...usersOf(s).roles.values()][0]!.id
     s = run(s, setUserRoles(s, 1, [logsRead, ADMIN_ROLE_ID]))
-    expect(findUserToken(s, "ann-access", NOW_NS)!.grant).toEqual({ kind: "admin" })
+    expect(findUserToken(s, "ann-access", NOW_NS)!.grant).toEqual({ _tag: "admin" })
     s = run(s, setUserRoles(s, 1, [logsRead]))
-    expect(userGrant(s, usersOf(s).users.get(1)!)).toEqual({ kind: "resource", permissions: [{ resourceType: "db", resourceNames: ["logs"], actions: ["read"] }] })
+    expect(userGrant(s, usersOf(s).users.get(1)!)).toEqual({ _tag: "resource", permissions: [{ resourceType: "db", resourceNames: ["logs"], actions: ["read"] }] })
   })
 
   it("a deleted user is kept soft-deleted, its name freed and its sessions ended", () => {
