@@ -1,31 +1,19 @@
-import { influxLastCacheQueryDuration } from "../metrics/prometheus.ts"
 import { Data, Effect, Stream } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import { type CatalogState, type DistinctCacheDef, type LastCacheDef, liveTable } from "../catalog/state.ts"
-import type { ColumnType } from "../events/index.ts"
 import { FieldKind, type ParsedBatch } from "../lineprotocol/index.ts"
 import type { TableRows } from "../write/WriteBuffer.ts"
-import { DistinctValueCache } from "./DistinctValueCache.ts"
+import { DistinctValueCache, type Seen } from "./DistinctValueCache.ts"
 import { distinctCacheColumns, lastCacheColumns } from "./columns.ts"
 import { evictPeriodically } from "./eviction.ts"
-import { LastValueCache, type CacheValue } from "./LastValueCache.ts"
+import { type KeyEntry, LastValueCache, type CacheValue } from "./LastValueCache.ts"
+import type { CacheTableSource } from "./sql.ts"
+import { sqlIdentifier as quote } from "../query/literal.ts"
 import { forkSupervised } from "../supervision.ts"
 
 export { distinctCacheColumns, lastCacheColumns } from "./columns.ts"
 
 const NS_PER_SECOND = 1_000_000_000n
-
-/** A column a cache answers with. */
-export interface CacheColumn {
-  readonly name: string
-  readonly type: ColumnType
-}
-
-/** A cache's answer as rows of values, columns in InfluxDB 3's order. */
-export interface CacheRows {
-  readonly columns: ReadonlyArray<CacheColumn>
-  readonly rows: ReadonlyArray<ReadonlyArray<CacheValue>>
-}
 
 export type CacheKind = "last" | "distinct"
 
@@ -33,7 +21,9 @@ type Instance =
   | { readonly kind: "last"; readonly tableId: number; readonly def: LastCacheDef; readonly cache: LastValueCache }
   | { readonly kind: "distinct"; readonly tableId: number; readonly def: DistinctCacheDef; readonly cache: DistinctValueCache }
 
-const instanceKey = (tableId: number, kind: CacheKind, def: { readonly name: string; readonly createdSeq: number }) => `${tableId}/${kind}/${def.createdSeq}/${def.name}`
+/** An instance's identity, also the name of its DuckDB table (a definition's seq is unique among caches). */
+const instanceKey = (tableId: number, kind: CacheKind, def: { readonly createdSeq: number }) =>
+  `${kind}_${tableId}_${def.createdSeq}`
 
 /** The tag and field values of one line of a parsed batch, by column name. */
 const lineValues = (
@@ -212,30 +202,16 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
     yield* evictPeriodically(() => [...instances.values()].map((i) => i.cache))
 
     /**
-     * The answer of `last_cache(table[, name])` or `distinct_cache(table[, name])` on a database: the name may be left
-     * out when the table has exactly one cache of that kind.
+     * What `last_cache(table[, name])` or `distinct_cache(table[, name])` on a database reads, as the source of its
+     * DuckDB table (sql.ts): the name may be left out when the table has exactly one cache of that kind.
      */
-    const answer = (
+    const table = (
       state: CatalogState,
       dbId: number,
       kind: CacheKind,
       tableName: string,
       name: string | undefined
-    ): CacheRows | CacheLookupError => {
-      if (kind !== "last") return answerFromCache(state, dbId, kind, tableName, name)
-      const started = performance.now()
-      const answered = answerFromCache(state, dbId, kind, tableName, name)
-      influxLastCacheQueryDuration.unsafeUpdate((performance.now() - started) / 1000, [])
-      return answered
-    }
-
-    const answerFromCache = (
-      state: CatalogState,
-      dbId: number,
-      kind: CacheKind,
-      tableName: string,
-      name: string | undefined
-    ): CacheRows | CacheLookupError => {
+    ): CacheTableSource | CacheLookupError => {
       reconcile(state)
       const db = state.databases.get(dbId)
       const table = db === undefined ? undefined : liveTable(db, tableName)
@@ -244,29 +220,61 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
         kind === "last" ? table.lastCaches : table.distinctCaches
       const def = name === undefined ? (defs.size === 1 ? defs.values().next().value : undefined) : defs.get(name)
       if (def === undefined) return lookupError("Error during planning: could not find cache for the given arguments")
-      const instance = instanceOf(table.id, kind, def)
-      const now = nowNs()
-      if (instance?.kind === "distinct") {
-        return { columns: distinctCacheColumns(table, instance.def), rows: instance.cache.values(now) }
-      }
-      const { keys, values, time } = lastCacheColumns(table, def as LastCacheDef)
-      const rows: Array<Array<CacheValue>> = []
-      if (instance?.kind === "last") {
-        for (const { keys: keyValues, row } of instance.cache.rows(now)) {
-          const out: Array<CacheValue> = [...keyValues]
-          for (const v of values) out.push(row.values.get(v.name) ?? null)
-          out.push(row.timeNs)
-          rows.push(out)
+      const key = instanceKey(table.id, kind, def)
+      const instance = instances.get(key)
+      // Reconciled with this state above, so the instance exists; answered empty should that ever not hold.
+      if (instance?.kind === "distinct" || (instance === undefined && kind === "distinct")) {
+        const columns = distinctCacheColumns(table, def as DistinctCacheDef)
+        const cache = instance?.kind === "distinct" ? instance.cache : new DistinctValueCache(0, 0n)
+        return {
+          name: key,
+          kind,
+          owner: cache,
+          columns,
+          orderBy: columns.map((c) => quote(c.name)).join(", "),
+          size: () => cache.size,
+          rows: () => cache.size,
+          changes: () => {
+            cache.evict(nowNs())
+            return cache.changes.take()
+          },
+          groups: () => cache.groups(),
+          rowsOf: (seen: Seen) => [seen.values]
         }
       }
-      return { columns: [...keys, ...values, time], rows }
+      const { keys, values, time } = lastCacheColumns(table, def as LastCacheDef)
+      const cache = instance?.kind === "last" ? instance.cache : new LastValueCache(0, 0n)
+      return {
+        name: key,
+        kind,
+        owner: cache,
+        columns: [...keys, ...values, time],
+        // Unordered, as InfluxDB 3's last cache answers: a sort per read would cost more than the read.
+        orderBy: "",
+        size: () => cache.size,
+        rows: () => cache.size * cache.count,
+        changes: () => {
+          cache.evict(nowNs())
+          return cache.changes.take()
+        },
+        groups: () => cache.groups(),
+        rowsOf: (entry: KeyEntry) =>
+          entry.rows.map((row) => {
+            const out: Array<CacheValue> = [...entry.keys]
+            for (const v of values) out.push(row.values.get(v.name) ?? null)
+            out.push(row.timeNs)
+            return out
+          })
+      }
     }
 
     return {
       ingest,
       prepare,
       load,
-      answer,
+      table,
+      /** Whether a cache's table (its instance key) belongs to a cache the catalog defines. */
+      isLive: (key: string) => instances.has(key),
       /** Makes the instances match the catalog now (before loading a cache just created). */
       reconcile,
       /** Empties every cache and makes the instances match `state` (a restore replaced the data they were fed). */

@@ -1,7 +1,12 @@
+import { ChangeLog } from "./changes.ts"
+
 /** One distinct combination of the cache's columns (a tag or string value, or null where a row had none). */
 export type DistinctTuple = ReadonlyArray<string | null>
 
-interface Seen {
+/** One combination (a group of the cache's DuckDB table). */
+export interface Seen {
+  /** Never reused within the cache. */
+  readonly id: number
   readonly values: DistinctTuple
   seenAtNs: bigint
 }
@@ -31,6 +36,9 @@ const compareTuples = (a: DistinctTuple, b: DistinctTuple): number => {
  */
 export class DistinctValueCache {
   private readonly seen = new Map<string, Seen>()
+  private nextId = 0
+  /** The combinations added or removed since the cache's table last took them (a sighting changes no row). */
+  readonly changes = new ChangeLog<Seen>(() => this.seen.size)
 
   constructor(
     readonly maxCardinality: number,
@@ -51,8 +59,16 @@ export class DistinctValueCache {
       this.seen.set(key, known)
       return
     }
-    this.seen.set(key, { values: [...values], seenAtNs })
-    while (this.seen.size > this.maxCardinality) this.seen.delete(this.seen.keys().next().value!)
+    const added = { id: this.nextId++, values: [...values], seenAtNs }
+    this.seen.set(key, added)
+    this.changes.touched(added.id, added)
+    while (this.seen.size > this.maxCardinality) this.dropOldest()
+  }
+
+  private dropOldest(): void {
+    const [key, entry] = this.seen.entries().next().value!
+    this.seen.delete(key)
+    this.changes.removed(entry.id)
   }
 
   /** Removes combinations older than `maxAge`, then the oldest down to `maxCardinality`; returns how many went. */
@@ -62,10 +78,11 @@ export class DistinctValueCache {
     for (const [key, entry] of this.seen) {
       if (entry.seenAtNs >= cutoff) break
       this.seen.delete(key)
+      this.changes.removed(entry.id)
       removed++
     }
     while (this.seen.size > this.maxCardinality) {
-      this.seen.delete(this.seen.keys().next().value!)
+      this.dropOldest()
       removed++
     }
     return removed
@@ -79,7 +96,13 @@ export class DistinctValueCache {
     return out.sort(compareTuples)
   }
 
+  /** Every combination (ones past the max age included: evict first). */
+  groups(): Iterable<Seen> {
+    return this.seen.values()
+  }
+
   clear(): void {
     this.seen.clear()
+    this.changes.everything()
   }
 }

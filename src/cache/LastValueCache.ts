@@ -1,3 +1,5 @@
+import { ChangeLog } from "./changes.ts"
+
 /** A cell of a cached row: what a column of a table holds (null where a row has no value). */
 export type CacheValue = number | bigint | string | boolean | null
 
@@ -8,7 +10,10 @@ export interface CachedRow {
   readonly values: Map<string, CacheValue>
 }
 
-interface KeyEntry {
+/** One combination of key values and its rows (a group of the cache's DuckDB table). */
+export interface KeyEntry {
+  /** Never reused within the cache. */
+  readonly id: number
   readonly keys: ReadonlyArray<CacheValue>
   /** Newest first, at most `count`. */
   readonly rows: Array<CachedRow>
@@ -28,6 +33,11 @@ const keyOf = (keys: ReadonlyArray<CacheValue>): string => {
  */
 export class LastValueCache {
   private readonly entries = new Map<string, KeyEntry>()
+  private nextId = 0
+  /** At most the oldest `seenAtNs` of any row (undefined: no rows since the last scan): evict skips its scan before. */
+  private oldestSeenNs: bigint | undefined
+  /** The key entries changed since the cache's table last took them. */
+  readonly changes = new ChangeLog<KeyEntry>(() => this.entries.size)
 
   constructor(
     readonly count: number,
@@ -52,7 +62,7 @@ export class LastValueCache {
     const id = keyOf(keys)
     let entry = this.entries.get(id)
     if (entry === undefined) {
-      entry = { keys: [...keys], rows: [] }
+      entry = { id: this.nextId++, keys: [...keys], rows: [] }
       this.entries.set(id, entry)
     }
     const rows = entry.rows
@@ -62,23 +72,38 @@ export class LastValueCache {
       const row = rows[i]!
       for (const [k, v] of values) if (v !== null) row.values.set(k, v)
       if (seenAtNs > row.seenAtNs) row.seenAtNs = seenAtNs
+      this.changes.touched(entry.id, entry)
       return
     }
     if (i >= this.count) return
     rows.splice(i, 0, { timeNs, seenAtNs, values: new Map(values) })
     if (rows.length > this.count) rows.length = this.count
+    if (this.oldestSeenNs === undefined || seenAtNs < this.oldestSeenNs) this.oldestSeenNs = seenAtNs
+    this.changes.touched(entry.id, entry)
   }
 
   /** Removes rows not seen within the ttl (and keys left without rows); returns how many rows went. */
   evict(nowNs: bigint): number {
     const cutoff = nowNs - this.ttlNs
+    // Nothing is old enough yet: no scan (every query evicts first, so this is what keeps queries O(answer)).
+    if (this.oldestSeenNs === undefined || this.oldestSeenNs >= cutoff) return 0
     let removed = 0
+    let oldest: bigint | undefined
     for (const [id, entry] of this.entries) {
       const kept = entry.rows.filter((r) => r.seenAtNs >= cutoff)
       removed += entry.rows.length - kept.length
-      if (kept.length === 0) this.entries.delete(id)
-      else if (kept.length < entry.rows.length) entry.rows.splice(0, entry.rows.length, ...kept)
+      if (kept.length === 0) {
+        this.entries.delete(id)
+        this.changes.removed(entry.id)
+        continue
+      }
+      if (kept.length < entry.rows.length) {
+        entry.rows.splice(0, entry.rows.length, ...kept)
+        this.changes.touched(entry.id, entry)
+      }
+      for (const r of kept) if (oldest === undefined || r.seenAtNs < oldest) oldest = r.seenAtNs
     }
+    this.oldestSeenNs = oldest
     return removed
   }
 
@@ -91,8 +116,15 @@ export class LastValueCache {
     return out
   }
 
+  /** Every key entry (rows past the ttl included: evict first). */
+  groups(): Iterable<KeyEntry> {
+    return this.entries.values()
+  }
+
   /** Forgets everything (the table's data was deleted). */
   clear(): void {
     this.entries.clear()
+    this.oldestSeenNs = undefined
+    this.changes.everything()
   }
 }

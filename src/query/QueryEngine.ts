@@ -7,7 +7,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Caches } from "../cache/Caches.ts"
-import { materialise } from "../cache/sql.ts"
+import { CacheTables } from "../cache/sql.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { liveDatabase, type DatabaseState, type TableState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
@@ -132,6 +132,8 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
       catch: engineFailed("the SQL dialect could not be set up")
     })
 
+    const cacheTables = new CacheTables(duck.instance, caches.isLive)
+    yield* Effect.addFinalizer(() => Effect.sync(() => cacheTables.close()))
     const idle: Array<DuckDBConnection> = []
     yield* Effect.addFinalizer(() => Effect.sync(() => idle.splice(0).forEach((c) => c.closeSync())))
     const connection = Effect.acquireRelease(
@@ -262,18 +264,11 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
                   const described = ingester.buffer.describe(tableId)
                   return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
                 },
-                cacheFunction: async (name, [table, cacheName], into) => {
-                  const answer = caches.answer(
-                    current,
-                    currentDb.id,
-                    name === "last_cache" ? "last" : "distinct",
-                    table!,
-                    cacheName
-                  )
-                  if ("_tag" in answer) return new PlanError({ message: answer.message })
-                  // Replaced on every read; the connection runs one query at a time, so no other query sees it change.
-                  await materialise(conn, into, answer)
-                  return undefined
+                cacheFunction: async (name, [table, cacheName]) => {
+                  const kind = name === "last_cache" ? "last" : "distinct"
+                  const source = caches.table(current, currentDb.id, kind, table!, cacheName)
+                  if ("_tag" in source) return new PlanError({ message: source.message })
+                  return { sql: await cacheTables.read(source), rows: source.rows() }
                 },
                 virtualTable: (qualifiedName) =>
                   (catalogTables ??= virtualTables({

@@ -59,24 +59,24 @@ export interface TranslateInput {
   /** The dialect rewrite, applied after parameters are bound and before tables are resolved. */
   readonly dialect: (statement: JsonObject) => JsonObject | { readonly _tag: "DialectError"; readonly message: string }
   /**
-   * Materialises `last_cache(table[, name])` or `distinct_cache(...)` as the temporary table `into` of the query's
-   * connection (O(cache rows), no SQL text per row for the planner to parse), or says why it cannot.
+   * What reads `last_cache(table[, name])` or `distinct_cache(...)`: the SELECT of the cache's DuckDB table (brought
+   * up to date) and at most how many rows it has, or why it cannot be read.
    */
   readonly cacheFunction?: (
     name: CacheFunction,
-    args: ReadonlyArray<string>,
-    into: string
-  ) => Promise<PlanError | undefined>
+    args: ReadonlyArray<string>
+  ) => Promise<{ readonly sql: string; readonly rows: number } | PlanError>
 }
 
 /** The table functions answered from the last-value and distinct-value caches. */
 export type CacheFunction = "last_cache" | "distinct_cache"
 
-/** One cache table function call of a query, and the temporary table it is read from. */
+/** One cache table function call of a query, and the node it replaces. */
 interface CacheRead {
   readonly name: CacheFunction
   readonly args: ReadonlyArray<string>
-  readonly into: string
+  readonly node: JsonObject
+  readonly alias: string
 }
 
 export interface Translated {
@@ -98,6 +98,31 @@ const ONE_ROW_AGGREGATES = new Set([
 
 /** Rows a LIMIT may allow for the answer still to count as few. */
 const FEW_ROWS = 1000
+/** Rows a cache may hold for a query of it alone to count as few (it is in memory already). */
+const FEW_CACHE_ROWS = 10_000
+
+/**
+ * Whether a statement reads one cache function directly (no join, CTE or subquery in FROM) and calls no function
+ * that makes rows (unnest): its answer has at most the cache's rows.
+ */
+const readsOneCache = (statement: JsonObject): boolean => {
+  const node = statement["node"]
+  if (!isObject(node) || node["type"] !== "SELECT_NODE") return false
+  const from = node["from_table"]
+  const ctes = isObject(node["cte_map"]) ? node["cte_map"]["map"] : undefined
+  if (!isObject(from) || from["type"] !== "TABLE_FUNCTION" || (Array.isArray(ctes) && ctes.length > 0)) return false
+  const pending: Array<Json> = [node]
+  while (pending.length > 0) {
+    const value = pending.pop()!
+    if (Array.isArray(value)) pending.push(...value)
+    else if (isObject(value)) {
+      const fn = value["class"] === "FUNCTION" ? String(value["function_name"]).toLowerCase() : ""
+      if (fn === "unnest" || fn === "unlist") return false
+      pending.push(...Object.values(value))
+    }
+  }
+  return true
+}
 
 const isConstant = (node: Json): boolean => isObject(node) && (node["class"] === "CONSTANT" || (node["class"] === "CAST" && isConstant(node["child"] ?? null)))
 
@@ -401,11 +426,8 @@ const resolveTables = (
       )
       return node
     }
-    // Our own name in DuckDB's temp catalog: no query can name it (only `public` tables resolve).
-    const into = `__strata_cache_${caches.length}`
     const copy = { ...node }
-    replacements.set(copy, { sql: `SELECT * FROM temp.main.${into}`, alias: String(node["alias"] ?? "") || name })
-    caches.push({ name, args, into })
+    caches.push({ name, args, node: copy, alias: String(node["alias"] ?? "") || name })
     return copy
   }
 
@@ -499,10 +521,14 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   const resolved = resolveTables(rewritten as JsonObject, input, await functionPolicy(input.conn))
   if ("_tag" in resolved) return resolved
   const { tables, replacements } = resolved
+  let cacheRows = 0
   for (const read of resolved.caches) {
-    const refused = await input.cacheFunction!(read.name, read.args, read.into)
-    if (refused !== undefined) return refused
+    const cache = await input.cacheFunction!(read.name, read.args)
+    if ("_tag" in cache) return cache
+    replacements.set(read.node, { sql: cache.sql, alias: read.alias })
+    cacheRows += cache.rows
   }
+  const oneCache = tables.size === 0 && replacements.size === 1 && cacheRows <= FEW_CACHE_ROWS
 
   // A plain SELECT of one table: its equality conditions let the table's view skip files whose index rules them out.
   // (Only when the table is read once: a subquery reading it again must see every file.)
@@ -533,7 +559,7 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
     sql: await renderSql(input.conn, [tree]),
     tables: [...tables.values()],
     caches: resolved.caches.map((c) => c.name),
-    fewRows: fewRows(rewritten as JsonObject)
+    fewRows: fewRows(rewritten as JsonObject) || (oneCache && readsOneCache(rewritten as JsonObject))
   }
 }
 
