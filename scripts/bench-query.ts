@@ -7,6 +7,8 @@
  * also runs the same queries in-process on the same Parquet files: the engine's floor.
  * `--mode trivial` instead measures the fixed cost of a query: `SELECT 1` and a count on a small table, 200 runs
  * each, printing the server-side time (telemetry's execution_time_us) and the client's, median and p90.
+ * Each Strata query's server CPU time (user + system per query over 10 more runs, from /proc) is printed beside
+ * its elapsed time: on a busy machine it is the steadier figure.
  * ClickHouse (Debian's clickhouse-server, scripts/clickhouse.ts) runs the same five queries on the same rows in a
  * MergeTree ordered by (hostname, time); the totals line gives strata/clickhouse and the worst query's ratio.
  * usage: npx tsx scripts/bench-query.ts [--hours N] [--skip-influx] [--skip-clickhouse] [--mode buffer|persisted|both|trivial]
@@ -86,6 +88,16 @@ const medianOf3 = async (url: string) => {
   return runs[1]!
 }
 
+/** Runs that measure a server's CPU per query (steadier than elapsed time on a busy machine). */
+const CPU_RUNS = 10
+
+/** The server's CPU time per query in ms (user + system over CPU_RUNS runs, from /proc). */
+const cpuPerQuery = async (url: string, pid: number) => {
+  const before = cpuSecondsOf(pid)
+  for (let i = 0; i < CPU_RUNS; i++) await timed(url)
+  return ((cpuSecondsOf(pid) - before) / CPU_RUNS) * 1000
+}
+
 /** A process's CPU time (user + system) in seconds, from /proc. */
 const cpuSecondsOf = (pid: number) => {
   const fields = NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
@@ -131,6 +143,7 @@ if (mode === "trivial") {
 }
 
 const strataTimes: Record<string, Array<number>> = {}
+const strataCpu: Record<string, Array<number>> = {}
 const duckTimes: Array<number> = []
 const influxTimes: Array<number> = []
 const clickhouseTimes: Array<number> = []
@@ -187,10 +200,15 @@ for (const m of modes) {
     console.log(`strata (${m}) loaded ${loaded.lines.toLocaleString()} lines in ${loaded.seconds}s`)
     const paths = persisted ? await waitPersistedAndCompacted(strata.url, strata.dir, loaded.lines) : []
     const times: Array<number> = (strataTimes[m] = [])
+    const cpu: Array<number> = (strataCpu[m] = [])
     for (const q of queries) {
-      const r = await medianOf3(`${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q: q.sql, format: "json" })}`)
+      const url = `${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q: q.sql, format: "json" })}`
+      const r = await medianOf3(url)
       times.push(r.ms)
-      console.log(`strata  ${q.name.padEnd(36)} ${r.ms.toFixed(1).padStart(9)} ms  (${r.bytes.toLocaleString()} bytes)`)
+      cpu.push(await cpuPerQuery(url, strata.child.pid!))
+      console.log(
+        `strata  ${q.name.padEnd(36)} ${r.ms.toFixed(1).padStart(9)} ms  (${r.bytes.toLocaleString()} bytes), server CPU ${cpu[cpu.length - 1]!.toFixed(1)} ms`
+      )
     }
     if (persisted) await duckFloor(paths)
   } finally {
@@ -246,7 +264,8 @@ const results: Record<string, number> = {}
 for (const m of modes) {
   const t = total(strataTimes[m]!)
   results[`strata_${m}_total_ms`] = Math.round(t)
-  const line = [`total: strata ${m} ${t.toFixed(1)} ms`]
+  results[`strata_${m}_server_cpu_ms`] = Math.round(total(strataCpu[m]!))
+  const line = [`total: strata ${m} ${t.toFixed(1)} ms (server CPU ${total(strataCpu[m]!).toFixed(1)} ms)`]
   if (influxTimes.length > 0) {
     results[`ratio_${m}`] = Number((t / total(influxTimes)).toFixed(3))
     line.push(`influxdb 1.x ${total(influxTimes).toFixed(1)} ms → ratio ${results[`ratio_${m}`]} (target ≤ 0.5)`)

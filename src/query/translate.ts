@@ -17,8 +17,10 @@ import {
   TREE_LIMITS,
   yieldToOthers
 } from "./ast.ts"
+import { referencedColumns } from "./columnRefs.ts"
 import { sqlTooComplex } from "./complexity.ts"
 import { queryEqualities } from "./equalities.ts"
+import { queryTimeRange, type TimeRange } from "./timeRange.ts"
 import { functionPolicy, type FunctionPolicy } from "./sandbox.ts"
 import { showColumnsSql, showColumnsTarget } from "./showColumns.ts"
 import { columnsInOrder, duckTypeName, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
@@ -35,14 +37,19 @@ export class PlanError extends Data.TaggedError("PlanError")<{ readonly message:
 
 const planError = (message: string): PlanError => new PlanError({ message })
 
+/** What a query needs of a table's view, beyond its rows: what lets the view leave parts out. */
+export interface ViewScope {
+  /** The query's `column = 'value'` conditions on the table, which files may be pruned by. */
+  readonly equalities?: ReadonlyMap<string, ReadonlySet<string>> | undefined
+  /** False when the query names none of the table's tags: the view may answer them as NULL. */
+  readonly withTags?: boolean
+  /** Bounds every answer row's time meets: files and buffer outside them are not read. */
+  readonly timeRange?: TimeRange | undefined
+}
+
 /** What a buffered table offers the planner. */
 export interface BufferView {
-  /** `equalities`: the query's `column = 'value'` conditions on the table, which files may be pruned by. */
-  readonly viewSql: (
-    tableId: number,
-    deduplicate?: boolean,
-    equalities?: ReadonlyMap<string, ReadonlySet<string>>
-  ) => string | undefined
+  readonly viewSql: (tableId: number, deduplicate?: boolean, scope?: ViewScope) => string | undefined
   readonly describe: (tableId: number) => { readonly rows: number; readonly mayHaveDuplicates: boolean } | undefined
 }
 
@@ -160,10 +167,10 @@ export const userTableSql = (
   table: TableState,
   buffer: BufferView,
   merge: boolean,
-  equalities?: ReadonlyMap<string, ReadonlySet<string>>
+  scope?: ViewScope
 ): string => {
   const columns = columnsInOrder(table)
-  const view = buffer.viewSql(table.id, merge, equalities)
+  const view = buffer.viewSql(table.id, merge, scope)
   if (view === undefined)
     return `SELECT ${columns.map((c) => `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`).join(", ")} WHERE false`
   return `SELECT ${columns.map((c) => quote(c.name)).join(", ")} FROM (${view}) AS b`
@@ -533,9 +540,22 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   // A plain SELECT of one table: its equality conditions let the table's view skip files whose index rules them out.
   // (Only when the table is read once: a subquery reading it again must see every file.)
   const tableReads = [...replacements.values()].filter((r) => typeof r.sql !== "string").length
-  const equalities = tables.size === 1 && tableReads === 1 ? queryEqualities(rewritten as JsonObject) : undefined
+  const single = tables.size === 1 && tableReads === 1
+  const equalities = single ? queryEqualities(rewritten as JsonObject) : undefined
+  const timeRange = single ? queryTimeRange(rewritten as JsonObject) : undefined
   const merges = new Map<number, boolean>()
   for (const table of tables.values()) merges.set(table.id, await input.needsMerge(table.id))
+  // Tables whose tags the query may read: the others' views skip the series dictionary.
+  const referenced = referencedColumns(resolved.tree)
+  const withTags = new Set<number>()
+  for (const r of replacements.values()) {
+    if (typeof r.sql === "string") continue
+    const table = r.sql
+    const named = (name: string) => referenced === "all" || referenced.has(name.toLowerCase())
+    // A table's name or alias as a column is its whole row (`SELECT cpu FROM cpu`).
+    if (named(table.name) || named(r.alias) || table.columns.some((c) => c.type === "tag" && named(c.name)))
+      withTags.add(table.id)
+  }
   // Each reference to a table becomes a copy of its subquery in the SQL that runs: a table named many times (a
   // UNION of thousands of `SELECT * FROM t`) would multiply a small query into a huge one.
   const subqueries = new Map<string | TableState, { readonly statement: JsonObject; readonly nodes: number }>()
@@ -544,7 +564,14 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   for (const [node, r] of replacements) {
     let subquery = subqueries.get(r.sql)
     if (subquery === undefined) {
-      const sql = typeof r.sql === "string" ? r.sql : userTableSql(r.sql, input.buffer, merges.get(r.sql.id) ?? true, equalities)
+      const sql =
+        typeof r.sql === "string"
+          ? r.sql
+          : userTableSql(r.sql, input.buffer, merges.get(r.sql.id) ?? true, {
+              equalities,
+              timeRange,
+              withTags: withTags.has(r.sql.id)
+            })
       subquery = await parseSubquery(input.conn, sql)
       subqueries.set(r.sql, subquery)
     } else repeatedNodes += subquery.nodes

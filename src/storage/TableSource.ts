@@ -2,7 +2,8 @@ import { Effect, Schedule } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import { activeRowDeletes, keepSql, type RowDeleteRequest } from "../deletes/state.ts"
 import type { DatabaseState, TableState } from "../catalog/state.ts"
-import type { BufferView } from "../query/translate.ts"
+import { outsideRange } from "../query/timeRange.ts"
+import type { BufferView, ViewScope } from "../query/translate.ts"
 import { duckTypeName } from "../query/virtualTables.ts"
 import { Ingester } from "../write/Ingester.ts"
 import { rowsTableName, seriesTableName } from "../write/WriteBuffer.ts"
@@ -100,13 +101,18 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       bufferMerge: boolean,
       cutoff: bigint | undefined,
       deletes: ReadonlyArray<RowDeleteRequest>,
-      files: ReadonlyArray<IndexedFile>
+      files: ReadonlyArray<IndexedFile>,
+      scope: ViewScope
     ): string | undefined => {
+      const withTags = scope.withTags ?? true
+      const range = buffer.timeRange(table.id)
+      // The buffer's rows all lie outside the query's time bounds: it is left out like a file would be.
+      const bufferOut = range !== undefined && outsideRange(scope.timeRange, range.min, range.max)
       const since = cutoff === undefined ? "" : ` WHERE time >= make_timestamp_ns(${cutoff})`
       // Rows a row-delete request hides (files persisted before it): left out of the file's part.
       const where = (keep: string | undefined) => (keep === undefined ? since : since === "" ? ` WHERE ${keep}` : `${since} AND ${keep}`)
       if (files.length === 0) {
-        const view = buffer.viewSql(table.id, bufferMerge)
+        const view = bufferOut ? undefined : buffer.viewSql(table.id, bufferMerge, withTags)
         return view === undefined || cutoff === undefined ? view : `SELECT * FROM (${view}) AS v${since}`
       }
       const tags = table.columns.filter((c) => c.type === "tag")
@@ -124,8 +130,7 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
           "b.time",
           ...(ord ? [ord] : [])
         ].join(", ")
-      const range = buffer.timeRange(table.id)
-      const hasBuffer = described !== undefined && described.rows > 0
+      const hasBuffer = described !== undefined && described.rows > 0 && !bufferOut
       const ranges = files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs }))
       if (hasBuffer && range !== undefined) ranges.push(range)
       if (!anyOverlap(ranges)) {
@@ -139,7 +144,7 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
         const parts = [...groups].map(([keep, group]) =>
           `SELECT ${columnsOf(groups.size === 1 ? inFiles : new Set(group.flatMap((f) => f.columns)))} FROM ${fileSource(group)}${where(keep === "" ? undefined : keep)}`
         )
-        if (hasBuffer) parts.push(`SELECT ${columnsOf(inBuffer)} FROM (${buffer.viewSql(table.id, bufferMerge)!}) AS v${since}`)
+        if (hasBuffer) parts.push(`SELECT ${columnsOf(inBuffer)} FROM (${buffer.viewSql(table.id, bufferMerge, withTags)!}) AS v${since}`)
         return parts.join(" UNION ALL ")
       }
       const parts = files.map((f, i) => `SELECT ${columnsOf(new Set(f.columns), `CAST(${i} AS DOUBLE) AS _ord`)} FROM ${fileSource([f])}${where(keepSql(deletes, f))}`)
@@ -162,16 +167,20 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
         const state = Effect.runSync(catalog.current)
         const scanned = new Map<number, ReadonlyArray<IndexedFile>>()
         return {
-          viewSql: (tableId, deduplicate, equalities) => {
+          viewSql: (tableId, deduplicate, scope = {}) => {
             const table = db.tables.get(tableId)
-            if (table === undefined) return buffer.viewSql(tableId, deduplicate)
+            if (table === undefined) return buffer.viewSql(tableId, deduplicate, scope.withTags)
             const cutoff = retentionCutoffNs(db, table, nowMs)
-            // Files outside retention, or whose file index shows no row the query's equalities accept, are not read.
+            // Files outside retention or the query's time bounds, or whose file index shows no row the query's
+            // equalities accept, are not read.
             const files = filesOf(fileIndex.unsafeCurrent(), table.id).filter(
-              (f) => (cutoff === undefined || f.maxTimeNs >= cutoff) && !indexExcludes(f, equalities)
+              (f) =>
+                (cutoff === undefined || f.maxTimeNs >= cutoff) &&
+                !outsideRange(scope.timeRange, f.minTimeNs, f.maxTimeNs) &&
+                !indexExcludes(f, scope.equalities)
             )
             scanned.set(tableId, files)
-            return tableSql(table, deduplicate ?? true, cutoff, activeRowDeletes(state, table.id), files)
+            return tableSql(table, deduplicate ?? true, cutoff, activeRowDeletes(state, table.id), files, scope)
           },
           describe: (tableId) => buffer.describe(tableId),
           scanned

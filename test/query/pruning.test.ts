@@ -1,0 +1,138 @@
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { Compactor } from "../../src/compactor/Compactor.ts"
+import { parseSql, type JsonObject } from "../../src/query/ast.ts"
+import { referencedColumns } from "../../src/query/columnRefs.ts"
+import { queryTimeRange } from "../../src/query/timeRange.ts"
+import { expectOk } from "../support/expect.ts"
+import { startServer, type InProcessServer } from "../support/server.ts"
+
+// A query reads only the parts of a table it can need: files and buffered rows outside its time bounds are left
+// out, and the buffer skips its series dictionary when no tag is named. The answers stay what they were.
+
+describe("what a statement lets the planner leave out", () => {
+  let instance: DuckDBInstance
+  let conn: DuckDBConnection
+  beforeAll(async () => {
+    instance = await DuckDBInstance.create(":memory:")
+    conn = await instance.connect()
+  })
+  afterAll(() => {
+    conn.closeSync()
+    instance.closeSync()
+  })
+  const parse = async (sql: string): Promise<JsonObject> => {
+    const parsed = await parseSql(conn, sql)
+    if (!Array.isArray(parsed)) throw new Error(`did not parse: ${sql}`)
+    return parsed[0]!
+  }
+  const columns = async (sql: string) => {
+    const refs = referencedColumns(await parse(sql))
+    return refs === "all" ? "all" : [...refs].sort()
+  }
+  const range = async (sql: string) => queryTimeRange(await parse(sql))
+
+  it("names the columns a statement reads, or all when its shape can read unnamed ones", async () => {
+    expect(await columns("SELECT count(usage) AS n FROM cpu")).toEqual(["usage"])
+    expect(await columns("SELECT c.Host, max(time) FROM cpu c GROUP BY 1")).toEqual(["c", "host", "time"])
+    expect(await columns("SELECT a.v FROM cpu a JOIN mem b USING (host)")).toEqual(["a", "host", "v"])
+    expect(await columns("SELECT count(*) FROM cpu")).toEqual([])
+    for (const all of [
+      "SELECT * FROM cpu",
+      "SELECT cpu.* FROM cpu",
+      "SELECT COLUMNS('h.*') FROM cpu",
+      "SELECT #1 FROM cpu",
+      "SELECT v FROM cpu NATURAL JOIN mem",
+      "SELECT x FROM cpu AS c(x)",
+      "SELECT count(v) FROM (SELECT * EXCLUDE (host) FROM cpu)"
+    ])
+      expect(await columns(all), all).toBe("all")
+  })
+
+  it("reads time bounds from the top-level AND terms of a single-table SELECT", async () => {
+    const t = (s: string) => `CAST('${s}' AS TIMESTAMP_NS)`
+    const a = 1_704_088_800_000_000_000n // 2024-01-01 06:00:00
+    const b = 1_704_132_000_000_000_000n // 2024-01-01 18:00:00
+    expect(await range(`SELECT * FROM cpu WHERE time >= ${t("2024-01-01 06:00:00")} AND time < ${t("2024-01-01 18:00:00")}`))
+      .toEqual({ min: a, max: b - 1n })
+    expect(await range(`SELECT * FROM cpu WHERE host = 'a' AND ${t("2024-01-01 06:00:00")} < time`)).toEqual({ min: a + 1n, max: undefined })
+    expect(await range(`SELECT * FROM cpu WHERE time BETWEEN ${t("2024-01-01 06:00:00")} AND ${t("2024-01-01 18:00:00")}`))
+      .toEqual({ min: a, max: b })
+    expect(await range(`SELECT * FROM cpu WHERE time = ${t("2024-01-01 06:00:00.000000001")}`)).toEqual({ min: a + 1n, max: a + 1n })
+    for (const none of [
+      `SELECT * FROM cpu WHERE time > ${t("2024-01-01 06:00:00")} OR host = 'a'`,
+      `SELECT * FROM cpu WHERE time > CAST('2024-01-01 06:00:00' AS TIMESTAMP)`,
+      `SELECT * FROM cpu a JOIN mem b USING (host) WHERE time > ${t("2024-01-01 06:00:00")}`,
+      `SELECT * FROM cpu WHERE usage > 5`,
+      `SELECT * FROM cpu`
+    ])
+      expect(await range(none), none).toBeUndefined()
+  })
+})
+
+const S = 1_000_000_000n
+const T0 = 1_704_067_200n * S // 2024-01-01T00:00:00Z
+const HOUR = 3600n * S
+
+describe("queries over files and buffer read only what their bounds and columns need", () => {
+  let server: InProcessServer
+  const sql = async (q: string) => {
+    const res = await server.request("GET", `/api/v3/query_sql?db=p&format=json&q=${encodeURIComponent(q)}`)
+    expect(res.status, `${q}: ${res.text}`).toBe(200)
+    return res.json<Array<Record<string, unknown>>>()
+  }
+  const scanned = async (q: string) => {
+    const rows = await sql(q)
+    const telemetry = expectOk(await server.request("GET", "/api/v3/query_sql_telemetry")).json<{ chunks: Array<{ files_scanned: number }> }>()
+    return { rows, files: telemetry.chunks[0]!.files_scanned }
+  }
+  const write = async (lines: ReadonlyArray<string>) =>
+    expectOk(await server.request("POST", "/api/v3/write_lp?db=p&precision=nanosecond", { body: lines.join("\n") }), 204)
+  const persist = () => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+
+  beforeAll(async () => {
+    server = await startServer({ withoutAuth: true, persistIntervalMs: 3_600_000, compactionDelayMs: 3_600_000 })
+    // Hours 0 and 1 persisted (one gen1 file per window), hour 2 and a late rewrite of hour 1 in the buffer.
+    const at = (h: bigint, m: bigint) => T0 + h * HOUR + m * 60n * S
+    await write(["a", "b"].flatMap((host, i) => [0n, 1n].flatMap((h) => [0n, 30n].map((m) => `cpu,host=${host} usage=${Number(h) * 10 + Number(m) / 10 + i} ${at(h, m)}`))))
+    await persist()
+    await write([`cpu,host=a usage=2 ${at(2n, 0n)}`, `cpu,host=b usage=3 ${at(2n, 30n)}`, `cpu,host=a usage=99 ${at(1n, 30n)}`])
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  it("a query bounded in time skips the files outside its bounds and answers as before", async () => {
+    const all = await scanned("SELECT count(usage) AS n, sum(usage) AS s FROM cpu")
+    expect(all.rows).toEqual([{ n: 10, s: 0 + 3 + 10 + 99 + 1 + 4 + 11 + 14 + 2 + 3 }])
+    const late = await scanned("SELECT host, usage FROM cpu WHERE time >= '2024-01-01T01:00:00Z' ORDER BY time, host")
+    expect(late.rows).toEqual([
+      { host: "a", usage: 10 },
+      { host: "b", usage: 11 },
+      { host: "a", usage: 99 },
+      { host: "b", usage: 14 },
+      { host: "a", usage: 2 },
+      { host: "b", usage: 3 }
+    ])
+    expect(late.files).toBeLessThan(all.files)
+    // Only the buffer: the rewrite of 01:30 is not in range, hour 2 is.
+    const buffered = await scanned("SELECT host, usage FROM cpu WHERE time > '2024-01-01T01:45:00Z' ORDER BY time")
+    expect(buffered.rows).toEqual([{ host: "a", usage: 2 }, { host: "b", usage: 3 }])
+    expect(buffered.files).toBe(0)
+    // Only files: the buffer's rows all lie later.
+    const early = await sql("SELECT host, usage FROM cpu WHERE time < '2024-01-01T00:45:00Z' ORDER BY time, host")
+    expect(early).toEqual([{ host: "a", usage: 0 }, { host: "b", usage: 1 }, { host: "a", usage: 3 }, { host: "b", usage: 4 }])
+    expect(await sql("SELECT count(*) AS n FROM cpu WHERE time > '2030-01-01T00:00:00Z'")).toEqual([{ n: 0 }])
+  })
+
+  it("queries naming no tag answer as those naming them", async () => {
+    expect(await sql("SELECT selector_last(usage, time)['value'] AS v, count(*) AS n FROM cpu")).toEqual([{ v: 3, n: 10 }])
+    expect(await sql("SELECT host, selector_last(usage, time)['value'] AS v FROM cpu GROUP BY host ORDER BY host")).toEqual([
+      { host: "a", v: 2 },
+      { host: "b", v: 3 }
+    ])
+    expect(await sql("SELECT max(usage) AS m FROM cpu WHERE time >= '2024-01-01T02:00:00Z'")).toEqual([{ m: 3 }])
+    expect(await sql("SELECT count(*) AS n FROM cpu WHERE host = 'a' AND time >= '2024-01-01T02:00:00Z'")).toEqual([{ n: 1 }])
+    const rows = await sql("SELECT cpu FROM cpu WHERE time >= '2024-01-01T02:00:00Z' ORDER BY time")
+    expect(JSON.stringify(rows)).toContain('"host":"a"')
+  })
+})
