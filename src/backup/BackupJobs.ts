@@ -84,6 +84,7 @@ export const tailLine = (e: Envelope) =>
  * manifest last, so a backup directory with a manifest is whole. Writes continue throughout.
  */
 export class BackupJobs extends Effect.Service<BackupJobs>()("strata/BackupJobs", {
+  dependencies: [Catalog.Default, EventLog.Default, FileIndex.Default, Jobs.Default, TableSources.Default],
   scoped: Effect.gen(function* () {
     const config = yield* ServerConfig
     const jobs = yield* Jobs

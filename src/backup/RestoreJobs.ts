@@ -57,6 +57,7 @@ const readTail = (path: string): ReadonlyArray<Envelope> => {
  * Live: no restart. Everything after the backup's point is gone; dropped files are deleted by the Compactor's sweep.
  */
 export class RestoreJobs extends Effect.Service<RestoreJobs>()("strata/RestoreJobs", {
+  dependencies: [CacheLoader.Default, Catalog.Default, Ingester.Default, Jobs.Default],
   scoped: Effect.gen(function* () {
     const config = yield* ServerConfig
     const jobs = yield* Jobs

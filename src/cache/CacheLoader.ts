@@ -18,6 +18,7 @@ const toCacheValue = (v: DuckDBValue): CacheValue =>
  * within the ttl, or the newest `max_cardinality` distinct combinations within the max age.
  */
 export class CacheLoader extends Effect.Service<CacheLoader>()("strata/CacheLoader", {
+  dependencies: [Caches.Default, Catalog.Default, DuckDb.Default, TableSources.Default],
   scoped: Effect.gen(function* () {
     const caches = yield* Caches
     const sources = yield* TableSources

@@ -23,6 +23,7 @@ export type Command<A> = (
  * append the events to the log, apply the committed envelopes, answer. Readers see the state through `current`.
  */
 export class Catalog extends Effect.Service<Catalog>()("strata/Catalog", {
+  dependencies: [Checkpoints.Default, EventLog.Default],
   scoped: Effect.gen(function* () {
     const log = yield* EventLog
     const config = yield* ServerConfig

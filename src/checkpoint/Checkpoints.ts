@@ -23,6 +23,7 @@ const checkpointPath = (seq: number) => `${CHECKPOINTS_PREFIX}${String(seq).padS
  * the Catalog and the FileIndex start from what it recovered. Without a usable checkpoint the whole log is read.
  */
 export class Checkpoints extends Effect.Service<Checkpoints>()("strata/Checkpoints", {
+  dependencies: [EventLog.Default],
   scoped: Effect.gen(function* () {
     const log = yield* EventLog
     const store = yield* ObjectStore

@@ -64,6 +64,15 @@ const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
  * event names (removed at start) and the rows in the log; after it, the rows are in files and a start skips them.
  */
 export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
+  dependencies: [
+    Catalog.Default,
+    Checkpoints.Default,
+    DuckDb.Default,
+    EventLog.Default,
+    FileIndex.Default,
+    Ingester.Default,
+    TableSources.Default
+  ],
   scoped: Effect.gen(function* () {
     const config = yield* ServerConfig
     const ingester = yield* Ingester

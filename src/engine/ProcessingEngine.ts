@@ -72,6 +72,14 @@ const outcomeErrors = (outcome: WriteOutcome) =>
  * demand — each trigger in its own python3 process, and dry runs in a fresh one.
  */
 export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata/ProcessingEngine", {
+  dependencies: [
+    Catalog.Default,
+    EngineLogs.Default,
+    EventLog.Default,
+    Ingester.Default,
+    QueryEngine.Default,
+    Scheduler.Default
+  ],
   scoped: Effect.gen(function* () {
     const config = yield* ServerConfig
     const log = yield* EventLog

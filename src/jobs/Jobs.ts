@@ -71,6 +71,7 @@ const jobRestarts = actorRestartsTotal.pipe(Metric.tagged("actor", "job-runner")
  * cancel, so an input is either recorded before a cancel or never.
  */
 export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
+  dependencies: [Checkpoints.Default, EventLog.Default],
   scoped: Effect.gen(function* () {
     const log = yield* EventLog
     // The projection starts from the checkpoint plus the events after it, and is saved with the next checkpoints.

@@ -31,6 +31,7 @@ const relevant = (e: Envelope) =>
  * between writing and recording, or scratch files) are removed.
  */
 export class FileIndex extends Effect.Service<FileIndex>()("strata/FileIndex", {
+  dependencies: [Checkpoints.Default, EventLog.Default],
   scoped: Effect.gen(function* () {
     const log = yield* EventLog
     const store = yield* ObjectStore

@@ -115,6 +115,7 @@ const tableRows = (db: DatabaseState | undefined, batch: ParsedBatch, accepted: 
  * event per request and applies it to the write buffer, in log order under one lock.
  */
 export class Ingester extends Effect.Service<Ingester>()("strata/Ingester", {
+  dependencies: [Caches.Default, Catalog.Default, DuckDb.Default, EventLog.Default, FileIndex.Default],
   scoped: Effect.gen(function* () {
     const log = yield* EventLog
     const catalog = yield* Catalog
