@@ -13,6 +13,8 @@ export const bytesOfSize = (size: number): Uint8Array => {
 
 const viewOf = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength)
 
+const EMPTY = new Uint8Array(0)
+
 /**
  * Constant bytes (JSON keys), kept also as little-endian 32-bit words, the last one padded with zeros: up to 32
  * bytes are written by at most eight word stores and no loop (reading typed arrays in a loop per key cost ~45% of a
@@ -114,30 +116,55 @@ const utf8Encoder = new TextEncoder()
 /** The UTF-8 bytes of a string, as a plain Uint8Array. */
 export const utf8Bytes = (s: string): Uint8Array => new Uint8Array(utf8Encoder.encode(s))
 
-/** A growable byte buffer; `take` hands out what was written and starts afresh. */
+// The largest buffer a sink allocates unless one row needs more; pieces are cut from it one after another.
+const SLAB_BYTES = 4 * 1024 * 1024
+
+/**
+ * A growable byte buffer; `take` hands out what was written since the last take. Pieces are consecutive views of
+ * one slab until three quarters of it are used (new memory for every piece made V8 collect garbage every few
+ * megabytes: each buffer counts as external memory). Bytes handed out are never written again: a piece that
+ * outgrows its slab moves to a new one.
+ */
 export class ByteSink {
   buf: Uint8Array
   /** The same bytes, for writing four at a time. */
   view: DataView
   pos = 0
+  /** Where the piece being written starts. */
+  private start = 0
+  private size: number
   constructor(size: number) {
+    this.size = size
     this.buf = bytesOfSize(size)
     this.view = viewOf(this.buf)
   }
   /** Room for n more bytes. */
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return
-    const next = bytesOfSize(Math.max(this.buf.length * 2, this.pos + n))
-    next.set(this.buf.subarray(0, this.pos))
+    const used = this.pos - this.start
+    if (this.buf.length > 0) this.size = Math.min(this.size * 2, SLAB_BYTES)
+    const next = bytesOfSize(Math.max(this.size, 2 * (used + n)))
+    next.set(this.buf.subarray(this.start, this.pos))
     this.buf = next
     this.view = viewOf(next)
+    this.pos = used
+    this.start = 0
   }
-  /** The bytes written so far; the next piece gets a buffer of the same size. */
+  /** The number of bytes written since the last take. */
+  get written(): number {
+    return this.pos - this.start
+  }
+  /** The bytes written since the last take. */
   take(): Uint8Array {
-    const out = this.buf.subarray(0, this.pos)
-    this.buf = bytesOfSize(this.buf.length)
-    this.view = viewOf(this.buf)
-    this.pos = 0
+    const out = this.buf.subarray(this.start, this.pos)
+    this.start = this.pos
+    if (this.buf.length - this.pos < this.buf.length / 4) {
+      // A new slab when the next write needs one: the last piece of an answer leaves none behind.
+      this.buf = EMPTY
+      this.view = viewOf(EMPTY)
+      this.pos = 0
+      this.start = 0
+    }
     return out
   }
   /** Any string as UTF-8. */

@@ -375,10 +375,12 @@ export const writeJsonRows = (
   let pos = sink.pos
   for (let r = 0; r < n; r++) {
     if (pos + rowMax > buf.length) {
+      // A new buffer holds the bytes since the last piece was taken, at a new position.
       sink.pos = pos
       sink.ensure(rowMax)
       buf = sink.buf
       view = sink.view
+      pos = sink.pos
     }
     if (!lines && (r > 0 || !first)) buf[pos++] = COMMA
     buf[pos++] = 123
@@ -462,10 +464,12 @@ export const writeJsonRows = (
       if (!done) {
         sink.pos = pos
         const written = slowCellInto(sink, col, r, true, fallback)
+        // Nothing written for a null, so nothing moved: the key goes.
+        if (!written) sink.pos = mark
         sink.ensure(rowMax)
         buf = sink.buf
         view = sink.view
-        pos = written ? sink.pos : mark
+        pos = sink.pos
         if (!written) continue
       }
       empty = false
@@ -493,10 +497,12 @@ export const writeCsvRows = (
   let pos = sink.pos
   for (let r = 0; r < n; r++) {
     if (pos + rowMax > buf.length) {
+      // A new buffer holds the bytes since the last piece was taken, at a new position.
       sink.pos = pos
       sink.ensure(rowMax)
       buf = sink.buf
       view = sink.view
+      pos = sink.pos
     }
     for (let c = 0; c < count; c++) {
       if (c > 0) buf[pos++] = COMMA

@@ -230,7 +230,7 @@ async function* encodeJson(source: ChunkSource): AsyncGenerator<Uint8Array> {
     if (first) sink.utf8("[")
     writeJsonRows(sink, chunk, keys, source.types, false, first, cellFallback)
     first = false
-    if (sink.pos >= PIECE_BYTES) yield sink.take()
+    if (sink.written >= PIECE_BYTES) yield sink.take()
   }
   sink.utf8(first ? "[]" : "]")
   yield sink.take()
@@ -243,9 +243,9 @@ async function* encodeJsonLines(source: ChunkSource): AsyncGenerator<Uint8Array>
   for await (const chunk of prefetched(source)) {
     if (chunk.rowCount === 0) continue
     writeJsonRows(sink, chunk, keys, source.types, true, true, cellFallback)
-    if (sink.pos >= PIECE_BYTES) yield sink.take()
+    if (sink.written >= PIECE_BYTES) yield sink.take()
   }
-  if (sink.pos > 0) yield sink.take()
+  if (sink.written > 0) yield sink.take()
 }
 
 /** CSV: a header from the first batch, `\n` line endings, null as an empty field; empty body when empty. */
@@ -257,9 +257,9 @@ async function* encodeCsv(source: ChunkSource): AsyncGenerator<Uint8Array> {
     if (header) sink.utf8(source.columns.map(csvField).join(",") + "\n")
     writeCsvRows(sink, chunk, source.types, cellFallback)
     header = false
-    if (sink.pos >= PIECE_BYTES) yield sink.take()
+    if (sink.written >= PIECE_BYTES) yield sink.take()
   }
-  if (sink.pos > 0) yield sink.take()
+  if (sink.written > 0) yield sink.take()
 }
 
 /** The `+---+---+` line of a pretty table with these column widths. */

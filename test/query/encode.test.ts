@@ -115,6 +115,16 @@ describe("answers encoded from column vectors", () => {
       ('0001-01-01 00:00:00'), ('9999-12-31 23:59:59.999999'), ('0100-06-15 06:30:00.25')) t(v)`)
   })
 
+  it("answers of several megabytes, sent in many pieces, keep every piece's bytes", async () => {
+    const sql = `SELECT TIMESTAMP_NS '2024-01-01' + INTERVAL (i * 10) SECOND AS time, 'host_' || (i % 100) AS hostname,
+      (hash(i) % 10000)::DOUBLE / 100 AS usage_user, repeat('x', (i % 40)::INTEGER) AS pad FROM range(60000) r(i)`
+    for (const format of ["jsonl", "csv"] as const) {
+      const { now, before } = await both(sql, format)
+      expect(now.length).toBeGreaterThan(3 * 1024 * 1024)
+      expect(now, format).toBe(before)
+    }
+  }, 60_000)
+
   it("times out of order near each other and around 1970, in every precision, as before", async () => {
     await expectSameBytes(`SELECT v AS ns, v::TIMESTAMP AS us, v::TIMESTAMP::TIMESTAMP_MS AS ms,
       v::TIMESTAMP::TIMESTAMP_S AS s FROM (SELECT make_timestamp_ns(base + (hash(i) % 7000000000000000)::BIGINT - 3500000000000000
