@@ -16,8 +16,8 @@ import { BackupJobs } from "./backup/BackupJobs.ts"
 import { RestoreJobs } from "./backup/RestoreJobs.ts"
 import { Jobs } from "./jobs/Jobs.ts"
 import { layerServerConfig, type ServerConfig, type ServerConfigShape } from "./config.ts"
-import { layerFlight } from "./flight/FlightService.ts"
 import { makeHttp2Handoff, shareWithHttp2 } from "./flight/listener.ts"
+import { layerFlightOnDemand } from "./flight/onDemand.ts"
 import { RoutesLive } from "./http/router.ts"
 import { EventLog } from "./log/EventLog.ts"
 import { DuckDb } from "./query/DuckDb.ts"
@@ -148,7 +148,7 @@ export const layerServer = (config: ServerConfigShape, objectStore?: Layer.Layer
     routerConfig: { ignoreTrailingSlash: false }
   }).pipe(
     Layer.provideMerge(NodeHttpServer.layer(listener, { port: config.httpBind.port, host: config.httpBind.host })),
-    Layer.provideMerge(layerFlight(http2)),
+    Layer.provideMerge(layerFlightOnDemand(http2)),
     Layer.provideMerge(layerCore(config, objectStore)),
     Layer.provide(Logger.minimumLogLevel(logLevels[config.logFilter] ?? LogLevel.Info))
   )
