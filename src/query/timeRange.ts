@@ -9,10 +9,12 @@ export interface TimeRange {
   readonly max?: bigint | undefined
 }
 
-const isTimeColumn = (n: Node | undefined): boolean => {
+/** `time`, unqualified or qualified by one of `tables` (lower-case names the table is known by in its SELECT). */
+const isTimeColumn = (n: Node | undefined, tables: ReadonlySet<string>): boolean => {
   if (n === undefined || n === null || n["class"] !== "COLUMN_REF") return false
-  const names = n["column_names"] as ReadonlyArray<string> | undefined
-  return String(names?.[names.length - 1]).toLowerCase() === "time"
+  const names = (n["column_names"] as ReadonlyArray<string> | undefined) ?? []
+  if (String(names[names.length - 1]).toLowerCase() !== "time") return false
+  return names.length === 1 || (names.length === 2 && tables.has(String(names[0]).toLowerCase()))
 }
 
 /** A timestamp constant in nanoseconds: `CAST('…' AS TIMESTAMP_NS)`, as the dialect writes time literals. */
@@ -29,6 +31,17 @@ const timestampOf = (n: Node | undefined): bigint | undefined => {
     if (!/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?$/.test(v.value)) return undefined
     return parseTimestampNs(v.value)
   }
+  // make_timestamp_ns(<integer>): how the InfluxQL planner writes its range.
+  if (n["class"] === "FUNCTION" && String(n["function_name"]).toLowerCase() === "make_timestamp_ns") {
+    const args = n["children"] as ReadonlyArray<Node> | undefined
+    const arg = args?.length === 1 ? args[0] : undefined
+    if (arg?.["class"] !== "CONSTANT") return undefined
+    const v = arg["value"] as { type?: { id?: string }; is_null?: boolean; value?: unknown } | undefined
+    if (v?.type?.id !== "BIGINT" && v?.type?.id !== "INTEGER") return undefined
+    if (v.is_null !== false) return undefined
+    if (typeof v.value === "bigint") return v.value
+    if (typeof v.value === "number" && Number.isSafeInteger(v.value)) return BigInt(v.value)
+  }
   return undefined
 }
 
@@ -42,18 +55,34 @@ const FLIPPED: Record<string, string> = {
 }
 
 /**
- * The bounds every answer row's `time` meets in a plain single-table SELECT: the top-level AND terms of its WHERE
- * comparing `time` with a timestamp constant (`>`, `>=`, `<`, `<=`, `=`, BETWEEN). Undefined for any other
- * statement, or when no term bounds time. Files and buffer parts wholly outside the bounds hold no answer row.
+ * The bounds every row read from a table meets, when the statement reads it once: the top-level AND terms comparing
+ * `time` with a timestamp constant (`>`, `>=`, `<`, `<=`, `=`, BETWEEN) in the WHERE of the SELECT that reads the
+ * table directly (`isTable` tells its reference), however deep that SELECT sits (a subquery, the InfluxQL planner's
+ * stages). Rows outside them never leave that SELECT, so files and buffer parts wholly outside them hold no row the
+ * answer can use. Undefined when no such term is found.
  */
-export const queryTimeRange = (statement: JsonObject): TimeRange | undefined => {
-  const node = ((statement as Node)["node"] ?? statement) as Node
-  if (node["type"] !== "SELECT_NODE" || (node["from_table"] as Node | undefined)?.["type"] !== "BASE_TABLE")
-    return undefined
-  const cte = (node["cte_map"] as { map?: ReadonlyArray<unknown> } | undefined)?.map
-  if (cte !== undefined && cte.length > 0) return undefined
-  const where = node["where_clause"] as Node | undefined
+export const queryTimeRange = (statement: JsonObject, isTable: (ref: object) => boolean): TimeRange | undefined => {
+  let reader: Node | undefined
+  const find = (value: unknown): void => {
+    if (reader !== undefined || typeof value !== "object" || value === null) return
+    if (Array.isArray(value)) {
+      for (const v of value) find(v)
+      return
+    }
+    const n = value as Node
+    const from = n["from_table"]
+    if (n["type"] === "SELECT_NODE" && typeof from === "object" && from !== null && isTable(from)) {
+      reader = n
+      return
+    }
+    for (const key in n) find(n[key])
+  }
+  find(statement)
+  const where = reader?.["where_clause"] as Node | undefined
   if (where === undefined || where === null) return undefined
+  const ref = reader!["from_table"] as Node
+  const tables = new Set([String(ref["alias"] ?? ""), String(ref["table_name"] ?? "")].map((n) => n.toLowerCase()))
+  const isTime = (n: Node | undefined) => isTimeColumn(n, tables)
   let min: bigint | undefined
   let max: bigint | undefined
   const atLeast = (ns: bigint) => (min = min === undefined || ns > min ? ns : min)
@@ -82,12 +111,12 @@ export const queryTimeRange = (statement: JsonObject): TimeRange | undefined => 
       const l = n["left"] as Node
       const r = n["right"] as Node
       const right = timestampOf(r)
-      if (isTimeColumn(l) && right !== undefined) bound(n["type"], right)
+      if (isTime(l) && right !== undefined) bound(n["type"], right)
       const left = timestampOf(l)
-      if (isTimeColumn(r) && left !== undefined) bound(FLIPPED[n["type"]]!, left)
+      if (isTime(r) && left !== undefined) bound(FLIPPED[n["type"]]!, left)
       return
     }
-    if (n["class"] === "BETWEEN" && isTimeColumn(n["input"] as Node)) {
+    if (n["class"] === "BETWEEN" && isTime(n["input"] as Node)) {
       const lower = timestampOf(n["lower"] as Node)
       const upper = timestampOf(n["upper"] as Node)
       if (lower !== undefined) atLeast(lower)

@@ -542,7 +542,8 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   const tableReads = [...replacements.values()].filter((r) => typeof r.sql !== "string").length
   const single = tables.size === 1 && tableReads === 1
   const equalities = single ? queryEqualities(rewritten as JsonObject) : undefined
-  const timeRange = single ? queryTimeRange(rewritten as JsonObject) : undefined
+  const isUserTable = (ref: object) => typeof replacements.get(ref as JsonObject)?.sql === "object"
+  const timeRange = single ? queryTimeRange(resolved.tree, isUserTable) : undefined
   const merges = new Map<number, boolean>()
   for (const table of tables.values()) merges.set(table.id, await input.needsMerge(table.id))
   // Tables whose tags the query may read: the others' views skip the series dictionary.

@@ -31,7 +31,9 @@ describe("what a statement lets the planner leave out", () => {
     const refs = referencedColumns(await parse(sql))
     return refs === "all" ? "all" : [...refs].sort()
   }
-  const range = async (sql: string) => queryTimeRange(await parse(sql))
+  // The table the statements read is `cpu`.
+  const isCpu = (ref: object) => (ref as Record<string, unknown>)["table_name"] === "cpu"
+  const range = async (sql: string) => queryTimeRange(await parse(sql), isCpu)
 
   it("names the columns a statement reads, or all when its shape can read unnamed ones", async () => {
     expect(await columns("SELECT count(usage) AS n FROM cpu")).toEqual(["usage"])
@@ -50,7 +52,7 @@ describe("what a statement lets the planner leave out", () => {
       expect(await columns(all), all).toBe("all")
   })
 
-  it("reads time bounds from the top-level AND terms of a single-table SELECT", async () => {
+  it("reads time bounds from the top-level AND terms of the SELECT that reads the table", async () => {
     const t = (s: string) => `CAST('${s}' AS TIMESTAMP_NS)`
     const a = 1_704_088_800_000_000_000n // 2024-01-01 06:00:00
     const b = 1_704_132_000_000_000_000n // 2024-01-01 18:00:00
@@ -60,11 +62,18 @@ describe("what a statement lets the planner leave out", () => {
     expect(await range(`SELECT * FROM cpu WHERE time BETWEEN ${t("2024-01-01 06:00:00")} AND ${t("2024-01-01 18:00:00")}`))
       .toEqual({ min: a, max: b })
     expect(await range(`SELECT * FROM cpu WHERE time = ${t("2024-01-01 06:00:00.000000001")}`)).toEqual({ min: a + 1n, max: a + 1n })
+    // However deep that SELECT sits, and in the InfluxQL planner's form.
+    expect(await range(`SELECT max(v) FROM (SELECT v FROM cpu AS c WHERE c.time >= ${t("2024-01-01 06:00:00")}) AS s WHERE v > 1`))
+      .toEqual({ min: a, max: undefined })
+    expect(await range(`SELECT * FROM (SELECT * FROM cpu WHERE "time" >= make_timestamp_ns(${a}) AND "time" <= make_timestamp_ns(${b})) AS s`))
+      .toEqual({ min: a, max: b })
     for (const none of [
       `SELECT * FROM cpu WHERE time > ${t("2024-01-01 06:00:00")} OR host = 'a'`,
       `SELECT * FROM cpu WHERE time > CAST('2024-01-01 06:00:00' AS TIMESTAMP)`,
       `SELECT * FROM cpu a JOIN mem b USING (host) WHERE time > ${t("2024-01-01 06:00:00")}`,
       `SELECT * FROM cpu WHERE usage > 5`,
+      `SELECT * FROM cpu WHERE o.time > ${t("2024-01-01 06:00:00")}`,
+      `SELECT * FROM mem WHERE time > ${t("2024-01-01 06:00:00")}`,
       `SELECT * FROM cpu`
     ])
       expect(await range(none), none).toBeUndefined()
@@ -122,6 +131,20 @@ describe("queries over files and buffer read only what their bounds and columns 
     const early = await sql("SELECT host, usage FROM cpu WHERE time < '2024-01-01T00:45:00Z' ORDER BY time, host")
     expect(early).toEqual([{ host: "a", usage: 0 }, { host: "b", usage: 1 }, { host: "a", usage: 3 }, { host: "b", usage: 4 }])
     expect(await sql("SELECT count(*) AS n FROM cpu WHERE time > '2030-01-01T00:00:00Z'")).toEqual([{ n: 0 }])
+  })
+
+  it("InfluxQL's time range prunes files the same way", async () => {
+    const influxql = async (q: string) => {
+      const res = await server.request("GET", `/query?db=p&epoch=ns&q=${encodeURIComponent(q)}`)
+      expect(res.status, res.text).toBe(200)
+      const telemetry = expectOk(await server.request("GET", "/api/v3/query_sql_telemetry")).json<{ chunks: Array<{ files_scanned: number }> }>()
+      return { body: res.json<{ results: Array<{ series?: Array<{ values: Array<Array<unknown>> }> }> }>(), files: telemetry.chunks[0]!.files_scanned }
+    }
+    const all = await influxql("SELECT count(usage) FROM cpu")
+    expect(all.body.results[0]!.series![0]!.values).toEqual([[0, 10]])
+    const late = await influxql("SELECT count(usage), last(usage) FROM cpu WHERE time >= '2024-01-01T01:00:00Z'")
+    expect(late.body.results[0]!.series![0]!.values).toEqual([[Number(T0 + HOUR), 6, 3]])
+    expect(late.files).toBeLessThan(all.files)
   })
 
   it("queries naming no tag answer as those naming them", async () => {
