@@ -75,15 +75,33 @@ try {
   // Interleaved rounds, so both see the same load on a shared machine.
   const cacheRounds: Array<{ ms: number; cpuMs: number }> = []
   const plainRounds: Array<{ ms: number; cpuMs: number }> = []
+  const oneWroteRounds: Array<{ ms: number; cpuMs: number }> = []
+  const allWroteRounds: Array<{ ms: number; cpuMs: number }> = []
+  // Dashboards read while hosts write: the cache query timed right after one host's line, or every host's, was written
+  // (the write itself not timed; the CPU figure includes it).
+  let tick = 0
+  const writeHosts = async (n: number) => {
+    tick++
+    const base = 1_704_067_200_000_000_000n + BigInt(hours * 3600 + tick) * 1_000_000_000n
+    const lines = Array.from({ length: n }, (_, i) => `cpu,hostname=host_${(tick * 7 + i) % hosts} usage_user=${(tick + i) % 100} ${base}`)
+    const res = await fetch(`${strata.url}/api/v3/write_lp?db=bench&precision=ns`, { method: "POST", body: lines.join("\n") })
+    if (res.status !== 204) throw new Error(`write: ${res.status} ${await res.text()}`)
+  }
   for (let round = 0; round < 3; round++) {
     cacheRounds.push(await median(() => timed(sqlUrl(strata.url, cacheSql)), pid, runs))
     plainRounds.push(await median(() => timed(sqlUrl(strata.url, plainSql)), pid, runs))
+    oneWroteRounds.push(await median(() => writeHosts(1).then(() => timed(sqlUrl(strata.url, cacheSql))), pid, runs))
+    allWroteRounds.push(await median(() => writeHosts(hosts).then(() => timed(sqlUrl(strata.url, cacheSql))), pid, runs))
   }
+  const [a2, b2] = await Promise.all([fetch(sqlUrl(strata.url, cacheSql)).then((r) => r.json()), fetch(sqlUrl(strata.url, plainSql)).then((r) => r.json())])
+  if (JSON.stringify(a2) !== JSON.stringify(b2)) throw new Error("after the writes, last_cache() and the plain SQL answer differently")
   const best = (xs: Array<{ ms: number; cpuMs: number }>) => ({ ms: Math.min(...xs.map((x) => x.ms)), cpuMs: Math.min(...xs.map((x) => x.cpuMs)) })
   cache = best(cacheRounds)
   plain = best(plainRounds)
   console.log(`last_cache():                 ${figure(cache)}`)
   console.log(`  server side: ${await serverSplit(strata.url, cacheSql)}`)
+  console.log(`  after 1 host wrote:         ${figure(best(oneWroteRounds))} (CPU with the write)`)
+  console.log(`  after every host wrote:     ${figure(best(allWroteRounds))} (CPU with the write)`)
   console.log(`plain SQL (selector_last):    ${figure(plain)}`)
   console.log(`  server side: ${await serverSplit(strata.url, plainSql)}`)
   console.log(`  plain SQL / last_cache():   ${(plain.ms / cache.ms).toFixed(1)}x elapsed, ${(plain.cpuMs / cache.cpuMs).toFixed(1)}x server CPU (target ≥ 5x)`)

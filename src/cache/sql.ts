@@ -45,8 +45,20 @@ export interface CacheTableSource<G extends CacheGroup = CacheGroup> {
 /** Where the caches' tables live in DuckDB's in-memory catalog: queries cannot name it (only `public` resolves). */
 const SCHEMA = "cache"
 
-/** Changed rows up to this many go to DuckDB as one SQL script (one round trip); more go through an appender. */
-const LITERAL_ROWS = 256
+/**
+ * Changed rows up to this many go to DuckDB as literals in the one SQL script of the change (one round trip); more
+ * go through an appender (VALUES bind row by row: 256 rows take longer than appending them).
+ */
+const LITERAL_ROWS = 16
+
+/** Group ids up to this many are deleted by a list lookup per row; more by a join (which scales with the list). */
+const LISTED_IDS = 64
+
+/** Rows matching the group ids: `'[…]'::BIGINT[]` is one constant, where an IN list binds every id. */
+const groupsSql = (ids: ReadonlyArray<number>) =>
+  ids.length <= LISTED_IDS
+    ? `list_contains('[${ids.join(",")}]'::BIGINT[], _g)`
+    : `_g IN (SELECT unnest('[${ids.join(",")}]'::BIGINT[]))`
 
 const cellSql = (v: CacheValue, type: ColumnType): string => {
   if (v === null) return "NULL"
@@ -96,10 +108,24 @@ const appendCell = (appender: DuckDBAppender, v: CacheValue, type: ColumnType): 
   }
 }
 
+/** A row of the table: its group's id and its cells in the source's column order. */
+interface IdentifiedRow {
+  readonly id: number
+  readonly cells: ReadonlyArray<CacheValue>
+}
+
+const rowsOf = <G extends CacheGroup>(source: CacheTableSource<G>, groups: Iterable<G>): Array<IdentifiedRow> => {
+  const out: Array<IdentifiedRow> = []
+  for (const group of groups) for (const cells of source.rowsOf(group)) out.push({ id: group.id, cells })
+  return out
+}
+
 interface Built {
   readonly owner: object
   readonly signature: string
   readonly select: string
+  /** Rows deleted since the table was written whole: DuckDB keeps them (memory, and scans skip them). */
+  readonly deleted: number
 }
 
 /**
@@ -107,7 +133,8 @@ interface Built {
  * from the cache's changes when a query reads it (rows of the groups changed since the last read are deleted and
  * written again, in one transaction), so a query of an unchanged cache costs DuckDB nothing before the query itself.
  * Each table has a hidden `_g` column, the group's id. Syncs run one at a time on their own connection; queries read
- * the committed table from theirs.
+ * the committed table from theirs. Deleted rows stay in a DuckDB table's memory until it is written again, so once
+ * they outnumber the live rows the table is copied into a new one (amortised O(1) per changed row).
  */
 export class CacheTables {
   private conn: DuckDBConnection | undefined
@@ -150,55 +177,60 @@ export class CacheTables {
       `SELECT ${source.columns.map((c) => quote(c.name)).join(", ")} FROM ${table}` +
       (source.orderBy === "" ? "" : ` ORDER BY ${source.orderBy}`)
     this.built.delete(source.name)
+    let deleted = 0
     try {
-      if (!current || changes === "all" || changes.size * 2 > source.size()) {
-        const create = current
-          ? `DELETE FROM ${table}`
-          : `CREATE OR REPLACE TABLE ${table} (_g BIGINT${source.columns.map((c) => `, ${quote(c.name)} ${duckTypeName[c.type]}`).join("")})`
+      if (built === undefined || !current || changes === "all" || changes.size * 2 > source.size()) {
+        const create = `CREATE OR REPLACE TABLE ${table} (_g BIGINT${source.columns.map((c) => `, ${quote(c.name)} ${duckTypeName[c.type]}`).join("")})`
         await conn.run(`BEGIN TRANSACTION; ${create}`)
-        await this.append(conn, source, source.groups())
+        await this.append(conn, source, rowsOf(source, source.groups()))
+        await conn.run("COMMIT")
       } else {
-        const changed = [...changes.values()].filter((g): g is G => g !== undefined)
-        const deleted = `DELETE FROM ${table} WHERE _g IN (${[...changes.keys()].join(", ")})`
-        const rows: Array<string> = []
-        for (const group of changed) {
-          for (const row of source.rowsOf(group))
-            rows.push(`(${group.id}${row.map((v, i) => `, ${cellSql(v, source.columns[i]!.type)}`).join("")})`)
-          if (rows.length > LITERAL_ROWS) break
+        const changed: Array<G> = []
+        for (const group of changes.values()) if (group !== undefined) changed.push(group)
+        const rows = rowsOf(source, changed)
+        // About as many rows as were written over (a removed group had at least one).
+        deleted = built.deleted + rows.length + (changes.size - changed.length)
+        const compact = deleted > 2 * source.rows() + 1024
+        if (compact) deleted = 0
+        const script = [`BEGIN TRANSACTION`, `DELETE FROM ${table} WHERE ${groupsSql([...changes.keys()])}`]
+        const literal = rows.length <= LITERAL_ROWS
+        if (literal && rows.length > 0) {
+          const values = rows.map(({ id, cells }) =>
+            `(${id}${cells.map((v, i) => `, ${cellSql(v, source.columns[i]!.type)}`).join("")})`
+          )
+          script.push(`INSERT INTO ${table} VALUES ${values.join(", ")}`)
         }
-        if (rows.length <= LITERAL_ROWS) {
-          const inserted = rows.length === 0 ? "" : `; INSERT INTO ${table} VALUES ${rows.join(", ")}`
-          await conn.run(`BEGIN TRANSACTION; ${deleted}${inserted}`)
-        } else {
-          await conn.run(`BEGIN TRANSACTION; ${deleted}`)
-          await this.append(conn, source, changed)
+        if (!literal) {
+          await conn.run(script.join("; "))
+          await this.append(conn, source, rows)
+          script.length = 0
         }
+        if (compact) script.push(`CREATE OR REPLACE TABLE ${table} AS SELECT * FROM ${table}`)
+        script.push("COMMIT")
+        await conn.run(script.join("; "))
       }
-      await conn.run("COMMIT")
     } catch (error) {
       // The changes taken are lost to this table: the next read builds it again from the whole cache.
       await conn.run("ROLLBACK").catch(() => undefined)
       throw error
     }
-    this.built.set(source.name, { owner: source.owner, signature, select })
+    this.built.set(source.name, { owner: source.owner, signature, select, deleted })
     return select
   }
 
-  private async append<G extends CacheGroup>(
+  /** Appends rows to a source's table, in the connection's open transaction. */
+  private async append(
     conn: DuckDBConnection,
-    source: CacheTableSource<G>,
-    groups: Iterable<G>
+    { name, columns }: CacheTableSource<CacheGroup>,
+    rows: ReadonlyArray<IdentifiedRow>
   ): Promise<void> {
-    const appender = await conn.createAppender(source.name, SCHEMA)
+    const appender = await conn.createAppender(name, SCHEMA)
     try {
-      const types = source.columns.map((c) => c.type)
-      for (const group of groups) {
-        const id = BigInt(group.id)
-        for (const row of source.rowsOf(group)) {
-          appender.appendBigInt(id)
-          for (let i = 0; i < types.length; i++) appendCell(appender, row[i] ?? null, types[i]!)
-          appender.endRow()
-        }
+      const types = columns.map((c) => c.type)
+      for (const { id, cells } of rows) {
+        appender.appendBigInt(BigInt(id))
+        for (let i = 0; i < types.length; i++) appendCell(appender, cells[i] ?? null, types[i]!)
+        appender.endRow()
       }
       appender.flushSync()
     } finally {
