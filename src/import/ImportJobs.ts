@@ -9,7 +9,7 @@ import * as NodeUrl from "node:url"
 import { Catalog } from "../catalog/Catalog.ts"
 import { extendSchema } from "../catalog/commands.ts"
 import { liveDatabase, liveTable, type CatalogState, type TableState } from "../catalog/state.ts"
-import { windowName, windowOf } from "../compactor/compaction.ts"
+import { windowName } from "../compactor/compaction.ts"
 import { ServerConfig } from "../config.ts"
 import { engineFailed, Forbidden, InvalidRequest, NotFound, PayloadTooLarge } from "../errors.ts"
 import type { JobInput, PersistedFile } from "../events/index.ts"
@@ -21,8 +21,9 @@ import { JobError, Jobs, type InputOutcome, type JobWorker } from "../jobs/Jobs.
 import { isFinished, rowsDone, type JobState } from "../jobs/state.ts"
 import { convertLineProtocol, type ConvertedLineProtocol } from "./lineProtocol.ts"
 import { cleanNdjson, type CleanedNdjson } from "./ndjson.ts"
-import { duplicatesSql, formatOfName, inferenceSql, inferredTypes, planImport, plannedRowsSql, PRECISIONS, windowFileSql, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
+import { formatOfName, inferenceSql, inferredTypes, planImport, plannedRowsSql, PRECISIONS, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
 import { sqlIdentifier as quote } from "../query/literal.ts"
+import { dropSeriesSql, fileRowsSql, inputFacts, rankSeries, windowSql, type SeriesOrder } from "./windows.ts"
 import { describeS3Error, downloadObject, objectsOfUri, parseS3Uri, s3Client, type S3Access, type S3Credentials } from "./s3.ts"
 
 /** What an import job does, as its JobCreated records it. */
@@ -52,7 +53,6 @@ export interface ImportSpec {
 const KIND = "import"
 /** How often the running statement's progress is read while an input is imported. */
 const PROGRESS_POLL_MS = 250
-const DAY_NS = 86_400_000_000_000n
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** The directory staged uploads, downloads and error reports of a job live in. */
@@ -179,8 +179,13 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
     const duckLock = yield* Effect.makeSemaphore(1)
     /** Drops an input's staging table; whether it was there or not does not matter. */
     const dropTemp = (temp: string) =>
-      Effect.tryPromise({ try: () => conn.run(`DROP TABLE IF EXISTS temp.${temp}`), catch: engineFailed(`dropping ${temp}`) })
-        .pipe(Effect.ignore)
+      Effect.tryPromise({
+        try: async () => {
+          await conn.run(`DROP TABLE IF EXISTS temp.${temp}`)
+          for (const sql of dropSeriesSql) await conn.run(sql)
+        },
+        catch: engineFailed(`dropping ${temp}`)
+      }).pipe(Effect.ignore)
     /** Runs DuckDB work on the import connection, one at a time; an interrupt (a cancel) interrupts the query. */
     const duck = <A>(what: string, f: (c: DuckDBConnection) => Promise<A>, onProgress?: (fraction: number) => void) =>
       duckLock.withPermits(1)(
@@ -439,7 +444,8 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
           plan: planned.plan,
           rows: plannedRowsSql(planned.plan, source.relation, precision),
           bad: plannedRowsSql(planned.plan, source.relation, precision, true),
-          lpErrors
+          lpErrors,
+          format
         }
       })
 
@@ -493,65 +499,75 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
       runInput: (job, index, progress) =>
         Effect.gen(function* () {
           const spec = specOf(job)
-          const { plan, rows, bad: badSql, lpErrors } = yield* planInput(job, index)
-          const { dbId, table } = yield* ensureTable(spec, plan)
           const temp = `import_rows`
+          const { plan, rows, bad: badSql, lpErrors, format } = yield* planInput(job, index)
+          const { dbId, table } = yield* ensureTable(spec, plan)
           const added: Array<PersistedFile> = []
-          // One pass over the source: typed rows and why each bad one is bad, then everything from the temp table.
+          // Text is parsed once into a temp table; Parquet is read where it lies, once per pass (its columns only).
+          const staged = format !== "parquet"
+          const source = staged ? `temp.${temp}` : `(${rows})`
           let bad = 0
           const size = job.inputs[index]!.bytes
-          const reading = (fraction: number) => live(job, index, "reading", { bytesDone: size < 0 ? 0 : Math.round(fraction * size), fraction: fraction / 2 })
+          const reading = (fraction: number) =>
+            live(job, index, "reading", {
+              bytesDone: size < 0 ? 0 : Math.round(fraction * size),
+              fraction: fraction / 2
+            })
           reading(0)
           const written = yield* duck(`importing ${job.inputs[index]!.name}`, async (c) => {
-            await c.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${rows}`)
-            const counts = (await c.runAndReadAll(`SELECT count(*) FILTER (WHERE __err IS NOT NULL), (${duplicatesSql(plan, `(SELECT * FROM ${temp} WHERE __err IS NULL)`)}) FROM ${temp}`)).getRows()[0]!
-            const windows = (await c.runAndReadAll(`SELECT epoch_ns(time) // ${DAY_NS} AS __window, count(*) FROM ${temp} WHERE __err IS NULL GROUP BY __window ORDER BY __window`)).getRows()
-            const total = windows.reduce((n, r) => n + Number(r[1]), 0)
-            return {
-              windows: windows.map((r) => [BigInt(r[0] as bigint), Number(r[1])] as const),
-              total,
-              errors: Number(counts[0]),
-              duplicates: Number(counts[1])
-            }
-          }, reading).pipe(Effect.flatMap((w) =>
+            if (staged) await c.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${rows}`)
+            const facts = await inputFacts(c, plan, source)
+            const order: SeriesOrder =
+              facts.total === 0 ? { kind: "tags" } : await rankSeries(c, plan, source, table.seriesKey, facts.errors > 0)
+            return { facts, order }
+          }, reading).pipe(Effect.flatMap(({ facts, order }) =>
             Effect.gen(function* () {
-              if (w.errors > 0 || lpErrors > 0) {
-                const report = yield* reportErrors(job, index, badSql, lpErrors, w.errors)
+              if (facts.errors > 0 || lpErrors > 0) {
+                const report = yield* reportErrors(job, index, badSql, lpErrors, facts.errors)
                 bad = report.count
                 if (spec.onError === "abort") {
                   return yield* Effect.fail(terminal(`${bad} row(s) of ${job.inputs[index]!.name} cannot be imported (on_error=abort, nothing imported); first: ${report.first ?? ""}`))
                 }
               }
-              yield* progress(index, w.total + bad)
+              yield* progress(index, facts.total + bad)
               let rowsWritten = 0
               const writing = (windowRows: number) => (fraction: number) => {
                 const rowsDone = rowsWritten + Math.round(fraction * windowRows)
-                live(job, index, "writing", { bytesDone: Math.max(0, size), rowsDone, rowsTotal: w.total, fraction: 0.5 + (w.total === 0 ? 0.5 : rowsDone / w.total / 2) })
+                live(job, index, "writing", {
+                  bytesDone: Math.max(0, size),
+                  rowsDone,
+                  rowsTotal: facts.total,
+                  fraction: 0.5 + (facts.total === 0 ? 0.5 : rowsDone / facts.total / 2)
+                })
               }
               writing(0)(0)
-              for (const [day, windowRows] of w.windows) {
-                const path = `${DBS_PREFIX}${dbId}/${table.id}/${windowName(windowOf(day * DAY_NS))}/import-${job.id}-${index}.parquet`
+              const options = { merge: facts.duplicates, errors: facts.errors > 0, seriesKey: table.seriesKey }
+              for (const w of facts.windows) {
+                const path = `${DBS_PREFIX}${dbId}/${table.id}/${windowName(w.day)}/import-${job.id}-${index}.parquet`
                 const scratch = yield* store.scratchPath(path).pipe(Effect.mapError(retryable("staging an output file")))
-                const stats = yield* duck(`writing ${path}`, async (c) => {
-                  const sql = windowFileSql(plan, `(SELECT * FROM ${temp} WHERE __err IS NULL)`, day * DAY_NS, (day + 1n) * DAY_NS, table.seriesKey, w.duplicates > 0)
+                const fileRows = yield* duck(`writing ${path}`, async (c) => {
+                  const sql = windowSql(plan, source, order, w.day, options)
                   await c.run(`COPY (${sql}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
-                  return (await c.runAndReadAll(`SELECT count(*), epoch_ns(min(time)), epoch_ns(max(time)) FROM read_parquet(${literal(scratch)})`)).getRows()[0]!
-                }, writing(windowRows)).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
-                rowsWritten += windowRows
+                  return Number((await c.runAndReadAll(fileRowsSql(scratch))).getRows()[0]![0])
+                }, writing(w.rows)).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
+                rowsWritten += w.rows
                 writing(0)(0)
-                yield* store.putFile(path, scratch).pipe(Effect.mapError(retryable(`storing ${path}`)), Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
+                yield* store.putFile(path, scratch).pipe(
+                  Effect.mapError(retryable(`storing ${path}`)),
+                  Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore))
+                )
                 added.push({
                   path,
                   dbId,
                   tableId: table.id,
-                  rows: Number(stats[0]),
-                  minTimeNs: BigInt(stats[1] as bigint),
-                  maxTimeNs: BigInt(stats[2] as bigint),
+                  rows: fileRows,
+                  minTimeNs: w.minTimeNs,
+                  maxTimeNs: w.maxTimeNs,
                   bytes: yield* store.size(path).pipe(Effect.mapError(retryable(`reading the size of ${path}`))),
                   columns: [...plan.tags, ...plan.fields].map((c) => c.name)
                 })
               }
-              return w.total
+              return facts.total
             }).pipe(Effect.tapError(() => removeFiles(added)), Effect.onInterrupt(() => removeFiles(added)))
           ), Effect.ensuring(duckLock.withPermits(1)(dropTemp(temp))))
           // A download or conversion of this input is not needed again (a failed record downloads it again): a prefix

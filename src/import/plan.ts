@@ -219,10 +219,6 @@ export const plannedRowsSql = (plan: ImportPlan, source: string, precisionNs: bi
   return `SELECT ${all.map((c) => `${quote(`__t_${c.name}`)} AS ${quote(c.name)}`).join(", ")}, __row, __err FROM (${checked}) AS c`
 }
 
-/** The SQL counting rows that share a series and time with another (a hash per row: a collision only costs a merge). */
-export const duplicatesSql = (plan: ImportPlan, rows: string): string =>
-  `SELECT count(*) - count(DISTINCT hash(${[...plan.tags.map((t) => quote(t.name)), "time"].join(", ")})) FROM ${rows}`
-
 /**
  * The SQL of one output file: the rows of one 24-hour window, sorted by series then time; `merge` keeps one per series
  * and time (the later row wins).
