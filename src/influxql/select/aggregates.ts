@@ -26,8 +26,13 @@ const NO_TIE: SeriesTie = { key: "0", aux: false, byTime: false }
  * last the greatest value, then the last series, with plain fields; without plain fields, first and last take the
  * greatest value in time buckets and the last series otherwise.
  */
-export const selectorPick = (name: string, arg: string, tie: SeriesTie = NO_TIE, kind: ValueKind = "float"): { fn: "arg_min" | "arg_max"; key: string } | undefined => {
-  const t = `epoch_ns("time")`
+export const selectorPick = (
+  name: string,
+  arg: string,
+  tie: SeriesTie = NO_TIE,
+  kind: ValueKind = "float",
+  t = `epoch_ns("time")`
+): { fn: "arg_min" | "arg_max"; key: string } | undefined => {
   switch (name) {
     case "min":
       return { fn: "arg_min", key: `{'v': ${arg}, 't': ${t}, 'k': ${tie.key}}` }
@@ -45,10 +50,20 @@ export const selectorPick = (name: string, arg: string, tie: SeriesTie = NO_TIE,
   }
 }
 
+/** A first() or last() leaf: its call and argument, so that it can be reduced per series first. */
+export interface SelectorLeaf {
+  readonly name: "first" | "last"
+  readonly arg: string
+}
+
 export const percentileIndex = (arg: string, p: number) => `CAST(floor(count(${arg}) * ${p} / 100.0 + 0.5) AS BIGINT)`
 
 /** The SQL of an aggregate call over the rows of one bucket. */
-const aggregateSql = (e: Extract<Expr, { _tag: "call" }>, s: Schema, tie: SeriesTie = NO_TIE): Built => {
+const aggregateSql = (
+  e: Extract<Expr, { _tag: "call" }>,
+  s: Schema,
+  tie: SeriesTie = NO_TIE
+): Built & { readonly pick?: SelectorLeaf } => {
   const name = e.name
   const arg0 = e.args[0]
   if (arg0 === undefined) throw new Fail(`invalid number of arguments for ${name}, expected at least 1, got 0`)
@@ -94,7 +109,7 @@ const aggregateSql = (e: Extract<Expr, { _tag: "call" }>, s: Schema, tie: Series
     case "first":
     case "last": {
       const pick = selectorPick(name, arg, tie, kind)!
-      return { sql: `${pick.fn}(${arg}, ${pick.key}) FILTER (WHERE ${arg} IS NOT NULL)`, kind }
+      return { sql: `${pick.fn}(${arg}, ${pick.key}) FILTER (WHERE ${arg} IS NOT NULL)`, kind, pick: { name, arg } }
     }
     case "percentile": {
       numericOnly("percentile")

@@ -3,7 +3,15 @@ import type { ColumnType } from "../../events/index.ts"
 import type { Expr, SelectStatement } from "../ast.ts"
 import { type Built, isMath, type ValueKind } from "../functions.ts"
 import { zoneOffsetMinutes } from "../time.ts"
-import { aggregateExprSql, integralOrder, integralSql, percentileIndex, selectorPick, type SeriesTie } from "./aggregates.ts"
+import {
+  aggregateExprSql,
+  integralOrder,
+  integralSql,
+  percentileIndex,
+  selectorPick,
+  type SelectorLeaf,
+  type SeriesTie
+} from "./aggregates.ts"
 import { AGGREGATES, type Bounds, HOLT_WINTERS, kindOfType, lit, MAX_BUCKETS, MAX_TIME, MIN_TIME, q, type Schema, SELECTS_POINTS, TRANSFORMS, UNSUPPORTED } from "./common.ts"
 import { Fail, failure, type PlanFailure, regexOrFail } from "./failure.ts"
 import { expandFields, peelMath, rawSql, validateField } from "./fields.ts"
@@ -300,8 +308,8 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       auxPick = { ...selectorPick(only.name, arg, tie, kindOfType(t0))!, arg }
     }
     // Each aggregate is a column `__a<j>` of a bucket's row (filled on its own); each field an expression over them.
-    const leaves: Array<Built & { readonly call: string }> = []
-    const leaf = (b: Built, call: string): Built => {
+    const leaves: Array<Built & { readonly call: string; readonly pick?: SelectorLeaf }> = []
+    const leaf = (b: Built & { readonly pick?: SelectorLeaf }, call: string): Built => {
       leaves.push({ ...b, call })
       return { sql: `__a${leaves.length - 1}`, kind: b.kind }
     }
@@ -332,10 +340,13 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       }
     }
     const aggs = leaves.map((b, j) => `${b.sql} AS __a${j}`)
+    const perSeriesAgg = integral === undefined && auxPick === undefined && s.from === undefined
+      ? perSeriesSelectors(leaves, tie, tagRefs, seriesTags.length, src, timeSql !== "__b")
+      : undefined
     const agg =
       integral !== undefined
         ? integralSql(integral, s, tagCols, tagRefs, from, where, bucketExpr, interval)
-        : `SELECT ${[...tagRefs, timeSql === "__b" ? "__b" : `${timeSql} AS __sel`, "__b AS __bucket", ...aggs].join(", ")} FROM (${src}) GROUP BY ${[...tagRefs, "__b"].join(", ")}`
+        : perSeriesAgg ?? `SELECT ${[...tagRefs, timeSql === "__b" ? "__b" : `${timeSql} AS __sel`, "__b AS __bucket", ...aggs].join(", ")} FROM (${src}) GROUP BY ${[...tagRefs, "__b"].join(", ")}`
     const fillKind = stmt.fill._tag
     // integral() answers only the buckets it has area for, whatever the fill.
     if (interval === undefined || fillKind === "none" || integral !== undefined) {
@@ -405,4 +416,39 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
   }
   if (stmt.descending) queries.reverse()
   return { _tag: "select", columns: names, queries, ...(stmt.tz === undefined ? {} : { tz: stmt.tz }) }
+}
+
+/**
+ * A bucket's first() and last() values (and, for a lone selector, the time it picked) reduced per series first, then
+ * across the bucket's series: each series' pick orders its rows by time alone (one row per series and time), which
+ * DuckDB's arg_min/arg_max do on a BIGINT key several times faster than on the struct of time and series key that
+ * breaks ties between series; that struct then orders only one row per series. Undefined when another aggregate is
+ * among the leaves (the bucket is then reduced in one step).
+ */
+const perSeriesSelectors = (
+  leaves: ReadonlyArray<Built & { readonly pick?: SelectorLeaf }>,
+  tie: SeriesTie,
+  tagRefs: ReadonlyArray<string>,
+  seriesTagCount: number,
+  src: string,
+  withTime: boolean
+): string | undefined => {
+  const picks = leaves.map((b) => b.pick)
+  if (picks.length === 0 || picks.some((p) => p === undefined) || (withTime && picks.length !== 1)) return undefined
+  const series = Array.from({ length: seriesTagCount }, (_, i) => `__sk${i}`)
+  const partial = (picks as ReadonlyArray<SelectorLeaf>).flatMap((p, j) => {
+    const filter = `FILTER (WHERE ${p.arg} IS NOT NULL)`
+    const first = p.name === "first"
+    return [
+      `${first ? "arg_min" : "arg_max"}(${p.arg}, epoch_ns("time")) ${filter} AS __pv${j}`,
+      `${first ? "min" : "max"}(epoch_ns("time")) ${filter} AS __pt${j}`
+    ]
+  })
+  const perSeries = `SELECT ${[...tagRefs, "__b", ...series, ...partial].join(", ")} FROM (${src}) GROUP BY ${[...tagRefs, "__b", ...series].join(", ")}`
+  const final = (picks as ReadonlyArray<SelectorLeaf>).map((p, j) => {
+    const pick = selectorPick(p.name, `__pv${j}`, tie, leaves[j]!.kind, `__pt${j}`)!
+    return { value: `${pick.fn}(__pv${j}, ${pick.key}) FILTER (WHERE __pt${j} IS NOT NULL)`, time: `${pick.fn}(__pt${j}, ${pick.key}) FILTER (WHERE __pt${j} IS NOT NULL)` }
+  })
+  const selected = withTime ? `${final[0]!.time} AS __sel` : "__b"
+  return `SELECT ${[...tagRefs, selected, "__b AS __bucket", ...final.map((f, j) => `${f.value} AS __a${j}`)].join(", ")} FROM (${perSeries}) GROUP BY ${[...tagRefs, "__b"].join(", ")}`
 }
