@@ -73,13 +73,13 @@ export const paddedInto = (buf: Uint8Array, p: number, n: number, width: number)
   return p + width
 }
 
-const POWERS = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000]
-
 /**
  * A finite float as arrow-rs writes it (whole numbers keep `.0`), the text of encode.ts's formatFloat, at most 24
- * bytes. Numbers with few decimals skip String(v): the fewest decimals k for which round(v * 10^k) / 10^k === v
- * round-trip (division is correctly rounded, so that is parsing the decimal), and below 2^30 two k-decimal numbers
- * are further apart than a double's spacing, so that decimal is the unique shortest one: JavaScript's own digits.
+ * bytes. Numbers with at most six decimals skip String(v): m = round(v * 10^6) with m / 10^6 === v round-trips
+ * (division is correctly rounded, so that is parsing the decimal), and below 2^30 two six-decimal numbers are
+ * further apart than a double's spacing, so m's digits without trailing zeros are the unique shortest decimal:
+ * JavaScript's own digits. (Fewer decimals k round-trip exactly when 10^(6-k) divides m: below 2^30, v * 10^6 is
+ * within 0.2 of the decimal's exact value.)
  */
 export const floatInto = (buf: Uint8Array, p: number, v: number): number => {
   if (Number.isInteger(v)) {
@@ -90,20 +90,23 @@ export const floatInto = (buf: Uint8Array, p: number, v: number): number => {
       return p + 2
     }
   } else if (v < 1073741824 && v > -1073741824) {
-    for (let k = 1; k <= 6; k++) {
-      const scale = POWERS[k]!
-      const m = Math.round(v * scale)
-      if (m / scale === v) {
-        let a = m
-        if (a < 0) {
-          buf[p++] = 45
-          a = -a
-        }
-        const whole = Math.floor(a / scale)
-        p = integerInto(buf, p, whole)
-        buf[p++] = 46
-        return paddedInto(buf, p, a - whole * scale, k)
+    const m = Math.round(v * 1_000_000)
+    if (m / 1_000_000 === v) {
+      let a = m
+      if (a < 0) {
+        buf[p++] = 45
+        a = -a
       }
+      const whole = Math.floor(a / 1_000_000)
+      let fraction = (a - whole * 1_000_000) | 0
+      let k = 6
+      for (let next = (fraction / 10) | 0; k > 1 && next * 10 === fraction; next = (fraction / 10) | 0) {
+        fraction = next
+        k--
+      }
+      p = integerInto(buf, p, whole)
+      buf[p++] = 46
+      return paddedInto(buf, p, fraction, k)
     }
   }
   return asciiInto(buf, p, String(v))

@@ -73,7 +73,7 @@ describe("answers encoded from column vectors", () => {
       `SELECT (hash(i) % 2000000000)::DOUBLE / 10 ^ (i % 10) - 1000 AS x, hash(i * 7)::DOUBLE / 3.7 AS y,
         ((hash(i) % 1000000)::DOUBLE / 100)::FLOAT AS z FROM range(20000) r(i)`
     )
-  })
+  }, 60_000)
 
   it("strings: empty, quotes, commas, line breaks, control characters, backslashes, unicode, long, NULL", async () => {
     const values = [
@@ -130,7 +130,7 @@ describe("answers encoded from column vectors", () => {
       v::TIMESTAMP::TIMESTAMP_S AS s FROM (SELECT make_timestamp_ns(base + (hash(i) % 7000000000000000)::BIGINT - 3500000000000000
         + CASE WHEN i % 3 = 0 THEN 0 ELSE (hash(i * 3) % 1000000000)::BIGINT END) AS v
         FROM range(1500) r(i), (VALUES (0::BIGINT), (1704067200000000000::BIGINT)) b(base)) t`)
-  })
+  }, 60_000)
 
   it("times beyond the year 9999 and before year 0 go the per-cell way with the same outcome", async () => {
     await expectSameBytes(`SELECT TIMESTAMP '10000-01-01 00:00:00' AS far, DATE '20000-05-05' AS date`)
@@ -165,5 +165,5 @@ describe("answers encoded from column vectors", () => {
       CASE WHEN i % 5 = 0 THEN NULL ELSE 'host_' || (i % 100) END AS hostname,
       CASE WHEN i % 3 = 0 THEN NULL ELSE (hash(i) % 10000)::DOUBLE / 100 END AS usage_user,
       CASE WHEN i % 11 = 0 THEN NULL ELSE i END AS n, i % 2 = 0 AS even FROM range(10000) r(i)`)
-  })
+  }, 60_000)
 })
