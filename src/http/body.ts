@@ -151,10 +151,13 @@ export const readJsonBody = <A, I>(
     return decoded.right
   })
 
-/** Decodes query-string parameters against a schema; 400 naming the missing or bad parameter. */
+/**
+ * Decodes query-string parameters against a schema; 400 naming the missing or bad parameter. A repeated parameter
+ * counts once, with its first value (as `URLSearchParams.get` and InfluxDB 1.x's Go handlers read it).
+ */
 export const readQueryParams = <A, I>(params: URLSearchParams, schema: Schema.Schema<A, I>) => {
   const record: Record<string, string> = {}
-  for (const [k, v] of params) record[k] = v
+  for (const [k, v] of params) record[k] ??= v
   const decoded = Schema.decodeUnknownEither(schema, { onExcessProperty: "ignore" })(record)
   if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
   const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)

@@ -1,6 +1,6 @@
 import { DuckDBTimestampNanosecondsValue, DuckDBTypeId, type DuckDBDataChunk, type DuckDBType, type DuckDBValue } from "@duckdb/node-api"
 import { HttpServerResponse } from "@effect/platform"
-import { Clock, Data, Effect, Either, Mailbox, Schema, Stream } from "effect"
+import { Clock, Data, Effect, Either, Mailbox, Stream } from "effect"
 import { mayRead } from "../auth/authenticate.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import { INTERNAL_DB, liveDatabase, type CatalogState } from "../catalog/state.ts"
@@ -13,9 +13,10 @@ import { planSelect, sourceDatabase, type SelectPlan } from "../influxql/planner
 import { planShow, planShowDatabases, planShowRetentionPolicies, showDatabase, type ShowPlan } from "../influxql/show.ts"
 import { epochDivisor, v1AnswerEncoder, type TimeFormat, type V1AnswerEncoder, type V1Cell } from "../influxql/v1.ts"
 import { QueryEngine, type SqlQueryRequest } from "../query/QueryEngine.ts"
-import { readBody, readJsonBody } from "./body.ts"
+import { readBody, readJsonBody, readQueryParams } from "./body.ts"
 import { resultFormat } from "./format.ts"
 import { anyToken, type RequestContext, type RouteDef } from "./route.ts"
+import { QueryBody, QueryStringParams } from "./query.ts"
 import { sqlIdentifier as quoteIdent } from "../query/literal.ts"
 
 /**
@@ -488,23 +489,17 @@ export const influxqlV3Answer = (
     return yield* engine.sql({ db: planned.db, sql, params: {}, influxql: q, ...answer })
   })
 
-const QueryBody = Schema.Struct({
-  db: Schema.optional(Schema.String),
-  q: Schema.optional(Schema.String),
-  format: Schema.optional(Schema.String),
-  params: Schema.optional(Schema.Unknown)
-})
-
-const v3Get = (ctx: RequestContext) => {
-  const params = ctx.query.get("params")
-  return runV3(ctx, ctx.query.get("db") ?? undefined, ctx.query.get("q") ?? undefined, ctx.query.get("format") ?? undefined, params === null || params === "" ? Either.right({}) : boundParams(params))
-}
+const v3Get = (ctx: RequestContext) =>
+  Effect.flatMap(readQueryParams(ctx.query, QueryStringParams), (p) =>
+    runV3(ctx, p.db, p.q, p.format, p.params === undefined || p.params === "" ? Either.right({}) : boundParams(p.params))
+  )
 
 const v3Post = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const config = yield* ServerConfig
     const body = yield* readJsonBody(ctx.request, QueryBody, config.maxHttpRequestSize)
-    return yield* runV3(ctx, body.db ?? ctx.query.get("db") ?? undefined, body.q ?? ctx.query.get("q") ?? undefined, body.format ?? ctx.query.get("format") ?? undefined, boundParamsOf(body.params))
+    const p = yield* readQueryParams(ctx.query, QueryStringParams)
+    return yield* runV3(ctx, body.db ?? p.db, body.q ?? p.q, body.format ?? p.format, boundParamsOf(body.params))
   })
 
 /** The InfluxQL endpoints. */

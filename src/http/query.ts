@@ -6,7 +6,7 @@ import { InvalidRequest } from "../errors.ts"
 import type { Json } from "../query/ast.ts"
 import { MAX_QUERY_PERMITS, MIN_UNFORCED_QUERY_PERMITS } from "../query/QueryGate.ts"
 import { QueryEngine } from "../query/QueryEngine.ts"
-import { MAX_JSON_DEPTH, readJsonBody } from "./body.ts"
+import { BooleanParam, MAX_JSON_DEPTH, readJsonBody, readQueryParams } from "./body.ts"
 import { resultFormat } from "./format.ts"
 import { jsonResponse, noContent } from "./respond.ts"
 import { admin, anyToken, type RequestContext, type RouteDef } from "./route.ts"
@@ -71,27 +71,31 @@ const runSql = (
     return HttpServerResponse.stream(answer.body, { contentType: answer.contentType, status: 200 })
   })
 
-const queryGet = (ctx: RequestContext) =>
-  runSql(ctx, ctx.query.get("db") ?? undefined, ctx.query.get("q") ?? undefined, ctx.query.get("format") ?? undefined, ctx.query.get("params") ?? undefined)
+/** The query string of the v3 SQL and InfluxQL query endpoints; a POST body's fields take precedence over it. */
+export const QueryStringParams = Schema.Struct({
+  db: Schema.optional(Schema.String),
+  q: Schema.optional(Schema.String),
+  format: Schema.optional(Schema.String),
+  params: Schema.optional(Schema.String)
+})
 
-const QueryBody = Schema.Struct({
+/** The JSON body of a v3 query POST. */
+export const QueryBody = Schema.Struct({
   db: Schema.optional(Schema.String),
   q: Schema.optional(Schema.String),
   format: Schema.optional(Schema.String),
   params: Schema.optional(Schema.Unknown)
 })
 
+const queryGet = (ctx: RequestContext) =>
+  Effect.flatMap(readQueryParams(ctx.query, QueryStringParams), (p) => runSql(ctx, p.db, p.q, p.format, p.params))
+
 const queryPost = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const config = yield* ServerConfig
     const body = yield* readJsonBody(ctx.request, QueryBody, config.maxHttpRequestSize)
-    return yield* runSql(
-      ctx,
-      body.db ?? ctx.query.get("db") ?? undefined,
-      body.q ?? ctx.query.get("q") ?? undefined,
-      body.format ?? ctx.query.get("format") ?? undefined,
-      body.params ?? ctx.query.get("params") ?? undefined
-    )
+    const p = yield* readQueryParams(ctx.query, QueryStringParams)
+    return yield* runSql(ctx, body.db ?? p.db, body.q ?? p.q, body.format ?? p.format, body.params ?? p.params)
   })
 
 // Strata has no gen0/compacted caches; the fields are kept for the telemetry shape clients read.
@@ -144,8 +148,7 @@ const setConcurrencyLimit = (ctx: RequestContext) =>
   Effect.gen(function* () {
     const config = yield* ServerConfig
     const { gate } = yield* QueryEngine
-    const force = ctx.query.get("force")
-    if (force !== null && force !== "true" && force !== "false") return yield* new InvalidRequest({ message: `invalid query parameter 'force': expected true or false, got '${force}'` })
+    const { force } = yield* readQueryParams(ctx.query, Schema.Struct({ force: Schema.optional(BooleanParam) }))
     const body =
       yield *
       readJsonBody(
@@ -161,7 +164,7 @@ const setConcurrencyLimit = (ctx: RequestContext) =>
     if (typeof value !== "number" || !Number.isInteger(value)) return yield* new InvalidRequest({ message: "invalid max_concurrent_queries: expected a positive integer or null" })
     if (value <= 0) return yield* new InvalidRequest({ message: `invalid max_concurrent_queries ${value}: must be a positive integer` })
     if (value > MAX_QUERY_PERMITS) return yield* new InvalidRequest({ message: `invalid max_concurrent_queries ${value}: the maximum is ${MAX_QUERY_PERMITS}` })
-    if (value < MIN_UNFORCED_QUERY_PERMITS && force !== "true") {
+    if (value < MIN_UNFORCED_QUERY_PERMITS && force !== true) {
       return yield* new InvalidRequest({ message: `max_concurrent_queries ${value} is below the minimum of ${MIN_UNFORCED_QUERY_PERMITS}; set force=true to allow it` })
     }
     gate.setLimit(value)
