@@ -111,6 +111,14 @@ const elapsedNs = (since: bigint) => process.hrtime.bigint() - since
  * at most `limit` queries at once (the rest wait), each recorded for `system.queries` and telemetry.
  */
 export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngine", {
+  dependencies: [
+    Caches.Default,
+    Catalog.Default,
+    DuckDb.Default,
+    Ingester.Default,
+    NodeRegistry.Default,
+    TableSources.Default
+  ],
   scoped: Effect.gen(function* () {
     const duck = yield* DuckDb
     const catalog = yield* Catalog

@@ -55,6 +55,7 @@ const anyOverlap = (ranges: Array<{ readonly min: bigint; readonly max: bigint }
  * planned without their files has finished.
  */
 export class TableSources extends Effect.Service<TableSources>()("strata/TableSources", {
+  dependencies: [Catalog.Default, FileIndex.Default, Ingester.Default],
   effect: Effect.gen(function* () {
     const ingester = yield* Ingester
     const catalog = yield* Catalog
