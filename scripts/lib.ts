@@ -37,6 +37,9 @@ const waitFor = async (url: string, timeoutMs: number) => {
 
 /** Starts a Strata server on a fresh data dir without auth; resolves once it answers. */
 export const startStrata = async (port: number, extraArgs: ReadonlyArray<string> = [], nodeArgs: ReadonlyArray<string> = []) => {
+  // Another benchmark's server on the port would answer the health check, and take this one's load.
+  const taken = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false)
+  if (taken) throw new Error(`port ${port} is in use (another benchmark running?)`)
   const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "strata-bench-"))
   const child = spawn("node", [...nodeArgs, NodePath.join(repoRoot, "src/bin/strata.mjs"), "serve", "--data-dir", dir, "--http-bind", `127.0.0.1:${port}`, "--without-auth", "--log-filter", "warn", ...extraArgs], {
     stdio: ["ignore", "inherit", "inherit"]

@@ -78,7 +78,8 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
 
     /** Makes the instances match the definitions of `state`: new caches start empty, deleted ones go. */
     const reconcile = (state: CatalogState) => {
-      if (state === reconciled) return
+      // A query planned against an older state must not take back caches created (and filled) since.
+      if (state === reconciled || (reconciled !== undefined && state.lastSeq < reconciled.lastSeq)) return
       reconciled = state
       const wanted = new Set<string>()
       for (const db of state.databases.values()) {
