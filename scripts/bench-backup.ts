@@ -110,7 +110,20 @@ try {
     }
   })
   console.log(`restore of inc:     ${restore.value.status}, ${restore.value.total_files} files, ${mib(restore.value.total_size_bytes)} MiB verified and applied in ${restore.seconds.toFixed(2)}s`)
-  console.log(JSON.stringify({ hours, rows: written.lines, full: { files: full.value.total_files, bytes: full.value.total_size_bytes, seconds: full.seconds }, incremental: { files: inc.value.total_files, bytes: inc.value.total_size_bytes, seconds: inc.seconds, percent_of_full: ratio }, restore_seconds: restore.seconds }))
+  console.log(
+    JSON.stringify({
+      hours,
+      rows: written.lines,
+      full: { files: full.value.total_files, bytes: full.value.total_size_bytes, seconds: full.seconds },
+      incremental: {
+        files: inc.value.total_files,
+        bytes: inc.value.total_size_bytes,
+        seconds: inc.seconds,
+        percent_of_full: ratio
+      },
+      restore_seconds: restore.seconds
+    })
+  )
 } finally {
   await stop(strata)
 }

@@ -89,7 +89,11 @@ const post = async (url: string, batches: ReadonlyArray<Buffer>) => {
       req.end(body)
     })
   const started = performance.now()
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => { while (next < batches.length) await one(batches[next++]!) }))
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next < batches.length) await one(batches[next++]!)
+    })
+  )
   agent.destroy()
   return { seconds: (performance.now() - started) / 1000, refused, firstError }
 }

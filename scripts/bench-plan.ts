@@ -84,7 +84,8 @@ const typical: ReadonlyArray<readonly [string, string]> = [
   ["gap filling", `SELECT date_bin_gapfill(INTERVAL '10 minutes', time) AS t, hostname, locf(avg(usage_user)) FROM cpu WHERE time >= '${from}' AND time < '${to}' GROUP BY 1, 2`],
   ["CTE and join", `WITH h AS (SELECT hostname, max(usage_user) AS top FROM cpu GROUP BY hostname) SELECT c.hostname, c.usage_user, h.top FROM cpu c JOIN h ON c.hostname = h.hostname WHERE c.usage_user > h.top - 5`]
 ]
-const terms = (n: number, term: (i: number) => string, separator: string) => Array.from({ length: n }, (_, i) => term(i)).join(separator)
+const terms = (n: number, term: (i: number) => string, separator: string) =>
+  Array.from({ length: n }, (_, i) => term(i)).join(separator)
 const chains: ReadonlyArray<readonly [string, string]> = [
   ...[100, 500, 2_000].map((n) => [`v + v + … (${n} terms)`, `SELECT ${terms(n, () => "v", " + ")} FROM m`] as const),
   ...[100, 500, 2_000, 20_000].map((n) => [`OR chain (${n} terms)`, `SELECT * FROM m WHERE ${terms(n, (i) => `v = ${i}`, " OR ")}`] as const),

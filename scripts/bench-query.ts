@@ -11,7 +11,8 @@
  * its elapsed time: on a busy machine it is the steadier figure.
  * ClickHouse (Debian's clickhouse-server, scripts/clickhouse.ts) runs the same five queries on the same rows in a
  * MergeTree ordered by (hostname, time); the totals line gives strata/clickhouse and the worst query's ratio.
- * usage: npx tsx scripts/bench-query.ts [--hours N] [--skip-influx] [--skip-clickhouse] [--mode buffer|persisted|both|trivial]
+ * usage: npx tsx scripts/bench-query.ts [--hours N] [--skip-influx] [--skip-clickhouse]
+ *   [--mode buffer|persisted|both|trivial]
  */
 import { DuckDBInstance } from "@duckdb/node-api"
 import * as NodeFs from "node:fs"
@@ -111,7 +112,8 @@ const trivial = async () => {
     const lines = Array.from({ length: 100 }, (_, i) => `small,host=h${i % 10} v=${i} ${1_704_067_200_000_000_000n + BigInt(i) * 1_000_000_000n}`)
     const wrote = await fetch(`${strata.url}/api/v3/write_lp?db=bench&precision=ns`, { method: "POST", body: lines.join("\n") })
     if (wrote.status !== 204) throw new Error(`write: ${wrote.status} ${await wrote.text()}`)
-    const percentile = (xs: Array<number>, p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!
+    const percentile = (xs: Array<number>, p: number) =>
+      xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!
     for (const q of ["SELECT 1", "SELECT count(*) AS n FROM small", "SELECT host, max(v) AS v FROM small GROUP BY host ORDER BY host"]) {
       const url = `${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format: "json" })}`
       const server: Array<number> = []

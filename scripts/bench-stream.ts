@@ -28,7 +28,9 @@ async function* flightPieces(url: string, q: string): AsyncGenerator<Uint8Array>
   })
   try {
     const ticket = Buffer.from(JSON.stringify({ database: "bench", sql_query: q, query_type: "sql" }))
-    const call = (client as unknown as { DoGet: (r: unknown) => AsyncIterable<{ data_header: Buffer; data_body: Buffer }> }).DoGet({ ticket })
+    const call = (
+      client as unknown as { DoGet: (r: unknown) => AsyncIterable<{ data_header: Buffer; data_body: Buffer }> }
+    ).DoGet({ ticket })
     for await (const data of call) {
       yield data.data_header
       yield data.data_body

@@ -2,7 +2,8 @@
  * Write benchmark: 100 hosts x 24 h of TSBS-like cpu data (864,000 lines of 10 tags + 10 fields), loaded with
  * ../shared/bench/load.mjs (5,000-line batches, 4 connections) into Strata (durable and no_sync) and into a real
  * InfluxDB 1.x from Debian. Prints lines/s for each and Strata's peak RSS.
- * usage: npx tsx scripts/bench-write.ts [--skip-influx] [--hours N] [--runs N] [--server-args "--persist-interval 2s ..."]
+ * usage: npx tsx scripts/bench-write.ts [--skip-influx] [--hours N] [--runs N]
+ *   [--server-args "--persist-interval 2s ..."]
  * --server-args passes flags to Strata, e.g. a short --persist-interval so that persists run during the load.
  * Each load runs N times (default 3; Strata into fresh databases) and the median is what counts: on a shared 2-core
  * machine single runs vary by tens of percent, for InfluxDB as much as for Strata.
@@ -10,7 +11,8 @@
 import { cpuData, load, peakRssBytes, startInfluxV1, startStrata, stop } from "./lib.ts"
 
 const args = process.argv.slice(2)
-const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || fallback : fallback)
+const option = (name: string, fallback: number) =>
+  args.includes(name) ? Number(args[args.indexOf(name) + 1]) || fallback : fallback
 const hours = option("--hours", 24)
 const runs = option("--runs", 3)
 const serverArgs = args.includes("--server-args") ? (args[args.indexOf("--server-args") + 1] ?? "").split(/\s+/).filter(Boolean) : []

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Bundles the server's TypeScript into dist/ (one module for the server and one per worker thread), so that a start
 // loads three files instead of compiling ~250 through tsx's loader (measured: ready in 6.1 s instead of 10.3 s on a
-// busy 2-core machine, replaying 216,000 rows). Native packages stay external. `src/bin/strata.mjs` runs dist/ only while it
-// is newer than every source file, and tsx otherwise. Runs on `npm install` / `npm ci` (prepare) and `npm run build`.
+// busy 2-core machine, replaying 216,000 rows). Native packages stay external. `src/bin/strata.mjs` runs dist/ only
+// while it is newer than every source file, and tsx otherwise. Runs on `npm install` / `npm ci` (prepare) and
+// `npm run build`.
 import * as esbuild from "esbuild"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"

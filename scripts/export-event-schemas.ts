@@ -14,7 +14,12 @@ const files = new Map<string, string>()
 files.set("StrataEvent.json", JSON.stringify(JSONSchema.make(StrataEvent), null, 2) + "\n")
 const members = (StrataEvent.ast as { types?: ReadonlyArray<unknown> }).types ?? []
 const visit = (ast: unknown) => {
-  const node = ast as { _tag: string; types?: ReadonlyArray<unknown>; to?: unknown; annotations?: Record<symbol, unknown> }
+  const node = ast as {
+    _tag: string
+    types?: ReadonlyArray<unknown>
+    to?: unknown
+    annotations?: Record<symbol, unknown>
+  }
   if (node._tag === "Union") for (const t of node.types ?? []) visit(t)
   else if (node._tag === "Transformation") {
     const schema = Schema.make(node as never)

@@ -36,7 +36,11 @@ const waitFor = async (url: string, timeoutMs: number) => {
 }
 
 /** Starts a Strata server on a fresh data dir without auth; resolves once it answers. */
-export const startStrata = async (port: number, extraArgs: ReadonlyArray<string> = [], nodeArgs: ReadonlyArray<string> = []) => {
+export const startStrata = async (
+  port: number,
+  extraArgs: ReadonlyArray<string> = [],
+  nodeArgs: ReadonlyArray<string> = []
+) => {
   // Another benchmark's server on the port would answer the health check, and take this one's load.
   const taken = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false)
   if (taken) throw new Error(`port ${port} is in use (another benchmark running?)`)

@@ -21,10 +21,17 @@ interface Server {
   readonly output: () => string
 }
 
-/** Starts `strata serve` on `dataDir`; resolves with its URL, or with the exit code and output when it refuses to start. */
-const serve = (dataDir: string, args: ReadonlyArray<string> = []): Promise<Server | { exitCode: number | null; output: string }> =>
+/**
+ * Starts `strata serve` on `dataDir`; resolves with its URL, or with the exit code and output when it refuses to
+ * start.
+ */
+const serve = (
+  dataDir: string,
+  args: ReadonlyArray<string> = []
+): Promise<Server | { exitCode: number | null; output: string }> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [NodePath.join(repoRoot, "src/bin/strata.mjs"), "serve", "--data-dir", dataDir, "--http-bind", "127.0.0.1:0", ...args], {
+    const strata = NodePath.join(repoRoot, "src/bin/strata.mjs")
+    const child = spawn(process.execPath, [strata, "serve", "--data-dir", dataDir, "--http-bind", "127.0.0.1:0", ...args], {
       cwd: repoRoot,
       stdio: ["ignore", "pipe", "pipe"]
     })
@@ -72,7 +79,14 @@ interface Answer {
   readonly ms: number
 }
 
-const call = async (base: string, method: string, path: string, token?: string, body?: string | Uint8Array, headers: Record<string, string> = {}): Promise<Answer> => {
+const call = async (
+  base: string,
+  method: string,
+  path: string,
+  token?: string,
+  body?: string | Uint8Array,
+  headers: Record<string, string> = {}
+): Promise<Answer> => {
   const t0 = performance.now()
   const all: Record<string, string> = { ...headers }
   if (token !== undefined) all["authorization"] = `Bearer ${token}`
@@ -98,7 +112,8 @@ const report = (finding: string, what: string, ok: boolean, detail: string) => {
   console.log(line)
 }
 const brief = (a: Answer) => `${a.status} in ${a.ms.toFixed(0)} ms: ${a.text.slice(0, 140).replace(/\s+/g, " ")}`
-const refused = (finding: string, what: string, a: Answer) => report(finding, what, a.status >= 400 && a.status < 500 && !a.text.includes(SECRET), brief(a))
+const refused = (finding: string, what: string, a: Answer) =>
+  report(finding, what, a.status >= 400 && a.status < 500 && !a.text.includes(SECRET), brief(a))
 
 const tempDirs: Array<string> = []
 const tempDir = (prefix: string) => {

@@ -5,7 +5,14 @@ import { expectOk } from "./support/expect.ts"
 import { catalogOf, createOperatorToken, runCli, startServer, tempDir, type CliResult, type InProcessServer } from "./support/server.ts"
 
 interface EnvelopeLine {
-  envelope: { seq: number; at: string; node: string; kind: string; body: Record<string, unknown>; payload_bytes: number }
+  envelope: {
+    seq: number
+    at: string
+    node: string
+    kind: string
+    body: Record<string, unknown>
+    payload_bytes: number
+  }
 }
 interface CatalogLine {
   catalog: ReturnType<typeof catalogSummary>

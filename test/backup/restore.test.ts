@@ -126,7 +126,10 @@ describe("restore", () => {
     expect((await server.request("DELETE", `${RESTORE}/nope`, { token })).status).toBe(404)
     expect((await server.request("GET", `${RESTORE}/nope`, { token })).status).toBe(404)
     const list = await server.request("GET", RESTORE, { token })
-    expect(list.json().restores.map((r: any) => r.restore_id)).toEqual([second.json().restore_id, first.json().restore_id])
+    expect(list.json().restores.map((r: any) => r.restore_id)).toEqual([
+      second.json().restore_id,
+      first.json().restore_id
+    ])
     for (const r of list.json().restores) for (const k of ["restore_id", "backup_name", "status", "created_at", "total_files", "total_size_bytes"]) expect(r).toHaveProperty(k)
   })
 

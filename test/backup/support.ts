@@ -15,7 +15,8 @@ export const waitForBackup = async (server: Pick<ServerHandle, "request">, token
 }
 
 /** Persists the server's write buffer to Parquet now. */
-export const persistNow = (server: InProcessServer) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+export const persistNow = (server: InProcessServer) =>
+  server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
 
 /** Line protocol of `n` points of table `m` from index `from`, one per second. */
 export const points = (from: number, n: number, table = "m") =>

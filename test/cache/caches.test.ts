@@ -230,7 +230,8 @@ describe("restart", () => {
   it("keeps the definitions and the contents", async () => {
     const first = await startServer()
     const admin = await createOperatorToken(first)
-    const req = (method: string, path: string, body?: unknown) => first.request(method, path, { token: admin, ...(body === undefined ? {} : { body }) })
+    const req = (method: string, path: string, body?: unknown) =>
+      first.request(method, path, { token: admin, ...(body === undefined ? {} : { body }) })
     const asAdmin = { request: (m: string, p: string, o: object = {}) => first.request(m, p, { ...o, token: admin }) }
     await write("r", [`cpu,host=a usage=1 ${NOW_MS - 20_000}`, `cpu,host=b usage=2 ${NOW_MS - 10_000}`], asAdmin)
     expectOk(await req("POST", "/api/v3/configure/last_cache", { db: "r", table: "cpu" }), 201)

@@ -7,7 +7,12 @@ import { DatabaseCreated, type StrataEvent } from "../../src/events/index.ts"
 
 const NOW_NS = 1_750_000_000_000_000_000n
 const ctx: CommandContext = {
-  limits: { numDatabaseLimit: 100, numTableLimit: 1000, numColumnsPerTableLimit: 500, hardDeleteDefaultDurationMs: 72 * 3600_000 },
+  limits: {
+    numDatabaseLimit: 100,
+    numTableLimit: 1000,
+    numColumnsPerTableLimit: 500,
+    hardDeleteDefaultDurationMs: 72 * 3600_000
+  },
   nowNs: NOW_NS
 }
 let seq = 0
@@ -27,7 +32,13 @@ describe("cache definitions in the catalog", () => {
   it("a created last cache is in its table's definitions, with the seq that created it", () => {
     const state = run(base, createLastCache(base, { db: "db", table: "cpu" }))
     const def = cpu(state).lastCaches.get("cpu_host_region_last_cache")
-    expect(def).toMatchObject({ keyColumnIds: [0, 1], valueColumnIds: null, count: 1, ttlSeconds: 14400, createdSeq: state.lastSeq })
+    expect(def).toMatchObject({
+      keyColumnIds: [0, 1],
+      valueColumnIds: null,
+      count: 1,
+      ttlSeconds: 14400,
+      createdSeq: state.lastSeq
+    })
   })
 
   it("a created distinct cache is listed; deleting it removes it", () => {

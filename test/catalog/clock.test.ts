@@ -28,7 +28,9 @@ const withCatalog = <A, E>(use: (dataDir: string) => Effect.Effect<A, E, Catalog
               Layer.provideMerge(EventLog.Default),
               Layer.provideMerge(ObjectStoreLocal),
               Layer.provideMerge(layerWritableStore(dir)),
-              Layer.provideMerge(layerServerConfig(testConfig(dir, { walFlushIntervalMs: 0, hardDeleteDefaultDurationMs: 60_000 })))
+              Layer.provideMerge(
+                layerServerConfig(testConfig(dir, { walFlushIntervalMs: 0, hardDeleteDefaultDurationMs: 60_000 }))
+              )
             )
           )
         )
@@ -41,7 +43,11 @@ const getWithToken = (secret: string) => {
   const route = runRoute({ method: "GET", path: "/probe", access: admin, handler: () => Effect.succeed(okEmpty) })
   const request = HttpServerRequest.fromWeb(new Request("http://localhost/probe", { headers: { authorization: `Bearer ${secret}` } }))
   // The probe's handler uses none of the handler services; only the catalog, config and request are needed.
-  const needs = route as Effect.Effect<Effect.Effect.Success<typeof route>, never, Catalog | ServerConfig | HttpServerRequest.HttpServerRequest>
+  const needs = route as Effect.Effect<
+    Effect.Effect.Success<typeof route>,
+    never,
+    Catalog | ServerConfig | HttpServerRequest.HttpServerRequest
+  >
   return Effect.provideService(needs, HttpServerRequest.HttpServerRequest, request)
 }
 

@@ -60,7 +60,12 @@ const HOUR_NS = 3_600_000_000_000n
 const DAY_NS = 24n * HOUR_NS
 
 const ctx: CommandContext = {
-  limits: { numDatabaseLimit: 3, numTableLimit: 4, numColumnsPerTableLimit: 3, hardDeleteDefaultDurationMs: 72 * 3_600_000 },
+  limits: {
+    numDatabaseLimit: 3,
+    numTableLimit: 4,
+    numColumnsPerTableLimit: 3,
+    hardDeleteDefaultDurationMs: 72 * 3_600_000
+  },
   nowNs: NOW_NS
 }
 const at = (nowNs: bigint): CommandContext => ({ ...ctx, nowNs })
@@ -83,7 +88,11 @@ const failure = (decision: Either.Either<unknown, { readonly _tag: string; reado
   return decision.left
 }
 
-const expectFailure = (decision: Either.Either<unknown, { readonly _tag: string; readonly message: string }>, tag: ApiFailureTag, message: string | RegExp) => {
+const expectFailure = (
+  decision: Either.Either<unknown, { readonly _tag: string; readonly message: string }>,
+  tag: ApiFailureTag,
+  message: string | RegExp
+) => {
   const error = failure(decision)
   expect(error._tag).toBe(tag)
   if (typeof message === "string") expect(error.message).toBe(message)
@@ -125,7 +134,11 @@ describe("catalog reducer", () => {
   it("DatabaseRetentionSet sets and clears a database's retention", () => {
     const created = withDb("foo")
     const id = db(created, "foo").id
-    const set = applyEvent(created, new DatabaseRetentionSet({ version: 1, dbId: id, retentionPeriodNs: 30n * DAY_NS }), NOW_NS)
+    const set = applyEvent(
+      created,
+      new DatabaseRetentionSet({ version: 1, dbId: id, retentionPeriodNs: 30n * DAY_NS }),
+      NOW_NS
+    )
     expect(db(set, "foo").retentionPeriodNs).toBe(30n * DAY_NS)
     const cleared = applyEvent(set, new DatabaseRetentionSet({ version: 1, dbId: id, retentionPeriodNs: null }), NOW_NS)
     expect(db(cleared, "foo").retentionPeriodNs).toBeNull()
@@ -276,7 +289,11 @@ describe("catalog reducer", () => {
     const state = withTable("foo", "cpu")
     const foo = db(state, "foo")
     const cpu = liveTable(foo, "cpu")!
-    const next = applyEvent(state, new TableRetentionSet({ version: 1, dbId: foo.id, tableId: cpu.id, retentionPeriodNs: HOUR_NS }), NOW_NS)
+    const next = applyEvent(
+      state,
+      new TableRetentionSet({ version: 1, dbId: foo.id, tableId: cpu.id, retentionPeriodNs: HOUR_NS }),
+      NOW_NS
+    )
     expect(liveTable(db(next, "foo"), "cpu")!.retentionPeriodNs).toBe(HOUR_NS)
   })
 
@@ -352,7 +369,9 @@ describe("catalog reducer", () => {
   })
 
   it("events for unknown databases, tables and tokens are ignored", () => {
-    expect(applyEvent(initial, new DatabaseRetentionSet({ version: 1, dbId: 42, retentionPeriodNs: null }), NOW_NS)).toBe(initial)
+    expect(
+      applyEvent(initial, new DatabaseRetentionSet({ version: 1, dbId: 42, retentionPeriodNs: null }), NOW_NS)
+    ).toBe(initial)
     expect(applyEvent(initial, new DatabaseSoftDeleted({ version: 1, dbId: 42, newName: "x", hardDeleteAtNs: null }), NOW_NS)).toBe(initial)
     expect(applyEvent(initial, new DatabaseHardDeleted({ version: 1, dbId: 42 }), NOW_NS)).toBe(initial)
     expect(applyEvent(initial, new TokenRegenerated({ version: 1, tokenId: 42, hash: "h" }), NOW_NS)).toBe(initial)

@@ -13,7 +13,10 @@ const running: Array<InProcessServer> = []
 const children: Array<ChildServer> = []
 const start = async (dataDir: string) => {
   // No timed persist or checkpoint: the test says when.
-  const server = await startServer({ withoutAuth: false, gen1DurationMs: 60_000, persistIntervalMs: 3_600_000 }, dataDir)
+  const server = await startServer(
+    { withoutAuth: false, gen1DurationMs: 60_000, persistIntervalMs: 3_600_000 },
+    dataDir
+  )
   running.push(server)
   return server
 }
@@ -62,7 +65,10 @@ const bufferDigest = (server: InProcessServer) =>
 /** A hash of every projection: the catalog with its tokens, the file index, and the write buffer's rows. */
 const projections = async (server: InProcessServer) => {
   const states = await server.runtime.runPromise(
-    Effect.all({ catalog: Effect.flatMap(Catalog, (c) => c.current), files: Effect.flatMap(FileIndex, (f) => f.current) })
+    Effect.all({
+      catalog: Effect.flatMap(Catalog, (c) => c.current),
+      files: Effect.flatMap(FileIndex, (f) => f.current)
+    })
   )
   return { states: projectionHash(states.catalog, states.files), buffer: await bufferDigest(server) }
 }
@@ -93,7 +99,8 @@ describe("one projection path, checkpoints", () => {
     const dir = tempDir()
     const first = await start(dir)
     operator = await createOperatorToken(first)
-    const compactor = <A, E>(f: (c: Compactor) => Effect.Effect<A, E>) => first.runtime.runPromise(Effect.flatMap(Compactor, f))
+    const compactor = <A, E>(f: (c: Compactor) => Effect.Effect<A, E>) =>
+      first.runtime.runPromise(Effect.flatMap(Compactor, f))
     await history(first, 1)
     await compactor((c) => c.persistNow)
     await history(first, 2)

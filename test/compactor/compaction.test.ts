@@ -14,7 +14,10 @@ import { startServer, tempDir, type InProcessServer } from "../support/server.ts
 const running: Array<InProcessServer> = []
 const start = async (dataDir: string) => {
   // gen1 windows of a minute; no timed persist or compaction during the test: both happen when the test says.
-  const server = await startServer({ withoutAuth: true, gen1DurationMs: 60_000, persistIntervalMs: 3_600_000, compactionDelayMs: 3_600_000 }, dataDir)
+  const server = await startServer(
+    { withoutAuth: true, gen1DurationMs: 60_000, persistIntervalMs: 3_600_000, compactionDelayMs: 3_600_000 },
+    dataDir
+  )
   running.push(server)
   return server
 }
@@ -24,8 +27,12 @@ const MIN = 60_000_000_000
 const DAY = 24 * 60 * MIN
 const write = async (server: InProcessServer, lines: Array<string>) =>
   expectOk(await server.request("POST", "/api/v3/write_lp?db=d&precision=nanosecond", { body: lines.join("\n") }), 204)
-const persistNow = (server: InProcessServer) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
-const compactNow = (server: InProcessServer, targetRows?: number) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.compactNow(targetRows === undefined ? {} : { targetRows })))
+const persistNow = (server: InProcessServer) =>
+  server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+const compactNow = (server: InProcessServer, targetRows?: number) =>
+  server.runtime.runPromise(
+    Effect.flatMap(Compactor, (c) => c.compactNow(targetRows === undefined ? {} : { targetRows }))
+  )
 
 /** Every answer a client could compare: SQL in two formats, an aggregate, and InfluxQL over v1 and v3. */
 const answers = async (server: InProcessServer) => {
@@ -62,7 +69,8 @@ describe("compacting 24-hour windows", () => {
   it("answers the same after compaction, after a late write compacted again, and after a restart; old files are gone", async () => {
     const dir = tempDir()
     const first = await start(dir)
-    // Three persists into day 0 with overwrites (field by field), out-of-order rows and a column added later; one row in day 1.
+    // Three persists into day 0 with overwrites (field by field), out-of-order rows and a column added later; one row
+    // in day 1.
     await write(first, [`m,host=a,region=us v=1,w=10i ${10 * MIN}`, `m,host=b v=2 ${10 * MIN}`, `m,host=a,region=us v=3 ${30 * MIN + 5}`, `m,host=c v=8 ${DAY + MIN}`])
     await persistNow(first)
     await write(first, [`m,host=a,region=us w=11i ${10 * MIN}`, `m,host=b v=5 ${9 * MIN}`, `m,host=a,region=us v=4 ${5 * MIN}`])
@@ -85,7 +93,9 @@ describe("compacting 24-hour windows", () => {
     expect(onDisk(dir)).toEqual(files.map((f) => f.path))
 
     // The compacted file is sorted by series key then time, time TIMESTAMP(NANOS).
-    const table = tableFromIPC(readParquet(new Uint8Array(NodeFs.readFileSync(NodePath.join(dir, day0[0]!.path)))).intoIPCStream())
+    const table = tableFromIPC(
+      readParquet(new Uint8Array(NodeFs.readFileSync(NodePath.join(dir, day0[0]!.path)))).intoIPCStream()
+    )
     expect((table.schema.fields.find((f) => f.name === "time")!.type as Timestamp).unit).toBe(TimeUnit.NANOSECOND)
     const times = table.getChild("time")!.data.flatMap((d) => [...(d.values as BigInt64Array)])
     expect(table.toArray().map((r, i) => [r.host, r.region, times[i]])).toEqual([
@@ -139,7 +149,8 @@ describe("compacting 24-hour windows", () => {
     const [outcome] = await compactNow(server, 10)
     expect(outcome!.added.length).toBe(4)
     expect(outcome!.added.map((f) => f.path.split("/").pop())).toEqual(["compacted-1-1.parquet", "compacted-1-2.parquet", "compacted-1-3.parquet", "compacted-1-4.parquet"])
-    for (let i = 1; i < outcome!.added.length; i++) expect(outcome!.added[i]!.minTimeNs > outcome!.added[i - 1]!.maxTimeNs).toBe(true)
+    for (let i = 1; i < outcome!.added.length; i++)
+      expect(outcome!.added[i]!.minTimeNs > outcome!.added[i - 1]!.maxTimeNs).toBe(true)
     expect(outcome!.added.reduce((n, f) => n + f.rows, 0)).toBe(120)
     expect(await answers(server)).toEqual(before)
     expect(onDisk(dir)).toEqual((await parquetFiles(server)).map((f) => f.path))
@@ -148,7 +159,8 @@ describe("compacting 24-hour windows", () => {
 
 const envelope = (seq: number, event: StrataEvent): Envelope => ({ seq, at: 0n, node: "n", event, payload: null })
 const file = (path: string, minTimeNs = 0n, maxTimeNs = 10n): PersistedFile => ({ path, dbId: 1, tableId: 2, rows: 1, minTimeNs, maxTimeNs, bytes: 100, columns: ["h", "v"] })
-const persisted = (persistedSeq: number, files: Array<PersistedFile>) => new SnapshotPersisted({ version: 1, persistedSeq, files })
+const persisted = (persistedSeq: number, files: Array<PersistedFile>) =>
+  new SnapshotPersisted({ version: 1, persistedSeq, files })
 const compacted = (removed: Array<string>, added: Array<PersistedFile>) =>
   new WindowCompacted({ version: 1, dbId: 1, tableId: 2, window: "1970-01-01", generation: 1, removed, added })
 const fold = (envelopes: Array<Envelope>): FileIndexState => envelopes.reduce(applyFileIndex, emptyFileIndex)

@@ -51,7 +51,11 @@ describe("disk full under the Compactor", () => {
   it("a persist that hits a full disk records nothing, leaves no file, keeps the rows answered, counts the failure and succeeds once space returns", { timeout: 90_000 }, async () => {
     const dir = tempDir()
     full.on = true
-    const server = await startServer({ withoutAuth: true, gen1DurationMs: 60_000, persistIntervalMs: 1_000, compactionDelayMs: 3_600_000 }, dir, layerFillingStore)
+    const server = await startServer(
+      { withoutAuth: true, gen1DurationMs: 60_000, persistIntervalMs: 1_000, compactionDelayMs: 3_600_000 },
+      dir,
+      layerFillingStore
+    )
     running.push(server)
     const lines = Array.from({ length: 300 }, (_, i) => `m,host=h${i % 7} v=${i} ${(i % 5) * MIN + i}`)
     expectOk(await server.request("POST", "/api/v3/write_lp?db=d&precision=nanosecond", { body: lines.join("\n") }), 204)

@@ -6,7 +6,10 @@ import { createOperatorToken, startServer, tempDir, type InProcessServer } from 
 
 const running: Array<InProcessServer> = []
 const start = async (dataDir: string) => {
-  const server = await startServer({ withoutAuth: true, persistIntervalMs: 3_600_000, compactionDelayMs: 3_600_000 }, dataDir)
+  const server = await startServer(
+    { withoutAuth: true, persistIntervalMs: 3_600_000, compactionDelayMs: 3_600_000 },
+    dataDir
+  )
   running.push(server)
   return server
 }
@@ -14,7 +17,8 @@ afterAll(() => Promise.all(running.map((s) => s.stop())))
 
 const T0 = 1_700_000_000_000_000_000n
 const DAY = 86_400_000_000_000n
-const run = <A, E>(server: InProcessServer, f: (c: Compactor) => Effect.Effect<A, E>) => server.runtime.runPromise(Effect.flatMap(Compactor, f) as Effect.Effect<A, E, never>)
+const run = <A, E>(server: InProcessServer, f: (c: Compactor) => Effect.Effect<A, E>) =>
+  server.runtime.runPromise(Effect.flatMap(Compactor, f) as Effect.Effect<A, E, never>)
 const sql = async (server: InProcessServer, q: string) => {
   const res = await server.request("GET", `/api/v3/query_sql?db=d&format=json&q=${encodeURIComponent(q)}`)
   if (res.status !== 200) throw new Error(`${q}: ${res.status} ${res.text}`)

@@ -7,7 +7,10 @@ import { createOperatorToken, createResourceToken, startServer, tempDir, type In
 const running: Array<InProcessServer> = []
 const start = async (dataDir: string, rowDeleteMinAgeMs = 86_400_000) => {
   // Persists and compactions only when a test says.
-  const server = await startServer({ withoutAuth: true, persistIntervalMs: 3_600_000, compactionDelayMs: 3_600_000, rowDeleteMinAgeMs }, dataDir)
+  const server = await startServer(
+    { withoutAuth: true, persistIntervalMs: 3_600_000, compactionDelayMs: 3_600_000, rowDeleteMinAgeMs },
+    dataDir
+  )
   running.push(server)
   return server
 }
@@ -15,7 +18,8 @@ afterAll(() => Promise.all(running.map((s) => s.stop())))
 
 const T0 = 1_700_000_000_000_000_000n
 const SEC = 1_000_000_000n
-const compactor = <A, E>(server: InProcessServer, f: (c: Compactor) => Effect.Effect<A, E>) => server.runtime.runPromise(Effect.flatMap(Compactor, f) as Effect.Effect<A, E, never>)
+const compactor = <A, E>(server: InProcessServer, f: (c: Compactor) => Effect.Effect<A, E>) =>
+  server.runtime.runPromise(Effect.flatMap(Compactor, f) as Effect.Effect<A, E, never>)
 
 const write = async (server: InProcessServer, lines: ReadonlyArray<string>) =>
   expectOk(await server.request("POST", "/api/v3/write_lp?db=d&precision=nanosecond", { body: lines.join("\n") }), 204)

@@ -72,7 +72,16 @@ describe("tar writer", () => {
         { name: "é/ü.parquet", body: new Uint8Array(1000).fill(9) }
       ]
       const chunks = yield* Stream.runCollect(
-        tarStream(Stream.fromIterable(entries.map((e) => ({ name: e.name, size: e.body.length, mtimeSec: 1_700_000_000, content: Stream.make(e.body) }))))
+        tarStream(
+          Stream.fromIterable(
+            entries.map((e) => ({
+              name: e.name,
+              size: e.body.length,
+              mtimeSec: 1_700_000_000,
+              content: Stream.make(e.body)
+            }))
+          )
+        )
       )
       const all = new Uint8Array([...chunks].reduce((n, c) => n + c.length, 0))
       let at = 0

@@ -54,7 +54,8 @@ describe("wrong methods", () => {
   })
 
   // InfluxDB does not route HEAD at all, so HEAD /ping is 404. Strata's fallback in src/http/router.ts answers 405
-  // because GET exists on the path; this test flips to a failure (remove `.fails`) once the router treats HEAD as unknown.
+  // because GET exists on the path; this test flips to a failure (remove `.fails`) once the router treats HEAD as
+  // unknown.
   it("HEAD /ping answers 404, as HEAD is not routed", async () => {
     const res = await server.request("HEAD", "/ping", { token })
     expect(res.status).toBe(404)

@@ -25,7 +25,13 @@ describe("strata import", () => {
     expect(res.code, res.stderr).toBe(0)
     const summary = JSON.parse(res.stdout)
     expect(summary.ok).toBe(true)
-    expect(summary.jobs.map((j: { filename: string; status: string; rows_imported: number }) => [j.filename, j.status, j.rows_imported])).toEqual([
+    expect(
+      summary.jobs.map((j: { filename: string; status: string; rows_imported: number }) => [
+        j.filename,
+        j.status,
+        j.rows_imported
+      ])
+    ).toEqual([
       ["f0.parquet", "imported", 100],
       ["f1.parquet", "imported", 100]
     ])

@@ -25,12 +25,20 @@ export const parquetFrom = async (path: string, select: string) => {
 }
 
 /** A multipart/form-data body with text fields and one file part. */
-export const multipart = (fields: Record<string, string>, file?: { readonly name: string; readonly filename: string; readonly bytes: Uint8Array }) => {
+export const multipart = (
+  fields: Record<string, string>,
+  file?: { readonly name: string; readonly filename: string; readonly bytes: Uint8Array }
+) => {
   const boundary = `----strata${Math.random().toString(16).slice(2)}`
   const parts: Array<Buffer> = []
-  for (const [k, v] of Object.entries(fields)) parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`))
+  for (const [k, v] of Object.entries(fields))
+    parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`))
   if (file !== undefined) {
-    parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="${file.name}"; filename="${file.filename}"\r\ncontent-type: application/octet-stream\r\n\r\n`))
+    parts.push(
+      Buffer.from(
+        `--${boundary}\r\ncontent-disposition: form-data; name="${file.name}"; filename="${file.filename}"\r\ncontent-type: application/octet-stream\r\n\r\n`
+      )
+    )
     parts.push(Buffer.from(file.bytes))
     parts.push(Buffer.from("\r\n"))
   }

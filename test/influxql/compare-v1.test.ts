@@ -161,7 +161,8 @@ const QUERIES = [
   "SELECT derivative(/usage/) FROM cpu WHERE host = 'c' LIMIT 2",
   `SELECT derivative(mean(/load|usage/)) FROM cpu WHERE ${RANGE} GROUP BY time(1m)`,
   `SELECT mean(/\\pL+/) FROM cpu WHERE ${RANGE} GROUP BY time(5m), host fill(none)`,
-  // integral() without GROUP BY time: a float field's area at epoch 0 whatever the range, an integer field's at its start.
+  // integral() without GROUP BY time: a float field's area at epoch 0 whatever the range, an integer field's at its
+  // start.
   `SELECT integral(usage) FROM cpu WHERE ${RANGE}`,
   `SELECT integral(usage, 1m) FROM cpu WHERE ${RANGE} AND host = 'a'`,
   "SELECT integral(usage) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time <= '2024-01-01T00:00:00Z'",
@@ -324,11 +325,15 @@ const APPROX = [
 /** Numbers equal to 14 significant digits, everything else exactly. */
 const approximately = (actual: unknown, expected: unknown): boolean => {
   if (typeof actual === "number" && typeof expected === "number") return actual === expected || Math.abs(actual - expected) <= 1e-14 * Math.max(Math.abs(actual), Math.abs(expected))
-  if (Array.isArray(actual) && Array.isArray(expected)) return actual.length === expected.length && actual.every((a, i) => approximately(a, expected[i]))
+  if (Array.isArray(actual) && Array.isArray(expected))
+    return actual.length === expected.length && actual.every((a, i) => approximately(a, expected[i]))
   if (typeof actual === "object" && actual !== null && typeof expected === "object" && expected !== null) {
     const ka = Object.keys(actual)
     const ke = Object.keys(expected)
-    return JSON.stringify(ka) === JSON.stringify(ke) && ka.every((k) => approximately((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k]))
+    return (
+      JSON.stringify(ka) === JSON.stringify(ke) &&
+      ka.every((k) => approximately((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k]))
+    )
   }
   return actual === expected
 }
@@ -413,7 +418,10 @@ describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () =>
       const params = new URLSearchParams({ db: "t", q })
       type Answer = { results: Array<{ series?: Array<{ tags?: unknown; columns: unknown; values: Array<unknown> }> }> }
       // The rows with their tags, sorted: how 1.x splits them into series objects depends on that order too.
-      const sorted = (a: Answer) => a.results.map((r) => (r.series ?? []).flatMap((x) => x.values.map((v) => JSON.stringify([x.tags, x.columns, v]))).sort())
+      const sorted = (a: Answer) =>
+        a.results.map((r) =>
+          (r.series ?? []).flatMap((x) => x.values.map((v) => JSON.stringify([x.tags, x.columns, v]))).sort()
+        )
       const expected = (await fetch(`${influx.url}/query?${params}`).then((r) => r.json())) as Answer
       const actual = (await server.request("GET", `/query?${params}`)).json<Answer>()
       expect(JSON.stringify(expected)).toContain(`"series"`)
@@ -434,9 +442,15 @@ describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () =>
   for (const q of V3) {
     it(`${q} on /api/v3/query_influxql: 1.x's values`, async () => {
       const params = new URLSearchParams({ db: "t", q })
-      type Answer = { results: Array<{ series: Array<{ tags?: Record<string, string>; columns: Array<string>; values: Array<Array<unknown>> }> }> }
+      type Answer = {
+        results: Array<{
+          series: Array<{ tags?: Record<string, string>; columns: Array<string>; values: Array<Array<unknown>> }>
+        }>
+      }
       const expected = (await fetch(`${influx.url}/query?${params}`).then((r) => r.json())) as Answer
-      const rows = expected.results[0]!.series.flatMap((s) => s.values.map((v) => ({ ...s.tags, ...Object.fromEntries(s.columns.slice(1).map((c, i) => [c, v[i + 1]])) })))
+      const rows = expected.results[0]!.series.flatMap((s) =>
+        s.values.map((v) => ({ ...s.tags, ...Object.fromEntries(s.columns.slice(1).map((c, i) => [c, v[i + 1]])) }))
+      )
       const actual = (await server.request("GET", `/api/v3/query_influxql?${params}`)).json<Array<Record<string, unknown>>>()
       expect(actual.map(({ "iox::measurement": _, time: __, ...rest }) => rest)).toEqual(rows)
     })

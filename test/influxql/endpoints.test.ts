@@ -186,7 +186,9 @@ describe("InfluxQL over /query and /api/v3/query_influxql", () => {
       }
     }
     const chunked = await fetchBytes({ q: "SELECT * FROM cpu", chunked: "true", chunk_size: "2" }, "application/x-msgpack")
-    const objects = unpackMultiple(chunked.bytes) as Array<{ results: Array<{ partial?: boolean; series: Array<{ values: Array<unknown> }> }> }>
+    const objects = unpackMultiple(chunked.bytes) as Array<{
+      results: Array<{ partial?: boolean; series: Array<{ values: Array<unknown> }> }>
+    }>
     expect(objects.length).toBeGreaterThan(1)
     expect(objects.slice(0, -1).every((o) => o.results[0]!.partial === true)).toBe(true)
     expect(objects.flatMap((o) => o.results[0]!.series.flatMap((x) => x.values))).toEqual(

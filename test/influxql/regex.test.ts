@@ -56,7 +56,8 @@ describe("InfluxQL regular expressions over HTTP", () => {
   const v1 = async (q: string, params?: string) =>
     expectOk(await server.request("GET", `/query?${new URLSearchParams({ db: "t", q, ...(params === undefined ? {} : { params }) })}`, { token })).json()
   const v3 = (q: string) => server.request("GET", `/api/v3/query_influxql?${new URLSearchParams({ db: "t", q })}`, { token })
-  const names = (answer: { results: Array<{ series?: Array<{ name: string }> }> }) => (answer.results[0]!.series ?? []).map((s) => s.name)
+  const names = (answer: { results: Array<{ series?: Array<{ name: string }> }> }) =>
+    (answer.results[0]!.series ?? []).map((s) => s.name)
 
   beforeAll(async () => {
     server = await startServer()

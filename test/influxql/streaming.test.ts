@@ -10,7 +10,13 @@ const timeNs = (i: number) => T0 + BigInt(i) * 1_000_000_000n
 const host = (i: number) => `h${i % 4}`
 const value = (i: number) => ((i * 37) % 1009) / 8
 
-type Series = { name: string; tags?: Record<string, string>; columns: Array<string>; values: Array<Array<unknown>>; partial?: boolean }
+type Series = {
+  name: string
+  tags?: Record<string, string>
+  columns: Array<string>
+  values: Array<Array<unknown>>
+  partial?: boolean
+}
 type Answer = { results: Array<{ statement_id: number; series?: Array<Series>; partial?: boolean }> }
 
 /** Splits concatenated JSON objects (a chunked answer) at their top-level ends. */
@@ -58,7 +64,8 @@ describe("large v1 answers", () => {
     expect(series[0]!.columns).toEqual(["time", "host", "n", "v"])
     const values = series[0]!.values
     expect(values.length).toBe(ROWS)
-    for (const i of [0, 1, 4097, 123_456, ROWS - 1]) expect(values[i]).toEqual([Number(timeNs(i)), host(i), i, value(i)])
+    for (const i of [0, 1, 4097, 123_456, ROWS - 1])
+      expect(values[i]).toEqual([Number(timeNs(i)), host(i), i, value(i)])
     expect(values.every((row, i) => row[2] === i)).toBe(true)
 
     const rfc = (await (await query({ q: "SELECT v FROM m WHERE host = 'h1'" })).json()) as Answer
@@ -93,11 +100,15 @@ describe("large v1 answers", () => {
     })
     const h2 = chunks.slice(6, 9).flatMap((c) => c.results[0]!.series![0]!.values)
     expect(h2.length).toBe(50_000)
-    expect(h2.every((row, j) => row[0] === Number(timeNs(2 + 4 * j) / 1_000_000_000n) && row[1] === value(2 + 4 * j))).toBe(true)
+    expect(
+      h2.every((row, j) => row[0] === Number(timeNs(2 + 4 * j) / 1_000_000_000n) && row[1] === value(2 + 4 * j))
+    ).toBe(true)
 
     const packed = new Uint8Array(await (await query({ q: "SELECT v FROM m GROUP BY host", chunked: "true", chunk_size: "20000", epoch: "s" }, "application/x-msgpack")).arrayBuffer())
     const objects = unpackMultiple(packed) as Array<Answer>
-    expect(objects.map((o) => o.results[0]!.series![0]!.values.length)).toEqual(chunks.map((c) => c.results[0]!.series![0]!.values.length))
+    expect(objects.map((o) => o.results[0]!.series![0]!.values.length)).toEqual(
+      chunks.map((c) => c.results[0]!.series![0]!.values.length)
+    )
   }, 120_000)
 
   it("a chunked answer is sent as it is produced: at its first chunk the query still runs, and /health is answered", async () => {
@@ -111,12 +122,15 @@ describe("large v1 answers", () => {
     const health = await server.request("GET", "/health", { token })
     const decoder = new TextDecoder()
     let text = decoder.decode(first.value, { stream: true })
-    for (let piece = await reader.read(); !piece.done; piece = await reader.read()) text += decoder.decode(piece.value, { stream: true })
+    for (let piece = await reader.read(); !piece.done; piece = await reader.read())
+      text += decoder.decode(piece.value, { stream: true })
     expect(running.json()).toEqual([{ running: true }])
     expect(health.status).toBe(200)
     const chunks = jsonObjects(text)
     expect(chunks.length).toBe(ROWS / 1000)
-    expect(chunks.map((c) => c.results[0]!.series![0]!.values.length)).toEqual(Array.from({ length: ROWS / 1000 }, () => 1000))
+    expect(chunks.map((c) => c.results[0]!.series![0]!.values.length)).toEqual(
+      Array.from({ length: ROWS / 1000 }, () => 1000)
+    )
     expect(chunks[ROWS / 1000 - 1]!.results[0]!.series![0]!.values[999]).toEqual([`2024-01-03T07:33:19Z`, host(ROWS - 1), ROWS - 1, value(ROWS - 1)])
   }, 120_000)
 })

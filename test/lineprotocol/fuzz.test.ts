@@ -143,7 +143,9 @@ describe("fuzzing", () => {
         const t = l.replace(/\r$/, "").replace(/^[ \t]+/, "")
         return t === "" || t.startsWith("#") ? [] : [i + 1]
       })
-      const got = [...result.lines.map((l) => l.lineNumber), ...result.errors.map((e) => e.lineNumber)].sort((x, y) => x - y)
+      const got = [...result.lines.map((l) => l.lineNumber), ...result.errors.map((e) => e.lineNumber)].sort(
+        (x, y) => x - y
+      )
       expect(got).toEqual(expected)
       for (const e of result.errors) expect(e.originalLine).toBe(lines[e.lineNumber - 1]!.replace(/\r$/, ""))
     }

@@ -463,7 +463,13 @@ describe("fields", () => {
   it("mixed field kinds keep their order", () => {
     const line = one('foo asdf=23.1,bar=-5i,qux=9u,baz="the string",frab=false 1234')
     expect(line.fieldKeys).toEqual(["asdf", "bar", "qux", "baz", "frab"])
-    expect(line.fieldKinds).toEqual([FieldKind.Float, FieldKind.Integer, FieldKind.UInteger, FieldKind.String, FieldKind.Boolean])
+    expect(line.fieldKinds).toEqual([
+      FieldKind.Float,
+      FieldKind.Integer,
+      FieldKind.UInteger,
+      FieldKind.String,
+      FieldKind.Boolean
+    ])
     expect(line.fieldValues).toEqual([23.1, -5n, 9n, "the string", false])
   })
 

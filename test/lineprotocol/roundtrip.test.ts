@@ -152,7 +152,14 @@ describe("round trip", () => {
       tagKeys: ["k ,=\\"],
       tagValues: ["v ,=\\"],
       fieldKeys: ["f ,=\\", "s", "i", "u", "b", "x"],
-      fieldKinds: [FieldKind.Float, FieldKind.String, FieldKind.Integer, FieldKind.UInteger, FieldKind.Boolean, FieldKind.Float],
+      fieldKinds: [
+        FieldKind.Float,
+        FieldKind.String,
+        FieldKind.Integer,
+        FieldKind.UInteger,
+        FieldKind.Boolean,
+        FieldKind.Float
+      ],
       fieldValues: [1.5, 'say "hi" \\ there', -3n, 4n, true, -0],
       timestamp: 42n
     })

@@ -299,8 +299,12 @@ describe("strata replay on a damaged log", () => {
     expect(Either.isLeft(failed) && failed.left.message).toContain(`event seq ${large.seq} (WriteBatch, `)
     const lines: Array<string> = []
     await Effect.runPromise(replay(dir, undefined, true, (line) => lines.push(line), true))
-    const damaged = lines.map((l) => JSON.parse(l) as { damaged?: { seq: number; file: string } }).filter((l) => l.damaged !== undefined)
-    expect(damaged.map((l) => [l.damaged!.seq, l.damaged!.file])).toEqual([[large.seq, segmentFile(dir, large.payload_segment!)]])
+    const damaged = lines
+      .map((l) => JSON.parse(l) as { damaged?: { seq: number; file: string } })
+      .filter((l) => l.damaged !== undefined)
+    expect(damaged.map((l) => [l.damaged!.seq, l.damaged!.file])).toEqual([
+      [large.seq, segmentFile(dir, large.payload_segment!)]
+    ])
     expect(lines.length).toBe(rowsOf(seed).length + 1)
   })
 })

@@ -18,7 +18,8 @@ const start = async (dataDir: string) => {
 }
 afterAll(() => Promise.all(running.map((s) => s.stop())))
 
-const persistNow = (server: InProcessServer) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+const persistNow = (server: InProcessServer) =>
+  server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
 const sweepNow = (server: InProcessServer) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.sweepNow))
 const write = async (server: InProcessServer, db: string, lines: ReadonlyArray<string>) =>
   expectOk(await server.request("POST", `/api/v3/write_lp?db=${db}&precision=nanosecond`, { body: lines.join("\n") }), 204)
@@ -55,7 +56,8 @@ describe("payload purge", () => {
     const first = await start(dir)
     let keptRows = 0
     let goneBytes = 0
-    // Writes of two tables, line by line, in large (segment) and small (in-row) payloads; half persisted, half buffered.
+    // Writes of two tables, line by line, in large (segment) and small (in-row) payloads; half persisted, half
+    // buffered.
     const mixed = async (b: number, n: number) => {
       const lines: Array<string> = []
       for (let i = 0; i < n; i++) {
@@ -94,7 +96,9 @@ describe("payload purge", () => {
     expectOk(await first.request("DELETE", "/api/v3/configure/database?db=q&data_only=true"))
     await sweepNow(first)
     const after = dirBytes(dir)
-    console.log(`data dir: ${before} bytes before the deletes ${beforeParts}, ${after} after ${parts(dir)} (gone lines ${goneBytes} bytes, q's ${qBytes})`)
+    console.log(
+      `data dir: ${before} bytes before the deletes ${beforeParts}, ${after} after ${parts(dir)} (gone lines ${goneBytes} bytes, q's ${qBytes})`
+    )
     expect(before - after).toBeGreaterThan(0.8 * (goneBytes + qBytes))
     expect(logFilesHolding(dir, "zzgonetag")).toEqual([])
     expect(logFilesHolding(dir, "zzqtag")).toEqual([])
@@ -107,14 +111,25 @@ describe("payload purge", () => {
     const second = await start(dir)
     expect(await count(second, "p", "kept")).toBe(keptRows)
     expect(await count(second, "q", "qt")).toBe(0)
-    const after2 = expectOk(await second.request("GET", `/api/v3/query_sql?db=p&format=json&q=${encodeURIComponent("SELECT v FROM kept WHERE host = 'after'")}`))
+    const after2 = expectOk(
+      await second.request(
+        "GET",
+        `/api/v3/query_sql?db=p&format=json&q=${encodeURIComponent("SELECT v FROM kept WHERE host = 'after'")}`
+      )
+    )
     expect(after2.json()).toEqual([{ v: 1 }])
     await second.stop()
 
     const printed: Array<string> = []
     await Effect.runPromise(replay(dir, undefined, false, (line) => void printed.push(line)))
-    expect(printed.filter((l) => /\tWriteBatch\t.*\tpayload purged: table \d+ of database \d+ hard-deleted \(seq \d+\)$/.test(l)).length).toBe(6)
-    expect(printed.filter((l) => /\tWriteBatch\t.*\tpayload purged: database \d+ data deleted \(seq \d+\)$/.test(l)).length).toBe(1)
+    expect(
+      printed.filter((l) =>
+        /\tWriteBatch\t.*\tpayload purged: table \d+ of database \d+ hard-deleted \(seq \d+\)$/.test(l)
+      ).length
+    ).toBe(6)
+    expect(
+      printed.filter((l) => /\tWriteBatch\t.*\tpayload purged: database \d+ data deleted \(seq \d+\)$/.test(l)).length
+    ).toBe(1)
   })
 
   it("blanking a table's lines keeps every other line's number, quoted newlines included, and counts what is left", () => {

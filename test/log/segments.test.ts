@@ -19,7 +19,11 @@ describe("payload segments", () => {
   it("reads back every payload of a commit exactly, across chunks, commits and a reopened writer", () => {
     const dir = tempDir()
     const writer = new SegmentWriter(dir)
-    const first = [[bytes(70_000, 1), bytes(5, 2)], [bytes(1, 3)], [bytes(200_000, 4), bytes(64 * 1024, 5), bytes(3, 6)]]
+    const first = [
+      [bytes(70_000, 1), bytes(5, 2)],
+      [bytes(1, 3)],
+      [bytes(200_000, 4), bytes(64 * 1024, 5), bytes(3, 6)]
+    ]
     const refs1 = writer.write(first)
     writer.sync()
     // A payload larger than the staging area is written in several pieces.
@@ -32,14 +36,17 @@ describe("payload segments", () => {
     reopened.sync()
     reopened.close()
 
-    const expectPayload = (ref: { segment: number; offset: number; length: number }, chunks: ReadonlyArray<Uint8Array>) =>
-      expect(Buffer.from(readPayload(dir, ref)).equals(Buffer.concat(chunks))).toBe(true)
+    const expectPayload = (
+      ref: { segment: number; offset: number; length: number },
+      chunks: ReadonlyArray<Uint8Array>
+    ) => expect(Buffer.from(readPayload(dir, ref)).equals(Buffer.concat(chunks))).toBe(true)
     refs1.forEach((ref, i) => expectPayload(ref, first[i]!))
     expectPayload(refs2[0]!, big[0]!)
     expectPayload(refs3[0]!, [bytes(100_001, 8)])
     // Payloads never overlap: each starts at or after the end of the one before.
     const all = [...refs1, ...refs2, ...refs3]
-    for (let i = 1; i < all.length; i++) expect(all[i]!.offset).toBeGreaterThanOrEqual(all[i - 1]!.offset + all[i - 1]!.length)
+    for (let i = 1; i < all.length; i++)
+      expect(all[i]!.offset).toBeGreaterThanOrEqual(all[i - 1]!.offset + all[i - 1]!.length)
     expect(NodeFs.readdirSync(segmentDir(dir))).toEqual(["00000001.seg"])
   })
 
@@ -56,7 +63,9 @@ describe("payload segments", () => {
     reopened.close()
     expect(refs.map((r) => r.segment)).toEqual([1, 1, 2, 2, 3, 3])
     expect(last!.segment).toBe(3)
-    refs.forEach((ref, i) => expect(Buffer.from(readPayload(dir, ref)).equals(Buffer.from(payloads[i]![0]!))).toBe(true))
+    refs.forEach((ref, i) =>
+      expect(Buffer.from(readPayload(dir, ref)).equals(Buffer.from(payloads[i]![0]!))).toBe(true)
+    )
     expect(Buffer.from(readPayload(dir, last!)).equals(Buffer.from(bytes(10, 9)))).toBe(true)
     expect(NodeFs.readdirSync(segmentDir(dir)).sort()).toEqual(["00000001.seg", "00000002.seg", "00000003.seg"])
   })

@@ -13,7 +13,10 @@ import { startServer, tempDir, type InProcessServer } from "../support/server.ts
 const running: Array<InProcessServer> = []
 const start = async (dataDir: string, snapshottedLogKeepBytes = 1024 * 1024) => {
   // Persists only when the test says; the log keeps 1 MiB of persisted writes' payloads.
-  const server = await startServer({ withoutAuth: true, persistIntervalMs: 3_600_000, snapshottedLogKeepBytes }, dataDir)
+  const server = await startServer(
+    { withoutAuth: true, persistIntervalMs: 3_600_000, snapshottedLogKeepBytes },
+    dataDir
+  )
   running.push(server)
   return server
 }
@@ -26,7 +29,8 @@ const writeBatch = async (server: InProcessServer, b: number) => {
   const lines = Array.from({ length: LINES }, (_, i) => `m,host=h${i % 50},batch=b${b} value=${i}.5,text="padding-padding-${i}" ${base + BigInt(i)}`)
   expectOk(await server.request("POST", "/api/v3/write_lp?db=d&precision=nanosecond", { body: lines.join("\n") }), 204)
 }
-const persistNow = (server: InProcessServer) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+const persistNow = (server: InProcessServer) =>
+  server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
 const count = async (server: InProcessServer) =>
   expectOk(await server.request("GET", `/api/v3/query_sql?db=d&format=json&q=${encodeURIComponent("SELECT count(*) AS n FROM m")}`)).json<Array<{ n: number }>>()[0]!.n
 

@@ -10,7 +10,8 @@ import { countSql, SQL_LIMITS, sqlTooComplex } from "../../src/query/complexity.
 import { expectError, expectOk } from "../support/expect.ts"
 import { createOperatorToken, startServer, type InProcessServer, type TestResponse } from "../support/server.ts"
 
-const terms = (n: number, term: (i: number) => string, separator: string) => Array.from({ length: n }, (_, i) => term(i)).join(separator)
+const terms = (n: number, term: (i: number) => string, separator: string) =>
+  Array.from({ length: n }, (_, i) => term(i)).join(separator)
 
 describe("counting SQL text", () => {
   it("counts AND/OR keywords in any case, but not inside literals, quoted names or comments", () => {

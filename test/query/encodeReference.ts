@@ -176,7 +176,11 @@ const columnJson = (vector: ReturnType<DuckDBDataChunk["getColumnVector"]>, type
 }
 
 /** Row objects of one chunk as JSON texts (without braces). */
-const chunkJsonRows = (chunk: DuckDBDataChunk, columns: ReadonlyArray<string>, types: ReadonlyArray<DuckDBType>): Array<string> => {
+const chunkJsonRows = (
+  chunk: DuckDBDataChunk,
+  columns: ReadonlyArray<string>,
+  types: ReadonlyArray<DuckDBType>
+): Array<string> => {
   const n = chunk.rowCount
   const keys = columns.map((c) => quoteJson(c) + ":")
   const cells = columns.map((_, c) => columnJson(chunk.getColumnVector(c), types[c]!.typeId, n))
@@ -220,7 +224,11 @@ const columnText = (vector: ReturnType<DuckDBDataChunk["getColumnVector"]>, type
 }
 
 /** Cell texts of one chunk, row-major. */
-const chunkTextRows = (chunk: DuckDBDataChunk, types: ReadonlyArray<DuckDBType>, cell: (s: string) => string): Array<Array<string>> => {
+const chunkTextRows = (
+  chunk: DuckDBDataChunk,
+  types: ReadonlyArray<DuckDBType>,
+  cell: (s: string) => string
+): Array<Array<string>> => {
   const n = chunk.rowCount
   const columns = types.map((t, c) => columnText(chunk.getColumnVector(c), t.typeId, n))
   const rows: Array<Array<string>> = new Array(n)
@@ -288,7 +296,8 @@ async function* encodePretty(source: ChunkSource): AsyncGenerator<Uint8Array> {
   try {
     for (let chunk = await source.next(); chunk !== null; chunk = await source.next()) {
       const rows = chunkTextRows(chunk, source.types, identity)
-      for (const row of rows) for (let c = 0; c < row.length; c++) if (row[c]!.length > widths[c]!) widths[c] = row[c]!.length
+      for (const row of rows)
+        for (let c = 0; c < row.length; c++) if (row[c]!.length > widths[c]!) widths[c] = row[c]!.length
       held.push(...rows)
       if (held.length >= PRETTY_MEMORY_ROWS) {
         if (spool === undefined) {

@@ -138,7 +138,10 @@ describe("queries over files and buffer read only what their bounds and columns 
       const res = await server.request("GET", `/query?db=p&epoch=ns&q=${encodeURIComponent(q)}`)
       expect(res.status, res.text).toBe(200)
       const telemetry = expectOk(await server.request("GET", "/api/v3/query_sql_telemetry")).json<{ chunks: Array<{ files_scanned: number }> }>()
-      return { body: res.json<{ results: Array<{ series?: Array<{ values: Array<Array<unknown>> }> }> }>(), files: telemetry.chunks[0]!.files_scanned }
+      return {
+        body: res.json<{ results: Array<{ series?: Array<{ values: Array<Array<unknown>> }> }> }>(),
+        files: telemetry.chunks[0]!.files_scanned
+      }
     }
     const all = await influxql("SELECT count(usage) FROM cpu")
     expect(all.body.results[0]!.series![0]!.values).toEqual([[0, 10]])

@@ -13,8 +13,13 @@ describe("SQL queries over /api/v3/query_sql", () => {
   let token: string
   const write = async (db: string, lines: string, precision = "second") =>
     expectOk(await server.request("POST", `/api/v3/write_lp?db=${db}&precision=${precision}`, { body: lines, token }), 204)
-  const get = (db: string, q: string, extra: Record<string, string> = {}, headers: Record<string, string> = {}, as = token) =>
-    server.request("GET", `/api/v3/query_sql?${new URLSearchParams({ db, q, ...extra })}`, { token: as, headers })
+  const get = (
+    db: string,
+    q: string,
+    extra: Record<string, string> = {},
+    headers: Record<string, string> = {},
+    as = token
+  ) => server.request("GET", `/api/v3/query_sql?${new URLSearchParams({ db, q, ...extra })}`, { token: as, headers })
   const rows = async (db: string, q: string, extra: Record<string, string> = {}) => expectOk(await get(db, q, { format: "json", ...extra })).json<Array<Record<string, unknown>>>()
 
   beforeAll(async () => {

@@ -5,7 +5,8 @@ import { applyFileIndex, emptyFileIndex, filesOf, indexedPaths, type FileIndexSt
 
 const envelope = (seq: number, event: StrataEvent): Envelope => ({ seq, at: 0n, node: "n", event, payload: null })
 const file = (path: string, tableId = 2, dbId = 1, minTimeNs = 0n, maxTimeNs = 10n): PersistedFile => ({ path, dbId, tableId, rows: 1, minTimeNs, maxTimeNs, bytes: 100, columns: ["h", "v"] })
-const persisted = (persistedSeq: number, files: Array<PersistedFile>) => new SnapshotPersisted({ version: 1, persistedSeq, files })
+const persisted = (persistedSeq: number, files: Array<PersistedFile>) =>
+  new SnapshotPersisted({ version: 1, persistedSeq, files })
 const fold = (envelopes: Array<Envelope>): FileIndexState => envelopes.reduce(applyFileIndex, emptyFileIndex)
 
 describe("persisted-file index", () => {

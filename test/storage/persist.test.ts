@@ -20,7 +20,8 @@ afterAll(() => Promise.all(running.map((s) => s.stop())))
 const MIN = 60_000_000_000
 const write = async (server: InProcessServer, lines: Array<string>) =>
   expectOk(await server.request("POST", "/api/v3/write_lp?db=d&precision=nanosecond", { body: lines.join("\n") }), 204)
-const persistNow = (server: InProcessServer) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+const persistNow = (server: InProcessServer) =>
+  server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
 
 /** Every answer a client could compare: SQL in two formats, an aggregate, and InfluxQL over v1 and v3. */
 const answers = async (server: InProcessServer) => {
@@ -79,8 +80,20 @@ describe("persisting the write buffer to Parquet", () => {
     // A tail not yet persisted: the restart replays only it.
     await write(first, [`m,host=e v=4 ${14 * MIN}`])
     const final = await answers(first)
-    const files = expectOk(await first.request("GET", `/api/v3/query_sql?db=d&format=json&q=${encodeURIComponent("SELECT * FROM system.parquet_files ORDER BY path")}`)).json<
-      Array<{ table_name: string; path: string; size_bytes: number; row_count: number; min_time: number; max_time: number }>
+    const files = expectOk(
+      await first.request(
+        "GET",
+        `/api/v3/query_sql?db=d&format=json&q=${encodeURIComponent("SELECT * FROM system.parquet_files ORDER BY path")}`
+      )
+    ).json<
+      Array<{
+        table_name: string
+        path: string
+        size_bytes: number
+        row_count: number
+        min_time: number
+        max_time: number
+      }>
     >()
     expect(files.map((f) => f.path)).toEqual(parquetFilesUnder(dir).map((p) => `dbs/${p}`))
     expect(files.every((f) => f.table_name === "m" && f.size_bytes > 0 && f.row_count > 0 && f.min_time <= f.max_time)).toBe(true)
@@ -109,7 +122,9 @@ describe("persisting the write buffer to Parquet", () => {
     expect(table.schema.fields.map((f) => f.name)).toEqual(["host", "region", "time", "v", "n", "ok"])
     // Read as the stored 64-bit nanoseconds (Arrow's row view rounds timestamps to milliseconds).
     const times = table.getChild("time")!.data.flatMap((d) => [...(d.values as BigInt64Array)])
-    const rows = table.toArray().map((r, i) => [r.host, r.region, times[i], r.v, r.n === null ? null : BigInt(r.n), r.ok])
+    const rows = table
+      .toArray()
+      .map((r, i) => [r.host, r.region, times[i], r.v, r.n === null ? null : BigInt(r.n), r.ok])
     expect(rows).toEqual([
       ["a", "us", BigInt(2 * MIN), 4, null, null],
       ["a", "us", BigInt(2 * MIN + 1), 2, null, null],
@@ -135,7 +150,9 @@ describe("persisting the write buffer to Parquet", () => {
       expect(table.schema.fields.map((f) => f.name)).toEqual(["host", "time", "v"])
       const times = table.getChild("time")!.data.flatMap((d) => [...(d.values as BigInt64Array)])
       const rows = table.toArray().map((r, i) => [r.host as string, times[i]!] as const)
-      const sorted = [...rows].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0))
+      const sorted = [...rows].sort((x, y) =>
+        x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0
+      )
       expect(rows).toEqual(sorted)
       expect(rows.length).toBe(9)
     }

@@ -18,7 +18,8 @@ import { Ingester } from "../../src/write/Ingester.ts"
 
 /** 2024-01-01T00:10:00Z: the TestClock's start. */
 const T0_MS = 1_704_067_800_000
-const at = (minute: number, second: number) => (BigInt(T0_MS) + BigInt((minute - 10) * 60 + second) * 1000n) * 1_000_000n
+const at = (minute: number, second: number) =>
+  (BigInt(T0_MS) + BigInt((minute - 10) * 60 + second) * 1000n) * 1_000_000n
 
 const withCore = <A, E>(use: (dir: string) => Effect.Effect<A, E, Catalog | Compactor | Ingester | QueryEngine>) =>
   Effect.acquireUseRelease(
@@ -105,7 +106,9 @@ describe("retention with the Clock (TestClock)", () => {
         expect(after.every((f) => f.onDisk)).toBe(true)
         expect(parquetOnDisk(dir)).toBe(2)
         // The files left are those holding the rows still answered.
-        expect(after.map((f) => f.path)).toEqual(before.filter((f) => after.some((a) => a.path === f.path)).map((f) => f.path))
+        expect(after.map((f) => f.path)).toEqual(
+          before.filter((f) => after.some((a) => a.path === f.path)).map((f) => f.path)
+        )
         expect(yield* hosts("m")).toEqual(["b"])
         expect(yield* hosts("short")).toEqual(["d"])
       })

@@ -19,7 +19,8 @@ const HOUR = 3_600_000_000_000n
 const nowNs = () => BigInt(Date.now()) * 1_000_000n
 const write = async (server: InProcessServer, db: string, lines: Array<string>) =>
   expectOk(await server.request("POST", `/api/v3/write_lp?db=${db}&precision=nanosecond`, { body: lines.join("\n") }), 204)
-const persistNow = (server: InProcessServer) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+const persistNow = (server: InProcessServer) =>
+  server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
 const sweepNow = (server: InProcessServer) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.sweepNow))
 const sql = async <A>(server: InProcessServer, db: string, q: string) =>
   expectOk(await server.request("GET", `/api/v3/query_sql?db=${db}&format=json&q=${encodeURIComponent(q)}`)).json<Array<A>>()

@@ -20,7 +20,10 @@ export const expectError = (res: TestResponse, status: number, message?: string 
   return body
 }
 
-/** Expects a success with the given status and the success headers (`cluster-uuid`, `Access-Control-Allow-Origin: *`). */
+/**
+ * Expects a success with the given status and the success headers (`cluster-uuid`,
+ * `Access-Control-Allow-Origin: *`).
+ */
 export const expectOk = (res: TestResponse, status = 200) => {
   expect({ status: res.status, text: res.text }).toMatchObject({ status })
   expect(res.headers.get("cluster-uuid")).toMatch(/^[0-9a-f-]{36}$/)

@@ -6,7 +6,11 @@ import { Ingester } from "../../src/write/Ingester.ts"
 import type { InProcessServer } from "./server.ts"
 
 /** Reads back what the write buffer holds for a table, as the user would see it, ordered by time then tags. */
-export const bufferedRows = (server: InProcessServer, db: string, table: string): Promise<Array<Record<string, unknown>>> =>
+export const bufferedRows = (
+  server: InProcessServer,
+  db: string,
+  table: string
+): Promise<Array<Record<string, unknown>>> =>
   server.runtime.runPromise(
     Effect.gen(function* () {
       const ingester = yield* Ingester

@@ -57,7 +57,12 @@ export interface RequestOptions {
 }
 
 /** Sends one request to a server at `baseUrl` and reads the whole answer. */
-export const request = async (baseUrl: string, method: string, path: string, options: RequestOptions = {}): Promise<TestResponse> => {
+export const request = async (
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: RequestOptions = {}
+): Promise<TestResponse> => {
   const headers: Record<string, string> = {}
   let body: string | Uint8Array | undefined
   if (options.body !== undefined) {
@@ -118,10 +123,12 @@ export const startServer = async (
 ): Promise<InProcessServer> => {
   const config = testConfig(dataDir, { logFilter: "error", ...overrides })
   const runtime = ManagedRuntime.make(layerServer(config, objectStore))
-  const address = await runtime.runPromise(Effect.map(HttpServer.HttpServer, (server) => server.address)).catch(async (e: unknown) => {
-    await runtime.dispose()
-    throw e
-  })
+  const address = await runtime
+    .runPromise(Effect.map(HttpServer.HttpServer, (server) => server.address))
+    .catch(async (e: unknown) => {
+      await runtime.dispose()
+      throw e
+    })
   if (address._tag !== "TcpAddress") {
     await runtime.dispose()
     throw new Error(`expected a TCP address, got ${JSON.stringify(address)}`)
@@ -158,7 +165,11 @@ const exited = (child: NodeChild.ChildProcess): Promise<number | null> =>
  * Runs `node src/bin/strata.mjs serve --data-dir D --http-bind 127.0.0.1:0 [...args]` and resolves once the
  * "listening on http://…" line appears (within `timeoutMs`); rejects with the child's output otherwise.
  */
-export const spawnServer = (dataDir: string, args: ReadonlyArray<string> = [], timeoutMs = 20_000): Promise<ChildServer> =>
+export const spawnServer = (
+  dataDir: string,
+  args: ReadonlyArray<string> = [],
+  timeoutMs = 20_000
+): Promise<ChildServer> =>
   new Promise((resolve, reject) => {
     const child = NodeChild.spawn(
       process.execPath,

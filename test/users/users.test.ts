@@ -87,7 +87,9 @@ describe("bootstrap and login", () => {
     expect(root.passwordHash).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{86}$/)
     expect(root.passwordHash).not.toContain("first-password")
     const other = await createUser({ username: "same-pw", password: "first-password" })
-    expect(state.users.users.get(adminUserId)!.passwordHash).not.toBe((await catalogOf(server)).users.users.get(other.userId)!.passwordHash)
+    expect(state.users.users.get(adminUserId)!.passwordHash).not.toBe(
+      (await catalogOf(server)).users.users.get(other.userId)!.passwordHash
+    )
   })
   it("the replay CLI prints user events without their password hashes", async () => {
     const replayed = await runCli(["replay", "--data-dir", server.dataDir, "--json"])

@@ -16,7 +16,9 @@ import { catalogOf, startServer, tempDir, type InProcessServer } from "../suppor
 const clash = (name: string, other: string) =>
   `column name '${name}' clashes with column '${other}': names that differ only in letter case are the same column here`
 
-const partial = (line: number, original: string, message: string) => [{ error_message: message, line_number: line, original_line: original }]
+const partial = (line: number, original: string, message: string) => [
+  { error_message: message, line_number: line, original_line: original }
+]
 
 describe("writes whose names the buffer cannot hold", () => {
   const dir = tempDir()

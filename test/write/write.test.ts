@@ -37,7 +37,12 @@ describe("line-protocol writes", () => {
   it("auto precision reads seconds, milliseconds, microseconds and nanoseconds by magnitude", async () => {
     expectOk(await write("/api/v3/write_lp?db=w2", [`m,k=s v=1 1700000000`, `m,k=ms v=1 1700000000123`, `m,k=us v=1 1700000000123456`, `m,k=ns v=1 1700000000123456789`].join("\n")), 204)
     const rows = await server.runtime.runPromise(rawTimes("w2", "m"))
-    expect(rows).toEqual({ s: 1700000000000000000n, ms: 1700000000123000000n, us: 1700000000123456000n, ns: 1700000000123456789n })
+    expect(rows).toEqual({
+      s: 1700000000000000000n,
+      ms: 1700000000123000000n,
+      us: 1700000000123456000n,
+      ns: 1700000000123456789n
+    })
   })
 
   it("v1 /write takes minute and hour precision and maps rp to <db>/<rp>", async () => {
