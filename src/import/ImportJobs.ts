@@ -3,135 +3,40 @@ import { Clock, Effect, Either } from "effect"
 import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import * as NodeStream from "node:stream"
-import * as NodeStreamPromises from "node:stream/promises"
 import * as NodeUrl from "node:url"
 import { Catalog } from "../catalog/Catalog.ts"
 import { extendSchema } from "../catalog/commands.ts"
-import { liveDatabase, liveTable, type CatalogState, type TableState } from "../catalog/state.ts"
+import { liveDatabase, liveTable } from "../catalog/state.ts"
 import { windowName } from "../compactor/compaction.ts"
 import { ServerConfig } from "../config.ts"
-import { engineFailed, Forbidden, InvalidRequest, NotFound, PayloadTooLarge } from "../errors.ts"
-import type { JobInput, PersistedFile } from "../events/index.ts"
+import { engineFailed, InvalidRequest, PayloadTooLarge } from "../errors.ts"
+import type { PersistedFile } from "../events/index.ts"
 import { sandboxSql } from "../query/sandbox.ts"
 import { DBS_PREFIX, FileIndex } from "../storage/FileIndex.ts"
-import { indexedPaths } from "../storage/files.ts"
 import { ObjectStore } from "../storage/ObjectStore.ts"
 import { JobError, Jobs, type InputOutcome, type JobWorker } from "../jobs/Jobs.ts"
-import { isFinished, rowsDone, type JobState } from "../jobs/state.ts"
+import { isFinished, type JobState } from "../jobs/state.ts"
+import { downloadHttp, downloadS3 } from "./download.ts"
+import { importInfo } from "./info.ts"
 import { convertLineProtocol, type ConvertedLineProtocol } from "./lineProtocol.ts"
+import { inspectUpload } from "./inspect.ts"
 import { cleanNdjson, type CleanedNdjson } from "./ndjson.ts"
-import { formatOfName, inferenceSql, inferredTypes, planImport, plannedRowsSql, PRECISIONS, type ImportColumnType, type ImportFormat, type ImportPlan, type SourceColumn } from "./plan.ts"
-import { sqlIdentifier as quote } from "../query/literal.ts"
+import { formatOfName, planImport, plannedRowsSql, PRECISIONS, type ImportColumnType, type ImportFormat, type ImportPlan } from "./plan.ts"
+import { resolveSource, target } from "./resolve.ts"
+import type { S3Access, S3Credentials } from "./s3.ts"
+import { sourceRelation, withInferredTypes } from "./sources.ts"
+import { literal, retryable, terminal, type ImportSpec } from "./spec.ts"
 import { dropSeriesSql, fileRowsSql, inputFacts, rankSeries, windowSql, type SeriesOrder } from "./windows.ts"
-import { describeS3Error, downloadObject, objectsOfUri, parseS3Uri, s3Client, type S3Access, type S3Credentials } from "./s3.ts"
 
-/** What an import job does, as its JobCreated records it. */
-export interface ImportSpec {
-  readonly database: string
-  readonly table: string
-  readonly format: ImportFormat | null
-  readonly mapping: Readonly<Record<string, ImportColumnType>>
-  readonly onError: "abort" | "skip_row"
-  readonly createTable: boolean
-  readonly precision: string
-  /** What the seed's UploadedImportInfo reports of an upload (also filled for single-file sources once known). */
-  readonly upload: {
-    readonly filename: string
-    readonly sizeBytes: number
-    readonly rowCount: number
-    readonly minTimestampNs: string
-    readonly maxTimestampNs: string
-    readonly ioxParquet: boolean
-  } | null
-  readonly dbId: number
-  readonly tableId: number | null
-  /** How an s3:// source is reached (absent for other sources). */
-  readonly s3?: S3Access | undefined
-}
+export type { ImportSpec } from "./spec.ts"
 
 const KIND = "import"
 /** How often the running statement's progress is read while an input is imported. */
 const PROGRESS_POLL_MS = 250
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** The directory staged uploads, downloads and error reports of a job live in. */
 export const stagingRoot = (dataDir: string) => NodePath.join(NodePath.resolve(dataDir), "imports")
 
-const terminal = (message: string, cause?: unknown) => new JobError({ message, terminal: true, cause })
-const retryable = (what: string) => (cause: unknown) => new JobError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, terminal: false, cause })
-
-/** The source relation of a file in a format, with `__row`, its 1-based row number. */
-const sourceRelation = async (
-  conn: DuckDBConnection,
-  format: ImportFormat,
-  path: string
-): Promise<{ readonly relation: string; readonly columns: ReadonlyArray<SourceColumn> }> => {
-  const p = literal(path)
-  const describe = async (rel: string) =>
-    (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${rel}`))
-      .getRows()
-      .map((r) => ({ name: String(r[0]), type: String(r[1]) }))
-  switch (format) {
-    case "parquet": {
-      // The reader's own row numbers: a window over the whole file would cost a pass of its own.
-      const rel = `read_parquet(${p})`
-      return {
-        relation: `(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS __row FROM read_parquet(${p}, file_row_number = true))`,
-        columns: await describe(rel)
-      }
-    }
-    case "csv": {
-      // Every value read as text, so that a bad one is a row error rather than a failed file.
-      const rel = `read_csv(${p}, header = true, all_varchar = true)`
-      return { relation: `(SELECT *, row_number() OVER () AS __row FROM ${rel})`, columns: await describe(rel) }
-    }
-    case "ndjson": {
-      const all = (
-        await conn.runAndReadAll(
-          `SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects(${p}, format = 'newline_delimited')`
-        )
-      )
-        .getRows()
-        .map((r) => String(r[0]))
-      // Converted line protocol carries each point's line number as __line.
-      const keys = all.filter((k) => k !== "__line")
-      const cols = keys.map((k) => `json_extract_string(json, ${literal(`$.${JSON.stringify(k)}`)}) AS ${quote(k)}`)
-      const row = all.includes("__line")
-        ? `CAST(json_extract_string(json, '$.__line') AS BIGINT) AS __row`
-        : "row_number() OVER () AS __row"
-      return {
-        relation: `(SELECT ${[...cols, row].join(", ")} FROM read_json_objects(${p}, format = 'newline_delimited'))`,
-        columns: keys.map((name) => ({ name, type: "VARCHAR" }))
-      }
-    }
-    case "lp":
-      throw new Error("line protocol is read as its NDJSON conversion")
-  }
-}
-
-/** A text source's columns with the types a sample of their values reads as. */
-const withInferredTypes = async (
-  conn: DuckDBConnection,
-  source: { readonly relation: string; readonly columns: ReadonlyArray<SourceColumn> }
-) => {
-  const text = source.columns.filter((c) => c.type === "VARCHAR" && c.name !== "time")
-  if (text.length === 0) return source
-  const row =
-    (
-      await conn.runAndReadAll(
-        inferenceSql(
-          source.relation,
-          text.map((c) => c.name)
-        )
-      )
-    ).getRows()[0] ?? []
-  const types = new Map(text.map((c, i) => [c.name, inferredTypes(row, text.length)[i]!]))
-  return {
-    ...source,
-    columns: source.columns.map((c) => (types.has(c.name) ? { ...c, inferred: types.get(c.name) } : c))
-  }
-}
 
 /**
  * Bulk import as jobs: a Parquet upload (the seed's API) or a source URI (file://, http(s)://) in Parquet, CSV or
@@ -330,56 +235,12 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         const target = NodePath.join(jobDir(job.id), "inputs", `${index}${NodePath.extname(new URL(input.source).pathname)}`)
         if (NodeFs.existsSync(target)) return target
         const onBytes = (bytes: number) => live(job, index, "downloading", { bytesDone: bytes, fraction: 0 })
-        if (input.source.startsWith("s3://")) yield* downloadS3(job, input.source, target, onBytes)
-        else yield* download(input.source, target, onBytes)
-        return target
-      })
-
-    /** Streams an object of the job's bucket to disk; a missing object or refused credentials fail the job for good. */
-    const downloadS3 = (job: JobState, uri: string, target: string, onBytes: (bytes: number) => void) =>
-      Effect.tryPromise({
-        try: async (signal) => {
-          const { bucket, prefix: key } = parseS3Uri(uri)!
+        if (input.source.startsWith("s3://")) {
           const access = specOf(job).s3 ?? { region: null, endpoint: null, pathStyle: null, requestCredentials: false }
           const credentials = access.requestCredentials ? credentialsOf(job.id) : undefined
-          if (access.requestCredentials && credentials === undefined) throw new Error("the credentials the request gave are gone")
-          const client = await s3Client(access, credentials)
-          try {
-            await downloadObject(client, bucket, key, target, { limit: config.maxImportSize, signal, onBytes })
-          } finally {
-            client.destroy()
-          }
-        },
-        catch: (e) => {
-          const d = describeS3Error(e, `reading ${uri}`)
-          return new JobError({ message: d.message, terminal: d.kind !== "other", cause: e })
-        }
-      })
-
-    const download = (url: string, target: string, onBytes: (bytes: number) => void) =>
-      Effect.tryPromise({
-        try: async (signal) => {
-          NodeFs.mkdirSync(NodePath.dirname(target), { recursive: true })
-          const response = await fetch(url, { signal })
-          if (!response.ok || response.body === null) throw new Error(`GET ${url} answered ${response.status}`)
-          let bytes = 0
-          const limit = config.maxImportSize
-          const counter = new NodeStream.Transform({
-            transform(chunk: Buffer, _enc, cb) {
-              bytes += chunk.length
-              onBytes(bytes)
-              cb(bytes > limit ? new Error(`the download is larger than --max-import-size (${limit} bytes)`) : null, chunk)
-            }
-          })
-          const part = `${target}.part`
-          await NodeStreamPromises.pipeline(
-            NodeStream.Readable.fromWeb(response.body as never),
-            counter,
-            NodeFs.createWriteStream(part)
-          )
-          NodeFs.renameSync(part, target)
-        },
-        catch: retryable(`downloading ${url}`)
+          yield* downloadS3(access, credentials, input.source, target, { limit: config.maxImportSize, onBytes })
+        } else yield* downloadHttp(input.source, target, config.maxImportSize, onBytes)
+        return target
       })
 
     const formatOf = (job: JobState, index: number): ImportFormat => specOf(job).format ?? formatOfName(job.inputs[index]!.name) ?? "parquet"
@@ -601,202 +462,10 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
 
     if (config.mode.includes("compact")) yield* jobs.runJobs(KIND, worker)
 
-    /** The seed's status: a completed job is `imported` until compaction replaced every file it added. */
-    const seedStatus = (job: JobState, indexed: ReadonlySet<string>): string => {
-      switch (job.status) {
-        case "completed": {
-          const paths = job.inputs.flatMap((i) => i.added)
-          return paths.length > 0 && paths.every((p) => !indexed.has(p)) ? "compacted" : "imported"
-        }
-        default:
-          return job.status
-      }
-    }
-
-    /** A job as `UploadedImportInfo` (every field of the seed) plus progress and its files. */
     const info = (job: JobState) =>
-      Effect.map(Effect.zip(fileIndex.current, catalog.current), ([index, state]) => {
-        const spec = specOf(job)
-        // A table created by the job has its id only once the job made it.
-        const db = state.databases.get(spec.dbId)
-        const tableId = spec.tableId ?? (db === undefined ? undefined : liveTable(db, spec.table)?.id) ?? null
-        const indexed = indexedPaths(index)
-        const up = spec.upload
-        const rows = rowsDone(job)
-        const done = job.inputs.filter((i) => i.status === "done").length
-        const now = isFinished(job) ? undefined : jobs.liveOf(job.id)
-        const fraction = now === undefined || job.inputs[now.input]?.status === "done" ? 0 : now.fraction
-        const progressOf = (index: number) =>
-          now === undefined || now.input !== index || job.inputs[index]!.status === "done"
-            ? null
-            : {
-                phase: now.phase,
-                bytes_done: now.bytesDone,
-                bytes_total: now.bytesTotal < 0 ? null : now.bytesTotal,
-                rows_done: now.rowsDone,
-                rows_total: now.rowsTotal < 0 ? null : now.rowsTotal,
-                percent: Math.floor(100 * now.fraction)
-              }
-        return {
-          upload_uuid: job.id,
-          db_id: spec.dbId,
-          table_id: tableId,
-          filename: up?.filename ?? job.inputs[0]?.name ?? "",
-          status: seedStatus(job, indexed),
-          last_message: job.lastMessage,
-          created_at: Number(job.createdAt),
-          started_at: job.startedAt === null ? null : Number(job.startedAt),
-          completed_at: job.completedAt === null ? null : Number(job.completedAt),
-          last_updated_at: Number(job.lastUpdatedAt),
-          column_metadata: { column_mapping: spec.mapping },
-          iox_parquet: up?.ioxParquet ?? false,
-          size_bytes: up?.sizeBytes ?? job.inputs.reduce((n, i) => n + Math.max(0, i.bytes), 0),
-          row_count: up?.rowCount ?? rows,
-          min_timestamp_ns: up === null ? null : Number(up.minTimestampNs),
-          max_timestamp_ns: up === null ? null : Number(up.maxTimestampNs),
-          database: spec.database,
-          table: spec.table,
-          on_error: spec.onError,
-          rows_imported: rows,
-          rows_skipped: job.inputs.reduce((n, i) => n + i.skipped, 0),
-          files_total: job.inputs.length,
-          files_done: done,
-          percent_complete: job.status === "completed" ? 100 : job.inputs.length === 0 ? 0 : Math.floor((100 * (done + fraction)) / job.inputs.length),
-          files: job.inputs.map((i, index) => {
-            const file = { name: i.name, rows: i.rows, skipped: i.skipped, status: i.status, error: i.status !== "done" && isFinished(job) && job.status !== "completed" ? job.lastMessage : null }
-            // Only the input in progress has (in-memory) progress: bytes and rows so far, updated while it runs.
-            const progress = progressOf(index)
-            return progress === null ? file : { ...file, progress }
-          })
-        }
-      })
-
-    /**
-     * Reads an uploaded Parquet file for the seed's checks and its UploadedImportInfo facts; fails 400 naming the
-     * problem.
-     */
-    const inspectUpload = (path: string, mapping: Readonly<Record<string, ImportColumnType>>, table: TableState) =>
-      Effect.gen(function* () {
-        const facts = yield* duck("reading the upload", async (c) => {
-          const rowCount = Number((await c.runAndReadAll(`SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(${literal(path)})`)).getRows()[0]![0])
-          const ioxParquet = Number((await c.runAndReadAll(`SELECT count(*) FROM parquet_kv_metadata(${literal(path)}) WHERE lower(decode(key)) LIKE '%iox%'`)).getRows()[0]![0]) > 0
-          const columns = (await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${literal(path)})`)).getRows().map((r) => ({ name: String(r[0]), type: String(r[1]) }))
-          return { rowCount, ioxParquet, columns }
-        }).pipe(Effect.mapError((e) => new InvalidRequest({ message: `invalid Parquet file: ${e.message.replace(/^reading the upload: /, "")}` })))
-        if (facts.rowCount === 0) return yield* Effect.fail(new InvalidRequest({ message: "empty Parquet file: it holds no rows" }))
-        const planned = planImport(facts.columns, mapping, table)
-        if ("error" in planned) return yield* Effect.fail(new InvalidRequest({ message: planned.error }))
-        const rowsSql = plannedRowsSql(planned.plan, `(SELECT *, 0 AS __row FROM read_parquet(${literal(path)}))`, 1n)
-        const time = planned.plan.time
-        const range = yield* duck("reading the upload's times", async (c) => {
-          // From the footer's column statistics when the time column is a timestamp that has them; else one scan.
-          if (time.sourceType.startsWith("TIMESTAMP")) {
-            const stats = (await c.runAndReadAll(
-              `SELECT epoch_ns(min(TRY_CAST(stats_min_value AS TIMESTAMP_NS))), epoch_ns(max(TRY_CAST(stats_max_value AS TIMESTAMP_NS))), count(*) FILTER (WHERE stats_min_value IS NULL) ` +
-                `FROM parquet_metadata(${literal(path)}) WHERE path_in_schema = ${literal(time.source)}`
-            )).getRows()[0]
-            if (stats !== undefined && stats[0] !== null && stats[1] !== null && Number(stats[2]) === 0) return stats
-          }
-          return (await c.runAndReadAll(`SELECT coalesce(epoch_ns(min(time)), 0), coalesce(epoch_ns(max(time)), 0) FROM (${rowsSql})`)).getRows()[0]!
-        }).pipe(Effect.mapError((e) => new InvalidRequest({ message: `invalid Parquet file: ${e.message}` })))
-        return {
-          rowCount: facts.rowCount,
-          ioxParquet: facts.ioxParquet,
-          minTimestampNs: String(range[0]),
-          maxTimestampNs: String(range[1])
-        }
-      })
-
-    /** The database and table a request names: 404 when missing (the table may be missing when it is to be created). */
-    const target = (state: CatalogState, database: string, table: string, createTable: boolean) => {
-      const db = liveDatabase(state, database)
-      if (db === undefined) return Either.left(new NotFound({ message: `database not found: ${database}` }))
-      const t = liveTable(db, table)
-      if (t === undefined && !createTable) return Either.left(new NotFound({ message: `table not found: ${table} (database ${database})` }))
-      return Either.right({ db, table: t })
-    }
-
-    /**
-     * Resolves a `file://` URI to the files it names (a file, or a directory's files by extension), inside --import-dir
-     * only.
-     */
-    const resolveFileUri = (uri: string, format: ImportFormat | null) =>
-      Effect.gen(function* () {
-        if (importDir === undefined) return yield* Effect.fail(new Forbidden({ message: "file:// sources are refused: the server has no --import-dir" }))
-        const path = yield* Effect.try({ try: () => NodeUrl.fileURLToPath(uri), catch: () => new InvalidRequest({ message: `invalid file:// URI: ${uri}` }) })
-        const real = yield* Effect.try({ try: () => NodeFs.realpathSync(path), catch: () => new InvalidRequest({ message: `source not found: ${uri}` }) })
-        const inside = (p: string) => p === importDir || p.startsWith(importDir + NodePath.sep)
-        if (!inside(real)) return yield* Effect.fail(new Forbidden({ message: `source ${uri} is outside --import-dir (symbolic links are followed)` }))
-        const stat = NodeFs.statSync(real)
-        const files: Array<JobInput> = []
-        if (stat.isDirectory()) {
-          const names = (NodeFs.readdirSync(real, { recursive: true }) as Array<string>).sort()
-          for (const name of names) {
-            const full = NodePath.join(real, name)
-            const realFile = NodeFs.realpathSync(full)
-            if (!inside(realFile)) return yield* Effect.fail(new Forbidden({ message: `source ${uri} holds ${name}, a link to outside --import-dir` }))
-            if (!NodeFs.statSync(realFile).isFile()) continue
-            const f = formatOfName(name)
-            if (f === undefined || (format !== null && f !== format)) continue
-            files.push({ name, source: NodeUrl.pathToFileURL(realFile).href, bytes: NodeFs.statSync(realFile).size })
-          }
-          if (files.length === 0) return yield* Effect.fail(new InvalidRequest({ message: `source ${uri} holds no ${format ?? "parquet, csv, ndjson or line-protocol"} files` }))
-        } else {
-          files.push({ name: NodePath.basename(real), source: NodeUrl.pathToFileURL(real).href, bytes: stat.size })
-        }
-        return files
-      })
-
-    /**
-     * Lists the objects an s3:// URI names (one object, or every object under the prefix in a format it can tell):
-     * a missing bucket or no objects answer 404, refused credentials 403, anything else 400, each naming the problem.
-     */
-    const resolveS3Uri = (
-      uri: string,
-      format: ImportFormat | null,
-      s3: { readonly access: S3Access; readonly credentials: S3Credentials | undefined } | undefined
-    ) =>
-      Effect.gen(function* () {
-        const parsed = parseS3Uri(uri)
-        if (parsed === undefined)
-          return yield* Effect.fail(
-            new InvalidRequest({ message: `invalid s3:// URI '${uri}': expected s3://bucket/prefix` })
-          )
-        const access = s3?.access ?? { region: null, endpoint: null, pathStyle: null, requestCredentials: false }
-        const listed = yield* Effect.tryPromise({
-          try: async (signal) => {
-            const client = await s3Client(access, s3?.credentials)
-            try {
-              return await objectsOfUri(client, parsed.bucket, parsed.prefix, signal)
-            } finally {
-              client.destroy()
-            }
-          },
-          catch: (e) => {
-            const d = describeS3Error(e, `listing ${uri}`)
-            return d.kind === "not_found"
-              ? new NotFound({ message: d.message })
-              : d.kind === "denied"
-                ? new Forbidden({ message: d.message })
-                : new InvalidRequest({ message: d.message })
-          }
-        })
-        if (listed.length === 0) return yield* Effect.fail(new NotFound({ message: `source ${uri} holds no objects` }))
-        const single = listed.length === 1 && listed[0]!.key === parsed.prefix
-        const files: Array<JobInput> = []
-        for (const o of listed) {
-          const f = formatOfName(o.name)
-          if (!single && (f === undefined || (format !== null && f !== format))) continue
-          files.push({ name: o.name, source: `s3://${parsed.bucket}/${o.key}`, bytes: o.size })
-        }
-        if (files.length === 0)
-          return yield* Effect.fail(
-            new InvalidRequest({
-              message: `source ${uri} holds no ${format ?? "parquet, csv, ndjson or line-protocol"} files`
-            })
-          )
-        return files
-      })
+      Effect.map(Effect.zip(fileIndex.current, catalog.current), ([files, state]) =>
+        importInfo(job, state, files, jobs.liveOf(job.id))
+      )
 
     return {
       /** Whether this node runs imports (its --mode has compact). */
@@ -842,7 +511,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         Effect.gen(function* () {
           const found = target(yield* catalog.current, options.database, options.table, false)
           if (Either.isLeft(found)) return yield* Effect.fail(found.left)
-          const facts = yield* inspectUpload(options.stagedPath, options.mapping, found.right.table!)
+          const facts = yield* inspectUpload(duck, options.stagedPath, options.mapping, found.right.table!)
           const spec: ImportSpec = {
             database: options.database,
             table: options.table,
@@ -885,31 +554,8 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         Effect.gen(function* () {
           const found = target(yield* catalog.current, options.database, options.table, options.createTable)
           if (Either.isLeft(found)) return yield* Effect.fail(found.left)
-          let inputs: ReadonlyArray<JobInput>
+          const inputs = yield* resolveSource(importDir, options.uri, options.format, options.s3)
           const scheme = options.uri.slice(0, options.uri.indexOf(":") + 1).toLowerCase()
-          if (scheme === "file:") inputs = yield* resolveFileUri(options.uri, options.format)
-          else if (scheme === "http:" || scheme === "https:") {
-            const url = yield* Effect.try({
-              try: () => new URL(options.uri),
-              catch: () => new InvalidRequest({ message: `invalid URI: ${options.uri}` })
-            })
-            inputs = [{ name: NodePath.basename(url.pathname) || url.hostname, source: url.href, bytes: -1 }]
-          } else if (scheme === "s3:") inputs = yield* resolveS3Uri(options.uri, options.format, options.s3)
-          else
-            return yield* Effect.fail(
-              new InvalidRequest({
-                message: `unsupported source URI '${options.uri}': expected file://, http://, https:// or s3://`
-              })
-            )
-          for (const i of inputs) {
-            const f = options.format ?? formatOfName(i.name)
-            if (f === undefined)
-              return yield* Effect.fail(
-                new InvalidRequest({
-                  message: `cannot tell the format of ${i.name}: give source.format (parquet, csv, ndjson, lp)`
-                })
-              )
-          }
           const spec: ImportSpec = {
             database: options.database,
             table: options.table,
