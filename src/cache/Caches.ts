@@ -18,8 +18,8 @@ const NS_PER_SECOND = 1_000_000_000n
 export type CacheKind = "last" | "distinct"
 
 type Instance =
-  | { readonly kind: "last"; readonly tableId: number; readonly def: LastCacheDef; readonly cache: LastValueCache }
-  | { readonly kind: "distinct"; readonly tableId: number; readonly def: DistinctCacheDef; readonly cache: DistinctValueCache }
+  | { readonly _tag: "last"; readonly tableId: number; readonly def: LastCacheDef; readonly cache: LastValueCache }
+  | { readonly _tag: "distinct"; readonly tableId: number; readonly def: DistinctCacheDef; readonly cache: DistinctValueCache }
 
 /** An instance's identity, also the name of its DuckDB table (a definition's seq is unique among caches). */
 const instanceKey = (tableId: number, kind: CacheKind, def: { readonly createdSeq: number }) =>
@@ -70,6 +70,7 @@ const lookupError = (message: string): CacheLookupError => new CacheLookupError(
  * them from stored data when a cache is created and when the server starts; a loop evicts by ttl, age and cardinality.
  */
 export class Caches extends Effect.Service<Caches>()("strata/Caches", {
+  dependencies: [Catalog.Default],
   scoped: Effect.gen(function* () {
     const catalog = yield* Catalog
     const clock = yield* Effect.clock
@@ -89,13 +90,13 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
           for (const def of table.lastCaches.values()) {
             const key = instanceKey(table.id, "last", def)
             wanted.add(key)
-            if (!instances.has(key)) instances.set(key, { kind: "last", tableId: table.id, def, cache: new LastValueCache(def.count, BigInt(def.ttlSeconds) * NS_PER_SECOND) })
+            if (!instances.has(key)) instances.set(key, { _tag: "last", tableId: table.id, def, cache: new LastValueCache(def.count, BigInt(def.ttlSeconds) * NS_PER_SECOND) })
           }
           for (const def of table.distinctCaches.values()) {
             const key = instanceKey(table.id, "distinct", def)
             wanted.add(key)
             if (!instances.has(key)) {
-              instances.set(key, { kind: "distinct", tableId: table.id, def, cache: new DistinctValueCache(def.maxCardinality, BigInt(def.maxAgeSeconds) * NS_PER_SECOND) })
+              instances.set(key, { _tag: "distinct", tableId: table.id, def, cache: new DistinctValueCache(def.maxCardinality, BigInt(def.maxAgeSeconds) * NS_PER_SECOND) })
             }
           }
         }
@@ -131,7 +132,7 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
           ? undefined
           : new BigUint64Array(batch.integers.buffer, batch.integers.byteOffset, batch.integers.length)
       const plans = targets.map((t) => {
-        if (t.kind === "distinct") return { t, keys: distinctCacheColumns(table, t.def).map((c) => c.name), values: [] as Array<string> }
+        if (t._tag === "distinct") return { t, keys: distinctCacheColumns(table, t.def).map((c) => c.name), values: [] as Array<string> }
         const { keys, values } = lastCacheColumns(table, t.def)
         return { t, keys: keys.map((c) => c.name), values: values.map((c) => c.name) }
       })
@@ -146,7 +147,7 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
         for (let r = 0; r < cells.length; r++) {
           const row = cells[r]!
           for (const { t, keys, values } of plans) {
-            if (t.kind === "distinct") {
+            if (t._tag === "distinct") {
               t.cache.insert(keys.map((k) => (row.get(k) as string | undefined) ?? null), now)
               continue
             }
@@ -182,7 +183,7 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
       const now = nowNs()
       for (const { cells, timeNs } of rows) {
         const seenAt = timeNs < now ? timeNs : now
-        if (instance.kind === "distinct")
+        if (instance._tag === "distinct")
           instance.cache.insert(
             keys.map((k) => (cells.get(k) as string | undefined) ?? null),
             seenAt
@@ -224,9 +225,9 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
       const key = instanceKey(table.id, kind, def)
       const instance = instances.get(key)
       // Reconciled with this state above, so the instance exists; answered empty should that ever not hold.
-      if (instance?.kind === "distinct" || (instance === undefined && kind === "distinct")) {
+      if (instance?._tag === "distinct" || (instance === undefined && kind === "distinct")) {
         const columns = distinctCacheColumns(table, def as DistinctCacheDef)
-        const cache = instance?.kind === "distinct" ? instance.cache : new DistinctValueCache(0, 0n)
+        const cache = instance?._tag === "distinct" ? instance.cache : new DistinctValueCache(0, 0n)
         return {
           name: key,
           kind,
@@ -244,7 +245,7 @@ export class Caches extends Effect.Service<Caches>()("strata/Caches", {
         }
       }
       const { keys, values, time } = lastCacheColumns(table, def as LastCacheDef)
-      const cache = instance?.kind === "last" ? instance.cache : new LastValueCache(0, 0n)
+      const cache = instance?._tag === "last" ? instance.cache : new LastValueCache(0, 0n)
       return {
         name: key,
         kind,

@@ -7,9 +7,11 @@ import { Catalog, decide } from "../../src/catalog/Catalog.ts"
 import { createDatabase } from "../../src/catalog/commands.ts"
 import { liveDatabase } from "../../src/catalog/state.ts"
 import { layerServerConfig, testConfig } from "../../src/config.ts"
+import { Compactor } from "../../src/compactor/Compactor.ts"
 import { Jobs } from "../../src/jobs/Jobs.ts"
 import { layerWritableStore } from "../../src/log/store.ts"
 import { FileIndex } from "../../src/storage/FileIndex.ts"
+import { QueryEngine } from "../../src/query/QueryEngine.ts"
 import { ObjectStoreLocal } from "../../src/storage/ObjectStore.ts"
 
 /**
@@ -46,6 +48,18 @@ describe("services declare their dependencies", () => {
         yield* FileIndex
       }).pipe(
         Effect.provide(Layer.merge(Jobs.Default, FileIndex.Default).pipe(Layer.provide(stores(dir)))),
+        Effect.scoped
+      )
+    ))
+
+  it.effect("the Compactor and the QueryEngine build from their own layers", () =>
+    withDataDir((dir) =>
+      Effect.gen(function* () {
+        // An empty buffer: nothing to persist.
+        expect(yield* (yield* Compactor).persistNow).toBeUndefined()
+        yield* QueryEngine
+      }).pipe(
+        Effect.provide(Layer.merge(Compactor.Default, QueryEngine.Default).pipe(Layer.provide(stores(dir)))),
         Effect.scoped
       )
     ))
