@@ -161,4 +161,12 @@ describe("queries over files and buffer read only what their bounds and columns 
     const rows = await sql("SELECT cpu FROM cpu WHERE time >= '2024-01-01T02:00:00Z' ORDER BY time")
     expect(JSON.stringify(rows)).toContain('"host":"a"')
   })
+
+  it("a rewrite within the buffer is merged whether or not the query names a tag (last write wins)", async () => {
+    const at = T0 + 3n * HOUR
+    await write([`cpu,host=c usage=1 ${at}`, `cpu,host=c usage=5 ${at}`])
+    const since = "time >= '2024-01-01T03:00:00Z'"
+    expect(await sql(`SELECT count(*) AS n, max(usage) AS m FROM cpu WHERE ${since}`)).toEqual([{ n: 1, m: 5 }])
+    expect(await sql(`SELECT host, usage FROM cpu WHERE ${since}`)).toEqual([{ host: "c", usage: 5 }])
+  })
 })
