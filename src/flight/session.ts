@@ -1,5 +1,5 @@
 import * as Grpc from "@grpc/grpc-js"
-import { Cause, Effect, Option } from "effect"
+import { Cause, Clock, Effect, Option } from "effect"
 import { authenticate, authorizationSecret } from "../auth/authenticate.ts"
 import { Catalog } from "../catalog/Catalog.ts"
 import type { TokenState } from "../catalog/state.ts"
@@ -32,7 +32,7 @@ export const session = (metadata: Grpc.Metadata) =>
     const database = DATABASE_HEADERS.map((h) => header(metadata, h)).find((v) => v !== undefined && v !== "")
     if (config.withoutAuth) return { token: null, secret, database } satisfies Session
     const state = yield* (yield* Catalog).current
-    const token = yield* authenticate(state, secret, BigInt(Date.now()) * 1_000_000n)
+    const token = yield* authenticate(state, secret, BigInt(yield* Clock.currentTimeMillis) * 1_000_000n)
     return { token, secret, database } satisfies Session
   })
 
