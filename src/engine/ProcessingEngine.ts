@@ -1,4 +1,4 @@
-import { Chunk, Effect, Fiber, Runtime, Stream, SubscriptionRef } from "effect"
+import { Chunk, Clock, Effect, Fiber, Runtime, Stream, SubscriptionRef } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { Catalog, decide } from "../catalog/Catalog.ts"
@@ -46,8 +46,6 @@ export interface CallOutcome {
 /** Most python3 processes a `run_async` trigger runs calls on at once. */
 const ASYNC_PROCESSES = 4
 
-const nowNs = () => BigInt(Date.now()) * 1_000_000n
-
 /** The outcome's writes grouped by database, in the order each database was first written. */
 const byDatabase = (writes: CallOutcome["writes"]) => {
   const out = new Map<string, Array<string>>()
@@ -91,6 +89,8 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
     const runtime = yield* Effect.runtime<never>()
     const runPromise = Runtime.runPromise(runtime)
     const runFork = Runtime.runFork(runtime)
+    // Plugin callbacks arrive outside any fiber: they read the time through the runtime's Clock all the same.
+    const nowMs = () => Runtime.runSync(runtime)(Clock.currentTimeMillis)
     const pluginDir = pluginDirOf(config)
     NodeFs.mkdirSync(pluginDir, { recursive: true })
     const cache = new PluginCache()
@@ -127,7 +127,7 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
     const recordLog = (target: CallTarget, line: PluginLog) => {
       if (target.trigger === null) return
       engineLogs.add({
-        eventTimeNs: nowNs(),
+        eventTimeNs: BigInt(nowMs()) * 1_000_000n,
         db: target.db,
         triggerName: target.trigger,
         logLevel: line.level,
@@ -168,7 +168,7 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
     const answer =
       (target: CallTarget, dryRun: boolean, syncWrites: Array<{ db: string; line: string }>) =>
       (rpc: PluginRpc): Promise<unknown> => {
-        const nowMs = Date.now()
+        const now = nowMs()
         switch (rpc.op) {
           case "cache_put":
             cache.put(
@@ -176,13 +176,13 @@ export class ProcessingEngine extends Effect.Service<ProcessingEngine>()("strata
               String(rpc.key),
               String(rpc.value),
               rpc.ttl === null ? null : Number(rpc.ttl),
-              nowMs
+              now
             )
             return Promise.resolve(null)
           case "cache_get":
-            return Promise.resolve(cache.get(spaceOf(target, rpc.use_global), String(rpc.key), nowMs))
+            return Promise.resolve(cache.get(spaceOf(target, rpc.use_global), String(rpc.key), now))
           case "cache_delete":
-            return Promise.resolve(cache.delete(spaceOf(target, rpc.use_global), String(rpc.key), nowMs))
+            return Promise.resolve(cache.delete(spaceOf(target, rpc.use_global), String(rpc.key), now))
           case "query": {
             const params = (rpc.args ?? {}) as Record<string, string>
             const run = Effect.flatMap(

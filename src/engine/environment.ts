@@ -52,14 +52,14 @@ const ensureVenv = (pluginDir: string, deadline: number) =>
     const python = NodePath.join(pluginDir, ".venv", "bin", "python3")
     if (NodeFs.existsSync(python)) return Effect.succeed(python)
     return Effect.as(
-      run("python3", ["-m", "venv", "--without-pip", NodePath.join(pluginDir, ".venv")], deadline - Date.now()),
+      run("python3", ["-m", "venv", "--without-pip", NodePath.join(pluginDir, ".venv")], deadline - performance.now()),
       python
     )
   })
 
 const pip = (pluginDir: string, args: ReadonlyArray<string>) =>
   Effect.gen(function* () {
-    const deadline = Date.now() + INSTALL_TIMEOUT_MS
+    const deadline = performance.now() + INSTALL_TIMEOUT_MS
     const python = yield* ensureVenv(pluginDir, deadline)
     yield* run(
       "python3",
@@ -77,7 +77,7 @@ const pip = (pluginDir: string, args: ReadonlyArray<string>) =>
         "1",
         ...args
       ],
-      Math.max(1000, deadline - Date.now())
+      Math.max(1000, deadline - performance.now())
     )
   })
 

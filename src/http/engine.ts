@@ -1,5 +1,5 @@
 import { HttpServerResponse } from "@effect/platform"
-import { Effect, Either, Option, Schema } from "effect"
+import { Clock, Effect, Either, Option, Schema } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { Catalog, decide } from "../catalog/Catalog.ts"
@@ -264,7 +264,7 @@ const testWal = (ctx: RequestContext) =>
     const e = yield* runningEngine
     const target = yield* testTarget(e.pluginDir, body.filename, body.database, body.input_arguments, body.cache_name)
     const batches = new Map<string, TableBatch>()
-    const nowNs = BigInt(Date.now()) * 1_000_000n
+    const nowNs = BigInt(yield* Clock.currentTimeMillis) * 1_000_000n
     addWrite(
       batches,
       { payload: Buffer.from(body.input_lp, "utf8"), precision: "nanosecond", defaultTimeNs: nowNs, rejectedLines: [] },
@@ -305,7 +305,8 @@ const testSchedule = (ctx: RequestContext) =>
         trigger_time: null
       })
     }
-    const triggerMs = nextFireTime(spec, Date.now()) ?? Date.now()
+    const nowMs = yield* Clock.currentTimeMillis
+    const triggerMs = nextFireTime(spec, nowMs) ?? nowMs
     const started = process.hrtime.bigint()
     const outcome = yield* e.dryRun(target, { kind: "schedule", call_time_ms: triggerMs })
     return jsonResponse({
