@@ -44,6 +44,7 @@ export const stagingRoot = (dataDir: string) => NodePath.join(NodePath.resolve(d
  * that JobInputDone adds to the file index, so an input's rows become visible at once. Runs on compactor nodes.
  */
 export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs", {
+  dependencies: [Catalog.Default, FileIndex.Default, Jobs.Default],
   scoped: Effect.gen(function* () {
     const config = yield* ServerConfig
     const jobs = yield* Jobs

@@ -11,6 +11,7 @@ import { Compactor } from "../../src/compactor/Compactor.ts"
 import { Jobs } from "../../src/jobs/Jobs.ts"
 import { layerWritableStore } from "../../src/log/store.ts"
 import { FileIndex } from "../../src/storage/FileIndex.ts"
+import { ImportJobs } from "../../src/import/ImportJobs.ts"
 import { QueryEngine } from "../../src/query/QueryEngine.ts"
 import { ObjectStoreLocal } from "../../src/storage/ObjectStore.ts"
 
@@ -60,6 +61,17 @@ describe("services declare their dependencies", () => {
         yield* QueryEngine
       }).pipe(
         Effect.provide(Layer.merge(Compactor.Default, QueryEngine.Default).pipe(Layer.provide(stores(dir)))),
+        Effect.scoped
+      )
+    ))
+
+  it.effect("ImportJobs builds from its own layer and lists no job", () =>
+    withDataDir((dir) =>
+      Effect.gen(function* () {
+        yield* ImportJobs
+        expect(yield* (yield* Jobs).list).toEqual([])
+      }).pipe(
+        Effect.provide(ImportJobs.Default.pipe(Layer.provideMerge(Jobs.Default), Layer.provide(stores(dir)))),
         Effect.scoped
       )
     ))
