@@ -2,14 +2,12 @@ import type { DuckDBConnection } from "@duckdb/node-api"
 import { Data } from "effect"
 import { type DatabaseState, liveTable, type TableState } from "../catalog/state.ts"
 import {
-  constant,
   countNodes,
   isObject,
   mapArray,
   mapObject,
   parseSql,
   renderSql,
-  transform,
   type Json,
   type JsonObject,
   type QueryTooComplex,
@@ -18,6 +16,7 @@ import {
   yieldToOthers
 } from "./ast.ts"
 import { referencedColumns } from "./columnRefs.ts"
+import { bindParameters } from "./parameters.ts"
 import { sqlTooComplex } from "./complexity.ts"
 import { queryEqualities } from "./equalities.ts"
 import { queryTimeRange, type TimeRange } from "./timeRange.ts"
@@ -204,44 +203,6 @@ const subqueryRef = (statement: JsonObject, alias: string): JsonObject => ({
   subquery: statement,
   column_name_alias: []
 })
-
-// ES2024's well-formed string methods, which Node 20 has and the ES2022 typings lack.
-type WellFormedString = string & { toWellFormed(): string }
-
-/** A JSON parameter value as a constant node. */
-const parameterConstant = (value: Json): JsonObject => {
-  if (value === null) return constant("NULL", null)
-  switch (typeof value) {
-    case "string":
-      // A lone surrogate (`"\ud800"` in the request's JSON) is no text DuckDB can hold: U+FFFD, as UTF-8 would have it.
-      return constant("VARCHAR", (value as WellFormedString).toWellFormed())
-    case "boolean":
-      return constant("BOOLEAN", value)
-    case "bigint":
-      return constant("BIGINT", value)
-    case "number":
-      // Whole numbers past 2^53 (`1e300`) bind as doubles, as serde_json reads them: BIGINT cannot hold them.
-      return Number.isSafeInteger(value) ? constant("BIGINT", value) : constant("DOUBLE", value)
-  }
-  return constant("VARCHAR", JSON.stringify(value))
-}
-
-const bindParameters = (statement: JsonObject, params: Readonly<Record<string, Json>>): JsonObject | PlanError => {
-  let missing: string | undefined
-  const bound = transform(statement, (node) => {
-    if (node["class"] !== "PARAMETER") return undefined
-    const name = String(node["identifier"])
-    if (!Object.prototype.hasOwnProperty.call(params, name)) {
-      missing ??= name
-      return undefined
-    }
-    const c = parameterConstant(params[name]!)
-    c["alias"] = node["alias"] ?? ""
-    return c
-  }) as JsonObject
-  if (missing !== undefined) return planError(`No value found for placeholder with name $${missing}`)
-  return { ...bound, named_param_map: [] }
-}
 
 const tableNotFound = (parts: ReadonlyArray<string>) => planError(`Error during planning: table '${["public", "iox", ...parts].slice(-3).join(".")}' not found`)
 
@@ -519,7 +480,7 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
 
   await pause()
   const bound = bindParameters(parsed[0]!, input.params)
-  if ("_tag" in bound && bound._tag === "PlanError") return bound as PlanError
+  if ("missing" in bound) return planError(`No value found for placeholder with name $${String(bound.missing)}`)
   await pause()
   const rewritten = input.dialect(bound as JsonObject)
   if (rewritten["_tag"] === "DialectError") return planError(String(rewritten["message"]))

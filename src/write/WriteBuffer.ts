@@ -4,8 +4,8 @@ import type { TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import { type BatchSeries, FieldKind, type ParsedBatch } from "../lineprotocol/index.ts"
 import { sqlIdentifier as quote } from "../query/literal.ts"
-import { allocate, type BufferedTable, copyBooleans, copyFloats, copyIntegers, copyTyped, duckType, HIGH, join64, lengthPrefixed, LOW, type PersistTarget, type ScratchColumn, setHalves, type ShapeLayout, shapeLayout, sqlType, VECTOR_SIZE } from "./bufferColumns.ts"
-export type { PersistTarget } from "./bufferColumns.ts"
+import { allocate, type BufferedTable, copyBooleans, copyFloats, copyIntegers, copyTyped, duckType, HIGH, join64, lengthPrefixed, LOW, mergedSql, type PersistTarget, rowsTableName, type ScratchColumn, seriesTableName, setHalves, type ShapeLayout, shapeLayout, sqlType, VECTOR_SIZE } from "./bufferColumns.ts"
+export { rowsTableName, seriesTableName, type PersistTarget } from "./bufferColumns.ts"
 
 /** The rows of one batch for one table: which lines of the parsed batch, and their resolved nanosecond times. */
 export interface TableRows {
@@ -17,11 +17,6 @@ export interface TableRows {
   readonly times: BigInt64Array
   readonly count: number
 }
-
-/** Name of the DuckDB table holding a buffered table's rows, and of its series dictionary. */
-export const rowsTableName = (tableId: number) => `buf.t${tableId}`
-
-export const seriesTableName = (tableId: number) => `buf.s${tableId}`
 
 /**
  * Where one append put its rows (`_row` from `from` to `to`), so that a write whose commit failed can take them back.
@@ -585,19 +580,4 @@ export class WriteBuffer {
     }
     return t
   }
-}
-
-/**
- * SQL of a table's rows merged per series and time: field by field, the last non-null value (by `_row`) wins. The
- * tag expressions, then `time`, then fields; `series` joins the series dictionary as `s` (or is empty).
- */
-const mergedSql = (
-  tableId: number,
-  tags: ReadonlyArray<string>,
-  fields: ReadonlyArray<{ readonly name: string }>,
-  series: string
-) => {
-  const merged = fields.map((f) => `, arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`).join("")
-  const columns = [...tags, "d.time", ...fields.map((f) => `d.${quote(f.name)}`)].join(", ")
-  return `SELECT ${columns} FROM (SELECT _sid, time${merged} FROM ${rowsTableName(tableId)} GROUP BY _sid, time) d${series}`
 }

@@ -2,6 +2,7 @@ import { DuckDBAppender, DuckDBBigIntType, DuckDBBooleanType, DuckDBDoubleType, 
 import duckdb from "@duckdb/node-bindings"
 import type { ColumnType } from "../events/index.ts"
 import { FieldKind, type FieldShape } from "../lineprotocol/index.ts"
+import { sqlIdentifier as quote } from "../query/literal.ts"
 
 /** The write buffer's column plumbing: DuckDB types, typed-array copies into vectors, 64-bit time halves. */
 
@@ -192,4 +193,24 @@ export interface PersistTarget {
   readonly fields: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }>
   /** Whether some series may have two rows at one time among them (then they are merged as queries merge them). */
   readonly mayHaveDuplicates: boolean
+}
+
+/** Name of the DuckDB table holding a buffered table's rows, and of its series dictionary. */
+export const rowsTableName = (tableId: number) => `buf.t${tableId}`
+
+export const seriesTableName = (tableId: number) => `buf.s${tableId}`
+
+/**
+ * SQL of a table's rows merged per series and time: field by field, the last non-null value (by `_row`) wins. The
+ * tag expressions, then `time`, then fields; `series` joins the series dictionary as `s` (or is empty).
+ */
+export const mergedSql = (
+  tableId: number,
+  tags: ReadonlyArray<string>,
+  fields: ReadonlyArray<{ readonly name: string }>,
+  series: string
+) => {
+  const merged = fields.map((f) => `, arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`).join("")
+  const columns = [...tags, "d.time", ...fields.map((f) => `d.${quote(f.name)}`)].join(", ")
+  return `SELECT ${columns} FROM (SELECT _sid, time${merged} FROM ${rowsTableName(tableId)} GROUP BY _sid, time) d${series}`
 }
