@@ -15,9 +15,10 @@ import { DBS_PREFIX, FileIndex } from "../storage/FileIndex.ts"
 import { attemptPromise, ObjectStore, StorageError } from "../storage/ObjectStore.ts"
 import { TableSources } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
-import { rowsTableName, type PersistTarget } from "../write/WriteBuffer.ts"
+import type { PersistTarget } from "../write/WriteBuffer.ts"
 import { makeRetentionSweep } from "./retention.ts"
 import { allGen1Windows, compactionFailuresTotal, compactWindows, dueWindows, windowName, windowOf, type CompactionDeps } from "./compaction.ts"
+import { sqlString as literal } from "../query/literal.ts"
 
 export const persistsTotal = Metric.counter("strata_persists_total", { description: "Persists of the write buffer to Parquet" })
 export const persistFailuresTotal = Metric.counter("strata_persist_failures_total", {
@@ -52,16 +53,6 @@ export const gen1Path = (dbId: number, tableId: number, startNs: bigint, seq: nu
   const d = new Date(Number(startNs / 1_000_000n) - (startNs < 0n && startNs % 1_000_000n !== 0n ? 1 : 0))
   return `${DBS_PREFIX}${dbId}/${tableId}/${windowName(windowOf(startNs))}/${pad(d.getUTCHours())}-${pad(d.getUTCMinutes())}/${seq}.parquet`
 }
-
-/**
- * SQL answering whether a persist target's rows hold two for one series and time. A table is marked as possibly
- * holding duplicates once a series receives a row not after its latest, which concurrent writers cause all the time;
- * asking costs a tenth of the merge it spares.
- */
-const duplicatesSql = (target: PersistTarget) =>
-  `SELECT EXISTS (SELECT 1 FROM ${rowsTableName(target.tableId)} WHERE _row < ${target.upTo} GROUP BY _sid, time HAVING count(*) > 1)`
-
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /**
  * The Compactor actor: persists the write buffer to gen1 Parquet files every `--persist-interval`, and sooner once
@@ -112,8 +103,9 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
         const stage = `persist_stage_t${target.tableId}`
         const windowsStarted = performance.now()
         const windows = yield* attemptPromise("staging the buffer's rows", async () => {
-          const merge =
-            target.mayHaveDuplicates && (await conn.runAndReadAll(duplicatesSql(target))).getRows()[0]?.[0] === true
+          const duplicates = async () =>
+            (await conn.runAndReadAll(ingester.buffer.persistDuplicatesSql(target))).getRows()[0]?.[0] === true
+          const merge = target.mayHaveDuplicates && (await duplicates())
           const staged = { ...target, mayHaveDuplicates: merge }
           await conn.run(
             `${ingester.buffer.persistRanksSql(target, ranks)};\n${ingester.buffer.persistStageSql(staged, ranks, stage, windowNs)}`

@@ -7,7 +7,7 @@ import { duckTypeName } from "../query/virtualTables.ts"
 import { DBS_PREFIX, type FileIndex } from "../storage/FileIndex.ts"
 import { filesOf, type FileIndexState, type IndexedFile } from "../storage/files.ts"
 import { attemptPromise, type ObjectStoreShape } from "../storage/ObjectStore.ts"
-import { sqlIdentifier as quote } from "../query/literal.ts"
+import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
 
 export const compactionsTotal = Metric.counter("strata_compactions_total", { description: "Windows compacted" })
 export const compactionFailuresTotal = Metric.counter("strata_compaction_failures_total", {
@@ -26,7 +26,6 @@ export const COMPACTED_FILE_TARGET_ROWS = 20_000_000
 
 const DAY_NS = 86_400_000_000_000n
 const pad = (n: number) => String(n).padStart(2, "0")
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** The 24-hour UTC window (days since the epoch, floored) a time falls in. */
 export const windowOf = (ns: bigint): bigint => ns / DAY_NS - (ns < 0n && ns % DAY_NS !== 0n ? 1n : 0n)

@@ -2,7 +2,7 @@ import { Either } from "effect"
 import type { CatalogState, DatabaseState, TableState } from "../catalog/state.ts"
 import { InvalidRequest, LimitExceeded, NotFound } from "../errors.ts"
 import { FileIndexCreated, FileIndexDeleted, RowDeleteAborted, RowDeleteRequested, type DeleteEvent, type TagEquality } from "../events/index.ts"
-import { sqlIdentifier as quote } from "../query/literal.ts"
+import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
 
 /** A row-delete request as the catalog holds it. */
 export interface RowDeleteRequest {
@@ -136,8 +136,6 @@ export const requestApplies = (r: RowDeleteRequest, f: DeletableFile): boolean =
   (r.minTimeNs === null || f.maxTimeNs >= r.minTimeNs) &&
   (r.maxTimeNs === null || f.minTimeNs < r.maxTimeNs) &&
   r.predicate.every((t) => f.columns.includes(t.column))
-
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** The SQL condition matching a request's rows (NULL never matches: COALESCE to false). */
 export const matchSql = (r: RowDeleteRequest): string => {

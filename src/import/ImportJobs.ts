@@ -25,8 +25,9 @@ import { formatOfName, planImport, plannedRowsSql, PRECISIONS, type ImportColumn
 import { resolveSource, target } from "./resolve.ts"
 import type { S3Access, S3Credentials } from "./s3.ts"
 import { sourceRelation, withInferredTypes } from "./sources.ts"
-import { literal, retryable, terminal, type ImportSpec } from "./spec.ts"
+import { retryable, terminal, type ImportSpec } from "./spec.ts"
 import { dropSeriesSql, fileRowsSql, inputFacts, rankSeries, windowSql, type SeriesOrder } from "./windows.ts"
+import { sqlString as literal } from "../query/literal.ts"
 
 export type { ImportSpec } from "./spec.ts"
 

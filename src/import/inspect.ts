@@ -4,7 +4,7 @@ import type { TableState } from "../catalog/state.ts"
 import { InvalidRequest } from "../errors.ts"
 import type { JobError } from "../jobs/Jobs.ts"
 import { planImport, plannedRowsSql, type ImportColumnType } from "./plan.ts"
-import { literal } from "./spec.ts"
+import { sqlString as literal } from "../query/literal.ts"
 
 /** Runs DuckDB work on the import's connection, one statement at a time. */
 export type DuckRunner = <A>(what: string, f: (c: DuckDBConnection) => Promise<A>) => Effect.Effect<A, JobError>

@@ -1,7 +1,7 @@
 import type { TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import { duckTypeName } from "../query/virtualTables.ts"
-import { sqlIdentifier as quote } from "../query/literal.ts"
+import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
 
 /** The column types a column mapping names, as the seed's `BulkImportColumnType`. */
 export const IMPORT_TYPES = ["i64", "u64", "f64", "bool", "string", "time", "tag"] as const
@@ -162,8 +162,6 @@ export const planImport = (
   if (fields.length === 0) return { error: "the file has no field column: every column but time is a tag" }
   return { plan: { time, tags, fields } }
 }
-
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** Nanoseconds per unit of an integer timestamp, by `precision`. */
 export const PRECISIONS: Readonly<Record<string, bigint>> = {

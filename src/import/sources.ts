@@ -1,7 +1,6 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
-import { sqlIdentifier as quote } from "../query/literal.ts"
+import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
 import { inferenceSql, inferredTypes, type ImportFormat, type SourceColumn } from "./plan.ts"
-import { literal } from "./spec.ts"
 
 /** The source relation of a file in a format, with `__row`, its 1-based row number. */
 export const sourceRelation = async (

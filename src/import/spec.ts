@@ -31,6 +31,3 @@ export const terminal = (message: string, cause?: unknown) => new JobError({ mes
 /** A failure a later attempt may get past (storage, network). */
 export const retryable = (what: string) => (cause: unknown) =>
   new JobError({ message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, terminal: false, cause })
-
-/** A SQL string literal. */
-export const literal = (text: string) => `'${text.replace(/'/g, "''")}'`

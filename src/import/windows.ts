@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
-import { sqlIdentifier as quote } from "../query/literal.ts"
+import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
 import { windowFileSql, type ImportPlan } from "./plan.ts"
 
 /**
@@ -19,7 +19,6 @@ const TAG_TYPES = "import_tags"
 /** Most values of a tag written as an enum (its whole dictionary goes into every row group). */
 const ENUM_MAX_VALUES = 4_096
 
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 /** The window (days since the epoch, floored) of `time`, as SQL. */
 const windowExpr = () => {
   const e = "epoch_ns(time)"

@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
+import { sqlString as literal } from "./literal.ts"
 
 /**
  * What SQL may do inside DuckDB. Two walls: the instance is sandboxed (no file outside the server's own answer
@@ -26,8 +27,6 @@ export const sandboxSql = (options: {
   `SET enable_external_access = false`,
   `SET lock_configuration = true`
 ]
-
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /**
  * Functions no query may call even though DuckDB has them as scalars: they read DuckDB's settings, catalog, session

@@ -11,9 +11,7 @@ import { FileIndex } from "./FileIndex.ts"
 import { filesOf, type IndexedFile } from "./files.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { retentionCutoffNs } from "./retention.ts"
-import { sqlIdentifier as quote } from "../query/literal.ts"
-
-const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
+import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
 
 /** What the planner reads a table through (the shape `translate` expects of the buffer), and the files it chose. */
 export type TableView = BufferView & { readonly scanned: ReadonlyMap<number, ReadonlyArray<IndexedFile>> }

@@ -104,6 +104,15 @@ export class WriteBuffer {
   }
 
   /**
+   * SQL answering whether a target's rows hold two for one series and time. A table is marked as possibly holding
+   * duplicates once a series receives a row not after its latest, which concurrent writers cause all the time; asking
+   * costs a tenth of the merge it spares.
+   */
+  persistDuplicatesSql(target: PersistTarget): string {
+    return `SELECT EXISTS (SELECT 1 FROM ${rowsTableName(target.tableId)} WHERE _row < ${target.upTo} GROUP BY _sid, time HAVING count(*) > 1)`
+  }
+
+  /**
    * SQL that stages a target's rows in the temp table `stage`, once per persist: the gen1 window number `_w`, the
    * series rank `_rank` (from `ranks`), tags in series-key order, time, then fields, stored in window, series-key and
    * time order, so that each window's file reads only its own row groups, already sorted. Merged per series and time
