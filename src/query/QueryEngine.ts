@@ -1,4 +1,10 @@
-import type { DuckDBConnection, DuckDBDataChunk, DuckDBType, DuckDBValue } from "@duckdb/node-api"
+import type {
+  DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBMaterializedResult,
+  DuckDBType,
+  DuckDBValue
+} from "@duckdb/node-api"
 import { NodeRegistry } from "../nodes/NodeRegistry.ts"
 import { EngineLogs } from "../engine/EngineLogs.ts"
 import { nodeRows } from "../nodes/view.ts"
@@ -101,6 +107,34 @@ const collect = async (pieces: AsyncIterable<Uint8Array>): Promise<Array<Uint8Ar
   const all: Array<Uint8Array> = []
   for await (const piece of pieces) all.push(piece)
   return all
+}
+
+/**
+ * Rows a grouped query may read for its answer to be read materialised: its groups are at most these rows, and
+ * DuckDB runs a materialised query in parallel where a streamed one is not (3–4 ms of a 10 ms aggregate).
+ */
+const MATERIALISE_SCANNED_ROWS = 2_000_000
+
+/** Rows of a materialised answer encoded whole, sent with its length in one write. */
+const WHOLE_ANSWER_ROWS = 10_000
+
+/** Whether a query's answer is read materialised rather than streamed. */
+const materialises = (translated: Translated, record: QueryRecord) =>
+  translated.fewRows || (translated.grouped && record.rowsRead <= MATERIALISE_SCANNED_ROWS)
+
+/** The chunks of a materialised result, counted as they are read. */
+const materializedSource = (result: DuckDBMaterializedResult, record: QueryRecord): ChunkSource => {
+  let index = 0
+  return {
+    columns: result.columnNames(),
+    types: result.columnTypes(),
+    next: async () => {
+      const chunk = index < result.chunkCount ? result.getChunk(index++) : null
+      if (chunk === null || chunk.rowCount === 0) return null
+      record.rowsReturned += chunk.rowCount
+      return chunk
+    }
+  }
 }
 
 const nowNs = Effect.map(Clock.currentTimeMillis, (ms) => BigInt(ms) * 1_000_000n)
@@ -291,6 +325,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               })
           })
         if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
+        yield* Effect.logDebug("query planned").pipe(Effect.annotateLogs("sql", translated.sql))
         // The files each table's view chose (file-index pruning), for the query's telemetry.
         scannedFiles.set(translated, view.scanned)
         return translated
@@ -319,29 +354,22 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const textBody = (conn: DuckDBConnection, translated: Translated, format: Exclude<ResultFormat, "parquet">, record: QueryRecord) =>
       Effect.gen(function* () {
         const sqlText = translated.sql
-        // A few rows by the statement's shape: read whole in one round trip (a failure takes the streaming way,
-        // which words its error as always).
-        const read = translated.fewRows
-          ? yield * Effect.option(Effect.tryPromise(() => conn.run(sqlText)))
+        // A few rows by the statement's shape, or groups of a bounded scan: read materialised in one round trip (a
+        // failure takes the streaming way, which words its error as always).
+        const read = materialises(translated, record)
+          ? yield* Effect.option(Effect.tryPromise(() => conn.run(sqlText)))
           : Option.none()
         let source: ChunkSource
         if (Option.isSome(read)) {
-          const result = read.value
-          let index = 0
-          source = {
-            columns: result.columnNames(),
-            types: result.columnTypes(),
-            next: async () => {
-              const chunk = index < result.chunkCount ? result.getChunk(index++) : null
-              if (chunk === null || chunk.rowCount === 0) return null
-              record.rowsReturned += chunk.rowCount
-              return chunk
-            }
+          source = materializedSource(read.value, record)
+          if (translated.fewRows || read.value.rowCount <= WHOLE_ANSWER_ROWS) {
+            const pieces = yield* Effect.tryPromise({
+              try: () => collect(encodeText(source, format)),
+              catch: executionFailure
+            })
+            const whole = pieces.length === 1 ? pieces[0]! : new Uint8Array(Buffer.concat(pieces))
+            return { body: Stream.succeed(whole), whole }
           }
-          const pieces =
-            yield * Effect.tryPromise({ try: () => collect(encodeText(source, format)), catch: executionFailure })
-          const whole = pieces.length === 1 ? pieces[0]! : new Uint8Array(Buffer.concat(pieces))
-          return { body: Stream.succeed(whole), whole }
         } else {
           const prepared =
             yield *
@@ -450,6 +478,17 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             yield* Effect.addFinalizer(() => Effect.sync(() => outcome !== "success" && conn.interrupt()))
             const translated = yield* plan(conn, database, sqlText, {}, (statement) => statement)
             recordScan(record, translated)
+            const materialised = materialises(translated, record)
+              ? yield* Effect.option(Effect.tryPromise(() => conn.run(translated.sql)))
+              : Option.none()
+            if (Option.isSome(materialised)) {
+              const source = materializedSource(materialised.value, record)
+              const next = Effect.map(Effect.promise(source.next), (chunk) => {
+                if (chunk === null) outcome = "success"
+                return chunk
+              })
+              return { columns: source.columns, types: source.types, next } satisfies QueryChunks
+            }
             const prepared = yield* Effect.tryPromise({
               try: () => conn.prepare(translated.sql),
               catch: executionFailure

@@ -15,11 +15,12 @@ export class DuplicateCheck {
   async needsMerge(
     conn: DuckDBConnection,
     tableId: number,
-    table: { readonly mayHaveDuplicates: boolean }
+    table: { readonly mayHaveDuplicates: boolean; readonly appended: number }
   ): Promise<boolean> {
     if (!table.mayHaveDuplicates) return false
     const known = this.checked.get(table) ?? { nextRow: 0, duplicates: false }
-    if (known.duplicates) return true
+    // Nothing appended since the last check (`nextRow` is what that check saw, never past what was appended).
+    if (known.duplicates || known.nextRow === table.appended) return known.duplicates
     const rows = rowsTableName(tableId)
     const result = await conn.runAndReadAll(
       `SELECT (SELECT coalesce(max(_row) + 1, 0) FROM ${rows}) AS next_row, ` +

@@ -93,6 +93,8 @@ export interface Translated {
   readonly caches: ReadonlyArray<CacheFunction>
   /** The statement's shape bounds its answer to a few rows (see fewRows): it may be read whole at once. */
   readonly fewRows: boolean
+  /** The answer has at most one row per group of rows the query reads (see groupedRows). */
+  readonly grouped: boolean
 }
 
 /** Aggregates whose call, without GROUP BY, makes one row (a conservative list: any other just streams). */
@@ -159,6 +161,36 @@ export const fewRows = (statement: JsonObject): boolean => {
   const aggregate = (item: Json) =>
     isObject(item) && item["class"] === "FUNCTION" && ONE_ROW_AGGREGATES.has(String(item["function_name"]).toLowerCase())
   return select.some(aggregate) && select.every((item) => aggregate(item) || isConstant(item))
+}
+
+/** Functions that make several rows of one: a statement calling any may answer more rows than it reads. */
+const ROW_MAKING_FUNCTIONS = new Set(["unnest", "unlist", "generate_series", "range", "generate_subscripts"])
+
+/**
+ * Whether a statement's answer has at most as many rows as it reads: a GROUP BY of a SELECT whose FROM joins
+ * nothing and which makes no rows of a value (`unnest`). Such an answer is bounded by what the query scans and
+ * DuckDB holds its groups whole anyway, so reading it materialised (which DuckDB runs in parallel, where a streamed
+ * result is not) costs little memory more.
+ */
+export const groupedRows = (statement: JsonObject): boolean => {
+  const node = statement["node"]
+  if (!isObject(node) || node["type"] !== "SELECT_NODE") return false
+  const grouped =
+    (Array.isArray(node["group_expressions"]) && node["group_expressions"].length > 0) ||
+    (Array.isArray(node["group_sets"]) && node["group_sets"].length > 0)
+  if (!grouped) return false
+  const pending: Array<Json> = [node]
+  while (pending.length > 0) {
+    const value = pending.pop()!
+    if (Array.isArray(value)) pending.push(...value)
+    else if (isObject(value)) {
+      if (value["type"] === "JOIN" || value["type"] === "TABLE_FUNCTION") return false
+      if (value["class"] === "FUNCTION" && ROW_MAKING_FUNCTIONS.has(String(value["function_name"]).toLowerCase()))
+        return false
+      pending.push(...Object.values(value))
+    }
+  }
+  return true
 }
 
 /** The SQL of a user table as InfluxDB shows it: columns sorted by name, over the buffered rows (or none). */
@@ -548,7 +580,8 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
     sql: await renderSql(input.conn, [tree]),
     tables: [...tables.values()],
     caches: resolved.caches.map((c) => c.name),
-    fewRows: fewRows(rewritten as JsonObject) || (oneCache && readsOneCache(rewritten as JsonObject))
+    fewRows: fewRows(rewritten as JsonObject) || (oneCache && readsOneCache(rewritten as JsonObject)),
+    grouped: groupedRows(rewritten as JsonObject)
   }
 }
 

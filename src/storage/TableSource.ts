@@ -7,6 +7,7 @@ import type { BufferView, ViewScope } from "../query/translate.ts"
 import { duckTypeName } from "../query/virtualTables.ts"
 import { Ingester } from "../write/Ingester.ts"
 import { rowsTableName, seriesTableName } from "../write/WriteBuffer.ts"
+import { seriesFilter } from "../write/bufferColumns.ts"
 import { FileIndex } from "./FileIndex.ts"
 import { filesOf, type IndexedFile } from "./files.ts"
 import { ObjectStore } from "./ObjectStore.ts"
@@ -104,6 +105,8 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       scope: ViewScope
     ): string | undefined => {
       const withTags = scope.withTags ?? true
+      // The buffered series the query's tag conditions leave: the buffer's rows of the others are not read.
+      const series = buffer.seriesMatching(table.id, scope.equalities)
       const range = buffer.timeRange(table.id)
       // The buffer's rows all lie outside the query's time bounds: it is left out like a file would be.
       const bufferOut = range !== undefined && outsideRange(scope.timeRange, range.min, range.max)
@@ -111,7 +114,7 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       // Rows a row-delete request hides (files persisted before it): left out of the file's part.
       const where = (keep: string | undefined) => (keep === undefined ? since : since === "" ? ` WHERE ${keep}` : `${since} AND ${keep}`)
       if (files.length === 0) {
-        const view = bufferOut ? undefined : buffer.viewSql(table.id, bufferMerge, withTags)
+        const view = bufferOut ? undefined : buffer.viewSql(table.id, bufferMerge, withTags, series)
         return view === undefined || cutoff === undefined ? view : `SELECT * FROM (${view}) AS v${since}`
       }
       const tags = table.columns.filter((c) => c.type === "tag")
@@ -143,12 +146,17 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
         const parts = [...groups].map(([keep, group]) =>
           `SELECT ${columnsOf(groups.size === 1 ? inFiles : new Set(group.flatMap((f) => f.columns)))} FROM ${fileSource(group)}${where(keep === "" ? undefined : keep)}`
         )
-        if (hasBuffer) parts.push(`SELECT ${columnsOf(inBuffer)} FROM (${buffer.viewSql(table.id, bufferMerge, withTags)!}) AS v${since}`)
+        if (hasBuffer) parts.push(`SELECT ${columnsOf(inBuffer)} FROM (${buffer.viewSql(table.id, bufferMerge, withTags, series)!}) AS v${since}`)
         return parts.join(" UNION ALL ")
       }
       const parts = files.map((f, i) => `SELECT ${columnsOf(new Set(f.columns), `CAST(${i} AS DOUBLE) AS _ord`)} FROM ${fileSource([f])}${where(keepSql(deletes, f))}`)
       if (hasBuffer) {
-        parts.push(`SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${rowsTableName(table.id)} b JOIN ${seriesTableName(table.id)} s USING (_sid)${since.replace("time", "b.time")}`)
+        const kept = [since.replace(" WHERE time", "b.time"), seriesFilter("b._sid", series).replace(" WHERE ", "")]
+        const filter = kept.filter((c) => c !== "")
+        const from = `${rowsTableName(table.id)} b JOIN ${seriesTableName(table.id)} s USING (_sid)`
+        parts.push(
+          `SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${from}${filter.length === 0 ? "" : ` WHERE ${filter.join(" AND ")}`}`
+        )
       }
       const merged = fields.map((f) => `arg_max(${quote(f.name)}, _ord) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
       const keys = [...tags.map((t) => quote(t.name)), "time"]

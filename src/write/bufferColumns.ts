@@ -49,6 +49,8 @@ export interface BufferedTable {
    */
   readonly seriesByRaw: Map<string, number>
   readonly seriesByCanonical: Map<string, number>
+  /** Series ids by tag and value: the series a query's `tag = 'value'` conditions leave (see seriesMatching). */
+  readonly seriesByTagValue: Map<string, Map<string, Array<number>>>
   /** Each series' latest time as two 32-bit halves (low unsigned, high signed), so comparing allocates no bigint. */
   lastTimeLo: Uint32Array
   lastTimeHi: Int32Array
@@ -208,9 +210,26 @@ export const mergedSql = (
   tableId: number,
   tags: ReadonlyArray<string>,
   fields: ReadonlyArray<{ readonly name: string }>,
-  series: string
+  series: string,
+  where = ""
 ) => {
   const merged = fields.map((f) => `, arg_max(${quote(f.name)}, _row) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`).join("")
   const columns = [...tags, "d.time", ...fields.map((f) => `d.${quote(f.name)}`)].join(", ")
-  return `SELECT ${columns} FROM (SELECT _sid, time${merged} FROM ${rowsTableName(tableId)} GROUP BY _sid, time) d${series}`
+  return `SELECT ${columns} FROM (SELECT _sid, time${merged} FROM ${rowsTableName(tableId)}${where} GROUP BY _sid, time) d${series}`
 }
+
+/** Notes a new series under one of its tag values. */
+export const indexSeries = (t: BufferedTable, tag: string, value: string, sid: number) => {
+  let byValue = t.seriesByTagValue.get(tag)
+  if (byValue === undefined) t.seriesByTagValue.set(tag, (byValue = new Map()))
+  const sids = byValue.get(value)
+  if (sids === undefined) byValue.set(value, [sid])
+  else sids.push(sid)
+}
+
+/** Most series a buffer view lists by id; past it the view reads every series (the list would cost more). */
+export const MAX_LISTED_SERIES = 2_000
+
+/** A WHERE clause keeping the rows of the listed series (`column` names the series id), or "" for all of them. */
+export const seriesFilter = (column: string, series: ReadonlyArray<number> | undefined) =>
+  series === undefined ? "" : series.length === 0 ? " WHERE false" : ` WHERE ${column} IN (${series.join(", ")})`

@@ -1,7 +1,7 @@
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { parseSql } from "../../src/query/ast.ts"
-import { fewRows } from "../../src/query/translate.ts"
+import { fewRows, groupedRows } from "../../src/query/translate.ts"
 import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
 
 // Queries whose shape bounds their answer to a few rows are read whole in one round trip to DuckDB; the rest stream.
@@ -44,6 +44,26 @@ describe("statements whose shape bounds their answer", () => {
     expect(await few("SELECT count(*) + 1 FROM cpu")).toBe(false)
     expect(await few("SELECT sum(usage) OVER () FROM cpu")).toBe(false)
   })
+
+  it("a GROUP BY over one table, making no rows of a value, answers at most a row per row it reads", async () => {
+    const grouped = async (sql: string) => {
+      const parsed = await parseSql(conn, sql)
+      if (!Array.isArray(parsed)) throw new Error(`did not parse: ${sql}`)
+      return groupedRows(parsed[0]!)
+    }
+    expect(await grouped("SELECT host, count(*) FROM cpu GROUP BY host")).toBe(true)
+    expect(await grouped("SELECT date_bin(INTERVAL '1 minute', time), max(v) FROM cpu WHERE h = 'a' GROUP BY 1 ORDER BY 1"))
+      .toBe(true)
+    expect(await grouped("SELECT host, count(*) FROM (SELECT * FROM cpu WHERE v > 1) GROUP BY ROLLUP (host)")).toBe(true)
+    expect(await grouped("SELECT count(*) FROM cpu")).toBe(false)
+    expect(await grouped("SELECT * FROM cpu")).toBe(false)
+    expect(await grouped("SELECT a.host, count(*) FROM cpu a JOIN mem b USING (host) GROUP BY 1")).toBe(false)
+    expect(await grouped("SELECT host, count(*) FROM cpu, mem GROUP BY 1")).toBe(false)
+    expect(await grouped("SELECT host, unnest(list(v)) FROM cpu GROUP BY host")).toBe(false)
+    expect(await grouped("SELECT host, count(*) FROM cpu GROUP BY host UNION ALL SELECT 'x', 1")).toBe(false)
+    expect(await grouped("WITH m AS (SELECT * FROM cpu JOIN mem USING (host)) SELECT host, count(*) FROM m GROUP BY 1"))
+      .toBe(false)
+  })
 })
 
 describe("answers read whole are the answers streamed", () => {
@@ -81,6 +101,21 @@ describe("answers read whole are the answers streamed", () => {
       }
     })
   }
+
+  it("a grouped answer read materialised, larger than one whole body, answers as it does streamed", async () => {
+    // 12,000 groups: past the rows encoded whole, so the materialised answer streams in pieces.
+    const lines = Array.from({ length: 12_000 }, (_, i) => `many,k=k${i} v=${i} ${1_704_067_200 + (i % 7)}`)
+    expect((await server.request("POST", "/api/v3/write_lp?db=few&precision=second", { body: lines.join("\n"), token })).status)
+      .toBe(204)
+    const q = "SELECT k, count(*) AS n, max(v) AS m FROM many GROUP BY k ORDER BY m"
+    for (const format of ["json", "jsonl", "csv"]) {
+      const grouped = await get(q, format)
+      const streamed = await get(`SELECT * FROM (${q}) AS s`, format)
+      expect(grouped.status, `${format}: ${grouped.text.slice(0, 300)}`).toBe(200)
+      expect(grouped.text, format).toBe(streamed.text)
+    }
+    expect((await get(q, "jsonl")).text.split("\n").filter((l) => l !== "")).toHaveLength(12_000)
+  })
 
   it("a few-rows query that fails answers with the status and message the streaming way gives", async () => {
     const whole = await get("SELECT CAST('x' AS INTEGER) AS v", "json")
