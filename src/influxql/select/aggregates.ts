@@ -50,6 +50,28 @@ export const selectorPick = (
   }
 }
 
+/**
+ * The time of the point a selector picked. Which series wins a tie cannot change that time, so the key leaves the
+ * series out: ordering by the struct of value, time and every tag cost about three times the query's CPU time
+ * (scripts/bench-selectors.ts). first and last need no key at all.
+ */
+export const selectorTimeSql = (name: string, arg: string): string | undefined => {
+  const t = `epoch_ns("time")`
+  const filter = `FILTER (WHERE ${arg} IS NOT NULL)`
+  switch (name) {
+    case "min":
+      return `arg_min(${t}, {'v': ${arg}, 't': ${t}}) ${filter}`
+    case "max":
+      return `arg_max(${t}, {'v': ${arg}, 't': -${t}}) ${filter}`
+    case "first":
+      return `min(${t}) ${filter}`
+    case "last":
+      return `max(${t}) ${filter}`
+    default:
+      return undefined
+  }
+}
+
 /** A first() or last() leaf: its call and argument, so that it can be reduced per series first. */
 export interface SelectorLeaf {
   readonly name: "first" | "last"

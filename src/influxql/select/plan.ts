@@ -9,6 +9,7 @@ import {
   integralSql,
   percentileIndex,
   selectorPick,
+  selectorTimeSql,
   type SelectorLeaf,
   type SeriesTie
 } from "./aggregates.ts"
@@ -331,8 +332,8 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       const arg0 = call.args[0]
       const argType = arg0?._tag === "ref" ? s.types.get(arg0.name) : undefined
       const arg = arg0?._tag === "ref" && argType !== undefined && argType !== "tag" ? q(arg0.name) : "NULL"
-      const pick = selectorPick(call.name, arg, tie, kindOfType(argType))
-      if (pick !== undefined) timeSql = `${pick.fn}(epoch_ns("time"), ${pick.key}) FILTER (WHERE ${arg} IS NOT NULL)`
+      const picked = selectorTimeSql(call.name, arg)
+      if (picked !== undefined) timeSql = picked
       else if (call.name === "percentile") {
         const p = (call.args[1] as Extract<Expr, { _tag: "number" }>).value
         const idx = percentileIndex(arg, p)
