@@ -7,7 +7,7 @@ import type { BufferView, ViewScope } from "../query/translate.ts"
 import { duckTypeName } from "../query/virtualTables.ts"
 import { Ingester } from "../write/Ingester.ts"
 import { rowsTableName, seriesTableName } from "../write/WriteBuffer.ts"
-import { seriesFilter } from "../write/bufferColumns.ts"
+import { type Equalities, seriesFilter } from "../write/bufferColumns.ts"
 import { FileIndex } from "./FileIndex.ts"
 import { filesOf, type IndexedFile } from "./files.ts"
 import { ObjectStore } from "./ObjectStore.ts"
@@ -17,8 +17,7 @@ import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.t
 /** What the planner reads a table through (the shape `translate` expects of the buffer), and the files it chose. */
 export type TableView = BufferView & { readonly scanned: ReadonlyMap<number, ReadonlyArray<IndexedFile>> }
 
-/** Equality predicates of a query on a table's columns: column → the values a row may have. */
-export type Equalities = ReadonlyMap<string, ReadonlySet<string>>
+export type { Equalities }
 
 /** Whether a file's index (the values compaction recorded) shows it holds no row the equalities accept. */
 export const indexExcludes = (f: IndexedFile, equalities: Equalities | undefined): boolean => {

@@ -4,7 +4,7 @@ import type { TableState } from "../catalog/state.ts"
 import type { ColumnType } from "../events/index.ts"
 import { type BatchSeries, FieldKind, type ParsedBatch } from "../lineprotocol/index.ts"
 import { sqlIdentifier as quote } from "../query/literal.ts"
-import { allocate, type BufferedTable, copyBooleans, copyFloats, copyIntegers, copyTyped, duckType, HIGH, indexSeries, join64, lengthPrefixed, LOW, MAX_LISTED_SERIES, mergedSql, type PersistTarget, rowsTableName, type ScratchColumn, seriesFilter, seriesTableName, setHalves, type ShapeLayout, shapeLayout, sqlType, VECTOR_SIZE } from "./bufferColumns.ts"
+import { allocate, type BufferedTable, bufferViewSql, type Equalities, copyBooleans, copyFloats, copyIntegers, copyTyped, duckType, HIGH, indexSeries, join64, lengthPrefixed, LOW, matchingSeries, type PersistTarget, rowsTableName, type ScratchColumn, seriesTableName, setHalves, type ShapeLayout, shapeLayout, sqlType, VECTOR_SIZE } from "./bufferColumns.ts"
 export { rowsTableName, seriesTableName, type PersistTarget } from "./bufferColumns.ts"
 
 /** The rows of one batch for one table: which lines of the parsed batch, and their resolved nanosecond times. */
@@ -194,45 +194,15 @@ export class WriteBuffer {
    * Without `withTags` (a query that names no tag) the tags are NULL and the rows are not joined with the series
    * dictionary: every row has its series, so the join changes nothing else, and it costs more than the scan.
    */
-  viewSql(
-    tableId: number,
-    deduplicate?: boolean,
-    withTags = true,
-    series?: ReadonlyArray<number>
-  ): string | undefined {
+  viewSql(tableId: number, deduplicate?: boolean, withTags = true, series?: ReadonlyArray<number>): string | undefined {
     const t = this.tables.get(tableId)
-    if (t === undefined) return undefined
-    const tags = t.tags.map((n) => (withTags ? `s.${quote(n)}` : `CAST(NULL AS VARCHAR) AS ${quote(n)}`))
-    const join = withTags ? ` JOIN ${seriesTableName(tableId)} s USING (_sid)` : ""
-    if (!(deduplicate ?? t.mayHaveDuplicates)) {
-      const columns = [...tags, "b.time", ...t.fields.map((f) => `b.${quote(f.name)}`)].join(", ")
-      return `SELECT ${columns} FROM ${rowsTableName(tableId)} b${join}${seriesFilter("b._sid", series)}`
-    }
-    return mergedSql(tableId, tags, t.fields, join, seriesFilter("_sid", series))
+    return t === undefined ? undefined : bufferViewSql(t, deduplicate ?? t.mayHaveDuplicates, withTags, series)
   }
 
-  /**
-   * Series ids of a buffered table that include every one whose tags meet the `tag = 'value'` (or `IN`) conditions:
-   * those of the tag condition matching fewest series (the query still applies them all). Undefined when no
-   * condition is on one of its tags or too many series match to list.
-   */
-  seriesMatching(
-    tableId: number,
-    equalities: ReadonlyMap<string, ReadonlySet<string>> | undefined
-  ): ReadonlyArray<number> | undefined {
+  /** Series ids of a buffered table that include every one whose tags meet the conditions (see matchingSeries). */
+  seriesMatching(tableId: number, equalities: Equalities | undefined): ReadonlyArray<number> | undefined {
     const t = this.tables.get(tableId)
-    if (t === undefined || equalities === undefined) return undefined
-    let fewest: Array<ReadonlyArray<number>> | undefined
-    let fewestCount = Infinity
-    for (const [column, values] of equalities) {
-      if (!t.tagIndex.has(column)) continue
-      const byValue = t.seriesByTagValue.get(column)
-      const lists = [...values].map((v) => byValue?.get(v) ?? [])
-      const count = lists.reduce((n, l) => n + l.length, 0)
-      if (count < fewestCount) [fewest, fewestCount] = [lists, count]
-    }
-    if (fewest === undefined || fewestCount > MAX_LISTED_SERIES) return undefined
-    return [...new Set(fewest.flat())].sort((a, b) => a - b)
+    return t === undefined || equalities === undefined ? undefined : matchingSeries(t, equalities)
   }
 
   /** Creates the tables and columns a batch's rows need, so that appending them cannot fail for want of one. */

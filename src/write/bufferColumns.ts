@@ -233,3 +233,45 @@ export const MAX_LISTED_SERIES = 2_000
 /** A WHERE clause keeping the rows of the listed series (`column` names the series id), or "" for all of them. */
 export const seriesFilter = (column: string, series: ReadonlyArray<number> | undefined) =>
   series === undefined ? "" : series.length === 0 ? " WHERE false" : ` WHERE ${column} IN (${series.join(", ")})`
+
+/** A query's `column = 'value'` (or `IN`) conditions: column → the values a row may have. */
+export type Equalities = ReadonlyMap<string, ReadonlySet<string>>
+
+/**
+ * Series ids of a buffered table that include every one whose tags meet the `tag = 'value'` conditions: those of the
+ * tag condition matching fewest series (the query still applies them all). Undefined when no condition is on one of
+ * its tags or too many series match to list.
+ */
+export const matchingSeries = (t: BufferedTable, equalities: Equalities): ReadonlyArray<number> | undefined => {
+  let fewest: Array<ReadonlyArray<number>> | undefined
+  let fewestCount = Infinity
+  for (const [column, values] of equalities) {
+    if (!t.tagIndex.has(column)) continue
+    const byValue = t.seriesByTagValue.get(column)
+    const lists = [...values].map((v) => byValue?.get(v) ?? [])
+    const count = lists.reduce((n, l) => n + l.length, 0)
+    if (count < fewestCount) [fewest, fewestCount] = [lists, count]
+  }
+  if (fewest === undefined || fewestCount > MAX_LISTED_SERIES) return undefined
+  return [...new Set(fewest.flat())].sort((a, b) => a - b)
+}
+
+/**
+ * SQL reading one buffered table as the user sees it: tags (NULL without `withTags`), `time`, fields; with
+ * `deduplicate`, rows with the same series and time merged field by field (last non-null wins); with `series`, only
+ * the rows of those series.
+ */
+export const bufferViewSql = (
+  t: BufferedTable,
+  deduplicate: boolean,
+  withTags: boolean,
+  series: ReadonlyArray<number> | undefined
+) => {
+  const tags = t.tags.map((n) => (withTags ? `s.${quote(n)}` : `CAST(NULL AS VARCHAR) AS ${quote(n)}`))
+  const join = withTags ? ` JOIN ${seriesTableName(t.tableId)} s USING (_sid)` : ""
+  if (!deduplicate) {
+    const columns = [...tags, "b.time", ...t.fields.map((f) => `b.${quote(f.name)}`)].join(", ")
+    return `SELECT ${columns} FROM ${rowsTableName(t.tableId)} b${join}${seriesFilter("b._sid", series)}`
+  }
+  return mergedSql(t.tableId, tags, t.fields, join, seriesFilter("_sid", series))
+}

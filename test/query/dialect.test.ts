@@ -165,6 +165,22 @@ describe("date and time functions", () => {
     ])
   })
 
+  it("date_bin by a fixed-length stride bins as by any other, before and after the epoch and from an origin", async () => {
+    // Fixed-length strides take integer arithmetic; the general macro (months too) is the oracle.
+    const strides = ["2 minutes", "1 M", "90 s", "1.5 hours", "2 days 3 hours", "1 week", "250 ms", "7 us", "1 month"]
+    const times = ["time", "time - INTERVAL '60 years'"]
+    for (const stride of strides)
+      for (const t of times)
+        for (const origin of ["", ", '2024-01-01T00:01:00.5Z'"]) {
+          const general = origin === "" ? "TIMESTAMP_NS '1970-01-01 00:00:00'" : "TIMESTAMP_NS '2024-01-01 00:01:00.5'"
+          const q = `SELECT date_bin(INTERVAL '${stride}', ${t}${origin}) AS a,
+            strata_date_bin(INTERVAL '${stride}', ${t}, ${general}) AS b FROM cpu ORDER BY time`
+          const result = await rows(q)
+          expect(result.length).toBe(7)
+          for (const [a, b] of result) expect(a, q).toBe(b)
+        }
+  })
+
   it("date_trunc returns TIMESTAMP_NS", async () => {
     const result = await query("SELECT date_trunc('minute', time) AS m FROM cpu WHERE host = 'b' AND usage = 30 ORDER BY time")
     expect(result.rows).toEqual([["2024-01-01 00:02:00"], ["2024-01-01 00:03:00"]])

@@ -32,6 +32,7 @@ const TIMESTAMP_TYPES = new Set(["TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP WITH TI
 /** Functions whose result is a time (after rewriting). */
 const TIME_FUNCTIONS = new Set([
   "strata_date_bin",
+  "strata_date_bin_fixed",
   "strata_date_trunc",
   "strata_to_timestamp",
   "strata_parse_ts",
@@ -167,6 +168,20 @@ const TO_TIMESTAMP_UNITS: Record<string, bigint> = {
   to_timestamp_seconds: NS_PER_SECOND
 }
 
+/** Interval text in units without months: DuckDB reads each as a fixed length (`m` is a minute). */
+const FIXED_INTERVAL_TEXT =
+  /^\s*(\d+(\.\d+)?\s*(microseconds?|us|milliseconds?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)\s*)+$/i
+
+/**
+ * Whether a stride is a constant interval of fixed length (`INTERVAL '1 minute'`): binning by it is plain integer
+ * arithmetic, which DuckDB runs about a third faster than the macro that also handles months.
+ */
+const isFixedInterval = (node: JsonObject): boolean => {
+  if (node["class"] !== "CAST" || !isObject(node["cast_type"]) || node["cast_type"]["id"] !== "INTERVAL") return false
+  const text = stringConstant(node["child"])
+  return text !== undefined && FIXED_INTERVAL_TEXT.test(text)
+}
+
 const rewriteFunction = (node: JsonObject, context: ExpressionContext): JsonObject | undefined => {
   const rawName = functionName(node)!
   const name = SIMPLE_RENAMES[rawName] ?? rawName
@@ -177,7 +192,8 @@ const rewriteFunction = (node: JsonObject, context: ExpressionContext): JsonObje
     case "date_bin": {
       if (!arity("date_bin", args, 2, 3, context)) return undefined
       const origin = args[2] === undefined ? timestampNs("1970-01-01 00:00:00") : asTime(args[2], context)
-      return call("strata_date_bin", [args[0]!, asTime(args[1]!, context), origin], node)
+      const macro = isFixedInterval(args[0]!) ? "strata_date_bin_fixed" : "strata_date_bin"
+      return call(macro, [args[0]!, asTime(args[1]!, context), origin], node)
     }
     case "date_trunc":
       if (!arity("date_trunc", args, 2, 2, context)) return undefined

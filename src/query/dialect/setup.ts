@@ -26,6 +26,10 @@ export const dialectSetupSql: ReadonlyArray<string> = [
        THEN CAST(time_bucket(stride, CAST(t AS TIMESTAMP), CAST(origin AS TIMESTAMP)) AS TIMESTAMP_NS)
        ELSE make_timestamp_ns(strata_bin_ns(strata_interval_ns(stride), epoch_ns(t), epoch_ns(origin))) END`,
 
+  // date_bin by a stride the rewrite saw is a constant without months.
+  `CREATE OR REPLACE MACRO strata_date_bin_fixed(stride, t, origin) AS
+     make_timestamp_ns(strata_bin_ns(strata_interval_ns(stride), epoch_ns(t), epoch_ns(origin)))`,
+
   // date_trunc keeps the input's type (TIMESTAMP_NS) in DataFusion.
   `CREATE OR REPLACE MACRO strata_date_trunc(unit, t) AS CAST(date_trunc(unit, t) AS TIMESTAMP_NS)`,
 
