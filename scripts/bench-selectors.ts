@@ -1,12 +1,20 @@
 /**
- * Selector benchmark: min/max selectors (the value and the time of the point they pick) over ~1M rows of a 100-host
- * cpu table (10 tags, 10 fields, values of two decimals clamped at 100 so that the maximum ties, some NULLs) in an
- * in-process DuckDB set up as the server sets it up. Runs each query as it was planned before and as it is planned
+ * Selector benchmark: min/max selectors (the value and the time of the point they pick) over the 100-host x 24 h cpu
+ * set (864,000 rows, 10 tags, 10 fields of two decimals, so values tie) in an in-process DuckDB set up as the server
+ * sets it up. Runs each query as it was planned before and as it is planned
  * now, back to back, and prints each one's CPU time (process user + system: DuckDB's threads run in-process) and
  * elapsed time, the median of the runs, and whether the two answers are equal.
- * usage: npx tsx scripts/bench-selectors.ts [--runs N] [--rows N] [--print-sql]
+ * With `--servers BEFORE,AFTER` (two checkouts of the repo, e.g. from `git archive`, with node_modules linked) it
+ * instead starts a server from each, loads the 100-host x 24 h cpu set into both write buffers and runs the SQL and
+ * InfluxQL selector queries over HTTP against one then the other, printing each server's CPU time per query (from
+ * /proc, over 10 runs) and the median elapsed time of 5.
+ * usage: npx tsx scripts/bench-selectors.ts [--runs N] [--print-sql] [--servers BEFORE,AFTER]
  */
 import { DuckDBInstance } from "@duckdb/node-api"
+import { spawn } from "node:child_process"
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
 import type { DatabaseState, TableState } from "../src/catalog/state.ts"
 import type { ColumnDef } from "../src/events/common.ts"
 import type { SelectStatement } from "../src/influxql/ast.ts"
@@ -14,11 +22,12 @@ import { isParseError, parseInfluxQl } from "../src/influxql/parser.ts"
 import { planSelect } from "../src/influxql/planner.ts"
 import { selectorPick, selectorTimeSql } from "../src/influxql/select/aggregates.ts"
 import { dialectSetupSql } from "../src/query/dialect/index.ts"
+import { cpuData, load, stop } from "./lib.ts"
 
 const args = process.argv.slice(2)
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 7
-const rows = Number(args[args.indexOf("--rows") + 1] ?? 0) || 1_000_000
 const printSql = args.includes("--print-sql")
+const servers = args.includes("--servers") ? args[args.indexOf("--servers") + 1]!.split(",") : undefined
 
 const tags = ["hostname", "region", "datacenter", "rack", "os", "arch", "team", "service", "service_version", "service_environment"]
 const fields = ["usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"]
@@ -53,19 +62,93 @@ const db: DatabaseState = {
   nameHistory: new Map([["cpu", [{ tableId: 1, fromSeq: 0, toSeq: null }]]])
 }
 
+/** A server started from the checkout at `root`, everything kept in the write buffer. */
+const startAt = async (root: string, port: number) => {
+  const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "strata-bench-selectors-"))
+  const bufferOnly = ["--persist-log-threshold", "1TiB", "--write-stall-threshold", "0"]
+  const serve = ["serve", "--data-dir", dir, "--http-bind", `127.0.0.1:${port}`, "--without-auth", "--log-filter", "warn"]
+  const child = spawn("node", [NodePath.join(root, "src/bin/strata.mjs"), ...serve, ...bufferOnly], { stdio: ["ignore", "inherit", "inherit"] })
+  const url = `http://127.0.0.1:${port}`
+  for (let tries = 0; ; tries++) {
+    const up = await fetch(`${url}/health`).then((r) => r.status < 500, () => false)
+    if (up) break
+    if (tries > 300) throw new Error(`the server from ${root} did not come up`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  return { child, dir, url }
+}
+
+/** A process's CPU time (user + system) in seconds, from /proc. */
+const cpuSecondsOf = (pid: number) => {
+  const fields = NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+const overHttp = async (roots: ReadonlyArray<string>) => {
+  const file = cpuData(100, 24)
+  const started: Array<Awaited<ReturnType<typeof startAt>>> = []
+  try {
+    for (const [i, root] of roots.entries()) {
+      const server = await startAt(root, 18291 + i)
+      started.push(server)
+      const loaded = load(file, `${server.url}/api/v3/write_lp?db=bench&precision=ns`)
+      console.log(`${root}: loaded ${loaded.lines.toLocaleString()} lines in ${loaded.seconds}s`)
+    }
+    const queries: ReadonlyArray<readonly [string, string]> = [
+      ["sql", "SELECT hostname, selector_max(usage_user, time) FROM cpu GROUP BY hostname ORDER BY hostname"],
+      ["sql", "SELECT hostname, selector_min(usage_user, time) FROM cpu GROUP BY hostname ORDER BY hostname"],
+      ["influxql", "SELECT max(usage_user) FROM cpu GROUP BY hostname"],
+      ["influxql", "SELECT min(usage_user) FROM cpu"]
+    ]
+    console.log(`server CPU ms per query (10 runs, /proc) and median elapsed ms of 5, ${roots.join(" then ")}`)
+    for (const [language, q] of [...queries, ...queries]) {
+      const figures: Array<string> = []
+      const answers = new Set<string>()
+      for (const server of started) {
+        const url = `${server.url}/api/v3/query_${language}?${new URLSearchParams({ db: "bench", q, format: "json" })}`
+        const once = async () => {
+          const t = performance.now()
+          const res = await fetch(url)
+          const body = await res.text()
+          if (res.status !== 200) throw new Error(`${res.status}: ${body.slice(0, 300)}`)
+          return { ms: performance.now() - t, body }
+        }
+        answers.add((await once()).body)
+        const elapsed: Array<number> = []
+        for (let i = 0; i < 5; i++) elapsed.push((await once()).ms)
+        const cpuBefore = cpuSecondsOf(server.child.pid!)
+        for (let i = 0; i < 10; i++) await once()
+        const cpuMs = ((cpuSecondsOf(server.child.pid!) - cpuBefore) / 10) * 1000
+        figures.push(`cpu ${cpuMs.toFixed(1).padStart(6)} ms, ${elapsed.sort((a, b) => a - b)[2]!.toFixed(1).padStart(6)} ms`)
+      }
+      console.log(`${language.padEnd(8)} ${q.padEnd(76)} ${figures.join(" | ")}  same answer: ${answers.size === 1}`)
+    }
+  } finally {
+    for (const server of started) await stop(server)
+  }
+}
+
+if (servers !== undefined) {
+  await overHttp(servers)
+  process.exit(0)
+}
+
 const instance = await DuckDBInstance.create(":memory:", { threads: "2" })
 const conn = await instance.connect()
 for (const statement of dialectSetupSql) await conn.run(statement)
+// The 100-host x 24 h cpu set (scripts/lib.ts cpuData), its line protocol split by DuckDB's CSV reader.
 const hosts = 100
-const tagSql = tags.map((t, i) => (i === 0 ? `'host_' || (i % ${hosts}) AS hostname` : `'${t}_' || ((i % ${hosts}) % ${3 + i}) AS ${t}`))
-const fieldSql = fields.map((f, i) => `CASE WHEN (i + ${i}) % 97 = 0 THEN NULL ELSE round(least(100, random() * 110), 2) END AS ${f}`)
-await conn.run(`SELECT setseed(0.5)`)
-await conn.run(`CREATE TABLE cpu AS SELECT ${tagSql.join(", ")}, make_timestamp_ns(1704067200000000000 + (i // ${hosts}) * 10000000000) AS time, ${fieldSql.join(", ")} FROM range(${rows}) t(i)`)
+const file = cpuData(hosts, 24)
+const lp = `read_csv('${file}', delim = ' ', header = false, quote = '', escape = '', columns = {'k': 'VARCHAR', 'f': 'VARCHAR', 't': 'BIGINT'})`
+const tagSql = tags.map((t) => `regexp_extract(k, ',${t}=([^,]*)', 1) AS ${t}`)
+const fieldSql = fields.map((f) => `CAST(regexp_extract(f, '(^|,)${f}=([^,]*)', 2) AS DOUBLE) AS ${f}`)
+await conn.run(`CREATE TABLE cpu AS SELECT ${tagSql.join(", ")}, make_timestamp_ns(t) AS time, ${fieldSql.join(", ")} FROM ${lp}`)
+const rows = Number((await conn.runAndReadAll("SELECT count(*) FROM cpu")).getRows()[0]![0])
 
 const influxql = (text: string): string => {
   const parsed = parseInfluxQl(text)
   if (isParseError(parsed)) throw new Error(parsed.message)
-  const nowNs = 1704067200000000000n + BigInt(rows / hosts) * 10_000_000_000n
+  const nowNs = 1704240000000000000n
   const planned = planSelect(parsed[0] as SelectStatement, db, nowNs)
   if (planned._tag !== "select") throw new Error(JSON.stringify(planned))
   return planned.queries.map((x) => x.sql).join(";\n")
