@@ -3,10 +3,12 @@
  * --copies) streamed from an in-memory DuckDB and encoded in each text format, printing seconds and this process's
  * CPU for fetching alone and for fetching and encoding (the difference is the encoder). Run under `node --cpu-prof`
  * to see where the encoder's time goes.
+ * `--held N` encodes instead the first N chunks (2048 rows each), fetched once and held in memory, `--repeat` times,
+ * printing the fastest and median pass: the encoder alone, steadier on a shared machine than a streamed pass.
  * usage: npx tsx scripts/bench-encode.ts [--formats fetch,jsonl,json,csv] [--copies N] [--columns "a, b"]
- *   [--encoder path/to/encode.ts]
+ *   [--encoder path/to/encode.ts] [--held CHUNKS --repeat N]
  */
-import { DuckDBInstance } from "@duckdb/node-api"
+import { type DuckDBDataChunk, DuckDBInstance } from "@duckdb/node-api"
 import type { ChunkSource } from "../src/query/encode.ts"
 
 const args = process.argv.slice(2)
@@ -37,6 +39,39 @@ const sourceOf = async (): Promise<ChunkSource> => {
       return chunk === null || chunk.rowCount === 0 ? null : chunk
     }
   }
+}
+
+const held = Number(option("--held", "0"))
+if (held > 0) {
+  const streamed = await sourceOf()
+  const chunks: Array<DuckDBDataChunk> = []
+  for (let chunk = await streamed.next(); chunk !== null && chunks.length < held; chunk = await streamed.next())
+    chunks.push(chunk)
+  const rows = chunks.reduce((n, chunk) => n + chunk.rowCount, 0)
+  const repeat = Number(option("--repeat", "7"))
+  for (const format of formats.filter((f) => f !== "fetch")) {
+    const passes: Array<number> = []
+    let bytes = 0
+    for (let i = 0; i < repeat; i++) {
+      let next = 0
+      const source: ChunkSource = {
+        columns: streamed.columns,
+        types: streamed.types,
+        next: () => Promise.resolve(next < chunks.length ? chunks[next++]! : null)
+      }
+      bytes = 0
+      const cpu = process.cpuUsage()
+      for await (const piece of encodeText(source, format as "json" | "jsonl" | "csv")) bytes += piece.byteLength
+      const used = process.cpuUsage(cpu)
+      passes.push((used.user + used.system) / 1e6)
+    }
+    passes.sort((a, b) => a - b)
+    console.log(
+      `${format.padEnd(6)} ${rows} rows held, ${(bytes / 1048576).toFixed(1)} MiB: CPU fastest ${passes[0]!.toFixed(3)} s, ` +
+        `median ${passes[passes.length >> 1]!.toFixed(3)} s (${((passes[0]! / rows) * 1e9).toFixed(0)} ns a row)`
+    )
+  }
+  process.exit(0)
 }
 
 for (const format of formats) {

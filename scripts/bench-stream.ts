@@ -5,10 +5,14 @@
  * `flight` reads the same answer over Arrow Flight (DoGet with InfluxDB 3's JSON ticket, gRPC on the HTTP port) and
  * counts the Arrow IPC bytes of its FlightData.
  * `--cpu-prof DIR` has the server write a V8 CPU profile there when it stops.
+ * `--client fetch` reads the text formats through fetch's web streams instead of node:http: on this 2-core machine
+ * that client's own CPU (~3 s for 700 MiB) competes with the server's, so the default is the leaner node:http.
  * usage: npx tsx scripts/bench-stream.ts [--formats jsonl,json,csv,pretty,parquet,flight] [--copies N] [--cpu-prof DIR]
+ *   [--client http|fetch]
  */
 import * as Grpc from "@grpc/grpc-js"
 import * as NodeFs from "node:fs"
+import * as NodeHttp from "node:http"
 import { FlightServiceClient } from "../src/flight/protocol.ts"
 import { cpuData, load, startStrata, stop } from "./lib.ts"
 
@@ -16,6 +20,7 @@ const args = process.argv.slice(2)
 const option = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback)
 const formats = option("--formats", "jsonl,json,csv,parquet,pretty,flight").split(",")
 const copies = Number(option("--copies", "12"))
+const clientKind = option("--client", "http")
 
 const file = cpuData(100, 24)
 const profileDir = option("--cpu-prof", "")
@@ -38,6 +43,28 @@ async function* flightPieces(url: string, q: string): AsyncGenerator<Uint8Array>
   } finally {
     client.close()
   }
+}
+
+/** The answer over HTTP: status, and its bytes counted as they arrive (sampling `onPiece` every 64 pieces). */
+const readAnswer = async (url: string, onPiece: () => void): Promise<{ status: number; bytes: number }> => {
+  let bytes = 0
+  let pieces = 0
+  const count = (piece: Uint8Array) => {
+    bytes += piece.byteLength
+    if (++pieces % 64 === 0) onPiece()
+  }
+  if (clientKind === "fetch") {
+    const res = await fetch(url)
+    for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) count(piece)
+    return { status: res.status, bytes }
+  }
+  return new Promise((resolve, reject) => {
+    NodeHttp.get(url, (res) => {
+      res.on("data", count)
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes }))
+      res.on("error", reject)
+    }).on("error", reject)
+  })
 }
 
 const rssMiB = () => Math.round(Number(/VmRSS:\s+(\d+)/.exec(NodeFs.readFileSync(`/proc/${strata.child.pid}/status`, "utf8"))![1]) / 1024)
@@ -64,23 +91,29 @@ try {
     const before = rssMiB()
     const cpuBefore = cpuSeconds()
     const mainBefore = mainCpuSeconds()
+    const clientBefore = process.cpuUsage()
     const started = performance.now()
-    const res =
-      format === "flight"
-        ? { status: 200, body: flightPieces(strata.url, q) }
-        : await fetch(`${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format })}`)
-    let bytes = 0
     let peak = before
-    let pieces = 0
-    for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
-      bytes += piece.byteLength
-      if (++pieces % 64 === 0) peak = Math.max(peak, rssMiB())
+    const sample = () => (peak = Math.max(peak, rssMiB()))
+    let status = 200
+    let bytes = 0
+    if (format === "flight") {
+      let pieces = 0
+      for await (const piece of flightPieces(strata.url, q)) {
+        bytes += piece.byteLength
+        if (++pieces % 64 === 0) sample()
+      }
+    } else {
+      const url = `${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format })}`
+      ;({ status, bytes } = await readAnswer(url, sample))
     }
     const seconds = (performance.now() - started) / 1000
+    const client = process.cpuUsage(clientBefore)
     console.log(
-      `${format.padEnd(8)} ${res.status} ${(bytes / 1048576).toFixed(1).padStart(8)} MiB in ${seconds.toFixed(1).padStart(6)} s` +
+      `${format.padEnd(8)} ${status} ${(bytes / 1048576).toFixed(1).padStart(8)} MiB in ${seconds.toFixed(1).padStart(6)} s` +
         `  (${Math.round((loaded.lines * copies) / seconds).toLocaleString()} rows/s)  server CPU ${(cpuSeconds() - cpuBefore).toFixed(1)} s` +
         ` (main thread ${(mainCpuSeconds() - mainBefore).toFixed(1)} s)` +
+        `, ${clientKind} client CPU ${((client.user + client.system) / 1e6).toFixed(1)} s` +
         `  RSS before ${before} MiB, peak ${peak} MiB, after ${rssMiB()} MiB`
     )
   }

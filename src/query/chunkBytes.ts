@@ -1,15 +1,6 @@
 import duckdb from "@duckdb/node-bindings"
 import { DuckDBTypeId, type DuckDBDataChunk, type DuckDBType } from "@duckdb/node-api"
-import {
-  asciiInto,
-  type ByteSink,
-  copyInto,
-  type Literal,
-  literal,
-  LITERAL_SLACK,
-  literalInto,
-  utf8Bytes
-} from "./byteSink.ts"
+import { asciiInto, type ByteSink, copyInto, LITERAL_SLACK, utf8Bytes } from "./byteSink.ts"
 import {
   dayBytes,
   divide,
@@ -21,14 +12,15 @@ import {
   TIME_SLACK,
   timeInto
 } from "./numberBytes.ts"
+import { csvRowLoop, jsonRowLoop, type KeyBytes, Kind, type RowLoop } from "./rowCode.ts"
 
 /**
  * The json, jsonl and csv bytes of DuckDB data chunks, written straight from the column vectors' memory: no value
  * objects, no per-cell strings for numbers, times and short strings, no BigInt arithmetic. Each cell's bytes are
  * exactly what the per-cell encoder (`encode.ts`'s `jsonOf`/`textOf`) gives; types without a byte writer here go
- * through that encoder cell by cell (`CellFallback`). One loop per chunk with the buffer and position in locals,
- * room for a whole row made once, and a switch per cell; strings that need escaping or sit behind a pointer, times
- * past the year 9999 and other types take a slower way through the sink.
+ * through that encoder cell by cell (`CellFallback`). One loop per chunk, compiled for the answer's columns
+ * (rowCode.ts), with the buffer and position in locals and room for a whole row made once; strings that need
+ * escaping or sit behind a pointer, times past the year 9999 and other types take a slower way through the sink.
  */
 
 /** The per-cell encoder for types without a byte writer: JSON text (undefined for null), or a CSV field. */
@@ -38,15 +30,16 @@ export interface CellFallback {
 }
 
 /** A row object's keys: `"name":` for its first member, `,"name":` for the others. */
-export interface JsonKeys {
-  readonly first: ReadonlyArray<Literal>
-  readonly next: ReadonlyArray<Literal>
+export interface JsonKeys extends KeyBytes {
+  /** The keys, as part of a compiled row loop's cache key. */
+  readonly shape: string
 }
 
 /** The keys of these columns, each given as its JSON string literal. */
 export const jsonKeys = (quoted: ReadonlyArray<string>): JsonKeys => ({
-  first: quoted.map((q) => literal(utf8Bytes(q + ":"))),
-  next: quoted.map((q) => literal(utf8Bytes("," + q + ":")))
+  first: quoted.map((q) => utf8Bytes(q + ":")),
+  next: quoted.map((q) => utf8Bytes("," + q + ":")),
+  shape: quoted.join(",")
 })
 
 const QUOTE = 34
@@ -62,16 +55,7 @@ const TWO_32 = 4294967296
 // ---------------------------------------------------------------------------------------------------------------
 // Columns
 
-const F64 = 0
-const F32 = 1
-const I32 = 2
-const SMALL_INT = 3
-const BIGINT = 4
-const BOOL = 5
-const VARCHAR = 6
-const TIME = 7
-const DATE = 8
-const OTHER = 9
+const { F64, F32, I32, SMALL_INT, BIGINT, BOOL, VARCHAR, TIME, DATE, OTHER } = Kind
 
 /** Bytes a cell of each kind takes at most, quotes included (inline strings: 12; others make room themselves). */
 const WIDTH = [24, 24, 11, 11, 20, 5, 14, 31 + TIME_SLACK, 12, 0]
@@ -88,7 +72,7 @@ const EMPTY_VIEW = new DataView(new ArrayBuffer(0))
  * loop's reads stay monomorphic (only the narrow integer widths share `ints`).
  */
 class Column {
-  kind = OTHER
+  kind: number = OTHER
   valid: Uint8Array | null = null
   f64: Float64Array = EMPTY_F64
   f32: Float32Array = EMPTY_F32
@@ -104,6 +88,12 @@ class Column {
   baseHi = Number.NaN
   baseLo = Number.NaN
   baseSeconds = 0
+  /** The nanoseconds past the second of the last row `secondsOf` read. */
+  nanos = 0
+  // The last row's raw value and its seconds: rows that repeat it (series sharing a time) need no division.
+  lastLo = Number.NaN
+  lastHi = Number.NaN
+  lastSeconds = Number.NaN
   typeId: DuckDBTypeId
   constructor(
     readonly chunk: DuckDBDataChunk,
@@ -212,14 +202,22 @@ const columnOf = (chunk: DuckDBDataChunk, index: number, type: DuckDBType): Colu
 // Cells
 
 /**
- * Row r of a TIME column in seconds (`nanos` holding the rest), or NaN when it does not render to the second in 19
- * bytes. Rows within 2^52 units of the column's base (a second read before) take one division of their distance
- * from it, exact in doubles; others a long division that sets the base.
+ * Row r of a TIME column in seconds (the column's `nanos` holding the rest), or NaN when it does not render to the
+ * second in 19 bytes. A row repeating the last row's value reuses its answer; rows within 2^52 units of the column's
+ * base (a second read before) take one division of their distance from it, exact in doubles; others a long division
+ * that sets the base.
  */
-let nanos = 0
 const secondsOf = (col: Column, r: number): number => {
   const lo = col.words[2 * r]!
   const hi = col.words[2 * r + 1]! | 0
+  if (lo === col.lastLo && hi === col.lastHi) return col.lastSeconds
+  col.lastLo = lo
+  col.lastHi = hi
+  col.lastSeconds = secondsAt(col, lo, hi)
+  return col.lastSeconds
+}
+
+const secondsAt = (col: Column, lo: number, hi: number): number => {
   // Exact while the two values are within 2^53 of each other; beyond, outside the window anyway.
   const d = (hi - col.baseHi) * TWO_32 + (lo - col.baseLo)
   if (d > -NEAR && d < NEAR) {
@@ -236,7 +234,7 @@ const secondsOf = (col: Column, r: number): number => {
     }
     const seconds = col.baseSeconds + q
     if (seconds < MIN_SECONDS || seconds >= END_SECONDS) return Number.NaN
-    nanos = rest * col.nanosPerUnit
+    col.nanos = rest * col.nanosPerUnit
     return seconds
   }
   const seconds = divide(hi, lo, col.unit)
@@ -251,11 +249,35 @@ const secondsOf = (col: Column, r: number): number => {
   col.baseHi = baseHi
   col.baseLo = baseLo
   col.baseSeconds = seconds
-  nanos = rest * col.nanosPerUnit
+  col.nanos = rest * col.nanosPerUnit
   return seconds
 }
 
 const NEAR = 2 ** 52
+
+// Four bytes at a time (SWAR): a word's high bit set in each byte that is zero; exact for any byte with a zero below
+// it too, since borrows only run towards higher bytes. Inline strings are checked and copied as three words.
+const ZERO_BYTES = (x: number) => (x - 0x01010101) & ~x & 0x80808080
+
+/** Bytes of a word that JSON must escape: below 0x20, `"` or `\`. */
+const jsonSpecial = (x: number) =>
+  ((x - 0x20202020) & ~x & 0x80808080) | ZERO_BYTES(x ^ 0x22222222) | ZERO_BYTES(x ^ 0x5c5c5c5c)
+
+/** Bytes of a word that make a CSV field quoted: `,`, `"`, `\n` or `\r`. */
+const csvSpecial = (x: number) =>
+  ZERO_BYTES(x ^ 0x2c2c2c2c) | ZERO_BYTES(x ^ 0x22222222) | ZERO_BYTES(x ^ 0x0a0a0a0a) | ZERO_BYTES(x ^ 0x0d0d0d0d)
+
+/** For an inline string of length L (0-12), the high bits of its bytes in each of the three words: [3L + word]. */
+const INLINE_MASKS = (() => {
+  const masks = new Int32Array(39)
+  for (let length = 0; length <= 12; length++)
+    for (let word = 0; word < 3; word++) {
+      let mask = 0
+      for (let b = 0; b < 4; b++) if (word * 4 + b < length) mask |= 0x80 << (8 * b)
+      masks[3 * length + word] = mask
+    }
+  return masks
+})()
 
 /** A BIGINT/UBIGINT cell's digits at p: within ±2^53 from the double, beyond it through BigInt. */
 const bigintInto = (buf: Uint8Array, p: number, col: Column, r: number) => {
@@ -349,6 +371,47 @@ const slowCellInto = (sink: ByteSink, col: Column, r: number, json: boolean, fal
 // ---------------------------------------------------------------------------------------------------------------
 // Rows
 
+/** What the compiled row loops (rowCode.ts) call. */
+const HELPERS = {
+  floatInto,
+  integerInto,
+  copyInto,
+  bigintInto,
+  secondsOf,
+  timeInto,
+  dayBytes,
+  slowCellInto,
+  jsonSpecial,
+  csvSpecial,
+  INLINE_MASKS,
+  NULL_JSON,
+  TRUE,
+  FALSE,
+  NAN,
+  INF,
+  NEG_INF,
+  MIN_SECONDS,
+  END_SECONDS
+}
+
+type Loop = RowLoop<ByteSink, Column, CellFallback>
+
+// Compiled loops by shape (format, column types and kinds, JSON keys); a few hundred shapes at most are kept.
+const loops = new Map<string, Loop>()
+const MAX_LOOPS = 256
+
+const loopOf = (shape: string, make: () => Loop): Loop => {
+  let compiled = loops.get(shape)
+  if (compiled === undefined) {
+    if (loops.size >= MAX_LOOPS) loops.clear()
+    compiled = make()
+    loops.set(shape, compiled)
+  }
+  return compiled
+}
+
+const shapeOf = (columns: ReadonlyArray<Column>) => columns.map((col) => `${col.kind}:${col.typeId}`).join(",")
+
 /**
  * Writes a chunk's rows as JSON objects (`{"a":1,"b":"x"}`, nulls left out): one per line when `lines`, else
  * comma-separated, with a comma before the chunk's first row unless it is the answer's `first`.
@@ -363,121 +426,14 @@ export const writeJsonRows = (
   fallback: CellFallback
 ): void => {
   const columns = types.map((t, c) => columnOf(chunk, c, t))
-  const count = columns.length
-  const firstKeys = keys.first
-  const nextKeys = keys.next
+  const kinds = columns.map((col) => col.kind)
   // `,{` + every member at its widest + `}\n`: made room for once per row.
   let rowMax = 4 + LITERAL_SLACK
-  for (let c = 0; c < count; c++) rowMax += nextKeys[c]!.bytes.length + WIDTH[columns[c]!.kind]!
-  const n = chunk.rowCount
-  let buf = sink.buf
-  let view = sink.view
-  let pos = sink.pos
-  for (let r = 0; r < n; r++) {
-    if (pos + rowMax > buf.length) {
-      // A new buffer holds the bytes since the last piece was taken, at a new position.
-      sink.pos = pos
-      sink.ensure(rowMax)
-      buf = sink.buf
-      view = sink.view
-      pos = sink.pos
-    }
-    if (!lines && (r > 0 || !first)) buf[pos++] = COMMA
-    buf[pos++] = 123
-    let empty = true
-    for (let c = 0; c < count; c++) {
-      const col = columns[c]!
-      const valid = col.valid
-      if (valid !== null && (valid[r >> 3]! & (1 << (r & 7))) === 0) continue
-      const mark = pos
-      pos = literalInto(view, pos, empty ? firstKeys[c]! : nextKeys[c]!)
-      let done = true
-      switch (col.kind) {
-        case F64: {
-          const v = col.f64[r]!
-          pos = Number.isFinite(v) ? floatInto(buf, pos, v) : copyInto(buf, pos, NULL_JSON)
-          break
-        }
-        case F32: {
-          const v = col.f32[r]!
-          pos = Number.isFinite(v) ? floatInto(buf, pos, v) : copyInto(buf, pos, NULL_JSON)
-          break
-        }
-        case I32:
-          pos = integerInto(buf, pos, col.i32[r]!)
-          break
-        case SMALL_INT:
-          pos = integerInto(buf, pos, col.ints[r]!)
-          break
-        case BIGINT:
-          pos = bigintInto(buf, pos, col, r)
-          break
-        case BOOL:
-          pos = copyInto(buf, pos, col.data[r] !== 0 ? TRUE : FALSE)
-          break
-        case VARCHAR: {
-          const length = col.view.getUint32(r * 16, true)
-          done = false
-          if (length > 12) break
-          // Copied straight from the header unless something needs escaping.
-          const data = col.data
-          const start = r * 16 + 4
-          let q = pos
-          buf[q++] = QUOTE
-          let i = start
-          for (; i < start + length; i++) {
-            const ch = data[i]!
-            if (ch < 0x20 || ch === QUOTE || ch === 92) break
-            buf[q++] = ch
-          }
-          if (i < start + length) break
-          buf[q++] = QUOTE
-          pos = q
-          done = true
-          break
-        }
-        case TIME: {
-          const seconds = secondsOf(col, r)
-          if (Number.isNaN(seconds)) {
-            done = false
-            break
-          }
-          buf[pos] = QUOTE
-          pos = timeInto(view, buf, pos + 1, seconds, nanos)
-          buf[pos++] = QUOTE
-          break
-        }
-        case DATE: {
-          const day = col.i32[r]!
-          if (day * 86_400 < MIN_SECONDS || day * 86_400 >= END_SECONDS) {
-            done = false
-            break
-          }
-          buf[pos] = QUOTE
-          pos = copyInto(buf, pos + 1, dayBytes(day))
-          buf[pos++] = QUOTE
-          break
-        }
-        default:
-          done = false
-      }
-      if (!done) {
-        sink.pos = pos
-        const written = slowCellInto(sink, col, r, true, fallback)
-        // Nothing written for a null, so nothing moved: the key goes.
-        if (!written) sink.pos = mark
-        sink.ensure(rowMax)
-        buf = sink.buf
-        view = sink.view
-        pos = sink.pos
-        if (!written) continue
-      }
-      empty = false
-    }
-    buf[pos++] = 125
-    if (lines) buf[pos++] = 10
-  }
-  sink.pos = pos
+  for (let c = 0; c < columns.length; c++) rowMax += keys.next[c]!.length + WIDTH[kinds[c]!]!
+  const loop = loopOf(`${lines ? "jsonl" : "json"}|${shapeOf(columns)}|${keys.shape}`, () =>
+    jsonRowLoop(kinds, keys, lines, HELPERS)
+  )
+  loop(sink, columns, chunk.rowCount, first, fallback, rowMax)
 }
 
 /** Writes a chunk's rows as CSV lines (`\n` endings, null as an empty field). */
@@ -488,95 +444,9 @@ export const writeCsvRows = (
   fallback: CellFallback
 ): void => {
   const columns = types.map((t, c) => columnOf(chunk, c, t))
-  const count = columns.length
+  const kinds = columns.map((col) => col.kind)
   let rowMax = 1
-  for (let c = 0; c < count; c++) rowMax += 1 + WIDTH[columns[c]!.kind]!
-  const n = chunk.rowCount
-  let buf = sink.buf
-  let view = sink.view
-  let pos = sink.pos
-  for (let r = 0; r < n; r++) {
-    if (pos + rowMax > buf.length) {
-      // A new buffer holds the bytes since the last piece was taken, at a new position.
-      sink.pos = pos
-      sink.ensure(rowMax)
-      buf = sink.buf
-      view = sink.view
-      pos = sink.pos
-    }
-    for (let c = 0; c < count; c++) {
-      if (c > 0) buf[pos++] = COMMA
-      const col = columns[c]!
-      const valid = col.valid
-      if (valid !== null && (valid[r >> 3]! & (1 << (r & 7))) === 0) continue
-      let done = true
-      switch (col.kind) {
-        case F64: {
-          const v = col.f64[r]!
-          pos = Number.isFinite(v) ? floatInto(buf, pos, v) : copyInto(buf, pos, v !== v ? NAN : v > 0 ? INF : NEG_INF)
-          break
-        }
-        case F32: {
-          const v = col.f32[r]!
-          pos = Number.isFinite(v) ? floatInto(buf, pos, v) : copyInto(buf, pos, v !== v ? NAN : v > 0 ? INF : NEG_INF)
-          break
-        }
-        case I32:
-          pos = integerInto(buf, pos, col.i32[r]!)
-          break
-        case SMALL_INT:
-          pos = integerInto(buf, pos, col.ints[r]!)
-          break
-        case BIGINT:
-          pos = bigintInto(buf, pos, col, r)
-          break
-        case BOOL:
-          pos = copyInto(buf, pos, col.data[r] !== 0 ? TRUE : FALSE)
-          break
-        case VARCHAR: {
-          const length = col.view.getUint32(r * 16, true)
-          done = false
-          if (length > 12) break
-          // Copied straight from the header unless it must be quoted.
-          const data = col.data
-          const start = r * 16 + 4
-          let q = pos
-          let i = start
-          for (; i < start + length; i++) {
-            const ch = data[i]!
-            if (ch === COMMA || ch === QUOTE || ch === 10 || ch === 13) break
-            buf[q++] = ch
-          }
-          if (i < start + length) break
-          pos = q
-          done = true
-          break
-        }
-        case TIME: {
-          const seconds = secondsOf(col, r)
-          if (Number.isNaN(seconds)) done = false
-          else pos = timeInto(view, buf, pos, seconds, nanos)
-          break
-        }
-        case DATE: {
-          const day = col.i32[r]!
-          if (day * 86_400 < MIN_SECONDS || day * 86_400 >= END_SECONDS) done = false
-          else pos = copyInto(buf, pos, dayBytes(day))
-          break
-        }
-        default:
-          done = false
-      }
-      if (!done) {
-        sink.pos = pos
-        slowCellInto(sink, col, r, false, fallback)
-        sink.ensure(rowMax)
-        buf = sink.buf
-        view = sink.view
-        pos = sink.pos
-      }
-    }
-    buf[pos++] = 10
-  }
-  sink.pos = pos
+  for (let c = 0; c < columns.length; c++) rowMax += 1 + WIDTH[kinds[c]!]!
+  const loop = loopOf(`csv|${shapeOf(columns)}`, () => csvRowLoop(kinds, HELPERS))
+  loop(sink, columns, chunk.rowCount, true, fallback, rowMax)
 }

@@ -17,6 +17,13 @@ const PAIRS = (() => {
   return pairs
 })()
 
+/** 1 for the two-digit numbers 10, 20, ..., 90 (a pair whose last digit can go), else 0. */
+const ENDS_IN_ZERO = (() => {
+  const ends = new Uint8Array(100)
+  for (let i = 10; i < 100; i += 10) ends[i] = 1
+  return ends
+})()
+
 /** Decimal digits of a whole number 0 <= v < 2^53. */
 const digitCount = (v: number) => {
   if (v < 100_000) return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10_000 ? 4 : 5
@@ -82,14 +89,8 @@ export const paddedInto = (buf: Uint8Array, p: number, n: number, width: number)
  * within 0.2 of the decimal's exact value.)
  */
 export const floatInto = (buf: Uint8Array, p: number, v: number): number => {
-  if (Number.isInteger(v)) {
-    if (Math.abs(v) < 1e16) {
-      p = integerInto(buf, p, v)
-      buf[p] = 46
-      buf[p + 1] = 48
-      return p + 2
-    }
-  } else if (v < 1073741824 && v > -1073741824) {
+  if (v < 1073741824 && v > -1073741824) {
+    // Whole numbers too: their six decimals are zeros, written as ".0".
     const m = Math.round(v * 1_000_000)
     if (m / 1_000_000 === v) {
       let a = m
@@ -97,19 +98,44 @@ export const floatInto = (buf: Uint8Array, p: number, v: number): number => {
         buf[p++] = 45
         a = -a
       }
-      const whole = Math.floor(a / 1_000_000)
-      let fraction = (a - whole * 1_000_000) | 0
-      let k = 6
-      for (let next = (fraction / 10) | 0; k > 1 && next * 10 === fraction; next = (fraction / 10) | 0) {
-        fraction = next
-        k--
-      }
-      p = integerInto(buf, p, whole)
-      buf[p++] = 46
-      return paddedInto(buf, p, fraction, k)
+      const whole = (a / 1_000_000) | 0
+      const fraction = a - whole * 1_000_000
+      p = whole < 100 ? smallInto(buf, p, whole) : integerInto(buf, p, whole)
+      buf[p] = 46
+      // Six digits, two at a time; the end is after the last pair that is not 00, less its last digit if 0.
+      const high = (fraction / 10_000) | 0
+      const rest = fraction - high * 10_000
+      const middle = (rest / 100) | 0
+      const low = (rest - middle * 100) << 1
+      buf[p + 1] = PAIRS[high << 1]!
+      buf[p + 2] = PAIRS[(high << 1) + 1]!
+      buf[p + 3] = PAIRS[middle << 1]!
+      buf[p + 4] = PAIRS[(middle << 1) + 1]!
+      buf[p + 5] = PAIRS[low]!
+      buf[p + 6] = PAIRS[low + 1]!
+      if (low !== 0) return p + 7 - ENDS_IN_ZERO[low >> 1]!
+      if (middle !== 0) return p + 5 - ENDS_IN_ZERO[middle]!
+      if (high !== 0) return p + 3 - ENDS_IN_ZERO[high]!
+      return p + 2
     }
+  } else if (Number.isInteger(v) && Math.abs(v) < 1e16) {
+    p = integerInto(buf, p, v)
+    buf[p] = 46
+    buf[p + 1] = 48
+    return p + 2
   }
   return asciiInto(buf, p, String(v))
+}
+
+/** 0 <= v < 100 in decimal. */
+const smallInto = (buf: Uint8Array, p: number, v: number): number => {
+  if (v < 10) {
+    buf[p] = 48 + v
+    return p + 1
+  }
+  buf[p] = PAIRS[v << 1]!
+  buf[p + 1] = PAIRS[(v << 1) + 1]!
+  return p + 2
 }
 
 // ---------------------------------------------------------------------------------------------------------------
