@@ -105,7 +105,21 @@ const cpuSecondsOf = (pid: number) => {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-/** The fixed cost of trivial queries: server-side (telemetry) and client-side times over many runs. */
+/**
+ * The query route's time on the server (authentication, parameters, planning, execution and an answer read whole),
+ * from Prometheus' `http_request_duration_seconds`: its sum and count so far for GET /api/v3/query_sql.
+ */
+const routeSeconds = async (url: string) => {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const value = (name: string) =>
+    Number(new RegExp(`^${name}\\{[^}]*path="/api/v3/query_sql",status="200"[^}]*\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0)
+  return { sum: value("http_request_duration_seconds_sum"), count: value("http_request_duration_seconds_count") }
+}
+
+/**
+ * The fixed cost of trivial queries: server-side (telemetry's execution time, and the route's time from Prometheus)
+ * and client-side times over many runs.
+ */
 const trivial = async () => {
   const strata = await startStrata(18181)
   try {
@@ -121,8 +135,11 @@ const trivial = async () => {
       // The server's CPU per query (user + system over 200 runs): steady where elapsed times are not, on a busy box.
       for (let i = 0; i < 30; i++) await timed(url)
       const cpuBefore = cpuSecondsOf(strata.child.pid!)
+      const routeBefore = await routeSeconds(strata.url)
       for (let i = 0; i < 200; i++) await timed(url)
       const cpuMs = ((cpuSecondsOf(strata.child.pid!) - cpuBefore) / 200) * 1000
+      const routeAfter = await routeSeconds(strata.url)
+      const routeMs = ((routeAfter.sum - routeBefore.sum) / (routeAfter.count - routeBefore.count)) * 1000
       for (let i = 0; i < 230; i++) {
         const { ms } = await timed(url)
         const telemetry = (await (await fetch(`${strata.url}/api/v3/query_sql_telemetry`)).json()) as { execution_time_us: number }
@@ -132,7 +149,8 @@ const trivial = async () => {
       }
       console.log(
         `${q.padEnd(62)} server median ${percentile(server, 0.5).toFixed(2)} ms, p90 ${percentile(server, 0.9).toFixed(2)} ms;` +
-          ` client median ${percentile(client, 0.5).toFixed(2)} ms, p90 ${percentile(client, 0.9).toFixed(2)} ms; server CPU ${cpuMs.toFixed(2)} ms`
+          ` client median ${percentile(client, 0.5).toFixed(2)} ms, p90 ${percentile(client, 0.9).toFixed(2)} ms;` +
+          ` route mean ${routeMs.toFixed(2)} ms; server CPU ${cpuMs.toFixed(2)} ms`
       )
     }
   } finally {

@@ -120,11 +120,32 @@ export const runRoute = (def: RouteDef) =>
       }
     }
     response = HttpServerResponse.setHeader(response, "cluster-uuid", state.clusterUuid ?? "")
-    const tags = { method: def.method, path: def.path, status: String(response.status) }
-    yield* Metric.increment(Metric.taggedWithLabels(httpRequestsTotal, labelsOf(tags)))
-    yield *
-      Metric.update(Metric.taggedWithLabels(httpRequestDuration, labelsOf(tags)), (performance.now() - started) / 1000)
+    const metrics = routeMetrics(def, response.status)
+    yield* Metric.increment(metrics.requests)
+    yield* Metric.update(metrics.duration, (performance.now() - started) / 1000)
     return response
   })
 
-const labelsOf = (tags: Record<string, string>) => Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v))
+/** A route's request counter and duration histogram for one status, tagged once (tagging per request costs). */
+const taggedMetrics = new Map<string, {
+  readonly requests: typeof httpRequestsTotal
+  readonly duration: typeof httpRequestDuration
+}>()
+
+const routeMetrics = (def: RouteDef, status: number) => {
+  const key = `${def.method} ${def.path} ${status}`
+  let metrics = taggedMetrics.get(key)
+  if (metrics === undefined) {
+    const labels = [
+      MetricLabel.make("method", def.method),
+      MetricLabel.make("path", def.path),
+      MetricLabel.make("status", String(status))
+    ]
+    metrics = {
+      requests: Metric.taggedWithLabels(httpRequestsTotal, labels),
+      duration: Metric.taggedWithLabels(httpRequestDuration, labels)
+    }
+    taggedMetrics.set(key, metrics)
+  }
+  return metrics
+}
