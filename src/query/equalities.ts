@@ -1,48 +1,84 @@
-import type { JsonObject } from "./ast.ts"
+import { readerTableNames, type Node } from "./timeRange.ts"
 
-type Node = Record<string, unknown>
-
-const columnOf = (n: Node | undefined): string | undefined => {
-  if (n === undefined || n["class"] !== "COLUMN_REF") return undefined
+/** A condition's column: unqualified, or qualified by a name the reading SELECT knows its table by. */
+const columnOf = (n: Node | undefined, tables: ReadonlySet<string>): string | undefined => {
+  if (n === undefined || n === null || n["class"] !== "COLUMN_REF") return undefined
   const names = n["column_names"] as ReadonlyArray<string> | undefined
-  return names?.[names.length - 1]
+  if (names === undefined || names.length === 0 || names.length > 2) return undefined
+  if (names.length === 2 && !tables.has(String(names[0]).toLowerCase())) return undefined
+  return names[names.length - 1]
+}
+
+type Constant = { readonly type: string | undefined; readonly value: unknown }
+
+const constantOf = (n: Node | undefined): Constant | undefined => {
+  if (n === undefined || n === null || n["class"] !== "CONSTANT") return undefined
+  const v = n["value"] as { type?: { id?: string }; is_null?: boolean; value?: unknown } | undefined
+  return v === undefined || v.is_null !== false ? undefined : { type: v.type?.id, value: v.value }
 }
 
 const stringOf = (n: Node | undefined): string | undefined => {
-  if (n === undefined || n["class"] !== "CONSTANT") return undefined
-  const v = n["value"] as { type?: { id?: string }; is_null?: boolean; value?: unknown } | undefined
-  return v?.type?.id === "VARCHAR" && v.is_null === false && typeof v.value === "string" ? v.value : undefined
+  const c = constantOf(n)
+  return c?.type === "VARCHAR" && typeof c.value === "string" ? c.value : undefined
+}
+
+/** `false`, as a constant or as the text `'f'`/`'false'` cast to BOOLEAN (how DuckDB writes it back). */
+const isFalse = (n: Node): boolean => {
+  if (n["class"] === "CAST" && (n["cast_type"] as { id?: string } | undefined)?.id === "BOOLEAN") {
+    const text = stringOf(n["child"] as Node | undefined)?.toLowerCase()
+    return text === "f" || text === "false"
+  }
+  return constantOf(n)?.value === false
+}
+
+/** `COALESCE(a, b)`'s two arguments, as the InfluxQL planner writes tag comparisons. */
+const coalesced = (n: Node | undefined): readonly [Node, Node] | undefined => {
+  if (n === undefined || n === null || n["class"] !== "OPERATOR" || n["type"] !== "OPERATOR_COALESCE") return undefined
+  const children = n["children"] as ReadonlyArray<Node> | undefined
+  return children?.length === 2 ? [children[0]!, children[1]!] : undefined
+}
+
+/** `col`, or `COALESCE(col, '')` compared with a non-empty text (a missing tag reads as '' in InfluxQL). */
+const comparedColumn = (n: Node | undefined, value: string, tables: ReadonlySet<string>): string | undefined => {
+  const direct = columnOf(n, tables)
+  if (direct !== undefined) return direct
+  const parts = coalesced(n)
+  return parts !== undefined && value !== "" && stringOf(parts[1]) === "" ? columnOf(parts[0], tables) : undefined
 }
 
 /**
- * The `column = 'text'` and `column IN ('a', 'b')` conditions that every answer row of a plain single-table SELECT
- * must meet (top-level AND terms of its WHERE), by column; undefined for any other statement. Files whose index holds
- * none of a column's values can be skipped: no row of theirs can reach the answer.
+ * The `column = 'text'` and `column IN ('a', 'b')` conditions that every row a SELECT reads from its table must
+ * meet (top-level AND terms of its WHERE; the InfluxQL planner's `COALESCE(COALESCE(tag, '') = 'v', false)` too), by
+ * column; undefined when there are none. Rows, files or series holding none of a column's values can be left out of
+ * what that SELECT reads: no row of theirs passes its WHERE.
  */
-export const queryEqualities = (statement: JsonObject): ReadonlyMap<string, ReadonlySet<string>> | undefined => {
-  const node = ((statement as Node)["node"] ?? statement) as Node
-  if (node["type"] !== "SELECT_NODE" || (node["from_table"] as Node | undefined)?.["type"] !== "BASE_TABLE") return undefined
-  const cte = (node["cte_map"] as { map?: ReadonlyArray<unknown> } | undefined)?.map
-  if (cte !== undefined && cte.length > 0) return undefined
-  const where = node["where_clause"] as Node | undefined
+export const whereEqualities = (reader: Node): ReadonlyMap<string, ReadonlySet<string>> | undefined => {
+  const where = reader["where_clause"] as Node | undefined
   if (where === undefined || where === null) return undefined
+  const tables = readerTableNames(reader)
   const out = new Map<string, Set<string>>()
   const visit = (n: Node) => {
     if (n["class"] === "CONJUNCTION" && n["type"] === "CONJUNCTION_AND") {
       for (const c of n["children"] as ReadonlyArray<Node>) visit(c)
       return
     }
+    // COALESCE(condition, false) keeps exactly the rows the condition keeps.
+    const parts = coalesced(n)
+    if (parts !== undefined && isFalse(parts[1])) return visit(parts[0])
     if (n["class"] === "COMPARISON" && n["type"] === "COMPARE_EQUAL") {
       const l = n["left"] as Node
       const r = n["right"] as Node
-      const column = columnOf(l) ?? columnOf(r)
-      const value = stringOf(r) ?? stringOf(l)
-      if (column !== undefined && value !== undefined) narrow(column, [value])
+      const right = stringOf(r)
+      const left = stringOf(l)
+      const column = right !== undefined ? comparedColumn(l, right, tables) : undefined
+      if (column !== undefined) return narrow(column, [right!])
+      const flipped = left !== undefined ? comparedColumn(r, left, tables) : undefined
+      if (flipped !== undefined) narrow(flipped, [left!])
       return
     }
     if (n["class"] === "OPERATOR" && n["type"] === "COMPARE_IN") {
       const [first, ...rest] = n["children"] as ReadonlyArray<Node>
-      const column = columnOf(first)
+      const column = columnOf(first, tables)
       const values = rest.map(stringOf)
       if (column !== undefined && values.every((v) => v !== undefined)) narrow(column, values as Array<string>)
     }

@@ -1,7 +1,7 @@
 import type { JsonObject } from "./ast.ts"
 import { parseTimestampNs } from "./dialect/time.ts"
 
-type Node = Record<string, unknown>
+export type Node = Record<string, unknown>
 
 /** Closed bounds on `time`, in epoch nanoseconds; an absent side is unbounded. */
 export interface TimeRange {
@@ -54,34 +54,50 @@ const FLIPPED: Record<string, string> = {
   COMPARE_EQUAL: "COMPARE_EQUAL"
 }
 
-/**
- * The bounds every row read from a table meets, when the statement reads it once: the top-level AND terms comparing
- * `time` with a timestamp constant (`>`, `>=`, `<`, `<=`, `=`, BETWEEN) in the WHERE of the SELECT that reads the
- * table directly (`isTable` tells its reference), however deep that SELECT sits (a subquery, the InfluxQL planner's
- * stages). Rows outside them never leave that SELECT, so files and buffer parts wholly outside them hold no row the
- * answer can use. Undefined when no such term is found.
- */
-export const queryTimeRange = (statement: JsonObject, isTable: (ref: object) => boolean): TimeRange | undefined => {
-  let reader: Node | undefined
-  const find = (value: unknown): void => {
-    if (reader !== undefined || typeof value !== "object" || value === null) return
+/** Every SELECT whose FROM is a table reference itself (`isTable` tells them), by that reference. */
+export const readingSelects = (statement: JsonObject, isTable: (ref: object) => boolean): Map<object, Node> => {
+  const readers = new Map<object, Node>()
+  const pending: Array<unknown> = [statement]
+  while (pending.length > 0) {
+    const value = pending.pop()
+    if (typeof value !== "object" || value === null) continue
     if (Array.isArray(value)) {
-      for (const v of value) find(v)
-      return
+      for (const v of value) pending.push(v)
+      continue
     }
     const n = value as Node
     const from = n["from_table"]
-    if (n["type"] === "SELECT_NODE" && typeof from === "object" && from !== null && isTable(from)) {
-      reader = n
-      return
-    }
-    for (const key in n) find(n[key])
+    if (n["type"] === "SELECT_NODE" && typeof from === "object" && from !== null && isTable(from)) readers.set(from, n)
+    for (const key in n) pending.push(n[key])
   }
-  find(statement)
-  const where = reader?.["where_clause"] as Node | undefined
+  return readers
+}
+
+/** The lower-case names a reading SELECT knows its table by (alias and name), which qualify its columns. */
+export const readerTableNames = (reader: Node): ReadonlySet<string> => {
+  const ref = reader["from_table"] as Node
+  return new Set([String(ref["alias"] ?? ""), String(ref["table_name"] ?? "")].map((n) => n.toLowerCase()))
+}
+
+/**
+ * The bounds every row read from a table meets, when the statement reads it once: see whereTimeRange, for the first
+ * SELECT that reads the table directly (`isTable` tells its reference), however deep it sits.
+ */
+export const queryTimeRange = (statement: JsonObject, isTable: (ref: object) => boolean): TimeRange | undefined => {
+  const reader = readingSelects(statement, isTable).values().next().value
+  return reader === undefined ? undefined : whereTimeRange(reader)
+}
+
+/**
+ * The bounds on `time` of the rows a SELECT reading a table directly keeps: the top-level AND terms of its WHERE
+ * comparing `time` with a timestamp constant (`>`, `>=`, `<`, `<=`, `=`, BETWEEN). Rows outside them never leave
+ * that SELECT (a subquery, the InfluxQL planner's stages), so files and buffer parts wholly outside them hold no row
+ * the answer can use. Undefined when no such term is found.
+ */
+export const whereTimeRange = (reader: Node): TimeRange | undefined => {
+  const where = reader["where_clause"] as Node | undefined
   if (where === undefined || where === null) return undefined
-  const ref = reader!["from_table"] as Node
-  const tables = new Set([String(ref["alias"] ?? ""), String(ref["table_name"] ?? "")].map((n) => n.toLowerCase()))
+  const tables = readerTableNames(reader)
   const isTime = (n: Node | undefined) => isTimeColumn(n, tables)
   let min: bigint | undefined
   let max: bigint | undefined

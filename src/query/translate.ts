@@ -15,11 +15,12 @@ import {
   TREE_LIMITS,
   yieldToOthers
 } from "./ast.ts"
+import { fewRows, FEW_CACHE_ROWS, groupedRows, readsOneCache } from "./answerShape.ts"
 import { referencedColumns } from "./columnRefs.ts"
 import { bindParameters } from "./parameters.ts"
 import { sqlTooComplex } from "./complexity.ts"
-import { queryEqualities } from "./equalities.ts"
-import { queryTimeRange, type TimeRange } from "./timeRange.ts"
+import { whereEqualities } from "./equalities.ts"
+import { readingSelects, type TimeRange, whereTimeRange } from "./timeRange.ts"
 import { functionPolicy, type FunctionPolicy } from "./sandbox.ts"
 import { showColumnsSql, showColumnsTarget } from "./showColumns.ts"
 import { columnsInOrder, duckTypeName, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
@@ -95,102 +96,6 @@ export interface Translated {
   readonly fewRows: boolean
   /** The answer has at most one row per group of rows the query reads (see groupedRows). */
   readonly grouped: boolean
-}
-
-/** Aggregates whose call, without GROUP BY, makes one row (a conservative list: any other just streams). */
-const ONE_ROW_AGGREGATES = new Set([
-  "count", "count_star", "sum", "avg", "mean", "min", "max", "first", "last", "any_value", "arg_max", "arg_min", "max_by",
-  "min_by", "median", "stddev", "stddev_pop", "stddev_samp", "variance", "var_pop", "var_samp", "approx_count_distinct",
-  "bool_and", "bool_or", "bit_and", "bit_or", "string_agg", "product"
-])
-
-/** Rows a LIMIT may allow for the answer still to count as few. */
-const FEW_ROWS = 1000
-/** Rows a cache may hold for a query of it alone to count as few (it is in memory already). */
-const FEW_CACHE_ROWS = 10_000
-
-/**
- * Whether a statement reads one cache function directly (no join, CTE or subquery in FROM) and calls no function
- * that makes rows (unnest): its answer has at most the cache's rows.
- */
-const readsOneCache = (statement: JsonObject): boolean => {
-  const node = statement["node"]
-  if (!isObject(node) || node["type"] !== "SELECT_NODE") return false
-  const from = node["from_table"]
-  const ctes = isObject(node["cte_map"]) ? node["cte_map"]["map"] : undefined
-  if (!isObject(from) || from["type"] !== "TABLE_FUNCTION" || (Array.isArray(ctes) && ctes.length > 0)) return false
-  const pending: Array<Json> = [node]
-  while (pending.length > 0) {
-    const value = pending.pop()!
-    if (Array.isArray(value)) pending.push(...value)
-    else if (isObject(value)) {
-      const fn = value["class"] === "FUNCTION" ? String(value["function_name"]).toLowerCase() : ""
-      if (fn === "unnest" || fn === "unlist") return false
-      pending.push(...Object.values(value))
-    }
-  }
-  return true
-}
-
-const isConstant = (node: Json): boolean => isObject(node) && (node["class"] === "CONSTANT" || (node["class"] === "CAST" && isConstant(node["child"] ?? null)))
-
-/**
- * Whether a statement's answer has at most a few rows by its shape alone: a SELECT with a constant LIMIT of at most
- * FEW_ROWS, constants without FROM (`SELECT 1`), or only plain aggregates and constants without GROUP BY (`SELECT
- * count(*) FROM t`). Such answers are read whole in one round trip to DuckDB instead of being streamed.
- */
-export const fewRows = (statement: JsonObject): boolean => {
-  const node = statement["node"]
-  if (!isObject(node) || node["type"] !== "SELECT_NODE") return false
-  const modifiers = Array.isArray(node["modifiers"]) ? node["modifiers"] : []
-  for (const m of modifiers) {
-    if (!isObject(m) || m["type"] !== "LIMIT_MODIFIER" || m["offset"] !== null || !isObject(m["limit"])) continue
-    const value = m["limit"]["class"] === "CONSTANT" ? m["limit"]["value"] : undefined
-    const limit = isObject(value) && value["is_null"] === false ? Number(value["value"]) : NaN
-    if (limit >= 0 && limit <= FEW_ROWS) return true
-  }
-  const select = Array.isArray(node["select_list"]) ? node["select_list"] : []
-  // GROUP BY ALL is no group expression but FORCE_AGGREGATES handling.
-  const grouped =
-    (Array.isArray(node["group_expressions"]) && node["group_expressions"].length > 0) ||
-    (Array.isArray(node["group_sets"]) && node["group_sets"].length > 0) ||
-    node["aggregate_handling"] !== "STANDARD_HANDLING"
-  if (select.length === 0 || grouped) return false
-  const from = isObject(node["from_table"]) ? node["from_table"]["type"] : undefined
-  if (from === "EMPTY") return select.every(isConstant)
-  const aggregate = (item: Json) =>
-    isObject(item) && item["class"] === "FUNCTION" && ONE_ROW_AGGREGATES.has(String(item["function_name"]).toLowerCase())
-  return select.some(aggregate) && select.every((item) => aggregate(item) || isConstant(item))
-}
-
-/** Functions that make several rows of one: a statement calling any may answer more rows than it reads. */
-const ROW_MAKING_FUNCTIONS = new Set(["unnest", "unlist", "generate_series", "range", "generate_subscripts"])
-
-/**
- * Whether a statement's answer has at most as many rows as it reads: a GROUP BY of a SELECT whose FROM joins
- * nothing and which makes no rows of a value (`unnest`). Such an answer is bounded by what the query scans and
- * DuckDB holds its groups whole anyway, so reading it materialised (which DuckDB runs in parallel, where a streamed
- * result is not) costs little memory more.
- */
-export const groupedRows = (statement: JsonObject): boolean => {
-  const node = statement["node"]
-  if (!isObject(node) || node["type"] !== "SELECT_NODE") return false
-  const grouped =
-    (Array.isArray(node["group_expressions"]) && node["group_expressions"].length > 0) ||
-    (Array.isArray(node["group_sets"]) && node["group_sets"].length > 0)
-  if (!grouped) return false
-  const pending: Array<Json> = [node]
-  while (pending.length > 0) {
-    const value = pending.pop()!
-    if (Array.isArray(value)) pending.push(...value)
-    else if (isObject(value)) {
-      if (value["type"] === "JOIN" || value["type"] === "TABLE_FUNCTION") return false
-      if (value["class"] === "FUNCTION" && ROW_MAKING_FUNCTIONS.has(String(value["function_name"]).toLowerCase()))
-        return false
-      pending.push(...Object.values(value))
-    }
-  }
-  return true
 }
 
 /** The SQL of a user table as InfluxDB shows it: columns sorted by name, over the buffered rows (or none). */
@@ -530,13 +435,10 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   }
   const oneCache = tables.size === 0 && replacements.size === 1 && cacheRows <= FEW_CACHE_ROWS
 
-  // A plain SELECT of one table: its equality conditions let the table's view skip files whose index rules them out.
-  // (Only when the table is read once: a subquery reading it again must see every file.)
-  const tableReads = [...replacements.values()].filter((r) => typeof r.sql !== "string").length
-  const single = tables.size === 1 && tableReads === 1
-  const equalities = single ? queryEqualities(rewritten as JsonObject) : undefined
+  // Each SELECT that reads a table directly keeps only the rows its WHERE accepts: its time bounds and tag
+  // equalities let that reference's view leave out files, buffered series and rows that cannot pass.
   const isUserTable = (ref: object) => typeof replacements.get(ref as JsonObject)?.sql === "object"
-  const timeRange = single ? queryTimeRange(resolved.tree, isUserTable) : undefined
+  const readers = readingSelects(resolved.tree, isUserTable)
   const merges = new Map<number, boolean>()
   for (const table of tables.values()) merges.set(table.id, await input.needsMerge(table.id))
   // Tables whose tags the query may read: the others' views skip the series dictionary.
@@ -552,22 +454,24 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   }
   // Each reference to a table becomes a copy of its subquery in the SQL that runs: a table named many times (a
   // UNION of thousands of `SELECT * FROM t`) would multiply a small query into a huge one.
-  const subqueries = new Map<string | TableState, { readonly statement: JsonObject; readonly nodes: number }>()
+  const subqueries = new Map<string, { readonly statement: JsonObject; readonly nodes: number }>()
   let repeatedNodes = 0
   const parsedReplacements = new Map<JsonObject, JsonObject>()
   for (const [node, r] of replacements) {
-    let subquery = subqueries.get(r.sql)
+    const table = typeof r.sql === "string" ? undefined : r.sql
+    const reader = table === undefined || subqueries.size >= MAX_SCOPED_VIEWS ? undefined : readers.get(node)
+    const scope: ViewScope = {
+      equalities: reader === undefined ? undefined : whereEqualities(reader),
+      timeRange: reader === undefined ? undefined : whereTimeRange(reader),
+      withTags: table !== undefined && withTags.has(table.id)
+    }
+    const key = table === undefined ? `sql:${r.sql as string}` : `table:${table.id}:${scopeKey(scope)}`
+    let subquery = subqueries.get(key)
     if (subquery === undefined) {
       const sql =
-        typeof r.sql === "string"
-          ? r.sql
-          : userTableSql(r.sql, input.buffer, merges.get(r.sql.id) ?? true, {
-              equalities,
-              timeRange,
-              withTags: withTags.has(r.sql.id)
-            })
+        table === undefined ? (r.sql as string) : userTableSql(table, input.buffer, merges.get(table.id) ?? true, scope)
       subquery = await parseSubquery(input.conn, sql)
-      subqueries.set(r.sql, subquery)
+      subqueries.set(key, subquery)
     } else repeatedNodes += subquery.nodes
     if (repeatedNodes > TREE_LIMITS.repeatedNodes)
       return planError(`query too complex: its ${replacements.size.toLocaleString("en")} table references expand to more than ${TREE_LIMITS.repeatedNodes.toLocaleString("en")} nodes`)
@@ -583,6 +487,16 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
     fewRows: fewRows(rewritten as JsonObject) || (oneCache && readsOneCache(rewritten as JsonObject)),
     grouped: groupedRows(rewritten as JsonObject)
   }
+}
+
+/** Distinct views of tables one query may scope to its readers' conditions; past it, references read whole tables. */
+const MAX_SCOPED_VIEWS = 64
+
+/** A view scope as text: references with equal scopes share one view. */
+const scopeKey = (scope: ViewScope): string => {
+  const equalities = [...(scope.equalities ?? [])].map(([c, vs]) => [c, [...vs].sort()] as const).sort()
+  const range = scope.timeRange
+  return JSON.stringify([equalities, String(range?.min), String(range?.max), scope.withTags === true])
 }
 
 /** Replaces nodes by identity (the ones found while walking the same tree), copying only the paths to them. */

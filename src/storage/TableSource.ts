@@ -185,7 +185,9 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
                 !outsideRange(scope.timeRange, f.minTimeNs, f.maxTimeNs) &&
                 !indexExcludes(f, scope.equalities)
             )
-            scanned.set(tableId, files)
+            // A table read by several references (each with its own conditions) scans the files any of them reads.
+            const earlier = scanned.get(tableId)
+            scanned.set(tableId, earlier === undefined ? files : [...new Set([...earlier, ...files])])
             return tableSql(table, deduplicate ?? true, cutoff, activeRowDeletes(state, table.id), files, scope)
           },
           describe: (tableId) => buffer.describe(tableId),

@@ -1,7 +1,7 @@
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { parseSql } from "../../src/query/ast.ts"
-import { fewRows, groupedRows } from "../../src/query/translate.ts"
+import { fewRows, groupedRows } from "../../src/query/answerShape.ts"
 import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
 
 // Queries whose shape bounds their answer to a few rows are read whole in one round trip to DuckDB; the rest stream.

@@ -225,6 +225,37 @@ describe("a tag condition reads only the buffered series it names", () => {
     expect(await sql("SELECT count(*) AS n FROM cpu WHERE host = 'zzz'")).toEqual([{ n: 0 }])
   })
 
+  it("each table reference is scoped by the WHERE of the SELECT reading it, never by an outer query's", async () => {
+    expect(await sql("SELECT (SELECT count(*) FROM cpu i WHERE o.host = 'a') AS n FROM cpu o WHERE o.host = 'b' LIMIT 1"))
+      .toEqual([{ n: 0 }])
+    expect(await sql("SELECT (SELECT count(*) FROM cpu i WHERE i.host = 'a') AS n FROM cpu o WHERE o.host = 'b' LIMIT 1"))
+      .toEqual([{ n: 3 }])
+    const q = `SELECT a.n, b.n AS m FROM (SELECT count(*) AS n FROM cpu WHERE host = 'a') a,
+      (SELECT count(*) AS n FROM cpu WHERE region = 'east') b`
+    expect(await sql(q)).toEqual([{ n: 3, m: 4 }])
+  })
+
+  it("InfluxQL's tag conditions answer as the same conditions written as regular expressions", async () => {
+    const influxql = async (q: string) => {
+      const res = await server.request("GET", `/query?db=s&epoch=ns&q=${encodeURIComponent(q)}`)
+      expect(res.status, res.text).toBe(200)
+      return res.text
+    }
+    for (const [equal, regex] of [
+      ["host = 'a'", "host =~ /^a$/"],
+      ["host = 'b' AND region = 'west'", "host =~ /^b$/ AND region =~ /^west$/"],
+      ["zone = 'z1'", "zone =~ /^z1$/"],
+      ["host = 'zzz'", "host =~ /^zzz$/"]
+    ]) {
+      for (const q of [
+        "SELECT count(usage), last(usage) FROM cpu WHERE %s GROUP BY time(1h), host",
+        "SELECT usage FROM cpu WHERE %s",
+        "SELECT max(usage) FROM cpu WHERE %s AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T03:00:00Z' GROUP BY time(30m) fill(0)"
+      ])
+        expect(await influxql(q.replace("%s", equal)), q.replace("%s", equal)).toBe(await influxql(q.replace("%s", regex)))
+    }
+  })
+
   it("a series written after the query's first plan is read by the next one", async () => {
     expect(await sql("SELECT count(*) AS n FROM cpu WHERE host = 'e'")).toEqual([{ n: 0 }])
     await write([`cpu,host=e,region=north usage=1 ${T0 + 2n * HOUR}`])
