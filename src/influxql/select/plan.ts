@@ -11,7 +11,8 @@ import {
   selectorPick,
   selectorTimeSql,
   type SelectorLeaf,
-  type SeriesTie
+  type SeriesTie,
+  topCandidatesSql
 } from "./aggregates.ts"
 import { AGGREGATES, type Bounds, HOLT_WINTERS, kindOfType, lit, MAX_BUCKETS, MAX_TIME, MIN_TIME, q, type Schema, SELECTS_POINTS, TRANSFORMS, UNSUPPORTED } from "./common.ts"
 import { Fail, failure, type PlanFailure, regexOrFail } from "./failure.ts"
@@ -225,7 +226,8 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       const by = ps.name === "top" ? "__x DESC" : "__x ASC"
       const tagKeys = ps.tags.map((_, i) => `__t${i}`)
       // Of each tag value's points the best one (earliest on ties), then the best N of those.
-      const best = tagKeys.length === 0 ? src : `SELECT * FROM (${src}) QUALIFY row_number() OVER (PARTITION BY ${[...tagRefs, "__b", ...tagKeys].join(", ")} ORDER BY ${by}, __time) = 1`
+      const perTag = [...tagRefs, "__b", ...tagKeys]
+      const best = tagKeys.length === 0 ? topCandidatesSql(src, [...tagRefs, "__b"], ps.name === "top", ps.n) : `SELECT * FROM (${topCandidatesSql(src, perTag, ps.name === "top", 1)}) QUALIFY row_number() OVER (PARTITION BY ${perTag.join(", ")} ORDER BY ${by}, __time) = 1`
       const chosen = `SELECT * FROM (${best}) QUALIFY row_number() OVER (PARTITION BY ${[...tagRefs, "__b"].join(", ")} ORDER BY ${by}, __time) <= ${ps.n}`
       queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(["__x", ...tagKeys])} FROM (${chosen}) ${qualify} ${order}` })
       continue
