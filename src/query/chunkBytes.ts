@@ -113,66 +113,74 @@ const unitOf = (typeId: DuckDBTypeId) =>
         ? 1
         : 1_000_000
 
-const columnOf = (chunk: DuckDBDataChunk, index: number, type: DuckDBType): Column => {
+/** A vector's first bytes (a copy: the bindings hand no external memory to JavaScript). */
+const vectorBytes = (vector: duckdb.Vector, bytes: number): Uint8Array => {
+  const raw = duckdb.vector_get_data(vector, bytes)
+  return new Uint8Array(raw.buffer, raw.byteOffset, bytes)
+}
+
+/** A vector's n items of `width` bytes as a typed array. */
+const typedOf = <T>(
+  make: new (b: ArrayBuffer, o: number, n: number) => T,
+  vector: duckdb.Vector,
+  n: number,
+  width: number
+): T => {
+  const bytes = vectorBytes(vector, n * width)
+  return new make(bytes.buffer as ArrayBuffer, bytes.byteOffset, n)
+}
+
+const columnOf = (chunk: DuckDBDataChunk, n: number, index: number, type: DuckDBType): Column => {
   const col = new Column(chunk, index, type)
-  const n = chunk.rowCount
   const vector = duckdb.data_chunk_get_vector(chunk.chunk, index)
-  const data = (bytes: number) => {
-    const raw = duckdb.vector_get_data(vector, bytes)
-    return new Uint8Array(raw.buffer, raw.byteOffset, bytes)
-  }
-  const typed = <T>(make: new (b: ArrayBuffer, o: number, n: number) => T, width: number): T => {
-    const bytes = data(n * width)
-    return new make(bytes.buffer as ArrayBuffer, bytes.byteOffset, n)
-  }
   switch (col.typeId) {
     case DuckDBTypeId.DOUBLE:
       col.kind = F64
-      col.f64 = typed(Float64Array, 8)
+      col.f64 = typedOf(Float64Array, vector, n, 8)
       break
     case DuckDBTypeId.FLOAT:
       col.kind = F32
-      col.f32 = typed(Float32Array, 4)
+      col.f32 = typedOf(Float32Array, vector, n, 4)
       break
     case DuckDBTypeId.INTEGER:
       col.kind = I32
-      col.i32 = typed(Int32Array, 4)
+      col.i32 = typedOf(Int32Array, vector, n, 4)
       break
     case DuckDBTypeId.TINYINT:
       col.kind = SMALL_INT
-      col.ints = typed(Int8Array, 1)
+      col.ints = typedOf(Int8Array, vector, n, 1)
       break
     case DuckDBTypeId.UTINYINT:
       col.kind = SMALL_INT
-      col.ints = typed(Uint8Array, 1)
+      col.ints = typedOf(Uint8Array, vector, n, 1)
       break
     case DuckDBTypeId.SMALLINT:
       col.kind = SMALL_INT
-      col.ints = typed(Int16Array, 2)
+      col.ints = typedOf(Int16Array, vector, n, 2)
       break
     case DuckDBTypeId.USMALLINT:
       col.kind = SMALL_INT
-      col.ints = typed(Uint16Array, 2)
+      col.ints = typedOf(Uint16Array, vector, n, 2)
       break
     case DuckDBTypeId.UINTEGER:
       col.kind = SMALL_INT
-      col.ints = typed(Uint32Array, 4)
+      col.ints = typedOf(Uint32Array, vector, n, 4)
       break
     case DuckDBTypeId.BIGINT:
     case DuckDBTypeId.UBIGINT: {
       col.kind = BIGINT
-      const bytes = data(n * 8)
+      const bytes = vectorBytes(vector, n * 8)
       col.words = new Uint32Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, n * 2)
       col.signed = col.typeId === DuckDBTypeId.BIGINT
       break
     }
     case DuckDBTypeId.BOOLEAN:
       col.kind = BOOL
-      col.data = data(n)
+      col.data = vectorBytes(vector, n)
       break
     case DuckDBTypeId.VARCHAR:
       col.kind = VARCHAR
-      col.data = data(n * 16)
+      col.data = vectorBytes(vector, n * 16)
       col.view = new DataView(col.data.buffer as ArrayBuffer, col.data.byteOffset, n * 16)
       break
     case DuckDBTypeId.TIMESTAMP_NS:
@@ -181,7 +189,7 @@ const columnOf = (chunk: DuckDBDataChunk, index: number, type: DuckDBType): Colu
     case DuckDBTypeId.TIMESTAMP_MS:
     case DuckDBTypeId.TIMESTAMP_S: {
       col.kind = TIME
-      const bytes = data(n * 8)
+      const bytes = vectorBytes(vector, n * 8)
       col.words = new Uint32Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, n * 2)
       col.unit = unitOf(col.typeId)
       col.nanosPerUnit = 1_000_000_000 / col.unit
@@ -189,7 +197,7 @@ const columnOf = (chunk: DuckDBDataChunk, index: number, type: DuckDBType): Colu
     }
     case DuckDBTypeId.DATE:
       col.kind = DATE
-      col.i32 = typed(Int32Array, 4)
+      col.i32 = typedOf(Int32Array, vector, n, 4)
       break
     default:
       return col
@@ -425,7 +433,8 @@ export const writeJsonRows = (
   first: boolean,
   fallback: CellFallback
 ): void => {
-  const columns = types.map((t, c) => columnOf(chunk, c, t))
+  const n = chunk.rowCount
+  const columns = types.map((t, c) => columnOf(chunk, n, c, t))
   const kinds = columns.map((col) => col.kind)
   // `,{` + every member at its widest + `}\n`: made room for once per row.
   let rowMax = 4 + LITERAL_SLACK
@@ -433,7 +442,7 @@ export const writeJsonRows = (
   const loop = loopOf(`${lines ? "jsonl" : "json"}|${shapeOf(columns)}|${keys.shape}`, () =>
     jsonRowLoop(kinds, keys, lines, HELPERS)
   )
-  loop(sink, columns, chunk.rowCount, first, fallback, rowMax)
+  loop(sink, columns, n, first, fallback, rowMax)
 }
 
 /** Writes a chunk's rows as CSV lines (`\n` endings, null as an empty field). */
@@ -443,10 +452,11 @@ export const writeCsvRows = (
   types: ReadonlyArray<DuckDBType>,
   fallback: CellFallback
 ): void => {
-  const columns = types.map((t, c) => columnOf(chunk, c, t))
+  const n = chunk.rowCount
+  const columns = types.map((t, c) => columnOf(chunk, n, c, t))
   const kinds = columns.map((col) => col.kind)
   let rowMax = 1
   for (let c = 0; c < columns.length; c++) rowMax += 1 + WIDTH[kinds[c]!]!
   const loop = loopOf(`csv|${shapeOf(columns)}`, () => csvRowLoop(kinds, HELPERS))
-  loop(sink, columns, chunk.rowCount, true, fallback, rowMax)
+  loop(sink, columns, n, true, fallback, rowMax)
 }

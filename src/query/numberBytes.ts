@@ -118,7 +118,13 @@ export const floatInto = (buf: Uint8Array, p: number, v: number): number => {
       if (high !== 0) return p + 3 - ENDS_IN_ZERO[high]!
       return p + 2
     }
-  } else if (Number.isInteger(v) && Math.abs(v) < 1e16) {
+  }
+  return otherFloatInto(buf, p, v)
+}
+
+/** Floats beyond 2^30 or with more than six decimals. */
+const otherFloatInto = (buf: Uint8Array, p: number, v: number): number => {
+  if (Number.isInteger(v) && Math.abs(v) < 1e16) {
     p = integerInto(buf, p, v)
     buf[p] = 46
     buf[p + 1] = 48
