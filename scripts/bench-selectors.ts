@@ -98,10 +98,11 @@ const overHttp = async (roots: ReadonlyArray<string>) => {
       ["sql", "SELECT hostname, selector_max(usage_user, time) FROM cpu GROUP BY hostname ORDER BY hostname"],
       ["sql", "SELECT hostname, selector_min(usage_user, time) FROM cpu GROUP BY hostname ORDER BY hostname"],
       ["influxql", "SELECT max(usage_user) FROM cpu GROUP BY hostname"],
-      ["influxql", "SELECT min(usage_user) FROM cpu"]
+      ["influxql", "SELECT min(usage_user) FROM cpu"],
+      ["influxql", "SELECT top(usage_user, 3) FROM cpu GROUP BY hostname"]
     ]
     console.log(`server CPU ms per query (10 runs, /proc) and median elapsed ms of 5, ${roots.join(" then ")}`)
-    for (const [language, q] of [...queries, ...queries]) {
+    for (const [language, q] of queries) {
       const figures: Array<string> = []
       const answers = new Set<string>()
       for (const server of started) {
