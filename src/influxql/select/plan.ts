@@ -226,8 +226,10 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       const by = ps.name === "top" ? "__x DESC" : "__x ASC"
       const tagKeys = ps.tags.map((_, i) => `__t${i}`)
       // Of each tag value's points the best one (earliest on ties), then the best N of those.
+      // A subquery source keeps the plain window: bounding its points would run the subquery twice.
+      const bounded = (partition: ReadonlyArray<string>, n: number) => (s.from === undefined ? topCandidatesSql(src, partition, ps.name === "top", n) : src)
       const perTag = [...tagRefs, "__b", ...tagKeys]
-      const best = tagKeys.length === 0 ? topCandidatesSql(src, [...tagRefs, "__b"], ps.name === "top", ps.n) : `SELECT * FROM (${topCandidatesSql(src, perTag, ps.name === "top", 1)}) QUALIFY row_number() OVER (PARTITION BY ${perTag.join(", ")} ORDER BY ${by}, __time) = 1`
+      const best = tagKeys.length === 0 ? bounded([...tagRefs, "__b"], ps.n) : `SELECT * FROM (${bounded(perTag, 1)}) QUALIFY row_number() OVER (PARTITION BY ${perTag.join(", ")} ORDER BY ${by}, __time) = 1`
       const chosen = `SELECT * FROM (${best}) QUALIFY row_number() OVER (PARTITION BY ${[...tagRefs, "__b"].join(", ")} ORDER BY ${by}, __time) <= ${ps.n}`
       queries.push({ measurement: s.table.name, tags, sql: `SELECT ${out(["__x", ...tagKeys])} FROM (${chosen}) ${qualify} ${order}` })
       continue
