@@ -1,4 +1,4 @@
-import { asciiInto, copyInto, utf8Bytes } from "./byteSink.ts"
+import { asciiInto, utf8Bytes } from "./byteSink.ts"
 import { formatDate } from "./time.ts"
 
 /**
@@ -167,41 +167,47 @@ export const dayBytes = (day: number): Uint8Array => {
 // `YYYY-MM-DDTHH:MM:SS` is kept as five little-endian words (the last holding 3 bytes and a zero).
 let cachedSecond = Number.NaN
 let cachedSecondDay = Number.NaN
-const cachedSecondBytes = new Uint8Array(20)
-const cachedSecondView = new DataView(cachedSecondBytes.buffer)
+const cachedDayView = new DataView(new ArrayBuffer(12))
 let w0 = 0
 let w1 = 0
+// The third word's `DD` (the day of month), the rest of it filled per second.
+let dayOfMonth = 0
 let w2 = 0
 let w3 = 0
 let w4 = 0
 
+/** "00" to "99" as little-endian 16-bit words (two ASCII digits). */
+const PAIR_WORDS = (() => {
+  const words = new Int32Array(100)
+  for (let i = 0; i < 100; i++) words[i] = PAIRS[2 * i]! | (PAIRS[2 * i + 1]! << 8)
+  return words
+})()
+
+// `T`, `:` and `:` in their places in the third, fourth and fifth words.
+const T_AT_2 = 84 << 16
+const COLON_AT_1 = 58 << 8
+const COLON_AT_0 = 58
+
+/** The words of `YYYY-MM-DDTHH:MM:SS`, computed from the cached day and the time of day. */
 const renderSecond = (seconds: number) => {
-  const c = cachedSecondBytes
   const day = Math.floor(seconds / 86_400)
   if (day !== cachedSecondDay) {
-    copyInto(c, 0, dayBytes(day))
-    c[10] = 84
-    c[13] = 58
-    c[16] = 58
+    const bytes = dayBytes(day)
+    for (let i = 0; i < 10; i++) cachedDayView.setUint8(i, bytes[i]!)
     cachedSecondDay = day
-    w0 = cachedSecondView.getUint32(0, true)
-    w1 = cachedSecondView.getUint32(4, true)
+    w0 = cachedDayView.getInt32(0, true)
+    w1 = cachedDayView.getInt32(4, true)
+    dayOfMonth = cachedDayView.getUint16(8, true)
   }
   let inDay = (seconds - day * 86_400) | 0
   const h = (inDay / 3600) | 0
   inDay -= h * 3600
   const m = (inDay / 60) | 0
-  const s = inDay - m * 60
-  c[11] = PAIRS[h << 1]!
-  c[12] = PAIRS[(h << 1) + 1]!
-  c[14] = PAIRS[m << 1]!
-  c[15] = PAIRS[(m << 1) + 1]!
-  c[17] = PAIRS[s << 1]!
-  c[18] = PAIRS[(s << 1) + 1]!
+  const hours = PAIR_WORDS[h]!
+  w2 = dayOfMonth | T_AT_2 | ((hours & 0xff) << 24)
+  w3 = (hours >> 8) | COLON_AT_1 | (PAIR_WORDS[m]! << 16)
+  w4 = COLON_AT_0 | (PAIR_WORDS[inDay - m * 60]! << 8)
   cachedSecond = seconds
-  w2 = cachedSecondView.getUint32(8, true)
-  w3 = cachedSecondView.getUint32(12, true)
-  w4 = cachedSecondView.getUint32(16, true)
 }
 
 /** Slack timeInto needs past what it writes: the byte after the seconds, which the caller writes next. */
@@ -214,11 +220,11 @@ export const TIME_SLACK = 1
  */
 export const timeInto = (view: DataView, buf: Uint8Array, p: number, seconds: number, nanos: number): number => {
   if (seconds !== cachedSecond) renderSecond(seconds)
-  view.setUint32(p, w0, true)
-  view.setUint32(p + 4, w1, true)
-  view.setUint32(p + 8, w2, true)
-  view.setUint32(p + 12, w3, true)
-  view.setUint32(p + 16, w4, true)
+  view.setInt32(p, w0, true)
+  view.setInt32(p + 4, w1, true)
+  view.setInt32(p + 8, w2, true)
+  view.setInt32(p + 12, w3, true)
+  view.setInt32(p + 16, w4, true)
   p += 19
   if (nanos === 0) return p
   buf[p++] = 46
