@@ -166,7 +166,8 @@ export const dayBytes = (day: number): Uint8Array => {
 // Rows in a result often share their second (one per series at each time), or at least their day: the rendered
 // `YYYY-MM-DDTHH:MM:SS` is kept as five little-endian words (the last holding 3 bytes and a zero).
 let cachedSecond = Number.NaN
-let cachedSecondDay = Number.NaN
+// The first second of the day whose `YYYY-MM-DD` the first words hold.
+let cachedDayStart = Number.NaN
 const cachedDayView = new DataView(new ArrayBuffer(12))
 let w0 = 0
 let w1 = 0
@@ -190,16 +191,18 @@ const COLON_AT_0 = 58
 
 /** The words of `YYYY-MM-DDTHH:MM:SS`, computed from the cached day and the time of day. */
 const renderSecond = (seconds: number) => {
-  const day = Math.floor(seconds / 86_400)
-  if (day !== cachedSecondDay) {
+  let inDay = seconds - cachedDayStart
+  if (!(inDay >= 0 && inDay < 86_400)) {
+    const day = Math.floor(seconds / 86_400)
     const bytes = dayBytes(day)
     for (let i = 0; i < 10; i++) cachedDayView.setUint8(i, bytes[i]!)
-    cachedSecondDay = day
+    cachedDayStart = day * 86_400
     w0 = cachedDayView.getInt32(0, true)
     w1 = cachedDayView.getInt32(4, true)
     dayOfMonth = cachedDayView.getUint16(8, true)
+    inDay = seconds - cachedDayStart
   }
-  let inDay = (seconds - day * 86_400) | 0
+  inDay |= 0
   const h = (inDay / 3600) | 0
   inDay -= h * 3600
   const m = (inDay / 60) | 0
