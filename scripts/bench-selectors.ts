@@ -7,8 +7,9 @@
  * With `--servers BEFORE,AFTER` (two checkouts of the repo, e.g. from `git archive`, with node_modules linked) it
  * instead starts a server from each, loads the 100-host x 24 h cpu set into both write buffers and runs the SQL and
  * InfluxQL selector queries over HTTP against one then the other, printing each server's CPU time per query (from
- * /proc, over 10 runs) and the median elapsed time of 5.
- * usage: npx tsx scripts/bench-selectors.ts [--runs N] [--print-sql] [--servers BEFORE,AFTER]
+ * /proc, over 10 runs) and the median elapsed time of 5. With `--persisted` the servers persist and compact the rows
+ * into Parquet first (a 1 s persist interval and compaction delay, waited for through `system.parquet_files`).
+ * usage: npx tsx scripts/bench-selectors.ts [--runs N] [--print-sql] [--servers BEFORE,AFTER [--persisted]]
  */
 import { DuckDBInstance } from "@duckdb/node-api"
 import { spawn } from "node:child_process"
@@ -28,6 +29,7 @@ const args = process.argv.slice(2)
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 7
 const printSql = args.includes("--print-sql")
 const servers = args.includes("--servers") ? args[args.indexOf("--servers") + 1]!.split(",") : undefined
+const persisted = args.includes("--persisted")
 
 const tags = ["hostname", "region", "datacenter", "rack", "os", "arch", "team", "service", "service_version", "service_environment"]
 const fields = ["usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"]
@@ -65,9 +67,11 @@ const db: DatabaseState = {
 /** A server started from the checkout at `root`, everything kept in the write buffer. */
 const startAt = async (root: string, port: number) => {
   const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "strata-bench-selectors-"))
-  const bufferOnly = ["--persist-log-threshold", "1TiB", "--write-stall-threshold", "0"]
+  const storage = persisted
+    ? ["--persist-interval", "1s", "--compaction-delay", "1s"]
+    : ["--persist-log-threshold", "1TiB", "--write-stall-threshold", "0"]
   const serve = ["serve", "--data-dir", dir, "--http-bind", `127.0.0.1:${port}`, "--without-auth", "--log-filter", "warn"]
-  const child = spawn("node", [NodePath.join(root, "src/bin/strata.mjs"), ...serve, ...bufferOnly], { stdio: ["ignore", "inherit", "inherit"] })
+  const child = spawn("node", [NodePath.join(root, "src/bin/strata.mjs"), ...serve, ...storage], { stdio: ["ignore", "inherit", "inherit"] })
   const url = `http://127.0.0.1:${port}`
   for (let tries = 0; ; tries++) {
     const up = await fetch(`${url}/health`).then((r) => r.status < 500, () => false)
@@ -76,6 +80,19 @@ const startAt = async (root: string, port: number) => {
     await new Promise((r) => setTimeout(r, 200))
   }
   return { child, dir, url }
+}
+
+/** Waits until all `lines` rows of cpu are in compacted Parquet files. */
+const waitCompacted = async (url: string, lines: number) => {
+  const q = "SELECT path, row_count FROM system.parquet_files WHERE table_name = 'cpu'"
+  for (const started = Date.now(); Date.now() - started < 600_000; ) {
+    const res = await fetch(`${url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format: "json" })}`)
+    const files = (await res.json()) as Array<{ path: string; row_count: number }>
+    const rows = files.reduce((n, f) => n + Number(f.row_count), 0)
+    if (rows === lines && files.length > 0 && files.every((f) => /\/compacted-\d+(-\d+)?\.parquet$/.test(f.path))) return
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  throw new Error(`${url}: not persisted and compacted after 10 min`)
 }
 
 /** A process's CPU time (user + system) in seconds, from /proc. */
@@ -93,6 +110,7 @@ const overHttp = async (roots: ReadonlyArray<string>) => {
       started.push(server)
       const loaded = load(file, `${server.url}/api/v3/write_lp?db=bench&precision=ns`)
       console.log(`${root}: loaded ${loaded.lines.toLocaleString()} lines in ${loaded.seconds}s`)
+      if (persisted) await waitCompacted(server.url, loaded.lines)
     }
     const queries: ReadonlyArray<readonly [string, string]> = [
       ["sql", "SELECT hostname, selector_max(usage_user, time) FROM cpu GROUP BY hostname ORDER BY hostname"],
@@ -101,7 +119,7 @@ const overHttp = async (roots: ReadonlyArray<string>) => {
       ["influxql", "SELECT min(usage_user) FROM cpu"],
       ["influxql", "SELECT top(usage_user, 3) FROM cpu GROUP BY hostname"]
     ]
-    console.log(`server CPU ms per query (10 runs, /proc) and median elapsed ms of 5, ${roots.join(" then ")}`)
+    console.log(`${persisted ? "persisted" : "buffer"}: server CPU ms per query (10 runs, /proc), median ms of 5, ${roots.join(" | ")}`)
     for (const [language, q] of queries) {
       const figures: Array<string> = []
       const answers = new Set<string>()
