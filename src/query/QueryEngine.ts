@@ -164,6 +164,8 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     // Optional: a query engine built without the processing engine has no plugin logs to show.
     const engineLogs = Option.getOrUndefined(yield* Effect.serviceOption(EngineLogs))
     const gate = new QueryGate(config.maxConcurrentQueries)
+    // The SQL each query runs, at debug level (checked once: annotating a log costs even when it is filtered out).
+    const logsPlans = config.logFilter === "debug" || config.logFilter === "trace"
     const log = new QueryLog()
     const duplicates = new DuplicateCheck()
     // The dialect's macros live in the instance's catalog: every connection sees them.
@@ -325,7 +327,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               })
           })
         if ("_tag" in translated) return yield* new InvalidRequest({ message: translated.message })
-        yield* Effect.logDebug("query planned").pipe(Effect.annotateLogs("sql", translated.sql))
+        if (logsPlans) yield* Effect.logDebug("query planned").pipe(Effect.annotateLogs("sql", translated.sql))
         // The files each table's view chose (file-index pruning), for the query's telemetry.
         scannedFiles.set(translated, view.scanned)
         return translated
