@@ -66,8 +66,11 @@ export const readingSelects = (statement: JsonObject, isTable: (ref: object) => 
       continue
     }
     const n = value as Node
-    const from = n["from_table"]
-    if (n["type"] === "SELECT_NODE" && typeof from === "object" && from !== null && isTable(from)) readers.set(from, n)
+    const from = n["from_table"] as Node | null | undefined
+    // A reference renaming its columns (`cpu AS c(a, b)`) may give another column a tag's or time's name.
+    const renames = Array.isArray(from?.["column_name_alias"]) && (from["column_name_alias"] as Array<unknown>).length > 0
+    if (n["type"] === "SELECT_NODE" && typeof from === "object" && from !== null && isTable(from) && !renames)
+      readers.set(from, n)
     for (const key in n) pending.push(n[key])
   }
   return readers

@@ -132,13 +132,14 @@ const parseSubquery = async (
   return entry
 }
 
-const subqueryRef = (statement: JsonObject, alias: string): JsonObject => ({
+/** A subquery in place of a table reference, keeping the reference's alias and column aliases. */
+const subqueryRef = (statement: JsonObject, alias: string, reference: JsonObject): JsonObject => ({
   type: "SUBQUERY",
   alias,
   sample: null,
   query_location: 18446744073709551615n,
   subquery: statement,
-  column_name_alias: []
+  column_name_alias: Array.isArray(reference["column_name_alias"]) ? reference["column_name_alias"] : []
 })
 
 const tableNotFound = (parts: ReadonlyArray<string>) => planError(`Error during planning: table '${["public", "iox", ...parts].slice(-3).join(".")}' not found`)
@@ -475,7 +476,7 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
     } else repeatedNodes += subquery.nodes
     if (repeatedNodes > TREE_LIMITS.repeatedNodes)
       return planError(`query too complex: its ${replacements.size.toLocaleString("en")} table references expand to more than ${TREE_LIMITS.repeatedNodes.toLocaleString("en")} nodes`)
-    parsedReplacements.set(node, subqueryRef(subquery.statement, r.alias))
+    parsedReplacements.set(node, subqueryRef(subquery.statement, r.alias, node))
   }
   await pause()
   const tree = transformIdentity(resolved.tree, parsedReplacements)

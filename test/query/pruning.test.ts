@@ -230,6 +230,9 @@ describe("a tag condition reads only the buffered series it names", () => {
       .toEqual([{ n: 0 }])
     expect(await sql("SELECT (SELECT count(*) FROM cpu i WHERE i.host = 'a') AS n FROM cpu o WHERE o.host = 'b' LIMIT 1"))
       .toEqual([{ n: 3 }])
+    // Renamed columns: `host` here is the table's `region`.
+    expect(await sql("SELECT count(*) AS n FROM cpu AS c(region, host) WHERE host = 'west'"))
+      .toEqual(await sql("SELECT count(*) AS n FROM cpu WHERE region = 'west'"))
     const q = `SELECT a.n, b.n AS m FROM (SELECT count(*) AS n FROM cpu WHERE host = 'a') a,
       (SELECT count(*) AS n FROM cpu WHERE region = 'east') b`
     expect(await sql(q)).toEqual([{ n: 3, m: 4 }])
