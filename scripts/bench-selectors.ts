@@ -199,9 +199,22 @@ const influxqlBoth = (text: string, name: string, field: string): { before: stri
   const after = influxql(text)
   const arg = `"${field}"`
   const pick = selectorPick(name, arg, { key: seriesKey, aux: false, byTime: false })!
+  const old = `${pick.fn}(epoch_ns("time"), ${pick.key}) FILTER (WHERE ${arg} IS NOT NULL)`
+  // min() and max() are planned in two steps (extremeWithTimeSql); before, in one, with the time by that key.
+  const twoStep = new RegExp(
+    String.raw`WITH __extremes AS \(SELECT ((?:__g\d+, )*)__b, ((?:min|max)\("[^"]+"\)) AS __a0 FROM \((.+?)\) GROUP BY [^)]+\) ` +
+      String.raw`SELECT .+? FROM __extremes e LEFT JOIN \(SELECT .+? FROM \(\3\) p JOIN __extremes e ON .+? GROUP BY ALL\) t ` +
+      String.raw`ON (?:t\.\w+ = e\.\w+(?: AND )?)+`
+  )
+  const found = twoStep.exec(after)
+  if (found !== null) {
+    const [all, groups, extreme, src] = found as unknown as [string, string, string, string]
+    const keys = `${groups}__b`
+    return { before: after.replace(all, `SELECT ${groups}${old} AS __sel, __b AS __bucket, ${extreme} AS __a0 FROM (${src}) GROUP BY ${keys}`), after }
+  }
   const now = selectorTimeSql(name, arg)!
   if (!after.includes(now)) throw new Error(`no selector time in ${after}`)
-  return { before: after.replace(now, `${pick.fn}(epoch_ns("time"), ${pick.key}) FILTER (WHERE ${arg} IS NOT NULL)`), after }
+  return { before: after.replace(now, old), after }
 }
 /** top()/bottom() as planned before: the window over every point, without the bound of each partition's n-th value. */
 const pointsBoth = (text: string): { before: string; after: string } => {

@@ -7,6 +7,7 @@ import {
   aggregateExprSql,
   integralOrder,
   integralSql,
+  extremeWithTimeSql,
   percentileIndex,
   selectorPick,
   selectorTimeSql,
@@ -331,6 +332,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
     // selected beside it take that point's values.
     const selectorField = fields.flatMap((f) => selectorOf(f.expr) ?? [])
     let timeSql = "__b"
+    let extremeAgg: string | undefined
     if (interval === undefined && fields.filter((f) => f.expr._tag !== "ref").length === 1 && selectorField.length === 1) {
       const call = selectorField[0]!
       const arg0 = call.args[0]
@@ -338,6 +340,11 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       const arg = arg0?._tag === "ref" && argType !== undefined && argType !== "tag" ? q(arg0.name) : "NULL"
       const picked = selectorTimeSql(call.name, arg)
       if (picked !== undefined) timeSql = picked
+      // A lone min() or max() over a table (a subquery would run twice) finds its time in a second step.
+      const alone = auxPick === undefined && integral === undefined && leaves.length === 1 && s.from === undefined
+      if ((call.name === "min" || call.name === "max") && arg !== "NULL" && alone) {
+        extremeAgg = extremeWithTimeSql(src, tagRefs, leaves[0]!.sql, arg)
+      }
       else if (call.name === "percentile") {
         const p = (call.args[1] as Extract<Expr, { _tag: "number" }>).value
         const idx = percentileIndex(arg, p)
@@ -351,7 +358,7 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
     const agg =
       integral !== undefined
         ? integralSql(integral, s, tagCols, tagRefs, from, where, bucketExpr, interval)
-        : perSeriesAgg ?? `SELECT ${[...tagRefs, timeSql === "__b" ? "__b" : `${timeSql} AS __sel`, "__b AS __bucket", ...aggs].join(", ")} FROM (${src}) GROUP BY ${[...tagRefs, "__b"].join(", ")}`
+        : perSeriesAgg ?? extremeAgg ?? `SELECT ${[...tagRefs, timeSql === "__b" ? "__b" : `${timeSql} AS __sel`, "__b AS __bucket", ...aggs].join(", ")} FROM (${src}) GROUP BY ${[...tagRefs, "__b"].join(", ")}`
     const fillKind = stmt.fill._tag
     // integral() answers only the buckets it has area for, whatever the fill.
     if (interval === undefined || fillKind === "none" || integral !== undefined) {
