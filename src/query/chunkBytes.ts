@@ -5,9 +5,11 @@ import {
   dayBytes,
   divide,
   END_SECONDS,
-  floatInto,
+  ENDS_IN_ZERO,
   integerInto,
   MIN_SECONDS,
+  otherFloatInto,
+  PAIRS,
   remainder,
   TIME_SLACK,
   timeInto
@@ -381,7 +383,7 @@ const slowCellInto = (sink: ByteSink, col: Column, r: number, json: boolean, fal
 
 /** What the compiled row loops (rowCode.ts) call. */
 const HELPERS = {
-  floatInto,
+  otherFloatInto,
   integerInto,
   copyInto,
   bigintInto,
@@ -399,7 +401,9 @@ const HELPERS = {
   INF,
   NEG_INF,
   MIN_SECONDS,
-  END_SECONDS
+  END_SECONDS,
+  PAIRS,
+  ENDS_IN_ZERO
 }
 
 type Loop = RowLoop<ByteSink, Column, CellFallback>

@@ -8,7 +8,7 @@ import { formatDate } from "./time.ts"
  */
 
 /** "00" to "99": two digits per step. */
-const PAIRS = (() => {
+export const PAIRS = (() => {
   const pairs = new Uint8Array(200)
   for (let i = 0; i < 100; i++) {
     pairs[2 * i] = 48 + Math.floor(i / 10)
@@ -18,7 +18,7 @@ const PAIRS = (() => {
 })()
 
 /** 1 for the two-digit numbers 10, 20, ..., 90 (a pair whose last digit can go), else 0. */
-const ENDS_IN_ZERO = (() => {
+export const ENDS_IN_ZERO = (() => {
   const ends = new Uint8Array(100)
   for (let i = 10; i < 100; i += 10) ends[i] = 1
   return ends
@@ -81,49 +81,10 @@ export const paddedInto = (buf: Uint8Array, p: number, n: number, width: number)
 }
 
 /**
- * A finite float as arrow-rs writes it (whole numbers keep `.0`), the text of encode.ts's formatFloat, at most 24
- * bytes. Numbers with at most six decimals skip String(v): m = round(v * 10^6) with m / 10^6 === v round-trips
- * (division is correctly rounded, so that is parsing the decimal), and below 2^30 two six-decimal numbers are
- * further apart than a double's spacing, so m's digits without trailing zeros are the unique shortest decimal:
- * JavaScript's own digits. (Fewer decimals k round-trip exactly when 10^(6-k) divides m: below 2^30, v * 10^6 is
- * within 0.2 of the decimal's exact value.)
+ * A finite float the row loops' short path leaves (rowCode.ts's SHORT_FLOAT: below 2^30 with at most six decimals),
+ * as arrow-rs writes it (whole numbers keep `.0`): the text of encode.ts's formatFloat, at most 24 bytes.
  */
-export const floatInto = (buf: Uint8Array, p: number, v: number): number => {
-  if (v < 1073741824 && v > -1073741824) {
-    // Whole numbers too: their six decimals are zeros, written as ".0".
-    const m = Math.round(v * 1_000_000)
-    if (m / 1_000_000 === v) {
-      let a = m
-      if (a < 0) {
-        buf[p++] = 45
-        a = -a
-      }
-      const whole = (a / 1_000_000) | 0
-      const fraction = a - whole * 1_000_000
-      p = whole < 100 ? smallInto(buf, p, whole) : integerInto(buf, p, whole)
-      buf[p] = 46
-      // Six digits, two at a time; the end is after the last pair that is not 00, less its last digit if 0.
-      const high = (fraction / 10_000) | 0
-      const rest = fraction - high * 10_000
-      const middle = (rest / 100) | 0
-      const low = (rest - middle * 100) << 1
-      buf[p + 1] = PAIRS[high << 1]!
-      buf[p + 2] = PAIRS[(high << 1) + 1]!
-      buf[p + 3] = PAIRS[middle << 1]!
-      buf[p + 4] = PAIRS[(middle << 1) + 1]!
-      buf[p + 5] = PAIRS[low]!
-      buf[p + 6] = PAIRS[low + 1]!
-      if (low !== 0) return p + 7 - ENDS_IN_ZERO[low >> 1]!
-      if (middle !== 0) return p + 5 - ENDS_IN_ZERO[middle]!
-      if (high !== 0) return p + 3 - ENDS_IN_ZERO[high]!
-      return p + 2
-    }
-  }
-  return otherFloatInto(buf, p, v)
-}
-
-/** Floats beyond 2^30 or with more than six decimals. */
-const otherFloatInto = (buf: Uint8Array, p: number, v: number): number => {
+export const otherFloatInto = (buf: Uint8Array, p: number, v: number): number => {
   if (Number.isInteger(v) && Math.abs(v) < 1e16) {
     p = integerInto(buf, p, v)
     buf[p] = 46
@@ -131,17 +92,6 @@ const otherFloatInto = (buf: Uint8Array, p: number, v: number): number => {
     return p + 2
   }
   return asciiInto(buf, p, String(v))
-}
-
-/** 0 <= v < 100 in decimal. */
-const smallInto = (buf: Uint8Array, p: number, v: number): number => {
-  if (v < 10) {
-    buf[p] = 48 + v
-    return p + 1
-  }
-  buf[p] = PAIRS[v << 1]!
-  buf[p + 1] = PAIRS[(v << 1) + 1]!
-  return p + 2
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ export type RowLoop<Sink, Column, Fallback> = (
 
 /** Names the generated code uses from its helpers object (see chunkBytes.ts). */
 const HELPERS = [
-  "floatInto",
+  "otherFloatInto",
   "integerInto",
   "copyInto",
   "bigintInto",
@@ -56,7 +56,9 @@ const HELPERS = [
   "INF",
   "NEG_INF",
   "MIN_SECONDS",
-  "END_SECONDS"
+  "END_SECONDS",
+  "PAIRS",
+  "ENDS_IN_ZERO"
 ]
 
 /** Stores of constant bytes at pos as little-endian words (up to 3 bytes past them are overwritten), then pos moved. */
@@ -110,7 +112,9 @@ const cell = (c: number, kind: number, json: boolean): string => {
     case Kind.F64:
     case Kind.F32: {
       const items = kind === Kind.F64 ? `f64_${c}` : `f32_${c}`
-      return `{ const v = ${items}[r]; pos = v - v === 0 ? floatInto(buf, pos, v) : copyInto(buf, pos, ${nonFinite}) }`
+      return `{ const v = ${items}[r]; const m = Math.round(v * 1000000)
+        if (v < 1073741824 && v > -1073741824 && m / 1000000 === v) { ${SHORT_FLOAT} }
+        else pos = v - v === 0 ? otherFloatInto(buf, pos, v) : copyInto(buf, pos, ${nonFinite}) }`
     }
     case Kind.I32:
       return `pos = integerInto(buf, pos, i32_${c}[r])`
@@ -140,6 +144,29 @@ const cell = (c: number, kind: number, json: boolean): string => {
       return "done = false"
   }
 }
+
+/**
+ * A finite float as arrow-rs writes it (whole numbers keep `.0`), the text of encode.ts's formatFloat, for v below
+ * 2^30 whose m = round(v * 10^6) gives it back (others: numberBytes.ts's otherFloatInto). m / 10^6 === v means the
+ * decimal round-trips (division is correctly rounded, so that is parsing it), and below 2^30 two six-decimal numbers
+ * are further apart than a double's spacing, so m's digits without trailing zeros are the unique shortest decimal:
+ * JavaScript's own digits. (Fewer decimals k round-trip exactly when 10^(6-k) divides m: below 2^30, v * 10^6 is
+ * within 0.2 of the decimal's exact value.) Written as whole part, point, and the six decimals as pairs; the end is
+ * after the last pair that is not 00, less its last digit if that is 0.
+ */
+const SHORT_FLOAT = `let a = m; if (a < 0) { buf[pos++] = 45; a = -a }
+  const whole = (a / 1000000) | 0; const fraction = a - whole * 1000000
+  if (whole < 10) buf[pos++] = 48 + whole
+  else if (whole < 100) { buf[pos] = PAIRS[whole << 1]; buf[pos + 1] = PAIRS[(whole << 1) + 1]; pos += 2 }
+  else pos = integerInto(buf, pos, whole)
+  buf[pos] = 46
+  const high = (fraction / 10000) | 0; const rest = fraction - high * 10000; const middle = (rest / 100) | 0
+  const low = (rest - middle * 100) << 1
+  buf[pos + 1] = PAIRS[high << 1]; buf[pos + 2] = PAIRS[(high << 1) + 1]
+  buf[pos + 3] = PAIRS[middle << 1]; buf[pos + 4] = PAIRS[(middle << 1) + 1]
+  buf[pos + 5] = PAIRS[low]; buf[pos + 6] = PAIRS[low + 1]
+  pos += low !== 0 ? 7 - ENDS_IN_ZERO[low >> 1] : middle !== 0 ? 5 - ENDS_IN_ZERO[middle] :
+    high !== 0 ? 3 - ENDS_IN_ZERO[high] : 2`
 
 /** Makes the sink's buffer, view and position the loop's again, with room for a row. */
 const RESYNC = "sink.ensure(rowMax); buf = sink.buf; view = sink.view; pos = sink.pos"
