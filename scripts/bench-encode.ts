@@ -67,7 +67,8 @@ if (held > 0) {
     }
     passes.sort((a, b) => a - b)
     console.log(
-      `${format.padEnd(6)} ${rows} rows held, ${(bytes / 1048576).toFixed(1)} MiB: CPU fastest ${passes[0]!.toFixed(3)} s, ` +
+      `${format.padEnd(6)} ${rows} rows held, ${(bytes / 1048576).toFixed(1)} MiB: ` +
+        `CPU fastest ${passes[0]!.toFixed(3)} s, ` +
         `median ${passes[passes.length >> 1]!.toFixed(3)} s (${((passes[0]! / rows) * 1e9).toFixed(0)} ns a row)`
     )
   }

@@ -113,7 +113,8 @@ try {
       `${format.padEnd(8)} ${status} ${(bytes / 1048576).toFixed(1).padStart(8)} MiB in ${seconds.toFixed(1).padStart(6)} s` +
         `  (${Math.round((loaded.lines * copies) / seconds).toLocaleString()} rows/s)  server CPU ${(cpuSeconds() - cpuBefore).toFixed(1)} s` +
         ` (main thread ${(mainCpuSeconds() - mainBefore).toFixed(1)} s)` +
-        `, ${clientKind} client CPU ${((client.user + client.system) / 1e6).toFixed(1)} s (system ${(client.system / 1e6).toFixed(1)} s)` +
+        `, ${clientKind} client CPU ${((client.user + client.system) / 1e6).toFixed(1)} s` +
+        ` (system ${(client.system / 1e6).toFixed(1)} s)` +
         `  RSS before ${before} MiB, peak ${peak} MiB, after ${rssMiB()} MiB`
     )
   }

@@ -127,7 +127,8 @@ const cell = (c: number, kind: number, json: boolean): string => {
     case Kind.VARCHAR:
       return `{
         const at = r * 16; const length = head_${c}.getUint32(at, true)
-        const a = head_${c}.getInt32(at + 4, true), b = head_${c}.getInt32(at + 8, true), d = head_${c}.getInt32(at + 12, true)
+        const a = head_${c}.getInt32(at + 4, true), b = head_${c}.getInt32(at + 8, true)
+        const d = head_${c}.getInt32(at + 12, true)
         const m = 3 * length
         if (length > 12 || ((${special}(a) & INLINE_MASKS[m]) | (${special}(b) & INLINE_MASKS[m + 1]) |
             (${special}(d) & INLINE_MASKS[m + 2])) !== 0) done = false

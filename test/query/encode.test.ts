@@ -167,7 +167,7 @@ describe("answers encoded from column vectors", () => {
       CASE WHEN i % 11 = 0 THEN NULL ELSE i END AS n, i % 2 = 0 AS even FROM range(10000) r(i)`)
   }, 60_000)
 
-  it("row loops made per column shape: long and unicode keys, many shapes in turn, strings at 12 and 13 bytes", async () => {
+  it("row loops per column shape: long and unicode keys, many shapes in turn, strings of 12 and 13 bytes", async () => {
     await expectSameBytes(`SELECT i AS "${"k".repeat(45)}", 'é' || i AS "ключ ${"ü".repeat(20)}",
       CASE WHEN i % 2 = 0 THEN NULL ELSE repeat('a', 11) || (i % 10) END AS twelve,
       repeat('b', 12) || (i % 10) AS thirteen, repeat('"', 12) AS quotes FROM range(5) r(i)`)
