@@ -11,8 +11,10 @@ import {
   otherFloatInto,
   PAIRS,
   remainder,
-  TIME_SLACK,
-  timeInto
+  fractionInto,
+  renderSecond,
+  SECOND,
+  TIME_SLACK
 } from "./numberBytes.ts"
 import { csvRowLoop, jsonRowLoop, type KeyBytes, Kind, type RowLoop } from "./rowCode.ts"
 
@@ -388,7 +390,9 @@ const HELPERS = {
   copyInto,
   bigintInto,
   secondsOf,
-  timeInto,
+  SECOND,
+  renderSecond,
+  fractionInto,
   dayBytes,
   slowCellInto,
   jsonSpecial,

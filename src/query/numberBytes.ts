@@ -115,17 +115,20 @@ export const dayBytes = (day: number): Uint8Array => {
 
 // Rows in a result often share their second (one per series at each time), or at least their day: the rendered
 // `YYYY-MM-DDTHH:MM:SS` is kept as five little-endian words (the last holding 3 bytes and a zero).
-let cachedSecond = Number.NaN
-// The first second of the day whose `YYYY-MM-DD` the first words hold.
-let cachedDayStart = Number.NaN
+/** The last second rendered, as those words; the row loops write them (rowCode.ts). */
+export const SECOND = {
+  value: Number.NaN,
+  // The first second of the day whose `YYYY-MM-DD` the first words hold.
+  dayStart: Number.NaN,
+  // The third word's `DD` (the day of month), the rest of it filled per second.
+  dayOfMonth: 0,
+  w0: 0,
+  w1: 0,
+  w2: 0,
+  w3: 0,
+  w4: 0
+}
 const cachedDayView = new DataView(new ArrayBuffer(12))
-let w0 = 0
-let w1 = 0
-// The third word's `DD` (the day of month), the rest of it filled per second.
-let dayOfMonth = 0
-let w2 = 0
-let w3 = 0
-let w4 = 0
 
 /** "00" to "99" as little-endian 16-bit words (two ASCII digits). */
 const PAIR_WORDS = (() => {
@@ -139,47 +142,36 @@ const T_AT_2 = 84 << 16
 const COLON_AT_1 = 58 << 8
 const COLON_AT_0 = 58
 
-/** The words of `YYYY-MM-DDTHH:MM:SS`, computed from the cached day and the time of day. */
-const renderSecond = (seconds: number) => {
-  let inDay = seconds - cachedDayStart
+/** The words of `YYYY-MM-DDTHH:MM:SS` into SECOND, computed from the cached day and the time of day. */
+export const renderSecond = (seconds: number): void => {
+  const c = SECOND
+  let inDay = seconds - c.dayStart
   if (!(inDay >= 0 && inDay < 86_400)) {
     const day = Math.floor(seconds / 86_400)
     const bytes = dayBytes(day)
     for (let i = 0; i < 10; i++) cachedDayView.setUint8(i, bytes[i]!)
-    cachedDayStart = day * 86_400
-    w0 = cachedDayView.getInt32(0, true)
-    w1 = cachedDayView.getInt32(4, true)
-    dayOfMonth = cachedDayView.getUint16(8, true)
-    inDay = seconds - cachedDayStart
+    c.dayStart = day * 86_400
+    c.w0 = cachedDayView.getInt32(0, true)
+    c.w1 = cachedDayView.getInt32(4, true)
+    c.dayOfMonth = cachedDayView.getUint16(8, true)
+    inDay = seconds - c.dayStart
   }
   inDay |= 0
   const h = (inDay / 3600) | 0
   inDay -= h * 3600
   const m = (inDay / 60) | 0
   const hours = PAIR_WORDS[h]!
-  w2 = dayOfMonth | T_AT_2 | ((hours & 0xff) << 24)
-  w3 = (hours >> 8) | COLON_AT_1 | (PAIR_WORDS[m]! << 16)
-  w4 = COLON_AT_0 | (PAIR_WORDS[inDay - m * 60]! << 8)
-  cachedSecond = seconds
+  c.w2 = c.dayOfMonth | T_AT_2 | ((hours & 0xff) << 24)
+  c.w3 = (hours >> 8) | COLON_AT_1 | (PAIR_WORDS[m]! << 16)
+  c.w4 = COLON_AT_0 | (PAIR_WORDS[inDay - m * 60]! << 8)
+  c.value = seconds
 }
 
-/** Slack timeInto needs past what it writes: the byte after the seconds, which the caller writes next. */
+/** Slack a time's writing needs past what it writes: the byte after the seconds, which the caller writes next. */
 export const TIME_SLACK = 1
 
-/**
- * `YYYY-MM-DDTHH:MM:SS[.fff|.ffffff|.fffffffff]` as time.ts renders it (the fraction left out when zero, else in
- * 3, 6 or 9 digits as needed), at most 29 bytes; seconds between MIN_SECONDS and END_SECONDS. The byte after the
- * seconds may be overwritten: room for 30 bytes, and the caller writes something after it.
- */
-export const timeInto = (view: DataView, buf: Uint8Array, p: number, seconds: number, nanos: number): number => {
-  if (seconds !== cachedSecond) renderSecond(seconds)
-  view.setInt32(p, w0, true)
-  view.setInt32(p + 4, w1, true)
-  view.setInt32(p + 8, w2, true)
-  view.setInt32(p + 12, w3, true)
-  view.setInt32(p + 16, w4, true)
-  p += 19
-  if (nanos === 0) return p
+/** `.fff`, `.ffffff` or `.fffffffff` of 0 < nanos < 10^9, in as few of those widths as it needs. */
+export const fractionInto = (buf: Uint8Array, p: number, nanos: number): number => {
   buf[p++] = 46
   if (nanos % 1_000_000 === 0) return paddedInto(buf, p, nanos / 1_000_000, 3)
   if (nanos % 1000 === 0) return paddedInto(buf, p, nanos / 1000, 6)

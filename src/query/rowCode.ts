@@ -43,7 +43,9 @@ const HELPERS = [
   "copyInto",
   "bigintInto",
   "secondsOf",
-  "timeInto",
+  "SECOND",
+  "renderSecond",
+  "fractionInto",
   "dayBytes",
   "slowCellInto",
   "jsonSpecial",
@@ -136,8 +138,14 @@ const cell = (c: number, kind: number, json: boolean): string => {
           pos += length; ${quote} }
       }`
     case Kind.TIME:
+      // `YYYY-MM-DDTHH:MM:SS` as five words (the last one's fourth byte overwritten next), then any fraction.
       return `{ const s = secondsOf(col_${c}, r); if (s !== s) done = false;
-        else { ${quote} pos = timeInto(view, buf, pos, s, col_${c}.nanos); ${quote} } }`
+        else { ${quote} if (s !== SECOND.value) renderSecond(s)
+          view.setInt32(pos, SECOND.w0, true); view.setInt32(pos + 4, SECOND.w1, true)
+          view.setInt32(pos + 8, SECOND.w2, true); view.setInt32(pos + 12, SECOND.w3, true)
+          view.setInt32(pos + 16, SECOND.w4, true); pos += 19
+          const ns = col_${c}.nanos; if (ns !== 0) pos = fractionInto(buf, pos, ns)
+          ${quote} } }`
     case Kind.DATE:
       return `{ const day = i32_${c}[r]; if (day * 86400 < MIN_SECONDS || day * 86400 >= END_SECONDS) done = false;
         else { ${quote} pos = copyInto(buf, pos, dayBytes(day)); ${quote} } }`
