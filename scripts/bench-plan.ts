@@ -12,54 +12,21 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { monitorEventLoopDelay, performance } from "node:perf_hooks"
-import type { ColumnDef } from "../src/events/common.ts"
-import type { DatabaseState, TableState } from "../src/catalog/state.ts"
 import type { SelectStatement } from "../src/influxql/ast.ts"
 import { isParseError, parseInfluxQl } from "../src/influxql/parser.ts"
 import { planSelect } from "../src/influxql/planner.ts"
 import { dialectSetupSql, rewriteDialect } from "../src/query/dialect/index.ts"
 import { sandboxSql } from "../src/query/sandbox.ts"
 import { translate, type BufferView } from "../src/query/translate.ts"
+import { catalogDatabase, catalogTable } from "./catalogFixture.ts"
 
 const args = process.argv.slice(2)
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 5
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined
 
-const table = (id: number, name: string, tags: ReadonlyArray<string>, fields: ReadonlyArray<string>): TableState => {
-  const columns: Array<ColumnDef> = [
-    ...tags.map((n, i) => ({ id: i, name: n, type: "tag" as const })),
-    { id: tags.length, name: "time", type: "time" },
-    ...fields.map((n, i) => ({ id: tags.length + 1 + i, name: n, type: "float" as const }))
-  ]
-  return {
-    id,
-    name,
-    columns,
-    columnsByName: new Map(columns.map((c) => [c.name, c])),
-    seriesKey: tags,
-    nextColumnId: columns.length,
-    retentionPeriodNs: null,
-    createdAtNs: 0n,
-    deleted: false,
-    hardDeleteAtNs: null,
-    lastCaches: new Map(),
-    distinctCaches: new Map()
-  }
-}
-
 const cpuFields = ["usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"]
-const tables = [table(1, "cpu", ["hostname", "region", "datacenter"], cpuFields), table(2, "m", ["host"], ["v"])]
-const db: DatabaseState = {
-  id: 1,
-  name: "bench",
-  retentionPeriodNs: null,
-  createdAtNs: 0n,
-  deleted: false,
-  hardDeleteAtNs: null,
-  tables: new Map(tables.map((t) => [t.id, t])),
-  tableIdsByName: new Map(tables.map((t) => [t.name, t.id])),
-  nameHistory: new Map(tables.map((t) => [t.name, [{ tableId: t.id, fromSeq: 0, toSeq: null }]]))
-}
+const tables = [catalogTable(1, "cpu", ["hostname", "region", "datacenter"], cpuFields), catalogTable(2, "m", ["host"], ["v"])]
+const db = catalogDatabase("bench", tables)
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 // The shape of the write buffer's view (WriteBuffer.viewSql), over tables that need not exist: nothing runs.
 const buffer: BufferView = {

@@ -16,13 +16,12 @@ import { spawn } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import type { DatabaseState, TableState } from "../src/catalog/state.ts"
-import type { ColumnDef } from "../src/events/common.ts"
 import type { SelectStatement } from "../src/influxql/ast.ts"
 import { isParseError, parseInfluxQl } from "../src/influxql/parser.ts"
 import { planSelect } from "../src/influxql/planner.ts"
 import { selectorPick, selectorTimeSql } from "../src/influxql/select/aggregates.ts"
 import { dialectSetupSql } from "../src/query/dialect/index.ts"
+import { catalogDatabase, catalogTable } from "./catalogFixture.ts"
 import { cpuData, load, stop } from "./lib.ts"
 
 const args = process.argv.slice(2)
@@ -33,36 +32,8 @@ const persisted = args.includes("--persisted")
 
 const tags = ["hostname", "region", "datacenter", "rack", "os", "arch", "team", "service", "service_version", "service_environment"]
 const fields = ["usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"]
-const columns: Array<ColumnDef> = [
-  ...tags.map((n, i) => ({ id: i, name: n, type: "tag" as const })),
-  { id: tags.length, name: "time", type: "time" },
-  ...fields.map((n, i) => ({ id: tags.length + 1 + i, name: n, type: "float" as const }))
-]
-const cpu: TableState = {
-  id: 1,
-  name: "cpu",
-  columns,
-  columnsByName: new Map(columns.map((c) => [c.name, c])),
-  seriesKey: tags,
-  nextColumnId: columns.length,
-  retentionPeriodNs: null,
-  createdAtNs: 0n,
-  deleted: false,
-  hardDeleteAtNs: null,
-  lastCaches: new Map(),
-  distinctCaches: new Map()
-}
-const db: DatabaseState = {
-  id: 1,
-  name: "bench",
-  retentionPeriodNs: null,
-  createdAtNs: 0n,
-  deleted: false,
-  hardDeleteAtNs: null,
-  tables: new Map([[1, cpu]]),
-  tableIdsByName: new Map([["cpu", 1]]),
-  nameHistory: new Map([["cpu", [{ tableId: 1, fromSeq: 0, toSeq: null }]]])
-}
+const cpu = catalogTable(1, "cpu", tags, fields)
+const db = catalogDatabase("bench", [cpu])
 
 /** A server started from the checkout at `root`, everything kept in the write buffer. */
 const startAt = async (root: string, port: number) => {
