@@ -1,7 +1,8 @@
 /**
  * Query benchmark: the 100-host x 24 h cpu data set loaded into Strata (write buffer) and into a real InfluxDB 1.x,
- * then five TSBS-like queries — SQL on Strata, InfluxQL on InfluxDB 1.x — each timed as the median of 3 runs after
- * one warm-up, the whole answer read by the client. Prints each pair and the ratio of the totals (target ≤ 0.5).
+ * then five TSBS-like queries — SQL on Strata, InfluxQL on InfluxDB 1.x — each timed as the median of 3 runs
+ * (`--runs N`) after one warm-up, the whole answer read by the client. Prints each pair and the ratio of the totals
+ * (target ≤ 0.5).
  * Two modes (both by default): `buffer`, the data in the write buffer; `persisted`, the data persisted to Parquet and
  * compacted (a 1 s persist interval and compaction delay, waited for through `system.parquet_files`), where DuckDB
  * also runs the same queries in-process on the same Parquet files: the engine's floor.
@@ -11,7 +12,7 @@
  * its elapsed time: on a busy machine it is the steadier figure.
  * ClickHouse (Debian's clickhouse-server, scripts/clickhouse.ts) runs the same five queries on the same rows in a
  * MergeTree ordered by (hostname, time); the totals line gives strata/clickhouse and the worst query's ratio.
- * usage: npx tsx scripts/bench-query.ts [--hours N] [--skip-influx] [--skip-clickhouse]
+ * usage: npx tsx scripts/bench-query.ts [--hours N] [--runs N] [--skip-influx] [--skip-clickhouse]
  *   [--mode buffer|persisted|both|trivial]
  */
 import { DuckDBInstance } from "@duckdb/node-api"
@@ -83,11 +84,18 @@ const timed = async (url: string): Promise<{ ms: number; bytes: number }> => {
   return { ms, bytes: body.byteLength }
 }
 
-const medianOf3 = async (url: string) => {
-  await timed(url)
-  const runs = [await timed(url), await timed(url), await timed(url)].sort((a, b) => a.ms - b.ms)
-  return runs[1]!
+/** Timed runs of each query per system after one warm-up (`--runs`, odd); the median is reported. */
+const RUNS = args.includes("--runs") ? Math.max(1, Number(args[args.indexOf("--runs") + 1]) | 1) : 3
+
+/** The median of RUNS runs of a measurement after one warm-up. */
+const medianRun = async <A extends { readonly ms: number }>(run: () => Promise<A>): Promise<A> => {
+  await run()
+  const runs: Array<A> = []
+  for (let i = 0; i < RUNS; i++) runs.push(await run())
+  return runs.sort((a, b) => a.ms - b.ms)[(RUNS - 1) / 2]!
 }
+
+const medianTimed = (url: string) => medianRun(() => timed(url))
 
 /** Runs that measure a server's CPU per query (steadier than elapsed time on a busy machine). */
 const CPU_RUNS = 10
@@ -178,7 +186,7 @@ const lastCacheRow = async (url: string, pid: number) => {
   if (created.status !== 201) throw new Error(`last cache: ${created.status} ${await created.text()}`)
   const q = "SELECT hostname, usage_user AS last_user, time FROM last_cache('cpu', 'by_host') ORDER BY hostname"
   const queryUrl = `${url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format: "json" })}`
-  const r = await medianOf3(queryUrl)
+  const r = await medianTimed(queryUrl)
   const cpu = await cpuPerQuery(queryUrl, pid)
   console.log(`strata  ${"last value per host, last_cache()".padEnd(36)} ${r.ms.toFixed(1).padStart(9)} ms  (${r.bytes.toLocaleString()} bytes), server CPU ${cpu.toFixed(1)} ms`)
   return r.ms
@@ -207,7 +215,7 @@ const waitPersistedAndCompacted = async (url: string, dir: string, lines: number
   }
 }
 
-/** DuckDB in-process on the same Parquet files: each query's median of 3 after one warm-up, the answer read whole. */
+/** DuckDB in-process on the same Parquet files: each query's median (see RUNS), the answer read whole. */
 const duckFloor = async (paths: ReadonlyArray<string>) => {
   const db = await DuckDBInstance.create(":memory:", { threads: "2" })
   const conn = await db.connect()
@@ -219,10 +227,9 @@ const duckFloor = async (paths: ReadonlyArray<string>) => {
       const rows = (await conn.runAndReadAll(q.duckdb)).getRows().length
       return { ms: performance.now() - started, rows }
     }
-    await once()
-    const runs = [await once(), await once(), await once()].sort((a, b) => a.ms - b.ms)
-    duckTimes.push(runs[1]!.ms)
-    console.log(`duckdb  ${q.name.padEnd(36)} ${runs[1]!.ms.toFixed(1).padStart(9)} ms  (${runs[1]!.rows.toLocaleString()} rows)`)
+    const median = await medianRun(once)
+    duckTimes.push(median.ms)
+    console.log(`duckdb  ${q.name.padEnd(36)} ${median.ms.toFixed(1).padStart(9)} ms  (${median.rows.toLocaleString()} rows)`)
   }
   conn.closeSync()
   db.closeSync()
@@ -242,7 +249,7 @@ for (const m of modes) {
     const cpu: Array<number> = (strataCpu[m] = [])
     for (const q of queries) {
       const url = `${strata.url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q: q.sql, format: "json" })}`
-      const r = await medianOf3(url)
+      const r = await medianTimed(url)
       times.push(r.ms)
       cpu.push(await cpuPerQuery(url, strata.child.pid!))
       console.log(
@@ -262,7 +269,7 @@ if (!args.includes("--skip-influx")) {
     const loaded = load(file, `${influx.url}/write?db=bench&precision=ns`)
     console.log(`influxdb 1.x loaded ${loaded.lines.toLocaleString()} lines in ${loaded.seconds}s`)
     for (const q of queries) {
-      const r = await medianOf3(`${influx.url}/query?${new URLSearchParams({ db: "bench", q: q.influxql, epoch: "ns" })}`)
+      const r = await medianTimed(`${influx.url}/query?${new URLSearchParams({ db: "bench", q: q.influxql, epoch: "ns" })}`)
       influxTimes.push(r.ms)
       console.log(`influx  ${q.name.padEnd(36)} ${r.ms.toFixed(1).padStart(9)} ms  (${r.bytes.toLocaleString()} bytes)`)
     }
@@ -279,7 +286,7 @@ if (!args.includes("--skip-clickhouse")) {
     console.log(`clickhouse loaded ${rows.toLocaleString()} rows in ${((performance.now() - started) / 1000).toFixed(1)}s`)
     const sqls = clickhouseQueries(from, to)
     for (const [i, q] of queries.entries()) {
-      const r = await medianOf3(clickhouseQueryUrl(clickhouse.url, sqls[i]!))
+      const r = await medianTimed(clickhouseQueryUrl(clickhouse.url, sqls[i]!))
       clickhouseTimes.push(r.ms)
       console.log(`clickhouse ${q.name.padEnd(33)} ${r.ms.toFixed(1).padStart(9)} ms  (${r.bytes.toLocaleString()} bytes)`)
     }
