@@ -22,6 +22,7 @@ import { TableSources, type TableView } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import type { Json } from "./ast.ts"
 import { dialectSetupSql, rewriteDialect } from "./dialect/index.ts"
+import { FEW_CACHE_ROWS } from "./answerShape.ts"
 import { DuckDb } from "./DuckDb.ts"
 import { contentTypeOf, encodeText, type ChunkSource, type ResultFormat } from "./encode.ts"
 import { DuplicateCheck } from "./duplicates.ts"
@@ -115,12 +116,17 @@ const collect = async (pieces: AsyncIterable<Uint8Array>): Promise<Array<Uint8Ar
  */
 const MATERIALISE_SCANNED_ROWS = 2_000_000
 
-/** Rows of a materialised answer encoded whole, sent with its length in one write. */
-const WHOLE_ANSWER_ROWS = 10_000
+/** Rows of a materialised answer encoded whole, sent with its length in one write (every few-rows answer fits). */
+const WHOLE_ANSWER_ROWS = FEW_CACHE_ROWS
 
-/** Whether a query's answer is read materialised rather than streamed. */
-const materialises = (translated: Translated, record: QueryRecord) =>
+/**
+ * The query's result read materialised in one round trip, when its shape bounds it (a few rows, or groups of a
+ * bounded scan); none otherwise or when it fails (the streaming way then words the error as always).
+ */
+const runMaterialised = (conn: DuckDBConnection, translated: Translated, record: QueryRecord) =>
   translated.fewRows || (translated.grouped && record.rowsRead <= MATERIALISE_SCANNED_ROWS)
+    ? Effect.option(Effect.tryPromise(() => conn.run(translated.sql)))
+    : Effect.succeed(Option.none<DuckDBMaterializedResult>())
 
 /** The chunks of a materialised result, counted as they are read. */
 const materializedSource = (result: DuckDBMaterializedResult, record: QueryRecord): ChunkSource => {
@@ -356,15 +362,11 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const textBody = (conn: DuckDBConnection, translated: Translated, format: Exclude<ResultFormat, "parquet">, record: QueryRecord) =>
       Effect.gen(function* () {
         const sqlText = translated.sql
-        // A few rows by the statement's shape, or groups of a bounded scan: read materialised in one round trip (a
-        // failure takes the streaming way, which words its error as always).
-        const read = materialises(translated, record)
-          ? yield* Effect.option(Effect.tryPromise(() => conn.run(sqlText)))
-          : Option.none()
+        const read = yield* runMaterialised(conn, translated, record)
         let source: ChunkSource
         if (Option.isSome(read)) {
           source = materializedSource(read.value, record)
-          if (translated.fewRows || read.value.rowCount <= WHOLE_ANSWER_ROWS) {
+          if (read.value.rowCount <= WHOLE_ANSWER_ROWS) {
             const pieces = yield* Effect.tryPromise({
               try: () => collect(encodeText(source, format)),
               catch: executionFailure
@@ -480,9 +482,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             yield* Effect.addFinalizer(() => Effect.sync(() => outcome !== "success" && conn.interrupt()))
             const translated = yield* plan(conn, database, sqlText, {}, (statement) => statement)
             recordScan(record, translated)
-            const materialised = materialises(translated, record)
-              ? yield* Effect.option(Effect.tryPromise(() => conn.run(translated.sql)))
-              : Option.none()
+            const materialised = yield* runMaterialised(conn, translated, record)
             if (Option.isSome(materialised)) {
               const source = materializedSource(materialised.value, record)
               const next = Effect.map(Effect.promise(source.next), (chunk) => {

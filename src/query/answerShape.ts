@@ -1,4 +1,5 @@
 import { isObject, type Json, type JsonObject } from "./ast.ts"
+import { functionName } from "./dialect/tree.ts"
 
 /**
  * What a statement's shape says about the size of its answer, before it runs: few rows (read whole in one round
@@ -27,17 +28,7 @@ export const readsOneCache = (statement: JsonObject): boolean => {
   const from = node["from_table"]
   const ctes = isObject(node["cte_map"]) ? node["cte_map"]["map"] : undefined
   if (!isObject(from) || from["type"] !== "TABLE_FUNCTION" || (Array.isArray(ctes) && ctes.length > 0)) return false
-  const pending: Array<Json> = [node]
-  while (pending.length > 0) {
-    const value = pending.pop()!
-    if (Array.isArray(value)) pending.push(...value)
-    else if (isObject(value)) {
-      const fn = value["class"] === "FUNCTION" ? String(value["function_name"]).toLowerCase() : ""
-      if (fn === "unnest" || fn === "unlist") return false
-      pending.push(...Object.values(value))
-    }
-  }
-  return true
+  return !forSomeNode(node, (n) => UNNEST.has(functionName(n) ?? ""))
 }
 
 const isConstant = (node: Json): boolean => isObject(node) && (node["class"] === "CONSTANT" || (node["class"] === "CAST" && isConstant(node["child"] ?? null)))
@@ -59,11 +50,7 @@ export const fewRows = (statement: JsonObject): boolean => {
   }
   const select = Array.isArray(node["select_list"]) ? node["select_list"] : []
   // GROUP BY ALL is no group expression but FORCE_AGGREGATES handling.
-  const grouped =
-    (Array.isArray(node["group_expressions"]) && node["group_expressions"].length > 0) ||
-    (Array.isArray(node["group_sets"]) && node["group_sets"].length > 0) ||
-    node["aggregate_handling"] !== "STANDARD_HANDLING"
-  if (select.length === 0 || grouped) return false
+  if (select.length === 0 || groupsBy(node) || node["aggregate_handling"] !== "STANDARD_HANDLING") return false
   const from = isObject(node["from_table"]) ? node["from_table"]["type"] : undefined
   if (from === "EMPTY") return select.every(isConstant)
   const aggregate = (item: Json) =>
@@ -73,6 +60,8 @@ export const fewRows = (statement: JsonObject): boolean => {
 
 /** Functions that make several rows of one: a statement calling any may answer more rows than it reads. */
 const ROW_MAKING_FUNCTIONS = new Set(["unnest", "unlist", "generate_series", "range", "generate_subscripts"])
+/** The functions a cache read may not call for its answer to stay within the cache's rows. */
+const UNNEST = new Set(["unnest", "unlist"])
 
 /**
  * Whether a statement's answer has at most as many rows as it reads: a GROUP BY of a SELECT whose FROM joins
@@ -83,21 +72,30 @@ const ROW_MAKING_FUNCTIONS = new Set(["unnest", "unlist", "generate_series", "ra
 export const groupedRows = (statement: JsonObject): boolean => {
   const node = statement["node"]
   if (!isObject(node) || node["type"] !== "SELECT_NODE") return false
-  const grouped =
-    (Array.isArray(node["group_expressions"]) && node["group_expressions"].length > 0) ||
-    (Array.isArray(node["group_sets"]) && node["group_sets"].length > 0)
-  if (!grouped) return false
-  const pending: Array<Json> = [node]
+  return (
+    groupsBy(node) &&
+    !forSomeNode(
+      node,
+      (n) => n["type"] === "JOIN" || n["type"] === "TABLE_FUNCTION" || ROW_MAKING_FUNCTIONS.has(functionName(n) ?? "")
+    )
+  )
+}
+
+/** Whether a SELECT node has GROUP BY expressions or grouping sets. */
+const groupsBy = (node: JsonObject): boolean =>
+  (Array.isArray(node["group_expressions"]) && node["group_expressions"].length > 0) ||
+  (Array.isArray(node["group_sets"]) && node["group_sets"].length > 0)
+
+/** Whether any object node of a tree, subqueries included, passes `test`. */
+const forSomeNode = (tree: Json, test: (node: JsonObject) => boolean): boolean => {
+  const pending: Array<Json> = [tree]
   while (pending.length > 0) {
     const value = pending.pop()!
     if (Array.isArray(value)) pending.push(...value)
     else if (isObject(value)) {
-      if (value["type"] === "JOIN" || value["type"] === "TABLE_FUNCTION") return false
-      if (value["class"] === "FUNCTION" && ROW_MAKING_FUNCTIONS.has(String(value["function_name"]).toLowerCase()))
-        return false
+      if (test(value)) return true
       pending.push(...Object.values(value))
     }
   }
-  return true
+  return false
 }
-

@@ -1,34 +1,17 @@
-import { readerTableNames, type Node } from "./timeRange.ts"
+import type { Json } from "./ast.ts"
+import { constantValue, stringConstant } from "./dialect/tree.ts"
+import { readerColumn, readerTableNames, type Node } from "./timeRange.ts"
 
-/** A condition's column: unqualified, or qualified by a name the reading SELECT knows its table by. */
-const columnOf = (n: Node | undefined, tables: ReadonlySet<string>): string | undefined => {
-  if (n === undefined || n === null || n["class"] !== "COLUMN_REF") return undefined
-  const names = n["column_names"] as ReadonlyArray<string> | undefined
-  if (names === undefined || names.length === 0 || names.length > 2) return undefined
-  if (names.length === 2 && !tables.has(String(names[0]).toLowerCase())) return undefined
-  return names[names.length - 1]
-}
-
-type Constant = { readonly type: string | undefined; readonly value: unknown }
-
-const constantOf = (n: Node | undefined): Constant | undefined => {
-  if (n === undefined || n === null || n["class"] !== "CONSTANT") return undefined
-  const v = n["value"] as { type?: { id?: string }; is_null?: boolean; value?: unknown } | undefined
-  return v === undefined || v.is_null !== false ? undefined : { type: v.type?.id, value: v.value }
-}
-
-const stringOf = (n: Node | undefined): string | undefined => {
-  const c = constantOf(n)
-  return c?.type === "VARCHAR" && typeof c.value === "string" ? c.value : undefined
-}
+/** A VARCHAR constant's text (the tree's nodes are JSON). */
+const textOf = (n: unknown): string | undefined => stringConstant(n as Json)
 
 /** `false`, as a constant or as the text `'f'`/`'false'` cast to BOOLEAN (how DuckDB writes it back). */
 const isFalse = (n: Node): boolean => {
   if (n["class"] === "CAST" && (n["cast_type"] as { id?: string } | undefined)?.id === "BOOLEAN") {
-    const text = stringOf(n["child"] as Node | undefined)?.toLowerCase()
+    const text = textOf(n["child"])?.toLowerCase()
     return text === "f" || text === "false"
   }
-  return constantOf(n)?.value === false
+  return constantValue(n as Json)?.value === false
 }
 
 /** `COALESCE(a, b)`'s two arguments, as the InfluxQL planner writes tag comparisons. */
@@ -40,10 +23,10 @@ const coalesced = (n: Node | undefined): readonly [Node, Node] | undefined => {
 
 /** `col`, or `COALESCE(col, '')` compared with a non-empty text (a missing tag reads as '' in InfluxQL). */
 const comparedColumn = (n: Node | undefined, value: string, tables: ReadonlySet<string>): string | undefined => {
-  const direct = columnOf(n, tables)
+  const direct = readerColumn(n, tables)
   if (direct !== undefined) return direct
   const parts = coalesced(n)
-  return parts !== undefined && value !== "" && stringOf(parts[1]) === "" ? columnOf(parts[0], tables) : undefined
+  return parts !== undefined && value !== "" && textOf(parts[1]) === "" ? readerColumn(parts[0], tables) : undefined
 }
 
 /**
@@ -68,8 +51,8 @@ export const whereEqualities = (reader: Node): ReadonlyMap<string, ReadonlySet<s
     if (n["class"] === "COMPARISON" && n["type"] === "COMPARE_EQUAL") {
       const l = n["left"] as Node
       const r = n["right"] as Node
-      const right = stringOf(r)
-      const left = stringOf(l)
+      const right = textOf(r)
+      const left = textOf(l)
       const column = right !== undefined ? comparedColumn(l, right, tables) : undefined
       if (column !== undefined) return narrow(column, [right!])
       const flipped = left !== undefined ? comparedColumn(r, left, tables) : undefined
@@ -78,8 +61,8 @@ export const whereEqualities = (reader: Node): ReadonlyMap<string, ReadonlySet<s
     }
     if (n["class"] === "OPERATOR" && n["type"] === "COMPARE_IN") {
       const [first, ...rest] = n["children"] as ReadonlyArray<Node>
-      const column = columnOf(first, tables)
-      const values = rest.map(stringOf)
+      const column = readerColumn(first, tables)
+      const values = rest.map(textOf)
       if (column !== undefined && values.every((v) => v !== undefined)) narrow(column, values as Array<string>)
     }
   }

@@ -9,13 +9,21 @@ export interface TimeRange {
   readonly max?: bigint | undefined
 }
 
-/** `time`, unqualified or qualified by one of `tables` (lower-case names the table is known by in its SELECT). */
-const isTimeColumn = (n: Node | undefined, tables: ReadonlySet<string>): boolean => {
-  if (n === undefined || n === null || n["class"] !== "COLUMN_REF") return false
-  const names = (n["column_names"] as ReadonlyArray<string> | undefined) ?? []
-  if (String(names[names.length - 1]).toLowerCase() !== "time") return false
-  return names.length === 1 || (names.length === 2 && tables.has(String(names[0]).toLowerCase()))
+/**
+ * A column reference's name when it is unqualified or qualified by one of `tables` (the lower-case names the table
+ * is known by in its SELECT); undefined for anything else.
+ */
+export const readerColumn = (n: Node | undefined, tables: ReadonlySet<string>): string | undefined => {
+  if (n === undefined || n === null || n["class"] !== "COLUMN_REF") return undefined
+  const names = n["column_names"] as ReadonlyArray<string> | undefined
+  if (names === undefined || names.length === 0 || names.length > 2) return undefined
+  if (names.length === 2 && !tables.has(String(names[0]).toLowerCase())) return undefined
+  return names[names.length - 1]
 }
+
+/** `time`, unqualified or qualified by one of `tables`. */
+const isTimeColumn = (n: Node | undefined, tables: ReadonlySet<string>): boolean =>
+  readerColumn(n, tables)?.toLowerCase() === "time"
 
 /** A timestamp constant in nanoseconds: `CAST('…' AS TIMESTAMP_NS)`, as the dialect writes time literals. */
 const timestampOf = (n: Node | undefined): bigint | undefined => {

@@ -7,7 +7,7 @@ import type { BufferView, ViewScope } from "../query/translate.ts"
 import { duckTypeName } from "../query/virtualTables.ts"
 import { Ingester } from "../write/Ingester.ts"
 import { rowsTableName, seriesTableName } from "../write/WriteBuffer.ts"
-import { type Equalities, seriesFilter } from "../write/bufferColumns.ts"
+import { type Equalities, seriesCondition, whereSql } from "../write/bufferColumns.ts"
 import { FileIndex } from "./FileIndex.ts"
 import { filesOf, type IndexedFile } from "./files.ts"
 import { ObjectStore } from "./ObjectStore.ts"
@@ -16,8 +16,6 @@ import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.t
 
 /** What the planner reads a table through (the shape `translate` expects of the buffer), and the files it chose. */
 export type TableView = BufferView & { readonly scanned: ReadonlyMap<number, ReadonlyArray<IndexedFile>> }
-
-export type { Equalities }
 
 /** Whether a file's index (the values compaction recorded) shows it holds no row the equalities accept. */
 export const indexExcludes = (f: IndexedFile, equalities: Equalities | undefined): boolean => {
@@ -150,12 +148,12 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       }
       const parts = files.map((f, i) => `SELECT ${columnsOf(new Set(f.columns), `CAST(${i} AS DOUBLE) AS _ord`)} FROM ${fileSource([f])}${where(keepSql(deletes, f))}`)
       if (hasBuffer) {
-        const kept = [since.replace(" WHERE time", "b.time"), seriesFilter("b._sid", series).replace(" WHERE ", "")]
-        const filter = kept.filter((c) => c !== "")
-        const from = `${rowsTableName(table.id)} b JOIN ${seriesTableName(table.id)} s USING (_sid)`
-        parts.push(
-          `SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${from}${filter.length === 0 ? "" : ` WHERE ${filter.join(" AND ")}`}`
+        const kept = whereSql(
+          cutoff === undefined ? undefined : `b.time >= make_timestamp_ns(${cutoff})`,
+          seriesCondition("b._sid", series)
         )
+        const from = `${rowsTableName(table.id)} b JOIN ${seriesTableName(table.id)} s USING (_sid)`
+        parts.push(`SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${from}${kept}`)
       }
       const merged = fields.map((f) => `arg_max(${quote(f.name)}, _ord) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
       const keys = [...tags.map((t) => quote(t.name)), "time"]

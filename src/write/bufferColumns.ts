@@ -206,7 +206,7 @@ export const seriesTableName = (tableId: number) => `buf.s${tableId}`
  * SQL of a table's rows merged per series and time: field by field, the last non-null value (by `_row`) wins. The
  * tag expressions, then `time`, then fields; `series` joins the series dictionary as `s` (or is empty).
  */
-export const mergedSql = (
+const mergedSql = (
   tableId: number,
   tags: ReadonlyArray<string>,
   fields: ReadonlyArray<{ readonly name: string }>,
@@ -228,11 +228,17 @@ export const indexSeries = (t: BufferedTable, tag: string, value: string, sid: n
 }
 
 /** Most series a buffer view lists by id; past it the view reads every series (the list would cost more). */
-export const MAX_LISTED_SERIES = 2_000
+const MAX_LISTED_SERIES = 2_000
 
-/** A WHERE clause keeping the rows of the listed series (`column` names the series id), or "" for all of them. */
-export const seriesFilter = (column: string, series: ReadonlyArray<number> | undefined) =>
-  series === undefined ? "" : series.length === 0 ? " WHERE false" : ` WHERE ${column} IN (${series.join(", ")})`
+/** The condition keeping the rows of the listed series (`column` names the series id); undefined for all of them. */
+export const seriesCondition = (column: string, series: ReadonlyArray<number> | undefined): string | undefined =>
+  series === undefined ? undefined : series.length === 0 ? "false" : `${column} IN (${series.join(", ")})`
+
+/** ` WHERE` and the conditions joined by AND, or "" when there are none. */
+export const whereSql = (...conditions: ReadonlyArray<string | undefined>): string => {
+  const kept = conditions.filter((c): c is string => c !== undefined)
+  return kept.length === 0 ? "" : ` WHERE ${kept.join(" AND ")}`
+}
 
 /** A query's `column = 'value'` (or `IN`) conditions: column → the values a row may have. */
 export type Equalities = ReadonlyMap<string, ReadonlySet<string>>
@@ -271,7 +277,7 @@ export const bufferViewSql = (
   const join = withTags ? ` JOIN ${seriesTableName(t.tableId)} s USING (_sid)` : ""
   if (!deduplicate) {
     const columns = [...tags, "b.time", ...t.fields.map((f) => `b.${quote(f.name)}`)].join(", ")
-    return `SELECT ${columns} FROM ${rowsTableName(t.tableId)} b${join}${seriesFilter("b._sid", series)}`
+    return `SELECT ${columns} FROM ${rowsTableName(t.tableId)} b${join}${whereSql(seriesCondition("b._sid", series))}`
   }
-  return mergedSql(t.tableId, tags, t.fields, join, seriesFilter("_sid", series))
+  return mergedSql(t.tableId, tags, t.fields, join, whereSql(seriesCondition("_sid", series)))
 }
