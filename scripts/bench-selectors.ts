@@ -22,7 +22,7 @@ import { planSelect } from "../src/influxql/planner.ts"
 import { selectorPick, selectorTimeSql } from "../src/influxql/select/aggregates.ts"
 import { dialectSetupSql } from "../src/query/dialect/index.ts"
 import { catalogDatabase, catalogTable } from "./catalogFixture.ts"
-import { cpuData, load, stop } from "./lib.ts"
+import { cpuData, cpuSecondsOf, load, stop } from "./lib.ts"
 
 const args = process.argv.slice(2)
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 7
@@ -64,12 +64,6 @@ const waitCompacted = async (url: string, lines: number) => {
     await new Promise((r) => setTimeout(r, 500))
   }
   throw new Error(`${url}: not persisted and compacted after 10 min`)
-}
-
-/** A process's CPU time (user + system) in seconds, from /proc. */
-const cpuSecondsOf = (pid: number) => {
-  const fields = NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 const overHttp = async (roots: ReadonlyArray<string>) => {

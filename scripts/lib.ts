@@ -97,6 +97,30 @@ export const load = (file: string, url: string, batch = 5000, concurrency = 4) =
   return figures
 }
 
+/** A process's CPU time (user + system) in seconds, from /proc (Linux). */
+export const cpuSecondsOf = (pid: number) => {
+  const fields = NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/**
+ * Waits until a server is quiet: under 5% of a core over a whole second, so that what a load left running (garbage
+ * collection of its bodies, a persist's or merge's tail, file removal) is not timed as the first queries' cost. Gives
+ * up after `timeoutMs` and says so. Returns the seconds waited.
+ */
+export const waitQuiet = async (pid: number, timeoutMs = 60_000) => {
+  const started = performance.now()
+  for (;;) {
+    const before = cpuSecondsOf(pid)
+    await new Promise((r) => setTimeout(r, 1000))
+    if (cpuSecondsOf(pid) - before < 0.05) return (performance.now() - started) / 1000
+    if (performance.now() - started > timeoutMs) {
+      console.log(`(pid ${pid} still busy after ${timeoutMs / 1000}s; measuring anyway)`)
+      return (performance.now() - started) / 1000
+    }
+  }
+}
+
 /** The peak resident set of a process, from /proc (Linux). */
 export const peakRssBytes = (pid: number) => {
   const status = NodeFs.readFileSync(`/proc/${pid}/status`, "utf8")
