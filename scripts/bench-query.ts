@@ -96,7 +96,9 @@ const RUNS = args.includes("--runs") ? Math.max(1, Number(args[args.indexOf("--r
 const WARMUP = args.includes("--warmup") ? Math.max(1, Number(args[args.indexOf("--warmup") + 1]) | 0) : 10
 
 /** The median of RUNS runs of a measurement after WARMUP runs, and the first run's time. */
-const medianRun = async <A extends { readonly ms: number }>(run: () => Promise<A>): Promise<A & { readonly firstMs: number }> => {
+const medianRun = async <A extends { readonly ms: number }>(
+  run: () => Promise<A>
+): Promise<A & { readonly firstMs: number }> => {
   const firstMs = (await run()).ms
   for (let i = 1; i < WARMUP; i++) await run()
   const runs: Array<A> = []

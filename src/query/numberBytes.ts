@@ -81,9 +81,53 @@ export const paddedInto = (buf: Uint8Array, p: number, n: number, width: number)
 }
 
 /**
- * A finite float the row loops' short path leaves (rowCode.ts's SHORT_FLOAT: below 2^30 with at most six decimals),
- * as arrow-rs writes it (whole numbers keep `.0`): the text of encode.ts's formatFloat, at most 24 bytes.
+ * A finite float as arrow-rs writes it (whole numbers keep `.0`): the text of encode.ts's formatFloat, at most 24
+ * bytes. Below 2^30, when m = round(v * 10^6) gives v back, m / 10^6 === v means the decimal round-trips (division is
+ * correctly rounded, so that is parsing it), and below 2^30 two six-decimal numbers are further apart than a
+ * double's spacing, so m's digits without trailing zeros are the unique shortest decimal: JavaScript's own digits.
+ * (Fewer decimals k round-trip exactly when 10^(6-k) divides m: below 2^30, v * 10^6 is within 0.2 of the decimal's
+ * exact value.) Those are written from m; others through otherFloatInto.
  */
+export const finiteFloatInto = (buf: Uint8Array, p: number, v: number): number => {
+  const m = Math.round(v * 1000000)
+  return v < 1073741824 && v > -1073741824 && m / 1000000 === v ? sixDecimalsInto(buf, p, m) : otherFloatInto(buf, p, v)
+}
+
+/**
+ * m / 10^6 written as whole part, point, and the six decimals as pairs; the end is after the last pair that is not
+ * 00, less its last digit if that is 0 (a whole number keeps `.0`).
+ */
+const sixDecimalsInto = (buf: Uint8Array, p: number, m: number): number => {
+  let a = m
+  if (a < 0) {
+    buf[p++] = 45
+    a = -a
+  }
+  const whole = (a / 1000000) | 0
+  const fraction = a - whole * 1000000
+  if (whole < 10) buf[p++] = 48 + whole
+  else if (whole < 100) {
+    buf[p] = PAIRS[whole << 1]!
+    buf[p + 1] = PAIRS[(whole << 1) + 1]!
+    p += 2
+  } else p = integerInto(buf, p, whole)
+  buf[p] = 46
+  const high = (fraction / 10000) | 0
+  const rest = fraction - high * 10000
+  const middle = (rest / 100) | 0
+  const low = (rest - middle * 100) << 1
+  buf[p + 1] = PAIRS[high << 1]!
+  buf[p + 2] = PAIRS[(high << 1) + 1]!
+  buf[p + 3] = PAIRS[middle << 1]!
+  buf[p + 4] = PAIRS[(middle << 1) + 1]!
+  buf[p + 5] = PAIRS[low]!
+  buf[p + 6] = PAIRS[low + 1]!
+  if (low !== 0) return p + 7 - ENDS_IN_ZERO[low >> 1]!
+  if (middle !== 0) return p + 5 - ENDS_IN_ZERO[middle]!
+  return high !== 0 ? p + 3 - ENDS_IN_ZERO[high]! : p + 2
+}
+
+/** A finite float finiteFloatInto's six-decimal path leaves: above 2^30 or with more decimals. */
 export const otherFloatInto = (buf: Uint8Array, p: number, v: number): number => {
   if (Number.isInteger(v) && Math.abs(v) < 1e16) {
     p = integerInto(buf, p, v)

@@ -38,7 +38,8 @@ export type RowLoop<Sink, Column, Fallback> = (
 
 /** Names the generated code uses from its helpers object (see chunkBytes.ts). */
 const HELPERS = [
-  "otherFloatInto",
+  "finiteFloatInto",
+  "inlineStringInto",
   "integerInto",
   "copyInto",
   "bigintInto",
@@ -48,9 +49,6 @@ const HELPERS = [
   "fractionInto",
   "dayBytes",
   "slowCellInto",
-  "jsonSpecial",
-  "csvSpecial",
-  "INLINE_MASKS",
   "NULL_JSON",
   "TRUE",
   "FALSE",
@@ -58,9 +56,7 @@ const HELPERS = [
   "INF",
   "NEG_INF",
   "MIN_SECONDS",
-  "END_SECONDS",
-  "PAIRS",
-  "ENDS_IN_ZERO"
+  "END_SECONDS"
 ]
 
 /** Stores of constant bytes at pos as little-endian words (up to 3 bytes past them are overwritten), then pos moved. */
@@ -102,21 +98,18 @@ const mayDefer = (kind: number) =>
   kind === Kind.VARCHAR || kind === Kind.TIME || kind === Kind.DATE || kind === Kind.OTHER
 
 /**
- * The code writing cell r of column c at pos (room made). Inline strings are three words, copied when none of their
- * bytes needs escaping (JSON) or quoting (CSV); other strings, times outside years 0000-9999 and types without a
- * writer set `done = false`.
+ * The code writing cell r of column c at pos (room made). Floats and inline strings go through shared helpers: inlined
+ * here, they made a wide answer's loop so large that V8 took ~0.3 s to optimize it (and each new column shape is a
+ * new loop). Strings the helper leaves, times outside years 0000-9999 and types without a writer set `done = false`.
  */
 const cell = (c: number, kind: number, json: boolean): string => {
-  const special = json ? "jsonSpecial" : "csvSpecial"
   const nonFinite = json ? "NULL_JSON" : "v !== v ? NAN : v > 0 ? INF : NEG_INF"
   const quote = json ? "buf[pos++] = 34;" : ""
   switch (kind) {
     case Kind.F64:
     case Kind.F32: {
       const items = kind === Kind.F64 ? `f64_${c}` : `f32_${c}`
-      return `{ const v = ${items}[r]; const m = Math.round(v * 1000000)
-        if (v < 1073741824 && v > -1073741824 && m / 1000000 === v) { ${SHORT_FLOAT} }
-        else pos = v - v === 0 ? otherFloatInto(buf, pos, v) : copyInto(buf, pos, ${nonFinite}) }`
+      return `{ const v = ${items}[r]; pos = v - v === 0 ? finiteFloatInto(buf, pos, v) : copyInto(buf, pos, ${nonFinite}) }`
     }
     case Kind.I32:
       return `pos = integerInto(buf, pos, i32_${c}[r])`
@@ -127,16 +120,8 @@ const cell = (c: number, kind: number, json: boolean): string => {
     case Kind.BOOL:
       return `pos = copyInto(buf, pos, data_${c}[r] !== 0 ? TRUE : FALSE)`
     case Kind.VARCHAR:
-      return `{
-        const at = r * 16; const length = head_${c}.getUint32(at, true)
-        const a = head_${c}.getInt32(at + 4, true), b = head_${c}.getInt32(at + 8, true)
-        const d = head_${c}.getInt32(at + 12, true)
-        const m = 3 * length
-        if (length > 12 || ((${special}(a) & INLINE_MASKS[m]) | (${special}(b) & INLINE_MASKS[m + 1]) |
-            (${special}(d) & INLINE_MASKS[m + 2])) !== 0) done = false
-        else { ${quote} view.setInt32(pos, a, true); view.setInt32(pos + 4, b, true); view.setInt32(pos + 8, d, true);
-          pos += length; ${quote} }
-      }`
+      return `{ const w = inlineStringInto(buf, view, pos, head_${c}, r, ${json})
+        if (w < 0) done = false; else pos = w }`
     case Kind.TIME:
       // `YYYY-MM-DDTHH:MM:SS` as five words (the last one's fourth byte overwritten next), then any fraction.
       return `{ const s = secondsOf(col_${c}, r); if (s !== s) done = false;
@@ -153,29 +138,6 @@ const cell = (c: number, kind: number, json: boolean): string => {
       return "done = false"
   }
 }
-
-/**
- * A finite float as arrow-rs writes it (whole numbers keep `.0`), the text of encode.ts's formatFloat, for v below
- * 2^30 whose m = round(v * 10^6) gives it back (others: numberBytes.ts's otherFloatInto). m / 10^6 === v means the
- * decimal round-trips (division is correctly rounded, so that is parsing it), and below 2^30 two six-decimal numbers
- * are further apart than a double's spacing, so m's digits without trailing zeros are the unique shortest decimal:
- * JavaScript's own digits. (Fewer decimals k round-trip exactly when 10^(6-k) divides m: below 2^30, v * 10^6 is
- * within 0.2 of the decimal's exact value.) Written as whole part, point, and the six decimals as pairs; the end is
- * after the last pair that is not 00, less its last digit if that is 0.
- */
-const SHORT_FLOAT = `let a = m; if (a < 0) { buf[pos++] = 45; a = -a }
-  const whole = (a / 1000000) | 0; const fraction = a - whole * 1000000
-  if (whole < 10) buf[pos++] = 48 + whole
-  else if (whole < 100) { buf[pos] = PAIRS[whole << 1]; buf[pos + 1] = PAIRS[(whole << 1) + 1]; pos += 2 }
-  else pos = integerInto(buf, pos, whole)
-  buf[pos] = 46
-  const high = (fraction / 10000) | 0; const rest = fraction - high * 10000; const middle = (rest / 100) | 0
-  const low = (rest - middle * 100) << 1
-  buf[pos + 1] = PAIRS[high << 1]; buf[pos + 2] = PAIRS[(high << 1) + 1]
-  buf[pos + 3] = PAIRS[middle << 1]; buf[pos + 4] = PAIRS[(middle << 1) + 1]
-  buf[pos + 5] = PAIRS[low]; buf[pos + 6] = PAIRS[low + 1]
-  pos += low !== 0 ? 7 - ENDS_IN_ZERO[low >> 1] : middle !== 0 ? 5 - ENDS_IN_ZERO[middle] :
-    high !== 0 ? 3 - ENDS_IN_ZERO[high] : 2`
 
 /** Makes the sink's buffer, view and position the loop's again, with room for a row. */
 const RESYNC = "sink.ensure(rowMax); buf = sink.buf; view = sink.view; pos = sink.pos"
