@@ -22,9 +22,15 @@ export class DuplicateCheck {
     // Nothing appended since the last check (`nextRow` is what that check saw, never past what was appended).
     if (known.duplicates || known.nextRow === table.appended) return known.duplicates
     const rows = rowsTableName(tableId)
+    const from = known.nextRow
+    // A row matching an appended one has its time, so at least the appended rows' earliest: the older rows before it
+    // (most of them, the buffer filling in time order) are skipped by their row groups' time bounds, as the rows
+    // before `from` are by `_row`'s.
     const result = await conn.runAndReadAll(
-      `SELECT (SELECT coalesce(max(_row) + 1, 0) FROM ${rows}) AS next_row, ` +
-        `EXISTS (SELECT 1 FROM ${rows} n JOIN ${rows} o ON o._sid = n._sid AND o.time = n.time AND o._row < n._row WHERE n._row >= ${known.nextRow}) AS duplicates`
+      `WITH fresh AS (SELECT min(time) AS since, coalesce(max(_row) + 1, ${from}) AS next_row FROM ${rows} WHERE _row >= ${from}) ` +
+        `SELECT (SELECT next_row FROM fresh) AS next_row, EXISTS (SELECT 1 FROM ${rows} n JOIN ${rows} o ` +
+        `ON o._sid = n._sid AND o.time = n.time AND o._row < n._row ` +
+        `WHERE n._row >= ${from} AND o.time >= (SELECT since FROM fresh)) AS duplicates`
     )
     const [nextRow, duplicates] = result.getRows()[0]! as [number, boolean]
     const current = this.checked.get(table)

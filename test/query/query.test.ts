@@ -178,6 +178,22 @@ describe("SQL queries over /api/v3/query_sql", () => {
     ])
   })
 
+  it("a duplicate of an old row, appended after a query among later rows, is still merged", async () => {
+    await write("q7b", `m,host=a x=1 ${T0}\nm,host=a x=2 ${T0 + 10}\nm,host=b x=3 ${T0 + 20}`)
+    await write("q7b", `m,host=b x=4 ${T0 + 5}`)
+    expect(await rows("q7b", "SELECT count(*) AS n FROM m")).toEqual([{ n: 4 }])
+    // One batch: a later row of host b, and host a's first time again (the check only looks at times from the
+    // batch's earliest, which is that one).
+    await write("q7b", `m,host=b x=5 ${T0 + 30}\nm,host=a y=9 ${T0}`)
+    expect(await rows("q7b", "SELECT host, x, y FROM m ORDER BY host, time")).toEqual([
+      { host: "a", x: 1, y: 9 },
+      { host: "a", x: 2 },
+      { host: "b", x: 4 },
+      { host: "b", x: 3 },
+      { host: "b", x: 5 }
+    ])
+  })
+
   it("a large result streams whole in every format (pretty spools past its in-memory limit)", async () => {
     await write("q8", Array.from({ length: 300 }, (_, i) => `big,k=k${i % 7} v=${i}i ${T0 + i}`).join("\n"))
     const q = "SELECT a.v AS x, b.k AS k FROM big a CROSS JOIN big b ORDER BY x, k"
