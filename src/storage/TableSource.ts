@@ -87,7 +87,12 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       return Effect.void.pipe(Effect.repeat({ schedule: Schedule.spaced("5 millis"), while: older }))
     })
 
-    const fileSource = (files: ReadonlyArray<IndexedFile>) => `read_parquet([${files.map((f) => literal(store.localPath(f.path))).join(", ")}], union_by_name = true)`
+    // Files written before a column was added lack it: several are read by name. One file needs no union, which
+    // costs a Parquet query ~0.5 ms of binding (measured on the 100-host day in one compacted file).
+    const fileSource = (files: ReadonlyArray<IndexedFile>) => {
+      const paths = files.map((f) => literal(store.localPath(f.path))).join(", ")
+      return files.length === 1 ? `read_parquet([${paths}])` : `read_parquet([${paths}], union_by_name = true)`
+    }
 
     /**
      * The SQL of one table over files and buffer, columns in the order tags, time, fields (each query sorts them). Rows
