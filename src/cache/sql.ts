@@ -138,6 +138,7 @@ interface Built {
  */
 export class CacheTables {
   private conn: DuckDBConnection | undefined
+  private changes = 0
   private readonly built = new Map<string, Built>()
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -159,6 +160,11 @@ export class CacheTables {
     })
   }
 
+  /** Counts the times a cache's table was changed: a prepared statement is reused only while it has not moved. */
+  get version(): number {
+    return this.changes
+  }
+
   close(): void {
     this.conn?.closeSync()
     this.conn = undefined
@@ -170,6 +176,7 @@ export class CacheTables {
     const built = this.built.get(source.name)
     const current = built !== undefined && built.owner === source.owner && built.signature === signature
     if (current && changes !== "all" && changes.size === 0) return built.select
+    this.changes++
     const conn = (this.conn ??= await this.connect())
     await this.dropDead(conn)
     const table = `${SCHEMA}.${quote(source.name)}`
@@ -213,6 +220,9 @@ export class CacheTables {
       // The changes taken are lost to this table: the next read builds it again from the whole cache.
       await conn.run("ROLLBACK").catch(() => undefined)
       throw error
+    } finally {
+      // Counted before and after: a statement prepared while the change was under way is not kept past it.
+      this.changes++
     }
     this.built.set(source.name, { owner: source.owner, signature, select, deleted })
     return select

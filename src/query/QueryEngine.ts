@@ -29,6 +29,7 @@ import { DuplicateCheck } from "./duplicates.ts"
 import { QueryGate } from "./QueryGate.ts"
 import { QueryLog, type QueryRecord } from "./QueryLog.ts"
 import { PlanError, translate, type Translated, type TranslateInput } from "./translate.ts"
+import { preparedStatement, type Validity } from "./statements.ts"
 import { virtualTables, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
 
 /** One SQL query as the HTTP layer hands it over. */
@@ -123,9 +124,14 @@ const WHOLE_ANSWER_ROWS = FEW_CACHE_ROWS
  * The query's result read materialised in one round trip, when its shape bounds it (a few rows, or groups of a
  * bounded scan); none otherwise or when it fails (the streaming way then words the error as always).
  */
-const runMaterialised = (conn: DuckDBConnection, translated: Translated, record: QueryRecord) =>
+const runMaterialised = (
+  conn: DuckDBConnection,
+  translated: Translated,
+  record: QueryRecord,
+  validity: () => Validity
+) =>
   translated.fewRows || (translated.grouped && record.rowsRead <= MATERIALISE_SCANNED_ROWS)
-    ? Effect.option(Effect.tryPromise(() => conn.run(translated.sql)))
+    ? Effect.option(Effect.tryPromise(async () => (await preparedStatement(conn, translated.sql, validity())).run()))
     : Effect.succeed(Option.none<DuckDBMaterializedResult>())
 
 /** The chunks of a materialised result, counted as they are read. */
@@ -184,6 +190,8 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
 
     const cacheTables = new CacheTables(duck.instance, caches.isLive)
     yield* Effect.addFinalizer(() => Effect.sync(() => cacheTables.close()))
+    // What a kept prepared statement must have been prepared under to be reused (see statements.ts).
+    const validity = (): Validity => [ingester.buffer.version, cacheTables.version, sources.filesState()]
     const idle: Array<DuckDBConnection> = []
     yield* Effect.addFinalizer(() => Effect.sync(() => idle.splice(0).forEach((c) => c.closeSync())))
     const connection = Effect.acquireRelease(
@@ -362,7 +370,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const textBody = (conn: DuckDBConnection, translated: Translated, format: Exclude<ResultFormat, "parquet">, record: QueryRecord) =>
       Effect.gen(function* () {
         const sqlText = translated.sql
-        const read = yield* runMaterialised(conn, translated, record)
+        const read = yield* runMaterialised(conn, translated, record, validity)
         let source: ChunkSource
         if (Option.isSome(read)) {
           source = materializedSource(read.value, record)
@@ -378,7 +386,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
           const prepared =
             yield *
             Effect.tryPromise({
-              try: () => conn.prepare(sqlText),
+              try: () => preparedStatement(conn, sqlText, validity()),
               catch: (e) => new InvalidRequest({ message: userMessage(e) })
             })
           const result = yield* Effect.tryPromise({ try: () => prepared.stream(), catch: executionFailure })
@@ -482,7 +490,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             yield* Effect.addFinalizer(() => Effect.sync(() => outcome !== "success" && conn.interrupt()))
             const translated = yield* plan(conn, database, sqlText, {}, (statement) => statement)
             recordScan(record, translated)
-            const materialised = yield* runMaterialised(conn, translated, record)
+            const materialised = yield* runMaterialised(conn, translated, record, validity)
             if (Option.isSome(materialised)) {
               const source = materializedSource(materialised.value, record)
               const next = Effect.map(Effect.promise(source.next), (chunk) => {
@@ -492,7 +500,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
               return { columns: source.columns, types: source.types, next } satisfies QueryChunks
             }
             const prepared = yield* Effect.tryPromise({
-              try: () => conn.prepare(translated.sql),
+              try: () => preparedStatement(conn, translated.sql, validity()),
               catch: executionFailure
             })
             const result = yield* Effect.tryPromise({ try: () => prepared.stream(), catch: executionFailure })

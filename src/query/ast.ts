@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Data } from "effect"
+import { ALWAYS_VALID, preparedStatement } from "./statements.ts"
 
 /**
  * SQL as a tree: DuckDB's own parser (`json_serialize_sql`) turns a query into JSON, we rewrite that tree
@@ -204,7 +205,7 @@ export const parseSql = async (
 ): Promise<ReadonlyArray<JsonObject> | SqlSyntaxError | QueryTooComplex> => {
   let serialized = parsedTexts.get(sql)
   if (serialized === undefined) {
-    const statement = await conn.prepare("SELECT json_serialize_sql($1::VARCHAR)")
+    const statement = await preparedStatement(conn, "SELECT json_serialize_sql($1::VARCHAR)", ALWAYS_VALID)
     statement.bindVarchar(1, sql)
     const reader = await statement.runAndReadAll()
     serialized = String(reader.getRows()[0]![0])
@@ -241,7 +242,7 @@ export const renderSql = async (conn: DuckDBConnection, statements: ReadonlyArra
   const json = stringifyJson({ error: false, statements: [...statements] })
   const cached = renderedTexts.get(json)
   if (cached !== undefined) return cached
-  const statement = await conn.prepare("SELECT json_deserialize_sql($1::JSON)")
+  const statement = await preparedStatement(conn, "SELECT json_deserialize_sql($1::JSON)", ALWAYS_VALID)
   statement.bindVarchar(1, json)
   const reader = await statement.runAndReadAll()
   const sql = String(reader.getRows()[0]![0])

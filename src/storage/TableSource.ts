@@ -197,6 +197,8 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
           scanned
         }
       },
+      /** The persisted-file index as of now: another object once any file was added, replaced or removed. */
+      filesState: () => fileIndex.unsafeCurrent(),
       /** A table's persisted files, for `system.parquet_files`. */
       files: (tableId: number): ReadonlyArray<IndexedFile> => filesOf(fileIndex.unsafeCurrent(), tableId),
       /** What reading a table scans, for telemetry. */

@@ -46,6 +46,16 @@ export class WriteBuffer {
   constructor(private readonly conn: DuckDBConnection) {}
 
   /** Bytes of buffered data (an estimate: fixed widths plus string lengths). */
+  private changes = 0
+
+  /**
+   * Counts the changes to what queries read (rows made visible or removed, tables created, altered or dropped): a
+   * prepared statement is reused only while it has not moved (see statements.ts).
+   */
+  get version(): number {
+    return this.changes
+  }
+
   get bytes() {
     return this.totalBytes
   }
@@ -156,6 +166,7 @@ export class WriteBuffer {
    * re-created since are skipped. Returns the rows dropped.
    */
   async dropPersisted(targets: ReadonlyArray<PersistTarget>): Promise<number> {
+    this.changes++
     let dropped = 0
     for (const target of targets) {
       const t = this.tables.get(target.tableId)
@@ -301,6 +312,7 @@ export class WriteBuffer {
    * series' latest times, which at worst makes queries check for duplicates.
    */
   async retract(marks: ReadonlyArray<AppendMark>): Promise<void> {
+    this.changes++
     for (const mark of marks) {
       const t = this.tables.get(mark.tableId)
       if (t === undefined || t !== mark.table) continue
@@ -398,6 +410,7 @@ export class WriteBuffer {
    * which costs more than the copy itself), so the query path calls this before it reads.
    */
   flush(): void {
+    if (this.dirty.size > 0) this.changes++
     for (const t of this.dirty) {
       t.seriesAppender.flushSync()
       t.rowsAppender.flushSync()
@@ -408,6 +421,7 @@ export class WriteBuffer {
   /** Makes one table's appended rows visible, before a statement that changes them. */
   private flushTable(t: BufferedTable): void {
     if (!this.dirty.has(t)) return
+    this.changes++
     t.seriesAppender.flushSync()
     t.rowsAppender.flushSync()
     this.dirty.delete(t)
@@ -417,6 +431,7 @@ export class WriteBuffer {
   async dropTable(tableId: number): Promise<void> {
     const t = this.tables.get(tableId)
     if (t === undefined) return
+    this.changes++
     this.tables.delete(tableId)
     this.dirty.delete(t)
     t.rowsAppender.closeSync()
@@ -526,6 +541,7 @@ export class WriteBuffer {
   private async ensureTable(dbId: number, table: TableState): Promise<BufferedTable> {
     let t = this.tables.get(table.id)
     if (t === undefined) {
+      this.changes++
       const tags = table.columns.filter((c) => c.type === "tag").map((c) => c.name)
       const fields = table.columns
         .filter((c) => c.type !== "tag" && c.type !== "time")
@@ -565,6 +581,7 @@ export class WriteBuffer {
     const newFields = table.columns.filter((c) => c.type !== "tag" && c.type !== "time" && !t!.fieldIndex.has(c.name))
     const newTags = table.columns.filter((c) => c.type === "tag" && !t!.tagIndex.has(c.name))
     // The appender is reopened even when a column cannot be added, so that the table keeps taking rows.
+    if (newFields.length > 0 || newTags.length > 0) this.changes++
     if (newFields.length > 0) {
       this.dirty.delete(t)
       t.seriesAppender.flushSync()
