@@ -160,7 +160,15 @@ const LARGE_JSON = 1_000_000
 const markBigInts = (_key: string, value: unknown): unknown => (typeof value === "bigint" ? `${String.fromCharCode(BIG_MARK)}${value}` : value)
 
 /** Serialises JSON, writing bigints as plain integers. */
-export const stringifyJson = (value: Json): string => JSON.stringify(value, markBigInts).replace(BIG_MARKED, "$1")
+export const stringifyJson = (value: Json): string => {
+  // Most trees hold no bigint: without a replacer JSON.stringify is ~2x faster, and it throws on the first bigint.
+  try {
+    return JSON.stringify(value)
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e
+    return JSON.stringify(value, markBigInts).replace(BIG_MARKED, "$1")
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parse and render through DuckDB.
