@@ -1,8 +1,9 @@
 /**
  * Row loops written for one answer's columns: the json, jsonl and csv writers of chunkBytes.ts as JavaScript source
  * made for a list of column kinds (and, for JSON, the keys' bytes), compiled once per such shape. Each column's
- * cell code is inlined in column order, the keys become constant word stores, and no cell goes through a `switch`
- * or a per-column lookup: a generic loop over the columns spent most of a row's time deciding what to do.
+ * cell code is written out in column order (calling shared helpers for floats and strings), the keys become constant
+ * word stores, and no cell goes through a `switch` or a per-column lookup: a generic loop over the columns spent most
+ * of a row's time deciding what to do.
  * Only numbers (kinds, word values, lengths) are ever spliced into the source; the helpers it calls are passed in.
  */
 
