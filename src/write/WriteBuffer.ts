@@ -45,7 +45,6 @@ export class WriteBuffer {
 
   constructor(private readonly conn: DuckDBConnection) {}
 
-  /** Bytes of buffered data (an estimate: fixed widths plus string lengths). */
   private changes = 0
 
   /**
@@ -56,6 +55,7 @@ export class WriteBuffer {
     return this.changes
   }
 
+  /** Bytes of buffered data (an estimate: fixed widths plus string lengths). */
   get bytes() {
     return this.totalBytes
   }
