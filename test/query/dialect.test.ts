@@ -181,6 +181,25 @@ describe("date and time functions", () => {
         }
   })
 
+  it("date_bin's bins are the floor of the time's distance from the origin, before the epoch and the origin too", async () => {
+    // An oracle outside SQL: BigInt arithmetic on the epoch nanoseconds DuckDB reports.
+    const strides: Array<[string, bigint]> = [["90 s", 90_000_000_000n], ["1.5 hours", 5_400_000_000_000n], ["7 us", 7_000n], ["1 day", 86_400_000_000_000n]]
+    const origins: Array<[string, string]> = [["", "0"], [", '2024-01-01T00:01:00.5Z'", "epoch_ns(TIMESTAMP_NS '2024-01-01 00:01:00.5')"]]
+    for (const [stride, strideNs] of strides)
+      for (const t of ["time", "time - INTERVAL '60 years'", "time + INTERVAL '123457 us'"])
+        for (const [origin, originNs] of origins) {
+          const q = `SELECT CAST(epoch_ns(${t}) AS VARCHAR) AS t, CAST(${originNs} AS VARCHAR) AS o,
+            CAST(epoch_ns(date_bin(INTERVAL '${stride}', ${t}${origin})) AS VARCHAR) AS bin FROM cpu ORDER BY time`
+          const result = await rows(q)
+          expect(result.length).toBe(7)
+          for (const [tNs, oNs, bin] of result) {
+            const distance = BigInt(tNs as string) - BigInt(oNs as string)
+            const floorMod = ((distance % strideNs) + strideNs) % strideNs
+            expect(BigInt(bin as string), q).toBe(BigInt(tNs as string) - floorMod)
+          }
+        }
+  })
+
   it("date_trunc returns TIMESTAMP_NS", async () => {
     const result = await query("SELECT date_trunc('minute', time) AS m FROM cpu WHERE host = 'b' AND usage = 30 ORDER BY time")
     expect(result.rows).toEqual([["2024-01-01 00:02:00"], ["2024-01-01 00:03:00"]])
