@@ -3,12 +3,12 @@
  * it, with DuckDB's lexical rules; trees are read and written in linear time with big integers exact; oversized or
  * overdeep queries answer 400 `query too complex: …` over HTTP, never 500, while other requests are answered.
  */
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { parseJson, parseSql, renderSql, stringifyJson, transform, type JsonObject } from "../../src/query/ast.ts"
 import { countSql, SQL_LIMITS, sqlTooComplex } from "../../src/query/complexity.ts"
 import { expectError, expectOk } from "../support/expect.ts"
 import { createOperatorToken, startServer, type InProcessServer, type TestResponse } from "../support/server.ts"
+import { memoryConnection } from "../support/duckdb.ts"
 
 const terms = (n: number, term: (i: number) => string, separator: string) =>
   Array.from({ length: n }, (_, i) => term(i)).join(separator)
@@ -62,16 +62,7 @@ describe("counting SQL text", () => {
 })
 
 describe("trees as JSON", () => {
-  let instance: DuckDBInstance
-  let conn: DuckDBConnection
-  beforeAll(async () => {
-    instance = await DuckDBInstance.create(":memory:")
-    conn = await instance.connect()
-  })
-  afterAll(() => {
-    conn.closeSync()
-    instance.closeSync()
-  })
+  const conn = memoryConnection()
 
   it("keeps integers past 2^53 exact both ways, in values and not in strings", () => {
     const text = '{"a":1704067200000000001,"b":-9223372036854775808,"c":"1704067200000000001","d":[12345678901234567890,1.5e+300,3]}'
@@ -85,12 +76,12 @@ describe("trees as JSON", () => {
   })
 
   it("renders a constant past 2^53 as DuckDB wrote it", async () => {
-    const parsed = (await parseSql(conn, "SELECT 1704067200000000001 AS n, -9223372036854775808 AS m")) as Array<JsonObject>
-    expect(await renderSql(conn, parsed)).toBe("SELECT 1704067200000000001 AS n, -9223372036854775808 AS m")
+    const parsed = (await parseSql(conn(), "SELECT 1704067200000000001 AS n, -9223372036854775808 AS m")) as Array<JsonObject>
+    expect(await renderSql(conn(), parsed)).toBe("SELECT 1704067200000000001 AS n, -9223372036854775808 AS m")
   })
 
   it("leaves a tree untouched by a walk that changes nothing, and copies only the path to a change", async () => {
-    const parsed = (await parseSql(conn, "SELECT a + 1, b FROM m WHERE c = 2")) as Array<JsonObject>
+    const parsed = (await parseSql(conn(), "SELECT a + 1, b FROM m WHERE c = 2")) as Array<JsonObject>
     const statement = parsed[0]!
     expect(transform(statement, () => undefined)).toBe(statement)
     const changed = transform(statement, (node) => (node["class"] === "COLUMN_REF" && (node["column_names"] as Array<string>)[0] === "b" ? { ...node, alias: "x" } : undefined)) as JsonObject
@@ -98,7 +89,7 @@ describe("trees as JSON", () => {
     expect(changed).not.toBe(statement)
     expect(node(changed)["where_clause"]).toBe(node(statement)["where_clause"])
     expect((node(changed)["select_list"] as Array<JsonObject>)[0]).toBe((node(statement)["select_list"] as Array<JsonObject>)[0])
-    expect(await renderSql(conn, [changed])).toBe("SELECT (a + 1), b AS x FROM m WHERE (c = 2)")
+    expect(await renderSql(conn(), [changed])).toBe("SELECT (a + 1), b AS x FROM m WHERE (c = 2)")
   })
 })
 

@@ -1,25 +1,16 @@
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { parseSql } from "../../src/query/ast.ts"
 import { fewRows, groupedRows } from "../../src/query/answerShape.ts"
 import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
+import { memoryConnection } from "../support/duckdb.ts"
 
 // Queries whose shape bounds their answer to a few rows are read whole in one round trip to DuckDB; the rest stream.
 // Either way the answer is the same.
 
 describe("statements whose shape bounds their answer", () => {
-  let instance: DuckDBInstance
-  let conn: DuckDBConnection
-  beforeAll(async () => {
-    instance = await DuckDBInstance.create(":memory:")
-    conn = await instance.connect()
-  })
-  afterAll(() => {
-    conn.closeSync()
-    instance.closeSync()
-  })
+  const conn = memoryConnection()
   const few = async (sql: string) => {
-    const parsed = await parseSql(conn, sql)
+    const parsed = await parseSql(conn(), sql)
     if (!Array.isArray(parsed)) throw new Error(`did not parse: ${sql}`)
     return fewRows(parsed[0]!)
   }
@@ -47,7 +38,7 @@ describe("statements whose shape bounds their answer", () => {
 
   it("a GROUP BY over one table, making no rows of a value, answers at most a row per row it reads", async () => {
     const grouped = async (sql: string) => {
-      const parsed = await parseSql(conn, sql)
+      const parsed = await parseSql(conn(), sql)
       if (!Array.isArray(parsed)) throw new Error(`did not parse: ${sql}`)
       return groupedRows(parsed[0]!)
     }

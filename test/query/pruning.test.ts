@@ -1,4 +1,3 @@
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Compactor } from "../../src/compactor/Compactor.ts"
@@ -7,23 +6,15 @@ import { referencedColumns } from "../../src/query/columnRefs.ts"
 import { queryTimeRange } from "../../src/query/timeRange.ts"
 import { expectOk } from "../support/expect.ts"
 import { startServer, type InProcessServer } from "../support/server.ts"
+import { memoryConnection } from "../support/duckdb.ts"
 
 // A query reads only the parts of a table it can need: files and buffered rows outside its time bounds are left
 // out, and the buffer skips its series dictionary when no tag is named. The answers stay what they were.
 
 describe("what a statement lets the planner leave out", () => {
-  let instance: DuckDBInstance
-  let conn: DuckDBConnection
-  beforeAll(async () => {
-    instance = await DuckDBInstance.create(":memory:")
-    conn = await instance.connect()
-  })
-  afterAll(() => {
-    conn.closeSync()
-    instance.closeSync()
-  })
+  const conn = memoryConnection()
   const parse = async (sql: string): Promise<JsonObject> => {
-    const parsed = await parseSql(conn, sql)
+    const parsed = await parseSql(conn(), sql)
     if (!Array.isArray(parsed)) throw new Error(`did not parse: ${sql}`)
     return parsed[0]!
   }

@@ -1,40 +1,31 @@
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Compactor } from "../../src/compactor/Compactor.ts"
 import { preparedStatement } from "../../src/query/statements.ts"
 import { expectOk } from "../support/expect.ts"
 import { startServer, type InProcessServer } from "../support/server.ts"
+import { memoryConnection } from "../support/duckdb.ts"
 
 // Planned queries keep their DuckDB prepared statements per connection, reused only while the data they read has
 // not changed: DuckDB folds what table statistics prove into a plan, so a statement kept past a write could answer
 // from the data as it was.
 
 describe("prepared statements kept per connection", () => {
-  let instance: DuckDBInstance
-  let conn: DuckDBConnection
-  beforeAll(async () => {
-    instance = await DuckDBInstance.create(":memory:")
-    conn = await instance.connect()
-  })
-  afterAll(() => {
-    conn.closeSync()
-    instance.closeSync()
-  })
+  const conn = memoryConnection()
 
   it("the same text under the same validity is the same statement; another validity prepares it again", async () => {
-    const first = await preparedStatement(conn, "SELECT 1 AS one", [1, "a"])
-    expect(await preparedStatement(conn, "SELECT 1 AS one", [1, "a"])).toBe(first)
-    const again = await preparedStatement(conn, "SELECT 1 AS one", [2, "a"])
+    const first = await preparedStatement(conn(), "SELECT 1 AS one", [1, "a"])
+    expect(await preparedStatement(conn(), "SELECT 1 AS one", [1, "a"])).toBe(first)
+    const again = await preparedStatement(conn(), "SELECT 1 AS one", [2, "a"])
     expect(again).not.toBe(first)
     expect((await again.runAndReadAll()).getRows()).toEqual([[1]])
   })
 
   it("keeps the 32 most recently used texts", async () => {
-    const oldest = await preparedStatement(conn, "SELECT 0 AS n", [])
-    for (let i = 1; i <= 32; i++) await preparedStatement(conn, `SELECT ${i} AS n`, [])
-    expect(await preparedStatement(conn, "SELECT 32 AS n", [])).toBe(await preparedStatement(conn, "SELECT 32 AS n", []))
-    const reprepared = await preparedStatement(conn, "SELECT 0 AS n", [])
+    const oldest = await preparedStatement(conn(), "SELECT 0 AS n", [])
+    for (let i = 1; i <= 32; i++) await preparedStatement(conn(), `SELECT ${i} AS n`, [])
+    expect(await preparedStatement(conn(), "SELECT 32 AS n", [])).toBe(await preparedStatement(conn(), "SELECT 32 AS n", []))
+    const reprepared = await preparedStatement(conn(), "SELECT 0 AS n", [])
     expect(reprepared).not.toBe(oldest)
     expect((await reprepared.runAndReadAll()).getRows()).toEqual([[0]])
   })
