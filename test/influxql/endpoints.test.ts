@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { unpack, unpackMultiple } from "msgpackr"
 import { expectError, expectOk } from "../support/expect.ts"
-import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
+import { startServerWith, type InProcessServer } from "../support/server.ts"
 
 const LINES = [
   `cpu,host=a,region=eu usage=1.5,count=3i,ok=true,note="hi" 1704067200000000000`,
@@ -22,9 +22,9 @@ describe("InfluxQL over /query and /api/v3/query_influxql", () => {
   const v3 = (q: string, extra: Record<string, string> = {}) => server.request("GET", `/api/v3/query_influxql?${new URLSearchParams({ db: "t", q, ...extra })}`, { token })
 
   beforeAll(async () => {
-    server = await startServer()
-    token = await createOperatorToken(server)
-    expectOk(await server.request("POST", "/api/v3/write_lp?db=t&precision=nanosecond", { body: LINES, token }), 204)
+    const started = await startServerWith("t", LINES)
+    server = started.server
+    token = started.token
   }, 30_000)
   afterAll(() => server.stop())
 

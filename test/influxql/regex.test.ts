@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { compileRegex, isRegexError, RegexError } from "../../src/influxql/regex.ts"
 import { expectError, expectOk } from "../support/expect.ts"
-import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
+import { startServerWith, type InProcessServer } from "../support/server.ts"
 
 // A name that makes a backtracking `^(a+)+$` try 2^31 ways before failing: it froze the server as a JS RegExp.
 const EVIL = "a".repeat(31) + "!"
@@ -60,9 +60,9 @@ describe("InfluxQL regular expressions over HTTP", () => {
     (answer.results[0]!.series ?? []).map((s) => s.name)
 
   beforeAll(async () => {
-    server = await startServer()
-    token = await createOperatorToken(server)
-    expectOk(await server.request("POST", "/api/v3/write_lp?db=t&precision=nanosecond", { body: LINES, token }), 204)
+    const started = await startServerWith("t", LINES)
+    server = started.server
+    token = started.token
   }, 30_000)
   afterAll(() => server.stop())
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { expectOk } from "../support/expect.ts"
-import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
+import { startServerWith, type InProcessServer } from "../support/server.ts"
 
 // Two series per host, values tied within and across series, points written out of time order; `other` is a second
 // field that some points lack (their `v` is then absent, not NULL-valued, as line protocol has it).
@@ -33,9 +33,9 @@ describe("InfluxQL selectors pick the point 1.x picks", () => {
   }
 
   beforeAll(async () => {
-    server = await startServer()
-    token = await createOperatorToken(server)
-    expectOk(await server.request("POST", "/api/v3/write_lp?db=t&precision=nanosecond", { body: LINES, token }), 204)
+    const started = await startServerWith("t", LINES)
+    server = started.server
+    token = started.token
   }, 30_000)
   afterAll(() => server.stop())
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { parseSql } from "../../src/query/ast.ts"
 import { fewRows, groupedRows } from "../../src/query/answerShape.ts"
-import { createOperatorToken, startServer, type InProcessServer } from "../support/server.ts"
+import { startServerWith, type InProcessServer } from "../support/server.ts"
 import { memoryConnection } from "../support/duckdb.ts"
 
 // Queries whose shape bounds their answer to a few rows are read whole in one round trip to DuckDB; the rest stream.
@@ -63,11 +63,10 @@ describe("answers read whole are the answers streamed", () => {
   const get = (q: string, format: string) => server.request("GET", `/api/v3/query_sql?${new URLSearchParams({ db: "few", q, format })}`, { token })
 
   beforeAll(async () => {
-    server = await startServer()
-    token = await createOperatorToken(server)
     const lines = ["cpu,host=a usage=1.5,n=3i 1704067200", "cpu,host=b usage=99 1704067260", "cpu,host=a usage=2.25,n=4i,ok=true 1704067320"]
-    const res = await server.request("POST", "/api/v3/write_lp?db=few&precision=second", { body: lines.join("\n"), token })
-    expect(res.status).toBe(204)
+    const started = await startServerWith("few", lines.join("\n"), "second")
+    server = started.server
+    token = started.token
   }, 30_000)
   afterAll(() => server.stop())
 

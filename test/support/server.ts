@@ -14,6 +14,7 @@ import type { CatalogState } from "../../src/catalog/state.ts"
 import { testConfig, type ServerConfigShape } from "../../src/config.ts"
 import { layerServer } from "../../src/server.ts"
 import { afterAll } from "vitest"
+import { expectOk } from "./expect.ts"
 
 /** The repository root, so child processes run from a known directory. */
 export const repoRoot = NodePath.resolve(NodePath.dirname(NodeUrl.fileURLToPath(import.meta.url)), "../..")
@@ -242,6 +243,15 @@ export const createOperatorToken = async (server: Pick<ServerHandle, "request">)
   const res = await server.request("POST", "/api/v3/configure/token/admin")
   if (res.status !== 201) throw new Error(`creating the operator token answered ${res.status} ${res.text}`)
   return res.json<{ token: string }>().token
+}
+
+/** An in-process server with the operator token, and `lines` written to database `db` (a 204 expected). */
+export const startServerWith = async (db: string, lines: string, precision = "nanosecond") => {
+  const server = await startServer()
+  const token = await createOperatorToken(server)
+  const res = await server.request("POST", `/api/v3/write_lp?db=${db}&precision=${precision}`, { body: lines, token })
+  expectOk(res, 204)
+  return { server, token }
 }
 
 /** Creates a resource token with one permission (`db` or `system`) and returns its secret. */
