@@ -112,9 +112,10 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       const range = buffer.timeRange(table.id)
       // The buffer's rows all lie outside the query's time bounds: it is left out like a file would be.
       const bufferOut = range !== undefined && outsideRange(scope.timeRange, range.min, range.max)
-      const since = cutoff === undefined ? "" : ` WHERE time >= make_timestamp_ns(${cutoff})`
+      const kept = (column: string) => (cutoff === undefined ? undefined : `${column} >= make_timestamp_ns(${cutoff})`)
+      const since = whereSql(kept("time"))
       // Rows a row-delete request hides (files persisted before it): left out of the file's part.
-      const where = (keep: string | undefined) => (keep === undefined ? since : since === "" ? ` WHERE ${keep}` : `${since} AND ${keep}`)
+      const where = (keep: string | undefined) => whereSql(kept("time"), keep)
       if (files.length === 0) {
         const view = bufferOut ? undefined : buffer.viewSql(table.id, bufferMerge, withTags, series)
         return view === undefined || cutoff === undefined ? view : `SELECT * FROM (${view}) AS v${since}`
@@ -153,12 +154,9 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       }
       const parts = files.map((f, i) => `SELECT ${columnsOf(new Set(f.columns), `CAST(${i} AS DOUBLE) AS _ord`)} FROM ${fileSource([f])}${where(keepSql(deletes, f))}`)
       if (hasBuffer) {
-        const kept = whereSql(
-          cutoff === undefined ? undefined : `b.time >= make_timestamp_ns(${cutoff})`,
-          seriesCondition("b._sid", series)
-        )
         const from = `${rowsTableName(table.id)} b JOIN ${seriesTableName(table.id)} s USING (_sid)`
-        parts.push(`SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${from}${kept}`)
+        const rows = whereSql(kept("b.time"), seriesCondition("b._sid", series))
+        parts.push(`SELECT ${fromBuffer(`CAST(${files.length} AS DOUBLE) + b._row AS _ord`)} FROM ${from}${rows}`)
       }
       const merged = fields.map((f) => `arg_max(${quote(f.name)}, _ord) FILTER (WHERE ${quote(f.name)} IS NOT NULL) AS ${quote(f.name)}`)
       const keys = [...tags.map((t) => quote(t.name)), "time"]
