@@ -91,15 +91,6 @@ export const readerTableNames = (reader: Node): ReadonlySet<string> => {
 }
 
 /**
- * The bounds every row read from a table meets, when the statement reads it once: see whereTimeRange, for the first
- * SELECT that reads the table directly (`isTable` tells its reference), however deep it sits.
- */
-export const queryTimeRange = (statement: JsonObject, isTable: (ref: object) => boolean): TimeRange | undefined => {
-  const reader = readingSelects(statement, isTable).values().next().value
-  return reader === undefined ? undefined : whereTimeRange(reader)
-}
-
-/**
  * The bounds on `time` of the rows a SELECT reading a table directly keeps: the top-level AND terms of its WHERE
  * comparing `time` with a timestamp constant (`>`, `>=`, `<`, `<=`, `=`, BETWEEN). Rows outside them never leave
  * that SELECT (a subquery, the InfluxQL planner's stages), so files and buffer parts wholly outside them hold no row

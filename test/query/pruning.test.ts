@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { Compactor } from "../../src/compactor/Compactor.ts"
 import { parseSql, type JsonObject } from "../../src/query/ast.ts"
 import { referencedColumns } from "../../src/query/columnRefs.ts"
-import { queryTimeRange } from "../../src/query/timeRange.ts"
+import { readingSelects, whereTimeRange } from "../../src/query/timeRange.ts"
 import { expectOk } from "../support/expect.ts"
 import { startServer, type InProcessServer } from "../support/server.ts"
 import { memoryConnection } from "../support/duckdb.ts"
@@ -24,7 +24,11 @@ describe("what a statement lets the planner leave out", () => {
   }
   // The table the statements read is `cpu`.
   const isCpu = (ref: object) => (ref as Record<string, unknown>)["table_name"] === "cpu"
-  const range = async (sql: string) => queryTimeRange(await parse(sql), isCpu)
+  // The bounds of the first SELECT reading `cpu` directly.
+  const range = async (sql: string) => {
+    const reader = readingSelects(await parse(sql), isCpu).values().next().value
+    return reader === undefined ? undefined : whereTimeRange(reader)
+  }
 
   it("names the columns a statement reads, or all when its shape can read unnamed ones", async () => {
     expect(await columns("SELECT count(usage) AS n FROM cpu")).toEqual(["usage"])
