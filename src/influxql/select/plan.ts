@@ -340,16 +340,15 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       const arg = arg0?._tag === "ref" && argType !== undefined && argType !== "tag" ? q(arg0.name) : "NULL"
       const picked = selectorTimeSql(call.name, arg)
       if (picked !== undefined) timeSql = picked
-      // A lone min() or max() over a table (a subquery would run twice) finds its time in a second step.
-      const alone = auxPick === undefined && integral === undefined && leaves.length === 1 && s.from === undefined
-      if ((call.name === "min" || call.name === "max") && arg !== "NULL" && alone) {
-        extremeAgg = extremeWithTimeSql(src, tagRefs, leaves[0]!.sql, arg)
-      }
       else if (call.name === "percentile") {
         const p = (call.args[1] as Extract<Expr, { _tag: "number" }>).value
         const idx = percentileIndex(arg, p)
         timeSql = `CASE WHEN ${idx} >= 1 AND ${idx} <= count(${arg}) THEN list_sort(list({'v': ${arg}, 't': epoch_ns("time")}) FILTER (WHERE ${arg} IS NOT NULL))[${idx}]['t'] END`
       }
+      // A lone min() or max() over a table (a subquery would run twice) finds its time in a second step.
+      const alone = auxPick === undefined && integral === undefined && leaves.length === 1 && s.from === undefined
+      if ((call.name === "min" || call.name === "max") && arg !== "NULL" && alone)
+        extremeAgg = extremeWithTimeSql(src, tagRefs, leaves[0]!.sql, arg)
     }
     const aggs = leaves.map((b, j) => `${b.sql} AS __a${j}`)
     const perSeriesAgg = integral === undefined && auxPick === undefined && s.from === undefined
