@@ -8,7 +8,7 @@ import { formatDate } from "./time.ts"
  */
 
 /** "00" to "99": two digits per step. */
-export const PAIRS = (() => {
+const PAIRS = (() => {
   const pairs = new Uint8Array(200)
   for (let i = 0; i < 100; i++) {
     pairs[2 * i] = 48 + Math.floor(i / 10)
@@ -18,7 +18,7 @@ export const PAIRS = (() => {
 })()
 
 /** 1 for the two-digit numbers 10, 20, ..., 90 (a pair whose last digit can go), else 0. */
-export const ENDS_IN_ZERO = (() => {
+const ENDS_IN_ZERO = (() => {
   const ends = new Uint8Array(100)
   for (let i = 10; i < 100; i += 10) ends[i] = 1
   return ends
@@ -70,7 +70,7 @@ export const integerInto = (buf: Uint8Array, p: number, v: number): number => {
 }
 
 /** 0 <= n < 10^width in exactly `width` digits, zeros first (width at most 9). */
-export const paddedInto = (buf: Uint8Array, p: number, n: number, width: number): number => {
+const paddedInto = (buf: Uint8Array, p: number, n: number, width: number): number => {
   let i = n | 0
   for (let q = p + width - 1; q >= p; q--) {
     const next = (i / 10) | 0
@@ -128,7 +128,7 @@ const sixDecimalsInto = (buf: Uint8Array, p: number, m: number): number => {
 }
 
 /** A finite float finiteFloatInto's six-decimal path leaves: above 2^30 or with more decimals. */
-export const otherFloatInto = (buf: Uint8Array, p: number, v: number): number => {
+const otherFloatInto = (buf: Uint8Array, p: number, v: number): number => {
   if (Number.isInteger(v) && Math.abs(v) < 1e16) {
     p = integerInto(buf, p, v)
     buf[p] = 46
