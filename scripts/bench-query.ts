@@ -19,7 +19,7 @@
 import { DuckDBInstance } from "@duckdb/node-api"
 import * as NodePath from "node:path"
 import { clickhouseQueries, clickhouseQueryUrl, loadClickHouse, startClickHouse } from "./clickhouse.ts"
-import { cpuData, cpuSecondsOf, load, startInfluxV1, startStrata, stop, waitQuiet } from "./lib.ts"
+import { cpuData, cpuSecondsOf, load, startInfluxV1, startStrata, stop, waitCompacted, waitQuiet } from "./lib.ts"
 
 const args = process.argv.slice(2)
 const hours = Number(args[args.indexOf("--hours") + 1] ?? 24) || 24
@@ -199,27 +199,6 @@ const lastCacheRow = async (url: string, pid: number) => {
 const duckTimes: Array<number> = []
 const influxTimes: Array<number> = []
 const clickhouseTimes: Array<number> = []
-const sql = async (url: string, q: string) => {
-  const res = await fetch(`${url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format: "json" })}`)
-  if (res.status !== 200) throw new Error(`${res.status}: ${await res.text()}`)
-  return (await res.json()) as Array<Record<string, unknown>>
-}
-
-/** Waits until every row is in compacted Parquet files; returns their paths on disk. */
-const waitPersistedAndCompacted = async (url: string, dir: string, lines: number) => {
-  const started = performance.now()
-  for (;;) {
-    const files = await sql(url, "SELECT path, row_count FROM system.parquet_files WHERE table_name = 'cpu'")
-    const rows = files.reduce((n, f) => n + Number(f["row_count"]), 0)
-    if (rows === lines && files.length > 0 && files.every((f) => /\/compacted-\d+(-\d+)?\.parquet$/.test(String(f["path"])))) {
-      console.log(`persisted and compacted into ${files.length} file(s) in ${((performance.now() - started) / 1000).toFixed(1)}s after the load`)
-      return files.map((f) => NodePath.join(dir, String(f["path"])))
-    }
-    if (performance.now() - started > 600_000) throw new Error(`not persisted and compacted after 10 min: ${rows} rows in ${files.length} file(s)`)
-    await new Promise((r) => setTimeout(r, 500))
-  }
-}
-
 /** DuckDB in-process on the same Parquet files: each query's median (see RUNS), the answer read whole. */
 const duckFloor = async (paths: ReadonlyArray<string>) => {
   const db = await DuckDBInstance.create(":memory:", { threads: "2" })
@@ -249,7 +228,8 @@ for (const m of modes) {
   try {
     const loaded = load(file, `${strata.url}/api/v3/write_lp?db=bench&precision=ns`)
     console.log(`strata (${m}) loaded ${loaded.lines.toLocaleString()} lines in ${loaded.seconds}s`)
-    const paths = persisted ? await waitPersistedAndCompacted(strata.url, strata.dir, loaded.lines) : []
+    const compacted = persisted ? await waitCompacted(strata.url, loaded.lines) : []
+    const paths = compacted.map((f) => NodePath.join(strata.dir, f))
     console.log(`strata (${m}) quiet after ${(await waitQuiet(strata.child.pid!)).toFixed(1)}s`)
     const times: Array<number> = (strataTimes[m] = [])
     const cpu: Array<number> = (strataCpu[m] = [])

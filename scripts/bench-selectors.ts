@@ -22,7 +22,7 @@ import { planSelect } from "../src/influxql/planner.ts"
 import { selectorPick, selectorTimeSql } from "../src/influxql/select/aggregates.ts"
 import { dialectSetupSql } from "../src/query/dialect/index.ts"
 import { catalogDatabase, catalogTable } from "./catalogFixture.ts"
-import { cpuData, cpuSecondsOf, load, stop } from "./lib.ts"
+import { cpuData, cpuSecondsOf, load, stop, waitCompacted } from "./lib.ts"
 
 const args = process.argv.slice(2)
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 7
@@ -51,19 +51,6 @@ const startAt = async (root: string, port: number) => {
     await new Promise((r) => setTimeout(r, 200))
   }
   return { child, dir, url }
-}
-
-/** Waits until all `lines` rows of cpu are in compacted Parquet files. */
-const waitCompacted = async (url: string, lines: number) => {
-  const q = "SELECT path, row_count FROM system.parquet_files WHERE table_name = 'cpu'"
-  for (const started = Date.now(); Date.now() - started < 600_000; ) {
-    const res = await fetch(`${url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format: "json" })}`)
-    const files = (await res.json()) as Array<{ path: string; row_count: number }>
-    const rows = files.reduce((n, f) => n + Number(f.row_count), 0)
-    if (rows === lines && files.length > 0 && files.every((f) => /\/compacted-\d+(-\d+)?\.parquet$/.test(f.path))) return
-    await new Promise((r) => setTimeout(r, 500))
-  }
-  throw new Error(`${url}: not persisted and compacted after 10 min`)
 }
 
 const overHttp = async (roots: ReadonlyArray<string>) => {

@@ -121,6 +121,27 @@ export const waitQuiet = async (pid: number, timeoutMs = 60_000) => {
   }
 }
 
+/**
+ * Waits until all `lines` rows of the `bench` database's `cpu` table are in compacted Parquet files (10 min at most)
+ * and returns their paths, relative to the server's data dir.
+ */
+export const waitCompacted = async (url: string, lines: number): Promise<Array<string>> => {
+  const started = performance.now()
+  const q = "SELECT path, row_count FROM system.parquet_files WHERE table_name = 'cpu'"
+  for (;;) {
+    const res = await fetch(`${url}/api/v3/query_sql?${new URLSearchParams({ db: "bench", q, format: "json" })}`)
+    if (res.status !== 200) throw new Error(`${res.status}: ${await res.text()}`)
+    const files = (await res.json()) as Array<{ path: string; row_count: number }>
+    const rows = files.reduce((n, f) => n + Number(f.row_count), 0)
+    if (rows === lines && files.length > 0 && files.every((f) => /\/compacted-\d+(-\d+)?\.parquet$/.test(f.path))) {
+      console.log(`persisted and compacted into ${files.length} file(s) in ${((performance.now() - started) / 1000).toFixed(1)}s after the load`)
+      return files.map((f) => f.path)
+    }
+    if (performance.now() - started > 600_000) throw new Error(`${url}: not persisted and compacted after 10 min: ${rows} rows in ${files.length} file(s)`)
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}
+
 /** The peak resident set of a process, from /proc (Linux). */
 export const peakRssBytes = (pid: number) => {
   const status = NodeFs.readFileSync(`/proc/${pid}/status`, "utf8")
