@@ -12,7 +12,7 @@ import { actorRestartsTotal } from "../metrics/prometheus.ts"
 import { forkSupervised } from "../supervision.ts"
 import { DuckDb } from "../query/DuckDb.ts"
 import { DBS_PREFIX, FileIndex } from "../storage/FileIndex.ts"
-import { attemptPromise, ObjectStore, StorageError } from "../storage/ObjectStore.ts"
+import { attemptPromise, ObjectStore, StorageError, STORED_PARQUET_OPTIONS } from "../storage/ObjectStore.ts"
 import { TableSources } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import type { PersistTarget } from "../write/WriteBuffer.ts"
@@ -118,7 +118,6 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
           `persist: table ${target.tableId} spans ${windows.length} window(s), staged in ${(performance.now() - windowsStarted).toFixed(0)} ms`
         )
         const columns = [...target.tags, ...target.fields.map((f) => f.name)]
-        // Gen1 files are snappy: a fifth cheaper to write than zstd, and compaction rewrites every window in zstd.
         // Several windows' COPYs go to DuckDB as one script: each statement's answer would otherwise wait for a turn of
         // the event loop, which ingest keeps busy (a backfill persists one small file per window).
         for (let from = 0; from < windows.length; from += COPIES_PER_SCRIPT) {
@@ -130,7 +129,7 @@ export class Compactor extends Effect.Service<Compactor>()("strata/Compactor", {
             // Listed before it is written: a failure removes whatever the script produced.
             scratches.push({ path, localFile: scratch })
             statements.push(
-              `COPY (${ingester.buffer.persistSql(target, stage, BigInt(w))}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION snappy)`
+              `COPY (${ingester.buffer.persistSql(target, stage, BigInt(w))}) TO ${literal(scratch)} (${STORED_PARQUET_OPTIONS})`
             )
             const file = { path, dbId: target.dbId, tableId: target.tableId, rows: Number(rows), bytes: 0, columns }
             written.push({ ...file, minTimeNs: BigInt(lo), maxTimeNs: BigInt(hi) })

@@ -6,7 +6,7 @@ import type { EventLog } from "../log/EventLog.ts"
 import { duckTypeName } from "../query/virtualTables.ts"
 import { DBS_PREFIX, type FileIndex } from "../storage/FileIndex.ts"
 import { filesOf, type FileIndexState, type IndexedFile } from "../storage/files.ts"
-import { attemptPromise, type ObjectStoreShape } from "../storage/ObjectStore.ts"
+import { attemptPromise, type ObjectStoreShape, STORED_PARQUET_OPTIONS } from "../storage/ObjectStore.ts"
 import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
 
 export const compactionsTotal = Metric.counter("strata_compactions_total", { description: "Windows compacted" })
@@ -189,7 +189,7 @@ export const compactWindow = (deps: CompactionDeps, w: WindowFiles) =>
         const { sql, columns } = mergeSql(table, w.files, deps.store.localPath, ranges[i], deps.keep)
         const path = compactedPath(first.dbId, w.tableId, w.day, generation, i, count)
         const scratch = yield* deps.store.scratchPath(path)
-        yield* attemptPromise(`writing ${path}`, () => deps.conn.run(`COPY (${sql}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)).pipe(
+        yield* attemptPromise(`writing ${path}`, () => deps.conn.run(`COPY (${sql}) TO ${literal(scratch)} (${STORED_PARQUET_OPTIONS})`)).pipe(
           Effect.tapError(() => deps.store.remove(scratch).pipe(Effect.ignore))
         )
         const stats = yield* attemptPromise(`reading ${path}`, async () =>

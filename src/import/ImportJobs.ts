@@ -13,7 +13,7 @@ import { engineFailed, InvalidRequest, PayloadTooLarge } from "../errors.ts"
 import type { PersistedFile } from "../events/index.ts"
 import { sandboxSql } from "../query/sandbox.ts"
 import { DBS_PREFIX, FileIndex } from "../storage/FileIndex.ts"
-import { ObjectStore } from "../storage/ObjectStore.ts"
+import { ObjectStore, STORED_PARQUET_OPTIONS } from "../storage/ObjectStore.ts"
 import { JobError, Jobs, type InputOutcome, type JobWorker } from "../jobs/Jobs.ts"
 import { isFinished, type JobState } from "../jobs/state.ts"
 import { downloadHttp, downloadS3 } from "./download.ts"
@@ -410,7 +410,7 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
                 const scratch = yield* store.scratchPath(path).pipe(Effect.mapError(retryable("staging an output file")))
                 const fileRows = yield* duck(`writing ${path}`, async (c) => {
                   const sql = windowSql(plan, source, order, w.day, options)
-                  await c.run(`COPY (${sql}) TO ${literal(scratch)} (FORMAT parquet, COMPRESSION zstd)`)
+                  await c.run(`COPY (${sql}) TO ${literal(scratch)} (${STORED_PARQUET_OPTIONS})`)
                   return Number((await c.runAndReadAll(fileRowsSql(scratch))).getRows()[0]![0])
                 }, writing(w.rows)).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
                 rowsWritten += w.rows

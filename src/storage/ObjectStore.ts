@@ -11,6 +11,14 @@ export class StorageError extends Data.TaggedError("StorageError")<{ readonly me
 export const SCRATCH_MARK = ".tmp-"
 
 /**
+ * How every stored Parquet file is written (persist, compaction, import): LZ4_RAW. Measured on the 100-host cpu day
+ * (864,000 rows, prepared queries in process), the five benchmark queries took 101 ms over LZ4_RAW against 111 ms
+ * over zstd (rows > 90: 18 against 25 ms), for files 15% larger (16 against 14 MB) and no dearer to write.
+ * LZ4_RAW rather than the older LZ4, whose framing Parquet readers disagree on.
+ */
+export const STORED_PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION lz4_raw"
+
+/**
  * Where persisted data lives, by paths relative to the store's root (`dbs/1/2/2024-01-01/10-00/42.parquet`). Objects
  * appear whole or not at all. DuckDB reads objects through `localPath`: the local store hands out its own file; an
  * S3-compatible store would hand out an `s3://` URL for DuckDB's httpfs, or a path in a local read cache.
