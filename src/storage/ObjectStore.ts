@@ -70,6 +70,9 @@ const fsyncPath = (path: string) => {
   }
 }
 
+/** Directory levels of the store never pruned when emptied: `dbs/<db>/<table>`. */
+const KEPT_DEPTH = 3
+
 /** The object store on a local directory. */
 export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
   const rootDir = Path.resolve(root)
@@ -79,12 +82,43 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
     if (!resolved.startsWith(rootDir + Path.sep)) throw new Error(`object path ${JSON.stringify(path)} leaves the store`)
     return resolved
   }
+  // Directories a scratch file is being produced in (by DuckDB, off this thread): an emptied directory is removed
+  // only while none is, so a persist writing into a window a compaction just emptied keeps its directory.
+  const producing = new Map<string, number>()
+  const reserve = (target: string) => {
+    const dir = Path.dirname(target)
+    producing.set(dir, (producing.get(dir) ?? 0) + 1)
+  }
+  const release = (localFile: string) => {
+    const dir = Path.dirname(localFile)
+    const n = producing.get(dir) ?? 0
+    if (n <= 1) producing.delete(dir)
+    else producing.set(dir, n - 1)
+  }
+  /**
+   * Removes the directories a removal left empty, deepest first, below `dbs/<db>/<table>`: a compacted day leaves 144
+   * emptied ten-minute window directories behind otherwise.
+   */
+  const pruneEmptyParents = (removed: string) => {
+    for (
+      let dir = Path.dirname(removed);
+      Path.relative(rootDir, dir).split(Path.sep).length > KEPT_DEPTH && !producing.has(dir);
+      dir = Path.dirname(dir)
+    ) {
+      try {
+        Fs.rmdirSync(dir)
+      } catch {
+        return // not empty (or already gone)
+      }
+    }
+  }
   const putFile = (path: string, localFile: string) =>
     attempt(`storing ${path}`, () => {
       const target = full(path)
       Fs.mkdirSync(Path.dirname(target), { recursive: true })
       fsyncPath(localFile)
       Fs.renameSync(localFile, target)
+      release(localFile)
       // The new name, and any directory made for it, must survive a crash once the caller records the object.
       for (
         let dir = Path.dirname(target);
@@ -101,6 +135,7 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
         Fs.mkdirSync(Path.dirname(target), { recursive: true })
         fsyncPath(localFile)
         Fs.renameSync(localFile, target)
+        release(localFile)
         for (
           let dir = Path.dirname(target);
           dir.startsWith(rootDir) && dir.length >= rootDir.length;
@@ -116,6 +151,7 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
     scratchPath: (path) =>
       attempt(`preparing ${path}`, () => {
         const target = full(path)
+        reserve(target)
         Fs.mkdirSync(Path.dirname(target), { recursive: true })
         return `${target}${SCRATCH_MARK}${Crypto.randomUUID()}`
       }),
@@ -124,6 +160,7 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
       Effect.flatMap(
         attempt(`writing ${path}`, () => {
           const target = full(path)
+          reserve(target)
           Fs.mkdirSync(Path.dirname(target), { recursive: true })
           const scratch = `${target}${SCRATCH_MARK}${Crypto.randomUUID()}`
           Fs.writeFileSync(scratch, bytes)
@@ -145,7 +182,13 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
         }
         return out.sort()
       }),
-    remove: (path) => attempt(`removing ${path}`, () => Fs.rmSync(full(path), { force: true })),
+    remove: (path) =>
+      attempt(`removing ${path}`, () => {
+        const target = full(path)
+        Fs.rmSync(target, { force: true })
+        if (Path.basename(target).includes(SCRATCH_MARK)) release(target)
+        pruneEmptyParents(target)
+      }),
     size: (path) => attempt(`reading the size of ${path}`, () => Fs.statSync(full(path)).size),
     localPath: full
   }

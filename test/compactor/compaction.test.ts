@@ -65,6 +65,13 @@ const onDisk = (dir: string) =>
         .sort()
     : []
 
+/** The directories under dbs/ that hold nothing (a compaction's emptied window directories, unless removed). */
+const emptyDirs = (dir: string) =>
+  (NodeFs.readdirSync(NodePath.join(dir, "dbs"), { recursive: true }) as Array<string>).filter((p) => {
+    const path = NodePath.join(dir, "dbs", p)
+    return NodeFs.statSync(path).isDirectory() && NodeFs.readdirSync(path).length === 0
+  })
+
 describe("compacting 24-hour windows", () => {
   it("answers the same after compaction, after a late write compacted again, and after a restart; old files are gone", async () => {
     const dir = tempDir()
@@ -91,6 +98,7 @@ describe("compacting 24-hour windows", () => {
     // Deduplicated: a, us at 5, 10, 30; b at 9, 10; d at 120 minutes.
     expect(day0.reduce((n, f) => n + f.row_count, 0)).toBe(6)
     expect(onDisk(dir)).toEqual(files.map((f) => f.path))
+    expect(emptyDirs(dir)).toEqual([])
 
     // The compacted file is sorted by series key then time, time TIMESTAMP(NANOS).
     const table = tableFromIPC(
@@ -117,6 +125,7 @@ describe("compacting 24-hour windows", () => {
     files = await parquetFiles(first)
     expect(files.filter((f) => f.path.includes("/1970-01-01/")).every((f) => /compacted-2(-\d)?\.parquet$/.test(f.path))).toBe(true)
     expect(onDisk(dir)).toEqual(files.map((f) => f.path))
+    expect(emptyDirs(dir)).toEqual([])
     // Nothing left to compact.
     expect(await compactNow(first)).toEqual([])
 
