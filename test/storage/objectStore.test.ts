@@ -1,16 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as NodeFs from "node:fs"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { makeLocalObjectStore } from "../../src/storage/ObjectStore.ts"
+import { tempDir } from "../support/server.ts"
 
-const withStoreDir = <A>(f: (dir: string) => Effect.Effect<A, unknown>) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "strata-store-"))),
-    f,
-    (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
-  )
+const withStoreDir = <A>(f: (dir: string) => Effect.Effect<A, unknown>) => Effect.suspend(() => f(tempDir("strata-store-")))
 
 const exists = (dir: string, path: string) => NodeFs.existsSync(NodePath.join(dir, path))
 
