@@ -112,57 +112,46 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
       }
     }
   }
-  const putFile = (path: string, localFile: string) =>
-    attempt(`storing ${path}`, () => {
+  /** A new scratch file's name beside the object `path`, its directory made and counted as producing. */
+  const newScratch = (path: string) => {
+    const target = full(path)
+    reserve(target)
+    Fs.mkdirSync(Path.dirname(target), { recursive: true })
+    return `${target}${SCRATCH_MARK}${Crypto.randomUUID()}`
+  }
+  /**
+   * Moves produced files in as their objects, then syncs every directory on their paths once, deepest first (a
+   * directory's entry in its parent is synced after the directory itself): the new names, and any directory made for
+   * them, must survive a crash once the caller records the objects.
+   */
+  const moveIn = (entries: ReadonlyArray<{ readonly path: string; readonly localFile: string }>) => {
+    const dirs = new Set<string>()
+    for (const { path, localFile } of entries) {
       const target = full(path)
       Fs.mkdirSync(Path.dirname(target), { recursive: true })
       fsyncPath(localFile)
       Fs.renameSync(localFile, target)
       release(localFile)
-      // The new name, and any directory made for it, must survive a crash once the caller records the object.
       for (
         let dir = Path.dirname(target);
         dir.startsWith(rootDir) && dir.length >= rootDir.length;
         dir = Path.dirname(dir)
       )
-        fsyncPath(dir)
-    })
+        dirs.add(dir)
+    }
+    for (const dir of [...dirs].sort((a, b) => b.length - a.length)) fsyncPath(dir)
+  }
+  const putFile = (path: string, localFile: string) => attempt(`storing ${path}`, () => moveIn([{ path, localFile }]))
   const putFiles = (entries: ReadonlyArray<{ readonly path: string; readonly localFile: string }>) =>
-    attempt(`storing ${entries.length} file(s)${entries.length > 0 ? ` (${entries[0]!.path}, …)` : ""}`, () => {
-      const dirs = new Set<string>()
-      for (const { path, localFile } of entries) {
-        const target = full(path)
-        Fs.mkdirSync(Path.dirname(target), { recursive: true })
-        fsyncPath(localFile)
-        Fs.renameSync(localFile, target)
-        release(localFile)
-        for (
-          let dir = Path.dirname(target);
-          dir.startsWith(rootDir) && dir.length >= rootDir.length;
-          dir = Path.dirname(dir)
-        )
-          dirs.add(dir)
-      }
-      // Deepest first: a directory's entry in its parent is synced after the directory itself.
-      for (const dir of [...dirs].sort((a, b) => b.length - a.length)) fsyncPath(dir)
-    })
+    attempt(`storing ${entries.length} file(s)${entries.length > 0 ? ` (${entries[0]!.path}, …)` : ""}`, () => moveIn(entries))
   return {
     putFiles,
-    scratchPath: (path) =>
-      attempt(`preparing ${path}`, () => {
-        const target = full(path)
-        reserve(target)
-        Fs.mkdirSync(Path.dirname(target), { recursive: true })
-        return `${target}${SCRATCH_MARK}${Crypto.randomUUID()}`
-      }),
+    scratchPath: (path) => attempt(`preparing ${path}`, () => newScratch(path)),
     putFile,
     put: (path, bytes) =>
       Effect.flatMap(
         attempt(`writing ${path}`, () => {
-          const target = full(path)
-          reserve(target)
-          Fs.mkdirSync(Path.dirname(target), { recursive: true })
-          const scratch = `${target}${SCRATCH_MARK}${Crypto.randomUUID()}`
+          const scratch = newScratch(path)
           Fs.writeFileSync(scratch, bytes)
           return scratch
         }),
