@@ -113,9 +113,9 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       // The buffer's rows all lie outside the query's time bounds: it is left out like a file would be.
       const bufferOut = range !== undefined && outsideRange(scope.timeRange, range.min, range.max)
       const kept = (column: string) => (cutoff === undefined ? undefined : `${column} >= make_timestamp_ns(${cutoff})`)
-      const since = whereSql(kept("time"))
       // Rows a row-delete request hides (files persisted before it): left out of the file's part.
       const where = (keep: string | undefined) => whereSql(kept("time"), keep)
+      const since = where(undefined)
       if (files.length === 0) {
         const view = bufferOut ? undefined : buffer.viewSql(table.id, bufferMerge, withTags, series)
         return view === undefined || cutoff === undefined ? view : `SELECT * FROM (${view}) AS v${since}`
