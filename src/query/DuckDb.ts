@@ -47,7 +47,8 @@ export class DuckDb extends Effect.Service<DuckDb>()("strata/DuckDb", {
       const statements = sandboxSql({
         allowedDirectory: answersDir,
         spillDirectory: spillDir,
-        dataDirectories: [dbsDir]
+        dataDirectories: [dbsDir],
+        keepParquetFooters: true
       })
       for (const statement of statements) await writer.run(statement)
     } })

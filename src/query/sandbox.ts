@@ -18,7 +18,14 @@ export const sandboxSql = (options: {
   readonly spillDirectory: string
   /** Further directories the server's own SQL reads and writes (persisted Parquet files); queries cannot name them. */
   readonly dataDirectories?: ReadonlyArray<string>
+  /**
+   * Parquet footers kept between queries (reading one costs ~0.5 ms for a day's file of 8 row groups, ~5 ms for 100).
+   * DuckDB reads a footer again only when the file's modification second changes: only for files whose writer makes
+   * sure it does (the object store), not for a user's files.
+   */
+  readonly keepParquetFooters?: boolean
 }): ReadonlyArray<string> => [
+  ...(options.keepParquetFooters === true ? [`SET parquet_metadata_cache = true`] : []),
   `SET GLOBAL TimeZone = 'UTC'`,
   `SET temp_directory = ${literal(options.spillDirectory)}`,
   `SET autoinstall_known_extensions = false`,

@@ -112,6 +112,29 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
       }
     }
   }
+  // DuckDB keeps each Parquet file's footer by path (parquet_metadata_cache, see sandbox.ts) and trusts it while the
+  // file's modification time, in whole seconds, is unchanged: new content at a path must not carry the second of the
+  // content it replaces. `removedSeconds` keeps that second for paths removed lately (a restore removes a file a
+  // later compaction puts back under the same name); older removals cannot share a second with new content.
+  const removedSeconds = new Map<string, number>()
+  const RECENT_S = 10
+  const secondOf = (file: string) => Math.floor(Fs.statSync(file).mtimeMs / 1000)
+  const forgetOldRemovals = (nowS: number) => {
+    for (const [path, second] of removedSeconds) if (second < nowS - RECENT_S) removedSeconds.delete(path)
+  }
+  /** Gives `localFile` a later modification second than the content at `target` had, when it has the same one. */
+  const distinctSecond = (localFile: string, target: string) => {
+    let previous = removedSeconds.get(target)
+    try {
+      previous = Math.max(previous ?? 0, secondOf(target))
+    } catch {
+      // nothing at the path now
+    }
+    if (previous === undefined) return
+    removedSeconds.delete(target)
+    const own = secondOf(localFile)
+    if (own === previous) Fs.utimesSync(localFile, previous + 1, previous + 1)
+  }
   /** A new scratch file's name beside the object `path`, its directory made and counted as producing. */
   const newScratch = (path: string) => {
     const target = full(path)
@@ -129,6 +152,7 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
     for (const { path, localFile } of entries) {
       const target = full(path)
       Fs.mkdirSync(Path.dirname(target), { recursive: true })
+      distinctSecond(localFile, target)
       fsyncPath(localFile)
       Fs.renameSync(localFile, target)
       release(localFile)
@@ -174,6 +198,14 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
     remove: (path) =>
       attempt(`removing ${path}`, () => {
         const target = full(path)
+        const nowS = Math.floor(Date.now() / 1000)
+        forgetOldRemovals(nowS)
+        try {
+          const second = secondOf(target)
+          if (second >= nowS - RECENT_S) removedSeconds.set(target, second)
+        } catch {
+          // already gone
+        }
         Fs.rmSync(target, { force: true })
         if (Path.basename(target).includes(SCRATCH_MARK)) release(target)
         pruneEmptyParents(target)
