@@ -18,9 +18,10 @@ import { Catalog } from "../catalog/Catalog.ts"
 import { liveDatabase, type DatabaseState, type TableState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { engineFailed, ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
+import { retentionOf } from "../storage/retention.ts"
 import { TableSources, type TableView } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
-import type { Json } from "./ast.ts"
+import { stringifyJson, type Json } from "./ast.ts"
 import { dialectSetupSql, rewriteDialect } from "./dialect/index.ts"
 import { FEW_CACHE_ROWS } from "./answerShape.ts"
 import { DuckDb } from "./DuckDb.ts"
@@ -29,6 +30,7 @@ import { DuplicateCheck } from "./duplicates.ts"
 import { QueryGate } from "./QueryGate.ts"
 import { QueryLog, type QueryRecord } from "./QueryLog.ts"
 import { PlanError, translate, type Translated, type TranslateInput } from "./translate.ts"
+import { PlanCache } from "./planCache.ts"
 import { preparedStatement, type Validity } from "./statements.ts"
 import { virtualTables, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
 
@@ -80,6 +82,16 @@ export interface QueryAnswer {
 }
 
 const IDLE_CONNECTIONS = 8
+
+/** Plans kept (see PlanCache), and the longest query text whose plan is kept. */
+const PLANS_KEPT = 256
+const MAX_PLANNED_TEXT = 16 * 1024
+
+/**
+ * Functions the dialect replaces by the time the query was issued (`now()`, `current_timestamp`, …): a plan of a
+ * text that may call one is not kept. Text that merely contains the letters (a column `snow`) is planned each time.
+ */
+const HOLDS_THE_TIME = /now|current_|today|localtime/i
 
 /** DuckDB's error text made into the message a user sees: no internal SQL excerpt, DataFusion's wording where known. */
 export const userMessage = (error: unknown): string => {
@@ -243,8 +255,14 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             yield* Scope.extend(sources.open, scope)
             const conn = yield* Scope.extend(connection, scope)
             const planStarted = process.hrtime.bigint()
-            const translated = yield* plan(conn, db, request.sql, request.params, (statement) =>
-              request.influxql === undefined ? rewriteDialect(statement, { nowNs: issuedNs }) : statement
+            const translated = yield* plan(
+              conn,
+              db,
+              request.sql,
+              request.params,
+              (statement) =>
+                request.influxql === undefined ? rewriteDialect(statement, { nowNs: issuedNs }) : statement,
+              request.influxql === undefined ? "sql" : "influxql"
             )
             record.planNs = elapsedNs(planStarted)
             record.phase = "planned"
@@ -299,14 +317,47 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         return answer
       })
 
-    /** Plans SQL on a connection against the database as the catalog has it now (400 when it cannot be planned). */
-    const plan = (conn: DuckDBConnection, db: DatabaseState, sqlText: string, params: Readonly<Record<string, Json>>, dialect: TranslateInput["dialect"]) =>
+    const plans = new PlanCache<{ readonly translated: Translated; readonly scanned: TableView["scanned"] }>(PLANS_KEPT)
+
+    /**
+     * Plans SQL on a connection against the database as the catalog has it now (400 when it cannot be planned). A plan
+     * made before is reused while everything it was made from is the same: the catalog, the persisted files, the write
+     * buffer, the cache tables and, where a table has a retention period, the second (views cut rows as of it). Plans
+     * that read virtual tables or caches, or that hold the time (`now()`), are made each time.
+     */
+    const plan = (
+      conn: DuckDBConnection,
+      db: DatabaseState,
+      sqlText: string,
+      params: Readonly<Record<string, Json>>,
+      dialect: TranslateInput["dialect"],
+      kind: "sql" | "influxql"
+    ) =>
       Effect.gen(function* () {
         const current = yield* catalog.current
         const currentDb = liveDatabase(current, db.name) ?? db
+        const planNs = yield* nowNs
+        const retentionSecond = [...currentDb.tables.values()].some((t) => retentionOf(currentDb, t) !== null)
+          ? Math.ceil(Number(planNs / 1_000_000n) / 1000)
+          : 0
+        const validity: Validity = [
+          current,
+          sources.filesState(),
+          ingester.buffer.version,
+          cacheTables.version,
+          retentionSecond
+        ]
+        const key = sqlText.length <= MAX_PLANNED_TEXT && !HOLDS_THE_TIME.test(sqlText)
+          ? `${kind}\n${currentDb.name}\n${stringifyJson(params)}\n${sqlText}`
+          : undefined
+        const kept = key === undefined ? undefined : plans.get(key, validity)
+        if (kept !== undefined) {
+          scannedFiles.set(kept.translated, kept.scanned)
+          return kept.translated
+        }
+        let reusable = key !== undefined
         let catalogTables: ReadonlyMap<string, VirtualTable> | undefined
         const view = sources.view(currentDb)
-        const planNs = yield* nowNs
         const translated =
           yield *
           Effect.tryPromise({
@@ -323,20 +374,24 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
                   return described !== undefined && (await duplicates.needsMerge(conn, tableId, described))
                 },
                 cacheFunction: async (name, [table, cacheName]) => {
+                  reusable = false
                   const kind = name === "last_cache" ? "last" : "distinct"
                   const source = caches.table(current, currentDb.id, kind, table!, cacheName)
                   if ("_tag" in source) return new PlanError({ message: source.message })
                   return { sql: await cacheTables.read(source), rows: source.rows() }
                 },
-                virtualTable: (qualifiedName) =>
-                  (catalogTables ??= virtualTables({
+                virtualTable: (qualifiedName) => {
+                  const table = (catalogTables ??= virtualTables({
                     state: current,
                     db: currentDb,
                     queries: () => log.of(currentDb.name),
                     files: sources.files,
                     nodes: () => nodeRows(current, nodeRegistry.known(), planNs),
                     engineLogs: () => engineLogs?.of(currentDb.name) ?? []
-                  })).get(qualifiedName),
+                  })).get(qualifiedName)
+                  if (table !== undefined) reusable = false
+                  return table
+                },
                 dialect
               })
           })
@@ -344,6 +399,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         if (logsPlans) yield* Effect.logDebug("query planned").pipe(Effect.annotateLogs("sql", translated.sql))
         // The files each table's view chose (file-index pruning), for the query's telemetry.
         scannedFiles.set(translated, view.scanned)
+        if (reusable) plans.set(key!, validity, { translated, scanned: view.scanned })
         return translated
       })
 
@@ -488,7 +544,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             const conn = yield* connection
             // A result left half-read keeps DuckDB's pipeline alive on the connection: stop it before reuse.
             yield* Effect.addFinalizer(() => Effect.sync(() => outcome !== "success" && conn.interrupt()))
-            const translated = yield* plan(conn, database, sqlText, {}, (statement) => statement)
+            const translated = yield* plan(conn, database, sqlText, {}, (statement) => statement, "influxql")
             recordScan(record, translated)
             const materialised = yield* runMaterialised(conn, translated, record, validity)
             if (Option.isSome(materialised)) {

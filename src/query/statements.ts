@@ -28,7 +28,8 @@ interface Kept {
 
 const byConnection = new WeakMap<DuckDBConnection, Map<string, Kept>>()
 
-const sameValidity = (a: Validity, b: Validity) => a.length === b.length && a.every((v, i) => v === b[i])
+/** Whether two validities are the same versions, item by item. */
+export const sameValidity = (a: Validity, b: Validity) => a.length === b.length && a.every((v, i) => v === b[i])
 
 /**
  * The connection's statement for the text, prepared before under the same validity (the most recently used are

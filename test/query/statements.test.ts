@@ -90,3 +90,46 @@ describe("a repeated query after a write sees the write", () => {
     expect(await rows(q)).toEqual([{ host: "a", v: 9 }])
   })
 })
+
+// Plans are kept by query text too (planCache.ts), reused while the catalog, files, buffer and caches are unchanged.
+describe("a repeated query's kept plan", () => {
+  let server: InProcessServer
+  const write = async (db: string, lines: Array<string>) =>
+    expectOk(await server.request("POST", `/api/v3/write_lp?db=${db}&precision=second`, { body: lines.join("\n") }), 204)
+  const rows = async (db: string, q: string) =>
+    expectOk(await server.request("GET", `/api/v3/query_sql?db=${db}&format=json&q=${encodeURIComponent(q)}`)).json<
+      Array<Record<string, unknown>>
+    >()
+
+  beforeAll(async () => {
+    server = await startServer({ withoutAuth: true, gen1DurationMs: 60_000, persistIntervalMs: 3_600_000 })
+  }, 30_000)
+  afterAll(() => server.stop())
+
+  it("is not kept for a query holding the time: now() moves on between two asks", async () => {
+    const nowS = Math.floor(Date.now() / 1000)
+    await write("t", [`m,host=a x=1 ${nowS}`])
+    const q = "SELECT count(*) AS n FROM m WHERE time > now() - INTERVAL '3 seconds'"
+    expect(await rows("t", q)).toEqual([{ n: 1 }])
+    await new Promise((resolve) => setTimeout(resolve, 4_500))
+    expect(await rows("t", q)).toEqual([{ n: 0 }])
+  })
+
+  it("is not kept for a virtual table: system.queries counts each ask", async () => {
+    const q = "SELECT count(*) AS n FROM system.queries WHERE query_text LIKE 'SELECT count(*) AS n FROM system.queries%'"
+    const first = Number((await rows("t", q))[0]!["n"])
+    expect(Number((await rows("t", q))[0]!["n"])).toBe(first + 1)
+  })
+
+  it("is made again when a retention period is set or changed: rows past it leave the answer, and come back", async () => {
+    await write("r", ["m,host=a x=1 1704067200"])
+    const q = "SELECT count(*) AS n FROM m"
+    expect(await rows("r", q)).toEqual([{ n: 1 }])
+    expect(await rows("r", q)).toEqual([{ n: 1 }])
+    expectOk(await server.request("PUT", "/api/v3/configure/database", { body: { db: "r", retention_period: "30d" } }))
+    expect(await rows("r", q)).toEqual([{ n: 0 }])
+    // Within the same second: only the catalog tells the plans apart.
+    expectOk(await server.request("PUT", "/api/v3/configure/database", { body: { db: "r", retention_period: "3650d" } }))
+    expect(await rows("r", q)).toEqual([{ n: 1 }])
+  })
+})
