@@ -331,7 +331,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
       sqlText: string,
       params: Readonly<Record<string, Json>>,
       dialect: TranslateInput["dialect"],
-      kind: "sql" | "influxql"
+      language: "sql" | "influxql"
     ) =>
       Effect.gen(function* () {
         const current = yield* catalog.current
@@ -348,10 +348,11 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
           retentionSecond
         ]
         const key = sqlText.length <= MAX_PLANNED_TEXT && !HOLDS_THE_TIME.test(sqlText)
-          ? `${kind}\n${currentDb.name}\n${stringifyJson(params)}\n${sqlText}`
+          ? `${language}\n${currentDb.name}\n${stringifyJson(params)}\n${sqlText}`
           : undefined
         const kept = key === undefined ? undefined : plans.get(key, validity)
         if (kept !== undefined) {
+          if (logsPlans) yield* Effect.logDebug("query planned (kept plan)").pipe(Effect.annotateLogs("sql", kept.translated.sql))
           scannedFiles.set(kept.translated, kept.scanned)
           return kept.translated
         }
