@@ -83,9 +83,10 @@ export interface QueryAnswer {
 
 const IDLE_CONNECTIONS = 8
 
-/** Plans kept (see PlanCache), and the longest query text whose plan is kept. */
+/** Plans kept (see PlanCache), the longest query text whose plan is kept, and the longest planned SQL kept. */
 const PLANS_KEPT = 256
 const MAX_PLANNED_TEXT = 16 * 1024
+const MAX_KEPT_PLAN_SQL = 64 * 1024
 
 /**
  * Functions the dialect replaces by the time the query was issued (`now()`, `current_timestamp`, …): a plan of a
@@ -400,7 +401,9 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         if (logsPlans) yield* Effect.logDebug("query planned").pipe(Effect.annotateLogs("sql", translated.sql))
         // The files each table's view chose (file-index pruning), for the query's telemetry.
         scannedFiles.set(translated, view.scanned)
-        if (reusable) plans.set(key!, validity, { translated, scanned: view.scanned })
+        // A plan over many files (a long read_parquet list) is made again: kept, 256 of them could hold a lot of text.
+        if (reusable && translated.sql.length <= MAX_KEPT_PLAN_SQL)
+          plans.set(key!, validity, { translated, scanned: view.scanned })
         return translated
       })
 
