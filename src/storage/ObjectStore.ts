@@ -113,16 +113,17 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
     }
   }
   // DuckDB keeps each Parquet file's footer by path (parquet_metadata_cache, see sandbox.ts) and trusts it while the
-  // file's modification time, in whole seconds, is unchanged: new content at a path must not carry the second of the
-  // content it replaces. `removedSeconds` keeps that second for paths removed lately (a restore removes a file a
-  // later compaction puts back under the same name); older removals cannot share a second with new content.
+  // file's modification time, in whole seconds, is unchanged: new content at a path must carry a later second than the
+  // content it replaces (later, not just another: a footer kept from two contents ago must not match either).
+  // `removedSeconds` keeps that second for paths removed lately (a restore removes a file a later compaction puts back
+  // under the same name); older removals cannot reach the second of new content.
   const removedSeconds = new Map<string, number>()
   const RECENT_S = 10
   const secondOf = (file: string) => Math.floor(Fs.statSync(file).mtimeMs / 1000)
   const forgetOldRemovals = (nowS: number) => {
     for (const [path, second] of removedSeconds) if (second < nowS - RECENT_S) removedSeconds.delete(path)
   }
-  /** Gives `localFile` a later modification second than the content at `target` had, when it has the same one. */
+  /** Gives `localFile` a later modification second than the content at `target` had, when it has no later one. */
   const distinctSecond = (localFile: string, target: string) => {
     let previous = removedSeconds.get(target)
     try {
@@ -133,7 +134,7 @@ export const makeLocalObjectStore = (root: string): ObjectStoreShape => {
     if (previous === undefined) return
     removedSeconds.delete(target)
     const own = secondOf(localFile)
-    if (own === previous) Fs.utimesSync(localFile, previous + 1, previous + 1)
+    if (own <= previous) Fs.utimesSync(localFile, previous + 1, previous + 1)
   }
   /** A new scratch file's name beside the object `path`, its directory made and counted as producing. */
   const newScratch = (path: string) => {

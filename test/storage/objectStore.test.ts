@@ -48,7 +48,7 @@ describe("local object store", () => {
 
   const secondOf = (file: string) => Math.floor(NodeFs.statSync(file).mtimeMs / 1000)
 
-  it.effect("content put over a file of the same modification second gets a later one: DuckDB reads the new footer", () =>
+  it.effect("content put over a file of the same or a later second gets a later one: DuckDB reads the new footer", () =>
     withStoreDir((dir) =>
       Effect.gen(function* () {
         const store = makeLocalObjectStore(dir)
@@ -72,6 +72,10 @@ describe("local object store", () => {
         yield* produce("SELECT range * 2 AS v FROM range(100000)")
         expect(secondOf(file)).toBe(second + 1)
         expect(yield* read).toEqual([100000, 199998])
+        // Content of the first one's second again: not the second of any content before it.
+        yield* produce("SELECT range * 3 AS v FROM range(20)")
+        expect(secondOf(file)).toBe(second + 2)
+        expect(yield* read).toEqual([20, 57])
         conn.closeSync()
         instance.closeSync()
       })
