@@ -1,11 +1,13 @@
 import { DuckDBInstance } from "@duckdb/node-api"
 import { describe, expect, it } from "@effect/vitest"
 import { bucketOf, bucketSql } from "../../src/influxql/select/transforms.ts"
+import { dialectSetupSql } from "../../src/query/dialect/setup.ts"
 
 describe("InfluxQL GROUP BY time buckets", () => {
   it("DuckDB's bucket of a time is the planner's, before and after the offset and the epoch", async () => {
     const instance = await DuckDBInstance.create(":memory:")
     const conn = await instance.connect()
+    for (const statement of dialectSetupSql) await conn.run(statement)
     try {
       const times = [
         -90_000_000_001n, -60_000_000_000n, -1n, 0n, 1n, 59_999_999_999n, 60_000_000_000n, 1_704_067_230_123_456_789n
