@@ -18,7 +18,6 @@ import { Catalog } from "../catalog/Catalog.ts"
 import { liveDatabase, type DatabaseState, type TableState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { engineFailed, ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
-import { retentionOf } from "../storage/retention.ts"
 import { TableSources, type TableView } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import { stringifyJson, type Json } from "./ast.ts"
@@ -323,7 +322,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     /**
      * Plans SQL on a connection against the database as the catalog has it now (400 when it cannot be planned). A plan
      * made before is reused while everything it was made from is the same: the catalog, the persisted files, the write
-     * buffer, the cache tables and, where a table has a retention period, the second (views cut rows as of it). Plans
+     * buffer, the cache tables and, where a table has a retention period, the second the view cuts rows as of. Plans
      * that read virtual tables or caches, or that hold the time (`now()`), are made each time.
      */
     const plan = (
@@ -338,15 +337,13 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         const current = yield* catalog.current
         const currentDb = liveDatabase(current, db.name) ?? db
         const planNs = yield* nowNs
-        const retentionSecond = [...currentDb.tables.values()].some((t) => retentionOf(currentDb, t) !== null)
-          ? Math.ceil(Number(planNs / 1_000_000n) / 1000)
-          : 0
+        const view = sources.view(currentDb)
         const validity: Validity = [
           current,
           sources.filesState(),
           ingester.buffer.version,
           cacheTables.version,
-          retentionSecond
+          view.retentionAsOfMs
         ]
         const key = sqlText.length <= MAX_PLANNED_TEXT && !HOLDS_THE_TIME.test(sqlText)
           ? `${language}\n${currentDb.name}\n${stringifyJson(params)}\n${sqlText}`
@@ -359,7 +356,6 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         }
         let reusable = key !== undefined
         let catalogTables: ReadonlyMap<string, VirtualTable> | undefined
-        const view = sources.view(currentDb)
         const translated =
           yield *
           Effect.tryPromise({

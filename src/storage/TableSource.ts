@@ -11,11 +11,17 @@ import { type Equalities, seriesCondition, whereSql } from "../write/bufferColum
 import { FileIndex } from "./FileIndex.ts"
 import { filesOf, type IndexedFile } from "./files.ts"
 import { ObjectStore } from "./ObjectStore.ts"
-import { retentionCutoffNs } from "./retention.ts"
+import { retentionCutoffNs, retentionOf } from "./retention.ts"
 import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
 
-/** What the planner reads a table through (the shape `translate` expects of the buffer), and the files it chose. */
-export type TableView = BufferView & { readonly scanned: ReadonlyMap<number, ReadonlyArray<IndexedFile>> }
+/**
+ * What the planner reads a table through (the shape `translate` expects of the buffer), the files it chose, and the
+ * time its retention cuts rows as of (ms, a whole second; 0 when no table of the database has a retention period).
+ */
+export type TableView = BufferView & {
+  readonly scanned: ReadonlyMap<number, ReadonlyArray<IndexedFile>>
+  readonly retentionAsOfMs: number
+}
 
 /** Whether a file's index (the values compaction recorded) shows it holds no row the equalities accept. */
 export const indexExcludes = (f: IndexedFile, equalities: Equalities | undefined): boolean => {
@@ -192,7 +198,8 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
             return tableSql(table, deduplicate ?? true, cutoff, activeRowDeletes(state, table.id), files, scope)
           },
           describe: (tableId) => buffer.describe(tableId),
-          scanned
+          scanned,
+          retentionAsOfMs: [...db.tables.values()].some((t) => retentionOf(db, t) !== null) ? nowMs : 0
         }
       },
       /** The persisted-file index as of now: another object once any file was added, replaced or removed. */
