@@ -21,15 +21,47 @@ const MAX_STATEMENTS = 32
 /** Texts longer than this (long IN lists, many files) are prepared each time: rarely repeated, costly to keep. */
 const MAX_TEXT = 64 * 1024
 
-interface Kept {
-  readonly statement: DuckDBPreparedStatement
-  readonly validity: Validity
+/**
+ * Values kept by key while what they were made from is unchanged (their `Validity`), the most recently used first to
+ * stay. `drop` is given each value that goes, stale or evicted (a prepared statement is destroyed).
+ */
+export class KeptWhileValid<V> {
+  private readonly entries = new Map<string, { readonly value: V; readonly validity: Validity }>()
+  constructor(
+    private readonly capacity: number,
+    private readonly drop: (value: V) => void = () => {}
+  ) {}
+
+  /** The value kept for the key under the same validity, or undefined (a stale one is dropped). */
+  get(key: string, validity: Validity): V | undefined {
+    const kept = this.entries.get(key)
+    if (kept === undefined) return undefined
+    this.entries.delete(key)
+    if (!sameValidity(kept.validity, validity)) {
+      this.drop(kept.value)
+      return undefined
+    }
+    this.entries.set(key, kept)
+    return kept.value
+  }
+
+  set(key: string, validity: Validity, value: V): void {
+    const replaced = this.entries.get(key)
+    this.entries.delete(key)
+    if (replaced !== undefined) this.drop(replaced.value)
+    this.entries.set(key, { value, validity })
+    if (this.entries.size > this.capacity) {
+      const [oldest, evicted] = this.entries.entries().next().value!
+      this.entries.delete(oldest)
+      this.drop(evicted.value)
+    }
+  }
 }
 
-const byConnection = new WeakMap<DuckDBConnection, Map<string, Kept>>()
+const byConnection = new WeakMap<DuckDBConnection, KeptWhileValid<DuckDBPreparedStatement>>()
 
 /** Whether two validities are the same versions, item by item. */
-export const sameValidity = (a: Validity, b: Validity) => a.length === b.length && a.every((v, i) => v === b[i])
+const sameValidity = (a: Validity, b: Validity) => a.length === b.length && a.every((v, i) => v === b[i])
 
 /**
  * The connection's statement for the text, prepared before under the same validity (the most recently used are
@@ -42,22 +74,13 @@ export const preparedStatement = async (
 ): Promise<DuckDBPreparedStatement> => {
   if (sql.length > MAX_TEXT) return conn.prepare(sql)
   let statements = byConnection.get(conn)
-  if (statements === undefined) byConnection.set(conn, (statements = new Map()))
-  const kept = statements.get(sql)
-  if (kept !== undefined) {
-    statements.delete(sql)
-    if (sameValidity(kept.validity, validity)) {
-      statements.set(sql, kept)
-      return kept.statement
-    }
-    kept.statement.destroySync()
+  if (statements === undefined) {
+    statements = new KeptWhileValid<DuckDBPreparedStatement>(MAX_STATEMENTS, (s) => s.destroySync())
+    byConnection.set(conn, statements)
   }
+  const kept = statements.get(sql, validity)
+  if (kept !== undefined) return kept
   const statement = await conn.prepare(sql)
-  statements.set(sql, { statement, validity })
-  if (statements.size > MAX_STATEMENTS) {
-    const [oldest, evicted] = statements.entries().next().value!
-    statements.delete(oldest)
-    evicted.statement.destroySync()
-  }
+  statements.set(sql, validity, statement)
   return statement
 }
