@@ -25,7 +25,7 @@ export const sandboxSql = (options: {
    */
   readonly keepParquetFooters?: boolean
 }): ReadonlyArray<string> => [
-  ...(options.keepParquetFooters === true ? [`SET parquet_metadata_cache = true`] : []),
+  ...(options.keepParquetFooters === true ? [`SET GLOBAL parquet_metadata_cache = true`] : []),
   `SET GLOBAL TimeZone = 'UTC'`,
   `SET temp_directory = ${literal(options.spillDirectory)}`,
   `SET autoinstall_known_extensions = false`,

@@ -333,14 +333,15 @@ describe("the SQL sandbox", () => {
       await expect(conn.run(`ATTACH '${secrets}/x.db'`)).rejects.toThrow(/Permission Error/)
       await expect(conn.run("LOAD httpfs")).rejects.toThrow(/Permission Error/)
       const settings = await conn.runAndReadAll(
-        "SELECT current_setting('enable_external_access'), current_setting('lock_configuration'), current_setting('TimeZone'), current_setting('allowed_directories')::VARCHAR[], current_setting('temp_directory')"
+        "SELECT current_setting('enable_external_access'), current_setting('lock_configuration'), current_setting('TimeZone'), current_setting('allowed_directories')::VARCHAR[], current_setting('temp_directory'), current_setting('parquet_metadata_cache')"
       )
       const [row] = settings.getRowsJS()
       // DuckDB adds the spill directory to the allowed ones itself; all are the server's own, under its data dir
-      // (dbs/ holds persisted Parquet files, which only the server's own SQL names).
+      // (dbs/ holds persisted Parquet files, which only the server's own SQL names). Every connection, not only the
+      // one that set them up, keeps persisted files' footers between queries.
       const spill = NodePath.join(server.dataDir, "duckdb", "spill")
       const dbs = NodePath.join(NodePath.resolve(server.dataDir), "dbs")
-      expect(row).toEqual([false, true, "UTC", [`${dbs}/`, `${answers}/`, `${spill}/`], spill])
+      expect(row).toEqual([false, true, "UTC", [`${dbs}/`, `${answers}/`, `${spill}/`], spill, true])
     } finally {
       conn.closeSync()
     }
