@@ -20,6 +20,7 @@ import { referencedColumns } from "./columnRefs.ts"
 import { bindParameters } from "./parameters.ts"
 import { sqlTooComplex } from "./complexity.ts"
 import { whereEqualities } from "./equalities.ts"
+import { binsAfterOrigin } from "./timeBins.ts"
 import { readingSelects, type TimeRange, whereTimeRange } from "./timeRange.ts"
 import { functionPolicy, type FunctionPolicy } from "./sandbox.ts"
 import { showColumnsSql, showColumnsTarget } from "./showColumns.ts"
@@ -477,6 +478,9 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
     if (repeatedNodes > TREE_LIMITS.repeatedNodes)
       return planError(`query too complex: its ${replacements.size.toLocaleString("en")} table references expand to more than ${TREE_LIMITS.repeatedNodes.toLocaleString("en")} nodes`)
     parsedReplacements.set(node, subqueryRef(subquery.statement, r.alias, node))
+    const earliest = scope.timeRange?.min
+    if (reader !== undefined && earliest !== undefined)
+      for (const [bin, after] of binsAfterOrigin(reader, earliest)) parsedReplacements.set(bin, after)
   }
   await pause()
   const tree = transformIdentity(resolved.tree, parsedReplacements)

@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { Compactor } from "../../src/compactor/Compactor.ts"
 import { parseSql, type JsonObject } from "../../src/query/ast.ts"
 import { referencedColumns } from "../../src/query/columnRefs.ts"
+import { binsAfterOrigin } from "../../src/query/timeBins.ts"
 import { readingSelects, whereTimeRange } from "../../src/query/timeRange.ts"
 import { expectOk } from "../support/expect.ts"
 import { startServer, type InProcessServer } from "../support/server.ts"
@@ -73,6 +74,25 @@ describe("what a statement lets the planner leave out", () => {
     ])
       expect(await range(none), none).toBeUndefined()
   })
+
+  it("bins a SELECT's own time by the one-branch formula only when its WHERE keeps no time before the origin", async () => {
+    const rewritten = async (sql: string, earliest: bigint) => {
+      const reader = readingSelects(await parse(sql), isCpu).values().next().value!
+      return [...binsAfterOrigin(reader, earliest).values()].map((n) => String(n["function_name"]))
+    }
+    const bin = (t: string, origin = "0") => `strata_bin_ns(60000000000, epoch_ns(${t}), ${origin})`
+    expect(await rewritten(`SELECT ${bin("time")} AS b, max(v) FROM cpu GROUP BY 1 ORDER BY ${bin("cpu.time")}`, 0n))
+      .toEqual(["strata_bin_after_ns", "strata_bin_after_ns"])
+    expect(await rewritten(`SELECT ${bin("time", "60")} FROM cpu`, 60n)).toEqual(["strata_bin_after_ns"])
+    for (const kept of [
+      `SELECT ${bin("time", "61")} FROM cpu`,
+      `SELECT ${bin("other")} FROM cpu`,
+      `SELECT ${bin("time", "epoch_ns(now())")} FROM cpu`,
+      `SELECT v FROM cpu WHERE ${bin("time")} > 0`,
+      `SELECT (SELECT ${bin("time")} FROM mem LIMIT 1) FROM cpu`
+    ])
+      expect(await rewritten(kept, 60n), kept).toEqual([])
+  })
 })
 
 const S = 1_000_000_000n
@@ -126,6 +146,21 @@ describe("queries over files and buffer read only what their bounds and columns 
     const early = await sql("SELECT host, usage FROM cpu WHERE time < '2024-01-01T00:45:00Z' ORDER BY time, host")
     expect(early).toEqual([{ host: "a", usage: 0 }, { host: "b", usage: 1 }, { host: "a", usage: 3 }, { host: "b", usage: 4 }])
     expect(await sql("SELECT count(*) AS n FROM cpu WHERE time > '2030-01-01T00:00:00Z'")).toEqual([{ n: 0 }])
+  })
+
+  it("date_bin bins rows a WHERE keeps after the origin as it bins any row", async () => {
+    const q = (stride: string, origin: string, where: string) =>
+      sql(`SELECT date_bin(INTERVAL '${stride}', time${origin}) AS b, count(*) AS n FROM cpu ${where} GROUP BY 1 ORDER BY 1`)
+    // From the epoch: 2024-01-01T00:00Z is a whole number of 90 minutes after it.
+    const fromEpoch = [{ b: "2024-01-01T00:00:00", n: 6 }, { b: "2024-01-01T01:30:00", n: 4 }]
+    expect(await q("90 minutes", "", "WHERE time >= '2024-01-01T00:00:00Z'")).toEqual(fromEpoch)
+    expect(await q("90 minutes", "", "WHERE time <= '2024-01-01T03:00:00Z'")).toEqual(fromEpoch)
+    // From an origin after the WHERE's lower bound: the earlier rows fall in the bin before it.
+    expect(await q("1 hour", ", '2024-01-01T00:45:00Z'", "WHERE time >= '2024-01-01T00:00:00Z'")).toEqual([
+      { b: "2023-12-31T23:45:00", n: 4 },
+      { b: "2024-01-01T00:45:00", n: 4 },
+      { b: "2024-01-01T01:45:00", n: 2 }
+    ])
   })
 
   it("InfluxQL's time range prunes files the same way", async () => {

@@ -24,6 +24,8 @@ export const dialectSetupSql: ReadonlyArray<string> = [
   `CREATE OR REPLACE MACRO strata_bin_ns(stride_ns, t_ns, origin_ns) AS CASE WHEN t_ns >= origin_ns
      THEN t_ns - (t_ns - origin_ns) % stride_ns
      ELSE t_ns - ((t_ns - origin_ns) % stride_ns) - (stride_ns & (((t_ns - origin_ns) % stride_ns) >> 63)) END`,
+  // strata_bin_ns's first branch, for times known to be at or after the origin (see query/timeBins.ts).
+  `CREATE OR REPLACE MACRO strata_bin_after_ns(stride_ns, t_ns, origin_ns) AS t_ns - (t_ns - origin_ns) % stride_ns`,
 
   // date_bin(stride, source[, origin]) -> TIMESTAMP_NS; month strides bin by calendar months like DataFusion.
   `CREATE OR REPLACE MACRO strata_date_bin(stride, t, origin) AS CASE WHEN strata_has_months(stride)
