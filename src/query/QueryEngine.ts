@@ -31,6 +31,7 @@ import { QueryLog, type QueryRecord } from "./QueryLog.ts"
 import { PlanError, translate, type Translated, type TranslateInput } from "./translate.ts"
 import { KeptWhileValid, preparedStatement, type Validity } from "./statements.ts"
 import { virtualTables, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
+import { acquireScoped } from "../scoped.ts"
 
 /** One SQL query as the HTTP layer hands it over. */
 export interface SqlQueryRequest {
@@ -205,7 +206,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const validity = (): Validity => [ingester.buffer.version, cacheTables.version, sources.filesState()]
     const idle: Array<DuckDBConnection> = []
     yield* Effect.addFinalizer(() => Effect.sync(() => idle.splice(0).forEach((c) => c.closeSync())))
-    const connection = Effect.acquireRelease(
+    const connection = acquireScoped(
       Effect.tryPromise({
         try: async () => {
           const reused = idle.pop()

@@ -1,4 +1,5 @@
 import { Effect, type Scope } from "effect"
+import { acquireScoped } from "../scoped.ts"
 
 /** The largest concurrency limit, tokio's `Semaphore::MAX_PERMITS` (usize::MAX >> 3) as InfluxDB 3 uses: no limit. */
 export const MAX_QUERY_PERMITS = 2305843009213693951
@@ -38,7 +39,7 @@ export class QueryGate {
   }
 
   /** Holds a permit for the scope's lifetime, waiting for one if the limit is reached. */
-  readonly permit: Effect.Effect<void, never, Scope.Scope> = Effect.acquireRelease(
+  readonly permit: Effect.Effect<void, never, Scope.Scope> = acquireScoped(
     Effect.async<void>((resume) => {
       if (this.active < this.current) {
         this.active++

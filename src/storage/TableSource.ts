@@ -13,6 +13,7 @@ import { filesOf, type IndexedFile } from "./files.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { retentionCutoffNs, retentionOf } from "./retention.ts"
 import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
+import { acquireScoped } from "../scoped.ts"
 
 /**
  * What the planner reads a table through (the shape `translate` expects of the buffer), the files it chose, and the
@@ -71,7 +72,7 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
     /** A query's read lease (scoped): buffered rows are visible to it and stay until it ends. */
     const open = Effect.zipRight(
       ingester.flush,
-      Effect.acquireRelease(
+      acquireScoped(
         Effect.sync(() => {
           const g = generation
           readers.set(g, (readers.get(g) ?? 0) + 1)
