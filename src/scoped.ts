@@ -12,3 +12,7 @@ export const acquireScoped = <A, E, R>(
   Effect.flatMap(Effect.scope, (scope) =>
     Effect.uninterruptible(Effect.tap(acquire, (a) => Scope.addFinalizer(scope, release(a))))
   )
+
+/** `Effect.addFinalizer` for a finalizer that needs nothing of the fiber's context, without its cost (see above). */
+export const addPlainFinalizer = (finalizer: Effect.Effect<void>): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, finalizer))

@@ -31,7 +31,7 @@ import { QueryLog, type QueryRecord } from "./QueryLog.ts"
 import { PlanError, translate, type Translated, type TranslateInput } from "./translate.ts"
 import { KeptWhileValid, preparedStatement, type Validity } from "./statements.ts"
 import { virtualTables, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
-import { acquireScoped } from "../scoped.ts"
+import { acquireScoped, addPlainFinalizer } from "../scoped.ts"
 
 /** One SQL query as the HTTP layer hands it over. */
 export interface SqlQueryRequest {
@@ -536,7 +536,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         const database = yield* databaseNamed(db)
         const record = log.start("influxql", influxql, database.name, yield* nowNs)
         let outcome: "success" | "fail" | "cancel" = "cancel"
-        yield* Effect.addFinalizer(() => Effect.sync(() => log.finish(record, outcome, elapsedNs(started))))
+        yield* addPlainFinalizer(Effect.sync(() => log.finish(record, outcome, elapsedNs(started))))
         const failed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
           Effect.tapErrorCause(effect, () => Effect.sync(() => (outcome = "fail")))
         return yield* failed(
@@ -545,7 +545,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             yield* sources.open
             const conn = yield* connection
             // A result left half-read keeps DuckDB's pipeline alive on the connection: stop it before reuse.
-            yield* Effect.addFinalizer(() => Effect.sync(() => outcome !== "success" && conn.interrupt()))
+            yield* addPlainFinalizer(Effect.sync(() => void (outcome !== "success" && conn.interrupt())))
             const translated = yield* plan(conn, database, sqlText, {}, (statement) => statement, "influxql")
             recordScan(record, translated)
             const materialised = yield* runMaterialised(conn, translated, record, validity)
