@@ -382,9 +382,12 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
       if (known > BigInt(MAX_BUCKETS)) throw new Fail(`max-select-buckets limit exceeded: (${known}/${MAX_BUCKETS})`)
     }
     const gridEnd = `CASE WHEN ${count} > ${MAX_BUCKETS} THEN error('max-select-buckets limit exceeded: (' || ${count} || '/${MAX_BUCKETS})')::BIGINT ELSE ${hiBucket} + 1 END`
-    const grid = `SELECT DISTINCT ${[...tagRefs, `unnest(range(${lo}, ${gridEnd}, ${interval})) AS __time`].join(", ")} FROM (${agg})`
+    // The aggregate runs once, for the grid and the join (a CTE named twice is materialised); each series with data
+    // gets every bucket (not every bucket for each of its rows, then made distinct: buckets² rows per series).
+    const series = tagRefs.length > 0 ? `SELECT DISTINCT ${tagRefs.join(", ")} FROM __agg` : "SELECT 1 FROM __agg LIMIT 1"
+    const grid = `SELECT ${[...tagRefs, `unnest(range(${lo}, ${gridEnd}, ${interval})) AS __time`].join(", ")} FROM (${series})`
     const joinOn = [...tagRefs.map((t) => `g.${t} = a.${t}`), "g.__time = a.__bucket"].join(" AND ")
-    const joined = `SELECT ${[...tagRefs.map((t) => `g.${t}`), "g.__time", ...leaves.map((_, j) => `a.__a${j}`)].join(", ")} FROM (${grid}) g LEFT JOIN (${agg}) a ON ${joinOn}`
+    const joined = `WITH __agg AS MATERIALIZED (${agg}) SELECT ${[...tagRefs.map((t) => `g.${t}`), "g.__time", ...leaves.map((_, j) => `a.__a${j}`)].join(", ")} FROM (${grid}) g LEFT JOIN __agg a ON ${joinOn}`
     const w = `OVER (${partition}ORDER BY __time ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`
     const wNext = `OVER (${partition}ORDER BY __time ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)`
     const filled = leaves.map((b, j) => {

@@ -76,6 +76,8 @@ export const conditionSql = (e: Expr, s: Schema): string => {
         return e.op === "=~" ? m : `NOT ${m}`
       }
       if (["=", "!=", "<", "<=", ">", ">="].includes(e.op)) {
+        const tagEquality = e.op === "=" ? tagEqualsText(e.left, e.right, s) ?? tagEqualsText(e.right, e.left, s) : undefined
+        if (tagEquality !== undefined) return tagEquality
         const l = operandSql(e.left, s)
         const r = operandSql(e.right, s)
         const op = e.op === "!=" ? "<>" : e.op
@@ -91,6 +93,16 @@ export const conditionSql = (e: Expr, s: Schema): string => {
       throw new Fail("invalid condition")
   }
 }
+
+/**
+ * `tag = 'text'` with non-empty text as the plain comparison: a missing tag ('' in InfluxQL) never equals it, and
+ * conditions only ever filter (no NOT), where NULL drops a row as FALSE does. DuckDB prunes Parquet row groups and
+ * reads dictionaries by a plain comparison, not by the COALESCE form: a one-host aggregate reads 4,320 rows, not 864,000.
+ */
+const tagEqualsText = (tag: Expr, text: Expr, s: Schema): string | undefined =>
+  tag._tag === "ref" && s.types.get(tag.name) === "tag" && text._tag === "string" && text.value !== ""
+    ? `(${q(tag.name)} = ${lit(text.value)})`
+    : undefined
 
 type OperandKind = "string" | "number" | "bool" | "null" | "unknown"
 
