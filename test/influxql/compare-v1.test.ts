@@ -26,11 +26,21 @@ for (let i = 0; i < 12; i++) {
 }
 const RANGE = `time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:10:00Z'`
 
+/** Queries no row answers: 1.x gives the statement without series. */
+const EMPTY = [
+  "SELECT count(usage), mean(usage) FROM cpu WHERE time > '2030-01-01T00:00:00Z'",
+  "SELECT count(usage), max(load) FROM cpu WHERE host = 'nobody'",
+  "SELECT count(usage) FROM cpu WHERE host = 'nobody' GROUP BY region"
+]
+
 const QUERIES = [
   "SELECT * FROM cpu WHERE host = 'c'",
   "SELECT usage, load FROM cpu WHERE usage > 8 AND host =~ /^(a|b)$/ LIMIT 5",
   "SELECT * FROM cpu GROUP BY host LIMIT 3 OFFSET 1",
   `SELECT mean(usage), max(load), count(usage) FROM cpu WHERE ${RANGE} GROUP BY time(1m)`,
+  // One group: no tags, no time buckets (none when no row passes the WHERE: see EMPTY).
+  "SELECT count(usage), mean(usage) FROM cpu",
+  `SELECT count(usage), sum(load), spread(usage) FROM cpu WHERE ${RANGE} AND host = 'b'`,
   `SELECT mean(usage) FROM cpu WHERE ${RANGE} GROUP BY time(1m), host fill(none)`,
   `SELECT sum(load), spread(usage) FROM cpu WHERE ${RANGE} AND host = 'c' GROUP BY time(30s) fill(previous)`,
   `SELECT first(usage), last(usage) FROM cpu WHERE ${RANGE} GROUP BY time(2m, 30s), * fill(0)`,
@@ -399,6 +409,16 @@ describe.skipIf(!hasInfluxd)("InfluxQL answers match a real InfluxDB 1.x", () =>
       const expected = await fetch(`${influx.url}/query?${params}`).then((r) => r.json())
       const actual = (await server.request("GET", `/query?${params}`)).json()
       expect(JSON.stringify(expected)).toContain(`"series"`)
+      expect(actual).toEqual(expected)
+    })
+  }
+
+  for (const q of EMPTY) {
+    it(`${q} (no series)`, async () => {
+      const params = new URLSearchParams({ db: "t", q })
+      const expected = await fetch(`${influx.url}/query?${params}`).then((r) => r.json())
+      const actual = (await server.request("GET", `/query?${params}`)).json()
+      expect(expected).toEqual({ results: [{ statement_id: 0 }] })
       expect(actual).toEqual(expected)
     })
   }
