@@ -53,9 +53,29 @@ export const fewRows = (statement: JsonObject): boolean => {
   if (select.length === 0 || groupsBy(node) || node["aggregate_handling"] !== "STANDARD_HANDLING") return false
   const from = isObject(node["from_table"]) ? node["from_table"]["type"] : undefined
   if (from === "EMPTY") return select.every(isConstant)
+  return aggregatesToOneRow(node)
+}
+
+/** Whether a SELECT without GROUP BY selects only plain aggregates and constants, one at least: one row at most. */
+const aggregatesToOneRow = (node: JsonObject): boolean => {
+  const select = Array.isArray(node["select_list"]) ? node["select_list"] : []
+  if (select.length === 0 || groupsBy(node) || node["aggregate_handling"] !== "STANDARD_HANDLING") return false
   const aggregate = (item: Json) =>
     isObject(item) && item["class"] === "FUNCTION" && ONE_ROW_AGGREGATES.has(String(item["function_name"]).toLowerCase())
   return select.some(aggregate) && select.every((item) => aggregate(item) || isConstant(item))
+}
+
+/**
+ * Whether a SELECT aggregates (GROUP BY, or one row of aggregates), or selects from a subquery that does, through
+ * any chain of SELECTs each reading the next as its FROM (the InfluxQL planner's stages): each keeps or drops rows.
+ */
+const aggregatesAlongFrom = (node: JsonObject): boolean => {
+  for (let current: Json | undefined = node; isObject(current) && current["type"] === "SELECT_NODE"; ) {
+    if (groupsBy(current) || aggregatesToOneRow(current)) return true
+    const from: Json | undefined = current["from_table"]
+    current = isObject(from) && from["type"] === "SUBQUERY" && isObject(from["subquery"]) ? from["subquery"]["node"] : undefined
+  }
+  return false
 }
 
 /** Functions that make several rows of one: a statement calling any may answer more rows than it reads. */
@@ -64,8 +84,8 @@ const ROW_MAKING_FUNCTIONS = new Set(["unnest", "unlist", "generate_series", "ra
 const UNNEST = new Set(["unnest", "unlist"])
 
 /**
- * Whether a statement's answer has at most as many rows as it reads: a GROUP BY of a SELECT whose FROM joins
- * nothing and which makes no rows of a value (`unnest`). Such an answer is bounded by what the query scans and
+ * Whether a statement's answer has at most as many rows as it reads: a GROUP BY or aggregate of a SELECT (or of a
+ * subquery it reads from) whose FROM joins nothing and which makes no rows of a value (`unnest`). Such an answer is bounded by what the query scans and
  * DuckDB holds its groups whole anyway, so reading it materialised (which DuckDB runs in parallel, where a streamed
  * result is not) costs little memory more.
  */
@@ -73,7 +93,7 @@ export const groupedRows = (statement: JsonObject): boolean => {
   const node = statement["node"]
   if (!isObject(node) || node["type"] !== "SELECT_NODE") return false
   return (
-    groupsBy(node) &&
+    aggregatesAlongFrom(node) &&
     !forSomeNode(
       node,
       (n) => n["type"] === "JOIN" || n["type"] === "TABLE_FUNCTION" || ROW_MAKING_FUNCTIONS.has(functionName(n) ?? "")
