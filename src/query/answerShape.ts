@@ -85,9 +85,9 @@ const UNNEST = new Set(["unnest", "unlist"])
 
 /**
  * Whether a statement's answer has at most as many rows as it reads: a GROUP BY or aggregate of a SELECT (or of a
- * subquery it reads from) whose FROM joins nothing and which makes no rows of a value (`unnest`). Such an answer is bounded by what the query scans and
- * DuckDB holds its groups whole anyway, so reading it materialised (which DuckDB runs in parallel, where a streamed
- * result is not) costs little memory more.
+ * subquery it reads from) whose FROM joins nothing and which makes no rows of a value (`unnest`). Such an answer is
+ * bounded by what the query scans and DuckDB holds its groups whole anyway, so reading it materialised (which DuckDB
+ * runs in parallel, where a streamed result is not) costs little memory more.
  */
 export const groupedRows = (statement: JsonObject): boolean => {
   const node = statement["node"]

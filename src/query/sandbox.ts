@@ -21,7 +21,8 @@ export const sandboxSql = (options: {
   /**
    * Parquet footers kept between queries (reading one costs ~0.5 ms for a day's file of 8 row groups, ~5 ms for 100).
    * DuckDB reads a footer again only when the file's modification second changes: only for files whose writer makes
-   * sure it does (the object store), not for a user's files.
+   * sure it does (the object store), not for a user's files. Set GLOBAL: it is a session setting, and the queries'
+   * connections are not the one that sets it.
    */
   readonly keepParquetFooters?: boolean
 }): ReadonlyArray<string> => [

@@ -357,7 +357,9 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
     const agg =
       integral !== undefined
         ? integralSql(integral, s, tagCols, tagRefs, from, where, bucketExpr, interval)
-        : perSeriesAgg ?? extremeAgg ?? groupedSql(tagRefs, interval === undefined ? bucketExpr : undefined, timeSql, aggs, src)
+        : perSeriesAgg ??
+          extremeAgg ??
+          groupedSql(tagRefs, interval === undefined ? bucketExpr : undefined, timeSql, aggs, src)
     const fillKind = stmt.fill._tag
     // integral() answers only the buckets it has area for, whatever the fill.
     if (interval === undefined || fillKind === "none" || integral !== undefined) {
@@ -433,13 +435,6 @@ const plan = (stmt: SelectStatement, db: DatabaseState, nowNs: bigint, stages: S
 }
 
 /**
- * A bucket's first() and last() values (and, for a lone selector, the time it picked) reduced per series first, then
- * across the bucket's series: each series' pick orders its rows by time alone (one row per series and time), which
- * DuckDB's arg_min/arg_max do on a BIGINT key several times faster than on the struct of time and series key that
- * breaks ties between series; that struct then orders only one row per series. Undefined when another aggregate is
- * among the leaves (the bucket is then reduced in one step).
- */
-/**
  * The aggregates per group and bucket. Without tags or time buckets (`constBucket` given) there is one group: an
  * ungrouped aggregate, which DuckDB runs in parallel where a GROUP BY of a constant is a hash table of one key
  * (count and mean over 864,000 rows: ~2x), with no row when none passed the WHERE, as the grouped one has.
@@ -457,6 +452,13 @@ const groupedSql = (
   return `SELECT ${columns.join(", ")} FROM (${src}) ${oneGroup ? "HAVING count(*) > 0" : `GROUP BY ${[...tagRefs, "__b"].join(", ")}`}`
 }
 
+/**
+ * A bucket's first() and last() values (and, for a lone selector, the time it picked) reduced per series first, then
+ * across the bucket's series: each series' pick orders its rows by time alone (one row per series and time), which
+ * DuckDB's arg_min/arg_max do on a BIGINT key several times faster than on the struct of time and series key that
+ * breaks ties between series; that struct then orders only one row per series. Undefined when another aggregate is
+ * among the leaves (the bucket is then reduced in one step).
+ */
 const perSeriesSelectors = (
   leaves: ReadonlyArray<Built & { readonly pick?: SelectorLeaf }>,
   tie: SeriesTie,

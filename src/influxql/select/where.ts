@@ -97,7 +97,8 @@ export const conditionSql = (e: Expr, s: Schema): string => {
 /**
  * `tag = 'text'` with non-empty text as the plain comparison: a missing tag ('' in InfluxQL) never equals it, and
  * conditions only ever filter (no NOT), where NULL drops a row as FALSE does. DuckDB prunes Parquet row groups and
- * reads dictionaries by a plain comparison, not by the COALESCE form: a one-host aggregate reads 4,320 rows, not 864,000.
+ * reads dictionaries by a plain comparison, not by the COALESCE form: a one-host aggregate reads 4,320 rows, not
+ * 864,000.
  */
 const tagEqualsText = (tag: Expr, text: Expr, s: Schema): string | undefined =>
   tag._tag === "ref" && s.types.get(tag.name) === "tag" && text._tag === "string" && text.value !== ""
