@@ -46,6 +46,8 @@ export interface ViewScope {
   readonly withTags?: boolean
   /** Bounds every answer row's time meets: files and buffer outside them are not read. */
   readonly timeRange?: TimeRange | undefined
+  /** The lower-case names the query may read the table's columns by; undefined when it may read any (`*`). */
+  readonly columns?: ReadonlySet<string> | undefined
 }
 
 /** What a buffered table offers the planner. */
@@ -106,7 +108,7 @@ export const userTableSql = (
   merge: boolean,
   scope?: ViewScope
 ): string => {
-  const columns = columnsInOrder(table)
+  const columns = columnsInOrder(table).filter((c) => c.name === "time" || scope?.columns?.has(c.name.toLowerCase()) !== false)
   const view = buffer.viewSql(table.id, merge, scope)
   if (view === undefined)
     return `SELECT ${columns.map((c) => `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`).join(", ")} WHERE false`
@@ -446,13 +448,16 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   // Tables whose tags the query may read: the others' views skip the series dictionary.
   const referenced = referencedColumns(resolved.tree)
   const withTags = new Set<number>()
-  for (const r of replacements.values()) {
+  // The references whose views list only the columns the query names (the others may read a whole row).
+  const narrowed = new Set<JsonObject>()
+  for (const [node, r] of replacements) {
     if (typeof r.sql === "string") continue
     const table = r.sql
     const named = (name: string) => referenced === "all" || referenced.has(name.toLowerCase())
     // A table's name or alias as a column is its whole row (`SELECT cpu FROM cpu`).
-    if (named(table.name) || named(r.alias) || table.columns.some((c) => c.type === "tag" && named(c.name)))
-      withTags.add(table.id)
+    const wholeRow = named(table.name) || named(r.alias)
+    if (wholeRow || table.columns.some((c) => c.type === "tag" && named(c.name))) withTags.add(table.id)
+    if (!wholeRow) narrowed.add(node)
   }
   // Each reference to a table becomes a copy of its subquery in the SQL that runs: a table named many times (a
   // UNION of thousands of `SELECT * FROM t`) would multiply a small query into a huge one.
@@ -465,7 +470,8 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
     const scope: ViewScope = {
       equalities: reader === undefined ? undefined : whereEqualities(reader),
       timeRange: reader === undefined ? undefined : whereTimeRange(reader),
-      withTags: table !== undefined && withTags.has(table.id)
+      withTags: table !== undefined && withTags.has(table.id),
+      columns: referenced !== "all" && narrowed.has(node) ? referenced : undefined
     }
     const key = table === undefined ? `sql:${r.sql as string}` : `table:${table.id}:${scopeKey(scope)}`
     let subquery = subqueries.get(key)
@@ -501,7 +507,8 @@ const MAX_SCOPED_VIEWS = 64
 const scopeKey = (scope: ViewScope): string => {
   const equalities = [...(scope.equalities ?? [])].map(([c, vs]) => [c, [...vs].sort()] as const).sort()
   const range = scope.timeRange
-  return JSON.stringify([equalities, String(range?.min), String(range?.max), scope.withTags === true])
+  const columns = scope.columns === undefined ? null : [...scope.columns].sort()
+  return JSON.stringify([equalities, String(range?.min), String(range?.max), scope.withTags === true, columns])
 }
 
 /** Replaces nodes by identity (the ones found while walking the same tree), copying only the paths to them. */

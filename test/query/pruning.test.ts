@@ -295,3 +295,41 @@ describe("a tag condition reads only the buffered series it names", () => {
     expect(await sql("SELECT count(*) AS n FROM cpu WHERE host = 'e'")).toEqual([{ n: 1 }])
   })
 })
+
+describe("a query naming a few columns reads views of only those", () => {
+  let server: InProcessServer
+  const sql = async (q: string) => {
+    const res = await server.request("GET", `/api/v3/query_sql?db=c&format=json&q=${encodeURIComponent(q)}`)
+    expect(res.status, `${q}: ${res.text}`).toBe(200)
+    return res.json<Array<Record<string, unknown>>>()
+  }
+  const write = async (lines: ReadonlyArray<string>) =>
+    expectOk(await server.request("POST", "/api/v3/write_lp?db=c&precision=nanosecond", { body: lines.join("\n") }), 204)
+  const persist = () => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+
+  beforeAll(async () => {
+    server = await startServer({ withoutAuth: true, persistIntervalMs: 3_600_000, compactionDelayMs: 3_600_000 })
+    // Hour 0 in a file; hour 1 in another, with a field and a tag the first lacks; hour 2 and a rewrite of hour 0
+    // in the buffer (rows merged by series and time across the file and the buffer).
+    await write([`cpu,host=a usage=1,load=10 ${T0}`, `cpu,host=b usage=2,load=20 ${T0}`])
+    await persist()
+    await write([`cpu,host=a,zone=z1 usage=3,temp=30 ${T0 + HOUR}`, `cpu,host=b usage=4 ${T0 + HOUR}`])
+    await persist()
+    await write([`cpu,host=a usage=5,load=50 ${T0 + 2n * HOUR}`, `cpu,host=b usage=9 ${T0}`])
+  }, 60_000)
+  afterAll(() => server.stop())
+
+  it("answers as the same query over every column of the table", async () => {
+    const queries = [
+      "SELECT usage FROM %t ORDER BY time, usage",
+      "SELECT host, temp, zone FROM %t ORDER BY time, host",
+      "SELECT count(load) AS n, sum(usage) AS s FROM %t",
+      "SELECT host, max(usage) AS m FROM %t WHERE time >= '2024-01-01T01:00:00Z' GROUP BY host ORDER BY host",
+      "SELECT load FROM %t WHERE time >= '2024-01-01T02:00:00Z'",
+      "SELECT c.usage FROM %t AS c WHERE c.host = 'b' ORDER BY c.time"
+    ]
+    for (const q of queries) expect(await sql(q.replace("%t", "cpu")), q).toEqual(await sql(q.replace("%t", "(SELECT * FROM cpu)")))
+    expect(await sql("SELECT count(load) AS n, sum(usage) AS s FROM cpu")).toEqual([{ n: 3, s: 1 + 9 + 3 + 4 + 5 }])
+    expect(await sql("SELECT host, temp, zone FROM cpu WHERE temp IS NOT NULL")).toEqual([{ host: "a", temp: 30, zone: "z1" }])
+  })
+})
