@@ -99,3 +99,25 @@ describe("selector_min and selector_max", () => {
     expect(max).toEqual((await conn.runAndReadAll(reference("DESC"))).getRowsJson())
   })
 })
+
+describe("selector_first and selector_last", () => {
+  const edges = (column: string) =>
+    `selector_first(${column}, time)['value'], selector_first(${column}, time)['time'], ` +
+    `selector_last(${column}, time)['value'], selector_last(${column}, time)['time']`
+
+  it("pick the earliest and the latest row with a value of every type, never a NULL one", async () => {
+    // a's earliest row has no value at all and its latest no boolean; b has no value anywhere.
+    const first = "2024-01-01 00:00:02.000000001"
+    expect(await rows(`SELECT host, ${edges("f")}, ${edges("i")}, ${edges("u")}, ${edges("s")}, ${edges("b")} FROM m GROUP BY host ORDER BY host`)).toEqual([
+      [
+        "a",
+        -2.5, first, 1, "2024-01-01 00:00:06",
+        "-9223372036854775808", first, "1", "2024-01-01 00:00:06",
+        "0", first, "5", "2024-01-01 00:00:06",
+        "apple", first, "fig", "2024-01-01 00:00:06",
+        false, first, true, "2024-01-01 00:00:05"
+      ],
+      ["b", ...Array.from({ length: 20 }, () => null)]
+    ])
+  })
+})
