@@ -95,25 +95,30 @@ describe("what a statement lets the planner leave out", () => {
   })
 })
 
+/** A database's SQL answers (each a 200), line-protocol writes and persisting the buffer, on a test server. */
+const databaseOn = (server: () => InProcessServer, db: string) => ({
+  sql: async (q: string) => {
+    const res = await server().request("GET", `/api/v3/query_sql?db=${db}&format=json&q=${encodeURIComponent(q)}`)
+    expect(res.status, `${q}: ${res.text}`).toBe(200)
+    return res.json<Array<Record<string, unknown>>>()
+  },
+  write: async (lines: ReadonlyArray<string>) =>
+    expectOk(await server().request("POST", `/api/v3/write_lp?db=${db}&precision=nanosecond`, { body: lines.join("\n") }), 204),
+  persist: () => server().runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+})
+
 const S = 1_000_000_000n
 const T0 = 1_704_067_200n * S // 2024-01-01T00:00:00Z
 const HOUR = 3600n * S
 
 describe("queries over files and buffer read only what their bounds and columns need", () => {
   let server: InProcessServer
-  const sql = async (q: string) => {
-    const res = await server.request("GET", `/api/v3/query_sql?db=p&format=json&q=${encodeURIComponent(q)}`)
-    expect(res.status, `${q}: ${res.text}`).toBe(200)
-    return res.json<Array<Record<string, unknown>>>()
-  }
+  const { sql, write, persist } = databaseOn(() => server, "p")
   const scanned = async (q: string) => {
     const rows = await sql(q)
     const telemetry = expectOk(await server.request("GET", "/api/v3/query_sql_telemetry")).json<{ chunks: Array<{ files_scanned: number }> }>()
     return { rows, files: telemetry.chunks[0]!.files_scanned }
   }
-  const write = async (lines: ReadonlyArray<string>) =>
-    expectOk(await server.request("POST", "/api/v3/write_lp?db=p&precision=nanosecond", { body: lines.join("\n") }), 204)
-  const persist = () => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
 
   beforeAll(async () => {
     server = await startServer({ withoutAuth: true, persistIntervalMs: 3_600_000, compactionDelayMs: 3_600_000 })
@@ -203,14 +208,7 @@ describe("queries over files and buffer read only what their bounds and columns 
 
 describe("a tag condition reads only the buffered series it names", () => {
   let server: InProcessServer
-  const sql = async (q: string) => {
-    const res = await server.request("GET", `/api/v3/query_sql?db=s&format=json&q=${encodeURIComponent(q)}`)
-    expect(res.status, `${q}: ${res.text}`).toBe(200)
-    return res.json<Array<Record<string, unknown>>>()
-  }
-  const write = async (lines: ReadonlyArray<string>) =>
-    expectOk(await server.request("POST", "/api/v3/write_lp?db=s&precision=nanosecond", { body: lines.join("\n") }), 204)
-  const persist = () => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+  const { sql, write, persist } = databaseOn(() => server, "s")
   // The same condition written so that no equality can be read from it: the query reads every series.
   const unpruned = (condition: string) => condition.replace(/\b(host|region|zone)\b(?= (=|IN))/g, "($1 || '')")
 
@@ -298,14 +296,7 @@ describe("a tag condition reads only the buffered series it names", () => {
 
 describe("a query naming a few columns reads views of only those", () => {
   let server: InProcessServer
-  const sql = async (q: string) => {
-    const res = await server.request("GET", `/api/v3/query_sql?db=c&format=json&q=${encodeURIComponent(q)}`)
-    expect(res.status, `${q}: ${res.text}`).toBe(200)
-    return res.json<Array<Record<string, unknown>>>()
-  }
-  const write = async (lines: ReadonlyArray<string>) =>
-    expectOk(await server.request("POST", "/api/v3/write_lp?db=c&precision=nanosecond", { body: lines.join("\n") }), 204)
-  const persist = () => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+  const { sql, write, persist } = databaseOn(() => server, "c")
 
   beforeAll(async () => {
     server = await startServer({ withoutAuth: true, persistIntervalMs: 3_600_000, compactionDelayMs: 3_600_000 })
