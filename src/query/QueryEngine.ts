@@ -340,17 +340,11 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         const currentDb = liveDatabase(current, db.name) ?? db
         const planNs = yield* nowNs
         const view = sources.view(currentDb)
-        const validity: Validity = [
-          current,
-          sources.filesState(),
-          ingester.buffer.version,
-          cacheTables.version,
-          view.retentionAsOfMs
-        ]
+        const planValidity: Validity = [current, ...validity(), view.retentionAsOfMs]
         const key = sqlText.length <= MAX_PLANNED_TEXT && !HOLDS_THE_TIME.test(sqlText)
           ? `${language}\n${currentDb.name}\n${stringifyJson(params)}\n${sqlText}`
           : undefined
-        const kept = key === undefined ? undefined : plans.get(key, validity)
+        const kept = key === undefined ? undefined : plans.get(key, planValidity)
         if (kept !== undefined) {
           if (logsPlans) yield* Effect.logDebug("query planned (kept plan)").pipe(Effect.annotateLogs("sql", kept.translated.sql))
           scannedFiles.set(kept.translated, kept.scanned)
@@ -401,7 +395,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         scannedFiles.set(translated, view.scanned)
         // A plan over many files (a long read_parquet list) is made again: kept, 256 of them could hold a lot of text.
         if (reusable && translated.sql.length <= MAX_KEPT_PLAN_SQL)
-          plans.set(key!, validity, { translated, scanned: view.scanned })
+          plans.set(key!, planValidity, { translated, scanned: view.scanned })
         return translated
       })
 

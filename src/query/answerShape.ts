@@ -48,18 +48,21 @@ export const fewRows = (statement: JsonObject): boolean => {
     const limit = isObject(value) && value["is_null"] === false ? Number(value["value"]) : NaN
     if (limit >= 0 && limit <= FEW_ROWS) return true
   }
-  const select = Array.isArray(node["select_list"]) ? node["select_list"] : []
-  // GROUP BY ALL is no group expression but FORCE_AGGREGATES handling.
-  if (select.length === 0 || groupsBy(node) || node["aggregate_handling"] !== "STANDARD_HANDLING") return false
   const from = isObject(node["from_table"]) ? node["from_table"]["type"] : undefined
-  if (from === "EMPTY") return select.every(isConstant)
+  if (from === "EMPTY") return ungroupedSelect(node)?.every(isConstant) === true
   return aggregatesToOneRow(node)
+}
+
+/** A SELECT's list when it has one and no GROUP BY (GROUP BY ALL is no group expression but FORCE_AGGREGATES). */
+const ungroupedSelect = (node: JsonObject): ReadonlyArray<Json> | undefined => {
+  const select = Array.isArray(node["select_list"]) ? node["select_list"] : []
+  return select.length === 0 || groupsBy(node) || node["aggregate_handling"] !== "STANDARD_HANDLING" ? undefined : select
 }
 
 /** Whether a SELECT without GROUP BY selects only plain aggregates and constants, one at least: one row at most. */
 const aggregatesToOneRow = (node: JsonObject): boolean => {
-  const select = Array.isArray(node["select_list"]) ? node["select_list"] : []
-  if (select.length === 0 || groupsBy(node) || node["aggregate_handling"] !== "STANDARD_HANDLING") return false
+  const select = ungroupedSelect(node)
+  if (select === undefined) return false
   const aggregate = (item: Json) =>
     isObject(item) && item["class"] === "FUNCTION" && ONE_ROW_AGGREGATES.has(String(item["function_name"]).toLowerCase())
   return select.some(aggregate) && select.every((item) => aggregate(item) || isConstant(item))

@@ -1,14 +1,6 @@
 import type { JsonObject } from "./ast.ts"
-import { childrenOf, constantValue, functionName } from "./dialect/tree.ts"
-import { readerColumn, readerTableNames, type Node } from "./timeRange.ts"
-
-/** An integer constant's value, or undefined. */
-const integerConstant = (node: JsonObject | undefined): bigint | undefined => {
-  const c = constantValue(node)
-  if (c === undefined || !["BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT"].includes(c.type)) return undefined
-  if (typeof c.value === "bigint") return c.value
-  return typeof c.value === "number" && Number.isSafeInteger(c.value) ? BigInt(c.value) : undefined
-}
+import { childrenOf, functionName } from "./dialect/tree.ts"
+import { integerConstant, readerColumn, readerTableNames, type Node } from "./timeRange.ts"
 
 /** The parts of a SELECT its WHERE has already filtered the rows for (not the WHERE, FROM or CTEs themselves). */
 const AFTER_WHERE = ["select_list", "group_expressions", "group_sets", "having", "qualify", "modifiers"] as const

@@ -42,15 +42,18 @@ const timestampOf = (n: Node | undefined): bigint | undefined => {
   // make_timestamp_ns(<integer>): how the InfluxQL planner writes its range.
   if (n["class"] === "FUNCTION" && String(n["function_name"]).toLowerCase() === "make_timestamp_ns") {
     const args = n["children"] as ReadonlyArray<Node> | undefined
-    const arg = args?.length === 1 ? args[0] : undefined
-    if (arg?.["class"] !== "CONSTANT") return undefined
-    const v = arg["value"] as { type?: { id?: string }; is_null?: boolean; value?: unknown } | undefined
-    if (v?.type?.id !== "BIGINT" && v?.type?.id !== "INTEGER") return undefined
-    if (v.is_null !== false) return undefined
-    if (typeof v.value === "bigint") return v.value
-    if (typeof v.value === "number" && Number.isSafeInteger(v.value)) return BigInt(v.value)
+    return args?.length === 1 ? integerConstant(args[0]) : undefined
   }
   return undefined
+}
+
+/** A BIGINT or INTEGER constant's value (how DuckDB parses integer literals), or undefined. */
+export const integerConstant = (n: Node | undefined): bigint | undefined => {
+  if (n === undefined || n === null || n["class"] !== "CONSTANT") return undefined
+  const v = n["value"] as { type?: { id?: string }; is_null?: boolean; value?: unknown } | undefined
+  if ((v?.type?.id !== "BIGINT" && v?.type?.id !== "INTEGER") || v.is_null !== false) return undefined
+  if (typeof v.value === "bigint") return v.value
+  return typeof v.value === "number" && Number.isSafeInteger(v.value) ? BigInt(v.value) : undefined
 }
 
 /** `time <op> c` or `c <op> time` as a bound: which side it bounds and its value. */

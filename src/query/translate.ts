@@ -50,6 +50,10 @@ export interface ViewScope {
   readonly columns?: ReadonlySet<string> | undefined
 }
 
+/** Whether a view of the scope lists a column (`time` always): all of them when the query may read any. */
+export const viewReadsColumn = (scope: ViewScope | undefined, name: string): boolean =>
+  name === "time" || scope?.columns?.has(name.toLowerCase()) !== false
+
 /** What a buffered table offers the planner. */
 export interface BufferView {
   readonly viewSql: (tableId: number, deduplicate?: boolean, scope?: ViewScope) => string | undefined
@@ -108,7 +112,7 @@ export const userTableSql = (
   merge: boolean,
   scope?: ViewScope
 ): string => {
-  const columns = columnsInOrder(table).filter((c) => c.name === "time" || scope?.columns?.has(c.name.toLowerCase()) !== false)
+  const columns = columnsInOrder(table).filter((c) => viewReadsColumn(scope, c.name))
   const view = buffer.viewSql(table.id, merge, scope)
   if (view === undefined)
     return `SELECT ${columns.map((c) => `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`).join(", ")} WHERE false`

@@ -3,7 +3,7 @@ import { Catalog } from "../catalog/Catalog.ts"
 import { activeRowDeletes, keepSql, type RowDeleteRequest } from "../deletes/state.ts"
 import type { DatabaseState, TableState } from "../catalog/state.ts"
 import { outsideRange } from "../query/timeRange.ts"
-import type { BufferView, ViewScope } from "../query/translate.ts"
+import { type BufferView, type ViewScope, viewReadsColumn } from "../query/translate.ts"
 import { duckTypeName } from "../query/virtualTables.ts"
 import { Ingester } from "../write/Ingester.ts"
 import { rowsTableName, seriesTableName } from "../write/WriteBuffer.ts"
@@ -134,9 +134,8 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       const overlap = anyOverlap(ranges)
       // Only the columns the query may name, and every tag where rows are merged by series and time: a file's
       // SELECT of all 21 columns of the 100-host set costs DuckDB ~0.5 ms a query more than of the 1-3 it reads.
-      const named = (c: TableState["columns"][number]) => scope.columns?.has(c.name.toLowerCase()) !== false
-      const tags = table.columns.filter((c) => c.type === "tag" && (overlap || named(c)))
-      const fields = table.columns.filter((c) => c.type !== "tag" && c.type !== "time" && named(c))
+      const tags = table.columns.filter((c) => c.type === "tag" && (overlap || viewReadsColumn(scope, c.name)))
+      const fields = table.columns.filter((c) => c.type !== "tag" && c.type !== "time" && viewReadsColumn(scope, c.name))
       const all = [...tags, ...fields]
       const inFiles = new Set(files.flatMap((f) => f.columns))
       const inBuffer = new Set([...(described?.tags ?? []), ...(described?.fields.map((f) => f.name) ?? [])])
