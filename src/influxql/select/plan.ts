@@ -480,11 +480,13 @@ const perSeriesSelectors = (
   })
   // One first() or last() reads only its group's rows at the group's first or last time: one per series there (a
   // series has one row per time), so the series' ties are all kept, and the per-series grouping (by every tag) runs
-  // over those few rows, not the whole range (last per host over 864,000 rows: 64 -> 29 ms in DuckDB).
+  // over those few rows, not the whole range (last per host over 864,000 rows: 64 -> 29 ms in DuckDB). The window
+  // compares the time column itself: DuckDB then joins the rows to their group's extreme time with that time pushed
+  // into the scan as a filter (through epoch_ns it cannot; the same query: 19.5 -> 14.3 ms).
   const [only] = picks as ReadonlyArray<SelectorLeaf>
   const rows =
     picks.length === 1 && only !== undefined
-      ? `SELECT * FROM (${src}) WHERE ${only.arg} IS NOT NULL QUALIFY epoch_ns("time") = ${only.name === "first" ? "min" : "max"}(epoch_ns("time")) OVER (PARTITION BY ${[...tagRefs, "__b"].join(", ")})`
+      ? `SELECT * FROM (${src}) WHERE ${only.arg} IS NOT NULL QUALIFY "time" = ${only.name === "first" ? "min" : "max"}("time") OVER (PARTITION BY ${[...tagRefs, "__b"].join(", ")})`
       : src
   const perSeries = `SELECT ${[...tagRefs, "__b", ...series, ...partial].join(", ")} FROM (${rows}) GROUP BY ${[...tagRefs, "__b", ...series].join(", ")}`
   const final = (picks as ReadonlyArray<SelectorLeaf>).map((p, j) => {
