@@ -6,7 +6,9 @@
  * (target ≤ 0.5).
  * Two modes (both by default): `buffer`, the data in the write buffer; `persisted`, the data persisted to Parquet and
  * compacted (a 1 s persist interval and compaction delay, waited for through `system.parquet_files`), where DuckDB
- * also runs the same queries in-process on the same Parquet files: the engine's floor.
+ * also runs the same queries in-process on the same Parquet files: the engine's floor; and a bare node:http server
+ * answers them through DuckDB over the same files (scripts/httpFloor.mjs): the floor of any Node server on DuckDB,
+ * timed over HTTP like the others.
  * `--mode trivial` instead measures the fixed cost of a query: `SELECT 1` and a count on a small table, 200 runs
  * each, printing the server-side time (telemetry's execution_time_us) and the client's, median and p90.
  * Each Strata query's server CPU time (user + system per query over 10 more runs, from /proc) is printed beside
@@ -17,9 +19,10 @@
  *   [--mode buffer|persisted|both|trivial]
  */
 import { DuckDBInstance } from "@duckdb/node-api"
+import { spawn } from "node:child_process"
 import * as NodePath from "node:path"
 import { clickhouseQueries, clickhouseQueryUrl, loadClickHouse, startClickHouse } from "./clickhouse.ts"
-import { cpuData, cpuSecondsOf, load, startInfluxV1, startStrata, stop, waitCompacted, waitQuiet } from "./lib.ts"
+import { cpuData, cpuSecondsOf, load, repoRoot, startInfluxV1, startStrata, stop, waitCompacted, waitQuiet } from "./lib.ts"
 
 const args = process.argv.slice(2)
 const hours = Number(args[args.indexOf("--hours") + 1] ?? 24) || 24
@@ -219,6 +222,31 @@ const duckFloor = async (paths: ReadonlyArray<string>) => {
   db.closeSync()
 }
 
+const httpFloorTimes: Array<number> = []
+/**
+ * The same queries answered by scripts/httpFloor.mjs over the same Parquet files (each query's median, see RUNS):
+ * HTTP, DuckDB through its Node binding and JSON, nothing else.
+ */
+const httpFloor = async (paths: ReadonlyArray<string>) => {
+  const port = 18182
+  const child = spawn("node", [NodePath.join(repoRoot, "scripts/httpFloor.mjs"), String(port), JSON.stringify(queries.map((q) => q.duckdb)), ...paths], {
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve())
+      child.once("exit", (code) => reject(new Error(`httpFloor.mjs exited with ${code}`)))
+    })
+    for (const [i, q] of queries.entries()) {
+      const r = await medianTimed(`http://127.0.0.1:${port}/?q=${i}`)
+      httpFloorTimes.push(r.ms)
+      console.log(`floor   ${q.name.padEnd(36)} ${r.ms.toFixed(1).padStart(9)} ms  (${r.bytes.toLocaleString()} bytes)`)
+    }
+  } finally {
+    child.kill()
+  }
+}
+
 for (const m of modes) {
   const persisted = m === "persisted"
   // The buffer mode keeps every row in the write buffer: no persist by backlog (which would leave a backfill in
@@ -243,7 +271,10 @@ for (const m of modes) {
       )
     }
     lastCacheTimes[m] = await lastCacheRow(strata.url, strata.child.pid!)
-    if (persisted) await duckFloor(paths)
+    if (persisted) {
+      await duckFloor(paths)
+      await httpFloor(paths)
+    }
   } finally {
     await stop(strata)
   }
@@ -287,12 +318,12 @@ const total = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
 const cell = (xs: ReadonlyArray<number> | undefined, i: number) => (xs?.[i] === undefined ? "-".padStart(9) : xs[i]!.toFixed(1).padStart(9))
 console.log("")
 console.log(
-  `${"query".padEnd(36)} ${modes.map((m) => `strata ${m}`.padStart(18)).join(" ")} ${"influxdb 1.x".padStart(14)} ${"duckdb parquet".padStart(15)} ${"clickhouse".padStart(12)}`
+  `${"query".padEnd(36)} ${modes.map((m) => `strata ${m}`.padStart(18)).join(" ")} ${"influxdb 1.x".padStart(14)} ${"duckdb parquet".padStart(15)} ${"node+duckdb http".padStart(17)} ${"clickhouse".padStart(12)}`
 )
 queries.forEach((q, i) => {
   console.log(
     `${q.name.padEnd(36)} ${modes.map((m) => `${cell(strataTimes[m], i)} ms`.padStart(18)).join(" ")} ${`${cell(influxTimes, i)} ms`.padStart(14)}` +
-      ` ${`${cell(duckTimes, i)} ms`.padStart(15)} ${`${cell(clickhouseTimes, i)} ms`.padStart(12)}`
+      ` ${`${cell(duckTimes, i)} ms`.padStart(15)} ${`${cell(httpFloorTimes, i)} ms`.padStart(17)} ${`${cell(clickhouseTimes, i)} ms`.padStart(12)}`
   )
 })
 const lastIndex = queries.findIndex((q) => q.name === "last value per host")
@@ -311,6 +342,7 @@ for (const m of modes) {
     line.push(`influxdb 1.x ${total(influxTimes).toFixed(1)} ms → ratio ${results[`ratio_${m}`]} (target ≤ 0.5)`)
   }
   if (m === "persisted" && duckTimes.length > 0) line.push(`duckdb floor ${total(duckTimes).toFixed(1)} ms → strata/duckdb ${(t / total(duckTimes)).toFixed(2)}x`)
+  if (m === "persisted" && httpFloorTimes.length > 0) line.push(`node+duckdb http floor ${total(httpFloorTimes).toFixed(1)} ms → strata/floor ${(t / total(httpFloorTimes)).toFixed(2)}x`)
   if (clickhouseTimes.length > 0) {
     // The issue's bar: the total at most ClickHouse's, no query above 1.5x its ClickHouse time.
     const worst = Math.max(...strataTimes[m]!.map((x, i) => x / clickhouseTimes[i]!))
@@ -323,4 +355,11 @@ for (const m of modes) {
 if (influxTimes.length > 0) results["influxdb1_total_ms"] = Math.round(total(influxTimes))
 if (duckTimes.length > 0) results["duckdb_parquet_total_ms"] = Math.round(total(duckTimes))
 if (clickhouseTimes.length > 0) results["clickhouse_total_ms"] = Math.round(total(clickhouseTimes))
+if (httpFloorTimes.length > 0) results["node_duckdb_http_floor_total_ms"] = Math.round(total(httpFloorTimes))
+if (httpFloorTimes.length > 0 && clickhouseTimes.length > 0) {
+  // How far from ClickHouse the floor itself is, query by query: a ratio Strata cannot go under on DuckDB.
+  const floorWorst = Math.max(...httpFloorTimes.map((x, i) => x / clickhouseTimes[i]!))
+  results["node_duckdb_http_floor_worst_clickhouse_ratio"] = Number(floorWorst.toFixed(2))
+  console.log(`node+duckdb http floor / clickhouse: ${httpFloorTimes.map((x, i) => (x / clickhouseTimes[i]!).toFixed(2)).join(", ")} (worst ${floorWorst.toFixed(2)}x)`)
+}
 console.log(JSON.stringify(results))
