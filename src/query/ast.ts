@@ -1,11 +1,20 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Data } from "effect"
+import {
+  fillParsed,
+  fillRendered,
+  literalTemplate,
+  parsedTemplateHolds,
+  renderedTemplateHolds,
+  templatedJson
+} from "./literalTemplate.ts"
 import { ALWAYS_VALID, preparedStatement } from "./statements.ts"
 
 /**
  * SQL as a tree: DuckDB's own parser (`json_serialize_sql`) turns a query into JSON, we rewrite that tree
  * (tables, parameters, InfluxDB's dialect), and `json_deserialize_sql` turns it back into SQL. No text surgery on
- * user SQL.
+ * user SQL: only string literals are stood in for (literalTemplate.ts), where DuckDB's own answer shows the stand-ins
+ * went through untouched.
  */
 
 export type Json = null | boolean | number | bigint | string | JsonArray | JsonObject
@@ -159,6 +168,12 @@ const LARGE_JSON = 1_000_000
 
 const markBigInts = (_key: string, value: unknown): unknown => (typeof value === "bigint" ? `${String.fromCharCode(BIG_MARK)}${value}` : value)
 
+/** Serialises JSON through a replacer, writing bigints as plain integers. */
+const stringifyWith = (value: unknown, replacer: (this: unknown, key: string, value: unknown) => unknown): string =>
+  JSON.stringify(value, function (this: unknown, key, v) {
+    return typeof v === "bigint" ? markBigInts(key, v) : replacer.call(this, key, v)
+  }).replace(BIG_MARKED, "$1")
+
 /** Serialises JSON, writing bigints as plain integers. */
 export const stringifyJson = (value: Json): string => {
   // Most trees hold no bigint: without a replacer JSON.stringify is ~2x faster, and it throws on the first bigint.
@@ -178,13 +193,13 @@ export const stringifyJson = (value: Json): string => {
  * dashboards send the same queries again and again: a hit saves a prepared statement and a round trip to DuckDB's
  * threads (about half of a small query's fixed cost). Only short texts are kept.
  */
-class TextCache {
-  private readonly entries = new Map<string, string>()
+class TextCache<V extends string | null> {
+  private readonly entries = new Map<string, V>()
   constructor(
     private readonly capacity: number,
     private readonly maxKeyLength: number
   ) {}
-  get(key: string): string | undefined {
+  get(key: string): V | undefined {
     const value = this.entries.get(key)
     if (value !== undefined) {
       this.entries.delete(key)
@@ -192,15 +207,25 @@ class TextCache {
     }
     return value
   }
-  set(key: string, value: string): void {
-    if (key.length > this.maxKeyLength || value.length > 4 * this.maxKeyLength) return
+  set(key: string, value: V): void {
+    if (key.length > this.maxKeyLength || (value !== null && value.length > 4 * this.maxKeyLength)) return
     this.entries.set(key, value)
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!)
   }
 }
 
-const parsedTexts = new TextCache(512, 16_384)
-const renderedTexts = new TextCache(256, 32_768)
+/** The longest texts whose parse, and tree JSON whose rendering, are kept. */
+const KEPT_PARSE_TEXT = 16_384
+const KEPT_RENDER_JSON = 32_768
+
+const parsedTexts = new TextCache<string>(512, KEPT_PARSE_TEXT)
+const renderedTexts = new TextCache<string>(256, KEPT_RENDER_JSON)
+/**
+ * DuckDB's answers for literal templates; null where one cannot stand for the texts (see literalTemplate.ts). A
+ * template too long to keep is not used: it would cost the same round trip as the text itself.
+ */
+const parsedTemplates = new TextCache<string | null>(512, KEPT_PARSE_TEXT)
+const renderedTemplates = new TextCache<string | null>(256, KEPT_RENDER_JSON)
 
 /**
  * Parses SQL text into its statements' trees (each `{node, named_param_map}`), or the parser's error, or
@@ -213,10 +238,7 @@ export const parseSql = async (
 ): Promise<ReadonlyArray<JsonObject> | SqlSyntaxError | QueryTooComplex> => {
   let serialized = parsedTexts.get(sql)
   if (serialized === undefined) {
-    const statement = await preparedStatement(conn, "SELECT json_serialize_sql($1::VARCHAR)", ALWAYS_VALID)
-    statement.bindVarchar(1, sql)
-    const reader = await statement.runAndReadAll()
-    serialized = String(reader.getRows()[0]![0])
+    serialized = (await serializeFromTemplate(conn, sql)) ?? (await serializeSql(conn, sql))
     parsedTexts.set(sql, serialized)
   }
   if (serialized.length > maxJson) {
@@ -247,15 +269,54 @@ export const parseSql = async (
 
 /** Renders statement trees (as returned by `parseSql`, possibly rewritten) back into SQL text. */
 export const renderSql = async (conn: DuckDBConnection, statements: ReadonlyArray<JsonObject>): Promise<string> => {
-  const json = stringifyJson({ error: false, statements: [...statements] })
+  const root = { error: false, statements: [...statements] }
+  const json = stringifyJson(root)
+  // A tree too large to keep is rendered as it is (templating it would only add a pass over it).
+  const template = json.length <= KEPT_RENDER_JSON ? templatedJson(root, stringifyWith) : undefined
+  if (template !== undefined && template.values.length > 0 && template.text.length <= KEPT_RENDER_JSON) {
+    let rendered = renderedTemplates.get(template.text)
+    if (rendered === undefined) {
+      const sql = await deserializeSql(conn, template.text)
+      rendered = renderedTemplateHolds(sql, template.values.length) ? sql : null
+      renderedTemplates.set(template.text, rendered)
+    }
+    if (rendered !== null) return fillRendered(rendered, template.values)
+  }
   const cached = renderedTexts.get(json)
   if (cached !== undefined) return cached
-  const statement = await preparedStatement(conn, "SELECT json_deserialize_sql($1::JSON)", ALWAYS_VALID)
-  statement.bindVarchar(1, json)
-  const reader = await statement.runAndReadAll()
-  const sql = String(reader.getRows()[0]![0])
+  const sql = await deserializeSql(conn, json)
   renderedTexts.set(json, sql)
   return sql
+}
+
+/** DuckDB's parse of SQL text, as JSON. */
+const serializeSql = async (conn: DuckDBConnection, sql: string): Promise<string> => {
+  const statement = await preparedStatement(conn, "SELECT json_serialize_sql($1::VARCHAR)", ALWAYS_VALID)
+  statement.bindVarchar(1, sql)
+  return String((await statement.runAndReadAll()).getRows()[0]![0])
+}
+
+/** DuckDB's rendering of statement trees' JSON as SQL text. */
+const deserializeSql = async (conn: DuckDBConnection, json: string): Promise<string> => {
+  const statement = await preparedStatement(conn, "SELECT json_deserialize_sql($1::JSON)", ALWAYS_VALID)
+  statement.bindVarchar(1, json)
+  return String((await statement.runAndReadAll()).getRows()[0]![0])
+}
+
+/**
+ * The parse of a text through its literal template (see literalTemplate.ts), parsed once; undefined when the text
+ * has no template or DuckDB's parse of it cannot stand for the text.
+ */
+const serializeFromTemplate = async (conn: DuckDBConnection, sql: string): Promise<string | undefined> => {
+  const template = literalTemplate(sql)
+  if (template === undefined || template.text.length > KEPT_PARSE_TEXT) return undefined
+  let parsed = parsedTemplates.get(template.text)
+  if (parsed === undefined) {
+    const serialized = await serializeSql(conn, template.text)
+    parsed = parsedTemplateHolds(serialized, template.values.length) ? serialized : null
+    parsedTemplates.set(template.text, parsed)
+  }
+  return parsed === null ? undefined : fillParsed(parsed, template.values)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
