@@ -341,8 +341,9 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
         return { count: bad + lpErrors, first: all[0] }
       })
 
-    const removeFiles = (files: ReadonlyArray<PersistedFile>) =>
-      Effect.forEach(files, (f) => store.remove(f.path).pipe(Effect.ignore), { discard: true })
+    const removePaths = (paths: ReadonlyArray<string>) =>
+      Effect.forEach(paths, (path) => store.remove(path).pipe(Effect.ignore), { discard: true })
+    const removeFiles = (files: ReadonlyArray<PersistedFile>) => removePaths(files.map((f) => f.path))
 
     const worker: JobWorker = {
       // With on_error=abort every input is checked before any becomes visible: one bad row fails the whole job.
@@ -359,8 +360,10 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
             }
           }
         }),
-      runInput: (job, index, progress) =>
-        Effect.gen(function* () {
+      runInput: (job, index, progress) => {
+        // Paths moved into dbs/ so far: what a failure or a cancel (anywhere until the input is recorded) removes.
+        const placed: Array<string> = []
+        return Effect.gen(function* () {
           const spec = specOf(job)
           const temp = `import_rows`
           const { plan, rows, bad: badSql, lpErrors, format } = yield* planInput(job, index)
@@ -412,12 +415,15 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
                   const sql = windowSql(plan, source, order, w.day, options)
                   await c.run(`COPY (${sql}) TO ${literal(scratch)} (${STORED_PARQUET_OPTIONS})`)
                   return Number((await c.runAndReadAll(fileRowsSql(scratch))).getRows()[0]![0])
-                }, writing(w.rows)).pipe(Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)))
+                }, writing(w.rows)).pipe(Effect.onError(() => store.remove(scratch).pipe(Effect.ignore)))
                 rowsWritten += w.rows
                 writing(0)(0)
+                // Moved in and noted at once: a cancel cannot fall between the two and leave the file behind.
                 yield* store.putFile(path, scratch).pipe(
                   Effect.mapError(retryable(`storing ${path}`)),
-                  Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore))
+                  Effect.tapError(() => store.remove(scratch).pipe(Effect.ignore)),
+                  Effect.zipLeft(Effect.sync(() => placed.push(path))),
+                  Effect.uninterruptible
                 )
                 added.push({
                   path,
@@ -431,14 +437,15 @@ export class ImportJobs extends Effect.Service<ImportJobs>()("strata/ImportJobs"
                 })
               }
               return facts.total
-            }).pipe(Effect.tapError(() => removeFiles(added)), Effect.onInterrupt(() => removeFiles(added)))
+            })
           ), Effect.ensuring(duckLock.withPermits(1)(dropTemp(temp))))
           // A download or conversion of this input is not needed again (a failed record downloads it again): a prefix
           // of many objects takes the disk of one at a time.
           yield* Effect.sync(() => removeDerivedInputs(job, index))
           const outcome: InputOutcome = { rows: written, skipped: bad, added }
           return outcome
-        }),
+        }).pipe(Effect.onError(() => removePaths(placed)))
+      },
       discard: (outcome) => removeFiles(outcome.added),
       finished: (job) =>
         Effect.sync(() => {

@@ -114,17 +114,22 @@ export class Jobs extends Effect.Service<Jobs>()("strata/Jobs", {
           const index = nextInput(current)
           if (index >= current.inputs.length) break
           yield* record(jobId, [new JobInputStarted({ version: 1, jobId, input: index })])
-          const outcome = yield* worker.runInput(state.jobs.get(jobId)!, index, progress(jobId))
-          yield* record(jobId, [
-            new JobInputDone({
-              version: 1,
-              jobId,
-              input: index,
-              rows: outcome.rows,
-              skipped: outcome.skipped,
-              added: outcome.added
-            })
-          ]).pipe(Effect.tapError(() => worker.discard(outcome)))
+          // Once an input's files are in place, they are recorded or removed: a cancel landing between the two
+          // (it records first, then stops the attempt) would leave them in dbs/ until the next start.
+          yield* Effect.uninterruptibleMask((restore) =>
+            Effect.flatMap(restore(worker.runInput(state.jobs.get(jobId)!, index, progress(jobId))), (outcome) =>
+              record(jobId, [
+                new JobInputDone({
+                  version: 1,
+                  jobId,
+                  input: index,
+                  rows: outcome.rows,
+                  skipped: outcome.skipped,
+                  added: outcome.added
+                })
+              ]).pipe(Effect.tapError(() => worker.discard(outcome)))
+            )
+          )
           live.delete(jobId)
         }
         yield* record(jobId, [new JobCompleted({ version: 1, jobId })])
