@@ -171,7 +171,8 @@ const markBigInts = (_key: string, value: unknown): unknown => (typeof value ===
 /** Serialises JSON through a replacer, writing bigints as plain integers. */
 const stringifyWith = (value: unknown, replacer: (this: unknown, key: string, value: unknown) => unknown): string =>
   JSON.stringify(value, function (this: unknown, key, v) {
-    return typeof v === "bigint" ? markBigInts(key, v) : replacer.call(this, key, v)
+    const replaced = replacer.call(this, key, v)
+    return typeof replaced === "bigint" ? markBigInts(key, replaced) : replaced
   }).replace(BIG_MARKED, "$1")
 
 /** Serialises JSON, writing bigints as plain integers. */
@@ -273,14 +274,15 @@ export const renderSql = async (conn: DuckDBConnection, statements: ReadonlyArra
   const json = stringifyJson(root)
   // A tree too large to keep is rendered as it is (templating it would only add a pass over it).
   const template = json.length <= KEPT_RENDER_JSON ? templatedJson(root, stringifyWith) : undefined
-  if (template !== undefined && template.values.length > 0 && template.text.length <= KEPT_RENDER_JSON) {
+  const literals = template === undefined ? 0 : template.values.length + template.integers.length
+  if (template !== undefined && literals > 0 && template.text.length <= KEPT_RENDER_JSON) {
     let rendered = renderedTemplates.get(template.text)
     if (rendered === undefined) {
       const sql = await deserializeSql(conn, template.text)
-      rendered = renderedTemplateHolds(sql, template.values.length) ? sql : null
+      rendered = renderedTemplateHolds(sql, template) ? sql : null
       renderedTemplates.set(template.text, rendered)
     }
-    if (rendered !== null) return fillRendered(rendered, template.values)
+    if (rendered !== null) return fillRendered(rendered, template)
   }
   const cached = renderedTexts.get(json)
   if (cached !== undefined) return cached
@@ -313,10 +315,10 @@ const serializeFromTemplate = async (conn: DuckDBConnection, sql: string): Promi
   let parsed = parsedTemplates.get(template.text)
   if (parsed === undefined) {
     const serialized = await serializeSql(conn, template.text)
-    parsed = parsedTemplateHolds(serialized, template.values.length) ? serialized : null
+    parsed = parsedTemplateHolds(serialized, template) ? serialized : null
     parsedTemplates.set(template.text, parsed)
   }
-  return parsed === null ? undefined : fillParsed(parsed, template.values)
+  return parsed === null ? undefined : fillParsed(parsed, template)
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -46,6 +46,13 @@ describe("literal templates", () => {
     expect(template?.text).not.toContain("'a'")
   })
 
+  it("stands in for integers of BIGINT size only: not smaller ones, signed ones, decimals or digits of a name", () => {
+    const template = literalTemplate("SELECT 1704088800000000000 AS a, 5, x2147483648, 2147483648.5, - 3000000000, 2147483648")
+    expect(template?.integers).toEqual(["1704088800000000000", "2147483648"])
+    expect(template?.values).toEqual([])
+    expect(template?.text).toContain("x2147483648, 2147483648.5, - 3000000000,")
+  })
+
   it("leaves alone what it does not read: prefixed, dollar-quoted, commented-out and unterminated literals", () => {
     for (const sql of [
       "SELECT E'a\\tb'",
@@ -75,7 +82,13 @@ describe("literal templates", () => {
       "SELECT {'k': s}['k'] AS k FROM t WHERE s LIKE 'a%' OR s IN ('b', 'it''s') ORDER BY 1",
       "SELECT {'k': s}['k'] AS k FROM t WHERE s LIKE 'b%' OR s IN ('a', 'żółw 🐢') ORDER BY 1",
       "SELECT 'x' AS one, 'x' AS two, s || '-' || s AS both FROM t ORDER BY s",
-      "SELECT E'tab\\there' AS e, 'plain' AS p"
+      "SELECT E'tab\\there' AS e, 'plain' AS p",
+      "SELECT make_timestamp_ns(1704067200000000000) AS t, (1704067320000000000 - 1704067200000000000) // 60000000000 AS n",
+      "SELECT make_timestamp_ns(1704067260000000000) AS t, (1704067380000000000 - 1704067200000000000) // 30000000000 AS n",
+      "SELECT s FROM t WHERE epoch_ns(time) >= 1704067260000000000 AND epoch_ns(time) < 1704067440000000000 ORDER BY s",
+      "SELECT s FROM t WHERE epoch_ns(time) >= 1704067320000000000 AND epoch_ns(time) < 1704067380000000000 ORDER BY s",
+      "SELECT -3000000000 AS neg, 3000000000 * 2 AS pos, 2147483648 AS smallest, 9223372036854775807 AS largest",
+      "SELECT typeof(2147483647) AS i, typeof(2147483648) AS b, typeof(9223372036854775808) AS h"
     ])
       expect(await through(sql)).toEqual(await direct(sql))
   })
