@@ -310,7 +310,8 @@ const deserializeSql = async (conn: DuckDBConnection, json: string): Promise<str
  * has no template or DuckDB's parse of it cannot stand for the text.
  */
 const serializeFromTemplate = async (conn: DuckDBConnection, sql: string): Promise<string | undefined> => {
-  const template = literalTemplate(sql)
+  // A template is longer than its text: past the limit neither is kept.
+  const template = sql.length > KEPT_PARSE_TEXT ? undefined : literalTemplate(sql)
   if (template === undefined || template.text.length > KEPT_PARSE_TEXT) return undefined
   let parsed = parsedTemplates.get(template.text)
   if (parsed === undefined) {

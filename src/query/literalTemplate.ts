@@ -83,8 +83,9 @@ export const literalTemplate = (sql: string): LiteralTemplate | undefined => {
     } else if (c >= 48 && c <= 57) {
       let end = i + 1
       while (end < sql.length && sql.charCodeAt(end) >= 48 && sql.charCodeAt(end) <= 57) end++
-      const before = sql.slice(0, i).trimEnd()
-      const prev = before.charCodeAt(before.length - 1)
+      let back = i - 1
+      while (back >= 0 && /\s/.test(sql[back]!)) back--
+      const prev = sql.charCodeAt(back)
       const plain =
         !isWordChar(sql.charCodeAt(i - 1)) && sql.charCodeAt(i - 1) !== 46 && prev !== 45 &&
         !isWordChar(sql.charCodeAt(end)) && sql.charCodeAt(end) !== 46
