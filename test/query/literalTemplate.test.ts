@@ -1,17 +1,15 @@
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { parseSql, renderSql } from "../../src/query/ast.ts"
 import { literalTemplate } from "../../src/query/literalTemplate.ts"
+import { memoryConnection } from "../support/duckdb.ts"
 
-// Queries that differ only in their string literals share one parse and one rendering by DuckDB (a literal template):
-// each must still answer with its own literals, whatever they hold.
+// Queries that differ only in their literals share one parse and one rendering by DuckDB (a literal template): each
+// must still answer with its own literals, whatever they hold.
 
-let instance: DuckDBInstance
-let conn: DuckDBConnection
+const connection = memoryConnection()
 
 beforeAll(async () => {
-  instance = await DuckDBInstance.create(":memory:")
-  conn = await instance.connect()
+  const conn = connection()
   await conn.run("SET TimeZone='UTC'")
   await conn.run(`CREATE TABLE t AS SELECT * FROM (VALUES
     ('a', TIMESTAMP '2024-01-01 00:00:00', 1.5), ('b', TIMESTAMP '2024-01-01 00:01:00', 2.5),
@@ -20,20 +18,16 @@ break', TIMESTAMP '2024-01-01 00:03:00', 4.5), ('żółw 🐢', TIMESTAMP '2024-
     ('back\\slash', TIMESTAMP '2024-01-01 00:05:00', 6.5)) v(s, time, x)`)
 })
 
-afterAll(() => {
-  conn.closeSync()
-  instance.closeSync()
-})
-
 /** A query's rows through parse and render (templated where it can be), as JSON. */
 const through = async (sql: string) => {
+  const conn = connection()
   const parsed = await parseSql(conn, sql)
   if (!Array.isArray(parsed)) throw new Error(`parse failed: ${(parsed as { message: string }).message}`)
   return (await conn.runAndReadAll(await renderSql(conn, [...parsed]))).getRowsJson()
 }
 
 /** The same query run by DuckDB as it is. */
-const direct = async (sql: string) => (await conn.runAndReadAll(sql)).getRowsJson()
+const direct = async (sql: string) => (await connection().runAndReadAll(sql)).getRowsJson()
 
 const quoted = (s: string) => `'${s.replaceAll("'", "''")}'`
 
@@ -94,7 +88,7 @@ describe("literal templates", () => {
   })
 
   it("reports a syntax error in the text's own words", async () => {
-    const parsed = await parseSql(conn, "SELECT 'a' FROM WHERE s = 'b'")
+    const parsed = await parseSql(connection(), "SELECT 'a' FROM WHERE s = 'b'")
     expect(Array.isArray(parsed)).toBe(false)
     expect((parsed as { message: string }).message).not.toMatch(/strata_literal/)
   })
