@@ -48,7 +48,9 @@ const decode = (text: string): NodeHeartbeatRecord | undefined => {
 export class NodeRegistry extends Effect.Service<NodeRegistry>()("strata/NodeRegistry", {
   scoped: Effect.gen(function* () {
     const config = yield* ServerConfig
-    const dir = NodePath.join(config.dataDir, "nodes")
+    // Absolute from the start: were the working directory removed under a relative data dir, Node's recursive mkdir
+    // of a relative path would retry forever on the thread pool (a core spun, nothing logged).
+    const dir = NodePath.resolve(config.dataDir, "nodes")
     const startedAtNs = BigInt(yield* Clock.currentTimeMillis) * 1_000_000n
     const self = {
       nodeId: config.nodeId,
