@@ -13,8 +13,8 @@ import { ALWAYS_VALID, preparedStatement } from "./statements.ts"
 /**
  * SQL as a tree: DuckDB's own parser (`json_serialize_sql`) turns a query into JSON, we rewrite that tree
  * (tables, parameters, InfluxDB's dialect), and `json_deserialize_sql` turns it back into SQL. No text surgery on
- * user SQL: only string literals are stood in for (literalTemplate.ts), where DuckDB's own answer shows the stand-ins
- * went through untouched.
+ * user SQL: only literals are stood in for (literalTemplate.ts), where DuckDB's own answer shows the stand-ins went
+ * through untouched.
  */
 
 export type Json = null | boolean | number | bigint | string | JsonArray | JsonObject
@@ -271,11 +271,10 @@ export const parseSql = async (
 /** Renders statement trees (as returned by `parseSql`, possibly rewritten) back into SQL text. */
 export const renderSql = async (conn: DuckDBConnection, statements: ReadonlyArray<JsonObject>): Promise<string> => {
   const root = { error: false, statements: [...statements] }
-  const json = stringifyJson(root)
-  // A tree too large to keep is rendered as it is (templating it would only add a pass over it).
-  const template = json.length <= KEPT_RENDER_JSON ? templatedJson(root, stringifyWith) : undefined
+  // One pass in the common case: a tree too large to keep stops it early, and without literals its text is the JSON.
+  const template = templatedJson(root, stringifyWith, KEPT_RENDER_JSON)
   const literals = template === undefined ? 0 : template.values.length + template.integers.length
-  if (template !== undefined && literals > 0 && template.text.length <= KEPT_RENDER_JSON) {
+  if (template !== undefined && literals > 0) {
     let rendered = renderedTemplates.get(template.text)
     if (rendered === undefined) {
       const sql = await deserializeSql(conn, template.text)
@@ -284,6 +283,7 @@ export const renderSql = async (conn: DuckDBConnection, statements: ReadonlyArra
     }
     if (rendered !== null) return fillRendered(rendered, template)
   }
+  const json = template !== undefined && literals === 0 ? template.text : stringifyJson(root)
   const cached = renderedTexts.get(json)
   if (cached !== undefined) return cached
   const sql = await deserializeSql(conn, json)

@@ -48,9 +48,10 @@ const isWordChar = (c: number) =>
   (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c > 127
 
 /**
- * The template of a SQL text: each plain `'…'` literal (quotes doubled inside) made a placeholder, skipping quoted
- * identifiers and `--` comments. Undefined when the text has no plain literal, or holds what this reading does not
- * follow: a prefixed literal (`E'…'`, `X'…'`), a block comment, a dollar-quoted string, an unterminated literal.
+ * The template of a SQL text: each plain `'…'` literal (quotes doubled inside) and each unsigned integer literal of
+ * BIGINT size made a placeholder, skipping quoted identifiers, names and `--` comments. Undefined when the text has no
+ * such literal, or holds what this reading does not follow: a prefixed literal (`E'…'`, `X'…'`), a block comment, a
+ * dollar-quoted string, an unterminated literal.
  */
 export const literalTemplate = (sql: string): LiteralTemplate | undefined => {
   if (sql.includes(NONCE) || sql.includes(INT_PREFIX) || sql.includes("/*") || /\$\w*\$/.test(sql)) return undefined
@@ -117,8 +118,11 @@ const closingQuote = (sql: string, start: number): number => {
   }
 }
 
-/** Placeholders between quotes, their index captured. */
-const quoted = (quote: '"' | "'") => new RegExp(`${quote}${NONCE}(\\d+)${quote}`, "g")
+/** Placeholders between quotes (JSON strings, SQL literals), their index captured. */
+const QUOTED = {
+  '"': new RegExp(`"${NONCE}(\\d+)"`, "g"),
+  "'": new RegExp(`'${NONCE}(\\d+)'`, "g")
+} as const
 
 /** Integer placeholders as whole numbers (no digit or point either side), their index captured. */
 const INT_TOKENS = new RegExp(`(?<![\\d.])${INT_PREFIX}(\\d{7})(?![\\d.])`, "g")
@@ -137,14 +141,13 @@ const eachOnce = (text: string, count: number, all: RegExp, found: RegExp): bool
 
 /** Whether a text holds a template's string placeholders between `quote`s and its integer ones as numbers. */
 const holds = (text: string, strings: number, integers: number, quote: '"' | "'"): boolean =>
-  eachOnce(text, strings, PLACEHOLDERS, quoted(quote)) && eachOnce(text, integers, INT_PLACEHOLDERS, INT_TOKENS)
+  eachOnce(text, strings, PLACEHOLDERS, QUOTED[quote]) && eachOnce(text, integers, INT_PLACEHOLDERS, INT_TOKENS)
 
 /** A text with its placeholders replaced: strings as `string` writes them, integers by their digits. */
 const fill = (text: string, quote: '"' | "'", template: Omit<LiteralTemplate, "text">, string: (s: string) => string) =>
   text
-    .replace(quoted(quote), (_, i: string) => string(template.values[Number(i)]!))
+    .replace(QUOTED[quote], (_, i: string) => string(template.values[Number(i)]!))
     .replace(INT_TOKENS, (_, i: string) => template.integers[Number(i)]!)
-
 
 /**
  * Whether DuckDB's parse of a template (json_serialize_sql) can stand for the texts it was made from: no error (its
@@ -157,17 +160,24 @@ export const parsedTemplateHolds = (serialized: string, template: LiteralTemplat
 export const fillParsed = (serialized: string, template: LiteralTemplate): string =>
   fill(serialized, '"', template, (s) => JSON.stringify(s))
 
+/** Thrown out of a replacer to stop serialising a tree past the length a template may have. */
+const TOO_LONG = Symbol("too long")
+
 /**
  * A tree's JSON with every non-null VARCHAR constant's value a placeholder, and every BIGINT one a templated integer
- * may be (see INT_PREFIX), and those values in order.
+ * may be (see INT_PREFIX), and those values in order; undefined once the JSON would pass `maxLength` (every member
+ * writes two characters at least, so that many halves of it bound the replacer's calls).
  */
 export const templatedJson = (
   tree: unknown,
-  stringify: (value: unknown, replacer: (this: unknown, key: string, value: unknown) => unknown) => string
-): LiteralTemplate => {
+  stringify: (value: unknown, replacer: (this: unknown, key: string, value: unknown) => unknown) => string,
+  maxLength: number
+): LiteralTemplate | undefined => {
   const values: Array<string> = []
   const integers: Array<string> = []
-  const text = stringify(tree, function (this: unknown, key, value) {
+  let members = 0
+  const replacer = function (this: unknown, key: string, value: unknown) {
+    if (++members > maxLength / 2) throw TOO_LONG
     if (key !== "value") return value
     const holder = this as { readonly is_null?: unknown; readonly type?: { readonly id?: unknown } }
     if (holder.is_null !== false) return value
@@ -181,8 +191,14 @@ export const templatedJson = (
     if (integers.length >= MAX_INT_PLACEHOLDERS) return value
     integers.push(String(integer))
     return BigInt(intPlaceholder(integers.length - 1))
-  })
-  return { text, values, integers }
+  }
+  try {
+    const text = stringify(tree, replacer)
+    return text.length > maxLength ? undefined : { text, values, integers }
+  } catch (e) {
+    if (e === TOO_LONG) return undefined
+    throw e
+  }
 }
 
 /** Whether DuckDB's rendering of a templated tree holds each placeholder once, as a quoted literal and nowhere else. */
