@@ -1,4 +1,5 @@
 import { Context, Data, Either, Layer } from "effect"
+import * as Os from "node:os"
 import { MAX_QUERY_PERMITS } from "./query/QueryGate.ts"
 
 /** The server's resolved configuration: flags, then STRATA_* and INFLUXDB3_* environment, then defaults. */
@@ -51,6 +52,8 @@ export interface ServerConfigShape {
   readonly pluginDir: string
   /** Longest a plugin call may run before its python process is stopped. */
   readonly pluginTimeoutMs: number
+  /** Bytes of decoded Parquet columns kept for series aggregates (0: none kept, every query runs on DuckDB). */
+  readonly parquetMemCacheBytes: number
 }
 
 export type AuthzExemption = "health" | "ping" | "metrics"
@@ -107,6 +110,8 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "import-dir", env: ["STRATA_IMPORT_DIR"], describe: "Directory that file:// bulk-import sources must lie in (unset: file:// sources are refused)", fallback: "" },
   { flag: "backup-dir", env: ["STRATA_BACKUP_DIR"], describe: "Directory backups are written to and restored from (default: <data-dir>/backups)", fallback: "" },
   { flag: "plugin-dir", env: ["STRATA_PLUGIN_DIR", "INFLUXDB3_PLUGIN_DIR"], describe: "Directory of processing-engine Python plugins (default: <data-dir>/plugins)", fallback: "" },
+  { flag: "parquet-mem-cache-size", env: ["STRATA_PARQUET_MEM_CACHE_SIZE", "INFLUXDB3_PARQUET_MEM_CACHE_SIZE"], describe: "Memory for persisted files' columns decoded for series aggregates: a size (512MiB), megabytes (1000) or a percentage of the machine's memory (10%)", fallback: "10%" },
+  { flag: "disable-parquet-mem-cache", env: ["STRATA_DISABLE_PARQUET_MEM_CACHE", "INFLUXDB3_DISABLE_PARQUET_MEM_CACHE"], boolean: true, describe: "Answer every query through DuckDB, keeping no decoded columns in memory", fallback: "false" },
   { flag: "plugin-timeout", env: ["STRATA_PLUGIN_TIMEOUT"], describe: "Longest a plugin call may run before its python process is stopped", fallback: "60s" }
 ]
 
@@ -254,7 +259,14 @@ export const resolveServeConfig = (
   const pluginTimeoutMs = duration("plugin-timeout")
   if (pluginTimeoutMs instanceof ConfigError) return Either.left(pluginTimeoutMs)
   if (pluginTimeoutMs <= 0) return Either.left(new ConfigError({ message: `invalid --plugin-timeout '${get("plugin-timeout")}': expected a duration above 0` }))
+  // A bare number is megabytes, as InfluxDB 3 reads this flag.
+  const cacheSize = get("parquet-mem-cache-size")
+  const parquetMemCacheBytes = /^\s*\d+\s*$/.test(cacheSize) ? Number(cacheSize) * 1024 * 1024 : parseSizeOrPercent(cacheSize, Os.totalmem())
+  if (parquetMemCacheBytes === undefined || !Number.isSafeInteger(parquetMemCacheBytes)) {
+    return Either.left(new ConfigError({ message: `invalid --parquet-mem-cache-size '${cacheSize}': expected a size like 512MiB, megabytes like 1000, or a percentage like 10%` }))
+  }
   return Either.right({
+    parquetMemCacheBytes: bool("disable-parquet-mem-cache") ? 0 : parquetMemCacheBytes,
     pluginDir: get("plugin-dir"),
     pluginTimeoutMs,
     maxImportSize,

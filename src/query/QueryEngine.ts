@@ -18,6 +18,8 @@ import { Catalog } from "../catalog/Catalog.ts"
 import { liveDatabase, type DatabaseState, type TableState } from "../catalog/state.ts"
 import { ServerConfig } from "../config.ts"
 import { engineFailed, ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
+import { ParquetMemCache } from "../storage/ParquetMemCache.ts"
+import { runSeriesAggregate } from "./seriesAggregateRun.ts"
 import { TableSources, type TableView } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import { stringifyJson, type Json } from "./ast.ts"
@@ -175,6 +177,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     DuckDb.Default,
     Ingester.Default,
     NodeRegistry.Default,
+    ParquetMemCache.Default,
     TableSources.Default
   ],
   scoped: Effect.gen(function* () {
@@ -185,6 +188,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const caches = yield* Caches
     const config = yield* ServerConfig
     const nodeRegistry = yield* NodeRegistry
+    const memCache = yield* ParquetMemCache
     // Optional: a query engine built without the processing engine has no plugin logs to show.
     const engineLogs = Option.getOrUndefined(yield* Effect.serviceOption(EngineLogs))
     const gate = new QueryGate(config.maxConcurrentQueries)
@@ -422,6 +426,23 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const textBody = (conn: DuckDBConnection, translated: Translated, format: Exclude<ResultFormat, "parquet">, record: QueryRecord) =>
       Effect.gen(function* () {
         const sqlText = translated.sql
+        const aggregate = translated.seriesAggregate === undefined || !memCache.enabled ? undefined : runSeriesAggregate(translated.seriesAggregate, memCache.decoded)
+        if (aggregate !== undefined) {
+          let next = 0
+          record.rowsReturned += aggregate.rows
+          const pieces = yield* Effect.tryPromise({
+            try: () =>
+              collect(
+                encodeText(
+                  { columns: aggregate.columns, types: aggregate.types, next: async () => aggregate.chunks[next++] ?? null },
+                  format
+                )
+              ),
+            catch: executionFailure
+          })
+          const whole = pieces.length === 1 ? pieces[0]! : new Uint8Array(Buffer.concat(pieces))
+          return { body: Stream.succeed(whole), whole }
+        }
         const read = yield* runMaterialised(conn, translated, record, validity)
         let source: ChunkSource
         if (Option.isSome(read)) {

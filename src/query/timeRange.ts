@@ -26,7 +26,7 @@ const isTimeColumn = (n: Node | undefined, tables: ReadonlySet<string>): boolean
   readerColumn(n, tables)?.toLowerCase() === "time"
 
 /** A timestamp constant in nanoseconds: `CAST('…' AS TIMESTAMP_NS)`, as the dialect writes time literals. */
-const timestampOf = (n: Node | undefined): bigint | undefined => {
+export const timestampOf = (n: Node | undefined): bigint | undefined => {
   if (n === undefined || n === null) return undefined
   if (n["class"] === "CAST") {
     const type = n["cast_type"] as { id?: string } | undefined

@@ -22,6 +22,9 @@ import { sqlTooComplex } from "./complexity.ts"
 import { whereEqualities } from "./equalities.ts"
 import { binsAfterOrigin } from "./timeBins.ts"
 import { readingSelects, type TimeRange, whereTimeRange } from "./timeRange.ts"
+import { seriesAggregateOf } from "./seriesAggregate.ts"
+import type { SeriesAggregatePlan } from "./seriesAggregateRun.ts"
+import type { IndexedFile } from "../storage/files.ts"
 import { functionPolicy, type FunctionPolicy } from "./sandbox.ts"
 import { showColumnsSql, showColumnsTarget } from "./showColumns.ts"
 import { columnsInOrder, duckTypeName, virtualTableSql, type VirtualTable } from "./virtualTables.ts"
@@ -58,6 +61,14 @@ export const viewReadsColumn = (scope: ViewScope | undefined, name: string): boo
 export interface BufferView {
   readonly viewSql: (tableId: number, deduplicate?: boolean, scope?: ViewScope) => string | undefined
   readonly describe: (tableId: number) => { readonly rows: number; readonly mayHaveDuplicates: boolean } | undefined
+  /**
+   * The persisted files a view of the scope reads when they are all of it (no buffered rows in its time bounds, no
+   * two overlapping, no row-delete hiding rows), and the time its retention keeps rows from; undefined otherwise.
+   */
+  readonly plainFiles?: (
+    tableId: number,
+    scope?: ViewScope
+  ) => { readonly files: ReadonlyArray<IndexedFile>; readonly cutoffNs: bigint | undefined } | undefined
 }
 
 export interface TranslateInput {
@@ -103,6 +114,8 @@ export interface Translated {
   readonly fewRows: boolean
   /** The answer has at most one row per group of rows the query reads (see groupedRows). */
   readonly grouped: boolean
+  /** The query is a series aggregate over persisted files alone: decoded columns may answer it (seriesAggregate). */
+  readonly seriesAggregate?: SeriesAggregatePlan | undefined
 }
 
 /** The SQL of a user table as InfluxDB shows it: columns sorted by name, over the buffered rows (or none). */
@@ -468,6 +481,7 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
   const subqueries = new Map<string, { readonly statement: JsonObject; readonly nodes: number }>()
   let repeatedNodes = 0
   const parsedReplacements = new Map<JsonObject, JsonObject>()
+  let seriesAggregate: SeriesAggregatePlan | undefined
   for (const [node, r] of replacements) {
     const table = typeof r.sql === "string" ? undefined : r.sql
     const reader = table === undefined || subqueries.size >= MAX_SCOPED_VIEWS ? undefined : readers.get(node)
@@ -488,6 +502,8 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
     if (repeatedNodes > TREE_LIMITS.repeatedNodes)
       return planError(`query too complex: its ${replacements.size.toLocaleString("en")} table references expand to more than ${TREE_LIMITS.repeatedNodes.toLocaleString("en")} nodes`)
     parsedReplacements.set(node, subqueryRef(subquery.statement, r.alias, node))
+    if (table !== undefined && replacements.size === 1 && resolved.caches.length === 0)
+      seriesAggregate = seriesAggregatePlan(resolved.tree, node, table, scope, input.buffer)
     const earliest = scope.timeRange?.min
     if (reader !== undefined && earliest !== undefined)
       for (const [bin, after] of binsAfterOrigin(reader, earliest)) parsedReplacements.set(bin, after)
@@ -500,7 +516,31 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
     tables: [...tables.values()],
     caches: resolved.caches.map((c) => c.name),
     fewRows: fewRows(rewritten as JsonObject) || (oneCache && readsOneCache(rewritten as JsonObject)),
-    grouped: groupedRows(rewritten as JsonObject)
+    grouped: groupedRows(rewritten as JsonObject),
+    seriesAggregate
+  }
+}
+
+/** The series aggregate a statement reading only `table` (through `ref`) is, over the files that are all its view. */
+const seriesAggregatePlan = (
+  tree: JsonObject,
+  ref: JsonObject,
+  table: TableState,
+  scope: ViewScope,
+  buffer: BufferView
+): SeriesAggregatePlan | undefined => {
+  const node = tree["node"]
+  if (!isObject(node) || buffer.plainFiles === undefined) return undefined
+  const shape = seriesAggregateOf(node, ref, table)
+  if (shape === undefined) return undefined
+  const plain = buffer.plainFiles(table.id, scope)
+  if (plain === undefined) return undefined
+  const cutoff = plain.cutoffNs
+  return {
+    ...shape,
+    minNs: cutoff !== undefined && (shape.minNs === undefined || shape.minNs < cutoff) ? cutoff : shape.minNs,
+    files: plain.files,
+    tags: table.columns.filter((c) => c.type === "tag").map((c) => c.name)
   }
 }
 

@@ -173,6 +173,16 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       return `SELECT ${[...keys, ...merged].join(", ")} FROM (${parts.join(" UNION ALL ")}) AS u GROUP BY ${keys.join(", ")}`
     }
 
+    // Files outside retention or the query's time bounds, or whose file index shows no row the query's equalities
+    // accept, are not read.
+    const chosenFiles = (table: TableState, cutoff: bigint | undefined, scope: ViewScope) =>
+      filesOf(fileIndex.unsafeCurrent(), table.id).filter(
+        (f) =>
+          (cutoff === undefined || f.maxTimeNs >= cutoff) &&
+          !outsideRange(scope.timeRange, f.minTimeNs, f.maxTimeNs) &&
+          !indexExcludes(f, scope.equalities)
+      )
+
     return {
       open,
       drainReaders,
@@ -188,20 +198,27 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
             const table = db.tables.get(tableId)
             if (table === undefined) return buffer.viewSql(tableId, deduplicate, scope.withTags)
             const cutoff = retentionCutoffNs(db, table, nowMs)
-            // Files outside retention or the query's time bounds, or whose file index shows no row the query's
-            // equalities accept, are not read.
-            const files = filesOf(fileIndex.unsafeCurrent(), table.id).filter(
-              (f) =>
-                (cutoff === undefined || f.maxTimeNs >= cutoff) &&
-                !outsideRange(scope.timeRange, f.minTimeNs, f.maxTimeNs) &&
-                !indexExcludes(f, scope.equalities)
-            )
+            const files = chosenFiles(table, cutoff, scope)
             // A table read by several references (each with its own conditions) scans the files any of them reads.
             const earlier = scanned.get(tableId)
             scanned.set(tableId, earlier === undefined ? files : [...new Set([...earlier, ...files])])
             return tableSql(table, deduplicate ?? true, cutoff, activeRowDeletes(state, table.id), files, scope)
           },
           describe: (tableId) => buffer.describe(tableId),
+          plainFiles: (tableId, scope = {}) => {
+            const table = db.tables.get(tableId)
+            if (table === undefined) return undefined
+            const cutoff = retentionCutoffNs(db, table, nowMs)
+            const files = chosenFiles(table, cutoff, scope)
+            const deletes = activeRowDeletes(state, table.id)
+            if (files.some((f) => keepSql(deletes, f) !== undefined)) return undefined
+            const described = buffer.describe(table.id)
+            const range = buffer.timeRange(table.id)
+            if (described !== undefined && described.rows > 0 && !(range !== undefined && outsideRange(scope.timeRange, range.min, range.max)))
+              return undefined
+            if (anyOverlap(files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs })))) return undefined
+            return { files, cutoffNs: cutoff }
+          },
           scanned,
           retentionAsOfMs: [...db.tables.values()].some((t) => retentionOf(db, t) !== null) ? nowMs : 0
         }

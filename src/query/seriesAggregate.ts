@@ -1,0 +1,289 @@
+import type { TableState } from "../catalog/state.ts"
+import type { JsonObject } from "./ast.ts"
+import { childrenOf, constantValue, functionName, isObject, stringConstant } from "./dialect/tree.ts"
+import { integerConstant, readerColumn, readerTableNames, timestampOf, type Node } from "./timeRange.ts"
+
+/**
+ * Aggregates of float fields over the rows of some series in a time range, grouped by time bin and tags: the shape of
+ * most dashboard panels (`SELECT date_bin(…), max(f) FROM t WHERE host = 'a' AND time >= … GROUP BY 1 ORDER BY 1`).
+ * Persisted files answer it from their decoded columns (ParquetMemCache) without DuckDB. This module recognises the
+ * shape on the dialect-rewritten tree; anything it does not recognise exactly is left to DuckDB.
+ */
+
+/** The aggregate functions answered: each over a float field, or `count(*)`. */
+export type AggregateFunction = "max" | "min" | "sum" | "avg" | "count" | "count_star"
+
+/** A grouping key: the time bin, or a tag by its name in the catalog. */
+export type GroupKey = { readonly kind: "bin" } | { readonly kind: "tag"; readonly tag: string }
+
+/** One column of the answer, in order. */
+export type AggregateOutput =
+  | { readonly kind: "key"; readonly key: GroupKey; readonly name: string }
+  | { readonly kind: "aggregate"; readonly fn: AggregateFunction; readonly field?: string; readonly name: string }
+
+export interface SeriesAggregateShape {
+  /** Tag conditions every row meets: tag → the values it may have (a row without the tag never passes). */
+  readonly equalities: ReadonlyMap<string, ReadonlySet<string>>
+  /** Closed bounds on time (epoch ns); absent sides are open. */
+  readonly minNs?: bigint | undefined
+  readonly maxNs?: bigint | undefined
+  /** `date_bin`'s stride and origin (ns), when the answer is grouped by time bins. */
+  readonly bin?: { readonly strideNs: bigint; readonly originNs: bigint } | undefined
+  /** Tags the answer is grouped by, besides the bin. */
+  readonly groupTags: ReadonlyArray<string>
+  /** GROUP BY present: one row per group (none when no row passes); without it, exactly one row. */
+  readonly grouped: boolean
+  readonly outputs: ReadonlyArray<AggregateOutput>
+  /** The ORDER BY, on grouping keys; ties (and keys it leaves out) in ascending key order. */
+  readonly order: ReadonlyArray<{ readonly key: GroupKey; readonly descending: boolean; readonly nullsFirst: boolean }>
+}
+
+const AGGREGATES = new Set<string>(["max", "min", "sum", "avg", "count", "count_star"])
+
+const sameKey = (a: GroupKey, b: GroupKey) => a.kind === b.kind && (a.kind === "bin" || a.tag === (b as { tag: string }).tag)
+
+/**
+ * The series aggregate a statement (`{node, …}` after the dialect rewrite) asks of `table`, read through `ref` (the
+ * statement's FROM, a reference to that table); undefined unless every part of it is understood.
+ */
+export const seriesAggregateOf = (node: JsonObject, ref: JsonObject, table: TableState): SeriesAggregateShape | undefined => {
+  if (node["type"] !== "SELECT_NODE" || node["from_table"] !== ref) return undefined
+  const cte = node["cte_map"]
+  if (!isObject(cte) || !Array.isArray(cte["map"]) || cte["map"].length > 0) return undefined
+  if (node["having"] !== null || node["qualify"] !== null || node["sample"] !== null) return undefined
+  if (node["aggregate_handling"] !== "STANDARD_HANDLING") return undefined
+  if (Array.isArray(ref["column_name_alias"]) && ref["column_name_alias"].length > 0) return undefined
+  if (ref["sample"] !== null && ref["sample"] !== undefined) return undefined
+  const modifiers = Array.isArray(node["modifiers"]) ? (node["modifiers"] as Array<JsonObject>) : []
+  if (modifiers.length > 1 || modifiers.some((m) => m["type"] !== "ORDER_MODIFIER")) return undefined
+
+  const tables = readerTableNames(node as Node)
+  const columnsByName = new Map<string, TableState["columns"][number]>()
+  for (const c of table.columns) columnsByName.set(c.name.toLowerCase(), c)
+  // A name two columns share case-insensitively: DuckDB's resolution is not ours to guess.
+  if (columnsByName.size !== table.columns.length) return undefined
+  const columnOf = (n: JsonObject | undefined) => {
+    const name = readerColumn(n as Node | undefined, tables)
+    return name === undefined ? undefined : columnsByName.get(name.toLowerCase())
+  }
+
+  // The bin: make_timestamp_ns(strata_bin_ns(stride, epoch_ns(time), origin)), as the dialect writes date_bin.
+  const binOf = (n: JsonObject | undefined) => {
+    if (n === undefined || functionName(n) !== "make_timestamp_ns" || !plainCall(n)) return undefined
+    const [inner, ...rest] = childrenOf(n)
+    if (rest.length > 0 || functionName(inner) !== "strata_bin_ns" || !plainCall(inner!)) return undefined
+    const [stride, t, origin, ...more] = childrenOf(inner!)
+    if (more.length > 0 || functionName(t) !== "epoch_ns" || !plainCall(t!)) return undefined
+    const timeArgs = childrenOf(t!)
+    if (timeArgs.length !== 1 || columnOf(timeArgs[0])?.type !== "time") return undefined
+    const strideNs = integerConstant(stride as Node)
+    const originNs = integerConstant(origin as Node)
+    return strideNs === undefined || originNs === undefined || strideNs <= 0n ? undefined : { strideNs, originNs }
+  }
+
+  let bin: { readonly strideNs: bigint; readonly originNs: bigint } | undefined
+  const useBin = (b: { readonly strideNs: bigint; readonly originNs: bigint }) => {
+    if (bin !== undefined && (bin.strideNs !== b.strideNs || bin.originNs !== b.originNs)) return false
+    bin = b
+    return true
+  }
+
+  // The select list: keys (bin, tags) and aggregates, each with the name DuckDB gives it.
+  const selectList = Array.isArray(node["select_list"]) ? (node["select_list"] as Array<JsonObject>) : []
+  if (selectList.length === 0) return undefined
+  const outputs: Array<AggregateOutput> = []
+  for (const item of selectList) {
+    const alias = item["alias"]
+    const column = columnOf(item)
+    // An unaliased column is named as the table names it (DuckDB takes the bound column's name); the dialect names
+    // every other expression.
+    const name = typeof alias === "string" && alias !== "" ? alias : column?.name
+    if (name === undefined) return undefined
+    if (column !== undefined) {
+      if (column.type !== "tag") return undefined
+      outputs.push({ kind: "key", key: { kind: "tag", tag: column.name }, name })
+      continue
+    }
+    const b = binOf(item)
+    if (b !== undefined) {
+      if (!useBin(b)) return undefined
+      outputs.push({ kind: "key", key: { kind: "bin" }, name })
+      continue
+    }
+    const fn = functionName(item)
+    if (fn === undefined || !AGGREGATES.has(fn) || !plainCall(item)) return undefined
+    const args = childrenOf(item)
+    if (fn === "count_star") {
+      if (args.length !== 0) return undefined
+      outputs.push({ kind: "aggregate", fn, name })
+      continue
+    }
+    const field = args.length === 1 ? columnOf(args[0]) : undefined
+    if (field === undefined || field.type !== "float") return undefined
+    outputs.push({ kind: "aggregate", fn: fn as AggregateFunction, field: field.name, name })
+  }
+
+  // GROUP BY: positions in the select list, tags, or the bin (by its expression or its alias).
+  const groupExpressions = Array.isArray(node["group_expressions"]) ? (node["group_expressions"] as Array<JsonObject>) : []
+  const groupSets = node["group_sets"]
+  const oneSet =
+    Array.isArray(groupSets) &&
+    (groupExpressions.length === 0
+      ? groupSets.length === 0
+      : groupSets.length === 1 &&
+        Array.isArray(groupSets[0]) &&
+        groupSets[0].length === groupExpressions.length &&
+        groupExpressions.every((_, i) => (groupSets[0] as Array<unknown>).some((v) => Number(v) === i)))
+  if (!oneSet) return undefined
+  const keys: Array<GroupKey> = []
+  const keyOf = (n: JsonObject): GroupKey | undefined => {
+    const position = positionOf(n)
+    if (position !== undefined) {
+      const item = outputs[position - 1]
+      return item?.kind === "key" ? item.key : undefined
+    }
+    const column = columnOf(n)
+    if (column !== undefined) return column.type === "tag" ? { kind: "tag", tag: column.name } : undefined
+    const b = binOf(n)
+    if (b !== undefined) return useBin(b) ? { kind: "bin" } : undefined
+    // A select alias (a name no column of the table has).
+    const alias = readerColumn(n as Node, new Set())
+    if (alias === undefined) return undefined
+    const named = outputs.filter((o) => o.name.toLowerCase() === alias.toLowerCase())
+    return named.length === 1 && named[0]!.kind === "key" ? named[0]!.key : undefined
+  }
+  for (const g of groupExpressions) {
+    const key = keyOf(g)
+    if (key === undefined) return undefined
+    if (!keys.some((k) => sameKey(k, key))) keys.push(key)
+  }
+  // Every key of the answer is a grouping key (no bare column outside GROUP BY).
+  for (const o of outputs) if (o.kind === "key" && !keys.some((k) => sameKey(k, o.key))) return undefined
+  if (bin !== undefined && !keys.some((k) => k.kind === "bin")) return undefined
+
+  // ORDER BY: select aliases first (as DuckDB resolves them), then positions, tags and the bin.
+  const order: Array<{ key: GroupKey; descending: boolean; nullsFirst: boolean }> = []
+  for (const modifier of modifiers) {
+    for (const term of (modifier["orders"] as Array<JsonObject> | undefined) ?? []) {
+      const expression = term["expression"] as JsonObject
+      let key: GroupKey | undefined
+      const name = readerColumn(expression as Node, new Set())
+      const aliased = name === undefined ? [] : outputs.filter((o) => o.name.toLowerCase() === name.toLowerCase())
+      if (aliased.length > 1) return undefined
+      if (aliased.length === 1) key = aliased[0]!.kind === "key" ? aliased[0]!.key : undefined
+      else key = keyOf(expression)
+      if (key === undefined || !keys.some((k) => sameKey(k, key!))) return undefined
+      const type = term["type"]
+      if (type !== "ORDER_DEFAULT" && type !== "ASCENDING" && type !== "DESCENDING") return undefined
+      const nulls = term["null_order"]
+      if (nulls !== "ORDER_DEFAULT" && nulls !== "NULLS_FIRST" && nulls !== "NULLS_LAST") return undefined
+      order.push({ key, descending: type === "DESCENDING", nullsFirst: nulls === "NULLS_FIRST" })
+    }
+  }
+
+  const where = whereOf(node["where_clause"] as JsonObject | null, columnOf)
+  if (where === undefined) return undefined
+  return {
+    ...where,
+    bin,
+    groupTags: keys.flatMap((k) => (k.kind === "tag" ? [k.tag] : [])),
+    grouped: groupExpressions.length > 0,
+    outputs,
+    order
+  }
+}
+
+/** A function call with no DISTINCT, FILTER, ORDER BY or qualifying schema. */
+const plainCall = (n: JsonObject): boolean => {
+  const orders = n["order_bys"]
+  return (
+    n["distinct"] !== true &&
+    (n["filter"] === null || n["filter"] === undefined) &&
+    n["export_state"] !== true &&
+    (n["schema"] === "" || n["schema"] === undefined || n["schema"] === "main") &&
+    (n["catalog"] === "" || n["catalog"] === undefined) &&
+    (!isObject(orders) || !Array.isArray(orders["orders"]) || orders["orders"].length === 0)
+  )
+}
+
+/** `GROUP BY 2` / `ORDER BY 1`: an integer constant is a 1-based position in the select list. */
+const positionOf = (n: JsonObject): number | undefined => {
+  const c = constantValue(n)
+  return c !== undefined && (c.type === "INTEGER" || c.type === "BIGINT") ? Number(c.value) : undefined
+}
+
+const COMPARISONS = new Set(["COMPARE_GREATERTHAN", "COMPARE_GREATERTHANOREQUALTO", "COMPARE_LESSTHAN", "COMPARE_LESSTHANOREQUALTO", "COMPARE_EQUAL"])
+const FLIP: Record<string, string> = {
+  COMPARE_GREATERTHAN: "COMPARE_LESSTHAN",
+  COMPARE_GREATERTHANOREQUALTO: "COMPARE_LESSTHANOREQUALTO",
+  COMPARE_LESSTHAN: "COMPARE_GREATERTHAN",
+  COMPARE_LESSTHANOREQUALTO: "COMPARE_GREATERTHANOREQUALTO",
+  COMPARE_EQUAL: "COMPARE_EQUAL"
+}
+
+/**
+ * A WHERE made only of AND-ed `tag = 'v'`, `tag IN ('a', …)` and comparisons of `time` with timestamp constants, as
+ * equalities and closed time bounds; undefined when any term is something else.
+ */
+const whereOf = (
+  where: JsonObject | null,
+  columnOf: (n: JsonObject | undefined) => TableState["columns"][number] | undefined
+): Pick<SeriesAggregateShape, "equalities" | "minNs" | "maxNs"> | undefined => {
+  const equalities = new Map<string, Set<string>>()
+  let minNs: bigint | undefined
+  let maxNs: bigint | undefined
+  const atLeast = (ns: bigint) => (minNs = minNs === undefined || ns > minNs ? ns : minNs)
+  const atMost = (ns: bigint) => (maxNs = maxNs === undefined || ns < maxNs ? ns : maxNs)
+  const narrow = (tag: string, values: ReadonlyArray<string>) => {
+    const held = equalities.get(tag)
+    equalities.set(tag, held === undefined ? new Set(values) : new Set(values.filter((v) => held.has(v))))
+  }
+  const bound = (op: string, ns: bigint) => {
+    if (op === "COMPARE_GREATERTHAN") atLeast(ns + 1n)
+    else if (op === "COMPARE_GREATERTHANOREQUALTO") atLeast(ns)
+    else if (op === "COMPARE_LESSTHAN") atMost(ns - 1n)
+    else if (op === "COMPARE_LESSTHANOREQUALTO") atMost(ns)
+    else (atLeast(ns), atMost(ns))
+  }
+  const term = (n: JsonObject): boolean => {
+    if (n["class"] === "CONJUNCTION" && n["type"] === "CONJUNCTION_AND") return childrenOf(n).every(term)
+    if (n["class"] === "COMPARISON" && typeof n["type"] === "string" && COMPARISONS.has(n["type"])) {
+      const left = n["left"] as JsonObject
+      const right = n["right"] as JsonObject
+      for (const [column, value, op] of [[left, right, n["type"]], [right, left, FLIP[n["type"]]!]] as const) {
+        const c = columnOf(column)
+        if (c === undefined) continue
+        if (c.type === "time") {
+          const ns = timestampOf(value as Node)
+          if (ns === undefined) return false
+          bound(op, ns)
+          return true
+        }
+        const text = stringConstant(value)
+        if (c.type !== "tag" || op !== "COMPARE_EQUAL" || text === undefined) return false
+        narrow(c.name, [text])
+        return true
+      }
+      return false
+    }
+    if (n["class"] === "OPERATOR" && n["type"] === "COMPARE_IN") {
+      const [first, ...rest] = childrenOf(n)
+      const c = columnOf(first)
+      const values = rest.map((v) => stringConstant(v))
+      if (c?.type !== "tag" || values.some((v) => v === undefined)) return false
+      narrow(c.name, values as Array<string>)
+      return true
+    }
+    if (n["class"] === "BETWEEN" && columnOf(n["input"] as JsonObject)?.type === "time") {
+      const lower = timestampOf(n["lower"] as Node)
+      const upper = timestampOf(n["upper"] as Node)
+      if (lower === undefined || upper === undefined) return false
+      atLeast(lower)
+      atMost(upper)
+      return true
+    }
+    return false
+  }
+  if (where !== null && where !== undefined && !term(where)) return undefined
+  return { equalities, minNs, maxNs }
+}

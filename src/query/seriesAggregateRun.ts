@@ -1,0 +1,247 @@
+import {
+  DuckDBBigIntType,
+  DuckDBDataChunk,
+  DuckDBDoubleType,
+  DuckDBTimestampNanosecondsType,
+  DuckDBTimestampNanosecondsValue,
+  type DuckDBType,
+  type DuckDBValue,
+  DuckDBVarCharType
+} from "@duckdb/node-api"
+import type { IndexedFile } from "../storage/files.ts"
+import type { DecodedFile, FieldValues } from "../storage/ParquetMemCache.ts"
+import type { AggregateFunction, GroupKey, SeriesAggregateShape } from "./seriesAggregate.ts"
+
+/** A series aggregate over a table's files: the files are its whole view (no buffered rows, overlap or deletes). */
+export interface SeriesAggregatePlan extends SeriesAggregateShape {
+  readonly files: ReadonlyArray<IndexedFile>
+  /** The table's tags, for the files' layouts. */
+  readonly tags: ReadonlyArray<string>
+}
+
+/** The answer's columns and rows, as DuckDB would type them. */
+export interface SeriesAggregateAnswer {
+  readonly columns: ReadonlyArray<string>
+  readonly types: ReadonlyArray<DuckDBType>
+  readonly chunks: ReadonlyArray<DuckDBDataChunk>
+  readonly rows: number
+}
+
+interface Group {
+  readonly binNs: bigint | undefined
+  readonly tags: ReadonlyArray<string | null>
+  /** Per aggregate: the running max/min/sum, and how many values it took. */
+  readonly values: Float64Array
+  readonly counts: Float64Array
+}
+
+const CHUNK_ROWS = 2048
+
+/** `a mod b` rounded towards negative infinity, for numbers exact as doubles. */
+const floorMod = (a: number, b: number) => {
+  const r = a % b
+  return r < 0 ? r + b : r
+}
+
+const bigFloorMod = (a: bigint, b: bigint) => {
+  const r = a % b
+  return r < 0n ? r + b : r
+}
+
+/** The first row in [start, end) whose offset is at least `x` (offsets ascend in a series). */
+const firstAtLeast = (offsets: Float64Array, start: number, end: number, x: number) => {
+  let lo = start
+  let hi = end
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (offsets[mid]! < x) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** A time bound as an offset from a file's base, clamped to what decides a comparison with the file's offsets. */
+const offsetOf = (ns: bigint | undefined, base: bigint, span: number, open: number): number => {
+  if (ns === undefined) return open
+  const d = ns - base
+  return d < 0n ? -1 : d > BigInt(span) ? span + 1 : Number(d)
+}
+
+/** Strings compared as UTF-8 bytes (DuckDB's VARCHAR order): by code point. */
+const compareText = (a: string, b: string): number => {
+  if (a === b) return 0
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!
+    const y = b.codePointAt(i)!
+    if (x !== y) return x - y
+    if (x > 0xffff) i++
+  }
+  return a.length - b.length
+}
+
+/** Folds rows [p, q) of a field (null or undefined: no values) into aggregate j of a group. */
+const fold = (fn: AggregateFunction, src: FieldValues | null | undefined, g: Group, j: number, p: number, q: number) => {
+  if (fn === "count_star") {
+    g.counts[j]! += q - p
+    return
+  }
+  if (src === null || src === undefined) return
+  const values = src.values
+  const valid = src.valid
+  let acc = g.values[j]!
+  let n = 0
+  if (valid === undefined) {
+    n = q - p
+    if (fn === "max") for (let r = p; r < q; r++) acc = values[r]! > acc ? values[r]! : acc
+    else if (fn === "min") for (let r = p; r < q; r++) acc = values[r]! < acc ? values[r]! : acc
+    else if (fn !== "count") for (let r = p; r < q; r++) acc += values[r]!
+  } else
+    for (let r = p; r < q; r++) {
+      if (valid[r] === 0) continue
+      n++
+      const v = values[r]!
+      if (fn === "max") acc = v > acc ? v : acc
+      else if (fn === "min") acc = v < acc ? v : acc
+      else if (fn !== "count") acc += v
+    }
+  g.values[j] = acc
+  g.counts[j]! += n
+}
+
+const initial = (fn: AggregateFunction) => (fn === "max" ? -Infinity : fn === "min" ? Infinity : 0)
+
+/**
+ * Computes a series aggregate over decoded files (`decode` answers each from the cache), or undefined when some file
+ * is not decoded yet. Values are taken in each file's series order and, within a series, time order: a compacted
+ * file's own row order, the order DuckDB adds them in.
+ */
+export const runSeriesAggregate = (
+  plan: SeriesAggregatePlan,
+  decode: (f: IndexedFile, tags: ReadonlyArray<string>, fields: ReadonlyArray<string>) => DecodedFile | undefined
+): SeriesAggregateAnswer | undefined => {
+  const aggregates = plan.outputs.flatMap((o) => (o.kind === "aggregate" ? [o] : []))
+  const fields = [...new Set(aggregates.flatMap((a) => (a.field === undefined ? [] : [a.field])))]
+  const decoded: Array<DecodedFile> = []
+  let complete = true
+  for (const f of plan.files) {
+    const d = decode(f, plan.tags, fields)
+    if (d === undefined) complete = false
+    else decoded.push(d)
+  }
+  if (!complete) return undefined
+
+  const groups = new Map<string, Group>()
+  const groupOf = (binNs: bigint | undefined, tags: ReadonlyArray<string | null>, tagKey: string): Group => {
+    const key = binNs === undefined ? tagKey : `${binNs}\u0001${tagKey}`
+    let g = groups.get(key)
+    if (g === undefined) {
+      g = { binNs, tags, values: new Float64Array(aggregates.map((a) => initial(a.fn))), counts: new Float64Array(aggregates.length) }
+      groups.set(key, g)
+    }
+    return g
+  }
+  const equalities = [...plan.equalities]
+  const stride = plan.bin === undefined ? 0 : Number(plan.bin.strideNs)
+
+  for (const { layout, fields: columns } of decoded) {
+    const span = layout.spanNs
+    const lo = offsetOf(plan.minNs, layout.baseNs, span, -1)
+    const hi = offsetOf(plan.maxNs, layout.baseNs, span, span + 1)
+    if (lo > hi) continue
+    // Per aggregate, its field's values in this file (null: the file lacks the field).
+    const sources: Array<FieldValues | null | undefined> = aggregates.map((a) => (a.field === undefined ? undefined : columns.get(a.field)))
+    const tagIndex = (tag: string) => layout.tags.indexOf(tag)
+    const wanted = equalities.map(([tag, values]) => [tagIndex(tag), values] as const)
+    const grouping = plan.groupTags.map(tagIndex)
+    // The bin of offset x is x - ((k + x) mod stride), k the base's distance into its bin (both exact as doubles).
+    const k = plan.bin === undefined ? 0 : Number(bigFloorMod(layout.baseNs - plan.bin.originNs, plan.bin.strideNs))
+    if (plan.bin !== undefined && (stride >= 2 ** 52 || k + span >= 2 ** 53)) return undefined
+    for (const s of layout.series) {
+      if (!wanted.every(([i, values]) => i >= 0 && s.values[i] !== null && values.has(s.values[i]!))) continue
+      const a = firstAtLeast(layout.offsets, s.start, s.end, lo)
+      const b = firstAtLeast(layout.offsets, a, s.end, hi + 1)
+      if (a >= b) continue
+      const tags = grouping.map((i) => (i < 0 ? null : s.values[i]!))
+      const tagKey = JSON.stringify(tags)
+      // Rows [a, b) in runs of one bin each (the whole range without bins), each run folded into its group.
+      for (let p = a; p < b; ) {
+        let q = b
+        let g: Group
+        if (plan.bin === undefined) g = groupOf(undefined, tags, tagKey)
+        else {
+          const x = layout.offsets[p]!
+          const start = x - floorMod(k + x, stride)
+          q = firstAtLeast(layout.offsets, p, b, start + stride)
+          g = groupOf(layout.baseNs + BigInt(start), tags, tagKey)
+        }
+        for (let j = 0; j < aggregates.length; j++) fold(aggregates[j]!.fn, sources[j], g, j, p, q)
+        p = q
+      }
+    }
+  }
+  if (!plan.grouped && groups.size === 0) groupOf(undefined, [], "")
+
+  const sorted = [...groups.values()].sort(compareGroups(plan))
+  const types: Array<DuckDBType> = []
+  for (const o of plan.outputs) {
+    if (o.kind === "key") types.push(o.key.kind === "bin" ? DuckDBTimestampNanosecondsType.instance : DuckDBVarCharType.instance)
+    else types.push(o.fn === "count" || o.fn === "count_star" ? DuckDBBigIntType.instance : DuckDBDoubleType.instance)
+  }
+  const tagPosition = (tag: string) => plan.groupTags.indexOf(tag)
+  const chunks: Array<DuckDBDataChunk> = []
+  for (let from = 0; from < sorted.length; from += CHUNK_ROWS) {
+    const part = sorted.slice(from, from + CHUNK_ROWS)
+    const chunk = DuckDBDataChunk.create(types, part.length)
+    let j = 0
+    plan.outputs.forEach((o, column) => {
+      let values: Array<DuckDBValue>
+      if (o.kind === "key")
+        values =
+          o.key.kind === "bin"
+            ? part.map((g) => new DuckDBTimestampNanosecondsValue(g.binNs!))
+            : part.map((g) => g.tags[tagPosition((o.key as { tag: string }).tag)] ?? null)
+      else {
+        const index = j++
+        values = part.map((g) => {
+          const n = g.counts[index]!
+          if (o.fn === "count" || o.fn === "count_star") return BigInt(n)
+          if (n === 0) return null
+          return o.fn === "avg" ? g.values[index]! / n : g.values[index]!
+        })
+      }
+      chunk.setColumnValues(column, values)
+    })
+    chunks.push(chunk)
+  }
+  return { columns: plan.outputs.map((o) => o.name), types, chunks, rows: sorted.length }
+}
+
+/** The ORDER BY's terms, then every key ascending (NULLS LAST) so ties come out the same each time. */
+const compareGroups = (plan: SeriesAggregatePlan) => {
+  const terms: Array<{ key: GroupKey; descending: boolean; nullsFirst: boolean }> = [
+    ...plan.order,
+    ...(plan.bin === undefined ? [] : [{ key: { kind: "bin" } as GroupKey, descending: false, nullsFirst: false }]),
+    ...plan.groupTags.map((tag) => ({ key: { kind: "tag", tag } as GroupKey, descending: false, nullsFirst: false }))
+  ]
+  const positions = terms.map((t) => (t.key.kind === "bin" ? -1 : plan.groupTags.indexOf(t.key.tag)))
+  return (a: Group, b: Group): number => {
+    for (let i = 0; i < terms.length; i++) {
+      const t = terms[i]!
+      let c: number
+      if (positions[i] === -1) c = a.binNs! < b.binNs! ? -1 : a.binNs! > b.binNs! ? 1 : 0
+      else {
+        const x = a.tags[positions[i]!] ?? null
+        const y = b.tags[positions[i]!] ?? null
+        if (x === null || y === null) {
+          if (x === y) continue
+          // Nulls' place does not turn with DESC.
+          return (x === null) === t.nullsFirst ? -1 : 1
+        }
+        c = compareText(x, y)
+      }
+      if (c !== 0) return t.descending ? -c : c
+    }
+    return 0
+  }
+}

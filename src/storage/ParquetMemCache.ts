@@ -1,0 +1,258 @@
+import duckdb from "@duckdb/node-bindings"
+import type { DuckDBConnection } from "@duckdb/node-api"
+import { Effect, Runtime } from "effect"
+import { ServerConfig } from "../config.ts"
+import { DuckDb } from "../query/DuckDb.ts"
+import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
+import { FileIndex } from "./FileIndex.ts"
+import { filesOf, type IndexedFile } from "./files.ts"
+import { ObjectStore } from "./ObjectStore.ts"
+
+/**
+ * Persisted files' columns decoded in memory, in series order: what answers a series aggregate (query/seriesAggregate)
+ * without DuckDB reading and decoding a 122,880-row row group for a few thousand rows. A file's layout is its series
+ * (tag values, in sorted order) with each one's rows sorted by time, the times as offsets from the file's first;
+ * float fields are loaded beside it one column at a time, in the same row order. Files never change at a path under
+ * one index entry, so an entry is keyed by the file's index entry and needs no invalidation; the least recently used
+ * go when the cache is over its size (`--parquet-mem-cache-size`).
+ *
+ * A query never waits for a load: a miss schedules it in the background and the query runs on DuckDB.
+ */
+
+/** One series of a file: its tag values (in `FileLayout.tags` order, null where absent) and rows [start, end). */
+export interface FileSeries {
+  readonly values: ReadonlyArray<string | null>
+  readonly start: number
+  readonly end: number
+}
+
+export interface FileLayout {
+  /** The file's first time: offsets count from it. */
+  readonly baseNs: bigint
+  /** The file's last time minus its first. */
+  readonly spanNs: number
+  /** The tags the file holds, in the order of each series' values. */
+  readonly tags: ReadonlyArray<string>
+  readonly series: ReadonlyArray<FileSeries>
+  /** Each row's time minus baseNs (exact: a file spans less than 2^53 ns), ascending within a series. */
+  readonly offsets: Float64Array
+}
+
+/** A float field's values in layout order; `valid` is absent when no value is null. */
+export interface FieldValues {
+  readonly values: Float64Array
+  readonly valid?: Uint8Array | undefined
+}
+
+/** A file's layout and the requested fields (null: the file lacks the column, every value is null). */
+export interface DecodedFile {
+  readonly layout: FileLayout
+  readonly fields: ReadonlyMap<string, FieldValues | null>
+}
+
+const fileKey = (f: IndexedFile) => `${f.path}\n${f.persistEventSeq}\n${f.bytes}\n${f.rows}`
+
+/** Files whose load failed or that cannot be held (their span, a NaN), by key: not tried again. */
+const UNCACHEABLE_KEPT = 4096
+const MAX_EXACT = 2 ** 53
+
+interface Entry {
+  readonly value: FileLayout | FieldValues
+  readonly bytes: number
+}
+
+export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/ParquetMemCache", {
+  dependencies: [DuckDb.Default, FileIndex.Default],
+  scoped: Effect.gen(function* () {
+    const config = yield* ServerConfig
+    const duck = yield* DuckDb
+    const store = yield* ObjectStore
+    const fileIndex = yield* FileIndex
+    const runtime = yield* Effect.runtime<never>()
+    const budget = config.parquetMemCacheBytes
+    // Least recently used first (a Map keeps insertion order; a hit moves its entry to the end).
+    const entries = new Map<string, Entry>()
+    const uncacheable = new Set<string>()
+    const pending = new Set<string>()
+    let heldBytes = 0
+    let queue: Promise<void> = Promise.resolve()
+    let conn: DuckDBConnection | undefined
+    let closed = false
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closed = true
+        conn?.closeSync()
+        entries.clear()
+      })
+    )
+
+    const hit = (key: string): Entry["value"] | undefined => {
+      const entry = entries.get(key)
+      if (entry === undefined) return undefined
+      entries.delete(key)
+      entries.set(key, entry)
+      return entry.value
+    }
+
+    const keep = (key: string, value: Entry["value"], bytes: number) => {
+      if (bytes > budget) return
+      entries.set(key, { value, bytes })
+      heldBytes += bytes
+      for (const [k, e] of entries) {
+        if (heldBytes <= budget) break
+        entries.delete(k)
+        heldBytes -= e.bytes
+      }
+    }
+
+    const refuse = (key: string) => {
+      if (uncacheable.size >= UNCACHEABLE_KEPT) uncacheable.delete(uncacheable.values().next().value!)
+      uncacheable.add(key)
+    }
+
+    /** The file is still the one the index lists: its content is what the entry is keyed by. */
+    const stillIndexed = (f: IndexedFile) => filesOf(fileIndex.unsafeCurrent(), f.tableId).some((g) => fileKey(g) === fileKey(f))
+
+    const connection = async () => (conn ??= await duck.instance.connect())
+
+    /** The ORDER BY that puts a file's rows in layout order (tags, then time; the row number breaks ties). */
+    const layoutOrder = (tags: ReadonlyArray<string>) =>
+      [...tags.map((t) => `${quote(t)} ASC NULLS FIRST`), `"time" ASC`, "file_row_number ASC"].join(", ")
+
+    const tagsOf = (f: IndexedFile, tagNames: ReadonlyArray<string>) => tagNames.filter((t) => f.columns.includes(t))
+
+    const loadLayout = async (f: IndexedFile, tagNames: ReadonlyArray<string>): Promise<FileLayout | undefined> => {
+      if (f.maxTimeNs - f.minTimeNs >= BigInt(MAX_EXACT)) return undefined
+      const c = await connection()
+      const source = `read_parquet([${literal(store.localPath(f.path))}], file_row_number = true)`
+      const tags = tagsOf(f, tagNames)
+      const series: Array<FileSeries> = []
+      if (tags.length === 0) series.push({ values: [], start: 0, end: f.rows })
+      else {
+        const grouped = await c.runAndReadAll(
+          `SELECT ${tags.map(quote).join(", ")}, count(*) AS n FROM ${source} GROUP BY ALL ORDER BY ${tags.map((t) => `${quote(t)} ASC NULLS FIRST`).join(", ")}`
+        )
+        let start = 0
+        for (const row of grouped.getRows()) {
+          const n = Number(row[tags.length])
+          series.push({ values: row.slice(0, tags.length).map((v) => (v === null ? null : String(v))), start, end: start + n })
+          start += n
+        }
+      }
+      const offsets = new Float64Array(f.rows)
+      const rows = await readDoubles(
+        c,
+        `SELECT CAST(epoch_ns("time") - ${f.minTimeNs} AS DOUBLE) FROM ${source} ORDER BY ${layoutOrder(tags)}`,
+        offsets
+      )
+      const last = series[series.length - 1]
+      if (rows.count !== f.rows || (last !== undefined && last.end !== f.rows) || rows.valid !== undefined) return undefined
+      return { baseNs: f.minTimeNs, spanNs: Number(f.maxTimeNs - f.minTimeNs), tags, series, offsets }
+    }
+
+    const loadField = async (f: IndexedFile, tagNames: ReadonlyArray<string>, field: string): Promise<FieldValues | undefined> => {
+      const c = await connection()
+      const source = `read_parquet([${literal(store.localPath(f.path))}], file_row_number = true)`
+      const values = new Float64Array(f.rows)
+      const read = await readDoubles(c, `SELECT ${quote(field)} FROM ${source} ORDER BY ${layoutOrder(tagsOf(f, tagNames))}`, values)
+      if (read.count !== f.rows || read.hasNaN) return undefined
+      return { values, valid: read.valid }
+    }
+
+    /** Schedules loading what a query found missing; one load runs at a time. */
+    const schedule = (key: string, load: () => Promise<{ value: Entry["value"]; bytes: number } | undefined>) => {
+      if (pending.has(key) || uncacheable.has(key) || closed) return
+      pending.add(key)
+      queue = queue.then(async () => {
+        try {
+          const loaded = closed ? undefined : await load()
+          if (loaded === undefined) refuse(key)
+          else if (!closed) keep(key, loaded.value, loaded.bytes)
+        } catch (e) {
+          refuse(key)
+          Runtime.runFork(runtime)(Effect.logDebug(`parquet mem cache: loading failed: ${String(e)}`))
+        } finally {
+          pending.delete(key)
+        }
+      })
+    }
+
+    return {
+      enabled: budget > 0,
+      /**
+       * The decoded layout and fields of a file, or undefined when any part is not in memory yet (its load is then
+       * scheduled). `tagNames` are the table's tags; `fields` its float fields to read.
+       */
+      decoded: (f: IndexedFile, tagNames: ReadonlyArray<string>, fields: ReadonlyArray<string>): DecodedFile | undefined => {
+        if (budget <= 0) return undefined
+        const key = fileKey(f)
+        const layoutKey = `${key}\n`
+        const layout = hit(layoutKey) as FileLayout | undefined
+        if (layout === undefined)
+          schedule(layoutKey, async () => {
+            const value = await loadLayout(f, tagNames)
+            return value === undefined || !stillIndexed(f)
+              ? undefined
+              : { value, bytes: value.offsets.byteLength + value.series.length * (64 + 16 * value.tags.length) }
+          })
+        const decodedFields = new Map<string, FieldValues | null>()
+        let missing = layout === undefined
+        for (const field of fields) {
+          if (!f.columns.includes(field)) {
+            decodedFields.set(field, null)
+            continue
+          }
+          const fieldKey = `${key}\n${field}`
+          const values = hit(fieldKey) as FieldValues | undefined
+          if (values !== undefined) decodedFields.set(field, values)
+          else {
+            missing = true
+            schedule(fieldKey, async () => {
+              const value = await loadField(f, tagNames, field)
+              return value === undefined || !stillIndexed(f)
+                ? undefined
+                : { value, bytes: value.values.byteLength + (value.valid?.byteLength ?? 0) }
+            })
+          }
+        }
+        return missing ? undefined : { layout: layout!, fields: decodedFields }
+      },
+      /** Bytes held, for tests and telemetry. */
+      heldBytes: () => heldBytes,
+      /** Resolves once every load scheduled so far has finished. */
+      settled: (): Promise<void> => queue
+    } as const
+  })
+}) {}
+
+/** Reads a one-column DOUBLE result into `into`, in order: how many rows, their validity and whether any is NaN. */
+const readDoubles = async (
+  c: DuckDBConnection,
+  sql: string,
+  into: Float64Array
+): Promise<{ readonly count: number; readonly valid: Uint8Array | undefined; readonly hasNaN: boolean }> => {
+  const result = await c.stream(sql)
+  let count = 0
+  let valid: Uint8Array | undefined
+  let hasNaN = false
+  for (;;) {
+    const chunk = await result.fetchChunk()
+    if (chunk === null || chunk.rowCount === 0) break
+    const n = chunk.rowCount
+    if (count + n > into.length) return { count: count + n, valid, hasNaN }
+    const vector = duckdb.data_chunk_get_vector(chunk.chunk, 0)
+    const raw = duckdb.vector_get_data(vector, n * 8)
+    const items = new Float64Array(raw.buffer as ArrayBuffer, raw.byteOffset, n)
+    into.set(items, count)
+    // One bit a row, set when valid; absent when every row is.
+    const mask = duckdb.vector_get_validity(vector, Math.ceil(n / 64) * 8)
+    for (let i = 0; i < n; i++) {
+      if (mask !== null && ((mask[i >> 3]! >> (i & 7)) & 1) === 0) {
+        if (valid === undefined) valid = new Uint8Array(into.length).fill(1)
+        valid[count + i] = 0
+      } else if (Number.isNaN(items[i]!)) hasNaN = true
+    }
+    count += n
+  }
+  return { count, valid, hasNaN }
+}
