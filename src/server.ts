@@ -27,6 +27,7 @@ import { QueryEngine } from "./query/QueryEngine.ts"
 import { layerWritableStore } from "./log/store.ts"
 import { FileIndex } from "./storage/FileIndex.ts"
 import { type ObjectStore, ObjectStoreLocal } from "./storage/ObjectStore.ts"
+import { ParquetMemCache } from "./storage/ParquetMemCache.ts"
 import { TableSources } from "./storage/TableSource.ts"
 
 const logLevels: Record<string, LogLevel.LogLevel> = {
@@ -118,7 +119,7 @@ export const layerCore = (
     Layer.provideMerge(BackupJobs.Default),
     Layer.provideMerge(ImportJobs.Default),
     Layer.provideMerge(Jobs.Default),
-    Layer.provideMerge(QueryEngine.Default.pipe(Layer.provideMerge(EngineLogs.Default))),
+    Layer.provideMerge(QueryEngine.Default.pipe(Layer.provideMerge(EngineLogs.Default), Layer.provideMerge(ParquetMemCache.Default))),
     Layer.provideMerge(Compactor.Default),
     Layer.provideMerge(TableSources.Default),
     Layer.provideMerge(Ingester.Default),

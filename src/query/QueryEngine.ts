@@ -430,6 +430,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
         if (aggregate !== undefined) {
           let next = 0
           record.rowsReturned += aggregate.rows
+          yield* memCache.answered
           const pieces = yield* Effect.tryPromise({
             try: () =>
               collect(

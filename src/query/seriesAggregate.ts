@@ -77,7 +77,12 @@ export const seriesAggregateOf = (node: JsonObject, ref: JsonObject, table: Tabl
     const timeArgs = childrenOf(t!)
     if (timeArgs.length !== 1 || columnOf(timeArgs[0])?.type !== "time") return undefined
     const strideNs = integerConstant(stride as Node)
-    const originNs = integerConstant(origin as Node)
+    // An origin is an integer, or a timestamp's epoch_ns (how the dialect writes `date_bin(s, time, '…')`).
+    const originNs =
+      integerConstant(origin as Node) ??
+      (functionName(origin) === "epoch_ns" && plainCall(origin!) && childrenOf(origin!).length === 1
+        ? timestampOf(childrenOf(origin!)[0] as Node)
+        : undefined)
     return strideNs === undefined || originNs === undefined || strideNs <= 0n ? undefined : { strideNs, originNs }
   }
 
@@ -175,9 +180,10 @@ export const seriesAggregateOf = (node: JsonObject, ref: JsonObject, table: Tabl
       if (key === undefined || !keys.some((k) => sameKey(k, key!))) return undefined
       const type = term["type"]
       if (type !== "ORDER_DEFAULT" && type !== "ASCENDING" && type !== "DESCENDING") return undefined
-      const nulls = term["null_order"]
-      if (nulls !== "ORDER_DEFAULT" && nulls !== "NULLS_FIRST" && nulls !== "NULLS_LAST") return undefined
-      order.push({ key, descending: type === "DESCENDING", nullsFirst: nulls === "NULLS_FIRST" })
+      // DuckDB writes an explicit null order as "NULLS FIRST" / "NULLS LAST"; its default puts nulls last.
+      const nulls = String(term["null_order"]).replace("_", " ")
+      if (nulls !== "ORDER DEFAULT" && nulls !== "NULLS FIRST" && nulls !== "NULLS LAST") return undefined
+      order.push({ key, descending: type === "DESCENDING", nullsFirst: nulls === "NULLS FIRST" })
     }
   }
 

@@ -1,6 +1,6 @@
 import duckdb from "@duckdb/node-bindings"
 import type { DuckDBConnection } from "@duckdb/node-api"
-import { Effect, Runtime } from "effect"
+import { Effect, Metric, Runtime } from "effect"
 import { ServerConfig } from "../config.ts"
 import { DuckDb } from "../query/DuckDb.ts"
 import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
@@ -50,6 +50,10 @@ export interface DecodedFile {
   readonly fields: ReadonlyMap<string, FieldValues | null>
 }
 
+export const parquetMemCacheAnswersTotal = Metric.counter("strata_parquet_mem_cache_answers_total", {
+  description: "Queries answered from persisted files' decoded columns, without DuckDB"
+})
+
 const fileKey = (f: IndexedFile) => `${f.path}\n${f.persistEventSeq}\n${f.bytes}\n${f.rows}`
 
 /** Files whose load failed or that cannot be held (their span, a NaN), by key: not tried again. */
@@ -75,12 +79,16 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
     const uncacheable = new Set<string>()
     const pending = new Set<string>()
     let heldBytes = 0
+    let answers = 0
     let queue: Promise<void> = Promise.resolve()
     let conn: DuckDBConnection | undefined
     let closed = false
+    // A load under way is stopped and waited for before its connection closes.
     yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
+      Effect.promise(async () => {
         closed = true
+        conn?.interrupt()
+        await queue
         conn?.closeSync()
         entries.clear()
       })
@@ -184,7 +192,8 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
        * scheduled). `tagNames` are the table's tags; `fields` its float fields to read.
        */
       decoded: (f: IndexedFile, tagNames: ReadonlyArray<string>, fields: ReadonlyArray<string>): DecodedFile | undefined => {
-        if (budget <= 0) return undefined
+        // A file one of whose columns would take more than a quarter of the cache is left to DuckDB.
+        if (budget <= 0 || f.rows * 9 > budget / 4) return undefined
         const key = fileKey(f)
         const layoutKey = `${key}\n`
         const layout = hit(layoutKey) as FileLayout | undefined
@@ -219,6 +228,13 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
       },
       /** Bytes held, for tests and telemetry. */
       heldBytes: () => heldBytes,
+      /** Counts a query answered from decoded columns. */
+      answered: Effect.suspend(() => {
+        answers++
+        return Metric.increment(parquetMemCacheAnswersTotal)
+      }),
+      /** How many queries were answered from decoded columns. */
+      answers: () => answers,
       /** Resolves once every load scheduled so far has finished. */
       settled: (): Promise<void> => queue
     } as const

@@ -1,0 +1,207 @@
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import type { TableState } from "../../src/catalog/state.ts"
+import { Compactor } from "../../src/compactor/Compactor.ts"
+import { parseSql, type JsonObject } from "../../src/query/ast.ts"
+import { rewriteDialect } from "../../src/query/dialect/index.ts"
+import { seriesAggregateOf } from "../../src/query/seriesAggregate.ts"
+import { ParquetMemCache } from "../../src/storage/ParquetMemCache.ts"
+import { memoryConnection } from "../support/duckdb.ts"
+import { expectOk } from "../support/expect.ts"
+import { startServer, type InProcessServer } from "../support/server.ts"
+
+// Series aggregates over persisted files are answered from their decoded columns (ParquetMemCache) instead of
+// DuckDB: the answers must be the very bytes DuckDB gives, and every query of another shape must still go to DuckDB.
+
+const table = {
+  id: 1,
+  name: "cpu",
+  columns: [
+    { name: "host", type: "tag" },
+    { name: "region", type: "tag" },
+    { name: "time", type: "time" },
+    { name: "usage", type: "float" },
+    { name: "idle", type: "float" },
+    { name: "n", type: "integer" },
+    { name: "label", type: "string" }
+  ]
+} as unknown as TableState
+
+describe("which statements are series aggregates", () => {
+  const conn = memoryConnection()
+  const shapeOf = async (sql: string) => {
+    const parsed = await parseSql(conn(), sql)
+    if (!Array.isArray(parsed)) throw new Error(`did not parse: ${sql}`)
+    const statement = rewriteDialect(parsed[0]!, { nowNs: 0n }) as JsonObject
+    const node = statement["node"] as JsonObject
+    return seriesAggregateOf(node, node["from_table"] as JsonObject, table)
+  }
+
+  it("reads the bin, the tags, the aggregates, the WHERE and the ORDER BY", async () => {
+    const shape = await shapeOf(
+      "SELECT date_bin(INTERVAL '1 minute', time) AS t, host, max(usage) AS m, count(*) FROM cpu " +
+        "WHERE host IN ('a', 'b') AND region = 'west' AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T01:00:00Z' " +
+        "GROUP BY 1, host ORDER BY host DESC, t"
+    )
+    expect(shape).toBeDefined()
+    expect(shape!.bin).toEqual({ strideNs: 60_000_000_000n, originNs: 0n })
+    expect(shape!.groupTags).toEqual(["host"])
+    expect([...shape!.equalities].map(([k, v]) => [k, [...v].sort()])).toEqual([["host", ["a", "b"]], ["region", ["west"]]])
+    expect(shape!.minNs).toBe(1_704_067_200_000_000_000n)
+    expect(shape!.maxNs).toBe(1_704_070_800_000_000_000n - 1n)
+    expect(shape!.outputs.map((o) => o.name)).toEqual(["t", "host", "m", "count(*)"])
+    expect(shape!.order.map((o) => [o.key.kind, o.descending])).toEqual([["tag", true], ["bin", false]])
+    expect((await shapeOf("SELECT count(usage) AS c, avg(idle) FROM cpu"))?.grouped).toBe(false)
+  })
+
+  it("leaves every other shape to DuckDB", async () => {
+    for (const sql of [
+      "SELECT max(usage) FROM cpu WHERE usage > 5",
+      "SELECT max(usage) FROM cpu WHERE host = 'a' OR host = 'b'",
+      "SELECT host, max(usage) FROM cpu GROUP BY host HAVING max(usage) > 1",
+      "SELECT host, max(usage) FROM cpu GROUP BY host LIMIT 1",
+      "SELECT DISTINCT host FROM cpu",
+      "SELECT sum(n) FROM cpu",
+      "SELECT max(label) FROM cpu",
+      "SELECT host, usage FROM cpu",
+      "SELECT count(DISTINCT usage) FROM cpu",
+      "SELECT max(usage) FILTER (WHERE host = 'a') FROM cpu",
+      "SELECT max(usage) + 1 AS m FROM cpu",
+      "SELECT date_bin(INTERVAL '1 month', time) AS t, max(usage) FROM cpu GROUP BY 1",
+      "SELECT date_bin(INTERVAL '1 minute', time) AS t, max(usage) FROM cpu",
+      "SELECT host, max(usage) FROM cpu GROUP BY ROLLUP (host)",
+      "SELECT host, max(usage) FROM cpu GROUP BY host ORDER BY max(usage)",
+      "SELECT max(usage) FROM cpu WHERE time > now() - INTERVAL '1 hour' AND host = lower('A')",
+      "SELECT max(c.usage) FROM cpu AS c(x, y)",
+      "WITH a AS (SELECT 1) SELECT max(usage) FROM cpu"
+    ])
+      expect(await shapeOf(sql), sql).toBeUndefined()
+  })
+})
+
+const S = 1_000_000_000n
+const T0 = 1_704_067_200n * S // 2024-01-01T00:00:00Z
+const MINUTE = 60n * S
+
+/** Lines of the test set: quarter values (exact sums in any order), a series without region, a late tag and field. */
+const lines = (from: number, to: number, late: boolean): Array<string> => {
+  const out: Array<string> = []
+  const series = ["host=a,region=west", "host=b,region=west", "host=c,region=east", "host=d", "region=east"]
+  for (let m = from; m < to; m++)
+    series.forEach((tags, i) => {
+      const t = T0 + BigInt(m) * MINUTE + BigInt(i) * S
+      const idle = (m + i) % 3 === 0 ? "" : `,idle=${((m * i) % 17) / 4}`
+      out.push(`cpu,${tags} usage=${((m * 7 + i * 3) % 41) / 4}${idle},n=${m}i,label="x" ${t}`)
+      if (late && i < 2) out.push(`cpu,${tags},zone=z${i} usage=${m / 4},extra=${(m % 5) / 4} ${t + 500_000_000n}`)
+    })
+  return out
+}
+
+describe("series aggregates over persisted files answer as DuckDB does", () => {
+  let cached: InProcessServer
+  let plain: InProcessServer
+
+  const write = async (server: InProcessServer, body: Array<string>) =>
+    expectOk(await server.request("POST", "/api/v3/write_lp?db=m&precision=nanosecond", { body: body.join("\n") }), 204)
+  const persist = (server: InProcessServer) => server.runtime.runPromise(Effect.flatMap(Compactor, (c) => c.persistNow))
+  const both = async (f: (s: InProcessServer) => Promise<unknown>) => {
+    await f(cached)
+    await f(plain)
+  }
+  const settled = () => cached.runtime.runPromise(Effect.flatMap(ParquetMemCache, (c) => Effect.promise(() => c.settled())))
+  const answers = () => cached.runtime.runPromise(Effect.map(ParquetMemCache, (c) => c.answers()))
+  const query = async (server: InProcessServer, q: string, format = "json") => {
+    const res = await server.request("GET", `/api/v3/query_sql?db=m&format=${format}&q=${encodeURIComponent(q)}`)
+    expect(res.status, `${q}: ${res.text}`).toBe(200)
+    return res.text
+  }
+  /** The cached server's answer once its columns are loaded, checked against DuckDB's; whether memory answered it. */
+  const same = async (q: string, format = "json") => {
+    await query(cached, q, format)
+    await settled()
+    const before = await answers()
+    const fromMemory = await query(cached, q, format)
+    expect(fromMemory, q).toBe(await query(plain, q, format))
+    return { text: fromMemory, fromMemory: (await answers()) > before }
+  }
+
+  beforeAll(async () => {
+    const config = { withoutAuth: true, persistIntervalMs: 3_600_000, compactionDelayMs: 3_600_000 }
+    cached = await startServer(config)
+    plain = await startServer({ ...config, parquetMemCacheBytes: 0 })
+    // Three 10-minute windows persisted as gen1 files, then a fourth with a new tag and field.
+    await both((s) => write(s, lines(0, 30, false)))
+    await both(persist)
+    await both((s) => write(s, lines(30, 40, true)))
+    await both(persist)
+  }, 60_000)
+  afterAll(async () => {
+    await cached.stop()
+    await plain.stop()
+  })
+
+  const range = "time >= '2024-01-01T00:05:00Z' AND time < '2024-01-01T00:35:00Z'"
+  const fromMemory = [
+    `SELECT date_bin(INTERVAL '5 minutes', time) AS t, max(usage) AS m FROM cpu WHERE host = 'a' AND ${range} GROUP BY 1 ORDER BY 1`,
+    `SELECT date_bin(INTERVAL '7 minutes', time, '2024-01-01T00:03:00Z') AS t, min(usage) AS lo, sum(usage) AS s, avg(usage) AS a, count(usage) AS c, count(*) AS rows, count(idle) AS ci, avg(idle) AS ai FROM cpu GROUP BY 1 ORDER BY 1 DESC`,
+    "SELECT host, region, max(usage), avg(idle) FROM cpu GROUP BY host, region ORDER BY host DESC, region NULLS FIRST",
+    "SELECT region, count(*) AS n FROM cpu GROUP BY region ORDER BY region",
+    "SELECT count(*) AS n, avg(usage) AS a, max(idle) AS m FROM cpu WHERE host = 'zzz'",
+    "SELECT date_bin(INTERVAL '1 minute', time) AS t, count(*) AS n FROM cpu WHERE host = 'zzz' GROUP BY 1",
+    "SELECT host, sum(usage) AS s FROM cpu WHERE host IN ('a', 'd') GROUP BY host ORDER BY host",
+    "SELECT zone, max(extra) AS e, count(*) AS n FROM cpu GROUP BY zone ORDER BY zone",
+    "SELECT max(extra) AS e, count(extra) AS c FROM cpu WHERE zone = 'z1'",
+    "SELECT count(*) AS n FROM cpu WHERE time BETWEEN '2024-01-01T00:10:00Z' AND '2024-01-01T00:20:01Z'",
+    "SELECT avg(usage) AS a FROM cpu WHERE time = '2024-01-01T00:12:00Z'",
+    "SELECT date_bin(INTERVAL '10 minutes', c.time) AS w, c.host, max(c.usage) AS m FROM cpu c WHERE c.region = 'west' GROUP BY w, c.host ORDER BY w, c.host"
+  ]
+
+  it("answers each shape from memory with DuckDB's bytes", async () => {
+    for (const q of fromMemory) {
+      const { text, fromMemory: answered } = await same(q)
+      expect(answered, q).toBe(true)
+      expect(text.length, q).toBeGreaterThan(1)
+    }
+    // The aggregates are right, not only alike: host a's usage over minutes 5-34.
+    const m = JSON.parse((await same(fromMemory[0]!)).text) as Array<{ t: string; m: number }>
+    expect(m.map((r) => r.t)).toEqual(["00:05", "00:10", "00:15", "00:20", "00:25", "00:30"].map((t) => `2024-01-01T${t}:00`))
+    expect(m[0]!.m).toBe(Math.max(...[5, 6, 7, 8, 9].map((x) => ((x * 7) % 41) / 4)))
+    expect(JSON.parse((await same(fromMemory[4]!)).text)).toEqual([{ n: 0 }])
+    expect((await same(fromMemory[5]!)).text).toBe("[]")
+  })
+
+  it("writes every format from memory as DuckDB's answer does", async () => {
+    for (const format of ["csv", "jsonl", "pretty", "json"]) {
+      const { fromMemory: answered } = await same(fromMemory[2]!, format)
+      expect(answered, format).toBe(true)
+    }
+  })
+
+  it("leaves buffered rows, deletes and other shapes to DuckDB, and sees new files", async () => {
+    const q = "SELECT host, count(*) AS n, max(usage) AS m FROM cpu GROUP BY host ORDER BY host"
+    expect((await same(q)).fromMemory).toBe(true)
+    // A buffered row in the range: DuckDB answers, and the row counts.
+    await both((s) => write(s, [`cpu,host=a,region=west usage=1000 ${T0 + 50n * MINUTE}`]))
+    const buffered = await same(q)
+    expect(buffered.fromMemory).toBe(false)
+    expect(buffered.text).toContain('"m":1000.0')
+    // Persisted, it is in a new file memory loads.
+    await both(persist)
+    const persisted = await same(q)
+    expect(persisted.fromMemory).toBe(true)
+    expect(persisted.text).toBe(buffered.text)
+    // A row-delete request hides rows of the files at once: DuckDB answers, without them.
+    await both(async (s) =>
+      expectOk(
+        await s.request("POST", "/api/v3/row_delete_requests", {
+          body: { db: "m", table: "cpu", delete_predicate: "host = 'b'", min_time: Number(T0), max_time: Number(T0 + 60n * MINUTE) }
+        })
+      )
+    )
+    const deleted = await same(q)
+    expect(deleted.fromMemory).toBe(false)
+    expect(deleted.text).not.toContain('"host":"b"')
+    // Another shape goes to DuckDB.
+    expect((await same("SELECT host, max(usage) AS m FROM cpu WHERE usage > 5 GROUP BY host ORDER BY host")).fromMemory).toBe(false)
+  })
+})
