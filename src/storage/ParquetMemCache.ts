@@ -1,6 +1,7 @@
 import duckdb from "@duckdb/node-bindings"
 import type { DuckDBConnection } from "@duckdb/node-api"
-import { Effect, Metric, Runtime } from "effect"
+import { Effect, Metric, Runtime, Schedule } from "effect"
+import { Catalog } from "../catalog/Catalog.ts"
 import { ServerConfig } from "../config.ts"
 import { DuckDb } from "../query/DuckDb.ts"
 import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
@@ -36,6 +37,8 @@ export interface FileLayout {
   readonly series: ReadonlyArray<FileSeries>
   /** Each row's time minus baseNs (exact: a file spans less than 2^53 ns), ascending within a series. */
   readonly offsets: Float64Array
+  /** The ORDER BY that puts the file's rows in this order; undefined when it is the file's own. */
+  readonly order: string | undefined
 }
 
 /** A float field's values in layout order; `valid` is absent when no value is null. */
@@ -54,6 +57,8 @@ export const parquetMemCacheAnswersTotal = Metric.counter("strata_parquet_mem_ca
   description: "Queries answered from persisted files' decoded columns, without DuckDB"
 })
 
+const COMPACTED_FILE = /\/compacted-\d+(?:-\d+)?\.parquet$/
+
 const fileKey = (f: IndexedFile) => `${f.path}\n${f.persistEventSeq}\n${f.bytes}\n${f.rows}`
 
 /** Files whose load failed or that cannot be held (their span, a NaN), by key: not tried again. */
@@ -66,12 +71,13 @@ interface Entry {
 }
 
 export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/ParquetMemCache", {
-  dependencies: [DuckDb.Default, FileIndex.Default],
+  dependencies: [Catalog.Default, DuckDb.Default, FileIndex.Default],
   scoped: Effect.gen(function* () {
     const config = yield* ServerConfig
     const duck = yield* DuckDb
     const store = yield* ObjectStore
     const fileIndex = yield* FileIndex
+    const catalog = yield* Catalog
     const runtime = yield* Effect.runtime<never>()
     const budget = config.parquetMemCacheBytes
     // Least recently used first (a Map keeps insertion order; a hit moves its entry to the end).
@@ -123,59 +129,99 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
 
     const connection = async () => (conn ??= await duck.instance.connect())
 
-    /** The ORDER BY that puts a file's rows in layout order (tags, then time; the row number breaks ties). */
-    const layoutOrder = (tags: ReadonlyArray<string>) =>
+    /** The ORDER BY that sorts a file's rows into series (tags, then time; the row number breaks ties). */
+    const sortedOrder = (tags: ReadonlyArray<string>) =>
       [...tags.map((t) => `${quote(t)} ASC NULLS FIRST`), `"time" ASC`, "file_row_number ASC"].join(", ")
 
     const tagsOf = (f: IndexedFile, tagNames: ReadonlyArray<string>) => tagNames.filter((t) => f.columns.includes(t))
+    const sourceOf = (f: IndexedFile) => `read_parquet([${literal(store.localPath(f.path))}], file_row_number = true)`
 
+    /**
+     * A file's layout. Compaction writes each series' rows together, in time order: then the layout is the file's own
+     * row order (its series found by one hash aggregate, each column read by a plain scan). Other files are sorted.
+     */
     const loadLayout = async (f: IndexedFile, tagNames: ReadonlyArray<string>): Promise<FileLayout | undefined> => {
       if (f.maxTimeNs - f.minTimeNs >= BigInt(MAX_EXACT)) return undefined
       const c = await connection()
-      const source = `read_parquet([${literal(store.localPath(f.path))}], file_row_number = true)`
+      const source = sourceOf(f)
       const tags = tagsOf(f, tagNames)
-      const series: Array<FileSeries> = []
-      if (tags.length === 0) series.push({ values: [], start: 0, end: f.rows })
+      const tagList = tags.map(quote).join(", ")
+      const valuesOf = (row: ReadonlyArray<unknown>) => row.slice(0, tags.length).map((v) => (v === null ? null : String(v)))
+      const time = `CAST(epoch_ns("time") - ${f.minTimeNs} AS DOUBLE)`
+      const offsets = new Float64Array(f.rows)
+      const layout = (series: Array<FileSeries>, order: string | undefined): FileLayout => ({
+        baseNs: f.minTimeNs,
+        spanNs: Number(f.maxTimeNs - f.minTimeNs),
+        tags,
+        series,
+        offsets,
+        order
+      })
+      // In file order, when every series' rows are contiguous and ascend in time.
+      const runs =
+        tags.length === 0
+          ? [[0, f.rows]]
+          : (await c.runAndReadAll(`SELECT ${tagList}, min(file_row_number), count(*) FROM ${source} GROUP BY ALL ORDER BY 2`))
+              .getRows()
+              .map((row) => [...valuesOf(row), Number(row[tags.length]), Number(row[tags.length + 1])])
+      const inFileOrder: Array<FileSeries> = []
+      let next = 0
+      for (const run of runs) {
+        const start = run[tags.length] as number
+        const n = run[tags.length + 1] as number
+        if (start !== next) break
+        inFileOrder.push({ values: run.slice(0, tags.length) as Array<string | null>, start, end: start + n })
+        next = start + n
+      }
+      if (next === f.rows && inFileOrder.length === runs.length) {
+        const read = await readDoubles(c, `SELECT ${time} FROM ${source}`, offsets)
+        if (read.count !== f.rows || read.valid !== undefined) return undefined
+        if (inFileOrder.every((s) => ascending(offsets, s.start, s.end))) return layout(inFileOrder, undefined)
+      }
+      // Sorted into series.
+      const sorted: Array<FileSeries> = []
+      if (tags.length === 0) sorted.push({ values: [], start: 0, end: f.rows })
       else {
         const grouped = await c.runAndReadAll(
-          `SELECT ${tags.map(quote).join(", ")}, count(*) AS n FROM ${source} GROUP BY ALL ORDER BY ${tags.map((t) => `${quote(t)} ASC NULLS FIRST`).join(", ")}`
+          `SELECT ${tagList}, count(*) FROM ${source} GROUP BY ALL ORDER BY ${tags.map((t) => `${quote(t)} ASC NULLS FIRST`).join(", ")}`
         )
         let start = 0
         for (const row of grouped.getRows()) {
           const n = Number(row[tags.length])
-          series.push({ values: row.slice(0, tags.length).map((v) => (v === null ? null : String(v))), start, end: start + n })
+          sorted.push({ values: valuesOf(row), start, end: start + n })
           start += n
         }
       }
-      const offsets = new Float64Array(f.rows)
-      const rows = await readDoubles(
-        c,
-        `SELECT CAST(epoch_ns("time") - ${f.minTimeNs} AS DOUBLE) FROM ${source} ORDER BY ${layoutOrder(tags)}`,
-        offsets
-      )
-      const last = series[series.length - 1]
-      if (rows.count !== f.rows || (last !== undefined && last.end !== f.rows) || rows.valid !== undefined) return undefined
-      return { baseNs: f.minTimeNs, spanNs: Number(f.maxTimeNs - f.minTimeNs), tags, series, offsets }
+      const order = sortedOrder(tags)
+      const read = await readDoubles(c, `SELECT ${time} FROM ${source} ORDER BY ${order}`, offsets)
+      const last = sorted[sorted.length - 1]
+      if (read.count !== f.rows || (last !== undefined && last.end !== f.rows) || read.valid !== undefined) return undefined
+      return layout(sorted, order)
     }
 
-    const loadField = async (f: IndexedFile, tagNames: ReadonlyArray<string>, field: string): Promise<FieldValues | undefined> => {
+    /** A float field in its file's layout order (null when the layout is not in memory: the field waits for it). */
+    const loadField = async (f: IndexedFile, layout: FileLayout | undefined, field: string): Promise<FieldValues | undefined | null> => {
+      if (layout === undefined) return null
       const c = await connection()
-      const source = `read_parquet([${literal(store.localPath(f.path))}], file_row_number = true)`
       const values = new Float64Array(f.rows)
-      const read = await readDoubles(c, `SELECT ${quote(field)} FROM ${source} ORDER BY ${layoutOrder(tagsOf(f, tagNames))}`, values)
+      const order = layout.order === undefined ? "" : ` ORDER BY ${layout.order}`
+      const read = await readDoubles(c, `SELECT ${quote(field)} FROM ${sourceOf(f)}${order}`, values)
       if (read.count !== f.rows || read.hasNaN) return undefined
       return { values, valid: read.valid }
     }
 
     /** Schedules loading what a query found missing; one load runs at a time. */
-    const schedule = (key: string, load: () => Promise<{ value: Entry["value"]; bytes: number } | undefined>) => {
+    const schedule = (key: string, load: () => Promise<{ value: Entry["value"]; bytes: number } | undefined | null>) => {
       if (pending.has(key) || uncacheable.has(key) || closed) return
       pending.add(key)
       queue = queue.then(async () => {
         try {
-          const loaded = closed ? undefined : await load()
+          const started = performance.now()
+          const loaded = closed ? null : await load()
+          if (loaded !== null && loaded !== undefined)
+            Runtime.runFork(runtime)(Effect.logDebug(`parquet mem cache: loaded ${loaded.bytes} bytes in ${(performance.now() - started).toFixed(1)} ms`).pipe(Effect.annotateLogs("key", key)))
           if (loaded === undefined) refuse(key)
-          else if (!closed) keep(key, loaded.value, loaded.bytes)
+          else if (loaded !== null && !closed) keep(key, loaded.value, loaded.bytes)
         } catch (e) {
           refuse(key)
           Runtime.runFork(runtime)(Effect.logDebug(`parquet mem cache: loading failed: ${String(e)}`))
@@ -185,7 +231,30 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
       })
     }
 
-    return {
+    // Newly compacted files are loaded before any query asks (their layout and float fields), as InfluxDB 3 keeps
+    // newly persisted files in its Parquet cache: the first dashboard refresh after a compaction finds them ready.
+    let seen = fileIndex.unsafeCurrent()
+    const prefetch = Effect.suspend(() => {
+      const current = fileIndex.unsafeCurrent()
+      if (current === seen) return Effect.void
+      const known = new Set<string>()
+      for (const files of seen.tables.values()) for (const f of files) known.add(fileKey(f))
+      seen = current
+      return Effect.map(catalog.current, (state) => {
+        for (const files of current.tables.values())
+          for (const f of files) {
+            if (known.has(fileKey(f)) || !COMPACTED_FILE.test(f.path)) continue
+            const table = state.databases.get(f.dbId)?.tables.get(f.tableId)
+            if (table === undefined) continue
+            const floats = table.columns.filter((c) => c.type === "float" && f.columns.includes(c.name)).map((c) => c.name)
+            if (f.rows * 8 * (1 + floats.length) > budget / 2) continue
+            api.decoded(f, table.columns.filter((c) => c.type === "tag").map((c) => c.name), floats)
+          }
+      })
+    })
+    if (budget > 0) yield* Effect.forkScoped(Effect.repeat(prefetch, Schedule.spaced("1 second")))
+
+    const api = {
       enabled: budget > 0,
       /**
        * The decoded layout and fields of a file, or undefined when any part is not in memory yet (its load is then
@@ -217,7 +286,8 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
           else {
             missing = true
             schedule(fieldKey, async () => {
-              const value = await loadField(f, tagNames, field)
+              const value = await loadField(f, entries.get(layoutKey)?.value as FileLayout | undefined, field)
+              if (value === null) return null
               return value === undefined || !stillIndexed(f)
                 ? undefined
                 : { value, bytes: value.values.byteLength + (value.valid?.byteLength ?? 0) }
@@ -238,8 +308,15 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
       /** Resolves once every load scheduled so far has finished. */
       settled: (): Promise<void> => queue
     } as const
+    return api
   })
 }) {}
+
+/** Whether offsets [start, end) never decrease. */
+const ascending = (offsets: Float64Array, start: number, end: number) => {
+  for (let i = start + 1; i < end; i++) if (offsets[i]! < offsets[i - 1]!) return false
+  return true
+}
 
 /** Reads a one-column DOUBLE result into `into`, in order: how many rows, their validity and whether any is NaN. */
 const readDoubles = async (
