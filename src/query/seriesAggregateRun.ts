@@ -28,11 +28,12 @@ export interface SeriesAggregateAnswer {
 }
 
 interface Group {
-  readonly binNs: bigint | undefined
+  /** The bin's start minus the answer's origin (see runSeriesAggregate), exact as a double; 0 without bins. */
+  readonly bin: number
   readonly tags: ReadonlyArray<string | null>
-  /** Per aggregate: the running max/min/sum, and how many values it took. */
-  readonly values: Float64Array
-  readonly counts: Float64Array
+  /** Per aggregate: the running max/min/sum, and how many values it took (arrays: cheaper to make than typed ones). */
+  readonly values: Array<number>
+  readonly counts: Array<number>
 }
 
 const CHUNK_ROWS = 2048
@@ -131,16 +132,29 @@ export const runSeriesAggregate = (
   }
   if (!complete) return undefined
 
-  const groups = new Map<string, Group>()
-  const groupOf = (binNs: bigint | undefined, tags: ReadonlyArray<string | null>, tagKey: string): Group => {
-    const key = binNs === undefined ? tagKey : `${binNs}\u0001${tagKey}`
-    let g = groups.get(key)
+  // Groups by their tags' key, then by bin: a series finds its tags' bins once, and a bin by a number.
+  const groups = new Map<string, Map<number, Group>>()
+  const all: Array<Group> = []
+  const binsOf = (tagKey: string) => {
+    let bins = groups.get(tagKey)
+    if (bins === undefined) groups.set(tagKey, (bins = new Map()))
+    return bins
+  }
+  const groupOf = (bins: Map<number, Group>, bin: number, tags: ReadonlyArray<string | null>): Group => {
+    let g = bins.get(bin)
     if (g === undefined) {
-      g = { binNs, tags, values: new Float64Array(aggregates.map((a) => initial(a.fn))), counts: new Float64Array(aggregates.length) }
-      groups.set(key, g)
+      g = { bin, tags, values: starts.slice(), counts: zeros.slice() }
+      bins.set(bin, g)
+      all.push(g)
     }
     return g
   }
+  const starts = aggregates.map((a) => initial(a.fn))
+  const zeros = aggregates.map(() => 0)
+  // Bins are kept as offsets from the first file's base: every file's bins, as doubles, stay exact.
+  const originNs = decoded[0]?.layout.baseNs ?? 0n
+  for (const { layout } of decoded)
+    if (layout.baseNs - originNs >= 2n ** 52n || originNs - layout.baseNs >= 2n ** 52n) return undefined
   const equalities = [...plan.equalities]
   const stride = plan.bin === undefined ? 0 : Number(plan.bin.strideNs)
 
@@ -163,26 +177,27 @@ export const runSeriesAggregate = (
       const b = firstAtLeast(layout.offsets, a, s.end, hi + 1)
       if (a >= b) continue
       const tags = grouping.map((i) => (i < 0 ? null : s.values[i]!))
-      const tagKey = JSON.stringify(tags)
+      const bins = binsOf(JSON.stringify(tags))
+      const shift = Number(layout.baseNs - originNs)
       // Rows [a, b) in runs of one bin each (the whole range without bins), each run folded into its group.
       for (let p = a; p < b; ) {
         let q = b
         let g: Group
-        if (plan.bin === undefined) g = groupOf(undefined, tags, tagKey)
+        if (plan.bin === undefined) g = groupOf(bins, 0, tags)
         else {
           const x = layout.offsets[p]!
           const start = x - floorMod(k + x, stride)
           q = firstAtLeast(layout.offsets, p, b, start + stride)
-          g = groupOf(layout.baseNs + BigInt(start), tags, tagKey)
+          g = groupOf(bins, shift + start, tags)
         }
         for (let j = 0; j < aggregates.length; j++) fold(aggregates[j]!.fn, sources[j], g, j, p, q)
         p = q
       }
     }
   }
-  if (!plan.grouped && groups.size === 0) groupOf(undefined, [], "")
+  if (!plan.grouped && all.length === 0) groupOf(binsOf(""), 0, [])
 
-  const sorted = [...groups.values()].sort(compareGroups(plan))
+  const sorted = all.sort(compareGroups(plan))
   const types: Array<DuckDBType> = []
   for (const o of plan.outputs) {
     if (o.kind === "key") types.push(o.key.kind === "bin" ? DuckDBTimestampNanosecondsType.instance : DuckDBVarCharType.instance)
@@ -199,7 +214,7 @@ export const runSeriesAggregate = (
       if (o.kind === "key")
         values =
           o.key.kind === "bin"
-            ? part.map((g) => new DuckDBTimestampNanosecondsValue(g.binNs!))
+            ? part.map((g) => new DuckDBTimestampNanosecondsValue(originNs + BigInt(g.bin)))
             : part.map((g) => g.tags[tagPosition((o.key as { tag: string }).tag)] ?? null)
       else {
         const index = j++
@@ -229,7 +244,7 @@ const compareGroups = (plan: SeriesAggregatePlan) => {
     for (let i = 0; i < terms.length; i++) {
       const t = terms[i]!
       let c: number
-      if (positions[i] === -1) c = a.binNs! < b.binNs! ? -1 : a.binNs! > b.binNs! ? 1 : 0
+      if (positions[i] === -1) c = a.bin - b.bin
       else {
         const x = a.tags[positions[i]!] ?? null
         const y = b.tags[positions[i]!] ?? null
