@@ -252,7 +252,7 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
           }
       })
     })
-    if (budget > 0) yield* Effect.forkScoped(Effect.repeat(prefetch, Schedule.spaced("1 second")))
+    if (budget > 0) yield* Effect.forkScoped(Effect.repeat(prefetch, Schedule.spaced("100 millis")))
 
     const api = {
       enabled: budget > 0,
