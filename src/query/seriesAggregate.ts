@@ -11,7 +11,15 @@ import { integerConstant, readerColumn, readerTableNames, timestampOf, type Node
  */
 
 /** The aggregate functions answered: each over a float field, or `count(*)`. */
-export type AggregateFunction = "max" | "min" | "sum" | "avg" | "count" | "count_star"
+export type AggregateFunction = "max" | "min" | "sum" | "avg" | "count" | "count_star" | SelectorFunction
+
+/** `selector_last(f, time)['value' | 'time']` (and first): the value at the latest (earliest) time it has one. */
+export type SelectorFunction = "last_value" | "last_time" | "first_value" | "first_time"
+
+const SELECTORS: Record<string, Record<string, SelectorFunction>> = {
+  strata_selector_last: { value: "last_value", time: "last_time" },
+  strata_selector_first: { value: "first_value", time: "first_time" }
+}
 
 /** A grouping key: the time bin, or a tag by its name in the catalog. */
 export type GroupKey = { readonly kind: "bin" } | { readonly kind: "tag"; readonly tag: string }
@@ -115,6 +123,14 @@ export const seriesAggregateOf = (node: JsonObject, ref: JsonObject, table: Tabl
       outputs.push({ kind: "key", key: { kind: "bin" }, name })
       continue
     }
+    const selector = selectorOf(item)
+    if (selector !== undefined) {
+      const [field, time] = selector.args
+      const column = field === undefined ? undefined : columnOf(field)
+      if (selector.args.length !== 2 || column?.type !== "float" || columnOf(time)?.type !== "time") return undefined
+      outputs.push({ kind: "aggregate", fn: selector.fn, field: column.name, name })
+      continue
+    }
     const fn = functionName(item)
     if (fn === undefined || !AGGREGATES.has(fn) || !plainCall(item)) return undefined
     const args = childrenOf(item)
@@ -210,6 +226,15 @@ const plainCall = (n: JsonObject): boolean => {
     (n["catalog"] === "" || n["catalog"] === undefined) &&
     (!isObject(orders) || !Array.isArray(orders["orders"]) || orders["orders"].length === 0)
   )
+}
+
+/** `strata_selector_last(f, time)['value']` (the dialect's selector_last): which selector part, and its arguments. */
+const selectorOf = (n: JsonObject): { readonly fn: SelectorFunction; readonly args: Array<JsonObject> } | undefined => {
+  if (n["class"] !== "OPERATOR" || n["type"] !== "ARRAY_EXTRACT") return undefined
+  const [call, part, ...rest] = childrenOf(n)
+  const parts = SELECTORS[functionName(call) ?? ""]
+  const fn = parts?.[stringConstant(part) ?? ""]
+  return fn === undefined || rest.length > 0 || !plainCall(call!) ? undefined : { fn, args: childrenOf(call!) }
 }
 
 /** `GROUP BY 2` / `ORDER BY 1`: an integer constant is a 1-based position in the select list. */

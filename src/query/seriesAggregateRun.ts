@@ -34,6 +34,8 @@ interface Group {
   /** Per aggregate: the running max/min/sum, and how many values it took (arrays: cheaper to make than typed ones). */
   readonly values: Array<number>
   readonly counts: Array<number>
+  /** Per selector: the time of its value, as an offset like `bin`. */
+  readonly times: Array<number>
 }
 
 const CHUNK_ROWS = 2048
@@ -81,8 +83,20 @@ const compareText = (a: string, b: string): number => {
   return a.length - b.length
 }
 
-/** Folds rows [p, q) of a field (null or undefined: no values) into aggregate j of a group. */
-const fold = (fn: AggregateFunction, src: FieldValues | null | undefined, g: Group, j: number, p: number, q: number) => {
+/**
+ * Folds rows [p, q) of a field (null or undefined: no values) into aggregate j of a group; `times` are the rows'
+ * offsets and `shift` takes them to the answer's (see runSeriesAggregate). The rows ascend in time.
+ */
+const fold = (
+  fn: AggregateFunction,
+  src: FieldValues | null | undefined,
+  g: Group,
+  j: number,
+  p: number,
+  q: number,
+  times: Float64Array,
+  shift: number
+) => {
   if (fn === "count_star") {
     g.counts[j]! += q - p
     return
@@ -90,6 +104,25 @@ const fold = (fn: AggregateFunction, src: FieldValues | null | undefined, g: Gro
   if (src === null || src === undefined) return
   const values = src.values
   const valid = src.valid
+  if (fn === "last_value" || fn === "last_time") {
+    // The latest row with a value; a later group member replaces it only with a later time.
+    let r = q - 1
+    if (valid !== undefined) while (r >= p && valid[r] === 0) r--
+    if (r < p) return
+    const t = shift + times[r]!
+    if (g.counts[j] === 0 || t > g.times[j]!) (g.values[j] = values[r]!), (g.times[j] = t)
+    g.counts[j]!++
+    return
+  }
+  if (fn === "first_value" || fn === "first_time") {
+    let r = p
+    if (valid !== undefined) while (r < q && valid[r] === 0) r++
+    if (r >= q) return
+    const t = shift + times[r]!
+    if (g.counts[j] === 0 || t < g.times[j]!) (g.values[j] = values[r]!), (g.times[j] = t)
+    g.counts[j]!++
+    return
+  }
   let acc = g.values[j]!
   let n = 0
   if (valid === undefined) {
@@ -143,7 +176,7 @@ export const runSeriesAggregate = (
   const groupOf = (bins: Map<number, Group>, bin: number, tags: ReadonlyArray<string | null>): Group => {
     let g = bins.get(bin)
     if (g === undefined) {
-      g = { bin, tags, values: starts.slice(), counts: zeros.slice() }
+      g = { bin, tags, values: starts.slice(), counts: zeros.slice(), times: zeros.slice() }
       bins.set(bin, g)
       all.push(g)
     }
@@ -190,7 +223,7 @@ export const runSeriesAggregate = (
           q = firstAtLeast(layout.offsets, p, b, start + stride)
           g = groupOf(bins, shift + start, tags)
         }
-        for (let j = 0; j < aggregates.length; j++) fold(aggregates[j]!.fn, sources[j], g, j, p, q)
+        for (let j = 0; j < aggregates.length; j++) fold(aggregates[j]!.fn, sources[j], g, j, p, q, layout.offsets, shift)
         p = q
       }
     }
@@ -201,7 +234,14 @@ export const runSeriesAggregate = (
   const types: Array<DuckDBType> = []
   for (const o of plan.outputs) {
     if (o.kind === "key") types.push(o.key.kind === "bin" ? DuckDBTimestampNanosecondsType.instance : DuckDBVarCharType.instance)
-    else types.push(o.fn === "count" || o.fn === "count_star" ? DuckDBBigIntType.instance : DuckDBDoubleType.instance)
+    else
+      types.push(
+        o.fn === "count" || o.fn === "count_star"
+          ? DuckDBBigIntType.instance
+          : o.fn === "last_time" || o.fn === "first_time"
+            ? DuckDBTimestampNanosecondsType.instance
+            : DuckDBDoubleType.instance
+      )
   }
   const tagPosition = (tag: string) => plan.groupTags.indexOf(tag)
   const chunks: Array<DuckDBDataChunk> = []
@@ -222,6 +262,7 @@ export const runSeriesAggregate = (
           const n = g.counts[index]!
           if (o.fn === "count" || o.fn === "count_star") return BigInt(n)
           if (n === 0) return null
+          if (o.fn === "last_time" || o.fn === "first_time") return new DuckDBTimestampNanosecondsValue(originNs + BigInt(g.times[index]!))
           return o.fn === "avg" ? g.values[index]! / n : g.values[index]!
         })
       }

@@ -57,6 +57,9 @@ describe("which statements are series aggregates", () => {
   it("leaves every other shape to DuckDB", async () => {
     for (const sql of [
       "SELECT max(usage) FROM cpu WHERE usage > 5",
+      "SELECT selector_last(n, time)['value'] AS v FROM cpu",
+      "SELECT selector_last(usage, time) AS v FROM cpu",
+      "SELECT selector_max(usage, time)['value'] AS v FROM cpu",
       "SELECT max(usage) FROM cpu WHERE host = 'a' OR host = 'b'",
       "SELECT host, max(usage) FROM cpu GROUP BY host HAVING max(usage) > 1",
       "SELECT host, max(usage) FROM cpu GROUP BY host LIMIT 1",
@@ -153,7 +156,10 @@ describe("series aggregates over persisted files answer as DuckDB does", () => {
     "SELECT max(extra) AS e, count(extra) AS c FROM cpu WHERE zone = 'z1'",
     "SELECT count(*) AS n FROM cpu WHERE time BETWEEN '2024-01-01T00:10:00Z' AND '2024-01-01T00:20:01Z'",
     "SELECT avg(usage) AS a FROM cpu WHERE time = '2024-01-01T00:12:00Z'",
-    "SELECT date_bin(INTERVAL '10 minutes', c.time) AS w, c.host, max(c.usage) AS m FROM cpu c WHERE c.region = 'west' GROUP BY w, c.host ORDER BY w, c.host"
+    "SELECT date_bin(INTERVAL '10 minutes', c.time) AS w, c.host, max(c.usage) AS m FROM cpu c WHERE c.region = 'west' GROUP BY w, c.host ORDER BY w, c.host",
+    "SELECT host, selector_last(usage, time)['value'] AS v, selector_last(usage, time)['time'] AS t, selector_first(idle, time)['value'] AS fv, selector_first(idle, time)['time'] AS ft FROM cpu GROUP BY host ORDER BY host",
+    "SELECT region, selector_last(idle, time)['value'] AS v, selector_last(idle, time)['time'] AS t FROM cpu WHERE time < '2024-01-01T00:20:00Z' GROUP BY region ORDER BY region",
+    "SELECT date_bin(INTERVAL '10 minutes', time) AS w, selector_last(extra, time)['value'] AS v FROM cpu WHERE host = 'b' GROUP BY 1 ORDER BY 1"
   ]
 
   it("answers each shape from memory with DuckDB's bytes", async () => {
