@@ -110,7 +110,7 @@ export const serveFlags: ReadonlyArray<FlagSpec> = [
   { flag: "import-dir", env: ["STRATA_IMPORT_DIR"], describe: "Directory that file:// bulk-import sources must lie in (unset: file:// sources are refused)", fallback: "" },
   { flag: "backup-dir", env: ["STRATA_BACKUP_DIR"], describe: "Directory backups are written to and restored from (default: <data-dir>/backups)", fallback: "" },
   { flag: "plugin-dir", env: ["STRATA_PLUGIN_DIR", "INFLUXDB3_PLUGIN_DIR"], describe: "Directory of processing-engine Python plugins (default: <data-dir>/plugins)", fallback: "" },
-  { flag: "parquet-mem-cache-size", env: ["STRATA_PARQUET_MEM_CACHE_SIZE", "INFLUXDB3_PARQUET_MEM_CACHE_SIZE"], describe: "Memory for persisted files' columns decoded for series aggregates: a size (512MiB), megabytes (1000) or a percentage of the machine's memory (10%)", fallback: "10%" },
+  { flag: "parquet-mem-cache-size", env: ["STRATA_PARQUET_MEM_CACHE_SIZE", "INFLUXDB3_PARQUET_MEM_CACHE_SIZE"], describe: "Memory for persisted files' columns decoded for series aggregates: a size (512MiB), megabytes (1000) or a percentage of the machine's (or container's) memory (10%)", fallback: "10%" },
   { flag: "disable-parquet-mem-cache", env: ["STRATA_DISABLE_PARQUET_MEM_CACHE", "INFLUXDB3_DISABLE_PARQUET_MEM_CACHE"], boolean: true, describe: "Answer every query through DuckDB, keeping no decoded columns in memory", fallback: "false" },
   { flag: "plugin-timeout", env: ["STRATA_PLUGIN_TIMEOUT"], describe: "Longest a plugin call may run before its python process is stopped", fallback: "60s" }
 ]
@@ -164,6 +164,12 @@ export const parseSizeOrPercent = (text: string, of: number): number | undefined
     return n > 0 && n <= 100 ? Math.floor((of * n) / 100) : undefined
   }
   return parseByteSize(text)
+}
+
+/** The machine's memory, or the container's limit when one is set (cgroups; Node reports no limit as 2^64). */
+const availableMemory = (): number => {
+  const limit = process.constrainedMemory()
+  return limit > 0 && limit < Os.totalmem() ? limit : Os.totalmem()
 }
 
 const parseBind = (text: string): Either.Either<{ host: string; port: number }, ConfigError> => {
@@ -261,7 +267,7 @@ export const resolveServeConfig = (
   if (pluginTimeoutMs <= 0) return Either.left(new ConfigError({ message: `invalid --plugin-timeout '${get("plugin-timeout")}': expected a duration above 0` }))
   // A bare number is megabytes, as InfluxDB 3 reads this flag.
   const cacheSize = get("parquet-mem-cache-size")
-  const parquetMemCacheBytes = /^\s*\d+\s*$/.test(cacheSize) ? Number(cacheSize) * 1024 * 1024 : parseSizeOrPercent(cacheSize, Os.totalmem())
+  const parquetMemCacheBytes = /^\s*\d+\s*$/.test(cacheSize) ? Number(cacheSize) * 1024 * 1024 : parseSizeOrPercent(cacheSize, availableMemory())
   if (parquetMemCacheBytes === undefined || !Number.isSafeInteger(parquetMemCacheBytes)) {
     return Either.left(new ConfigError({ message: `invalid --parquet-mem-cache-size '${cacheSize}': expected a size like 512MiB, megabytes like 1000, or a percentage like 10%` }))
   }

@@ -57,6 +57,10 @@ export const parquetMemCacheAnswersTotal = Metric.counter("strata_parquet_mem_ca
   description: "Queries answered from persisted files' decoded columns, without DuckDB"
 })
 
+export const parquetMemCacheBytes = Metric.gauge("strata_parquet_mem_cache_bytes", {
+  description: "Bytes of persisted files' columns held decoded in memory"
+})
+
 const COMPACTED_FILE = /\/compacted-\d+(?:-\d+)?\.parquet$/
 
 const fileKey = (f: IndexedFile) => `${f.path}\n${f.persistEventSeq}\n${f.bytes}\n${f.rows}`
@@ -117,6 +121,7 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
         entries.delete(k)
         heldBytes -= e.bytes
       }
+      Effect.runSync(Metric.set(parquetMemCacheBytes, heldBytes))
     }
 
     const refuse = (key: string) => {
