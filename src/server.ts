@@ -119,7 +119,9 @@ export const layerCore = (
     Layer.provideMerge(BackupJobs.Default),
     Layer.provideMerge(ImportJobs.Default),
     Layer.provideMerge(Jobs.Default),
-    Layer.provideMerge(QueryEngine.Default.pipe(Layer.provideMerge(EngineLogs.Default), Layer.provideMerge(ParquetMemCache.Default))),
+    Layer.provideMerge(
+      QueryEngine.Default.pipe(Layer.provideMerge(EngineLogs.Default), Layer.provideMerge(ParquetMemCache.Default))
+    ),
     Layer.provideMerge(Compactor.Default),
     Layer.provideMerge(TableSources.Default),
     Layer.provideMerge(Ingester.Default),

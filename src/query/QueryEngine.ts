@@ -426,19 +426,22 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const textBody = (conn: DuckDBConnection, translated: Translated, format: Exclude<ResultFormat, "parquet">, record: QueryRecord) =>
       Effect.gen(function* () {
         const sqlText = translated.sql
-        const aggregate = translated.seriesAggregate === undefined || !memCache.enabled ? undefined : runSeriesAggregate(translated.seriesAggregate, memCache.decoded)
+        // A series aggregate over files whose columns are in memory is answered from them (ADR 20).
+        const aggregate =
+          translated.seriesAggregate === undefined || !memCache.enabled
+            ? undefined
+            : runSeriesAggregate(translated.seriesAggregate, memCache.decoded)
         if (aggregate !== undefined) {
           let next = 0
           record.rowsReturned += aggregate.rows
           yield* memCache.answered
+          const source: ChunkSource = {
+            columns: aggregate.columns,
+            types: aggregate.types,
+            next: async () => aggregate.chunks[next++] ?? null
+          }
           const pieces = yield* Effect.tryPromise({
-            try: () =>
-              collect(
-                encodeText(
-                  { columns: aggregate.columns, types: aggregate.types, next: async () => aggregate.chunks[next++] ?? null },
-                  format
-                )
-              ),
+            try: () => collect(encodeText(source, format)),
             catch: executionFailure
           })
           const whole = pieces.length === 1 ? pieces[0]! : new Uint8Array(Buffer.concat(pieces))

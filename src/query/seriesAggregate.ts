@@ -54,7 +54,11 @@ const sameKey = (a: GroupKey, b: GroupKey) => a.kind === b.kind && (a.kind === "
  * The series aggregate a statement (`{node, …}` after the dialect rewrite) asks of `table`, read through `ref` (the
  * statement's FROM, a reference to that table); undefined unless every part of it is understood.
  */
-export const seriesAggregateOf = (node: JsonObject, ref: JsonObject, table: TableState): SeriesAggregateShape | undefined => {
+export const seriesAggregateOf = (
+  node: JsonObject,
+  ref: JsonObject,
+  table: TableState
+): SeriesAggregateShape | undefined => {
   if (node["type"] !== "SELECT_NODE" || node["from_table"] !== ref) return undefined
   const cte = node["cte_map"]
   if (!isObject(cte) || !Array.isArray(cte["map"]) || cte["map"].length > 0) return undefined

@@ -197,7 +197,9 @@ export const runSeriesAggregate = (
     const hi = offsetOf(plan.maxNs, layout.baseNs, span, span + 1)
     if (lo > hi) continue
     // Per aggregate, its field's values in this file (null: the file lacks the field).
-    const sources: Array<FieldValues | null | undefined> = aggregates.map((a) => (a.field === undefined ? undefined : columns.get(a.field)))
+    const sources: Array<FieldValues | null | undefined> = aggregates.map((a) =>
+      a.field === undefined ? undefined : columns.get(a.field)
+    )
     const tagIndex = (tag: string) => layout.tags.indexOf(tag)
     const wanted = equalities.map(([tag, values]) => [tagIndex(tag), values] as const)
     const grouping = plan.groupTags.map(tagIndex)
@@ -223,7 +225,8 @@ export const runSeriesAggregate = (
           q = firstAtLeast(layout.offsets, p, b, start + stride)
           g = groupOf(bins, shift + start, tags)
         }
-        for (let j = 0; j < aggregates.length; j++) fold(aggregates[j]!.fn, sources[j], g, j, p, q, layout.offsets, shift)
+        for (let j = 0; j < aggregates.length; j++)
+          fold(aggregates[j]!.fn, sources[j], g, j, p, q, layout.offsets, shift)
         p = q
       }
     }

@@ -130,7 +130,8 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
     }
 
     /** The file is still the one the index lists: its content is what the entry is keyed by. */
-    const stillIndexed = (f: IndexedFile) => filesOf(fileIndex.unsafeCurrent(), f.tableId).some((g) => fileKey(g) === fileKey(f))
+    const stillIndexed = (f: IndexedFile) =>
+      filesOf(fileIndex.unsafeCurrent(), f.tableId).some((g) => fileKey(g) === fileKey(f))
 
     const connection = async () => (conn ??= await duck.instance.connect())
 
@@ -151,7 +152,8 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
       const source = sourceOf(f)
       const tags = tagsOf(f, tagNames)
       const tagList = tags.map(quote).join(", ")
-      const valuesOf = (row: ReadonlyArray<unknown>) => row.slice(0, tags.length).map((v) => (v === null ? null : String(v)))
+      const valuesOf = (row: ReadonlyArray<unknown>) =>
+        row.slice(0, tags.length).map((v) => (v === null ? null : String(v)))
       const time = `CAST(epoch_ns("time") - ${f.minTimeNs} AS DOUBLE)`
       const offsets = new Float64Array(f.rows)
       const layout = (series: Array<FileSeries>, order: string | undefined): FileLayout => ({
@@ -200,12 +202,17 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
       const order = sortedOrder(tags)
       const read = await readDoubles(c, `SELECT ${time} FROM ${source} ORDER BY ${order}`, offsets)
       const last = sorted[sorted.length - 1]
-      if (read.count !== f.rows || (last !== undefined && last.end !== f.rows) || read.valid !== undefined) return undefined
+      const complete = read.count === f.rows && (last === undefined || last.end === f.rows) && read.valid === undefined
+      if (!complete) return undefined
       return layout(sorted, order)
     }
 
     /** A float field in its file's layout order (null when the layout is not in memory: the field waits for it). */
-    const loadField = async (f: IndexedFile, layout: FileLayout | undefined, field: string): Promise<FieldValues | undefined | null> => {
+    const loadField = async (
+      f: IndexedFile,
+      layout: FileLayout | undefined,
+      field: string
+    ): Promise<FieldValues | undefined | null> => {
       if (layout === undefined) return null
       const c = await connection()
       const values = new Float64Array(f.rows)
@@ -265,7 +272,11 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
        * The decoded layout and fields of a file, or undefined when any part is not in memory yet (its load is then
        * scheduled). `tagNames` are the table's tags; `fields` its float fields to read.
        */
-      decoded: (f: IndexedFile, tagNames: ReadonlyArray<string>, fields: ReadonlyArray<string>): DecodedFile | undefined => {
+      decoded: (
+        f: IndexedFile,
+        tagNames: ReadonlyArray<string>,
+        fields: ReadonlyArray<string>
+      ): DecodedFile | undefined => {
         // A file one of whose columns would take more than a quarter of the cache is left to DuckDB.
         if (budget <= 0 || f.rows * 9 > budget / 4) return undefined
         const key = fileKey(f)

@@ -214,8 +214,8 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
             if (files.some((f) => keepSql(deletes, f) !== undefined)) return undefined
             const described = buffer.describe(table.id)
             const range = buffer.timeRange(table.id)
-            if (described !== undefined && described.rows > 0 && !(range !== undefined && outsideRange(scope.timeRange, range.min, range.max)))
-              return undefined
+            const bufferOut = range !== undefined && outsideRange(scope.timeRange, range.min, range.max)
+            if (described !== undefined && described.rows > 0 && !bufferOut) return undefined
             if (anyOverlap(files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs })))) return undefined
             return { files, cutoffNs: cutoff }
           },

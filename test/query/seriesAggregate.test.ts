@@ -82,6 +82,13 @@ describe("which statements are series aggregates", () => {
   })
 })
 
+/** Resolves once every column load the server's cache has scheduled has finished. */
+const settledOf = (server: InProcessServer) =>
+  server.runtime.runPromise(Effect.flatMap(ParquetMemCache, (c) => Effect.promise(() => c.settled())))
+/** How many queries the server's cache has answered. */
+const answersOf = (server: InProcessServer) =>
+  server.runtime.runPromise(Effect.map(ParquetMemCache, (c) => c.answers()))
+
 const S = 1_000_000_000n
 const T0 = 1_704_067_200n * S // 2024-01-01T00:00:00Z
 const MINUTE = 60n * S
@@ -111,8 +118,8 @@ describe("series aggregates over persisted files answer as DuckDB does", () => {
     await f(cached)
     await f(plain)
   }
-  const settled = () => cached.runtime.runPromise(Effect.flatMap(ParquetMemCache, (c) => Effect.promise(() => c.settled())))
-  const answers = () => cached.runtime.runPromise(Effect.map(ParquetMemCache, (c) => c.answers()))
+  const settled = () => settledOf(cached)
+  const answers = () => answersOf(cached)
   const query = async (server: InProcessServer, q: string, format = "json") => {
     const res = await server.request("GET", `/api/v3/query_sql?db=m&format=${format}&q=${encodeURIComponent(q)}`)
     expect(res.status, `${q}: ${res.text}`).toBe(200)
@@ -221,8 +228,8 @@ describe("series aggregates over compacted files, under retention", () => {
     expect(res.status, `${q}: ${res.text}`).toBe(200)
     return res.text
   }
-  const answers = () => cached.runtime.runPromise(Effect.map(ParquetMemCache, (c) => c.answers()))
-  const settled = () => cached.runtime.runPromise(Effect.flatMap(ParquetMemCache, (c) => Effect.promise(() => c.settled())))
+  const answers = () => answersOf(cached)
+  const settled = () => settledOf(cached)
   const hosts = ["Z", "a", "é", "ﬀ", "😀"]
 
   beforeAll(async () => {
@@ -296,8 +303,11 @@ describe("series aggregates of generated queries answer as DuckDB does", () => {
     for (let m = 0; m < 400; m++)
       for (const s of series) {
         t += 1_000_000_007n
-        const fields = [random() < 0.8 ? `u=${Math.floor(random() * 400) / 4 - 50}` : "", random() < 0.6 ? `v=${Math.floor(random() * 100) / 4}` : ""]
-        if (fields.every((f) => f === "")) fields[0] = "u=0"
+        const fields: Array<string> = [
+          random() < 0.8 ? `u=${Math.floor(random() * 400) / 4 - 50}` : "",
+          random() < 0.6 ? `v=${Math.floor(random() * 100) / 4}` : ""
+        ]
+        if (!fields.some((f) => f !== "")) fields[0] = "u=0"
         batches[m < 150 ? 0 : m < 300 ? 1 : 2]!.push(`g,${s} ${fields.filter((f) => f !== "").join(",")} ${t}`)
       }
     for (const s of [cached, plain]) {
@@ -350,9 +360,9 @@ describe("series aggregates of generated queries answer as DuckDB does", () => {
       )
     }
     for (const q of queries) await query(cached, q)
-    await cached.runtime.runPromise(Effect.flatMap(ParquetMemCache, (c) => Effect.promise(() => c.settled())))
-    const before = await cached.runtime.runPromise(Effect.map(ParquetMemCache, (c) => c.answers()))
+    await settledOf(cached)
+    const before = await answersOf(cached)
     for (const q of queries) expect(await query(cached, q), q).toBe(await query(plain, q))
-    expect(await cached.runtime.runPromise(Effect.map(ParquetMemCache, (c) => c.answers()))).toBe(before + queries.length)
+    expect(await answersOf(cached)).toBe(before + queries.length)
   })
 })
