@@ -1,5 +1,6 @@
 import type { JsonObject } from "./ast.ts"
 import { parseTimestampNs } from "./dialect/time.ts"
+import { intervalLiteral } from "./dialect/tree.ts"
 
 export type Node = Record<string, unknown>
 
@@ -44,7 +45,31 @@ export const timestampOf = (n: Node | undefined): bigint | undefined => {
     const args = n["children"] as ReadonlyArray<Node> | undefined
     return args?.length === 1 ? integerConstant(args[0]) : undefined
   }
+  // A constant ± a fixed interval (`now() - INTERVAL '1 hour'`, as the dialect writes it), as DuckDB computes it.
+  const shift = String(n["function_name"]).toLowerCase()
+  if (n["class"] === "FUNCTION" && (shift === "strata_ts_sub" || shift === "strata_ts_add")) {
+    const args = n["children"] as ReadonlyArray<Node> | undefined
+    const base = args?.length === 2 ? timestampOf(args[0]) : undefined
+    const step = args?.length === 2 ? fixedIntervalNs(intervalLiteral(args[1] as JsonObject)) : undefined
+    return base === undefined || step === undefined ? undefined : shift === "strata_ts_sub" ? base - step : base + step
+  }
   return undefined
+}
+
+const FIXED_UNITS_NS: Record<string, bigint> = {
+  millisecond: 1_000_000n,
+  second: 1_000_000_000n,
+  minute: 60_000_000_000n,
+  hour: 3_600_000_000_000n,
+  day: 86_400_000_000_000n,
+  week: 604_800_000_000_000n
+}
+
+/** `N unit[s]` for a unit of fixed length (no months, which DuckDB adds by the calendar), in nanoseconds. */
+const fixedIntervalNs = (text: string | undefined): bigint | undefined => {
+  const m = text === undefined ? null : /^\s*(\d{1,9})\s+([a-z]+?)s?\s*$/i.exec(text)
+  const unit = m === null ? undefined : FIXED_UNITS_NS[m[2]!.toLowerCase()]
+  return unit === undefined ? undefined : BigInt(m![1]!) * unit
 }
 
 /** A BIGINT or INTEGER constant's value (how DuckDB parses integer literals), or undefined. */

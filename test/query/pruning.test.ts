@@ -58,6 +58,11 @@ describe("what a statement lets the planner leave out", () => {
     expect(await range(`SELECT * FROM cpu WHERE time BETWEEN ${t("2024-01-01 06:00:00")} AND ${t("2024-01-01 18:00:00")}`))
       .toEqual({ min: a, max: b })
     expect(await range(`SELECT * FROM cpu WHERE time = ${t("2024-01-01 06:00:00.000000001")}`)).toEqual({ min: a + 1n, max: a + 1n })
+    // now() ± a fixed interval, as the dialect writes it; months are the calendar's, so not a bound.
+    const shifted = (f: string, i: string) => `${f}(${t("2024-01-01 06:00:00")}, CAST('${i}' AS INTERVAL))`
+    expect(await range(`SELECT * FROM cpu WHERE time >= ${shifted("strata_ts_sub", "2 hours")} AND time < ${shifted("strata_ts_add", "1 day")}`))
+      .toEqual({ min: a - 7_200_000_000_000n, max: a + 86_400_000_000_000n - 1n })
+    expect(await range(`SELECT * FROM cpu WHERE time >= ${shifted("strata_ts_sub", "1 month")}`)).toBeUndefined()
     // However deep that SELECT sits, and in the InfluxQL planner's form.
     expect(await range(`SELECT max(v) FROM (SELECT v FROM cpu AS c WHERE c.time >= ${t("2024-01-01 06:00:00")}) AS s WHERE v > 1`))
       .toEqual({ min: a, max: undefined })

@@ -52,6 +52,9 @@ describe("which statements are series aggregates", () => {
     expect(shape!.outputs.map((o) => o.name)).toEqual(["t", "host", "m", "count(*)"])
     expect(shape!.order.map((o) => [o.key.kind, o.descending])).toEqual([["tag", true], ["bin", false]])
     expect((await shapeOf("SELECT count(usage) AS c, avg(idle) FROM cpu"))?.grouped).toBe(false)
+    // now() ± a fixed interval is a constant of the query (now() is 0 here).
+    const recent = await shapeOf("SELECT max(usage) FROM cpu WHERE time > now() - INTERVAL '2 hours' AND time <= now() + INTERVAL '1 week'")
+    expect([recent?.minNs, recent?.maxNs]).toEqual([-7_200_000_000_000n + 1n, 604_800_000_000_000n])
   })
 
   it("leaves every other shape to DuckDB", async () => {
@@ -75,6 +78,7 @@ describe("which statements are series aggregates", () => {
       "SELECT host, max(usage) FROM cpu GROUP BY ROLLUP (host)",
       "SELECT host, max(usage) FROM cpu GROUP BY host ORDER BY max(usage)",
       "SELECT max(usage) FROM cpu WHERE time > now() - INTERVAL '1 hour' AND host = lower('A')",
+      "SELECT max(usage) FROM cpu WHERE time > now() - INTERVAL '1 month'",
       "SELECT max(c.usage) FROM cpu AS c(x, y)",
       "WITH a AS (SELECT 1) SELECT max(usage) FROM cpu"
     ])
@@ -263,7 +267,9 @@ describe("series aggregates over compacted files, under retention", () => {
       "SELECT host, count(*) AS n FROM cpu GROUP BY host ORDER BY host DESC NULLS FIRST",
       "SELECT date_bin(INTERVAL '10 minutes', time) AS t, host, min(usage) AS lo FROM cpu WHERE host IN ('é', '😀') GROUP BY 1, 2 ORDER BY 2, 1",
       "SELECT region, selector_last(usage, time)['value'] AS v, selector_first(usage, time)['time'] AS f FROM cpu GROUP BY region ORDER BY region",
-      "SELECT date_bin(INTERVAL '15 minutes', time) AS t, avg(value) AS a, count(*) AS n FROM mem GROUP BY 1 ORDER BY 1"
+      "SELECT date_bin(INTERVAL '15 minutes', time) AS t, avg(value) AS a, count(*) AS n FROM mem GROUP BY 1 ORDER BY 1",
+      // Rows lie 30 s from each whole minute after now() - 30 minutes: none crosses it between the two servers' now().
+      "SELECT host, count(*) AS n FROM cpu WHERE time >= now() - INTERVAL '30 minutes' GROUP BY host ORDER BY host"
     ]
     for (const q of queries) await query(cached, q)
     await settled()
