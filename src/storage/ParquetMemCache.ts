@@ -63,6 +63,9 @@ export const parquetMemCacheBytes = Metric.gauge("strata_parquet_mem_cache_bytes
 
 const COMPACTED_FILE = /\/compacted-\d+(?:-\d+)?\.parquet$/
 
+/** Between a file's key and the part of it an entry holds ("" for the layout, else the field's name). */
+const PART = "\u0000"
+
 const fileKey = (f: IndexedFile) => `${f.path}\n${f.persistEventSeq}\n${f.bytes}\n${f.rows}`
 
 /** Files whose load failed or that cannot be held (their span, a NaN), by key: not tried again. */
@@ -252,6 +255,17 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
       const known = new Set<string>()
       for (const files of seen.tables.values()) for (const f of files) known.add(fileKey(f))
       seen = current
+      // The columns of files the index no longer lists (compacted again, deleted, past retention) go at once.
+      const live = new Set<string>()
+      for (const files of current.tables.values()) for (const f of files) live.add(fileKey(f))
+      let dropped = false
+      for (const [k, e] of entries)
+        if (!live.has(k.slice(0, k.indexOf(PART)))) {
+          entries.delete(k)
+          heldBytes -= e.bytes
+          dropped = true
+        }
+      if (dropped) Effect.runSync(Metric.set(parquetMemCacheBytes, heldBytes))
       return Effect.map(catalog.current, (state) => {
         for (const files of current.tables.values())
           for (const f of files) {
@@ -280,7 +294,7 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
         // A file one of whose columns would take more than a quarter of the cache is left to DuckDB.
         if (budget <= 0 || f.rows * 9 > budget / 4) return undefined
         const key = fileKey(f)
-        const layoutKey = `${key}\n`
+        const layoutKey = `${key}${PART}`
         const layout = hit(layoutKey) as FileLayout | undefined
         if (layout === undefined)
           schedule(layoutKey, async () => {
@@ -296,7 +310,7 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
             decodedFields.set(field, null)
             continue
           }
-          const fieldKey = `${key}\n${field}`
+          const fieldKey = `${key}${PART}${field}`
           const values = hit(fieldKey) as FieldValues | undefined
           if (values !== undefined) decodedFields.set(field, values)
           else {

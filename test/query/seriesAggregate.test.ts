@@ -283,6 +283,25 @@ describe("series aggregates over compacted files, under retention", () => {
     // 60 rows of each series are inside retention; hosts in UTF-8 byte order, the series without a host last.
     expect(perHost.map((r) => [r.host ?? null, r.n])).toEqual([...hosts.map((h) => [h, 60]), [null, 60]])
   })
+
+  it("drops a file's columns once compaction replaces it, and loads the new file's", async () => {
+    const held = () => cached.runtime.runPromise(Effect.map(ParquetMemCache, (c) => c.heldBytes()))
+    const before = await held()
+    expect(before).toBeGreaterThan(0)
+    const late = `cpu,host=a,region=r1 usage=1000 ${BigInt(Date.now() - 60_000) * 1_000_000n}`
+    expectOk(await cached.request("POST", "/api/v3/write_lp?db=r&precision=nanosecond", { body: late }), 204)
+    await cached.runtime.runPromise(Effect.flatMap(Compactor, (c) => Effect.zipRight(c.persistNow, c.compactNow())))
+    // The new generation is loaded as it appears (prefetch) and the old one's columns leave: the cache holds one copy.
+    await new Promise((r) => setTimeout(r, 300))
+    await settledOf(cached)
+    const after = await held()
+    expect(after).toBeGreaterThan(0)
+    expect(after).toBeLessThan(before * 1.5)
+    const q = "SELECT host, max(usage) AS m FROM cpu WHERE host = 'a' GROUP BY host"
+    const answered = await answersOf(cached)
+    expect(await query(cached, q)).toBe('[{"host":"a","m":1000.0}]')
+    expect(await answersOf(cached)).toBe(answered + 1)
+  })
 })
 
 describe("series aggregates of generated queries answer as DuckDB does", () => {
