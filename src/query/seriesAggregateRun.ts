@@ -9,7 +9,7 @@ import {
   DuckDBVarCharType
 } from "@duckdb/node-api"
 import type { IndexedFile } from "../storage/files.ts"
-import type { DecodedFile, FieldValues } from "../storage/ParquetMemCache.ts"
+import type { DecodedFile, FieldValues, FileSeries } from "../storage/ParquetMemCache.ts"
 import type { AggregateFunction, GroupKey, SeriesAggregateShape } from "./seriesAggregate.ts"
 
 /** A series aggregate over a table's files: the files are its whole view (no buffered rows, overlap or deletes). */
@@ -39,6 +39,9 @@ interface Group {
 }
 
 const CHUNK_ROWS = 2048
+
+/** Rows one answer may fold on the event loop (~1 ms a million, per aggregate); more are DuckDB's to read. */
+const MAX_FOLDED_ROWS = 8_000_000
 
 /** `a mod b` rounded towards negative infinity, for numbers exact as doubles. */
 const floorMod = (a: number, b: number) => {
@@ -191,44 +194,59 @@ export const runSeriesAggregate = (
   const equalities = [...plan.equalities]
   const stride = plan.bin === undefined ? 0 : Number(plan.bin.strideNs)
 
-  for (const { layout, fields: columns } of decoded) {
-    const span = layout.spanNs
-    const lo = offsetOf(plan.minNs, layout.baseNs, span, -1)
-    const hi = offsetOf(plan.maxNs, layout.baseNs, span, span + 1)
+  // The rows each file's matching series keep, found first: an answer that would fold more than MAX_FOLDED_ROWS
+  // (milliseconds of the event loop) is left to DuckDB's threads.
+  const runs: Array<{ readonly d: DecodedFile; readonly s: FileSeries; readonly a: number; readonly b: number }> = []
+  let folded = 0
+  for (const d of decoded) {
+    const { layout } = d
+    const lo = offsetOf(plan.minNs, layout.baseNs, layout.spanNs, -1)
+    const hi = offsetOf(plan.maxNs, layout.baseNs, layout.spanNs, layout.spanNs + 1)
     if (lo > hi) continue
-    // Per aggregate, its field's values in this file (null: the file lacks the field).
-    const sources: Array<FieldValues | null | undefined> = aggregates.map((a) =>
-      a.field === undefined ? undefined : columns.get(a.field)
-    )
-    const tagIndex = (tag: string) => layout.tags.indexOf(tag)
-    const wanted = equalities.map(([tag, values]) => [tagIndex(tag), values] as const)
-    const grouping = plan.groupTags.map(tagIndex)
-    // The bin of offset x is x - ((k + x) mod stride), k the base's distance into its bin (both exact as doubles).
-    const k = plan.bin === undefined ? 0 : Number(bigFloorMod(layout.baseNs - plan.bin.originNs, plan.bin.strideNs))
-    if (plan.bin !== undefined && (stride >= 2 ** 52 || k + span >= 2 ** 53)) return undefined
+    const wanted = equalities.map(([tag, values]) => [layout.tags.indexOf(tag), values] as const)
     for (const s of layout.series) {
       if (!wanted.every(([i, values]) => i >= 0 && s.values[i] !== null && values.has(s.values[i]!))) continue
       const a = firstAtLeast(layout.offsets, s.start, s.end, lo)
       const b = firstAtLeast(layout.offsets, a, s.end, hi + 1)
       if (a >= b) continue
-      const tags = grouping.map((i) => (i < 0 ? null : s.values[i]!))
-      const bins = binsOf(JSON.stringify(tags))
-      const shift = Number(layout.baseNs - originNs)
-      // Rows [a, b) in runs of one bin each (the whole range without bins), each run folded into its group.
-      for (let p = a; p < b; ) {
-        let q = b
-        let g: Group
-        if (plan.bin === undefined) g = groupOf(bins, 0, tags)
-        else {
-          const x = layout.offsets[p]!
-          const start = x - floorMod(k + x, stride)
-          q = firstAtLeast(layout.offsets, p, b, start + stride)
-          g = groupOf(bins, shift + start, tags)
-        }
-        for (let j = 0; j < aggregates.length; j++)
-          fold(aggregates[j]!.fn, sources[j], g, j, p, q, layout.offsets, shift)
-        p = q
+      runs.push({ d, s, a, b })
+      folded += b - a
+    }
+  }
+  if (folded > MAX_FOLDED_ROWS) return undefined
+
+  let current: DecodedFile | undefined
+  let sources: Array<FieldValues | null | undefined> = []
+  let grouping: Array<number> = []
+  let k = 0
+  let shift = 0
+  for (const { d, s, a, b } of runs) {
+    const layout = d.layout
+    if (d !== current) {
+      current = d
+      // Per aggregate, its field's values in this file (null: the file lacks the field).
+      sources = aggregates.map((agg) => (agg.field === undefined ? undefined : d.fields.get(agg.field)))
+      grouping = plan.groupTags.map((tag) => layout.tags.indexOf(tag))
+      // The bin of offset x is x - ((k + x) mod stride), k the base's distance into its bin (both exact as doubles).
+      k = plan.bin === undefined ? 0 : Number(bigFloorMod(layout.baseNs - plan.bin.originNs, plan.bin.strideNs))
+      if (plan.bin !== undefined && (stride >= 2 ** 52 || k + layout.spanNs >= 2 ** 53)) return undefined
+      shift = Number(layout.baseNs - originNs)
+    }
+    const tags = grouping.map((i) => (i < 0 ? null : s.values[i]!))
+    const bins = binsOf(JSON.stringify(tags))
+    // Rows [a, b) in runs of one bin each (the whole range without bins), each run folded into its group.
+    for (let p = a; p < b; ) {
+      let q = b
+      let g: Group
+      if (plan.bin === undefined) g = groupOf(bins, 0, tags)
+      else {
+        const x = layout.offsets[p]!
+        const start = x - floorMod(k + x, stride)
+        q = firstAtLeast(layout.offsets, p, b, start + stride)
+        g = groupOf(bins, shift + start, tags)
       }
+      for (let j = 0; j < aggregates.length; j++) fold(aggregates[j]!.fn, sources[j], g, j, p, q, layout.offsets, shift)
+      p = q
     }
   }
   if (!plan.grouped && all.length === 0) groupOf(binsOf(""), 0, [])
