@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
+import * as Os from "node:os"
 import type { TableState } from "../../src/catalog/state.ts"
+import { resolveServeConfig } from "../../src/config.ts"
 import { Compactor } from "../../src/compactor/Compactor.ts"
 import { parseSql, type JsonObject } from "../../src/query/ast.ts"
 import { rewriteDialect } from "../../src/query/dialect/index.ts"
@@ -26,6 +28,24 @@ const table = {
     { name: "label", type: "string" }
   ]
 } as unknown as TableState
+
+describe("--parquet-mem-cache-size and --disable-parquet-mem-cache", () => {
+  const size = (flags: Record<string, string | true>, env: Record<string, string> = {}) =>
+    Either.map(resolveServeConfig(flags, env), (c) => c.parquetMemCacheBytes)
+
+  it("reads a size, megabytes (a bare number, as InfluxDB 3) or a share of memory; off is 0; nonsense is refused", () => {
+    expect(size({ "parquet-mem-cache-size": "512MiB" })).toEqual(Either.right(512 * 1024 ** 2))
+    expect(size({ "parquet-mem-cache-size": "1000" })).toEqual(Either.right(1000 * 1024 ** 2))
+    expect(size({}, { INFLUXDB3_PARQUET_MEM_CACHE_SIZE: "2GiB" })).toEqual(Either.right(2 * 1024 ** 3))
+    const tenth = Either.getOrThrow(size({}))
+    expect(tenth).toBeGreaterThan(0)
+    expect(tenth).toBeLessThanOrEqual(Math.floor(Os.totalmem() / 10))
+    expect(size({ "disable-parquet-mem-cache": true })).toEqual(Either.right(0))
+    expect(size({}, { STRATA_DISABLE_PARQUET_MEM_CACHE: "true" })).toEqual(Either.right(0))
+    const refused = resolveServeConfig({ "parquet-mem-cache-size": "lots" }, {})
+    expect(Either.isLeft(refused) && refused.left.message).toContain("invalid --parquet-mem-cache-size 'lots'")
+  })
+})
 
 describe("which statements are series aggregates", () => {
   const conn = memoryConnection()
