@@ -1,4 +1,5 @@
 import type { TableState } from "../catalog/state.ts"
+import type { FieldType } from "../storage/ParquetMemCache.ts"
 import type { JsonObject } from "./ast.ts"
 import { childrenOf, constantValue, functionName, isObject, stringConstant } from "./dialect/tree.ts"
 import { integerConstant, readerColumn, readerTableNames, timestampOf, type Node } from "./timeRange.ts"
@@ -27,7 +28,23 @@ export type GroupKey = { readonly kind: "bin" } | { readonly kind: "tag"; readon
 /** One column of the answer, in order. */
 export type AggregateOutput =
   | { readonly kind: "key"; readonly key: GroupKey; readonly name: string }
-  | { readonly kind: "aggregate"; readonly fn: AggregateFunction; readonly field?: string; readonly name: string }
+  | {
+      readonly kind: "aggregate"
+      readonly fn: AggregateFunction
+      /** The field aggregated and its type (none for `count(*)`). */
+      readonly field?: string
+      readonly fieldType?: FieldType
+      readonly name: string
+    }
+
+/**
+ * Whether `fn` is answered over a field of `type`: every aggregate of floats, the exact ones of integers (their sums
+ * and means are DuckDB's, over HUGEINT), `count` of any field.
+ */
+const answers = (fn: AggregateFunction, type: string): type is FieldType =>
+  type === "float" ||
+  (fn === "count" && (type === "integer" || type === "uinteger" || type === "string" || type === "boolean")) ||
+  ((type === "integer" || type === "uinteger") && fn !== "sum" && fn !== "avg")
 
 export interface SeriesAggregateShape {
   /** Tag conditions every row meets: tag → the values it may have (a row without the tag never passes). */
@@ -131,8 +148,9 @@ export const seriesAggregateOf = (
     if (selector !== undefined) {
       const [field, time] = selector.args
       const column = field === undefined ? undefined : columnOf(field)
-      if (selector.args.length !== 2 || column?.type !== "float" || columnOf(time)?.type !== "time") return undefined
-      outputs.push({ kind: "aggregate", fn: selector.fn, field: column.name, name })
+      if (selector.args.length !== 2 || column === undefined || columnOf(time)?.type !== "time") return undefined
+      if (!answers(selector.fn, column.type)) return undefined
+      outputs.push({ kind: "aggregate", fn: selector.fn, field: column.name, fieldType: column.type, name })
       continue
     }
     const fn = functionName(item)
@@ -144,8 +162,8 @@ export const seriesAggregateOf = (
       continue
     }
     const field = args.length === 1 ? columnOf(args[0]) : undefined
-    if (field === undefined || field.type !== "float") return undefined
-    outputs.push({ kind: "aggregate", fn: fn as AggregateFunction, field: field.name, name })
+    if (field === undefined || !answers(fn as AggregateFunction, field.type)) return undefined
+    outputs.push({ kind: "aggregate", fn: fn as AggregateFunction, field: field.name, fieldType: field.type, name })
   }
 
   // GROUP BY: positions in the select list, tags, or the bin (by its expression or its alias).

@@ -5,11 +5,12 @@ import {
   DuckDBTimestampNanosecondsType,
   DuckDBTimestampNanosecondsValue,
   type DuckDBType,
+  DuckDBUBigIntType,
   type DuckDBValue,
   DuckDBVarCharType
 } from "@duckdb/node-api"
 import type { IndexedFile } from "../storage/files.ts"
-import type { DecodedFile, FieldValues, FileSeries } from "../storage/ParquetMemCache.ts"
+import type { DecodedFile, FieldRef, FieldType, FieldValues, FileSeries } from "../storage/ParquetMemCache.ts"
 import type { AggregateFunction, GroupKey, SeriesAggregateShape } from "./seriesAggregate.ts"
 
 /** A series aggregate over a table's files: the files are its whole view (no buffered rows, overlap or deletes). */
@@ -71,6 +72,15 @@ const offsetOf = (ns: bigint | undefined, base: bigint, span: number, open: numb
   if (ns === undefined) return open
   const d = ns - base
   return d < 0n ? -1 : d > BigInt(span) ? span + 1 : Number(d)
+}
+
+/** The type DuckDB gives an aggregate: counts BIGINT, selected times TIMESTAMP_NS, others the field's own. */
+const aggregateType = (fn: AggregateFunction, field: FieldType | undefined): DuckDBType => {
+  if (fn === "count" || fn === "count_star") return DuckDBBigIntType.instance
+  if (fn === "last_time" || fn === "first_time") return DuckDBTimestampNanosecondsType.instance
+  if (fn !== "avg" && field === "integer") return DuckDBBigIntType.instance
+  if (fn !== "avg" && field === "uinteger") return DuckDBUBigIntType.instance
+  return DuckDBDoubleType.instance
 }
 
 /** Strings compared as UTF-8 bytes (DuckDB's VARCHAR order): by code point. */
@@ -155,14 +165,15 @@ const initial = (fn: AggregateFunction) => (fn === "max" ? -Infinity : fn === "m
  */
 export const runSeriesAggregate = (
   plan: SeriesAggregatePlan,
-  decode: (f: IndexedFile, tags: ReadonlyArray<string>, fields: ReadonlyArray<string>) => DecodedFile | undefined
+  decode: (f: IndexedFile, tags: ReadonlyArray<string>, fields: ReadonlyArray<FieldRef>) => DecodedFile | undefined
 ): SeriesAggregateAnswer | undefined => {
   const aggregates = plan.outputs.flatMap((o) => (o.kind === "aggregate" ? [o] : []))
-  const fields = [...new Set(aggregates.flatMap((a) => (a.field === undefined ? [] : [a.field])))]
+  const fields = new Map<string, FieldRef>()
+  for (const a of aggregates) if (a.field !== undefined) fields.set(a.field, { name: a.field, type: a.fieldType! })
   const decoded: Array<DecodedFile> = []
   let complete = true
   for (const f of plan.files) {
-    const d = decode(f, plan.tags, fields)
+    const d = decode(f, plan.tags, [...fields.values()])
     if (d === undefined) complete = false
     else decoded.push(d)
   }
@@ -255,14 +266,7 @@ export const runSeriesAggregate = (
   const types: Array<DuckDBType> = []
   for (const o of plan.outputs) {
     if (o.kind === "key") types.push(o.key.kind === "bin" ? DuckDBTimestampNanosecondsType.instance : DuckDBVarCharType.instance)
-    else
-      types.push(
-        o.fn === "count" || o.fn === "count_star"
-          ? DuckDBBigIntType.instance
-          : o.fn === "last_time" || o.fn === "first_time"
-            ? DuckDBTimestampNanosecondsType.instance
-            : DuckDBDoubleType.instance
-      )
+    else types.push(aggregateType(o.fn, o.fieldType))
   }
   const tagPosition = (tag: string) => plan.groupTags.indexOf(tag)
   const chunks: Array<DuckDBDataChunk> = []
@@ -283,8 +287,11 @@ export const runSeriesAggregate = (
           const n = g.counts[index]!
           if (o.fn === "count" || o.fn === "count_star") return BigInt(n)
           if (n === 0) return null
-          if (o.fn === "last_time" || o.fn === "first_time") return new DuckDBTimestampNanosecondsValue(originNs + BigInt(g.times[index]!))
-          return o.fn === "avg" ? g.values[index]! / n : g.values[index]!
+          if (o.fn === "last_time" || o.fn === "first_time")
+            return new DuckDBTimestampNanosecondsValue(originNs + BigInt(g.times[index]!))
+          if (o.fn === "avg") return g.values[index]! / n
+          // Integers' max, min and selected values are exact doubles (see ParquetMemCache).
+          return o.fieldType === "integer" || o.fieldType === "uinteger" ? BigInt(g.values[index]!) : g.values[index]!
         })
       }
       chunk.setColumnValues(column, values)

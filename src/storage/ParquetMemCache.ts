@@ -41,7 +41,19 @@ export interface FileLayout {
   readonly order: string | undefined
 }
 
-/** A float field's values in layout order; `valid` is absent when no value is null. */
+/** The field types a file's columns are decoded for (see loadField). */
+export type FieldType = "float" | "integer" | "uinteger" | "string" | "boolean"
+
+/** A field to decode: its name and catalog type. */
+export interface FieldRef {
+  readonly name: string
+  readonly type: FieldType
+}
+
+/**
+ * A field's values in layout order as doubles: floats as they are, integers exactly (a file holding one past 2^53 is
+ * left to DuckDB), other types as 0 (only which rows have one counts); `valid` is absent when no value is null.
+ */
 export interface FieldValues {
   readonly values: Float64Array
   readonly valid?: Uint8Array | undefined
@@ -210,18 +222,26 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
       return layout(sorted, order)
     }
 
-    /** A float field in its file's layout order (null when the layout is not in memory: the field waits for it). */
+    /** A field in its file's layout order (null when the layout is not in memory: the field waits for it). */
     const loadField = async (
       f: IndexedFile,
       layout: FileLayout | undefined,
-      field: string
+      field: FieldRef
     ): Promise<FieldValues | undefined | null> => {
       if (layout === undefined) return null
       const c = await connection()
       const values = new Float64Array(f.rows)
       const order = layout.order === undefined ? "" : ` ORDER BY ${layout.order}`
-      const read = await readDoubles(c, `SELECT ${quote(field)} FROM ${sourceOf(f)}${order}`, values)
-      if (read.count !== f.rows || read.hasNaN) return undefined
+      const column = quote(field.name)
+      const integers = field.type === "integer" || field.type === "uinteger"
+      const select =
+        field.type === "float"
+          ? column
+          : integers
+            ? `CAST(${column} AS DOUBLE)`
+            : `CASE WHEN ${column} IS NULL THEN NULL ELSE CAST(0 AS DOUBLE) END`
+      const read = await readDoubles(c, `SELECT ${select} FROM ${sourceOf(f)}${order}`, values, integers)
+      if (read.count !== f.rows || read.unusable) return undefined
       return { values, valid: read.valid }
     }
 
@@ -272,7 +292,9 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
             if (known.has(fileKey(f)) || !COMPACTED_FILE.test(f.path)) continue
             const table = state.databases.get(f.dbId)?.tables.get(f.tableId)
             if (table === undefined) continue
-            const floats = table.columns.filter((c) => c.type === "float" && f.columns.includes(c.name)).map((c) => c.name)
+            const floats = table.columns
+              .filter((c) => c.type === "float" && f.columns.includes(c.name))
+              .map((c): FieldRef => ({ name: c.name, type: "float" }))
             if (f.rows * 8 * (1 + floats.length) > budget / 2) continue
             api.decoded(f, table.columns.filter((c) => c.type === "tag").map((c) => c.name), floats)
           }
@@ -284,12 +306,12 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
       enabled: budget > 0,
       /**
        * The decoded layout and fields of a file, or undefined when any part is not in memory yet (its load is then
-       * scheduled). `tagNames` are the table's tags; `fields` its float fields to read.
+       * scheduled). `tagNames` are the table's tags; `fields` the fields to read.
        */
       decoded: (
         f: IndexedFile,
         tagNames: ReadonlyArray<string>,
-        fields: ReadonlyArray<string>
+        fields: ReadonlyArray<FieldRef>
       ): DecodedFile | undefined => {
         // A file one of whose columns would take more than a quarter of the cache is left to DuckDB.
         if (budget <= 0 || f.rows * 9 > budget / 4) return undefined
@@ -306,13 +328,13 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
         const decodedFields = new Map<string, FieldValues | null>()
         let missing = layout === undefined
         for (const field of fields) {
-          if (!f.columns.includes(field)) {
-            decodedFields.set(field, null)
+          if (!f.columns.includes(field.name)) {
+            decodedFields.set(field.name, null)
             continue
           }
-          const fieldKey = `${key}${PART}${field}`
+          const fieldKey = `${key}${PART}${field.name}`
           const values = hit(fieldKey) as FieldValues | undefined
-          if (values !== undefined) decodedFields.set(field, values)
+          if (values !== undefined) decodedFields.set(field.name, values)
           else {
             missing = true
             schedule(fieldKey, async () => {
@@ -348,21 +370,25 @@ const ascending = (offsets: Float64Array, start: number, end: number) => {
   return true
 }
 
-/** Reads a one-column DOUBLE result into `into`, in order: how many rows, their validity and whether any is NaN. */
+/**
+ * Reads a one-column DOUBLE result into `into`, in order: how many rows, their validity, and whether a value makes the
+ * column unusable (a NaN; with `integers`, one at or past 2^53, where the cast to DOUBLE may have rounded it).
+ */
 const readDoubles = async (
   c: DuckDBConnection,
   sql: string,
-  into: Float64Array
-): Promise<{ readonly count: number; readonly valid: Uint8Array | undefined; readonly hasNaN: boolean }> => {
+  into: Float64Array,
+  integers = false
+): Promise<{ readonly count: number; readonly valid: Uint8Array | undefined; readonly unusable: boolean }> => {
   const result = await c.stream(sql)
   let count = 0
   let valid: Uint8Array | undefined
-  let hasNaN = false
+  let unusable = false
   for (;;) {
     const chunk = await result.fetchChunk()
     if (chunk === null || chunk.rowCount === 0) break
     const n = chunk.rowCount
-    if (count + n > into.length) return { count: count + n, valid, hasNaN }
+    if (count + n > into.length) return { count: count + n, valid, unusable }
     const vector = duckdb.data_chunk_get_vector(chunk.chunk, 0)
     const raw = duckdb.vector_get_data(vector, n * 8)
     const items = new Float64Array(raw.buffer as ArrayBuffer, raw.byteOffset, n)
@@ -373,9 +399,9 @@ const readDoubles = async (
       if (mask !== null && ((mask[i >> 3]! >> (i & 7)) & 1) === 0) {
         if (valid === undefined) valid = new Uint8Array(into.length).fill(1)
         valid[count + i] = 0
-      } else if (Number.isNaN(items[i]!)) hasNaN = true
+      } else if (Number.isNaN(items[i]!) || (integers && Math.abs(items[i]!) >= MAX_EXACT)) unusable = true
     }
     count += n
   }
-  return { count, valid, hasNaN }
+  return { count, valid, unusable }
 }
