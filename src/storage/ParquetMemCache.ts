@@ -12,10 +12,10 @@ import { ObjectStore } from "./ObjectStore.ts"
 /**
  * Persisted files' columns decoded in memory, in series order: what answers a series aggregate (query/seriesAggregate)
  * without DuckDB reading and decoding a 122,880-row row group for a few thousand rows. A file's layout is its series
- * (tag values, in sorted order) with each one's rows sorted by time, the times as offsets from the file's first;
- * float fields are loaded beside it one column at a time, in the same row order. Files never change at a path under
- * one index entry, so an entry is keyed by the file's index entry and needs no invalidation; the least recently used
- * go when the cache is over its size (`--parquet-mem-cache-size`).
+ * (tag values) with each one's rows together and sorted by time, the times as offsets from the file's first; fields
+ * are loaded beside it one column at a time, in the same row order. Files never change at a path under one index
+ * entry, so an entry is keyed by the file's index entry; entries go when the index drops their file, or, least
+ * recently used first, when the cache is over its size (`--parquet-mem-cache-size`).
  *
  * A query never waits for a load: a miss schedules it in the background and the query runs on DuckDB.
  */
