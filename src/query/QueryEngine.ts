@@ -426,11 +426,17 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const textBody = (conn: DuckDBConnection, translated: Translated, format: Exclude<ResultFormat, "parquet">, record: QueryRecord) =>
       Effect.gen(function* () {
         const sqlText = translated.sql
-        // A series aggregate over files whose columns are in memory is answered from them (ADR 20).
+        // A series aggregate over files whose columns are in memory is answered from them (ADR 20); should that fail,
+        // DuckDB answers it.
+        const plan = translated.seriesAggregate
         const aggregate =
-          translated.seriesAggregate === undefined || !memCache.enabled
+          plan === undefined || !memCache.enabled
             ? undefined
-            : runSeriesAggregate(translated.seriesAggregate, memCache.decoded)
+            : yield* Effect.try(() => runSeriesAggregate(plan, memCache.decoded)).pipe(
+                Effect.catchAll((e) =>
+                  Effect.as(Effect.logWarning(`series aggregate from memory failed, DuckDB answers: ${String(e.error)}`), undefined)
+                )
+              )
         if (aggregate !== undefined) {
           let next = 0
           record.rowsReturned += aggregate.rows

@@ -170,15 +170,18 @@ export const runSeriesAggregate = (
   const aggregates = plan.outputs.flatMap((o) => (o.kind === "aggregate" ? [o] : []))
   const fields = new Map<string, FieldRef>()
   for (const a of aggregates) if (a.field !== undefined) fields.set(a.field, { name: a.field, type: a.fieldType! })
+  const fieldRefs = [...fields.values()]
   const decoded: Array<DecodedFile> = []
   let complete = true
   for (const f of plan.files) {
-    const d = decode(f, plan.tags, [...fields.values()])
+    const d = decode(f, plan.tags, fieldRefs)
     if (d === undefined) complete = false
     else decoded.push(d)
   }
   if (!complete) return undefined
 
+  const starts = aggregates.map((a) => initial(a.fn))
+  const zeros = aggregates.map(() => 0)
   // Groups by their tags' key, then by bin: a series finds its tags' bins once, and a bin by a number.
   const groups = new Map<string, Map<number, Group>>()
   const all: Array<Group> = []
@@ -196,8 +199,6 @@ export const runSeriesAggregate = (
     }
     return g
   }
-  const starts = aggregates.map((a) => initial(a.fn))
-  const zeros = aggregates.map(() => 0)
   // Bins are kept as offsets from the first file's base: every file's bins, as doubles, stay exact.
   const originNs = decoded[0]?.layout.baseNs ?? 0n
   for (const { layout } of decoded)
