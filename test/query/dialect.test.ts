@@ -457,6 +457,17 @@ describe("result column names", () => {
     expect(scalars.columns).toEqual(["cpu.usage * Int64(2)", 'Utf8("x")', "Float64(1.5)", 'cpu.usage > Int64(1) AND cpu.host = Utf8("a")'])
   })
 
+  it("an aggregate's ORDER BY is named with its null order, explicit or DataFusion's default for the direction", async () => {
+    const names = await query(
+      "SELECT array_agg(usage ORDER BY time DESC NULLS LAST), array_agg(usage ORDER BY time DESC), array_agg(usage ORDER BY time NULLS FIRST) FROM cpu"
+    )
+    expect(names.columns).toEqual([
+      "array_agg(cpu.usage) ORDER BY [cpu.time DESC NULLS LAST]",
+      "array_agg(cpu.usage) ORDER BY [cpu.time DESC NULLS FIRST]",
+      "array_agg(cpu.usage) ORDER BY [cpu.time ASC NULLS FIRST]"
+    ])
+  })
+
   it("a schema-qualified table qualifies names with schema and table; user aliases stay", async () => {
     const result = await query("SELECT avg(usage), min(usage) AS lowest FROM iox.cpu")
     expect(result.columns).toEqual(["avg(iox.cpu.usage)", "lowest"])

@@ -176,8 +176,10 @@ export const dataFusionName = (node: Json | undefined, qualifier: string | undef
         const terms = orders.map((o) => {
           const expr = name(o["expression"])
           const descending = o["type"] === "DESCENDING"
+          // DuckDB's tree spells an explicit null order "NULLS FIRST"/"NULLS LAST"; the default follows the direction.
+          const explicit = String(o["null_order"]).replace("_", " ")
           const nulls =
-            o["null_order"] === "NULLS_FIRST" ? "NULLS FIRST" : o["null_order"] === "NULLS_LAST" ? "NULLS LAST" : descending ? "NULLS FIRST" : "NULLS LAST"
+            explicit === "NULLS FIRST" || explicit === "NULLS LAST" ? explicit : descending ? "NULLS FIRST" : "NULLS LAST"
           return expr === undefined ? undefined : `${expr} ${descending ? "DESC" : "ASC"} ${nulls}`
         })
         if (terms.some((t) => t === undefined)) return undefined
