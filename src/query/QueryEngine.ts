@@ -19,7 +19,7 @@ import { liveDatabase, type DatabaseState, type TableState } from "../catalog/st
 import { ServerConfig } from "../config.ts"
 import { engineFailed, ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
 import { ParquetMemCache } from "../storage/ParquetMemCache.ts"
-import { runSeriesAggregate } from "./seriesAggregateRun.ts"
+import { bufferPartialParameters, decodePlanFiles, type PartialRow, runSeriesAggregate } from "./seriesAggregateRun.ts"
 import { TableSources, type TableView } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import { stringifyJson, type Json } from "./ast.ts"
@@ -426,15 +426,24 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
     const textBody = (conn: DuckDBConnection, translated: Translated, format: Exclude<ResultFormat, "parquet">, record: QueryRecord) =>
       Effect.gen(function* () {
         const sqlText = translated.sql
-        // A series aggregate over files whose columns are in memory is answered from them (ADR 20); should that fail,
-        // DuckDB answers it.
+        // A series aggregate over files whose columns are in memory is answered from them, with the buffered rows'
+        // partial aggregates from DuckDB (ADR 20); should that fail, DuckDB answers the whole query.
         const plan = translated.seriesAggregate
+        const decoded = plan === undefined || !memCache.enabled ? undefined : decodePlanFiles(plan, memCache.decoded)
         const aggregate =
-          plan === undefined || !memCache.enabled
+          plan === undefined || decoded === undefined
             ? undefined
-            : yield* Effect.try(() => runSeriesAggregate(plan, memCache.decoded)).pipe(
+            : yield* Effect.tryPromise(async () => {
+                let partials: ReadonlyArray<PartialRow> = []
+                if (plan.bufferSql !== undefined) {
+                  const statement = await preparedStatement(conn, plan.bufferSql, validity())
+                  bufferPartialParameters(plan).forEach((ns, i) => statement.bindBigInt(i + 1, ns))
+                  partials = await (await statement.run()).getRows()
+                }
+                return runSeriesAggregate(plan, decoded, partials)
+              }).pipe(
                 Effect.catchAll((e) =>
-                  Effect.as(Effect.logWarning(`series aggregate from memory failed, DuckDB answers: ${String(e.error)}`), undefined)
+                  Effect.as(Effect.logWarning(`series aggregate from memory failed, DuckDB answers: ${e.error}`), undefined)
                 )
               )
         if (aggregate !== undefined) {

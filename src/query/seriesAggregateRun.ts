@@ -10,6 +10,7 @@ import {
   DuckDBVarCharType
 } from "@duckdb/node-api"
 import type { IndexedFile } from "../storage/files.ts"
+import { sqlIdentifier as quote, sqlString as literal } from "./literal.ts"
 import type { DecodedFile, FieldRef, FieldType, FieldValues, FileSeries } from "../storage/ParquetMemCache.ts"
 import type { AggregateFunction, GroupKey, SeriesAggregateShape } from "./seriesAggregate.ts"
 
@@ -18,6 +19,68 @@ export interface SeriesAggregatePlan extends SeriesAggregateShape {
   readonly files: ReadonlyArray<IndexedFile>
   /** The table's tags, for the files' layouts. */
   readonly tags: ReadonlyArray<string>
+  /**
+   * The buffered rows' part, when the buffer holds rows in range (later or earlier than every file's): DuckDB SQL of
+   * their partial aggregates by group (see bufferPartialSql), merged with the files'.
+   */
+  readonly bufferSql?: string | undefined
+}
+
+/** The values of bufferPartialSql's parameters: the plan's time bounds that are set. */
+export const bufferPartialParameters = (plan: SeriesAggregatePlan): Array<bigint> =>
+  [plan.minNs, plan.maxNs].filter((ns): ns is bigint => ns !== undefined)
+
+/** A row of bufferPartialSql: the bin (ns), the group tags, then two values per aggregate. */
+export type PartialRow = ReadonlyArray<unknown>
+
+/**
+ * The partial aggregates of a source of buffered rows (the plan's fields, tags and time), one row per group: the bin's
+ * start in ns (0 without bins), each grouping tag, then per aggregate two columns: max/min/sum and the count of
+ * values; the count (first column NULL); for a selector the value at the latest (earliest) time and that time in ns.
+ */
+export const bufferPartialSql = (plan: SeriesAggregatePlan, source: string): string => {
+  const bin = plan.bin === undefined ? "0" : `strata_bin_ns(${plan.bin.strideNs}, epoch_ns("time"), ${plan.bin.originNs})`
+  const parts: Array<string> = []
+  for (const o of plan.outputs) {
+    if (o.kind !== "aggregate") continue
+    const f = o.field === undefined ? "" : quote(o.field)
+    const withValue = `CASE WHEN ${f} IS NOT NULL THEN "time" END`
+    switch (o.fn) {
+      case "max":
+      case "min":
+        parts.push(`${o.fn}(${f})`, `count(${f})`)
+        break
+      case "sum":
+      case "avg":
+        parts.push(`sum(${f})`, `count(${f})`)
+        break
+      case "count":
+        parts.push("NULL", `count(${f})`)
+        break
+      case "count_star":
+        parts.push("NULL", "count(*)")
+        break
+      case "last_value":
+      case "last_time":
+        parts.push(`arg_max(${f}, "time")`, `epoch_ns(max(${withValue}))`)
+        break
+      case "first_value":
+      case "first_time":
+        parts.push(`arg_min(${f}, "time")`, `epoch_ns(min(${withValue}))`)
+    }
+  }
+  const where: Array<string> = []
+  for (const [tag, values] of plan.equalities)
+    where.push(values.size === 0 ? "false" : `${quote(tag)} IN (${[...values].map(literal).join(", ")})`)
+  // The bounds are parameters (bufferPartialParameters): a query over `now() - INTERVAL …` has new ones each time,
+  // and one prepared statement serves them all while the buffer is unchanged.
+  if (plan.minNs !== undefined) where.push(`"time" >= make_timestamp_ns(CAST(? AS BIGINT))`)
+  if (plan.maxNs !== undefined) where.push(`"time" <= make_timestamp_ns(CAST(? AS BIGINT))`)
+  const keys = [`${bin} AS __b`, ...plan.groupTags.map(quote)]
+  return (
+    `SELECT ${[...keys, ...parts].join(", ")} FROM (${source}) AS v` +
+    `${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} GROUP BY ${keys.map((_, i) => i + 1).join(", ")}`
+  )
 }
 
 /** The answer's columns and rows, as DuckDB would type them. */
@@ -156,20 +219,54 @@ const fold = (
   g.counts[j]! += n
 }
 
-const initial = (fn: AggregateFunction) => (fn === "max" ? -Infinity : fn === "min" ? Infinity : 0)
+/** A partial aggregate's value as an exact double (integers past 2^53 are not: the answer is DuckDB's then). */
+const exact = (v: unknown): number | undefined => {
+  if (typeof v === "number") return v
+  if (typeof v === "bigint") return v < 2n ** 53n && v > -(2n ** 53n) ? Number(v) : undefined
+  return undefined
+}
 
 /**
- * Computes a series aggregate over decoded files (`decode` answers each from the cache), or undefined when some file
- * is not decoded yet. Values are taken in each file's series order and, within a series, time order: a compacted
- * file's own row order, the order DuckDB adds them in.
+ * Merges aggregate j's partial (a, b) from bufferPartialSql into a group; false when a value cannot be held exactly.
  */
-export const runSeriesAggregate = (
+const merge = (
+  fn: AggregateFunction,
+  g: Group,
+  j: number,
+  a: unknown,
+  b: unknown,
+  offsetFrom: (ns: bigint) => number | undefined
+): boolean => {
+  if (fn === "count" || fn === "count_star") {
+    g.counts[j]! += Number(b)
+    return true
+  }
+  if (b === null || b === undefined || b === 0n || b === 0) return true
+  const v = a === null ? undefined : exact(a)
+  if (v === undefined) return false
+  if (fn === "max" || fn === "min" || fn === "sum" || fn === "avg") {
+    g.values[j] = fn === "max" ? Math.max(g.values[j]!, v) : fn === "min" ? Math.min(g.values[j]!, v) : g.values[j]! + v
+    g.counts[j]! += Number(b)
+    return true
+  }
+  const t = offsetFrom(BigInt(b as bigint))
+  if (t === undefined) return false
+  const later = fn === "last_value" || fn === "last_time"
+  if (g.counts[j] === 0 || (later ? t > g.times[j]! : t < g.times[j]!)) (g.values[j] = v), (g.times[j] = t)
+  g.counts[j]!++
+  return true
+}
+
+const initial = (fn: AggregateFunction) => (fn === "max" ? -Infinity : fn === "min" ? Infinity : 0)
+
+/** The plan's files decoded (`decode` answers each from the cache), or undefined while some is not in memory yet. */
+export const decodePlanFiles = (
   plan: SeriesAggregatePlan,
   decode: (f: IndexedFile, tags: ReadonlyArray<string>, fields: ReadonlyArray<FieldRef>) => DecodedFile | undefined
-): SeriesAggregateAnswer | undefined => {
-  const aggregates = plan.outputs.flatMap((o) => (o.kind === "aggregate" ? [o] : []))
+): ReadonlyArray<DecodedFile> | undefined => {
   const fields = new Map<string, FieldRef>()
-  for (const a of aggregates) if (a.field !== undefined) fields.set(a.field, { name: a.field, type: a.fieldType! })
+  for (const o of plan.outputs)
+    if (o.kind === "aggregate" && o.field !== undefined) fields.set(o.field, { name: o.field, type: o.fieldType! })
   const fieldRefs = [...fields.values()]
   const decoded: Array<DecodedFile> = []
   let complete = true
@@ -178,8 +275,21 @@ export const runSeriesAggregate = (
     if (d === undefined) complete = false
     else decoded.push(d)
   }
-  if (!complete) return undefined
+  return complete ? decoded : undefined
+}
 
+/**
+ * Computes a series aggregate over the plan's decoded files and the buffer's partial aggregates (bufferPartialSql), or
+ * undefined when a value cannot be held exactly or the rows are too many for the event loop. Values are taken in each
+ * file's series order and, within a series, time order: a compacted file's own row order, the order DuckDB adds them
+ * in.
+ */
+export const runSeriesAggregate = (
+  plan: SeriesAggregatePlan,
+  decoded: ReadonlyArray<DecodedFile>,
+  partials: ReadonlyArray<PartialRow> = []
+): SeriesAggregateAnswer | undefined => {
+  const aggregates = plan.outputs.flatMap((o) => (o.kind === "aggregate" ? [o] : []))
   const starts = aggregates.map((a) => initial(a.fn))
   const zeros = aggregates.map(() => 0)
   // Groups by their tags' key, then by bin: a series finds its tags' bins once, and a bin by a number.
@@ -199,10 +309,12 @@ export const runSeriesAggregate = (
     }
     return g
   }
-  // Bins are kept as offsets from the first file's base: every file's bins, as doubles, stay exact.
-  const originNs = decoded[0]?.layout.baseNs ?? 0n
-  for (const { layout } of decoded)
-    if (layout.baseNs - originNs >= 2n ** 52n || originNs - layout.baseNs >= 2n ** 52n) return undefined
+  // Bins and times are kept as offsets from the first file's base (or the range's start): exact doubles, or the
+  // answer is DuckDB's.
+  const originNs = decoded[0]?.layout.baseNs ?? plan.minNs ?? 0n
+  const offsetFrom = (ns: bigint) =>
+    ns - originNs < 2n ** 52n && originNs - ns < 2n ** 52n ? Number(ns - originNs) : undefined
+  for (const { layout } of decoded) if (offsetFrom(layout.baseNs) === undefined) return undefined
   const equalities = [...plan.equalities]
   const stride = plan.bin === undefined ? 0 : Number(plan.bin.strideNs)
 
@@ -261,6 +373,20 @@ export const runSeriesAggregate = (
       p = q
     }
   }
+  // The buffer's partial aggregates, group by group.
+  const tagCount = plan.groupTags.length
+  for (const row of partials) {
+    const bin = plan.bin === undefined ? 0 : offsetFrom(BigInt(row[0] as bigint))
+    if (bin === undefined) return undefined
+    const tags = row.slice(1, 1 + tagCount).map((t) => (t === null ? null : String(t)))
+    const g = groupOf(binsOf(JSON.stringify(tags)), bin, tags)
+    for (let j = 0; j < aggregates.length; j++) {
+      const a = row[1 + tagCount + 2 * j]
+      const b = row[2 + tagCount + 2 * j]
+      if (!merge(aggregates[j]!.fn, g, j, a, b, offsetFrom)) return undefined
+    }
+  }
+
   if (!plan.grouped && all.length === 0) groupOf(binsOf(""), 0, [])
 
   const sorted = all.sort(compareGroups(plan))

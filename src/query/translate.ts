@@ -23,7 +23,7 @@ import { whereEqualities } from "./equalities.ts"
 import { binsAfterOrigin } from "./timeBins.ts"
 import { readingSelects, type TimeRange, whereTimeRange } from "./timeRange.ts"
 import { seriesAggregateOf } from "./seriesAggregate.ts"
-import type { SeriesAggregatePlan } from "./seriesAggregateRun.ts"
+import { bufferPartialSql, type SeriesAggregatePlan } from "./seriesAggregateRun.ts"
 import type { IndexedFile } from "../storage/files.ts"
 import { functionPolicy, type FunctionPolicy } from "./sandbox.ts"
 import { showColumnsSql, showColumnsTarget } from "./showColumns.ts"
@@ -62,13 +62,18 @@ export interface BufferView {
   readonly viewSql: (tableId: number, deduplicate?: boolean, scope?: ViewScope) => string | undefined
   readonly describe: (tableId: number) => { readonly rows: number; readonly mayHaveDuplicates: boolean } | undefined
   /**
-   * The persisted files a view of the scope reads when they are all of it (no buffered rows in its time bounds, no
-   * two overlapping, no row-delete hiding rows), and the time its retention keeps rows from; undefined otherwise.
+   * The persisted files of a view of the scope, the time its retention keeps rows from, and, when the buffer holds rows
+   * in its time bounds, the SQL of those rows (`columns` and time, deduplicated if asked), when they are all of it: no
+   * two of files and buffer overlapping in time, no row-delete hiding rows of a file; undefined otherwise.
    */
   readonly plainFiles?: (
     tableId: number,
-    scope?: ViewScope
-  ) => { readonly files: ReadonlyArray<IndexedFile>; readonly cutoffNs: bigint | undefined } | undefined
+    scope?: ViewScope,
+    deduplicate?: boolean,
+    columns?: ReadonlyArray<string>
+  ) =>
+    | { readonly files: ReadonlyArray<IndexedFile>; readonly cutoffNs: bigint | undefined; readonly buffer?: string }
+    | undefined
 }
 
 export interface TranslateInput {
@@ -503,7 +508,7 @@ const plan = async (input: TranslateInput): Promise<Translated | PlanError> => {
       return planError(`query too complex: its ${replacements.size.toLocaleString("en")} table references expand to more than ${TREE_LIMITS.repeatedNodes.toLocaleString("en")} nodes`)
     parsedReplacements.set(node, subqueryRef(subquery.statement, r.alias, node))
     if (table !== undefined && replacements.size === 1 && resolved.caches.length === 0)
-      seriesAggregate = seriesAggregatePlan(resolved.tree, node, table, scope, input.buffer)
+      seriesAggregate = seriesAggregatePlan(resolved.tree, node, table, scope, input.buffer, merges.get(table.id))
     const earliest = scope.timeRange?.min
     if (reader !== undefined && earliest !== undefined)
       for (const [bin, after] of binsAfterOrigin(reader, earliest)) parsedReplacements.set(bin, after)
@@ -527,21 +532,31 @@ const seriesAggregatePlan = (
   ref: JsonObject,
   table: TableState,
   scope: ViewScope,
-  buffer: BufferView
+  buffer: BufferView,
+  deduplicate = true
 ): SeriesAggregatePlan | undefined => {
   const node = tree["node"]
   if (!isObject(node) || buffer.plainFiles === undefined) return undefined
   const shape = seriesAggregateOf(node, ref, table)
   if (shape === undefined) return undefined
-  const plain = buffer.plainFiles(table.id, scope)
-  if (plain === undefined) return undefined
+  const columns = [
+    ...new Set([
+      ...shape.equalities.keys(),
+      ...shape.groupTags,
+      ...shape.outputs.flatMap((o) => (o.kind === "aggregate" && o.field !== undefined ? [o.field] : []))
+    ])
+  ]
+  const plain = buffer.plainFiles(table.id, scope, deduplicate, columns)
+  // Without files, DuckDB reads the buffer whole: nothing is answered from memory.
+  if (plain === undefined || (plain.files.length === 0 && plain.buffer !== undefined)) return undefined
   const cutoff = plain.cutoffNs
-  return {
+  const planned: SeriesAggregatePlan = {
     ...shape,
     minNs: cutoff !== undefined && (shape.minNs === undefined || shape.minNs < cutoff) ? cutoff : shape.minNs,
     files: plain.files,
     tags: table.columns.filter((c) => c.type === "tag").map((c) => c.name)
   }
+  return plain.buffer === undefined ? planned : { ...planned, bufferSql: bufferPartialSql(planned, plain.buffer) }
 }
 
 /** Distinct views of tables one query may scope to its readers' conditions; past it, references read whole tables. */

@@ -205,7 +205,7 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
             return tableSql(table, deduplicate ?? true, cutoff, activeRowDeletes(state, table.id), files, scope)
           },
           describe: (tableId) => buffer.describe(tableId),
-          plainFiles: (tableId, scope = {}) => {
+          plainFiles: (tableId, scope = {}, deduplicate = true, columns = []) => {
             const table = db.tables.get(tableId)
             if (table === undefined) return undefined
             const cutoff = retentionCutoffNs(db, table, nowMs)
@@ -215,9 +215,21 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
             const described = buffer.describe(table.id)
             const range = buffer.timeRange(table.id)
             const bufferOut = range !== undefined && outsideRange(scope.timeRange, range.min, range.max)
-            if (described !== undefined && described.rows > 0 && !bufferOut) return undefined
-            if (anyOverlap(files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs })))) return undefined
-            return { files, cutoffNs: cutoff }
+            const hasBuffer = described !== undefined && described.rows > 0 && !bufferOut && range !== undefined
+            const ranges = files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs }))
+            if (hasBuffer) ranges.push(range)
+            if (anyOverlap(ranges)) return undefined
+            if (!hasBuffer) return { files, cutoffNs: cutoff }
+            // The buffer's rows of the scope, as the named columns (NULL where the buffer has none) and time.
+            const view = buffer.viewSql(table.id, deduplicate, true, buffer.seriesMatching(table.id, scope.equalities))
+            if (view === undefined) return { files, cutoffNs: cutoff }
+            const held = new Set([...described.tags, ...described.fields.map((f) => f.name)])
+            const types = new Map(table.columns.map((c) => [c.name, c.type] as const))
+            const listed = columns.map((c) =>
+              held.has(c) ? quote(c) : `CAST(NULL AS ${duckTypeName[types.get(c) ?? "string"]}) AS ${quote(c)}`
+            )
+            const since = cutoff === undefined ? "" : ` WHERE "time" >= make_timestamp_ns(${cutoff})`
+            return { files, cutoffNs: cutoff, buffer: `SELECT ${[...listed, '"time"'].join(", ")} FROM (${view}) AS v${since}` }
           },
           scanned,
           retentionAsOfMs: [...db.tables.values()].some((t) => retentionOf(db, t) !== null) ? nowMs : 0
