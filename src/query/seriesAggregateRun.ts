@@ -14,7 +14,10 @@ import { sqlIdentifier as quote, sqlString as literal } from "./literal.ts"
 import type { DecodedFile, FieldRef, FieldType, FieldValues, FileSeries } from "../storage/ParquetMemCache.ts"
 import type { AggregateFunction, GroupKey, SeriesAggregateShape } from "./seriesAggregate.ts"
 
-/** A series aggregate over a table's files: the files are its whole view (no buffered rows, overlap or deletes). */
+/**
+ * A series aggregate over a table's files and, when it holds rows in range, its write buffer: no two of them overlap
+ * in time and no row-delete hides rows of a file.
+ */
 export interface SeriesAggregatePlan extends SeriesAggregateShape {
   readonly files: ReadonlyArray<IndexedFile>
   /** The table's tags, for the files' layouts. */
