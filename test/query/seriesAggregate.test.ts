@@ -233,6 +233,10 @@ describe("series aggregates over persisted files answer as DuckDB does", () => {
     const buffered = await same(q)
     expect(buffered.fromMemory).toBe(true)
     expect(buffered.text).toContain('"m":1000.0')
+    // Grouped by a tag and aggregating a field no buffered row has.
+    const absent = await same("SELECT zone, count(*) AS n, max(extra) AS e FROM cpu GROUP BY zone ORDER BY zone NULLS FIRST")
+    expect(absent.fromMemory).toBe(true)
+    expect(JSON.parse(absent.text)[0]).toEqual({ n: 5 * 40 + 1 })
     // A buffered row inside a file's time range may rewrite one of its rows: DuckDB merges them.
     await both((s) => write(s, [`cpu,host=b,region=west usage=2000 ${T0 + 12n * MINUTE + S}`]))
     const rewritten = await same(q)
