@@ -2,7 +2,17 @@ import type { TableState } from "../catalog/state.ts"
 import type { FieldType } from "../storage/ParquetMemCache.ts"
 import type { JsonObject } from "./ast.ts"
 import { childrenOf, constantValue, functionName, isObject, stringConstant } from "./dialect/tree.ts"
-import { integerConstant, readerColumn, readerTableNames, timestampOf, type Node } from "./timeRange.ts"
+import { narrowEqualities, termEquality } from "./equalities.ts"
+import {
+  integerConstant,
+  intersectRanges,
+  readerColumn,
+  readerTableNames,
+  termTimeRange,
+  type TimeRange,
+  timestampOf,
+  type Node
+} from "./timeRange.ts"
 
 /**
  * Aggregates of float fields over the rows of some series in a time range, grouped by time bin and tags: the shape of
@@ -225,7 +235,7 @@ export const seriesAggregateOf = (
     }
   }
 
-  const where = whereOf(node["where_clause"] as JsonObject | null, columnOf)
+  const where = whereOf(node["where_clause"] as JsonObject | null, tables, (name) => columnsByName.get(name.toLowerCase()))
   if (where === undefined) return undefined
   return {
     ...where,
@@ -265,78 +275,31 @@ const positionOf = (n: JsonObject): number | undefined => {
   return c !== undefined && (c.type === "INTEGER" || c.type === "BIGINT") ? Number(c.value) : undefined
 }
 
-const COMPARISONS = new Set(["COMPARE_GREATERTHAN", "COMPARE_GREATERTHANOREQUALTO", "COMPARE_LESSTHAN", "COMPARE_LESSTHANOREQUALTO", "COMPARE_EQUAL"])
-const FLIP: Record<string, string> = {
-  COMPARE_GREATERTHAN: "COMPARE_LESSTHAN",
-  COMPARE_GREATERTHANOREQUALTO: "COMPARE_LESSTHANOREQUALTO",
-  COMPARE_LESSTHAN: "COMPARE_GREATERTHAN",
-  COMPARE_LESSTHANOREQUALTO: "COMPARE_GREATERTHANOREQUALTO",
-  COMPARE_EQUAL: "COMPARE_EQUAL"
-}
-
 /**
- * A WHERE made only of AND-ed `tag = 'v'`, `tag IN ('a', …)` and comparisons of `time` with timestamp constants, as
- * equalities and closed time bounds; undefined when any term is something else.
+ * A WHERE made only of AND-ed tag equalities and IN lists (termEquality) and bounds on `time` (termTimeRange), as the
+ * accepted values by tag (its catalog name) and closed time bounds; undefined when any term is something else.
  */
 const whereOf = (
   where: JsonObject | null,
-  columnOf: (n: JsonObject | undefined) => TableState["columns"][number] | undefined
+  tables: ReadonlySet<string>,
+  columnNamed: (name: string) => TableState["columns"][number] | undefined
 ): Pick<SeriesAggregateShape, "equalities" | "minNs" | "maxNs"> | undefined => {
   const equalities = new Map<string, Set<string>>()
-  let minNs: bigint | undefined
-  let maxNs: bigint | undefined
-  const atLeast = (ns: bigint) => (minNs = minNs === undefined || ns > minNs ? ns : minNs)
-  const atMost = (ns: bigint) => (maxNs = maxNs === undefined || ns < maxNs ? ns : maxNs)
-  const narrow = (tag: string, values: ReadonlyArray<string>) => {
-    const held = equalities.get(tag)
-    equalities.set(tag, held === undefined ? new Set(values) : new Set(values.filter((v) => held.has(v))))
-  }
-  const bound = (op: string, ns: bigint) => {
-    if (op === "COMPARE_GREATERTHAN") atLeast(ns + 1n)
-    else if (op === "COMPARE_GREATERTHANOREQUALTO") atLeast(ns)
-    else if (op === "COMPARE_LESSTHAN") atMost(ns - 1n)
-    else if (op === "COMPARE_LESSTHANOREQUALTO") atMost(ns)
-    else (atLeast(ns), atMost(ns))
-  }
+  let range: TimeRange = {}
   const term = (n: JsonObject): boolean => {
     if (n["class"] === "CONJUNCTION" && n["type"] === "CONJUNCTION_AND") return childrenOf(n).every(term)
-    if (n["class"] === "COMPARISON" && typeof n["type"] === "string" && COMPARISONS.has(n["type"])) {
-      const left = n["left"] as JsonObject
-      const right = n["right"] as JsonObject
-      for (const [column, value, op] of [[left, right, n["type"]], [right, left, FLIP[n["type"]]!]] as const) {
-        const c = columnOf(column)
-        if (c === undefined) continue
-        if (c.type === "time") {
-          const ns = timestampOf(value as Node)
-          if (ns === undefined) return false
-          bound(op, ns)
-          return true
-        }
-        const text = stringConstant(value)
-        if (c.type !== "tag" || op !== "COMPARE_EQUAL" || text === undefined) return false
-        narrow(c.name, [text])
-        return true
-      }
-      return false
-    }
-    if (n["class"] === "OPERATOR" && n["type"] === "COMPARE_IN") {
-      const [first, ...rest] = childrenOf(n)
-      const c = columnOf(first)
-      const values = rest.map((v) => stringConstant(v))
-      if (c?.type !== "tag" || values.some((v) => v === undefined)) return false
-      narrow(c.name, values as Array<string>)
+    const equality = termEquality(n as Node, tables)
+    if (equality !== undefined) {
+      const column = columnNamed(equality.column)
+      if (column?.type !== "tag") return false
+      narrowEqualities(equalities, column.name, equality.values)
       return true
     }
-    if (n["class"] === "BETWEEN" && columnOf(n["input"] as JsonObject)?.type === "time") {
-      const lower = timestampOf(n["lower"] as Node)
-      const upper = timestampOf(n["upper"] as Node)
-      if (lower === undefined || upper === undefined) return false
-      atLeast(lower)
-      atMost(upper)
-      return true
-    }
-    return false
+    const bound = termTimeRange(n as Node, tables)
+    if (bound === undefined || !bound.whole) return false
+    range = intersectRanges(range, bound)
+    return true
   }
   if (where !== null && where !== undefined && !term(where)) return undefined
-  return { equalities, minNs, maxNs }
+  return { equalities, minNs: range.min, maxNs: range.max }
 }

@@ -1,5 +1,5 @@
 import type { JsonObject } from "./ast.ts"
-import { parseTimestampNs } from "./dialect/time.ts"
+import { parseInterval, parseTimestampNs } from "./dialect/time.ts"
 import { intervalLiteral } from "./dialect/tree.ts"
 
 export type Node = Record<string, unknown>
@@ -56,20 +56,15 @@ export const timestampOf = (n: Node | undefined): bigint | undefined => {
   return undefined
 }
 
-const FIXED_UNITS_NS: Record<string, bigint> = {
-  millisecond: 1_000_000n,
-  second: 1_000_000_000n,
-  minute: 60_000_000_000n,
-  hour: 3_600_000_000_000n,
-  day: 86_400_000_000_000n,
-  week: 604_800_000_000_000n
-}
-
-/** `N unit[s]` for a unit of fixed length (no months, which DuckDB adds by the calendar), in nanoseconds. */
+/**
+ * `N unit[s]` with a unit of fixed length spelled out (millisecond to week: no months, which DuckDB adds by the
+ * calendar, and no abbreviation whose meaning may differ from DuckDB's), in nanoseconds.
+ */
 const fixedIntervalNs = (text: string | undefined): bigint | undefined => {
-  const m = text === undefined ? null : /^\s*(\d{1,9})\s+([a-z]+?)s?\s*$/i.exec(text)
-  const unit = m === null ? undefined : FIXED_UNITS_NS[m[2]!.toLowerCase()]
-  return unit === undefined ? undefined : BigInt(m![1]!) * unit
+  const spelledOut = /^\s*\d{1,9}\s+(millisecond|second|minute|hour|day|week)s?\s*$/i
+  if (text === undefined || !spelledOut.test(text)) return undefined
+  const parts = parseInterval(text)
+  return parts === undefined || parts.months !== 0 ? undefined : BigInt(parts.days) * 86_400_000_000_000n + parts.nanoseconds
 }
 
 /** A BIGINT or INTEGER constant's value (how DuckDB parses integer literals), or undefined. */
@@ -118,59 +113,82 @@ export const readerTableNames = (reader: Node): ReadonlySet<string> => {
   return new Set([String(ref["alias"] ?? ""), String(ref["table_name"] ?? "")].map((n) => n.toLowerCase()))
 }
 
+/** The bounds one comparison of `time` with a constant puts on it, by the comparison's type. */
+const boundOf = (op: string, ns: bigint): TimeRange | undefined => {
+  switch (op) {
+    case "COMPARE_GREATERTHAN":
+      return { min: ns + 1n }
+    case "COMPARE_GREATERTHANOREQUALTO":
+      return { min: ns }
+    case "COMPARE_LESSTHAN":
+      return { max: ns - 1n }
+    case "COMPARE_LESSTHANOREQUALTO":
+      return { max: ns }
+    case "COMPARE_EQUAL":
+      return { min: ns, max: ns }
+  }
+  return undefined
+}
+
+/** Both ranges' bounds: the later minimum and the earlier maximum. */
+export const intersectRanges = (a: TimeRange, b: TimeRange): TimeRange => ({
+  min: a.min === undefined || (b.min !== undefined && b.min > a.min) ? b.min : a.min,
+  max: a.max === undefined || (b.max !== undefined && b.max < a.max) ? b.max : a.max
+})
+
+/**
+ * The bounds one WHERE term puts on `time`: a comparison of `time` (unqualified or qualified by one of `tables`) with
+ * a timestamp constant (`>`, `>=`, `<`, `<=`, `=`), or BETWEEN two; `whole` when the bounds say all the term does (a
+ * BETWEEN with one bound not constant keeps the other). Undefined for any other term.
+ */
+export const termTimeRange = (
+  n: Node,
+  tables: ReadonlySet<string>
+): (TimeRange & { readonly whole: boolean }) | undefined => {
+  const isTime = (t: Node | undefined) => isTimeColumn(t, tables)
+  if (n["class"] === "COMPARISON" && typeof n["type"] === "string" && n["type"] in FLIPPED) {
+    const l = n["left"] as Node
+    const r = n["right"] as Node
+    const right = timestampOf(r)
+    const left = timestampOf(l)
+    const bound =
+      isTime(l) && right !== undefined
+        ? boundOf(n["type"], right)
+        : isTime(r) && left !== undefined
+          ? boundOf(FLIPPED[n["type"]]!, left)
+          : undefined
+    return bound === undefined ? undefined : { ...bound, whole: true }
+  }
+  if (n["class"] === "BETWEEN" && isTime(n["input"] as Node)) {
+    const min = timestampOf(n["lower"] as Node)
+    const max = timestampOf(n["upper"] as Node)
+    if (min === undefined && max === undefined) return undefined
+    return { min, max, whole: min !== undefined && max !== undefined }
+  }
+  return undefined
+}
+
 /**
  * The bounds on `time` of the rows a SELECT reading a table directly keeps: the top-level AND terms of its WHERE
- * comparing `time` with a timestamp constant (`>`, `>=`, `<`, `<=`, `=`, BETWEEN). Rows outside them never leave
- * that SELECT (a subquery, the InfluxQL planner's stages), so files and buffer parts wholly outside them hold no row
- * the answer can use. Undefined when no such term is found.
+ * that bound it (termTimeRange). Rows outside them never leave that SELECT (a subquery, the InfluxQL planner's
+ * stages), so files and buffer parts wholly outside them hold no row the answer can use. Undefined when no such term
+ * is found.
  */
 export const whereTimeRange = (reader: Node): TimeRange | undefined => {
   const where = reader["where_clause"] as Node | undefined
   if (where === undefined || where === null) return undefined
   const tables = readerTableNames(reader)
-  const isTime = (n: Node | undefined) => isTimeColumn(n, tables)
-  let min: bigint | undefined
-  let max: bigint | undefined
-  const atLeast = (ns: bigint) => (min = min === undefined || ns > min ? ns : min)
-  const atMost = (ns: bigint) => (max = max === undefined || ns < max ? ns : max)
-  const bound = (op: string, ns: bigint) => {
-    switch (op) {
-      case "COMPARE_GREATERTHAN":
-        return atLeast(ns + 1n)
-      case "COMPARE_GREATERTHANOREQUALTO":
-        return atLeast(ns)
-      case "COMPARE_LESSTHAN":
-        return atMost(ns - 1n)
-      case "COMPARE_LESSTHANOREQUALTO":
-        return atMost(ns)
-      case "COMPARE_EQUAL":
-        atLeast(ns)
-        return atMost(ns)
-    }
-  }
+  let range: TimeRange | undefined
   const visit = (n: Node) => {
     if (n["class"] === "CONJUNCTION" && n["type"] === "CONJUNCTION_AND") {
       for (const c of n["children"] as ReadonlyArray<Node>) visit(c)
       return
     }
-    if (n["class"] === "COMPARISON" && typeof n["type"] === "string" && n["type"] in FLIPPED) {
-      const l = n["left"] as Node
-      const r = n["right"] as Node
-      const right = timestampOf(r)
-      if (isTime(l) && right !== undefined) bound(n["type"], right)
-      const left = timestampOf(l)
-      if (isTime(r) && left !== undefined) bound(FLIPPED[n["type"]]!, left)
-      return
-    }
-    if (n["class"] === "BETWEEN" && isTime(n["input"] as Node)) {
-      const lower = timestampOf(n["lower"] as Node)
-      const upper = timestampOf(n["upper"] as Node)
-      if (lower !== undefined) atLeast(lower)
-      if (upper !== undefined) atMost(upper)
-    }
+    const bound = termTimeRange(n, tables)
+    if (bound !== undefined) range = intersectRanges(range ?? {}, { min: bound.min, max: bound.max })
   }
   visit(where)
-  return min === undefined && max === undefined ? undefined : { min, max }
+  return range === undefined || (range.min === undefined && range.max === undefined) ? undefined : range
 }
 
 /** Whether the closed range [lo, hi] lies wholly outside the bounds. */
