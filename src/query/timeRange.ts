@@ -60,11 +60,11 @@ export const timestampOf = (n: Node | undefined): bigint | undefined => {
  * `N unit[s]` with a unit of fixed length spelled out (millisecond to week: no months, which DuckDB adds by the
  * calendar, and no abbreviation whose meaning may differ from DuckDB's), in nanoseconds.
  */
+const SPELLED_OUT = /^\s*\d{1,9}\s+(millisecond|second|minute|hour|day|week)s?\s*$/i
 const fixedIntervalNs = (text: string | undefined): bigint | undefined => {
-  const spelledOut = /^\s*\d{1,9}\s+(millisecond|second|minute|hour|day|week)s?\s*$/i
-  if (text === undefined || !spelledOut.test(text)) return undefined
-  const parts = parseInterval(text)
-  return parts === undefined || parts.months !== 0 ? undefined : BigInt(parts.days) * 86_400_000_000_000n + parts.nanoseconds
+  const parts = text !== undefined && SPELLED_OUT.test(text) ? parseInterval(text) : undefined
+  if (parts === undefined || parts.months !== 0) return undefined
+  return BigInt(parts.days) * 86_400_000_000_000n + parts.nanoseconds
 }
 
 /** A BIGINT or INTEGER constant's value (how DuckDB parses integer literals), or undefined. */
