@@ -41,6 +41,14 @@ export interface TableScan {
   readonly rows: number
 }
 
+/** The columns as a part that lacks some of them reads them: NULL of the column's type where it has none. */
+const partColumns = (columns: ReadonlyArray<TableState["columns"][number]>, has: ReadonlySet<string>) =>
+  columns.map((c) => (has.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`))
+
+/** The condition keeping a column's times from retention's cutoff on; undefined without one. */
+const keptSince = (column: string, cutoff: bigint | undefined) =>
+  cutoff === undefined ? undefined : `${column} >= make_timestamp_ns(${cutoff})`
+
 /** Whether any two of the closed time ranges overlap. */
 const anyOverlap = (ranges: Array<{ readonly min: bigint; readonly max: bigint }>) => {
   ranges.sort((a, b) => (a.min < b.min ? -1 : a.min > b.min ? 1 : 0))
@@ -102,6 +110,24 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
     }
 
     /**
+     * The buffer's place in a view of the scope: its time range, whether its rows all lie outside the scope's time
+     * bounds, and whether it holds rows the view reads (then they are a part of it).
+     */
+    const bufferPart = (tableId: number, scope: ViewScope) => {
+      const range = buffer.timeRange(tableId)
+      const described = buffer.describe(tableId)
+      const out = range !== undefined && outsideRange(scope.timeRange, range.min, range.max)
+      return { range, described, out, held: described !== undefined && described.rows > 0 && !out }
+    }
+
+    /** Whether a view's files and buffer part may hold rows of one series and time (then they are merged). */
+    const partsOverlap = (files: ReadonlyArray<IndexedFile>, part: ReturnType<typeof bufferPart>) => {
+      const ranges = files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs }))
+      if (part.held && part.range !== undefined) ranges.push(part.range)
+      return anyOverlap(ranges)
+    }
+
+    /**
      * The SQL of one table over files and buffer, columns in the order tags, time, fields (each query sorts them). Rows
      * before `cutoff` (retention) are left out of every part, so DuckDB skips the Parquet row groups before it.
      */
@@ -116,22 +142,19 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       const withTags = scope.withTags ?? true
       // The buffered series the query's tag conditions leave: the buffer's rows of the others are not read.
       const series = buffer.seriesMatching(table.id, scope.equalities)
-      const range = buffer.timeRange(table.id)
-      // The buffer's rows all lie outside the query's time bounds: it is left out like a file would be.
-      const bufferOut = range !== undefined && outsideRange(scope.timeRange, range.min, range.max)
-      const kept = (column: string) => (cutoff === undefined ? undefined : `${column} >= make_timestamp_ns(${cutoff})`)
+      const part = bufferPart(table.id, scope)
+      const kept = (column: string) => keptSince(column, cutoff)
       // Rows a row-delete request hides (files persisted before it): left out of the file's part.
       const where = (keep: string | undefined) => whereSql(kept("time"), keep)
       const since = where(undefined)
       if (files.length === 0) {
-        const view = bufferOut ? undefined : buffer.viewSql(table.id, bufferMerge, withTags, series)
+        // The buffer's rows all lie outside the query's time bounds: it is left out like a file would be.
+        const view = part.out ? undefined : buffer.viewSql(table.id, bufferMerge, withTags, series)
         return view === undefined || cutoff === undefined ? view : `SELECT * FROM (${view}) AS v${since}`
       }
-      const described = buffer.describe(table.id)
-      const hasBuffer = described !== undefined && described.rows > 0 && !bufferOut
-      const ranges = files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs }))
-      if (hasBuffer && range !== undefined) ranges.push(range)
-      const overlap = anyOverlap(ranges)
+      const described = part.described
+      const hasBuffer = part.held
+      const overlap = partsOverlap(files, part)
       // Only the columns the query may name, and every tag where rows are merged by series and time: a file's
       // SELECT of all 21 columns of the 100-host set costs DuckDB ~0.5 ms a query more than of the 1-3 it reads.
       const tags = table.columns.filter((c) => c.type === "tag" && (overlap || viewReadsColumn(scope, c.name)))
@@ -141,7 +164,7 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
       const inBuffer = new Set([...(described?.tags ?? []), ...(described?.fields.map((f) => f.name) ?? [])])
       // A part lacks the columns added after it was written: those are NULL from it.
       const columnsOf = (has: ReadonlySet<string>, ord?: string) =>
-        [...all.map((c) => (has.has(c.name) ? quote(c.name) : `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}`)), "time", ...(ord ? [ord] : [])].join(", ")
+        [...partColumns(all, has), "time", ...(ord ? [ord] : [])].join(", ")
       const fromBuffer = (ord?: string) =>
         [
           ...all.map((c) => (!inBuffer.has(c.name) ? `CAST(NULL AS ${duckTypeName[c.type]}) AS ${quote(c.name)}` : c.type === "tag" ? `s.${quote(c.name)}` : `b.${quote(c.name)}`)),
@@ -212,23 +235,16 @@ export class TableSources extends Effect.Service<TableSources>()("strata/TableSo
             const files = chosenFiles(table, cutoff, scope)
             const deletes = activeRowDeletes(state, table.id)
             if (files.some((f) => keepSql(deletes, f) !== undefined)) return undefined
-            const described = buffer.describe(table.id)
-            const range = buffer.timeRange(table.id)
-            const bufferOut = range !== undefined && outsideRange(scope.timeRange, range.min, range.max)
-            const hasBuffer = described !== undefined && described.rows > 0 && !bufferOut && range !== undefined
-            const ranges = files.map((f) => ({ min: f.minTimeNs, max: f.maxTimeNs }))
-            if (hasBuffer) ranges.push(range)
-            if (anyOverlap(ranges)) return undefined
-            if (!hasBuffer) return { files, cutoffNs: cutoff }
-            // The buffer's rows of the scope, as the named columns (NULL where the buffer has none) and time.
-            const view = buffer.viewSql(table.id, deduplicate, true, buffer.seriesMatching(table.id, scope.equalities))
+            const part = bufferPart(table.id, scope)
+            if (partsOverlap(files, part)) return undefined
+            const view = part.held
+              ? buffer.viewSql(table.id, deduplicate, true, buffer.seriesMatching(table.id, scope.equalities))
+              : undefined
             if (view === undefined) return { files, cutoffNs: cutoff }
-            const held = new Set([...described.tags, ...described.fields.map((f) => f.name)])
-            const types = new Map(table.columns.map((c) => [c.name, c.type] as const))
-            const listed = columns.map((c) =>
-              held.has(c) ? quote(c) : `CAST(NULL AS ${duckTypeName[types.get(c) ?? "string"]}) AS ${quote(c)}`
-            )
-            const since = cutoff === undefined ? "" : ` WHERE "time" >= make_timestamp_ns(${cutoff})`
+            // The buffer's rows of the scope, as the named columns (NULL where the buffer has none) and time.
+            const held = new Set([...part.described!.tags, ...part.described!.fields.map((f) => f.name)])
+            const listed = partColumns(table.columns.filter((c) => columns.includes(c.name)), held)
+            const since = whereSql(keptSince('"time"', cutoff), undefined)
             return { files, cutoffNs: cutoff, buffer: `SELECT ${[...listed, '"time"'].join(", ")} FROM (${view}) AS v${since}` }
           },
           scanned,
