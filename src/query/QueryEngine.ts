@@ -19,7 +19,13 @@ import { liveDatabase, type DatabaseState, type TableState } from "../catalog/st
 import { ServerConfig } from "../config.ts"
 import { engineFailed, ExecutionFailed, InvalidRequest, NotFound } from "../errors.ts"
 import { ParquetMemCache } from "../storage/ParquetMemCache.ts"
-import { bufferPartialParameters, decodePlanFiles, type PartialRow, runSeriesAggregate } from "./seriesAggregateRun.ts"
+import {
+  bufferPartialParameters,
+  decodePlanFiles,
+  type PartialRow,
+  runSeriesAggregate,
+  type SeriesAggregatePlan
+} from "./seriesAggregateRun.ts"
 import { TableSources, type TableView } from "../storage/TableSource.ts"
 import { Ingester } from "../write/Ingester.ts"
 import { stringifyJson, type Json } from "./ast.ts"
@@ -423,57 +429,60 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
 
     /** The text formats: chunks streamed from DuckDB and encoded as they come. The first chunk is fetched before
      * answering, so errors of most queries become a proper status instead of a truncated body. */
+    /** A text answer's body; `whole` when it was read and encoded at once. */
+    type TextBody = { readonly body: Stream.Stream<Uint8Array, ExecutionFailed>; readonly whole?: Uint8Array }
+
+    /** An answer encoded at once, read whole (a body of one piece). */
+    const wholeBody = (source: ChunkSource, format: Exclude<ResultFormat, "parquet">) =>
+      Effect.map(
+        Effect.tryPromise({ try: () => collect(encodeText(source, format)), catch: executionFailure }),
+        (pieces) => {
+          const whole = pieces.length === 1 ? pieces[0]! : new Uint8Array(Buffer.concat(pieces))
+          return { body: Stream.succeed(whole), whole } as TextBody
+        }
+      )
+
+    /**
+     * A series aggregate answered from its files' columns in memory, with the buffered rows' partial aggregates from
+     * DuckDB (ADR 20); undefined while a file is not in memory, or should that fail (DuckDB answers the whole query).
+     */
+    const fromMemory = (conn: DuckDBConnection, plan: SeriesAggregatePlan) => {
+      const decoded = memCache.enabled ? decodePlanFiles(plan, memCache.decoded) : undefined
+      if (decoded === undefined) return Effect.succeed(undefined)
+      return Effect.tryPromise(async () => {
+        let partials: ReadonlyArray<PartialRow> = []
+        if (plan.bufferSql !== undefined) {
+          const statement = await preparedStatement(conn, plan.bufferSql, validity())
+          bufferPartialParameters(plan).forEach((ns, i) => statement.bindBigInt(i + 1, ns))
+          partials = await (await statement.run()).getRows()
+        }
+        return runSeriesAggregate(plan, decoded, partials)
+      }).pipe(
+        Effect.catchAll((e) =>
+          Effect.as(Effect.logWarning(`series aggregate from memory failed, DuckDB answers: ${e.error}`), undefined)
+        )
+      )
+    }
+
     const textBody = (conn: DuckDBConnection, translated: Translated, format: Exclude<ResultFormat, "parquet">, record: QueryRecord) =>
       Effect.gen(function* () {
         const sqlText = translated.sql
-        // A series aggregate over files whose columns are in memory is answered from them, with the buffered rows'
-        // partial aggregates from DuckDB (ADR 20); should that fail, DuckDB answers the whole query.
         const plan = translated.seriesAggregate
-        const decoded = plan === undefined || !memCache.enabled ? undefined : decodePlanFiles(plan, memCache.decoded)
-        const aggregate =
-          plan === undefined || decoded === undefined
-            ? undefined
-            : yield* Effect.tryPromise(async () => {
-                let partials: ReadonlyArray<PartialRow> = []
-                if (plan.bufferSql !== undefined) {
-                  const statement = await preparedStatement(conn, plan.bufferSql, validity())
-                  bufferPartialParameters(plan).forEach((ns, i) => statement.bindBigInt(i + 1, ns))
-                  partials = await (await statement.run()).getRows()
-                }
-                return runSeriesAggregate(plan, decoded, partials)
-              }).pipe(
-                Effect.catchAll((e) =>
-                  Effect.as(Effect.logWarning(`series aggregate from memory failed, DuckDB answers: ${e.error}`), undefined)
-                )
-              )
+        const aggregate = plan === undefined ? undefined : yield* fromMemory(conn, plan)
         if (aggregate !== undefined) {
-          let next = 0
           record.rowsReturned += aggregate.rows
           yield* memCache.answered
-          const source: ChunkSource = {
-            columns: aggregate.columns,
-            types: aggregate.types,
-            next: async () => aggregate.chunks[next++] ?? null
-          }
-          const pieces = yield* Effect.tryPromise({
-            try: () => collect(encodeText(source, format)),
-            catch: executionFailure
-          })
-          const whole = pieces.length === 1 ? pieces[0]! : new Uint8Array(Buffer.concat(pieces))
-          return { body: Stream.succeed(whole), whole }
+          let next = 0
+          return yield* wholeBody(
+            { columns: aggregate.columns, types: aggregate.types, next: async () => aggregate.chunks[next++] ?? null },
+            format
+          )
         }
         const read = yield* runMaterialised(conn, translated, record, validity)
         let source: ChunkSource
         if (Option.isSome(read)) {
           source = materializedSource(read.value, record)
-          if (read.value.rowCount <= WHOLE_ANSWER_ROWS) {
-            const pieces = yield* Effect.tryPromise({
-              try: () => collect(encodeText(source, format)),
-              catch: executionFailure
-            })
-            const whole = pieces.length === 1 ? pieces[0]! : new Uint8Array(Buffer.concat(pieces))
-            return { body: Stream.succeed(whole), whole }
-          }
+          if (read.value.rowCount <= WHOLE_ANSWER_ROWS) return yield* wholeBody(source, format)
         } else {
           const prepared =
             yield *
@@ -506,7 +515,7 @@ export class QueryEngine extends Effect.Service<QueryEngine>()("strata/QueryEngi
             ).pipe(Stream.drain)
           )
         )
-        return { body } as { readonly body: typeof body; readonly whole?: Uint8Array }
+        return { body } as TextBody
       })
 
     /**
