@@ -132,6 +132,14 @@ const typedOf = <T>(
   return new make(bytes.buffer as ArrayBuffer, bytes.byteOffset, n)
 }
 
+/** A DOUBLE column of a chunk: its values, and its validity bits (bit r set when row r has a value; null if all do). */
+export const doubleColumn = (chunk: DuckDBDataChunk, index: number) => {
+  const n = chunk.rowCount
+  const vector = duckdb.data_chunk_get_vector(chunk.chunk, index)
+  const valid: Uint8Array | null = duckdb.vector_get_validity(vector, Math.ceil(n / 64) * 8) ?? null
+  return { values: typedOf(Float64Array, vector, n, 8), valid }
+}
+
 const columnOf = (chunk: DuckDBDataChunk, n: number, index: number, type: DuckDBType): Column => {
   const col = new Column(chunk, index, type)
   const vector = duckdb.data_chunk_get_vector(chunk.chunk, index)

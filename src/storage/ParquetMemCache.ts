@@ -1,8 +1,8 @@
-import duckdb from "@duckdb/node-bindings"
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect, Metric, Runtime, Schedule } from "effect"
 import { Catalog } from "../catalog/Catalog.ts"
 import { ServerConfig } from "../config.ts"
+import { doubleColumn } from "../query/chunkBytes.ts"
 import { DuckDb } from "../query/DuckDb.ts"
 import { sqlIdentifier as quote, sqlString as literal } from "../query/literal.ts"
 import { FileIndex } from "./FileIndex.ts"
@@ -389,12 +389,8 @@ const readDoubles = async (
     if (chunk === null || chunk.rowCount === 0) break
     const n = chunk.rowCount
     if (count + n > into.length) return { count: count + n, valid, unusable }
-    const vector = duckdb.data_chunk_get_vector(chunk.chunk, 0)
-    const raw = duckdb.vector_get_data(vector, n * 8)
-    const items = new Float64Array(raw.buffer as ArrayBuffer, raw.byteOffset, n)
+    const { values: items, valid: mask } = doubleColumn(chunk, 0)
     into.set(items, count)
-    // One bit a row, set when valid; absent when every row is.
-    const mask = duckdb.vector_get_validity(vector, Math.ceil(n / 64) * 8)
     for (let i = 0; i < n; i++) {
       if (mask !== null && ((mask[i >> 3]! >> (i & 7)) & 1) === 0) {
         if (valid === undefined) valid = new Uint8Array(into.length).fill(1)
