@@ -127,16 +127,23 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
       return entry.value
     }
 
-    const keep = (key: string, value: Entry["value"], bytes: number) => {
-      if (bytes > budget) return
-      entries.set(key, { value, bytes })
-      heldBytes += bytes
+    /** Drops the entries `leaves` picks (least recently used first) until it says stop; publishes what is held. */
+    const dropEntries = (leaves: (key: string) => boolean | "stop") => {
       for (const [k, e] of entries) {
-        if (heldBytes <= budget) break
+        const verdict = leaves(k)
+        if (verdict === "stop") break
+        if (!verdict) continue
         entries.delete(k)
         heldBytes -= e.bytes
       }
       Effect.runSync(Metric.set(parquetMemCacheBytes, heldBytes))
+    }
+
+    const keep = (key: string, value: Entry["value"], bytes: number) => {
+      if (bytes > budget) return
+      entries.set(key, { value, bytes })
+      heldBytes += bytes
+      dropEntries(() => (heldBytes <= budget ? "stop" : true))
     }
 
     const refuse = (key: string) => {
@@ -278,14 +285,7 @@ export class ParquetMemCache extends Effect.Service<ParquetMemCache>()("strata/P
       // The columns of files the index no longer lists (compacted again, deleted, past retention) go at once.
       const live = new Set<string>()
       for (const files of current.tables.values()) for (const f of files) live.add(fileKey(f))
-      let dropped = false
-      for (const [k, e] of entries)
-        if (!live.has(k.slice(0, k.indexOf(PART)))) {
-          entries.delete(k)
-          heldBytes -= e.bytes
-          dropped = true
-        }
-      if (dropped) Effect.runSync(Metric.set(parquetMemCacheBytes, heldBytes))
+      dropEntries((k) => !live.has(k.slice(0, k.indexOf(PART))))
       return Effect.map(catalog.current, (state) => {
         for (const files of current.tables.values())
           for (const f of files) {
