@@ -1,7 +1,7 @@
 import type { TableState } from "../catalog/state.ts"
 import type { FieldType } from "../storage/ParquetMemCache.ts"
 import type { JsonObject } from "./ast.ts"
-import { childrenOf, constantValue, functionName, isObject, stringConstant } from "./dialect/tree.ts"
+import { childrenOf, constantValue, explicitNullOrder, functionName, isObject, stringConstant } from "./dialect/tree.ts"
 import { narrowEqualities, termEquality } from "./equalities.ts"
 import {
   integerConstant,
@@ -15,13 +15,14 @@ import {
 } from "./timeRange.ts"
 
 /**
- * Aggregates of float fields over the rows of some series in a time range, grouped by time bin and tags: the shape of
- * most dashboard panels (`SELECT date_bin(…), max(f) FROM t WHERE host = 'a' AND time >= … GROUP BY 1 ORDER BY 1`).
- * Persisted files answer it from their decoded columns (ParquetMemCache) without DuckDB. This module recognises the
- * shape on the dialect-rewritten tree; anything it does not recognise exactly is left to DuckDB.
+ * Aggregates of fields over the rows of some series in a time range, grouped by time bin and tags: the shape of most
+ * dashboard panels (`SELECT date_bin(…), max(f) FROM t WHERE host = 'a' AND time >= … GROUP BY 1 ORDER BY 1`).
+ * Persisted files answer it from their decoded columns (ParquetMemCache), the write buffer's rows through partial
+ * aggregates (seriesAggregateRun). This module recognises the shape on the dialect-rewritten tree; anything it does
+ * not recognise exactly is left to DuckDB.
  */
 
-/** The aggregate functions answered: each over a float field, or `count(*)`. */
+/** The aggregate functions answered: each over a field (see `answers` for which types), or `count(*)`. */
 export type AggregateFunction = "max" | "min" | "sum" | "avg" | "count" | "count_star" | SelectorFunction
 
 /** `selector_last(f, time)['value' | 'time']` (and first): the value at the latest (earliest) time it has one. */
@@ -189,6 +190,11 @@ export const seriesAggregateOf = (
         groupExpressions.every((_, i) => (groupSets[0] as Array<unknown>).some((v) => Number(v) === i)))
   if (!oneSet) return undefined
   const keys: Array<GroupKey> = []
+  /** The answer's columns a bare name (`ORDER BY t`) names, by their names (case-insensitive). */
+  const aliased = (n: JsonObject) => {
+    const name = readerColumn(n as Node, new Set())?.toLowerCase()
+    return name === undefined ? [] : outputs.filter((o) => o.name.toLowerCase() === name)
+  }
   const keyOf = (n: JsonObject): GroupKey | undefined => {
     const position = positionOf(n)
     if (position !== undefined) {
@@ -200,9 +206,7 @@ export const seriesAggregateOf = (
     const b = binOf(n)
     if (b !== undefined) return useBin(b) ? { kind: "bin" } : undefined
     // A select alias (a name no column of the table has).
-    const alias = readerColumn(n as Node, new Set())
-    if (alias === undefined) return undefined
-    const named = outputs.filter((o) => o.name.toLowerCase() === alias.toLowerCase())
+    const named = aliased(n)
     return named.length === 1 && named[0]!.kind === "key" ? named[0]!.key : undefined
   }
   for (const g of groupExpressions) {
@@ -220,17 +224,16 @@ export const seriesAggregateOf = (
     for (const term of (modifier["orders"] as Array<JsonObject> | undefined) ?? []) {
       const expression = term["expression"] as JsonObject
       let key: GroupKey | undefined
-      const name = readerColumn(expression as Node, new Set())
-      const aliased = name === undefined ? [] : outputs.filter((o) => o.name.toLowerCase() === name.toLowerCase())
-      if (aliased.length > 1) return undefined
-      if (aliased.length === 1) key = aliased[0]!.kind === "key" ? aliased[0]!.key : undefined
+      const named = aliased(expression)
+      if (named.length > 1) return undefined
+      if (named.length === 1) key = named[0]!.kind === "key" ? named[0]!.key : undefined
       else key = keyOf(expression)
       if (key === undefined || !keys.some((k) => sameKey(k, key!))) return undefined
       const type = term["type"]
       if (type !== "ORDER_DEFAULT" && type !== "ASCENDING" && type !== "DESCENDING") return undefined
-      // DuckDB writes an explicit null order as "NULLS FIRST" / "NULLS LAST"; its default puts nulls last.
-      const nulls = String(term["null_order"]).replace("_", " ")
-      if (nulls !== "ORDER DEFAULT" && nulls !== "NULLS FIRST" && nulls !== "NULLS LAST") return undefined
+      // DuckDB's default puts nulls last.
+      const nulls = explicitNullOrder(term)
+      if (nulls === null) return undefined
       order.push({ key, descending: type === "DESCENDING", nullsFirst: nulls === "NULLS FIRST" })
     }
   }

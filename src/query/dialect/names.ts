@@ -1,6 +1,6 @@
 import type { Json, JsonObject } from "../ast.ts"
 import { parseInterval } from "./time.ts"
-import { childrenOf, constantValue, functionName, intervalLiteral, isObject, stringConstant } from "./tree.ts"
+import { childrenOf, constantValue, explicitNullOrder, functionName, intervalLiteral, isObject, stringConstant } from "./tree.ts"
 
 /**
  * DataFusion's names for unaliased select-list expressions (`Expr::schema_name`), which become the result's column
@@ -176,10 +176,8 @@ export const dataFusionName = (node: Json | undefined, qualifier: string | undef
         const terms = orders.map((o) => {
           const expr = name(o["expression"])
           const descending = o["type"] === "DESCENDING"
-          // DuckDB's tree spells an explicit null order "NULLS FIRST"/"NULLS LAST"; the default follows the direction.
-          const explicit = String(o["null_order"]).replace("_", " ")
-          const nulls =
-            explicit === "NULLS FIRST" || explicit === "NULLS LAST" ? explicit : descending ? "NULLS FIRST" : "NULLS LAST"
+          // DataFusion's default null order follows the direction.
+          const nulls = explicitNullOrder(o) ?? (descending ? "NULLS FIRST" : "NULLS LAST")
           return expr === undefined ? undefined : `${expr} ${descending ? "DESC" : "ASC"} ${nulls}`
         })
         if (terms.some((t) => t === undefined)) return undefined

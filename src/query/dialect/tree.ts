@@ -214,3 +214,12 @@ export const containsNode = (node: Json, test: (node: JsonObject) => boolean): b
   for (const key in node) if (containsNode(node[key]!, test)) return true
   return false
 }
+
+/**
+ * An ORDER BY term's explicit null order: DuckDB's tree spells it "NULLS FIRST" / "NULLS LAST" (a space, not an
+ * underscore); undefined for the default, null for anything else.
+ */
+export const explicitNullOrder = (term: JsonObject): "NULLS FIRST" | "NULLS LAST" | undefined | null => {
+  const text = String(term["null_order"]).replace("_", " ")
+  return text === "NULLS FIRST" || text === "NULLS LAST" ? text : text === "ORDER DEFAULT" ? undefined : null
+}
