@@ -11,6 +11,7 @@ import {
 } from "@duckdb/node-api"
 import type { IndexedFile } from "../storage/files.ts"
 import { sqlIdentifier as quote, sqlString as literal } from "./literal.ts"
+import { binStartNs } from "./timeBins.ts"
 import type { DecodedFile, FieldRef, FieldType, FieldValues, FileSeries } from "../storage/ParquetMemCache.ts"
 import type { AggregateFunction, GroupKey, SeriesAggregateShape } from "./seriesAggregate.ts"
 
@@ -114,11 +115,6 @@ const MAX_FOLDED_ROWS = 8_000_000
 const floorMod = (a: number, b: number) => {
   const r = a % b
   return r < 0 ? r + b : r
-}
-
-const bigFloorMod = (a: bigint, b: bigint) => {
-  const r = a % b
-  return r < 0n ? r + b : r
 }
 
 /** The first row in [start, end) whose offset is at least `x` (offsets ascend in a series). */
@@ -355,7 +351,8 @@ export const runSeriesAggregate = (
       sources = aggregates.map((agg) => (agg.field === undefined ? undefined : d.fields.get(agg.field)))
       grouping = plan.groupTags.map((tag) => layout.tags.indexOf(tag))
       // The bin of offset x is x - ((k + x) mod stride), k the base's distance into its bin (both exact as doubles).
-      k = plan.bin === undefined ? 0 : Number(bigFloorMod(layout.baseNs - plan.bin.originNs, plan.bin.strideNs))
+      const bin = plan.bin
+      k = bin === undefined ? 0 : Number(layout.baseNs - binStartNs(layout.baseNs, bin.strideNs, bin.originNs))
       if (plan.bin !== undefined && (stride >= 2 ** 52 || k + layout.spanNs >= 2 ** 53)) return undefined
       shift = Number(layout.baseNs - originNs)
     }

@@ -2,6 +2,15 @@ import type { JsonObject } from "./ast.ts"
 import { childrenOf, functionName } from "./dialect/tree.ts"
 import { integerConstant, readerColumn, readerTableNames, type Node } from "./timeRange.ts"
 
+/**
+ * The start of the `stride`-wide bin holding `t`, bins aligned on `origin` (epoch ns): what `strata_bin_ns` computes in
+ * SQL, for planners and answers computed outside DuckDB.
+ */
+export const binStartNs = (t: bigint, stride: bigint, origin: bigint): bigint => {
+  const shifted = t - origin
+  return shifted - (((shifted % stride) + stride) % stride) + origin
+}
+
 /** The parts of a SELECT its WHERE has already filtered the rows for (not the WHERE, FROM or CTEs themselves). */
 const AFTER_WHERE = ["select_list", "group_expressions", "group_sets", "having", "qualify", "modifiers"] as const
 

@@ -13,10 +13,7 @@ import type { StageSink } from "./stages.ts"
 export const bucketSql = (timeNs: string, interval: bigint, offset: bigint) =>
   `strata_bin_ns(${interval}, ${timeNs}, ${offset})`
 
-export const bucketOf = (t: bigint, interval: bigint, offset: bigint) => {
-  const shifted = t - offset
-  return shifted - (((shifted % interval) + interval) % interval) + offset
-}
+export { binStartNs as bucketOf } from "../../query/timeBins.ts"
 
 /** A transformation function over a series' points (raw or one aggregate per time bucket), as InfluxDB 1.x has it. */
 export interface Transform {
