@@ -354,7 +354,7 @@ export const runSeriesAggregate = (
       const bin = plan.bin
       k = bin === undefined ? 0 : Number(layout.baseNs - binStartNs(layout.baseNs, bin.strideNs, bin.originNs))
       if (plan.bin !== undefined && (stride >= 2 ** 52 || k + layout.spanNs >= 2 ** 53)) return undefined
-      shift = Number(layout.baseNs - originNs)
+      shift = offsetFrom(layout.baseNs)!
     }
     const tags = grouping.map((i) => (i < 0 ? null : s.values[i]!))
     const bins = binsOf(JSON.stringify(tags))
